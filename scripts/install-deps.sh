@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages faasml needs to build, test, benchmark and run its demo.
+# Idempotent and quiet when everything is already there. Run as root (or with sudo available).
+set -euo pipefail
+
+# build and test
+PKGS=(build-essential cmake pkg-config clang
+      libevent-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev sqlite3 libcjson-dev libcmocka-dev
+      libxnnpack-dev libpthreadpool-dev libopenblas-dev libjpeg-dev libpng-dev
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+      gnuplot-nox curl)
+# model export (tools/models) and the Python/PyTorch example runtime
+PKGS+=(python3 python3-torch python3-torchvision python3-onnx python3-numpy)
+# peers for bench/ and the awscli integration test
+PKGS+=(nginx wrk awscli)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

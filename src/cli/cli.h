@@ -1,0 +1,69 @@
+/*
+ * cli — the faasml binary: the subcommand table and the option parser every subcommand uses.
+ * Only cli/ prints to the terminal or exits; commands return 0 ok, 1 failure, 2 usage.
+ */
+#ifndef FM_CLI_H
+#define FM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    cli_cmd_fn fn;     /* NULL: not built yet */
+    const char *issue; /* for commands not built yet: the capability that will bring them */
+} cli_cmd;
+
+/* Options are declared as data. `dst` points at: bool (FLAG), const char * (STR), int64_t (INT),
+ * double (DOUBLE), int64_t ns (DURATION), cli_strlist (LIST, repeatable). */
+typedef enum cli_opt_type {
+    CLI_OPT_FLAG,
+    CLI_OPT_STR,
+    CLI_OPT_INT,
+    CLI_OPT_DOUBLE,
+    CLI_OPT_DURATION,
+    CLI_OPT_LIST
+} cli_opt_type;
+
+#define CLI_LIST_MAX 64
+typedef struct cli_strlist {
+    const char *v[CLI_LIST_MAX];
+    int n;
+} cli_strlist;
+
+typedef struct cli_opt {
+    const char *name; /* long name without dashes; NULL ends the table */
+    char short_name;  /* 0 for none */
+    cli_opt_type type;
+    void *dst;
+    const char *arg;  /* placeholder in --help, e.g. "HOST:PORT" */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_spec {
+    const char *cmd;         /* "infer" */
+    const char *usage;       /* "MODEL [options]" */
+    const char *description; /* paragraph printed by --help */
+    const cli_opt *opts;
+    int min_pos, max_pos;    /* positional argument bounds; max_pos < 0: unbounded */
+} cli_spec;
+
+enum { CLI_CONTINUE = 0, CLI_HELP_SHOWN = -1 };
+
+/* Parses argv (argv[0] is the command name). On success, positional arguments are gathered at the
+ * front of argv and their count stored in *npos. Returns CLI_CONTINUE, CLI_HELP_SHOWN (the command
+ * returns 0), or 2 after printing a usage error. --help is always accepted. */
+int cli_parse(const cli_spec *spec, int argc, char **argv, int *npos);
+void cli_print_help(const cli_spec *spec);
+
+/* Prints "faasml CMD: message" to stderr and returns code. */
+int cli_fail(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+const cli_cmd *cli_commands(int *n);
+
+#endif

@@ -1,0 +1,64 @@
+/* faasml: one binary, subcommands in a table (commands.c). Invoked as `bootstrap` it runs the
+ * function host, so the same file is a custom runtime on AWS Lambda. */
+#include "cli.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    int n;
+    const cli_cmd *cmds = cli_commands(&n);
+    fprintf(out, "usage: faasml <command> [options]\n\n"
+                 "faasml is serverless model serving, measured.\n\ncommands:\n");
+    for (int i = 0; i < n; i++)
+        fprintf(out, "  %-11s %s%s\n", cmds[i].name, cmds[i].summary,
+                cmds[i].fn ? "" : " (not built yet)");
+    fprintf(out, "\n'faasml <command> --help' documents each command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    int n;
+    const cli_cmd *cmds = cli_commands(&n);
+    const char *self = strrchr(argv[0], '/');
+    self = self ? self + 1 : argv[0];
+    if (strcmp(self, "bootstrap") == 0) {
+        for (int i = 0; i < n; i++)
+            if (strcmp(cmds[i].name, "fn") == 0 && cmds[i].fn)
+                return cmds[i].fn(argc, argv);
+        fprintf(stderr, "faasml: the function host is not built yet\n");
+        return 1;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (argc > 2 && strcmp(argv[1], "help") == 0) {
+            char *hargv[] = {argv[2], "--help", NULL};
+            for (int i = 0; i < n; i++)
+                if (strcmp(cmds[i].name, argv[2]) == 0 && cmds[i].fn)
+                    return cmds[i].fn(2, hargv);
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("faasml %s\n", FM_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (strcmp(cmds[i].name, argv[1]) != 0)
+            continue;
+        if (!cmds[i].fn) {
+            fprintf(stderr, "faasml %s: not built yet (%s)\n", cmds[i].name, cmds[i].issue);
+            return 1;
+        }
+        return cmds[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "faasml: '%s' is not a faasml command (see 'faasml --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,142 @@
+/* The option parser: options declared as data (cli_opt tables), GNU-style long and short forms. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_opt *find_long(const cli_opt *opts, const char *name, size_t len)
+{
+    for (const cli_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+static const cli_opt *find_short(const cli_opt *opts, char c)
+{
+    for (const cli_opt *o = opts; o && o->name; o++)
+        if (o->short_name == c)
+            return o;
+    return NULL;
+}
+
+static int set_value(const cli_spec *spec, const cli_opt *o, const char *val)
+{
+    switch (o->type) {
+    case CLI_OPT_FLAG:
+        *(bool *)o->dst = true;
+        return 0;
+    case CLI_OPT_STR:
+        *(const char **)o->dst = val;
+        return 0;
+    case CLI_OPT_INT:
+        if (fm_parse_i64(val, (int64_t *)o->dst) == 0)
+            return 0;
+        break;
+    case CLI_OPT_DOUBLE:
+        if (fm_parse_double(val, (double *)o->dst) == 0)
+            return 0;
+        break;
+    case CLI_OPT_DURATION:
+        if (fm_parse_duration_ns(val, (int64_t *)o->dst) == 0)
+            return 0;
+        break;
+    case CLI_OPT_LIST: {
+        cli_strlist *l = o->dst;
+        if (l->n >= CLI_LIST_MAX)
+            return cli_fail(spec->cmd, 2, "too many --%s options (at most %d)", o->name,
+                            CLI_LIST_MAX);
+        l->v[l->n++] = val;
+        return 0;
+    }
+    }
+    return cli_fail(spec->cmd, 2, "invalid value '%s' for --%s", val, o->name);
+}
+
+void cli_print_help(const cli_spec *spec)
+{
+    printf("usage: faasml %s %s\n\n", spec->cmd, spec->usage);
+    if (spec->description)
+        printf("%s\n\n", spec->description);
+    printf("options:\n");
+    for (const cli_opt *o = spec->opts; o && o->name; o++) {
+        char left[64];
+        int n = 0;
+        if (o->short_name)
+            n = snprintf(left, sizeof left, "-%c, ", o->short_name);
+        else
+            n = snprintf(left, sizeof left, "    ");
+        snprintf(left + n, sizeof left - (size_t)n, "--%s%s%s", o->name, o->arg ? " " : "",
+                 o->arg ? o->arg : "");
+        printf("  %-28s %s\n", left, o->help);
+    }
+    printf("  %-28s %s\n", "    --help", "show this help");
+}
+
+int cli_parse(const cli_spec *spec, int argc, char **argv, int *npos)
+{
+    int np = 0;
+    bool only_pos = false;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_pos || a[0] != '-' || a[1] == 0) {
+            argv[np++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_print_help(spec);
+            return CLI_HELP_SHOWN;
+        }
+        const cli_opt *o;
+        const char *val = NULL;
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            o = find_long(spec->opts, a + 2, len);
+            if (!o)
+                return cli_fail(spec->cmd, 2, "unknown option '%.*s' (see --help)",
+                                (int)len + 2, a);
+            if (eq) {
+                if (o->type == CLI_OPT_FLAG)
+                    return cli_fail(spec->cmd, 2, "option '--%s' takes no value", o->name);
+                val = eq + 1;
+            }
+        } else {
+            o = find_short(spec->opts, a[1]);
+            if (!o || a[2])
+                return cli_fail(spec->cmd, 2, "unknown option '%s' (see --help)", a);
+        }
+        if (o->type != CLI_OPT_FLAG && !val) {
+            if (i + 1 >= argc)
+                return cli_fail(spec->cmd, 2, "option '--%s' needs a value", o->name);
+            val = argv[++i];
+        }
+        int rc = set_value(spec, o, val);
+        if (rc)
+            return rc;
+    }
+    if (np < spec->min_pos)
+        return cli_fail(spec->cmd, 2, "missing argument: usage: faasml %s %s", spec->cmd,
+                        spec->usage);
+    if (spec->max_pos >= 0 && np > spec->max_pos)
+        return cli_fail(spec->cmd, 2, "unexpected argument '%s': usage: faasml %s %s",
+                        argv[spec->max_pos], spec->cmd, spec->usage);
+    argv[np] = NULL;
+    *npos = np;
+    return CLI_CONTINUE;
+}
+
+int cli_fail(const char *cmd, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "faasml %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}

@@ -1,0 +1,181 @@
+/* Small helpers shared by every module: strict number parsing, files, JSON quoting. */
+#include "core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fm_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return FM_EINVAL;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return FM_EINVAL;
+    *out = v;
+    return 0;
+}
+
+int fm_parse_double(const char *s, double *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return FM_EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return FM_EINVAL;
+    *out = v;
+    return 0;
+}
+
+int fm_parse_duration_ns(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    if (!s || !*s)
+        return FM_EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return FM_EINVAL;
+    double mul = 1e9;
+    if (*end) {
+        mul = 0;
+        for (size_t i = 0; i < FM_ARRAY_LEN(units); i++)
+            if (strcmp(end, units[i].suffix) == 0)
+                mul = units[i].ns;
+        if (mul == 0)
+            return FM_EINVAL;
+    }
+    double ns = v * mul;
+    if (ns > 9.2e18)
+        return FM_ERANGE;
+    *out = (int64_t)llround(ns);
+    return 0;
+}
+
+int fm_read_file(const char *path, char **out, size_t *len, fm_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fm_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (cap - n < 2) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        return fm_err_set(err, FM_ENOMEM, "cannot read '%s': out of memory", path);
+    if (bad) {
+        free(buf);
+        return fm_err_set(err, FM_EIO, "cannot read '%s': read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
+        return fm_err_set(err, FM_ENOMEM, "cannot write '%s': out of memory", path);
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return fm_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return fm_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    fchmod(fd, 0644);
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        free(tmp);
+        return fm_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
+    }
+    free(tmp);
+    return 0;
+}
+
+size_t fm_json_quote(char *buf, size_t cap, const char *s)
+{
+    size_t n = 0;
+#define PUT(c)                                                                                    \
+    do {                                                                                          \
+        if (n + 1 < cap)                                                                          \
+            buf[n] = (c);                                                                         \
+        n++;                                                                                      \
+    } while (0)
+    PUT('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': PUT('\\'); PUT('"'); break;
+        case '\\': PUT('\\'); PUT('\\'); break;
+        case '\n': PUT('\\'); PUT('n'); break;
+        case '\r': PUT('\\'); PUT('r'); break;
+        case '\t': PUT('\\'); PUT('t'); break;
+        default:
+            if (*p < 0x20) {
+                char esc[8];
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                for (char *e = esc; *e; e++)
+                    PUT(*e);
+            } else {
+                PUT((char)*p);
+            }
+        }
+    }
+    PUT('"');
+#undef PUT
+    if (cap)
+        buf[n < cap ? n : cap - 1] = 0;
+    return n;
+}

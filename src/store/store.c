@@ -1,0 +1,643 @@
+/* The SQLite results store: schema, batched writes, reads and CSV export. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* Statements, in the order of the stmt_sql table below. */
+enum {
+    ST_RUN_BEGIN,
+    ST_RUN_END,
+    ST_REQUEST,
+    ST_INSTANCE,
+    ST_COST,
+    ST_POINT,
+    ST__COUNT
+};
+
+static const char *const stmt_sql[] = {
+    [ST_RUN_BEGIN] = "INSERT INTO runs(name,mode,profile,config,seed,host,started_ns,ended_ns,status)"
+                     " VALUES(?,?,?,?,?,?,?,?,?)",
+    [ST_RUN_END] = "UPDATE runs SET ended_ns=?, status=? WHERE id=?",
+    [ST_REQUEST] = "INSERT OR REPLACE INTO requests(run,id,function,scheduled_ns,sent_ns,"
+                   "first_byte_ns,done_ns,status,http_code,error,cold,instance,init_ms,"
+                   "duration_ms,billed_ms,memory_mb,batch_size,batch_kind)"
+                   " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_INSTANCE] = "INSERT OR REPLACE INTO instances(run,id,function,memory_mb,provisioned,"
+                    "created_ns,ready_ns,stopped_ns,spawn_ms,runtime_init_ms,download_ms,load_ms,"
+                    "warmup_ms,cold_path,stop_reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_COST] = "INSERT INTO costs(run,item,quantity,unit,unit_price,amount,currency,source)"
+                " VALUES(?,?,?,?,?,?,?,?)",
+    [ST_POINT] = "INSERT INTO points(run,function,t_ns,metric,value) VALUES(?,?,?,?,?)",
+};
+_Static_assert(FM_ARRAY_LEN(stmt_sql) == ST__COUNT, "statement table out of sync");
+
+/* Schema migrations: entry i brings a database from version i to i+1. */
+static const char *const migrations[] = {
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " mode TEXT NOT NULL CHECK(mode IN ('live','sim')), profile TEXT, config TEXT, seed INTEGER,"
+    " host TEXT, started_ns INTEGER, ended_ns INTEGER, status TEXT);"
+    "CREATE INDEX runs_name ON runs(name);"
+    "CREATE TABLE requests(run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " id INTEGER NOT NULL, function TEXT, scheduled_ns INTEGER, sent_ns INTEGER,"
+    " first_byte_ns INTEGER, done_ns INTEGER, status TEXT, http_code INTEGER, error TEXT,"
+    " cold INTEGER, instance INTEGER, init_ms REAL, duration_ms REAL, billed_ms REAL,"
+    " memory_mb INTEGER, batch_size INTEGER, batch_kind TEXT, PRIMARY KEY(run, id));"
+    "CREATE TABLE instances(run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " id INTEGER NOT NULL, function TEXT, memory_mb INTEGER, provisioned INTEGER,"
+    " created_ns INTEGER, ready_ns INTEGER, stopped_ns INTEGER, spawn_ms REAL,"
+    " runtime_init_ms REAL, download_ms REAL, load_ms REAL, warmup_ms REAL, cold_path TEXT,"
+    " stop_reason TEXT, PRIMARY KEY(run, id));"
+    "CREATE TABLE costs(run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " item TEXT, quantity REAL, unit TEXT, unit_price REAL, amount REAL, currency TEXT,"
+    " source TEXT);"
+    "CREATE TABLE points(run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " function TEXT, t_ns INTEGER, metric TEXT, value REAL);"
+    "CREATE INDEX points_run ON points(run, metric, t_ns);",
+};
+_Static_assert(FM_ARRAY_LEN(migrations) == FM_STORE_SCHEMA_VERSION, "migrations out of sync");
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+    int pending;       /* rows written in the open transaction */
+    int64_t txn_start; /* monotonic ns when it began; 0 when none is open */
+    int version;
+};
+
+static int db_fail(store *s, fm_err *err, const char *what)
+{
+    return fm_err_set(err, FM_EIO, "results database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int exec(store *s, const char *sql, fm_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = fm_err_set(err, FM_EIO, "results database: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int migrate(store *s, fm_err *err)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, err, "reading schema version");
+    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+    sqlite3_finalize(q);
+    if (v > FM_STORE_SCHEMA_VERSION)
+        return fm_err_set(err, FM_ESCHEMA,
+                          "results database has schema version %d, newer than this faasml (%d)",
+                          v, FM_STORE_SCHEMA_VERSION);
+    for (; v < FM_STORE_SCHEMA_VERSION; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
+        int rc = exec(s, "BEGIN IMMEDIATE", err);
+        if (!rc)
+            rc = exec(s, migrations[v], err);
+        if (!rc)
+            rc = exec(s, pragma, err);
+        if (!rc)
+            rc = exec(s, "COMMIT", err);
+        if (rc) {
+            exec(s, "ROLLBACK", NULL);
+            return fm_err_prefix(err, "migrating to schema version %d: ", v + 1);
+        }
+    }
+    s->version = v;
+    return 0;
+}
+
+int store_open(const char *path, store **out, fm_err *err)
+{
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s)
+        return fm_err_set(err, FM_ENOMEM, "cannot open results database '%s': out of memory",
+                          path);
+    if (sqlite3_open(path, &s->db) != SQLITE_OK) {
+        int rc = fm_err_set(err, FM_EIO, "cannot open results database '%s': %s", path,
+                            s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return rc;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=ON;", err);
+    if (!rc)
+        rc = migrate(s, err);
+    for (int i = 0; !rc && i < ST__COUNT; i++)
+        if (sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL) != SQLITE_OK)
+            rc = db_fail(s, err, "preparing statements");
+    if (rc) {
+        fm_err_prefix(err, "cannot open results database '%s': ", path);
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int store_flush(store *s, fm_err *err)
+{
+    if (!s->txn_start)
+        return 0;
+    s->txn_start = 0;
+    s->pending = 0;
+    return exec(s, "COMMIT", err);
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    store_flush(s, NULL);
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int store_schema_version(store *s) { return s->version; }
+
+/* Why: one transaction per row would cap a run at a few thousand requests per second; committing
+ * in batches keeps writes cheap while bounding what a crash can lose to the last 200 ms. */
+static int begin_write(store *s, fm_err *err)
+{
+    if (s->txn_start)
+        return 0;
+    int rc = exec(s, "BEGIN", err);
+    if (!rc)
+        s->txn_start = fm_now_ns();
+    return rc;
+}
+
+static int end_write(store *s, fm_err *err)
+{
+    s->pending++;
+    if (s->pending >= FM_STORE_BATCH || fm_now_ns() - s->txn_start > 200000000LL)
+        return store_flush(s, err);
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static int step(store *s, sqlite3_stmt *q, fm_err *err, const char *what)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+}
+
+static void host_info(char *buf, size_t cap)
+{
+    struct utsname u;
+    char q[4][200];
+    if (uname(&u) != 0) {
+        snprintf(buf, cap, "{}");
+        return;
+    }
+    fm_json_quote(q[0], sizeof q[0], u.nodename);
+    fm_json_quote(q[1], sizeof q[1], u.sysname);
+    fm_json_quote(q[2], sizeof q[2], u.release);
+    fm_json_quote(q[3], sizeof q[3], u.machine);
+    snprintf(buf, cap, "{\"hostname\":%s,\"os\":%s,\"release\":%s,\"arch\":%s,\"cpus\":%ld}",
+             q[0], q[1], q[2], q[3], sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+int store_run_begin(store *s, store_run *r, fm_err *err)
+{
+    if (!r->mode || (strcmp(r->mode, "live") && strcmp(r->mode, "sim")))
+        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim", r->name);
+    char host[1024];
+    if (!r->host)
+        host_info(host, sizeof host);
+    int rc = store_flush(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = s->st[ST_RUN_BEGIN];
+    bind_text(q, 1, r->name);
+    bind_text(q, 2, r->mode);
+    bind_text(q, 3, r->profile);
+    bind_text(q, 4, r->config ? r->config : "{}");
+    sqlite3_bind_int64(q, 5, (sqlite3_int64)r->seed);
+    bind_text(q, 6, r->host ? r->host : host);
+    sqlite3_bind_int64(q, 7, r->started_ns ? r->started_ns : fm_wall_ns());
+    sqlite3_bind_int64(q, 8, r->ended_ns);
+    bind_text(q, 9, r->status ? r->status : "running");
+    if ((rc = step(s, q, err, "recording run")))
+        return rc;
+    r->id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int store_run_end(store *s, int64_t run_id, int64_t ended_ns, const char *status, fm_err *err)
+{
+    int rc = store_flush(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = s->st[ST_RUN_END];
+    sqlite3_bind_int64(q, 1, ended_ns ? ended_ns : fm_wall_ns());
+    bind_text(q, 2, status ? status : "done");
+    sqlite3_bind_int64(q, 3, run_id);
+    return step(s, q, err, "ending run");
+}
+
+int store_request_add(store *s, const store_request *r, fm_err *err)
+{
+    int rc = begin_write(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = s->st[ST_REQUEST];
+    sqlite3_bind_int64(q, 1, r->run);
+    sqlite3_bind_int64(q, 2, r->id);
+    bind_text(q, 3, r->function);
+    sqlite3_bind_int64(q, 4, r->scheduled_ns);
+    sqlite3_bind_int64(q, 5, r->sent_ns);
+    sqlite3_bind_int64(q, 6, r->first_byte_ns);
+    sqlite3_bind_int64(q, 7, r->done_ns);
+    bind_text(q, 8, r->status);
+    sqlite3_bind_int(q, 9, r->http_code);
+    bind_text(q, 10, r->error);
+    sqlite3_bind_int(q, 11, r->cold);
+    sqlite3_bind_int64(q, 12, r->instance);
+    sqlite3_bind_double(q, 13, r->init_ms);
+    sqlite3_bind_double(q, 14, r->duration_ms);
+    sqlite3_bind_double(q, 15, r->billed_ms);
+    sqlite3_bind_int(q, 16, r->memory_mb);
+    sqlite3_bind_int(q, 17, r->batch_size);
+    bind_text(q, 18, r->batch_kind);
+    if ((rc = step(s, q, err, "recording request")))
+        return rc;
+    return end_write(s, err);
+}
+
+int store_instance_put(store *s, const store_instance *i, fm_err *err)
+{
+    int rc = begin_write(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = s->st[ST_INSTANCE];
+    sqlite3_bind_int64(q, 1, i->run);
+    sqlite3_bind_int64(q, 2, i->id);
+    bind_text(q, 3, i->function);
+    sqlite3_bind_int(q, 4, i->memory_mb);
+    sqlite3_bind_int(q, 5, i->provisioned);
+    sqlite3_bind_int64(q, 6, i->created_ns);
+    sqlite3_bind_int64(q, 7, i->ready_ns);
+    sqlite3_bind_int64(q, 8, i->stopped_ns);
+    sqlite3_bind_double(q, 9, i->spawn_ms);
+    sqlite3_bind_double(q, 10, i->runtime_init_ms);
+    sqlite3_bind_double(q, 11, i->download_ms);
+    sqlite3_bind_double(q, 12, i->load_ms);
+    sqlite3_bind_double(q, 13, i->warmup_ms);
+    bind_text(q, 14, i->cold_path);
+    bind_text(q, 15, i->stop_reason);
+    if ((rc = step(s, q, err, "recording instance")))
+        return rc;
+    return end_write(s, err);
+}
+
+int store_cost_add(store *s, const store_cost *c, fm_err *err)
+{
+    int rc = begin_write(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = s->st[ST_COST];
+    sqlite3_bind_int64(q, 1, c->run);
+    bind_text(q, 2, c->item);
+    sqlite3_bind_double(q, 3, c->quantity);
+    bind_text(q, 4, c->unit);
+    sqlite3_bind_double(q, 5, c->unit_price);
+    sqlite3_bind_double(q, 6, c->amount);
+    bind_text(q, 7, c->currency ? c->currency : "USD");
+    bind_text(q, 8, c->source);
+    if ((rc = step(s, q, err, "recording cost")))
+        return rc;
+    return end_write(s, err);
+}
+
+int store_point_add(store *s, const store_point *p, fm_err *err)
+{
+    int rc = begin_write(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = s->st[ST_POINT];
+    sqlite3_bind_int64(q, 1, p->run);
+    bind_text(q, 2, p->function);
+    sqlite3_bind_int64(q, 3, p->t_ns);
+    bind_text(q, 4, p->metric);
+    sqlite3_bind_double(q, 5, p->value);
+    if ((rc = step(s, q, err, "recording time series")))
+        return rc;
+    return end_write(s, err);
+}
+
+int store_run_delete(store *s, int64_t run_id, fm_err *err)
+{
+    int rc = store_flush(s, err);
+    if (rc)
+        return rc;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "BEGIN; DELETE FROM requests WHERE run=%lld; DELETE FROM instances WHERE run=%lld;"
+             " DELETE FROM costs WHERE run=%lld; DELETE FROM points WHERE run=%lld;"
+             " DELETE FROM runs WHERE id=%lld; COMMIT;",
+             (long long)run_id, (long long)run_id, (long long)run_id, (long long)run_id,
+             (long long)run_id);
+    rc = exec(s, sql, err);
+    if (rc)
+        exec(s, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* ---- reads ----------------------------------------------------------------------------------- */
+
+#define COL_TEXT(q, i) ((const char *)sqlite3_column_text((q), (i)))
+
+static int query(store *s, const char *sql, int64_t run_id, sqlite3_stmt **q, fm_err *err)
+{
+    int rc = store_flush(s, err); /* readers see our own writes */
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->db, sql, -1, q, NULL) != SQLITE_OK)
+        return db_fail(s, err, "reading");
+    if (sqlite3_bind_parameter_count(*q) >= 1)
+        sqlite3_bind_int64(*q, 1, run_id);
+    return 0;
+}
+
+static int finish(store *s, sqlite3_stmt *q, int step_rc, int cb_rc, fm_err *err)
+{
+    sqlite3_finalize(q);
+    if (cb_rc)
+        return cb_rc;
+    if (step_rc != SQLITE_DONE)
+        return db_fail(s, err, "reading");
+    return 0;
+}
+
+static void read_run(sqlite3_stmt *q, store_run *r)
+{
+    r->id = sqlite3_column_int64(q, 0);
+    r->name = COL_TEXT(q, 1);
+    r->mode = COL_TEXT(q, 2);
+    r->profile = COL_TEXT(q, 3);
+    r->config = COL_TEXT(q, 4);
+    r->seed = (uint64_t)sqlite3_column_int64(q, 5);
+    r->host = COL_TEXT(q, 6);
+    r->started_ns = sqlite3_column_int64(q, 7);
+    r->ended_ns = sqlite3_column_int64(q, 8);
+    r->status = COL_TEXT(q, 9);
+}
+
+#define RUN_COLS "id,name,mode,profile,config,seed,host,started_ns,ended_ns,status"
+
+static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, void *ud,
+                      fm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = query(s, sql, id, &q, err), src, cb_rc = 0;
+    if (rc)
+        return rc;
+    while (!cb_rc && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_run r;
+        read_run(q, &r);
+        cb_rc = cb(&r, ud);
+    }
+    return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
+}
+
+int store_runs_each(store *s, store_run_cb cb, void *ud, fm_err *err)
+{
+    return runs_query(s, "SELECT " RUN_COLS " FROM runs ORDER BY id", 0, cb, ud, err);
+}
+
+int store_run_get(store *s, int64_t run_id, store_run_cb cb, void *ud, fm_err *err)
+{
+    return runs_query(s, "SELECT " RUN_COLS " FROM runs WHERE id=?", run_id, cb, ud, err);
+}
+
+int store_run_find(store *s, const char *name, int64_t *run_id, fm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = store_flush(s, err);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE name=? ORDER BY id DESC LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, err, "reading");
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(q, 0);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = fm_err_set(err, FM_ENOTFOUND, "no run named '%s'", name);
+    } else {
+        rc = db_fail(s, err, "reading");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int store_requests_each(store *s, int64_t run_id, store_request_cb cb, void *ud, fm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = query(s,
+                   "SELECT run,id,function,scheduled_ns,sent_ns,first_byte_ns,done_ns,status,"
+                   "http_code,error,cold,instance,init_ms,duration_ms,billed_ms,memory_mb,"
+                   "batch_size,batch_kind FROM requests WHERE run=? ORDER BY id",
+                   run_id, &q, err);
+    if (rc)
+        return rc;
+    int src, cb_rc = 0;
+    while (!cb_rc && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_request r = {
+            .run = sqlite3_column_int64(q, 0),
+            .id = sqlite3_column_int64(q, 1),
+            .function = COL_TEXT(q, 2),
+            .scheduled_ns = sqlite3_column_int64(q, 3),
+            .sent_ns = sqlite3_column_int64(q, 4),
+            .first_byte_ns = sqlite3_column_int64(q, 5),
+            .done_ns = sqlite3_column_int64(q, 6),
+            .status = COL_TEXT(q, 7),
+            .http_code = sqlite3_column_int(q, 8),
+            .error = COL_TEXT(q, 9),
+            .cold = sqlite3_column_int(q, 10) != 0,
+            .instance = sqlite3_column_int64(q, 11),
+            .init_ms = sqlite3_column_double(q, 12),
+            .duration_ms = sqlite3_column_double(q, 13),
+            .billed_ms = sqlite3_column_double(q, 14),
+            .memory_mb = sqlite3_column_int(q, 15),
+            .batch_size = sqlite3_column_int(q, 16),
+            .batch_kind = COL_TEXT(q, 17),
+        };
+        cb_rc = cb(&r, ud);
+    }
+    return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
+}
+
+int store_instances_each(store *s, int64_t run_id, store_instance_cb cb, void *ud, fm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = query(s,
+                   "SELECT run,id,function,memory_mb,provisioned,created_ns,ready_ns,stopped_ns,"
+                   "spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,stop_reason"
+                   " FROM instances WHERE run=? ORDER BY id",
+                   run_id, &q, err);
+    if (rc)
+        return rc;
+    int src, cb_rc = 0;
+    while (!cb_rc && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_instance i = {
+            .run = sqlite3_column_int64(q, 0),
+            .id = sqlite3_column_int64(q, 1),
+            .function = COL_TEXT(q, 2),
+            .memory_mb = sqlite3_column_int(q, 3),
+            .provisioned = sqlite3_column_int(q, 4) != 0,
+            .created_ns = sqlite3_column_int64(q, 5),
+            .ready_ns = sqlite3_column_int64(q, 6),
+            .stopped_ns = sqlite3_column_int64(q, 7),
+            .spawn_ms = sqlite3_column_double(q, 8),
+            .runtime_init_ms = sqlite3_column_double(q, 9),
+            .download_ms = sqlite3_column_double(q, 10),
+            .load_ms = sqlite3_column_double(q, 11),
+            .warmup_ms = sqlite3_column_double(q, 12),
+            .cold_path = COL_TEXT(q, 13),
+            .stop_reason = COL_TEXT(q, 14),
+        };
+        cb_rc = cb(&i, ud);
+    }
+    return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
+}
+
+int store_costs_each(store *s, int64_t run_id, store_cost_cb cb, void *ud, fm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = query(s,
+                   "SELECT run,item,quantity,unit,unit_price,amount,currency,source FROM costs"
+                   " WHERE run=? ORDER BY rowid",
+                   run_id, &q, err);
+    if (rc)
+        return rc;
+    int src, cb_rc = 0;
+    while (!cb_rc && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_cost c = {
+            .run = sqlite3_column_int64(q, 0),
+            .item = COL_TEXT(q, 1),
+            .quantity = sqlite3_column_double(q, 2),
+            .unit = COL_TEXT(q, 3),
+            .unit_price = sqlite3_column_double(q, 4),
+            .amount = sqlite3_column_double(q, 5),
+            .currency = COL_TEXT(q, 6),
+            .source = COL_TEXT(q, 7),
+        };
+        cb_rc = cb(&c, ud);
+    }
+    return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
+}
+
+int store_points_each(store *s, int64_t run_id, store_point_cb cb, void *ud, fm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = query(s,
+                   "SELECT run,function,t_ns,metric,value FROM points WHERE run=?"
+                   " ORDER BY metric, t_ns, rowid",
+                   run_id, &q, err);
+    if (rc)
+        return rc;
+    int src, cb_rc = 0;
+    while (!cb_rc && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_point p = {
+            .run = sqlite3_column_int64(q, 0),
+            .function = COL_TEXT(q, 1),
+            .t_ns = sqlite3_column_int64(q, 2),
+            .metric = COL_TEXT(q, 3),
+            .value = sqlite3_column_double(q, 4),
+        };
+        cb_rc = cb(&p, ud);
+    }
+    return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
+}
+
+/* ---- CSV ------------------------------------------------------------------------------------- */
+
+const char *const store_tables[] = {"runs", "requests", "instances", "costs", "points", NULL};
+
+static void csv_field(FILE *out, const char *v)
+{
+    if (!v)
+        return;
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', out);
+        fputc(*v, out);
+    }
+    fputc('"', out);
+}
+
+int store_export_csv(store *s, const char *table, int64_t run_id, FILE *out, fm_err *err)
+{
+    bool known = false;
+    for (int i = 0; store_tables[i]; i++)
+        known |= strcmp(store_tables[i], table) == 0;
+    if (!known)
+        return fm_err_set(err, FM_EINVAL,
+                          "unknown table '%s' (runs, requests, instances, costs, points)", table);
+    char sql[160];
+    const char *key = strcmp(table, "runs") == 0 ? "id" : "run";
+    if (run_id)
+        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s=? ORDER BY rowid", table, key);
+    else
+        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY rowid", table);
+    sqlite3_stmt *q;
+    int rc = query(s, sql, run_id, &q, err);
+    if (rc)
+        return rc;
+    int ncol = sqlite3_column_count(q);
+    for (int c = 0; c < ncol; c++) {
+        if (c)
+            fputc(',', out);
+        csv_field(out, sqlite3_column_name(q, c));
+    }
+    fputs("\r\n", out);
+    int src;
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < ncol; c++) {
+            if (c)
+                fputc(',', out);
+            if (sqlite3_column_type(q, c) == SQLITE_FLOAT) {
+                char num[40];
+                snprintf(num, sizeof num, "%.17g", sqlite3_column_double(q, c));
+                fputs(num, out);
+            } else {
+                csv_field(out, COL_TEXT(q, c));
+            }
+        }
+        fputs("\r\n", out);
+    }
+    rc = finish(s, q, src, 0, err);
+    if (!rc && ferror(out))
+        rc = fm_err_set(err, FM_EIO, "writing CSV of '%s' failed", table);
+    return rc;
+}
