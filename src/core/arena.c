@@ -47,8 +47,12 @@ void fm_arena_reset(fm_arena *a)
     a->total = 0;
 }
 
+/* Why: bump allocation is one compare and one add; sizes round up to 16 so every block is aligned
+ * for any type, and a size near SIZE_MAX fails instead of wrapping around to a small block. */
 void *fm_arena_alloc(fm_arena *a, size_t size)
 {
+    if (size > SIZE_MAX - 15)
+        return NULL;
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
         size = 16;

@@ -129,7 +129,9 @@ char *fm_arena_strdup(fm_arena *a, const char *s);
  * 128 sub-buckets per power of two, so any reported percentile is within 0.4% of a true sample.
  * Mergeable by adding counts. Values are unsigned (ns, us, bytes...). */
 #define FM_HIST_SUB_BITS 7
-#define FM_HIST_BUCKETS ((64 - FM_HIST_SUB_BITS) * (1 << FM_HIST_SUB_BITS))
+/* values below 2^(SUB_BITS+1) take one bucket each, then each of the 64-SUB_BITS-1 remaining
+ * powers of two takes 2^SUB_BITS: (64 - SUB_BITS + 1) * 2^SUB_BITS buckets in all */
+#define FM_HIST_BUCKETS ((64 - FM_HIST_SUB_BITS + 1) * (1 << FM_HIST_SUB_BITS))
 
 typedef struct fm_hist {
     uint64_t count;
