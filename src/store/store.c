@@ -1,6 +1,7 @@
 /* The SQLite results store: schema, batched writes, reads and CSV export. */
 #include "store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,75 +63,108 @@ _Static_assert(FM_ARRAY_LEN(migrations) == FM_STORE_SCHEMA_VERSION, "migrations 
 
 struct store {
     sqlite3 *db;
+    char *path;        /* for messages */
     sqlite3_stmt *st[ST__COUNT];
     int pending;       /* rows written in the open transaction */
-    int64_t txn_start; /* monotonic ns when it began; 0 when none is open */
+    int64_t txn_start; /* monotonic ns when the open write transaction began */
     int version;
+    bool opening;      /* messages get "cannot open results database 'path': " once, at the end */
 };
 
+/* Why: every failure names the database and what was being done, with SQLite's own words. */
 static int db_fail(store *s, fm_err *err, const char *what)
 {
-    return fm_err_set(err, FM_EIO, "results database: %s: %s", what, sqlite3_errmsg(s->db));
+    if (s->opening)
+        return fm_err_set(err, FM_EIO, "%s: %s", what, sqlite3_errmsg(s->db));
+    return fm_err_set(err, FM_EIO, "results database '%s': %s: %s", s->path, what,
+                      sqlite3_errmsg(s->db));
 }
 
-static int exec(store *s, const char *sql, fm_err *err)
+/* Why: schema changes, transactions and pragmas are plain SQL with no rows to read. */
+static int exec(store *s, const char *sql, const char *what, fm_err *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = fm_err_set(err, FM_EIO, "results database: %s", msg ? msg : "error");
+        const char *m = msg ? msg : sqlite3_errmsg(s->db);
+        int rc = s->opening ? fm_err_set(err, FM_EIO, "%s: %s", what, m)
+                            : fm_err_set(err, FM_EIO, "results database '%s': %s: %s", s->path,
+                                         what, m);
         sqlite3_free(msg);
         return rc;
     }
     return 0;
 }
 
-static int migrate(store *s, fm_err *err)
+/* Why: the store is the only owner of the schema; PRAGMA user_version says which migrations a
+ * file has had. */
+static int read_version(store *s, int *v, fm_err *err)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
         return db_fail(s, err, "reading schema version");
-    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+    int rc = sqlite3_step(q);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
     sqlite3_finalize(q);
-    if (v > FM_STORE_SCHEMA_VERSION)
-        return fm_err_set(err, FM_ESCHEMA,
-                          "results database has schema version %d, newer than this faasml (%d)",
-                          v, FM_STORE_SCHEMA_VERSION);
-    for (; v < FM_STORE_SCHEMA_VERSION; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
-        int rc = exec(s, "BEGIN IMMEDIATE", err);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, "reading schema version");
+}
+
+/* Why: brings an older file up to this version's schema and refuses a newer one (which this
+ * version would misread). Several processes may open a fresh file at once, so the version is
+ * read again under the write lock before migrating. */
+static int migrate(store *s, fm_err *err)
+{
+    int v, rc = read_version(s, &v, err);
+    if (!rc && v < FM_STORE_SCHEMA_VERSION) {
+        rc = exec(s, "BEGIN IMMEDIATE", "locking for migration", err);
         if (!rc)
-            rc = exec(s, migrations[v], err);
-        if (!rc)
-            rc = exec(s, pragma, err);
-        if (!rc)
-            rc = exec(s, "COMMIT", err);
-        if (rc) {
-            exec(s, "ROLLBACK", NULL);
-            return fm_err_prefix(err, "migrating to schema version %d: ", v + 1);
+            rc = read_version(s, &v, err);
+        for (; !rc && v < FM_STORE_SCHEMA_VERSION; v++) {
+            char pragma[64], what[64];
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
+            snprintf(what, sizeof what, "migrating to schema version %d", v + 1);
+            rc = exec(s, migrations[v], what, err);
+            if (!rc)
+                rc = exec(s, pragma, what, err);
         }
+        if (!rc)
+            rc = exec(s, "COMMIT", "committing migration", err);
+        if (rc && !sqlite3_get_autocommit(s->db))
+            exec(s, "ROLLBACK", "rolling back migration", NULL);
     }
+    if (rc)
+        return rc;
+    if (v > FM_STORE_SCHEMA_VERSION)
+        return fm_err_set(err, FM_ESCHEMA, "schema version %d is newer than this faasml supports (%d)",
+                          v, FM_STORE_SCHEMA_VERSION);
     s->version = v;
     return 0;
 }
 
+/* Why: WAL lets readers open the file while a run writes and keeps every committed batch across
+ * a crash; synchronous=NORMAL in WAL mode loses nothing on a process kill, only possibly the
+ * last batches on power loss, at a fraction of FULL's cost. */
 int store_open(const char *path, store **out, fm_err *err)
 {
     *out = NULL;
     store *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
         return fm_err_set(err, FM_ENOMEM, "cannot open results database '%s': out of memory",
                           path);
-    if (sqlite3_open(path, &s->db) != SQLITE_OK) {
-        int rc = fm_err_set(err, FM_EIO, "cannot open results database '%s': %s", path,
-                            s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        sqlite3_close(s->db);
-        free(s);
-        return rc;
     }
-    sqlite3_busy_timeout(s->db, 10000);
-    int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;", err);
+    s->opening = true;
+    int rc = 0;
+    if (sqlite3_open(path, &s->db) != SQLITE_OK)
+        rc = fm_err_set(err, FM_EIO, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (!rc) {
+        sqlite3_busy_timeout(s->db, 10000);
+        sqlite3_extended_result_codes(s->db, 1);
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
+            rc = fm_err_set(err, FM_EIO, "%s", msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+    }
     if (!rc)
         rc = migrate(s, err);
     for (int i = 0; !rc && i < ST__COUNT; i++)
@@ -141,41 +175,57 @@ int store_open(const char *path, store **out, fm_err *err)
         store_close(s);
         return rc;
     }
+    s->opening = false;
     *out = s;
     return 0;
 }
 
+/* Why: SQLite is the source of truth for whether a write transaction is open; a failed statement
+ * or COMMIT may have rolled it back, and a stale flag would then wedge every later write. */
+static bool in_txn(store *s) { return !sqlite3_get_autocommit(s->db); }
+
 int store_flush(store *s, fm_err *err)
 {
-    if (!s->txn_start)
+    if (!in_txn(s)) {
+        s->pending = 0;
         return 0;
-    s->txn_start = 0;
-    s->pending = 0;
-    return exec(s, "COMMIT", err);
+    }
+    int rc = exec(s, "COMMIT", "committing", err);
+    if (!in_txn(s))
+        s->pending = 0; /* committed, or rolled back by SQLite: either way a new batch starts */
+    return rc;
 }
 
+/* Why: closing must not lose the open batch; a failure to commit it can only be logged here. */
 void store_close(store *s)
 {
     if (!s)
         return;
-    store_flush(s, NULL);
+    fm_err err;
+    if (s->db && store_flush(s, &err))
+        FM_ERROR("store", "%s", err.msg);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    free(s->path);
     free(s);
 }
 
 int store_schema_version(store *s) { return s->version; }
 
 /* Why: one transaction per row would cap a run at a few thousand requests per second; committing
- * in batches keeps writes cheap while bounding what a crash can lose to the last 200 ms. */
+ * in batches keeps writes cheap while bounding what a crash can lose to the last 200 ms. IMMEDIATE
+ * takes the write lock up front, so a busy database waits in the busy handler instead of failing
+ * halfway through a batch. */
 static int begin_write(store *s, fm_err *err)
 {
-    if (s->txn_start)
+    if (in_txn(s))
         return 0;
-    int rc = exec(s, "BEGIN", err);
-    if (!rc)
+    int rc = exec(s, "BEGIN IMMEDIATE", "starting a batch", err);
+    if (!rc) {
         s->txn_start = fm_now_ns();
+        s->pending = 0;
+    }
     return rc;
 }
 
@@ -195,12 +245,14 @@ static void bind_text(sqlite3_stmt *q, int i, const char *v)
         sqlite3_bind_null(q, i);
 }
 
+/* Why: prepared statements are reused for every row; each use leaves them reset and unbound, and
+ * a failure (a constraint, a full disk) fails only that row: the open batch goes on. */
 static int step(store *s, sqlite3_stmt *q, fm_err *err, const char *what)
 {
-    int rc = sqlite3_step(q);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_fail(s, err, what);
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+    return rc;
 }
 
 static void host_info(char *buf, size_t cap)
@@ -221,8 +273,11 @@ static void host_info(char *buf, size_t cap)
 
 int store_run_begin(store *s, store_run *r, fm_err *err)
 {
+    if (!r->name)
+        return fm_err_set(err, FM_EINVAL, "a run needs a name");
     if (!r->mode || (strcmp(r->mode, "live") && strcmp(r->mode, "sim")))
-        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim", r->name);
+        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim, not '%s'",
+                          r->name, r->mode ? r->mode : "");
     char host[1024];
     if (!r->host)
         host_info(host, sizeof host);
@@ -347,6 +402,8 @@ int store_point_add(store *s, const store_point *p, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: a rerun (`bench --force`) replaces a run; everything under it goes in one transaction, so
+ * a reader never sees half a run. A run that does not exist is not an error. */
 int store_run_delete(store *s, int64_t run_id, fm_err *err)
 {
     int rc = store_flush(s, err);
@@ -359,9 +416,9 @@ int store_run_delete(store *s, int64_t run_id, fm_err *err)
              " DELETE FROM runs WHERE id=%lld; COMMIT;",
              (long long)run_id, (long long)run_id, (long long)run_id, (long long)run_id,
              (long long)run_id);
-    rc = exec(s, sql, err);
-    if (rc)
-        exec(s, "ROLLBACK", NULL);
+    rc = exec(s, sql, "deleting run", err);
+    if (rc && in_txn(s))
+        exec(s, "ROLLBACK", "rolling back", NULL);
     return rc;
 }
 
@@ -579,11 +636,26 @@ int store_points_each(store *s, int64_t run_id, store_point_cb cb, void *ud, fm_
 
 const char *const store_tables[] = {"runs", "requests", "instances", "costs", "points", NULL};
 
+/* How each exportable table is filtered by run and ordered: by key where it has one, else in
+ * insertion order. */
+static const struct {
+    const char *table, *run_col, *order;
+} csv_tables[] = {
+    {"runs", "id", "id"},
+    {"requests", "run", "run, id"},
+    {"instances", "run", "run, id"},
+    {"costs", "run", "run, rowid"},
+    {"points", "run", "run, rowid"},
+};
+_Static_assert(FM_ARRAY_LEN(csv_tables) + 1 == FM_ARRAY_LEN(store_tables), "csv tables out of sync");
+
+/* Why: RFC 4180 quoting, so spreadsheets and CSV readers get commas, quotes and newlines in error
+ * text back unchanged. NULL is an empty field and the empty string is "", so the two stay apart. */
 static void csv_field(FILE *out, const char *v)
 {
     if (!v)
         return;
-    if (!strpbrk(v, ",\"\r\n")) {
+    if (*v && !strpbrk(v, ",\"\r\n")) {
         fputs(v, out);
         return;
     }
@@ -596,20 +668,22 @@ static void csv_field(FILE *out, const char *v)
     fputc('"', out);
 }
 
+/* Why: CSV is how results leave faasml for other tools; columns are the table's own, so the
+ * export follows the schema without a second list to keep in sync. */
 int store_export_csv(store *s, const char *table, int64_t run_id, FILE *out, fm_err *err)
 {
-    bool known = false;
-    for (int i = 0; store_tables[i]; i++)
-        known |= strcmp(store_tables[i], table) == 0;
-    if (!known)
+    size_t t = 0;
+    while (t < FM_ARRAY_LEN(csv_tables) && strcmp(csv_tables[t].table, table) != 0)
+        t++;
+    if (t == FM_ARRAY_LEN(csv_tables))
         return fm_err_set(err, FM_EINVAL,
                           "unknown table '%s' (runs, requests, instances, costs, points)", table);
     char sql[160];
-    const char *key = strcmp(table, "runs") == 0 ? "id" : "run";
     if (run_id)
-        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s=? ORDER BY rowid", table, key);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s=? ORDER BY %s", table,
+                 csv_tables[t].run_col, csv_tables[t].order);
     else
-        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY rowid", table);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, csv_tables[t].order);
     sqlite3_stmt *q;
     int rc = query(s, sql, run_id, &q, err);
     if (rc)
@@ -637,7 +711,7 @@ int store_export_csv(store *s, const char *table, int64_t run_id, FILE *out, fm_
         fputs("\r\n", out);
     }
     rc = finish(s, q, src, 0, err);
-    if (!rc && ferror(out))
-        rc = fm_err_set(err, FM_EIO, "writing CSV of '%s' failed", table);
+    if (!rc && (fflush(out) != 0 || ferror(out)))
+        rc = fm_err_set(err, FM_EIO, "cannot write the CSV of '%s': %s", table, strerror(errno));
     return rc;
 }
