@@ -1,6 +1,8 @@
 /* Arenas: bump allocation in chunks, freed together. */
 #include "core.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,10 +50,11 @@ void fm_arena_reset(fm_arena *a)
 }
 
 /* Why: bump allocation is one compare and one add; sizes round up to 16 so every block is aligned
- * for any type, and a size near SIZE_MAX fails instead of wrapping around to a small block. */
+ * for any type, and a size near SIZE_MAX fails instead of wrapping around to a small block (sizes
+ * past PTRDIFF_MAX are refused up front, as malloc would refuse them). */
 void *fm_arena_alloc(fm_arena *a, size_t size)
 {
-    if (size > SIZE_MAX - 15)
+    if (size > PTRDIFF_MAX - 4096)
         return NULL;
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
