@@ -749,7 +749,7 @@ static char *export_table(store *s, const char *table, int64_t run, size_t *len,
 static int64_t csv_i64(const csv_doc *d, int row, int col)
 {
     const char *t = csv_at(d, row, col);
-    int64_t v;
+    int64_t v = 0;
     if (!t || fm_parse_i64(t, &v))
         fail_msg("csv: row %d col %d: '%s' is not an integer", row, col, t ? t : "(null)");
     return v;
@@ -758,7 +758,7 @@ static int64_t csv_i64(const csv_doc *d, int row, int col)
 static double csv_double(const csv_doc *d, int row, int col)
 {
     const char *t = csv_at(d, row, col);
-    double v;
+    double v = 0;
     if (!t || fm_parse_double(t, &v))
         fail_msg("csv: row %d col %d: '%s' is not a number", row, col, t ? t : "(null)");
     return v;
