@@ -143,6 +143,32 @@ static int migrate(store *s, fm_err *err)
 /* Why: WAL lets readers open the file while a run writes and keeps every committed batch across
  * a crash; synchronous=NORMAL in WAL mode loses nothing on a process kill, only possibly the
  * last batches on power loss, at a fraction of FULL's cost. */
+static int setup(store *s, fm_err *err)
+{
+    char *msg = NULL;
+    int rc = 0;
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                            " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
+        rc = fm_err_set(err, FM_EIO, "%s", msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return rc ? rc : migrate(s, err);
+}
+
+/* Why: switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+ * locked" at once, without its busy handler, while another process opens the same fresh file;
+ * so setup is retried for as long as the busy timeout would have waited. */
+static int setup_retrying(store *s, fm_err *err)
+{
+    int64_t deadline = fm_now_ns() + 10 * INT64_C(1000000000);
+    for (int64_t pause = 1000000;; pause = FM_MIN(pause * 2, 50000000)) {
+        int rc = setup(s, err);
+        int code = sqlite3_errcode(s->db);
+        if (!rc || (code != SQLITE_BUSY && code != SQLITE_LOCKED) || fm_now_ns() > deadline)
+            return rc;
+        fm_sleep_ns(pause);
+    }
+}
+
 int store_open(const char *path, store **out, fm_err *err)
 {
     *out = NULL;
@@ -158,15 +184,8 @@ int store_open(const char *path, store **out, fm_err *err)
         rc = fm_err_set(err, FM_EIO, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
     if (!rc) {
         sqlite3_busy_timeout(s->db, 10000);
-        sqlite3_extended_result_codes(s->db, 1);
-        char *msg = NULL;
-        if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
-            rc = fm_err_set(err, FM_EIO, "%s", msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
+        rc = setup_retrying(s, err);
     }
-    if (!rc)
-        rc = migrate(s, err);
     for (int i = 0; !rc && i < ST__COUNT; i++)
         if (sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL) != SQLITE_OK)
             rc = db_fail(s, err, "preparing statements");
