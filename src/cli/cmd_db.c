@@ -57,6 +57,7 @@ static int export_to_file(store *s, const char *table, int64_t run, const char *
     return rc;
 }
 
+/* Why: results must be inspectable without writing SQL, and exportable to any tool. */
 int cmd_db(int argc, char **argv)
 {
     const char *table = NULL, *out_path = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Why: the command list is generated from the table, so it never goes stale. */
 static void usage(FILE *out)
 {
     int n;
@@ -18,6 +19,7 @@ static void usage(FILE *out)
     fprintf(out, "\n'faasml <command> --help' documents each command's options.\n");
 }
 
+/* Why: dispatch by name; exit codes 0 ok, 1 failure, 2 usage, as DESIGN.md says. */
 int main(int argc, char **argv)
 {
     int n;

@@ -12,6 +12,7 @@ struct fm_arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
+/* Why: chunks are allocated lazily, so an unused arena costs nothing. */
 void fm_arena_init(fm_arena *a, size_t chunk_size)
 {
     a->head = NULL;
@@ -19,6 +20,7 @@ void fm_arena_init(fm_arena *a, size_t chunk_size)
     a->total = 0;
 }
 
+/* Why: the end of a lifetime frees everything allocated in it at once. */
 void fm_arena_release(fm_arena *a)
 {
     fm_arena_chunk *c = a->head;
@@ -78,6 +80,7 @@ void *fm_arena_alloc(fm_arena *a, size_t size)
     return p;
 }
 
+/* Why: arrays sized from input (n items of size bytes) must not overflow into a small block. */
 void *fm_arena_calloc(fm_arena *a, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
@@ -88,6 +91,7 @@ void *fm_arena_calloc(fm_arena *a, size_t n, size_t size)
     return p;
 }
 
+/* Why: strings that live as long as the arena (YAML scalars, names) need no free of their own. */
 char *fm_arena_strdup(fm_arena *a, const char *s)
 {
     size_t n = strlen(s) + 1;

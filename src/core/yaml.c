@@ -39,6 +39,7 @@ typedef struct convert_ctx {
     const char *why;
 } convert_ctx;
 
+/* Why: the first failure is the one to report; later ones are its consequences. */
 static fm_ynode *convert_fail(convert_ctx *c, const yaml_node_t *at, int code, const char *why)
 {
     if (!c->code) {
@@ -68,6 +69,9 @@ static fm_ynode *convert(convert_ctx *c, yaml_node_t *src, int depth)
     switch (src->type) {
     case YAML_SCALAR_NODE:
         n->kind = FM_YAML_SCALAR;
+        /* "\0" in a quoted scalar would silently cut it short ("name\0x" read as "name") */
+        if (strlen((const char *)src->data.scalar.value) != src->data.scalar.length)
+            return convert_fail(c, src, FM_EPARSE, "scalar contains a NUL character");
         n->str = fm_arena_strdup(a, (const char *)src->data.scalar.value);
         return n->str ? n : convert_fail(c, src, FM_ENOMEM, "out of memory");
     case YAML_SEQUENCE_NODE: {
@@ -140,6 +144,8 @@ static int parser_error(const yaml_parser_t *p, const char *buf, size_t len, con
                       p->context_mark.column + 1);
 }
 
+/* Why: one entry point for files, embedded defaults and fuzzing; every failure names
+ * name:line:col. */
 int fm_yaml_load_buf(const char *buf, size_t len, const char *name, fm_yaml **out, fm_err *err)
 {
     *out = NULL;
@@ -201,6 +207,7 @@ int fm_yaml_load_buf(const char *buf, size_t len, const char *name, fm_yaml **ou
     return 0;
 }
 
+/* Why: the path becomes the name in every message. */
 int fm_yaml_load_file(const char *path, fm_yaml **out, fm_err *err)
 {
     *out = NULL;
@@ -214,6 +221,7 @@ int fm_yaml_load_file(const char *path, fm_yaml **out, fm_err *err)
     return rc;
 }
 
+/* Why: the whole tree lives in one arena, so one call frees it. */
 void fm_yaml_free(fm_yaml *y)
 {
     if (!y)
@@ -223,6 +231,8 @@ void fm_yaml_free(fm_yaml *y)
     free(y);
 }
 
+/* Accessors. Why: nodes are opaque so the tree can change without touching callers;
+ * the sequence/map accessors return NULL (or 0) for the wrong kind instead of crashing. */
 const fm_ynode *fm_yaml_root(const fm_yaml *y) { return y->root; }
 const char *fm_yaml_name(const fm_yaml *y) { return y->name; }
 fm_ynode_kind fm_ynode_kind_of(const fm_ynode *n) { return n->kind; }
@@ -246,6 +256,7 @@ const fm_ynode *fm_ynode_value(const fm_ynode *n, size_t i)
     return n && n->kind == FM_YAML_MAP && i < n->n ? n->kids[2 * i + 1] : NULL;
 }
 
+/* Why: specs are small, so a linear scan beats building a hash per map. */
 const fm_ynode *fm_ynode_get(const fm_ynode *map, const char *key)
 {
     if (!map || map->kind != FM_YAML_MAP)
@@ -258,6 +269,8 @@ const fm_ynode *fm_ynode_get(const fm_ynode *map, const char *key)
     return NULL;
 }
 
+/* Why: spec loaders report their own semantic errors (an unknown model, a bad
+ * combination) with the same file:line:col prefix as parse errors. */
 int fm_yaml_error(const fm_yaml *y, const fm_ynode *at, fm_err *err, int code, const char *fmt, ...)
 {
     char msg[400];
@@ -270,6 +283,7 @@ int fm_yaml_error(const fm_yaml *y, const fm_ynode *at, fm_err *err, int code, c
     return fm_err_set(err, code, "%s: %s", y->name, msg);
 }
 
+/* Why: a typo in a key ("memroy") must fail loudly instead of silently using a default. */
 int fm_yaml_check_keys(const fm_yaml *y, const fm_ynode *map, const char *const *allowed,
                        fm_err *err)
 {
@@ -295,6 +309,7 @@ int fm_yaml_check_keys(const fm_yaml *y, const fm_ynode *map, const char *const 
     return 0;
 }
 
+/* Why: the shared part of the typed getters: absent, required, and not-a-scalar cases. */
 static int get_scalar(const fm_yaml *y, const fm_ynode *map, const char *key, bool required,
                       const fm_ynode **out, fm_err *err)
 {
@@ -309,6 +324,8 @@ static int get_scalar(const fm_yaml *y, const fm_ynode *map, const char *key, bo
     return 0;
 }
 
+/* Why: typed reads with range checks, so every spec loader validates the same way and
+ * names the key and its position when a value is wrong. */
 int fm_yaml_get_str(const fm_yaml *y, const fm_ynode *map, const char *key, bool required,
                     const char **out, fm_err *err)
 {

@@ -169,6 +169,8 @@ static int setup_retrying(store *s, fm_err *err)
     }
 }
 
+/* Why: one call gives a ready store: file created or migrated, WAL on, statements
+ * prepared; on failure nothing is left open. */
 int store_open(const char *path, store **out, fm_err *err)
 {
     *out = NULL;
@@ -203,6 +205,8 @@ int store_open(const char *path, store **out, fm_err *err)
  * or COMMIT may have rolled it back, and a stale flag would then wedge every later write. */
 static bool in_txn(store *s) { return !sqlite3_get_autocommit(s->db); }
 
+/* Why: callers that need durability now (end of a phase, before a fork, tests) commit
+ * the open batch without waiting for it to fill. */
 int store_flush(store *s, fm_err *err)
 {
     if (!in_txn(s)) {
@@ -230,6 +234,7 @@ void store_close(store *s)
     free(s);
 }
 
+/* Why: tools report which schema a file has. */
 int store_schema_version(store *s) { return s->version; }
 
 /* Why: one transaction per row would cap a run at a few thousand requests per second; committing
@@ -248,14 +253,16 @@ static int begin_write(store *s, fm_err *err)
     return rc;
 }
 
+/* Why: the batch commits when it is full or old, whichever comes first. */
 static int end_write(store *s, fm_err *err)
 {
     s->pending++;
-    if (s->pending >= FM_STORE_BATCH || fm_now_ns() - s->txn_start > 200000000LL)
+    if (s->pending >= FM_STORE_BATCH || fm_now_ns() - s->txn_start > FM_STORE_BATCH_MS * 1000000LL)
         return store_flush(s, err);
     return 0;
 }
 
+/* Why: a NULL string is SQL NULL ("no error", "not stopped"), not the empty string. */
 static void bind_text(sqlite3_stmt *q, int i, const char *v)
 {
     if (v)
@@ -274,6 +281,7 @@ static int step(store *s, sqlite3_stmt *q, fm_err *err, const char *what)
     return rc;
 }
 
+/* Why: results are only comparable with the machine they ran on; recorded by default. */
 static void host_info(char *buf, size_t cap)
 {
     struct utsname u;
@@ -290,6 +298,8 @@ static void host_info(char *buf, size_t cap)
              q[0], q[1], q[2], q[3], sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* Why: a run row is committed at once (not batched), so a reader sees a run as soon as it
+ * starts and its requests can reference it. */
 int store_run_begin(store *s, store_run *r, fm_err *err)
 {
     if (!r->name)
@@ -319,6 +329,7 @@ int store_run_begin(store *s, store_run *r, fm_err *err)
     return 0;
 }
 
+/* Why: ended_ns stays 0 for a run that was killed; an end marks a run complete. */
 int store_run_end(store *s, int64_t run_id, int64_t ended_ns, const char *status, fm_err *err)
 {
     int rc = store_flush(s, err);
@@ -331,6 +342,7 @@ int store_run_end(store *s, int64_t run_id, int64_t ended_ns, const char *status
     return step(s, q, err, "ending run");
 }
 
+/* Why: the hot path of a live run: a bound prepared statement inside the open batch. */
 int store_request_add(store *s, const store_request *r, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -360,6 +372,8 @@ int store_request_add(store *s, const store_request *r, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: an instance is written when it starts and again when it stops; (run, id)
+ * replaces the earlier row. */
 int store_instance_put(store *s, const store_instance *i, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -386,6 +400,8 @@ int store_instance_put(store *s, const store_instance *i, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: cost lines are itemised (GB-s, requests, instance-hours) so reports can show
+ * where the money goes. */
 int store_cost_add(store *s, const store_cost *c, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -405,6 +421,7 @@ int store_cost_add(store *s, const store_cost *c, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: time series (instances by state, queue depth) for plots of a run. */
 int store_point_add(store *s, const store_point *p, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -445,6 +462,7 @@ int store_run_delete(store *s, int64_t run_id, fm_err *err)
 
 #define COL_TEXT(q, i) ((const char *)sqlite3_column_text((q), (i)))
 
+/* Why: reads first commit the open batch, so a store always reads its own writes. */
 static int query(store *s, const char *sql, int64_t run_id, sqlite3_stmt **q, fm_err *err)
 {
     int rc = store_flush(s, err); /* readers see our own writes */
@@ -457,6 +475,7 @@ static int query(store *s, const char *sql, int64_t run_id, sqlite3_stmt **q, fm
     return 0;
 }
 
+/* Why: a callback's stop value wins over the step result; a step error is reported. */
 static int finish(store *s, sqlite3_stmt *q, int step_rc, int cb_rc, fm_err *err)
 {
     sqlite3_finalize(q);
@@ -467,6 +486,7 @@ static int finish(store *s, sqlite3_stmt *q, int step_rc, int cb_rc, fm_err *err
     return 0;
 }
 
+/* Why: one column order for every runs query (RUN_COLS). */
 static void read_run(sqlite3_stmt *q, store_run *r)
 {
     r->id = sqlite3_column_int64(q, 0);
@@ -483,6 +503,7 @@ static void read_run(sqlite3_stmt *q, store_run *r)
 
 #define RUN_COLS "id,name,mode,profile,config,seed,host,started_ns,ended_ns,status"
 
+/* Why: the walk shared by store_runs_each and store_run_get. */
 static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, void *ud,
                       fm_err *err)
 {
@@ -498,6 +519,8 @@ static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, vo
     return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
 }
 
+/* Why: the readers below walk rows through callbacks, so large runs are never held in
+ * memory at once. */
 int store_runs_each(store *s, store_run_cb cb, void *ud, fm_err *err)
 {
     return runs_query(s, "SELECT " RUN_COLS " FROM runs ORDER BY id", 0, cb, ud, err);
@@ -508,6 +531,7 @@ int store_run_get(store *s, int64_t run_id, store_run_cb cb, void *ud, fm_err *e
     return runs_query(s, "SELECT " RUN_COLS " FROM runs WHERE id=?", run_id, cb, ud, err);
 }
 
+/* Why: runs are named by people; the latest run of a name is the one they mean. */
 int store_run_find(store *s, const char *name, int64_t *run_id, fm_err *err)
 {
     sqlite3_stmt *q;

@@ -658,6 +658,7 @@ static void test_yaml_malformed(void **state)
         {"a: 1\nb: \xff\n", "spec.yaml:2:4: invalid leading UTF-8 octet"},
         {"a: 1\n---\nb: 2\n", "spec.yaml:2:1: more than one document"},
         {"a: 'unterminated\n", "spec.yaml:2:1: found unexpected end of stream"},
+        {"a: 1\nkey: \"na\\0me\"\n", "spec.yaml:2:6: scalar contains a NUL character"},
     };
     for (size_t k = 0; k < FM_ARRAY_LEN(cases); k++) {
         int code;
