@@ -7,8 +7,8 @@
 
 #include "core/core.h"
 
-static const char *const known_keys[] = {"name", "memory", "timeout", "runtime", "batch",
-                                         "provisioned", "rate", "duration", "", NULL};
+static const char *const known_keys[] = {"name",        "memory", "timeout",  "runtime", "batch",
+                                         "provisioned", "rate",   "duration", "",        NULL};
 
 /* Uses every getter on map[key]; the results only feed a checksum. */
 static uint64_t probe(const fm_yaml *y, const fm_ynode *map, const char *key)

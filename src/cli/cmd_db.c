@@ -86,8 +86,8 @@ int cmd_db(int argc, char **argv)
         for (int i = 0; store_tables[i]; i++)
             known |= strcmp(store_tables[i], table) == 0;
         if (!known)
-            return cli_fail("db", 2, "unknown table '%s' (runs, requests, instances, costs, points)",
-                            table);
+            return cli_fail("db", 2,
+                            "unknown table '%s' (runs, requests, instances, costs, points)", table);
     }
     if (run < 0)
         return cli_fail("db", 2, "invalid value '%" PRId64 "' for --run", run);

@@ -134,8 +134,9 @@ static int migrate(store *s, fm_err *err)
     if (rc)
         return rc;
     if (v > FM_STORE_SCHEMA_VERSION)
-        return fm_err_set(err, FM_ESCHEMA, "schema version %d is newer than this faasml supports (%d)",
-                          v, FM_STORE_SCHEMA_VERSION);
+        return fm_err_set(err, FM_ESCHEMA,
+                          "schema version %d is newer than this faasml supports (%d)", v,
+                          FM_STORE_SCHEMA_VERSION);
     s->version = v;
     return 0;
 }
@@ -690,7 +691,8 @@ static const struct {
     {"costs", "run", "run, rowid"},
     {"points", "run", "run, rowid"},
 };
-_Static_assert(FM_ARRAY_LEN(csv_tables) + 1 == FM_ARRAY_LEN(store_tables), "csv tables out of sync");
+_Static_assert(FM_ARRAY_LEN(csv_tables) + 1 == FM_ARRAY_LEN(store_tables),
+               "csv tables out of sync");
 
 /* Why: RFC 4180 quoting, so spreadsheets and CSV readers get commas, quotes and newlines in error
  * text back unchanged. NULL is an empty field and the empty string is "", so the two stay apart. */

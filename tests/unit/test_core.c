@@ -1,12 +1,13 @@
 /* Unit tests of core: errors, logging, clocks, RNG statistics, histograms, arenas, parsing, YAML
  * error positions and atomic file writes. Statistical tests use fixed seeds, so they are
- * deterministic; each states its tolerance (in standard errors or as a chi-square critical value). */
+ * deterministic; each states its tolerance (in standard errors or as a chi-square critical value).
+ */
+#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <dirent.h>
 #include <math.h>
@@ -29,14 +30,15 @@ static size_t scaled(size_t n)
 }
 
 /* Asserts |got - want| <= tol with a message that shows all three. */
-#define assert_close(got, want, tol)                                                              \
-    do {                                                                                          \
-        double g_ = (got), w_ = (want), t_ = (tol);                                               \
-        if (!(fabs(g_ - w_) <= t_))                                                               \
-            fail_msg("%s = %.10g, expected %.10g +- %.3g", #got, g_, w_, t_);                     \
+#define assert_close(got, want, tol)                                                               \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want), t_ = (tol);                                                \
+        if (!(fabs(g_ - w_) <= t_))                                                                \
+            fail_msg("%s = %.10g, expected %.10g +- %.3g", #got, g_, w_, t_);                      \
     } while (0)
 
-/* ---- errors ----------------------------------------------------------------------------------- */
+/* ---- errors -----------------------------------------------------------------------------------
+ */
 
 static void test_err_names(void **state)
 {
@@ -94,7 +96,8 @@ static void test_err_set_prefix(void **state)
     assert_string_equal(err.msg, "");
 }
 
-/* ---- logging ---------------------------------------------------------------------------------- */
+/* ---- logging ----------------------------------------------------------------------------------
+ */
 
 typedef struct log_capture {
     int n;
@@ -140,7 +143,8 @@ static void test_log(void **state)
     assert_string_equal(fm_log_level_name(FM_LOG_INFO), "info");
 }
 
-/* ---- clocks ----------------------------------------------------------------------------------- */
+/* ---- clocks -----------------------------------------------------------------------------------
+ */
 
 static void test_clock(void **state)
 {
@@ -152,7 +156,8 @@ static void test_clock(void **state)
     assert_true(fm_wall_ns() > INT64_C(1600000000) * 1000000000); /* after 2020 */
 }
 
-/* ---- RNG -------------------------------------------------------------------------------------- */
+/* ---- RNG --------------------------------------------------------------------------------------
+ */
 
 static void test_rng_reference(void **state)
 {
@@ -345,7 +350,8 @@ static void test_rng_below(void **state)
         assert_true(fm_rng_below(&r, UINT64_MAX) < UINT64_MAX);
 }
 
-/* ---- histogram -------------------------------------------------------------------------------- */
+/* ---- histogram --------------------------------------------------------------------------------
+ */
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -388,7 +394,7 @@ static void test_hist_quantiles(void **state)
     assert_true(fm_hist_quantile(h, 1) == v[n - 1]);
     assert_true(h->min == v[0] && h->max == v[n - 1]);
     assert_close(fm_hist_mean(h), sum / n, 1e-9 * sum / n);
-    static const double qs[] = {0.0001, 0.001, 0.01, 0.05, 0.1,   0.25,   0.5,   0.75,
+    static const double qs[] = {0.0001, 0.001, 0.01, 0.05,  0.1,   0.25,   0.5,    0.75,
                                 0.9,    0.95,  0.99, 0.995, 0.999, 0.9999, 0.99999};
     for (size_t i = 0; i < FM_ARRAY_LEN(qs); i++) {
         uint64_t want = exact_quantile(v, n, qs[i]), got = fm_hist_quantile(h, qs[i]);
@@ -491,7 +497,8 @@ static void test_hist_merge_empty(void **state)
     fm_hist_free(NULL);
 }
 
-/* ---- arenas ----------------------------------------------------------------------------------- */
+/* ---- arenas -----------------------------------------------------------------------------------
+ */
 
 static void test_arena(void **state)
 {
@@ -547,7 +554,8 @@ static void test_arena(void **state)
     fm_arena_release(&a);
 }
 
-/* ---- parsing ---------------------------------------------------------------------------------- */
+/* ---- parsing ----------------------------------------------------------------------------------
+ */
 
 static void test_parse_numbers(void **state)
 {
@@ -563,8 +571,18 @@ static void test_parse_numbers(void **state)
     assert_true(i == INT64_MAX);
     assert_int_equal(fm_parse_i64("-9223372036854775808", &i), 0);
     assert_true(i == INT64_MIN);
-    static const char *bad_i[] = {"",   " 1", "1 ",  "1x", "0x10", "+", "-", "1.5",
-                                  "1e3", "9223372036854775808", "-9223372036854775809", "--1"};
+    static const char *bad_i[] = {"",
+                                  " 1",
+                                  "1 ",
+                                  "1x",
+                                  "0x10",
+                                  "+",
+                                  "-",
+                                  "1.5",
+                                  "1e3",
+                                  "9223372036854775808",
+                                  "-9223372036854775809",
+                                  "--1"};
     for (size_t k = 0; k < FM_ARRAY_LEN(bad_i); k++) {
         i = 77;
         if (fm_parse_i64(bad_i[k], &i) != FM_EINVAL)
@@ -596,11 +614,13 @@ static void test_parse_duration(void **state)
         const char *s;
         int64_t ns;
     } ok[] = {
-        {"250ms", 250000000},      {"10s", 10000000000},    {"5m", 300000000000},
-        {"1h", 3600000000000},     {"100us", 100000},       {"7ns", 7},
-        {"1.5", 1500000000},       {"0", 0},                {".5s", 500000000},
-        {"2.5ms", 2500000},        {"1e3ms", 1000000000},   {"3000000000s", 3000000000000000000},
-        {"0.0000000015s", 2},      {"1ns", 1},
+        {"250ms", 250000000},  {"10s", 10000000000},
+        {"5m", 300000000000},  {"1h", 3600000000000},
+        {"100us", 100000},     {"7ns", 7},
+        {"1.5", 1500000000},   {"0", 0},
+        {".5s", 500000000},    {"2.5ms", 2500000},
+        {"1e3ms", 1000000000}, {"3000000000s", 3000000000000000000},
+        {"0.0000000015s", 2},  {"1ns", 1},
     };
     for (size_t k = 0; k < FM_ARRAY_LEN(ok); k++) {
         int64_t v = -1;
@@ -610,8 +630,8 @@ static void test_parse_duration(void **state)
             fail_msg("'%s' gave %lld ns, expected %lld", ok[k].s, (long long)v,
                      (long long)ok[k].ns);
     }
-    static const char *bad[] = {"",    "ms",   "5 ms", "-1s", "5d",  "5msx", "nan", "inf",
-                                " 5s", "0x10s", "5S",  "s5",  "1e",  "5.s.", "5sms"};
+    static const char *bad[] = {"",    "ms",    "5 ms", "-1s", "5d", "5msx", "nan", "inf",
+                                " 5s", "0x10s", "5S",   "s5",  "1e", "5.s.", "5sms"};
     for (size_t k = 0; k < FM_ARRAY_LEN(bad); k++) {
         int64_t v = -1;
         if (fm_parse_duration_ns(bad[k], &v) != FM_EINVAL)
@@ -624,7 +644,8 @@ static void test_parse_duration(void **state)
     assert_true(v == -1);
 }
 
-/* ---- YAML ------------------------------------------------------------------------------------- */
+/* ---- YAML -------------------------------------------------------------------------------------
+ */
 
 /* Loads text named "spec.yaml" and returns the error message (or "" on success). */
 static const char *yaml_try(const char *text, fm_yaml **out, int *code)
@@ -695,8 +716,8 @@ static void test_yaml_limits(void **state)
     int n = snprintf(bomb, sizeof bomb, "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
     for (int i = 1; i <= 9; i++)
         n += snprintf(bomb + n, sizeof bomb - n,
-                      "l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n",
-                      i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+                      "l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i,
+                      i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
     msg = yaml_try(bomb, NULL, &code);
     assert_int_equal(code, FM_ELIMIT);
     assert_non_null(strstr(msg, "node limit"));
@@ -767,8 +788,7 @@ static void test_yaml_keys_and_values(void **state)
     assert_string_equal(err.msg, "spec.yaml:1:7: 'name' must be an integer, not 'resnet'");
     assert_int_equal(fm_yaml_get_int(y, root, "tags", true, 0, 10, &mem, &err), FM_EPARSE);
     assert_string_equal(err.msg, "spec.yaml:5:7: 'tags' must be a scalar");
-    assert_int_equal(fm_yaml_get_double(y, root, "timeout", true, 0, 1, &timeout, &err),
-                     FM_ERANGE);
+    assert_int_equal(fm_yaml_get_double(y, root, "timeout", true, 0, 1, &timeout, &err), FM_ERANGE);
     assert_string_equal(err.msg, "spec.yaml:3:10: 'timeout' is 1.5, out of range [0, 1]");
     assert_int_equal(fm_yaml_get_double(y, root, "name", true, 0, 1, &timeout, &err), FM_EPARSE);
     assert_string_equal(err.msg, "spec.yaml:1:7: 'name' must be a number, not 'resnet'");
@@ -864,7 +884,8 @@ static void test_yaml_empty_and_files(void **state)
     rmdir(dir);
 }
 
-/* ---- files and JSON --------------------------------------------------------------------------- */
+/* ---- files and JSON ---------------------------------------------------------------------------
+ */
 
 /* Counts the entries of dir other than . and .. */
 static int dir_entries(const char *dir)

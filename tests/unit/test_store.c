@@ -1,11 +1,11 @@
 /* Unit tests of store: schema and versions, batched writes read back field by field, every table's
- * round trip, run deletion, a reader beside an open write batch, CSV export parsed back as RFC 4180,
- * concurrent first opens, and a writer killed with SIGKILL mid-run. */
+ * round trip, run deletion, a reader beside an open write batch, CSV export parsed back as RFC
+ * 4180, concurrent first opens, and a writer killed with SIGKILL mid-run. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -79,18 +79,19 @@ static int64_t sql_int(const char *path, const char *sql)
 
 static int64_t begin_run(store *s, const char *name, const char *mode)
 {
-    store_run r = {.name = name, .mode = mode, .profile = "lambda", .config = "{\"a\":1}",
-                   .seed = 42};
+    store_run r = {
+        .name = name, .mode = mode, .profile = "lambda", .config = "{\"a\":1}", .seed = 42};
     fm_err err;
     if (store_run_begin(s, &r, &err))
         fail_msg("store_run_begin: %s", err.msg);
     return r.id;
 }
 
-/* ---- deterministic rows ----------------------------------------------------------------------- */
+/* ---- deterministic rows -----------------------------------------------------------------------
+ */
 
-static const char *const statuses[] = {"ok", "error", "throttled", "timeout", "dropped",
-                                       "conn_error"};
+static const char *const statuses[] = {"ok",      "error",   "throttled",
+                                       "timeout", "dropped", "conn_error"};
 static const char *const functions[] = {"resnet", "mobile,net", "bert \"base\"", "v\ngg"};
 static const char *const kinds[] = {NULL, "client", "server"};
 
@@ -130,8 +131,8 @@ static bool str_eq(const char *a, const char *b)
 /* Empty string when a request field differs from make_request's, else the field's name. */
 static const char *request_diff(const store_request *got, const store_request *w)
 {
-#define CHECK(f, eq)                                                                              \
-    if (!(eq))                                                                                    \
+#define CHECK(f, eq)                                                                               \
+    if (!(eq))                                                                                     \
         return #f;
     CHECK(run, got->run == w->run);
     CHECK(id, got->id == w->id);
@@ -174,7 +175,8 @@ static int check_request(const store_request *r, void *ud)
     return 0;
 }
 
-/* ---- schema ----------------------------------------------------------------------------------- */
+/* ---- schema -----------------------------------------------------------------------------------
+ */
 
 static void test_schema(void **state)
 {
@@ -185,8 +187,10 @@ static void test_schema(void **state)
     assert_int_equal(sql_int(f->path, "PRAGMA user_version"), FM_STORE_SCHEMA_VERSION);
     for (int i = 0; store_tables[i]; i++) {
         char sql[128];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
-                                  " name='%s'", store_tables[i]);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                 " name='%s'",
+                 store_tables[i]);
         assert_int_equal(sql_int(f->path, sql), 1);
     }
     /* WAL persists in the file */
@@ -273,7 +277,8 @@ static void test_concurrent_first_open(void **state)
     assert_int_equal(sql_int(f->path, "PRAGMA user_version"), FM_STORE_SCHEMA_VERSION);
 }
 
-/* ---- writes and reads ------------------------------------------------------------------------- */
+/* ---- writes and reads -------------------------------------------------------------------------
+ */
 
 static void test_batched_requests(void **state)
 {
@@ -410,9 +415,13 @@ static void test_round_trip_and_delete(void **state)
     fixture *f = *state;
     store *s = open_ok(f->path);
     fm_err err;
-    store_run r = {.name = "exp-1", .mode = "sim", .profile = "mixed",
-                   .config = "{\"models\":[\"a\",\"b\"]}", .seed = UINT64_MAX,
-                   .host = "{\"hostname\":\"h\"}", .started_ns = 111};
+    store_run r = {.name = "exp-1",
+                   .mode = "sim",
+                   .profile = "mixed",
+                   .config = "{\"models\":[\"a\",\"b\"]}",
+                   .seed = UINT64_MAX,
+                   .host = "{\"hostname\":\"h\"}",
+                   .started_ns = 111};
     assert_int_equal(store_run_begin(s, &r, &err), 0);
     int64_t a = r.id;
     store_run r2 = {.name = "exp-1", .mode = "live"}; /* host from uname, start from the clock */
@@ -431,26 +440,46 @@ static void test_round_trip_and_delete(void **state)
     for (int run = 0; run < 2; run++) {
         int64_t id = run ? b : a;
         for (int i = 0; i < 3; i++) {
-            store_instance in = {.run = id, .id = i, .function = "resnet", .memory_mb = 1769,
-                                 .provisioned = i == 1, .created_ns = 1000 + i,
-                                 .ready_ns = 2000 + i, .stopped_ns = i == 0 ? 9000 : 0,
-                                 .spawn_ms = 1.25, .runtime_init_ms = 2.5, .download_ms = 0.125,
-                                 .load_ms = 40.0625, .warmup_ms = 3.0,
+            store_instance in = {.run = id,
+                                 .id = i,
+                                 .function = "resnet",
+                                 .memory_mb = 1769,
+                                 .provisioned = i == 1,
+                                 .created_ns = 1000 + i,
+                                 .ready_ns = 2000 + i,
+                                 .stopped_ns = i == 0 ? 9000 : 0,
+                                 .spawn_ms = 1.25,
+                                 .runtime_init_ms = 2.5,
+                                 .download_ms = 0.125,
+                                 .load_ms = 40.0625,
+                                 .warmup_ms = 3.0,
                                  .cold_path = i == 1 ? "provisioned" : "exec",
                                  .stop_reason = i == 0 ? "idle" : NULL};
             assert_int_equal(store_instance_put(s, &in, &err), 0);
         }
-        store_cost c1 = {.run = id, .item = "lambda.gb_s", .quantity = 1234.5, .unit = "GB-s",
-                         .unit_price = 0.0000166667, .amount = 1234.5 * 0.0000166667,
+        store_cost c1 = {.run = id,
+                         .item = "lambda.gb_s",
+                         .quantity = 1234.5,
+                         .unit = "GB-s",
+                         .unit_price = 0.0000166667,
+                         .amount = 1234.5 * 0.0000166667,
                          .source = "aws pricing 2024-01"};
-        store_cost c2 = {.run = id, .item = "lambda.requests", .quantity = 3, .unit = "requests",
-                         .unit_price = 2e-7, .amount = 6e-7, .currency = "EUR"};
+        store_cost c2 = {.run = id,
+                         .item = "lambda.requests",
+                         .quantity = 3,
+                         .unit = "requests",
+                         .unit_price = 2e-7,
+                         .amount = 6e-7,
+                         .currency = "EUR"};
         assert_int_equal(store_cost_add(s, &c1, &err), 0);
         assert_int_equal(store_cost_add(s, &c2, &err), 0);
         /* inserted out of order; read back by metric and time */
         for (int i = 5; i >= 0; i--) {
-            store_point p = {.run = id, .function = "resnet", .t_ns = (i % 3) * 1000000000LL,
-                             .metric = i < 3 ? "instances.busy" : "queue", .value = i * 0.5};
+            store_point p = {.run = id,
+                             .function = "resnet",
+                             .t_ns = (i % 3) * 1000000000LL,
+                             .metric = i < 3 ? "instances.busy" : "queue",
+                             .value = i * 0.5};
             assert_int_equal(store_point_add(s, &p, &err), 0);
         }
         for (int i = 0; i < 4; i++) {
@@ -499,8 +528,12 @@ static void test_round_trip_and_delete(void **state)
         assert_int_equal(n, 6);
     }
     /* an instance is updated in place when it stops */
-    store_instance in = {.run = a, .id = 2, .function = "resnet", .memory_mb = 1769,
-                         .stop_reason = "scale_in", .stopped_ns = 5};
+    store_instance in = {.run = a,
+                         .id = 2,
+                         .function = "resnet",
+                         .memory_mb = 1769,
+                         .stop_reason = "scale_in",
+                         .stopped_ns = 5};
     assert_int_equal(store_instance_put(s, &in, &err), 0);
     assert_int_equal(store_flush(s, &err), 0);
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM instances"), 6);
@@ -528,7 +561,8 @@ static void test_round_trip_and_delete(void **state)
     store_close(s);
 }
 
-/* ---- concurrency ------------------------------------------------------------------------------ */
+/* ---- concurrency ------------------------------------------------------------------------------
+ */
 
 static void test_reader_during_batch(void **state)
 {
@@ -646,7 +680,8 @@ static void test_sigkill_writer(void **state)
     store_close(s);
 }
 
-/* ---- CSV -------------------------------------------------------------------------------------- */
+/* ---- CSV --------------------------------------------------------------------------------------
+ */
 
 /* One parsed CSV field: its text and whether it was quoted (an empty quoted field is the empty
  * string, an empty unquoted one is NULL). */
@@ -785,9 +820,9 @@ static void test_csv_round_trip(void **state)
     assert_int_equal(rc, 0);
     csv_doc d = csv_parse(buf, len);
     static const char *const cols[] = {
-        "run",    "id",        "function",    "scheduled_ns", "sent_ns",   "first_byte_ns",
-        "done_ns", "status",   "http_code",   "error",        "cold",      "instance",
-        "init_ms", "duration_ms", "billed_ms", "memory_mb",   "batch_size", "batch_kind"};
+        "run",     "id",          "function",  "scheduled_ns", "sent_ns",    "first_byte_ns",
+        "done_ns", "status",      "http_code", "error",        "cold",       "instance",
+        "init_ms", "duration_ms", "billed_ms", "memory_mb",    "batch_size", "batch_kind"};
     assert_int_equal(d.cols, (int)FM_ARRAY_LEN(cols));
     assert_int_equal(d.rows, n + 1);
     for (int c = 0; c < d.cols; c++)
