@@ -2,12 +2,14 @@
  * error positions and atomic file writes. Statistical tests use fixed seeds, so they are
  * deterministic; each states its tolerance (in standard errors or as a chi-square critical value).
  */
-#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include <dirent.h>
 #include <math.h>

@@ -1,11 +1,13 @@
 /* Unit tests of store: schema and versions, batched writes read back field by field, every table's
  * round trip, run deletion, a reader beside an open write batch, CSV export parsed back as RFC
  * 4180, concurrent first opens, and a writer killed with SIGKILL mid-run. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include <errno.h>
 #include <signal.h>
