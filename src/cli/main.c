@@ -37,14 +37,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        if (argc > 2 && strcmp(argv[1], "help") == 0) {
-            char *hargv[] = {argv[2], "--help", NULL};
-            for (int i = 0; i < n; i++)
-                if (strcmp(cmds[i].name, argv[2]) == 0 && cmds[i].fn)
-                    return cmds[i].fn(2, hargv);
-        }
+    char *help_argv[] = {argv[0], argc > 2 ? argv[2] : NULL, "--help", NULL};
+    if (argc > 2 && strcmp(argv[1], "help") == 0) { /* `help CMD` is `CMD --help` */
+        argc = 3;
+        argv = help_argv;
+    } else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+               strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }

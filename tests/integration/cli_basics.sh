@@ -24,6 +24,10 @@ run help 0 "$FAASML" --help
 has help.out "usage: faasml <command>"
 has help.out "  db "
 has help.out "(not built yet)"
+run help_cmd 0 "$FAASML" help db
+has help_cmd.out "usage: faasml db DB"
+run help_unknown 2 "$FAASML" help frobnicate
+has help_unknown.err "'frobnicate' is not a faasml command"
 run noargs 2 "$FAASML"
 has noargs.err "usage: faasml <command>"
 run unknown 2 "$FAASML" frobnicate
