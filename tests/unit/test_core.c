@@ -145,6 +145,36 @@ static void test_log(void **state)
     assert_string_equal(fm_log_level_name(FM_LOG_INFO), "info");
 }
 
+/* The default handler writes one logfmt line to stderr; checked by pointing stderr at a file. */
+static void test_log_default(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fm_core_log_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    fm_log_set_handler(NULL, NULL);
+    FM_WARN("store", "cannot write '%s': \"full\"\n", "x.db");
+    FM_DEBUG("store", "below the level");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *buf;
+    size_t len;
+    fm_err err;
+    assert_int_equal(fm_read_file(path, &buf, &len, &err), 0);
+    unlink(path);
+    assert_memory_equal(buf, "ts=", 3);
+    /* ts=2024-01-02T03:04:05.678Z */
+    assert_int_equal(buf[13], 'T');
+    assert_memory_equal(buf + 26, "Z level=warn mod=store msg=", 27);
+    assert_string_equal(buf + 53, "\"cannot write 'x.db': \\\"full\\\"\\n\"\n");
+    free(buf);
+}
+
 /* ---- clocks -----------------------------------------------------------------------------------
  */
 
@@ -992,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_err_names),
         cmocka_unit_test(test_err_set_prefix),
         cmocka_unit_test(test_log),
+        cmocka_unit_test(test_log_default),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_rng_reference),
         cmocka_unit_test(test_rng_determinism),
