@@ -3,6 +3,7 @@
 #include "cli.h"
 
 int cmd_db(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
@@ -16,7 +17,7 @@ static const cli_cmd commands[] = {
      "load generator"},
     {"report", "latency, success ratio and cost of recorded runs; HTML reports", NULL,
      "analyzer"},
-    {"simulate", "run platform policies on a virtual clock at cloud scale", NULL, "simulator"},
+    {"simulate", "run platform policies on a virtual clock at cloud scale", cmd_simulate, NULL},
     {"calibrate", "measure service-time models for the simulator", NULL, "simulator"},
     {"bench", "the study: plan, run and report an experiment spec", NULL, "main job"},
     {"plan", "search the design space for the cheapest configuration under an SLO", NULL,
