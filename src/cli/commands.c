@@ -6,6 +6,7 @@ int cmd_db(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
@@ -21,7 +22,7 @@ static const cli_cmd commands[] = {
      "analyzer"},
     {"simulate", "run platform policies on a virtual clock at cloud scale", cmd_simulate, NULL},
     {"calibrate", "measure service-time models for the simulator", cmd_calibrate, NULL},
-    {"bench", "the study: plan, run and report an experiment spec", NULL, "main job"},
+    {"bench", "the study: plan, run and report an experiment spec", cmd_bench, NULL},
     {"plan", "search the design space for the cheapest configuration under an SLO", cmd_plan,
      NULL},
     {"db", "inspect a results database and export its tables as CSV", cmd_db, NULL},

@@ -133,3 +133,35 @@ int plan_search(const plan_spec *s, const plan_search_opts *o, plan_result *out,
 void plan_result_release(plan_result *r);
 
 #endif
+
+/* ---- the executor (faasml bench) ------------------------------------------------------------ */
+typedef enum plan_bench_ev { PLAN_EV_START, PLAN_EV_DONE, PLAN_EV_SKIP, PLAN_EV_FAIL } plan_bench_ev;
+
+typedef struct plan_bench_progress {
+    plan_bench_ev ev;
+    const plan_run *run;
+    size_t index, total;
+    double eta_s;          /* estimated seconds left for the whole matrix */
+    const char *message;   /* why skipped or failed; a one-line summary when done */
+} plan_bench_progress;
+
+typedef struct plan_bench_opts {
+    const char *gateway;   /* a running platform's URL; NULL: start `faasml serve` */
+    const char *self_exe;  /* the faasml binary (for serve); NULL: /proc/self/exe */
+    bool force;            /* redo runs already complete in the results database */
+    int modes;             /* PLAN_LIVE | PLAN_SIM to run (intersected with the spec's) */
+    volatile int *stop;    /* set (e.g. by SIGINT) to stop after the current run */
+    void (*progress)(const plan_bench_progress *p, void *ud);
+    void *ud;
+} plan_bench_opts;
+
+typedef struct plan_bench_summary {
+    size_t done, skipped, failed, interrupted;
+    int64_t *run_ids;      /* every run of the matrix found or made in the database, in order */
+    size_t n_run_ids;
+} plan_bench_summary;
+
+/* Runs the matrix into db. Finished runs are never lost: each run is committed when it ends. */
+int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
+                   plan_bench_summary *out, fm_err *err);
+void plan_bench_summary_release(plan_bench_summary *s);
