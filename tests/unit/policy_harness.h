@@ -23,6 +23,9 @@ typedef struct ph_model {
     int64_t service_ns;  /* DISPATCH → DONE, first item */
     int64_t per_item_ns; /* each further item of a batch */
     int64_t end_ns;      /* stop at this time (0: when no event is left; managed needs one) */
+    /* optional: sees every event handed to the policy (bench/policy records a trace with it) */
+    void (*on_event)(void *ud, const policy_event *ev, int64_t now);
+    void *ud;
 } ph_model;
 
 typedef struct ph_result {
@@ -126,6 +129,8 @@ static inline int ph_run(const policy_config *cfg, const int64_t *arrivals, size
     policy_event ev = {.type = POLICY_EV_DEPLOY};
     int64_t now = 0;
     for (;;) {
+        if (m->on_event)
+            m->on_event(m->ud, &ev, now);
         rc = policy_fn_handle(fn, &ev, now, &acts);
         r->events++;
         if (rc)
