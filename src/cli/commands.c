@@ -3,6 +3,7 @@
 #include "cli.h"
 
 int cmd_db(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
@@ -12,8 +13,7 @@ static const cli_cmd commands[] = {
     {"deploy", "deploy a function from a YAML spec to a running platform", NULL, "platform"},
     {"functions", "list or remove functions on a running platform", NULL, "platform"},
     {"invoke", "invoke a function on a running platform", NULL, "platform"},
-    {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", NULL,
-     "load generator"},
+    {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", cmd_load, NULL},
     {"report", "latency, success ratio and cost of recorded runs; HTML reports", NULL,
      "analyzer"},
     {"simulate", "run platform policies on a virtual clock at cloud scale", NULL, "simulator"},
