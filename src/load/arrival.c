@@ -351,8 +351,9 @@ static bool next_piecewise(load_arrival *a, double *t)
     for (;;) {
         const load_segment *g = &a->spec.seg[a->seg];
         double d = (double)g->duration_ns / 1e9;
-        double left = seg_mass(g) - seg_cum(g, a->u);
-        if (a->mass <= left) {
+        double total = seg_mass(g), left = total - seg_cum(g, a->u);
+        /* an arrival due exactly at the segment's end belongs to it, despite rounding */
+        if (a->mass <= left + 1e-9 * (total > 1 ? total : 1)) {
             double u = seg_solve(g, a->u, a->mass);
             a->u = u < d ? u : d;
             a->mass = draw_mass(a);
