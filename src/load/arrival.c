@@ -145,6 +145,10 @@ static int validate_segments(const load_spec *s, fm_err *err)
     }
     if (!(total > 0))
         return fm_err_set(err, FM_EINVAL, "piecewise schedule has rate 0 throughout");
+    if (s->repeat && total < 1e-3)
+        return fm_err_set(err, FM_EINVAL,
+                          "piecewise cycle expects %g arrivals: too few to repeat (at least "
+                          "0.001)", total);
     return 0;
 }
 
@@ -164,6 +168,15 @@ int load_spec_validate(const load_spec *s, fm_err *err)
         int rc = load_mmpp_analyze(&s->mmpp, &info, err);
         if (rc)
             return rc;
+        /* the generator loops over state changes between arrivals: bound their number */
+        double switches = 0;
+        for (int i = 0; i < info.k; i++)
+            switches += info.pi[i] * -info.q[i][i];
+        if (switches / info.mean_rate > 1e6)
+            return fm_err_set(err, FM_EINVAL,
+                              "mmpp changes state %g times per arrival on average (at most 1e6): "
+                              "rates too low for the sojourn times",
+                              switches / info.mean_rate);
         break;
     }
     case LOAD_PROC_PIECEWISE: {
@@ -269,6 +282,8 @@ static bool next_mmpp(load_arrival *a, double *t)
             j = i == 0 ? 1 : i - 1;
         a->transitions++;
         mmpp_enter(a, j, a->t);
+        if ((a->spec.duration_ns && a->t >= (double)a->spec.duration_ns) || !(a->t < 9.2e18))
+            return false;
     }
 }
 
@@ -362,6 +377,8 @@ static bool next_piecewise(load_arrival *a, double *t)
         }
         a->mass -= left > 0 ? left : 0;
         a->seg_start += (double)g->duration_ns;
+        if (a->spec.duration_ns && a->seg_start >= (double)a->spec.duration_ns)
+            return false;
         a->u = 0;
         if (++a->seg == a->spec.nseg) {
             if (!a->spec.repeat)
