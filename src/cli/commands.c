@@ -3,6 +3,7 @@
 #include "cli.h"
 
 int cmd_db(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
@@ -14,8 +15,8 @@ static const cli_cmd commands[] = {
     {"invoke", "invoke a function on a running platform", NULL, "platform"},
     {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", NULL,
      "load generator"},
-    {"report", "latency, success ratio and cost of recorded runs; HTML reports", NULL,
-     "analyzer"},
+    {"report", "latency, success ratio and cost of recorded runs; HTML reports", cmd_report,
+     NULL},
     {"simulate", "run platform policies on a virtual clock at cloud scale", NULL, "simulator"},
     {"calibrate", "measure service-time models for the simulator", NULL, "simulator"},
     {"bench", "the study: plan, run and report an experiment spec", NULL, "main job"},
