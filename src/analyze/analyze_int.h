@@ -52,6 +52,9 @@ typedef struct an_grid {
 } an_grid;
 
 int an_grid_set(an_grid *g, int row, int col, const char *s);
+int an_grid_put(an_grid *g, int row, int col, const char *s, bool is_words);
+bool an_grid_is_words(const an_grid *g, int row, int col);
+const char *an_grid_text(const an_grid *g, int row, int col); /* without the words mark */
 static inline const char *an_grid_at(const an_grid *g, int row, int col)
 {
     return g->cell[(size_t)row * (size_t)g->cols + (size_t)col];
@@ -60,6 +63,6 @@ int an_grid_main(an_run *const *runs, size_t n, an_grid *g);   /* one row per ru
 int an_grid_detail(an_run *const *runs, size_t n, an_grid *g); /* instances, phases, dispatch */
 int an_grid_whatif(an_run *const *runs, size_t n, an_grid *g); /* cost on every entry */
 /* Formats a run's own cost (total or per 1M ok requests) or the words why there is none. */
-void an_fmt_run_cost(char *b, size_t cap, const an_run *r, bool per_1m);
+bool an_fmt_run_cost(char *b, size_t cap, const an_run *r, bool per_1m);
 
 #endif

@@ -269,8 +269,11 @@ static int instance_series(const an_data *d, int fn, int64_t t0, int64_t t1, an_
     return 0;
 }
 
-/* Time-weighted mean and maximum of a step series over [0, end_s]. */
-static void series_stats(const an_point2 *s, size_t n, double end_s, an_num *max, an_num *mean)
+/* Time-weighted mean and maximum of a step series over [from_s, end_s]: from 0 for a series
+ * derived from instance lifetimes (no instance before the first), from the first sample for a
+ * recorded series (nothing is known before it). */
+static void series_stats(const an_point2 *s, size_t n, bool recorded, double end_s, an_num *max,
+                         an_num *mean)
 {
     if (n == 0) {
         *max = *mean = none("no instance records");
@@ -283,8 +286,9 @@ static void series_stats(const an_point2 *s, size_t n, double end_s, an_num *max
         if (next > s[i].x)
             area += s[i].y * (next - s[i].x);
     }
+    double from = recorded ? s[0].x : 0;
     *max = num(mx);
-    *mean = end_s > 0 ? num(area / end_s) : none("run has no duration");
+    *mean = end_s > from ? num(area / (end_s - from)) : none("run has no duration");
 }
 
 static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, double level,
@@ -393,7 +397,8 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
     size_t n_series;
     const char *src;
     if (instance_series(d, fn, t0, t1, &series, &n_series, &src) == 0) {
-        series_stats(series, n_series, (double)(t1 - t0) / 1e9, &m->instances_max,
+        series_stats(series, n_series, strcmp(src, "points table") == 0,
+                     (double)(t1 - t0) / 1e9, &m->instances_max,
                      &m->instances_mean);
         if (fn < 0) {
             run->instances = series;

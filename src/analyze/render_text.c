@@ -25,71 +25,80 @@ static void fmt_ms(char *b, size_t cap, double v)
     snprintf(b, cap, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : "%.2f", v);
 }
 
-static void fmt_est_ms(char *b, size_t cap, const an_est *e, bool ci)
+/* The fmt_ helpers write a number, or the words that stand for it; they return true for words,
+ * so that the text table can move long words to footnotes. */
+static bool words(char *b, size_t cap, const char *why)
+{
+    snprintf(b, cap, "%s", why);
+    return true;
+}
+
+static bool fmt_est_ms(char *b, size_t cap, const an_est *e, bool ci)
 {
     char x[32], lo[32], hi[32];
-    if (e->est.why) {
-        snprintf(b, cap, "%s", e->est.why);
-        return;
-    }
+    if (e->est.why)
+        return words(b, cap, e->est.why);
     fmt_ms(x, sizeof x, e->est.v);
     if (!ci || !e->has_ci) {
         snprintf(b, cap, "%s", x);
-        return;
+        return false;
     }
     fmt_ms(lo, sizeof lo, e->lo);
     fmt_ms(hi, sizeof hi, e->hi);
     snprintf(b, cap, "%s [%s, %s]", x, lo, hi);
+    return false;
 }
 
-static void fmt_num_ms(char *b, size_t cap, an_num v)
+static bool fmt_num_ms(char *b, size_t cap, an_num v)
 {
     if (v.why)
-        snprintf(b, cap, "%s", v.why);
-    else
-        fmt_ms(b, cap, v.v);
+        return words(b, cap, v.why);
+    fmt_ms(b, cap, v.v);
+    return false;
 }
 
-static void fmt_pct(char *b, size_t cap, an_num v)
+static bool fmt_num(char *b, size_t cap, an_num v, int decimals)
+{
+    an_fmt(b, cap, v, decimals);
+    return v.why != NULL;
+}
+
+static bool fmt_pct(char *b, size_t cap, an_num v)
 {
     if (v.why)
-        snprintf(b, cap, "%s", v.why);
-    else
-        snprintf(b, cap, "%.1f%%", 100 * v.v);
+        return words(b, cap, v.why);
+    snprintf(b, cap, "%.1f%%", 100 * v.v);
+    return false;
 }
 
-static void fmt_sr(char *b, size_t cap, const an_est *e)
+static bool fmt_sr(char *b, size_t cap, const an_est *e)
 {
     if (e->est.why)
-        snprintf(b, cap, "%s", e->est.why);
-    else
-        snprintf(b, cap, "%.1f%% [%.1f, %.1f]", 100 * e->est.v, 100 * e->lo, 100 * e->hi);
+        return words(b, cap, e->est.why);
+    snprintf(b, cap, "%.1f%% [%.1f, %.1f]", 100 * e->est.v, 100 * e->lo, 100 * e->hi);
+    return false;
 }
 
-static void fmt_cost(char *b, size_t cap, const cost_result *c, bool per_1m)
+static bool fmt_cost(char *b, size_t cap, const cost_result *c, bool per_1m)
 {
     char v[48];
-    if (!c->priced) {
-        snprintf(b, cap, "%s", c->why);
-        return;
-    }
-    if (per_1m && !c->has_per_1m) {
-        snprintf(b, cap, "no successful requests");
-        return;
-    }
+    if (!c->priced)
+        return words(b, cap, c->why);
+    if (per_1m && !c->has_per_1m)
+        return words(b, cap, "no successful requests");
     fmt_usd(v, sizeof v, per_1m ? c->per_1m : c->total);
     snprintf(b, cap, "%s%s", v, c->unverified ? "?" : "");
+    return false;
 }
 
-void an_fmt_run_cost(char *b, size_t cap, const an_run *r, bool per_1m)
+bool an_fmt_run_cost(char *b, size_t cap, const an_run *r, bool per_1m)
 {
     if (!r->has_own)
-        snprintf(b, cap, "%s", r->own_why);
-    else
-        fmt_cost(b, cap, &r->own, per_1m);
+        return words(b, cap, r->own_why);
+    return fmt_cost(b, cap, &r->own, per_1m);
 }
 
-/* ---- the aligned an_grid ----------------------------------------------------------------------- */
+/* ---- the aligned grid ----------------------------------------------------------------------- */
 
 static char *grid_cell(an_grid *g, int row, int col)
 {
@@ -108,44 +117,89 @@ static char *grid_cell(an_grid *g, int row, int col)
     return g->cell[(size_t)row * (size_t)g->cols + (size_t)col];
 }
 
-/* Why a grid: cells hold words as well as numbers, so column widths are only known at the end. */
+#define WORDS_MARK '\x01' /* first byte of a cell that holds words instead of a number */
+
+bool an_grid_is_words(const an_grid *g, int row, int col)
+{
+    return an_grid_at(g, row, col)[0] == WORDS_MARK;
+}
+
+const char *an_grid_text(const an_grid *g, int row, int col)
+{
+    const char *s = an_grid_at(g, row, col);
+    return s[0] == WORDS_MARK ? s + 1 : s;
+}
+
+/* Why footnotes: a missing number is explained in words, but a long phrase repeated in every
+ * column would make the table unreadable, so the text table shows "-[k]" and lists the phrases
+ * below it. */
 static void grid_print(const an_grid *g, FILE *out)
 {
-    int w[32] = {0};
+    enum { MAXW = 32, MAXNOTES = 32 };
+    const char *notes[MAXNOTES];
+    int n_notes = 0, w[MAXW] = {0};
+    char(*shown)[AN_CELL] = calloc((size_t)g->rows * (size_t)g->cols, AN_CELL);
+    if (!shown)
+        return;
     for (int r = 0; r < g->rows; r++)
-        for (int c = 0; c < g->cols && c < 32; c++) {
-            int l = (int)strlen(g->cell[(size_t)r * (size_t)g->cols + (size_t)c]);
+        for (int c = 0; c < g->cols && c < MAXW; c++) {
+            char *d = shown[(size_t)r * (size_t)g->cols + (size_t)c];
+            const char *t = an_grid_text(g, r, c);
+            if (an_grid_is_words(g, r, c)) {
+                int k = 0;
+                while (k < n_notes && strcmp(notes[k], t))
+                    k++;
+                if (k == n_notes && n_notes < MAXNOTES)
+                    notes[n_notes++] = t;
+                if (k < MAXNOTES)
+                    snprintf(d, AN_CELL, "-[%d]", k + 1);
+                else
+                    snprintf(d, AN_CELL, "%s", t);
+            } else {
+                snprintf(d, AN_CELL, "%s", t);
+            }
+            int l = (int)strlen(d);
             w[c] = l > w[c] ? l : w[c];
         }
     for (int r = 0; r < g->rows; r++) {
-        for (int c = 0; c < g->cols; c++) {
-            const char *s = g->cell[(size_t)r * (size_t)g->cols + (size_t)c];
-            fprintf(out, c == 0 ? "%-*s" : "  %*s", w[c], s);
-        }
+        for (int c = 0; c < g->cols && c < MAXW; c++)
+            fprintf(out, c == 0 ? "%-*s" : "  %*s", w[c],
+                    shown[(size_t)r * (size_t)g->cols + (size_t)c]);
         fputc('\n', out);
         if (r == 0) {
             int tot = 0;
-            for (int c = 0; c < g->cols; c++)
+            for (int c = 0; c < g->cols && c < MAXW; c++)
                 tot += w[c] + (c ? 2 : 0);
             for (int i = 0; i < tot; i++)
                 fputc('-', out);
             fputc('\n', out);
         }
     }
+    for (int k = 0; k < n_notes; k++)
+        fprintf(out, "  [%d] %s\n", k + 1, notes[k]);
+    free(shown);
 }
 
-int an_grid_set(an_grid *g, int row, int col, const char *s)
+int an_grid_put(an_grid *g, int row, int col, const char *s, bool is_words)
 {
     char *c = grid_cell(g, row, col);
     if (!c)
         return FM_ENOMEM;
-    snprintf(c, AN_CELL, "%s", s);
+    if (is_words)
+        snprintf(c, AN_CELL, "%c%s", WORDS_MARK, s);
+    else
+        snprintf(c, AN_CELL, "%s", s);
     return 0;
+}
+
+int an_grid_set(an_grid *g, int row, int col, const char *s)
+{
+    return an_grid_put(g, row, col, s, false);
 }
 
 static const char *const main_cols[] = {
     "run", "mode", "profile", "requests", "success [95% CI]", "p50 ms", "p99 ms [95% CI]",
-    "mean ms", "max ms", "ok/s", "cold starts", "util", "cost", "per 1M ok", NULL};
+    "mean ms", "max ms", "ok/s", "cold starts", "util", "run cost", "per 1M ok", NULL};
 
 static int metrics_row(an_grid *g, int row, const char *label, const an_run *r, const an_metrics *m,
                        bool first_fn_row)
@@ -157,30 +211,21 @@ static int metrics_row(an_grid *g, int row, const char *label, const an_run *r, 
     rc |= an_grid_set(g, row, c++, first_fn_row ? (r->info.profile ? r->info.profile : "-") : "");
     snprintf(b, sizeof b, "%lld", (long long)m->n_requests);
     rc |= an_grid_set(g, row, c++, b);
-    fmt_sr(b, sizeof b, &m->success_ratio);
-    rc |= an_grid_set(g, row, c++, b);
-    fmt_est_ms(b, sizeof b, &m->latency_q[AN_P50], false);
-    rc |= an_grid_set(g, row, c++, b);
-    fmt_est_ms(b, sizeof b, &m->latency_q[AN_P99], true);
-    rc |= an_grid_set(g, row, c++, b);
-    fmt_est_ms(b, sizeof b, &m->latency_mean, false);
-    rc |= an_grid_set(g, row, c++, b);
-    fmt_num_ms(b, sizeof b, m->latency_max);
-    rc |= an_grid_set(g, row, c++, b);
-    an_fmt(b, sizeof b, m->throughput_rps, 1);
-    rc |= an_grid_set(g, row, c++, b);
+    rc |= an_grid_put(g, row, c++, b, fmt_sr(b, sizeof b, &m->success_ratio));
+    rc |= an_grid_put(g, row, c++, b, fmt_est_ms(b, sizeof b, &m->latency_q[AN_P50], false));
+    rc |= an_grid_put(g, row, c++, b, fmt_est_ms(b, sizeof b, &m->latency_q[AN_P99], true));
+    rc |= an_grid_put(g, row, c++, b, fmt_est_ms(b, sizeof b, &m->latency_mean, false));
+    rc |= an_grid_put(g, row, c++, b, fmt_num_ms(b, sizeof b, m->latency_max));
+    rc |= an_grid_put(g, row, c++, b, fmt_num(b, sizeof b, m->throughput_rps, 1));
     if (m->cold_rate.why)
         snprintf(b, sizeof b, "%lld", (long long)m->cold_starts);
     else
         snprintf(b, sizeof b, "%lld (%.1f%%)", (long long)m->cold_starts, 100 * m->cold_rate.v);
     rc |= an_grid_set(g, row, c++, b);
-    fmt_pct(b, sizeof b, m->utilisation);
-    rc |= an_grid_set(g, row, c++, b);
+    rc |= an_grid_put(g, row, c++, b, fmt_pct(b, sizeof b, m->utilisation));
     if (first_fn_row) {
-        an_fmt_run_cost(b, sizeof b, r, false);
-        rc |= an_grid_set(g, row, c++, b);
-        an_fmt_run_cost(b, sizeof b, r, true);
-        rc |= an_grid_set(g, row, c++, b);
+        rc |= an_grid_put(g, row, c++, b, an_fmt_run_cost(b, sizeof b, r, false));
+        rc |= an_grid_put(g, row, c++, b, an_fmt_run_cost(b, sizeof b, r, true));
     } else {
         rc |= an_grid_set(g, row, c++, "");
         rc |= an_grid_set(g, row, c++, "");
@@ -209,9 +254,9 @@ int an_grid_main(an_run *const *runs, size_t n, an_grid *gp)
 
 int an_grid_detail(an_run *const *runs, size_t n, an_grid *gp)
 {
-    static const char *const cols[] = {"run", "offered/s", "instances max", "mean",
+    static const char *const cols[] = {"run", "offered/s", "inst max", "inst mean",
                                        "cold init ms", "spawn", "runtime init", "download",
-                                       "load", "warmup", "dispatch mean ms", "p99", "max", NULL};
+                                       "load", "warmup", "dispatch mean ms", "dispatch p99", "dispatch max", NULL};
     an_grid g = {.cols = (int)(FM_ARRAY_LEN(cols) - 1)};
     int rc = 0;
     char b[AN_CELL];
@@ -221,18 +266,16 @@ int an_grid_detail(an_run *const *runs, size_t n, an_grid *gp)
         const an_metrics *m = &runs[i]->total;
         int row = (int)i + 1, c = 0;
         rc |= an_grid_set(&g, row, c++, runs[i]->label);
-        rc |= an_grid_set(&g, row, c++, an_fmt(b, sizeof b, m->offered_rps, 1));
-        rc |= an_grid_set(&g, row, c++, an_fmt(b, sizeof b, m->instances_max, 0));
-        rc |= an_grid_set(&g, row, c++, an_fmt(b, sizeof b, m->instances_mean, 2));
-        fmt_num_ms(b, sizeof b, m->init_ms);
-        rc |= an_grid_set(&g, row, c++, b);
+        rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->offered_rps, 1));
+        rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->instances_max, 0));
+        rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->instances_mean, 2));
+        rc |= an_grid_put(&g, row, c++, b, fmt_num_ms(b, sizeof b, m->init_ms));
         for (int k = 0; k < AN__PHASES; k++) {
-            fmt_num_ms(b, sizeof b, m->phase_ms[k]);
-            rc |= an_grid_set(&g, row, c++, b);
+            rc |= an_grid_put(&g, row, c++, b, fmt_num_ms(b, sizeof b, m->phase_ms[k]));
         }
-        rc |= an_grid_set(&g, row, c++, an_fmt(b, sizeof b, m->dispatch_mean_ms, 3));
-        rc |= an_grid_set(&g, row, c++, an_fmt(b, sizeof b, m->dispatch_p99_ms, 3));
-        rc |= an_grid_set(&g, row, c++, an_fmt(b, sizeof b, m->dispatch_max_ms, 3));
+        rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->dispatch_mean_ms, 3));
+        rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->dispatch_p99_ms, 3));
+        rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->dispatch_max_ms, 3));
     }
     *gp = g;
     return rc;
@@ -270,7 +313,11 @@ int an_grid_whatif(an_run *const *runs, size_t n, an_grid *gp)
                 if (strcmp(runs[i]->whatif[k].offer->id, ids[j]) == 0)
                     c = &runs[i]->whatif[k];
             if (c) {
-                fmt_cost(b, sizeof b, c, false);
+                bool w = fmt_cost(b, sizeof b, c, false);
+                if (w) {
+                    rc |= an_grid_put(&g, j + 1, (int)i + 1, b, true);
+                    continue;
+                }
                 if (runs[i]->has_own && c->offer == runs[i]->own.offer)
                     strncat(b, " (run's own)", sizeof b - strlen(b) - 1);
             } else {
