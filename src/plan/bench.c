@@ -208,7 +208,7 @@ static char *deploy_json(const plan_run *r, const char *fn, fm_err *err)
 
 typedef struct sink {
     store *db;
-    int64_t run_id, wall0;
+    int64_t run_id, wall_off, t0; /* wall - monotonic; the run's monotonic start */
     const char *function;
     fm_err err;
     int errors;
@@ -220,7 +220,7 @@ static void on_record(const load_record *r, void *ud)
     if (k->errors)
         return;
     store_request q;
-    load_record_to_store(r, k->run_id, k->function, k->wall0, &q);
+    load_record_to_store(r, k->run_id, k->function, k->wall_off + k->t0, &q);
     if (store_request_add(k->db, &q, &k->err))
         k->errors++;
 }
@@ -305,10 +305,9 @@ static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db
     snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", g->url, fn);
     load_target t = {.url = url, .lambda_log_tail = true};
     sink k = {.db = db, .run_id = run_id, .function = r->model->name};
-    int64_t t0 = 0;
     load_run_opts lo = {.max_in_flight = 1000, .timeout_ns = 120000000000LL, .record = on_record,
-                        .ud = &k, .stop = (volatile sig_atomic_t *)stop, .t0_out = &t0};
-    k.wall0 = fm_wall_ns() - fm_now_ns(); /* wall = wall0 + monotonic */
+                        .ud = &k, .stop = (volatile sig_atomic_t *)stop, .t0_out = &k.t0};
+    k.wall_off = fm_wall_ns() - fm_now_ns();
     load_summary sum;
     rc = load_run(arr, &t, pl, &lo, &sum, err);
     load_arrival_free(arr);
