@@ -3,9 +3,10 @@
 #include "cli.h"
 
 int cmd_db(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
 
 static const cli_cmd commands[] = {
-    {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
+    {"infer", "run an ONNX model on .npy inputs, or benchmark it", cmd_infer, NULL},
     {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", NULL,
      "function host"},
     {"serve", "start the serverless platform (gateway, instances, policies)", NULL, "platform"},

@@ -241,7 +241,6 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
             rt_val *r = &s->vals[root_of(s, (int)(st->in[k] - s->vals))];
             r->last_use = FM_MAX(r->last_use, (int)j);
         }
-        if (st->fused_bias) continue;
         for (int k = 0; k < st->n_out; k++) {
             rt_val *r = &s->vals[root_of(s, (int)(st->out[k] - s->vals))];
             if (r->first_use == -2) r->first_use = (int)j;
