@@ -4,6 +4,7 @@
  * (attention) run on single-threaded OpenBLAS sgemm, spread over the session's own thread pool.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <xnnpack.h>
@@ -85,16 +86,44 @@ static int fc_setup(step *st, const float *w, bool kernel_t, const float *bias, 
                     int64_t rows, const float *in, float *out, fm_err *err)
 {
     xnn_operator_t op = *st->state;
+    infer_session *ss = st->s;
+    for (size_t i = 0; !op && i < ss->n_fc; i++) {
+        fc_entry *e = &ss->fc[i];
+        if (e->w == w && e->b == bias && e->k == k && e->n == n && e->t == kernel_t &&
+            e->mn == st->fuse_min && e->mx == st->fuse_max)
+            op = e->op;
+    }
     if (!op) {
         enum xnn_status s = xnn_create_fully_connected_nc_f32(
             (size_t)k, (size_t)n, (size_t)k, (size_t)n, w, bias, st->fuse_min, st->fuse_max,
             kernel_t ? XNN_FLAG_TRANSPOSE_WEIGHTS : 0, &op);
         if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected create failed (%d)", (int)s);
-        *st->state = op;
-        st->s->st.packed_bytes += (size_t)(k * n + n) * 4;
+        if (session_own(ss, op)) return step_err(st, err, FM_ENOMEM, "out of memory");
+        if (ss->n_fc == ss->cap_fc) {
+            size_t cap = ss->cap_fc ? ss->cap_fc * 2 : 16;
+            fc_entry *f = realloc(ss->fc, cap * sizeof *f);
+            if (!f) return step_err(st, err, FM_ENOMEM, "out of memory");
+            ss->fc = f;
+            ss->cap_fc = cap;
+        }
+        ss->fc[ss->n_fc++] = (fc_entry){w, bias, k, n, kernel_t, st->fuse_min, st->fuse_max, op};
+        ss->st.packed_bytes += (size_t)(k * n + n) * 4;
     }
-    enum xnn_status s = xnn_setup_fully_connected_nc_f32(op, (size_t)rows, in, out, session_pool(st->s));
-    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected setup failed (%d)", (int)s);
+    *st->state = op;
+    st->fc_rows = rows;
+    st->xnn = true;
+    (void)in;
+    (void)out;
+    return 0;
+}
+
+/* Why: operators may be shared between nodes, so each run sets its pointers up first (cheap). */
+static int fc_run(step *st, fm_err *err)
+{
+    enum xnn_status s = xnn_setup_fully_connected_nc_f32(*st->state, (size_t)st->fc_rows, st->in[0]->data,
+                                                         st->out[0]->data, session_pool(st->s));
+    if (s == xnn_status_success) s = xnn_run_operator(*st->state, session_pool(st->s));
+    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed (%d)", (int)s);
     return 0;
 }
 
@@ -140,10 +169,7 @@ static void mm_one(void *ctx, size_t bi)
 
 int exec_matmul(step *st, fm_err *err)
 {
-    if (mm_uses_fc(st) && *st->state) {
-        enum xnn_status s = xnn_run_operator(*st->state, session_pool(st->s));
-        return s == xnn_status_success ? 0 : step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed");
-    }
+    if (st->xnn && *st->state) return fc_run(st, err);
     mm_p p;
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
@@ -226,10 +252,7 @@ int exec_gemm(step *st, fm_err *err)
     gemm_p p;
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
-    if (gemm_uses_fc(st, &p) && *st->state) {
-        enum xnn_status s = xnn_run_operator(*st->state, session_pool(st->s));
-        return s == xnn_status_success ? 0 : step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed");
-    }
+    if (st->xnn && *st->state) return fc_run(st, err);
     float *y = st->out[0]->data;
     float beta = 0.0f;
     if (st->n_in > 2 && st->in[2] && p.beta != 0.0f) {
