@@ -212,6 +212,8 @@ static int read_workload(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
     return load_spec_from_yaml(s->doc, v, &w->spec, err);
 }
 
+/* Why: a spec names data files relative to itself, to the current directory, or as faasml's own
+ * data ("data/prices.yaml" finds the shipped catalogue from anywhere). */
 static char *data_path(const plan_spec *s, const char *p)
 {
     char buf[4096 + 512];
@@ -220,6 +222,8 @@ static char *data_path(const plan_spec *s, const char *p)
         if (access(buf, F_OK) == 0)
             return strdup(buf);
     }
+    if (access(p, F_OK) != 0 && strncmp(p, "data/", 5) == 0 && fm_data_file(p + 5, buf, sizeof buf))
+        return strdup(buf);
     return strdup(p);
 }
 

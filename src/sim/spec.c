@@ -15,8 +15,13 @@ static int load_calib(sim_spec *s, const fm_yaml *y, const fm_ynode *n, const ch
     /* relative paths: beside the spec first, then from the current directory */
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", base ? base : ".", p);
-    if (p[0] == '/' || !base || access(path, R_OK) != 0)
+    if (p[0] == '/' || !base || access(path, R_OK) != 0) {
         snprintf(path, sizeof path, "%s", p);
+        char found[4096];
+        if (access(p, R_OK) != 0 && strncmp(p, "data/", 5) == 0 &&
+            fm_data_file(p + 5, found, sizeof found))
+            snprintf(path, sizeof path, "%s", found);
+    }
     int rc = s->calib ? sim_calib_load_more(s->calib, path, err)
                       : sim_calib_load(path, &s->calib, err);
     if (rc)
