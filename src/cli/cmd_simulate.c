@@ -1,10 +1,12 @@
 /* faasml simulate: run a simulation spec on the virtual clock and print what happened. */
+#include "analyze/analyze.h"
 #include "cli.h"
 #include "sim/sim.h"
 
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static volatile int stop_flag;
@@ -85,9 +87,73 @@ static void print_json(const sim_spec *sp, const sim_result *r)
     printf("]}\n");
 }
 
+static int resolve_run(store *db, const char *s, int64_t *id, fm_err *err)
+{
+    if (fm_parse_i64(s, id) == 0)
+        return 0;
+    return store_run_find(db, s, id, err);
+}
+
+/* Relative error of the simulation against the live value, in percent; words when undefined. */
+static void rel(char *buf, size_t cap, double live, double sim)
+{
+    if (live == 0)
+        snprintf(buf, cap, "%s", sim == 0 ? "0.0%" : "n/a (live 0)");
+    else
+        snprintf(buf, cap, "%+.1f%%", 100 * (sim - live) / live);
+}
+
+static void cmp_row(const char *what, an_num live, an_num sim, int dec)
+{
+    char a[64], b[64], r[32];
+    an_fmt(a, sizeof a, live, dec);
+    an_fmt(b, sizeof b, sim, dec);
+    if (live.why || sim.why)
+        snprintf(r, sizeof r, "-");
+    else
+        rel(r, sizeof r, live.v, sim.v);
+    printf("%-22s %22s %22s %12s\n", what, a, b, r);
+}
+
+/* Why: a simulated run is trusted only as far as it matches a live one on the same arrivals; this
+ * prints both through the same analyzer, side by side, with the relative error. */
+static int compare_runs(store *db, int64_t live_id, int64_t sim_id, fm_err *err)
+{
+    cost_catalog *cat = NULL;
+    char found[4096];
+    const char *pp = fm_data_file("prices.yaml", found, sizeof found);
+    if (!pp || cost_catalog_load(pp, &cat, err))
+        fm_err_clear(err);
+    an_opts ao = {.prices = cat};
+    an_run *l = NULL, *s = NULL;
+    int rc = analyze_run(db, live_id, &ao, &l, err);
+    if (!rc)
+        rc = analyze_run(db, sim_id, &ao, &s, err);
+    if (!rc) {
+        printf("%-22s %22s %22s %12s\n", "metric", "live", "simulated", "sim vs live");
+        cmp_row("p50 latency (ms)", l->total.latency_q[AN_P50].est, s->total.latency_q[AN_P50].est, 2);
+        cmp_row("p99 latency (ms)", l->total.latency_q[AN_P99].est, s->total.latency_q[AN_P99].est, 2);
+        cmp_row("mean latency (ms)", l->total.latency_mean.est, s->total.latency_mean.est, 2);
+        cmp_row("success ratio", l->total.success_ratio.est, s->total.success_ratio.est, 4);
+        cmp_row("cold starts", (an_num){(double)l->total.cold_starts, NULL},
+                (an_num){(double)s->total.cold_starts, NULL}, 0);
+        an_num lc = {0, "no price"}, sc = {0, "no price"};
+        if (l->has_own && l->own.priced)
+            lc = (an_num){l->own.total, NULL};
+        if (s->has_own && s->own.priced)
+            sc = (an_num){s->own.total, NULL};
+        cmp_row("cost (USD)", lc, sc, 8);
+    }
+    analyze_run_free(l);
+    analyze_run_free(s);
+    cost_catalog_free(cat);
+    return rc;
+}
+
 int cmd_simulate(int argc, char **argv)
 {
     const char *db_path = NULL, *host = NULL, *record = "all", *name = NULL;
+    const char *against = NULL;
     int64_t seed = -1, series_ms = 1000;
     bool json = false;
     const cli_opt opts[] = {
@@ -101,6 +167,8 @@ int cmd_simulate(int argc, char **argv)
         {"series-ms", 0, CLI_OPT_INT, &series_ms, "MS",
          "step of the instances-by-state series (default 1000)"},
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output"},
+        {"against", 0, CLI_OPT_STR, &against, "RUN",
+         "replay the arrival schedule of recorded run RUN (id or name, needs --db) and compare"},
         {0},
     };
     const cli_spec spec = {
@@ -133,6 +201,26 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail("simulate", 1, "%s", err.msg);
     }
     o.db = db;
+    int64_t live_id = 0, *sched = NULL;
+    char replay_name[300];
+    if (against) {
+        size_t n;
+        if (!db || sp.nfn != 1) {
+            rc = fm_err_set(&err, FM_EINVAL, "--against needs --db and a spec with one function");
+        } else if (!(rc = resolve_run(db, against, &live_id, &err)) &&
+                   !(rc = sim_schedule_from_run(db, live_id, NULL, &sched, &n, &err))) {
+            sp.fns[0].schedule_ns = sched;
+            sp.fns[0].schedule_n = n;
+            snprintf(replay_name, sizeof replay_name, "%s/replay", against);
+            if (!name)
+                o.run_name = replay_name;
+        }
+        if (rc) {
+            store_close(db);
+            sim_spec_release(&sp);
+            return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
+        }
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     sim_result r;
@@ -142,7 +230,13 @@ int cmd_simulate(int argc, char **argv)
             print_json(&sp, &r);
         else
             print_table(&sp, &r);
+        if (against) {
+            printf("\nreplay of run %lld against the simulation (run %lld):\n",
+                   (long long)live_id, (long long)r.run_id);
+            rc = compare_runs(db, live_id, r.run_id, &err);
+        }
     }
+    free(sched);
     sim_result_release(&r);
     store_close(db);
     sim_spec_release(&sp);

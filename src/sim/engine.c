@@ -9,6 +9,9 @@
 #include <string.h>
 
 enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT };
+
+/* Recorded times are virtual ns plus this, because the store reads 0 as "did not happen". */
+#define T0 1
 enum { JOB_INIT, JOB_SERVICE };
 
 /* A unit of CPU work under processor sharing: an instance's start-up or one dispatch. */
@@ -278,10 +281,10 @@ static void req_finish(engine *e, uint64_t id, int http, const char *error, doub
             .run = e->run_id,
             .id = (int64_t)r->seq,
             .function = f->spec->name,
-            .scheduled_ns = r->arrive_ns,
-            .sent_ns = r->arrive_ns,
-            .first_byte_ns = http == 200 ? e->now : 0,
-            .done_ns = e->now,
+            .scheduled_ns = T0 + r->arrive_ns,
+            .sent_ns = T0 + r->arrive_ns,
+            .first_byte_ns = http == 200 ? T0 + e->now : 0,
+            .done_ns = T0 + e->now,
             .status = status_name(http),
             .http_code = http,
             .error = error,
@@ -313,9 +316,9 @@ static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const 
         .function = f->spec->name,
         .memory_mb = f->spec->policy.fn.memory_mb,
         .provisioned = in->provisioned,
-        .created_ns = in->created_ns,
-        .ready_ns = in->ready_ns,
-        .stopped_ns = stopped,
+        .created_ns = T0 + in->created_ns,
+        .ready_ns = in->ready_seen ? T0 + in->ready_ns : 0,
+        .stopped_ns = stopped ? T0 + stopped : 0,
         .spawn_ms = in->phase_ms[SIM_PHASE_SPAWN],
         .runtime_init_ms = in->phase_ms[SIM_PHASE_RUNTIME_INIT],
         .download_ms = in->phase_ms[SIM_PHASE_DOWNLOAD],
@@ -488,6 +491,7 @@ static void job_done(engine *e, int j)
     ps_remove(e, (size_t)j);
     if (jb->kind == JOB_INIT) {
         in->ready_ns = e->now;
+        in->ready_seen = true;
         job_free(e, j);
         handle(e, fi, &(policy_event){.type = POLICY_EV_READY, .instance = jb->inst});
         return;
@@ -579,7 +583,7 @@ static void arrive(engine *e, uint32_t fi)
 
 static void series_point(engine *e, fnstate *f, int64_t t, const char *metric, double v)
 {
-    store_point p = {.run = e->run_id, .function = f->spec->name, .t_ns = t, .metric = metric,
+    store_point p = {.run = e->run_id, .function = f->spec->name, .t_ns = T0 + t, .metric = metric,
                      .value = v};
     if (!e->rc)
         e->rc = store_point_add(e->o->db, &p, e->err);
@@ -760,7 +764,7 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
     out->events = e.events;
     out->end_ns = end;
     if (o->db && e.run_id) {
-        int rc2 = store_run_end(o->db, e.run_id, end > 0 ? end : 1,
+        int rc2 = store_run_end(o->db, e.run_id, T0 + end,
                                 rc ? "failed" : (o->stop && *o->stop) ? "interrupted" : "done",
                                 rc ? NULL : err);
         if (!rc)

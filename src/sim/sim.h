@@ -176,3 +176,9 @@ int sim_spec_load(const char *path, sim_spec *out, fm_err *err);
 int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir,
                        sim_spec *out, fm_err *err);
 void sim_spec_release(sim_spec *s);
+
+/* The arrival schedule of a recorded run (its requests' scheduled times, sorted, shifted so the
+ * first is 0), for replaying a live run in the simulator. function NULL takes every request.
+ * *out is malloc'd. FM_ENOTFOUND when the run recorded no request. */
+int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out,
+                          size_t *n, fm_err *err);
