@@ -202,6 +202,11 @@ int fm_parse_duration_ns(const char *s, int64_t *out);
 int fm_read_file(const char *path, char **out, size_t *len, fm_err *err);
 /* Writes a file atomically (temp file + rename), so no partial output is ever left behind. */
 int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err *err);
+/* Finds a data file shipped with faasml ("platforms.yaml", "prices.yaml", "calibration/x.yaml"):
+ * $FAASML_DATA/<name>, ./data/<name>, data/ beside or above the binary, then the source tree's
+ * data/ the binary was built from. Writes the first that exists into buf and returns buf; when
+ * none exists returns NULL. */
+const char *fm_data_file(const char *name, char *buf, size_t cap);
 /* Quotes s as a JSON string into buf; returns the length it needed (like snprintf). */
 size_t fm_json_quote(char *buf, size_t cap, const char *s);
 

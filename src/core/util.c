@@ -195,3 +195,38 @@ size_t fm_json_quote(char *buf, size_t cap, const char *s)
         buf[n < cap ? n : cap - 1] = 0;
     return n;
 }
+
+static bool readable(const char *p) { return access(p, R_OK) == 0; }
+
+const char *fm_data_file(const char *name, char *buf, size_t cap)
+{
+    const char *env = getenv("FAASML_DATA");
+    if (env && *env) {
+        snprintf(buf, cap, "%s/%s", env, name);
+        if (readable(buf))
+            return buf;
+    }
+    snprintf(buf, cap, "data/%s", name);
+    if (readable(buf))
+        return buf;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        static const char *const rel[] = {"data", "../data", "../../data", "../share/faasml"};
+        for (size_t i = 0; i < FM_ARRAY_LEN(rel); i++) {
+            snprintf(buf, cap, "%s/%s/%s", exe, rel[i], name);
+            if (readable(buf))
+                return buf;
+        }
+    }
+#ifdef FM_DATA_DIR
+    snprintf(buf, cap, "%s/%s", FM_DATA_DIR, name);
+    if (readable(buf))
+        return buf;
+#endif
+    return NULL;
+}

@@ -459,6 +459,48 @@ int store_run_delete(store *s, int64_t run_id, fm_err *err)
     return rc;
 }
 
+int store_import_function(store *s, int64_t dst_run, const char *src_path, int64_t src_run,
+                          const char *function, const char *as, fm_err *err)
+{
+    int rc = store_flush(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "ATTACH DATABASE ? AS src", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, err, "attaching database");
+    sqlite3_bind_text(q, 1, src_path, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_fail(s, err, "attaching database");
+    sqlite3_finalize(q);
+    if (rc)
+        return fm_err_prefix(err, "'%s': ", src_path);
+    static const char *const sql[] = {
+        "INSERT OR REPLACE INTO instances(run,id,function,memory_mb,provisioned,created_ns,"
+        "ready_ns,stopped_ns,spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,"
+        "stop_reason) SELECT ?1,id,?2,memory_mb,provisioned,created_ns,ready_ns,stopped_ns,"
+        "spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,stop_reason"
+        " FROM src.instances WHERE run=?3 AND function=?4",
+        "INSERT INTO points(run,function,t_ns,metric,value) SELECT ?1,?2,t_ns,metric,value"
+        " FROM src.points WHERE run=?3 AND function=?4 ORDER BY rowid",
+    };
+    rc = exec(s, "BEGIN", err);
+    for (size_t i = 0; !rc && i < FM_ARRAY_LEN(sql); i++) {
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &q, NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "importing");
+            break;
+        }
+        sqlite3_bind_int64(q, 1, dst_run);
+        sqlite3_bind_text(q, 2, as ? as : function, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, src_run);
+        sqlite3_bind_text(q, 4, function, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = db_fail(s, err, "importing");
+        sqlite3_finalize(q);
+    }
+    rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
+    exec(s, "DETACH DATABASE src", NULL);
+    return rc;
+}
+
 /* ---- reads ----------------------------------------------------------------------------------- */
 
 #define COL_TEXT(q, i) ((const char *)sqlite3_column_text((q), (i)))

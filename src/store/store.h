@@ -103,6 +103,12 @@ int store_point_add(store *s, const store_point *p, fm_err *err);
  * a run that does not exist is not an error. */
 int store_run_delete(store *s, int64_t run_id, fm_err *err);
 
+/* Copies the instances and time-series points that another results database recorded for one
+ * function of one run into run dst_run of s, renamed to `as` (NULL keeps the name). Used to join
+ * what a platform recorded with what the load generator recorded for the same experiment run. */
+int store_import_function(store *s, int64_t dst_run, const char *src_path, int64_t src_run,
+                          const char *function, const char *as, fm_err *err);
+
 /* Reads. Callbacks return 0 to go on, anything else to stop (that value is returned). Strings in
  * the structs passed to callbacks are valid during the callback only. */
 typedef int (*store_run_cb)(const store_run *r, void *ud);
