@@ -106,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s.seg[0] = g;
             run_some(&s);
         }
+        free(str);
         break;
     }
     }
