@@ -211,6 +211,7 @@ struct infer_session {
     size_t n_owned, cap_owned;
     fc_entry *fc;
     size_t n_fc, cap_fc;
+    bool reference;       /* plain reference kernels only (tests compare fast paths with it) */
     bool ints_as_consts;
     int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
     infer_timings t;
@@ -218,6 +219,9 @@ struct infer_session {
 };
 
 pthreadpool_t session_pool(const infer_session *s);
+/* Tests: sessions created on this thread while set use only the plain reference kernels (no
+ * XNNPACK, OpenBLAS, fusion or layout changes). */
+extern _Thread_local bool infer_reference_mode;
 /* Records an operator for deletion with the session; FM_ENOMEM on failure (op deleted). */
 int session_own(infer_session *s, void *op);
 

@@ -11,6 +11,30 @@
 
 #include "infer/ops_int.h"
 
+/* Why: the plain reference for sgemm (reference-mode sessions), row-major, double accumulation. */
+static void ref_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t l = 0; l < k; l++)
+                acc += (double)(ta ? a[l * lda + i] : a[i * lda + l]) * (tb ? b[j * ldb + l] : b[l * ldb + j]);
+            c[i * ldc + j] = (float)(alpha * acc + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
+        }
+}
+
+static void sgemm(const infer_session *s, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (s->reference) {
+        ref_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
+                (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
 /* ---- MatMul ----------------------------------------------------------------------------------- */
 
 typedef struct mm_p {
@@ -66,7 +90,7 @@ static int mm_params(const step *st, mm_p *p, int64_t *od, int *ond, fm_err *err
 
 static bool mm_uses_fc(const step *st)
 {
-    return st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
+    return !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
 }
 
 int shape_matmul(step *st, fm_err *err)
@@ -142,6 +166,7 @@ typedef struct mm_task {
     const mm_p *p;
     const float *a, *b;
     float *y;
+    const infer_session *s;
 } mm_task;
 
 /* Why: one batch of a batched product; called from pool workers with OpenBLAS single-threaded. */
@@ -163,8 +188,7 @@ static void mm_one(void *ctx, size_t bi)
         memset(y, 0, (size_t)(p->m * p->n) * sizeof *y);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->m, (int)p->n, (int)p->k, 1.0f,
-                a, (int)p->k, b, (int)p->n, 0.0f, y, (int)p->n);
+    sgemm(t->s, false, false, p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, 0.0f, y, p->n);
 }
 
 int exec_matmul(step *st, fm_err *err)
@@ -174,7 +198,7 @@ int exec_matmul(step *st, fm_err *err)
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
-    mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data};
+    mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data, st->s};
     pthreadpool_t pool = session_pool(st->s);
     if (pool && p.batches > 1)
         pthreadpool_parallelize_1d(pool, mm_one, &t, (size_t)p.batches, 0);
@@ -221,7 +245,7 @@ static int gemm_params(const step *st, gemm_p *p, fm_err *err)
 
 static bool gemm_uses_fc(const step *st, const gemm_p *p)
 {
-    if (!st->in[1]->is_const || st->in[0]->is_const || p->ta || p->alpha != 1.0f) return false;
+    if (st->s->reference || !st->in[1]->is_const || st->in[0]->is_const || p->ta || p->alpha != 1.0f) return false;
     if (st->n_in > 2 && st->in[2]) {
         const rt_val *c = st->in[2];
         if (!c->is_const || p->beta != 1.0f || c->numel != p->n || (c->ndim == 2 && c->dims[0] != 1)) return false;
@@ -269,8 +293,7 @@ int exec_gemm(step *st, fm_err *err)
         if (beta == 0.0f) memset(y, 0, (size_t)(p.m * p.n) * 4);
         return 0;
     }
-    cblas_sgemm(CblasRowMajor, p.ta ? CblasTrans : CblasNoTrans, p.tb ? CblasTrans : CblasNoTrans,
-                (int)p.m, (int)p.n, (int)p.k, p.alpha, st->in[0]->data, p.ta ? (int)p.m : (int)p.k,
-                st->in[1]->data, p.tb ? (int)p.k : (int)p.n, beta, y, (int)p.n);
+    sgemm(st->s, p.ta, p.tb, p.m, p.n, p.k, p.alpha, st->in[0]->data, p.ta ? p.m : p.k, st->in[1]->data,
+          p.tb ? p.k : p.n, beta, y, p.n);
     return 0;
 }

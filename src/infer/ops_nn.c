@@ -113,7 +113,7 @@ static int conv_params(const step *st, conv_p *p, fm_err *err)
 
 static bool conv_uses_xnn(const step *st, const conv_p *p)
 {
-    return p->w.sp == 2 && st->in[1]->is_const && (st->n_in < 3 || !st->in[2] || st->in[2]->is_const) &&
+    return !st->s->reference && p->w.sp == 2 && st->in[1]->is_const && (st->n_in < 3 || !st->in[2] || st->in[2]->is_const) &&
            !st->in[0]->is_const;
 }
 

@@ -12,6 +12,8 @@
 
 #include "infer/ops_int.h"
 
+_Thread_local bool infer_reference_mode;
+
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static enum xnn_status lib_status;
 
@@ -58,6 +60,7 @@ static void try_fuse(infer_session *s, step *st, int ni)
 {
     const infer_model *m = s->m;
     int v = st->node->out[0];
+    if (s->reference) return;
     if (st->n_out != 1 || s->consumers[v] != 1 || m->vals[v].is_output) return;
     int ci = s->consumer[v];
     const inode *c = &m->nodes[ci];
@@ -313,7 +316,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     }
     s->steps = steps;
     s->n_steps = ns;
-    if (!getenv("FM_INFER_NCHW") && layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (!s->reference && !getenv("FM_INFER_NCHW") && layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
     /* lifetimes */
     for (size_t j = 0; j < ns; j++) {
         step *st = &steps[j];
@@ -415,6 +418,7 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     infer_session *s = calloc(1, sizeof *s);
     if (!s) return fm_err_set(err, FM_ENOMEM, "out of memory");
     s->m = m;
+    s->reference = infer_reference_mode;
     infer_session_opts_init(&s->o);
     if (opts) s->o = *opts;
     if (s->o.threads < 1) s->o.threads = 1;
