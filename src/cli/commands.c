@@ -3,11 +3,12 @@
 #include "cli.h"
 
 int cmd_db(int argc, char **argv);
+int cmd_fn(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
-    {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", NULL,
-     "function host"},
+    {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", cmd_fn,
+     NULL},
     {"serve", "start the serverless platform (gateway, instances, policies)", NULL, "platform"},
     {"deploy", "deploy a function from a YAML spec to a running platform", NULL, "platform"},
     {"functions", "list or remove functions on a running platform", NULL, "platform"},

@@ -232,6 +232,7 @@ typedef struct fn_reply {
     const char *content_type;
     int64_t header_len;      /* Inference-Header-Content-Length for binary replies, else -1 */
     const char *error_type;  /* Lambda errorType when status != 200 */
+    char message[512];       /* the error message when status != 200 */
 } fn_reply;
 
 /* Handles one request end to end. deadline_ms is a Unix epoch ms deadline (0 = none).

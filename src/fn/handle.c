@@ -17,6 +17,7 @@ void fn_reply_error(fn_reply *r, int status, const char *error_type, const char 
     r->error_type = error_type;
     r->content_type = "application/json";
     r->header_len = -1;
+    snprintf(r->message, sizeof r->message, "%s", msg);
     if (fn_buf_puts(&r->body, "{\"error\":") || fn_buf_json_str(&r->body, msg) ||
         fn_buf_puts(&r->body, "}")) {
         fn_buf_release(&r->body);
