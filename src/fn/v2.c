@@ -169,9 +169,8 @@ static int take_binary(infer_tensor *t, const cJSON *size, int64_t numel, const 
         fn_shape_str(t->dims, t->ndim, s, sizeof s);
         return fm_err_set(err, FM_ESHAPE,
                           "input '%s': binary_data_size %.0f does not match shape %s of %s "
-                          "(%lld bytes)",
-                          t->name, sz, s, infer_dtype_name(t->dtype),
-                          (long long)(numel * (int64_t)es));
+                          "(%.0f bytes)",
+                          t->name, sz, s, infer_dtype_name(t->dtype), (double)numel * (double)es);
     }
     size_t n = (size_t)sz;
     if (n > bin_len - *off)
@@ -313,8 +312,8 @@ static int decode_root(const cJSON *root, const uint8_t *bin, size_t bin_len, bo
     }
     if (have_header && off != bin_len)
         return fm_err_set(err, FM_EPROTO,
-                          "%zu bytes after the header are not claimed by any input "
-                          "(binary_data_size values add up to %zu)",
+                          "the body has %zu bytes after the header, but the inputs' "
+                          "binary_data_size values add up to %zu",
                           bin_len, off);
     return decode_outputs(req, cJSON_GetObjectItemCaseSensitive(root, "outputs"), err);
 }
