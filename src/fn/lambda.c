@@ -156,6 +156,8 @@ static int serve_event(rapi *r, fn_host *host, const char *init_json, fm_err *er
         setenv("_X_AMZN_TRACE_ID", r->trace, 1);
     else
         unsetenv("_X_AMZN_TRACE_ID");
+    FM_DEBUG("fn", "event '%s': deadline %s, _X_AMZN_TRACE_ID=%s", r->request_id, r->deadline,
+             getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "");
     int64_t deadline = 0;
     if (r->deadline[0] && fm_parse_i64(r->deadline, &deadline))
         deadline = 0;
