@@ -4,9 +4,10 @@
 
 int cmd_db(int argc, char **argv);
 int cmd_fn(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
 
 static const cli_cmd commands[] = {
-    {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
+    {"infer", "run an ONNX model on .npy inputs, or benchmark it", cmd_infer, NULL},
     {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", cmd_fn,
      NULL},
     {"serve", "start the serverless platform (gateway, instances, policies)", NULL, "platform"},

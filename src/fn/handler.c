@@ -87,20 +87,6 @@ int fn_handler_identity_new(const char *desc, fn_handler **out, fm_err *err)
 }
 
 /* ---- ONNX --------------------------------------------------------------------------------- */
-/* Until the inference runtime is linked into this branch its symbols are weak, and the ONNX
- * handler reports that it is not built. */
-#pragma weak infer_model_open
-#pragma weak infer_model_free
-#pragma weak infer_model_n_inputs
-#pragma weak infer_model_n_outputs
-#pragma weak infer_model_input
-#pragma weak infer_model_output
-#pragma weak infer_session_opts_init
-#pragma weak infer_session_new
-#pragma weak infer_session_free
-#pragma weak infer_session_run
-#pragma weak infer_session_timings
-
 typedef struct onnx_impl {
     infer_model *model;
     infer_session *session;
@@ -128,9 +114,6 @@ int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler
                         fm_err *err)
 {
     *out = NULL;
-    if (!infer_model_open)
-        return fm_err_set(err, FM_ENOTBUILT,
-                          "cannot load model '%s': the inference runtime is not built yet", path);
     fn_handler *h = calloc(1, sizeof *h);
     onnx_impl *o = calloc(1, sizeof *o);
     if (!h || !o) {
