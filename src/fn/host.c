@@ -95,7 +95,8 @@ static int warm_up(fn_host *host, fm_err *err)
     return rc;
 }
 
-/* Why: the KServe model name: the spec's, else the model file name without ".onnx". */
+/* Why: the KServe model name: the spec's, else the model file name without ".onnx", or the
+ * directory name for a file called model.onnx (the model cache's layout: <name>/model.onnx). */
 static void derive_name(fn_host *host, const char *model)
 {
     if (host->spec.name[0]) {
@@ -106,12 +107,23 @@ static void derive_name(fn_host *host, const char *model)
         snprintf(host->name, sizeof host->name, "identity");
         return;
     }
-    const char *b = strrchr(model, '/');
-    b = b ? b + 1 : model;
-    size_t n = strcspn(b, "?#");
-    if (n > 5 && strncasecmp(b + n - 5, ".onnx", 5) == 0)
+    size_t end = strcspn(model, "?#"), start = end;
+    while (start > 0 && model[start - 1] != '/')
+        start--;
+    size_t n = end - start;
+    if (n == 10 && strncmp(model + start, "model.onnx", 10) == 0 && start > 1) {
+        end = start - 1; /* use the parent directory */
+        start = end;
+        while (start > 0 && model[start - 1] != '/')
+            start--;
+        n = end - start;
+    } else if (n > 5 && strncasecmp(model + start + n - 5, ".onnx", 5) == 0) {
         n -= 5;
-    snprintf(host->name, sizeof host->name, "%.*s", (int)n, n ? b : "model");
+    }
+    if (n == 0 || n >= sizeof host->name)
+        snprintf(host->name, sizeof host->name, "model");
+    else
+        snprintf(host->name, sizeof host->name, "%.*s", (int)n, model + start);
 }
 
 /* Why: the init phases in order; each failure names the model and the phase. */
