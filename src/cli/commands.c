@@ -41,7 +41,6 @@ static const cli_cmd commands[] = {
     {"db", "inspect a results database and export its tables as CSV", cmd_db, "foundation"},
 };
 
-/* Why: main.c and --help read the same table. */
 const cli_cmd *cli_commands(int *n)
 {
     *n = (int)FM_ARRAY_LEN(commands);
