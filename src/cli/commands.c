@@ -3,15 +3,19 @@
 #include "cli.h"
 
 int cmd_db(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_functions(int argc, char **argv);
+int cmd_invoke(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
     {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", NULL,
      "function host"},
-    {"serve", "start the serverless platform (gateway, instances, policies)", NULL, "platform"},
-    {"deploy", "deploy a function from a YAML spec to a running platform", NULL, "platform"},
-    {"functions", "list or remove functions on a running platform", NULL, "platform"},
-    {"invoke", "invoke a function on a running platform", NULL, "platform"},
+    {"serve", "start the serverless platform (gateway, instances, policies)", cmd_serve, NULL},
+    {"deploy", "deploy a function from a YAML spec to a running platform", cmd_deploy, NULL},
+    {"functions", "list or remove functions on a running platform", cmd_functions, NULL},
+    {"invoke", "invoke a function on a running platform", cmd_invoke, NULL},
     {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", NULL,
      "load generator"},
     {"report", "latency, success ratio and cost of recorded runs; HTML reports", NULL,
