@@ -280,11 +280,12 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
                                       inv);
         plat_inv_arm_timeout(inv);
     }
+    if (inv->kind == PLAT_INV_EVENT) {
+        plat_event_enqueue(inv->fn, inv);
+        return;
+    }
     plat_inv_hash_put(p, inv);
-    policy_event ev = {.type = POLICY_EV_ARRIVE,
-                       .flags = inv->kind == PLAT_INV_EVENT ? POLICY_REQ_ASYNC : 0,
-                       .items = 1,
-                       .request = inv->id};
+    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
     plat_feed(inv->fn, &ev);
 }
 
@@ -397,6 +398,12 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         return;
     }
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
+    if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
+        plat_inv_free(inv);
+        send_aws_error(req, 429, "TooManyRequestsException", "EventQueueFull",
+                       "the function's asynchronous event queue is full", NULL);
+        return;
+    }
     if (kind == PLAT_INV_EVENT) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
         send_body(req, 202, NULL, NULL, 0);

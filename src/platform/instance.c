@@ -758,7 +758,7 @@ static void reaped(plat_inst *in)
                        .instance = in->pid_policy};
     inst_free(in);
     plat_feed(fn, &ev);
-    plat_fn_maybe_free(fn);
+    plat_sweep(p);
 }
 
 void plat_inst_reap(platform *p)

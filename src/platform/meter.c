@@ -154,13 +154,12 @@ void plat_meter_points(platform *p)
     }
 }
 
-void plat_meter_costs(platform *p)
+void plat_meter_costs(plat_fn *fn)
 {
+    platform *p = fn->p;
     if (!p->st)
         return;
-    plat_fn *fn;
     fm_err err = {0};
-    TAILQ_FOREACH(fn, &p->fns, link)
     {
         const char *prof = fn->spec.profile;
         char item[3][128];
@@ -177,8 +176,6 @@ void plat_meter_costs(platform *p)
             if (c[i].quantity > 0 && store_cost_add(p->st, &c[i], &err))
                 store_warn(p, &err);
     }
-    if (store_flush(p->st, &err))
-        store_warn(p, &err);
 }
 
 /* ---- /metrics ---------------------------------------------------------------------------------- */

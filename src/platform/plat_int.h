@@ -60,6 +60,7 @@ typedef enum plat_inv_kind {
 
 /* One invocation, from arrival to answer. */
 struct plat_inv {
+    TAILQ_ENTRY(plat_inv) q; /* the function's Event queue */
     uint64_t id;             /* policy request id */
     char rid[37];            /* Lambda request id (UUIDv4) */
     plat_inv *hnext;         /* platform's id hash chain */
@@ -116,6 +117,7 @@ struct plat_inst {
 };
 
 TAILQ_HEAD(plat_inst_list, plat_inst);
+TAILQ_HEAD(plat_inv_list, plat_inv);
 
 #define PLAT_NBUCKETS 15 /* le bounds in meter.c, +Inf is the count */
 
@@ -144,6 +146,12 @@ struct plat_fn {
     plat_inst **slots; /* by policy slot */
     uint32_t nslots;
     struct plat_inst_list insts;
+    /* Event invocations wait here: the platform owns the async queue and resubmits a throttled
+     * one later, as Lambda's own pollers do (policy.h, "An Event invocation"). */
+    struct plat_inv_list events;
+    size_t nevents;
+    bool events_blocked; /* the last submitted Event was throttled: wait for capacity */
+    struct event *retry;
     plat_fn_metrics m;
     int64_t deployed_ns;
     char *last_start_error; /* error JSON of the last instance that failed init */
@@ -179,19 +187,21 @@ struct platform {
         policy_event ev;
     } *evq;
     size_t evq_n, evq_cap;
-    bool feeding;
+    bool feeding, pumping, sweep_hold;
     FILE *log;
 };
 
 /* ---- platform.c: policy driving and the object graph ---------------------------------------- */
 void plat_feed(plat_fn *fn, const policy_event *ev); /* queues an event and runs the loop */
+void plat_event_enqueue(plat_fn *fn, plat_inv *inv);  /* an Event invocation, answered 202 */
+void plat_pump_events(platform *p);
 plat_fn *plat_fn_find(platform *p, const char *name);
 void plat_inv_hash_put(platform *p, plat_inv *inv);
 plat_inv *plat_inv_hash_take(platform *p, uint64_t id);
 void plat_inv_free(plat_inv *inv);
 void plat_inv_arm_timeout(plat_inv *inv); /* the function timeout, from now */
 void plat_fn_retire(plat_fn *fn);
-void plat_fn_maybe_free(plat_fn *fn); /* frees a retired function once it is empty */
+void plat_sweep(platform *p); /* frees a retired function once it is empty */
 
 /* ---- instance.c: processes and the Runtime API ---------------------------------------------- */
 int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err);
@@ -223,7 +233,7 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
                            plat_bill *bill);
 void plat_meter_instance(plat_inst *in);
 void plat_meter_points(platform *p); /* once a second: instances by state, queue depth */
-void plat_meter_costs(platform *p);  /* at shutdown: raw quantities per function */
+void plat_meter_costs(plat_fn *fn); /* when a function generation ends: its raw quantities */
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len);

@@ -190,8 +190,26 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     plat_feed(fn, &ev);
 }
 
+/* Why: a throttled Event invocation waits for capacity; something finishing usually frees it, and
+ * this timer retries when nothing does. */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    plat_fn *fn = arg;
+    fn->events_blocked = false;
+    plat_pump_events(fn->p);
+}
+
 static void fn_free(plat_fn *fn)
 {
+    plat_meter_costs(fn);
+    plat_inv *inv;
+    while ((inv = TAILQ_FIRST(&fn->events))) {
+        TAILQ_REMOVE(&fn->events, inv, q);
+        plat_meter_invocation(inv, "dropped", 0, "the function was removed", NULL);
+        plat_inv_free(inv);
+    }
+    if (fn->retry)
+        event_free(fn->retry);
     if (fn->wake)
         event_free(fn->wake);
     policy_actions_release(&fn->acts);
@@ -202,10 +220,9 @@ static void fn_free(plat_fn *fn)
     free(fn);
 }
 
-void plat_fn_maybe_free(plat_fn *fn)
+void plat_sweep(platform *p)
 {
-    platform *p = fn->p;
-    if (p->feeding)
+    if (p->feeding || p->sweep_hold)
         return; /* the feed loop may still hold events for it; it sweeps when done */
     plat_fn *f, *nx;
     for (f = TAILQ_FIRST(&p->fns); f; f = nx) {
@@ -268,10 +285,11 @@ void plat_fn_retire(plat_fn *fn)
 {
     if (fn->retired)
         return;
+    platform *p = fn->p;
     fn->retired = true;
     policy_event ev = {.type = POLICY_EV_SHUTDOWN};
     plat_feed(fn, &ev);
-    plat_fn_maybe_free(fn);
+    plat_sweep(p);
 }
 
 int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_err *err)
@@ -283,6 +301,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     fn->p = p;
     TAILQ_INIT(&fn->insts);
+    TAILQ_INIT(&fn->events);
     fn->wake_ns = INT64_MAX;
     /* A deep copy through the JSON form: one code path, and it re-validates. */
     char *json = platform_spec_to_json(spec);
@@ -291,7 +310,8 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     free(json);
     if (!rc)
         rc = make_policy(p, fn, err);
-    if (!rc && !(fn->wake = evtimer_new(p->base, on_wake, fn)))
+    if (!rc && (!(fn->wake = evtimer_new(p->base, on_wake, fn)) ||
+                !(fn->retry = evtimer_new(p->base, on_retry, fn))))
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     if (rc) {
         fn_free(fn);
@@ -379,7 +399,14 @@ static void do_action(plat_fn *fn, const policy_action *a)
     }
     case POLICY_ACT_THROTTLE: {
         plat_inv *inv = plat_inv_hash_take(p, a->request);
-        if (inv) {
+        if (inv && inv->kind == PLAT_INV_EVENT && !fn->retired) {
+            /* Lambda's async queue keeps a throttled event and tries again later. */
+            TAILQ_INSERT_HEAD(&fn->events, inv, q);
+            fn->nevents++;
+            fn->events_blocked = true;
+            struct timeval tv = {0, 200000};
+            evtimer_add(fn->retry, &tv);
+        } else if (inv) {
             fn->m.throttles++;
             plat_inv_fail(inv, 429, "TooManyRequestsException", throttle_reason(a->reason),
                           "Rate Exceeded.");
@@ -437,6 +464,9 @@ static void arm_wake(plat_fn *fn, int64_t wake_ns)
 
 static void run_one(plat_fn *fn, const policy_event *ev)
 {
+    if (ev->type == POLICY_EV_DONE || ev->type == POLICY_EV_STOPPED ||
+        ev->type == POLICY_EV_READY || ev->type == POLICY_EV_START_FAILED)
+        fn->events_blocked = false; /* capacity may have freed: queued events try again */
     int rc = policy_fn_handle(fn->pol, ev, fm_now_ns(), &fn->acts);
     if (rc) {
         FM_WARN("platform", "policy refused event '%s' of '%s': %s", policy_event_name(ev->type),
@@ -480,7 +510,39 @@ void plat_feed(plat_fn *fn, const policy_event *ev)
     }
     p->evq_n = 0;
     p->feeding = false;
-    plat_fn_maybe_free(fn);
+    plat_sweep(p);
+    if (!p->pumping)
+        plat_pump_events(p);
+}
+
+void plat_event_enqueue(plat_fn *fn, plat_inv *inv)
+{
+    TAILQ_INSERT_TAIL(&fn->events, inv, q);
+    fn->nevents++;
+    if (!fn->p->feeding && !fn->p->pumping)
+        plat_pump_events(fn->p);
+}
+
+/* Submits queued Event invocations, oldest first, until one is throttled. Iterative, and never
+ * nested inside itself, so a long queue costs no stack. */
+void plat_pump_events(platform *p)
+{
+    if (p->pumping || p->feeding)
+        return;
+    p->pumping = true;
+    plat_fn *fn;
+    TAILQ_FOREACH(fn, &p->fns, link)
+    {
+        while (!fn->retired && !fn->events_blocked && !TAILQ_EMPTY(&fn->events)) {
+            plat_inv *inv = TAILQ_FIRST(&fn->events);
+            TAILQ_REMOVE(&fn->events, inv, q);
+            fn->nevents--;
+            plat_inv_hash_put(p, inv);
+            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+            plat_feed(fn, &ev);
+        }
+    }
+    p->pumping = false;
 }
 
 /* ---- the server ------------------------------------------------------------------------------- */
@@ -495,7 +557,9 @@ static void finish_shutdown(platform *p)
     if (p->stopped)
         return;
     p->stopped = true;
-    plat_meter_costs(p);
+    fm_err err = {0};
+    if (p->st && store_flush(p->st, &err))
+        FM_WARN("platform", "cannot flush the results store: %s", err.msg);
     event_base_loopbreak(p->base);
 }
 
@@ -546,12 +610,15 @@ void platform_shutdown(platform *p)
     }
     p->drain_deadline_ns = fm_now_ns() + (int64_t)(p->cfg.drain_s * 1e9);
     plat_fn *fn;
+    p->sweep_hold = true; /* no function may be freed while this loop walks the list */
     TAILQ_FOREACH(fn, &p->fns, link)
     {
         fn->retired = true;
         policy_event ev = {.type = POLICY_EV_SHUTDOWN};
         plat_feed(fn, &ev);
     }
+    p->sweep_hold = false;
+    plat_sweep(p);
     struct timeval tv = {0, 50000};
     event_add(p->drain_timer, &tv);
 }
