@@ -110,6 +110,8 @@ typedef struct policy_config {
         int32_t provisioned;    /* lambda: provisioned concurrency, started at DEPLOY, kept warm */
         int64_t keep_alive_ns;  /* idle TTL of on-demand instances before STOP (scale to zero) */
         int64_t provision_delay_ns; /* a new instance serves no earlier than START + this */
+        int64_t retry_ns;       /* after START_FAILED, wait this long before replacing a
+                                   provisioned/min instance (no tight restart loop) */
         policy_cold_wait cold_wait;
         double overprovision;   /* gcf: extra starts per demand start (0.5 = +1 every 2 starts) */
         char type[32];          /* managed/server: instance type name, e.g. "ml.m5.large" */
@@ -145,6 +147,9 @@ typedef struct policy_config {
     } scale;
 } policy_config;
 
+/* Neutral values that describe no cloud: no limits, no keep-alive, 1 worker, batching off,
+ * inst.max 1, queue 1. Tests and callers that set every number themselves start here. */
+void policy_config_init(policy_config *cfg, policy_profile profile);
 /* Fills cfg with the defaults of `profile` from the platforms data file (path NULL: env
  * FAASML_PLATFORMS, else "data/platforms.yaml"). entry NULL picks the profile's default entry
  * (lambda → aws-lambda, gcf → gcf-gen1, managed → sagemaker, server → ec2-c5-xlarge). */
@@ -225,11 +230,13 @@ typedef enum policy_event_type {
 
 const char *policy_event_name(policy_event_type t);
 
-#define POLICY_REQ_ASYNC 1u /* ARRIVE flag: Event invocation; may wait in the queue (lambda/gcf) */
+/* An Event (async) invocation is the caller's to queue and retry on THROTTLE, as Lambda's own
+ * internal queue does (its pollers invoke synchronously and back off on throttles); the policy
+ * sees each attempt as an ordinary ARRIVE. */
 
 typedef struct policy_event {
     policy_event_type type;
-    uint32_t flags;              /* ARRIVE: POLICY_REQ_* */
+    uint32_t flags;              /* reserved, 0 */
     uint32_t items;              /* ARRIVE: client-side batch size; 0 is read as 1 */
     uint64_t request;            /* ARRIVE, CANCEL */
     policy_instance_id instance; /* READY, START_FAILED, DONE, STOPPED */
@@ -260,7 +267,7 @@ const char *policy_action_name(policy_action_type t);
     X(OVERPROVISION, "overprovision") /* START: gcf burst over-provisioning */                   \
     X(SCALE_OUT, "scale_out")         /* START: target tracking decided more instances */        \
     X(WARM, "warm")                   /* DISPATCH: to an already-used instance */                \
-    X(COLD, "cold")                   /* DISPATCH: first dispatch of a freshly started instance */\
+    X(COLD, "cold")                   /* DISPATCH: the requests waited for this instance's start */\
     X(IDLE, "idle")                   /* STOP: keep-alive expired */                             \
     X(SCALE_IN, "scale_in")           /* STOP: target tracking decided fewer instances */        \
     X(SHUTDOWN, "shutdown")           /* STOP, REJECT: the function is shutting down */          \
@@ -304,6 +311,9 @@ typedef struct policy_actions {
 
 int policy_actions_init(policy_actions *a, const policy_fn *fn);
 void policy_actions_release(policy_actions *a);
+/* One line for logs and tests: "START i0 demand prov", "DISPATCH i0 [7,8] cold", "THROTTLE r9
+ * rate", "STOP i0 idle" (i<slot>: the instance's slot). Returns the length it needed (snprintf). */
+size_t policy_action_format(const policy_action *a, char *buf, size_t cap);
 
 /* ---- the per-function decision state -------------------------------------------------------- */
 
@@ -314,10 +324,12 @@ int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn *
 void policy_fn_free(policy_fn *fn); /* NULL is fine; returns its concurrency to the account */
 const policy_config *policy_fn_config(const policy_fn *fn);
 
-/* Applies one event at time now (>= the previous call's now) and writes the resulting actions.
- * Returns 0, FM_EINVAL for a malformed event, FM_ENOTFOUND for an unknown instance id, FM_ESTATE
- * for an event that does not fit the instance's state (READY twice, DONE on an idle instance),
- * FM_EEXIST for an ARRIVE whose id is already queued. On error the state is unchanged. */
+/* Applies one event at time now and writes the resulting actions. A now earlier than the previous
+ * call's is read as the previous now (time never goes back). Request ids must be unique among
+ * live requests (the caller's invariant; not checked on the hot path). Returns 0, FM_EINVAL for a
+ * malformed event, FM_ENOTFOUND for an unknown instance id or a CANCEL of a request that is not
+ * queued, FM_ESTATE for an event that does not fit the instance's state (READY twice, DONE on an
+ * idle instance) or a second DEPLOY. On error no action is written and the state is unchanged. */
 int policy_fn_handle(policy_fn *fn, const policy_event *ev, int64_t now_ns, policy_actions *out);
 
 /* Counters for /metrics and the time series. Gauges are current; totals count since DEPLOY. */
