@@ -275,9 +275,9 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     char *argv[PLATFORM_MAX_ARGS + 4];
     int argc = 0;
     if (s->runtime == PLATFORM_RUNTIME_ONNX) {
+        /* The function host finds its model in $FAASML_MODEL (docs/function-host.md). */
         argv[argc++] = p->self_exe;
         argv[argc++] = "fn";
-        argv[argc++] = s->model;
     } else {
         argv[argc++] = s->bootstrap;
     }

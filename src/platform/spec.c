@@ -132,13 +132,23 @@ static int set_str(char **dst, const char *v)
     return *dst ? 0 : FM_ENOMEM;
 }
 
+/* A model may be a URL or a built-in handler ("https://...", "file://...", "builtin:identity"):
+ * a scheme of letters before ':' and no '/' before it. */
+static bool has_scheme(const char *p)
+{
+    const char *c = p;
+    while ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))
+        c++;
+    return c > p + 1 && *c == ':';
+}
+
 /* Why: the YAML form may give paths relative to the spec file; the server never sees the
  * client's working directory, so paths are made absolute before they travel. */
 static char *resolve(const char *base, const char *p)
 {
     if (!p)
         return NULL;
-    if (p[0] == '/' || !base || !*base)
+    if (p[0] == '/' || !base || !*base || has_scheme(p))
         return strdup(p);
     size_t n = strlen(base) + strlen(p) + 2;
     char *r = malloc(n);
@@ -379,8 +389,8 @@ int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm
                 goto out;
             }
         } else if (!strcmp(k, "bootstrap") || !strcmp(k, "code_dir") || !strcmp(k, "model")) {
-            if (!is_str || sv[0] != '/') {
-                rc = json_err(err, k, "must be an absolute path");
+            if (!is_str || (sv[0] != '/' && !(k[0] == 'm' && has_scheme(sv)))) {
+                rc = json_err(err, k, "must be an absolute path (a model may also be a URL)");
                 goto out;
             }
             char **dst = k[0] == 'b' ? &out->bootstrap : k[0] == 'c' ? &out->code_dir : &out->model;
