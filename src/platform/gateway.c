@@ -150,7 +150,14 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "errorMessage");
     if (!m)
         m = cJSON_GetObjectItemCaseSensitive(o, "error");
-    send_json_error(req, 500, cJSON_IsString(m) ? m->valuestring : "function error");
+    /* The function host names bad input Function.InvalidInput: a client error in KServe terms. */
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "errorType");
+    const char *type = cJSON_IsString(t) ? t->valuestring : "";
+    int status = strcmp(type, "Function.InvalidInput") == 0       ? 400
+                 : strcmp(type, "Function.DeadlineExceeded") == 0 ? 504
+                 : strcmp(type, "Sandbox.Timedout") == 0          ? 504
+                                                                  : 500;
+    send_json_error(req, status, cJSON_IsString(m) ? m->valuestring : "function error");
     cJSON_Delete(o);
 }
 
