@@ -2,7 +2,7 @@
 # The Python/PyTorch custom runtime (examples/runtimes/python-torch/bootstrap) against a test
 # Runtime API server (rapi_stub.py): v2 requests at batch 1 and 8 match PyTorch's reference outputs,
 # bad requests become Lambda function errors and the runtime keeps serving, API Gateway events get
-# HTTP-style replies, a passed deadline is refused, a missing model is an /init/error, and the
+# HTTP-style replies, a passed deadline is refused, a missing or corrupt model is an /init/error, and the
 # handler (_HANDLER relative to LAMBDA_TASK_ROOT) names the model when FAASML_MODEL is unset.
 set -euo pipefail
 src=${FM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -129,6 +129,22 @@ r = json.load(open(sys.argv[1]))["init_error"]
 assert r and r["error_type"] == "Runtime.ModelNotFound", r
 assert "missing-model" in r["body"]["errorMessage"] and r["body"]["errorType"] == r["error_type"], r
 EOF
+
+# --- 2b. a corrupt TorchScript file: /init/error naming the file ------------------------------
+mkdir -p "$tmp/corrupt" && head -c 1000 /dev/urandom >"$tmp/corrupt/model.pt"
+echo '[]' >"$tmp/corrupt.events.json"
+start_stub corrupt "$tmp/corrupt.events.json"
+rc=0
+AWS_LAMBDA_RUNTIME_API=127.0.0.1:$port FAASML_MODEL=$tmp/corrupt \
+    timeout 60 "$src/examples/runtimes/python-torch/bootstrap" 2>"$tmp/corrupt.err" || rc=$?
+[ "$rc" -eq 1 ] || { echo "runtime with a corrupt model exited $rc, want 1"; exit 1; }
+wait_results corrupt
+"$py" - "$tmp/corrupt.results.json" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1]))["init_error"]
+assert r and r["error_type"] == "Runtime.ModelLoadFailed", r
+assert "cannot load model" in r["body"]["errorMessage"] and "model.pt" in r["body"]["errorMessage"], r
+EOF2
 
 # --- 3. model named by the handler, relative to LAMBDA_TASK_ROOT; int64 input --------------------
 "$py" - "$models/tiny-transformer" "$tmp/handler.events.json" <<'EOF'
