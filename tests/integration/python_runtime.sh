@@ -3,7 +3,8 @@
 # Runtime API server (rapi_stub.py): v2 requests at batch 1 and 8 match PyTorch's reference outputs,
 # bad requests become Lambda function errors and the runtime keeps serving, API Gateway events get
 # HTTP-style replies, a passed deadline is refused, a missing or corrupt model is an /init/error, and the
-# handler (_HANDLER relative to LAMBDA_TASK_ROOT) names the model when FAASML_MODEL is unset.
+# handler (_HANDLER relative to LAMBDA_TASK_ROOT) names the model when FAASML_MODEL is unset, and
+# the ONNX loader (onnx_torch.py) runs the .onnx files themselves and names unsupported operators.
 set -euo pipefail
 src=${FM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 py=/usr/bin/python3
@@ -22,6 +23,7 @@ models=${FAASML_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/faasml/models}
 
 # start_stub NAME EVENTS: starts a stub, sets $port
 start_stub() {
+    : >"$tmp/$1.stub.out"  # exists before the background job opens it
     "$py" "$src/tests/integration/rapi_stub.py" "$2" "$tmp/$1.results.json" >"$tmp/$1.stub.out" &
     pids+=($!)
     for _ in $(seq 100); do
@@ -171,4 +173,68 @@ assert o["name"] == "last_hidden_state" and o["shape"] == list(ref.shape), o["sh
 err = np.abs(np.array(o["data"], dtype=np.float32).reshape(ref.shape) - ref).max()
 assert err <= 1e-4 * np.abs(ref).max(), err
 EOF
+# --- 4. the ONNX loader: the .onnx files themselves, interpreted on PyTorch tensors -------------
+# tiny-cnn at opset 13 (Conv, MaxPool, Gemm, ...), tiny-transformer at opset 17 (LayerNormalization)
+"$py" - "$models" "$tmp/onnx.events.json" <<'EOF2'
+import json, sys
+import numpy as np
+m = sys.argv[1]
+ev = []
+for name, inp, dt in (("tiny-cnn", "input", "FP32"), ("tiny-transformer", "input_ids", "INT64")):
+    for b in (1, 8):
+        x = np.load(f"{m}/{name}/input_b{b}.npy")
+        ev.append({"id": f"{name}-b{b}", "body": {"inputs": [{"name": inp, "datatype": dt,
+                   "shape": list(x.shape), "data": x.reshape(-1).tolist()}]}})
+json.dump(ev, open(sys.argv[2], "w"))
+EOF2
+for case in "tiny-cnn model.onnx" "tiny-transformer model.opset17.onnx"; do
+    set -- $case
+    "$py" -c "import json,sys; e=json.load(open(sys.argv[1])); json.dump([x for x in e if x['id'].startswith(sys.argv[2]+'-')], open(sys.argv[3],'w'))" \
+        "$tmp/onnx.events.json" "$1" "$tmp/onnx-$1.events.json"
+    start_stub "onnx-$1" "$tmp/onnx-$1.events.json"
+    AWS_LAMBDA_RUNTIME_API=127.0.0.1:$port FAASML_TORCH_LOADER=onnx FAASML_MODEL=$models/$1/$2 \
+        "$src/examples/runtimes/python-torch/bootstrap" 2>"$tmp/onnx-$1.err" &
+    pids+=($!)
+    wait_results "onnx-$1"
+    grep -q "loader=onnx .*model=$models/$1/$2" "$tmp/onnx-$1.err" \
+        || { echo "onnx loader not used:"; cat "$tmp/onnx-$1.err"; exit 1; }
+    "$py" - "$models/$1" "$tmp/onnx-$1.results.json" "$1" <<'EOF2'
+import json, sys
+import numpy as np
+d, a, name = sys.argv[1], json.load(open(sys.argv[2]))["answers"], sys.argv[3]
+for b in (1, 8):
+    r = a[f"{name}-b{b}"]
+    assert r["kind"] == "response", r
+    ref = np.load(f"{d}/output_b{b}.npy")
+    o = r["body"]["outputs"][0]
+    y = np.array(o["data"], dtype=np.float32).reshape(o["shape"])
+    assert y.shape == ref.shape, (y.shape, ref.shape)
+    err = np.abs(y - ref).max()
+    assert err <= 1e-4 * np.abs(ref).max(), (name, b, err)
+EOF2
+done
+
+# --- 5. an ONNX operator the interpreter lacks: /init/error naming it -------------------------
+mkdir -p "$tmp/unsup"
+"$py" - "$tmp/unsup/model.onnx" <<'EOF2'
+import sys
+from onnx import TensorProto, helper, save
+g = helper.make_graph([helper.make_node("Det", ["x"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+EOF2
+echo '[]' >"$tmp/unsup.events.json"
+start_stub unsup "$tmp/unsup.events.json"
+rc=0
+AWS_LAMBDA_RUNTIME_API=127.0.0.1:$port FAASML_TORCH_LOADER=onnx FAASML_MODEL=$tmp/unsup \
+    timeout 60 "$src/examples/runtimes/python-torch/bootstrap" 2>"$tmp/unsup.err" || rc=$?
+[ "$rc" -eq 1 ] || { echo "runtime with an unsupported op exited $rc, want 1"; exit 1; }
+wait_results unsup
+"$py" - "$tmp/unsup.results.json" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1]))["init_error"]
+assert r and r["error_type"] == "Runtime.ModelLoadFailed", r
+assert "unsupported operators: Det" in r["body"]["errorMessage"], r
+EOF2
 echo "python_runtime: ok"
