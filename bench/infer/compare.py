@@ -60,7 +60,7 @@ def run_peer(kind, d, batch, a, env):
         cmd = ["node", os.path.join(HERE, "ort_run.js"), os.path.join(d, a.onnx)]
     else:
         cmd = ["/usr/bin/python3", "-W", "ignore", os.path.join(HERE, "torch_run.py"),
-               os.path.join(d, "model.pt")]
+               os.path.join(d, a.onnx if a.torch_mode == "onnx" else "model.pt")]
     cmd += [inp, ref, str(a.threads), str(a.iters), str(a.budget)]
     if kind == "torch":
         cmd.append(a.torch_mode)
@@ -161,8 +161,9 @@ def main():
                     help="seconds of warm iterations per process (at least 5 iterations)")
     ap.add_argument("--onnx", default="model.onnx",
                     help="ONNX file in the model directory (model.opset17.onnx for opset 17)")
-    ap.add_argument("--torch-mode", default="freeze", choices=("plain", "freeze", "optimize"),
-                    help="TorchScript preparation (see torch_run.py; default freeze)")
+    ap.add_argument("--torch-mode", default="freeze", choices=("plain", "freeze", "optimize", "onnx"),
+                    help="TorchScript preparation, or onnx to interpret the .onnx file "
+                    "(see torch_run.py; default freeze)")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--faasml", default=os.path.join(ROOT, "build", "faasml"))
     ap.add_argument("--models-dir", default=None)

@@ -3,8 +3,9 @@
 
 usage: torch_run.py MODEL.pt INPUT.npy REF_OUTPUT.npy THREADS MAX_ITERS BUDGET_S [MODE]
 MODE: plain (torch.jit.load), freeze (+ torch.jit.freeze, the default: folds BatchNorm and
-constants; MobileNetV2 12 ms instead of 18 ms here, ALBERT unchanged) or optimize
-(+ torch.jit.optimize_for_inference: MobileNetV2 8 ms, but ALBERT 20 % slower).
+constants; MobileNetV2 12 ms instead of 18 ms here, ALBERT unchanged), optimize
+(+ torch.jit.optimize_for_inference: MobileNetV2 8 ms, but ALBERT 20 % slower), or onnx (MODEL is
+an .onnx file, run by the interpreter of examples/runtimes/python-torch/onnx_torch.py).
 Loads the TorchScript file tools/models/export.py saved beside model.onnx (torch 1.13 cannot read
 ONNX), as the Python runtime in examples/runtimes/python-torch does. Prints one JSON line like
 ort_run.js: load phases, cold start from FM_T0_MS (wall-clock ms when the driver spawned this
@@ -31,7 +32,13 @@ def main():
     torch.set_num_threads(int(threads))
     torch.set_num_interop_threads(1)
     x = torch.from_numpy(np.load(inp))
-    m = torch.jit.load(model, map_location="cpu").eval()
+    if mode == "onnx":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                        "examples", "runtimes", "python-torch"))
+        import onnx_torch
+        m = onnx_torch.OnnxModule(model)
+    else:
+        m = torch.jit.load(model, map_location="cpu").eval()
     if mode in ("freeze", "optimize"):
         m = torch.jit.freeze(m)
     if mode == "optimize":
