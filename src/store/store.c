@@ -482,7 +482,7 @@ int store_import_function(store *s, int64_t dst_run, const char *src_path, int64
         "INSERT INTO points(run,function,t_ns,metric,value) SELECT ?1,?2,t_ns,metric,value"
         " FROM src.points WHERE run=?3 AND function=?4 ORDER BY rowid",
     };
-    rc = exec(s, "BEGIN", err);
+    rc = exec(s, "BEGIN", "importing", err);
     for (size_t i = 0; !rc && i < FM_ARRAY_LEN(sql); i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, &q, NULL) != SQLITE_OK) {
             rc = db_fail(s, err, "importing");
@@ -496,8 +496,11 @@ int store_import_function(store *s, int64_t dst_run, const char *src_path, int64
             rc = db_fail(s, err, "importing");
         sqlite3_finalize(q);
     }
-    rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
-    exec(s, "DETACH DATABASE src", NULL);
+    if (rc)
+        exec(s, "ROLLBACK", "importing", NULL);
+    else
+        rc = exec(s, "COMMIT", "importing", err);
+    exec(s, "DETACH DATABASE src", "detaching", NULL);
     return rc;
 }
 
