@@ -338,7 +338,7 @@ typedef struct policy_stats {
     uint32_t instances[POLICY_INST__COUNT]; /* gauge, by state */
     uint32_t provisioned;                   /* gauge: live provisioned instances */
     uint32_t queue_depth;                   /* gauge: requests waiting (incl. bound to a start) */
-    uint32_t in_flight;                     /* gauge: requests dispatched, not done */
+    uint32_t in_flight;                     /* gauge: dispatches (invocations) not done */
     uint32_t desired;                       /* gauge: managed: desired instance count */
     uint64_t arrivals, dispatches, dispatched_requests, cold_dispatches;
     uint64_t starts, start_failures, stops, crashes, cancels;
