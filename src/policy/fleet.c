@@ -69,7 +69,8 @@ static void managed_period(policy_fn *fn)
     fn->low_streak = metric < c->scale.in_ratio * c->scale.target_per_min ? fn->low_streak + 1 : 0;
     int32_t want = (int32_t)ceil(per_min_total / c->scale.target_per_min - 1e-9);
     want = FM_MAX(c->inst.min, FM_MIN(c->inst.max, want));
-    if (fn->high_streak >= c->scale.out_datapoints && t - fn->last_out >= c->scale.out_cooldown_ns) {
+    if (fn->high_streak >= c->scale.out_datapoints &&
+        t - fn->last_out >= c->scale.out_cooldown_ns) {
         if (want > fn->desired) {
             fn->desired = want;
             fn->last_out = t;

@@ -232,7 +232,8 @@ static void test_rate_2023(void **state)
     (void)state;
     policy_config c = lambda_cfg();
     c.limit.scaling = POLICY_SCALING_LAMBDA_2023;
-    c.limit.rate = (policy_rate){.burst = 2, .refill = 1, .period_ns = 10 * SEC, .continuous = true};
+    c.limit.rate =
+        (policy_rate){.burst = 2, .refill = 1, .period_ns = 10 * SEC, .continuous = true};
     pt t;
     pt_init(&t, &c);
     assert_string_equal(ARRIVE(&t, 0, 1), "START i0 demand");
@@ -390,13 +391,20 @@ static void test_gcf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cold_then_warm),   cmocka_unit_test(test_not_before_ready),
-        cmocka_unit_test(test_first_free),       cmocka_unit_test(test_mru_and_keep_alive),
-        cmocka_unit_test(test_busy_never_stopped), cmocka_unit_test(test_keep_alive_zero),
-        cmocka_unit_test(test_concurrency_limits), cmocka_unit_test(test_shared_account),
-        cmocka_unit_test(test_rate_2023),        cmocka_unit_test(test_rate_2021),
-        cmocka_unit_test(test_provisioned),      cmocka_unit_test(test_start_failed),
-        cmocka_unit_test(test_bad_events),       cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_cold_then_warm),
+        cmocka_unit_test(test_not_before_ready),
+        cmocka_unit_test(test_first_free),
+        cmocka_unit_test(test_mru_and_keep_alive),
+        cmocka_unit_test(test_busy_never_stopped),
+        cmocka_unit_test(test_keep_alive_zero),
+        cmocka_unit_test(test_concurrency_limits),
+        cmocka_unit_test(test_shared_account),
+        cmocka_unit_test(test_rate_2023),
+        cmocka_unit_test(test_rate_2021),
+        cmocka_unit_test(test_provisioned),
+        cmocka_unit_test(test_start_failed),
+        cmocka_unit_test(test_bad_events),
+        cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_gcf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
