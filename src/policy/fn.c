@@ -16,8 +16,7 @@ static const policy_vt *const vtables[POLICY_PROFILE__COUNT] = {
 };
 
 /* Why: _new allocates everything the function can ever need, so events never allocate. */
-int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn **out,
-                  fm_err *err)
+int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn **out, fm_err *err)
 {
     *out = NULL;
     int rc = policy_config_validate(cfg, err);
@@ -51,8 +50,8 @@ int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn *
     if (account) {
         fn->acct = account;
     } else {
-        rc = policy_account_new(cfg->limit.account, cfg->limit.scaling, &cfg->limit.rate,
-                                &fn->acct, err);
+        rc = policy_account_new(cfg->limit.account, cfg->limit.scaling, &cfg->limit.rate, &fn->acct,
+                                err);
         if (rc) {
             policy_fn_free(fn);
             return rc;
@@ -139,8 +138,10 @@ int policy_fn_instance(const policy_fn *fn, policy_instance_id id, policy_instan
     if (s == PI_NIL)
         return FM_ENOTFOUND;
     const pi_inst *i = &fn->inst[s];
-    *out = (policy_instance_info){.state = i->state, .provisioned = i->provisioned,
-                                  .in_flight = i->in_flight, .started_ns = i->started_ns,
+    *out = (policy_instance_info){.state = i->state,
+                                  .provisioned = i->provisioned,
+                                  .in_flight = i->in_flight,
+                                  .started_ns = i->started_ns,
                                   .last_used_ns = i->last_used_ns};
     return 0;
 }
@@ -172,10 +173,8 @@ static int validate(policy_fn *fn, const policy_event *ev)
         if (ev->type == POLICY_EV_DONE && fn->inst[s].in_flight == 0)
             return FM_ESTATE;
         return 0;
-    case POLICY_EV_CANCEL:
-        return pi_q_cancel(fn, ev->request, true);
-    default:
-        return 0;
+    case POLICY_EV_CANCEL: return pi_q_cancel(fn, ev->request, true);
+    default: return 0;
     }
 }
 
@@ -434,10 +433,10 @@ static void on_shutdown(policy_fn *fn, const policy_event *ev)
 
 typedef void (*handler_fn)(policy_fn *fn, const policy_event *ev);
 static const handler_fn handlers[POLICY_EV__COUNT] = {
-    [POLICY_EV_DEPLOY] = on_deploy,   [POLICY_EV_ARRIVE] = on_arrive,
-    [POLICY_EV_READY] = on_ready,     [POLICY_EV_START_FAILED] = on_start_failed,
-    [POLICY_EV_DONE] = on_done,       [POLICY_EV_STOPPED] = on_stopped,
-    [POLICY_EV_CANCEL] = on_cancel,   [POLICY_EV_TICK] = on_tick,
+    [POLICY_EV_DEPLOY] = on_deploy,     [POLICY_EV_ARRIVE] = on_arrive,
+    [POLICY_EV_READY] = on_ready,       [POLICY_EV_START_FAILED] = on_start_failed,
+    [POLICY_EV_DONE] = on_done,         [POLICY_EV_STOPPED] = on_stopped,
+    [POLICY_EV_CANCEL] = on_cancel,     [POLICY_EV_TICK] = on_tick,
     [POLICY_EV_SHUTDOWN] = on_shutdown,
 };
 

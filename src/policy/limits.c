@@ -113,9 +113,9 @@ bool pi_may_start(policy_fn *fn, policy_reason *why)
         *why = POLICY_REASON_MAX_INSTANCES;
         return false;
     }
-    pi_bucket *b = c->limit.scaling == POLICY_SCALING_LAMBDA_2021 ? &fn->acct->bucket
+    pi_bucket *b = c->limit.scaling == POLICY_SCALING_LAMBDA_2021   ? &fn->acct->bucket
                    : c->limit.scaling == POLICY_SCALING_LAMBDA_2023 ? &fn->bucket
-                                                                     : NULL;
+                                                                    : NULL;
     if (b && !pi_bucket_take(b, fn->now)) {
         *why = POLICY_REASON_RATE;
         return false;
