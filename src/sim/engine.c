@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT };
+enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT, EV_DEADLINE };
 
 /* Recorded times are virtual ns plus this, because the store reads 0 as "did not happen". */
 #define T0 1
@@ -34,9 +34,9 @@ typedef struct req {
     uint64_t seq;     /* arrival number within the run, for sampling */
     uint32_t fn, items;
     int64_t instance; /* store id of the instance that served it, -1 */
-    bool cold;
+    bool cold, dispatched;
     double init_ms;
-    int next_free;
+    int next_free; /* -2 while the request is live */
 } req;
 
 typedef struct inst {
@@ -406,6 +406,7 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
         jb->reqs[i] = id;
         req *r = &e->reqs[id];
         r->dispatch_ns = e->now;
+        r->dispatched = true;
         r->cold = cold;
         r->init_ms = cold ? init_ms : 0;
         r->instance = in->store_id;
@@ -540,6 +541,30 @@ static void job_timeout(engine *e, uint32_t fi, uint64_t a)
     handle(e, fi, &(policy_event){.type = POLICY_EV_STOPPED, .instance = iid});
 }
 
+/* Why: a client gives up on a request that waited too long for a worker, as SageMaker's 60 s
+ * invocation limit and any HTTP client's timeout do; the policy drops it from its queue. */
+static void deadline(engine *e, uint32_t fi, uint64_t a)
+{
+    uint32_t r = (uint32_t)a;
+    if ((int)r >= e->nreqs)
+        return;
+    req *q = &e->reqs[r];
+    if ((uint32_t)q->seq != (uint32_t)(a >> 32) || q->dispatched || q->next_free != -2)
+        return; /* served, being served, or the slot was reused */
+    fnstate *f = &e->fns[fi];
+    int rc = policy_fn_handle(f->pol, &(policy_event){.type = POLICY_EV_CANCEL, .request = r},
+                              e->now, &f->acts);
+    if (rc == FM_ENOTFOUND)
+        return; /* not queued: bound to a starting instance, it will be served */
+    if (rc) {
+        e->rc = fm_err_set(e->err, rc, "simulation: policy refused a cancel");
+        return;
+    }
+    e->events++;
+    req_finish(e, r, 504, "gave up waiting in the queue", 0, 0);
+    apply(e, fi);
+}
+
 /* ---- arrivals and the time series ---------------------------------------------------------- */
 
 static void next_arrival(engine *e, uint32_t fi)
@@ -571,10 +596,13 @@ static void arrive(engine *e, uint32_t fi)
     }
     uint32_t items = f->spec->items > 0 ? (uint32_t)f->spec->items : 1;
     e->reqs[r] = (req){.arrive_ns = e->now, .seq = e->arrival_seq++, .fn = fi, .items = items,
-                       .instance = -1};
+                       .instance = -1, .next_free = -2 /* live */};
     e->live_reqs++;
     f->res->arrivals++;
     f->arrivals_step++;
+    if (e->o->client_timeout_ns > 0)
+        sim_evheap_push(&e->evq, e->now + e->o->client_timeout_ns, EV_DEADLINE, fi,
+                        ((uint64_t)e->reqs[r].seq << 32) | (uint32_t)r);
     handle(e, fi, &(policy_event){.type = POLICY_EV_ARRIVE, .request = (uint64_t)r,
                                   .items = items});
     if (!e->rc)
@@ -725,6 +753,7 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         switch (ev.kind) {
         case EV_ARRIVE: arrive(&e, ev.fn); break;
         case EV_TIMEOUT: job_timeout(&e, ev.fn, ev.a); break;
+        case EV_DEADLINE: deadline(&e, ev.fn, ev.a); break;
         case EV_TICK: {
             fnstate *f = &e.fns[ev.fn];
             if (ev.t == f->tick_pending)
