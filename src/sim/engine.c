@@ -65,6 +65,8 @@ typedef struct fnstate {
     double demand;
     policy_instance_id *stops; /* STOP actions to answer with STOPPED */
     int nstops;
+    policy_instance_id *readies; /* instances started at DEPLOY: READY at once */
+    int nreadies;
     uint64_t arrivals_step;
     int live_insts;
     sim_fn_result *res;
@@ -92,6 +94,7 @@ typedef struct engine {
     int64_t run_id;
     uint64_t events;
     int64_t last_done;
+    bool deploying; /* inside the DEPLOY call: starts are instances provisioned beforehand */
     fm_err *err;
     int rc;
 } engine;
@@ -362,6 +365,12 @@ static void do_start(engine *e, uint32_t fi, const policy_action *a)
     f->res->instances_started++;
     if (++f->live_insts > f->res->peak_instances)
         f->res->peak_instances = f->live_insts;
+    if (e->deploying) { /* provisioned before the experiment: serving from its start */
+        in->ready_ns = e->now;
+        in->ready_seen = true;
+        f->readies[f->nreadies++] = a->instance;
+        return;
+    }
     int j = job_new(e);
     if (j < 0) {
         e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
@@ -463,6 +472,11 @@ static void apply(engine *e, uint32_t fi)
     if (wake != INT64_MAX && wake < f->tick_pending) {
         sim_evheap_push(&e->evq, wake, EV_TICK, fi, 0);
         f->tick_pending = wake;
+    }
+    e->deploying = false; /* only the DEPLOY call's own starts were provisioned beforehand */
+    while (f->nreadies > 0 && !e->rc) {
+        policy_event rd = {.type = POLICY_EV_READY, .instance = f->readies[--f->nreadies]};
+        handle(e, fi, &rd);
     }
     while (f->nstops > 0 && !e->rc) {
         policy_event st = {.type = POLICY_EV_STOPPED, .instance = f->stops[--f->nstops]};
@@ -655,12 +669,13 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     f->ninst_max = s->policy.inst.max;
     f->insts = calloc((size_t)f->ninst_max, sizeof *f->insts);
     f->stops = calloc((size_t)f->ninst_max + 1, sizeof *f->stops);
+    f->readies = calloc((size_t)f->ninst_max + 1, sizeof *f->readies);
     f->maxitems = s->policy.batch.max_size * (s->items > 0 ? s->items : 1);
     if (f->maxitems < 1)
         f->maxitems = 1;
     f->svc = calloc((size_t)f->maxitems + 1, sizeof *f->svc);
     f->svc_ok = calloc((size_t)f->maxitems + 1, sizeof *f->svc_ok);
-    if (!f->insts || !f->stops || !f->svc || !f->svc_ok)
+    if (!f->insts || !f->stops || !f->readies || !f->svc || !f->svc_ok)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     f->demand = s->threads > 0 ? s->threads : 1;
     double share = sim_cpu_share(s->policy.fn.memory_mb);
@@ -724,7 +739,9 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         e.run_id = out->run_id = run.id;
     }
     for (uint32_t i = 0; i < (uint32_t)nfn && !e.rc; i++) {
-        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY});
+        e.deploying = true;
+        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED});
+        e.deploying = false;
         next_arrival(&e, i);
     }
     while (!e.rc) {
@@ -809,6 +826,7 @@ done:
         load_arrival_free(f->arr);
         free(f->insts);
         free(f->stops);
+        free(f->readies);
         free(f->svc);
         free(f->svc_ok);
     }
