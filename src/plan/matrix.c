@@ -193,9 +193,5 @@ int plan_sim_function(const plan_spec *s, const plan_run *r, double scale, sim_f
                         .items = 1,
                         .threads = r->platform->threads};
     plan_scale_workload(&f->workload, scale);
-    /* a managed or server instance runs one worker per core: each worker is measured at one
-     * full core, which the calibration files record as 1769 MB */
-    if (r->platform->profile == POLICY_PROFILE_MANAGED || r->platform->profile == POLICY_PROFILE_SERVER)
-        f->policy.fn.memory_mb = (int)(1769 * r->platform->threads);
     return 0;
 }

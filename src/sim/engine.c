@@ -63,6 +63,7 @@ typedef struct fnstate {
     bool *svc_ok;
     int maxitems;
     double demand;
+    int mem_key; /* memory size whose calibration serves this function's instances */
     policy_instance_id *stops; /* STOP actions to answer with STOPPED */
     int nstops;
     policy_instance_id *readies; /* instances started at DEPLOY: READY at once */
@@ -338,7 +339,7 @@ static const sim_dist *service_dist(engine *e, fnstate *f, uint32_t items)
     if ((int)items > f->maxitems)
         items = (uint32_t)f->maxitems;
     if (!f->svc_ok[items]) {
-        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->spec->policy.fn.memory_mb,
+        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->mem_key,
                                    (int)items, &f->svc[items], e->err);
         if (rc) {
             e->rc = rc;
@@ -678,10 +679,16 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     if (!f->insts || !f->stops || !f->readies || !f->svc || !f->svc_ok)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     f->demand = s->threads > 0 ? s->threads : 1;
-    double share = sim_cpu_share(s->policy.fn.memory_mb);
-    if (s->policy.profile <= POLICY_PROFILE_GCF && share < f->demand)
+    /* a function instance gets the CPU share of its memory size (Lambda, GCF); a managed or
+     * server worker has a whole core per thread, which calibrations record as 1769 MB */
+    bool per_memory = s->policy.profile == POLICY_PROFILE_LAMBDA ||
+                      s->policy.profile == POLICY_PROFILE_GCF;
+    f->mem_key = per_memory && s->policy.fn.memory_mb > 0 ? s->policy.fn.memory_mb
+                                                          : (int)(1769 * f->demand + 0.5);
+    double share = sim_cpu_share(f->mem_key);
+    if (per_memory && share < f->demand)
         f->demand = share;
-    if ((rc = sim_calib_cold(e->o->calib, &s->key, s->policy.fn.memory_mb, &f->cold, err)))
+    if ((rc = sim_calib_cold(e->o->calib, &s->key, f->mem_key, &f->cold, err)))
         return fm_err_prefix(err, "function '%s': ", s->name);
     const sim_dist *d = service_dist(e, f, 1);
     if (!d)
