@@ -134,6 +134,8 @@ void pi_list_remove(policy_fn *fn, int32_t slot);
 int32_t pi_avail_list(const policy_fn *fn, bool prov, int32_t k);
 
 policy_instance_id pi_id(const policy_fn *fn, int32_t slot);
+/* The live slot an id names, or PI_NIL (stale generation, out of range, free slot). */
+int32_t pi_find(const policy_fn *fn, policy_instance_id id);
 void pi_set_state(policy_fn *fn, int32_t slot, policy_inst_state s);
 /* Starts a new instance (emits START); returns its slot or PI_NIL when no slot is free. */
 int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why);
