@@ -57,6 +57,18 @@ int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn *
         }
         fn->acct->private_ = true;
     }
+    if (fn->acct->limit > 0 && cfg->limit.reserved > 0 &&
+        fn->acct->reserved_sum + cfg->limit.reserved > fn->acct->limit) {
+        rc = fm_err_set(
+            err, FM_ELIMIT, "reserved concurrency %d exceeds what the account has left (%d of %d)",
+            cfg->limit.reserved, fn->acct->limit - fn->acct->reserved_sum, fn->acct->limit);
+        if (fn->acct->private_)
+            policy_account_free(fn->acct);
+        fn->acct = NULL; /* not yet counted in the account: nothing to give back */
+        policy_fn_free(fn);
+        return rc;
+    }
+    fn->acct->reserved_sum += cfg->limit.reserved;
     fn->acct->users++;
     pi_bucket_init(&fn->bucket,
                    cfg->limit.scaling == POLICY_SCALING_LAMBDA_2023 ? &cfg->limit.rate : NULL);
@@ -73,7 +85,8 @@ void policy_fn_free(policy_fn *fn)
     if (!fn)
         return;
     if (fn->acct) {
-        fn->acct->in_use -= fn->conc;
+        pi_conc_add(fn, -fn->conc);
+        fn->acct->reserved_sum -= fn->cfg.limit.reserved;
         fn->acct->users--;
         if (fn->acct->private_)
             policy_account_free(fn->acct);

@@ -23,8 +23,10 @@ typedef struct pi_bucket {
 
 struct policy_account {
     int32_t limit; /* 0 = unlimited */
-    int32_t in_use;
-    int32_t users;    /* policy_fn objects sharing it */
+    int32_t in_use;       /* concurrency of every function */
+    int32_t in_use_unres; /* concurrency of functions without reserved concurrency */
+    int32_t reserved_sum; /* reserved concurrency carved out of the limit by its functions */
+    int32_t users;        /* policy_fn objects sharing it */
     bool private_;    /* created by policy_fn_new; freed with it */
     pi_bucket bucket; /* LAMBDA_2021 account-wide bucket (rate.burst 0 when unused) */
 };
