@@ -104,11 +104,14 @@ typedef struct policy_config {
     } fn;
 
     struct {
-        int32_t min;           /* managed: >= 1 always on; server: the fleet size; gcf: min */
+        int32_t min;           /* managed: >= 1 always on; server: the fleet size (lambda/gcf:
+                                  0; keep instances warm with `provisioned`) */
         int32_t max;           /* hard cap of live instances (also the state's capacity) */
         int32_t workers;       /* dispatches in flight per instance (lambda/gcf: 1) */
-        int32_t provisioned;   /* lambda: provisioned concurrency, started at DEPLOY, kept warm */
-        int64_t keep_alive_ns; /* idle TTL of on-demand instances before STOP (scale to zero) */
+        int32_t provisioned;   /* lambda/gcf: provisioned concurrency (gcf: min instances),
+                                  started at DEPLOY, kept warm, never stopped for idleness */
+        int64_t keep_alive_ns; /* lambda/gcf: idle TTL of on-demand instances before STOP (scale
+                                  to zero); 0 = stop as soon as idle */
         int64_t provision_delay_ns; /* a new instance serves no earlier than START + this */
         int64_t retry_ns;           /* after START_FAILED, wait this long before replacing a
                                        provisioned/min instance (no tight restart loop) */
@@ -127,8 +130,10 @@ typedef struct policy_config {
     } limit;
 
     struct {
-        int32_t capacity; /* requests waiting for a worker; beyond: REJECT (503).
-                             lambda/gcf: only async (Event) requests ever wait here */
+        int32_t capacity; /* requests waiting (for a worker, or for their dynamic batch to
+                             fill); beyond: REJECT queue_full. lambda/gcf requests wait here
+                             only while a batch fills: with no free instance they start one
+                             or are throttled at once */
     } queue;
 
     struct {
@@ -151,8 +156,9 @@ typedef struct policy_config {
  * inst.max 1, queue 1. Tests and callers that set every number themselves start here. */
 void policy_config_init(policy_config *cfg, policy_profile profile);
 /* Fills cfg with the defaults of `profile` from the platforms data file (path NULL: env
- * FAASML_PLATFORMS, else "data/platforms.yaml"). entry NULL picks the profile's default entry
- * (lambda → aws-lambda, gcf → gcf-gen1, managed → sagemaker, server → ec2-c5-xlarge). */
+ * FAASML_PLATFORMS, else the shipped data/platforms.yaml found by fm_data_file). entry NULL picks
+ * the file's default entry for the profile (aws-lambda, gcf-gen1, sagemaker-m5-large,
+ * ec2-c5-xlarge); naming an entry of another profile is an error. */
 int policy_config_defaults(policy_config *cfg, policy_profile profile, const char *path,
                            const char *entry, fm_err *err);
 /* Overrides fields from a YAML map (a function spec's `policy:` section, the same keys as the data
@@ -173,8 +179,9 @@ int policy_account_new(int32_t concurrency_limit, policy_scaling scaling, const 
 void policy_account_free(policy_account *a); /* after every policy_fn using it is freed */
 
 /* ---- instances ------------------------------------------------------------------------------ */
-/* (generation << 32) | slot. Slot < inst.max; a slot is reused only after STOPPED, with a new
- * generation, so an id never names two instances. 0 is never a valid id. */
+/* (generation << 32) | slot. Slot < inst.max; a slot is reused only after STOPPED or
+ * START_FAILED, with a new generation, so an id never names two instances. 0 is never valid.
+ * Callers may index their own per-slot table by policy_instance_slot(id). */
 typedef uint64_t policy_instance_id;
 #define POLICY_INSTANCE_NONE ((policy_instance_id)0)
 static inline uint32_t policy_instance_slot(policy_instance_id id)

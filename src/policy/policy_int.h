@@ -23,8 +23,10 @@ typedef struct pi_bucket {
 
 struct policy_account {
     int32_t limit; /* 0 = unlimited */
-    int32_t in_use;
-    int32_t users;    /* policy_fn objects sharing it */
+    int32_t in_use;       /* concurrency of every function */
+    int32_t in_use_unres; /* concurrency of functions without reserved concurrency */
+    int32_t reserved_sum; /* reserved concurrency carved out of the limit by its functions */
+    int32_t users;        /* policy_fn objects sharing it */
     bool private_;    /* created by policy_fn_new; freed with it */
     pi_bucket bucket; /* LAMBDA_2021 account-wide bucket (rate.burst 0 when unused) */
 };
@@ -134,6 +136,8 @@ void pi_list_remove(policy_fn *fn, int32_t slot);
 int32_t pi_avail_list(const policy_fn *fn, bool prov, int32_t k);
 
 policy_instance_id pi_id(const policy_fn *fn, int32_t slot);
+/* The live slot an id names, or PI_NIL (stale generation, out of range, free slot). */
+int32_t pi_find(const policy_fn *fn, policy_instance_id id);
 void pi_set_state(policy_fn *fn, int32_t slot, policy_inst_state s);
 /* Starts a new instance (emits START); returns its slot or PI_NIL when no slot is free. */
 int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why);
