@@ -421,6 +421,14 @@ int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     int modes = o->modes ? o->modes : PLAN_LIVE | PLAN_SIM;
+    /* a cell runs when its mode is asked for and, with a list, when the list names it */
+    for (size_t i = 0; i < n; i++) {
+        bool listed = !o->only;
+        for (size_t k = 0; !listed && k < o->n_only; k++)
+            listed = strcmp(o->only[k], runs[i].name) == 0;
+        if (!listed)
+            runs[i].mode = 0;
+    }
     double eta = 0;
     for (size_t i = 0; i < n; i++)
         if (runs[i].mode & modes)

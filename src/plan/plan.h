@@ -152,6 +152,8 @@ typedef struct plan_bench_opts {
     bool force;            /* redo runs already complete in the results database */
     int modes;             /* PLAN_LIVE | PLAN_SIM to run (intersected with the spec's) */
     volatile int *stop;    /* set (e.g. by SIGINT) to stop after the current run */
+    const char *const *only; /* when set: run only the cells with these names (n_only of them) */
+    size_t n_only;
     void (*progress)(const plan_bench_progress *p, void *ud);
     void *ud;
 } plan_bench_opts;
