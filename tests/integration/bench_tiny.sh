@@ -55,6 +55,13 @@ n_sim=$("$FAASML" db "$T/results.db" --csv requests --run "$sim_id" | tail -n +2
 [ "$n_sim" = 60 ] || fail "simulated run at scale 3 recorded 60 requests, not $n_sim"
 ok "records: 20 live requests, $n_inst instance(s), 60 simulated requests"
 
+"$FAASML" calibrate --from-db "$T/results.db" --run tiny/lambda/live -o "$T/from-run.yaml" \
+    || fail "calibrate from the live run"
+grep -q "model: convnet, runtime: faasml, device: cpu, memory_mb: 1769, batch: 1" \
+    "$T/from-run.yaml" || fail "calibration from the run has the warm service time"
+grep -q "spawn_ms:" "$T/from-run.yaml" || fail "calibration from the run has cold-start phases"
+ok "calibrate from a recorded live run"
+
 "$FAASML" bench "$T/spec.yaml" --no-html > "$T/out2" 2> "$T/err2" || fail "second bench"
 [ "$(grep -c '] skip ' "$T/err2")" = 3 ] || { cat "$T/err2" >&2; fail "re-run skips complete runs"; }
 ok "re-run skips complete runs"
