@@ -297,7 +297,7 @@ static void req_finish(engine *e, uint64_t id, int http, const char *error, doub
             .init_ms = r->init_ms,
             .duration_ms = duration_ms,
             .billed_ms = billed_ms,
-            .memory_mb = f->spec->policy.fn.memory_mb,
+            .memory_mb = f->mem_key,
             .batch_size = (int)r->items,
             .batch_kind = r->items > 1 ? "client" : NULL,
         };
@@ -318,7 +318,9 @@ static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const 
         .run = e->run_id,
         .id = in->store_id,
         .function = f->spec->name,
-        .memory_mb = f->spec->policy.fn.memory_mb,
+        .memory_mb = f->spec->policy.fn.memory_mb > 0 ? f->spec->policy.fn.memory_mb
+                     : f->spec->policy.inst.type_memory_mb > 0 ? f->spec->policy.inst.type_memory_mb
+                                                                : f->mem_key,
         .provisioned = in->provisioned,
         .created_ns = T0 + in->created_ns,
         .ready_ns = in->ready_seen ? T0 + in->ready_ns : 0,
@@ -517,7 +519,7 @@ static void job_done(engine *e, int j)
     int64_t dur_ns = e->now - jb->start_ns;
     double billed_ms = (double)(((dur_ns + gran - 1) / gran) * gran) / 1e6;
     f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->spec->policy.fn.memory_mb / 1024.0;
+    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
     inst_idle_account(e, f, in);
     policy_instance_id iid = jb->inst;
     for (uint32_t i = 0; i < jb->n; i++)
@@ -541,7 +543,7 @@ static void job_timeout(engine *e, uint32_t fi, uint64_t a)
     int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
     double billed_ms = (double)(((e->now - jb->start_ns + gran - 1) / gran) * gran) / 1e6;
     f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->spec->policy.fn.memory_mb / 1024.0;
+    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
     inst_idle_account(e, f, in);
     for (uint32_t i = 0; i < jb->n; i++)
         req_finish(e, jb->reqs[i], 504, msg, (double)(e->now - jb->start_ns) / 1e6,
