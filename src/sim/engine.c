@@ -198,6 +198,23 @@ static int job_new(engine *e)
     return j;
 }
 
+/* A new job of `kind` for instance `inst` of function fi, or -1 (error set) out of memory. */
+static int job_create(engine *e, uint32_t fi, uint32_t kind, policy_instance_id inst)
+{
+    int j = job_new(e);
+    if (j < 0) {
+        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+        return -1;
+    }
+    job *jb = &e->jobs[j];
+    jb->fn = fi;
+    jb->kind = kind;
+    jb->inst = inst;
+    jb->n = jb->items = 0;
+    jb->demand = e->fns[fi].demand;
+    return j;
+}
+
 static void job_free(engine *e, int j)
 {
     e->jobs[j].gen++;
@@ -374,18 +391,9 @@ static void do_start(engine *e, uint32_t fi, const policy_action *a)
         f->readies[f->nreadies++] = a->instance;
         return;
     }
-    int j = job_new(e);
-    if (j < 0) {
-        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
-        return;
-    }
-    job *jb = &e->jobs[j];
-    jb->fn = fi;
-    jb->kind = JOB_INIT;
-    jb->inst = a->instance;
-    jb->n = 0;
-    jb->demand = f->demand;
-    job_start(e, j, total * 1e6);
+    int j = job_create(e, fi, JOB_INIT, a->instance);
+    if (j >= 0)
+        job_start(e, j, total * 1e6);
 }
 
 static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
@@ -396,18 +404,12 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
     if (!d)
         return;
     double w = sim_dist_sample(d, &e->rng) * 1e6;
-    int j = job_new(e);
-    if (j < 0) {
-        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+    int j = job_create(e, fi, JOB_SERVICE, a->instance);
+    if (j < 0)
         return;
-    }
     job *jb = &e->jobs[j];
-    jb->fn = fi;
-    jb->kind = JOB_SERVICE;
-    jb->inst = a->instance;
     jb->n = a->n;
     jb->items = a->items;
-    jb->demand = f->demand;
     bool cold = a->reason == POLICY_REASON_COLD;
     double init_ms = 0;
     if (cold)
@@ -435,6 +437,27 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
                         ((uint64_t)jb->gen << 32) | (uint32_t)j);
 }
 
+/* Why: an invocation is billed on its duration rounded up to the profile's granularity, whether it
+ * completed or timed out; the result is shared by its requests. */
+static double bill(engine *e, fnstate *f, const job *jb)
+{
+    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
+    int64_t dur = e->now - jb->start_ns;
+    double billed_ms = (double)(((dur + gran - 1) / gran) * gran) / 1e6;
+    f->res->billed_ms_total += billed_ms;
+    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
+    return billed_ms;
+}
+
+/* An instance leaves: its lifetime is counted and it is recorded with the reason. */
+static void inst_gone(engine *e, fnstate *f, inst *in, const char *why)
+{
+    f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
+    inst_record(e, f, in, e->now, why);
+    in->live = false;
+    f->live_insts--;
+}
+
 static void inst_idle_account(engine *e, fnstate *f, inst *in)
 {
     if (--in->busy == 0)
@@ -459,11 +482,8 @@ static void apply(engine *e, uint32_t fi)
             req_finish(e, a->request, 503, policy_reason_name(a->reason), 0, 0);
             break;
         case POLICY_ACT_STOP: {
-            inst *in = &f->insts[policy_instance_slot(a->instance)];
-            f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
-            inst_record(e, f, in, e->now, policy_reason_name(a->reason));
-            in->live = false;
-            f->live_insts--;
+            inst_gone(e, f, &f->insts[policy_instance_slot(a->instance)],
+                      policy_reason_name(a->reason));
             f->stops[f->nstops++] = a->instance;
             break;
         }
@@ -515,11 +535,7 @@ static void job_done(engine *e, int j)
         return;
     }
     double dur_ms = (double)(e->now - jb->start_ns) / 1e6;
-    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
-    int64_t dur_ns = e->now - jb->start_ns;
-    double billed_ms = (double)(((dur_ns + gran - 1) / gran) * gran) / 1e6;
-    f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
+    double billed_ms = bill(e, f, jb);
     inst_idle_account(e, f, in);
     policy_instance_id iid = jb->inst;
     for (uint32_t i = 0; i < jb->n; i++)
@@ -540,21 +556,14 @@ static void job_timeout(engine *e, uint32_t fi, uint64_t a)
     char msg[80];
     snprintf(msg, sizeof msg, "Task timed out after %.2f seconds",
              (double)f->spec->policy.fn.timeout_ns / 1e9);
-    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
-    double billed_ms = (double)(((e->now - jb->start_ns + gran - 1) / gran) * gran) / 1e6;
-    f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
+    double billed_ms = bill(e, f, jb);
     inst_idle_account(e, f, in);
     for (uint32_t i = 0; i < jb->n; i++)
         req_finish(e, jb->reqs[i], 504, msg, (double)(e->now - jb->start_ns) / 1e6,
                    billed_ms / jb->n);
     policy_instance_id iid = jb->inst;
     job_free(e, j);
-    /* a timed-out instance is killed and replaced, as the live platform does */
-    f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
-    inst_record(e, f, in, e->now, "timeout");
-    in->live = false;
-    f->live_insts--;
+    inst_gone(e, f, in, "timeout"); /* killed and replaced, as the live platform does */
     handle(e, fi, &(policy_event){.type = POLICY_EV_STOPPED, .instance = iid});
 }
 
@@ -807,11 +816,8 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
             fnstate *f = &e.fns[i];
             for (int s = 0; s < f->ninst_max; s++) {
                 inst *in = &f->insts[s];
-                if (!in->live)
-                    continue;
-                f->res->instance_s += (double)(end - in->created_ns) / 1e9;
-                inst_record(&e, f, in, end, "shutdown");
-                in->live = false;
+                if (in->live)
+                    inst_gone(&e, f, in, "shutdown");
             }
         }
         rc = e.rc;
