@@ -52,6 +52,19 @@ static int read_cfg(const store_run *r, void *ud)
     return 0;
 }
 
+typedef struct live_runs {
+    int64_t ids[256];
+    int n;
+} live_runs;
+
+static int collect_live(const store_run *r, void *ud)
+{
+    live_runs *l = ud;
+    if (strcmp(r->mode, "live") == 0 && r->status && strcmp(r->status, "done") == 0 && l->n < 256)
+        l->ids[l->n++] = r->id;
+    return 0;
+}
+
 int cmd_calibrate(int argc, char **argv)
 {
     cli_strlist models = {0};
@@ -69,7 +82,8 @@ int cmd_calibrate(int argc, char **argv)
         {"output", 'o', CLI_OPT_STR, &out_path, "FILE", "calibration file to write (default stdout)"},
         {"from-db", 0, CLI_OPT_STR, &from_db, "DB",
          "instead of measuring: derive entries from a recorded live run of DB (with --run)"},
-        {"run", 0, CLI_OPT_STR, &from_run, "NAME|ID", "the recorded run (with --from-db)"},
+        {"run", 0, CLI_OPT_STR, &from_run, "NAME|ID",
+         "the recorded run (with --from-db; default: every complete live run of DB)"},
         {"as-model", 0, CLI_OPT_STR, &as_model, "NAME",
          "with --from-db: model key (default: the run's configuration)"},
         {"as-runtime", 0, CLI_OPT_STR, &as_runtime, "NAME",
@@ -86,8 +100,8 @@ int cmd_calibrate(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
-    if (!!from_db != !!from_run)
-        return cli_fail("calibrate", 2, "--from-db and --run go together");
+    if (from_run && !from_db)
+        return cli_fail("calibrate", 2, "--run needs --from-db");
     if (models.n == 0 && !from_db)
         return cli_fail("calibrate", 2, "no --model given");
     int batch[32], nb = 0;
@@ -114,23 +128,39 @@ int cmd_calibrate(int argc, char **argv)
     fm_err err = {0};
     if (from_db) {
         store *db;
-        int64_t id;
-        run_cfg c = {0};
-        if (as_model)
-            snprintf(c.model, sizeof c.model, "%s", as_model);
-        if (as_runtime)
-            snprintf(c.runtime, sizeof c.runtime, "%s", as_runtime);
+        live_runs runs = {0};
         if (!(rc = store_open(from_db, &db, &err))) {
-            if (fm_parse_i64(from_run, &id) != 0)
-                rc = store_run_find(db, from_run, &id, &err);
-            if (!rc)
-                rc = store_run_get(db, id, read_cfg, &c, &err);
-            if (!rc && (!c.model[0] || !c.runtime[0]))
-                rc = fm_err_set(&err, FM_EINVAL,
-                                "run '%s' does not record its model and runtime: give --as-model "
-                                "and --as-runtime", from_run);
-            if (!rc)
-                rc = sim_calibrate_from_run(db, id, c.model, c.runtime, svc, cold, &err);
+            if (from_run) {
+                runs.n = 1;
+                if (fm_parse_i64(from_run, &runs.ids[0]) != 0)
+                    rc = store_run_find(db, from_run, &runs.ids[0], &err);
+            } else {
+                rc = store_runs_each(db, collect_live, &runs, &err);
+                if (!rc && runs.n == 0)
+                    rc = fm_err_set(&err, FM_ENOTFOUND, "'%s' holds no complete live run", from_db);
+            }
+            for (int i = 0; !rc && i < runs.n; i++) {
+                run_cfg c = {0};
+                if (as_model)
+                    snprintf(c.model, sizeof c.model, "%s", as_model);
+                if (as_runtime)
+                    snprintf(c.runtime, sizeof c.runtime, "%s", as_runtime);
+                rc = store_run_get(db, runs.ids[i], read_cfg, &c, &err);
+                if (rc > 0)
+                    rc = 0;
+                if (!rc && (!c.model[0] || !c.runtime[0]))
+                    rc = fm_err_set(&err, FM_EINVAL,
+                                    "run %lld does not record its model and runtime: give "
+                                    "--as-model and --as-runtime", (long long)runs.ids[i]);
+                if (!rc)
+                    rc = sim_calibrate_from_run(db, runs.ids[i], c.model, c.runtime, svc, cold,
+                                                &err);
+                if (rc == FM_ENOTFOUND && !from_run) { /* too few warm invocations: skip it */
+                    fprintf(stderr, "faasml calibrate: skipped: %s\n", err.msg);
+                    fm_err_clear(&err);
+                    rc = 0;
+                }
+            }
             store_close(db);
         }
     }
@@ -161,13 +191,14 @@ int cmd_calibrate(int argc, char **argv)
     FILE *d = open_memstream(&doc, &dlen);
     fprintf(d,
             "# Written by 'faasml calibrate' on this machine.\n"
-            "source: measured with faasml %s calibrate%s%s%s%s\n"
+            "source: measured with faasml %s calibrate%s%s%s%s%s\n"
             "date: %s\n"
             "method: %s\n"
             "machine: {cpu: \"%s\", cores: %ld}\n"
             "service:\n%scold_start:\n%s",
-            FM_VERSION, from_db ? " from run '" : "", from_db ? from_run : "",
-            from_db ? "' of " : "", from_db ? from_db : "", date,
+            FM_VERSION, !from_db ? "" : from_run ? " from run '" : " from the live runs of ",
+            from_run ? from_run : "", from_run ? "' of " : "", from_db ? from_db : "",
+            "", date,
             from_db ? "warm successful invocations' billed durations and the instances' recorded "
                       "cold-start phases of a live run"
                     : "warm runs per batch size after 3 warm-ups and fresh loads of the built-in "
