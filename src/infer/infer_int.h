@@ -32,6 +32,10 @@ int pb_next(pb_rd *r, pb_field *f);
 /* Repeated scalars, packed (wt 2) or not: calls in turn; counts first when out is NULL. */
 int pb_varints(const pb_field *f, int64_t *out, size_t *n);
 
+/* Largest tensor and largest activation plan a session accepts (a function has at most 10 GB). */
+#define INFER_TENSOR_LIMIT ((size_t)1 << 34)
+#define INFER_PLAN_LIMIT ((size_t)1 << 35)
+
 /* ---- the model -------------------------------------------------------------------------------- */
 enum { VAL_INTER = 0, VAL_INPUT, VAL_INIT, VAL_OUTPUT_FLAG = 8 };
 

@@ -174,7 +174,7 @@ int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_er
     }
     size_t esz = infer_dtype_size(t);
     if (!esz) return step_err(st, err, FM_EUNSUPPORTED, "data type %s", infer_dtype_name(t));
-    if (n > (int64_t)(((size_t)1 << 40) / esz))
+    if (n > (int64_t)(INFER_TENSOR_LIMIT / esz))
         return step_err(st, err, FM_ELIMIT, "output of %lld elements too large", (long long)n);
     o->dtype = t;
     o->ndim = ndim;

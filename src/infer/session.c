@@ -352,6 +352,11 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         }
     size_t peak = assign_offsets(blocks, nb);
     if (peak == SIZE_MAX) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (peak > INFER_PLAN_LIMIT) {
+        free(blocks);
+        rc = fm_err_set(err, FM_ELIMIT, "plan needs %zu bytes of activations (limit %zu)", peak, (size_t)INFER_PLAN_LIMIT);
+        goto fail;
+    }
     if (peak > s->act_cap) {
         free(s->act);
         s->act = aligned_alloc(64, (peak + 63) & ~(size_t)63);
@@ -359,8 +364,9 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
     }
     for (size_t i = 0; i < nb; i++) {
-        if (blocks[i].v >= 0) s->vals[blocks[i].v].data = s->act + blocks[i].off;
-        else steps[-1 - blocks[i].v].scratch = s->act + blocks[i].off;
+        uint8_t *p = s->act ? s->act + blocks[i].off : NULL;
+        if (blocks[i].v >= 0) s->vals[blocks[i].v].data = p;
+        else steps[-1 - blocks[i].v].scratch = p;
     }
     free(blocks);
     for (size_t i = 0; i < m->n_vals; i++)
