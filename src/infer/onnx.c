@@ -461,6 +461,7 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
         case 8: if (pb_varints(&f, NULL, &n_ints)) return FM_EPARSE; break;
         case 5: {
             int idx;
+            if (f.wt != 2) return FM_EPARSE;
             int e = add_tensor_value(c, f.ptr, f.len, "", &idx);
             if (e) return fm_err_prefix(c->err, "node '%s': attribute tensor: ", node);
             a->tensor = idx;
