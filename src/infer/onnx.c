@@ -489,7 +489,7 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
         if (f.num == 8) pb_varints(&f, a->ints, &ki);
         if (f.num == 7) {
             if (f.wt == 2) {
-                memcpy(a->floats + kf, f.ptr, (f.len / 4) * 4);
+                if (f.len >= 4) memcpy(a->floats + kf, f.ptr, (f.len / 4) * 4);
                 kf += f.len / 4;
             } else {
                 uint32_t u = (uint32_t)f.v;
