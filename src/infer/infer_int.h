@@ -147,6 +147,7 @@ typedef struct step {
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
     bool xnn;                /* runs on an XNNPACK operator */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
+    float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
     void *scratch; /* op-private scratch inside the plan */
     size_t scratch_bytes;
     infer_session *s;
@@ -204,6 +205,7 @@ struct infer_session {
     size_t n_steps;
     void **node_state;    /* per node, kept across plans */
     int *consumers;       /* per value: number of consuming nodes */
+    int *cons_start, *cons_list; /* per value: its consuming nodes (CSR) */
     int *consumer;        /* per value: the last consuming node */
     uint8_t *fused;       /* per node: folded into its producer (runs as an alias) */
     uint8_t *act;         /* activation buffer (64-byte aligned) */

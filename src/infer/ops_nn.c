@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "infer/fastmath.h"
 #include "infer/ops_int.h"
 
 /* ---- window geometry shared by Conv and pooling ---------------------------------------------- */
@@ -427,7 +428,7 @@ int exec_softmax(step *st, fm_err *err)
             for (int64_t i = 0; i < len; i++) m = r[i * inner] > m ? r[i * inner] : m;
             float s = 0;
             for (int64_t i = 0; i < len; i++) {
-                float e = expf(r[i * inner] - m);
+                float e = fm_expf(r[i * inner] - m);
                 w[i * inner] = e;
                 s += e;
             }
@@ -470,7 +471,7 @@ int exec_layernorm(step *st, fm_err *err)
     const rt_val *x = st->in[0];
     int a;
     norm_axis(st, attr_i(st->node, "axis", -1), x->ndim, &a, err);
-    float eps = attr_f(st->node, "epsilon", 1e-5f);
+    float eps = st->eps == st->eps ? st->eps : attr_f(st->node, "epsilon", 1e-5f);
     int64_t len = 1;
     for (int i = a; i < x->ndim; i++) len *= x->dims[i];
     int64_t rows = len ? x->numel / len : 0;
