@@ -48,7 +48,7 @@ const op_def infer_ops[] = {
     ROW("Conv", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 3, 1, 1, shape_conv,
         setup_conv, exec_conv, release_xnn, false),
     ROW("MaxPool", "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides", 1, 1,
-        1, 1, shape_pool, NULL, exec_pool, NULL, false),
+        1, 1, shape_pool, setup_pool, exec_pool, release_xnn, false),
     ROW("AveragePool", "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides", 1, 1, 1,
         1, shape_pool, NULL, exec_pool, NULL, false),
     ROW("GlobalAveragePool", "", 1, 1, 1, 1, shape_gpool, NULL, exec_gpool, NULL, false),

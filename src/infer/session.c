@@ -123,6 +123,12 @@ static bool elem_any_layout(const step *st)
     return true;
 }
 
+/* steps that compute in NHWC on XNNPACK: they accept NHWC input 0 and may write NHWC */
+static bool nhwc_step(const step *st)
+{
+    return st->xnn && (op_is(st, "Conv") || op_is(st, "MaxPool"));
+}
+
 /* Why: convolutions run NHWC; keeping activations NHWC between them (through activations and
  * residual adds, into global pooling) removes two transposes per convolution. A value is NHWC
  * when every consumer accepts it; anything else (graph outputs, reshapes, pooling) gets NCHW. */
@@ -133,7 +139,7 @@ static int layout_pass(infer_session *s)
     if (!cand) return FM_ENOMEM;
     for (size_t j = 0; j < s->n_steps; j++) {
         const step *st = &s->steps[j];
-        if ((op_is(st, "Conv") && st->xnn) || elem_any_layout(st))
+        if (nhwc_step(st) || elem_any_layout(st))
             cand[root_of(s, (int)(st->out[0] - s->vals))] = 1;
     }
     for (size_t i = 0; i < s->m->n_outputs; i++) cand[root_of(s, s->m->outputs[i])] = 0;
@@ -142,7 +148,7 @@ static int layout_pass(infer_session *s)
         changed = false;
         for (size_t j = 0; j < s->n_steps; j++) {
             const step *st = &s->steps[j];
-            bool conv = op_is(st, "Conv") && st->xnn, el = elem_any_layout(st);
+            bool conv = nhwc_step(st), el = elem_any_layout(st);
             int ro = root_of(s, (int)(st->out[0] - s->vals));
             for (int k = 0; k < st->n_in; k++) {
                 if (!st->in[k] || st->in[k]->is_const) continue;
@@ -166,7 +172,7 @@ static int layout_pass(infer_session *s)
         s->vals[i].nhwc = !s->vals[i].is_const && cand[root_of(s, (int)i)];
     for (size_t j = 0; j < s->n_steps; j++) {
         step *st = &s->steps[j];
-        if (!(op_is(st, "Conv") && st->xnn)) continue;
+        if (!nhwc_step(st)) continue;
         st->in_nhwc = st->in[0]->nhwc;
         st->out_nhwc = st->out[0]->nhwc;
         st->scratch_bytes = (size_t)((st->in_nhwc ? 0 : st->in[0]->numel) +
@@ -483,10 +489,11 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         rc = fm_err_set(err, FM_ELIMIT, "plan needs %zu bytes of activations (limit %zu)", peak, (size_t)INFER_PLAN_LIMIT);
         goto fail;
     }
-    if (peak > s->act_cap) {
+    if (peak > s->act_cap || !s->act) { /* at least 64 bytes: empty tensors get a real pointer */
         free(s->act);
-        s->act = aligned_alloc(64, (peak + 63) & ~(size_t)63);
-        s->act_cap = s->act ? peak : 0;
+        size_t want = FM_MAX((peak + 63) & ~(size_t)63, 64);
+        s->act = aligned_alloc(64, want);
+        s->act_cap = s->act ? want : 0;
         if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
     }
     for (size_t i = 0; i < nb; i++) {
