@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-models=mobilenetv2,resnet50,vgg16,albert-base
+models=mobilenetv2,resnet50,vgg16,albert-base  # compare.py's default
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in
@@ -16,9 +16,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         -h|--help) exec /usr/bin/python3 "$here/compare.py" --help ;;
     esac
 done
+[ -n "${FAASML_MODELS:-}" ] || export FAASML_MODELS=${XDG_CACHE_HOME:-$HOME/.cache}/faasml/models
 if [ ! -d "$root/bench/node_modules/onnxruntime-node" ]; then
     echo "compare: installing onnxruntime-node into bench/node_modules" >&2
     (cd "$root/bench" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund >&2)
 fi
 "$root/tools/models/make-models.sh" --models "$models"
-exec /usr/bin/python3 "$here/compare.py" --models "$models" ${args[@]+"${args[@]}"}
+exec /usr/bin/python3 "$here/compare.py" ${args[@]+"${args[@]}"}
