@@ -162,7 +162,8 @@ def main():
                     help="seconds of warm iterations per process (at least 5 iterations)")
     ap.add_argument("--onnx", default="model.onnx",
                     help="ONNX file in the model directory (model.opset17.onnx for opset 17)")
-    ap.add_argument("--torch-mode", default="freeze", choices=("plain", "freeze", "optimize", "onnx"),
+    ap.add_argument("--torch-mode", default="freeze",
+                    choices=("plain", "freeze", "optimize", "onnx"),
                     help="TorchScript preparation, or onnx to interpret the .onnx file "
                     "(see torch_run.py; default freeze)")
     ap.add_argument("--timeout", type=float, default=600)

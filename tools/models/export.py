@@ -109,10 +109,12 @@ MODELS = {
     "resnet50": ("big", torchvision_model("resnet50"), "input", "float32", [3, 224, 224],
                  image_input((3, 224, 224)), "output", "torchvision resnet50, 1000 classes"),
     "vgg16": ("big", torchvision_model("vgg16"), "input", "float32", [3, 224, 224],
-              image_input((3, 224, 224)), "output", "torchvision vgg16 (no BatchNorm), 1000 classes"),
+              image_input((3, 224, 224)), "output",
+              "torchvision vgg16 (no BatchNorm), 1000 classes"),
     "bert-base": ("big", encoder("BERT_BASE"), "input_ids", "int64", [128],
                   token_input(128, 30522), "last_hidden_state",
-                  "BERT-base encoder: hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522, seq 128"),
+                  "BERT-base encoder: hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522,"
+                  " seq 128"),
     "albert-base": ("big", encoder("ALBERT_BASE"), "input_ids", "int64", [128],
                     token_input(128, 30000), "last_hidden_state",
                     "ALBERT-base encoder: hidden 768, embedding 128, 12 layers sharing weights,"
