@@ -5,6 +5,7 @@
 # path is covered by fn_onnx.sh.
 set -euo pipefail
 FAASML=${FAASML:?} ; SRC=${FM_SOURCE_DIR:?}
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3   # stdlib only
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -29,7 +30,7 @@ start_server "$tmp/out" --model builtin:identity:FP32:-1x3x4x4 --name img \
 [[ "$(head -1 "$tmp/out")" =~ ^listening\ on\ http://127\.0\.0\.1:[0-9]+$ ]]
 grep -q '^FAASML_INIT {"runtime_ms":[0-9.]*,"download_ms":[0-9.]*,"load_ms":[0-9.]*,"plan_ms":[0-9.]*,"warmup_ms":[0-9.]*,"init_ms":[0-9.]*}$' "$tmp/out.err"
 
-python3 - "$url" "$SRC/tests/fixtures/fn/gradient8.jpg" <<'EOF'
+"$PY" - "$url" "$SRC/tests/fixtures/fn/gradient8.jpg" <<'EOF'
 import base64, http.client, json, struct, sys, urllib.parse, zlib
 url, jpg_path = sys.argv[1], sys.argv[2]
 u = urllib.parse.urlparse(url)
