@@ -175,8 +175,13 @@ grep -q "drained reply complete" "$tmp/drain.out"
 grep -q "draining 1 in-flight requests" "$tmp/out.err"
 
 # Knative: $PORT (0 here: any free port) on 127.0.0.1
-PORT=0 start_server "$tmp/out2" --model builtin:identity
+PORT=0 start_server "$tmp/out2" --model builtin:identity --max-body 1000
 [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+$ ]]
+curl -sf "$url/v2/health/ready" | grep -q '"ready":true'
+# a body over --max-body: 413, and the server still serves
+code=$(head -c 2000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- \
+       -H 'Content-Type: application/json' "$url/invocations")
+[ "$code" = 413 ] || { echo "FAIL: oversized body got $code, want 413" >&2; exit 1; }
 curl -sf "$url/v2/health/ready" | grep -q '"ready":true'
 
 # a model that fails to load: exit 1 with a message naming it, before listening
