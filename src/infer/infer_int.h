@@ -127,6 +127,7 @@ typedef struct rt_val {
     bool is_const; /* known at plan time (initializer or folded) */
     int alias;     /* value whose storage this one shares, or -1 */
     int first_use, last_use;
+    bool nhwc;     /* 4-D data stored as NHWC (dims stay NCHW) */
     size_t offset; /* in the session's activation buffer */
 } rt_val;
 
@@ -137,7 +138,10 @@ typedef struct step {
     rt_val *out[4];
     int n_in, n_out;
     void **state;  /* op-private, kept across plans (XNNPACK operator with packed weights) */
-    const rt_val *fused_bias; /* MatMul + Add fused: the bias vector */
+    const rt_val *fused_bias;
+    int64_t fc_rows;         /* fully connected: rows of the current plan */
+    bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
+    bool xnn;                /* runs on an XNNPACK operator */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
     void *scratch; /* op-private scratch inside the plan */
     size_t scratch_bytes;
@@ -176,6 +180,16 @@ int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* ---- session (session.c) --------------------------------------------------------------------- */
+/* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
+ * layer's weights twelve times: packed once). */
+typedef struct fc_entry {
+    const void *w, *b;
+    int64_t k, n;
+    bool t;
+    float mn, mx;
+    void *op;
+} fc_entry;
+
 struct infer_session {
     infer_model *m;
     infer_session_opts o;
@@ -193,11 +207,22 @@ struct infer_session {
     int64_t (*plan_dims)[INFER_MAX_DIMS]; /* per model input: shape of the current plan */
     int *plan_ndim;
     bool planned;
-    bool ints_as_consts; /* small integer inputs feed shapes: plan with their values */
+    void **owned;         /* XNNPACK operators this session deletes */
+    size_t n_owned, cap_owned;
+    fc_entry *fc;
+    size_t n_fc, cap_fc;
+    bool reference;       /* plain reference kernels only (tests compare fast paths with it) */
+    bool ints_as_consts;
+    int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
     infer_timings t;
     infer_session_stats st;
 };
 
 pthreadpool_t session_pool(const infer_session *s);
+/* Tests: sessions created on this thread while set use only the plain reference kernels (no
+ * XNNPACK, OpenBLAS, fusion or layout changes). */
+extern _Thread_local bool infer_reference_mode;
+/* Records an operator for deletion with the session; FM_ENOMEM on failure (op deleted). */
+int session_own(infer_session *s, void *op);
 
 #endif

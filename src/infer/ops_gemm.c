@@ -4,11 +4,36 @@
  * (attention) run on single-threaded OpenBLAS sgemm, spread over the session's own thread pool.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <xnnpack.h>
 
 #include "infer/ops_int.h"
+
+/* Why: the plain reference for sgemm (reference-mode sessions), row-major, double accumulation. */
+static void ref_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t l = 0; l < k; l++)
+                acc += (double)(ta ? a[l * lda + i] : a[i * lda + l]) * (tb ? b[j * ldb + l] : b[l * ldb + j]);
+            c[i * ldc + j] = (float)(alpha * acc + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
+        }
+}
+
+static void sgemm(const infer_session *s, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (s->reference) {
+        ref_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
+                (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
 
 /* ---- MatMul ----------------------------------------------------------------------------------- */
 
@@ -65,7 +90,7 @@ static int mm_params(const step *st, mm_p *p, int64_t *od, int *ond, fm_err *err
 
 static bool mm_uses_fc(const step *st)
 {
-    return st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
+    return !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
 }
 
 int shape_matmul(step *st, fm_err *err)
@@ -85,16 +110,44 @@ static int fc_setup(step *st, const float *w, bool kernel_t, const float *bias, 
                     int64_t rows, const float *in, float *out, fm_err *err)
 {
     xnn_operator_t op = *st->state;
+    infer_session *ss = st->s;
+    for (size_t i = 0; !op && i < ss->n_fc; i++) {
+        fc_entry *e = &ss->fc[i];
+        if (e->w == w && e->b == bias && e->k == k && e->n == n && e->t == kernel_t &&
+            e->mn == st->fuse_min && e->mx == st->fuse_max)
+            op = e->op;
+    }
     if (!op) {
         enum xnn_status s = xnn_create_fully_connected_nc_f32(
             (size_t)k, (size_t)n, (size_t)k, (size_t)n, w, bias, st->fuse_min, st->fuse_max,
             kernel_t ? XNN_FLAG_TRANSPOSE_WEIGHTS : 0, &op);
         if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected create failed (%d)", (int)s);
-        *st->state = op;
-        st->s->st.packed_bytes += (size_t)(k * n + n) * 4;
+        if (session_own(ss, op)) return step_err(st, err, FM_ENOMEM, "out of memory");
+        if (ss->n_fc == ss->cap_fc) {
+            size_t cap = ss->cap_fc ? ss->cap_fc * 2 : 16;
+            fc_entry *f = realloc(ss->fc, cap * sizeof *f);
+            if (!f) return step_err(st, err, FM_ENOMEM, "out of memory");
+            ss->fc = f;
+            ss->cap_fc = cap;
+        }
+        ss->fc[ss->n_fc++] = (fc_entry){w, bias, k, n, kernel_t, st->fuse_min, st->fuse_max, op};
+        ss->st.packed_bytes += (size_t)(k * n + n) * 4;
     }
-    enum xnn_status s = xnn_setup_fully_connected_nc_f32(op, (size_t)rows, in, out, session_pool(st->s));
-    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected setup failed (%d)", (int)s);
+    *st->state = op;
+    st->fc_rows = rows;
+    st->xnn = true;
+    (void)in;
+    (void)out;
+    return 0;
+}
+
+/* Why: operators may be shared between nodes, so each run sets its pointers up first (cheap). */
+static int fc_run(step *st, fm_err *err)
+{
+    enum xnn_status s = xnn_setup_fully_connected_nc_f32(*st->state, (size_t)st->fc_rows, st->in[0]->data,
+                                                         st->out[0]->data, session_pool(st->s));
+    if (s == xnn_status_success) s = xnn_run_operator(*st->state, session_pool(st->s));
+    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed (%d)", (int)s);
     return 0;
 }
 
@@ -113,6 +166,7 @@ typedef struct mm_task {
     const mm_p *p;
     const float *a, *b;
     float *y;
+    const infer_session *s;
 } mm_task;
 
 /* Why: one batch of a batched product; called from pool workers with OpenBLAS single-threaded. */
@@ -134,21 +188,17 @@ static void mm_one(void *ctx, size_t bi)
         memset(y, 0, (size_t)(p->m * p->n) * sizeof *y);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->m, (int)p->n, (int)p->k, 1.0f,
-                a, (int)p->k, b, (int)p->n, 0.0f, y, (int)p->n);
+    sgemm(t->s, false, false, p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, 0.0f, y, p->n);
 }
 
 int exec_matmul(step *st, fm_err *err)
 {
-    if (mm_uses_fc(st) && *st->state) {
-        enum xnn_status s = xnn_run_operator(*st->state, session_pool(st->s));
-        return s == xnn_status_success ? 0 : step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed");
-    }
+    if (st->xnn && *st->state) return fc_run(st, err);
     mm_p p;
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
-    mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data};
+    mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data, st->s};
     pthreadpool_t pool = session_pool(st->s);
     if (pool && p.batches > 1)
         pthreadpool_parallelize_1d(pool, mm_one, &t, (size_t)p.batches, 0);
@@ -195,7 +245,7 @@ static int gemm_params(const step *st, gemm_p *p, fm_err *err)
 
 static bool gemm_uses_fc(const step *st, const gemm_p *p)
 {
-    if (!st->in[1]->is_const || st->in[0]->is_const || p->ta || p->alpha != 1.0f) return false;
+    if (st->s->reference || !st->in[1]->is_const || st->in[0]->is_const || p->ta || p->alpha != 1.0f) return false;
     if (st->n_in > 2 && st->in[2]) {
         const rt_val *c = st->in[2];
         if (!c->is_const || p->beta != 1.0f || c->numel != p->n || (c->ndim == 2 && c->dims[0] != 1)) return false;
@@ -226,10 +276,7 @@ int exec_gemm(step *st, fm_err *err)
     gemm_p p;
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
-    if (gemm_uses_fc(st, &p) && *st->state) {
-        enum xnn_status s = xnn_run_operator(*st->state, session_pool(st->s));
-        return s == xnn_status_success ? 0 : step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed");
-    }
+    if (st->xnn && *st->state) return fc_run(st, err);
     float *y = st->out[0]->data;
     float beta = 0.0f;
     if (st->n_in > 2 && st->in[2] && p.beta != 0.0f) {
@@ -246,8 +293,7 @@ int exec_gemm(step *st, fm_err *err)
         if (beta == 0.0f) memset(y, 0, (size_t)(p.m * p.n) * 4);
         return 0;
     }
-    cblas_sgemm(CblasRowMajor, p.ta ? CblasTrans : CblasNoTrans, p.tb ? CblasTrans : CblasNoTrans,
-                (int)p.m, (int)p.n, (int)p.k, p.alpha, st->in[0]->data, p.ta ? (int)p.m : (int)p.k,
-                st->in[1]->data, p.tb ? (int)p.k : (int)p.n, beta, y, (int)p.n);
+    sgemm(st->s, p.ta, p.tb, p.m, p.n, p.k, p.alpha, st->in[0]->data, p.ta ? p.m : p.k, st->in[1]->data,
+          p.tb ? p.k : p.n, beta, y, p.n);
     return 0;
 }

@@ -113,7 +113,7 @@ static int conv_params(const step *st, conv_p *p, fm_err *err)
 
 static bool conv_uses_xnn(const step *st, const conv_p *p)
 {
-    return p->w.sp == 2 && st->in[1]->is_const && (st->n_in < 3 || !st->in[2] || st->in[2]->is_const) &&
+    return !st->s->reference && p->w.sp == 2 && st->in[1]->is_const && (st->n_in < 3 || !st->in[2] || st->in[2]->is_const) &&
            !st->in[0]->is_const;
 }
 
@@ -123,9 +123,19 @@ int shape_conv(step *st, fm_err *err)
     int rc = conv_params(st, &p, err);
     if (rc) return rc;
     int64_t d[5] = {p.n, p.m, p.w.out[0], p.w.out[1], p.w.out[2]};
-    if (conv_uses_xnn(st, &p))
-        st->scratch_bytes = (size_t)(st->in[0]->numel + p.n * p.m * p.w.out[0] * p.w.out[1]) * 4;
+    st->xnn = conv_uses_xnn(st, &p);
+    if (st->xnn) st->scratch_bytes = (size_t)(st->in[0]->numel + p.n * p.m * p.w.out[0] * p.w.out[1]) * 4;
     return set_out(st, 0, INFER_DTYPE_FP32, st->in[0]->ndim, d, err);
+}
+
+/* Why: XNNPACK reads and writes NHWC; activations already in NHWC (layout pass) are used in
+ * place, the others go through the scratch buffer: [input NHWC][output NHWC]. */
+static void conv_bufs(step *st, float **in, float **out)
+{
+    float *sc = st->scratch;
+    *in = st->in_nhwc ? st->in[0]->data : sc;
+    if (!st->in_nhwc) sc += st->in[0]->numel;
+    *out = st->out_nhwc ? st->out[0]->data : sc;
 }
 
 /* Why: XNNPACK packs weights when the operator is created; that happens once per session, later
@@ -156,10 +166,12 @@ int setup_conv(step *st, fm_err *err)
             bias, st->fuse_min, st->fuse_max, 0, &op);
         free(k);
         if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack convolution create failed (%d)", (int)s);
+        if (session_own(st->s, op)) return step_err(st, err, FM_ENOMEM, "out of memory");
         *st->state = op;
         st->s->st.packed_bytes += (size_t)(p.m * gi * kh * kw + p.m) * 4;
     }
-    float *in = st->scratch, *out = in + st->in[0]->numel;
+    float *in, *out;
+    conv_bufs(st, &in, &out);
     enum xnn_status s = xnn_setup_convolution2d_nhwc_f32(op, (size_t)p.n, (size_t)p.w.in[0],
                                                          (size_t)p.w.in[1], in, out, session_pool(st->s));
     if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack convolution setup failed (%d)", (int)s);
@@ -220,23 +232,24 @@ int exec_conv(step *st, fm_err *err)
         conv_ref(st, &p);
         return 0;
     }
-    float *in = st->scratch, *out = in + st->in[0]->numel;
+    float *in, *out;
+    conv_bufs(st, &in, &out);
     size_t hw = (size_t)(p.w.in[0] * p.w.in[1]), ohw = (size_t)(p.w.out[0] * p.w.out[1]);
     const float *x = st->in[0]->data;
     float *y = st->out[0]->data;
-    for (int64_t n = 0; n < p.n; n++) transpose2d_f32(x + n * p.c * hw, in + n * p.c * hw, (size_t)p.c, hw);
+    if (!st->in_nhwc)
+        for (int64_t n = 0; n < p.n; n++) transpose2d_f32(x + n * p.c * hw, in + n * p.c * hw, (size_t)p.c, hw);
     enum xnn_status s = xnn_run_operator(op, session_pool(st->s));
     if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack convolution failed (%d)", (int)s);
-    for (int64_t n = 0; n < p.n; n++) transpose2d_f32(out + n * p.m * ohw, y + n * p.m * ohw, ohw, (size_t)p.m);
+    if (!st->out_nhwc)
+        for (int64_t n = 0; n < p.n; n++) transpose2d_f32(out + n * p.m * ohw, y + n * p.m * ohw, ohw, (size_t)p.m);
     return 0;
 }
 
+/* Why: operators belong to the session (session_own), so releasing a step only forgets it. */
 void release_xnn(step *st)
 {
-    if (st->state && *st->state) {
-        xnn_delete_operator(*st->state);
-        *st->state = NULL;
-    }
+    (void)st;
 }
 
 /* ---- pooling ---------------------------------------------------------------------------------- */
@@ -333,6 +346,19 @@ int exec_gpool(step *st, fm_err *err)
     bool is_max = op_is(st, "GlobalMaxPool");
     const float *p = x->data;
     float *y = st->out[0]->data;
+    if (x->nhwc && !is_max) { /* [N, HW, C] rows summed */
+        int64_t c = x->dims[1];
+        for (int64_t n = 0; n < x->dims[0]; n++) {
+            float *yo = y + n * c;
+            for (int64_t j = 0; j < c; j++) yo[j] = 0;
+            for (int64_t i = 0; i < hw; i++) {
+                const float *r = p + (n * hw + i) * c;
+                for (int64_t j = 0; j < c; j++) yo[j] += r[j];
+            }
+            for (int64_t j = 0; j < c; j++) yo[j] = hw ? yo[j] / (float)hw : 0;
+        }
+        return 0;
+    }
     for (int64_t c = 0; c < nc; c++) {
         const float *r = p + c * hw;
         if (is_max) {
@@ -549,6 +575,26 @@ int exec_reduce(step *st, fm_err *err)
         !strcmp(nm, "Mean") ? R_MEAN : !strcmp(nm, "Sum") ? R_SUM : !strcmp(nm, "Max") ? R_MAX :
         !strcmp(nm, "Min") ? R_MIN : !strcmp(nm, "Prod") ? R_PROD : !strcmp(nm, "SumSquare") ? R_SS : R_L2;
     int64_t cnt = y->numel ? x->numel / y->numel : 0;
+    /* fast path: FP32 mean/sum over trailing axes (contiguous rows) */
+    int first_red = x->ndim;
+    while (first_red > 0 && red[first_red - 1]) first_red--;
+    bool trailing = first_red < x->ndim;
+    for (int i = 0; i < first_red; i++) trailing &= !red[i];
+    if (trailing && x->dtype == INFER_DTYPE_FP32 && (k == R_MEAN || k == R_SUM) && cnt > 0) {
+        const float *xp = x->data;
+        float *yp = y->data;
+        for (int64_t r0 = 0; r0 < y->numel; r0++) {
+            const float *row = xp + r0 * cnt;
+            float acc[8] = {0};
+            int64_t i = 0;
+            for (; i + 8 <= cnt; i += 8)
+                for (int l = 0; l < 8; l++) acc[l] += row[i + l];
+            float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            for (; i < cnt; i++) sum += row[i];
+            yp[r0] = k == R_MEAN ? sum / (float)cnt : sum;
+        }
+        return 0;
+    }
     double init = k == R_MAX ? -INFINITY : k == R_MIN ? INFINITY : k == R_PROD ? 1 : 0;
     /* output strides in input index space */
     int r = x->ndim;

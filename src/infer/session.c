@@ -12,6 +12,8 @@
 
 #include "infer/ops_int.h"
 
+_Thread_local bool infer_reference_mode;
+
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static enum xnn_status lib_status;
 
@@ -58,6 +60,7 @@ static void try_fuse(infer_session *s, step *st, int ni)
 {
     const infer_model *m = s->m;
     int v = st->node->out[0];
+    if (s->reference) return;
     if (st->n_out != 1 || s->consumers[v] != 1 || m->vals[v].is_output) return;
     int ci = s->consumer[v];
     const inode *c = &m->nodes[ci];
@@ -93,6 +96,81 @@ static void try_fuse(infer_session *s, step *st, int ni)
         st->fused_bias = b;
         s->fused[ci] = 1;
     }
+}
+
+/* Why: elementwise steps over 4-D activations of one shape do not care about layout, so NHWC
+ * data can flow through them between convolutions. */
+static bool elem_any_layout(const step *st)
+{
+    static const char *const ok[] = {"Relu", "Clip", "Sigmoid", "HardSwish", "Tanh", "Add", "Sub",
+                                     "Mul", "Div"};
+    bool found = false;
+    for (size_t i = 0; i < FM_ARRAY_LEN(ok); i++) found |= op_is(st, ok[i]);
+    const rt_val *o = st->out[0];
+    if (!found || o->dtype != INFER_DTYPE_FP32 || o->ndim != 4) return false;
+    for (int k = 0; k < st->n_in; k++) {
+        const rt_val *v = st->in[k];
+        if (!v) continue;
+        if (v->is_const) {
+            if (v->numel != 1) return false;
+        } else if (v->ndim != 4 || memcmp(v->dims, o->dims, sizeof(int64_t) * 4)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Why: convolutions run NHWC; keeping activations NHWC between them (through activations and
+ * residual adds, into global pooling) removes two transposes per convolution. A value is NHWC
+ * when every consumer accepts it; anything else (graph outputs, reshapes, pooling) gets NCHW. */
+static int layout_pass(infer_session *s)
+{
+    size_t nv = s->m->n_vals;
+    uint8_t *cand = calloc(nv + 1, 1);
+    if (!cand) return FM_ENOMEM;
+    for (size_t j = 0; j < s->n_steps; j++) {
+        const step *st = &s->steps[j];
+        if ((op_is(st, "Conv") && st->xnn) || elem_any_layout(st))
+            cand[root_of(s, (int)(st->out[0] - s->vals))] = 1;
+    }
+    for (size_t i = 0; i < s->m->n_outputs; i++) cand[root_of(s, s->m->outputs[i])] = 0;
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (size_t j = 0; j < s->n_steps; j++) {
+            const step *st = &s->steps[j];
+            bool conv = op_is(st, "Conv") && st->xnn, el = elem_any_layout(st);
+            int ro = root_of(s, (int)(st->out[0] - s->vals));
+            for (int k = 0; k < st->n_in; k++) {
+                if (!st->in[k] || st->in[k]->is_const) continue;
+                int r = root_of(s, (int)(st->in[k] - s->vals));
+                if (!cand[r]) {
+                    if (el && cand[ro]) {
+                        cand[ro] = 0;
+                        changed = true;
+                    }
+                    continue;
+                }
+                bool accept = (conv && k == 0) || op_is(st, "GlobalAveragePool") || (el && cand[ro]);
+                if (!accept) {
+                    cand[r] = 0;
+                    changed = true;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < nv; i++)
+        s->vals[i].nhwc = !s->vals[i].is_const && cand[root_of(s, (int)i)];
+    for (size_t j = 0; j < s->n_steps; j++) {
+        step *st = &s->steps[j];
+        if (!(op_is(st, "Conv") && st->xnn)) continue;
+        st->in_nhwc = st->in[0]->nhwc;
+        st->out_nhwc = st->out[0]->nhwc;
+        st->scratch_bytes = (size_t)((st->in_nhwc ? 0 : st->in[0]->numel) +
+                                     (st->out_nhwc ? 0 : st->out[0]->numel)) * sizeof(float);
+    }
+    free(cand);
+    return 0;
 }
 
 typedef struct block {
@@ -209,6 +287,11 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         const op_def *d = &infer_ops[n->op];
         rc = d->shape(&tmp, err);
         if (rc) goto fail;
+        if (all_const && d->alias && n->n_out == 1 && tmp.out[0]->bytes == tmp.in[0]->bytes) {
+            tmp.out[0]->data = tmp.in[0]->data; /* Identity/Reshape of a constant: no copy */
+            tmp.out[0]->is_const = true;
+            continue;
+        }
         if (all_const) {
             for (int k = 0; k < n->n_out; k++) {
                 tmp.out[k]->data = fm_arena_alloc(&s->plan_arena, tmp.out[k]->bytes + 1);
@@ -233,6 +316,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     }
     s->steps = steps;
     s->n_steps = ns;
+    if (!s->reference && !getenv("FM_INFER_NCHW") && layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
     /* lifetimes */
     for (size_t j = 0; j < ns; j++) {
         step *st = &steps[j];
@@ -334,6 +418,7 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     infer_session *s = calloc(1, sizeof *s);
     if (!s) return fm_err_set(err, FM_ENOMEM, "out of memory");
     s->m = m;
+    s->reference = infer_reference_mode;
     infer_session_opts_init(&s->o);
     if (opts) s->o = *opts;
     if (s->o.threads < 1) s->o.threads = 1;
@@ -361,6 +446,8 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
             s->consumers[v]++;
             s->consumer[v] = (int)i;
         }
+    const char *prof = getenv("FM_INFER_PROFILE");
+    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer_n_ops, sizeof *s->prof_ns);
     fm_err tmp = {0};
     int rc = default_plan(s, &tmp);
     if (rc == FM_ESTATE) { /* shapes depend on input values: plan at the first run */
@@ -376,12 +463,36 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     return 0;
 }
 
+/* Why: operators are owned by the session (shared ones would be deleted twice via nodes). */
+int session_own(infer_session *s, void *op)
+{
+    if (s->n_owned == s->cap_owned) {
+        size_t cap = s->cap_owned ? s->cap_owned * 2 : 64;
+        void **o = realloc(s->owned, cap * sizeof *o);
+        if (!o) {
+            xnn_delete_operator(op);
+            return FM_ENOMEM;
+        }
+        s->owned = o;
+        s->cap_owned = cap;
+    }
+    s->owned[s->n_owned++] = op;
+    return 0;
+}
+
 void infer_session_free(infer_session *s)
 {
     if (!s) return;
-    if (s->node_state)
-        for (size_t i = 0; i < s->m->n_nodes; i++)
-            if (s->node_state[i]) xnn_delete_operator(s->node_state[i]);
+    if (s->prof_ns) {
+        for (size_t i = 0; i < infer_n_ops; i++)
+            if (s->prof_ns[i])
+                FM_INFO("infer", "profile op=%s ms=%.3f runs=%llu", infer_ops[i].name,
+                        (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);
+        free(s->prof_ns);
+    }
+    for (size_t i = 0; i < s->n_owned; i++) xnn_delete_operator(s->owned[i]);
+    free(s->owned);
+    free(s->fc);
     if (s->pool) pthreadpool_destroy(s->pool);
     fm_arena_release(&s->plan_arena);
     free(s->vals);
@@ -467,7 +578,9 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
     }
     for (size_t j = 0; j < s->n_steps; j++) {
         step *st = &s->steps[j];
+        int64_t ts = s->prof_ns ? fm_now_ns() : 0;
         if ((rc = infer_ops[st->op].exec(st, err))) goto out;
+        if (s->prof_ns) s->prof_ns[st->op] += fm_now_ns() - ts;
     }
     for (size_t k = 0; k < n_out; k++) {
         infer_tensor *o = &outputs[k];
