@@ -271,6 +271,7 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     double lo = INFINITY, hi = 0, end = 0;
     for (int pass = 0; pass < 2; pass++) {
         fprintf(d, "# %s: sent_s\tlatency_ms\n", pass == 0 ? "successful" : "failed or over SLO");
+        size_t before = n_ok + n_bad;
         for (size_t i = 0; i < r->n_timeline; i += step) {
             if (r->timeline_ok[i] != (pass == 0))
                 continue;
@@ -280,6 +281,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
             hi = fmax(hi, r->timeline[i].y);
             end = fmax(end, r->timeline[i].x);
         }
+        if (n_ok + n_bad == before) /* an empty block would shift gnuplot's index numbers */
+            fprintf(d, "NaN\tNaN\n");
         fprintf(d, "\n\n");
     }
     fprintf(d, "# arrival rate: t_s\trequests_per_s\n");
@@ -287,6 +290,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
         fprintf(d, "%.6f\t%.6g\n", r->arrivals[i].x, r->arrivals[i].y);
         end = fmax(end, r->arrivals[i].x + 1);
     }
+    if (!r->n_arrivals)
+        fprintf(d, "NaN\tNaN\n");
     fprintf(d, "\n\n# instances alive: t_s\tcount\n");
     for (size_t i = 0; i < r->n_instances; i++) {
         fprintf(d, "%.6f\t%g\n", r->instances[i].x, r->instances[i].y);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int progress(size_t done, size_t total, const plan_point *p, void *ud)
 {
@@ -19,8 +20,15 @@ static int progress(size_t done, size_t total, const plan_point *p, void *ud)
 
 static const char *cfg_name(const plan_run *r, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%s m%d b%d pc%d %s", r->platform->name, r->runtime, r->memory_mb,
-             r->batch, r->provisioned, r->model->name);
+    bool fn = r->platform->profile == POLICY_PROFILE_LAMBDA ||
+              r->platform->profile == POLICY_PROFILE_GCF;
+    char mem[32] = "";
+    if (fn)
+        snprintf(mem, sizeof mem, " %dMB", r->memory_mb);
+    snprintf(buf, cap, "%s %s %s%s b%d%s", r->model->name, r->platform->name, r->runtime, mem,
+             r->batch, r->provisioned ? " pc" : "");
+    if (r->provisioned)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%d", r->provisioned);
     return buf;
 }
 
@@ -102,7 +110,7 @@ int cmd_plan(int argc, char **argv)
     if ((rc = plan_spec_load(argv[0], &sp, &err)))
         return cli_fail("plan", 2, "%s", err.msg);
     plan_search_opts o = {.slo_ms = slo, .scale = scale, .prices = prices,
-                          .progress = quiet || json ? NULL : progress};
+                          .progress = quiet || json || !isatty(2) ? NULL : progress};
     plan_result res;
     rc = plan_search(&sp, &o, &res, &err);
     if (!rc) {

@@ -70,6 +70,7 @@ typedef struct plan_spec {
     sim_calib *calib;      /* NULL when the spec names no calibration */
     sim_host sim_host;     /* host of the cloud-scale simulation (cloud) */
     double sim_scale;      /* workload rate multiplier for the cloud-scale simulation */
+    int64_t client_timeout_ns; /* a client gives up on a request after this long (live and sim) */
     plan_model *models;
     int nmodels;
     plan_workload *workloads;

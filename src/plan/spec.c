@@ -234,7 +234,7 @@ static int parse(plan_spec *s, fm_err *err)
     static const char *const keys[] = {"name",    "seed",       "mode",       "slo_ms",
                                        "success_target", "prices", "price_catalog", "results",
                                        "report",  "calibration", "simulation", "models",
-                                       "workloads", "platforms", NULL};
+                                       "workloads", "platforms", "client_timeout", NULL};
     if (!root)
         return fm_yaml_error(y, NULL, err, FM_EPARSE, "empty experiment spec");
     int rc = fm_yaml_check_keys(y, root, keys, err);
@@ -246,6 +246,13 @@ static int parse(plan_spec *s, fm_err *err)
     s->modes = PLAN_LIVE | PLAN_SIM;
     s->sim_host = (sim_host){.kind = SIM_HOST_CLOUD};
     s->sim_scale = 1;
+    s->client_timeout_ns = 60000000000LL;
+    const char *ct = NULL;
+    if (!rc && (rc = fm_yaml_get_str(y, root, "client_timeout", false, &ct, err)))
+        return rc;
+    if (ct && (fm_parse_duration_ns(ct, &s->client_timeout_ns) || s->client_timeout_ns <= 0))
+        return fm_yaml_error(y, fm_ynode_get(root, "client_timeout"), err, FM_EPARSE,
+                             "'client_timeout' must be a duration such as 60s");
     if (rc || (rc = fm_yaml_get_str(y, root, "name", false, &name, err)) ||
         (rc = fm_yaml_get_int(y, root, "seed", false, 0, INT64_MAX, &seed, err)) ||
         (rc = fm_yaml_get_double(y, root, "slo_ms", false, 0.001, 1e9, &s->slo_ms, err)) ||

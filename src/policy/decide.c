@@ -169,12 +169,16 @@ static int64_t wake(policy_fn *fn)
  * server fleet exist before the first request. */
 static void on_deploy(policy_fn *fn, const policy_event *ev)
 {
-    (void)ev;
     fn->deployed = true;
     fn->period_start = fn->now;
     if (fn->vt->period)
         fn->next_period = fn->now + fn->cfg.scale.period_ns;
     fn->vt->reconcile(fn, POLICY_REASON_NONE);
+    /* provisioned before the experiment: their provisioning delay is already over */
+    if (ev->flags & POLICY_DEPLOY_PREPROVISIONED)
+        for (int32_t s = 0; s < fn->nslots; s++)
+            if (fn->inst[s].live && fn->inst[s].state == POLICY_INST_STARTING)
+                fn->inst[s].started_ns = fn->now - fn->cfg.inst.provision_delay_ns;
 }
 
 /* ARRIVE: queue the request (pump routes it); why: every profile admits through the FIFO, so

@@ -241,9 +241,14 @@ const char *policy_event_name(policy_event_type t);
  * internal queue does (its pollers invoke synchronously and back off on throttles); the policy
  * sees each attempt as an ordinary ARRIVE. */
 
+/* DEPLOY flag: the instances this deploy starts were provisioned before the experiment began
+ * (an endpoint created ahead of time, a fleet already running), so they serve as soon as they are
+ * READY, without inst.provision_delay. Later starts (scale-out, replacement) still wait it. */
+#define POLICY_DEPLOY_PREPROVISIONED 1u
+
 typedef struct policy_event {
     policy_event_type type;
-    uint32_t flags;              /* reserved, 0 */
+    uint32_t flags;              /* DEPLOY: POLICY_DEPLOY_*; otherwise 0 */
     uint32_t items;              /* ARRIVE: client-side batch size; 0 is read as 1 */
     uint64_t request;            /* ARRIVE, CANCEL */
     policy_instance_id instance; /* READY, START_FAILED, DONE, STOPPED */

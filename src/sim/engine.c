@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT };
+enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT, EV_DEADLINE };
 
 /* Recorded times are virtual ns plus this, because the store reads 0 as "did not happen". */
 #define T0 1
@@ -34,9 +34,9 @@ typedef struct req {
     uint64_t seq;     /* arrival number within the run, for sampling */
     uint32_t fn, items;
     int64_t instance; /* store id of the instance that served it, -1 */
-    bool cold;
+    bool cold, dispatched;
     double init_ms;
-    int next_free;
+    int next_free; /* -2 while the request is live */
 } req;
 
 typedef struct inst {
@@ -63,8 +63,11 @@ typedef struct fnstate {
     bool *svc_ok;
     int maxitems;
     double demand;
+    int mem_key; /* memory size whose calibration serves this function's instances */
     policy_instance_id *stops; /* STOP actions to answer with STOPPED */
     int nstops;
+    policy_instance_id *readies; /* instances started at DEPLOY: READY at once */
+    int nreadies;
     uint64_t arrivals_step;
     int live_insts;
     sim_fn_result *res;
@@ -92,6 +95,7 @@ typedef struct engine {
     int64_t run_id;
     uint64_t events;
     int64_t last_done;
+    bool deploying; /* inside the DEPLOY call: starts are instances provisioned beforehand */
     fm_err *err;
     int rc;
 } engine;
@@ -335,7 +339,7 @@ static const sim_dist *service_dist(engine *e, fnstate *f, uint32_t items)
     if ((int)items > f->maxitems)
         items = (uint32_t)f->maxitems;
     if (!f->svc_ok[items]) {
-        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->spec->policy.fn.memory_mb,
+        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->mem_key,
                                    (int)items, &f->svc[items], e->err);
         if (rc) {
             e->rc = rc;
@@ -362,6 +366,12 @@ static void do_start(engine *e, uint32_t fi, const policy_action *a)
     f->res->instances_started++;
     if (++f->live_insts > f->res->peak_instances)
         f->res->peak_instances = f->live_insts;
+    if (e->deploying) { /* provisioned before the experiment: serving from its start */
+        in->ready_ns = e->now;
+        in->ready_seen = true;
+        f->readies[f->nreadies++] = a->instance;
+        return;
+    }
     int j = job_new(e);
     if (j < 0) {
         e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
@@ -406,6 +416,7 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
         jb->reqs[i] = id;
         req *r = &e->reqs[id];
         r->dispatch_ns = e->now;
+        r->dispatched = true;
         r->cold = cold;
         r->init_ms = cold ? init_ms : 0;
         r->instance = in->store_id;
@@ -462,6 +473,11 @@ static void apply(engine *e, uint32_t fi)
     if (wake != INT64_MAX && wake < f->tick_pending) {
         sim_evheap_push(&e->evq, wake, EV_TICK, fi, 0);
         f->tick_pending = wake;
+    }
+    e->deploying = false; /* only the DEPLOY call's own starts were provisioned beforehand */
+    while (f->nreadies > 0 && !e->rc) {
+        policy_event rd = {.type = POLICY_EV_READY, .instance = f->readies[--f->nreadies]};
+        handle(e, fi, &rd);
     }
     while (f->nstops > 0 && !e->rc) {
         policy_event st = {.type = POLICY_EV_STOPPED, .instance = f->stops[--f->nstops]};
@@ -540,6 +556,30 @@ static void job_timeout(engine *e, uint32_t fi, uint64_t a)
     handle(e, fi, &(policy_event){.type = POLICY_EV_STOPPED, .instance = iid});
 }
 
+/* Why: a client gives up on a request that waited too long for a worker, as SageMaker's 60 s
+ * invocation limit and any HTTP client's timeout do; the policy drops it from its queue. */
+static void deadline(engine *e, uint32_t fi, uint64_t a)
+{
+    uint32_t r = (uint32_t)a;
+    if ((int)r >= e->nreqs)
+        return;
+    req *q = &e->reqs[r];
+    if ((uint32_t)q->seq != (uint32_t)(a >> 32) || q->dispatched || q->next_free != -2)
+        return; /* served, being served, or the slot was reused */
+    fnstate *f = &e->fns[fi];
+    int rc = policy_fn_handle(f->pol, &(policy_event){.type = POLICY_EV_CANCEL, .request = r},
+                              e->now, &f->acts);
+    if (rc == FM_ENOTFOUND)
+        return; /* not queued: bound to a starting instance, it will be served */
+    if (rc) {
+        e->rc = fm_err_set(e->err, rc, "simulation: policy refused a cancel");
+        return;
+    }
+    e->events++;
+    req_finish(e, r, 504, "gave up waiting in the queue", 0, 0);
+    apply(e, fi);
+}
+
 /* ---- arrivals and the time series ---------------------------------------------------------- */
 
 static void next_arrival(engine *e, uint32_t fi)
@@ -571,10 +611,13 @@ static void arrive(engine *e, uint32_t fi)
     }
     uint32_t items = f->spec->items > 0 ? (uint32_t)f->spec->items : 1;
     e->reqs[r] = (req){.arrive_ns = e->now, .seq = e->arrival_seq++, .fn = fi, .items = items,
-                       .instance = -1};
+                       .instance = -1, .next_free = -2 /* live */};
     e->live_reqs++;
     f->res->arrivals++;
     f->arrivals_step++;
+    if (e->o->client_timeout_ns > 0)
+        sim_evheap_push(&e->evq, e->now + e->o->client_timeout_ns, EV_DEADLINE, fi,
+                        ((uint64_t)e->reqs[r].seq << 32) | (uint32_t)r);
     handle(e, fi, &(policy_event){.type = POLICY_EV_ARRIVE, .request = (uint64_t)r,
                                   .items = items});
     if (!e->rc)
@@ -627,18 +670,25 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     f->ninst_max = s->policy.inst.max;
     f->insts = calloc((size_t)f->ninst_max, sizeof *f->insts);
     f->stops = calloc((size_t)f->ninst_max + 1, sizeof *f->stops);
+    f->readies = calloc((size_t)f->ninst_max + 1, sizeof *f->readies);
     f->maxitems = s->policy.batch.max_size * (s->items > 0 ? s->items : 1);
     if (f->maxitems < 1)
         f->maxitems = 1;
     f->svc = calloc((size_t)f->maxitems + 1, sizeof *f->svc);
     f->svc_ok = calloc((size_t)f->maxitems + 1, sizeof *f->svc_ok);
-    if (!f->insts || !f->stops || !f->svc || !f->svc_ok)
+    if (!f->insts || !f->stops || !f->readies || !f->svc || !f->svc_ok)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     f->demand = s->threads > 0 ? s->threads : 1;
-    double share = sim_cpu_share(s->policy.fn.memory_mb);
-    if (s->policy.profile <= POLICY_PROFILE_GCF && share < f->demand)
+    /* a function instance gets the CPU share of its memory size (Lambda, GCF); a managed or
+     * server worker has a whole core per thread, which calibrations record as 1769 MB */
+    bool per_memory = s->policy.profile == POLICY_PROFILE_LAMBDA ||
+                      s->policy.profile == POLICY_PROFILE_GCF;
+    f->mem_key = per_memory && s->policy.fn.memory_mb > 0 ? s->policy.fn.memory_mb
+                                                          : (int)(1769 * f->demand + 0.5);
+    double share = sim_cpu_share(f->mem_key);
+    if (per_memory && share < f->demand)
         f->demand = share;
-    if ((rc = sim_calib_cold(e->o->calib, &s->key, s->policy.fn.memory_mb, &f->cold, err)))
+    if ((rc = sim_calib_cold(e->o->calib, &s->key, f->mem_key, &f->cold, err)))
         return fm_err_prefix(err, "function '%s': ", s->name);
     const sim_dist *d = service_dist(e, f, 1);
     if (!d)
@@ -696,7 +746,9 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         e.run_id = out->run_id = run.id;
     }
     for (uint32_t i = 0; i < (uint32_t)nfn && !e.rc; i++) {
-        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY});
+        e.deploying = true;
+        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED});
+        e.deploying = false;
         next_arrival(&e, i);
     }
     while (!e.rc) {
@@ -725,6 +777,7 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         switch (ev.kind) {
         case EV_ARRIVE: arrive(&e, ev.fn); break;
         case EV_TIMEOUT: job_timeout(&e, ev.fn, ev.a); break;
+        case EV_DEADLINE: deadline(&e, ev.fn, ev.a); break;
         case EV_TICK: {
             fnstate *f = &e.fns[ev.fn];
             if (ev.t == f->tick_pending)
@@ -780,6 +833,7 @@ done:
         load_arrival_free(f->arr);
         free(f->insts);
         free(f->stops);
+        free(f->readies);
         free(f->svc);
         free(f->svc_ok);
     }

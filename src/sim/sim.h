@@ -127,6 +127,8 @@ typedef struct sim_opts {
     sim_record record;     /* requests stored: all, 1 in `sample_every`, or none */
     uint64_t sample_every;
     int64_t series_step_ns; /* instances-by-state time series step (default 1 s; 0 keeps it) */
+    int64_t client_timeout_ns; /* a request still waiting for a worker this long after it
+                                  arrived gives up (CANCEL, recorded as a 504); 0: never */
     volatile int *stop;    /* set to end the run early */
 } sim_opts;
 
