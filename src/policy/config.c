@@ -264,8 +264,11 @@ int policy_config_defaults(policy_config *cfg, policy_profile profile, const cha
 {
     if ((unsigned)profile >= POLICY_PROFILE__COUNT)
         return fm_err_set(err, FM_EINVAL, "unknown policy profile %d", (int)profile);
+    char found[4096];
     if (!path)
         path = getenv("FAASML_PLATFORMS");
+    if (!path)
+        path = fm_data_file("platforms.yaml", found, sizeof found);
     if (!path)
         path = "data/platforms.yaml";
     policy_config_init(cfg, profile);

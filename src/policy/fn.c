@@ -164,7 +164,9 @@ static int validate(policy_fn *fn, const policy_event *ev)
         s = find(fn, ev->instance);
         if (s == PI_NIL)
             return FM_ENOTFOUND;
+        /* READY or START_FAILED may race with a STOP the policy already issued: accepted */
         if ((ev->type == POLICY_EV_READY || ev->type == POLICY_EV_START_FAILED) &&
+            fn->inst[s].state != POLICY_INST_STOPPING &&
             (fn->inst[s].state != POLICY_INST_STARTING || fn->inst[s].ready_seen))
             return FM_ESTATE;
         if (ev->type == POLICY_EV_DONE && fn->inst[s].in_flight == 0)
@@ -338,6 +340,8 @@ static void on_arrive(policy_fn *fn, const policy_event *ev)
 static void on_ready(policy_fn *fn, const policy_event *ev)
 {
     int32_t s = find(fn, ev->instance);
+    if (fn->inst[s].state == POLICY_INST_STOPPING)
+        return; /* stopped while starting: the STOP stands */
     fn->inst[s].ready_seen = true;
     if (fn->now >= fn->inst[s].started_ns + fn->cfg.inst.provision_delay_ns)
         pi_become_ready(fn, s);
@@ -356,6 +360,10 @@ static void schedule_retry(policy_fn *fn, const pi_inst *i)
 static void on_start_failed(policy_fn *fn, const policy_event *ev)
 {
     int32_t s = find(fn, ev->instance);
+    if (fn->inst[s].state == POLICY_INST_STOPPING) {
+        pi_release(fn, s); /* stopped while starting, and now gone */
+        return;
+    }
     fn->st.start_failures++;
     pi_reject_pend(fn, s, POLICY_REASON_START_FAILED);
     schedule_retry(fn, &fn->inst[s]);
@@ -446,9 +454,14 @@ int policy_fn_handle(policy_fn *fn, const policy_event *ev, int64_t now_ns, poli
     }
     fn->now = FM_MAX(now_ns, fn->now);
     fn->out = out;
+    /* an instance reported gone leaves first, so no deadline due now dispatches to it */
+    bool gone = ev->type == POLICY_EV_STOPPED || ev->type == POLICY_EV_START_FAILED;
+    if (gone)
+        handlers[ev->type](fn, ev);
     if (ev->type != POLICY_EV_DEPLOY)
         advance(fn);
-    handlers[ev->type](fn, ev);
+    if (!gone)
+        handlers[ev->type](fn, ev);
     pump(fn);
     expire_idle(fn);
     out->wake_ns = wake(fn);

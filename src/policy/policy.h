@@ -248,7 +248,7 @@ typedef struct policy_event {
     X(DISPATCH, "dispatch") /* run requests[0..n) on `instance` as one invocation (one worker) */ \
     X(THROTTLE, "throttle") /* answer `request` 429 (TooManyRequestsException), reason says why */\
     X(REJECT, "reject")     /* answer `request` 503 (queue full, shutting down, no instance) */   \
-    X(STOP, "stop")         /* stop `instance` (it has nothing in flight); expect STOPPED */
+    X(STOP, "stop")         /* stop `instance` (nothing in flight; may still be starting) */
 
 typedef enum policy_action_type {
 #define POLICY_XX(name, str) POLICY_ACT_##name,
@@ -329,7 +329,8 @@ const policy_config *policy_fn_config(const policy_fn *fn);
  * live requests (the caller's invariant; not checked on the hot path). Returns 0, FM_EINVAL for a
  * malformed event, FM_ENOTFOUND for an unknown instance id or a CANCEL of a request that is not
  * queued, FM_ESTATE for an event that does not fit the instance's state (READY twice, DONE on an
- * idle instance) or a second DEPLOY. On error no action is written and the state is unchanged. */
+ * idle instance) or a second DEPLOY. READY or START_FAILED for an instance the policy already
+ * asked to STOP is accepted (a race the caller cannot avoid): the STOP stands. On error no action is written and the state is unchanged. */
 int policy_fn_handle(policy_fn *fn, const policy_event *ev, int64_t now_ns, policy_actions *out);
 
 /* Counters for /metrics and the time series. Gauges are current; totals count since DEPLOY. */
