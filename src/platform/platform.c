@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -633,41 +632,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     plat_meter_points(arg);
 }
 
-/* Why: functions may be started from any directory; the policy's data file is found next to the
- * source tree the binary was built in unless configured. */
-static void find_platforms_file(platform *p)
-{
-    const char *env = getenv("FAASML_PLATFORMS");
-    if (p->cfg.platforms) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", p->cfg.platforms);
-        return;
-    }
-    if (env && *env) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *dir = dirname(exe);
-        for (int up = 1; up <= 3; up++) {
-            char cand[PATH_MAX + 64];
-            snprintf(cand, sizeof cand, "%s", dir);
-            for (int i = 0; i < up; i++)
-                strncat(cand, "/..", sizeof cand - strlen(cand) - 1);
-            strncat(cand, "/data/platforms.yaml", sizeof cand - strlen(cand) - 1);
-            if (access(cand, R_OK) == 0) {
-                char *real = realpath(cand, NULL);
-                snprintf(p->platforms_path, sizeof p->platforms_path, "%s", real ? real : cand);
-                free(real);
-                return;
-            }
-        }
-    }
-    p->platforms_path[0] = 0;
-}
-
 int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, platform **out,
                  fm_err *err)
 {
@@ -687,7 +651,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         ssize_t n = readlink("/proc/self/exe", p->self_exe, sizeof p->self_exe - 1);
         p->self_exe[n > 0 ? n : 0] = 0;
     }
-    find_platforms_file(p);
+    /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
+    if (cfg->platforms)
+        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
     int rc = 0;
     if (cfg->log_dir && *cfg->log_dir) {
         char path[1200];
