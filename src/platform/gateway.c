@@ -120,6 +120,8 @@ void plat_inv_free(plat_inv *inv)
     take_client(inv);
     if (inv->timer)
         event_free(inv->timer);
+    if (inv->retry_ev)
+        event_free(inv->retry_ev);
     if (inv->payload)
         evbuffer_free(inv->payload);
     if (inv->log)

@@ -420,6 +420,18 @@ static void deliver(plat_inst *in, plat_inv *inv)
     char line[128];
     int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);
     plat_log_line(in, inv, line, (size_t)n);
+    if (inv->kind == PLAT_INV_EVENT) {
+        /* An Event may be retried: send a copy, keep the payload. */
+        struct evbuffer *copy = evbuffer_new();
+        if (copy && evbuffer_add(copy, evbuffer_pullup(inv->payload, -1),
+                                 evbuffer_get_length(inv->payload)) == 0) {
+            evhttp_send_reply(req, 200, "OK", copy);
+            evbuffer_free(copy);
+            return;
+        }
+        if (copy)
+            evbuffer_free(copy);
+    }
     evhttp_send_reply(req, 200, "OK", inv->payload);
 }
 
@@ -473,6 +485,8 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         snprintf(line + n, sizeof line - (size_t)n, "\tStatus: %s", status);
     plat_log_line(in, inv, line, strlen(line));
     plat_inv_answer(inv, 200, fn_error, body, len);
+    if (inv->kind == PLAT_INV_EVENT && fn_error && plat_event_retry(inv))
+        return;
     plat_inv_free(inv);
 }
 
