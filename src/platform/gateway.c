@@ -96,20 +96,14 @@ static size_t base64(const unsigned char *in, size_t n, char *out)
 
 /* ---- invocations ------------------------------------------------------------------------------ */
 
-static void on_client_closed(struct evhttp_connection *conn, void *arg)
-{
-    plat_inv *inv = arg;
-    if (inv->client && evhttp_request_get_connection(inv->client) == conn)
-        inv->client = NULL;
-}
-
-/* Detaches the client before replying: after evhttp_send_reply the connection may be gone. */
+/* Why no close callback on client connections: when a client leaves while its invocation runs,
+ * libevent detaches the request from the dead connection and keeps it for us; replying to a
+ * detached request frees it (libevent 2.1 evhttp_send). So every request is answered exactly
+ * once, whether or not anyone is still listening, and nothing dangles. */
 static struct evhttp_request *take_client(plat_inv *inv)
 {
     struct evhttp_request *req = inv->client;
     inv->client = NULL;
-    if (req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
     return req;
 }
 
@@ -117,7 +111,9 @@ void plat_inv_free(plat_inv *inv)
 {
     if (!inv)
         return;
-    take_client(inv);
+    struct evhttp_request *req = take_client(inv);
+    if (req) /* never left unanswered: an answer also frees a detached request */
+        send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
     if (inv->timer)
         event_free(inv->timer);
     if (inv->retry_ev)
@@ -285,8 +281,6 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
     inv->fn->m.invocations[inv->kind]++;
     if (client) {
         inv->client = client;
-        evhttp_connection_set_closecb(evhttp_request_get_connection(client), on_client_closed,
-                                      inv);
         plat_inv_arm_timeout(inv);
     }
     if (inv->kind == PLAT_INV_EVENT) {

@@ -387,12 +387,18 @@ fail:
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
+/* The runtime dropped the connection of its parked /next. libevent has detached that request
+ * from the dying connection (a reply frees it) unless the whole listener is being freed, in which
+ * case the connection frees it. Either way the instance forgets it and waits for a new /next. */
 static void on_next_closed(struct evhttp_connection *conn, void *arg)
 {
     plat_inst *in = arg;
-    if (in->next_conn == conn) {
+    if (in->next_conn == conn && in->next_req) {
+        struct evhttp_request *req = in->next_req;
         in->next_req = NULL;
         in->next_conn = NULL;
+        if (!evhttp_request_get_connection(req))
+            evhttp_send_error(req, 500, NULL);
     }
 }
 
@@ -464,6 +470,12 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
 {
     platform *p = in->fn->p;
     inv->done_ns = fm_now_ns();
+    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
+     * land in this invocation's log (and its Tail) before END. */
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
     if (in->inv == inv)
         in->inv = NULL;
     if (in->pending == inv)

@@ -64,6 +64,15 @@ code=$(invoke echo '{"still":"serving"}')
 expect_eq "$code" 200 "serving after junk"
 ok "malformed HTTP answered 4xx while others are served"
 
+# A client that gives up mid-invocation: the function still finishes, the platform serves on.
+curl -sS --max-time 0.3 -o /dev/null -X POST "$URL/2015-03-31/functions/echo/invocations" \
+    --data-binary '{"op":"sleep","s":0.6}' 2>/dev/null && fail "the slow request should have been cut"
+sleep 0.6
+code=$(invoke echo '{"after":"hangup"}')
+expect_eq "$code" 200 "serving after a client hung up"
+expect_eq "$(body)" '{"after":"hangup"}' "body after a client hung up"
+ok "a client that hangs up mid-invocation"
+
 # Bad specs, through the CLI and the admin API.
 printf 'name: bad\nruntime: custom\nbootstrap: /bin/true\nmemroy_mb: 5\n' >"$TMP/bad.yaml"
 set +e
