@@ -94,6 +94,32 @@ static size_t base64(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
+/* Decodes base64 (X-Amz-Client-Context) into a malloc'd string; NULL when it is not base64. */
+static char *unbase64(const char *in)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; out && i < n && in[i] != '='; i++) {
+        const char *p = strchr(tbl, in[i]);
+        if (!p || !in[i]) {
+            free(out);
+            return NULL;
+        }
+        acc = acc << 6 | (uint32_t)(p - tbl);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (char)(acc >> bits);
+        }
+    }
+    if (out)
+        out[o] = 0;
+    return out;
+}
+
 /* ---- invocations ------------------------------------------------------------------------------ */
 
 /* Why no close callback on client connections: when a client leaves while its invocation runs,
@@ -122,6 +148,7 @@ void plat_inv_free(plat_inv *inv)
         evbuffer_free(inv->payload);
     if (inv->log)
         evbuffer_free(inv->log);
+    free(inv->client_context);
     free(inv);
 }
 
@@ -363,8 +390,16 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
                        "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun", NULL);
         return;
     }
+    const char *cc = evhttp_find_header(ih, "X-Amz-Client-Context");
+    char *client_context = NULL;
+    if (cc && (strlen(cc) > 3583 || !(client_context = unbase64(cc)))) {
+        send_aws_error(req, 400, "InvalidParameterValueException", NULL,
+                       "X-Amz-Client-Context must be base64 of at most 3583 bytes", NULL);
+        return;
+    }
     const char *lt = evhttp_find_header(ih, "X-Amz-Log-Type");
     if (lt && strcmp(lt, "Tail") != 0 && strcmp(lt, "None") != 0) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidParameterValueException", NULL,
                        "X-Amz-Log-Type must be None or Tail", NULL);
         return;
@@ -373,6 +408,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     size_t len = evbuffer_get_length(body);
     size_t limit = kind == PLAT_INV_EVENT ? PLAT_MAX_EVENT_PAYLOAD : PLAT_MAX_PAYLOAD;
     if (len > limit) {
+        free(client_context);
         snprintf(msg, sizeof msg,
                  "%zu byte payload is too large for the %s invocation type (limit %zu bytes)", len,
                  kind == PLAT_INV_EVENT ? "Event" : "RequestResponse", limit);
@@ -383,12 +419,14 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     if (!len)
         len = 2;
     if (!is_json(data, len)) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidRequestContentException", NULL,
                        "Could not parse request body into json: the payload is not valid JSON",
                        NULL);
         return;
     }
     if (dry) {
+        free(client_context);
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Executed-Version",
                           "$LATEST");
         send_body(req, 204, NULL, NULL, 0);
@@ -396,10 +434,12 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
     plat_inv *inv = inv_new(fn, kind, req);
     if (!inv || evbuffer_add(inv->payload, data, len)) {
+        free(client_context);
         plat_inv_free(inv);
         send_aws_error(req, 500, "ServiceException", NULL, "out of memory", NULL);
         return;
     }
+    inv->client_context = client_context;
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
     if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
         plat_inv_free(inv);

@@ -422,6 +422,8 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_add_header(h, "Lambda-Runtime-Deadline-Ms", v);
     evhttp_add_header(h, "Lambda-Runtime-Invoked-Function-Arn", inv->fn->arn);
     evhttp_add_header(h, "Lambda-Runtime-Trace-Id", inv->trace_id);
+    if (inv->client_context) /* omitted when empty, as RIE does */
+        evhttp_add_header(h, "Lambda-Runtime-Client-Context", inv->client_context);
     evhttp_add_header(h, "Content-Type", "application/json");
     char line[128];
     int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);

@@ -70,6 +70,7 @@ struct plat_inv {
     bool tail;               /* X-Amz-Log-Type: Tail */
     struct evbuffer *payload;
     char trace_id[96];
+    char *client_context;    /* X-Amz-Client-Context, base64-decoded (Lambda-Runtime-Client-Context) */
     int64_t arrive_ns, arrive_wall_ns, dispatch_ns, done_ns;
     int64_t deadline_wall_ms;
     plat_inst *inst;         /* set at DISPATCH */
