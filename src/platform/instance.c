@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -293,6 +294,10 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         rc = fm_err_set(err, -errno, "fork: %s", strerror(errno));
     } else if (pid == 0) {
         setpgid(0, 0);
+        /* If the platform dies without stopping us (SIGKILL, crash), the instance goes too. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != p->pid_self)
+            _exit(125);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -355,6 +360,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     /* The instance is tracked even when exec failed: the child exits and is reaped like any
      * crash at init, so one path records it and tells the policy START_FAILED. */
     TAILQ_INSERT_TAIL(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, ++p->ninstances);
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
@@ -779,6 +785,7 @@ static void reaped(plat_inst *in)
     in->stopped_ns = fm_now_ns();
     plat_meter_instance(in);
     TAILQ_REMOVE(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, --p->ninstances);
     if (fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] == in)
         fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] = NULL;
     policy_event ev = {.type = in->ready || in->stop_asked ? POLICY_EV_STOPPED
@@ -823,5 +830,6 @@ void plat_inst_forget(plat_inst *in)
         plat_meter_instance(in);
     }
     TAILQ_REMOVE(&fn->insts, in, link);
+    fn->p->ninstances--;
     inst_free(in);
 }

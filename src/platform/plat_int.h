@@ -40,6 +40,7 @@ typedef struct plat_cg { /* one instance's cgroups */
 
 int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups);
 void plat_sandbox_release(plat_sandbox *sb);
+void plat_sandbox_set_instances(plat_sandbox *sb, int n); /* CPU weight of the whole group */
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);
 void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg); /* child, before exec */
 void plat_sandbox_close_fds(plat_cg *cg);
@@ -177,6 +178,8 @@ struct platform {
     struct store *st;
     int64_t run_id;
     int64_t next_inst_id;
+    int ninstances; /* live instance processes, all functions */
+    pid_t pid_self;
     uint64_t next_req_id;
     plat_inv **hash;
     size_t hash_cap, hash_n;

@@ -688,6 +688,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     p->st = st;
     p->run_id = run_id;
     p->log = stderr;
+    p->pid_self = getpid();
     TAILQ_INIT(&p->fns);
     fm_rng_seed(&p->rng, (uint64_t)fm_wall_ns() ^ ((uint64_t)getpid() << 32));
     if (cfg->self_exe)
