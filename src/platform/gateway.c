@@ -16,7 +16,8 @@
 #define ADMIN_PREFIX "/admin/functions"
 #define MAX_BODY (32 * 1024 * 1024) /* beyond: evhttp's own 413; up to it: Lambda's 413 JSON */
 
-/* ---- replies ---------------------------------------------------------------------------------- */
+/* ---- replies ----------------------------------------------------------------------------------
+ */
 
 static void send_body(struct evhttp_request *req, int code, const char *ctype, const char *body,
                       size_t len)
@@ -120,7 +121,8 @@ static char *unbase64(const char *in)
     return out;
 }
 
-/* ---- invocations ------------------------------------------------------------------------------ */
+/* ---- invocations ------------------------------------------------------------------------------
+ */
 
 /* Why no close callback on client connections: when a client leaves while its invocation runs,
  * libevent detaches the request from the dead connection and keeps it for us; replying to a
@@ -186,8 +188,7 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     cJSON_Delete(o);
 }
 
-void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body,
-                     size_t len)
+void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len)
 {
     struct evhttp_request *req = take_client(inv);
     if (!req)
@@ -196,21 +197,18 @@ void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char
         if (fn_error) {
             kserve_error(req, body, len);
         } else {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId",
-                              inv->rid);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
             send_body(req, status, "application/json", body, len);
         }
         return;
     }
     add_lambda_headers(inv, req);
     if (fn_error)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error",
-                          fn_error);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error", fn_error);
     send_body(req, status, "application/json", body, len);
 }
 
-void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason,
-                   const char *msg)
+void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason, const char *msg)
 {
     plat_meter_invocation(inv, status == 429 ? "throttled" : "error", status, type, NULL);
     struct evhttp_request *req = take_client(inv);
@@ -267,8 +265,8 @@ void plat_inv_arm_timeout(plat_inv *inv)
 static void make_rid(platform *p, char *out)
 {
     uint64_t a = fm_rng_u64(&p->rng), b = fm_rng_u64(&p->rng);
-    a = (a & ~0xF000ull) | 0x4000ull;                               /* version 4 */
-    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;        /* variant */
+    a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
+    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012" PRIx64, (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xFFFF, (unsigned)a & 0xFFFF, (unsigned)(b >> 48),
              (uint64_t)(b & 0xFFFFFFFFFFFFull));
@@ -288,13 +286,13 @@ static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request 
     inv->arrive_ns = fm_now_ns();
     inv->arrive_wall_ns = fm_wall_ns();
     make_rid(p, inv->rid);
-    const char *trace = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                           "X-Amzn-Trace-Id");
+    const char *trace =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id");
     if (trace && strlen(trace) < sizeof inv->trace_id)
         snprintf(inv->trace_id, sizeof inv->trace_id, "%s", trace);
     else
-        snprintf(inv->trace_id, sizeof inv->trace_id, "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64
-                 ";Sampled=0",
+        snprintf(inv->trace_id, sizeof inv->trace_id,
+                 "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64 ";Sampled=0",
                  (unsigned)(inv->arrive_wall_ns / 1000000000), fm_rng_u64(&p->rng) >> 0,
                  (uint64_t)fm_rng_u64(&p->rng));
     return inv;
@@ -372,7 +370,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         snprintf(qual, sizeof qual, "%s", qv);
     evhttp_clear_headers(&params);
     if (!fn || (qual[0] && strcmp(qual, "$LATEST") != 0)) {
-        snprintf(msg, sizeof msg, "Function not found: arn:aws:lambda:%s:000000000000:function:%s%s%s",
+        snprintf(msg, sizeof msg,
+                 "Function not found: arn:aws:lambda:%s:000000000000:function:%s%s%s",
                  p->cfg.region, name, qual[0] ? ":" : "", qual);
         send_aws_error(req, 404, "ResourceNotFoundException", NULL, msg, NULL);
         return;
@@ -456,7 +455,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
 }
 
-/* ---- KServe v2 -------------------------------------------------------------------------------- */
+/* ---- KServe v2 --------------------------------------------------------------------------------
+ */
 
 static plat_fn *onnx_fn(platform *p, const char *name)
 {
@@ -522,15 +522,17 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
         send_json_obj(req, 200, o);
     } else if (strcmp(rest, "/ready") == 0 && m == EVHTTP_REQ_GET) {
         char b[128];
-        snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name, p->draining ? "false" : "true");
+        snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name,
+                 p->draining ? "false" : "true");
         send_body(req, p->draining ? 503 : 200, "application/json", b, strlen(b));
     } else if (strcmp(rest, "/infer") == 0 && m == EVHTTP_REQ_POST) {
         struct evbuffer *body = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(body);
         if (evhttp_find_header(evhttp_request_get_input_headers(req),
                                "Inference-Header-Content-Length")) {
-            send_json_error(req, 400, "binary tensor data is not supported through the gateway: "
-                                      "send JSON tensors");
+            send_json_error(req, 400,
+                            "binary tensor data is not supported through the gateway: "
+                            "send JSON tensors");
             return;
         }
         if (len > PLAT_MAX_PAYLOAD) {
@@ -554,7 +556,8 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
     }
 }
 
-/* ---- admin API -------------------------------------------------------------------------------- */
+/* ---- admin API --------------------------------------------------------------------------------
+ */
 
 static cJSON *describe(plat_fn *fn)
 {
@@ -653,7 +656,8 @@ static void h_admin(platform *p, struct evhttp_request *req, const char *path)
     platform_spec_release(&spec);
 }
 
-/* ---- routing ---------------------------------------------------------------------------------- */
+/* ---- routing ----------------------------------------------------------------------------------
+ */
 
 static void h_metrics(platform *p, struct evhttp_request *req)
 {

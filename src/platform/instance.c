@@ -29,7 +29,8 @@ const char *plat_inst_state_name(plat_inst_state s)
     return names[s];
 }
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers ----------------------------------------------------------------------------
+ */
 
 static void reply_json(struct evhttp_request *req, int code, const char *reason, const char *body)
 {
@@ -53,7 +54,8 @@ static void reply_error(struct evhttp_request *req, int code, const char *reason
     reply_json(req, code, reason, body);
 }
 
-/* ---- logs ------------------------------------------------------------------------------------- */
+/* ---- logs -------------------------------------------------------------------------------------
+ */
 
 /* Why: the function host reports its init phases as `FAASML_INIT {json}` on stderr; the platform
  * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. */
@@ -130,15 +132,17 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- starting --------------------------------------------------------------------------------- */
+/* ---- starting ---------------------------------------------------------------------------------
+ */
 
 static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
 {
     plat_inst *in = arg;
     if (in->state == PLAT_INST_STARTING) {
         char line[160];
-        int n = snprintf(line, sizeof line, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
-                                            "Status: timeout",
+        int n = snprintf(line, sizeof line,
+                         "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
+                         "Status: timeout",
                          (double)(fm_now_ns() - in->created_ns) / 1e6);
         plat_log_line(in, NULL, line, (size_t)n);
         plat_inst_kill(in, "init_timeout");
@@ -364,8 +368,8 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
-        int n = snprintf(line, sizeof line, "cannot start '%s': %s", argv[0],
-                         strerror(child_errno));
+        int n =
+            snprintf(line, sizeof line, "cannot start '%s': %s", argv[0], strerror(child_errno));
         plat_log_line(in, NULL, line, (size_t)n);
         free(in->init_error);
         char q[1300];
@@ -391,7 +395,8 @@ fail:
     return rc;
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
 /* The runtime dropped the connection of its parked /next. libevent has detached that request
  * from the dying connection (a reply frees it) unless the whole listener is being freed, in which
@@ -469,7 +474,8 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         kill(-in->pid, SIGKILL);
 }
 
-/* ---- answering invocations -------------------------------------------------------------------- */
+/* ---- answering invocations --------------------------------------------------------------------
+ */
 
 /* Why: one place writes END and REPORT (Lambda's format, Init Duration last and only on cold
  * starts), meters the invocation and answers the client, whatever ended it. */
@@ -526,7 +532,8 @@ void plat_inst_timeout(plat_inst *in, plat_inv *inv)
     finish(in, inv, "timeout", "Unhandled", body, strlen(body));
 }
 
-/* ---- the Runtime API -------------------------------------------------------------------------- */
+/* ---- the Runtime API --------------------------------------------------------------------------
+ */
 
 static void handle_next(plat_inst *in, struct evhttp_request *req)
 {
@@ -584,8 +591,8 @@ static bool body_is_json(struct evbuffer *b)
 static void error_body(struct evhttp_request *req, struct evbuffer *in_body, char **out,
                        size_t *len)
 {
-    const char *type =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Lambda-Runtime-Function-Error-Type");
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Lambda-Runtime-Function-Error-Type");
     if (body_is_json(in_body)) {
         *len = evbuffer_get_length(in_body);
         *out = malloc(*len + 1);
@@ -705,7 +712,8 @@ static void rapi_cb(struct evhttp_request *req, void *arg)
     reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
 }
 
-/* ---- reaping ---------------------------------------------------------------------------------- */
+/* ---- reaping ----------------------------------------------------------------------------------
+ */
 
 static plat_inst *find_pid(platform *p, pid_t pid)
 {
@@ -723,7 +731,8 @@ static void describe_exit(int ws, char *out, size_t cap)
     if (WIFEXITED(ws))
         snprintf(out, cap, "exit status %d", WEXITSTATUS(ws));
     else if (WIFSIGNALED(ws))
-        snprintf(out, cap, "signal: %s", WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
+        snprintf(out, cap, "signal: %s",
+                 WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
     else
         snprintf(out, cap, "unknown");
 }
@@ -757,8 +766,9 @@ static void reaped(plat_inst *in)
                  "with error: %s\"}",
                  type, inv->rid, why);
         char line[300];
-        int n = snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
-                         inv->rid, why, type);
+        int n =
+            snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
+                     inv->rid, why, type);
         plat_log_line(in, inv, line, (size_t)n);
         if (oom)
             fn->m.oom++;
@@ -788,8 +798,8 @@ static void reaped(plat_inst *in)
     plat_sandbox_set_instances(&p->sb, --p->ninstances);
     if (fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] == in)
         fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] = NULL;
-    policy_event ev = {.type = in->ready || in->stop_asked ? POLICY_EV_STOPPED
-                                                           : POLICY_EV_START_FAILED,
+    policy_event ev = {.type =
+                           in->ready || in->stop_asked ? POLICY_EV_STOPPED : POLICY_EV_START_FAILED,
                        .instance = in->pid_policy};
     inst_free(in);
     plat_feed(fn, &ev);

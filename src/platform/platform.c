@@ -33,10 +33,21 @@ void platform_config_init(platform_config *c)
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
-    static const char *const keys[] = {
-        "listen", "account_concurrency", "scale_per_10s", "keep_alive", "init_timeout",
-        "drain", "billing_round_ms", "event_queue_max", "region", "log_dir", "cgroups",
-        "platforms", "event_retries", "event_retry_delay", NULL};
+    static const char *const keys[] = {"listen",
+                                       "account_concurrency",
+                                       "scale_per_10s",
+                                       "keep_alive",
+                                       "init_timeout",
+                                       "drain",
+                                       "billing_round_ms",
+                                       "event_queue_max",
+                                       "region",
+                                       "log_dir",
+                                       "cgroups",
+                                       "platforms",
+                                       "event_retries",
+                                       "event_retry_delay",
+                                       NULL};
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -63,8 +74,7 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(ints); i++) {
         iv = *(int *)((char *)c + ints[i].off);
-        if ((rc = fm_yaml_get_int(y, root, ints[i].key, false, ints[i].min, ints[i].max, &iv,
-                                  err)))
+        if ((rc = fm_yaml_get_int(y, root, ints[i].key, false, ints[i].min, ints[i].max, &iv, err)))
             goto out;
         *(int *)((char *)c + ints[i].off) = (int)iv;
     }
@@ -126,7 +136,8 @@ out:
     return rc;
 }
 
-/* ---- invocation table ------------------------------------------------------------------------- */
+/* ---- invocation table -------------------------------------------------------------------------
+ */
 
 static size_t hslot(const platform *p, uint64_t id)
 {
@@ -174,7 +185,8 @@ plat_inv *plat_inv_hash_take(platform *p, uint64_t id)
     return NULL;
 }
 
-/* ---- functions -------------------------------------------------------------------------------- */
+/* ---- functions --------------------------------------------------------------------------------
+ */
 
 plat_fn *plat_fn_find(platform *p, const char *name)
 {
@@ -271,8 +283,8 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
         cfg.inst.max = cfg.inst.provisioned;
     if (p->cfg.scale_per_10s > 0) {
         cfg.limit.scaling = POLICY_SCALING_LAMBDA_2023;
-        cfg.limit.rate = (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s,
-                                       10000000000LL, true};
+        cfg.limit.rate =
+            (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s, 10000000000LL, true};
     }
     cfg.queue.capacity = p->cfg.event_queue_max;
     cfg.batch.max_size = 1; /* the platform sends one event per invocation */
@@ -345,7 +357,8 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     return 0;
 }
 
-/* ---- carrying out actions --------------------------------------------------------------------- */
+/* ---- carrying out actions ---------------------------------------------------------------------
+ */
 
 static plat_inst *slot_inst(plat_fn *fn, policy_instance_id id)
 {
@@ -357,12 +370,9 @@ static plat_inst *slot_inst(plat_fn *fn, policy_instance_id id)
 static const char *throttle_reason(policy_reason r)
 {
     switch (r) {
-    case POLICY_REASON_ACCOUNT:
-        return "ConcurrentInvocationLimitExceeded";
-    case POLICY_REASON_RATE:
-        return "FunctionInvocationRateLimitExceeded";
-    default:
-        return "ReservedFunctionConcurrentInvocationLimitExceeded";
+    case POLICY_REASON_ACCOUNT: return "ConcurrentInvocationLimitExceeded";
+    case POLICY_REASON_RATE: return "FunctionInvocationRateLimitExceeded";
+    default: return "ReservedFunctionConcurrentInvocationLimitExceeded";
     }
 }
 
@@ -455,8 +465,7 @@ static void do_action(plat_fn *fn, const policy_action *a)
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -589,7 +598,8 @@ void plat_pump_events(platform *p)
     p->pumping = false;
 }
 
-/* ---- the server ------------------------------------------------------------------------------- */
+/* ---- the server -------------------------------------------------------------------------------
+ */
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {

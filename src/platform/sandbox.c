@@ -3,14 +3,14 @@
  * vCPU, at most 6 (cloud-platforms.md section 3). */
 #include "plat_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <dirent.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,8 +133,9 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
             if (write_str(p, "+memory +cpu")) {
                 sb->kind = PLAT_SB_CGROUP2;
                 snprintf(sb->cpu_root, sizeof sb->cpu_root, "%s", sb->mem_root);
-                snprintf(sb->desc, sizeof sb->desc, "cgroup v2 (memory.max, cpu.max = memory/1769 "
-                                                    "vCPU)");
+                snprintf(sb->desc, sizeof sb->desc,
+                         "cgroup v2 (memory.max, cpu.max = memory/1769 "
+                         "vCPU)");
                 return 0;
             }
             rmdir(sb->mem_root);
