@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "store/store.h"
 
 #define LOAD_MMPP_MAX 16
 #define LOAD_SEG_MAX 64
@@ -291,5 +292,10 @@ int load_target_check(const load_target *t, int64_t timeout_ns, fm_err *err);
  * requests); a negative code for a setup failure, in which case nothing was sent. */
 int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load_run_opts *o,
              load_summary *out, fm_err *err);
+
+/* The results-store row of a record; times become wall0 + the record's monotonic times (pass
+ * wall0 = fm_wall_ns() - fm_now_ns() taken at the run's start, plus the run's t0). */
+void load_record_to_store(const load_record *r, int64_t run_id, const char *function,
+                          int64_t wall0, store_request *out);
 
 #endif

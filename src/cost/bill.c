@@ -1,0 +1,165 @@
+/* Billing formulas: recorded quantities × catalogue prices, one function per profile. */
+#include "cost.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Rounds up to a multiple of g; the epsilon keeps 300.0000000001 (float noise) at 300. */
+static double round_up(double v, double g)
+{
+    if (g <= 0)
+        return v;
+    return ceil(v / g - 1e-9) * g;
+}
+
+static void no_price(cost_result *r, const char *fmt, const char *a, const char *b)
+{
+    r->priced = false;
+    snprintf(r->why, sizeof r->why, fmt, a, b);
+}
+
+/* Adds a line when its quantity is nonzero. Returns false (and says why) when the offer has no
+ * price for an item the usage needs. */
+static bool add_line(cost_result *r, cost_item it, double qty)
+{
+    const cost_offer *o = r->offer;
+    if (qty <= 0)
+        return true;
+    if (!o->price[it].set) {
+        no_price(r, "no price for %s in catalogue entry '%s'", cost_item_key(it), o->id);
+        return false;
+    }
+    if (r->n_lines >= COST_MAX_LINES)
+        return true;
+    cost_line *l = &r->lines[r->n_lines++];
+    l->item = it;
+    l->quantity = qty;
+    l->unit_price = o->price[it].usd;
+    l->amount = qty * l->unit_price;
+    r->total += l->amount;
+    if (strcmp(o->price[it].status, "unverified") == 0)
+        r->unverified = true;
+    return true;
+}
+
+bool cost_gcf_ghz(const cost_offer *o, int memory_mb, double *ghz)
+{
+    for (int i = 0; i < o->n_tiers; i++)
+        if (memory_mb <= o->tier_mb[i]) {
+            *ghz = o->tier_ghz[i];
+            return true;
+        }
+    return false;
+}
+
+/* The duration an invocation is billed for on this offer: the platform's own billed time when
+ * the run was recorded on this offer, else the execution time rounded to the offer's step. */
+static double billed_ms(const cost_offer *o, const cost_invocation *v, bool own)
+{
+    double ms = (own && v->billed_ms > 0) ? v->billed_ms
+                                          : (v->duration_ms > 0 ? v->duration_ms : v->billed_ms);
+    return ms > 0 ? round_up(ms, o->granularity_ms) : 0;
+}
+
+/* Why one function for lambda and gcf: both bill each invocation's rounded duration times its
+ * memory (and gcf its CPU tier), plus a fee per request; only the items differ. */
+static void bill_per_invocation(const cost_usage *u, bool own, cost_result *r)
+{
+    const cost_offer *o = r->offer;
+    double gb_s = 0, pc_dur_gb_s = 0, ghz_s = 0, requests = 0, pc_gb_s = 0;
+    size_t timed = 0, invoked = 0;
+    for (size_t i = 0; i < u->n_inv; i++) {
+        const cost_invocation *v = &u->inv[i];
+        if (!v->invoked)
+            continue;
+        invoked++;
+        requests += 1;
+        double ms = billed_ms(o, v, own);
+        if (ms <= 0)
+            continue;
+        timed++;
+        if (v->memory_mb <= 0) {
+            no_price(r, "memory size not recorded, cannot bill on '%s'%s", o->id, "");
+            return;
+        }
+        double gb = v->memory_mb / 1024.0, s = ms / 1000.0;
+        if (o->profile == COST_GCF) {
+            double ghz;
+            char mb[32];
+            snprintf(mb, sizeof mb, "%d", v->memory_mb);
+            if (!cost_gcf_ghz(o, v->memory_mb, &ghz)) {
+                no_price(r, "no CPU tier for %s MB in catalogue entry '%s'", mb, o->id);
+                return;
+            }
+            ghz_s += ghz * s;
+            gb_s += gb * s;
+        } else if (v->on_provisioned) {
+            pc_dur_gb_s += gb * s;
+        } else {
+            gb_s += gb * s;
+        }
+    }
+    if (invoked > 0 && timed == 0) {
+        no_price(r, "no invocation durations recorded, cannot bill on '%s'%s", o->id, "");
+        return;
+    }
+    for (size_t i = 0; i < u->n_spans; i++)
+        if (u->spans[i].provisioned && o->profile == COST_LAMBDA)
+            pc_gb_s += round_up(u->spans[i].seconds, o->pc_granularity_s) *
+                       u->spans[i].memory_mb / 1024.0;
+    if (add_line(r, COST_GB_S, gb_s) && add_line(r, COST_GHZ_S, ghz_s) &&
+        add_line(r, COST_PC_GB_S, pc_gb_s) && add_line(r, COST_PC_DURATION_GB_S, pc_dur_gb_s))
+        add_line(r, COST_REQUEST, requests);
+}
+
+/* Managed endpoints and servers bill every instance for its lifetime, rounded up to the offer's
+ * step with a minimum, whether it served anything or not. */
+static void bill_per_instance(const cost_usage *u, cost_result *r)
+{
+    const cost_offer *o = r->offer;
+    double seconds = 0;
+    for (size_t i = 0; i < u->n_spans; i++) {
+        double s = round_up(u->spans[i].seconds, o->granularity_s);
+        seconds += s > o->min_billed_s ? s : o->min_billed_s;
+    }
+    if (u->n_spans == 0) {
+        no_price(r, "no instance lifetimes recorded, cannot bill on '%s'%s", o->id, "");
+        return;
+    }
+    double hours = seconds / 3600.0;
+    if (!add_line(r, COST_INSTANCE_HOUR, hours))
+        return;
+    if (o->gpus > 0 && o->price[COST_ACCEL_HOUR].set)
+        add_line(r, COST_ACCEL_HOUR, hours * o->gpus);
+}
+
+void cost_bill(const cost_offer *o, const cost_usage *u, bool own, cost_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->offer = o;
+    r->priced = true;
+    if (o->profile == COST_LAMBDA || o->profile == COST_GCF)
+        bill_per_invocation(u, own, r);
+    else
+        bill_per_instance(u, r);
+    if (!r->priced) {
+        r->total = 0;
+        r->n_lines = 0;
+        return;
+    }
+    if (u->n_ok > 0) {
+        r->has_per_1m = true;
+        r->per_1m = r->total / (double)u->n_ok * 1e6;
+    }
+}
+
+bool cost_offer_applies(const cost_offer *o, const cost_usage *u)
+{
+    if (o->profile == COST_MANAGED || o->profile == COST_SERVER)
+        return (u->profile == COST_MANAGED || u->profile == COST_SERVER) && u->n_spans > 0;
+    for (size_t i = 0; i < u->n_inv; i++)
+        if (u->inv[i].duration_ms > 0 || u->inv[i].billed_ms > 0)
+            return true;
+    return false;
+}
