@@ -265,7 +265,7 @@ static int build_target(load_args *a, load_target *t, target_buf *b, const char 
     t->method = a->method;
     t->content_type = a->content_type;
     t->http2 = a->http2;
-    t->lambda_log_tail = a->log_tail;
+    t->lambda_log_tail = a->log_tail || a->function; /* a faasml gateway reports through it */
     int nh = 0;
     for (int i = 0; i < a->headers.n; i++) {
         if (!strchr(a->headers.v[i], ':'))
@@ -624,7 +624,8 @@ int cmd_load(int argc, char **argv)
         {"url", 'u', CLI_OPT_STR, &a.url, "URL", "send to this URL (Lambda Invoke, KServe, any)"},
         {"target", 't', CLI_OPT_STR, &a.target, "URL", "base URL of a faasml gateway or server"},
         {"function", 'f', CLI_OPT_STR, &a.function, "NAME",
-         "with --target: POST /2015-03-31/functions/NAME/invocations"},
+         "with --target: POST /2015-03-31/functions/NAME/invocations (asks for the log tail "
+         "to record cold starts and billed duration)"},
         {"kserve", 0, CLI_OPT_STR, &a.kserve, "MODEL",
          "with --target: POST /v2/models/MODEL/infer"},
         {"sagemaker", 0, CLI_OPT_FLAG, &a.sagemaker, NULL, "with --target: POST /invocations"},
