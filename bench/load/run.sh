@@ -7,7 +7,7 @@
 #     maximum on the same nginx; target: >= 0.5x wrk.
 # On a shared machine the timing loop's wake-ups wait behind other processes, so accuracy is
 # measured both at normal priority and with --rt-priority (SCHED_FIFO); the sustained-rate test
-# runs faasml load and wrk alike under `chrt -f PRIO` so both get the same scheduling.
+# runs nginx, faasml load and wrk alike under `chrt -f PRIO` so all get the same scheduling.
 # Each measurement is repeated REPS times and the median reported. Usage:
 #   bench/load/run.sh [path/to/faasml]     env: REPS (3), SECS (3), PRIO (10; 0: no SCHED_FIFO)
 set -euo pipefail
@@ -54,7 +54,8 @@ http {
     }
 }
 CONF
-nginx -c "$T/nginx.conf" -e "$T/error.log" &
+# nginx runs at the same priority as the clients, so a busy machine does not starve the server
+"${RT[@]}" nginx -c "$T/nginx.conf" -e "$T/error.log" &
 NGINX_PID=$!
 URL="http://127.0.0.1:$PORT/small.txt"
 for _ in $(seq 50); do curl -sf "$URL" >/dev/null && break; sleep 0.1; done
