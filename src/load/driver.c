@@ -79,6 +79,8 @@ struct drv {
     bool closing, oom;
     const load_run_opts *o;
     int ep;                /* epoll: libcurl's sockets and the schedule's timerfd */
+    const load_target *target;
+    bool has_body;
     int64_t curl_deadline; /* run time libcurl wants to be called back at; -1: none */
 };
 
@@ -399,6 +401,20 @@ static bool start(drv *d, load_payloads *p, uint64_t id, int64_t at, load_summar
         return false;
     }
     slot *s = &d->slots[d->free_head];
+    if (!s->easy) { /* handles are made on first use: --max-in-flight may be large */
+        fm_err e = {0};
+        if (setup_easy(d, s, d->target, d->has_body, &e)) {
+            if (s->easy)
+                curl_easy_cleanup(s->easy);
+            s->easy = NULL;
+            r.status = LOAD_ST_CONN_ERROR;
+            snprintf(r.error, sizeof r.error, "%s", e.msg);
+            r.done_ns = clk(d);
+            sum->count[LOAD_ST_CONN_ERROR]++;
+            emit(d, &r);
+            return false;
+        }
+    }
     d->free_head = s->next_free;
     s->rec = r;
     s->fn_error = false;
@@ -494,12 +510,15 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
     curl_multi_setopt(d.multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(d.multi, CURLMOPT_TIMERDATA, &d);
     curl_multi_setopt(d.multi, CURLMOPT_PIPELINING, t->http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+    d.target = t;
+    d.has_body = has_body;
     for (int i = d.nslots - 1; i >= 0; i--) {
-        if ((rc = setup_easy(&d, &d.slots[i], t, has_body, err)))
-            goto out;
         d.slots[i].next_free = d.free_head;
         d.free_head = i;
     }
+    /* the first handle now, so that an option libcurl refuses is an error before the run */
+    if ((rc = setup_easy(&d, &d.slots[0], t, has_body, err)))
+        goto out;
     pthread_mutex_init(&d.mu, NULL);
     pthread_cond_init(&d.cv, NULL);
     pthread_t writer;
