@@ -280,6 +280,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
             hi = fmax(hi, r->timeline[i].y);
             end = fmax(end, r->timeline[i].x);
         }
+        if ((pass == 0 ? n_ok : n_bad) == 0) /* gnuplot skips the index of a block without data */
+            fprintf(d, "NaN\tNaN\n");
         fprintf(d, "\n\n");
     }
     fprintf(d, "# arrival rate: t_s\trequests_per_s\n");
@@ -287,6 +289,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
         fprintf(d, "%.6f\t%.6g\n", r->arrivals[i].x, r->arrivals[i].y);
         end = fmax(end, r->arrivals[i].x + 1);
     }
+    if (r->n_arrivals == 0)
+        fprintf(d, "NaN\tNaN\n");
     fprintf(d, "\n\n# instances alive: t_s\tcount\n");
     for (size_t i = 0; i < r->n_instances; i++) {
         fprintf(d, "%.6f\t%g\n", r->instances[i].x, r->instances[i].y);

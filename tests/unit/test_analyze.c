@@ -347,7 +347,8 @@ static void test_newer_schema_refused(void **st)
 /* ---- the fixture for tests/integration/report_html.sh --------------------------------------- */
 
 /* Writes four small runs (lambda, gcf, managed, server) with bursts, cold starts, throttles and
- * instance series, so every figure of the HTML report has something to draw. */
+ * instance series, so every figure of the HTML report has something to draw, then an empty run
+ * and a run whose every request was throttled. */
 static int write_fixture(const char *path)
 {
     store *s;
@@ -444,6 +445,19 @@ static int write_fixture(const char *path)
                    .host = "{}", .started_ns = T0, .status = "failed"};
     if (store_run_begin(s, &e, &err))
         goto fail;
+    /* a run whose every request was throttled: latency figures have nothing to draw */
+    store_run t = {.name = "all-throttled", .mode = "sim", .profile = "lambda", .config = "{}",
+                   .host = "{}", .started_ns = T0, .status = "done"};
+    if (store_run_begin(s, &t, &err))
+        goto fail;
+    for (int i = 0; i < 20; i++) {
+        store_request q = {.run = t.id, .id = i, .function = "mobilenet",
+                           .scheduled_ns = T0 + i * 100 * MS, .sent_ns = T0 + i * 100 * MS,
+                           .done_ns = T0 + i * 100 * MS + 3 * MS, .status = "throttled",
+                           .http_code = 429, .instance = -1, .memory_mb = 1024};
+        if (store_request_add(s, &q, &err))
+            goto fail;
+    }
     store_close(s);
     return 0;
 fail:
