@@ -35,7 +35,7 @@ typedef struct an_data {
     size_t n_req, cap_req;
     an_inst *inst; /* sorted by id (the store reads them in id order) */
     size_t n_inst, cap_inst;
-    an_pt *pts;    /* "instances" points summed over functions, by time */
+    an_pt *pts; /* "instances" points summed over functions, by time */
     size_t n_pts, cap_pts;
 } an_data;
 

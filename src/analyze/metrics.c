@@ -14,8 +14,14 @@ const char *const an_quantile_name[AN__QUANTILES] = {"p50", "p90", "p95", "p99"}
 const char *const an_phase_name[AN__PHASES] = {"spawn", "runtime init", "download", "load",
                                                "warmup"};
 
-static an_num num(double v) { return (an_num){v, NULL}; }
-static an_num none(const char *why) { return (an_num){0, why}; }
+static an_num num(double v)
+{
+    return (an_num){v, NULL};
+}
+static an_num none(const char *why)
+{
+    return (an_num){0, why};
+}
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
@@ -114,7 +120,10 @@ static int on_point(const store_point *p, void *ud)
     return 0;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static int on_run(const store_run *r, void *ud)
 {
@@ -199,7 +208,8 @@ static void latency_stats(an_metrics *m, const double *lat, size_t n, double lev
         ss += (lat[i] - mean) * (lat[i] - mean);
     m->latency_mean.est = num(mean);
     if (n >= 2) {
-        double half = an_norm_quantile(1 - (1 - level) / 2) * sqrt(ss / (double)(n - 1) / (double)n);
+        double half =
+            an_norm_quantile(1 - (1 - level) / 2) * sqrt(ss / (double)(n - 1) / (double)n);
         m->latency_mean.has_ci = true;
         m->latency_mean.lo = mean - half;
         m->latency_mean.hi = mean + half;
@@ -397,9 +407,8 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
     size_t n_series;
     const char *src;
     if (instance_series(d, fn, t0, t1, &series, &n_series, &src) == 0) {
-        series_stats(series, n_series, strcmp(src, "points table") == 0,
-                     (double)(t1 - t0) / 1e9, &m->instances_max,
-                     &m->instances_mean);
+        series_stats(series, n_series, strcmp(src, "points table") == 0, (double)(t1 - t0) / 1e9,
+                     &m->instances_max, &m->instances_mean);
         if (fn < 0) {
             run->instances = series;
             run->n_instances = n_series;
@@ -501,13 +510,13 @@ static const cost_offer *own_offer(an_run *run, const cost_catalog *cat, const c
         return o;
     }
     if (prof == COST_LAMBDA || prof == COST_GCF) {
-        id = prof == COST_GCF ? "gcf-gen1"
+        id = prof == COST_GCF                                                   ? "gcf-gen1"
              : arch && (strcmp(arch, "arm64") == 0 || strcmp(arch, "arm") == 0) ? "aws-lambda-arm"
-                                                                               : "aws-lambda-x86";
+                                                                                : "aws-lambda-x86";
         const cost_offer *o = cost_offer_find(cat, snap, id);
         if (!o)
-            snprintf(run->own_why, sizeof run->own_why,
-                     "no price: no entry '%s' in snapshot '%s'", id, snap);
+            snprintf(run->own_why, sizeof run->own_why, "no price: no entry '%s' in snapshot '%s'",
+                     id, snap);
         return o;
     }
     if (!type) {
@@ -597,7 +606,8 @@ static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1
     return 0;
 }
 
-/* ---- entry points ----------------------------------------------------------------------------- */
+/* ---- entry points -----------------------------------------------------------------------------
+ */
 
 static double run_slo(an_run *run, const an_opts *o)
 {

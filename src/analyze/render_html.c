@@ -102,8 +102,8 @@ static int run_gnuplot(html *h, const char *script)
     while (len > 0 && (last[len - 1] == '\n' || last[len - 1] == ' '))
         last[--len] = 0;
     char *nl = strrchr(last, '\n');
-    int rc = fm_err_set(h->err, FM_EINTERNAL, "gnuplot failed on '%s': %s", script,
-                        nl ? nl + 1 : last);
+    int rc =
+        fm_err_set(h->err, FM_EINTERNAL, "gnuplot failed on '%s': %s", script, nl ? nl + 1 : last);
     free(txt);
     return rc;
 }
@@ -198,8 +198,8 @@ static int fig_cdf(html *h, figure *fg)
         fprintf(d, "# %s: latency_ms\tfraction\n", r->label);
         size_t k = r->n_lat > 1000 ? 1000 : r->n_lat;
         for (size_t j = 0; j < k; j++) {
-            size_t idx = k == 1 ? 0 : (size_t)llround((double)j * (double)(r->n_lat - 1) /
-                                                      (double)(k - 1));
+            size_t idx =
+                k == 1 ? 0 : (size_t)llround((double)j * (double)(r->n_lat - 1) / (double)(k - 1));
             fprintf(d, "%.6g\t%.6g\n", r->lat_sorted[idx], (double)(idx + 1) / (double)r->n_lat);
         }
         fprintf(d, "\n\n");
@@ -207,10 +207,10 @@ static int fig_cdf(html *h, figure *fg)
         hi = fmax(hi, r->lat_sorted[r->n_lat - 1]);
         char q[300];
         gp_quote(q, sizeof q, r->label);
-        pl += (size_t)snprintf(plot + pl, sizeof plot - pl,
-                               "%s'latency_cdf.dat' index %d using 1:2 with steps ls %zu title '%s'",
-                               blocks ? ", \\\n     " : "plot ", blocks,
-                               i % FM_ARRAY_LEN(palette) + 1, q);
+        pl += (size_t)snprintf(
+            plot + pl, sizeof plot - pl,
+            "%s'latency_cdf.dat' index %d using 1:2 with steps ls %zu title '%s'",
+            blocks ? ", \\\n     " : "plot ", blocks, i % FM_ARRAY_LEN(palette) + 1, q);
         if (pl >= sizeof plot)
             pl = sizeof plot - 1;
         blocks++;
@@ -231,10 +231,11 @@ static int fig_cdf(html *h, figure *fg)
             if (s <= 0 || dup)
                 continue;
             slo_seen[ns++] = s;
-            fprintf(g,
-                    "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n"
-                    "set label 'SLO %g ms' at %g, graph 0.97 left offset 0.5,0 tc rgb '#666666'\n",
-                    s, s, s, s);
+            fprintf(
+                g,
+                "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n"
+                "set label 'SLO %g ms' at %g, graph 0.97 left offset 0.5,0 tc rgb '#666666'\n",
+                s, s, s, s);
         }
         fprintf(g, "%s\n", plot);
     }
@@ -302,8 +303,9 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     if (n_ok + n_bad == 0 && r->n_arrivals == 0 && r->n_instances == 0) {
         no_data(g, fg->name, "no requests recorded");
     } else {
-        fprintf(g, "set multiplot layout 2,1 margins 0.11,0.9,0.1,0.97 spacing 0,0.08\n"
-                   "set xrange [0:%g]\n",
+        fprintf(g,
+                "set multiplot layout 2,1 margins 0.11,0.9,0.1,0.97 spacing 0,0.08\n"
+                "set xrange [0:%g]\n",
                 end > 0 ? end : 1);
         gp_quote(q, sizeof q, r->label);
         if (n_ok + n_bad == 0) {
@@ -315,18 +317,21 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                 fprintf(g, "set logscale y 10\n");
             fprintf(g, "set ylabel 'latency (ms)'\nset key top right\nset format x ''\n");
             if (r->slo_ms > 0)
-                fprintf(g, "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 "
-                           "lw 1.5 lc rgb '#888888'\nset label 2 'SLO' at graph 0.005, first %g "
-                           "left offset 0,0.6 tc rgb '#666666'\n",
+                fprintf(g,
+                        "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 "
+                        "lw 1.5 lc rgb '#888888'\nset label 2 'SLO' at graph 0.005, first %g "
+                        "left offset 0,0.6 tc rgb '#666666'\n",
                         r->slo_ms, r->slo_ms, r->slo_ms);
             fprintf(g, "plot ");
             if (n_ok)
-                fprintf(g, "'%s' index 0 using 1:2 with points pt 7 ps 0.35 lc rgb '%s' "
-                           "title 'success'%s",
+                fprintf(g,
+                        "'%s' index 0 using 1:2 with points pt 7 ps 0.35 lc rgb '%s' "
+                        "title 'success'%s",
                         dn, palette[0], n_bad ? ", \\\n     " : "");
             if (n_bad)
-                fprintf(g, "'%s' index 1 using 1:2 with points pt 7 ps 0.45 lc rgb '%s' "
-                           "title 'error or over SLO'",
+                fprintf(g,
+                        "'%s' index 1 using 1:2 with points pt 7 ps 0.45 lc rgb '%s' "
+                        "title 'error or over SLO'",
                         dn, palette[3]);
             fprintf(g, "\nunset logscale y\nunset arrow 1\nunset label 2\n");
         }
@@ -336,14 +341,16 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                    "set key top right\nplot ");
         bool any = false;
         if (r->n_arrivals) {
-            fprintf(g, "'%s' index 2 using 1:2 with steps ls 1 lw 1.6 title 'arrival rate' "
-                       "axes x1y1",
+            fprintf(g,
+                    "'%s' index 2 using 1:2 with steps ls 1 lw 1.6 title 'arrival rate' "
+                    "axes x1y1",
                     dn);
             any = true;
         }
         if (r->n_instances)
-            fprintf(g, "%s'%s' index 3 using 1:2 with steps ls 2 lw 2.4 title 'instances' "
-                       "axes x1y2",
+            fprintf(g,
+                    "%s'%s' index 3 using 1:2 with steps ls 2 lw 2.4 title 'instances' "
+                    "axes x1y2",
                     any ? ", \\\n     " : "", dn);
         else if (!any)
             fprintf(g, "2 notitle");
@@ -505,13 +512,14 @@ static int fig_scatter(html *h, figure *fg)
             fprintf(g, "set logscale x 10\n");
         if (ylo > 0 && yhi / ylo > 20)
             fprintf(g, "set logscale y 10\n");
-        fprintf(g, "set xlabel 'cost per 1M successful requests (USD)'\n"
-                   "set ylabel 'p99 latency (ms)'\nunset key\n%s"
-                   "set offsets graph 0.08, graph 0.25, graph "
-                   "0.15, 0\n"
-                   "plot 'latency_cost.dat' using 1:2:3:4 with yerrorbars ls 1 pt 7 ps 1.4, \\\n"
-                   "     '' using 1:2:5 with labels left offset 1.2,0.6 font ',11' "
-                   "tc rgb '#333333'\n",
+        fprintf(g,
+                "set xlabel 'cost per 1M successful requests (USD)'\n"
+                "set ylabel 'p99 latency (ms)'\nunset key\n%s"
+                "set offsets graph 0.08, graph 0.25, graph "
+                "0.15, 0\n"
+                "plot 'latency_cost.dat' using 1:2:3:4 with yerrorbars ls 1 pt 7 ps 1.4, \\\n"
+                "     '' using 1:2:5 with labels left offset 1.2,0.6 font ',11' "
+                "tc rgb '#333333'\n",
                 ylo > 0 && yhi / ylo > 20 ? "" : "set yrange [0:*]\n");
     }
     int rc = close_file(h, d, "latency_cost.dat");
@@ -676,11 +684,12 @@ static int write_index(html *h, const figure *figs, int n_figs)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-               "<title>faasml report</title>\n<style>%s</style></head>\n<body>\n"
-               "<header><h1>faasml report</h1><p>%zu run%s &middot; generated %s &middot; "
-               "prices: snapshot ",
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "<title>faasml report</title>\n<style>%s</style></head>\n<body>\n"
+            "<header><h1>faasml report</h1><p>%zu run%s &middot; generated %s &middot; "
+            "prices: snapshot ",
             css, h->n, h->n == 1 ? "" : "s", when);
     esc(f, h->o->snapshot ? h->o->snapshot : "current");
     fputs(" &middot; data: <a style=\"color:#c9d3de\" href=\"report.json\">report.json</a>"
@@ -699,15 +708,15 @@ static int write_index(html *h, const figure *figs, int n_figs)
           f);
     fputs("<h2>Figures</h2>\n", f);
     for (int i = 0; i < n_figs; i++) {
-        fprintf(f, "<figure id=\"%s\"><h3 style=\"margin:0 0 8px;font-size:16px\">",
-                figs[i].name);
+        fprintf(f, "<figure id=\"%s\"><h3 style=\"margin:0 0 8px;font-size:16px\">", figs[i].name);
         esc(f, figs[i].title);
         fprintf(f, "</h3><img src=\"%s.svg\" alt=\"", figs[i].name);
         esc(f, figs[i].title);
         fputs("\"><figcaption>", f);
         esc(f, figs[i].caption);
-        fprintf(f, " <a href=\"%s.gp\">gnuplot script</a> &middot; <a href=\"%s.dat\">data</a>"
-                   "</figcaption></figure>\n",
+        fprintf(f,
+                " <a href=\"%s.gp\">gnuplot script</a> &middot; <a href=\"%s.dat\">data</a>"
+                "</figcaption></figure>\n",
                 figs[i].name, figs[i].name);
     }
     definitions_html(f, h);
@@ -717,7 +726,8 @@ static int write_index(html *h, const figure *figs, int n_figs)
     return rc ? fm_err_set(h->err, rc, "out of memory") : crc;
 }
 
-/* ---- the atomic directory swap ---------------------------------------------------------------- */
+/* ---- the atomic directory swap ----------------------------------------------------------------
+ */
 
 static bool is_dir(const char *p)
 {

@@ -106,8 +106,8 @@ static void bill_per_invocation(const cost_usage *u, bool own, cost_result *r)
     }
     for (size_t i = 0; i < u->n_spans; i++)
         if (u->spans[i].provisioned && o->profile == COST_LAMBDA)
-            pc_gb_s += round_up(u->spans[i].seconds, o->pc_granularity_s) *
-                       u->spans[i].memory_mb / 1024.0;
+            pc_gb_s +=
+                round_up(u->spans[i].seconds, o->pc_granularity_s) * u->spans[i].memory_mb / 1024.0;
     if (add_line(r, COST_GB_S, gb_s) && add_line(r, COST_GHZ_S, ghz_s) &&
         add_line(r, COST_PC_GB_S, pc_gb_s) && add_line(r, COST_PC_DURATION_GB_S, pc_dur_gb_s))
         add_line(r, COST_REQUEST, requests);

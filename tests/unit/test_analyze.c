@@ -1,10 +1,13 @@
 /* Unit tests of the analyzer on hand-made runs with known answers, and a seeded simulation study
  * of the confidence intervals' coverage. Run as `test_analyze --fixture DB` it writes the small
  * recorded runs the report integration test renders. */
+/* cmocka.h needs these first */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <stdio.h>
@@ -27,8 +30,14 @@ static bool sanitized(void)
 static int64_t begin(store *s, const char *name, const char *profile, const char *config)
 {
     fm_err err = {0};
-    store_run r = {.name = name, .mode = "sim", .profile = profile, .config = config, .seed = 7,
-                   .host = "{}", .started_ns = T0, .status = "done"};
+    store_run r = {.name = name,
+                   .mode = "sim",
+                   .profile = profile,
+                   .config = config,
+                   .seed = 7,
+                   .host = "{}",
+                   .started_ns = T0,
+                   .status = "done"};
     assert_int_equal(store_run_begin(s, &r, &err), 0);
     return r.id;
 }
@@ -39,12 +48,22 @@ static void req(store *s, int64_t run, int64_t id, const char *fn, double t_ms, 
 {
     fm_err err = {0};
     int64_t sent = T0 + (int64_t)llround(t_ms * MS);
-    store_request r = {.run = run, .id = id, .function = fn, .scheduled_ns = sent,
-                       .sent_ns = sent, .first_byte_ns = 0,
+    store_request r = {.run = run,
+                       .id = id,
+                       .function = fn,
+                       .scheduled_ns = sent,
+                       .sent_ns = sent,
+                       .first_byte_ns = 0,
                        .done_ns = sent + (int64_t)llround(lat_ms * MS),
-                       .status = http == 200 ? "ok" : http == 429 ? "throttled" : "error",
-                       .http_code = http, .cold = cold, .instance = inst,
-                       .duration_ms = dur_ms, .billed_ms = ceil(dur_ms), .memory_mb = mem,
+                       .status = http == 200   ? "ok"
+                                 : http == 429 ? "throttled"
+                                               : "error",
+                       .http_code = http,
+                       .cold = cold,
+                       .instance = inst,
+                       .duration_ms = dur_ms,
+                       .billed_ms = ceil(dur_ms),
+                       .memory_mb = mem,
                        .batch_size = 1};
     assert_int_equal(store_request_add(s, &r, &err), 0);
 }
@@ -53,12 +72,20 @@ static void inst(store *s, int64_t run, int64_t id, const char *fn, int mem, boo
                  double created_ms, double stopped_ms)
 {
     fm_err err = {0};
-    store_instance i = {.run = run, .id = id, .function = fn, .memory_mb = mem, .provisioned = pc,
+    store_instance i = {.run = run,
+                        .id = id,
+                        .function = fn,
+                        .memory_mb = mem,
+                        .provisioned = pc,
                         .created_ns = T0 + (int64_t)(created_ms * MS),
                         .ready_ns = T0 + (int64_t)((created_ms + 250) * MS),
                         .stopped_ns = stopped_ms > 0 ? T0 + (int64_t)(stopped_ms * MS) : 0,
-                        .spawn_ms = 12, .runtime_init_ms = 40, .download_ms = 80, .load_ms = 110,
-                        .warmup_ms = 8, .cold_path = pc ? "provisioned" : "exec",
+                        .spawn_ms = 12,
+                        .runtime_init_ms = 40,
+                        .download_ms = 80,
+                        .load_ms = 110,
+                        .warmup_ms = 8,
+                        .cold_path = pc ? "provisioned" : "exec",
                         .stop_reason = stopped_ms > 0 ? "idle" : NULL};
     assert_int_equal(store_instance_put(s, &i, &err), 0);
 }
@@ -131,7 +158,8 @@ static void test_quantile_ci_textbook(void **st)
     assert_true(lo >= 40 && lo <= 41);
     double exact = 0; /* independent check of the reported coverage: sum the pmf directly */
     for (size_t k = lo; k < hi; k++)
-        exact += exp(lgamma(101) - lgamma((double)k + 1) - lgamma(101 - (double)k) + 100 * log(0.5));
+        exact +=
+            exp(lgamma(101) - lgamma((double)k + 1) - lgamma(101 - (double)k) + 100 * log(0.5));
     assert_float_equal(cov, exact, 1e-12);
     assert_true(cov >= 0.95 && cov < 0.96);
     /* too few samples for a 95% interval of p99 */
@@ -193,9 +221,9 @@ static void test_success_ratio_at_slo_boundary(void **st)
     assert_int_equal(store_open(":memory:", &s, &err), 0);
     int64_t run = begin(s, "slo", "lambda", "{\"slo_ms\": 150}");
     req(s, run, 1, "f", 0, 100, 200, false, -1, 90, 512);
-    req(s, run, 2, "f", 10, 200, 200, false, -1, 90, 512); /* exactly at the SLO */
+    req(s, run, 2, "f", 10, 200, 200, false, -1, 90, 512);        /* exactly at the SLO */
     req(s, run, 3, "f", 20, 200.000001, 200, false, -1, 90, 512); /* 1 ns over */
-    req(s, run, 4, "f", 30, 50, 500, false, -1, 40, 512);  /* fast but an error */
+    req(s, run, 4, "f", 30, 50, 500, false, -1, 40, 512);         /* fast but an error */
     an_run *r = analyze(s, run, 200);
     assert_int_equal(r->total.n_success, 2);
     assert_float_equal(r->total.success_ratio.est.v, 0.5, 1e-12);
@@ -370,19 +398,32 @@ static int write_fixture(const char *path)
     fm_rng rng;
     fm_rng_seed(&rng, 42);
     for (size_t k = 0; k < FM_ARRAY_LEN(runs); k++) {
-        store_run r = {.name = runs[k].name, .mode = k % 2 ? "sim" : "live",
-                       .profile = runs[k].profile, .config = runs[k].config, .seed = 42,
-                       .host = "{}", .started_ns = T0, .status = "done"};
+        store_run r = {.name = runs[k].name,
+                       .mode = k % 2 ? "sim" : "live",
+                       .profile = runs[k].profile,
+                       .config = runs[k].config,
+                       .seed = 42,
+                       .host = "{}",
+                       .started_ns = T0,
+                       .status = "done"};
         if (store_run_begin(s, &r, &err))
             goto fail;
         bool serverless = runs[k].cold_ms > 0;
         int n_inst = serverless ? 0 : 2;
         for (int i = 1; i <= n_inst; i++) {
-            store_instance in = {.run = r.id, .id = i, .function = "mobilenet",
-                                 .memory_mb = 8192, .created_ns = T0 - 60000 * MS,
-                                 .ready_ns = T0 - 1000 * MS, .stopped_ns = T0 + 62000 * MS,
-                                 .spawn_ms = 900, .runtime_init_ms = 4000, .download_ms = 9000,
-                                 .load_ms = 1500, .warmup_ms = 300, .cold_path = "exec",
+            store_instance in = {.run = r.id,
+                                 .id = i,
+                                 .function = "mobilenet",
+                                 .memory_mb = 8192,
+                                 .created_ns = T0 - 60000 * MS,
+                                 .ready_ns = T0 - 1000 * MS,
+                                 .stopped_ns = T0 + 62000 * MS,
+                                 .spawn_ms = 900,
+                                 .runtime_init_ms = 4000,
+                                 .download_ms = 9000,
+                                 .load_ms = 1500,
+                                 .warmup_ms = 300,
+                                 .cold_path = "exec",
                                  .stop_reason = "shutdown"};
             if (store_instance_put(s, &in, &err))
                 goto fail;
@@ -403,28 +444,39 @@ static int write_fixture(const char *path)
                 int http = fm_rng_uniform(&rng) < 0.01 ? 429 : 200;
                 int64_t instance = serverless ? (cold ? next_inst++ : 100 + (id % 8)) : 1 + id % 2;
                 if (cold) {
-                    store_instance in = {.run = r.id, .id = instance, .function = "mobilenet",
-                                         .memory_mb = 1024, .created_ns = sched,
+                    store_instance in = {.run = r.id,
+                                         .id = instance,
+                                         .function = "mobilenet",
+                                         .memory_mb = 1024,
+                                         .created_ns = sched,
                                          .ready_ns = sched + (int64_t)(runs[k].cold_ms * MS),
                                          .stopped_ns = sched + (int64_t)((20 + alive % 7) * 1e9),
-                                         .spawn_ms = 60, .runtime_init_ms = 180,
+                                         .spawn_ms = 60,
+                                         .runtime_init_ms = 180,
                                          .download_ms = runs[k].cold_ms * 0.45,
-                                         .load_ms = runs[k].cold_ms * 0.3, .warmup_ms = 25,
-                                         .cold_path = "exec", .stop_reason = "idle"};
+                                         .load_ms = runs[k].cold_ms * 0.3,
+                                         .warmup_ms = 25,
+                                         .cold_path = "exec",
+                                         .stop_reason = "idle"};
                     if (store_instance_put(s, &in, &err))
                         goto fail;
                     alive++;
                 }
                 double dur = lat * 0.8;
-                store_request q = {.run = r.id, .id = id++, .function = "mobilenet",
+                store_request q = {.run = r.id,
+                                   .id = id++,
+                                   .function = "mobilenet",
                                    .scheduled_ns = sched,
                                    .sent_ns = sched + (int64_t)(fm_rng_exp(&rng, 5) * 1e6),
-                                   .status = http == 200 ? "ok" : "throttled", .http_code = http,
-                                   .cold = cold, .instance = http == 200 ? instance : -1,
+                                   .status = http == 200 ? "ok" : "throttled",
+                                   .http_code = http,
+                                   .cold = cold,
+                                   .instance = http == 200 ? instance : -1,
                                    .init_ms = cold ? runs[k].cold_ms : 0,
                                    .duration_ms = http == 200 ? dur : 0,
                                    .billed_ms = http == 200 ? ceil(dur) : 0,
-                                   .memory_mb = 1024, .batch_size = 1};
+                                   .memory_mb = 1024,
+                                   .batch_size = 1};
                 q.done_ns = q.sent_ns + (int64_t)((http == 200 ? lat : 2) * MS);
                 if (store_request_add(s, &q, &err))
                     goto fail;
@@ -432,8 +484,11 @@ static int write_fixture(const char *path)
         }
         if (!serverless)
             for (int sec = 0; sec <= 60; sec += 5) {
-                store_point p = {.run = r.id, .function = "mobilenet", .t_ns = T0 + sec * 1000 * MS,
-                                 .metric = "instances", .value = 2};
+                store_point p = {.run = r.id,
+                                 .function = "mobilenet",
+                                 .t_ns = T0 + sec * 1000 * MS,
+                                 .metric = "instances",
+                                 .value = 2};
                 if (store_point_add(s, &p, &err))
                     goto fail;
             }
@@ -441,20 +496,36 @@ static int write_fixture(const char *path)
             goto fail;
     }
     /* an empty run: the report must say so rather than fail */
-    store_run e = {.name = "empty-run", .mode = "live", .profile = "lambda", .config = "{}",
-                   .host = "{}", .started_ns = T0, .status = "failed"};
+    store_run e = {.name = "empty-run",
+                   .mode = "live",
+                   .profile = "lambda",
+                   .config = "{}",
+                   .host = "{}",
+                   .started_ns = T0,
+                   .status = "failed"};
     if (store_run_begin(s, &e, &err))
         goto fail;
     /* a run whose every request was throttled: latency figures have nothing to draw */
-    store_run t = {.name = "all-throttled", .mode = "sim", .profile = "lambda", .config = "{}",
-                   .host = "{}", .started_ns = T0, .status = "done"};
+    store_run t = {.name = "all-throttled",
+                   .mode = "sim",
+                   .profile = "lambda",
+                   .config = "{}",
+                   .host = "{}",
+                   .started_ns = T0,
+                   .status = "done"};
     if (store_run_begin(s, &t, &err))
         goto fail;
     for (int i = 0; i < 20; i++) {
-        store_request q = {.run = t.id, .id = i, .function = "mobilenet",
-                           .scheduled_ns = T0 + i * 100 * MS, .sent_ns = T0 + i * 100 * MS,
-                           .done_ns = T0 + i * 100 * MS + 3 * MS, .status = "throttled",
-                           .http_code = 429, .instance = -1, .memory_mb = 1024};
+        store_request q = {.run = t.id,
+                           .id = i,
+                           .function = "mobilenet",
+                           .scheduled_ns = T0 + i * 100 * MS,
+                           .sent_ns = T0 + i * 100 * MS,
+                           .done_ns = T0 + i * 100 * MS + 3 * MS,
+                           .status = "throttled",
+                           .http_code = 429,
+                           .instance = -1,
+                           .memory_mb = 1024};
         if (store_request_add(s, &q, &err))
             goto fail;
     }
