@@ -2,21 +2,26 @@
 #include "cli.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+/* Why: one line per run for people, one JSON object per line for scripts (--json). */
 static int print_run(const store_run *r, void *ud)
 {
     bool json = *(bool *)ud;
     if (json) {
-        char name[512];
+        char name[512], mode[32], profile[128], status[64];
         fm_json_quote(name, sizeof name, r->name);
-        printf("{\"id\":%" PRId64 ",\"name\":%s,\"mode\":\"%s\",\"profile\":\"%s\","
-               "\"seed\":%" PRIu64 ",\"started_ns\":%" PRId64 ",\"ended_ns\":%" PRId64
-               ",\"status\":\"%s\"}\n",
-               r->id, name, r->mode, r->profile ? r->profile : "", r->seed, r->started_ns,
-               r->ended_ns, r->status ? r->status : "");
+        fm_json_quote(mode, sizeof mode, r->mode ? r->mode : "");
+        fm_json_quote(profile, sizeof profile, r->profile ? r->profile : "");
+        fm_json_quote(status, sizeof status, r->status ? r->status : "");
+        printf("{\"id\":%" PRId64 ",\"name\":%s,\"mode\":%s,\"profile\":%s,\"seed\":%" PRIu64
+               ",\"started_ns\":%" PRId64 ",\"ended_ns\":%" PRId64 ",\"status\":%s}\n",
+               r->id, name, mode, profile, r->seed, r->started_ns, r->ended_ns, status);
     } else {
         printf("%-5" PRId64 " %-32s %-5s %-8s %-12s %.1fs\n", r->id, r->name, r->mode,
                r->profile ? r->profile : "-", r->status ? r->status : "-",
@@ -25,6 +30,34 @@ static int print_run(const store_run *r, void *ud)
     return 0;
 }
 
+/* Why: an export to a file must never leave half a CSV behind: it goes to a temporary file beside
+ * the target and is renamed over it only when complete. */
+static int export_to_file(store *s, const char *table, int64_t run, const char *path, fm_err *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
+        return fm_err_set(err, FM_EINVAL, "cannot write '%s': path too long", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return fm_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
+    }
+    int rc = store_export_csv(s, table, run, f, err);
+    if (fclose(f) != 0 && !rc)
+        rc = fm_err_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
+    if (!rc && rename(tmp, path) != 0)
+        rc = fm_err_set(err, -errno, "cannot write '%s': %s", path, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+/* Why: results must be inspectable without writing SQL, and exportable to any tool. */
 int cmd_db(int argc, char **argv)
 {
     const char *table = NULL, *out_path = NULL;
@@ -39,36 +72,35 @@ int cmd_db(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {"db", "DB [--csv TABLE [--run ID] [-o FILE]]",
-                           "Lists the runs recorded in a results database, or exports one of "
-                           "its tables as CSV.",
+                           "Lists the runs recorded in a results database (creating an empty\n"
+                           "one if DB does not exist), or exports one of its tables as CSV\n"
+                           "(RFC 4180 with a header row; an empty field is NULL, \"\" is the\n"
+                           "empty string). The schema is described in docs/results-db.md.",
                            opts, 1, 1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    /* check the table before touching the database, so a typo creates no file */
+    if (table) {
+        bool known = false;
+        for (int i = 0; store_tables[i]; i++)
+            known |= strcmp(store_tables[i], table) == 0;
+        if (!known)
+            return cli_fail("db", 2,
+                            "unknown table '%s' (runs, requests, instances, costs, points)", table);
+    }
+    if (run < 0)
+        return cli_fail("db", 2, "invalid value '%" PRId64 "' for --run", run);
     fm_err err = {0};
     store *s;
     if (store_open(argv[0], &s, &err))
         return cli_fail("db", 1, "%s", err.msg);
-    if (!table) {
+    if (!table)
         rc = store_runs_each(s, print_run, &json, &err);
-    } else if (!out_path) {
+    else if (!out_path)
         rc = store_export_csv(s, table, run, stdout, &err);
-    } else {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) {
-            store_close(s);
-            return cli_fail("db", 1, "cannot write '%s'", out_path);
-        }
-        rc = store_export_csv(s, table, run, f, &err);
-        if (fclose(f) != 0 && !rc)
-            rc = fm_err_set(&err, FM_EIO, "cannot write '%s'", out_path);
-        if (rc)
-            remove(tmp);
-        else if (rename(tmp, out_path) != 0)
-            rc = fm_err_set(&err, FM_EIO, "cannot write '%s'", out_path);
-    }
+    else
+        rc = export_to_file(s, table, run, out_path, &err);
     store_close(s);
     if (rc)
         return cli_fail("db", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);

@@ -1,28 +1,44 @@
-/* The subcommand table. One line per command; the function lives in cmd_<name>.c. A command whose
- * capability has not landed has fn = NULL and says so when run. */
+/* The subcommand table. One line per command; the function lives in cmd_<name>.c. Every command
+ * function is declared weak, so a command whose file is not in the build links as NULL and says
+ * "not built yet" when run, instead of pretending to work. */
 #include "cli.h"
 
-int cmd_db(int argc, char **argv);
-int cmd_report(int argc, char **argv);
+#define CMD(name) int cmd_##name(int argc, char **argv) __attribute__((weak))
+CMD(infer);
+CMD(fn);
+CMD(serve);
+CMD(deploy);
+CMD(functions);
+CMD(invoke);
+CMD(load);
+CMD(report);
+CMD(simulate);
+CMD(calibrate);
+CMD(bench);
+CMD(plan);
+CMD(db);
+#undef CMD
 
 static const cli_cmd commands[] = {
-    {"infer", "run an ONNX model on .npy inputs, or benchmark it", NULL, "inference runtime"},
-    {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", NULL,
+    {"infer", "run an ONNX model on .npy inputs, or benchmark it", cmd_infer, "inference runtime"},
+    {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", cmd_fn,
      "function host"},
-    {"serve", "start the serverless platform (gateway, instances, policies)", NULL, "platform"},
-    {"deploy", "deploy a function from a YAML spec to a running platform", NULL, "platform"},
-    {"functions", "list or remove functions on a running platform", NULL, "platform"},
-    {"invoke", "invoke a function on a running platform", NULL, "platform"},
-    {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", NULL,
+    {"serve", "start the serverless platform (gateway, instances, policies)", cmd_serve,
+     "platform"},
+    {"deploy", "deploy a function from a YAML spec to a running platform", cmd_deploy, "platform"},
+    {"functions", "list or remove functions on a running platform", cmd_functions, "platform"},
+    {"invoke", "invoke a function on a running platform", cmd_invoke, "platform"},
+    {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", cmd_load,
      "load generator"},
     {"report", "latency, success ratio and cost of recorded runs; HTML reports", cmd_report,
-     NULL},
-    {"simulate", "run platform policies on a virtual clock at cloud scale", NULL, "simulator"},
-    {"calibrate", "measure service-time models for the simulator", NULL, "simulator"},
-    {"bench", "the study: plan, run and report an experiment spec", NULL, "main job"},
-    {"plan", "search the design space for the cheapest configuration under an SLO", NULL,
+     "analyzer"},
+    {"simulate", "run platform policies on a virtual clock at cloud scale", cmd_simulate,
+     "simulator"},
+    {"calibrate", "measure service-time models for the simulator", cmd_calibrate, "simulator"},
+    {"bench", "the study: plan, run and report an experiment spec", cmd_bench, "main job"},
+    {"plan", "search the design space for the cheapest configuration under an SLO", cmd_plan,
      "main job"},
-    {"db", "inspect a results database and export its tables as CSV", cmd_db, NULL},
+    {"db", "inspect a results database and export its tables as CSV", cmd_db, "foundation"},
 };
 
 const cli_cmd *cli_commands(int *n)

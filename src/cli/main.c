@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Why: the command list is generated from the table, so it never goes stale. */
 static void usage(FILE *out)
 {
     int n;
@@ -18,6 +19,7 @@ static void usage(FILE *out)
     fprintf(out, "\n'faasml <command> --help' documents each command's options.\n");
 }
 
+/* Why: dispatch by name; exit codes 0 ok, 1 failure, 2 usage, as DESIGN.md says. */
 int main(int argc, char **argv)
 {
     int n;
@@ -35,14 +37,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        if (argc > 2 && strcmp(argv[1], "help") == 0) {
-            char *hargv[] = {argv[2], "--help", NULL};
-            for (int i = 0; i < n; i++)
-                if (strcmp(cmds[i].name, argv[2]) == 0 && cmds[i].fn)
-                    return cmds[i].fn(2, hargv);
-        }
+    char *help_argv[] = {argv[0], argc > 2 ? argv[2] : NULL, "--help", NULL};
+    if (argc > 2 && strcmp(argv[1], "help") == 0) { /* `help CMD` is `CMD --help` */
+        argc = 3;
+        argv = help_argv;
+    } else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+               strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }

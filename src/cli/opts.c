@@ -20,6 +20,7 @@ static const cli_opt *find_short(const cli_opt *opts, char c)
     return NULL;
 }
 
+/* Why: one conversion per option type, with the same message for every bad value. */
 static int set_value(const cli_spec *spec, const cli_opt *o, const char *val)
 {
     switch (o->type) {
@@ -53,6 +54,7 @@ static int set_value(const cli_spec *spec, const cli_opt *o, const char *val)
     return cli_fail(spec->cmd, 2, "invalid value '%s' for --%s", val, o->name);
 }
 
+/* Why: --help is generated from the option table, so it documents every option. */
 void cli_print_help(const cli_spec *spec)
 {
     printf("usage: faasml %s %s\n\n", spec->cmd, spec->usage);
@@ -73,6 +75,7 @@ void cli_print_help(const cli_spec *spec)
     printf("  %-28s %s\n", "    --help", "show this help");
 }
 
+/* Why: GNU-style --long, --long=value, -s value and -- for every command alike. */
 int cli_parse(const cli_spec *spec, int argc, char **argv, int *npos)
 {
     int np = 0;
@@ -130,6 +133,7 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, int *npos)
     return CLI_CONTINUE;
 }
 
+/* Why: every command error has the same "faasml CMD: message" shape. */
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
     va_list ap;

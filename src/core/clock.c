@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <time.h>
 
+/* Why: one conversion from timespec to ns for both clocks. */
 static int64_t ts_ns(clockid_t id)
 {
     struct timespec ts;
@@ -11,6 +12,8 @@ static int64_t ts_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Why: durations use the monotonic clock, which NTP steps cannot move; timestamps stored
+ * with results use the wall clock, so runs can be placed in time. */
 int64_t fm_now_ns(void) { return ts_ns(CLOCK_MONOTONIC); }
 int64_t fm_wall_ns(void) { return ts_ns(CLOCK_REALTIME); }
 

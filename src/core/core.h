@@ -129,7 +129,9 @@ char *fm_arena_strdup(fm_arena *a, const char *s);
  * 128 sub-buckets per power of two, so any reported percentile is within 0.4% of a true sample.
  * Mergeable by adding counts. Values are unsigned (ns, us, bytes...). */
 #define FM_HIST_SUB_BITS 7
-#define FM_HIST_BUCKETS ((64 - FM_HIST_SUB_BITS) * (1 << FM_HIST_SUB_BITS))
+/* values below 2^(SUB_BITS+1) take one bucket each, then each of the 64-SUB_BITS-1 remaining
+ * powers of two takes 2^SUB_BITS: (64 - SUB_BITS + 1) * 2^SUB_BITS buckets in all */
+#define FM_HIST_BUCKETS ((64 - FM_HIST_SUB_BITS + 1) * (1 << FM_HIST_SUB_BITS))
 
 typedef struct fm_hist {
     uint64_t count;
@@ -200,6 +202,11 @@ int fm_parse_duration_ns(const char *s, int64_t *out);
 int fm_read_file(const char *path, char **out, size_t *len, fm_err *err);
 /* Writes a file atomically (temp file + rename), so no partial output is ever left behind. */
 int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err *err);
+/* Finds a data file shipped with faasml ("platforms.yaml", "prices.yaml", "calibration/x.yaml"):
+ * $FAASML_DATA/<name>, ./data/<name>, data/ beside or above the binary, then the source tree's
+ * data/ the binary was built from. Writes the first that exists into buf and returns buf; when
+ * none exists returns NULL. */
+const char *fm_data_file(const char *name, char *buf, size_t cap);
 /* Quotes s as a JSON string into buf; returns the length it needed (like snprintf). */
 size_t fm_json_quote(char *buf, size_t cap, const char *s);
 

@@ -42,6 +42,8 @@ const char *fm_strerror(int code)
     return "unknown error";
 }
 
+/* Why: the code and the message travel together, and `return fm_err_set(...)` keeps error
+ * paths one line long. */
 int fm_err_set(fm_err *err, int code, const char *fmt, ...)
 {
     if (err) {
@@ -69,6 +71,7 @@ int fm_err_prefix(fm_err *err, const char *fmt, ...)
     return err->code;
 }
 
+/* Why: a reused fm_err must not show a stale message. */
 void fm_err_clear(fm_err *err)
 {
     if (err) {

@@ -17,6 +17,10 @@ static inline unsigned bucket_of(uint64_t v)
     return (shift + 1) * SUB + (unsigned)((v >> shift) - SUB);
 }
 
+/* the largest value, 2^64-1, has shift 63-SUB_BITS and sub-bucket SUB-1 */
+_Static_assert((64 - FM_HIST_SUB_BITS) * SUB + SUB - 1 < FM_HIST_BUCKETS, "histogram too small");
+
+/* Why: the inverse of bucket_of, so quantiles can report a value inside the bucket. */
 static inline void bucket_range(unsigned idx, uint64_t *lo, uint64_t *width)
 {
     if (idx < 2 * SUB) {
@@ -30,10 +34,12 @@ static inline void bucket_range(unsigned idx, uint64_t *lo, uint64_t *width)
     *width = (uint64_t)1 << shift;
 }
 
+/* Why: the bucket array is ~58 KiB, too big for most stacks; lifecycle helpers. */
 fm_hist *fm_hist_new(void) { return calloc(1, sizeof(fm_hist)); }
 void fm_hist_free(fm_hist *h) { free(h); }
 void fm_hist_reset(fm_hist *h) { memset(h, 0, sizeof *h); }
 
+/* Why: adding n equal values at once lets callers merge pre-aggregated counts cheaply. */
 void fm_hist_add_n(fm_hist *h, uint64_t v, uint64_t n)
 {
     if (n == 0)
@@ -49,6 +55,7 @@ void fm_hist_add_n(fm_hist *h, uint64_t v, uint64_t n)
 
 void fm_hist_add(fm_hist *h, uint64_t v) { fm_hist_add_n(h, v, 1); }
 
+/* Why: per-thread or per-function histograms combine into one exactly, bucket by bucket. */
 void fm_hist_merge(fm_hist *dst, const fm_hist *src)
 {
     if (src->count == 0)
@@ -69,7 +76,7 @@ uint64_t fm_hist_quantile(const fm_hist *h, double q)
 {
     if (h->count == 0)
         return 0;
-    if (q <= 0)
+    if (!(q > 0)) /* also NaN */
         return h->min;
     if (q >= 1)
         return h->max;
@@ -89,4 +96,5 @@ uint64_t fm_hist_quantile(const fm_hist *h, double q)
     return h->max;
 }
 
+/* Why: the mean comes from the exact sum, not from bucket midpoints. */
 double fm_hist_mean(const fm_hist *h) { return h->count ? h->sum / (double)h->count : 0.0; }

@@ -12,6 +12,7 @@ static fm_log_level min_level = FM_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 _Static_assert(FM_ARRAY_LEN(level_names) == FM_LOG_OFF + 1, "level names out of sync");
 
+/* Why: level names are shared by the default handler and --log-level parsing. */
 const char *fm_log_level_name(fm_log_level level)
 {
     return level <= FM_LOG_OFF ? level_names[level] : "?";
@@ -27,6 +28,7 @@ int fm_log_level_parse(const char *s, fm_log_level *out)
     return FM_EINVAL;
 }
 
+/* Why: embedders and tests route library logs elsewhere; NULL restores stderr. */
 void fm_log_set_handler(fm_log_fn fn, void *ud)
 {
     handler = fn;
@@ -53,6 +55,7 @@ static void default_handler(fm_log_level level, const char *module, const char *
             fm_log_level_name(level), module, q);
 }
 
+/* Why: filtering happens before formatting, so disabled debug logs cost one compare. */
 void fm_log(fm_log_level level, const char *module, const char *fmt, ...)
 {
     if (level < min_level || level >= FM_LOG_OFF)
@@ -62,6 +65,8 @@ void fm_log(fm_log_level level, const char *module, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!module)
+        module = "-";
     if (handler)
         handler(level, module, msg, handler_ud);
     else

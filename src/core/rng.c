@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+/* Why: splitmix64 spreads any 64-bit seed (0, 1, 2...) into well-mixed state words. */
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -13,6 +14,8 @@ static uint64_t splitmix64(uint64_t *x)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+/* Why: xoshiro256** must not start from an all-zero state; splitmix64 guarantees it never
+ * does and makes nearby seeds unrelated. */
 void fm_rng_seed(fm_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
@@ -31,6 +34,7 @@ fm_rng fm_rng_split(const fm_rng *r, uint64_t stream)
     return out;
 }
 
+/* Why: xoshiro256** (Blackman and Vigna): fast, 256 bits of state, passes BigCrush. */
 uint64_t fm_rng_u64(fm_rng *r)
 {
     uint64_t *s = r->s;
@@ -60,8 +64,11 @@ uint64_t fm_rng_below(fm_rng *r, uint64_t n)
     return (uint64_t)(m >> 64);
 }
 
+/* Why: the top 53 bits fill a double's mantissa exactly, so every value is a multiple
+ * of 2^-53 in [0, 1). */
 double fm_rng_uniform(fm_rng *r) { return (double)(fm_rng_u64(r) >> 11) * 0x1.0p-53; }
 
+/* Why: inverse transform sampling; exponential gaps make Poisson arrivals. */
 double fm_rng_exp(fm_rng *r, double rate)
 {
     /* 1 - u is in (0, 1], so the log is finite */
@@ -81,6 +88,7 @@ double fm_rng_normal(fm_rng *r, double mean, double sd)
     return mean + sd * u * sqrt(-2.0 * log(s) / s);
 }
 
+/* Why: service times and latencies are roughly lognormal. */
 double fm_rng_lognormal(fm_rng *r, double mu, double sigma)
 {
     return exp(fm_rng_normal(r, mu, sigma));

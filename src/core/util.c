@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Why: strtoll alone accepts leading spaces and trailing junk ("512MB" as 512); specs and options
+ * must fail on those instead. */
 int fm_parse_i64(const char *s, int64_t *out)
 {
     if (!s || !*s || isspace((unsigned char)*s))
@@ -24,6 +26,7 @@ int fm_parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
+/* Why: as fm_parse_i64; also refuses nan, inf and overflow, which no spec value means. */
 int fm_parse_double(const char *s, double *out)
 {
     if (!s || !*s || isspace((unsigned char)*s))
@@ -37,13 +40,15 @@ int fm_parse_double(const char *s, double *out)
     return 0;
 }
 
+/* Why: one duration syntax for specs and options; a bare number is seconds as in most tools. */
 int fm_parse_duration_ns(const char *s, int64_t *out)
 {
     static const struct {
         const char *suffix;
         double ns;
     } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    if (!s || !*s)
+    /* digits or a point first: no sign, space, hex, "inf" or "nan", which strtod would take */
+    if (!s || !(isdigit((unsigned char)*s) || *s == '.') || strpbrk(s, "xX"))
         return FM_EINVAL;
     char *end;
     errno = 0;
@@ -66,6 +71,8 @@ int fm_parse_duration_ns(const char *s, int64_t *out)
     return 0;
 }
 
+/* Why: specs, models' side files and payloads are small; one call that reads them whole, with a
+ * message naming the path, keeps every caller short. */
 int fm_read_file(const char *path, char **out, size_t *len, fm_err *err)
 {
     *out = NULL;
@@ -85,18 +92,19 @@ int fm_read_file(const char *path, char **out, size_t *len, fm_err *err)
             buf = nb;
             cap *= 2;
         }
+        errno = 0;
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
         if (got == 0)
             break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno ? errno : EIO;
     fclose(f);
     if (!buf)
         return fm_err_set(err, FM_ENOMEM, "cannot read '%s': out of memory", path);
     if (bad) {
         free(buf);
-        return fm_err_set(err, FM_EIO, "cannot read '%s': read error", path);
+        return fm_err_set(err, -e, "cannot read '%s': %s", path, strerror(e));
     }
     buf[n] = 0;
     *out = buf;
@@ -105,6 +113,9 @@ int fm_read_file(const char *path, char **out, size_t *len, fm_err *err)
     return 0;
 }
 
+/* Why: results, reports and exports must never be seen half written, even when the process dies
+ * or the disk fills: the data goes to a temporary file beside the target, is synced, and replaces
+ * the target in one rename. On failure the temporary file is removed and the target untouched. */
 int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err *err)
 {
     size_t plen = strlen(path);
@@ -125,7 +136,7 @@ int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err 
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            int e = errno;
+            int e = w < 0 ? errno : EIO;
             close(fd);
             unlink(tmp);
             free(tmp);
@@ -135,8 +146,12 @@ int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err 
         left -= (size_t)w;
     }
     fchmod(fd, 0644);
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    int e = fsync(fd) != 0 ? errno : 0;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
         unlink(tmp);
         free(tmp);
         return fm_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
@@ -145,6 +160,7 @@ int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err 
     return 0;
 }
 
+/* Why: log lines and hand-built JSON must stay valid whatever text they carry. */
 size_t fm_json_quote(char *buf, size_t cap, const char *s)
 {
     size_t n = 0;
@@ -178,4 +194,39 @@ size_t fm_json_quote(char *buf, size_t cap, const char *s)
     if (cap)
         buf[n < cap ? n : cap - 1] = 0;
     return n;
+}
+
+static bool readable(const char *p) { return access(p, R_OK) == 0; }
+
+const char *fm_data_file(const char *name, char *buf, size_t cap)
+{
+    const char *env = getenv("FAASML_DATA");
+    if (env && *env) {
+        snprintf(buf, cap, "%s/%s", env, name);
+        if (readable(buf))
+            return buf;
+    }
+    snprintf(buf, cap, "data/%s", name);
+    if (readable(buf))
+        return buf;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        static const char *const rel[] = {"data", "../data", "../../data", "../share/faasml"};
+        for (size_t i = 0; i < FM_ARRAY_LEN(rel); i++) {
+            snprintf(buf, cap, "%s/%s/%s", exe, rel[i], name);
+            if (readable(buf))
+                return buf;
+        }
+    }
+#ifdef FM_DATA_DIR
+    snprintf(buf, cap, "%s/%s", FM_DATA_DIR, name);
+    if (readable(buf))
+        return buf;
+#endif
+    return NULL;
 }

@@ -23,32 +23,66 @@ struct fm_yaml {
     fm_ynode *root;
 };
 
-/* Why: libyaml's document nodes refer to each other by index; our own tree with positions lets
- * callers walk a spec without the document at hand. Depth is bounded so hostile input (deep
- * nesting, alias loops through the same node) cannot overflow the stack. */
-static fm_ynode *convert(fm_yaml *y, yaml_document_t *doc, yaml_node_t *src, int depth)
+/* Limits on what a document may expand to. Nesting is bounded so hostile input cannot overflow the
+ * stack; the node budget is bounded because aliases let a few bytes name an exponentially large
+ * tree ("billion laughs") and a self-referencing alias names an infinite one. Without aliases a
+ * document has at most about one node per input byte, so the budget never refuses one. */
+#define FM_YAML_MAX_DEPTH 64
+#define FM_YAML_MAX_NODES 200000
+
+typedef struct convert_ctx {
+    fm_yaml *y;
+    yaml_document_t *doc;
+    size_t nodes, max_nodes;
+    int code;                 /* first failure: FM_ELIMIT, FM_ENOMEM or FM_EPARSE */
+    const yaml_node_t *at;    /* where it happened */
+    const char *why;
+} convert_ctx;
+
+/* Why: the first failure is the one to report; later ones are its consequences. */
+static fm_ynode *convert_fail(convert_ctx *c, const yaml_node_t *at, int code, const char *why)
 {
-    if (!src || depth > 64)
-        return NULL;
-    fm_ynode *n = fm_arena_calloc(&y->arena, 1, sizeof *n);
+    if (!c->code) {
+        c->code = code;
+        c->at = at;
+        c->why = why;
+    }
+    return NULL;
+}
+
+/* Why: libyaml's document nodes refer to each other by index; our own tree with positions lets
+ * callers walk a spec without the document at hand. */
+static fm_ynode *convert(convert_ctx *c, yaml_node_t *src, int depth)
+{
+    if (!src)
+        return convert_fail(c, NULL, FM_EPARSE, "dangling node reference");
+    if (depth > FM_YAML_MAX_DEPTH)
+        return convert_fail(c, src, FM_ELIMIT, "nested deeper than 64 levels");
+    if (++c->nodes > c->max_nodes)
+        return convert_fail(c, src, FM_ELIMIT, "aliases expand the document past its node limit");
+    fm_arena *a = &c->y->arena;
+    fm_ynode *n = fm_arena_calloc(a, 1, sizeof *n);
     if (!n)
-        return NULL;
+        return convert_fail(c, src, FM_ENOMEM, "out of memory");
     n->line = (int)src->start_mark.line + 1;
     n->col = (int)src->start_mark.column + 1;
     switch (src->type) {
     case YAML_SCALAR_NODE:
         n->kind = FM_YAML_SCALAR;
-        n->str = fm_arena_strdup(&y->arena, (const char *)src->data.scalar.value);
-        return n->str ? n : NULL;
+        /* "\0" in a quoted scalar would silently cut it short ("name\0x" read as "name") */
+        if (strlen((const char *)src->data.scalar.value) != src->data.scalar.length)
+            return convert_fail(c, src, FM_EPARSE, "scalar contains a NUL character");
+        n->str = fm_arena_strdup(a, (const char *)src->data.scalar.value);
+        return n->str ? n : convert_fail(c, src, FM_ENOMEM, "out of memory");
     case YAML_SEQUENCE_NODE: {
         n->kind = FM_YAML_SEQ;
         yaml_node_item_t *it = src->data.sequence.items.start;
         n->n = (size_t)(src->data.sequence.items.top - it);
-        n->kids = fm_arena_calloc(&y->arena, n->n ? n->n : 1, sizeof *n->kids);
+        n->kids = fm_arena_calloc(a, n->n ? n->n : 1, sizeof *n->kids);
         if (!n->kids)
-            return NULL;
+            return convert_fail(c, src, FM_ENOMEM, "out of memory");
         for (size_t i = 0; i < n->n; i++)
-            if (!(n->kids[i] = convert(y, doc, yaml_document_get_node(doc, it[i]), depth + 1)))
+            if (!(n->kids[i] = convert(c, yaml_document_get_node(c->doc, it[i]), depth + 1)))
                 return NULL;
         return n;
     }
@@ -56,26 +90,67 @@ static fm_ynode *convert(fm_yaml *y, yaml_document_t *doc, yaml_node_t *src, int
         n->kind = FM_YAML_MAP;
         yaml_node_pair_t *p = src->data.mapping.pairs.start;
         n->n = (size_t)(src->data.mapping.pairs.top - p);
-        n->kids = fm_arena_calloc(&y->arena, n->n ? 2 * n->n : 1, sizeof *n->kids);
+        if (n->n > SIZE_MAX / 2)
+            return convert_fail(c, src, FM_ENOMEM, "out of memory");
+        n->kids = fm_arena_calloc(a, n->n ? 2 * n->n : 1, sizeof *n->kids);
         if (!n->kids)
-            return NULL;
+            return convert_fail(c, src, FM_ENOMEM, "out of memory");
         for (size_t i = 0; i < n->n; i++) {
-            n->kids[2 * i] = convert(y, doc, yaml_document_get_node(doc, p[i].key), depth + 1);
-            n->kids[2 * i + 1] =
-                convert(y, doc, yaml_document_get_node(doc, p[i].value), depth + 1);
-            if (!n->kids[2 * i] || !n->kids[2 * i + 1])
+            n->kids[2 * i] = convert(c, yaml_document_get_node(c->doc, p[i].key), depth + 1);
+            if (!n->kids[2 * i])
+                return NULL;
+            n->kids[2 * i + 1] = convert(c, yaml_document_get_node(c->doc, p[i].value), depth + 1);
+            if (!n->kids[2 * i + 1])
                 return NULL;
         }
         return n;
     }
     default:
-        return NULL;
+        return convert_fail(c, src, FM_EPARSE, "empty node");
     }
 }
 
+/* Why: reader errors (bad UTF-8, control characters) carry a byte offset, not a mark; users need
+ * line:column like every other error. */
+static void offset_to_mark(const char *buf, size_t len, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (buf[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Why: libyaml reports the problem and, separately, the construct it was inside; both positions
+ * help ("did not find expected ',' or ']' while parsing a flow sequence started at 1:4"). */
+static int parser_error(const yaml_parser_t *p, const char *buf, size_t len, const char *name,
+                        fm_err *err)
+{
+    if (p->error == YAML_MEMORY_ERROR)
+        return fm_err_set(err, FM_ENOMEM, "%s: out of memory", name);
+    size_t line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
+    if (p->error == YAML_READER_ERROR)
+        offset_to_mark(buf, len, p->problem_offset, &line, &col);
+    const char *problem = p->problem ? p->problem : "invalid YAML";
+    if (!p->context)
+        return fm_err_set(err, FM_EPARSE, "%s:%zu:%zu: %s", name, line, col, problem);
+    return fm_err_set(err, FM_EPARSE, "%s:%zu:%zu: %s %s started at %zu:%zu", name, line, col,
+                      problem, p->context, p->context_mark.line + 1,
+                      p->context_mark.column + 1);
+}
+
+/* Why: one entry point for files, embedded defaults and fuzzing; every failure names
+ * name:line:col. */
 int fm_yaml_load_buf(const char *buf, size_t len, const char *name, fm_yaml **out, fm_err *err)
 {
     *out = NULL;
+    if (!name)
+        name = "<input>";
     fm_yaml *y = calloc(1, sizeof *y);
     if (!y || !(y->name = strdup(name))) {
         free(y);
@@ -91,18 +166,38 @@ int fm_yaml_load_buf(const char *buf, size_t len, const char *name, fm_yaml **ou
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        yaml_mark_t m = parser.problem_mark;
-        rc = fm_err_set(err, FM_EPARSE, "%s:%zu:%zu: %s%s%s", name, m.line + 1, m.column + 1,
-                        parser.problem ? parser.problem : "invalid YAML",
-                        parser.context ? " " : "", parser.context ? parser.context : "");
+        rc = parser_error(&parser, buf, len, name, err);
         yaml_parser_delete(&parser);
         fm_yaml_free(y);
         return rc;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root && !(y->root = convert(y, &doc, root, 0)))
-        rc = fm_err_set(err, FM_EPARSE, "%s: document nested too deeply or out of memory", name);
+    /* a document of only "---" holds one empty plain scalar: treat it as empty like "" */
+    if (root && root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0 &&
+        root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+        root = NULL;
+    if (root) {
+        convert_ctx c = {.y = y, .doc = &doc, .max_nodes = FM_YAML_MAX_NODES + len};
+        if (!(y->root = convert(&c, root, 0))) {
+            const yaml_node_t *at = c.at ? c.at : root;
+            rc = fm_err_set(err, c.code ? c.code : FM_EINTERNAL, "%s:%zu:%zu: %s", name,
+                            at->start_mark.line + 1, at->start_mark.column + 1,
+                            c.why ? c.why : "cannot convert document");
+        }
+    }
     yaml_document_delete(&doc);
+    /* a spec is one document; a second one would be silently ignored, so refuse it */
+    if (!rc) {
+        yaml_document_t next;
+        if (!yaml_parser_load(&parser, &next)) {
+            rc = parser_error(&parser, buf, len, name, err);
+        } else {
+            if (yaml_document_get_root_node(&next))
+                rc = fm_err_set(err, FM_EPARSE, "%s:%zu:%zu: more than one document", name,
+                                next.start_mark.line + 1, next.start_mark.column + 1);
+            yaml_document_delete(&next);
+        }
+    }
     yaml_parser_delete(&parser);
     if (rc) {
         fm_yaml_free(y);
@@ -112,8 +207,10 @@ int fm_yaml_load_buf(const char *buf, size_t len, const char *name, fm_yaml **ou
     return 0;
 }
 
+/* Why: the path becomes the name in every message. */
 int fm_yaml_load_file(const char *path, fm_yaml **out, fm_err *err)
 {
+    *out = NULL;
     char *buf;
     size_t len;
     int rc = fm_read_file(path, &buf, &len, err);
@@ -124,6 +221,7 @@ int fm_yaml_load_file(const char *path, fm_yaml **out, fm_err *err)
     return rc;
 }
 
+/* Why: the whole tree lives in one arena, so one call frees it. */
 void fm_yaml_free(fm_yaml *y)
 {
     if (!y)
@@ -133,6 +231,8 @@ void fm_yaml_free(fm_yaml *y)
     free(y);
 }
 
+/* Accessors. Why: nodes are opaque so the tree can change without touching callers;
+ * the sequence/map accessors return NULL (or 0) for the wrong kind instead of crashing. */
 const fm_ynode *fm_yaml_root(const fm_yaml *y) { return y->root; }
 const char *fm_yaml_name(const fm_yaml *y) { return y->name; }
 fm_ynode_kind fm_ynode_kind_of(const fm_ynode *n) { return n->kind; }
@@ -156,6 +256,7 @@ const fm_ynode *fm_ynode_value(const fm_ynode *n, size_t i)
     return n && n->kind == FM_YAML_MAP && i < n->n ? n->kids[2 * i + 1] : NULL;
 }
 
+/* Why: specs are small, so a linear scan beats building a hash per map. */
 const fm_ynode *fm_ynode_get(const fm_ynode *map, const char *key)
 {
     if (!map || map->kind != FM_YAML_MAP)
@@ -168,6 +269,8 @@ const fm_ynode *fm_ynode_get(const fm_ynode *map, const char *key)
     return NULL;
 }
 
+/* Why: spec loaders report their own semantic errors (an unknown model, a bad
+ * combination) with the same file:line:col prefix as parse errors. */
 int fm_yaml_error(const fm_yaml *y, const fm_ynode *at, fm_err *err, int code, const char *fmt, ...)
 {
     char msg[400];
@@ -180,11 +283,16 @@ int fm_yaml_error(const fm_yaml *y, const fm_ynode *at, fm_err *err, int code, c
     return fm_err_set(err, code, "%s: %s", y->name, msg);
 }
 
+/* Why: a typo in a key ("memroy") must fail loudly instead of silently using a default. */
 int fm_yaml_check_keys(const fm_yaml *y, const fm_ynode *map, const char *const *allowed,
                        fm_err *err)
 {
-    if (!map || map->kind != FM_YAML_MAP)
-        return fm_yaml_error(y, map, err, FM_EPARSE, "expected a mapping");
+    if (!map)
+        return fm_yaml_error(y, NULL, err, FM_EPARSE, "expected a mapping, found %s",
+                             y->root ? "nothing" : "an empty document");
+    if (map->kind != FM_YAML_MAP)
+        return fm_yaml_error(y, map, err, FM_EPARSE, "expected a mapping, found a %s",
+                             map->kind == FM_YAML_SEQ ? "sequence" : "scalar");
     for (size_t i = 0; i < map->n; i++) {
         const fm_ynode *k = map->kids[2 * i];
         if (k->kind != FM_YAML_SCALAR)
@@ -201,9 +309,13 @@ int fm_yaml_check_keys(const fm_yaml *y, const fm_ynode *map, const char *const 
     return 0;
 }
 
+/* Why: the shared part of the typed getters: absent, required, and not-a-scalar cases. */
 static int get_scalar(const fm_yaml *y, const fm_ynode *map, const char *key, bool required,
                       const fm_ynode **out, fm_err *err)
 {
+    *out = NULL;
+    if (map && map->kind != FM_YAML_MAP)
+        return fm_yaml_error(y, map, err, FM_EPARSE, "expected a mapping with key '%s'", key);
     *out = fm_ynode_get(map, key);
     if (!*out)
         return required ? fm_yaml_error(y, map, err, FM_EPARSE, "missing key '%s'", key) : 0;
@@ -212,6 +324,8 @@ static int get_scalar(const fm_yaml *y, const fm_ynode *map, const char *key, bo
     return 0;
 }
 
+/* Why: typed reads with range checks, so every spec loader validates the same way and
+ * names the key and its position when a value is wrong. */
 int fm_yaml_get_str(const fm_yaml *y, const fm_ynode *map, const char *key, bool required,
                     const char **out, fm_err *err)
 {

@@ -1,6 +1,7 @@
 /* The SQLite results store: schema, batched writes, reads and CSV export. */
 #include "store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,77 +63,132 @@ _Static_assert(FM_ARRAY_LEN(migrations) == FM_STORE_SCHEMA_VERSION, "migrations 
 
 struct store {
     sqlite3 *db;
+    char *path;        /* for messages */
     sqlite3_stmt *st[ST__COUNT];
     int pending;       /* rows written in the open transaction */
-    int64_t txn_start; /* monotonic ns when it began; 0 when none is open */
+    int64_t txn_start; /* monotonic ns when the open write transaction began */
     int version;
+    bool opening;      /* messages get "cannot open results database 'path': " once, at the end */
 };
 
+/* Why: every failure names the database and what was being done, with SQLite's own words. */
 static int db_fail(store *s, fm_err *err, const char *what)
 {
-    return fm_err_set(err, FM_EIO, "results database: %s: %s", what, sqlite3_errmsg(s->db));
+    if (s->opening)
+        return fm_err_set(err, FM_EIO, "%s: %s", what, sqlite3_errmsg(s->db));
+    return fm_err_set(err, FM_EIO, "results database '%s': %s: %s", s->path, what,
+                      sqlite3_errmsg(s->db));
 }
 
-static int exec(store *s, const char *sql, fm_err *err)
+/* Why: schema changes, transactions and pragmas are plain SQL with no rows to read. */
+static int exec(store *s, const char *sql, const char *what, fm_err *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = fm_err_set(err, FM_EIO, "results database: %s", msg ? msg : "error");
+        const char *m = msg ? msg : sqlite3_errmsg(s->db);
+        int rc = s->opening ? fm_err_set(err, FM_EIO, "%s: %s", what, m)
+                            : fm_err_set(err, FM_EIO, "results database '%s': %s: %s", s->path,
+                                         what, m);
         sqlite3_free(msg);
         return rc;
     }
     return 0;
 }
 
-static int migrate(store *s, fm_err *err)
+/* Why: the store is the only owner of the schema; PRAGMA user_version says which migrations a
+ * file has had. */
+static int read_version(store *s, int *v, fm_err *err)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
         return db_fail(s, err, "reading schema version");
-    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+    int rc = sqlite3_step(q);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
     sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, "reading schema version");
+}
+
+/* Why: brings an older file up to this version's schema and refuses a newer one (which this
+ * version would misread). Several processes may open a fresh file at once, so the version is
+ * read again under the write lock before migrating. */
+static int migrate(store *s, fm_err *err)
+{
+    int v, rc = read_version(s, &v, err);
+    if (!rc && v < FM_STORE_SCHEMA_VERSION) {
+        rc = exec(s, "BEGIN IMMEDIATE", "locking for migration", err);
+        if (!rc)
+            rc = read_version(s, &v, err);
+        for (; !rc && v < FM_STORE_SCHEMA_VERSION; v++) {
+            char pragma[64], what[64];
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
+            snprintf(what, sizeof what, "migrating to schema version %d", v + 1);
+            rc = exec(s, migrations[v], what, err);
+            if (!rc)
+                rc = exec(s, pragma, what, err);
+        }
+        if (!rc)
+            rc = exec(s, "COMMIT", "committing migration", err);
+        if (rc && !sqlite3_get_autocommit(s->db))
+            exec(s, "ROLLBACK", "rolling back migration", NULL);
+    }
+    if (rc)
+        return rc;
     if (v > FM_STORE_SCHEMA_VERSION)
         return fm_err_set(err, FM_ESCHEMA,
-                          "results database has schema version %d, newer than this faasml (%d)",
-                          v, FM_STORE_SCHEMA_VERSION);
-    for (; v < FM_STORE_SCHEMA_VERSION; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
-        int rc = exec(s, "BEGIN IMMEDIATE", err);
-        if (!rc)
-            rc = exec(s, migrations[v], err);
-        if (!rc)
-            rc = exec(s, pragma, err);
-        if (!rc)
-            rc = exec(s, "COMMIT", err);
-        if (rc) {
-            exec(s, "ROLLBACK", NULL);
-            return fm_err_prefix(err, "migrating to schema version %d: ", v + 1);
-        }
-    }
+                          "schema version %d is newer than this faasml supports (%d)", v,
+                          FM_STORE_SCHEMA_VERSION);
     s->version = v;
     return 0;
 }
 
+/* Why: WAL lets readers open the file while a run writes and keeps every committed batch across
+ * a crash; synchronous=NORMAL in WAL mode loses nothing on a process kill, only possibly the
+ * last batches on power loss, at a fraction of FULL's cost. */
+static int setup(store *s, fm_err *err)
+{
+    char *msg = NULL;
+    int rc = 0;
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                            " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
+        rc = fm_err_set(err, FM_EIO, "%s", msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return rc ? rc : migrate(s, err);
+}
+
+/* Why: switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+ * locked" at once, without its busy handler, while another process opens the same fresh file;
+ * so setup is retried for as long as the busy timeout would have waited. */
+static int setup_retrying(store *s, fm_err *err)
+{
+    int64_t deadline = fm_now_ns() + 10 * INT64_C(1000000000);
+    for (int64_t pause = 1000000;; pause = FM_MIN(pause * 2, 50000000)) {
+        int rc = setup(s, err);
+        int code = sqlite3_errcode(s->db);
+        if (!rc || (code != SQLITE_BUSY && code != SQLITE_LOCKED) || fm_now_ns() > deadline)
+            return rc;
+        fm_sleep_ns(pause);
+    }
+}
+
+/* Why: one call gives a ready store: file created or migrated, WAL on, statements
+ * prepared; on failure nothing is left open. */
 int store_open(const char *path, store **out, fm_err *err)
 {
     *out = NULL;
     store *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
         return fm_err_set(err, FM_ENOMEM, "cannot open results database '%s': out of memory",
                           path);
-    if (sqlite3_open(path, &s->db) != SQLITE_OK) {
-        int rc = fm_err_set(err, FM_EIO, "cannot open results database '%s': %s", path,
-                            s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        sqlite3_close(s->db);
-        free(s);
-        return rc;
     }
-    sqlite3_busy_timeout(s->db, 10000);
-    int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;", err);
-    if (!rc)
-        rc = migrate(s, err);
+    s->opening = true;
+    int rc = 0;
+    if (sqlite3_open(path, &s->db) != SQLITE_OK)
+        rc = fm_err_set(err, FM_EIO, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (!rc) {
+        sqlite3_busy_timeout(s->db, 10000);
+        rc = setup_retrying(s, err);
+    }
     for (int i = 0; !rc && i < ST__COUNT; i++)
         if (sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL) != SQLITE_OK)
             rc = db_fail(s, err, "preparing statements");
@@ -141,52 +197,73 @@ int store_open(const char *path, store **out, fm_err *err)
         store_close(s);
         return rc;
     }
+    s->opening = false;
     *out = s;
     return 0;
 }
 
+/* Why: SQLite is the source of truth for whether a write transaction is open; a failed statement
+ * or COMMIT may have rolled it back, and a stale flag would then wedge every later write. */
+static bool in_txn(store *s) { return !sqlite3_get_autocommit(s->db); }
+
+/* Why: callers that need durability now (end of a phase, before a fork, tests) commit
+ * the open batch without waiting for it to fill. */
 int store_flush(store *s, fm_err *err)
 {
-    if (!s->txn_start)
+    if (!in_txn(s)) {
+        s->pending = 0;
         return 0;
-    s->txn_start = 0;
-    s->pending = 0;
-    return exec(s, "COMMIT", err);
+    }
+    int rc = exec(s, "COMMIT", "committing", err);
+    if (!in_txn(s))
+        s->pending = 0; /* committed, or rolled back by SQLite: either way a new batch starts */
+    return rc;
 }
 
+/* Why: closing must not lose the open batch; a failure to commit it can only be logged here. */
 void store_close(store *s)
 {
     if (!s)
         return;
-    store_flush(s, NULL);
+    fm_err err;
+    if (s->db && store_flush(s, &err))
+        FM_ERROR("store", "%s", err.msg);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    free(s->path);
     free(s);
 }
 
+/* Why: tools report which schema a file has. */
 int store_schema_version(store *s) { return s->version; }
 
 /* Why: one transaction per row would cap a run at a few thousand requests per second; committing
- * in batches keeps writes cheap while bounding what a crash can lose to the last 200 ms. */
+ * in batches keeps writes cheap while bounding what a crash can lose to the last 200 ms. IMMEDIATE
+ * takes the write lock up front, so a busy database waits in the busy handler instead of failing
+ * halfway through a batch. */
 static int begin_write(store *s, fm_err *err)
 {
-    if (s->txn_start)
+    if (in_txn(s))
         return 0;
-    int rc = exec(s, "BEGIN", err);
-    if (!rc)
+    int rc = exec(s, "BEGIN IMMEDIATE", "starting a batch", err);
+    if (!rc) {
         s->txn_start = fm_now_ns();
+        s->pending = 0;
+    }
     return rc;
 }
 
+/* Why: the batch commits when it is full or old, whichever comes first. */
 static int end_write(store *s, fm_err *err)
 {
     s->pending++;
-    if (s->pending >= FM_STORE_BATCH || fm_now_ns() - s->txn_start > 200000000LL)
+    if (s->pending >= FM_STORE_BATCH || fm_now_ns() - s->txn_start > FM_STORE_BATCH_MS * 1000000LL)
         return store_flush(s, err);
     return 0;
 }
 
+/* Why: a NULL string is SQL NULL ("no error", "not stopped"), not the empty string. */
 static void bind_text(sqlite3_stmt *q, int i, const char *v)
 {
     if (v)
@@ -195,14 +272,17 @@ static void bind_text(sqlite3_stmt *q, int i, const char *v)
         sqlite3_bind_null(q, i);
 }
 
+/* Why: prepared statements are reused for every row; each use leaves them reset and unbound, and
+ * a failure (a constraint, a full disk) fails only that row: the open batch goes on. */
 static int step(store *s, sqlite3_stmt *q, fm_err *err, const char *what)
 {
-    int rc = sqlite3_step(q);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_fail(s, err, what);
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+    return rc;
 }
 
+/* Why: results are only comparable with the machine they ran on; recorded by default. */
 static void host_info(char *buf, size_t cap)
 {
     struct utsname u;
@@ -219,10 +299,15 @@ static void host_info(char *buf, size_t cap)
              q[0], q[1], q[2], q[3], sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* Why: a run row is committed at once (not batched), so a reader sees a run as soon as it
+ * starts and its requests can reference it. */
 int store_run_begin(store *s, store_run *r, fm_err *err)
 {
+    if (!r->name)
+        return fm_err_set(err, FM_EINVAL, "a run needs a name");
     if (!r->mode || (strcmp(r->mode, "live") && strcmp(r->mode, "sim")))
-        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim", r->name);
+        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim, not '%s'",
+                          r->name, r->mode ? r->mode : "");
     char host[1024];
     if (!r->host)
         host_info(host, sizeof host);
@@ -245,6 +330,7 @@ int store_run_begin(store *s, store_run *r, fm_err *err)
     return 0;
 }
 
+/* Why: ended_ns stays 0 for a run that was killed; an end marks a run complete. */
 int store_run_end(store *s, int64_t run_id, int64_t ended_ns, const char *status, fm_err *err)
 {
     int rc = store_flush(s, err);
@@ -257,6 +343,7 @@ int store_run_end(store *s, int64_t run_id, int64_t ended_ns, const char *status
     return step(s, q, err, "ending run");
 }
 
+/* Why: the hot path of a live run: a bound prepared statement inside the open batch. */
 int store_request_add(store *s, const store_request *r, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -286,6 +373,8 @@ int store_request_add(store *s, const store_request *r, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: an instance is written when it starts and again when it stops; (run, id)
+ * replaces the earlier row. */
 int store_instance_put(store *s, const store_instance *i, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -312,6 +401,8 @@ int store_instance_put(store *s, const store_instance *i, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: cost lines are itemised (GB-s, requests, instance-hours) so reports can show
+ * where the money goes. */
 int store_cost_add(store *s, const store_cost *c, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -331,6 +422,7 @@ int store_cost_add(store *s, const store_cost *c, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: time series (instances by state, queue depth) for plots of a run. */
 int store_point_add(store *s, const store_point *p, fm_err *err)
 {
     int rc = begin_write(s, err);
@@ -347,6 +439,8 @@ int store_point_add(store *s, const store_point *p, fm_err *err)
     return end_write(s, err);
 }
 
+/* Why: a rerun (`bench --force`) replaces a run; everything under it goes in one transaction, so
+ * a reader never sees half a run. A run that does not exist is not an error. */
 int store_run_delete(store *s, int64_t run_id, fm_err *err)
 {
     int rc = store_flush(s, err);
@@ -359,9 +453,54 @@ int store_run_delete(store *s, int64_t run_id, fm_err *err)
              " DELETE FROM runs WHERE id=%lld; COMMIT;",
              (long long)run_id, (long long)run_id, (long long)run_id, (long long)run_id,
              (long long)run_id);
-    rc = exec(s, sql, err);
+    rc = exec(s, sql, "deleting run", err);
+    if (rc && in_txn(s))
+        exec(s, "ROLLBACK", "rolling back", NULL);
+    return rc;
+}
+
+int store_import_function(store *s, int64_t dst_run, const char *src_path, int64_t src_run,
+                          const char *function, const char *as, fm_err *err)
+{
+    int rc = store_flush(s, err);
     if (rc)
-        exec(s, "ROLLBACK", NULL);
+        return rc;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "ATTACH DATABASE ? AS src", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, err, "attaching database");
+    sqlite3_bind_text(q, 1, src_path, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_fail(s, err, "attaching database");
+    sqlite3_finalize(q);
+    if (rc)
+        return fm_err_prefix(err, "'%s': ", src_path);
+    static const char *const sql[] = {
+        "INSERT OR REPLACE INTO instances(run,id,function,memory_mb,provisioned,created_ns,"
+        "ready_ns,stopped_ns,spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,"
+        "stop_reason) SELECT ?1,id,?2,memory_mb,provisioned,created_ns,ready_ns,stopped_ns,"
+        "spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,stop_reason"
+        " FROM src.instances WHERE run=?3 AND function=?4",
+        "INSERT INTO points(run,function,t_ns,metric,value) SELECT ?1,?2,t_ns,metric,value"
+        " FROM src.points WHERE run=?3 AND function=?4 ORDER BY rowid",
+    };
+    rc = exec(s, "BEGIN", "importing", err);
+    for (size_t i = 0; !rc && i < FM_ARRAY_LEN(sql); i++) {
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &q, NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "importing");
+            break;
+        }
+        sqlite3_bind_int64(q, 1, dst_run);
+        sqlite3_bind_text(q, 2, as ? as : function, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, src_run);
+        sqlite3_bind_text(q, 4, function, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = db_fail(s, err, "importing");
+        sqlite3_finalize(q);
+    }
+    if (rc)
+        exec(s, "ROLLBACK", "importing", NULL);
+    else
+        rc = exec(s, "COMMIT", "importing", err);
+    exec(s, "DETACH DATABASE src", "detaching", NULL);
     return rc;
 }
 
@@ -369,6 +508,7 @@ int store_run_delete(store *s, int64_t run_id, fm_err *err)
 
 #define COL_TEXT(q, i) ((const char *)sqlite3_column_text((q), (i)))
 
+/* Why: reads first commit the open batch, so a store always reads its own writes. */
 static int query(store *s, const char *sql, int64_t run_id, sqlite3_stmt **q, fm_err *err)
 {
     int rc = store_flush(s, err); /* readers see our own writes */
@@ -381,6 +521,7 @@ static int query(store *s, const char *sql, int64_t run_id, sqlite3_stmt **q, fm
     return 0;
 }
 
+/* Why: a callback's stop value wins over the step result; a step error is reported. */
 static int finish(store *s, sqlite3_stmt *q, int step_rc, int cb_rc, fm_err *err)
 {
     sqlite3_finalize(q);
@@ -391,6 +532,7 @@ static int finish(store *s, sqlite3_stmt *q, int step_rc, int cb_rc, fm_err *err
     return 0;
 }
 
+/* Why: one column order for every runs query (RUN_COLS). */
 static void read_run(sqlite3_stmt *q, store_run *r)
 {
     r->id = sqlite3_column_int64(q, 0);
@@ -407,6 +549,7 @@ static void read_run(sqlite3_stmt *q, store_run *r)
 
 #define RUN_COLS "id,name,mode,profile,config,seed,host,started_ns,ended_ns,status"
 
+/* Why: the walk shared by store_runs_each and store_run_get. */
 static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, void *ud,
                       fm_err *err)
 {
@@ -422,6 +565,8 @@ static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, vo
     return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);
 }
 
+/* Why: the readers below walk rows through callbacks, so large runs are never held in
+ * memory at once. */
 int store_runs_each(store *s, store_run_cb cb, void *ud, fm_err *err)
 {
     return runs_query(s, "SELECT " RUN_COLS " FROM runs ORDER BY id", 0, cb, ud, err);
@@ -432,6 +577,7 @@ int store_run_get(store *s, int64_t run_id, store_run_cb cb, void *ud, fm_err *e
     return runs_query(s, "SELECT " RUN_COLS " FROM runs WHERE id=?", run_id, cb, ud, err);
 }
 
+/* Why: runs are named by people; the latest run of a name is the one they mean. */
 int store_run_find(store *s, const char *name, int64_t *run_id, fm_err *err)
 {
     sqlite3_stmt *q;
@@ -579,11 +725,27 @@ int store_points_each(store *s, int64_t run_id, store_point_cb cb, void *ud, fm_
 
 const char *const store_tables[] = {"runs", "requests", "instances", "costs", "points", NULL};
 
+/* How each exportable table is filtered by run and ordered: by key where it has one, else in
+ * insertion order. */
+static const struct {
+    const char *table, *run_col, *order;
+} csv_tables[] = {
+    {"runs", "id", "id"},
+    {"requests", "run", "run, id"},
+    {"instances", "run", "run, id"},
+    {"costs", "run", "run, rowid"},
+    {"points", "run", "run, rowid"},
+};
+_Static_assert(FM_ARRAY_LEN(csv_tables) + 1 == FM_ARRAY_LEN(store_tables),
+               "csv tables out of sync");
+
+/* Why: RFC 4180 quoting, so spreadsheets and CSV readers get commas, quotes and newlines in error
+ * text back unchanged. NULL is an empty field and the empty string is "", so the two stay apart. */
 static void csv_field(FILE *out, const char *v)
 {
     if (!v)
         return;
-    if (!strpbrk(v, ",\"\r\n")) {
+    if (*v && !strpbrk(v, ",\"\r\n")) {
         fputs(v, out);
         return;
     }
@@ -596,20 +758,22 @@ static void csv_field(FILE *out, const char *v)
     fputc('"', out);
 }
 
+/* Why: CSV is how results leave faasml for other tools; columns are the table's own, so the
+ * export follows the schema without a second list to keep in sync. */
 int store_export_csv(store *s, const char *table, int64_t run_id, FILE *out, fm_err *err)
 {
-    bool known = false;
-    for (int i = 0; store_tables[i]; i++)
-        known |= strcmp(store_tables[i], table) == 0;
-    if (!known)
+    size_t t = 0;
+    while (t < FM_ARRAY_LEN(csv_tables) && strcmp(csv_tables[t].table, table) != 0)
+        t++;
+    if (t == FM_ARRAY_LEN(csv_tables))
         return fm_err_set(err, FM_EINVAL,
                           "unknown table '%s' (runs, requests, instances, costs, points)", table);
     char sql[160];
-    const char *key = strcmp(table, "runs") == 0 ? "id" : "run";
     if (run_id)
-        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s=? ORDER BY rowid", table, key);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s=? ORDER BY %s", table,
+                 csv_tables[t].run_col, csv_tables[t].order);
     else
-        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY rowid", table);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, csv_tables[t].order);
     sqlite3_stmt *q;
     int rc = query(s, sql, run_id, &q, err);
     if (rc)
@@ -637,7 +801,7 @@ int store_export_csv(store *s, const char *table, int64_t run_id, FILE *out, fm_
         fputs("\r\n", out);
     }
     rc = finish(s, q, src, 0, err);
-    if (!rc && ferror(out))
-        rc = fm_err_set(err, FM_EIO, "writing CSV of '%s' failed", table);
+    if (!rc && (fflush(out) != 0 || ferror(out)))
+        rc = fm_err_set(err, FM_EIO, "cannot write the CSV of '%s': %s", table, strerror(errno));
     return rc;
 }

@@ -2,10 +2,12 @@
  * store — the SQLite results database. Every run, live or simulated, lands here with the same
  * schema, so the analyzer never needs to know where a run came from.
  *
- * Writes are buffered in one open transaction that commits every FM_STORE_BATCH rows or every
- * 200 ms (checked on each write), and on store_flush/store_close. The database is in WAL mode, so
- * a reader may open it while a run writes, and a writer killed with SIGKILL leaves a consistent
- * database holding every row committed before the kill.
+ * Writes are buffered in one open transaction that commits every FM_STORE_BATCH rows or when it
+ * is FM_STORE_BATCH_MS old (checked on each write), and on store_flush/store_close and before
+ * every read. The database is in WAL mode, so a reader may open it while a run writes, and a
+ * writer killed with SIGKILL leaves a consistent database holding every row committed before the
+ * kill. One store handle belongs to one thread; never carry one across fork().
+ * The schema, column by column, is in docs/results-db.md.
  */
 #ifndef FM_STORE_H
 #define FM_STORE_H
@@ -17,7 +19,8 @@
 #include "core/core.h"
 
 #define FM_STORE_SCHEMA_VERSION 1
-#define FM_STORE_BATCH 1000
+#define FM_STORE_BATCH 1000   /* rows per write transaction at most */
+#define FM_STORE_BATCH_MS 200 /* age of a write transaction at which the next write commits it */
 
 typedef struct store store;
 
@@ -84,7 +87,8 @@ typedef struct store_point {
 /* Opens or creates the database at path (":memory:" works). An older schema is migrated; a newer
  * one is refused with FM_ESCHEMA. */
 int store_open(const char *path, store **out, fm_err *err);
-/* Commits pending writes and closes; NULL is fine. */
+/* Commits pending writes and closes; NULL is fine. A failure to commit is logged (FM_ERROR);
+ * call store_flush first to handle it. */
 void store_close(store *s);
 int store_flush(store *s, fm_err *err);
 int store_schema_version(store *s);
@@ -95,8 +99,15 @@ int store_request_add(store *s, const store_request *r, fm_err *err);
 int store_instance_put(store *s, const store_instance *i, fm_err *err); /* insert or replace */
 int store_cost_add(store *s, const store_cost *c, fm_err *err);
 int store_point_add(store *s, const store_point *p, fm_err *err);
-/* Removes a run and everything recorded under it (used by `bench --force`). */
+/* Removes a run and everything recorded under it in one transaction (used by `bench --force`);
+ * a run that does not exist is not an error. */
 int store_run_delete(store *s, int64_t run_id, fm_err *err);
+
+/* Copies the instances and time-series points that another results database recorded for one
+ * function of one run into run dst_run of s, renamed to `as` (NULL keeps the name). Used to join
+ * what a platform recorded with what the load generator recorded for the same experiment run. */
+int store_import_function(store *s, int64_t dst_run, const char *src_path, int64_t src_run,
+                          const char *function, const char *as, fm_err *err);
 
 /* Reads. Callbacks return 0 to go on, anything else to stop (that value is returned). Strings in
  * the structs passed to callbacks are valid during the callback only. */
@@ -116,7 +127,9 @@ int store_points_each(store *s, int64_t run_id, store_point_cb cb, void *ud, fm_
 
 /* The tables export_csv accepts: runs, requests, instances, costs, points. */
 extern const char *const store_tables[];
-/* Writes a table as CSV (RFC 4180, header row) to out; run_id 0 exports every run. */
+/* Writes a table as CSV (RFC 4180: CRLF line ends, header row, fields with , " CR LF quoted) to
+ * out; run_id 0 exports every run. NULL is an empty field, the empty string is "". Reals are
+ * printed with 17 significant digits, so they read back exactly. An unknown table is FM_EINVAL. */
 int store_export_csv(store *s, const char *table, int64_t run_id, FILE *out, fm_err *err);
 
 #endif

@@ -1,0 +1,140 @@
+/* faasml serve: the serverless platform (gateway, instance manager, billing meter). */
+#include "cli.h"
+#include "platform/platform.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_listen(const char *s, const char **host, int *port, char *buf, size_t cap)
+{
+    const char *colon = strrchr(s, ':');
+    int64_t v;
+    if (!colon || colon == s || fm_parse_i64(colon + 1, &v) || v < 0 || v > 65535)
+        return -1;
+    snprintf(buf, cap, "%.*s", (int)(colon - s), s);
+    *host = buf;
+    *port = (int)v;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
+    bool no_cgroups = false;
+    int64_t init_timeout = -1, keep_alive = -1;
+    cli_strlist deploy = {0};
+    const cli_opt opts[] = {
+        {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
+        {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
+         "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
+        {"db", 0, CLI_OPT_STR, &db, "PATH",
+         "results database: every invocation, instance, time series point and billed quantity"},
+        {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC", "deploy this function spec at start "
+                                                         "(repeatable)"},
+        {"log-dir", 0, CLI_OPT_STR, &log_dir, "DIR",
+         "write instance logs to DIR/instances.log (default: stderr)"},
+        {"keep-alive", 0, CLI_OPT_DURATION, &keep_alive, "DUR",
+         "idle instance TTL for functions without keep_alive (default 10m)"},
+        {"init-timeout", 0, CLI_OPT_DURATION, &init_timeout, "DUR",
+         "longest init before an instance is killed (default 10s)"},
+        {"no-cgroups", 0, CLI_OPT_FLAG, &no_cgroups, NULL,
+         "do not use cgroups; limit memory with RLIMIT_AS only"},
+        {"log-level", 0, CLI_OPT_STR, &level, "LEVEL", "debug, info (default), warn, error"},
+        {0},
+    };
+    const cli_spec spec = {
+        "serve", "[--config platform.yaml] [--listen HOST:PORT] [--db PATH] [options]",
+        "Starts the serverless platform on one machine: a gateway speaking the AWS Lambda Invoke "
+        "API (POST /2015-03-31/functions/NAME/invocations) and KServe v2 (/v2/...), an admin API "
+        "(/admin/functions), Prometheus metrics (/metrics), and an instance manager that runs each "
+        "function instance as a process with its own Lambda Runtime API endpoint, memory limit and "
+        "CPU share (cgroups when writable, else RLIMIT_AS). Once ready it prints 'listening on "
+        "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
+        "flushes the database. See docs/platform.md.",
+        opts, 0, 0};
+    int npos, rc = cli_parse(&spec, argc, argv, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (level) {
+        fm_log_level lv;
+        if (fm_log_level_parse(level, &lv))
+            return cli_fail("serve", 2, "unknown log level '%s'", level);
+        fm_log_set_level(lv);
+    }
+    platform_config cfg;
+    platform_config_init(&cfg);
+    fm_arena strings;
+    fm_arena_init(&strings, 0);
+    fm_err err = {0};
+    char hostbuf[256];
+    if (config && platform_config_load(config, &cfg, &strings, &err)) {
+        fm_arena_release(&strings);
+        return cli_fail("serve", 2, "%s", err.msg);
+    }
+    if (listen && parse_listen(listen, &cfg.listen_host, &cfg.listen_port, hostbuf, sizeof hostbuf)) {
+        fm_arena_release(&strings);
+        return cli_fail("serve", 2, "--listen must be HOST:PORT, got '%s'", listen);
+    }
+    if (log_dir)
+        cfg.log_dir = log_dir;
+    if (no_cgroups)
+        cfg.no_cgroups = true;
+    if (keep_alive >= 0)
+        cfg.keep_alive_s = (double)keep_alive / 1e9;
+    if (init_timeout >= 0)
+        cfg.init_timeout_s = (double)init_timeout / 1e9;
+
+    store *st = NULL;
+    store_run run = {0};
+    if (db) {
+        if (store_open(db, &st, &err)) {
+            fm_arena_release(&strings);
+            return cli_fail("serve", 1, "%s", err.msg);
+        }
+        run.name = "serve";
+        run.mode = "live";
+        run.profile = "lambda";
+        run.config = "{}";
+        run.started_ns = fm_wall_ns();
+        run.status = "running";
+        if (store_run_begin(st, &run, &err)) {
+            store_close(st);
+            fm_arena_release(&strings);
+            return cli_fail("serve", 1, "%s", err.msg);
+        }
+    }
+    platform *p;
+    if (platform_new(&cfg, st, run.id, &p, &err)) {
+        store_close(st);
+        fm_arena_release(&strings);
+        return cli_fail("serve", 1, "%s", err.msg);
+    }
+    for (int i = 0; i < deploy.n; i++) {
+        platform_spec fs;
+        bool created;
+        if (platform_spec_load_yaml(deploy.v[i], &fs, &err) ||
+            platform_deploy(p, &fs, &created, &err)) {
+            platform_spec_release(&fs);
+            platform_free(p);
+            store_close(st);
+            fm_arena_release(&strings);
+            return cli_fail("serve", 2, "%s", err.msg);
+        }
+        platform_spec_release(&fs);
+    }
+    printf("listening on http://%s:%d\n", cfg.listen_host, platform_port(p));
+    fflush(stdout);
+    fprintf(stderr, "faasml serve: memory/CPU enforcement: %s\n", platform_enforcement(p));
+    rc = platform_run(p);
+    platform_free(p);
+    if (st) {
+        if (store_run_end(st, run.id, fm_wall_ns(), rc ? "failed" : "done", &err))
+            fprintf(stderr, "faasml serve: %s\n", err.msg);
+        store_close(st);
+    }
+    fm_arena_release(&strings);
+    fprintf(stderr, "faasml serve: stopped\n");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,246 @@
+/* faasml simulate: run a simulation spec on the virtual clock and print what happened. */
+#include "analyze/analyze.h"
+#include "cli.h"
+#include "sim/sim.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int stop_flag;
+static void on_signal(int sig) { (void)sig; stop_flag = 1; }
+
+static int parse_host(const char *s, sim_host *h)
+{
+    if (strcmp(s, "cloud") == 0) {
+        *h = (sim_host){.kind = SIM_HOST_CLOUD};
+        return 0;
+    }
+    if (strncmp(s, "cores:", 6) == 0) {
+        *h = (sim_host){.kind = SIM_HOST_CORES};
+        return fm_parse_double(s + 6, &h->cores) || h->cores <= 0 ? FM_EINVAL : 0;
+    }
+    return FM_EINVAL;
+}
+
+static int parse_record(const char *s, sim_opts *o)
+{
+    if (strcmp(s, "all") == 0)
+        o->record = SIM_RECORD_ALL;
+    else if (strcmp(s, "none") == 0)
+        o->record = SIM_RECORD_NONE;
+    else if (strncmp(s, "sample:", 7) == 0) {
+        int64_t n;
+        if (fm_parse_i64(s + 7, &n) || n < 1)
+            return FM_EINVAL;
+        o->record = SIM_RECORD_SAMPLE;
+        o->sample_every = (uint64_t)n;
+    } else
+        return FM_EINVAL;
+    return 0;
+}
+
+static void print_table(const sim_spec *sp, const sim_result *r)
+{
+    printf("%-16s %-8s %10s %8s %8s %8s %9s %9s %9s %7s %6s %12s\n", "function", "profile",
+           "requests", "ok%", "throttl", "rejected", "p50_ms", "p99_ms", "mean_ms", "cold",
+           "peak", "GB-s");
+    for (int i = 0; i < r->nfn; i++) {
+        const sim_fn_result *f = &r->fn[i];
+        double sr = f->arrivals ? 100.0 * (double)f->ok / (double)f->arrivals : 0;
+        printf("%-16s %-8s %10" PRIu64 " %8.2f %8" PRIu64 " %8" PRIu64 " %9.2f %9.2f %9.2f %7" PRIu64
+               " %6d %12.2f\n",
+               sp->fns[i].name, policy_profile_name(sp->fns[i].policy.profile), f->arrivals, sr,
+               f->throttled, f->rejected + f->timeouts + f->failed,
+               (double)fm_hist_quantile(f->latency, 0.5) / 1e6,
+               (double)fm_hist_quantile(f->latency, 0.99) / 1e6, fm_hist_mean(f->latency) / 1e6,
+               f->cold_starts, f->peak_instances, f->gb_s);
+    }
+    printf("simulated %.1f s in %.2f s wall (%" PRIu64 " policy events, %.0f events/s)\n",
+           (double)r->end_ns / 1e9, r->wall_s, r->events,
+           r->wall_s > 0 ? (double)r->events / r->wall_s : 0);
+}
+
+static void print_json(const sim_spec *sp, const sim_result *r)
+{
+    printf("{\"run_id\":%" PRId64 ",\"simulated_s\":%.6f,\"wall_s\":%.6f,\"events\":%" PRIu64
+           ",\"functions\":[",
+           r->run_id, (double)r->end_ns / 1e9, r->wall_s, r->events);
+    for (int i = 0; i < r->nfn; i++) {
+        const sim_fn_result *f = &r->fn[i];
+        char name[256];
+        fm_json_quote(name, sizeof name, sp->fns[i].name);
+        printf("%s{\"name\":%s,\"profile\":\"%s\",\"arrivals\":%" PRIu64 ",\"ok\":%" PRIu64
+               ",\"throttled\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"timeouts\":%" PRIu64
+               ",\"cold_starts\":%" PRIu64 ",\"instances_started\":%" PRIu64
+               ",\"peak_instances\":%d,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"mean_ms\":%.4f,"
+               "\"gb_s\":%.6f,\"billed_ms\":%.3f,\"instance_s\":%.3f,\"busy_s\":%.3f}",
+               i ? "," : "", name, policy_profile_name(sp->fns[i].policy.profile), f->arrivals,
+               f->ok, f->throttled, f->rejected, f->timeouts, f->cold_starts,
+               f->instances_started, f->peak_instances,
+               (double)fm_hist_quantile(f->latency, 0.5) / 1e6,
+               (double)fm_hist_quantile(f->latency, 0.99) / 1e6, fm_hist_mean(f->latency) / 1e6,
+               f->gb_s, f->billed_ms_total, f->instance_s, f->busy_s);
+    }
+    printf("]}\n");
+}
+
+static int resolve_run(store *db, const char *s, int64_t *id, fm_err *err)
+{
+    if (fm_parse_i64(s, id) == 0)
+        return 0;
+    return store_run_find(db, s, id, err);
+}
+
+/* Relative error of the simulation against the live value, in percent; words when undefined. */
+static void rel(char *buf, size_t cap, double live, double sim)
+{
+    if (live == 0)
+        snprintf(buf, cap, "%s", sim == 0 ? "0.0%" : "n/a (live 0)");
+    else
+        snprintf(buf, cap, "%+.1f%%", 100 * (sim - live) / live);
+}
+
+static void cmp_row(const char *what, an_num live, an_num sim, int dec)
+{
+    char a[64], b[64], r[32];
+    an_fmt(a, sizeof a, live, dec);
+    an_fmt(b, sizeof b, sim, dec);
+    if (live.why || sim.why)
+        snprintf(r, sizeof r, "-");
+    else
+        rel(r, sizeof r, live.v, sim.v);
+    printf("%-22s %22s %22s %12s\n", what, a, b, r);
+}
+
+/* Why: a simulated run is trusted only as far as it matches a live one on the same arrivals; this
+ * prints both through the same analyzer, side by side, with the relative error. */
+static int compare_runs(store *db, int64_t live_id, int64_t sim_id, fm_err *err)
+{
+    cost_catalog *cat = NULL;
+    char found[4096];
+    const char *pp = fm_data_file("prices.yaml", found, sizeof found);
+    if (!pp || cost_catalog_load(pp, &cat, err))
+        fm_err_clear(err);
+    an_opts ao = {.prices = cat};
+    an_run *l = NULL, *s = NULL;
+    int rc = analyze_run(db, live_id, &ao, &l, err);
+    if (!rc)
+        rc = analyze_run(db, sim_id, &ao, &s, err);
+    if (!rc) {
+        printf("%-22s %22s %22s %12s\n", "metric", "live", "simulated", "sim vs live");
+        cmp_row("p50 latency (ms)", l->total.latency_q[AN_P50].est, s->total.latency_q[AN_P50].est, 2);
+        cmp_row("p99 latency (ms)", l->total.latency_q[AN_P99].est, s->total.latency_q[AN_P99].est, 2);
+        cmp_row("mean latency (ms)", l->total.latency_mean.est, s->total.latency_mean.est, 2);
+        cmp_row("success ratio", l->total.success_ratio.est, s->total.success_ratio.est, 4);
+        cmp_row("cold starts", (an_num){(double)l->total.cold_starts, NULL},
+                (an_num){(double)s->total.cold_starts, NULL}, 0);
+        an_num lc = {0, "no price"}, sc = {0, "no price"};
+        if (l->has_own && l->own.priced)
+            lc = (an_num){l->own.total, NULL};
+        if (s->has_own && s->own.priced)
+            sc = (an_num){s->own.total, NULL};
+        cmp_row("cost (USD)", lc, sc, 8);
+    }
+    analyze_run_free(l);
+    analyze_run_free(s);
+    cost_catalog_free(cat);
+    return rc;
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+    const char *db_path = NULL, *host = NULL, *record = "all", *name = NULL;
+    const char *against = NULL;
+    int64_t seed = -1, series_ms = 1000;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"db", 0, CLI_OPT_STR, &db_path, "PATH", "record the run in this results database"},
+        {"name", 0, CLI_OPT_STR, &name, "NAME", "run name (default: the spec's name)"},
+        {"seed", 0, CLI_OPT_INT, &seed, "N", "seed (default: the spec's seed)"},
+        {"host", 0, CLI_OPT_STR, &host, "cloud|cores:N",
+         "host capacity: every instance its own CPU share, or N shared cores"},
+        {"record", 0, CLI_OPT_STR, &record, "all|sample:N|none",
+         "which requests to store (default all)"},
+        {"series-ms", 0, CLI_OPT_INT, &series_ms, "MS",
+         "step of the instances-by-state series (default 1000)"},
+        {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output"},
+        {"against", 0, CLI_OPT_STR, &against, "RUN",
+         "replay the arrival schedule of recorded run RUN (id or name, needs --db) and compare"},
+        {0},
+    };
+    const cli_spec spec = {
+        "simulate", "SPEC.yaml [options]",
+        "Runs the functions of a simulation spec through the platform policies (the same code the "
+        "live platform runs) on a virtual clock, with service and cold-start times sampled from "
+        "calibration files. See docs/simulator.md.",
+        opts, 1, 1};
+    int npos, rc = cli_parse(&spec, argc, argv, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? 0 : rc;
+    fm_err err = {0};
+    sim_spec sp;
+    if ((rc = sim_spec_load(argv[0], &sp, &err)))
+        return cli_fail("simulate", rc == FM_EPARSE || rc == FM_ERANGE ? 2 : 1, "%s", err.msg);
+    sim_opts o = {.host = sp.host, .seed = seed >= 0 ? (uint64_t)seed : sp.seed,
+                  .calib = sp.calib, .run_name = name ? name : sp.name, .stop = &stop_flag,
+                  .series_step_ns = series_ms * 1000000};
+    if (host && parse_host(host, &o.host)) {
+        sim_spec_release(&sp);
+        return cli_fail("simulate", 2, "invalid --host '%s' (cloud or cores:N)", host);
+    }
+    if (parse_record(record, &o) || series_ms < 1) {
+        sim_spec_release(&sp);
+        return cli_fail("simulate", 2, "invalid --record '%s' or --series-ms", record);
+    }
+    store *db = NULL;
+    if (db_path && (rc = store_open(db_path, &db, &err))) {
+        sim_spec_release(&sp);
+        return cli_fail("simulate", 1, "%s", err.msg);
+    }
+    o.db = db;
+    int64_t live_id = 0, *sched = NULL;
+    char replay_name[300];
+    if (against) {
+        size_t n;
+        if (!db || sp.nfn != 1) {
+            rc = fm_err_set(&err, FM_EINVAL, "--against needs --db and a spec with one function");
+        } else if (!(rc = resolve_run(db, against, &live_id, &err)) &&
+                   !(rc = sim_schedule_from_run(db, live_id, NULL, &sched, &n, &err))) {
+            sp.fns[0].schedule_ns = sched;
+            sp.fns[0].schedule_n = n;
+            snprintf(replay_name, sizeof replay_name, "%s/replay", against);
+            if (!name)
+                o.run_name = replay_name;
+        }
+        if (rc) {
+            store_close(db);
+            sim_spec_release(&sp);
+            return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
+        }
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    sim_result r;
+    rc = sim_run(sp.fns, sp.nfn, &o, &r, &err);
+    if (!rc) {
+        if (json)
+            print_json(&sp, &r);
+        else
+            print_table(&sp, &r);
+        if (against) {
+            printf("\nreplay of run %lld against the simulation (run %lld):\n",
+                   (long long)live_id, (long long)r.run_id);
+            rc = compare_runs(db, live_id, r.run_id, &err);
+        }
+    }
+    free(sched);
+    sim_result_release(&r);
+    store_close(db);
+    sim_spec_release(&sp);
+    if (rc)
+        return cli_fail("simulate", 1, "%s", err.msg);
+    return stop_flag ? 1 : 0;
+}

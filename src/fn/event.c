@@ -1,0 +1,145 @@
+/*
+ * Lambda events: what a function host receives from /runtime/invocation/next. Three forms:
+ * a KServe v2 request, base64 images ({"image": ...} or {"images": [...]}), or an API Gateway
+ * proxy event whose body (base64 when isBase64Encoded) holds one of those or raw image bytes.
+ */
+#include "fn/fn_int.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENT_MAX_IMAGES 256
+
+/* Why: adds one base64 string to the event's image list. */
+static int add_image(fn_event *ev, const cJSON *s, size_t idx, fm_err *err)
+{
+    if (!cJSON_IsString(s))
+        return fm_err_set(err, FM_EPARSE, "image %zu must be a base64 string", idx);
+    int rc = fn_base64_decode(s->valuestring, strlen(s->valuestring), &ev->images[idx],
+                              &ev->image_lens[idx], err);
+    if (rc)
+        return fm_err_prefix(err, "image %zu: ", idx);
+    ev->n_images = idx + 1;
+    return 0;
+}
+
+/* Why: room for n images, counted so that release frees exactly what was decoded. */
+static int alloc_images(fn_event *ev, size_t n, fm_err *err)
+{
+    ev->images = calloc(n, sizeof *ev->images);
+    ev->image_lens = calloc(n, sizeof *ev->image_lens);
+    if (!ev->images || !ev->image_lens)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Why: the two payload forms, shared by direct events and API Gateway bodies. */
+static int decode_payload(fn_event *ev, const cJSON *obj, fm_err *err)
+{
+    const cJSON *img = cJSON_GetObjectItemCaseSensitive(obj, "image");
+    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(obj, "images");
+    if (cJSON_GetObjectItemCaseSensitive(obj, "inputs")) {
+        ev->kind = FN_EVENT_V2;
+        ev->v2 = obj;
+        return 0;
+    }
+    ev->kind = FN_EVENT_IMAGES;
+    if (img) {
+        int rc = alloc_images(ev, 1, err);
+        return rc ? rc : add_image(ev, img, 0, err);
+    }
+    if (imgs) {
+        int n = cJSON_IsArray(imgs) ? cJSON_GetArraySize(imgs) : 0;
+        if (n == 0)
+            return fm_err_set(err, FM_EPARSE, "'images' must be a non-empty array of base64 "
+                              "strings");
+        if (n > EVENT_MAX_IMAGES)
+            return fm_err_set(err, FM_ELIMIT, "too many images (%d, at most %d)", n,
+                              EVENT_MAX_IMAGES);
+        int rc = alloc_images(ev, (size_t)n, err);
+        size_t i = 0;
+        for (const cJSON *c = imgs->child; c && !rc; c = c->next, i++)
+            rc = add_image(ev, c, i, err);
+        return rc;
+    }
+    return fm_err_set(err, FM_EPARSE,
+                      "event has none of 'inputs' (KServe v2), 'image', 'images' or 'body'");
+}
+
+/* Why: API Gateway proxy events wrap the client's body, possibly base64 encoded; the body is a
+ * JSON payload or the raw bytes of an image. */
+static int decode_api_gateway(fn_event *ev, const cJSON *body, const cJSON *b64, fm_err *err)
+{
+    ev->api_gateway = true;
+    if (!cJSON_IsString(body))
+        return fm_err_set(err, FM_EPARSE, "API Gateway event: 'body' must be a string");
+    uint8_t *bytes;
+    size_t n;
+    if (cJSON_IsTrue(b64)) {
+        int rc = fn_base64_decode(body->valuestring, strlen(body->valuestring), &bytes, &n, err);
+        if (rc)
+            return fm_err_prefix(err, "API Gateway event body: ");
+    } else {
+        n = strlen(body->valuestring);
+        if (!(bytes = malloc(n + 1)))
+            return fm_err_set(err, FM_ENOMEM, "out of memory");
+        memcpy(bytes, body->valuestring, n);
+    }
+    size_t i = 0;
+    while (i < n && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t'))
+        i++;
+    if (i < n && bytes[i] == '{') {
+        cJSON *inner = cJSON_ParseWithLength((const char *)bytes, n);
+        free(bytes);
+        if (!inner)
+            return fm_err_set(err, FM_EPARSE, "API Gateway event: body is not valid JSON");
+        ev->inner = inner;
+        return decode_payload(ev, inner, err);
+    }
+    ev->kind = FN_EVENT_IMAGES;
+    int rc = alloc_images(ev, 1, err);
+    if (rc) {
+        free(bytes);
+        return rc;
+    }
+    ev->images[0] = bytes;
+    ev->image_lens[0] = n;
+    ev->n_images = 1;
+    return 0;
+}
+
+int fn_event_decode(const void *body, size_t len, fn_event *ev, fm_err *err)
+{
+    memset(ev, 0, sizeof *ev);
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root)
+        return fm_err_set(err, FM_EPARSE, "event is not valid JSON");
+    ev->json = root;
+    int rc;
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "body");
+    if (!cJSON_IsObject(root))
+        rc = fm_err_set(err, FM_EPARSE, "event must be a JSON object");
+    else if (b && !cJSON_GetObjectItemCaseSensitive(root, "inputs"))
+        rc = decode_api_gateway(ev, b, cJSON_GetObjectItemCaseSensitive(root, "isBase64Encoded"),
+                                err);
+    else
+        rc = decode_payload(ev, root, err);
+    if (rc) {
+        bool apigw = ev->api_gateway;
+        fn_event_release(ev);
+        ev->api_gateway = apigw; /* so the error reply keeps the API Gateway shape */
+    }
+    return rc;
+}
+
+void fn_event_release(fn_event *ev)
+{
+    for (size_t i = 0; i < ev->n_images; i++)
+        free(ev->images[i]);
+    free(ev->images);
+    free(ev->image_lens);
+    cJSON_Delete(ev->json);
+    cJSON_Delete(ev->inner);
+    memset(ev, 0, sizeof *ev);
+}

@@ -1,0 +1,184 @@
+/*
+ * infer — faasml's ONNX inference runtime.
+ *
+ * A model is opened once (file mapped, protobuf read in place, graph checked, shapes inferred with
+ * a symbolic batch dimension, weights copied into aligned memory). Every unsupported operator,
+ * attribute, data type or opset is reported by name here, before any inference. A model is
+ * immutable after open: several sessions, on several threads, may use one model at once.
+ *
+ * A session holds what one thread of execution needs: the operators with their packed weights,
+ * the planned intermediate buffers and the thread pool. A session is used by one thread at a time.
+ *
+ * Fork safety: neither infer_model_open nor infer_session_new creates a thread. Worker threads
+ * (when options.threads > 1) are created by the first infer_session_run, so a process may load a
+ * model and create a session, then fork, and each child runs it.
+ *
+ * Layout: tensors at the boundary are dense, row-major (NCHW for images), as ONNX defines them.
+ */
+#ifndef FM_INFER_H
+#define FM_INFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define INFER_MAX_DIMS 8
+
+/* ---- data types -----------------------------------------------------------------------------
+ * Values are ONNX's TensorProto.DataType numbers; names are KServe v2's ("FP32", "INT64", ...). */
+#define INFER_DTYPE_MAP(X)                                                                        \
+    X(FP32, 1, 4)                                                                                 \
+    X(UINT8, 2, 1)                                                                                \
+    X(INT8, 3, 1)                                                                                 \
+    X(UINT16, 4, 2)                                                                               \
+    X(INT16, 5, 2)                                                                                \
+    X(INT32, 6, 4)                                                                                \
+    X(INT64, 7, 8)                                                                                \
+    X(BYTES, 8, 0)                                                                                \
+    X(BOOL, 9, 1)                                                                                 \
+    X(FP16, 10, 2)                                                                                \
+    X(FP64, 11, 8)                                                                                \
+    X(UINT32, 12, 4)                                                                              \
+    X(UINT64, 13, 8)                                                                              \
+    X(BF16, 16, 2)
+
+typedef enum infer_dtype {
+    INFER_DTYPE_UNDEFINED = 0,
+#define INFER_XX(name, onnx, size) INFER_DTYPE_##name = onnx,
+    INFER_DTYPE_MAP(INFER_XX)
+#undef INFER_XX
+} infer_dtype;
+
+/* KServe name ("FP32"); "UNDEFINED" for an unknown value; never NULL. */
+const char *infer_dtype_name(infer_dtype t);
+/* Parses a KServe name (case-insensitive); FM_EINVAL when unknown. */
+int infer_dtype_parse(const char *name, infer_dtype *out);
+/* Bytes per element; 0 for BYTES (variable length) and unknown types. */
+size_t infer_dtype_size(infer_dtype t);
+
+/* ---- tensors --------------------------------------------------------------------------------
+ * A view of dense row-major data; the struct never owns data (whoever filled it says who does).
+ * data needs no particular alignment. bytes = product(dims) * infer_dtype_size(dtype). */
+typedef struct infer_tensor {
+    const char *name; /* input/output name; NULL means "by position" */
+    infer_dtype dtype;
+    int ndim;
+    int64_t dims[INFER_MAX_DIMS];
+    void *data;
+    size_t bytes;
+} infer_tensor;
+
+/* Number of elements (1 for ndim 0); -1 when a dim is negative or the product overflows. */
+int64_t infer_tensor_numel(const infer_tensor *t);
+
+/* ---- models ---------------------------------------------------------------------------------- */
+typedef struct infer_model infer_model;
+
+/* Opens an ONNX file (mapped read-only; external-data files are resolved beside it). On failure
+ * *out is NULL and err names the file and the problem, e.g.
+ * "cannot load model 'm.onnx': node 'conv7' (ConvTranspose): unsupported operator". */
+int infer_model_open(const char *path, infer_model **out, fm_err *err);
+/* Same from memory. The model borrows buf: it must stay valid and unchanged until
+ * infer_model_free. name is used in messages. External data is not supported here. */
+int infer_model_open_buffer(const void *buf, size_t len, const char *name, infer_model **out,
+                            fm_err *err);
+/* Frees the model; every session of it must have been freed first. NULL is fine. */
+void infer_model_free(infer_model *m);
+
+/* An input or output as the model declares it. Borrowed from the model. */
+typedef struct infer_io_info {
+    const char *name;
+    infer_dtype dtype;
+    int ndim;
+    int64_t dims[INFER_MAX_DIMS]; /* -1 for a symbolic dimension (batch, sequence, ...) */
+    const char *dim_names[INFER_MAX_DIMS]; /* symbolic name or NULL */
+} infer_io_info;
+
+size_t infer_model_n_inputs(const infer_model *m);
+size_t infer_model_n_outputs(const infer_model *m);
+/* FM_ERANGE when i is out of range. */
+int infer_model_input(const infer_model *m, size_t i, infer_io_info *out);
+int infer_model_output(const infer_model *m, size_t i, infer_io_info *out);
+/* Index of the input/output with that name, or -1. */
+int infer_model_find_input(const infer_model *m, const char *name);
+int infer_model_find_output(const infer_model *m, const char *name);
+
+/* Facts about a loaded model, for reports. */
+typedef struct infer_model_info {
+    int64_t opset;        /* default-domain opset imported */
+    int64_t ir_version;
+    const char *producer; /* "pytorch", ... ("" when absent) */
+    size_t n_nodes;       /* after constant folding and fusion */
+    size_t n_nodes_file;  /* as in the file */
+    size_t weight_bytes;  /* initializers kept by the model */
+    size_t file_bytes;
+} infer_model_info;
+void infer_model_get_info(const infer_model *m, infer_model_info *out);
+
+/* ---- sessions -------------------------------------------------------------------------------- */
+typedef struct infer_session infer_session;
+
+typedef struct infer_session_opts {
+    int threads;   /* worker threads, >= 1 (default 1, as a 1-vCPU function has) */
+    int max_batch; /* largest batch that run will see; the plan is sized for it (default 1);
+                      a larger batch at run time grows the plan (costs one re-plan) */
+} infer_session_opts;
+
+void infer_session_opts_init(infer_session_opts *o); /* defaults */
+
+/* Creates a session (operators created, weights packed, memory planned for max_batch). Creates
+ * no thread. The model must outlive the session. */
+int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_session **out,
+                      fm_err *err);
+void infer_session_free(infer_session *s); /* NULL is fine */
+
+/* Runs the model.
+ * inputs: n_in tensors; each is matched by name when name is set, else by position. Every model
+ * input must be given exactly once, with the declared dtype and a shape matching the declared one
+ * (symbolic dims take any size >= 1); otherwise FM_ESHAPE / FM_ETYPE naming the input.
+ * outputs: n_out (<= number of model outputs) tensors, filled in model output order (or matched by
+ * name when name is set). When outputs[i].data is NULL on entry, it is set to session-owned memory
+ * valid until the next run or infer_session_free; otherwise results are copied into it and
+ * outputs[i].bytes (on entry: capacity) must be large enough (FM_ERANGE otherwise). dtype, ndim,
+ * dims and bytes are always set. */
+int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
+                      infer_tensor *outputs, size_t n_out, fm_err *err);
+
+/* Load-phase timings in nanoseconds (0 for a phase not run yet). Model phases come from the
+ * model the session belongs to. */
+typedef struct infer_timings {
+    int64_t read_ns;      /* open + map (or buffer hand-over) */
+    int64_t parse_ns;     /* protobuf wire read, graph built, checks */
+    int64_t graph_ns;     /* shape inference, constant folding, fusion */
+    int64_t weights_ns;   /* initializers copied into aligned memory */
+    int64_t plan_ns;      /* session: memory plan + operator setup for max_batch */
+    int64_t pack_ns;      /* session: operators created, weights packed */
+    int64_t first_run_ns; /* session: the first infer_session_run (threads started, setup) */
+} infer_timings;
+void infer_session_timings(const infer_session *s, infer_timings *out);
+void infer_model_timings(const infer_model *m, infer_timings *out); /* session fields 0 */
+
+typedef struct infer_session_stats {
+    size_t plan_bytes;   /* peak intermediate memory of the current plan (buffers reused) */
+    size_t naive_bytes;  /* what the intermediates would take without reuse */
+    size_t packed_bytes; /* packed weights held by the session's operators (estimate) */
+    int64_t planned_batch;
+    uint64_t runs;
+} infer_session_stats;
+void infer_session_get_stats(const infer_session *s, infer_session_stats *out);
+
+/* ---- .npy files (NumPy format 1.0/2.0/3.0, little-endian, C order) ---------------------------
+ * For the CLI and the function host. Supported dtypes: all fixed-size ones above. */
+
+/* Parses an .npy image in memory. t->data points into buf (no copy; possibly unaligned). */
+int infer_npy_parse(const void *buf, size_t len, infer_tensor *t, fm_err *err);
+/* Reads an .npy file; t->data is malloc'd and owned by the caller (free(t->data)). */
+int infer_npy_load(const char *path, infer_tensor *t, fm_err *err);
+/* Encodes t as .npy (format 1.0) into a malloc'd buffer the caller frees. */
+int infer_npy_encode(const infer_tensor *t, void **buf, size_t *len, fm_err *err);
+/* Writes t as an .npy file atomically. */
+int infer_npy_save(const char *path, const infer_tensor *t, fm_err *err);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * infer_int.h — private to src/infer: the parsed model, the protobuf wire reader, the op table and
+ * the session's plan. Layers: pb (wire) -> onnx (model) -> ops (shape + kernels) -> session (plan).
+ */
+#ifndef FM_INFER_INT_H
+#define FM_INFER_INT_H
+
+#include <pthreadpool.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "infer/infer.h"
+
+/* ---- protobuf wire reader (pb.c) -------------------------------------------------------------
+ * Reads fields in place; every length is checked against the end of the enclosing message. */
+typedef struct pb_rd {
+    const uint8_t *p, *end;
+} pb_rd;
+
+typedef struct pb_field {
+    uint32_t num;
+    int wt;             /* 0 varint, 1 fixed64, 2 bytes, 5 fixed32 */
+    uint64_t v;         /* varint / fixed value */
+    const uint8_t *ptr; /* wt 2: the bytes */
+    size_t len;
+} pb_field;
+
+/* 1 when a field was read, 0 at the end, FM_EPARSE on malformed input. */
+int pb_next(pb_rd *r, pb_field *f);
+/* Repeated scalars, packed (wt 2) or not: calls in turn; counts first when out is NULL. */
+int pb_varints(const pb_field *f, int64_t *out, size_t *n);
+
+/* ---- the model -------------------------------------------------------------------------------- */
+enum { VAL_INTER = 0, VAL_INPUT, VAL_INIT, VAL_OUTPUT_FLAG = 8 };
+
+typedef struct ival {
+    const char *name;
+    infer_dtype dtype;      /* UNDEFINED when unknown before planning */
+    int ndim;               /* -1 when unknown */
+    int64_t dims[INFER_MAX_DIMS];
+    const char *dim_names[INFER_MAX_DIMS];
+    int kind;               /* VAL_INTER, VAL_INPUT or VAL_INIT */
+    bool is_output;
+    const void *data;       /* VAL_INIT: aligned data (in the mapping or model-owned) */
+    size_t bytes;
+    int producer;           /* node index, or -1 */
+} ival;
+
+typedef enum attr_type {
+    ATTR_UNDEFINED = 0,
+    ATTR_FLOAT = 1,
+    ATTR_INT = 2,
+    ATTR_STRING = 3,
+    ATTR_TENSOR = 4,
+    ATTR_GRAPH = 5,
+    ATTR_FLOATS = 6,
+    ATTR_INTS = 7,
+    ATTR_STRINGS = 8,
+} attr_type;
+
+typedef struct iattr {
+    const char *name;
+    attr_type type;
+    float f;
+    int64_t i;
+    const char *s; /* NUL-terminated copy */
+    int64_t *ints;
+    float *floats;
+    size_t n; /* elements of ints/floats */
+    int tensor; /* ATTR_TENSOR: index of an anonymous VAL_INIT value */
+} iattr;
+
+typedef struct inode {
+    const char *name;
+    const char *op_type;
+    int op; /* index into the op table */
+    int n_in, n_out;
+    int *in;  /* value indices; -1 for an omitted optional input */
+    int *out;
+    int n_attrs;
+    iattr *attrs;
+} inode;
+
+struct infer_model {
+    fm_arena arena;
+    char *label;          /* file name for messages */
+    const uint8_t *map;   /* the file mapping or the borrowed buffer */
+    size_t map_len;
+    bool mapped;
+    char *dir;            /* directory for external data, NULL for buffers */
+    void **ext_maps;      /* mappings of external-data files */
+    size_t *ext_lens;
+    size_t n_ext;
+    int64_t opset, ir_version;
+    const char *producer;
+    ival *vals;
+    size_t n_vals, cap_vals;
+    inode *nodes; /* topologically sorted after load */
+    size_t n_nodes;
+    int *inputs; /* graph inputs (not initializers) */
+    size_t n_inputs;
+    int *outputs;
+    size_t n_outputs;
+    size_t weight_bytes;
+    infer_timings t;
+};
+
+/* onnx.c: parse a model image into m (m->map set). */
+int onnx_parse_model(infer_model *m, fm_err *err);
+/* Parses a TensorProto into a dense tensor (malloc'd data, caller frees). For tests. */
+int onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name,
+                            fm_err *err);
+
+/* ---- ops (ops.c and ops_*.c) ------------------------------------------------------------------ */
+typedef struct infer_session infer_session;
+
+/* A tensor during planning/running: shape, dtype, data and whether its value is known at plan time. */
+typedef struct rt_val {
+    infer_dtype dtype;
+    int ndim;
+    int64_t dims[INFER_MAX_DIMS];
+    int64_t numel;
+    size_t bytes;
+    void *data;
+    bool is_const; /* known at plan time (initializer or folded) */
+    int alias;     /* value whose storage this one shares, or -1 */
+    int first_use, last_use;
+    bool nhwc;     /* 4-D data stored as NHWC (dims stay NCHW) */
+    size_t offset; /* in the session's activation buffer */
+} rt_val;
+
+typedef struct step {
+    const inode *node;
+    int op;
+    rt_val *in[16];
+    rt_val *out[4];
+    int n_in, n_out;
+    void **state;  /* op-private, kept across plans (XNNPACK operator with packed weights) */
+    const rt_val *fused_bias;
+    int64_t fc_rows;         /* fully connected: rows of the current plan */
+    bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
+    bool xnn;                /* runs on an XNNPACK operator */ /* MatMul + Add fused: the bias vector */
+    float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
+    void *scratch; /* op-private scratch inside the plan */
+    size_t scratch_bytes;
+    infer_session *s;
+} step;
+
+typedef struct op_def {
+    const char *name;
+    const char *attrs;   /* comma-separated attributes the kernel honours */
+    int min_in, max_in, min_out, max_out;
+    /* Sets out shapes/dtypes; may read constant inputs. Also sets scratch_bytes. */
+    int (*shape)(step *st, fm_err *err);
+    /* Optional: create / set up library operators once shapes and buffers are known. */
+    int (*setup)(step *st, fm_err *err);
+    int (*exec)(step *st, fm_err *err);
+    void (*release)(step *st);
+    bool alias; /* output 0 shares input 0's storage (reshape-like) */
+} op_def;
+
+extern const op_def infer_ops[];
+extern const size_t infer_n_ops;
+int infer_op_find(const char *name); /* -1 when unknown */
+
+/* attribute helpers (ops.c) */
+const iattr *node_attr(const inode *n, const char *name);
+int64_t attr_i(const inode *n, const char *name, int64_t def);
+float attr_f(const inode *n, const char *name, float def);
+const char *attr_s(const inode *n, const char *name, const char *def);
+/* reads an INTS attribute into out (up to max); returns count, or def_n when absent */
+int attr_ints(const inode *n, const char *name, int64_t *out, int max);
+
+/* Reads a constant integer tensor (INT64 or INT32) into out; FM_EUNSUPPORTED if not constant. */
+int const_ints(const step *st, int idx, int64_t *out, int max, int *n, fm_err *err);
+int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_err *err);
+int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- session (session.c) --------------------------------------------------------------------- */
+/* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
+ * layer's weights twelve times: packed once). */
+typedef struct fc_entry {
+    const void *w, *b;
+    int64_t k, n;
+    bool t;
+    float mn, mx;
+    void *op;
+} fc_entry;
+
+struct infer_session {
+    infer_model *m;
+    infer_session_opts o;
+    pthreadpool_t pool;   /* created by the first run when threads > 1 */
+    fm_arena plan_arena;  /* constants folded at plan time, steps */
+    rt_val *vals;         /* one per model value */
+    step *steps;
+    size_t n_steps;
+    void **node_state;    /* per node, kept across plans */
+    int *consumers;       /* per value: number of consuming nodes */
+    int *consumer;        /* per value: the last consuming node */
+    uint8_t *fused;       /* per node: folded into its producer (runs as an alias) */
+    uint8_t *act;         /* activation buffer (64-byte aligned) */
+    size_t act_cap;
+    int64_t (*plan_dims)[INFER_MAX_DIMS]; /* per model input: shape of the current plan */
+    int *plan_ndim;
+    bool planned;
+    void **owned;         /* XNNPACK operators this session deletes */
+    size_t n_owned, cap_owned;
+    fc_entry *fc;
+    size_t n_fc, cap_fc;
+    bool reference;       /* plain reference kernels only (tests compare fast paths with it) */
+    bool ints_as_consts;
+    int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
+    infer_timings t;
+    infer_session_stats st;
+};
+
+pthreadpool_t session_pool(const infer_session *s);
+/* Tests: sessions created on this thread while set use only the plain reference kernels (no
+ * XNNPACK, OpenBLAS, fusion or layout changes). */
+extern _Thread_local bool infer_reference_mode;
+/* Records an operator for deletion with the session; FM_ENOMEM on failure (op deleted). */
+int session_own(infer_session *s, void *op);
+
+#endif

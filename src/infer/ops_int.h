@@ -1,0 +1,36 @@
+/* ops_int.h — private to src/infer: kernel entry points named by the op table in ops.c. */
+#ifndef FM_INFER_OPS_INT_H
+#define FM_INFER_OPS_INT_H
+
+#include "infer/infer_int.h"
+
+bool op_is(const step *st, const char *name);
+int norm_axis(const step *st, int64_t axis, int rank, int *out, fm_err *err);
+int broadcast_shape(const step *st, const int64_t *a, int na, const int64_t *b, int nb,
+                    int64_t *out, int *nout, fm_err *err);
+
+#define K(name) int name(step *st, fm_err *err);
+/* ops.c */
+K(shape_same) K(exec_copy)
+/* ops_elem.c */
+K(exec_unary) K(shape_binary) K(exec_binary) K(shape_where) K(exec_where) K(shape_cast)
+K(exec_cast)
+/* ops_shape.c */
+K(shape_dropout) K(exec_dropout) K(shape_reshape) K(shape_flatten) K(shape_squeeze)
+K(shape_unsqueeze) K(shape_transpose) K(exec_transpose) K(shape_concat) K(exec_concat)
+K(shape_slice) K(exec_slice) K(shape_gather) K(exec_gather) K(shape_shape) K(exec_shape)
+K(shape_size) K(exec_size) K(shape_cofs) K(exec_cofs) K(shape_expand) K(exec_expand)
+K(shape_range) K(exec_range)
+/* ops_nn.c */
+K(shape_conv) K(setup_conv) K(exec_conv) K(shape_pool) K(exec_pool) K(shape_gpool)
+K(exec_gpool) K(exec_batchnorm) K(shape_softmax) K(exec_softmax) K(shape_layernorm)
+K(exec_layernorm) K(shape_reduce) K(exec_reduce)
+/* ops_gemm.c */
+K(shape_matmul) K(setup_matmul) K(exec_matmul) K(shape_gemm) K(setup_gemm) K(exec_gemm)
+#undef K
+void release_xnn(step *st);
+
+/* Transposes a [rows, cols] float matrix block-wise (also used for NCHW <-> NHWC). */
+void transpose2d_f32(const float *src, float *dst, size_t rows, size_t cols);
+
+#endif

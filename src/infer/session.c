@@ -1,0 +1,623 @@
+/*
+ * session.c — sessions: planning (shape propagation, constant folding of shape subgraphs,
+ * fusion, memory plan, operator setup) and running. A plan is made for concrete input shapes and
+ * redone when they change (a new batch size), so one model serves any batch.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xnnpack.h>
+
+#include "infer/ops_int.h"
+
+_Thread_local bool infer_reference_mode;
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static enum xnn_status lib_status;
+
+/* Why: XNNPACK needs one global init; OpenBLAS must not start its own threads (the session's
+ * pool is the only one, and a process must be able to fork after loading). */
+static void lib_init(void)
+{
+    openblas_set_num_threads(1);
+    lib_status = xnn_initialize(NULL);
+}
+
+void infer_session_opts_init(infer_session_opts *o)
+{
+    o->threads = 1;
+    o->max_batch = 1;
+}
+
+/* Why: integer inputs small enough to be shapes, axes or indices that shapes depend on. */
+static bool is_small_int(const infer_tensor *t)
+{
+    int64_t n = infer_tensor_numel(t);
+    return t->data && ((n <= 64 && (t->dtype == INFER_DTYPE_INT64 || t->dtype == INFER_DTYPE_INT32)) ||
+                       (n == 1 && infer_dtype_size(t->dtype) > 0));
+}
+
+/* Why: alias chains (Reshape of Reshape) resolve to the value that owns the storage. */
+static int root_of(const infer_session *s, int v)
+{
+    while (s->vals[v].alias >= 0) v = s->vals[v].alias;
+    return v;
+}
+
+static void release_steps(infer_session *s)
+{
+    s->steps = NULL;
+    s->n_steps = 0;
+    fm_arena_reset(&s->plan_arena);
+    s->planned = false;
+}
+
+/* Why: a producer whose only consumer is an activation or bias add absorbs it (XNNPACK applies
+ * the clamp/bias while writing the output); the consumer then runs as a free alias. */
+static void try_fuse(infer_session *s, step *st, int ni)
+{
+    const infer_model *m = s->m;
+    int v = st->node->out[0];
+    if (s->reference) return;
+    if (st->n_out != 1 || s->consumers[v] != 1 || m->vals[v].is_output) return;
+    int ci = s->consumer[v];
+    const inode *c = &m->nodes[ci];
+    if (c->in[0] != v) {
+        if (!(op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 && c->in[1] == v)) return;
+    }
+    (void)ni;
+    if (op_is(st, "Conv") && st->in[1]->is_const) {
+        if (!strcmp(c->op_type, "Relu")) {
+            st->fuse_min = 0;
+        } else if (!strcmp(c->op_type, "Clip")) {
+            float lo = attr_f(c, "min", -INFINITY), hi = attr_f(c, "max", INFINITY);
+            for (int k = 1; k < c->n_in && k < 3; k++) {
+                if (c->in[k] < 0) continue;
+                const rt_val *b = &s->vals[c->in[k]];
+                if (!b->is_const || b->dtype != INFER_DTYPE_FP32 || b->numel != 1) return;
+                float x;
+                memcpy(&x, b->data, 4);
+                if (k == 1) lo = x;
+                else hi = x;
+            }
+            st->fuse_min = lo;
+            st->fuse_max = hi;
+        } else {
+            return;
+        }
+        s->fused[ci] = 1;
+    } else if (op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 &&
+               st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2) {
+        int other = c->in[0] == v ? c->in[1] : c->in[0];
+        const rt_val *b = &s->vals[other];
+        if (!b->is_const || b->dtype != INFER_DTYPE_FP32 || b->ndim != 1 || b->numel != st->in[1]->dims[1]) return;
+        st->fused_bias = b;
+        s->fused[ci] = 1;
+    }
+}
+
+/* Why: elementwise steps over 4-D activations of one shape do not care about layout, so NHWC
+ * data can flow through them between convolutions. */
+static bool elem_any_layout(const step *st)
+{
+    static const char *const ok[] = {"Relu", "Clip", "Sigmoid", "HardSwish", "Tanh", "Add", "Sub",
+                                     "Mul", "Div"};
+    bool found = false;
+    for (size_t i = 0; i < FM_ARRAY_LEN(ok); i++) found |= op_is(st, ok[i]);
+    const rt_val *o = st->out[0];
+    if (!found || o->dtype != INFER_DTYPE_FP32 || o->ndim != 4) return false;
+    for (int k = 0; k < st->n_in; k++) {
+        const rt_val *v = st->in[k];
+        if (!v) continue;
+        if (v->is_const) {
+            if (v->numel != 1) return false;
+        } else if (v->ndim != 4 || memcmp(v->dims, o->dims, sizeof(int64_t) * 4)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Why: convolutions run NHWC; keeping activations NHWC between them (through activations and
+ * residual adds, into global pooling) removes two transposes per convolution. A value is NHWC
+ * when every consumer accepts it; anything else (graph outputs, reshapes, pooling) gets NCHW. */
+static int layout_pass(infer_session *s)
+{
+    size_t nv = s->m->n_vals;
+    uint8_t *cand = calloc(nv + 1, 1);
+    if (!cand) return FM_ENOMEM;
+    for (size_t j = 0; j < s->n_steps; j++) {
+        const step *st = &s->steps[j];
+        if ((op_is(st, "Conv") && st->xnn) || elem_any_layout(st))
+            cand[root_of(s, (int)(st->out[0] - s->vals))] = 1;
+    }
+    for (size_t i = 0; i < s->m->n_outputs; i++) cand[root_of(s, s->m->outputs[i])] = 0;
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (size_t j = 0; j < s->n_steps; j++) {
+            const step *st = &s->steps[j];
+            bool conv = op_is(st, "Conv") && st->xnn, el = elem_any_layout(st);
+            int ro = root_of(s, (int)(st->out[0] - s->vals));
+            for (int k = 0; k < st->n_in; k++) {
+                if (!st->in[k] || st->in[k]->is_const) continue;
+                int r = root_of(s, (int)(st->in[k] - s->vals));
+                if (!cand[r]) {
+                    if (el && cand[ro]) {
+                        cand[ro] = 0;
+                        changed = true;
+                    }
+                    continue;
+                }
+                bool accept = (conv && k == 0) || op_is(st, "GlobalAveragePool") || (el && cand[ro]);
+                if (!accept) {
+                    cand[r] = 0;
+                    changed = true;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < nv; i++)
+        s->vals[i].nhwc = !s->vals[i].is_const && cand[root_of(s, (int)i)];
+    for (size_t j = 0; j < s->n_steps; j++) {
+        step *st = &s->steps[j];
+        if (!(op_is(st, "Conv") && st->xnn)) continue;
+        st->in_nhwc = st->in[0]->nhwc;
+        st->out_nhwc = st->out[0]->nhwc;
+        st->scratch_bytes = (size_t)((st->in_nhwc ? 0 : st->in[0]->numel) +
+                                     (st->out_nhwc ? 0 : st->out[0]->numel)) * sizeof(float);
+    }
+    free(cand);
+    return 0;
+}
+
+typedef struct block {
+    int v;        /* value index, or -1 - step index for scratch */
+    size_t bytes, off;
+    int def, last;
+} block;
+
+static int cmp_block(const void *a, const void *b)
+{
+    const block *x = a, *y = b;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Why: greedy by size, lowest offset that fits among blocks alive at the same time; intermediate
+ * buffers are reused, and the peak is what the plan reports. */
+static size_t assign_offsets(block *b, size_t n)
+{
+    qsort(b, n, sizeof *b, cmp_block);
+    size_t peak = 0;
+    size_t *cand = malloc((n + 1) * sizeof *cand);
+    if (!cand) return SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t off = 0;
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (size_t j = 0; j < i; j++) {
+                if (b[j].def > b[i].last || b[i].def > b[j].last) continue;
+                if (off < b[j].off + b[j].bytes && b[j].off < off + b[i].bytes) {
+                    off = (b[j].off + b[j].bytes + 63) & ~(size_t)63;
+                    moved = true;
+                }
+            }
+        }
+        b[i].off = off;
+        peak = FM_MAX(peak, off + b[i].bytes);
+    }
+    free(cand);
+    return peak;
+}
+
+/* Why: the plan for one set of input shapes: walk nodes in order, infer shapes, fold what is
+ * known, fuse, place buffers, set up library operators. */
+static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
+{
+    infer_model *m = s->m;
+    int64_t t0 = fm_now_ns();
+    release_steps(s);
+    memset(s->fused, 0, m->n_nodes);
+    s->st.packed_bytes = s->st.packed_bytes; /* kept: operators persist */
+    for (size_t i = 0; i < m->n_vals; i++) {
+        rt_val *r = &s->vals[i];
+        const ival *v = &m->vals[i];
+        memset(r, 0, sizeof *r);
+        r->alias = -1;
+        r->first_use = r->last_use = -2;
+        r->ndim = -1;
+        if (v->kind == VAL_INIT) {
+            r->dtype = v->dtype;
+            r->ndim = v->ndim;
+            memcpy(r->dims, v->dims, sizeof r->dims);
+            r->bytes = v->bytes;
+            r->numel = (int64_t)(v->bytes / FM_MAX(infer_dtype_size(v->dtype), 1));
+            r->data = (void *)v->data;
+            r->is_const = true;
+        }
+    }
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        rt_val *r = &s->vals[m->inputs[i]];
+        const infer_tensor *t = ins[i];
+        r->dtype = t->dtype;
+        r->ndim = t->ndim;
+        memcpy(r->dims, t->dims, sizeof r->dims);
+        r->numel = infer_tensor_numel(t);
+        r->bytes = (size_t)r->numel * infer_dtype_size(t->dtype);
+        r->first_use = -1;
+        r->last_use = 0;
+        if (s->ints_as_consts && is_small_int(t)) {
+            r->data = fm_arena_alloc(&s->plan_arena, r->bytes + 1);
+            if (!r->data) return fm_err_set(err, FM_ENOMEM, "out of memory");
+            if (r->bytes) memcpy(r->data, t->data, r->bytes);
+            r->is_const = true;
+        }
+        memcpy(s->plan_dims[i], t->dims, sizeof t->dims);
+        s->plan_ndim[i] = t->ndim;
+    }
+    step *steps = fm_arena_calloc(&s->plan_arena, m->n_nodes + 1, sizeof *steps);
+    if (!steps) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    size_t ns = 0;
+    int rc = 0;
+    for (size_t ni = 0; ni < m->n_nodes; ni++) {
+        const inode *n = &m->nodes[ni];
+        step tmp = {.node = n, .op = n->op, .n_in = n->n_in, .n_out = n->n_out, .s = s,
+                    .state = &s->node_state[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY};
+        for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
+        for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
+        if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
+            int src = n->in[0];
+            if (!strcmp(n->op_type, "Add") && s->vals[src].is_const) src = n->in[1];
+            rt_val *o = tmp.out[0], *iv = &s->vals[src];
+            o->dtype = iv->dtype;
+            o->ndim = iv->ndim;
+            memcpy(o->dims, iv->dims, sizeof o->dims);
+            o->numel = iv->numel;
+            o->bytes = iv->bytes;
+            o->alias = root_of(s, src);
+            continue;
+        }
+        bool all_const = true;
+        for (int k = 0; k < n->n_in; k++)
+            if (tmp.in[k] && !tmp.in[k]->is_const) all_const = false;
+        if (op_is(&tmp, "Shape") || op_is(&tmp, "Size")) all_const = true;
+        const op_def *d = &infer_ops[n->op];
+        rc = d->shape(&tmp, err);
+        if (rc) goto fail;
+        if (all_const && d->alias && n->n_out == 1 && tmp.out[0]->bytes == tmp.in[0]->bytes) {
+            tmp.out[0]->data = tmp.in[0]->data; /* Identity/Reshape of a constant: no copy */
+            tmp.out[0]->is_const = true;
+            continue;
+        }
+        if (all_const) {
+            for (int k = 0; k < n->n_out; k++) {
+                tmp.out[k]->data = fm_arena_alloc(&s->plan_arena, tmp.out[k]->bytes + 1);
+                if (!tmp.out[k]->data) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+            }
+            if (tmp.scratch_bytes) {
+                tmp.scratch = fm_arena_alloc(&s->plan_arena, tmp.scratch_bytes);
+                if (!tmp.scratch) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+            }
+            void *keep = NULL;
+            tmp.state = &keep;
+            rc = d->exec(&tmp, err);
+            if (rc) goto fail;
+            for (int k = 0; k < n->n_out; k++) tmp.out[k]->is_const = true;
+            continue;
+        }
+        if (d->alias && tmp.in[0] && tmp.out[0]->bytes == tmp.in[0]->bytes)
+            tmp.out[0]->alias = root_of(s, n->in[0]);
+        steps[ns] = tmp;
+        try_fuse(s, &steps[ns], (int)ni);
+        ns++;
+    }
+    s->steps = steps;
+    s->n_steps = ns;
+    if (!s->reference && !getenv("FM_INFER_NCHW") && layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    /* lifetimes */
+    for (size_t j = 0; j < ns; j++) {
+        step *st = &steps[j];
+        for (int k = 0; k < st->n_in; k++) {
+            if (!st->in[k] || st->in[k]->is_const) continue;
+            rt_val *r = &s->vals[root_of(s, (int)(st->in[k] - s->vals))];
+            r->last_use = FM_MAX(r->last_use, (int)j);
+        }
+        for (int k = 0; k < st->n_out; k++) {
+            rt_val *r = &s->vals[root_of(s, (int)(st->out[k] - s->vals))];
+            if (r->first_use == -2) r->first_use = (int)j;
+            r->last_use = FM_MAX(r->last_use, (int)j);
+        }
+    }
+    for (size_t i = 0; i < m->n_outputs; i++) {
+        rt_val *r = &s->vals[root_of(s, m->outputs[i])];
+        if (!r->is_const) r->last_use = (int)ns;
+    }
+    size_t nb = 0;
+    block *blocks = malloc((m->n_vals + ns + 1) * sizeof *blocks);
+    if (!blocks) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    size_t naive = 0;
+    for (size_t i = 0; i < m->n_vals; i++) {
+        rt_val *r = &s->vals[i];
+        if (r->is_const || r->alias >= 0 || r->first_use == -2) continue;
+        blocks[nb++] = (block){(int)i, (r->bytes + 63) & ~(size_t)63, 0, r->first_use, r->last_use};
+        naive += r->bytes;
+    }
+    for (size_t j = 0; j < ns; j++)
+        if (steps[j].scratch_bytes) {
+            blocks[nb++] = (block){-1 - (int)j, (steps[j].scratch_bytes + 63) & ~(size_t)63, 0, (int)j, (int)j};
+            naive += steps[j].scratch_bytes;
+        }
+    size_t peak = assign_offsets(blocks, nb);
+    if (peak == SIZE_MAX) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (peak > s->act_cap) {
+        free(s->act);
+        s->act = aligned_alloc(64, (peak + 63) & ~(size_t)63);
+        s->act_cap = s->act ? peak : 0;
+        if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (blocks[i].v >= 0) s->vals[blocks[i].v].data = s->act + blocks[i].off;
+        else steps[-1 - blocks[i].v].scratch = s->act + blocks[i].off;
+    }
+    free(blocks);
+    for (size_t i = 0; i < m->n_vals; i++)
+        if (s->vals[i].alias >= 0) s->vals[i].data = s->vals[root_of(s, (int)i)].data;
+    int64_t t1 = fm_now_ns();
+    for (size_t j = 0; j < ns; j++) {
+        const op_def *d = &infer_ops[steps[j].op];
+        if (d->setup && (rc = d->setup(&steps[j], err))) goto fail;
+    }
+    s->st.plan_bytes = peak;
+    s->st.naive_bytes = naive;
+    s->st.planned_batch = m->n_inputs && s->plan_ndim[0] > 0 ? s->plan_dims[0][0] : 1;
+    s->t.pack_ns += fm_now_ns() - t1;
+    s->t.plan_ns += t1 - t0;
+    s->planned = true;
+    return 0;
+fail:
+    release_steps(s);
+    return rc;
+}
+
+/* Why: default input shapes for the plan made at session creation: declared dims, with the
+ * first symbolic dim set to max_batch and other symbolic dims to 1. */
+static int default_plan(infer_session *s, fm_err *err)
+{
+    infer_model *m = s->m;
+    infer_tensor *ts = calloc(m->n_inputs + 1, sizeof *ts);
+    const infer_tensor **ps = calloc(m->n_inputs + 1, sizeof *ps);
+    if (!ts || !ps) {
+        free(ts);
+        free(ps);
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        const ival *v = &m->vals[m->inputs[i]];
+        ts[i].dtype = v->dtype;
+        ts[i].ndim = v->ndim < 0 ? 0 : v->ndim;
+        for (int k = 0; k < ts[i].ndim; k++)
+            ts[i].dims[k] = v->dims[k] >= 0 ? v->dims[k] : (k == 0 ? s->o.max_batch : 1);
+        ps[i] = &ts[i];
+    }
+    int rc = plan(s, ps, err);
+    free(ts);
+    free(ps);
+    return rc;
+}
+
+int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_session **out,
+                      fm_err *err)
+{
+    *out = NULL;
+    pthread_once(&lib_once, lib_init);
+    if (lib_status != xnn_status_success)
+        return fm_err_set(err, FM_EINTERNAL, "cannot initialise XNNPACK (status %d)", (int)lib_status);
+    infer_session *s = calloc(1, sizeof *s);
+    if (!s) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    s->m = m;
+    s->reference = infer_reference_mode;
+    infer_session_opts_init(&s->o);
+    if (opts) s->o = *opts;
+    if (s->o.threads < 1) s->o.threads = 1;
+    if (s->o.max_batch < 1) s->o.max_batch = 1;
+    fm_arena_init(&s->plan_arena, 64 * 1024);
+    size_t nv = m->n_vals + 1, nn = m->n_nodes + 1;
+    s->vals = calloc(nv, sizeof *s->vals);
+    s->node_state = calloc(nn, sizeof *s->node_state);
+    s->consumers = calloc(nv, sizeof *s->consumers);
+    s->consumer = calloc(nv, sizeof *s->consumer);
+    s->fused = calloc(nn, 1);
+    s->plan_dims = calloc(m->n_inputs + 1, sizeof *s->plan_dims);
+    s->plan_ndim = calloc(m->n_inputs + 1, sizeof *s->plan_ndim);
+    if (!s->vals || !s->node_state || !s->consumers || !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
+        infer_session_free(s);
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++) {
+            int v = m->nodes[i].in[k];
+            if (v < 0) continue;
+            bool dup = false;
+            for (int j = 0; j < k; j++) dup |= m->nodes[i].in[j] == v;
+            if (dup) continue;
+            s->consumers[v]++;
+            s->consumer[v] = (int)i;
+        }
+    const char *prof = getenv("FM_INFER_PROFILE");
+    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer_n_ops, sizeof *s->prof_ns);
+    fm_err tmp = {0};
+    int rc = default_plan(s, &tmp);
+    if (rc == FM_ESTATE) { /* shapes depend on input values: plan at the first run */
+        s->ints_as_consts = true;
+        rc = 0;
+    }
+    if (rc) {
+        fm_err_set(err, rc, "cannot plan model '%s': %s", m->label, tmp.msg);
+        infer_session_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Why: operators are owned by the session (shared ones would be deleted twice via nodes). */
+int session_own(infer_session *s, void *op)
+{
+    if (s->n_owned == s->cap_owned) {
+        size_t cap = s->cap_owned ? s->cap_owned * 2 : 64;
+        void **o = realloc(s->owned, cap * sizeof *o);
+        if (!o) {
+            xnn_delete_operator(op);
+            return FM_ENOMEM;
+        }
+        s->owned = o;
+        s->cap_owned = cap;
+    }
+    s->owned[s->n_owned++] = op;
+    return 0;
+}
+
+void infer_session_free(infer_session *s)
+{
+    if (!s) return;
+    if (s->prof_ns) {
+        for (size_t i = 0; i < infer_n_ops; i++)
+            if (s->prof_ns[i])
+                FM_INFO("infer", "profile op=%s ms=%.3f runs=%llu", infer_ops[i].name,
+                        (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);
+        free(s->prof_ns);
+    }
+    for (size_t i = 0; i < s->n_owned; i++) xnn_delete_operator(s->owned[i]);
+    free(s->owned);
+    free(s->fc);
+    if (s->pool) pthreadpool_destroy(s->pool);
+    fm_arena_release(&s->plan_arena);
+    free(s->vals);
+    free(s->node_state);
+    free(s->consumers);
+    free(s->consumer);
+    free(s->fused);
+    free(s->plan_dims);
+    free(s->plan_ndim);
+    free(s->act);
+    free(s);
+}
+
+/* Why: inputs are checked against the declaration before anything runs, with named errors. */
+static int match_inputs(infer_session *s, const infer_tensor *inputs, size_t n_in,
+                        const infer_tensor **by_idx, fm_err *err)
+{
+    infer_model *m = s->m;
+    for (size_t i = 0; i < m->n_inputs; i++) by_idx[i] = NULL;
+    for (size_t k = 0; k < n_in; k++) {
+        const infer_tensor *t = &inputs[k];
+        int i = t->name ? infer_model_find_input(m, t->name) : (int)k;
+        if (t->name && i < 0) return fm_err_set(err, FM_ENOTFOUND, "model has no input '%s'", t->name);
+        if (i < 0 || (size_t)i >= m->n_inputs)
+            return fm_err_set(err, FM_EINVAL, "model has %zu inputs, got %zu", m->n_inputs, n_in);
+        if (by_idx[i]) return fm_err_set(err, FM_EINVAL, "input '%s' given twice", m->vals[m->inputs[i]].name);
+        by_idx[i] = t;
+    }
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        const ival *v = &m->vals[m->inputs[i]];
+        const infer_tensor *t = by_idx[i];
+        if (!t) return fm_err_set(err, FM_EINVAL, "input '%s' missing", v->name);
+        if (t->dtype != v->dtype)
+            return fm_err_set(err, FM_ETYPE, "input '%s' must be %s, not %s", v->name,
+                              infer_dtype_name(v->dtype), infer_dtype_name(t->dtype));
+        if (t->ndim < 0 || t->ndim > INFER_MAX_DIMS || (v->ndim >= 0 && t->ndim != v->ndim))
+            return fm_err_set(err, FM_ESHAPE, "input '%s' must have rank %d, not %d", v->name, v->ndim, t->ndim);
+        for (int d = 0; d < t->ndim; d++) {
+            if (t->dims[d] < 0 || (v->ndim >= 0 && v->dims[d] >= 0 && t->dims[d] != v->dims[d]))
+                return fm_err_set(err, FM_ESHAPE, "input '%s' dim %d must be %lld, not %lld", v->name,
+                                  d, (long long)v->dims[d], (long long)t->dims[d]);
+        }
+        int64_t n = infer_tensor_numel(t);
+        if (n < 0 || (uint64_t)n > SIZE_MAX / 16 || (size_t)n * infer_dtype_size(t->dtype) != t->bytes)
+            return fm_err_set(err, FM_ESHAPE, "input '%s': %zu bytes do not match its shape", v->name, t->bytes);
+        if (n && !t->data) return fm_err_set(err, FM_EINVAL, "input '%s' has no data", v->name);
+    }
+    return 0;
+}
+
+int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
+                      infer_tensor *outputs, size_t n_out, fm_err *err)
+{
+    infer_model *m = s->m;
+    int64_t t0 = fm_now_ns();
+    const infer_tensor *stack[16];
+    const infer_tensor **by_idx = m->n_inputs <= 16 ? stack : malloc(m->n_inputs * sizeof *by_idx);
+    if (!by_idx) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    int rc = match_inputs(s, inputs, n_in, by_idx, err);
+    if (rc) goto out;
+    if (n_out > m->n_outputs) {
+        rc = fm_err_set(err, FM_EINVAL, "model has %zu outputs, %zu requested", m->n_outputs, n_out);
+        goto out;
+    }
+    bool replan = !s->planned;
+    if (s->o.threads > 1 && !s->pool) {
+        s->pool = pthreadpool_create((size_t)s->o.threads);
+        if (!s->pool) { rc = fm_err_set(err, FM_ENOMEM, "cannot create thread pool"); goto out; }
+        replan = true; /* operators are set up for the pool they will run on */
+    }
+    for (size_t i = 0; i < m->n_inputs && !replan; i++) {
+        if (by_idx[i]->ndim != s->plan_ndim[i] ||
+            memcmp(by_idx[i]->dims, s->plan_dims[i], sizeof(int64_t) * (size_t)by_idx[i]->ndim))
+            replan = true;
+        const rt_val *r = &s->vals[m->inputs[i]];
+        if (r->is_const && (r->bytes != by_idx[i]->bytes || memcmp(r->data, by_idx[i]->data, r->bytes)))
+            replan = true;
+    }
+    if (replan && (rc = plan(s, by_idx, err))) goto out;
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        rt_val *r = &s->vals[m->inputs[i]];
+        if (r->data && !r->is_const && by_idx[i]->bytes) memcpy(r->data, by_idx[i]->data, by_idx[i]->bytes);
+    }
+    for (size_t j = 0; j < s->n_steps; j++) {
+        step *st = &s->steps[j];
+        int64_t ts = s->prof_ns ? fm_now_ns() : 0;
+        if ((rc = infer_ops[st->op].exec(st, err))) goto out;
+        if (s->prof_ns) s->prof_ns[st->op] += fm_now_ns() - ts;
+    }
+    for (size_t k = 0; k < n_out; k++) {
+        infer_tensor *o = &outputs[k];
+        int i = o->name ? infer_model_find_output(m, o->name) : (int)k;
+        if (i < 0) { rc = fm_err_set(err, FM_ENOTFOUND, "model has no output '%s'", o->name); goto out; }
+        const rt_val *r = &s->vals[m->outputs[i]];
+        if (!o->name) o->name = m->vals[m->outputs[i]].name;
+        if (o->data) {
+            if (o->bytes < r->bytes) {
+                rc = fm_err_set(err, FM_ERANGE, "output '%s' needs %zu bytes, buffer holds %zu", o->name, r->bytes, o->bytes);
+                goto out;
+            }
+            memcpy(o->data, r->data, r->bytes);
+        } else {
+            o->data = r->data;
+        }
+        o->dtype = r->dtype;
+        o->ndim = r->ndim;
+        memcpy(o->dims, r->dims, sizeof o->dims);
+        o->bytes = r->bytes;
+    }
+    s->st.runs++;
+    if (!s->t.first_run_ns) s->t.first_run_ns = fm_now_ns() - t0;
+out:
+    if (by_idx != stack) free(by_idx);
+    return rc;
+}
+
+void infer_session_timings(const infer_session *s, infer_timings *out)
+{
+    infer_model_timings(s->m, out);
+    out->plan_ns = s->t.plan_ns;
+    out->pack_ns = s->t.pack_ns;
+    out->first_run_ns = s->t.first_run_ns;
+}
+
+void infer_session_get_stats(const infer_session *s, infer_session_stats *out)
+{
+    *out = s->st;
+}

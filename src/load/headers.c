@@ -1,0 +1,156 @@
+/* Response headers that tell the client about the platform side of a request: faasml's own
+ * (X-Faasml-Instance, X-Faasml-Cold) and Lambda's (X-Amz-Function-Error, and the REPORT line in
+ * the base64 X-Amz-Log-Result tail sent when the request asked for X-Amz-Log-Type: Tail).
+ * Network input: every read is bounded by len and nothing is trusted. */
+#include "load_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Matches "Name:" case-insensitively; returns the trimmed value. */
+static bool header_is(const char *p, size_t len, const char *name, const char **v, size_t *vn)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(p, name, n) != 0 || p[n] != ':')
+        return false;
+    const char *b = p + n + 1, *e = p + len;
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *v = b;
+    *vn = (size_t)(e - b);
+    return true;
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64 into out (cap bytes); stops at '=' or the first bad character. */
+static size_t b64_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++) {
+        int v = b64_val((unsigned char)s[i]);
+        if (v < 0)
+            break;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[k++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    return k;
+}
+
+/* The number after "label" inside [p, p+len), or -1. */
+static double field_after(const char *p, size_t len, const char *label)
+{
+    size_t ln = strlen(label);
+    for (size_t i = 0; i + ln <= len; i++) {
+        if (memcmp(p + i, label, ln) != 0)
+            continue;
+        char num[32];
+        size_t j = i + ln, k = 0;
+        while (j < len && p[j] == ' ')
+            j++;
+        while (j < len && k + 1 < sizeof num && (isdigit((unsigned char)p[j]) || p[j] == '.'))
+            num[k++] = p[j++];
+        num[k] = 0;
+        double v;
+        return k && fm_parse_double(num, &v) == 0 ? v : -1;
+    }
+    return -1;
+}
+
+bool load_report_parse(const char *p, size_t len, load_record *r)
+{
+    const char *rep = NULL;
+    for (size_t i = 0; i + 7 <= len; i++)
+        if (memcmp(p + i, "REPORT ", 7) == 0) {
+            rep = p + i;
+            break;
+        }
+    if (!rep)
+        return false;
+    size_t rn = len - (size_t)(rep - p);
+    const char *nl = memchr(rep, '\n', rn);
+    if (nl)
+        rn = (size_t)(nl - rep);
+    /* "Billed Duration" and "Init Duration" contain "Duration", so find the plain one by its
+     * tab-separated position: "\tDuration: " or right after the RequestId field */
+    double billed = field_after(rep, rn, "Billed Duration:");
+    double init = field_after(rep, rn, "Init Duration:");
+    double dur = field_after(rep, rn, "\tDuration:");
+    if (dur < 0) {
+        const char *q = rep;
+        size_t left = rn;
+        while (left >= 9) {
+            const char *h = memmem(q, left, "Duration:", 9);
+            if (!h)
+                break;
+            if (h == rep || h[-1] == ' ' || h[-1] == '\t') {
+                bool plain = h - rep < 7 || (memcmp(h - 7, "Billed ", 7) != 0 &&
+                                             (h - rep < 5 || memcmp(h - 5, "Init ", 5) != 0));
+                if (plain) {
+                    dur = field_after(h, rn - (size_t)(h - rep), "Duration:");
+                    break;
+                }
+            }
+            left -= (size_t)(h - q) + 9;
+            q = h + 9;
+        }
+    }
+    double mem = field_after(rep, rn, "Memory Size:");
+    r->duration_ms = dur;
+    r->billed_ms = billed;
+    r->init_ms = init;
+    r->cold = init >= 0 ? 1 : 0;
+    if (mem > 0 && mem < 1e7)
+        r->memory_mb = (int)mem;
+    return true;
+}
+
+void load_headers_parse_line(const char *p, size_t len, load_record *r, bool *fn_error)
+{
+    const char *v;
+    size_t vn;
+    if (header_is(p, len, "X-Faasml-Instance", &v, &vn)) {
+        char num[24];
+        int64_t x;
+        if (vn < sizeof num) {
+            memcpy(num, v, vn);
+            num[vn] = 0;
+            if (fm_parse_i64(num, &x) == 0 && x >= 0)
+                r->instance = x;
+        }
+    } else if (header_is(p, len, "X-Faasml-Cold", &v, &vn)) {
+        if ((vn == 1 && v[0] == '1') || (vn == 4 && strncasecmp(v, "true", 4) == 0))
+            r->cold = 1;
+        else if ((vn == 1 && v[0] == '0') || (vn == 5 && strncasecmp(v, "false", 5) == 0))
+            r->cold = 0;
+    } else if (header_is(p, len, "X-Amz-Function-Error", &v, &vn)) {
+        *fn_error = true;
+    } else if (header_is(p, len, "X-Amz-Log-Result", &v, &vn)) {
+        char buf[4096];
+        size_t n = b64_decode(v, vn, buf, sizeof buf);
+        load_report_parse(buf, n, r);
+    }
+}

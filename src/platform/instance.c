@@ -1,0 +1,799 @@
+/* The instance manager: every instance is a process (fork + exec of the runtime's bootstrap) with
+ * Lambda's environment and its own Runtime API listener on 127.0.0.1, so a custom runtime that
+ * builds its URLs from AWS_LAMBDA_RUNTIME_API works unchanged. The Runtime API follows
+ * cloud-platforms.md section 1: /next long-polls, /response and /error answer 202, a bad request
+ * id 400, a call in the wrong state 403, an oversized response 413. */
+#include "plat_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RAPI_PREFIX "/2018-06-01/runtime/"
+#define LAMBDA_PATH "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+
+const char *plat_inst_state_name(plat_inst_state s)
+{
+    static const char *const names[] = {"starting", "idle", "busy", "stopping"};
+    return names[s];
+}
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+
+static void reply_json(struct evhttp_request *req, int code, const char *reason, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(b, body, strlen(body));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *type,
+                        const char *msg)
+{
+    char body[512], q[256];
+    fm_json_quote(q, sizeof q, msg);
+    snprintf(body, sizeof body, "{\"errorMessage\":%s,\"errorType\":\"%s\"}", q, type);
+    reply_json(req, code, reason, body);
+}
+
+/* ---- logs ------------------------------------------------------------------------------------- */
+
+/* Why: the function host reports its init phases as `FAASML_INIT {json}` on stderr; the platform
+ * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. */
+static void parse_init_line(plat_inst *in, const char *line)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {{"load", offsetof(plat_inst, load_ms)},
+                {"download", offsetof(plat_inst, download_ms)},
+                {"warmup", offsetof(plat_inst, warmup_ms)}};
+    for (size_t i = 0; i < FM_ARRAY_LEN(keys); i++) {
+        char pat[32];
+        for (int unit = 0; unit < 2; unit++) {
+            snprintf(pat, sizeof pat, "\"%s_%s\":", keys[i].key, unit ? "ms" : "ns");
+            const char *at = strstr(line, pat);
+            if (at) {
+                double v = strtod(at + strlen(pat), NULL);
+                *(double *)((char *)in + keys[i].off) = unit ? v : v / 1e6;
+            }
+        }
+    }
+}
+
+void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
+{
+    platform *p = in->fn->p;
+    if (inv && inv->log && evbuffer_get_length(inv->log) < PLAT_LOG_KEEP) {
+        evbuffer_add(inv->log, line, len);
+        evbuffer_add(inv->log, "\n", 1);
+    }
+    if (p->log)
+        fprintf(p->log, "%s[%" PRId64 "] %.*s\n", in->fn->spec.name, in->id, (int)len, line);
+}
+
+/* Why: instance output arrives in arbitrary chunks; lines are the unit of Lambda's logs, so
+ * partial lines wait in linebuf (a line longer than the buffer is cut). */
+static void on_pipe(evutil_socket_t fd, short what, void *arg)
+{
+    plat_inst *in = arg;
+    int which = fd == in->err_fd;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                struct event **ev = which ? &in->err_ev : &in->out_ev;
+                if (*ev) {
+                    event_free(*ev);
+                    *ev = NULL;
+                }
+                close(fd);
+                if (which)
+                    in->err_fd = -1;
+                else
+                    in->out_fd = -1;
+            }
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            size_t *ll = &in->linelen[which];
+            if (c == '\n' || *ll == sizeof in->linebuf[which] - 1) {
+                in->linebuf[which][*ll] = 0;
+                if (which && strncmp(in->linebuf[which], "FAASML_INIT ", 12) == 0)
+                    parse_init_line(in, in->linebuf[which]);
+                plat_log_line(in, in->inv ? in->inv : in->pending, in->linebuf[which], *ll);
+                *ll = 0;
+                if (c == '\n')
+                    continue;
+            }
+            in->linebuf[which][(*ll)++] = c;
+        }
+    }
+}
+
+/* ---- starting --------------------------------------------------------------------------------- */
+
+static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    plat_inst *in = arg;
+    if (in->state == PLAT_INST_STARTING) {
+        char line[160];
+        int n = snprintf(line, sizeof line, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
+                                            "Status: timeout",
+                         (double)(fm_now_ns() - in->created_ns) / 1e6);
+        plat_log_line(in, NULL, line, (size_t)n);
+        plat_inst_kill(in, "init_timeout");
+    } else if (in->init_error) {
+        plat_inst_kill(in, "init_error");
+    }
+}
+
+static void rapi_cb(struct evhttp_request *req, void *arg);
+
+/* Why: one evhttp per instance on an ephemeral port; each runtime talks only to its own endpoint,
+ * so a request id can never leak to another instance. */
+static int bind_rapi(plat_inst *in, fm_err *err)
+{
+    in->rapi = evhttp_new(in->fn->p->base);
+    if (!in->rapi)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    evhttp_set_gencb(in->rapi, rapi_cb, in);
+    evhttp_set_max_body_size(in->rapi, 2 * PLAT_MAX_RESPONSE);
+    evhttp_set_allowed_methods(in->rapi, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(in->rapi, "127.0.0.1", 0);
+    if (!bs)
+        return fm_err_set(err, FM_EIO, "cannot bind a Runtime API port: %s", strerror(errno));
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl) != 0)
+        return fm_err_set(err, -errno, "getsockname: %s", strerror(errno));
+    in->port = ntohs(sa.sin_port);
+    return 0;
+}
+
+typedef struct envb {
+    char *v[PLATFORM_MAX_ENV + 32];
+    int n;
+} envb;
+
+static void env_add(envb *e, const char *k, const char *v)
+{
+    if (e->n >= (int)FM_ARRAY_LEN(e->v) - 1)
+        return;
+    size_t n = strlen(k) + strlen(v) + 2;
+    char *s = malloc(n);
+    if (!s)
+        return;
+    snprintf(s, n, "%s=%s", k, v);
+    e->v[e->n++] = s;
+    e->v[e->n] = NULL;
+}
+
+/* Lambda's environment (cloud-platforms.md section 1, "Environment variables"). */
+static void build_env(plat_inst *in, envb *e)
+{
+    platform *p = in->fn->p;
+    const platform_spec *s = &in->fn->spec;
+    char v[1200];
+    e->n = 0;
+    e->v[0] = NULL;
+    snprintf(v, sizeof v, "127.0.0.1:%d", in->port);
+    env_add(e, "AWS_LAMBDA_RUNTIME_API", v);
+    env_add(e, "_HANDLER", s->handler ? s->handler : s->model ? s->model : "handler");
+    env_add(e, "LAMBDA_TASK_ROOT", s->code_dir ? s->code_dir : "/");
+    env_add(e, "LAMBDA_RUNTIME_DIR", s->code_dir ? s->code_dir : "/");
+    env_add(e, "AWS_LAMBDA_FUNCTION_NAME", s->name);
+    snprintf(v, sizeof v, "%d", s->memory_mb);
+    env_add(e, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", v);
+    env_add(e, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    env_add(e, "AWS_LAMBDA_INITIALIZATION_TYPE",
+            in->provisioned ? "provisioned-concurrency" : "on-demand");
+    env_add(e, "AWS_REGION", p->cfg.region);
+    env_add(e, "AWS_DEFAULT_REGION", p->cfg.region);
+    snprintf(v, sizeof v, "/aws/lambda/%s", s->name);
+    env_add(e, "AWS_LAMBDA_LOG_GROUP_NAME", v);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y/%m/%d", &tm);
+    snprintf(v, sizeof v, "%s/[$LATEST]%016" PRIx64, day, (uint64_t)in->id);
+    env_add(e, "AWS_LAMBDA_LOG_STREAM_NAME", v);
+    env_add(e, "TZ", "UTC");
+    env_add(e, "LANG", "en_US.UTF-8");
+    env_add(e, "PATH", LAMBDA_PATH);
+    if (s->runtime == PLATFORM_RUNTIME_ONNX && s->model)
+        env_add(e, "FAASML_MODEL", s->model);
+    for (int i = 0; i < s->nenv; i++)
+        env_add(e, s->env_keys[i], s->env_vals[i]);
+}
+
+static void inst_free(plat_inst *in)
+{
+    if (in->timer)
+        event_free(in->timer);
+    if (in->out_ev)
+        event_free(in->out_ev);
+    if (in->err_ev)
+        event_free(in->err_ev);
+    if (in->out_fd >= 0)
+        close(in->out_fd);
+    if (in->err_fd >= 0)
+        close(in->err_fd);
+    if (in->rapi) {
+        in->next_req = NULL;
+        evhttp_free(in->rapi);
+    }
+    plat_sandbox_remove(&in->cg);
+    free(in->init_error);
+    free(in);
+}
+
+int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err)
+{
+    platform *p = fn->p;
+    const platform_spec *s = &fn->spec;
+    plat_inst *in = calloc(1, sizeof *in);
+    if (!in)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    in->id = ++p->next_inst_id;
+    in->pid_policy = pid_policy;
+    in->fn = fn;
+    in->provisioned = provisioned;
+    in->out_fd = in->err_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = -1;
+    in->created_ns = fm_now_ns();
+    in->created_wall_ns = fm_wall_ns();
+    int rc = bind_rapi(in, err);
+    if (!rc)
+        rc = plat_sandbox_prepare(&p->sb, in->id, s->memory_mb, &in->cg, err);
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, ex[2] = {-1, -1};
+    if (!rc && (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(ex, O_CLOEXEC)))
+        rc = fm_err_set(err, -errno, "pipe: %s", strerror(errno));
+    if (rc)
+        goto fail;
+
+    /* argv and envp are built before fork: the child may only make async-signal-safe calls. */
+    char *argv[PLATFORM_MAX_ARGS + 4];
+    int argc = 0;
+    if (s->runtime == PLATFORM_RUNTIME_ONNX) {
+        /* The function host finds its model in $FAASML_MODEL (docs/function-host.md). */
+        argv[argc++] = p->self_exe;
+        argv[argc++] = "fn";
+    } else {
+        argv[argc++] = s->bootstrap;
+    }
+    for (int i = 0; i < s->nargs; i++)
+        argv[argc++] = s->args[i];
+    argv[argc] = NULL;
+    envb env;
+    build_env(in, &env);
+    const char *cwd = s->code_dir ? s->code_dir : "/";
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = fm_err_set(err, -errno, "fork: %s", strerror(errno));
+    } else if (pid == 0) {
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(out[1], 1);
+        dup2(errp[1], 2);
+        plat_sandbox_enter(&p->sb, &in->cg);
+        if (chdir(cwd) != 0) {
+            int e = errno;
+            if (write(ex[1], &e, sizeof e) < 0)
+                _exit(127);
+            _exit(127);
+        }
+        execve(argv[0], argv, env.v);
+        int e = errno;
+        if (write(ex[1], &e, sizeof e) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    for (int i = 0; i < env.n; i++)
+        free(env.v[i]);
+    close(out[1]);
+    close(errp[1]);
+    close(ex[1]);
+    out[1] = errp[1] = ex[1] = -1;
+    plat_sandbox_close_fds(&in->cg);
+    if (rc)
+        goto fail;
+    in->pid = pid;
+    setpgid(pid, pid); /* both sides set it, so a kill(-pid) right after fork reaches the child */
+    /* The exec pipe closes on a successful exec (O_CLOEXEC) or carries the child's errno. */
+    int child_errno = 0;
+    ssize_t got;
+    do
+        got = read(ex[0], &child_errno, sizeof child_errno);
+    while (got < 0 && errno == EINTR);
+    close(ex[0]);
+    ex[0] = -1;
+    in->exec_ns = fm_now_ns();
+    in->out_fd = out[0];
+    in->err_fd = errp[0];
+    out[0] = errp[0] = -1;
+    fcntl(in->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(in->err_fd, F_SETFL, O_NONBLOCK);
+    in->out_ev = event_new(p->base, in->out_fd, EV_READ | EV_PERSIST, on_pipe, in);
+    in->err_ev = event_new(p->base, in->err_fd, EV_READ | EV_PERSIST, on_pipe, in);
+    in->timer = evtimer_new(p->base, on_init_timeout, in);
+    if (!in->out_ev || !in->err_ev || !in->timer) {
+        kill(-pid, SIGKILL);
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+    } else {
+        event_add(in->out_ev, NULL);
+        event_add(in->err_ev, NULL);
+        double t = p->cfg.init_timeout_s;
+        struct timeval tv = {(time_t)t, (suseconds_t)((t - floor(t)) * 1e6)};
+        evtimer_add(in->timer, &tv);
+    }
+    /* The instance is tracked even when exec failed: the child exits and is reaped like any
+     * crash at init, so one path records it and tells the policy START_FAILED. */
+    TAILQ_INSERT_TAIL(&fn->insts, in, link);
+    fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
+    if (got == sizeof child_errno) {
+        char line[1400];
+        int n = snprintf(line, sizeof line, "cannot start '%s': %s", argv[0],
+                         strerror(child_errno));
+        plat_log_line(in, NULL, line, (size_t)n);
+        free(in->init_error);
+        char q[1300];
+        fm_json_quote(q, sizeof q, line);
+        size_t bl = strlen(q) + 80;
+        if ((in->init_error = malloc(bl)))
+            snprintf(in->init_error, bl,
+                     "{\"errorMessage\":%s,\"errorType\":\"Runtime.InvalidEntrypoint\"}", q);
+        snprintf(in->init_error_type, sizeof in->init_error_type, "Runtime.InvalidEntrypoint");
+    }
+    plat_meter_instance(in);
+    return rc;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0)
+            close(out[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+        if (ex[i] >= 0)
+            close(ex[i]);
+    }
+    inst_free(in);
+    return rc;
+}
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+
+static void on_next_closed(struct evhttp_connection *conn, void *arg)
+{
+    plat_inst *in = arg;
+    if (in->next_conn == conn) {
+        in->next_req = NULL;
+        in->next_conn = NULL;
+    }
+}
+
+/* Hands inv to the runtime's parked /next: the event JSON and the four Lambda-Runtime headers. */
+static void deliver(plat_inst *in, plat_inv *inv)
+{
+    struct evhttp_request *req = in->next_req;
+    in->next_req = NULL;
+    if (in->next_conn)
+        evhttp_connection_set_closecb(in->next_conn, NULL, NULL);
+    in->next_conn = NULL;
+    in->pending = NULL;
+    in->inv = inv;
+    in->state = PLAT_INST_BUSY;
+    in->invocations++;
+    inv->dispatch_ns = fm_now_ns();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char v[128];
+    evhttp_add_header(h, "Lambda-Runtime-Aws-Request-Id", inv->rid);
+    snprintf(v, sizeof v, "%" PRId64, inv->deadline_wall_ms);
+    evhttp_add_header(h, "Lambda-Runtime-Deadline-Ms", v);
+    evhttp_add_header(h, "Lambda-Runtime-Invoked-Function-Arn", inv->fn->arn);
+    evhttp_add_header(h, "Lambda-Runtime-Trace-Id", inv->trace_id);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    char line[128];
+    int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);
+    plat_log_line(in, inv, line, (size_t)n);
+    evhttp_send_reply(req, 200, "OK", inv->payload);
+}
+
+void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
+{
+    inv->inst = in;
+    inv->cold = in->invocations == 0 && !in->provisioned;
+    if (in->next_req)
+        deliver(in, inv);
+    else
+        in->pending = inv;
+}
+
+void plat_inst_kill(plat_inst *in, const char *reason)
+{
+    if (in->state == PLAT_INST_STOPPING)
+        return;
+    snprintf(in->stop_reason, sizeof in->stop_reason, "%s", reason);
+    in->state = PLAT_INST_STOPPING;
+    if (in->pid > 0)
+        kill(-in->pid, SIGKILL);
+}
+
+/* ---- answering invocations -------------------------------------------------------------------- */
+
+/* Why: one place writes END and REPORT (Lambda's format, Init Duration last and only on cold
+ * starts), meters the invocation and answers the client, whatever ended it. */
+static void finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
+                   const char *body, size_t len)
+{
+    platform *p = in->fn->p;
+    inv->done_ns = fm_now_ns();
+    if (in->inv == inv)
+        in->inv = NULL;
+    if (in->pending == inv)
+        in->pending = NULL;
+    plat_bill bill;
+    plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
+    char line[512];
+    int n = snprintf(line, sizeof line, "END RequestId: %s", inv->rid);
+    plat_log_line(in, inv, line, (size_t)n);
+    int64_t peak = plat_sandbox_peak_bytes(&p->sb, &in->cg);
+    int used_mb = peak > 0 ? (int)((peak + (1 << 20) - 1) >> 20) : in->fn->spec.memory_mb;
+    n = snprintf(line, sizeof line,
+                 "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                 "Memory Size: %d MB\tMax Memory Used: %d MB",
+                 inv->rid, bill.duration_ms, bill.billed_ms, in->fn->spec.memory_mb, used_mb);
+    if (inv->cold)
+        n += snprintf(line + n, sizeof line - (size_t)n, "\tInit Duration: %.2f ms", bill.init_ms);
+    if (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0)
+        snprintf(line + n, sizeof line - (size_t)n, "\tStatus: %s", status);
+    plat_log_line(in, inv, line, strlen(line));
+    plat_inv_answer(inv, 200, fn_error, body, len);
+    plat_inv_free(inv);
+}
+
+/* Timeout of an invocation handed to this instance: answer, then replace the instance. */
+void plat_inst_timeout(plat_inst *in, plat_inv *inv)
+{
+    char body[256], line[200];
+    double t = in->fn->spec.timeout_s;
+    int n = snprintf(line, sizeof line, "%s Task timed out after %.2f seconds", inv->rid, t);
+    plat_log_line(in, inv, line, (size_t)n);
+    snprintf(body, sizeof body,
+             "{\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: %s Error: Task "
+             "timed out after %.2f seconds\"}",
+             inv->rid, t);
+    plat_inst_kill(in, "timeout");
+    in->fn->m.timeouts++;
+    finish(in, inv, "timeout", "Unhandled", body, strlen(body));
+}
+
+/* ---- the Runtime API -------------------------------------------------------------------------- */
+
+static void handle_next(plat_inst *in, struct evhttp_request *req)
+{
+    if (in->state == PLAT_INST_STOPPING || in->next_req) {
+        reply_error(req, 403, "Forbidden", "InvalidStateTransition",
+                    "State transition is not allowed");
+        return;
+    }
+    if (in->inv) {
+        /* /next again without answering: Lambda treats the event as lost; so do we. */
+        plat_inv *inv = in->inv;
+        const char *body = "{\"errorType\":\"Runtime.InvalidResponse\",\"errorMessage\":"
+                           "\"the runtime asked for the next event without answering\"}";
+        in->fn->m.errors++;
+        finish(in, inv, "error", "Unhandled", body, strlen(body));
+        policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
+        in->next_req = req;
+        in->next_conn = evhttp_request_get_connection(req);
+        evhttp_connection_set_closecb(in->next_conn, on_next_closed, in);
+        in->state = PLAT_INST_IDLE;
+        plat_feed(in->fn, &ev);
+        return;
+    }
+    in->next_req = req;
+    in->next_conn = evhttp_request_get_connection(req);
+    evhttp_connection_set_closecb(in->next_conn, on_next_closed, in);
+    if (!in->ready) {
+        in->ready = true;
+        in->ready_ns = fm_now_ns();
+        in->state = PLAT_INST_IDLE;
+        evtimer_del(in->timer);
+        plat_meter_instance(in);
+        policy_event ev = {.type = POLICY_EV_READY, .instance = in->pid_policy};
+        plat_feed(in->fn, &ev);
+        return;
+    }
+    in->state = PLAT_INST_IDLE;
+    if (in->pending)
+        deliver(in, in->pending);
+}
+
+static bool body_is_json(struct evbuffer *b)
+{
+    size_t len = evbuffer_get_length(b);
+    if (len == 0)
+        return false;
+    const char *s = (const char *)evbuffer_pullup(b, -1);
+    while (len && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
+        s++, len--;
+    return len && (*s == '{' || *s == '[' || *s == '"');
+}
+
+/* Why: the runtime reports a function error; the client gets 200 + X-Amz-Function-Error with the
+ * runtime's error JSON, or one built from Lambda-Runtime-Function-Error-Type. */
+static void error_body(struct evhttp_request *req, struct evbuffer *in_body, char **out,
+                       size_t *len)
+{
+    const char *type =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Lambda-Runtime-Function-Error-Type");
+    if (body_is_json(in_body)) {
+        *len = evbuffer_get_length(in_body);
+        *out = malloc(*len + 1);
+        if (*out) {
+            evbuffer_remove(in_body, *out, *len);
+            (*out)[*len] = 0;
+        }
+        return;
+    }
+    char q[160];
+    fm_json_quote(q, sizeof q, type ? type : "Runtime.Unknown");
+    size_t cap = 256 + strlen(q);
+    *out = malloc(cap);
+    if (*out)
+        *len = (size_t)snprintf(*out, cap, "{\"errorType\":%s,\"errorMessage\":\"Unhandled\"}", q);
+}
+
+static void handle_result(plat_inst *in, struct evhttp_request *req, const char *id, bool is_error)
+{
+    plat_inv *inv = in->inv;
+    if (in->state == PLAT_INST_STOPPING) {
+        reply_error(req, 403, "Forbidden", "InvalidStateTransition",
+                    "State transition is not allowed");
+        return;
+    }
+    if (!inv || strcmp(inv->rid, id) != 0) {
+        reply_error(req, 400, "Bad Request", "InvalidRequestID", "Invalid request ID");
+        return;
+    }
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(b);
+    if (!is_error && len > PLAT_MAX_RESPONSE) {
+        reply_error(req, 413, "Request Entity Too Large", "RequestEntityTooLarge",
+                    "Exceeded maximum allowed payload size (6291556 bytes).");
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"errorMessage\":\"Response payload size exceeded maximum allowed payload size "
+                 "(6291556 bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}");
+        in->fn->m.errors++;
+        finish(in, inv, "error", "Unhandled", body, strlen(body));
+    } else if (is_error) {
+        char *body = NULL;
+        size_t blen = 0;
+        error_body(req, b, &body, &blen);
+        reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
+        in->fn->m.errors++;
+        finish(in, inv, "error", "Unhandled", body ? body : "{}", body ? blen : 2);
+        free(body);
+    } else {
+        const char *body = len ? (const char *)evbuffer_pullup(b, -1) : "";
+        reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
+        in->fn->m.ok++;
+        finish(in, inv, "ok", NULL, body, len);
+    }
+    in->state = PLAT_INST_IDLE;
+    policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
+    plat_feed(in->fn, &ev);
+}
+
+static void handle_init_error(plat_inst *in, struct evhttp_request *req)
+{
+    if (in->state != PLAT_INST_STARTING || in->init_error) {
+        reply_error(req, 403, "Forbidden", "InvalidStateTransition",
+                    "State transition is not allowed");
+        return;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    error_body(req, evhttp_request_get_input_buffer(req), &body, &len);
+    in->init_error = body;
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Lambda-Runtime-Function-Error-Type");
+    snprintf(in->init_error_type, sizeof in->init_error_type, "%s",
+             type ? type : "Runtime.Unknown");
+    reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
+    /* The runtime should exit now; give it a moment, then stop it. */
+    struct timeval tv = {0, 200000};
+    evtimer_add(in->timer, &tv);
+}
+
+/* Routes /2018-06-01/runtime/... of one instance. */
+static void rapi_cb(struct evhttp_request *req, void *arg)
+{
+    plat_inst *in = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (strncmp(uri, RAPI_PREFIX, strlen(RAPI_PREFIX)) != 0) {
+        reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
+        return;
+    }
+    const char *rest = uri + strlen(RAPI_PREFIX);
+    if (strcmp(rest, "invocation/next") == 0) {
+        if (m != EVHTTP_REQ_GET)
+            reply_error(req, 405, "Method Not Allowed", "MethodNotAllowed", "use GET");
+        else
+            handle_next(in, req);
+        return;
+    }
+    if (strcmp(rest, "init/error") == 0) {
+        if (m != EVHTTP_REQ_POST)
+            reply_error(req, 405, "Method Not Allowed", "MethodNotAllowed", "use POST");
+        else
+            handle_init_error(in, req);
+        return;
+    }
+    if (strncmp(rest, "invocation/", 11) == 0) {
+        const char *id = rest + 11, *slash = strchr(id, '/');
+        if (slash && slash - id < 64 && m == EVHTTP_REQ_POST &&
+            (strcmp(slash, "/response") == 0 || strcmp(slash, "/error") == 0)) {
+            char rid[64];
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            handle_result(in, req, rid, slash[1] == 'e');
+            return;
+        }
+    }
+    reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
+}
+
+/* ---- reaping ---------------------------------------------------------------------------------- */
+
+static plat_inst *find_pid(platform *p, pid_t pid)
+{
+    plat_fn *fn;
+    plat_inst *in;
+    TAILQ_FOREACH(fn, &p->fns, link)
+    TAILQ_FOREACH(in, &fn->insts, link)
+    if (in->pid == pid)
+        return in;
+    return NULL;
+}
+
+static void describe_exit(int ws, char *out, size_t cap)
+{
+    if (WIFEXITED(ws))
+        snprintf(out, cap, "exit status %d", WEXITSTATUS(ws));
+    else if (WIFSIGNALED(ws))
+        snprintf(out, cap, "signal: %s", WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
+    else
+        snprintf(out, cap, "unknown");
+}
+
+/* Why: a process ends for one of many reasons (we killed it, it crashed mid-request, it ran out
+ * of memory, it failed init); each gets its Lambda-shaped answer and the policy its event. */
+static void reaped(plat_inst *in)
+{
+    plat_fn *fn = in->fn;
+    platform *p = fn->p;
+    in->exited = true;
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
+    bool oom = plat_sandbox_oom_killed(&p->sb, &in->cg);
+    bool asked = in->state == PLAT_INST_STOPPING;
+    char why[64];
+    describe_exit(in->wstatus, why, sizeof why);
+    if (!asked)
+        snprintf(in->stop_reason, sizeof in->stop_reason, "%s", oom ? "oom" : "crash");
+    else if (oom && strcmp(in->stop_reason, "timeout") != 0)
+        snprintf(in->stop_reason, sizeof in->stop_reason, "oom");
+    in->state = PLAT_INST_STOPPING;
+    plat_inv *inv = in->inv ? in->inv : in->pending;
+    if (inv) {
+        char body[400];
+        const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+        snprintf(body, sizeof body,
+                 "{\"errorType\":\"%s\",\"errorMessage\":\"RequestId: %s Error: Runtime exited "
+                 "with error: %s\"}",
+                 type, inv->rid, why);
+        char line[300];
+        int n = snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
+                         inv->rid, why, type);
+        plat_log_line(in, inv, line, (size_t)n);
+        if (oom)
+            fn->m.oom++;
+        else
+            fn->m.crashes++;
+        fn->m.errors++;
+        finish(in, inv, oom ? "oom" : "crash", "Unhandled", body, strlen(body));
+    }
+    /* A runtime that failed at init leaves its error for the request bound to it. */
+    if (!in->ready) {
+        free(fn->last_start_error);
+        if (in->init_error) {
+            fn->last_start_error = in->init_error;
+            in->init_error = NULL;
+        } else {
+            char body[300];
+            snprintf(body, sizeof body,
+                     "{\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"Runtime exited "
+                     "with error: %s\"}",
+                     strcmp(in->stop_reason, "init_timeout") == 0 ? "init timed out" : why);
+            fn->last_start_error = strdup(body);
+        }
+    }
+    in->stopped_ns = fm_now_ns();
+    plat_meter_instance(in);
+    TAILQ_REMOVE(&fn->insts, in, link);
+    if (fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] == in)
+        fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] = NULL;
+    policy_event ev = {.type = in->ready || in->stop_asked ? POLICY_EV_STOPPED
+                                                           : POLICY_EV_START_FAILED,
+                       .instance = in->pid_policy};
+    inst_free(in);
+    plat_feed(fn, &ev);
+    plat_sweep(p);
+}
+
+void plat_inst_reap(platform *p)
+{
+    int ws;
+    pid_t pid;
+    while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+        plat_inst *in = find_pid(p, pid);
+        if (!in)
+            continue;
+        in->wstatus = ws;
+        reaped(in);
+    }
+}
+
+void plat_inst_forget(plat_inst *in)
+{
+    plat_fn *fn = in->fn;
+    if (in->pid > 0 && !in->exited) {
+        int ws;
+        while (waitpid(in->pid, &ws, 0) < 0 && errno == EINTR)
+            ;
+    }
+    plat_inv *inv = in->inv ? in->inv : in->pending;
+    if (inv) {
+        in->inv = in->pending = NULL;
+        plat_inv_fail(inv, 503, "ServiceException", NULL, "the platform stopped");
+        plat_inv_free(inv);
+    }
+    if (!in->stopped_ns) {
+        in->stopped_ns = fm_now_ns();
+        if (!in->stop_reason[0])
+            snprintf(in->stop_reason, sizeof in->stop_reason, "shutdown");
+        plat_meter_instance(in);
+    }
+    TAILQ_REMOVE(&fn->insts, in, link);
+    inst_free(in);
+}

@@ -1,0 +1,241 @@
+/* Private to the platform module: the server, functions, instances and invocations. Everything
+ * here lives on one libevent loop; nothing is shared with another thread. */
+#ifndef FM_PLAT_INT_H
+#define FM_PLAT_INT_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "platform.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#define PLAT_MAX_PAYLOAD 6291456     /* Invoke API: 6 MB synchronous request */
+#define PLAT_MAX_EVENT_PAYLOAD 1048576 /* Invoke API: 1 MB asynchronous request (2025-10) */
+#define PLAT_MAX_RESPONSE 6291556    /* Runtime API: 6 MiB + 100 B (RIE interop/model.go) */
+#define PLAT_LOG_TAIL 4096           /* X-Amz-Log-Result: last 4 KB */
+#define PLAT_LOG_KEEP 65536          /* per-invocation log kept while it runs */
+
+/* ---- sandbox (sandbox.c) -------------------------------------------------------------------- */
+typedef enum plat_sb_kind { PLAT_SB_RLIMIT, PLAT_SB_CGROUP1, PLAT_SB_CGROUP2 } plat_sb_kind;
+
+typedef struct plat_sandbox {
+    plat_sb_kind kind;
+    char mem_root[512], cpu_root[512];
+    char desc[160];
+} plat_sandbox;
+
+typedef struct plat_cg { /* one instance's cgroups */
+    char mem[600], cpu[600];
+    int mem_fd, cpu_fd; /* cgroup.procs, opened before fork */
+    uint64_t limit_bytes;
+} plat_cg;
+
+int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups);
+void plat_sandbox_release(plat_sandbox *sb);
+int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);
+void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg); /* child, before exec */
+void plat_sandbox_close_fds(plat_cg *cg);
+bool plat_sandbox_oom_killed(const plat_sandbox *sb, const plat_cg *cg);
+int64_t plat_sandbox_peak_bytes(const plat_sandbox *sb, const plat_cg *cg); /* -1: unknown */
+void plat_sandbox_remove(plat_cg *cg);
+
+/* ---- objects -------------------------------------------------------------------------------- */
+typedef struct plat_fn plat_fn;
+typedef struct plat_inst plat_inst;
+typedef struct plat_inv plat_inv;
+
+typedef enum plat_inv_kind {
+    PLAT_INV_SYNC,   /* RequestResponse */
+    PLAT_INV_EVENT,  /* Event: answered 202 at once, result only logged and recorded */
+    PLAT_INV_KSERVE  /* KServe v2 infer: payload and result pass through the ONNX handler */
+} plat_inv_kind;
+
+/* One invocation, from arrival to answer. */
+struct plat_inv {
+    TAILQ_ENTRY(plat_inv) q; /* the function's Event queue */
+    uint64_t id;             /* policy request id */
+    char rid[37];            /* Lambda request id (UUIDv4) */
+    plat_inv *hnext;         /* platform's id hash chain */
+    plat_fn *fn;
+    plat_inv_kind kind;
+    struct evhttp_request *client; /* NULL for Event, or once the client has gone */
+    bool tail;               /* X-Amz-Log-Type: Tail */
+    struct evbuffer *payload;
+    char trace_id[96];
+    int64_t arrive_ns, arrive_wall_ns, dispatch_ns, done_ns;
+    int64_t deadline_wall_ms;
+    plat_inst *inst;         /* set at DISPATCH */
+    bool cold;
+    struct event *timer;     /* timeout */
+    struct evbuffer *log;    /* log lines of this invocation (START..REPORT) */
+};
+
+typedef enum plat_inst_state {
+    PLAT_INST_STARTING, /* spawned, has not called /next yet */
+    PLAT_INST_IDLE,     /* waiting in /next */
+    PLAT_INST_BUSY,     /* an invocation was handed out */
+    PLAT_INST_STOPPING, /* killed, waiting to be reaped */
+} plat_inst_state;
+
+/* One instance: a process with its own Runtime API listener. */
+struct plat_inst {
+    TAILQ_ENTRY(plat_inst) link;
+    int64_t id;                   /* platform-wide, also the store's instance id */
+    policy_instance_id pid_policy;
+    plat_fn *fn;
+    plat_inst_state state;
+    bool provisioned, ready, exited;
+    pid_t pid;
+    int wstatus;
+    struct evhttp *rapi;
+    int port;
+    struct evhttp_request *next_req; /* parked /next long-poll */
+    struct evhttp_connection *next_conn;
+    plat_inv *pending;            /* dispatched before the runtime asked /next */
+    plat_inv *inv;                /* handed out, not answered */
+    int out_fd, err_fd;           /* stdout/stderr pipes */
+    struct event *out_ev, *err_ev;
+    struct event *timer;          /* init timeout */
+    bool stop_asked;              /* the policy asked for STOP: it expects STOPPED */
+    plat_cg cg;
+    int64_t created_ns, created_wall_ns, exec_ns, ready_ns, stopped_ns;
+    double load_ms, download_ms, warmup_ms; /* reported by the function host, if any */
+    char *init_error;             /* body of /init/error */
+    char init_error_type[96];
+    char stop_reason[16];
+    char linebuf[2][1024];        /* partial stdout/stderr line */
+    size_t linelen[2];
+    int64_t invocations;
+};
+
+TAILQ_HEAD(plat_inst_list, plat_inst);
+TAILQ_HEAD(plat_inv_list, plat_inv);
+
+#define PLAT_NBUCKETS 15 /* le bounds in meter.c, +Inf is the count */
+
+/* Per-function counters behind /metrics (policy_stats adds the gauges). */
+typedef struct plat_fn_metrics {
+    uint64_t invocations[3]; /* by plat_inv_kind */
+    uint64_t ok, errors, timeouts, crashes, oom, throttles, rejects, cold_starts, dropped;
+    double billed_gb_s, billed_ms, pc_gb_s, requests_billed;
+    uint64_t dur_b[PLAT_NBUCKETS], init_b[PLAT_NBUCKETS]; /* Prometheus buckets, cumulative */
+    double dur_sum, init_sum;
+    uint64_t dur_n, init_n;
+} plat_fn_metrics;
+
+/* A deployed function generation. An update or delete retires it: its instances drain and stop,
+ * then it is freed; a new generation takes the name. */
+struct plat_fn {
+    TAILQ_ENTRY(plat_fn) link;
+    platform *p;
+    platform_spec spec;
+    char arn[160];
+    bool retired;
+    policy_fn *pol;
+    policy_actions acts;
+    struct event *wake;
+    int64_t wake_ns;
+    plat_inst **slots; /* by policy slot */
+    uint32_t nslots;
+    struct plat_inst_list insts;
+    /* Event invocations wait here: the platform owns the async queue and resubmits a throttled
+     * one later, as Lambda's own pollers do (policy.h, "An Event invocation"). */
+    struct plat_inv_list events;
+    size_t nevents;
+    bool events_blocked; /* the last submitted Event was throttled: wait for capacity */
+    struct event *retry;
+    plat_fn_metrics m;
+    int64_t deployed_ns;
+    char *last_start_error; /* error JSON of the last instance that failed init */
+};
+
+TAILQ_HEAD(plat_fn_list, plat_fn);
+
+struct platform {
+    platform_config cfg;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    int port;
+    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer;
+    plat_sandbox sb;
+    policy_account *account;
+    char platforms_path[1024];
+    struct plat_fn_list fns;
+    struct store *st;
+    int64_t run_id;
+    int64_t next_inst_id;
+    uint64_t next_req_id;
+    plat_inv **hash;
+    size_t hash_cap, hash_n;
+    bool draining, stopped;
+    int64_t drain_deadline_ns;
+    fm_rng rng; /* request ids */
+    int64_t in_flight;
+    char self_exe[1024];
+    /* feeding events to policy without recursion */
+    struct pending_ev {
+        plat_fn *fn;
+        policy_event ev;
+    } *evq;
+    size_t evq_n, evq_cap;
+    bool feeding, pumping, sweep_hold;
+    FILE *log;
+};
+
+/* ---- platform.c: policy driving and the object graph ---------------------------------------- */
+void plat_feed(plat_fn *fn, const policy_event *ev); /* queues an event and runs the loop */
+void plat_event_enqueue(plat_fn *fn, plat_inv *inv);  /* an Event invocation, answered 202 */
+void plat_pump_events(platform *p);
+plat_fn *plat_fn_find(platform *p, const char *name);
+void plat_inv_hash_put(platform *p, plat_inv *inv);
+plat_inv *plat_inv_hash_take(platform *p, uint64_t id);
+void plat_inv_free(plat_inv *inv);
+void plat_inv_arm_timeout(plat_inv *inv); /* the function timeout, from now */
+void plat_fn_retire(plat_fn *fn);
+void plat_sweep(platform *p); /* frees a retired function once it is empty */
+
+/* ---- instance.c: processes and the Runtime API ---------------------------------------------- */
+int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err);
+void plat_inst_dispatch(plat_inst *in, plat_inv *inv);
+void plat_inst_kill(plat_inst *in, const char *reason);
+void plat_inst_timeout(plat_inst *in, plat_inv *inv);
+void plat_inst_reap(platform *p); /* SIGCHLD */
+void plat_inst_forget(plat_inst *in); /* teardown: waits for the process, frees, tells no one */
+const char *plat_inst_state_name(plat_inst_state s);
+
+/* ---- gateway.c: the Invoke API, KServe v2, admin, metrics ----------------------------------- */
+int plat_gateway_bind(platform *p, fm_err *err);
+/* Answers an invocation (both sync and Event end here): body is the function's result or error
+ * JSON, fn_error NULL on success or "Unhandled". Records it, frees nothing. */
+void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body,
+                     size_t len);
+/* Answers a request that never ran: 429/503/... with a Lambda error body. */
+void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason,
+                   const char *msg);
+/* Answers a request whose instance failed init: 200 + Unhandled with the init error. */
+void plat_inv_init_failed(plat_inv *inv, const char *body);
+void plat_metrics_render(platform *p, struct evbuffer *out);
+
+/* ---- meter.c: billing and the results store ------------------------------------------------- */
+typedef struct plat_bill {
+    double duration_ms, billed_ms, gb_s, init_ms;
+} plat_bill;
+void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, const char *error,
+                           plat_bill *bill);
+void plat_meter_instance(plat_inst *in);
+void plat_meter_points(platform *p); /* once a second: instances by state, queue depth */
+void plat_meter_costs(plat_fn *fn); /* when a function generation ends: its raw quantities */
+
+/* ---- logs ----------------------------------------------------------------------------------- */
+void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len);
+
+#endif

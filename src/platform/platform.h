@@ -1,0 +1,105 @@
+/*
+ * platform — the serverless platform behind `faasml serve`: a gateway that speaks the AWS Lambda
+ * Invoke API and KServe v2 on libevent's HTTP server, an admin API, `/metrics`, an instance
+ * manager that runs every function instance as a process with its own Lambda Runtime API
+ * endpoint (memory and CPU limits through cgroups where the machine allows), and a billing meter
+ * that writes every invocation and instance to the results store.
+ *
+ * The platform decides nothing itself: every routing, scaling, throttling and keep-alive decision
+ * is asked of the `policy` module. Everything runs on one libevent loop; no locks.
+ */
+#ifndef FM_PLATFORM_H
+#define FM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct store;
+
+/* ---- function specs ------------------------------------------------------------------------
+ * A function as deployed: parsed from YAML (faasml deploy) or JSON (admin API), always validated
+ * by the same code. Strings are owned by the spec and freed by platform_spec_release. */
+typedef enum platform_runtime {
+    PLATFORM_RUNTIME_CUSTOM, /* an executable `bootstrap` that speaks the Runtime API */
+    PLATFORM_RUNTIME_ONNX    /* faasml's own function host with the built-in ONNX handler */
+} platform_runtime;
+
+#define PLATFORM_NAME_MAX 64
+#define PLATFORM_MAX_ARGS 32
+#define PLATFORM_MAX_ENV 64
+#define PLATFORM_ENV_BYTES 4096 /* Lambda: user variables total at most 4 KB */
+
+typedef struct platform_spec {
+    char name[PLATFORM_NAME_MAX + 1];
+    platform_runtime runtime;
+    char *bootstrap;            /* custom: executable path (absolute after resolution) */
+    char *args[PLATFORM_MAX_ARGS]; /* extra argv for bootstrap */
+    int nargs;
+    char *handler;              /* _HANDLER; NULL: "handler" */
+    char *code_dir;             /* LAMBDA_TASK_ROOT and working directory */
+    char *model;                /* builtin-onnx: model path */
+    int memory_mb;              /* 128..10240 */
+    double timeout_s;           /* 1..900 */
+    char *env_keys[PLATFORM_MAX_ENV], *env_vals[PLATFORM_MAX_ENV];
+    int nenv;
+    int reserved_concurrency;   /* -1: unreserved (account limit applies) */
+    int provisioned_concurrency;
+    double keep_alive_s;        /* -1: the profile's default */
+    char profile[16];           /* lambda (default), gcf */
+} platform_spec;
+
+void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */
+void platform_spec_release(platform_spec *s);
+/* Parses a YAML spec file; relative paths (bootstrap, model, code_dir) resolve against the spec's
+ * directory. Errors name file:line:col. */
+int platform_spec_load_yaml(const char *path, platform_spec *out, fm_err *err);
+int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, const char *base_dir,
+                             platform_spec *out, fm_err *err);
+/* Parses the admin API's JSON form (paths must be absolute). */
+int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err);
+/* The JSON form of a spec, malloc'd; NULL when out of memory. */
+char *platform_spec_to_json(const platform_spec *s);
+
+/* ---- the server ----------------------------------------------------------------------------- */
+typedef struct platform_config {
+    const char *listen_host;    /* 127.0.0.1 */
+    int listen_port;            /* 0: a free port */
+    int account_concurrency;    /* Lambda's default: 1000 */
+    int scale_per_10s;          /* new instances per function per 10 s (Lambda 2023+: 1000) */
+    double keep_alive_s;        /* default idle TTL, 600 */
+    double init_timeout_s;      /* on-demand init limit, 10 */
+    double drain_s;             /* graceful shutdown: wait this long for in-flight requests */
+    int billing_round_ms;       /* 1 (Lambda since 2020-12); 100 for gcf gen1 */
+    int event_queue_max;        /* queued Event invocations per function */
+    const char *region;         /* us-east-1 */
+    const char *self_exe;       /* faasml binary for builtin-onnx functions; NULL: /proc/self/exe */
+    const char *log_dir;        /* per-function instance logs; NULL: the platform's log */
+    bool no_cgroups;            /* force the RLIMIT_AS fallback */
+    const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
+} platform_config;
+
+void platform_config_init(platform_config *c);
+/* Reads a platform.yaml (keys as in platform_config, see docs/platform.md). */
+int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err);
+
+typedef struct platform platform;
+
+/* Creates the platform on its own event base and binds the gateway. st (may be NULL) receives
+ * every request, instance, cost and point; the platform does not own it. */
+int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, platform **out,
+                 fm_err *err);
+void platform_free(platform *p); /* stops every instance; NULL is fine */
+int platform_port(const platform *p);
+/* Which memory/CPU enforcement is active, e.g. "cgroup v1 (memory.limit_in_bytes, cfs quota)". */
+const char *platform_enforcement(const platform *p);
+/* Runs the loop until platform_shutdown completes. SIGTERM/SIGINT start a graceful shutdown. */
+int platform_run(platform *p);
+/* Stops accepting, drains in-flight requests up to cfg.drain_s, stops instances, breaks the loop.
+ * Safe to call from a libevent callback. */
+void platform_shutdown(platform *p);
+/* Deploys or replaces a function (the admin API uses this too). */
+int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_err *err);
+
+#endif

@@ -1,0 +1,204 @@
+/* Calibration on this machine: measures the built-in runtime's cold-start phases and inference
+ * latency per batch size, and writes them in the calibration file format the simulator reads. */
+#include "calibrate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "infer/infer.h"
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Why: the simulator samples from an inverse CDF, so the file keeps a quantile table, not just
+ * p50/p99; nearest-rank quantiles of the sorted samples. */
+static const double cal_q[] = {0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1};
+
+static void write_quantiles(FILE *f, int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    fprintf(f, "{quantiles: {");
+    for (size_t i = 0; i < FM_ARRAY_LEN(cal_q); i++) {
+        int k = (int)ceil(cal_q[i] * n) - 1;
+        if (k < 0)
+            k = 0;
+        if (k >= n)
+            k = n - 1;
+        fprintf(f, "%s%g: %.4f", i ? ", " : "", cal_q[i], (double)v[k] / 1e6);
+    }
+    fprintf(f, "}}");
+}
+
+/* Random inputs for every model input at batch b (symbolic dims other than the first take 1). */
+static int make_inputs(infer_model *m, int b, fm_rng *rng, infer_tensor *in, size_t *n,
+                       fm_err *err)
+{
+    *n = infer_model_n_inputs(m);
+    if (*n > 8)
+        return fm_err_set(err, FM_EUNSUPPORTED, "models with more than 8 inputs");
+    for (size_t i = 0; i < *n; i++) {
+        infer_io_info io;
+        infer_model_input(m, i, &io);
+        infer_tensor *t = &in[i];
+        *t = (infer_tensor){.name = io.name, .dtype = io.dtype, .ndim = io.ndim};
+        int64_t numel = 1;
+        for (int d = 0; d < io.ndim; d++) {
+            t->dims[d] = io.dims[d] >= 0 ? io.dims[d] : d == 0 ? b : 1;
+            numel *= t->dims[d];
+        }
+        size_t es = infer_dtype_size(io.dtype);
+        if (!es)
+            return fm_err_set(err, FM_EUNSUPPORTED, "input '%s' of type %s", io.name,
+                              infer_dtype_name(io.dtype));
+        t->bytes = (size_t)numel * es;
+        t->data = malloc(t->bytes ? t->bytes : 1);
+        if (!t->data)
+            return fm_err_set(err, FM_ENOMEM, "out of memory");
+        for (int64_t k = 0; k < numel; k++) {
+            switch (io.dtype) {
+            case INFER_DTYPE_FP32: ((float *)t->data)[k] = (float)fm_rng_normal(rng, 0, 1); break;
+            case INFER_DTYPE_INT64: ((int64_t *)t->data)[k] = (int64_t)fm_rng_below(rng, 100); break;
+            case INFER_DTYPE_INT32: ((int32_t *)t->data)[k] = (int32_t)fm_rng_below(rng, 100); break;
+            default: memset((char *)t->data + (size_t)k * es, 0, es); break;
+            }
+        }
+    }
+    return 0;
+}
+
+static void free_inputs(infer_tensor *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(in[i].data);
+}
+
+/* Time of fork+exec of `exe --version` to its exit: the process part of a cold start. */
+static int64_t spawn_ns(const char *exe)
+{
+    int64_t t0 = fm_now_ns();
+    pid_t p = fork();
+    if (p == 0) {
+        int fd = open("/dev/null", 1);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execl(exe, exe, "--version", (char *)NULL);
+        _exit(127);
+    }
+    if (p < 0)
+        return -1;
+    int st;
+    waitpid(p, &st, 0);
+    return fm_now_ns() - t0;
+}
+
+int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path, FILE *svc,
+                        FILE *cold, fm_err *err)
+{
+    int runs = o->runs > 0 ? o->runs : 30, cold_runs = o->cold_runs > 0 ? o->cold_runs : 5;
+    int64_t *load = calloc((size_t)cold_runs, sizeof *load);
+    int64_t *warm = calloc((size_t)cold_runs, sizeof *warm);
+    int64_t *spawn = calloc((size_t)cold_runs, sizeof *spawn);
+    int64_t *lat = calloc((size_t)runs, sizeof *lat);
+    fm_rng rng;
+    fm_rng_seed(&rng, 1);
+    int rc = 0;
+    if (!load || !warm || !spawn || !lat) {
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto out;
+    }
+    infer_session_opts so;
+    infer_session_opts_init(&so);
+    so.threads = o->threads > 0 ? o->threads : 1;
+    /* cold-start phases: a fresh model and session each time */
+    for (int r = 0; r < cold_runs && !rc; r++) {
+        spawn[r] = o->exe ? spawn_ns(o->exe) : 0;
+        int64_t t0 = fm_now_ns();
+        infer_model *m = NULL;
+        infer_session *s = NULL;
+        if ((rc = infer_model_open(path, &m, err)))
+            break;
+        if ((rc = infer_session_new(m, &so, &s, err))) {
+            infer_model_free(m);
+            break;
+        }
+        load[r] = fm_now_ns() - t0;
+        infer_tensor in[8], outp[8] = {0};
+        size_t nin;
+        if (!(rc = make_inputs(m, 1, &rng, in, &nin, err))) {
+            int64_t t1 = fm_now_ns();
+            rc = infer_session_run(s, in, nin, outp, 1, err);
+            warm[r] = fm_now_ns() - t1;
+        }
+        free_inputs(in, nin);
+        infer_session_free(s);
+        infer_model_free(m);
+    }
+    if (rc)
+        goto out;
+    fprintf(cold, "  - model: %s\n    runtime: faasml\n    device: cpu\n    memory_mb: %d\n",
+            name, o->memory_mb);
+    fprintf(cold, "    spawn_ms: ");
+    write_quantiles(cold, spawn, cold_runs);
+    fprintf(cold, "\n    load_ms: ");
+    write_quantiles(cold, load, cold_runs);
+    fprintf(cold, "\n    warmup_ms: ");
+    write_quantiles(cold, warm, cold_runs);
+    fprintf(cold, "\n");
+    /* warm latency per batch size, on one session */
+    infer_model *m = NULL;
+    infer_session *s = NULL;
+    if ((rc = infer_model_open(path, &m, err)))
+        goto out;
+    for (int bi = 0; bi < o->nbatch && !rc; bi++) {
+        int b = o->batch[bi];
+        so.max_batch = b;
+        if ((rc = infer_session_new(m, &so, &s, err)))
+            break;
+        infer_tensor in[8], outp[8] = {0};
+        size_t nin;
+        if (!(rc = make_inputs(m, b, &rng, in, &nin, err))) {
+            for (int w = 0; w < 3 && !rc; w++)
+                rc = infer_session_run(s, in, nin, outp, 1, err);
+            int64_t deadline = fm_now_ns() + o->max_seconds_per_point * 1000000000LL;
+            int done = 0;
+            for (; done < runs && !rc; done++) {
+                int64_t t0 = fm_now_ns();
+                rc = infer_session_run(s, in, nin, outp, 1, err);
+                lat[done] = fm_now_ns() - t0;
+                if (o->max_seconds_per_point > 0 && fm_now_ns() > deadline && done >= 4) {
+                    done++;
+                    break;
+                }
+            }
+            if (!rc) {
+                fprintf(svc,
+                        "  - {model: %s, runtime: faasml, device: cpu, memory_mb: %d, batch: %d,"
+                        " latency_ms: ",
+                        name, o->memory_mb, b);
+                write_quantiles(svc, lat, done);
+                fprintf(svc, "}\n");
+            }
+        }
+        free_inputs(in, nin);
+        infer_session_free(s);
+        s = NULL;
+    }
+    infer_model_free(m);
+out:
+    free(load);
+    free(warm);
+    free(spawn);
+    free(lat);
+    if (rc)
+        fm_err_prefix(err, "calibrating '%s': ", name);
+    return rc;
+}

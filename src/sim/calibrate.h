@@ -1,0 +1,24 @@
+/* Private to sim (and its command): measuring calibration data on this machine. */
+#ifndef FM_SIM_CALIBRATE_H
+#define FM_SIM_CALIBRATE_H
+
+#include <stdio.h>
+
+#include "sim.h"
+
+typedef struct sim_calibrate_opts {
+    const char *exe;     /* the faasml binary, for the spawn phase (NULL: not measured) */
+    int threads;         /* inference threads (1, as a 1-vCPU function has) */
+    int memory_mb;       /* the memory size these measurements stand for (1769 = one core) */
+    const int *batch;
+    int nbatch;
+    int runs;            /* warm runs per batch size */
+    int cold_runs;       /* fresh loads measured */
+    int max_seconds_per_point; /* stop a batch size's runs early after this long (0: never) */
+} sim_calibrate_opts;
+
+/* Measures one model and appends its entries to the service and cold_start sections. */
+int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path,
+                        FILE *svc, FILE *cold, fm_err *err);
+
+#endif

@@ -1,0 +1,803 @@
+/* The simulator's engine: arrivals → policy → instances on a virtual clock. */
+#include "heap.h"
+#include "sim.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT };
+
+/* Recorded times are virtual ns plus this, because the store reads 0 as "did not happen". */
+#define T0 1
+enum { JOB_INIT, JOB_SERVICE };
+
+/* A unit of CPU work under processor sharing: an instance's start-up or one dispatch. */
+typedef struct job {
+    uint32_t fn, kind;
+    policy_instance_id inst;
+    double vfinish;  /* virtual time at which its work is done */
+    double demand;   /* cores it would use alone */
+    int64_t start_ns;
+    uint32_t gen;    /* bumped on free, so a stale timeout cannot hit a reused job */
+    size_t pos;      /* index in the PS heap; SIZE_MAX when not in it */
+    uint32_t n;      /* requests */
+    uint32_t items;
+    uint64_t *reqs;  /* n request ids, a block of maxbatch ids owned by the job slot */
+    int next_free;
+} job;
+
+typedef struct req {
+    int64_t arrive_ns, dispatch_ns;
+    uint64_t seq;     /* arrival number within the run, for sampling */
+    uint32_t fn, items;
+    int64_t instance; /* store id of the instance that served it, -1 */
+    bool cold;
+    double init_ms;
+    int next_free;
+} req;
+
+typedef struct inst {
+    int64_t store_id;
+    int64_t created_ns, ready_ns;
+    double phase_ms[SIM_PHASE__COUNT];
+    bool provisioned, live, ready_seen;
+    int64_t busy_since;
+    int busy;
+} inst;
+
+typedef struct fnstate {
+    const sim_function *spec;
+    policy_fn *pol;
+    policy_actions acts;
+    load_arrival *arr;
+    size_t sched_i;
+    bool arrivals_done;
+    int64_t wake_ns, tick_pending;
+    inst *insts; /* by instance slot */
+    int32_t ninst_max;
+    sim_cold cold;
+    sim_dist *svc; /* by batch items, 1..maxitems, resolved lazily */
+    bool *svc_ok;
+    int maxitems;
+    double demand;
+    policy_instance_id *stops; /* STOP actions to answer with STOPPED */
+    int nstops;
+    uint64_t arrivals_step;
+    int live_insts;
+    sim_fn_result *res;
+} fnstate;
+
+typedef struct engine {
+    const sim_opts *o;
+    fm_rng rng;
+    fnstate *fns;
+    int nfn;
+    sim_evheap evq;
+    job *jobs;
+    int njobs, free_job;
+    uint64_t *idpool;
+    int maxbatch;
+    size_t *ps; /* heap of job indices by vfinish */
+    size_t nps;
+    double V, G, D; /* virtual time, its rate, total demand */
+    int64_t tlast;
+    req *reqs;
+    int nreqs, free_req;
+    uint64_t live_reqs, arrival_seq;
+    int64_t next_instance_id;
+    int64_t now, series_next, series_step;
+    int64_t run_id;
+    uint64_t events;
+    int64_t last_done;
+    fm_err *err;
+    int rc;
+} engine;
+
+/* ---- processor sharing -------------------------------------------------------------------
+ * Why: every busy job progresses at the same rate G = min(1, cores / total demand), so one
+ * virtual clock V (advancing at G) orders all completions; a job needing w ns of isolated work
+ * finishes when V reaches V_start + w. In the cloud every instance has its own share: G = 1. */
+
+static void ps_advance(engine *e, int64_t now)
+{
+    e->V += (double)(now - e->tlast) * e->G;
+    e->tlast = now;
+}
+
+static void ps_rate(engine *e)
+{
+    if (e->o->host.kind == SIM_HOST_CORES && e->D > e->o->host.cores)
+        e->G = e->o->host.cores / e->D;
+    else
+        e->G = 1;
+}
+
+static void ps_swap(engine *e, size_t i, size_t j)
+{
+    size_t t = e->ps[i];
+    e->ps[i] = e->ps[j];
+    e->ps[j] = t;
+    e->jobs[e->ps[i]].pos = i;
+    e->jobs[e->ps[j]].pos = j;
+}
+
+static void ps_up(engine *e, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (e->jobs[e->ps[p]].vfinish <= e->jobs[e->ps[i]].vfinish)
+            break;
+        ps_swap(e, i, p);
+        i = p;
+    }
+}
+
+static void ps_down(engine *e, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < e->nps && e->jobs[e->ps[l]].vfinish < e->jobs[e->ps[m]].vfinish)
+            m = l;
+        if (r < e->nps && e->jobs[e->ps[r]].vfinish < e->jobs[e->ps[m]].vfinish)
+            m = r;
+        if (m == i)
+            return;
+        ps_swap(e, i, m);
+        i = m;
+    }
+}
+
+static void ps_remove(engine *e, size_t j)
+{
+    size_t i = e->jobs[j].pos;
+    e->D -= e->jobs[j].demand;
+    if (e->D < 1e-9)
+        e->D = 0;
+    e->nps--;
+    if (i != e->nps) {
+        ps_swap(e, i, e->nps);
+        ps_down(e, i);
+        ps_up(e, i);
+    }
+    e->jobs[j].pos = SIZE_MAX;
+    ps_rate(e);
+}
+
+static int job_new(engine *e)
+{
+    if (e->free_job < 0) {
+        int old = e->njobs, nn = old ? old * 2 : 256;
+        job *nj = realloc(e->jobs, (size_t)nn * sizeof *nj);
+        uint64_t *np = nj ? realloc(e->idpool, (size_t)nn * (size_t)e->maxbatch * sizeof *np) : NULL;
+        size_t *nps = np ? realloc(e->ps, (size_t)nn * sizeof *nps) : NULL;
+        if (nj)
+            e->jobs = nj;
+        if (np)
+            e->idpool = np;
+        if (nps)
+            e->ps = nps;
+        if (!nj || !np || !nps)
+            return -1;
+        for (int i = old; i < nn; i++) {
+            e->jobs[i] = (job){.pos = SIZE_MAX, .next_free = i + 1 < nn ? i + 1 : -1};
+        }
+        for (int i = 0; i < nn; i++)
+            e->jobs[i].reqs = e->idpool + (size_t)i * (size_t)e->maxbatch;
+        e->free_job = old;
+        e->njobs = nn;
+    }
+    int j = e->free_job;
+    e->free_job = e->jobs[j].next_free;
+    return j;
+}
+
+static void job_free(engine *e, int j)
+{
+    e->jobs[j].gen++;
+    e->jobs[j].next_free = e->free_job;
+    e->free_job = j;
+}
+
+static void job_start(engine *e, int j, double work_ns)
+{
+    job *jb = &e->jobs[j];
+    jb->vfinish = e->V + work_ns;
+    jb->start_ns = e->now;
+    e->D += jb->demand;
+    jb->pos = e->nps;
+    e->ps[e->nps++] = (size_t)j;
+    ps_up(e, jb->pos);
+    ps_rate(e);
+}
+
+static int64_t ps_next_ns(const engine *e)
+{
+    if (!e->nps)
+        return INT64_MAX;
+    double dv = e->jobs[e->ps[0]].vfinish - e->V;
+    if (dv <= 0)
+        return e->tlast;
+    double t = (double)e->tlast + ceil(dv / e->G);
+    return t > 9.2e18 ? INT64_MAX : (int64_t)t;
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+static int req_new(engine *e)
+{
+    if (e->free_req < 0) {
+        int old = e->nreqs, nn = old ? old * 2 : 1024;
+        req *nr = realloc(e->reqs, (size_t)nn * sizeof *nr);
+        if (!nr)
+            return -1;
+        e->reqs = nr;
+        for (int i = old; i < nn; i++)
+            e->reqs[i].next_free = i + 1 < nn ? i + 1 : -1;
+        e->free_req = old;
+        e->nreqs = nn;
+    }
+    int r = e->free_req;
+    e->free_req = e->reqs[r].next_free;
+    return r;
+}
+
+static const char *status_name(int code)
+{
+    switch (code) {
+    case 200: return "ok";
+    case 429: return "throttled";
+    case 504: return "timeout";
+    default: return "error";
+    }
+}
+
+/* Why: one place ends a request, so counters, the latency histogram and the store agree. */
+static void req_finish(engine *e, uint64_t id, int http, const char *error, double duration_ms,
+                       double billed_ms)
+{
+    req *r = &e->reqs[id];
+    fnstate *f = &e->fns[r->fn];
+    sim_fn_result *res = f->res;
+    switch (http) {
+    case 200:
+        res->ok++;
+        fm_hist_add(res->latency, (uint64_t)(e->now - r->arrive_ns));
+        break;
+    case 429: res->throttled++; break;
+    case 503: res->rejected++; break;
+    case 504: res->timeouts++; break;
+    default: res->failed++; break;
+    }
+    if (e->now > e->last_done)
+        e->last_done = e->now;
+    const sim_opts *o = e->o;
+    bool rec = o->db && (o->record == SIM_RECORD_ALL ||
+                         (o->record == SIM_RECORD_SAMPLE && r->seq % o->sample_every == 0));
+    if (rec && !e->rc) {
+        store_request sr = {
+            .run = e->run_id,
+            .id = (int64_t)r->seq,
+            .function = f->spec->name,
+            .scheduled_ns = T0 + r->arrive_ns,
+            .sent_ns = T0 + r->arrive_ns,
+            .first_byte_ns = http == 200 ? T0 + e->now : 0,
+            .done_ns = T0 + e->now,
+            .status = status_name(http),
+            .http_code = http,
+            .error = error,
+            .cold = r->cold,
+            .instance = r->instance,
+            .init_ms = r->init_ms,
+            .duration_ms = duration_ms,
+            .billed_ms = billed_ms,
+            .memory_mb = f->spec->policy.fn.memory_mb,
+            .batch_size = (int)r->items,
+            .batch_kind = r->items > 1 ? "client" : NULL,
+        };
+        e->rc = store_request_add(o->db, &sr, e->err);
+    }
+    r->next_free = e->free_req;
+    e->free_req = (int)id;
+    e->live_reqs--;
+}
+
+/* ---- instances ------------------------------------------------------------------------------ */
+
+static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const char *why)
+{
+    if (!e->o->db || e->rc)
+        return;
+    store_instance si = {
+        .run = e->run_id,
+        .id = in->store_id,
+        .function = f->spec->name,
+        .memory_mb = f->spec->policy.fn.memory_mb,
+        .provisioned = in->provisioned,
+        .created_ns = T0 + in->created_ns,
+        .ready_ns = in->ready_seen ? T0 + in->ready_ns : 0,
+        .stopped_ns = stopped ? T0 + stopped : 0,
+        .spawn_ms = in->phase_ms[SIM_PHASE_SPAWN],
+        .runtime_init_ms = in->phase_ms[SIM_PHASE_RUNTIME_INIT],
+        .download_ms = in->phase_ms[SIM_PHASE_DOWNLOAD],
+        .load_ms = in->phase_ms[SIM_PHASE_LOAD],
+        .warmup_ms = in->phase_ms[SIM_PHASE_WARMUP],
+        .cold_path = in->provisioned ? "provisioned" : "sim",
+        .stop_reason = why,
+    };
+    e->rc = store_instance_put(e->o->db, &si, e->err);
+}
+
+static const sim_dist *service_dist(engine *e, fnstate *f, uint32_t items)
+{
+    if ((int)items > f->maxitems)
+        items = (uint32_t)f->maxitems;
+    if (!f->svc_ok[items]) {
+        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->spec->policy.fn.memory_mb,
+                                   (int)items, &f->svc[items], e->err);
+        if (rc) {
+            e->rc = rc;
+            return NULL;
+        }
+        f->svc_ok[items] = true;
+    }
+    return &f->svc[items];
+}
+
+static void handle(engine *e, uint32_t fi, const policy_event *ev);
+
+static void do_start(engine *e, uint32_t fi, const policy_action *a)
+{
+    fnstate *f = &e->fns[fi];
+    inst *in = &f->insts[policy_instance_slot(a->instance)];
+    *in = (inst){.store_id = e->next_instance_id++, .created_ns = e->now,
+                 .provisioned = a->provisioned, .live = true};
+    double total = 0;
+    for (int p = 0; p < SIM_PHASE__COUNT; p++) {
+        in->phase_ms[p] = sim_dist_sample(&f->cold.phase[p], &e->rng);
+        total += in->phase_ms[p];
+    }
+    f->res->instances_started++;
+    if (++f->live_insts > f->res->peak_instances)
+        f->res->peak_instances = f->live_insts;
+    int j = job_new(e);
+    if (j < 0) {
+        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+        return;
+    }
+    job *jb = &e->jobs[j];
+    jb->fn = fi;
+    jb->kind = JOB_INIT;
+    jb->inst = a->instance;
+    jb->n = 0;
+    jb->demand = f->demand;
+    job_start(e, j, total * 1e6);
+}
+
+static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
+{
+    fnstate *f = &e->fns[fi];
+    inst *in = &f->insts[policy_instance_slot(a->instance)];
+    const sim_dist *d = service_dist(e, f, a->items ? a->items : 1);
+    if (!d)
+        return;
+    double w = sim_dist_sample(d, &e->rng) * 1e6;
+    int j = job_new(e);
+    if (j < 0) {
+        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+        return;
+    }
+    job *jb = &e->jobs[j];
+    jb->fn = fi;
+    jb->kind = JOB_SERVICE;
+    jb->inst = a->instance;
+    jb->n = a->n;
+    jb->items = a->items;
+    jb->demand = f->demand;
+    bool cold = a->reason == POLICY_REASON_COLD;
+    double init_ms = 0;
+    if (cold)
+        for (int p = 0; p < SIM_PHASE__COUNT; p++)
+            init_ms += in->phase_ms[p];
+    for (uint32_t i = 0; i < a->n; i++) {
+        uint64_t id = a->requests[i];
+        jb->reqs[i] = id;
+        req *r = &e->reqs[id];
+        r->dispatch_ns = e->now;
+        r->cold = cold;
+        r->init_ms = cold ? init_ms : 0;
+        r->instance = in->store_id;
+    }
+    f->res->dispatches++;
+    if (cold)
+        f->res->cold_starts++;
+    if (in->busy++ == 0)
+        in->busy_since = e->now;
+    job_start(e, j, w);
+    int64_t timeout = f->spec->policy.fn.timeout_ns;
+    if (timeout > 0 && (e->o->host.kind == SIM_HOST_CORES || w > (double)timeout))
+        sim_evheap_push(&e->evq, e->now + timeout, EV_TIMEOUT, fi,
+                        ((uint64_t)jb->gen << 32) | (uint32_t)j);
+}
+
+static void inst_idle_account(engine *e, fnstate *f, inst *in)
+{
+    if (--in->busy == 0)
+        f->res->busy_s += (double)(e->now - in->busy_since) / 1e9;
+}
+
+/* Why: actions are carried out in order; STOPs are answered with STOPPED only after the whole
+ * batch, because the answer reuses the action buffer being read. */
+static void apply(engine *e, uint32_t fi)
+{
+    fnstate *f = &e->fns[fi];
+    policy_actions *acts = &f->acts;
+    for (uint32_t i = 0; i < acts->n && !e->rc; i++) {
+        const policy_action *a = &acts->v[i];
+        switch (a->type) {
+        case POLICY_ACT_START: do_start(e, fi, a); break;
+        case POLICY_ACT_DISPATCH: do_dispatch(e, fi, a); break;
+        case POLICY_ACT_THROTTLE:
+            req_finish(e, a->request, 429, policy_reason_name(a->reason), 0, 0);
+            break;
+        case POLICY_ACT_REJECT:
+            req_finish(e, a->request, 503, policy_reason_name(a->reason), 0, 0);
+            break;
+        case POLICY_ACT_STOP: {
+            inst *in = &f->insts[policy_instance_slot(a->instance)];
+            f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
+            inst_record(e, f, in, e->now, policy_reason_name(a->reason));
+            in->live = false;
+            f->live_insts--;
+            f->stops[f->nstops++] = a->instance;
+            break;
+        }
+        default: break;
+        }
+    }
+    int64_t wake = acts->wake_ns;
+    f->wake_ns = wake;
+    if (wake != INT64_MAX && wake < f->tick_pending) {
+        sim_evheap_push(&e->evq, wake, EV_TICK, fi, 0);
+        f->tick_pending = wake;
+    }
+    while (f->nstops > 0 && !e->rc) {
+        policy_event st = {.type = POLICY_EV_STOPPED, .instance = f->stops[--f->nstops]};
+        handle(e, fi, &st);
+    }
+}
+
+static void handle(engine *e, uint32_t fi, const policy_event *ev)
+{
+    fnstate *f = &e->fns[fi];
+    int rc = policy_fn_handle(f->pol, ev, e->now, &f->acts);
+    if (rc) {
+        e->rc = fm_err_set(e->err, rc, "simulation: policy refused event '%s' of function '%s'",
+                           policy_event_name(ev->type), f->spec->name);
+        return;
+    }
+    e->events++;
+    apply(e, fi);
+}
+
+static void job_done(engine *e, int j)
+{
+    job *jb = &e->jobs[j];
+    uint32_t fi = jb->fn;
+    fnstate *f = &e->fns[fi];
+    inst *in = &f->insts[policy_instance_slot(jb->inst)];
+    ps_remove(e, (size_t)j);
+    if (jb->kind == JOB_INIT) {
+        in->ready_ns = e->now;
+        in->ready_seen = true;
+        job_free(e, j);
+        handle(e, fi, &(policy_event){.type = POLICY_EV_READY, .instance = jb->inst});
+        return;
+    }
+    double dur_ms = (double)(e->now - jb->start_ns) / 1e6;
+    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
+    int64_t dur_ns = e->now - jb->start_ns;
+    double billed_ms = (double)(((dur_ns + gran - 1) / gran) * gran) / 1e6;
+    f->res->billed_ms_total += billed_ms;
+    f->res->gb_s += billed_ms / 1000.0 * f->spec->policy.fn.memory_mb / 1024.0;
+    inst_idle_account(e, f, in);
+    policy_instance_id iid = jb->inst;
+    for (uint32_t i = 0; i < jb->n; i++)
+        req_finish(e, jb->reqs[i], 200, NULL, dur_ms, billed_ms / jb->n);
+    job_free(e, j);
+    handle(e, fi, &(policy_event){.type = POLICY_EV_DONE, .instance = iid});
+}
+
+static void job_timeout(engine *e, uint32_t fi, uint64_t a)
+{
+    int j = (int)(uint32_t)a;
+    if (j >= e->njobs || e->jobs[j].gen != (uint32_t)(a >> 32) || e->jobs[j].pos == SIZE_MAX)
+        return; /* finished before its deadline */
+    job *jb = &e->jobs[j];
+    fnstate *f = &e->fns[fi];
+    inst *in = &f->insts[policy_instance_slot(jb->inst)];
+    ps_remove(e, (size_t)j);
+    char msg[80];
+    snprintf(msg, sizeof msg, "Task timed out after %.2f seconds",
+             (double)f->spec->policy.fn.timeout_ns / 1e9);
+    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
+    double billed_ms = (double)(((e->now - jb->start_ns + gran - 1) / gran) * gran) / 1e6;
+    f->res->billed_ms_total += billed_ms;
+    f->res->gb_s += billed_ms / 1000.0 * f->spec->policy.fn.memory_mb / 1024.0;
+    inst_idle_account(e, f, in);
+    for (uint32_t i = 0; i < jb->n; i++)
+        req_finish(e, jb->reqs[i], 504, msg, (double)(e->now - jb->start_ns) / 1e6,
+                   billed_ms / jb->n);
+    policy_instance_id iid = jb->inst;
+    job_free(e, j);
+    /* a timed-out instance is killed and replaced, as the live platform does */
+    f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
+    inst_record(e, f, in, e->now, "timeout");
+    in->live = false;
+    f->live_insts--;
+    handle(e, fi, &(policy_event){.type = POLICY_EV_STOPPED, .instance = iid});
+}
+
+/* ---- arrivals and the time series ---------------------------------------------------------- */
+
+static void next_arrival(engine *e, uint32_t fi)
+{
+    fnstate *f = &e->fns[fi];
+    int64_t t;
+    bool more;
+    if (f->spec->schedule_ns) {
+        more = f->sched_i < f->spec->schedule_n;
+        if (more)
+            t = f->spec->schedule_ns[f->sched_i++];
+    } else {
+        more = load_arrival_next(f->arr, &t);
+    }
+    if (!more) {
+        f->arrivals_done = true;
+        return;
+    }
+    sim_evheap_push(&e->evq, t < e->now ? e->now : t, EV_ARRIVE, fi, 0);
+}
+
+static void arrive(engine *e, uint32_t fi)
+{
+    fnstate *f = &e->fns[fi];
+    int r = req_new(e);
+    if (r < 0) {
+        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+        return;
+    }
+    uint32_t items = f->spec->items > 0 ? (uint32_t)f->spec->items : 1;
+    e->reqs[r] = (req){.arrive_ns = e->now, .seq = e->arrival_seq++, .fn = fi, .items = items,
+                       .instance = -1};
+    e->live_reqs++;
+    f->res->arrivals++;
+    f->arrivals_step++;
+    handle(e, fi, &(policy_event){.type = POLICY_EV_ARRIVE, .request = (uint64_t)r,
+                                  .items = items});
+    if (!e->rc)
+        next_arrival(e, fi);
+}
+
+static void series_point(engine *e, fnstate *f, int64_t t, const char *metric, double v)
+{
+    store_point p = {.run = e->run_id, .function = f->spec->name, .t_ns = T0 + t, .metric = metric,
+                     .value = v};
+    if (!e->rc)
+        e->rc = store_point_add(e->o->db, &p, e->err);
+}
+
+/* Why: instances by state at regular steps is what the report draws over time; sampling on the
+ * step boundary (before the event that crosses it) gives the state that held during the step. */
+static void series_until(engine *e, int64_t now)
+{
+    while (e->o->db && e->series_next <= now && !e->rc) {
+        for (int i = 0; i < e->nfn; i++) {
+            fnstate *f = &e->fns[i];
+            policy_stats st;
+            policy_fn_stats(f->pol, &st);
+            int64_t t = e->series_next;
+            for (int s = 0; s < POLICY_INST__COUNT; s++) {
+                char m[48];
+                snprintf(m, sizeof m, "instances_%s", policy_inst_state_name((policy_inst_state)s));
+                series_point(e, f, t, m, st.instances[s]);
+            }
+            series_point(e, f, t, "queue_depth", st.queue_depth);
+            series_point(e, f, t, "arrivals", (double)f->arrivals_step);
+            f->arrivals_step = 0;
+        }
+        e->series_next += e->series_step;
+    }
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
+{
+    fnstate *f = &e->fns[i];
+    f->spec = s;
+    f->wake_ns = f->tick_pending = INT64_MAX;
+    int rc = policy_fn_new(&s->policy, NULL, &f->pol, err);
+    if (rc)
+        return fm_err_prefix(err, "function '%s': ", s->name);
+    if ((rc = policy_actions_init(&f->acts, f->pol)))
+        return fm_err_set(err, rc, "function '%s': out of memory", s->name);
+    f->ninst_max = s->policy.inst.max;
+    f->insts = calloc((size_t)f->ninst_max, sizeof *f->insts);
+    f->stops = calloc((size_t)f->ninst_max + 1, sizeof *f->stops);
+    f->maxitems = s->policy.batch.max_size * (s->items > 0 ? s->items : 1);
+    if (f->maxitems < 1)
+        f->maxitems = 1;
+    f->svc = calloc((size_t)f->maxitems + 1, sizeof *f->svc);
+    f->svc_ok = calloc((size_t)f->maxitems + 1, sizeof *f->svc_ok);
+    if (!f->insts || !f->stops || !f->svc || !f->svc_ok)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    f->demand = s->threads > 0 ? s->threads : 1;
+    double share = sim_cpu_share(s->policy.fn.memory_mb);
+    if (s->policy.profile <= POLICY_PROFILE_GCF && share < f->demand)
+        f->demand = share;
+    if ((rc = sim_calib_cold(e->o->calib, &s->key, s->policy.fn.memory_mb, &f->cold, err)))
+        return fm_err_prefix(err, "function '%s': ", s->name);
+    const sim_dist *d = service_dist(e, f, 1);
+    if (!d)
+        return fm_err_prefix(err, "function '%s': ", s->name);
+    if (!s->schedule_ns) {
+        load_spec ws = s->workload;
+        ws.seed = s->workload.seed ? s->workload.seed : fm_rng_u64(&e->rng);
+        if ((rc = load_arrival_new(&ws, &f->arr, err)))
+            return fm_err_prefix(err, "function '%s': ", s->name);
+    }
+    if (s->policy.batch.max_size > e->maxbatch)
+        e->maxbatch = s->policy.batch.max_size;
+    return 0;
+}
+
+int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out, fm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (nfn < 1 || !o->calib)
+        return fm_err_set(err, FM_EINVAL, "simulation needs at least one function and a calibration");
+    if (o->host.kind == SIM_HOST_CORES && !(o->host.cores > 0))
+        return fm_err_set(err, FM_EINVAL, "simulation: host cores must be > 0");
+    if (o->record == SIM_RECORD_SAMPLE && o->sample_every < 1)
+        return fm_err_set(err, FM_EINVAL, "simulation: sample_every must be >= 1");
+    int64_t t0 = fm_now_ns();
+    engine e = {.o = o, .nfn = nfn, .G = 1, .free_job = -1, .free_req = -1, .maxbatch = 1,
+                .err = err, .series_step = o->series_step_ns > 0 ? o->series_step_ns : 1000000000};
+    fm_rng_seed(&e.rng, o->seed);
+    out->nfn = nfn;
+    out->fn = calloc((size_t)nfn, sizeof *out->fn);
+    e.fns = calloc((size_t)nfn, sizeof *e.fns);
+    int rc = 0;
+    if (!out->fn || !e.fns) {
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nfn && !rc; i++) {
+        out->fn[i].latency = fm_hist_new();
+        e.fns[i].res = &out->fn[i];
+        if (!out->fn[i].latency) {
+            rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+            break;
+        }
+        rc = setup_fn(&e, i, &fns[i], err);
+    }
+    if (rc)
+        goto done;
+    if (o->db) {
+        store_run run = {.name = o->run_name ? o->run_name : "sim", .mode = "sim",
+                         .profile = nfn == 1 ? policy_profile_name(fns[0].policy.profile) : "mixed",
+                         .config = o->config_json, .seed = o->seed, .started_ns = 1,
+                         .status = "running"};
+        if ((rc = store_run_begin(o->db, &run, err)))
+            goto done;
+        e.run_id = out->run_id = run.id;
+    }
+    for (uint32_t i = 0; i < (uint32_t)nfn && !e.rc; i++) {
+        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY});
+        next_arrival(&e, i);
+    }
+    while (!e.rc) {
+        if (o->stop && *o->stop)
+            break;
+        bool arrivals_left = false;
+        for (int i = 0; i < nfn; i++)
+            arrivals_left |= !e.fns[i].arrivals_done;
+        if (!arrivals_left && e.live_reqs == 0)
+            break;
+        int64_t tps = ps_next_ns(&e);
+        int64_t tev = e.evq.n ? e.evq.v[0].t : INT64_MAX;
+        if (tps == INT64_MAX && tev == INT64_MAX)
+            break;
+        if (tps <= tev) {
+            e.now = tps > e.now ? tps : e.now;
+            series_until(&e, e.now);
+            ps_advance(&e, e.now);
+            job_done(&e, (int)e.ps[0]);
+            continue;
+        }
+        sim_ev ev = sim_evheap_pop(&e.evq);
+        e.now = ev.t > e.now ? ev.t : e.now;
+        series_until(&e, e.now);
+        ps_advance(&e, e.now);
+        switch (ev.kind) {
+        case EV_ARRIVE: arrive(&e, ev.fn); break;
+        case EV_TIMEOUT: job_timeout(&e, ev.fn, ev.a); break;
+        case EV_TICK: {
+            fnstate *f = &e.fns[ev.fn];
+            if (ev.t == f->tick_pending)
+                f->tick_pending = INT64_MAX;
+            if (ev.t >= f->wake_ns)
+                handle(&e, ev.fn, &(policy_event){.type = POLICY_EV_TICK});
+            else if (f->wake_ns != INT64_MAX && f->wake_ns < f->tick_pending) {
+                sim_evheap_push(&e.evq, f->wake_ns, EV_TICK, ev.fn, 0);
+                f->tick_pending = f->wake_ns;
+            }
+            break;
+        }
+        }
+    }
+    rc = e.rc;
+    /* the end of the run: the workload's duration bound or the last completion */
+    int64_t end = e.now;
+    for (int i = 0; i < nfn; i++)
+        if (fns[i].workload.duration_ns > end && !fns[i].schedule_ns)
+            end = fns[i].workload.duration_ns;
+    if (!rc) {
+        e.now = end;
+        series_until(&e, end);
+        for (uint32_t i = 0; i < (uint32_t)nfn && !e.rc; i++) {
+            fnstate *f = &e.fns[i];
+            for (int s = 0; s < f->ninst_max; s++) {
+                inst *in = &f->insts[s];
+                if (!in->live)
+                    continue;
+                f->res->instance_s += (double)(end - in->created_ns) / 1e9;
+                inst_record(&e, f, in, end, "shutdown");
+                in->live = false;
+            }
+        }
+        rc = e.rc;
+    }
+    out->events = e.events;
+    out->end_ns = end;
+    if (o->db && e.run_id) {
+        int rc2 = store_run_end(o->db, e.run_id, T0 + end,
+                                rc ? "failed" : (o->stop && *o->stop) ? "interrupted" : "done",
+                                rc ? NULL : err);
+        if (!rc)
+            rc = rc2;
+        if (!rc)
+            rc = store_flush(o->db, err);
+    }
+done:
+    for (int i = 0; e.fns && i < nfn; i++) {
+        fnstate *f = &e.fns[i];
+        policy_actions_release(&f->acts);
+        policy_fn_free(f->pol);
+        load_arrival_free(f->arr);
+        free(f->insts);
+        free(f->stops);
+        free(f->svc);
+        free(f->svc_ok);
+    }
+    free(e.fns);
+    free(e.jobs);
+    free(e.idpool);
+    free(e.ps);
+    free(e.reqs);
+    free(e.evq.v);
+    out->wall_s = (double)(fm_now_ns() - t0) / 1e9;
+    return rc;
+}
+
+void sim_result_release(sim_result *r)
+{
+    for (int i = 0; r->fn && i < r->nfn; i++)
+        fm_hist_free(r->fn[i].latency);
+    free(r->fn);
+    r->fn = NULL;
+    r->nfn = 0;
+}

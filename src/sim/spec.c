@@ -1,0 +1,167 @@
+/* Simulation specs: YAML → functions with policy configs, workloads and calibration. */
+#include "sim.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int load_calib(sim_spec *s, const fm_yaml *y, const fm_ynode *n, const char *base,
+                      fm_err *err)
+{
+    const char *p = fm_ynode_str(n);
+    if (!p)
+        return fm_yaml_error(y, n, err, FM_EPARSE, "'calibration' must be a path or a list of paths");
+    /* relative paths: beside the spec first, then from the current directory */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", base ? base : ".", p);
+    if (p[0] == '/' || !base || access(path, R_OK) != 0) {
+        snprintf(path, sizeof path, "%s", p);
+        char found[4096];
+        if (access(p, R_OK) != 0 && strncmp(p, "data/", 5) == 0 &&
+            fm_data_file(p + 5, found, sizeof found))
+            snprintf(path, sizeof path, "%s", found);
+    }
+    int rc = s->calib ? sim_calib_load_more(s->calib, path, err)
+                      : sim_calib_load(path, &s->calib, err);
+    if (rc)
+        return fm_yaml_error(y, n, err, rc, "calibration: %s", err->msg);
+    return 0;
+}
+
+static int read_host(const fm_yaml *y, const fm_ynode *n, sim_host *h, fm_err *err)
+{
+    const char *s = fm_ynode_str(n);
+    if (s && strcmp(s, "cloud") == 0) {
+        *h = (sim_host){.kind = SIM_HOST_CLOUD};
+        return 0;
+    }
+    if (fm_ynode_kind_of(n) == FM_YAML_MAP) {
+        static const char *const keys[] = {"cores", NULL};
+        int rc = fm_yaml_check_keys(y, n, keys, err);
+        if (rc)
+            return rc;
+        *h = (sim_host){.kind = SIM_HOST_CORES};
+        return fm_yaml_get_double(y, n, "cores", true, 0.01, 1e6, &h->cores, err);
+    }
+    return fm_yaml_error(y, n, err, FM_EPARSE, "'host' must be 'cloud' or {cores: N}");
+}
+
+static int read_function(const fm_yaml *y, const fm_ynode *n, sim_function *f, fm_err *err)
+{
+    static const char *const keys[] = {"name",     "model",  "runtime", "device",
+                                       "items",    "threads", "profile", "platform",
+                                       "policy",   "workload", NULL};
+    int rc = fm_yaml_check_keys(y, n, keys, err);
+    if (rc)
+        return rc;
+    const char *profile = "lambda", *platform = NULL;
+    int64_t items = 1;
+    double threads = 1;
+    f->key.runtime = "faasml";
+    f->key.device = "cpu";
+    if ((rc = fm_yaml_get_str(y, n, "name", true, &f->name, err)) ||
+        (rc = fm_yaml_get_str(y, n, "model", true, &f->key.model, err)) ||
+        (rc = fm_yaml_get_str(y, n, "runtime", false, &f->key.runtime, err)) ||
+        (rc = fm_yaml_get_str(y, n, "device", false, &f->key.device, err)) ||
+        (rc = fm_yaml_get_int(y, n, "items", false, 1, 4096, &items, err)) ||
+        (rc = fm_yaml_get_double(y, n, "threads", false, 0.01, 256, &threads, err)) ||
+        (rc = fm_yaml_get_str(y, n, "profile", false, &profile, err)) ||
+        (rc = fm_yaml_get_str(y, n, "platform", false, &platform, err)))
+        return rc;
+    f->items = (int)items;
+    f->threads = threads;
+    policy_profile p;
+    if (policy_profile_parse(profile, &p))
+        return fm_yaml_error(y, fm_ynode_get(n, "profile"), err, FM_EPARSE,
+                             "unknown profile '%s' (lambda, gcf, managed, server)", profile);
+    if ((rc = policy_config_defaults(&f->policy, p, NULL, platform, err)))
+        return fm_yaml_error(y, n, err, rc, "function '%s': %s", f->name, err->msg);
+    const fm_ynode *pol = fm_ynode_get(n, "policy");
+    if (pol && (rc = policy_config_apply_yaml(&f->policy, y, pol, err)))
+        return rc;
+    if ((rc = policy_config_validate(&f->policy, err)))
+        return fm_yaml_error(y, n, err, rc, "function '%s': %s", f->name, err->msg);
+    const fm_ynode *w = fm_ynode_get(n, "workload");
+    if (!w)
+        return fm_yaml_error(y, n, err, FM_EPARSE, "function '%s': missing key 'workload'",
+                             f->name);
+    load_spec_init(&f->workload);
+    return load_spec_from_yaml(y, w, &f->workload, err);
+}
+
+int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir,
+                       sim_spec *s, fm_err *err)
+{
+    static const char *const keys[] = {"name", "seed", "host", "calibration", "functions", NULL};
+    int rc = fm_yaml_check_keys(y, root, keys, err);
+    if (rc)
+        return rc;
+    const char *name = "sim";
+    int64_t seed = 1;
+    if ((rc = fm_yaml_get_str(y, root, "name", false, &name, err)) ||
+        (rc = fm_yaml_get_int(y, root, "seed", false, 0, INT64_MAX, &seed, err)))
+        return rc;
+    s->name = strdup(name);
+    s->seed = (uint64_t)seed;
+    s->host = (sim_host){.kind = SIM_HOST_CLOUD};
+    const fm_ynode *h = fm_ynode_get(root, "host");
+    if (h && (rc = read_host(y, h, &s->host, err)))
+        return rc;
+    const fm_ynode *c = fm_ynode_get(root, "calibration");
+    if (!c)
+        return fm_yaml_error(y, root, err, FM_EPARSE, "missing key 'calibration'");
+    if (fm_ynode_kind_of(c) == FM_YAML_SEQ) {
+        for (size_t i = 0; i < fm_ynode_len(c); i++)
+            if ((rc = load_calib(s, y, fm_ynode_item(c, i), base_dir, err)))
+                return rc;
+    } else if ((rc = load_calib(s, y, c, base_dir, err))) {
+        return rc;
+    }
+    const fm_ynode *fl = fm_ynode_get(root, "functions");
+    if (!fl || fm_ynode_kind_of(fl) != FM_YAML_SEQ || fm_ynode_len(fl) == 0)
+        return fm_yaml_error(y, fl ? fl : root, err, FM_EPARSE,
+                             "'functions' must be a non-empty list");
+    s->nfn = (int)fm_ynode_len(fl);
+    s->fns = calloc((size_t)s->nfn, sizeof *s->fns);
+    if (!s->fns || !s->name)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    for (int i = 0; i < s->nfn; i++) {
+        if ((rc = read_function(y, fm_ynode_item(fl, (size_t)i), &s->fns[i], err)))
+            return rc;
+        for (int j = 0; j < i; j++)
+            if (strcmp(s->fns[j].name, s->fns[i].name) == 0)
+                return fm_yaml_error(y, fm_ynode_item(fl, (size_t)i), err, FM_EPARSE,
+                                     "duplicate function name '%s'", s->fns[i].name);
+    }
+    return 0;
+}
+
+int sim_spec_load(const char *path, sim_spec *s, fm_err *err)
+{
+    memset(s, 0, sizeof *s);
+    int rc = fm_yaml_load_file(path, &s->doc, err);
+    if (rc)
+        return rc;
+    if (!fm_yaml_root(s->doc))
+        return fm_yaml_error(s->doc, NULL, err, FM_EPARSE, "empty simulation spec");
+    char *dup = strdup(path);
+    if (!dup)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    rc = sim_spec_from_yaml(s->doc, fm_yaml_root(s->doc), dirname(dup), s, err);
+    free(dup);
+    if (rc)
+        sim_spec_release(s);
+    return rc;
+}
+
+void sim_spec_release(sim_spec *s)
+{
+    for (int i = 0; s->fns && i < s->nfn; i++)
+        load_spec_release(&s->fns[i].workload);
+    free(s->fns);
+    sim_calib_free(s->calib);
+    fm_yaml_free(s->doc);
+    free(s->name);
+    memset(s, 0, sizeof *s);
+}
