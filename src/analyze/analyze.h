@@ -107,6 +107,8 @@ typedef struct an_run {
     an_point2 *instances; /* (s, instances alive) steps */
     size_t n_instances;
     const char *instances_source; /* "points table" or "instances table" */
+    an_point2 *busy;              /* (s, instances busy), when the points table has it */
+    size_t n_busy;
     /* cost */
     cost_usage usage;
     bool has_own;

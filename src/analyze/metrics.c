@@ -102,21 +102,23 @@ static int on_instance(const store_instance *i, void *ud)
     return 0;
 }
 
-/* Only the "instances" series is read: the instance count over time (summed over functions). */
+/* Reads the instance-count series: "instances" (a total), or the per-state gauges the platform
+ * and the simulator record ("instances_starting", "instances_idle", "instances_busy", ...; also
+ * "instances.<state>"), which an_data_index sums per sample time over states and functions. */
 static int on_point(const store_point *p, void *ud)
 {
     an_data *d = ud;
-    if (!p->metric || strcmp(p->metric, "instances") != 0)
+    const char *m = p->metric ? p->metric : "";
+    int kind;
+    if (strcmp(m, "instances") == 0)
+        kind = AN_PT_TOTAL;
+    else if (strncmp(m, "instances_", 10) == 0 || strncmp(m, "instances.", 10) == 0)
+        kind = strcmp(m + 10, "busy") == 0 ? AN_PT_BUSY : AN_PT_STATE;
+    else
         return 0;
-    if (d->n_pts && d->pts[d->n_pts - 1].t_ns == p->t_ns) {
-        d->pts[d->n_pts - 1].value += p->value;
-        return 0;
-    }
     if (grow((void **)&d->pts, &d->cap_pts, d->n_pts, sizeof *d->pts))
         return FM_ENOMEM;
-    d->pts[d->n_pts].t_ns = p->t_ns;
-    d->pts[d->n_pts].value = p->value;
-    d->n_pts++;
+    d->pts[d->n_pts++] = (an_pt){p->t_ns, p->value, kind};
     return 0;
 }
 
@@ -145,6 +147,8 @@ void an_data_release(an_data *d)
     free(d->req);
     free(d->inst);
     free(d->pts);
+    free(d->alive);
+    free(d->busy);
     memset(d, 0, sizeof *d);
 }
 
@@ -239,14 +243,14 @@ static int instance_series(const an_data *d, int fn, int64_t t0, int64_t t1, an_
 {
     *out = NULL;
     *n_out = 0;
-    if (fn < 0 && d->n_pts > 0) {
-        an_point2 *s = malloc(d->n_pts * sizeof *s);
+    if (fn < 0 && d->n_alive > 0) {
+        an_point2 *s = malloc(d->n_alive * sizeof *s);
         if (!s)
             return FM_ENOMEM;
-        for (size_t i = 0; i < d->n_pts; i++)
-            s[i] = (an_point2){(double)(d->pts[i].t_ns - t0) / 1e9, d->pts[i].value};
+        for (size_t i = 0; i < d->n_alive; i++)
+            s[i] = (an_point2){(d->alive[i].x - (double)t0) / 1e9, d->alive[i].y};
         *out = s;
-        *n_out = d->n_pts;
+        *n_out = d->n_alive;
         *source = "points table";
         return 0;
     }
@@ -409,6 +413,11 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
     if (instance_series(d, fn, t0, t1, &series, &n_series, &src) == 0) {
         series_stats(series, n_series, strcmp(src, "points table") == 0, (double)(t1 - t0) / 1e9,
                      &m->instances_max, &m->instances_mean);
+        if (fn < 0 && d->n_busy > 0 && (run->busy = malloc(d->n_busy * sizeof *run->busy))) {
+            for (size_t i = 0; i < d->n_busy; i++)
+                run->busy[i] = (an_point2){(d->busy[i].x - (double)t0) / 1e9, d->busy[i].y};
+            run->n_busy = d->n_busy;
+        }
         if (fn < 0) {
             run->instances = series;
             run->n_instances = n_series;
@@ -647,7 +656,10 @@ int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err
             fm_err_set(err, rc, "out of memory");
         goto fail;
     }
-    an_data_index(&d);
+    if (an_data_index(&d)) {
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto fail;
+    }
     double level = o->level > 0 ? o->level : 0.95;
     run->slo_ms = run_slo(run, o);
     int64_t t0, t1;
@@ -722,6 +734,7 @@ void analyze_run_free(an_run *r)
     free(r->timeline_ok);
     free(r->arrivals);
     free(r->instances);
+    free(r->busy);
     free((void *)r->usage.inv);
     free((void *)r->usage.spans);
     free(r->whatif);
@@ -743,12 +756,44 @@ static int cmp_inst(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int cmp_pt(const void *a, const void *b)
+{
+    int64_t x = ((const an_pt *)a)->t_ns, y = ((const an_pt *)b)->t_ns;
+    return (x > y) - (x < y);
+}
+
 /* Why sort again: the store returns instances in id order today; sorting here keeps the binary
- * search below correct whatever order a reader returns. */
-void an_data_index(an_data *d)
+ * search below correct whatever order a reader returns. Points come ordered by metric, so they
+ * are sorted by time and summed per sample time: the per-state gauges when the run recorded
+ * them, else the "instances" totals. */
+int an_data_index(an_data *d)
 {
     if (d->n_inst > 1)
         qsort(d->inst, d->n_inst, sizeof *d->inst, cmp_inst);
+    if (d->n_pts == 0)
+        return 0;
+    qsort(d->pts, d->n_pts, sizeof *d->pts, cmp_pt);
+    bool states = false;
+    for (size_t i = 0; i < d->n_pts; i++)
+        states |= d->pts[i].kind != AN_PT_TOTAL;
+    d->alive = malloc(d->n_pts * sizeof *d->alive);
+    d->busy = malloc(d->n_pts * sizeof *d->busy);
+    if (!d->alive || !d->busy)
+        return FM_ENOMEM;
+    for (size_t i = 0; i < d->n_pts;) {
+        int64_t t = d->pts[i].t_ns;
+        double alive = 0, busy = 0;
+        for (; i < d->n_pts && d->pts[i].t_ns == t; i++) {
+            if ((d->pts[i].kind != AN_PT_TOTAL) == states)
+                alive += d->pts[i].value;
+            if (d->pts[i].kind == AN_PT_BUSY)
+                busy += d->pts[i].value;
+        }
+        d->alive[d->n_alive++] = (an_point2){(double)t, alive};
+        if (states)
+            d->busy[d->n_busy++] = (an_point2){(double)t, busy};
+    }
+    return 0;
 }
 
 bool an_req_on_provisioned(const an_data *d, const an_req *q)

@@ -256,9 +256,10 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     snprintf(fg->caption, sizeof fg->caption,
              "Top: latency of each answered request by the time it was sent (blue: success, "
              "red: error or over the SLO)%s. Bottom: arrival rate (requests scheduled per second) "
-             "and instances alive (from the %s).",
+             "and instances alive (from the %s)%s.",
              step > 1 ? "; thinned evenly to at most 20000 points" : "",
-             r->instances_source ? r->instances_source : "instances table");
+             r->instances_source ? r->instances_source : "instances table",
+             r->n_busy ? "; dashed: instances busy" : "");
     FILE *d = open_in(h, dn), *g = open_in(h, gn);
     if (!d || !g) {
         if (d)
@@ -269,6 +270,9 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     }
     preamble(g, fg->name, 900, 560);
     size_t n_ok = 0, n_bad = 0;
+    double inst_max = 0; /* headroom above the instance line, so it does not hide in the border */
+    for (size_t i = 0; i < r->n_instances; i++)
+        inst_max = fmax(inst_max, r->instances[i].y);
     double lo = INFINITY, hi = 0, end = 0;
     for (int pass = 0; pass < 2; pass++) {
         fprintf(d, "# %s: sent_s\tlatency_ms\n", pass == 0 ? "successful" : "failed or over SLO");
@@ -299,6 +303,13 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     }
     if (r->n_instances) /* carry the last step to the end of the run */
         fprintf(d, "%.6f\t%g\n", end, r->instances[r->n_instances - 1].y);
+    else
+        fprintf(d, "NaN\tNaN\n");
+    fprintf(d, "\n\n# instances busy: t_s\tcount\n");
+    for (size_t i = 0; i < r->n_busy; i++)
+        fprintf(d, "%.6f\t%g\n", r->busy[i].x, r->busy[i].y);
+    if (r->n_busy)
+        fprintf(d, "%.6f\t%g\n", end, r->busy[r->n_busy - 1].y);
     fprintf(d, "\n\n");
     if (n_ok + n_bad == 0 && r->n_arrivals == 0 && r->n_instances == 0) {
         no_data(g, fg->name, "no requests recorded");
@@ -335,10 +346,12 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                         dn, palette[3]);
             fprintf(g, "\nunset logscale y\nunset arrow 1\nunset label 2\n");
         }
-        fprintf(g, "set format x '%%g'\nset xlabel 'time since start of run (s)'\n"
-                   "set ylabel 'arrivals (req/s)'\nset y2label 'instances'\n"
-                   "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:*]\n"
-                   "set key top right\nplot ");
+        fprintf(g,
+                "set format x '%%g'\nset xlabel 'time since start of run (s)'\n"
+                "set ylabel 'arrivals (req/s)'\nset y2label 'instances'\n"
+                "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:%g]\n"
+                "set offsets 0,0,graph 0.12,0\nset key top right\nplot ",
+                inst_max > 0 ? ceil(inst_max * 1.15) : 1);
         bool any = false;
         if (r->n_arrivals) {
             fprintf(g,
@@ -354,6 +367,11 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                     any ? ", \\\n     " : "", dn);
         else if (!any)
             fprintf(g, "2 notitle");
+        if (r->n_busy)
+            fprintf(g,
+                    ", \\\n     '%s' index 4 using 1:2 with steps ls 3 lw 1.8 dt 2 "
+                    "title 'busy' axes x1y2",
+                    dn);
         fprintf(g, "\nunset multiplot\n");
     }
     int rc = close_file(h, d, dn);

@@ -312,6 +312,42 @@ static void test_cold_starts_instances_utilisation(void **st)
     store_close(s);
 }
 
+/* Per-state gauges of two functions at the same times add up to the instances alive. */
+static void test_instance_points_merge(void **st)
+{
+    (void)st;
+    store *s;
+    fm_err err = {0};
+    assert_int_equal(store_open(":memory:", &s, &err), 0);
+    int64_t run = begin(s, "pts", "lambda", "{}");
+    req(s, run, 1, "a", 0, 10, 200, false, -1, 5, 128);
+    req(s, run, 2, "a", 10000, 10, 200, false, -1, 5, 128);
+    static const struct {
+        const char *fn, *metric;
+        double t_s, v;
+    } pts[] = {{"a", "instances_idle", 0, 1},  {"a", "instances_busy", 0, 2},
+               {"b", "instances_busy", 0, 3},  {"a", "instances_starting", 5, 1},
+               {"a", "instances_busy", 5, 1},  {"b", "queue_depth", 5, 40},
+               {"b", "instances_idle", 10, 0}, {"a", "instances_busy", 10, 0}};
+    for (size_t i = 0; i < FM_ARRAY_LEN(pts); i++) {
+        store_point p = {run, pts[i].fn, T0 + (int64_t)(pts[i].t_s * 1e9), pts[i].metric, pts[i].v};
+        assert_int_equal(store_point_add(s, &p, &err), 0);
+    }
+    an_run *r = analyze(s, run, 0);
+    assert_string_equal(r->instances_source, "points table");
+    assert_int_equal(r->n_instances, 3);
+    assert_float_equal(r->instances[0].y, 6, 0); /* 1 idle + 2 busy + 3 busy */
+    assert_float_equal(r->instances[1].y, 2, 0);
+    assert_float_equal(r->instances[2].y, 0, 0);
+    assert_int_equal(r->n_busy, 3);
+    assert_float_equal(r->busy[0].y, 5, 0);
+    assert_float_equal(r->total.instances_max.v, 6, 0);
+    /* 6 for 5 s, 2 for 5 s and 0 until the last response at 10.01 s */
+    assert_float_equal(r->total.instances_mean.v, 40 / 10.01, 1e-9);
+    analyze_run_free(r);
+    store_close(s);
+}
+
 static void test_costs_in_report(void **st)
 {
     (void)st;
@@ -482,16 +518,15 @@ static int write_fixture(const char *path)
                     goto fail;
             }
         }
-        if (!serverless)
-            for (int sec = 0; sec <= 60; sec += 5) {
-                store_point p = {.run = r.id,
-                                 .function = "mobilenet",
-                                 .t_ns = T0 + sec * 1000 * MS,
-                                 .metric = "instances",
-                                 .value = 2};
-                if (store_point_add(s, &p, &err))
-                    goto fail;
-            }
+        /* the platform's per-state gauges: busy during the bursts, the rest idle */
+        for (int sec = 0; !serverless && sec <= 60; sec += 5) {
+            double busy = (sec / 15) % 2 ? 2 : 1;
+            store_point p[] = {
+                {r.id, "mobilenet", T0 + sec * 1000 * MS, "instances_busy", busy},
+                {r.id, "mobilenet", T0 + sec * 1000 * MS, "instances_idle", 2 - busy}};
+            if (store_point_add(s, &p[0], &err) || store_point_add(s, &p[1], &err))
+                goto fail;
+        }
         if (store_run_end(s, r.id, T0 + 61000 * MS, "done", &err))
             goto fail;
     }
@@ -548,6 +583,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_success_ratio_at_slo_boundary),
         cmocka_unit_test(test_empty_and_failed_runs),
         cmocka_unit_test(test_cold_starts_instances_utilisation),
+        cmocka_unit_test(test_instance_points_merge),
         cmocka_unit_test(test_costs_in_report),
         cmocka_unit_test(test_newer_schema_refused),
     };
