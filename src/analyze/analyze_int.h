@@ -11,7 +11,8 @@ typedef struct an_req {
     int64_t scheduled_ns, sent_ns, done_ns, instance;
     int http_code, memory_mb;
     bool throttled, invoked, cold;
-    double init_ms, duration_ms, billed_ms;
+    double init_ms, duration_ms, billed_ms; /* <= 0: not recorded */
+    double share;                           /* 1/n of a server-side batch of n, else 1 */
 } an_req;
 
 typedef struct an_inst {

@@ -75,6 +75,9 @@ static int on_request(const store_request *r, void *ud)
     q->duration_ms = r->duration_ms;
     q->billed_ms = r->billed_ms;
     q->memory_mb = r->memory_mb;
+    q->share = r->batch_kind && strcmp(r->batch_kind, "server") == 0 && r->batch_size > 1
+                   ? 1.0 / r->batch_size
+                   : 1.0;
     return 0;
 }
 
@@ -353,7 +356,9 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
             busy_n++;
         }
         if (!per_instance_billing && q->invoked && !an_req_on_provisioned(d, q))
-            billed_ms += q->billed_ms > 0 ? q->billed_ms : q->duration_ms;
+            billed_ms += q->billed_ms > 0 ? q->billed_ms
+                         : q->duration_ms > 0 ? q->duration_ms * q->share
+                                              : 0;
     }
     m->n_failed = m->n_requests - m->n_success;
     qsort(lat, n_lat, sizeof *lat, cmp_double);
@@ -555,17 +560,28 @@ static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1
         free(spans);
         return FM_ENOMEM;
     }
+    /* a request that did not record its memory size gets the run's configured one */
+    cJSON *cfg = cJSON_Parse(run->info.config ? run->info.config : "{}");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cfg, "memory_mb");
+    int cfg_mb = cJSON_IsNumber(mem) && mem->valuedouble > 0 ? (int)mem->valuedouble : 0;
+    cJSON_Delete(cfg);
     for (size_t i = 0; i < d->n_req; i++) {
         const an_req *q = &d->req[i];
-        inv[i] = (cost_invocation){q->duration_ms, q->billed_ms, q->memory_mb,
-                                   an_req_on_provisioned(d, q), q->invoked};
+        inv[i] = (cost_invocation){.duration_ms = q->duration_ms > 0 ? q->duration_ms : 0,
+                                   .billed_ms = q->billed_ms > 0 ? q->billed_ms : 0,
+                                   .init_ms = q->cold && q->init_ms > 0 ? q->init_ms : 0,
+                                   .share = q->share,
+                                   .memory_mb = q->memory_mb > 0 ? q->memory_mb : cfg_mb,
+                                   .on_provisioned = an_req_on_provisioned(d, q),
+                                   .invoked = q->invoked};
         if (q->http_code >= 200 && q->http_code < 300)
             u->n_ok++;
     }
     for (size_t i = 0; i < d->n_inst; i++) {
         const an_inst *p = &d->inst[i];
         double s = p->created_ns > 0 ? (double)(inst_end(p, t1) - p->created_ns) / 1e9 : 0;
-        spans[u->n_spans++] = (cost_span){s > 0 ? s : 0, p->memory_mb, p->provisioned};
+        spans[u->n_spans++] =
+            (cost_span){s > 0 ? s : 0, p->memory_mb > 0 ? p->memory_mb : cfg_mb, p->provisioned};
     }
     u->inv = inv;
     u->n_inv = d->n_req;

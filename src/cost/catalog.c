@@ -131,7 +131,7 @@ static int load_offer(cost_catalog *c, const fm_ynode *m, cost_offer *o, fm_err 
                                        "arch",
                                        "instance_type",
                                        "gpus",
-                                       "granularity_ms",
+                                       "granularity_ms", "bills_init",
                                        "pc_granularity_s",
                                        "granularity_s",
                                        "min_billed_s",
@@ -155,6 +155,7 @@ static int load_offer(cost_catalog *c, const fm_ynode *m, cost_offer *o, fm_err 
         fm_yaml_get_int(y, m, "gpus", false, 0, 64, &gpus, err) ||
         fm_yaml_get_double(y, m, "granularity_ms", false, 0.001, 3.6e6, &o->granularity_ms, err) ||
         fm_yaml_get_double(y, m, "pc_granularity_s", false, 0, 86400, &o->pc_granularity_s, err) ||
+        fm_yaml_get_bool(y, m, "bills_init", false, &o->bills_init, err) ||
         fm_yaml_get_double(y, m, "granularity_s", false, 0.001, 86400, &o->granularity_s, err) ||
         fm_yaml_get_double(y, m, "min_billed_s", false, 0, 86400, &o->min_billed_s, err) ||
         fm_yaml_get_str(y, m, "source", true, &o->source, err) ||

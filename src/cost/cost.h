@@ -64,6 +64,7 @@ typedef struct cost_offer {
     const char *instance_type;          /* managed/server */
     int gpus;                           /* accelerators per instance (priced by accelerator_hour) */
     double granularity_ms;              /* lambda/gcf: duration rounding */
+    bool bills_init; /* lambda: the INIT phase of a cold start is billed as duration */
     double pc_granularity_s;            /* lambda: PC time rounding (0: none) */
     double granularity_s, min_billed_s; /* managed/server: per-instance rounding and minimum */
     const char *source, *date;
@@ -97,6 +98,8 @@ const cost_offer *cost_offer_find(const cost_catalog *c, const char *snapshot, c
 typedef struct cost_invocation {
     double duration_ms; /* execution time; 0 when unknown */
     double billed_ms;   /* what the platform billed; 0 when unknown */
+    double init_ms;     /* INIT time of a cold start; 0 when warm or unknown */
+    double share;       /* this request's share of a server-side batch (1/n); 0 means 1 */
     int memory_mb;
     bool on_provisioned; /* ran on a provisioned-concurrency instance */
     bool invoked;        /* reached the function (pays the request fee) */

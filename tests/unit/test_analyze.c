@@ -380,6 +380,45 @@ static void test_costs_in_report(void **st)
     cost_catalog_free(cat);
 }
 
+/* The load generator records -1 for what the platform did not report: never a negative cost or
+ * utilisation, but words. */
+static void test_unknown_quantities(void **st)
+{
+    (void)st;
+    store *s;
+    fm_err err = {0};
+    cost_catalog *cat = real_catalog();
+    assert_int_equal(store_open(":memory:", &s, &err), 0);
+    int64_t run = begin(s, "blind", "lambda", "{\"memory_mb\": 512}");
+    for (int i = 0; i < 3; i++) {
+        store_request r = {.run = run, .id = i, .function = "f", .scheduled_ns = T0 + i * MS,
+                           .sent_ns = T0 + i * MS, .done_ns = T0 + (i + 50) * MS,
+                           .status = "ok", .http_code = 200, .instance = -1, .init_ms = -1,
+                           .duration_ms = -1, .billed_ms = -1};
+        assert_int_equal(store_request_add(s, &r, &err), 0);
+    }
+    an_opts o = {.level = 0.95, .prices = cat, .snapshot = "current"};
+    an_run *r;
+    assert_int_equal(analyze_run(s, run, &o, &r, &err), 0);
+    assert_non_null(r->total.utilisation.why);
+    assert_non_null(r->total.busy_s.why);
+    assert_true(r->has_own);
+    assert_false(r->own.priced);
+    assert_non_null(strstr(r->own.why, "no invocation durations recorded"));
+    assert_int_equal(r->total.cold_starts, 0);
+    render_all(r, "no invocation durations recorded");
+    analyze_run_free(r);
+    /* with durations but no memory size per request, the configured 512 MB is billed */
+    int64_t run2 = begin(s, "mem", "lambda", "{\"memory_mb\": 512}");
+    req(s, run2, 1, "f", 0, 30, 200, false, -1, 20, 0);
+    assert_int_equal(analyze_run(s, run2, &o, &r, &err), 0);
+    assert_true(r->own.priced);
+    assert_float_equal(r->own.total, 0.020 * 0.5 * 0.0000166667 + 0.0000002, 1e-15);
+    analyze_run_free(r);
+    store_close(s);
+    cost_catalog_free(cat);
+}
+
 static void test_newer_schema_refused(void **st)
 {
     (void)st;
@@ -585,6 +624,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cold_starts_instances_utilisation),
         cmocka_unit_test(test_instance_points_merge),
         cmocka_unit_test(test_costs_in_report),
+        cmocka_unit_test(test_unknown_quantities),
         cmocka_unit_test(test_newer_schema_refused),
     };
     (void)sanitized;

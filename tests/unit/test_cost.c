@@ -35,6 +35,10 @@ static const char catalogue[] =
     "      request: {usd: 0.0000002, status: doc, date: '2024-01-01', source: hand}\n"
     "      pc_gb_s: {usd: 0.000004, status: 2nd, date: '2024-01-01', source: hand}\n"
     "      pc_duration_gb_s: {usd: 0.000009, status: 2nd, date: '2024-01-01', source: hand}\n"
+    "  - {id: laminit, snapshot: test, profile: lambda, name: INIT billed, granularity_ms: 1,\n"
+    "     bills_init: true, source: hand, date: '2025-08-01',\n"
+    "     prices: {gb_s: {usd: 0.00001, status: doc, date: '2025', source: h},\n"
+    "              request: {usd: 0.0000002, status: doc, date: '2025', source: h}}}\n"
     "  - id: lam100\n"
     "    snapshot: test\n"
     "    profile: lambda\n"
@@ -135,6 +139,29 @@ static void test_lambda_1ms_vs_100ms(void **st)
     assert_float_equal(r.total, 0.25 * 0.00001 + 0.0000002, 1e-15);
     cost_bill(offer("lam"), &u, false, &r);
     assert_float_equal(r.total, 0.01 * 0.00001 + 0.0000002, 1e-15);
+}
+
+static void test_init_billing_and_batch_share(void **st)
+{
+    (void)st;
+    /* a cold invocation of 40.5 ms after 200 ms INIT, 1024 MB: 41 ms where INIT is free,
+     * 241 ms where it is billed */
+    cost_invocation cold = {.duration_ms = 40.5, .init_ms = 200, .memory_mb = 1024,
+                            .invoked = true};
+    cost_usage u = usage_of(&cold, 1, NULL, 0, COST_LAMBDA);
+    cost_result r;
+    cost_bill(offer("lam"), &u, false, &r);
+    assert_float_equal(r.total, 0.041 * 0.00001 + 0.0000002, 1e-15);
+    cost_bill(offer("laminit"), &u, false, &r);
+    assert_float_equal(r.total, 0.241 * 0.00001 + 0.0000002, 1e-15);
+    /* four requests merged into one server-side batch of 90.2 ms each pay a quarter of 91 ms */
+    cost_invocation b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (cost_invocation){.duration_ms = 90.2, .share = 0.25, .memory_mb = 2048,
+                                 .invoked = true};
+    u = usage_of(b, 4, NULL, 0, COST_LAMBDA);
+    cost_bill(offer("lam"), &u, false, &r);
+    assert_float_equal(r.total, 0.091 * 2.0 * 0.00001 + 4 * 0.0000002, 1e-15);
 }
 
 static void test_lambda_provisioned(void **st)
@@ -329,6 +356,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lambda_1ms_vs_100ms),
+        cmocka_unit_test(test_init_billing_and_batch_share),
         cmocka_unit_test(test_lambda_provisioned),
         cmocka_unit_test(test_gcf_tiers),
         cmocka_unit_test(test_managed_per_instance_second),
