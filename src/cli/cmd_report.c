@@ -45,8 +45,9 @@ static const char *default_prices(char *buf, size_t cap)
         static const char *const rel[] = {"../data/prices.yaml", "../share/faasml/prices.yaml",
                                           "../../data/prices.yaml"};
         for (size_t i = 0; i < FM_ARRAY_LEN(rel); i++) {
-            snprintf(buf, cap, "%s/%s", dir, rel[i]);
-            if (is_file(buf))
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof p, "%s/%s", dir, rel[i]);
+            if (is_file(p) && cap >= PATH_MAX && realpath(p, buf))
                 return buf;
         }
     }

@@ -21,12 +21,6 @@
 #define MS 1000000LL
 #define T0 1700000000000000000LL /* an arbitrary wall-clock origin */
 
-static bool sanitized(void)
-{
-    const char *s = getenv("FM_SANITIZED");
-    return s && (strcmp(s, "1") == 0 || strcmp(s, "ON") == 0 || strcmp(s, "TRUE") == 0);
-}
-
 static int64_t begin(store *s, const char *name, const char *profile, const char *config)
 {
     fm_err err = {0};
@@ -627,6 +621,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_unknown_quantities),
         cmocka_unit_test(test_newer_schema_refused),
     };
-    (void)sanitized;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
