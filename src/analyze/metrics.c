@@ -356,7 +356,7 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
             busy_n++;
         }
         if (!per_instance_billing && q->invoked && !an_req_on_provisioned(d, q))
-            billed_ms += q->billed_ms > 0 ? q->billed_ms
+            billed_ms += q->billed_ms > 0     ? q->billed_ms
                          : q->duration_ms > 0 ? q->duration_ms * q->share
                                               : 0;
     }
@@ -690,8 +690,11 @@ int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err
     if (lat && disp && run->funcs) {
         group_metrics(run, &d, -1, &run->total, level, run->slo_ms, per_inst, t0, t1, lat, disp);
         for (int f = 0; f < d.n_fn; f++) {
-            group_metrics(run, &d, f, &run->funcs[f], level, run->slo_ms, per_inst, t0, t1, lat,
-                          disp);
+            if (d.n_fn == 1) /* one function: its metrics are the run's; don't compute twice */
+                run->funcs[f] = run->total;
+            else
+                group_metrics(run, &d, f, &run->funcs[f], level, run->slo_ms, per_inst, t0, t1, lat,
+                              disp);
             run->funcs[f].function = strdup(d.fn[f]);
         }
         run->n_funcs = d.n_fn;
