@@ -297,7 +297,7 @@ int an_grid_detail(an_run *const *runs, size_t n, an_grid *gp)
 int an_grid_whatif(an_run *const *runs, size_t n, an_grid *gp)
 {
     an_grid g = {.cols = (int)n + 1};
-    int rc = an_grid_set(&g, 0, 0, "catalogue entry (snapshot)");
+    int rc = an_grid_set(&g, 0, 0, "catalogue entry");
     for (size_t i = 0; i < n && !rc; i++)
         rc |= an_grid_set(&g, 0, (int)i + 1, runs[i]->label);
     int rows = 0;
