@@ -385,10 +385,18 @@ static void test_unknown_quantities(void **st)
     assert_int_equal(store_open(":memory:", &s, &err), 0);
     int64_t run = begin(s, "blind", "lambda", "{\"memory_mb\": 512}");
     for (int i = 0; i < 3; i++) {
-        store_request r = {.run = run, .id = i, .function = "f", .scheduled_ns = T0 + i * MS,
-                           .sent_ns = T0 + i * MS, .done_ns = T0 + (i + 50) * MS,
-                           .status = "ok", .http_code = 200, .instance = -1, .init_ms = -1,
-                           .duration_ms = -1, .billed_ms = -1};
+        store_request r = {.run = run,
+                           .id = i,
+                           .function = "f",
+                           .scheduled_ns = T0 + i * MS,
+                           .sent_ns = T0 + i * MS,
+                           .done_ns = T0 + (i + 50) * MS,
+                           .status = "ok",
+                           .http_code = 200,
+                           .instance = -1,
+                           .init_ms = -1,
+                           .duration_ms = -1,
+                           .billed_ms = -1};
         assert_int_equal(store_request_add(s, &r, &err), 0);
     }
     an_opts o = {.level = 0.95, .prices = cat, .snapshot = "current"};
@@ -411,6 +419,59 @@ static void test_unknown_quantities(void **st)
     analyze_run_free(r);
     store_close(s);
     cost_catalog_free(cat);
+}
+
+/* Rows a buggy or foreign writer might leave: no function, no status, a response before its
+ * send, a send before its schedule, times far apart, an instance that stopped before it started.
+ * The analysis must still finish and print no NaN. */
+static void test_odd_rows(void **st)
+{
+    (void)st;
+    store *s;
+    fm_err err = {0};
+    assert_int_equal(store_open(":memory:", &s, &err), 0);
+    int64_t run = begin(s, "odd", NULL, "not json");
+    store_request rows[] = {
+        {.run = run, .id = 1, .sent_ns = 10, .done_ns = 5, .http_code = 200},
+        {.run = run,
+         .id = 2,
+         .function = "f",
+         .scheduled_ns = 100,
+         .sent_ns = 50,
+         .done_ns = 60,
+         .status = "ok",
+         .http_code = 204,
+         .duration_ms = 1e9},
+        {.run = run,
+         .id = 3,
+         .function = "f",
+         .scheduled_ns = 4000000000000000000LL,
+         .sent_ns = 4000000000000000000LL,
+         .done_ns = 4000000000000000001LL,
+         .status = "ok",
+         .http_code = 200,
+         .cold = true,
+         .instance = 7},
+        {.run = run, .id = 4, .function = "g", .status = "dropped"},
+    };
+    for (size_t i = 0; i < FM_ARRAY_LEN(rows); i++)
+        assert_int_equal(store_request_add(s, &rows[i], &err), 0);
+    store_instance in = {
+        .run = run, .id = 7, .function = "f", .created_ns = 900, .stopped_ns = 100};
+    assert_int_equal(store_instance_put(s, &in, &err), 0);
+    cost_catalog *cat = real_catalog();
+    an_opts o = {.level = 0.95, .prices = cat, .snapshot = "2021"};
+    an_run *r;
+    assert_int_equal(analyze_run(s, run, &o, &r, &err), 0);
+    assert_int_equal(r->total.n_requests, 4);
+    assert_int_equal(r->total.n_2xx, 2); /* the response before its send is not a latency */
+    assert_false(r->has_own);            /* no profile: no price, in words */
+    assert_non_null(strstr(r->own_why, "not a billing profile"));
+    assert_true(r->total.dispatch_mean_ms.v < 0); /* sent before scheduled: shown as it is */
+    render_all(r, "not a billing profile");
+    analyze_run_free(r);
+    cost_catalog_free(cat);
+    store_close(s);
 }
 
 static void test_newer_schema_refused(void **st)
@@ -619,6 +680,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_instance_points_merge),
         cmocka_unit_test(test_costs_in_report),
         cmocka_unit_test(test_unknown_quantities),
+        cmocka_unit_test(test_odd_rows),
         cmocka_unit_test(test_newer_schema_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
