@@ -255,7 +255,8 @@ int an_grid_main(an_run *const *runs, size_t n, an_grid *gp)
         rc |= metrics_row(&g, ++row, r->label, r, &r->total, true);
         for (int f = 0; r->n_funcs > 1 && f < r->n_funcs; f++) {
             char l[AN_CELL];
-            snprintf(l, sizeof l, "  function %s", r->funcs[f].function);
+            snprintf(l, sizeof l, "  function %s",
+                     r->funcs[f].function[0] ? r->funcs[f].function : "(unnamed)");
             rc |= metrics_row(&g, ++row, l, r, &r->funcs[f], false);
         }
     }
