@@ -47,7 +47,7 @@ static void promote_delayed(policy_fn *fn)
     while (s != PI_NIL) {
         int32_t next = fn->inst[s].next;
         pi_inst *i = &fn->inst[s];
-        if (i->ready_seen && fn->now >= i->started_ns + fn->cfg.inst.provision_delay_ns) {
+        if (i->ready_seen && fn->now >= i->serve_at_ns) {
             fn->waiting_ready--;
             pi_become_ready(fn, s);
         }
@@ -153,7 +153,7 @@ static int64_t wake(policy_fn *fn)
     if (fn->waiting_ready > 0)
         for (int32_t s = fn->lists[PI_LIST_STARTING].head; s != PI_NIL; s = fn->inst[s].next)
             if (fn->inst[s].ready_seen)
-                t = FM_MIN(t, fn->inst[s].started_ns + fn->cfg.inst.provision_delay_ns);
+                t = FM_MIN(t, fn->inst[s].serve_at_ns);
     if (!fn->shutting_down) {
         t = FM_MIN(t, fn->retry_at);
         if (fn->vt->period)
@@ -178,7 +178,7 @@ static void on_deploy(policy_fn *fn, const policy_event *ev)
     if (ev->flags & POLICY_DEPLOY_PREPROVISIONED)
         for (int32_t s = 0; s < fn->nslots; s++)
             if (fn->inst[s].live && fn->inst[s].state == POLICY_INST_STARTING)
-                fn->inst[s].started_ns = fn->now - fn->cfg.inst.provision_delay_ns;
+                fn->inst[s].serve_at_ns = fn->now;
 }
 
 /* ARRIVE: queue the request (pump routes it); why: every profile admits through the FIFO, so
@@ -205,7 +205,7 @@ static void on_ready(policy_fn *fn, const policy_event *ev)
     if (fn->inst[s].state == POLICY_INST_STOPPING)
         return; /* stopped while starting: the STOP stands */
     fn->inst[s].ready_seen = true;
-    if (fn->now >= fn->inst[s].started_ns + fn->cfg.inst.provision_delay_ns)
+    if (fn->now >= fn->inst[s].serve_at_ns)
         pi_become_ready(fn, s);
     else
         fn->waiting_ready++;

@@ -3,7 +3,7 @@
  * FIFO queue (fn.c pumps it). server keeps a fixed fleet; managed adds target tracking on
  * invocations per instance with CloudWatch-like mechanics: one datapoint per metric period, N
  * consecutive breaching datapoints before acting, cooldowns, and a provisioning delay before a
- * new instance serves (inst.provision_delay_ns, applied in fn.c).
+ * new instance serves (inst.provision_delay_ns, applied in decide.c).
  */
 #include "policy/policy_int.h"
 

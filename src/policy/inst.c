@@ -149,7 +149,8 @@ int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why)
                    .next = PI_NIL,
                    .list = PI_LIST_NONE,
                    .started_ns = fn->now,
-                   .last_used_ns = fn->now};
+                   .last_used_ns = fn->now,
+                   .serve_at_ns = fn->now + fn->cfg.inst.provision_delay_ns};
     fn->st.instances[POLICY_INST_STARTING]++;
     list_push_back(fn, PI_LIST_STARTING, slot);
     fn->live++;

@@ -22,13 +22,13 @@ typedef struct pi_bucket {
 } pi_bucket;
 
 struct policy_account {
-    int32_t limit; /* 0 = unlimited */
+    int32_t limit;        /* 0 = unlimited */
     int32_t in_use;       /* concurrency of every function */
     int32_t in_use_unres; /* concurrency of functions without reserved concurrency */
     int32_t reserved_sum; /* reserved concurrency carved out of the limit by its functions */
     int32_t users;        /* policy_fn objects sharing it */
-    bool private_;    /* created by policy_fn_new; freed with it */
-    pi_bucket bucket; /* LAMBDA_2021 account-wide bucket (rate.burst 0 when unused) */
+    bool private_;        /* created by policy_fn_new; freed with it */
+    pi_bucket bucket;     /* LAMBDA_2021 account-wide bucket (rate.burst 0 when unused) */
 };
 
 /* Lists an instance can be on. Ready instances with a free worker sit on avail[prov][k], k the
@@ -52,6 +52,7 @@ typedef struct pi_inst {
     int32_t prev, next; /* intrusive list links (slot indices) */
     int32_t list;       /* PI_LIST_* or PI_LIST_AVAIL0 + prov * workers + k */
     int64_t started_ns;
+    int64_t serve_at_ns; /* earliest time it may serve: START + inst.provision_delay */
     int64_t last_used_ns;
     uint32_t pend_n; /* requests bound to this starting instance (cold start) */
     uint32_t pend_items;

@@ -173,6 +173,39 @@ static void test_managed_scale_in_starting(void **state)
     pt_free(&t);
 }
 
+/* DEPLOY with POLICY_DEPLOY_PREPROVISIONED: the instances it starts skip the provisioning delay
+ * (an endpoint created before the experiment); a later scale-out still waits it. */
+static void test_managed_preprovisioned(void **state)
+{
+    (void)state;
+    policy_config c;
+    policy_config_init(&c, POLICY_PROFILE_MANAGED);
+    c.inst.max = 2;
+    c.inst.provision_delay_ns = 300 * SEC;
+    c.queue.capacity = 8;
+    c.scale.target_per_min = 1;
+    c.scale.in_datapoints = 100;
+    pt t;
+    memset(&t, 0, sizeof(t));
+    fm_err err;
+    assert_int_equal(policy_fn_new(&c, NULL, &t.fn, &err), 0);
+    assert_int_equal(policy_actions_init(&t.acts, t.fn), 0);
+    policy_event dep = {.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED};
+    assert_int_equal(policy_fn_handle(t.fn, &dep, 0, &t.acts), 0);
+    assert_string_equal(pt_render(&t), "START i0 min_instances");
+    assert_string_equal(ARRIVE(&t, 1 * SEC, 1), "");
+    assert_string_equal(READY(&t, 2 * SEC, ID(0, 1)), "DISPATCH i0 [1] warm");
+    policy_instance_info info;
+    assert_int_equal(policy_fn_instance(t.fn, ID(0, 1), &info), 0);
+    assert_int_equal(info.started_ns, 0); /* the start time stays true */
+    ARRIVE(&t, 3 * SEC, 2);
+    assert_string_equal(TICK(&t, 60 * SEC), "START i1 scale_out");
+    assert_string_equal(READY(&t, 70 * SEC, ID(1, 1)), "");
+    assert_string_equal(TICK(&t, 359 * SEC), "");
+    assert_string_equal(TICK(&t, 360 * SEC), "DISPATCH i1 [2] warm");
+    pt_free(&t);
+}
+
 /* A fixed fleet: FIFO queue with a bound, 503 past it, crashed instances replaced. */
 static void test_server_fleet(void **state)
 {
@@ -290,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_managed_target_tracking),
         cmocka_unit_test(test_managed_drain_and_cooldown),
         cmocka_unit_test(test_managed_scale_in_starting),
+        cmocka_unit_test(test_managed_preprovisioned),
         cmocka_unit_test(test_server_fleet),
         cmocka_unit_test(test_batching_server),
         cmocka_unit_test(test_batching_lambda),
