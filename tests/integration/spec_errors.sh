@@ -51,6 +51,10 @@ printf 'name: x\ncalibration: calib.yaml\nfunctions:\n  - {name: f, model: m, wo
 expect simulate sim-dup.yaml "sim-dup.yaml:5:5: duplicate function name 'f'"
 printf "name: x\ncalibration: calib.yaml\nfunctions:\n  - {name: f, model: m, profile: nosuch, workload: {process: constant, rate: 1, requests: 3}}\n" >sim-prof.yaml
 expect simulate sim-prof.yaml "sim-prof.yaml:4:34: unknown profile 'nosuch'"
+printf "name: x\ncalibration: []\n$fn" >sim-nocal2.yaml
+expect simulate sim-nocal2.yaml "sim-nocal2.yaml:2:14: 'calibration' must name at least one file"
+printf 'name: x\ncalibration: calib.yaml\nfunctions:\n  - {name: f, model: nosuch, workload: {process: constant, rate: 1, requests: 3}}\n' >sim-model.yaml
+expect simulate sim-model.yaml "sim-model.yaml:4:5: function 'f': no cold-start calibration for model 'nosuch'"
 : >sim-empty.yaml
 expect simulate sim-empty.yaml "empty simulation spec"
 [ -e "$T/out.db" ] && fail "a bad simulation spec created a results database"
