@@ -319,9 +319,10 @@ static void at_batch(const centry *v, const size_t *idx, size_t n, int batch, si
     const centry *lo = NULL, *hi = NULL; /* nearest measured below/at and above/at */
     for (size_t i = 0; i < n; i++) {
         const centry *e = &v[idx[i]];
-        if (e->batch <= batch && (!lo || e->batch > lo->batch))
+        /* ties go to the later entry: a later file overrides an earlier one */
+        if (e->batch <= batch && (!lo || e->batch >= lo->batch))
             lo = e;
-        if (e->batch >= batch && (!hi || e->batch < hi->batch))
+        if (e->batch >= batch && (!hi || e->batch <= hi->batch))
             hi = e;
     }
     if (lo && hi) {
@@ -336,11 +337,13 @@ static void at_batch(const centry *v, const size_t *idx, size_t n, int batch, si
     const centry *a = NULL, *b = NULL;
     for (size_t i = 0; i < n; i++) {
         const centry *e = &v[idx[i]];
-        int d = abs(e->batch - batch);
+        int d = abs(e->batch - batch); /* all on one side: equal distance is equal batch */
         if (!a || d < abs(a->batch - batch)) {
             b = a;
             a = e;
-        } else if (!b || d < abs(b->batch - batch)) {
+        } else if (d == abs(a->batch - batch)) {
+            a = e;
+        } else if (!b || d <= abs(b->batch - batch)) {
             b = e;
         }
     }
@@ -422,7 +425,7 @@ int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold
         const centry *e = &c->cold[i];
         if (!key_match(e, k))
             continue;
-        if (!best || abs(e->memory_mb - memory_mb) < abs(best->memory_mb - memory_mb))
+        if (!best || abs(e->memory_mb - memory_mb) <= abs(best->memory_mb - memory_mb))
             best = e;
     }
     if (!best)
