@@ -5,6 +5,7 @@
 #include "sim/sim.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       .client_timeout_ns = 60000000000LL};
         sim_result r;
         int rc = sim_run(s.fns, s.nfn, &o, &r, &err);
-        if (rc == 0)
-            for (int i = 0; i < r.nfn; i++)
-                if (r.fn[i].arrivals > 200 || r.fn[i].ok > r.fn[i].arrivals)
-                    abort(); /* the bound was not kept, or a request finished twice */
+        for (int i = 0; rc == 0 && i < r.nfn; i++) {
+            const sim_fn_result *fr = &r.fn[i];
+            if (fr->arrivals > 200 || fr->ok > fr->arrivals)
+                abort(); /* the bound was not kept, or a request finished twice */
+            if (!(fr->billed_ms_total >= 0 && fr->gb_s >= 0 && fr->instance_s >= 0 &&
+                  fr->busy_s >= 0) ||
+                isinf(fr->billed_ms_total) || isinf(fr->instance_s) || r.end_ns < 0)
+                abort(); /* no NaN, negative or infinite total from a spec that loaded */
+        }
         sim_result_release(&r);
     }
     sim_spec_release(&s);
