@@ -93,6 +93,8 @@ typedef struct an_run {
     store_run info;         /* strings owned by the an_run */
     double slo_ms;          /* 0: none */
     const char *slo_source; /* "--slo-ms", "run configuration" or "none" */
+    int workers;            /* invocations one instance serves at once (run configuration's
+                               "workers", default 1): per-instance utilisation counts worker time */
     an_metrics total;
     an_metrics *funcs;
     int n_funcs;

@@ -436,7 +436,7 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
 
     /* utilisation: busy instance-seconds over billed instance-seconds */
     m->busy_s = busy_n ? num(busy_ms / 1000) : none("no execution durations recorded");
-    double billed_s = per_instance_billing ? inst_s : billed_ms / 1000 + pc_s;
+    double billed_s = per_instance_billing ? inst_s * run->workers : billed_ms / 1000 + pc_s;
     m->billed_s = billed_s > 0 ? num(billed_s)
                                : none(per_instance_billing ? "no instance lifetimes recorded"
                                                            : "nothing billed");
@@ -634,6 +634,16 @@ static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1
 /* ---- entry points -----------------------------------------------------------------------------
  */
 
+/* Workers per instance from the run's configuration (1 when it does not say). */
+static int run_workers(const an_run *run)
+{
+    cJSON *cfg = cJSON_Parse(run->info.config ? run->info.config : "{}");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "workers");
+    int w = cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e6 ? (int)v->valuedouble : 1;
+    cJSON_Delete(cfg);
+    return w;
+}
+
 static double run_slo(an_run *run, const an_opts *o)
 {
     if (o->slo_ms > 0) {
@@ -678,6 +688,7 @@ int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err
     }
     double level = o->level > 0 ? o->level : 0.95;
     run->slo_ms = run_slo(run, o);
+    run->workers = run_workers(run);
     int64_t t0, t1;
     time_span(&d, &t0, &t1);
     cost_profile prof;

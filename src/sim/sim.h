@@ -189,3 +189,7 @@ void sim_spec_release(sim_spec *s);
  * *out is malloc'd. FM_ENOTFOUND when the run recorded no request. */
 int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out,
                           size_t *n, fm_err *err);
+
+/* The configuration a simulated run stores (JSON, malloc'd): host, and per function its profile,
+ * platform entry, model, runtime, memory size, instance type and workers. */
+char *sim_spec_config_json(const sim_spec *s, const sim_opts *o);
