@@ -1,9 +1,11 @@
 /* Fuzz target: a simulation spec (YAML, docs/simulator.md), then a small bounded simulation of
- * whatever loads: any spec that loads must also simulate without crashing, hanging or asserting.
+ * whatever loads: any spec that loads must also simulate without crashing, hanging or asserting,
+ * and its stored configuration must be valid JSON.
  * Relative calibration paths resolve in tests/fixtures/sim (calib-cpu.yaml) of the source tree;
  * data/calibration/... finds the shipped files. Device and proc files are never opened. */
 #include "sim/sim.h"
 
+#include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -44,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (memmem(data, size, "/dev", 4) || memmem(data, size, "/proc", 5) ||
         memmem(data, size, "/sys", 4))
         return 0;
+    fm_log_set_level(FM_LOG_OFF); /* skipped calibrations warn on every input */
     fm_yaml *y = NULL;
     fm_err err;
     if (fm_yaml_load_buf((const char *)data, size, "fuzz.yaml", &y, &err) != 0)
@@ -69,6 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (small) {
         sim_opts o = {.host = s.host, .seed = s.seed, .calib = s.calib, .record = SIM_RECORD_NONE,
                       .client_timeout_ns = 60000000000LL};
+        char *cfg = sim_spec_config_json(&s, &o);
+        cJSON *back = cfg ? cJSON_Parse(cfg) : NULL;
+        if (!back)
+            abort(); /* what a run stores must read back */
+        cJSON_Delete(back);
+        free(cfg);
         sim_result r;
         int rc = sim_run(s.fns, s.nfn, &o, &r, &err);
         for (int i = 0; rc == 0 && i < r.nfn; i++) {

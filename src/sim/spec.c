@@ -156,20 +156,23 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
     return 0;
 }
 
+/* Why: the spec owns its document, so every failure path must release it (and whatever the
+ * partial parse loaded) before returning. */
 int sim_spec_load(const char *path, sim_spec *s, fm_err *err)
 {
     memset(s, 0, sizeof *s);
     int rc = fm_yaml_load_file(path, &s->doc, err);
     if (rc)
         return rc;
-    if (!fm_yaml_root(s->doc))
-        return fm_yaml_error(s->doc, NULL, err, FM_EPARSE, "empty simulation spec");
     char *dup = strdup(path);
-    if (!dup)
-        return fm_err_set(err, FM_ENOMEM, "out of memory");
-    rc = sim_spec_from_yaml(s->doc, fm_yaml_root(s->doc), dirname(dup), s, err);
+    if (!fm_yaml_root(s->doc))
+        rc = fm_yaml_error(s->doc, NULL, err, FM_EPARSE, "empty simulation spec");
+    else if (!dup)
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+    else
+        rc = sim_spec_from_yaml(s->doc, fm_yaml_root(s->doc), dirname(dup), s, err);
     free(dup);
-    if (rc)
+    if (rc) /* every failure frees what was loaded, the document included */
         sim_spec_release(s);
     return rc;
 }
