@@ -353,7 +353,9 @@ int policy_config_validate(const policy_config *c, fm_err *err)
               (c->fn.memory_mb >= 128 && c->fn.memory_mb <= 10240),
           "policy '%s': fn.memory_mb must be 128..10240", p);
     if (c->profile == POLICY_PROFILE_MANAGED) {
-        CHECK(c->scale.period_ns > 0, "policy 'managed': scale.period must be > 0");
+        /* a metric period ticks the autoscaler: under a second it only floods the event queue */
+        CHECK(c->scale.period_ns >= 1000000000LL,
+              "policy 'managed': scale.period must be >= 1s (a metric period)");
         CHECK(c->scale.target_per_min >= 0, "policy 'managed': scale.target_per_min must be >= 0");
         CHECK(c->scale.out_datapoints >= 1 && c->scale.in_datapoints >= 1,
               "policy 'managed': scale.out_datapoints and in_datapoints must be >= 1");
