@@ -8,10 +8,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* exp(x): 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2] (Cephes expf polynomial). */
+/* exp(x): 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2] (Cephes expf polynomial); saturates at
+ * exp(-87.3) and exp(88.3) instead of going to 0 or infinity. */
 static inline float fm_expf(float x)
 {
-    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+    if (x != x) return x; /* NaN */
+    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x); /* 2^n stays a normal float */
     float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -21,7 +23,7 @@ static inline float fm_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
+    uint32_t e = (uint32_t)((int32_t)n + 127) << 23;
     float s;
     memcpy(&s, &e, 4);
     return p * s;
@@ -30,6 +32,7 @@ static inline float fm_expf(float x)
 /* erf(x): odd rational approximation on [-4, 4] (Eigen's float erf), saturating outside. */
 static inline float fm_erff(float x)
 {
+    if (x != x) return x; /* NaN */
     x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
     float x2 = x * x;
     float p = -2.72614225801306e-10f;

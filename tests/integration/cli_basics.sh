@@ -23,7 +23,6 @@ grep -qE '^faasml [0-9]+\.[0-9]+\.[0-9]+$' "$T/version.out" || fail "version: $(
 run help 0 "$FAASML" --help
 has help.out "usage: faasml <command>"
 has help.out "  db "
-has help.out "(not built yet)"
 run help_cmd 0 "$FAASML" help db
 has help_cmd.out "usage: faasml db DB"
 run help_unknown 2 "$FAASML" help frobnicate
@@ -35,7 +34,7 @@ has unknown.err "'frobnicate' is not a faasml command"
 
 # every command listed as not built yet says so and fails with 1, whatever its arguments
 mapfile -t notbuilt < <(awk '/\(not built yet\)/ {print $1}' "$T/help.out")
-[ "${#notbuilt[@]}" -gt 0 ] || fail "no command is marked not built yet"
+# (once every command is built the list is empty and this loop checks nothing)
 for c in "${notbuilt[@]}"; do
     run "nb_$c" 1 "$FAASML" "$c" --help
     has "nb_$c.err" "faasml $c: not built yet"

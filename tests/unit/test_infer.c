@@ -434,6 +434,8 @@ static void test_fastmath(void **state)
     for (float x = -6.0f; x <= 6.0f; x += 0.000173f) worst_erf = fmax(worst_erf, fabs(fm_erff(x) - erf((double)x)));
     if (worst_exp > 2e-7 || worst_erf > 5e-7) fail_msg("exp rel err %g, erf abs err %g", worst_exp, worst_erf);
     assert_true(fm_expf(-1000.0f) >= 0.0f && fm_expf(-1000.0f) < 1e-37f);
+    assert_true(isfinite(fm_expf(1000.0f)) && fm_expf(1000.0f) > 1e38f);
+    assert_true(isnan(fm_expf(NAN)) && isnan(fm_erff(NAN)));
 }
 
 int main(void)
