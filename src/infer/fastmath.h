@@ -12,9 +12,10 @@
  * exp(-87.3) and exp(88.3) instead of going to 0 or infinity. */
 static inline float fm_expf(float x)
 {
-    if (x != x) return x; /* NaN */
+    float in = x;
     x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x); /* 2^n stays a normal float */
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    /* round to nearest with the 1.5 * 2^23 trick: no floorf call, so SSE2 can vectorize it */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -26,13 +27,13 @@ static inline float fm_expf(float x)
     uint32_t e = (uint32_t)((int32_t)n + 127) << 23;
     float s;
     memcpy(&s, &e, 4);
-    return p * s;
+    return in != in ? in : p * s; /* NaN stays NaN */
 }
 
 /* erf(x): odd rational approximation on [-4, 4] (Eigen's float erf), saturating outside. */
 static inline float fm_erff(float x)
 {
-    if (x != x) return x; /* NaN */
+    float in = x;
     x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
     float x2 = x * x;
     float p = -2.72614225801306e-10f;
@@ -48,7 +49,7 @@ static inline float fm_erff(float x)
     q = q * x2 + -1.68282697438203e-03f;
     q = q * x2 + -7.37332916720468e-03f;
     q = q * x2 + -1.42647390514189e-02f;
-    return p / q;
+    return in != in ? in : p / q; /* NaN stays NaN */
 }
 
 #endif

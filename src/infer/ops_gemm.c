@@ -97,9 +97,9 @@ static bool mm_uses_fc(const step *st)
 
 int shape_matmul(step *st, fm_err *err)
 {
-    mm_p p;
+    mm_p p = {0};
     int64_t d[INFER_MAX_DIMS];
-    int nd;
+    int nd = 0;
     int rc = mm_params(st, &p, d, &nd, err);
     if (rc) return rc;
     if (nd > INFER_MAX_DIMS) return step_err(st, err, FM_EUNSUPPORTED, "rank");
@@ -162,7 +162,7 @@ int setup_matmul(step *st, fm_err *err)
 {
     st->xnn = false;
     if (!mm_uses_fc(st)) return 0;
-    mm_p p;
+    mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (st->in[0]->numel / FM_MAX(p.k, 1) >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) return 0;
@@ -222,7 +222,7 @@ static void rows_one(void *ctx, size_t bi)
 int exec_matmul(step *st, fm_err *err)
 {
     if (st->xnn && *st->state) return fc_run(st, err);
-    mm_p p;
+    mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
@@ -294,7 +294,7 @@ static bool gemm_uses_fc(const step *st, const gemm_p *p)
 
 int shape_gemm(step *st, fm_err *err)
 {
-    gemm_p p;
+    gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
     int64_t d[2] = {p.m, p.n};
@@ -303,7 +303,7 @@ int shape_gemm(step *st, fm_err *err)
 
 int setup_gemm(step *st, fm_err *err)
 {
-    gemm_p p;
+    gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc || !gemm_uses_fc(st, &p)) return rc;
     const float *bias = st->n_in > 2 && st->in[2] ? st->in[2]->data : NULL;
@@ -312,7 +312,7 @@ int setup_gemm(step *st, fm_err *err)
 
 int exec_gemm(step *st, fm_err *err)
 {
-    gemm_p p;
+    gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
     if (st->xnn && *st->state) return fc_run(st, err);
