@@ -145,7 +145,8 @@ typedef struct step {
     const rt_val *fused_bias;
     int64_t fc_rows;         /* fully connected: rows of the current plan */
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
-    bool xnn;                /* runs on an XNNPACK operator */ /* MatMul + Add fused: the bias vector */
+    bool xnn;                /* runs on an XNNPACK operator */
+    bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
     float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
     void *scratch; /* op-private scratch inside the plan */

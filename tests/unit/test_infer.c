@@ -218,6 +218,20 @@ static void test_conv_net_fast_vs_reference(void **state)
         }
 }
 
+/* wide 1x1 convolutions between NHWC tensors run on sgemm; compare with the reference */
+static void test_pointwise_fast_vs_reference(void **state)
+{
+    (void)state;
+    for (int batch = 1; batch <= 2; batch++) {
+        size_t n = (size_t)batch * 64 * 6 * 6;
+        float *x = malloc(n * 4);
+        fill_normal(x, n, 11 + (uint64_t)batch);
+        infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {batch, 64, 6, 6}, .data = x, .bytes = n * 4};
+        compare_fast_ref("pointwise.onnx", &in, 1, batch, 1);
+        free(x);
+    }
+}
+
 static void test_transformer_fast_vs_reference(void **state)
 {
     (void)state;
@@ -447,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_truncated_and_corrupted),
         cmocka_unit_test(test_conv_net_fast_vs_reference),
+        cmocka_unit_test(test_pointwise_fast_vs_reference),
         cmocka_unit_test(test_transformer_fast_vs_reference),
         cmocka_unit_test(test_replan),
         cmocka_unit_test(test_run_errors),
