@@ -63,7 +63,7 @@ code=$(invoke colours '{"inputs":[{"name":"input","shape":[1,3,4,5],"datatype":"
 expect_eq "$code" 200 "function error status"
 expect_eq "$(hdr X-Amz-Function-Error)" Unhandled "function error header"
 expect_contains "$(body)" '"errorType":"Function.InvalidInput"' "error type"
-expect_contains "$(body)" "expected shape [-1,3,4,4], got [1,3,4,5]" "error message"
+expect_contains "$(body)" "input 'input': shape [1,3,4,5] has 60 elements, data has 0" "error message"
 code=$(invoke colours "@$TMP/v2.json" -H 'X-Amz-Log-Type: Tail')
 expect_eq "$code" 200 "invoke after a bad one"
 expect_not_contains "$(tail_log)" "Init Duration" "warm after the error"
