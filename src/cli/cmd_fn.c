@@ -63,7 +63,8 @@ int cmd_fn(int argc, char **argv)
         {"model", 'm', CLI_OPT_STR, &model, "PATH|URL",
          "ONNX model: a path, a file:// or http(s):// URL (copied into the task directory at "
          "init), or builtin:identity[:DTYPE[:D0xD1..]] (a test handler that echoes its input)"},
-        {"spec", 's', CLI_OPT_STR, &spec_path, "FILE", "function spec (YAML; see docs/function-host.md)"},
+        {"spec", 's', CLI_OPT_STR, &spec_path, "FILE",
+         "function spec (YAML; see docs/function-host.md)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "HTTP mode on HOST:PORT (port 0 picks one; default with $PORT: 127.0.0.1:$PORT)"},
         {"name", 0, CLI_OPT_STR, &name, "NAME", "model name in KServe paths (default: file name)"},
@@ -90,7 +91,8 @@ int cmd_fn(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "fn", "[--model PATH|URL | --spec FILE] [--listen HOST:PORT] [options]",
+        "fn",
+        "[--model PATH|URL | --spec FILE] [--listen HOST:PORT] [options]",
         "The function host: serves one ONNX model.\n\n"
         "Runtime API mode (AWS Lambda custom runtime; also when run as 'bootstrap'): when "
         "$AWS_LAMBDA_RUNTIME_API is set and --listen is not given. Events are KServe v2 "
@@ -103,7 +105,9 @@ int cmd_fn(int argc, char **argv)
         "Both modes print the init phases to stderr as one line:\n"
         "  FAASML_INIT {\"runtime_ms\":..,\"download_ms\":..,\"load_ms\":..,\"plan_ms\":..,"
         "\"warmup_ms\":..,\"init_ms\":..}",
-        opts, 0, 0};
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -134,7 +138,8 @@ int cmd_fn(int argc, char **argv)
     if (model)
         snprintf(fs.model, sizeof fs.model, "%s", model);
     if (!fs.model[0])
-        return cli_fail("fn", 2, "no model: give --model, --spec, $FAASML_SPEC, $FAASML_MODEL "
+        return cli_fail("fn", 2,
+                        "no model: give --model, --spec, $FAASML_SPEC, $FAASML_MODEL "
                         "or $_HANDLER");
     if (name)
         snprintf(fs.name, sizeof fs.name, "%s", name);
@@ -153,8 +158,7 @@ int cmd_fn(int argc, char **argv)
     if (size) {
         int h, w;
         char tail;
-        if (sscanf(size, "%dx%d%c", &h, &w, &tail) != 2 || h < 1 || w < 1 || h > 16384 ||
-            w > 16384)
+        if (sscanf(size, "%dx%d%c", &h, &w, &tail) != 2 || h < 1 || w < 1 || h > 16384 || w > 16384)
             return cli_fail("fn", 2, "invalid --size '%s' (want HxW, e.g. 224x224)", size);
         fs.pre.height = h;
         fs.pre.width = w;
@@ -188,8 +192,8 @@ int cmd_fn(int argc, char **argv)
 
     if (max_body < 0 || max_events < 0)
         return cli_fail("fn", 2, "--max-body and --max-events must not be negative");
-    fn_run_opts ro = {.on_ready = print_ready, .max_events = max_events,
-                      .max_body = (size_t)max_body};
+    fn_run_opts ro = {
+        .on_ready = print_ready, .max_events = max_events, .max_body = (size_t)max_body};
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
     const char *port_env = getenv("PORT");
     char host[256] = "127.0.0.1";
@@ -206,7 +210,8 @@ int cmd_fn(int argc, char **argv)
     } else if (api && *api) {
         rc = fn_lambda_run(&fs, api, &ro, &err);
     } else {
-        return cli_fail("fn", 2, "nothing to serve on: give --listen HOST:PORT, set $PORT, or run "
+        return cli_fail("fn", 2,
+                        "nothing to serve on: give --listen HOST:PORT, set $PORT, or run "
                         "under the Lambda Runtime API ($AWS_LAMBDA_RUNTIME_API)");
     }
     if (rc)

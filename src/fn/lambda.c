@@ -221,7 +221,8 @@ int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts,
                 rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next",
                                 status);
             if (!rc && !r.request_id[0])
-                rc = fm_err_set(err, FM_EPROTO, "Runtime API sent an event without "
+                rc = fm_err_set(err, FM_EPROTO,
+                                "Runtime API sent an event without "
                                 "Lambda-Runtime-Aws-Request-Id");
             if (!rc)
                 rc = serve_event(&r, host, n == 0 ? init_json : NULL, err);
