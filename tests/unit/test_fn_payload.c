@@ -1,11 +1,12 @@
 /* Function host payloads other than v2: base64, Lambda events, images (PNG/JPEG decoded,
  * resized, normalised), top-k, the function spec, and the host's request path end to end with
  * the identity handler. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <math.h>
 #include <stdio.h>

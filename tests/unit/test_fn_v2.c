@@ -1,10 +1,11 @@
 /* KServe v2 codec: JSON and binary requests, the check against a model, responses. Every bad
  * input must fail with a message that names the problem. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <math.h>
 #include <stdio.h>
