@@ -132,4 +132,9 @@ AWS_LAMBDA_RUNTIME_API=$api timeout 30 "$FAASML" fn --model builtin:identity:FP3
 rc=$?
 set -e
 [ "$rc" -eq 1 ] && grep -q "answered 500" "$tmp/500.err" || { echo "FAIL: 500 -> exit $rc" >&2; exit 1; }
+# a sanitizer report from any faasml process of this test fails it (ASan build)
+if grep -rlE --include='*err*' 'Sanitizer|runtime error:' "$tmp" >/dev/null; then
+    echo "FAIL: sanitizer report:" >&2
+    grep -rE --include='*err*' -A20 'Sanitizer|runtime error:' "$tmp" | head -40 >&2; exit 1
+fi
 echo "fn_lambda: ok"
