@@ -250,6 +250,9 @@ typedef struct fn_run_opts {
     int64_t max_events; /* Runtime API: stop after this many events (0 = forever) */
     size_t max_body;    /* HTTP: largest request body (0 = 64 MiB) */
     int64_t drain_ns;   /* HTTP: longest SIGTERM drain (0 = 30 s) */
+    /* Runtime API: a configuration error found before init (spec, environment); when its code
+     * is set, fn_lambda_run reports it as the init error and returns it without loading. */
+    const fm_err *config_error;
 } fn_run_opts;
 
 /* Runtime API mode: init (on failure POST /runtime/init/error and return the error), then the
