@@ -206,8 +206,12 @@ int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts,
     curl_easy_setopt(r.c, CURLOPT_TCP_NODELAY, 1L);
 
     fn_host *host = NULL;
-    int rc = fn_host_new(spec, &host, err);
-    if (rc) {
+    int rc;
+    if (opts && opts->config_error && opts->config_error->code) {
+        *err = *opts->config_error;
+        rc = err->code;
+        post_init_error(&r, err);
+    } else if ((rc = fn_host_new(spec, &host, err))) {
         post_init_error(&r, err);
     } else {
         char init_json[512];
@@ -221,7 +225,8 @@ int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts,
                 rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next",
                                 status);
             if (!rc && !r.request_id[0])
-                rc = fm_err_set(err, FM_EPROTO, "Runtime API sent an event without "
+                rc = fm_err_set(err, FM_EPROTO,
+                                "Runtime API sent an event without "
                                 "Lambda-Runtime-Aws-Request-Id");
             if (!rc)
                 rc = serve_event(&r, host, n == 0 ? init_json : NULL, err);
