@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* HOST:PORT for --listen. */
 static int parse_listen(const char *s, const char **host, int *port, char *buf, size_t cap)
 {
     const char *colon = strrchr(s, ':');
@@ -19,6 +20,7 @@ static int parse_listen(const char *s, const char **host, int *port, char *buf, 
     return 0;
 }
 
+/* faasml serve: config, store run, platform, ready line, run until stopped. */
 int cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;

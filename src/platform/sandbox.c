@@ -16,6 +16,7 @@
 
 #define CPU_PERIOD_US 100000
 
+/* cgroup files are written with one write(2); a short write means refusal. */
 static bool write_str(const char *path, const char *v)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -26,6 +27,7 @@ static bool write_str(const char *path, const char *v)
     return n == (ssize_t)strlen(v);
 }
 
+/* True when p is a directory. */
 static bool is_dir(const char *p)
 {
     struct stat st;
@@ -107,6 +109,7 @@ static bool make_root_v1(const char *mount, const char *controller, char *out, s
     return false;
 }
 
+/* Detects the best enforcement this machine allows and makes the platform's group. */
 int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
 {
     memset(sb, 0, sizeof *sb);
@@ -179,6 +182,7 @@ void plat_sandbox_set_instances(plat_sandbox *sb, int n)
     }
 }
 
+/* Removes the platform's groups (they must be empty by then). */
 void plat_sandbox_release(plat_sandbox *sb)
 {
     if (sb->kind == PLAT_SB_CGROUP1 || sb->kind == PLAT_SB_CGROUP2) {
@@ -198,6 +202,7 @@ static long cpu_quota_us(int memory_mb)
     return q < 1000 ? 1000 : q;
 }
 
+/* Makes an instance's group with its limits, before fork (the child only joins). */
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err)
 {
     memset(cg, 0, sizeof *cg);
@@ -273,6 +278,7 @@ void plat_sandbox_close_fds(plat_cg *cg)
     cg->mem_fd = cg->cpu_fd = -1;
 }
 
+/* Reads "key value" from a cgroup stat file; -1 when absent. */
 static long long read_key(const char *path, const char *key)
 {
     FILE *f = fopen(path, "r");
@@ -288,6 +294,7 @@ static long long read_key(const char *path, const char *key)
     return v;
 }
 
+/* Reads one number from a cgroup file; -1 when absent. */
 static long long read_num(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -300,6 +307,7 @@ static long long read_num(const char *path)
     return v;
 }
 
+/* Tells an OOM kill from any other SIGKILL, so the caller gets Runtime.OutOfMemory. */
 bool plat_sandbox_oom_killed(const plat_sandbox *sb, const plat_cg *cg)
 {
     char p[700];
@@ -318,6 +326,7 @@ bool plat_sandbox_oom_killed(const plat_sandbox *sb, const plat_cg *cg)
     return false;
 }
 
+/* Peak memory for REPORT's Max Memory Used; -1 when the machine cannot say. */
 int64_t plat_sandbox_peak_bytes(const plat_sandbox *sb, const plat_cg *cg)
 {
     char p[700];
@@ -330,6 +339,7 @@ int64_t plat_sandbox_peak_bytes(const plat_sandbox *sb, const plat_cg *cg)
     return read_num(p);
 }
 
+/* Removes an instance's groups once its processes are gone. */
 void plat_sandbox_remove(plat_cg *cg)
 {
     plat_sandbox_close_fds(cg);
