@@ -270,7 +270,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->fn = fn;
     in->provisioned = provisioned;
     in->out_fd = in->err_fd = -1;
-    in->cg.mem_fd = in->cg.cpu_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = in->cg.peak_fd = -1;
     in->created_ns = fm_now_ns();
     in->created_wall_ns = fm_wall_ns();
     int rc = bind_rapi(in, err);

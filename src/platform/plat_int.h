@@ -35,6 +35,7 @@ typedef struct plat_sandbox {
 typedef struct plat_cg { /* one instance's cgroups */
     char mem[600], cpu[600];
     int mem_fd, cpu_fd; /* cgroup.procs, opened before fork */
+    int peak_fd;        /* memory peak file, read with pread at each REPORT */
     uint64_t limit_bytes;
 } plat_cg;
 
@@ -170,7 +171,7 @@ struct platform {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     int port;
-    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer;
+    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
     policy_account *account;
     char platforms_path[1024];

@@ -206,7 +206,7 @@ static long cpu_quota_us(int memory_mb)
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err)
 {
     memset(cg, 0, sizeof *cg);
-    cg->mem_fd = cg->cpu_fd = -1;
+    cg->mem_fd = cg->cpu_fd = cg->peak_fd = -1;
     cg->limit_bytes = (uint64_t)memory_mb << 20;
     if (sb->kind == PLAT_SB_RLIMIT)
         return 0;
@@ -247,6 +247,9 @@ int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *c
             }
         }
     }
+    snprintf(p, sizeof p, "%s/%s", cg->mem,
+             sb->kind == PLAT_SB_CGROUP2 ? "memory.peak" : "memory.max_usage_in_bytes");
+    cg->peak_fd = open(p, O_RDONLY | O_CLOEXEC); /* memory.peak is absent before Linux 5.19 */
     snprintf(p, sizeof p, "%s/cgroup.procs", cg->mem);
     cg->mem_fd = open(p, O_WRONLY | O_CLOEXEC);
     if (cg->mem_fd < 0)
@@ -329,20 +332,23 @@ bool plat_sandbox_oom_killed(const plat_sandbox *sb, const plat_cg *cg)
 /* Peak memory for REPORT's Max Memory Used; -1 when the machine cannot say. */
 int64_t plat_sandbox_peak_bytes(const plat_sandbox *sb, const plat_cg *cg)
 {
-    char p[700];
-    if (sb->kind == PLAT_SB_CGROUP2)
-        snprintf(p, sizeof p, "%s/memory.peak", cg->mem);
-    else if (sb->kind == PLAT_SB_CGROUP1)
-        snprintf(p, sizeof p, "%s/memory.max_usage_in_bytes", cg->mem);
-    else
+    if (sb->kind == PLAT_SB_RLIMIT || cg->peak_fd < 0)
         return -1;
-    return read_num(p);
+    char buf[32];
+    ssize_t n = pread(cg->peak_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return strtoll(buf, NULL, 10);
 }
 
 /* Removes an instance's groups once its processes are gone. */
 void plat_sandbox_remove(plat_cg *cg)
 {
     plat_sandbox_close_fds(cg);
+    if (cg->peak_fd >= 0)
+        close(cg->peak_fd);
+    cg->peak_fd = -1;
     if (cg->mem[0])
         rmdir(cg->mem);
     if (cg->cpu[0])
