@@ -39,7 +39,7 @@ typedef struct plat_cg { /* one instance's cgroups */
     uint64_t limit_bytes;
 } plat_cg;
 
-int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups);
+int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups, bool no_cpu);
 void plat_sandbox_release(plat_sandbox *sb);
 void plat_sandbox_set_instances(plat_sandbox *sb, int n); /* CPU weight of the whole group */
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);

@@ -116,6 +116,10 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     if ((rc = fm_yaml_get_bool(y, root, "cgroups", false, &cg, err)))
         goto out;
     c->no_cgroups = !cg;
+    bool cpu = !c->no_cpu_limit;
+    if ((rc = fm_yaml_get_bool(y, root, "cpu_limits", false, &cpu, err)))
+        goto out;
+    c->no_cpu_limit = !cpu;
     str = NULL;
     if ((rc = fm_yaml_get_str(y, root, "listen", false, &str, err)))
         goto out;
@@ -781,7 +785,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         struct timeval tenth = {0, 100000};
         event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
-        plat_sandbox_init(&p->sb, cfg->no_cgroups);
+        plat_sandbox_init(&p->sb, cfg->no_cgroups, cfg->no_cpu_limit);
         if (p->sb.kind == PLAT_SB_RLIMIT)
             FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
                                 "stricter than resident memory) and CPU share is not enforced");

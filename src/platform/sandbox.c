@@ -110,7 +110,7 @@ static bool make_root_v1(const char *mount, const char *controller, char *out, s
 }
 
 /* Detects the best enforcement this machine allows and makes the platform's group. */
-int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
+int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups, bool no_cpu)
 {
     memset(sb, 0, sizeof *sb);
     sb->kind = PLAT_SB_RLIMIT;
@@ -128,17 +128,19 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
         fclose(f);
         remove_stale("/sys/fs/cgroup");
         snprintf(sb->mem_root, sizeof sb->mem_root, "/sys/fs/cgroup/faasml-%d", (int)getpid());
-        if (strstr(buf, "memory") && strstr(buf, "cpu") &&
-            write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory +cpu") &&
+        const char *ctl = no_cpu ? "+memory" : "+memory +cpu";
+        if (strstr(buf, "memory") && (no_cpu || strstr(buf, "cpu")) &&
+            write_str("/sys/fs/cgroup/cgroup.subtree_control", ctl) &&
             (mkdir(sb->mem_root, 0755) == 0 || errno == EEXIST)) {
             char p[600];
             snprintf(p, sizeof p, "%s/cgroup.subtree_control", sb->mem_root);
-            if (write_str(p, "+memory +cpu")) {
+            if (write_str(p, ctl)) {
                 sb->kind = PLAT_SB_CGROUP2;
-                snprintf(sb->cpu_root, sizeof sb->cpu_root, "%s", sb->mem_root);
-                snprintf(sb->desc, sizeof sb->desc,
-                         "cgroup v2 (memory.max, cpu.max = memory/1769 "
-                         "vCPU)");
+                if (!no_cpu)
+                    snprintf(sb->cpu_root, sizeof sb->cpu_root, "%s", sb->mem_root);
+                snprintf(sb->desc, sizeof sb->desc, "%s",
+                         no_cpu ? "cgroup v2 (memory.max; CPU share not limited, by configuration)"
+                                : "cgroup v2 (memory.max, cpu.max = memory/1769 vCPU)");
                 return 0;
             }
             rmdir(sb->mem_root);
@@ -148,8 +150,12 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
     if (is_dir("/sys/fs/cgroup/memory") &&
         make_root_v1("/sys/fs/cgroup/memory", "memory", sb->mem_root, sizeof sb->mem_root)) {
         sb->kind = PLAT_SB_CGROUP1;
-        if (is_dir("/sys/fs/cgroup/cpu") &&
-            make_root_v1("/sys/fs/cgroup/cpu", "cpu", sb->cpu_root, sizeof sb->cpu_root))
+        if (no_cpu) {
+            sb->cpu_root[0] = 0;
+            snprintf(sb->desc, sizeof sb->desc,
+                     "cgroup v1 (memory.limit_in_bytes; CPU share not limited, by configuration)");
+        } else if (is_dir("/sys/fs/cgroup/cpu") &&
+                   make_root_v1("/sys/fs/cgroup/cpu", "cpu", sb->cpu_root, sizeof sb->cpu_root))
             snprintf(sb->desc, sizeof sb->desc,
                      "cgroup v1 (memory.limit_in_bytes, cpu.cfs_quota_us = memory/1769 vCPU)");
         else {
@@ -175,7 +181,7 @@ void plat_sandbox_set_instances(plat_sandbox *sb, int n)
         snprintf(p, sizeof p, "%s/cpu.shares", sb->cpu_root);
         snprintf(v, sizeof v, "%d", n > 256 ? 262144 : 1024 * n);
         write_str(p, v);
-    } else if (sb->kind == PLAT_SB_CGROUP2) {
+    } else if (sb->kind == PLAT_SB_CGROUP2 && sb->cpu_root[0]) {
         snprintf(p, sizeof p, "%s/cpu.weight", sb->cpu_root);
         snprintf(v, sizeof v, "%d", n > 100 ? 10000 : 100 * n);
         write_str(p, v);
@@ -220,9 +226,11 @@ int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *c
         bool ok = write_str(p, v);
         snprintf(p, sizeof p, "%s/memory.swap.max", cg->mem);
         write_str(p, "0");
-        snprintf(p, sizeof p, "%s/cpu.max", cg->mem);
-        snprintf(v, sizeof v, "%ld %d", cpu_quota_us(memory_mb), CPU_PERIOD_US);
-        ok = write_str(p, v) && ok;
+        if (sb->cpu_root[0]) {
+            snprintf(p, sizeof p, "%s/cpu.max", cg->mem);
+            snprintf(v, sizeof v, "%ld %d", cpu_quota_us(memory_mb), CPU_PERIOD_US);
+            ok = write_str(p, v) && ok;
+        }
         if (!ok)
             return fm_err_set(err, FM_EIO, "cannot set limits in cgroup '%s'", cg->mem);
     } else {
