@@ -23,6 +23,7 @@
 #define RAPI_PREFIX "/2018-06-01/runtime/"
 #define LAMBDA_PATH "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
+/* Names for logs and debugging; the policy's names are used for metrics. */
 const char *plat_inst_state_name(plat_inst_state s)
 {
     static const char *const names[] = {"starting", "idle", "busy", "stopping"};
@@ -45,6 +46,7 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
     evbuffer_free(b);
 }
 
+/* Runtime API errors carry {errorMessage, errorType} like RIE's. */
 static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *type,
                         const char *msg)
 {
@@ -80,6 +82,7 @@ static void parse_init_line(plat_inst *in, const char *line)
     }
 }
 
+/* Every line goes to the platform's log and, while an invocation runs, into its log. */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
 {
     platform *p = in->fn->p;
@@ -179,6 +182,7 @@ typedef struct envb {
     int n;
 } envb;
 
+/* Adds KEY=VALUE to the child's environment (built before fork: no allocation after). */
 static void env_add(envb *e, const char *k, const char *v)
 {
     if (e->n >= (int)FM_ARRAY_LEN(e->v) - 1)
@@ -231,6 +235,7 @@ static void build_env(plat_inst *in, envb *e)
         env_add(e, s->env_keys[i], s->env_vals[i]);
 }
 
+/* Releases what an instance holds; the process must already be reaped or forgotten. */
 static void inst_free(plat_inst *in)
 {
     if (in->timer)
@@ -252,6 +257,7 @@ static void inst_free(plat_inst *in)
     free(in);
 }
 
+/* START: listener, cgroup, pipes, fork+exec. Exec failures surface as an init crash. */
 int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err)
 {
     platform *p = fn->p;
@@ -264,7 +270,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->fn = fn;
     in->provisioned = provisioned;
     in->out_fd = in->err_fd = -1;
-    in->cg.mem_fd = in->cg.cpu_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = in->cg.peak_fd = -1;
     in->created_ns = fm_now_ns();
     in->created_wall_ns = fm_wall_ns();
     int rc = bind_rapi(in, err);
@@ -454,6 +460,7 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_send_reply(req, 200, "OK", inv->payload);
 }
 
+/* DISPATCH: deliver now if the runtime waits in /next, else when it asks. */
 void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
 {
     inv->inst = in;
@@ -464,6 +471,7 @@ void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
         in->pending = inv;
 }
 
+/* Kills the whole process group (a bootstrap's children too); reaping does the rest. */
 void plat_inst_kill(plat_inst *in, const char *reason)
 {
     if (in->state == PLAT_INST_STOPPING)
@@ -575,6 +583,7 @@ static void handle_next(plat_inst *in, struct evhttp_request *req)
         deliver(in, in->pending);
 }
 
+/* An /error body that looks like JSON is passed through as the caller's error payload. */
 static bool body_is_json(struct evbuffer *b)
 {
     size_t len = evbuffer_get_length(b);
@@ -610,6 +619,7 @@ static void error_body(struct evhttp_request *req, struct evbuffer *in_body, cha
         *len = (size_t)snprintf(*out, cap, "{\"errorType\":%s,\"errorMessage\":\"Unhandled\"}", q);
 }
 
+/* POST /{id}/response and /{id}/error: 202, then the caller is answered and the policy told. */
 static void handle_result(plat_inst *in, struct evhttp_request *req, const char *id, bool is_error)
 {
     plat_inv *inv = in->inv;
@@ -652,6 +662,7 @@ static void handle_result(plat_inst *in, struct evhttp_request *req, const char 
     plat_feed(in->fn, &ev);
 }
 
+/* POST /init/error: only during init; the error is kept for the request bound to it. */
 static void handle_init_error(plat_inst *in, struct evhttp_request *req)
 {
     if (in->state != PLAT_INST_STARTING || in->init_error) {
@@ -726,6 +737,7 @@ static plat_inst *find_pid(platform *p, pid_t pid)
     return NULL;
 }
 
+/* Lambda's wording for how a runtime ended: "exit status N" or "signal: killed". */
 static void describe_exit(int ws, char *out, size_t cap)
 {
     if (WIFEXITED(ws))
@@ -806,6 +818,7 @@ static void reaped(plat_inst *in)
     plat_sweep(p);
 }
 
+/* SIGCHLD: reap every exited child; ours get their Lambda-shaped ending. */
 void plat_inst_reap(platform *p)
 {
     int ws;
@@ -819,6 +832,7 @@ void plat_inst_reap(platform *p)
     }
 }
 
+/* Teardown without a loop: wait for the process, answer what it held, free it. */
 void plat_inst_forget(plat_inst *in)
 {
     plat_fn *fn = in->fn;

@@ -13,6 +13,7 @@
 static const double bucket_le[PLAT_NBUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
+/* Adds one value to cumulative Prometheus buckets. */
 static void observe(uint64_t *b, double *sum, uint64_t *n, double seconds)
 {
     for (int i = 0; i < PLAT_NBUCKETS; i++)
@@ -22,11 +23,13 @@ static void observe(uint64_t *b, double *sum, uint64_t *n, double seconds)
     (*n)++;
 }
 
+/* Store times are wall-clock; durations are measured on the monotonic clock. */
 static int64_t to_wall(const plat_inv *inv, int64_t mono)
 {
     return mono ? inv->arrive_wall_ns + (mono - inv->arrive_ns) : 0;
 }
 
+/* A failing store must not take the platform down; warn at most every 10 s. */
 static void store_warn(platform *p, fm_err *err)
 {
     static int64_t last;
@@ -37,6 +40,7 @@ static void store_warn(platform *p, fm_err *err)
     }
 }
 
+/* Bills and records one invocation (every ending, also throttles and rejects). */
 void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, const char *error,
                            plat_bill *bill)
 {
@@ -90,6 +94,7 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
         store_warn(p, &err);
 }
 
+/* Records an instance at start, ready and stop (insert or replace by id). */
 void plat_meter_instance(plat_inst *in)
 {
     plat_fn *fn = in->fn;
@@ -125,6 +130,7 @@ void plat_meter_instance(plat_inst *in)
         store_warn(p, &err);
 }
 
+/* Once a second: the time series of instances by state and queue depth. */
 void plat_meter_points(platform *p)
 {
     if (!p->st)
@@ -153,6 +159,7 @@ void plat_meter_points(platform *p)
     }
 }
 
+/* Raw billed quantities of a function generation; prices belong to the cost module. */
 void plat_meter_costs(plat_fn *fn)
 {
     platform *p = fn->p;
@@ -215,6 +222,7 @@ static const counter_def counters[] = {
 };
 #undef M
 
+/* One Prometheus histogram series per function, buckets ascending, +Inf = count. */
 static void render_hist(struct evbuffer *o, platform *p, const char *name, const char *help,
                         bool init)
 {

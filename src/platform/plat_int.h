@@ -35,10 +35,11 @@ typedef struct plat_sandbox {
 typedef struct plat_cg { /* one instance's cgroups */
     char mem[600], cpu[600];
     int mem_fd, cpu_fd; /* cgroup.procs, opened before fork */
+    int peak_fd;        /* memory peak file, read with pread at each REPORT */
     uint64_t limit_bytes;
 } plat_cg;
 
-int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups);
+int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups, bool no_cpu);
 void plat_sandbox_release(plat_sandbox *sb);
 void plat_sandbox_set_instances(plat_sandbox *sb, int n); /* CPU weight of the whole group */
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);
@@ -170,7 +171,7 @@ struct platform {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     int port;
-    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer;
+    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
     policy_account *account;
     char platforms_path[1024];

@@ -79,6 +79,7 @@ typedef struct platform_config {
     const char *self_exe;       /* faasml binary for builtin-onnx functions; NULL: /proc/self/exe */
     const char *log_dir;        /* per-function instance logs; NULL: the platform's log */
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
+    bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
 } platform_config;
 

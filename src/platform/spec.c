@@ -61,6 +61,7 @@ void platform_spec_init(platform_spec *s)
     strcpy(s->profile, "lambda");
 }
 
+/* Frees the spec's strings and resets it to the defaults. */
 void platform_spec_release(platform_spec *s)
 {
     if (!s)
@@ -91,6 +92,7 @@ static bool name_ok(const char *n)
     return true;
 }
 
+/* Environment names must be identifiers and not one of Lambda's reserved names. */
 static bool env_key_ok(const char *k)
 {
     if (!isalpha((unsigned char)k[0]) && k[0] != '_')
@@ -149,6 +151,7 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
     return 0;
 }
 
+/* Replaces an owned string. */
 static int set_str(char **dst, const char *v)
 {
     free(*dst);
@@ -181,6 +184,7 @@ static char *resolve(const char *base, const char *p)
     return r;
 }
 
+/* runtime: custom (also Lambda's "provided") or builtin-onnx. */
 static int set_runtime(platform_spec *s, const char *v)
 {
     if (strcmp(v, "custom") == 0 || strcmp(v, "provided") == 0)
@@ -334,6 +338,7 @@ out:
     return rc;
 }
 
+/* Reads a spec file; its directory anchors relative paths. */
 int platform_spec_load_yaml(const char *path, platform_spec *out, fm_err *err)
 {
     char *buf;
@@ -377,6 +382,7 @@ static int json_int(const cJSON *v, const char *key, int min, int max, int *out,
     return 0;
 }
 
+/* The admin API's form: same keys, absolute paths, strict types. */
 int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err)
 {
     platform_spec_init(out);
@@ -499,6 +505,7 @@ out:
     return rc;
 }
 
+/* What `deploy` sends and the admin API returns; parse_json reads it back. */
 char *platform_spec_to_json(const platform_spec *s)
 {
     cJSON *o = cJSON_CreateObject();
