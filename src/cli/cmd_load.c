@@ -27,7 +27,7 @@ typedef struct load_args {
     const char *tensor, *body, *aws_region, *aws_service;
     bool sagemaker, sigv4, log_tail, http2;
     cli_strlist headers;
-    int64_t max_in_flight, timeout, spin, check_timeout, progress, rt_priority;
+    int64_t max_in_flight, timeout, spin, check_timeout, progress, rt_priority, threads;
     bool no_check;
     const char *db, *name, *profile, *csv, *schedule_out;
     bool json, dry_run, quiet;
@@ -339,31 +339,12 @@ typedef struct sink {
     fm_err err;
 } sink;
 
-static int64_t wall(const sink *k, int64_t t) { return t ? k->wall_off + k->t0_mono + t : 0; }
-
 static void on_record(const load_record *r, void *ud)
 {
     sink *k = ud;
     if (k->db && !k->errors) {
-        store_request q = {
-            .run = k->run_id,
-            .id = (int64_t)r->id,
-            .function = k->function,
-            .scheduled_ns = wall(k, r->scheduled_ns),
-            .sent_ns = wall(k, r->sent_ns),
-            .first_byte_ns = wall(k, r->first_byte_ns),
-            .done_ns = wall(k, r->done_ns),
-            .status = load_status_name(r->status),
-            .http_code = r->http_code,
-            .error = r->error[0] ? r->error : NULL,
-            .cold = r->cold == 1,
-            .instance = r->instance,
-            .init_ms = r->init_ms,
-            .duration_ms = r->duration_ms,
-            .billed_ms = r->billed_ms,
-            .memory_mb = r->memory_mb,
-            .batch_size = 1,
-        };
+        store_request q;
+        load_record_to_store(r, k->run_id, k->function, k->wall_off + k->t0_mono, &q);
         if (store_request_add(k->db, &q, &k->err))
             k->errors++;
     }
@@ -484,10 +465,11 @@ static int run_load(load_args *a, load_spec *spec)
     if (build_target(a, &t, &tb, &fname, &err) || build_payloads(a, spec->seed, &p, &err))
         return cli_fail(CMD, 2, "%s", err.msg);
     if (a->max_in_flight < 1 || a->max_in_flight > 1000000 || a->timeout <= 0 ||
-        a->rt_priority < 0 || a->rt_priority > 99) {
+        a->rt_priority < 0 || a->rt_priority > 99 || a->threads < 1 || a->threads > 64 ||
+        a->threads > a->max_in_flight) {
         load_payloads_free(p);
-        return cli_fail(CMD, 2, "--max-in-flight must be 1 to 1000000, --timeout > 0 and "
-                        "--rt-priority 0 to 99");
+        return cli_fail(CMD, 2, "--max-in-flight must be 1 to 1000000, --timeout > 0, "
+                        "--rt-priority 0 to 99 and --threads 1 to 64 (at most --max-in-flight)");
     }
     if (!a->no_check && load_target_check(&t, a->check_timeout, &err)) {
         load_payloads_free(p);
@@ -539,7 +521,7 @@ static int run_load(load_args *a, load_spec *spec)
     sigaction(SIGTERM, &sa, NULL);
     int64_t prog = a->quiet ? 0 : a->progress >= 0 ? a->progress : tty ? 250000000 : 5000000000;
     load_run_opts o = {.max_in_flight = (int)a->max_in_flight, .timeout_ns = a->timeout,
-                       .spin_ns = a->spin, .rt_priority = (int)a->rt_priority, .progress_ns = prog, .progress = on_progress,
+                       .threads = (int)a->threads, .spin_ns = a->spin, .rt_priority = (int)a->rt_priority, .progress_ns = prog, .progress = on_progress,
                        .record = on_record, .ud = &k, .stop = &stop_flag};
     load_summary sum;
     /* run times are ns since the driver's start; one wall/monotonic pair maps them to wall time */
@@ -587,7 +569,7 @@ int cmd_load(int argc, char **argv)
 {
     load_args a = {.rate = NAN, .trace_unit = "s", .pick = "round-robin", .aws_service = "lambda",
                    .max_in_flight = 1024, .timeout = 30000000000LL, .spin = 0,
-                   .check_timeout = 3000000000LL, .progress = -1, .db = "results.db",
+                   .check_timeout = 3000000000LL, .threads = 1, .progress = -1, .db = "results.db",
                    .name = "load", .seed = 1};
     const char *seed_s = NULL;
     const cli_opt opts[] = {
@@ -652,6 +634,8 @@ int cmd_load(int argc, char **argv)
         {"timeout", 0, CLI_OPT_DURATION, &a.timeout, "D", "per-request timeout (default 30s)"},
         {"spin", 0, CLI_OPT_DURATION, &a.spin, "D",
          "busy-wait the last D before each send for accuracy (default 0: sleep only)"},
+        {"threads", 0, CLI_OPT_INT, &a.threads, "N",
+         "timing loops, each sending every N-th request on its own core (default 1)"},
         {"rt-priority", 0, CLI_OPT_INT, &a.rt_priority, "N",
          "run the timing loop SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE; default 0: "
          "off)"},

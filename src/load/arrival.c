@@ -2,6 +2,7 @@
  * no I/O). Continuous processes keep time as double nanoseconds and round each arrival, so no
  * error accumulates across millions of arrivals. */
 #include "load.h"
+#include "load_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -491,6 +492,11 @@ int load_arrival_new(const load_spec *spec, load_arrival **out, fm_err *err)
     }
     *out = a;
     return 0;
+}
+
+int load_arrival_restart(const load_arrival *a, load_arrival **out, fm_err *err)
+{
+    return load_arrival_new(&a->spec, out, err);
 }
 
 void load_arrival_free(load_arrival *a)

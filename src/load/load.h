@@ -197,8 +197,9 @@ int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, f
 int load_payloads_literal(const char *body, load_payloads **out, fm_err *err);
 void load_payloads_free(load_payloads *p);
 size_t load_payloads_count(const load_payloads *p);
-/* The next body; deterministic for a seed. */
-void load_payloads_next(load_payloads *p, const char **data, size_t *len);
+/* The body of request `id` (1-based): round-robin takes body (id - 1) mod n, random a seeded hash
+ * of id; either way a pure function of the seed and the id. Safe from several threads. */
+void load_payloads_get(const load_payloads *p, uint64_t id, const char **data, size_t *len);
 
 /* ---- driver ---------------------------------------------------------------------------------- */
 typedef enum load_status {
@@ -256,7 +257,8 @@ typedef void (*load_record_fn)(const load_record *r, void *ud);   /* writer thre
 typedef void (*load_progress_fn)(const load_progress *p, void *ud); /* timing thread */
 
 typedef struct load_run_opts {
-    int max_in_flight;        /* > 0 */
+    int max_in_flight;        /* > 0, shared evenly by the timing loops */
+    int threads;              /* timing loops (0 or 1: one) */
     int64_t timeout_ns;       /* per request, > 0 */
     int64_t spin_ns;          /* busy-wait this long before a send (0: sleep only) */
     int rt_priority;          /* > 0: run the timing loop SCHED_FIFO at this priority (needs
@@ -288,10 +290,12 @@ void load_summary_release(load_summary *s);
 /* Opens a connection to the target's host and port (TCP, and TLS for https) and closes it, so an
  * unreachable target is an error before anything is sent. */
 int load_target_check(const load_target *t, int64_t timeout_ns, fm_err *err);
-/* Runs the schedule against the target. Returns 0 when the run completed (even with failed
+/* Runs the schedule of `a` against the target. With o->threads > 1, several timing loops each send
+ * every threads-th arrival of the same schedule with their own libcurl multi handle (then `a`
+ * must not have been advanced yet). Returns 0 when the run completed (even with failed
  * requests); a negative code for a setup failure, in which case nothing was sent. */
-int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load_run_opts *o,
-             load_summary *out, fm_err *err);
+int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
+             const load_run_opts *o, load_summary *out, fm_err *err);
 
 /* The results-store row of a record; times become wall0 + the record's monotonic times (pass
  * wall0 = fm_wall_ns() - fm_now_ns() taken at the run's start, plus the run's t0). */

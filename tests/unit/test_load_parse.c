@@ -261,7 +261,7 @@ static void test_payloads(void **st)
     assert_int_equal(load_payloads_tensor("input:2x3:FP32", 5, &p, &err), 0);
     const char *d;
     size_t n;
-    load_payloads_next(p, &d, &n);
+    load_payloads_get(p, 1, &d, &n);
     assert_int_equal(strncmp(d, "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":"
                                 "\"FP32\",\"data\":[", 61), 0);
     int commas = 0;
@@ -287,7 +287,7 @@ static void test_payloads(void **st)
     assert_int_equal(load_payloads_count(p), 3);
     const char *order[] = {"a.json", "b.json", "c.json", "a.json"};
     for (int i = 0; i < 4; i++) {
-        load_payloads_next(p, &d, &n);
+        load_payloads_get(p, (uint64_t)i + 1, &d, &n);
         assert_int_equal(n, 6);
         assert_memory_equal(d, order[i], 6);
     }
@@ -297,7 +297,7 @@ static void test_payloads(void **st)
     for (int r = 0; r < 2; r++) {
         assert_int_equal(load_payloads_from_path(dir, LOAD_PICK_RANDOM, 77, &p, &err), 0);
         for (int i = 0; i < 64; i++) {
-            load_payloads_next(p, &d, &n);
+            load_payloads_get(p, (uint64_t)i + 1, &d, &n);
             seq[r][i] = d[0];
         }
         load_payloads_free(p);
