@@ -685,6 +685,14 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
     if (nw > 1 && as.count > 0)
         return fm_err_set(err, FM_EINVAL, "several timing loops need a fresh arrival iterator");
     pthread_once(&curl_once, curl_init_once);
+    /* libcurl before 8.0 breaks HTTP/2 prior knowledge on connection reuse (curl issue 10634):
+     * every request after the first fails with "Error in the HTTP2 framing layer" */
+    if (t->http2 && strncmp(t->url, "https:", 6) != 0 &&
+        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+        return fm_err_set(err, FM_EUNSUPPORTED,
+                          "HTTP/2 without TLS fails on connection reuse in libcurl %s (curl issue "
+                          "10634, fixed in 8.0): use an https:// URL or HTTP/1.1",
+                          curl_version_info(CURLVERSION_NOW)->version);
     run_ctx c = {.o = o, .target = t, .p = p, .nw = nw};
     c.has_body = p && load_payloads_count(p) > 0;
     pthread_mutex_init(&c.mu, NULL);
