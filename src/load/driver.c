@@ -83,6 +83,7 @@ struct run_ctx {
     load_record *shared;
     size_t shared_n, shared_cap;
     bool closing, oom;
+    int abort_run; /* atomic: a loop could not start; the others stop scheduling */
 };
 
 /* One timing loop. Counters read by loop 0's progress report are updated atomically. */
@@ -539,7 +540,7 @@ static void *loop_main(void *arg)
     for (;;) {
         int64_t now = clk(d);
         bool kick = false;
-        if (o->stop && *o->stop && !stopped) {
+        if (!stopped && ((o->stop && *o->stop) || ATOMIC_GET(d->rc->abort_run))) {
             stopped = true;
             d->interrupted = true;
         }
@@ -591,7 +592,7 @@ static void *loop_main(void *arg)
             curl_multi_socket_action(d->multi, evs[i].data.fd, f, &running);
         }
     }
-    d->ended = clk(d);
+    __atomic_store_n(&d->ended, clk(d), __ATOMIC_RELAXED);
     if (d->index == 0 && o->progress && o->progress_ns > 0) {
         /* the last report waits for the other loops, so its counts are final */
         for (int i = 1; i < d->rc->nw; i++)
@@ -703,6 +704,8 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
     sum->dispatch = fm_hist_new();
     c.headers = build_headers(t, c.has_body);
     int rc = 0, started = 0;
+    for (int i = 0; ws && i < nw; i++)
+        ws[i].ep = ws[i].tfd = -1;
     if (!ws || !sum->lat_sched || !sum->lat_sent || !sum->dispatch || !c.headers) {
         rc = fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
         goto out;
@@ -744,6 +747,9 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
     if (started < nw) {
         /* loops already running stop scheduling at once; what they sent is still recorded */
         rc = fm_err_set(err, FM_EINTERNAL, "cannot start timing loop %d", started);
+        for (int i = started; i < nw; i++)
+            __atomic_store_n(&ws[i].ended, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&c.abort_run, 1, __ATOMIC_RELAXED);
     }
     for (int i = 0; i < started; i++)
         pthread_join(ws[i].th, NULL);
