@@ -31,9 +31,12 @@
 #include "load_int.h"
 
 static const char *const status_names[LOAD_ST__COUNT] = {
-    [LOAD_ST_OK] = "ok",           [LOAD_ST_ERROR] = "error",
-    [LOAD_ST_THROTTLED] = "throttled", [LOAD_ST_TIMEOUT] = "timeout",
-    [LOAD_ST_DROPPED] = "dropped", [LOAD_ST_CONN_ERROR] = "conn_error",
+    [LOAD_ST_OK] = "ok",
+    [LOAD_ST_ERROR] = "error",
+    [LOAD_ST_THROTTLED] = "throttled",
+    [LOAD_ST_TIMEOUT] = "timeout",
+    [LOAD_ST_DROPPED] = "dropped",
+    [LOAD_ST_CONN_ERROR] = "conn_error",
 };
 
 const char *load_status_name(load_status s)
@@ -52,12 +55,14 @@ void load_summary_release(load_summary *s)
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 /* ---- state ---------------------------------------------------------------------------------- */
 typedef struct run_ctx run_ctx;
 typedef struct worker worker;
-
 
 typedef struct slot {
     CURL *easy;
@@ -98,7 +103,7 @@ struct worker {
     int64_t curl_deadline; /* run time libcurl wants to be called back at; -1: none */
     int64_t t0;
     load_arrival *arr;
-    uint64_t seen;         /* arrivals of the whole schedule walked so far */
+    uint64_t seen; /* arrivals of the whole schedule walked so far */
     load_record *pend;
     size_t pend_n, pend_cap;
     bool oom, interrupted;
@@ -120,7 +125,10 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static inline int64_t clk(const worker *d) { return fm_now_ns() - d->t0; }
+static inline int64_t clk(const worker *d)
+{
+    return fm_now_ns() - d->t0;
+}
 
 /* ---- writer thread -------------------------------------------------------------------------- */
 static bool append(load_record **v, size_t *n, size_t *cap, const load_record *r, size_t k)
@@ -205,7 +213,8 @@ static void emit(worker *d, const load_record *r)
         d->oom = true;
 }
 
-/* ---- libcurl callbacks ------------------------------------------------------------------------ */
+/* ---- libcurl callbacks ------------------------------------------------------------------------
+ */
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
     (void)p;
@@ -273,10 +282,10 @@ static int setup_easy(worker *d, slot *s, fm_err *err)
         return fm_err_set(err, FM_ENOMEM, "cannot create a libcurl handle");
     s->d = d;
     int rc = 0;
-#define SET(opt, val)                                                                          \
-    do {                                                                                       \
-        if (!rc && curl_easy_setopt(e, opt, val) != CURLE_OK)                                  \
-            rc = fm_err_set(err, FM_EUNSUPPORTED, "libcurl rejects option %s", #opt);          \
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (!rc && curl_easy_setopt(e, opt, val) != CURLE_OK)                                      \
+            rc = fm_err_set(err, FM_EUNSUPPORTED, "libcurl rejects option %s", #opt);              \
     } while (0)
     SET(CURLOPT_URL, t->url);
     SET(CURLOPT_NOSIGNAL, 1L);
@@ -292,7 +301,7 @@ static int setup_easy(worker *d, slot *s, fm_err *err)
     SET(CURLOPT_HTTPHEADER, d->rc->headers);
     SET(CURLOPT_HTTP_VERSION,
         t->http2 ? (strncmp(t->url, "https:", 6) == 0 ? CURL_HTTP_VERSION_2TLS
-                                                       : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+                                                      : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
                  : CURL_HTTP_VERSION_1_1);
     if (t->http2)
         SET(CURLOPT_PIPEWAIT, 1L);
@@ -385,12 +394,12 @@ static void finish(worker *d, slot *s, CURLcode res)
         else
             r->status = LOAD_ST_OK;
         if (r->status != LOAD_ST_OK)
-            snprintf(r->error, sizeof r->error, s->fn_error ? "function error (http %ld)"
-                                                            : "http %ld", code);
+            snprintf(r->error, sizeof r->error,
+                     s->fn_error ? "function error (http %ld)" : "http %ld", code);
     } else {
         r->status = res == CURLE_OPERATION_TIMEDOUT ? LOAD_ST_TIMEOUT : LOAD_ST_CONN_ERROR;
-        snprintf(r->error, sizeof r->error, "%s", s->errbuf[0] ? s->errbuf
-                                                               : curl_easy_strerror(res));
+        snprintf(r->error, sizeof r->error, "%s",
+                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(res));
     }
     ATOMIC_INC(d->count[r->status]);
     if (r->sent_ns)
@@ -429,8 +438,13 @@ static void record_unsent(worker *d, load_record *r, load_status st, const char 
 /* Hands request `id` to libcurl, or records why it was not sent. */
 static bool start(worker *d, uint64_t id, int64_t at)
 {
-    load_record r = {.id = id, .scheduled_ns = at, .cold = -1, .instance = -1,
-                     .init_ms = -1, .duration_ms = -1, .billed_ms = -1};
+    load_record r = {.id = id,
+                     .scheduled_ns = at,
+                     .cold = -1,
+                     .instance = -1,
+                     .init_ms = -1,
+                     .duration_ms = -1,
+                     .billed_ms = -1};
     if (d->free_head < 0) {
         char why[64];
         snprintf(why, sizeof why, "max in flight (%d) reached", d->nslots * d->rc->nw);
@@ -604,9 +618,9 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-/* ---- the run ----------------------------------------------------------------------------------- */
-static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arrival *a,
-                       fm_err *err)
+/* ---- the run -----------------------------------------------------------------------------------
+ */
+static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arrival *a, fm_err *err)
 {
     d->rc = c;
     d->o = c->o;
@@ -672,14 +686,15 @@ static void worker_release(worker *d)
     fm_hist_free(d->dispatch);
 }
 
-int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
-             const load_run_opts *o, load_summary *sum, fm_err *err)
+int load_run(load_arrival *a, const load_target *t, const load_payloads *p, const load_run_opts *o,
+             load_summary *sum, fm_err *err)
 {
     memset(sum, 0, sizeof *sum);
     int nw = o->threads > 1 ? o->threads : 1;
     if (o->max_in_flight < 1 || o->max_in_flight > 1000000 || o->timeout_ns <= 0 || nw > 64 ||
         nw > o->max_in_flight)
-        return fm_err_set(err, FM_EINVAL, "max in flight must be 1 to 1000000 (and at least the "
+        return fm_err_set(err, FM_EINVAL,
+                          "max in flight must be 1 to 1000000 (and at least the "
                           "number of threads, at most 64), timeout > 0");
     load_arrival_stats as;
     load_arrival_stats_get(a, &as);
@@ -711,8 +726,8 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
         goto out;
     }
     for (int i = 0; i < nw && !rc; i++)
-        rc = worker_init(&ws[i], &c, i, o->max_in_flight / nw + (i < o->max_in_flight % nw), a,
-                         err);
+        rc =
+            worker_init(&ws[i], &c, i, o->max_in_flight / nw + (i < o->max_in_flight % nw), a, err);
     if (rc)
         goto out;
     pthread_t writer;
@@ -729,8 +744,10 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
         struct sched_param sp = {.sched_priority = o->rt_priority};
         int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
         if (e) {
-            rc = fm_err_set(err, FM_EINVAL, "cannot run the timing loop SCHED_FIFO at priority "
-                            "%d: %s", o->rt_priority, strerror(e));
+            rc = fm_err_set(err, FM_EINVAL,
+                            "cannot run the timing loop SCHED_FIFO at priority "
+                            "%d: %s",
+                            o->rt_priority, strerror(e));
             stop_writer(&c, have_writer ? &writer : NULL);
             goto out;
         }
@@ -771,8 +788,8 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p,
             rc = fm_err_set(err, FM_ENOMEM, "out of memory: some records were lost");
     }
     sum->success_ratio = sum->total ? (double)sum->count[LOAD_ST_OK] / (double)sum->total : 0;
-    sum->achieved_rate = sum->elapsed_ns > 0 ? sum->achieved_rate / ((double)sum->elapsed_ns / 1e9)
-                                             : 0;
+    sum->achieved_rate =
+        sum->elapsed_ns > 0 ? sum->achieved_rate / ((double)sum->elapsed_ns / 1e9) : 0;
     if (c.oom && !rc)
         rc = fm_err_set(err, FM_ENOMEM, "out of memory: some records were lost");
 out:

@@ -57,7 +57,10 @@ void load_payloads_free(load_payloads *p)
     free(p);
 }
 
-size_t load_payloads_count(const load_payloads *p) { return p ? p->n : 0; }
+size_t load_payloads_count(const load_payloads *p)
+{
+    return p ? p->n : 0;
+}
 
 /* Why: a pure function of the request id, so the body of request k does not depend on which
  * timing loop sends it or on how many requests were dropped before it. */
@@ -193,7 +196,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->n] = 0;
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 #define TENSOR_MAX_ELEMS (16u << 20)
 
@@ -223,7 +229,8 @@ int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, f
             (elems *= (uint64_t)dims[nd]) > TENSOR_MAX_ELEMS)
             return fm_err_set(err, FM_EINVAL,
                               "tensor '%s': bad shape (1 to 8 positive dims, at most %u "
-                              "elements)", spec, TENSOR_MAX_ELEMS);
+                              "elements)",
+                              spec, TENSOR_MAX_ELEMS);
         nd++;
     }
     if (nd == 0)
