@@ -172,12 +172,12 @@ static void test_mmpp_occupancy_three_states(void **st)
     double tot = 0;
     for (int i = 0; i < 3; i++)
         tot += as.mmpp_time_s[i];
-    /* ~20000 sojourns of about 1 s: occupancy sd < 0.5% abs (1% under ASan); tolerance 3% abs */
+    /* occupancy sd, measured over 20 seeds, <= 0.4% abs (0.75% under ASan); tolerance 3% abs */
     for (int i = 0; i < 3; i++)
         assert_true(fabs(as.mmpp_time_s[i] / tot - info.pi[i]) < 0.03);
     assert_true(as.mmpp_transitions > 1000);
-    /* mean rate: tolerance 5% (sd ~ 0.6% here) */
-    assert_true(fabs((double)as.count / (tot) / info.mean_rate - 1) < 0.05);
+    /* mean rate: sd measured over 20 seeds 1.0% (1.9% under ASan); tolerance 8% */
+    assert_true(fabs((double)as.count / (tot) / info.mean_rate - 1) < 0.08);
     load_arrival_free(a);
 }
 
