@@ -411,7 +411,7 @@ static void print_hist_json(const char *name, const fm_hist *h, double div)
 
 static void print_hist_text(const char *label, const fm_hist *h, double div, const char *unit)
 {
-    printf("  %-28s", label);
+    printf("  %-30s", label);
     if (!h->count) {
         printf("n/a\n");
         return;
