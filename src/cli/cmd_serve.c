@@ -31,8 +31,9 @@ int cmd_serve(int argc, char **argv)
          "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
         {"db", 0, CLI_OPT_STR, &db, "PATH",
          "results database: every invocation, instance, time series point and billed quantity"},
-        {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC", "deploy this function spec at start "
-                                                         "(repeatable)"},
+        {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC",
+         "deploy this function spec at start "
+         "(repeatable)"},
         {"log-dir", 0, CLI_OPT_STR, &log_dir, "DIR",
          "write instance logs to DIR/instances.log (default: stderr)"},
         {"keep-alive", 0, CLI_OPT_DURATION, &keep_alive, "DUR",
@@ -45,7 +46,8 @@ int cmd_serve(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "serve", "[--config platform.yaml] [--listen HOST:PORT] [--db PATH] [options]",
+        "serve",
+        "[--config platform.yaml] [--listen HOST:PORT] [--db PATH] [options]",
         "Starts the serverless platform on one machine: a gateway speaking the AWS Lambda Invoke "
         "API (POST /2015-03-31/functions/NAME/invocations) and KServe v2 (/v2/...), an admin API "
         "(/admin/functions), Prometheus metrics (/metrics), and an instance manager that runs each "
@@ -53,7 +55,9 @@ int cmd_serve(int argc, char **argv)
         "CPU share (cgroups when writable, else RLIMIT_AS). Once ready it prints 'listening on "
         "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
         "flushes the database. See docs/platform.md.",
-        opts, 0, 0};
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -73,7 +77,8 @@ int cmd_serve(int argc, char **argv)
         fm_arena_release(&strings);
         return cli_fail("serve", 2, "%s", err.msg);
     }
-    if (listen && parse_listen(listen, &cfg.listen_host, &cfg.listen_port, hostbuf, sizeof hostbuf)) {
+    if (listen &&
+        parse_listen(listen, &cfg.listen_host, &cfg.listen_port, hostbuf, sizeof hostbuf)) {
         fm_arena_release(&strings);
         return cli_fail("serve", 2, "--listen must be HOST:PORT, got '%s'", listen);
     }

@@ -93,7 +93,8 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     else
-        snprintf(errbuf, errcap, "cannot reach '%s': %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+        snprintf(errbuf, errcap, "cannot reach '%s': %s", url,
+                 cerr[0] ? cerr : curl_easy_strerror(rc));
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     if (!out->body && (out->body = malloc(1)))

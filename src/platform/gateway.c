@@ -16,7 +16,8 @@
 #define ADMIN_PREFIX "/admin/functions"
 #define MAX_BODY (32 * 1024 * 1024) /* beyond: evhttp's own 413; up to it: Lambda's 413 JSON */
 
-/* ---- replies ---------------------------------------------------------------------------------- */
+/* ---- replies ----------------------------------------------------------------------------------
+ */
 
 static void send_body(struct evhttp_request *req, int code, const char *ctype, const char *body,
                       size_t len)
@@ -94,22 +95,43 @@ static size_t base64(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-/* ---- invocations ------------------------------------------------------------------------------ */
-
-static void on_client_closed(struct evhttp_connection *conn, void *arg)
+/* Decodes base64 (X-Amz-Client-Context) into a malloc'd string; NULL when it is not base64. */
+static char *unbase64(const char *in)
 {
-    plat_inv *inv = arg;
-    if (inv->client && evhttp_request_get_connection(inv->client) == conn)
-        inv->client = NULL;
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; out && i < n && in[i] != '='; i++) {
+        const char *p = strchr(tbl, in[i]);
+        if (!p || !in[i]) {
+            free(out);
+            return NULL;
+        }
+        acc = acc << 6 | (uint32_t)(p - tbl);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (char)(acc >> bits);
+        }
+    }
+    if (out)
+        out[o] = 0;
+    return out;
 }
 
-/* Detaches the client before replying: after evhttp_send_reply the connection may be gone. */
+/* ---- invocations ------------------------------------------------------------------------------
+ */
+
+/* Why no close callback on client connections: when a client leaves while its invocation runs,
+ * libevent detaches the request from the dead connection and keeps it for us; replying to a
+ * detached request frees it (libevent 2.1 evhttp_send). So every request is answered exactly
+ * once, whether or not anyone is still listening, and nothing dangles. */
 static struct evhttp_request *take_client(plat_inv *inv)
 {
     struct evhttp_request *req = inv->client;
     inv->client = NULL;
-    if (req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
     return req;
 }
 
@@ -117,13 +139,18 @@ void plat_inv_free(plat_inv *inv)
 {
     if (!inv)
         return;
-    take_client(inv);
+    struct evhttp_request *req = take_client(inv);
+    if (req) /* never left unanswered: an answer also frees a detached request */
+        send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
     if (inv->timer)
         event_free(inv->timer);
+    if (inv->retry_ev)
+        event_free(inv->retry_ev);
     if (inv->payload)
         evbuffer_free(inv->payload);
     if (inv->log)
         evbuffer_free(inv->log);
+    free(inv->client_context);
     free(inv);
 }
 
@@ -161,8 +188,7 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     cJSON_Delete(o);
 }
 
-void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body,
-                     size_t len)
+void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len)
 {
     struct evhttp_request *req = take_client(inv);
     if (!req)
@@ -171,21 +197,18 @@ void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char
         if (fn_error) {
             kserve_error(req, body, len);
         } else {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId",
-                              inv->rid);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
             send_body(req, status, "application/json", body, len);
         }
         return;
     }
     add_lambda_headers(inv, req);
     if (fn_error)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error",
-                          fn_error);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error", fn_error);
     send_body(req, status, "application/json", body, len);
 }
 
-void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason,
-                   const char *msg)
+void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason, const char *msg)
 {
     plat_meter_invocation(inv, status == 429 ? "throttled" : "error", status, type, NULL);
     struct evhttp_request *req = take_client(inv);
@@ -242,8 +265,8 @@ void plat_inv_arm_timeout(plat_inv *inv)
 static void make_rid(platform *p, char *out)
 {
     uint64_t a = fm_rng_u64(&p->rng), b = fm_rng_u64(&p->rng);
-    a = (a & ~0xF000ull) | 0x4000ull;                               /* version 4 */
-    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;        /* variant */
+    a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
+    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012" PRIx64, (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xFFFF, (unsigned)a & 0xFFFF, (unsigned)(b >> 48),
              (uint64_t)(b & 0xFFFFFFFFFFFFull));
@@ -263,13 +286,13 @@ static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request 
     inv->arrive_ns = fm_now_ns();
     inv->arrive_wall_ns = fm_wall_ns();
     make_rid(p, inv->rid);
-    const char *trace = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                           "X-Amzn-Trace-Id");
+    const char *trace =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id");
     if (trace && strlen(trace) < sizeof inv->trace_id)
         snprintf(inv->trace_id, sizeof inv->trace_id, "%s", trace);
     else
-        snprintf(inv->trace_id, sizeof inv->trace_id, "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64
-                 ";Sampled=0",
+        snprintf(inv->trace_id, sizeof inv->trace_id,
+                 "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64 ";Sampled=0",
                  (unsigned)(inv->arrive_wall_ns / 1000000000), fm_rng_u64(&p->rng) >> 0,
                  (uint64_t)fm_rng_u64(&p->rng));
     return inv;
@@ -283,8 +306,6 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
     inv->fn->m.invocations[inv->kind]++;
     if (client) {
         inv->client = client;
-        evhttp_connection_set_closecb(evhttp_request_get_connection(client), on_client_closed,
-                                      inv);
         plat_inv_arm_timeout(inv);
     }
     if (inv->kind == PLAT_INV_EVENT) {
@@ -349,7 +370,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         snprintf(qual, sizeof qual, "%s", qv);
     evhttp_clear_headers(&params);
     if (!fn || (qual[0] && strcmp(qual, "$LATEST") != 0)) {
-        snprintf(msg, sizeof msg, "Function not found: arn:aws:lambda:%s:000000000000:function:%s%s%s",
+        snprintf(msg, sizeof msg,
+                 "Function not found: arn:aws:lambda:%s:000000000000:function:%s%s%s",
                  p->cfg.region, name, qual[0] ? ":" : "", qual);
         send_aws_error(req, 404, "ResourceNotFoundException", NULL, msg, NULL);
         return;
@@ -367,8 +389,16 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
                        "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun", NULL);
         return;
     }
+    const char *cc = evhttp_find_header(ih, "X-Amz-Client-Context");
+    char *client_context = NULL;
+    if (cc && (strlen(cc) > 3583 || !(client_context = unbase64(cc)))) {
+        send_aws_error(req, 400, "InvalidParameterValueException", NULL,
+                       "X-Amz-Client-Context must be base64 of at most 3583 bytes", NULL);
+        return;
+    }
     const char *lt = evhttp_find_header(ih, "X-Amz-Log-Type");
     if (lt && strcmp(lt, "Tail") != 0 && strcmp(lt, "None") != 0) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidParameterValueException", NULL,
                        "X-Amz-Log-Type must be None or Tail", NULL);
         return;
@@ -377,6 +407,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     size_t len = evbuffer_get_length(body);
     size_t limit = kind == PLAT_INV_EVENT ? PLAT_MAX_EVENT_PAYLOAD : PLAT_MAX_PAYLOAD;
     if (len > limit) {
+        free(client_context);
         snprintf(msg, sizeof msg,
                  "%zu byte payload is too large for the %s invocation type (limit %zu bytes)", len,
                  kind == PLAT_INV_EVENT ? "Event" : "RequestResponse", limit);
@@ -387,12 +418,14 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     if (!len)
         len = 2;
     if (!is_json(data, len)) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidRequestContentException", NULL,
                        "Could not parse request body into json: the payload is not valid JSON",
                        NULL);
         return;
     }
     if (dry) {
+        free(client_context);
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Executed-Version",
                           "$LATEST");
         send_body(req, 204, NULL, NULL, 0);
@@ -400,10 +433,12 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
     plat_inv *inv = inv_new(fn, kind, req);
     if (!inv || evbuffer_add(inv->payload, data, len)) {
+        free(client_context);
         plat_inv_free(inv);
         send_aws_error(req, 500, "ServiceException", NULL, "out of memory", NULL);
         return;
     }
+    inv->client_context = client_context;
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
     if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
         plat_inv_free(inv);
@@ -420,7 +455,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
 }
 
-/* ---- KServe v2 -------------------------------------------------------------------------------- */
+/* ---- KServe v2 --------------------------------------------------------------------------------
+ */
 
 static plat_fn *onnx_fn(platform *p, const char *name)
 {
@@ -486,15 +522,17 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
         send_json_obj(req, 200, o);
     } else if (strcmp(rest, "/ready") == 0 && m == EVHTTP_REQ_GET) {
         char b[128];
-        snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name, p->draining ? "false" : "true");
+        snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name,
+                 p->draining ? "false" : "true");
         send_body(req, p->draining ? 503 : 200, "application/json", b, strlen(b));
     } else if (strcmp(rest, "/infer") == 0 && m == EVHTTP_REQ_POST) {
         struct evbuffer *body = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(body);
         if (evhttp_find_header(evhttp_request_get_input_headers(req),
                                "Inference-Header-Content-Length")) {
-            send_json_error(req, 400, "binary tensor data is not supported through the gateway: "
-                                      "send JSON tensors");
+            send_json_error(req, 400,
+                            "binary tensor data is not supported through the gateway: "
+                            "send JSON tensors");
             return;
         }
         if (len > PLAT_MAX_PAYLOAD) {
@@ -518,7 +556,8 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
     }
 }
 
-/* ---- admin API -------------------------------------------------------------------------------- */
+/* ---- admin API --------------------------------------------------------------------------------
+ */
 
 static cJSON *describe(plat_fn *fn)
 {
@@ -617,7 +656,8 @@ static void h_admin(platform *p, struct evhttp_request *req, const char *path)
     platform_spec_release(&spec);
 }
 
-/* ---- routing ---------------------------------------------------------------------------------- */
+/* ---- routing ----------------------------------------------------------------------------------
+ */
 
 static void h_metrics(platform *p, struct evhttp_request *req)
 {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,7 +29,8 @@ const char *plat_inst_state_name(plat_inst_state s)
     return names[s];
 }
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers ----------------------------------------------------------------------------
+ */
 
 static void reply_json(struct evhttp_request *req, int code, const char *reason, const char *body)
 {
@@ -52,7 +54,8 @@ static void reply_error(struct evhttp_request *req, int code, const char *reason
     reply_json(req, code, reason, body);
 }
 
-/* ---- logs ------------------------------------------------------------------------------------- */
+/* ---- logs -------------------------------------------------------------------------------------
+ */
 
 /* Why: the function host reports its init phases as `FAASML_INIT {json}` on stderr; the platform
  * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. */
@@ -129,15 +132,17 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- starting --------------------------------------------------------------------------------- */
+/* ---- starting ---------------------------------------------------------------------------------
+ */
 
 static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
 {
     plat_inst *in = arg;
     if (in->state == PLAT_INST_STARTING) {
         char line[160];
-        int n = snprintf(line, sizeof line, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
-                                            "Status: timeout",
+        int n = snprintf(line, sizeof line,
+                         "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
+                         "Status: timeout",
                          (double)(fm_now_ns() - in->created_ns) / 1e6);
         plat_log_line(in, NULL, line, (size_t)n);
         plat_inst_kill(in, "init_timeout");
@@ -293,6 +298,10 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         rc = fm_err_set(err, -errno, "fork: %s", strerror(errno));
     } else if (pid == 0) {
         setpgid(0, 0);
+        /* If the platform dies without stopping us (SIGKILL, crash), the instance goes too. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != p->pid_self)
+            _exit(125);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -355,11 +364,12 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     /* The instance is tracked even when exec failed: the child exits and is reaped like any
      * crash at init, so one path records it and tells the policy START_FAILED. */
     TAILQ_INSERT_TAIL(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, ++p->ninstances);
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
-        int n = snprintf(line, sizeof line, "cannot start '%s': %s", argv[0],
-                         strerror(child_errno));
+        int n =
+            snprintf(line, sizeof line, "cannot start '%s': %s", argv[0], strerror(child_errno));
         plat_log_line(in, NULL, line, (size_t)n);
         free(in->init_error);
         char q[1300];
@@ -385,14 +395,21 @@ fail:
     return rc;
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
+/* The runtime dropped the connection of its parked /next. libevent has detached that request
+ * from the dying connection (a reply frees it) unless the whole listener is being freed, in which
+ * case the connection frees it. Either way the instance forgets it and waits for a new /next. */
 static void on_next_closed(struct evhttp_connection *conn, void *arg)
 {
     plat_inst *in = arg;
-    if (in->next_conn == conn) {
+    if (in->next_conn == conn && in->next_req) {
+        struct evhttp_request *req = in->next_req;
         in->next_req = NULL;
         in->next_conn = NULL;
+        if (!evhttp_request_get_connection(req))
+            evhttp_send_error(req, 500, NULL);
     }
 }
 
@@ -416,10 +433,24 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_add_header(h, "Lambda-Runtime-Deadline-Ms", v);
     evhttp_add_header(h, "Lambda-Runtime-Invoked-Function-Arn", inv->fn->arn);
     evhttp_add_header(h, "Lambda-Runtime-Trace-Id", inv->trace_id);
+    if (inv->client_context) /* omitted when empty, as RIE does */
+        evhttp_add_header(h, "Lambda-Runtime-Client-Context", inv->client_context);
     evhttp_add_header(h, "Content-Type", "application/json");
     char line[128];
     int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);
     plat_log_line(in, inv, line, (size_t)n);
+    if (inv->kind == PLAT_INV_EVENT) {
+        /* An Event may be retried: send a copy, keep the payload. */
+        struct evbuffer *copy = evbuffer_new();
+        if (copy && evbuffer_add(copy, evbuffer_pullup(inv->payload, -1),
+                                 evbuffer_get_length(inv->payload)) == 0) {
+            evhttp_send_reply(req, 200, "OK", copy);
+            evbuffer_free(copy);
+            return;
+        }
+        if (copy)
+            evbuffer_free(copy);
+    }
     evhttp_send_reply(req, 200, "OK", inv->payload);
 }
 
@@ -443,7 +474,8 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         kill(-in->pid, SIGKILL);
 }
 
-/* ---- answering invocations -------------------------------------------------------------------- */
+/* ---- answering invocations --------------------------------------------------------------------
+ */
 
 /* Why: one place writes END and REPORT (Lambda's format, Init Duration last and only on cold
  * starts), meters the invocation and answers the client, whatever ended it. */
@@ -452,6 +484,12 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
 {
     platform *p = in->fn->p;
     inv->done_ns = fm_now_ns();
+    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
+     * land in this invocation's log (and its Tail) before END. */
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
     if (in->inv == inv)
         in->inv = NULL;
     if (in->pending == inv)
@@ -473,6 +511,8 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         snprintf(line + n, sizeof line - (size_t)n, "\tStatus: %s", status);
     plat_log_line(in, inv, line, strlen(line));
     plat_inv_answer(inv, 200, fn_error, body, len);
+    if (inv->kind == PLAT_INV_EVENT && fn_error && plat_event_retry(inv))
+        return;
     plat_inv_free(inv);
 }
 
@@ -492,7 +532,8 @@ void plat_inst_timeout(plat_inst *in, plat_inv *inv)
     finish(in, inv, "timeout", "Unhandled", body, strlen(body));
 }
 
-/* ---- the Runtime API -------------------------------------------------------------------------- */
+/* ---- the Runtime API --------------------------------------------------------------------------
+ */
 
 static void handle_next(plat_inst *in, struct evhttp_request *req)
 {
@@ -550,8 +591,8 @@ static bool body_is_json(struct evbuffer *b)
 static void error_body(struct evhttp_request *req, struct evbuffer *in_body, char **out,
                        size_t *len)
 {
-    const char *type =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Lambda-Runtime-Function-Error-Type");
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Lambda-Runtime-Function-Error-Type");
     if (body_is_json(in_body)) {
         *len = evbuffer_get_length(in_body);
         *out = malloc(*len + 1);
@@ -671,7 +712,8 @@ static void rapi_cb(struct evhttp_request *req, void *arg)
     reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
 }
 
-/* ---- reaping ---------------------------------------------------------------------------------- */
+/* ---- reaping ----------------------------------------------------------------------------------
+ */
 
 static plat_inst *find_pid(platform *p, pid_t pid)
 {
@@ -689,7 +731,8 @@ static void describe_exit(int ws, char *out, size_t cap)
     if (WIFEXITED(ws))
         snprintf(out, cap, "exit status %d", WEXITSTATUS(ws));
     else if (WIFSIGNALED(ws))
-        snprintf(out, cap, "signal: %s", WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
+        snprintf(out, cap, "signal: %s",
+                 WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
     else
         snprintf(out, cap, "unknown");
 }
@@ -723,8 +766,9 @@ static void reaped(plat_inst *in)
                  "with error: %s\"}",
                  type, inv->rid, why);
         char line[300];
-        int n = snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
-                         inv->rid, why, type);
+        int n =
+            snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
+                     inv->rid, why, type);
         plat_log_line(in, inv, line, (size_t)n);
         if (oom)
             fn->m.oom++;
@@ -751,10 +795,11 @@ static void reaped(plat_inst *in)
     in->stopped_ns = fm_now_ns();
     plat_meter_instance(in);
     TAILQ_REMOVE(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, --p->ninstances);
     if (fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] == in)
         fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] = NULL;
-    policy_event ev = {.type = in->ready || in->stop_asked ? POLICY_EV_STOPPED
-                                                           : POLICY_EV_START_FAILED,
+    policy_event ev = {.type =
+                           in->ready || in->stop_asked ? POLICY_EV_STOPPED : POLICY_EV_START_FAILED,
                        .instance = in->pid_policy};
     inst_free(in);
     plat_feed(fn, &ev);
@@ -795,5 +840,6 @@ void plat_inst_forget(plat_inst *in)
         plat_meter_instance(in);
     }
     TAILQ_REMOVE(&fn->insts, in, link);
+    fn->p->ninstances--;
     inst_free(in);
 }

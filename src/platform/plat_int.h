@@ -17,11 +17,11 @@
 #include "policy/policy.h"
 #include "store/store.h"
 
-#define PLAT_MAX_PAYLOAD 6291456     /* Invoke API: 6 MB synchronous request */
+#define PLAT_MAX_PAYLOAD 6291456       /* Invoke API: 6 MB synchronous request */
 #define PLAT_MAX_EVENT_PAYLOAD 1048576 /* Invoke API: 1 MB asynchronous request (2025-10) */
-#define PLAT_MAX_RESPONSE 6291556    /* Runtime API: 6 MiB + 100 B (RIE interop/model.go) */
-#define PLAT_LOG_TAIL 4096           /* X-Amz-Log-Result: last 4 KB */
-#define PLAT_LOG_KEEP 65536          /* per-invocation log kept while it runs */
+#define PLAT_MAX_RESPONSE 6291556      /* Runtime API: 6 MiB + 100 B (RIE interop/model.go) */
+#define PLAT_LOG_TAIL 4096             /* X-Amz-Log-Result: last 4 KB */
+#define PLAT_LOG_KEEP 65536            /* per-invocation log kept while it runs */
 
 /* ---- sandbox (sandbox.c) -------------------------------------------------------------------- */
 typedef enum plat_sb_kind { PLAT_SB_RLIMIT, PLAT_SB_CGROUP1, PLAT_SB_CGROUP2 } plat_sb_kind;
@@ -40,6 +40,7 @@ typedef struct plat_cg { /* one instance's cgroups */
 
 int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups);
 void plat_sandbox_release(plat_sandbox *sb);
+void plat_sandbox_set_instances(plat_sandbox *sb, int n); /* CPU weight of the whole group */
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);
 void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg); /* child, before exec */
 void plat_sandbox_close_fds(plat_cg *cg);
@@ -53,9 +54,9 @@ typedef struct plat_inst plat_inst;
 typedef struct plat_inv plat_inv;
 
 typedef enum plat_inv_kind {
-    PLAT_INV_SYNC,   /* RequestResponse */
-    PLAT_INV_EVENT,  /* Event: answered 202 at once, result only logged and recorded */
-    PLAT_INV_KSERVE  /* KServe v2 infer: payload and result pass through the ONNX handler */
+    PLAT_INV_SYNC,  /* RequestResponse */
+    PLAT_INV_EVENT, /* Event: answered 202 at once, result only logged and recorded */
+    PLAT_INV_KSERVE /* KServe v2 infer: payload and result pass through the ONNX handler */
 } plat_inv_kind;
 
 /* One invocation, from arrival to answer. */
@@ -67,15 +68,18 @@ struct plat_inv {
     plat_fn *fn;
     plat_inv_kind kind;
     struct evhttp_request *client; /* NULL for Event, or once the client has gone */
-    bool tail;               /* X-Amz-Log-Type: Tail */
+    bool tail;                     /* X-Amz-Log-Type: Tail */
     struct evbuffer *payload;
     char trace_id[96];
+    char *client_context; /* X-Amz-Client-Context, base64-decoded (Lambda-Runtime-Client-Context) */
     int64_t arrive_ns, arrive_wall_ns, dispatch_ns, done_ns;
     int64_t deadline_wall_ms;
-    plat_inst *inst;         /* set at DISPATCH */
+    plat_inst *inst; /* set at DISPATCH */
     bool cold;
-    struct event *timer;     /* timeout */
-    struct evbuffer *log;    /* log lines of this invocation (START..REPORT) */
+    struct event *timer;    /* timeout */
+    struct event *retry_ev; /* Event: waiting to be retried after a function error */
+    int attempt;            /* Event: 0 first try, then retries */
+    struct evbuffer *log;   /* log lines of this invocation (START..REPORT) */
 };
 
 typedef enum plat_inst_state {
@@ -88,7 +92,7 @@ typedef enum plat_inst_state {
 /* One instance: a process with its own Runtime API listener. */
 struct plat_inst {
     TAILQ_ENTRY(plat_inst) link;
-    int64_t id;                   /* platform-wide, also the store's instance id */
+    int64_t id; /* platform-wide, also the store's instance id */
     policy_instance_id pid_policy;
     plat_fn *fn;
     plat_inst_state state;
@@ -99,19 +103,19 @@ struct plat_inst {
     int port;
     struct evhttp_request *next_req; /* parked /next long-poll */
     struct evhttp_connection *next_conn;
-    plat_inv *pending;            /* dispatched before the runtime asked /next */
-    plat_inv *inv;                /* handed out, not answered */
-    int out_fd, err_fd;           /* stdout/stderr pipes */
+    plat_inv *pending;  /* dispatched before the runtime asked /next */
+    plat_inv *inv;      /* handed out, not answered */
+    int out_fd, err_fd; /* stdout/stderr pipes */
     struct event *out_ev, *err_ev;
-    struct event *timer;          /* init timeout */
-    bool stop_asked;              /* the policy asked for STOP: it expects STOPPED */
+    struct event *timer; /* init timeout */
+    bool stop_asked;     /* the policy asked for STOP: it expects STOPPED */
     plat_cg cg;
     int64_t created_ns, created_wall_ns, exec_ns, ready_ns, stopped_ns;
     double load_ms, download_ms, warmup_ms; /* reported by the function host, if any */
-    char *init_error;             /* body of /init/error */
+    char *init_error;                       /* body of /init/error */
     char init_error_type[96];
     char stop_reason[16];
-    char linebuf[2][1024];        /* partial stdout/stderr line */
+    char linebuf[2][1024]; /* partial stdout/stderr line */
     size_t linelen[2];
     int64_t invocations;
 };
@@ -149,6 +153,7 @@ struct plat_fn {
     /* Event invocations wait here: the platform owns the async queue and resubmits a throttled
      * one later, as Lambda's own pollers do (policy.h, "An Event invocation"). */
     struct plat_inv_list events;
+    struct plat_inv_list retrying; /* Events that failed, waiting out the retry delay */
     size_t nevents;
     bool events_blocked; /* the last submitted Event was throttled: wait for capacity */
     struct event *retry;
@@ -173,6 +178,8 @@ struct platform {
     struct store *st;
     int64_t run_id;
     int64_t next_inst_id;
+    int ninstances; /* live instance processes, all functions */
+    pid_t pid_self;
     uint64_t next_req_id;
     plat_inv **hash;
     size_t hash_cap, hash_n;
@@ -185,7 +192,7 @@ struct platform {
     struct pending_ev {
         plat_fn *fn;
         policy_event ev;
-    } *evq;
+    } * evq;
     size_t evq_n, evq_cap;
     bool feeding, pumping, sweep_hold;
     FILE *log;
@@ -193,8 +200,11 @@ struct platform {
 
 /* ---- platform.c: policy driving and the object graph ---------------------------------------- */
 void plat_feed(plat_fn *fn, const policy_event *ev); /* queues an event and runs the loop */
-void plat_event_enqueue(plat_fn *fn, plat_inv *inv);  /* an Event invocation, answered 202 */
+void plat_event_enqueue(plat_fn *fn, plat_inv *inv); /* an Event invocation, answered 202 */
 void plat_pump_events(platform *p);
+/* An Event invocation that ended in a function error: schedules a retry (Lambda: up to 2) and
+ * takes ownership, or returns false when it has no retries left. */
+bool plat_event_retry(plat_inv *inv);
 plat_fn *plat_fn_find(platform *p, const char *name);
 void plat_inv_hash_put(platform *p, plat_inv *inv);
 plat_inv *plat_inv_hash_take(platform *p, uint64_t id);
@@ -208,7 +218,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
 void plat_inst_dispatch(plat_inst *in, plat_inv *inv);
 void plat_inst_kill(plat_inst *in, const char *reason);
 void plat_inst_timeout(plat_inst *in, plat_inv *inv);
-void plat_inst_reap(platform *p); /* SIGCHLD */
+void plat_inst_reap(platform *p);     /* SIGCHLD */
 void plat_inst_forget(plat_inst *in); /* teardown: waits for the process, frees, tells no one */
 const char *plat_inst_state_name(plat_inst_state s);
 
@@ -216,8 +226,7 @@ const char *plat_inst_state_name(plat_inst_state s);
 int plat_gateway_bind(platform *p, fm_err *err);
 /* Answers an invocation (both sync and Event end here): body is the function's result or error
  * JSON, fn_error NULL on success or "Unhandled". Records it, frees nothing. */
-void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body,
-                     size_t len);
+void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len);
 /* Answers a request that never ran: 429/503/... with a Lambda error body. */
 void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason,
                    const char *msg);
@@ -233,7 +242,7 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
                            plat_bill *bill);
 void plat_meter_instance(plat_inst *in);
 void plat_meter_points(platform *p); /* once a second: instances by state, queue depth */
-void plat_meter_costs(plat_fn *fn); /* when a function generation ends: its raw quantities */
+void plat_meter_costs(plat_fn *fn);  /* when a function generation ends: its raw quantities */
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len);

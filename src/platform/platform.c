@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,16 +25,29 @@ void platform_config_init(platform_config *c)
     c->drain_s = 10;
     c->billing_round_ms = 0;
     c->event_queue_max = 10000;
+    c->event_retries = 2;
+    c->event_retry_delay_s = 60;
     c->region = "us-east-1";
 }
 
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
-    static const char *const keys[] = {
-        "listen", "account_concurrency", "scale_per_10s", "keep_alive", "init_timeout",
-        "drain", "billing_round_ms", "event_queue_max", "region", "log_dir", "cgroups",
-        "platforms", NULL};
+    static const char *const keys[] = {"listen",
+                                       "account_concurrency",
+                                       "scale_per_10s",
+                                       "keep_alive",
+                                       "init_timeout",
+                                       "drain",
+                                       "billing_round_ms",
+                                       "event_queue_max",
+                                       "region",
+                                       "log_dir",
+                                       "cgroups",
+                                       "platforms",
+                                       "event_retries",
+                                       "event_retry_delay",
+                                       NULL};
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -58,11 +70,11 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         {"scale_per_10s", offsetof(platform_config, scale_per_10s), 0, 1000000},
         {"billing_round_ms", offsetof(platform_config, billing_round_ms), 0, 60000},
         {"event_queue_max", offsetof(platform_config, event_queue_max), 1, 10000000},
+        {"event_retries", offsetof(platform_config, event_retries), 0, 2},
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(ints); i++) {
         iv = *(int *)((char *)c + ints[i].off);
-        if ((rc = fm_yaml_get_int(y, root, ints[i].key, false, ints[i].min, ints[i].max, &iv,
-                                  err)))
+        if ((rc = fm_yaml_get_int(y, root, ints[i].key, false, ints[i].min, ints[i].max, &iv, err)))
             goto out;
         *(int *)((char *)c + ints[i].off) = (int)iv;
     }
@@ -71,7 +83,8 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         size_t off;
     } durs[] = {{"keep_alive", offsetof(platform_config, keep_alive_s)},
                 {"init_timeout", offsetof(platform_config, init_timeout_s)},
-                {"drain", offsetof(platform_config, drain_s)}};
+                {"drain", offsetof(platform_config, drain_s)},
+                {"event_retry_delay", offsetof(platform_config, event_retry_delay_s)}};
     for (size_t i = 0; i < FM_ARRAY_LEN(durs); i++) {
         str = NULL;
         if ((rc = fm_yaml_get_str(y, root, durs[i].key, false, &str, err)))
@@ -123,7 +136,8 @@ out:
     return rc;
 }
 
-/* ---- invocation table ------------------------------------------------------------------------- */
+/* ---- invocation table -------------------------------------------------------------------------
+ */
 
 static size_t hslot(const platform *p, uint64_t id)
 {
@@ -171,7 +185,8 @@ plat_inv *plat_inv_hash_take(platform *p, uint64_t id)
     return NULL;
 }
 
-/* ---- functions -------------------------------------------------------------------------------- */
+/* ---- functions --------------------------------------------------------------------------------
+ */
 
 plat_fn *plat_fn_find(platform *p, const char *name)
 {
@@ -206,6 +221,10 @@ static void fn_free(plat_fn *fn)
     while ((inv = TAILQ_FIRST(&fn->events))) {
         TAILQ_REMOVE(&fn->events, inv, q);
         plat_meter_invocation(inv, "dropped", 0, "the function was removed", NULL);
+        plat_inv_free(inv);
+    }
+    while ((inv = TAILQ_FIRST(&fn->retrying))) {
+        TAILQ_REMOVE(&fn->retrying, inv, q);
         plat_inv_free(inv);
     }
     if (fn->retry)
@@ -264,8 +283,8 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
         cfg.inst.max = cfg.inst.provisioned;
     if (p->cfg.scale_per_10s > 0) {
         cfg.limit.scaling = POLICY_SCALING_LAMBDA_2023;
-        cfg.limit.rate = (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s,
-                                       10000000000LL, true};
+        cfg.limit.rate =
+            (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s, 10000000000LL, true};
     }
     cfg.queue.capacity = p->cfg.event_queue_max;
     cfg.batch.max_size = 1; /* the platform sends one event per invocation */
@@ -302,6 +321,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     fn->p = p;
     TAILQ_INIT(&fn->insts);
     TAILQ_INIT(&fn->events);
+    TAILQ_INIT(&fn->retrying);
     fn->wake_ns = INT64_MAX;
     /* A deep copy through the JSON form: one code path, and it re-validates. */
     char *json = platform_spec_to_json(spec);
@@ -337,7 +357,8 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     return 0;
 }
 
-/* ---- carrying out actions --------------------------------------------------------------------- */
+/* ---- carrying out actions ---------------------------------------------------------------------
+ */
 
 static plat_inst *slot_inst(plat_fn *fn, policy_instance_id id)
 {
@@ -349,12 +370,9 @@ static plat_inst *slot_inst(plat_fn *fn, policy_instance_id id)
 static const char *throttle_reason(policy_reason r)
 {
     switch (r) {
-    case POLICY_REASON_ACCOUNT:
-        return "ConcurrentInvocationLimitExceeded";
-    case POLICY_REASON_RATE:
-        return "FunctionInvocationRateLimitExceeded";
-    default:
-        return "ReservedFunctionConcurrentInvocationLimitExceeded";
+    case POLICY_REASON_ACCOUNT: return "ConcurrentInvocationLimitExceeded";
+    case POLICY_REASON_RATE: return "FunctionInvocationRateLimitExceeded";
+    default: return "ReservedFunctionConcurrentInvocationLimitExceeded";
     }
 }
 
@@ -425,6 +443,8 @@ static void do_action(plat_fn *fn, const policy_action *a)
                                      "\"the instance failed to start\"}";
             fn->m.errors++;
             plat_inv_init_failed(inv, body);
+            if (inv->kind == PLAT_INV_EVENT && plat_event_retry(inv))
+                break;
         } else {
             fn->m.rejects++;
             plat_inv_fail(inv, a->reason == POLICY_REASON_QUEUE_FULL ? 429 : 503,
@@ -445,8 +465,7 @@ static void do_action(plat_fn *fn, const policy_action *a)
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -515,6 +534,40 @@ void plat_feed(plat_fn *fn, const policy_event *ev)
         plat_pump_events(p);
 }
 
+static void on_event_retry(evutil_socket_t fd, short what, void *arg)
+{
+    plat_inv *inv = arg;
+    plat_fn *fn = inv->fn;
+    TAILQ_REMOVE(&fn->retrying, inv, q);
+    event_free(inv->retry_ev);
+    inv->retry_ev = NULL;
+    plat_event_enqueue(fn, inv);
+}
+
+bool plat_event_retry(plat_inv *inv)
+{
+    plat_fn *fn = inv->fn;
+    platform *p = fn->p;
+    if (fn->retired || p->draining || inv->attempt >= p->cfg.event_retries)
+        return false;
+    if (!(inv->retry_ev = evtimer_new(p->base, on_event_retry, inv)))
+        return false;
+    inv->attempt++;
+    /* A fresh attempt: new request id for the policy, nothing of the last try kept. */
+    inv->id = ++p->next_req_id;
+    inv->inst = NULL;
+    inv->cold = false;
+    inv->dispatch_ns = inv->done_ns = 0;
+    if (inv->timer)
+        evtimer_del(inv->timer);
+    evbuffer_drain(inv->log, evbuffer_get_length(inv->log));
+    double d = p->cfg.event_retry_delay_s * (double)(1 << (inv->attempt - 1));
+    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
+    evtimer_add(inv->retry_ev, &tv);
+    TAILQ_INSERT_TAIL(&fn->retrying, inv, q);
+    return true;
+}
+
 void plat_event_enqueue(plat_fn *fn, plat_inv *inv)
 {
     TAILQ_INSERT_TAIL(&fn->events, inv, q);
@@ -545,7 +598,8 @@ void plat_pump_events(platform *p)
     p->pumping = false;
 }
 
-/* ---- the server ------------------------------------------------------------------------------- */
+/* ---- the server -------------------------------------------------------------------------------
+ */
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
@@ -633,41 +687,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     plat_meter_points(arg);
 }
 
-/* Why: functions may be started from any directory; the policy's data file is found next to the
- * source tree the binary was built in unless configured. */
-static void find_platforms_file(platform *p)
-{
-    const char *env = getenv("FAASML_PLATFORMS");
-    if (p->cfg.platforms) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", p->cfg.platforms);
-        return;
-    }
-    if (env && *env) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *dir = dirname(exe);
-        for (int up = 1; up <= 3; up++) {
-            char cand[PATH_MAX + 64];
-            snprintf(cand, sizeof cand, "%s", dir);
-            for (int i = 0; i < up; i++)
-                strncat(cand, "/..", sizeof cand - strlen(cand) - 1);
-            strncat(cand, "/data/platforms.yaml", sizeof cand - strlen(cand) - 1);
-            if (access(cand, R_OK) == 0) {
-                char *real = realpath(cand, NULL);
-                snprintf(p->platforms_path, sizeof p->platforms_path, "%s", real ? real : cand);
-                free(real);
-                return;
-            }
-        }
-    }
-    p->platforms_path[0] = 0;
-}
-
 int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, platform **out,
                  fm_err *err)
 {
@@ -679,6 +698,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     p->st = st;
     p->run_id = run_id;
     p->log = stderr;
+    p->pid_self = getpid();
     TAILQ_INIT(&p->fns);
     fm_rng_seed(&p->rng, (uint64_t)fm_wall_ns() ^ ((uint64_t)getpid() << 32));
     if (cfg->self_exe)
@@ -687,7 +707,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         ssize_t n = readlink("/proc/self/exe", p->self_exe, sizeof p->self_exe - 1);
         p->self_exe[n > 0 ? n : 0] = 0;
     }
-    find_platforms_file(p);
+    /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
+    if (cfg->platforms)
+        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
     int rc = 0;
     if (cfg->log_dir && *cfg->log_dir) {
         char path[1200];

@@ -3,8 +3,10 @@
  * vCPU, at most 6 (cloud-platforms.md section 3). */
 #include "plat_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,38 @@ static void own_path_v1(const char *controller, char *out, size_t cap)
     fclose(f);
 }
 
+/* Why: a platform killed with SIGKILL cannot remove its cgroups; the next one removes every
+ * empty faasml-<pid> group (and its empty instance groups) whose process is gone. */
+static void remove_stale(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid;
+        char tail;
+        if (sscanf(e->d_name, "faasml-%d%c", &pid, &tail) != 1 || pid <= 0 ||
+            (kill(pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", parent, e->d_name);
+        DIR *sub = opendir(dir);
+        struct dirent *i;
+        while (sub && (i = readdir(sub))) {
+            if (i->d_name[0] != 'i')
+                continue;
+            char inst[1400];
+            snprintf(inst, sizeof inst, "%s/%s", dir, i->d_name);
+            rmdir(inst); /* fails, harmlessly, while a process is still inside */
+        }
+        if (sub)
+            closedir(sub);
+        rmdir(dir);
+    }
+    closedir(d);
+}
+
 /* Why: creates <mount><own path>/faasml-<pid>, falling back to <mount>/faasml-<pid> when our own
  * cgroup is not writable; returns false when neither can be made. */
 static bool make_root_v1(const char *mount, const char *controller, char *out, size_t cap)
@@ -63,6 +97,9 @@ static bool make_root_v1(const char *mount, const char *controller, char *out, s
     for (size_t i = 0; i < 2; i++) {
         if (i == 0 && !own[0])
             continue;
+        char parent[1024];
+        snprintf(parent, sizeof parent, "%s%s", mount, bases[i]);
+        remove_stale(parent);
         snprintf(out, cap, "%s%s/faasml-%d", mount, bases[i], (int)getpid());
         if (mkdir(out, 0755) == 0 || errno == EEXIST)
             return true;
@@ -86,6 +123,7 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
         if (!fgets(buf, sizeof buf, f))
             buf[0] = 0;
         fclose(f);
+        remove_stale("/sys/fs/cgroup");
         snprintf(sb->mem_root, sizeof sb->mem_root, "/sys/fs/cgroup/faasml-%d", (int)getpid());
         if (strstr(buf, "memory") && strstr(buf, "cpu") &&
             write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory +cpu") &&
@@ -95,8 +133,9 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
             if (write_str(p, "+memory +cpu")) {
                 sb->kind = PLAT_SB_CGROUP2;
                 snprintf(sb->cpu_root, sizeof sb->cpu_root, "%s", sb->mem_root);
-                snprintf(sb->desc, sizeof sb->desc, "cgroup v2 (memory.max, cpu.max = memory/1769 "
-                                                    "vCPU)");
+                snprintf(sb->desc, sizeof sb->desc,
+                         "cgroup v2 (memory.max, cpu.max = memory/1769 "
+                         "vCPU)");
                 return 0;
             }
             rmdir(sb->mem_root);
@@ -119,6 +158,25 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups)
     }
     sb->mem_root[0] = 0;
     return 0;
+}
+
+/* Why: CFS weighs the faasml group as one task against every other task of its parent, so under
+ * load N instances would share one task's CPU time. Giving the group the weight of N tasks makes
+ * each instance compete like a plain process would; the per-instance quota stays the limit. */
+void plat_sandbox_set_instances(plat_sandbox *sb, int n)
+{
+    if (n < 1)
+        n = 1;
+    char p[600], v[32];
+    if (sb->kind == PLAT_SB_CGROUP1 && sb->cpu_root[0]) {
+        snprintf(p, sizeof p, "%s/cpu.shares", sb->cpu_root);
+        snprintf(v, sizeof v, "%d", n > 256 ? 262144 : 1024 * n);
+        write_str(p, v);
+    } else if (sb->kind == PLAT_SB_CGROUP2) {
+        snprintf(p, sizeof p, "%s/cpu.weight", sb->cpu_root);
+        snprintf(v, sizeof v, "%d", n > 100 ? 10000 : 100 * n);
+        write_str(p, v);
+    }
 }
 
 void plat_sandbox_release(plat_sandbox *sb)

@@ -11,17 +11,41 @@
 #include <string.h>
 
 /* Variables a user may not set: Lambda reserves them (cloud-platforms.md section 1). */
-static const char *const reserved_env[] = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", NULL};
+static const char *const reserved_env[] = {"_HANDLER",
+                                           "_X_AMZN_TRACE_ID",
+                                           "AWS_REGION",
+                                           "AWS_EXECUTION_ENV",
+                                           "AWS_LAMBDA_FUNCTION_NAME",
+                                           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                           "AWS_LAMBDA_FUNCTION_VERSION",
+                                           "AWS_LAMBDA_INITIALIZATION_TYPE",
+                                           "AWS_LAMBDA_LOG_GROUP_NAME",
+                                           "AWS_LAMBDA_LOG_STREAM_NAME",
+                                           "AWS_ACCESS_KEY",
+                                           "AWS_ACCESS_KEY_ID",
+                                           "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_SESSION_TOKEN",
+                                           "AWS_LAMBDA_RUNTIME_API",
+                                           "LAMBDA_TASK_ROOT",
+                                           "LAMBDA_RUNTIME_DIR",
+                                           NULL};
 
-static const char *const spec_keys[] = {
-    "name", "runtime", "bootstrap", "args", "handler", "code_dir", "model", "memory_mb",
-    "timeout_s", "environment", "reserved_concurrency", "provisioned_concurrency", "keep_alive",
-    "keep_alive_s", "profile", NULL};
+static const char *const spec_keys[] = {"name",
+                                        "runtime",
+                                        "bootstrap",
+                                        "args",
+                                        "handler",
+                                        "code_dir",
+                                        "model",
+                                        "memory_mb",
+                                        "timeout_s",
+                                        "environment",
+                                        "reserved_concurrency",
+                                        "provisioned_concurrency",
+                                        "keep_alive",
+                                        "keep_alive_s",
+                                        "profile",
+                                        NULL};
 
 static const char *const profiles[] = {"lambda", "gcf", NULL};
 
@@ -85,8 +109,8 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
 {
     if (!name_ok(s->name))
         return fm_err_set(err, FM_EINVAL,
-                          "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]",
-                          where, s->name);
+                          "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]", where,
+                          s->name);
     if (s->memory_mb < 128 || s->memory_mb > 10240)
         return fm_err_set(err, FM_ERANGE, "%s: memory_mb %d is outside 128-10240", where,
                           s->memory_mb);
