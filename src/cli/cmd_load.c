@@ -673,7 +673,7 @@ int cmd_load(int argc, char **argv)
         {"spin", 0, CLI_OPT_DURATION, &a.spin, "D",
          "busy-wait the last D before each send for accuracy (default 0: sleep only)"},
         {"threads", 0, CLI_OPT_INT, &a.threads, "N",
-         "timing loops, each sending every N-th request on its own core (default 1)"},
+         "timing loops, each on its own thread sending every N-th request (default 1)"},
         {"rt-priority", 0, CLI_OPT_INT, &a.rt_priority, "N",
          "run the timing loop SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE; default 0: "
          "off)"},
