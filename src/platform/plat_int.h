@@ -76,6 +76,8 @@ struct plat_inv {
     bool cold;
     struct event *timer;     /* timeout */
     struct evbuffer *log;    /* log lines of this invocation (START..REPORT) */
+    int batch_size;          /* inferences this request shared an invocation with (or carried) */
+    const char *batch_kind;  /* NULL, "client" or "server" (static strings) */
 };
 
 typedef enum plat_inst_state {
@@ -85,7 +87,10 @@ typedef enum plat_inst_state {
     PLAT_INST_STOPPING, /* killed, waiting to be reaped */
 } plat_inst_state;
 
-/* One instance: a process with its own Runtime API listener. */
+TAILQ_HEAD(plat_inv_list, plat_inv);
+
+/* One instance: a process with its own Runtime API listener (managed/server: a group of
+ * inst.workers processes sharing the listener and a cgroup). */
 struct plat_inst {
     TAILQ_ENTRY(plat_inst) link;
     int64_t id;                   /* platform-wide, also the store's instance id */
@@ -93,14 +98,21 @@ struct plat_inst {
     plat_fn *fn;
     plat_inst_state state;
     bool provisioned, ready, exited;
-    pid_t pid;
-    int wstatus;
+    pid_t pid;                    /* first worker; every worker is in its process group */
+    pid_t *wpids;                 /* the runtime processes of this instance (nworkers) */
+    int nworkers, nexited;
+    bool worker_died;             /* a worker exited unasked: the whole instance is stopped */
+    int wstatus;                  /* of the first worker that exited */
     struct evhttp *rapi;
     int port;
-    struct evhttp_request *next_req; /* parked /next long-poll */
-    struct evhttp_connection *next_conn;
-    plat_inv *pending;            /* dispatched before the runtime asked /next */
-    plat_inv *inv;                /* handed out, not answered */
+    struct plat_park {            /* parked /next long-polls, one per idle worker */
+        struct evhttp_request *req;
+        struct evhttp_connection *conn;
+    } *park;
+    int npark, nready;            /* nready: /next calls seen before READY (all workers up) */
+    struct plat_inv_list pending; /* dispatched before a worker asked /next */
+    plat_inv **invs;              /* handed out, not answered (at most nworkers) */
+    int ninv;
     int out_fd, err_fd;           /* stdout/stderr pipes */
     struct event *out_ev, *err_ev;
     struct event *timer;          /* init timeout */
@@ -114,10 +126,10 @@ struct plat_inst {
     char linebuf[2][1024];        /* partial stdout/stderr line */
     size_t linelen[2];
     int64_t invocations;
+    bool zygote;                  /* forked from the function's zygote, not exec'd */
 };
 
 TAILQ_HEAD(plat_inst_list, plat_inst);
-TAILQ_HEAD(plat_inv_list, plat_inv);
 
 #define PLAT_NBUCKETS 15 /* le bounds in meter.c, +Inf is the count */
 
@@ -126,6 +138,7 @@ typedef struct plat_fn_metrics {
     uint64_t invocations[3]; /* by plat_inv_kind */
     uint64_t ok, errors, timeouts, crashes, oom, throttles, rejects, cold_starts, dropped;
     double billed_gb_s, billed_ms, pc_gb_s, requests_billed;
+    double instance_s; /* managed/server: billed instance-seconds of stopped instances */
     uint64_t dur_b[PLAT_NBUCKETS], init_b[PLAT_NBUCKETS]; /* Prometheus buckets, cumulative */
     double dur_sum, init_sum;
     uint64_t dur_n, init_n;
@@ -155,6 +168,13 @@ struct plat_fn {
     plat_fn_metrics m;
     int64_t deployed_ns;
     char *last_start_error; /* error JSON of the last instance that failed init */
+    /* profile.c: what an instance is for this function's profile */
+    int workers;          /* runtime processes per instance (managed/server: inst.workers) */
+    double vcpu;          /* CPU share per instance (0: memory/1769 as on Lambda) */
+    int inst_memory_mb;   /* memory limit per instance (all its workers) */
+    bool fleet;           /* managed/server: instances of a type, billed per instance-second,
+                             a full queue answered 503 */
+    struct plat_batch *batch; /* batch.c: dynamic batching state, NULL when off */
 };
 
 TAILQ_HEAD(plat_fn_list, plat_fn);
@@ -206,6 +226,9 @@ void plat_sweep(platform *p); /* frees a retired function once it is empty */
 /* ---- instance.c: processes and the Runtime API ---------------------------------------------- */
 int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err);
 void plat_inst_dispatch(plat_inst *in, plat_inv *inv);
+plat_inv *plat_inst_sole_inv(plat_inst *in); /* the one invocation in flight, else NULL */
+pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const char *cwd, int outw,
+                 int errw, int exw, pid_t pgid);
 void plat_inst_kill(plat_inst *in, const char *reason);
 void plat_inst_timeout(plat_inst *in, plat_inv *inv);
 void plat_inst_reap(platform *p); /* SIGCHLD */
@@ -234,6 +257,12 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
 void plat_meter_instance(plat_inst *in);
 void plat_meter_points(platform *p); /* once a second: instances by state, queue depth */
 void plat_meter_costs(plat_fn *fn); /* when a function generation ends: its raw quantities */
+
+/* ---- profile.c: managed/server instances, batching and cold-start settings ------------------ */
+/* Completes the policy config from the spec (batching, overrides) and sets fn's profile fields. */
+int plat_profile_configure(platform *p, plat_fn *fn, policy_config *cfg, fm_err *err);
+/* Gives an instance's cgroup its instance type's CPU share (managed/server). */
+void plat_profile_cpu(const plat_sandbox *sb, const plat_cg *cg, double vcpu);
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len);

@@ -244,13 +244,19 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
         return fm_err_set(err, FM_EINVAL, "unknown profile '%s'", s->profile);
     policy_config cfg;
     int rc = policy_config_defaults(&cfg, prof, p->platforms_path[0] ? p->platforms_path : NULL,
-                                    NULL, err);
+                                    s->platform[0] ? s->platform : NULL, err);
     if (rc)
         return rc;
+    bool lambda_like = prof == POLICY_PROFILE_LAMBDA || prof == POLICY_PROFILE_GCF;
     cfg.fn.memory_mb = s->memory_mb;
     cfg.fn.timeout_ns = (int64_t)(s->timeout_s * 1e9);
     if (p->cfg.billing_round_ms > 0)
         cfg.fn.billing_ns = (int64_t)p->cfg.billing_round_ms * 1000000;
+    if (!lambda_like) {
+        /* managed/server: the data file's instance type, workers, fleet and queue stand. */
+        rc = plat_profile_configure(p, fn, &cfg, err);
+        goto finish;
+    }
     cfg.inst.provisioned = s->provisioned_concurrency;
     double ka = s->keep_alive_s >= 0 ? s->keep_alive_s : p->cfg.keep_alive_s;
     cfg.inst.keep_alive_ns = (int64_t)(ka * 1e9);
@@ -268,8 +274,10 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
                                        10000000000LL, true};
     }
     cfg.queue.capacity = p->cfg.event_queue_max;
-    cfg.batch.max_size = 1; /* the platform sends one event per invocation */
-    cfg.batch.max_delay_ns = 0;
+    rc = plat_profile_configure(p, fn, &cfg, err);
+finish:
+    if (rc)
+        return rc;
     if ((rc = policy_config_validate(&cfg, err)))
         return rc;
     if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)))
@@ -427,9 +435,11 @@ static void do_action(plat_fn *fn, const policy_action *a)
             plat_inv_init_failed(inv, body);
         } else {
             fn->m.rejects++;
-            plat_inv_fail(inv, a->reason == POLICY_REASON_QUEUE_FULL ? 429 : 503,
-                          a->reason == POLICY_REASON_QUEUE_FULL ? "TooManyRequestsException"
-                                                                : "ServiceException",
+            /* lambda/gcf: a full async queue is a throttle; a managed endpoint or a server's
+             * bounded FIFO answers 503 (profile.c). */
+            bool throttle = a->reason == POLICY_REASON_QUEUE_FULL && !fn->fleet;
+            plat_inv_fail(inv, throttle ? 429 : 503,
+                          throttle ? "TooManyRequestsException" : "ServiceException",
                           a->reason == POLICY_REASON_QUEUE_FULL ? "QueueFull" : NULL,
                           a->reason == POLICY_REASON_SHUTDOWN ? "the function is shutting down"
                                                               : "the request queue is full");
