@@ -153,6 +153,19 @@ int fn_v2_metadata_encode(const char *model_name, const fn_handler *h, fn_buf *o
 /* Appends the JSON array of t's elements, flat (row-major). */
 int fn_v2_data_encode(const infer_tensor *t, fn_buf *out);
 
+/* ---- dynamic batching (batch.c) --------------------------------------------------------------
+ * The batch size of a request: dim 0, which every input must share (a client-side batch when
+ * > 1). FM_ESHAPE for a scalar input or inputs that disagree. */
+int fn_v2_batch_items(const fn_v2_request *req, int64_t *items, fm_err *err);
+/* Merges n requests into one JSON request along dim 0, in order: every input must agree on name,
+ * datatype and dims 1..; requested outputs are dropped (the merged request asks for all). */
+int fn_v2_batch_merge(const fn_v2_request *const *reqs, size_t n, fn_buf *out, fm_err *err);
+/* Splits a JSON v2 response to a merged request: outs[r] (n caller-owned, empty buffers) gets
+ * request r's rows of every output it asked for, with its own id. Outputs must carry flat JSON
+ * data whose dim 0 is the merged batch. */
+int fn_v2_batch_split(const void *resp, size_t len, const fn_v2_request *const *reqs, size_t n,
+                      fn_buf *outs, fm_err *err);
+
 /* ---- images ---------------------------------------------------------------------------------- */
 typedef struct fn_image {
     int width, height, channels; /* channels 1 or 3 */

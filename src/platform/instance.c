@@ -320,12 +320,18 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         goto fail;
 
     /* argv and envp are built before fork: the child may only make async-signal-safe calls. */
-    char *argv[PLATFORM_MAX_ARGS + 4];
+    char *argv[PLATFORM_MAX_ARGS + 6];
+    char batch_arg[24];
+    snprintf(batch_arg, sizeof batch_arg, "%d", (int)policy_fn_config(fn->pol)->batch.max_size);
     int argc = 0;
     if (s->runtime == PLATFORM_RUNTIME_ONNX) {
         /* The function host finds its model in $FAASML_MODEL (docs/function-host.md). */
         argv[argc++] = p->self_exe;
         argv[argc++] = "fn";
+        if (fn->batching) { /* plan the session for the largest batch it will see */
+            argv[argc++] = "--max-batch";
+            argv[argc++] = batch_arg;
+        }
     } else {
         argv[argc++] = s->bootstrap;
     }
@@ -533,6 +539,10 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         TAILQ_REMOVE(&in->pending, inv, q);
         break;
     }
+    if (inv->members) { /* a batch: each caller is answered on its own (batch.c) */
+        plat_batch_finish(in, inv, status, fn_error, body, len);
+        return;
+    }
     plat_bill bill;
     plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
     char line[512];
@@ -551,6 +561,12 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
     plat_log_line(in, inv, line, strlen(line));
     plat_inv_answer(inv, 200, fn_error, body, len);
     plat_inv_free(inv);
+}
+
+void plat_inst_finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
+                      const char *body, size_t len)
+{
+    finish(in, inv, status, fn_error, body, len);
 }
 
 /* Timeout of an invocation handed to this instance: answer, then replace the instance. */
@@ -887,6 +903,10 @@ void plat_inst_forget(plat_inst *in)
             inv_untrack(in, inv);
         else
             TAILQ_REMOVE(&in->pending, inv, q);
+        if (inv->members) {
+            plat_batch_fail(inv, 503, "the platform stopped");
+            continue;
+        }
         plat_inv_fail(inv, 503, "ServiceException", NULL, "the platform stopped");
         plat_inv_free(inv);
     }

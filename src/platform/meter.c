@@ -55,6 +55,8 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
         if (!(round_ms > 0))
             round_ms = 1;
         b.billed_ms = ceil((b.duration_ms + b.init_ms) / round_ms - 1e-9) * round_ms;
+        if (inv->bill_share > 0) /* one request of a batch: its share of the invocation */
+            b.billed_ms *= inv->bill_share;
         if (fn->fleet)
             b.billed_ms = 0; /* managed/server: billed per instance-second (plat_meter_instance) */
         b.gb_s = b.billed_ms / 1000.0 * fn->spec.memory_mb / 1024.0;

@@ -78,6 +78,12 @@ struct plat_inv {
     struct evbuffer *log;    /* log lines of this invocation (START..REPORT) */
     int batch_size;          /* inferences this request shared an invocation with (or carried) */
     const char *batch_kind;  /* NULL, "client" or "server" (static strings) */
+    /* batch.c: dynamic batching */
+    struct fn_v2_request *v2; /* the decoded v2 request (batching functions only) */
+    uint32_t items;          /* its batch dimension (>= 1) */
+    plat_inv **members;      /* a batch carrier: the callers it runs for (nmembers), else NULL */
+    uint32_t nmembers;
+    double bill_share;       /* 0: billed in full; else this share of its invocation */
 };
 
 typedef enum plat_inst_state {
@@ -174,7 +180,7 @@ struct plat_fn {
     int inst_memory_mb;   /* memory limit per instance (all its workers) */
     bool fleet;           /* managed/server: instances of a type, billed per instance-second,
                              a full queue answered 503 */
-    struct plat_batch *batch; /* batch.c: dynamic batching state, NULL when off */
+    bool batching;        /* batch.max_size > 1: requests are decoded and merged (batch.c) */
 };
 
 TAILQ_HEAD(plat_fn_list, plat_fn);
@@ -263,6 +269,22 @@ void plat_meter_costs(plat_fn *fn); /* when a function generation ends: its raw 
 int plat_profile_configure(platform *p, plat_fn *fn, policy_config *cfg, fm_err *err);
 /* Gives an instance's cgroup its instance type's CPU share (managed/server). */
 void plat_profile_cpu(const plat_sandbox *sb, const plat_cg *cg, double vcpu);
+
+/* ---- batch.c: dynamic batching ------------------------------------------------------------- */
+/* At arrival: decodes a batching function's v2 request and sets inv->items. Returns false when
+ * it answered the request itself (bad input); the caller then frees it. */
+bool plat_batch_admit(plat_inv *inv);
+/* DISPATCH of several requests: merges them into one carrier invocation on `in`. */
+void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a);
+/* The carrier ended (status as finish()): each member gets its slice or the error. Frees it. */
+void plat_batch_finish(plat_inst *in, plat_inv *carrier, const char *status, const char *fn_error,
+                       const char *body, size_t len);
+/* The carrier is dropped unanswered (teardown): each member gets status/msg. Frees it. */
+void plat_batch_fail(plat_inv *carrier, int status, const char *msg);
+void plat_batch_release(plat_inv *inv); /* from plat_inv_free */
+/* Answers inv with the common tail of every ending (meter, END/REPORT, answer, free). */
+void plat_inst_finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
+                      const char *body, size_t len);
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len);

@@ -387,6 +387,10 @@ static void do_action(plat_fn *fn, const policy_action *a)
         break;
     case POLICY_ACT_DISPATCH: {
         plat_inst *in = slot_inst(fn, a->instance);
+        if (fn->batching && a->n > 1) {
+            plat_batch_dispatch(fn, in, a); /* one invocation for all (batch.c) */
+            break;
+        }
         for (uint32_t i = 0; i < a->n; i++) {
             plat_inv *inv = plat_inv_hash_take(p, a->requests[i]);
             if (!inv)
@@ -548,7 +552,8 @@ void plat_pump_events(platform *p)
             TAILQ_REMOVE(&fn->events, inv, q);
             fn->nevents--;
             plat_inv_hash_put(p, inv);
-            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items ? inv->items : 1,
+                               .request = inv->id};
             plat_feed(fn, &ev);
         }
     }

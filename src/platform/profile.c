@@ -36,6 +36,11 @@ int plat_profile_configure(platform *p, plat_fn *fn, policy_config *cfg, fm_err 
     fn->inst_memory_mb = !lambda_like && cfg->inst.type_memory_mb > 0 ? cfg->inst.type_memory_mb
                                                                       : s->memory_mb;
     fn->fleet = !lambda_like;
+    fn->batching = cfg->batch.max_size > 1;
+    if (fn->batching && s->runtime != PLATFORM_RUNTIME_ONNX)
+        return fm_err_set(err, FM_EINVAL, "%s: batch.max_size %d needs runtime 'builtin-onnx' "
+                                          "(the platform merges KServe v2 tensors)",
+                          s->name, (int)cfg->batch.max_size);
     if (!lambda_like && cfg->queue.capacity < 1)
         cfg->queue.capacity = 1;
     return 0;
