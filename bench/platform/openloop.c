@@ -119,8 +119,17 @@ int main(int argc, char **argv)
             conn *c = &cs[i];
             ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
             if (n <= 0) {
-                fprintf(stderr, "openloop: connection closed\n");
-                return 1;
+                /* The server closed the connection (keep-alive limit): a request in flight on it
+                 * is an error; reconnect either way. */
+                if (c->sched_ns) {
+                    lat[done++] = now_ns() - c->sched_ns;
+                    errors++;
+                    c->sched_ns = 0;
+                }
+                close(c->fd);
+                c->fd = dial(host, port);
+                c->len = 0;
+                continue;
             }
             c->len += (size_t)n;
             int status;

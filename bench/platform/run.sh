@@ -44,9 +44,10 @@ error_log $TMP/nginx/error.log;
 events { worker_connections 1024; }
 http {
     access_log off;
+    keepalive_requests 1000000;
     client_body_temp_path $TMP/nginx/body;
     proxy_temp_path $TMP/nginx/proxy;
-    upstream echo { server 127.0.0.1:$BPORT; keepalive 32; }
+    upstream echo { server 127.0.0.1:$BPORT; keepalive 32; keepalive_requests 1000000; }
     server {
         listen 127.0.0.1:$NPORT;
         location / {
@@ -97,9 +98,12 @@ for t in "$BPORT /" "$NPORT /" "$FPORT $INV"; do
 done
 : >"$TMP/lat.txt"
 for r in $(seq "$RUNS"); do
-    echo "direct $(load "$BPORT" /)" >>"$TMP/lat.txt"
-    echo "nginx $(load "$NPORT" /)" >>"$TMP/lat.txt"
-    echo "faasml $(load "$FPORT" "$INV")" >>"$TMP/lat.txt"
+    out=$(load "$BPORT" /) || exit 1
+    echo "direct $out" >>"$TMP/lat.txt"
+    out=$(load "$NPORT" /) || exit 1
+    echo "nginx $out" >>"$TMP/lat.txt"
+    out=$(load "$FPORT" "$INV") || exit 1
+    echo "faasml $out" >>"$TMP/lat.txt"
 done
 
 # Cold starts from scale-to-zero: wait for the instance to be stopped, then one request.

@@ -94,22 +94,42 @@ static size_t base64(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-/* ---- invocations ------------------------------------------------------------------------------ */
-
-static void on_client_closed(struct evhttp_connection *conn, void *arg)
+/* Decodes base64 (X-Amz-Client-Context) into a malloc'd string; NULL when it is not base64. */
+static char *unbase64(const char *in)
 {
-    plat_inv *inv = arg;
-    if (inv->client && evhttp_request_get_connection(inv->client) == conn)
-        inv->client = NULL;
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; out && i < n && in[i] != '='; i++) {
+        const char *p = strchr(tbl, in[i]);
+        if (!p || !in[i]) {
+            free(out);
+            return NULL;
+        }
+        acc = acc << 6 | (uint32_t)(p - tbl);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (char)(acc >> bits);
+        }
+    }
+    if (out)
+        out[o] = 0;
+    return out;
 }
 
-/* Detaches the client before replying: after evhttp_send_reply the connection may be gone. */
+/* ---- invocations ------------------------------------------------------------------------------ */
+
+/* Why no close callback on client connections: when a client leaves while its invocation runs,
+ * libevent detaches the request from the dead connection and keeps it for us; replying to a
+ * detached request frees it (libevent 2.1 evhttp_send). So every request is answered exactly
+ * once, whether or not anyone is still listening, and nothing dangles. */
 static struct evhttp_request *take_client(plat_inv *inv)
 {
     struct evhttp_request *req = inv->client;
     inv->client = NULL;
-    if (req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
     return req;
 }
 
@@ -117,14 +137,23 @@ void plat_inv_free(plat_inv *inv)
 {
     if (!inv)
         return;
+<<<<<<< HEAD
     take_client(inv);
     plat_batch_release(inv);
+=======
+    struct evhttp_request *req = take_client(inv);
+    if (req) /* never left unanswered: an answer also frees a detached request */
+        send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
+>>>>>>> platform
     if (inv->timer)
         event_free(inv->timer);
+    if (inv->retry_ev)
+        event_free(inv->retry_ev);
     if (inv->payload)
         evbuffer_free(inv->payload);
     if (inv->log)
         evbuffer_free(inv->log);
+    free(inv->client_context);
     free(inv);
 }
 
@@ -284,8 +313,6 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
     inv->fn->m.invocations[inv->kind]++;
     if (client) {
         inv->client = client;
-        evhttp_connection_set_closecb(evhttp_request_get_connection(client), on_client_closed,
-                                      inv);
         plat_inv_arm_timeout(inv);
     }
     if (!plat_batch_admit(inv)) { /* a batching function refused the input: answered */
@@ -372,8 +399,16 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
                        "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun", NULL);
         return;
     }
+    const char *cc = evhttp_find_header(ih, "X-Amz-Client-Context");
+    char *client_context = NULL;
+    if (cc && (strlen(cc) > 3583 || !(client_context = unbase64(cc)))) {
+        send_aws_error(req, 400, "InvalidParameterValueException", NULL,
+                       "X-Amz-Client-Context must be base64 of at most 3583 bytes", NULL);
+        return;
+    }
     const char *lt = evhttp_find_header(ih, "X-Amz-Log-Type");
     if (lt && strcmp(lt, "Tail") != 0 && strcmp(lt, "None") != 0) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidParameterValueException", NULL,
                        "X-Amz-Log-Type must be None or Tail", NULL);
         return;
@@ -382,6 +417,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     size_t len = evbuffer_get_length(body);
     size_t limit = kind == PLAT_INV_EVENT ? PLAT_MAX_EVENT_PAYLOAD : PLAT_MAX_PAYLOAD;
     if (len > limit) {
+        free(client_context);
         snprintf(msg, sizeof msg,
                  "%zu byte payload is too large for the %s invocation type (limit %zu bytes)", len,
                  kind == PLAT_INV_EVENT ? "Event" : "RequestResponse", limit);
@@ -392,12 +428,14 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     if (!len)
         len = 2;
     if (!is_json(data, len)) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidRequestContentException", NULL,
                        "Could not parse request body into json: the payload is not valid JSON",
                        NULL);
         return;
     }
     if (dry) {
+        free(client_context);
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Executed-Version",
                           "$LATEST");
         send_body(req, 204, NULL, NULL, 0);
@@ -405,10 +443,12 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
     plat_inv *inv = inv_new(fn, kind, req);
     if (!inv || evbuffer_add(inv->payload, data, len)) {
+        free(client_context);
         plat_inv_free(inv);
         send_aws_error(req, 500, "ServiceException", NULL, "out of memory", NULL);
         return;
     }
+    inv->client_context = client_context;
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
     if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
         plat_inv_free(inv);

@@ -442,6 +442,7 @@ fail:
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
+<<<<<<< HEAD
 /* The invocation a line of output belongs to: the only one in flight; with several workers busy
  * a line cannot be attributed (it still goes to the instance log). */
 plat_inv *plat_inst_sole_inv(plat_inst *in)
@@ -459,6 +460,21 @@ static void on_next_closed(struct evhttp_connection *conn, void *arg)
             in->park[i] = in->park[--in->npark];
             return;
         }
+=======
+/* The runtime dropped the connection of its parked /next. libevent has detached that request
+ * from the dying connection (a reply frees it) unless the whole listener is being freed, in which
+ * case the connection frees it. Either way the instance forgets it and waits for a new /next. */
+static void on_next_closed(struct evhttp_connection *conn, void *arg)
+{
+    plat_inst *in = arg;
+    if (in->next_conn == conn && in->next_req) {
+        struct evhttp_request *req = in->next_req;
+        in->next_req = NULL;
+        in->next_conn = NULL;
+        if (!evhttp_request_get_connection(req))
+            evhttp_send_error(req, 500, NULL);
+    }
+>>>>>>> platform
 }
 
 static void park(plat_inst *in, struct evhttp_request *req)
@@ -496,10 +512,24 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_add_header(h, "Lambda-Runtime-Deadline-Ms", v);
     evhttp_add_header(h, "Lambda-Runtime-Invoked-Function-Arn", inv->fn->arn);
     evhttp_add_header(h, "Lambda-Runtime-Trace-Id", inv->trace_id);
+    if (inv->client_context) /* omitted when empty, as RIE does */
+        evhttp_add_header(h, "Lambda-Runtime-Client-Context", inv->client_context);
     evhttp_add_header(h, "Content-Type", "application/json");
     char line[128];
     int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);
     plat_log_line(in, inv, line, (size_t)n);
+    if (inv->kind == PLAT_INV_EVENT) {
+        /* An Event may be retried: send a copy, keep the payload. */
+        struct evbuffer *copy = evbuffer_new();
+        if (copy && evbuffer_add(copy, evbuffer_pullup(inv->payload, -1),
+                                 evbuffer_get_length(inv->payload)) == 0) {
+            evhttp_send_reply(req, 200, "OK", copy);
+            evbuffer_free(copy);
+            return;
+        }
+        if (copy)
+            evbuffer_free(copy);
+    }
     evhttp_send_reply(req, 200, "OK", inv->payload);
 }
 
@@ -532,6 +562,7 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
 {
     platform *p = in->fn->p;
     inv->done_ns = fm_now_ns();
+<<<<<<< HEAD
     inv_untrack(in, inv);
     plat_inv *pv;
     TAILQ_FOREACH(pv, &in->pending, q)
@@ -543,6 +574,18 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         plat_batch_finish(in, inv, status, fn_error, body, len);
         return;
     }
+=======
+    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
+     * land in this invocation's log (and its Tail) before END. */
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
+    if (in->inv == inv)
+        in->inv = NULL;
+    if (in->pending == inv)
+        in->pending = NULL;
+>>>>>>> platform
     plat_bill bill;
     plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
     char line[512];
@@ -560,6 +603,8 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         snprintf(line + n, sizeof line - (size_t)n, "\tStatus: %s", status);
     plat_log_line(in, inv, line, strlen(line));
     plat_inv_answer(inv, 200, fn_error, body, len);
+    if (inv->kind == PLAT_INV_EVENT && fn_error && plat_event_retry(inv))
+        return;
     plat_inv_free(inv);
 }
 

@@ -70,11 +70,14 @@ struct plat_inv {
     bool tail;               /* X-Amz-Log-Type: Tail */
     struct evbuffer *payload;
     char trace_id[96];
+    char *client_context;    /* X-Amz-Client-Context, base64-decoded (Lambda-Runtime-Client-Context) */
     int64_t arrive_ns, arrive_wall_ns, dispatch_ns, done_ns;
     int64_t deadline_wall_ms;
     plat_inst *inst;         /* set at DISPATCH */
     bool cold;
     struct event *timer;     /* timeout */
+    struct event *retry_ev;  /* Event: waiting to be retried after a function error */
+    int attempt;             /* Event: 0 first try, then retries */
     struct evbuffer *log;    /* log lines of this invocation (START..REPORT) */
     int batch_size;          /* inferences this request shared an invocation with (or carried) */
     const char *batch_kind;  /* NULL, "client" or "server" (static strings) */
@@ -168,6 +171,7 @@ struct plat_fn {
     /* Event invocations wait here: the platform owns the async queue and resubmits a throttled
      * one later, as Lambda's own pollers do (policy.h, "An Event invocation"). */
     struct plat_inv_list events;
+    struct plat_inv_list retrying; /* Events that failed, waiting out the retry delay */
     size_t nevents;
     bool events_blocked; /* the last submitted Event was throttled: wait for capacity */
     struct event *retry;
@@ -221,6 +225,9 @@ struct platform {
 void plat_feed(plat_fn *fn, const policy_event *ev); /* queues an event and runs the loop */
 void plat_event_enqueue(plat_fn *fn, plat_inv *inv);  /* an Event invocation, answered 202 */
 void plat_pump_events(platform *p);
+/* An Event invocation that ended in a function error: schedules a retry (Lambda: up to 2) and
+ * takes ownership, or returns false when it has no retries left. */
+bool plat_event_retry(plat_inv *inv);
 plat_fn *plat_fn_find(platform *p, const char *name);
 void plat_inv_hash_put(platform *p, plat_inv *inv);
 plat_inv *plat_inv_hash_take(platform *p, uint64_t id);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +25,8 @@ void platform_config_init(platform_config *c)
     c->drain_s = 10;
     c->billing_round_ms = 0;
     c->event_queue_max = 10000;
+    c->event_retries = 2;
+    c->event_retry_delay_s = 60;
     c->region = "us-east-1";
 }
 
@@ -35,7 +36,7 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     static const char *const keys[] = {
         "listen", "account_concurrency", "scale_per_10s", "keep_alive", "init_timeout",
         "drain", "billing_round_ms", "event_queue_max", "region", "log_dir", "cgroups",
-        "platforms", NULL};
+        "platforms", "event_retries", "event_retry_delay", NULL};
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -58,6 +59,7 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         {"scale_per_10s", offsetof(platform_config, scale_per_10s), 0, 1000000},
         {"billing_round_ms", offsetof(platform_config, billing_round_ms), 0, 60000},
         {"event_queue_max", offsetof(platform_config, event_queue_max), 1, 10000000},
+        {"event_retries", offsetof(platform_config, event_retries), 0, 2},
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(ints); i++) {
         iv = *(int *)((char *)c + ints[i].off);
@@ -71,7 +73,8 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         size_t off;
     } durs[] = {{"keep_alive", offsetof(platform_config, keep_alive_s)},
                 {"init_timeout", offsetof(platform_config, init_timeout_s)},
-                {"drain", offsetof(platform_config, drain_s)}};
+                {"drain", offsetof(platform_config, drain_s)},
+                {"event_retry_delay", offsetof(platform_config, event_retry_delay_s)}};
     for (size_t i = 0; i < FM_ARRAY_LEN(durs); i++) {
         str = NULL;
         if ((rc = fm_yaml_get_str(y, root, durs[i].key, false, &str, err)))
@@ -208,6 +211,10 @@ static void fn_free(plat_fn *fn)
         plat_meter_invocation(inv, "dropped", 0, "the function was removed", NULL);
         plat_inv_free(inv);
     }
+    while ((inv = TAILQ_FIRST(&fn->retrying))) {
+        TAILQ_REMOVE(&fn->retrying, inv, q);
+        plat_inv_free(inv);
+    }
     if (fn->retry)
         event_free(fn->retry);
     if (fn->wake)
@@ -310,6 +317,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     fn->p = p;
     TAILQ_INIT(&fn->insts);
     TAILQ_INIT(&fn->events);
+    TAILQ_INIT(&fn->retrying);
     fn->wake_ns = INT64_MAX;
     /* A deep copy through the JSON form: one code path, and it re-validates. */
     char *json = platform_spec_to_json(spec);
@@ -437,6 +445,8 @@ static void do_action(plat_fn *fn, const policy_action *a)
                                      "\"the instance failed to start\"}";
             fn->m.errors++;
             plat_inv_init_failed(inv, body);
+            if (inv->kind == PLAT_INV_EVENT && plat_event_retry(inv))
+                break;
         } else {
             fn->m.rejects++;
             /* lambda/gcf: a full async queue is a throttle; a managed endpoint or a server's
@@ -527,6 +537,40 @@ void plat_feed(plat_fn *fn, const policy_event *ev)
     plat_sweep(p);
     if (!p->pumping)
         plat_pump_events(p);
+}
+
+static void on_event_retry(evutil_socket_t fd, short what, void *arg)
+{
+    plat_inv *inv = arg;
+    plat_fn *fn = inv->fn;
+    TAILQ_REMOVE(&fn->retrying, inv, q);
+    event_free(inv->retry_ev);
+    inv->retry_ev = NULL;
+    plat_event_enqueue(fn, inv);
+}
+
+bool plat_event_retry(plat_inv *inv)
+{
+    plat_fn *fn = inv->fn;
+    platform *p = fn->p;
+    if (fn->retired || p->draining || inv->attempt >= p->cfg.event_retries)
+        return false;
+    if (!(inv->retry_ev = evtimer_new(p->base, on_event_retry, inv)))
+        return false;
+    inv->attempt++;
+    /* A fresh attempt: new request id for the policy, nothing of the last try kept. */
+    inv->id = ++p->next_req_id;
+    inv->inst = NULL;
+    inv->cold = false;
+    inv->dispatch_ns = inv->done_ns = 0;
+    if (inv->timer)
+        evtimer_del(inv->timer);
+    evbuffer_drain(inv->log, evbuffer_get_length(inv->log));
+    double d = p->cfg.event_retry_delay_s * (double)(1 << (inv->attempt - 1));
+    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
+    evtimer_add(inv->retry_ev, &tv);
+    TAILQ_INSERT_TAIL(&fn->retrying, inv, q);
+    return true;
 }
 
 void plat_event_enqueue(plat_fn *fn, plat_inv *inv)
@@ -648,41 +692,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     plat_meter_points(arg);
 }
 
-/* Why: functions may be started from any directory; the policy's data file is found next to the
- * source tree the binary was built in unless configured. */
-static void find_platforms_file(platform *p)
-{
-    const char *env = getenv("FAASML_PLATFORMS");
-    if (p->cfg.platforms) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", p->cfg.platforms);
-        return;
-    }
-    if (env && *env) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *dir = dirname(exe);
-        for (int up = 1; up <= 3; up++) {
-            char cand[PATH_MAX + 64];
-            snprintf(cand, sizeof cand, "%s", dir);
-            for (int i = 0; i < up; i++)
-                strncat(cand, "/..", sizeof cand - strlen(cand) - 1);
-            strncat(cand, "/data/platforms.yaml", sizeof cand - strlen(cand) - 1);
-            if (access(cand, R_OK) == 0) {
-                char *real = realpath(cand, NULL);
-                snprintf(p->platforms_path, sizeof p->platforms_path, "%s", real ? real : cand);
-                free(real);
-                return;
-            }
-        }
-    }
-    p->platforms_path[0] = 0;
-}
-
 int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, platform **out,
                  fm_err *err)
 {
@@ -702,7 +711,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         ssize_t n = readlink("/proc/self/exe", p->self_exe, sizeof p->self_exe - 1);
         p->self_exe[n > 0 ? n : 0] = 0;
     }
-    find_platforms_file(p);
+    /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
+    if (cfg->platforms)
+        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
     int rc = 0;
     if (cfg->log_dir && *cfg->log_dir) {
         char path[1200];

@@ -78,6 +78,8 @@ typedef struct platform_config {
     double drain_s;             /* graceful shutdown: wait this long for in-flight requests */
     int billing_round_ms;       /* 1 (Lambda since 2020-12); 100 for gcf gen1 */
     int event_queue_max;        /* queued Event invocations per function */
+    int event_retries;          /* retries of an Event invocation after a function error (2) */
+    double event_retry_delay_s; /* before the first retry, doubled for the next (Lambda: ~60) */
     const char *region;         /* us-east-1 */
     const char *self_exe;       /* faasml binary for builtin-onnx functions; NULL: /proc/self/exe */
     const char *log_dir;        /* per-function instance logs; NULL: the platform's log */
