@@ -137,14 +137,10 @@ void plat_inv_free(plat_inv *inv)
 {
     if (!inv)
         return;
-<<<<<<< HEAD
-    take_client(inv);
-    plat_batch_release(inv);
-=======
     struct evhttp_request *req = take_client(inv);
     if (req) /* never left unanswered: an answer also frees a detached request */
         send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
->>>>>>> platform
+    plat_batch_release(inv);
     if (inv->timer)
         event_free(inv->timer);
     if (inv->retry_ev)

@@ -442,7 +442,6 @@ fail:
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
-<<<<<<< HEAD
 /* The invocation a line of output belongs to: the only one in flight; with several workers busy
  * a line cannot be attributed (it still goes to the instance log). */
 plat_inv *plat_inst_sole_inv(plat_inst *in)
@@ -452,29 +451,20 @@ plat_inv *plat_inst_sole_inv(plat_inst *in)
     return in->ninv == 0 ? TAILQ_FIRST(&in->pending) : NULL;
 }
 
+/* A runtime dropped the connection of its parked /next. libevent has detached that request from
+ * the dying connection (a reply frees it) unless the whole listener is being freed, in which case
+ * the connection frees it. Either way the instance forgets it and waits for a new /next. */
 static void on_next_closed(struct evhttp_connection *conn, void *arg)
 {
     plat_inst *in = arg;
     for (int i = 0; i < in->npark; i++)
         if (in->park[i].conn == conn) {
+            struct evhttp_request *req = in->park[i].req;
             in->park[i] = in->park[--in->npark];
+            if (req && !evhttp_request_get_connection(req))
+                evhttp_send_error(req, 500, NULL);
             return;
         }
-=======
-/* The runtime dropped the connection of its parked /next. libevent has detached that request
- * from the dying connection (a reply frees it) unless the whole listener is being freed, in which
- * case the connection frees it. Either way the instance forgets it and waits for a new /next. */
-static void on_next_closed(struct evhttp_connection *conn, void *arg)
-{
-    plat_inst *in = arg;
-    if (in->next_conn == conn && in->next_req) {
-        struct evhttp_request *req = in->next_req;
-        in->next_req = NULL;
-        in->next_conn = NULL;
-        if (!evhttp_request_get_connection(req))
-            evhttp_send_error(req, 500, NULL);
-    }
->>>>>>> platform
 }
 
 static void park(plat_inst *in, struct evhttp_request *req)
@@ -562,7 +552,12 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
 {
     platform *p = in->fn->p;
     inv->done_ns = fm_now_ns();
-<<<<<<< HEAD
+    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
+     * land in this invocation's log (and its Tail) before END. */
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
     inv_untrack(in, inv);
     plat_inv *pv;
     TAILQ_FOREACH(pv, &in->pending, q)
@@ -574,18 +569,6 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         plat_batch_finish(in, inv, status, fn_error, body, len);
         return;
     }
-=======
-    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
-     * land in this invocation's log (and its Tail) before END. */
-    if (in->out_fd >= 0)
-        on_pipe(in->out_fd, EV_READ, in);
-    if (in->err_fd >= 0)
-        on_pipe(in->err_fd, EV_READ, in);
-    if (in->inv == inv)
-        in->inv = NULL;
-    if (in->pending == inv)
-        in->pending = NULL;
->>>>>>> platform
     plat_bill bill;
     plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
     char line[512];
