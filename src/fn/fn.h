@@ -268,6 +268,30 @@ typedef struct fn_run_opts {
 /* Runtime API mode: init (on failure POST /runtime/init/error and return the error), then the
  * /next -> handle -> /response or /error loop. api is AWS_LAMBDA_RUNTIME_API (host:port). */
 int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts, fm_err *err);
+/* The /next loop alone, on an initialised host (libcurl's global init done by the caller);
+ * init_json (may be NULL) goes out with the first answer. */
+int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
+                    const fn_run_opts *opts, fm_err *err);
+
+/* Zygote mode (zygote.c): init once (load, plan; warm-up only when it starts no thread, so the
+ * process can fork), report ready on the control socket ctl, then fork one Lambda runtime per
+ * request received there, until ctl closes. A request carries the instance's Runtime API address
+ * and its stdout/stderr and cgroup.procs descriptors (SCM_RIGHTS); the reply is the new runtime's
+ * pid, which is re-parented to the platform (a child subreaper) so the platform reaps it. */
+#define FN_ZYGOTE_API_MAX 64
+typedef struct fn_zygote_req {
+    char api[FN_ZYGOTE_API_MAX];  /* AWS_LAMBDA_RUNTIME_API of the instance */
+    char stream[128];             /* AWS_LAMBDA_LOG_STREAM_NAME */
+    uint64_t rlimit_as;           /* > 0: RLIMIT_AS for the child (no cgroups) */
+    int32_t nfds;                 /* descriptors sent: stdout, stderr, then cgroup.procs files */
+    int32_t provisioned;          /* AWS_LAMBDA_INITIALIZATION_TYPE */
+} fn_zygote_req;
+typedef struct fn_zygote_reply {
+    int32_t pid;                  /* > 0, or -errno */
+    int32_t pad;
+    int64_t fork_ns;              /* request received -> child running */
+} fn_zygote_reply;
+int fn_zygote_run(const fn_spec *spec, int ctl, const fn_run_opts *opts, fm_err *err);
 
 /* HTTP mode: init, listen on host:port (port 0 picks one), serve until SIGTERM or SIGINT, then
  * stop accepting, finish in-flight requests and return 0. */

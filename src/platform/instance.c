@@ -226,6 +226,24 @@ static void build_env(plat_inst *in, envb *e)
         env_add(e, s->env_keys[i], s->env_vals[i]);
 }
 
+char **plat_inst_env_new(plat_inst *in)
+{
+    envb *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    build_env(in, e);
+    return e->v; /* the first member: plat_inst_env_free gets the envb back */
+}
+
+void plat_inst_env_free(char **v)
+{
+    if (!v)
+        return;
+    for (int i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
 static void inst_free(plat_inst *in)
 {
     if (in->timer)
@@ -257,6 +275,13 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
                  int errw, int exw, pid_t pgid)
 {
     platform *p = in->fn->p;
+    if (in->fn->zyg) { /* builtin-onnx with cold_start: zygote (zygote.c); else exec below */
+        pid_t z = plat_zygote_spawn(in, outw, errw);
+        if (z > 0) {
+            in->zygote = true;
+            return z;
+        }
+    }
     pid_t pid = fork();
     if (pid != 0)
         return pid;

@@ -185,6 +185,7 @@ struct plat_fn {
     bool fleet;           /* managed/server: instances of a type, billed per instance-second,
                              a full queue answered 503 */
     bool batching;        /* batch.max_size > 1: requests are decoded and merged (batch.c) */
+    struct plat_zygote *zyg; /* cold_start: zygote, while its zygote runs (zygote.c) */
 };
 
 TAILQ_HEAD(plat_fn_list, plat_fn);
@@ -292,6 +293,18 @@ void plat_batch_release(plat_inv *inv); /* from plat_inv_free */
 /* Answers inv with the common tail of every ending (meter, END/REPORT, answer, free). */
 void plat_inst_finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
                       const char *body, size_t len);
+
+/* ---- zygote.c: zygote cold starts ---------------------------------------------------------- */
+/* Starts the function's zygote and waits until it has loaded the model; on failure logs why and
+ * leaves fn->zyg NULL (instances then start with exec). */
+void plat_zygote_start(plat_fn *fn);
+void plat_zygote_stop(plat_fn *fn);
+/* Asks the zygote for a runtime of instance `in` (stdout/stderr to outw/errw, in its cgroup).
+ * Returns the pid (a child of this process once the zygote's intermediate exits) or -errno. */
+pid_t plat_zygote_spawn(plat_inst *in, int outw, int errw);
+/* The instance environment (build_env) as a NULL-terminated, malloc'd list. */
+char **plat_inst_env_new(plat_inst *in);
+void plat_inst_env_free(char **v);
 
 /* ---- logs ----------------------------------------------------------------------------------- */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len);

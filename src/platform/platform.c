@@ -204,6 +204,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 static void fn_free(plat_fn *fn)
 {
+    plat_zygote_stop(fn);
     plat_meter_costs(fn);
     plat_inv *inv;
     while ((inv = TAILQ_FIRST(&fn->events))) {
@@ -336,6 +337,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     snprintf(fn->arn, sizeof fn->arn, "arn:aws:lambda:%s:000000000000:function:%s", p->cfg.region,
              fn->spec.name);
     fn->deployed_ns = fm_now_ns();
+    plat_zygote_start(fn); /* cold_start: zygote only; before DEPLOY starts any instance */
     plat_fn *old = plat_fn_find(p, spec->name);
     *created = old == NULL;
     if (old) {
