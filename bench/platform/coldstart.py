@@ -10,8 +10,8 @@ Cold start, scale from zero to first response, interleaved rounds:
           model loaded by a peer runtime, no platform around it
 Each function has keep_alive 100 ms: before each round the driver waits until it has no
 instance, then sends one synchronous invoke and times it end to end on the client; the REPORT
-line gives Init Duration. Batching: one instance (reserved 1, provisioned 1), open-loop offered
-load RATE req/s for SECS s per batch.max_size; throughput = answered / span, latency from each
+line gives Init Duration. Batching: a server fleet of one instance with one worker and a FIFO
+queue, open-loop offered load RATE req/s for SECS s per batch.max_size; throughput = answered / span, latency from each
 request's scheduled send time (no coordinated omission).
 """
 import base64, json, os, re, subprocess, sys, tempfile, threading, time
@@ -154,12 +154,15 @@ def bench_cold(port, payload):
 
 
 def bench_batch(port, payload):
-    print("batching: one instance, offered %.1f req/s for %.0f s, max_delay %.0f ms:"
+    print("batching: server profile, 1 instance x 1 worker, FIFO; offered %.1f req/s for %.0f s, max_delay %.0f ms:"
           % (RATE, SECS, DELAY_MS))
     for size in SIZES:
         name = "b%d" % size
+        # A server fleet of one instance with one worker and a FIFO queue: requests wait while it
+        # is busy (lambda would throttle them), which is where a dynamic batch forms.
         lines = ["runtime: builtin-onnx", "model: " + MODEL, "memory_mb: 2048", "timeout_s: 60",
-                 "reserved_concurrency: 1", "provisioned_concurrency: 1"]
+                 "profile: server",
+                 "policy: {inst: {min: 1, max: 1, workers: 1}, queue: {capacity: 1000}}"]
         if size > 1:
             lines.append("batch: {max_size: %d, max_delay_ms: %g}" % (size, DELAY_MS))
         deploy(port, name, lines)

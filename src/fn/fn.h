@@ -154,16 +154,39 @@ int fn_v2_metadata_encode(const char *model_name, const fn_handler *h, fn_buf *o
 int fn_v2_data_encode(const infer_tensor *t, fn_buf *out);
 
 /* ---- dynamic batching (batch.c) --------------------------------------------------------------
- * The batch size of a request: dim 0, which every input must share (a client-side batch when
- * > 1). FM_ESHAPE for a scalar input or inputs that disagree. */
-int fn_v2_batch_items(const fn_v2_request *req, int64_t *items, fm_err *err);
-/* Merges n requests into one JSON request along dim 0, in order: every input must agree on name,
- * datatype and dims 1..; requested outputs are dropped (the merged request asks for all). */
-int fn_v2_batch_merge(const fn_v2_request *const *reqs, size_t n, fn_buf *out, fm_err *err);
+ * A KServe v2 JSON request as batching needs it: its inputs' names, datatypes and shapes, where
+ * each input's data array lies in the body (its values are counted, not converted), the batch
+ * size (dim 0, shared by every input), the id and the requested outputs. */
+typedef struct fn_v2_batch_input {
+    char name[128];
+    char datatype[16];
+    int ndim;
+    int64_t dims[INFER_MAX_DIMS];
+    size_t data_off, data_len; /* the data array's text inside its brackets, in the body */
+} fn_v2_batch_input;
+
+typedef struct fn_v2_batch_req {
+    size_t n_inputs;
+    fn_v2_batch_input inputs[FN_MAX_IO];
+    int64_t items;              /* dim 0: > 1 is a client-side batch */
+    char *id;                   /* NULL when absent */
+    size_t n_outputs;           /* requested outputs; 0 = all */
+    char *outputs[FN_MAX_IO];
+} fn_v2_batch_req;
+
+/* Scans a JSON request (no binary part). Errors name the input and the problem (no batch
+ * dimension, inputs that disagree on it, data that does not fit the shape, binary data). */
+int fn_v2_batch_parse(const char *body, size_t len, fn_v2_batch_req *r, fm_err *err);
+void fn_v2_batch_req_release(fn_v2_batch_req *r);
+/* Merges n requests (bodies[i] is the text reqs[i] was parsed from) into one JSON request along
+ * dim 0, in order; every input must agree on name, datatype and dims 1... The merged request asks
+ * for every output. */
+int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bodies, size_t n,
+                      fn_buf *out, fm_err *err);
 /* Splits a JSON v2 response to a merged request: outs[r] (n caller-owned, empty buffers) gets
  * request r's rows of every output it asked for, with its own id. Outputs must carry flat JSON
  * data whose dim 0 is the merged batch. */
-int fn_v2_batch_split(const void *resp, size_t len, const fn_v2_request *const *reqs, size_t n,
+int fn_v2_batch_split(const void *resp, size_t len, const fn_v2_batch_req *const *reqs, size_t n,
                       fn_buf *outs, fm_err *err);
 
 /* ---- images ---------------------------------------------------------------------------------- */

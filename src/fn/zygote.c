@@ -30,8 +30,8 @@ static ssize_t recv_req(int ctl, fn_zygote_req *rq, int *fds, int *nfds)
         char buf[CMSG_SPACE(ZYG_MAX_FDS * sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     ssize_t n;
     do
         n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
@@ -89,8 +89,8 @@ static void child_main(fn_host *host, int ctl, const fn_zygote_req *rq, const in
 }
 
 /* Forks the runtime for one request; returns its pid or -errno. */
-static pid_t fork_runtime(fn_host *host, int ctl, const fn_zygote_req *rq, const int *fds,
-                          int nfds, int64_t t0, const fn_run_opts *opts)
+static pid_t fork_runtime(fn_host *host, int ctl, const fn_zygote_req *rq, const int *fds, int nfds,
+                          int64_t t0, const fn_run_opts *opts)
 {
     int pp[2];
     if (pipe2(pp, O_CLOEXEC) != 0)

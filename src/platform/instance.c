@@ -594,6 +594,8 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         plat_batch_finish(in, inv, status, fn_error, body, len);
         return;
     }
+    if (!fn_error)
+        plat_batch_note_client(inv, body, len);
     plat_bill bill;
     plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
     char line[512];

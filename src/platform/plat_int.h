@@ -82,7 +82,7 @@ struct plat_inv {
     int batch_size;          /* inferences this request shared an invocation with (or carried) */
     const char *batch_kind;  /* NULL, "client" or "server" (static strings) */
     /* batch.c: dynamic batching */
-    struct fn_v2_request *v2; /* the decoded v2 request (batching functions only) */
+    struct fn_v2_batch_req *v2; /* the scanned v2 request (batching functions only) */
     uint32_t items;          /* its batch dimension (>= 1) */
     plat_inv **members;      /* a batch carrier: the callers it runs for (nmembers), else NULL */
     uint32_t nmembers;
@@ -290,6 +290,8 @@ void plat_batch_finish(plat_inst *in, plat_inv *carrier, const char *status, con
 /* The carrier is dropped unanswered (teardown): each member gets status/msg. Frees it. */
 void plat_batch_fail(plat_inv *carrier, int status, const char *msg);
 void plat_batch_release(plat_inv *inv); /* from plat_inv_free */
+/* Records a client-side batch (dim 0 > 1 of a builtin-onnx response) on an unbatched request. */
+void plat_batch_note_client(plat_inv *inv, const char *body, size_t len);
 /* Answers inv with the common tail of every ending (meter, END/REPORT, answer, free). */
 void plat_inst_finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
                       const char *body, size_t len);

@@ -33,13 +33,14 @@ int plat_profile_configure(platform *p, plat_fn *fn, policy_config *cfg, fm_err 
                           (int)cfg->inst.workers, PLAT_MAX_WORKERS);
     fn->workers = cfg->inst.workers;
     fn->vcpu = lambda_like ? 0 : cfg->inst.type_vcpu;
-    fn->inst_memory_mb = !lambda_like && cfg->inst.type_memory_mb > 0 ? cfg->inst.type_memory_mb
-                                                                      : s->memory_mb;
+    fn->inst_memory_mb =
+        !lambda_like && cfg->inst.type_memory_mb > 0 ? cfg->inst.type_memory_mb : s->memory_mb;
     fn->fleet = !lambda_like;
     fn->batching = cfg->batch.max_size > 1;
     if (fn->batching && s->runtime != PLATFORM_RUNTIME_ONNX)
-        return fm_err_set(err, FM_EINVAL, "%s: batch.max_size %d needs runtime 'builtin-onnx' "
-                                          "(the platform merges KServe v2 tensors)",
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: batch.max_size %d needs runtime 'builtin-onnx' "
+                          "(the platform merges KServe v2 tensors)",
                           s->name, (int)cfg->batch.max_size);
     if (!lambda_like && cfg->queue.capacity < 1)
         cfg->queue.capacity = 1;

@@ -19,8 +19,7 @@ static cJSON *ynode_to_json(const fm_ynode *n, int depth)
     if (depth > 8)
         return NULL;
     switch (fm_ynode_kind_of(n)) {
-    case FM_YAML_SCALAR:
-        return cJSON_CreateString(fm_ynode_str(n));
+    case FM_YAML_SCALAR: return cJSON_CreateString(fm_ynode_str(n));
     case FM_YAML_SEQ: {
         cJSON *a = cJSON_CreateArray();
         for (size_t i = 0; a && i < fm_ynode_len(n); i++) {
@@ -126,8 +125,9 @@ int plat_spec_ext_json(const cJSON *it, platform_spec *out, fm_err *err)
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(it, "max_size");
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(it, "max_delay_ms");
         int nkeys = cJSON_GetArraySize(it);
-        if (!cJSON_IsObject(it) || !cJSON_IsNumber(ms) || ms->valuedouble != floor(ms->valuedouble) ||
-            ms->valuedouble < 1 || ms->valuedouble > 4096 ||
+        if (!cJSON_IsObject(it) || !cJSON_IsNumber(ms) ||
+            ms->valuedouble != floor(ms->valuedouble) || ms->valuedouble < 1 ||
+            ms->valuedouble > 4096 ||
             (md && (!cJSON_IsNumber(md) || !(md->valuedouble >= 0 && md->valuedouble <= 60000))) ||
             nkeys != 1 + (md != NULL))
             return fm_err_set(err, FM_EINVAL,
@@ -171,8 +171,10 @@ int plat_spec_ext_validate(const platform_spec *s, const char *where, fm_err *er
         return fm_err_set(err, FM_EINVAL, "%s: cold_start 'zygote' needs runtime 'builtin-onnx'",
                           where);
     if (s->batch_max_size > 1 && s->runtime != PLATFORM_RUNTIME_ONNX)
-        return fm_err_set(err, FM_EINVAL, "%s: 'batch' needs runtime 'builtin-onnx' (the "
-                                          "platform merges KServe v2 tensors)", where);
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: 'batch' needs runtime 'builtin-onnx' (the "
+                          "platform merges KServe v2 tensors)",
+                          where);
     if (!s->policy)
         return 0;
     return plat_spec_policy_apply(s, NULL, where, err);

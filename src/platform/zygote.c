@@ -73,8 +73,8 @@ void plat_zygote_start(plat_fn *fn)
     plat_zygote *z = calloc(1, sizeof *z);
     int sv[2] = {-1, -1};
     if (!z || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        FM_WARN("platform", "'%s': cannot start a zygote (%s); instances start with exec",
-                s->name, strerror(errno));
+        FM_WARN("platform", "'%s': cannot start a zygote (%s); instances start with exec", s->name,
+                strerror(errno));
         free(z);
         return;
     }
@@ -144,7 +144,10 @@ void plat_zygote_start(plat_fn *fn)
         if (n > 0)
             msg[n] = 0;
         FM_WARN("platform", "'%s': the zygote did not start (%s); instances start with exec",
-                s->name, n > 0 ? msg + 1 : n == 0 ? "it exited" : strerror((int)-n));
+                s->name,
+                n > 0    ? msg + 1
+                : n == 0 ? "it exited"
+                         : strerror((int)-n));
         zyg_free(z);
         return;
     }
@@ -189,7 +192,9 @@ pid_t plat_zygote_spawn(plat_inst *in, int outw, int errw)
     } u;
     memset(&u, 0, sizeof u);
     struct iovec iov = {&rq, sizeof rq};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = u.buf,
                         .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;

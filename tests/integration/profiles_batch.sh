@@ -113,6 +113,10 @@ server = [r for r in ok if r["batch_kind"] == "server"]
 client = [r for r in ok if r["batch_kind"] == "client"]
 assert len(server) == 4 and all(r["batch_size"] == "4" for r in server), [(r["batch_size"], r["batch_kind"]) for r in ok]
 assert len(client) == 1 and client[0]["batch_size"] == "2", client
+# the unbatched function sees the same client batch in its response and records it too
+one = [r for r in csv.DictReader(open(sys.argv[1])) if r["function"] == "one" and r["status"] == "ok"]
+kinds = sorted((r["batch_size"], r["batch_kind"]) for r in one)
+assert kinds == [("1", "")] * 4 + [("2", "client")], kinds
 print("ok")
 PY
-ok "records: batch_size 4 / server for the merged requests, 2 / client for the client batch"
+ok "records: batch_size 4 / server for the merged requests, 2 / client for client batches"

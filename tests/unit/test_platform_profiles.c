@@ -14,26 +14,24 @@
 
 #include "platform/platform.h"
 
-static const char *const managed_yaml =
-    "name: ep\n"
-    "runtime: builtin-onnx\n"
-    "model: /m/model.onnx\n"
-    "profile: managed\n"
-    "platform: sagemaker-m5-large\n"
-    "cold_start: zygote\n"
-    "batch: {max_size: 8, max_delay_ms: 5}\n"
-    "policy:\n"
-    "  inst: {min: 1, max: 3, provision_delay: 2s}\n"
-    "  scale: {period: 10s}\n";
+static const char *const managed_yaml = "name: ep\n"
+                                        "runtime: builtin-onnx\n"
+                                        "model: /m/model.onnx\n"
+                                        "profile: managed\n"
+                                        "platform: sagemaker-m5-large\n"
+                                        "cold_start: zygote\n"
+                                        "batch: {max_size: 8, max_delay_ms: 5}\n"
+                                        "policy:\n"
+                                        "  inst: {min: 1, max: 3, provision_delay: 2s}\n"
+                                        "  scale: {period: 10s}\n";
 
 static void test_yaml_profile_keys(void **state)
 {
     (void)state;
     platform_spec s;
     fm_err err = {0};
-    assert_int_equal(platform_spec_parse_yaml(managed_yaml, strlen(managed_yaml), "ep.yaml", "/",
-                                              &s, &err),
-                     0);
+    assert_int_equal(
+        platform_spec_parse_yaml(managed_yaml, strlen(managed_yaml), "ep.yaml", "/", &s, &err), 0);
     assert_string_equal(s.profile, "managed");
     assert_string_equal(s.platform, "sagemaker-m5-large");
     assert_string_equal(s.cold_start, "zygote");
@@ -76,11 +74,10 @@ static void test_yaml_errors(void **state)
     for (size_t i = 0; i < sizeof bad_yaml / sizeof bad_yaml[0]; i++) {
         platform_spec s;
         fm_err err = {0};
-        int rc = platform_spec_parse_yaml(bad_yaml[i].yaml, strlen(bad_yaml[i].yaml), "f.yaml",
-                                          "/", &s, &err);
+        int rc = platform_spec_parse_yaml(bad_yaml[i].yaml, strlen(bad_yaml[i].yaml), "f.yaml", "/",
+                                          &s, &err);
         if (rc == 0 || !strstr(err.msg, bad_yaml[i].want))
-            fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg,
-                     bad_yaml[i].want);
+            fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg, bad_yaml[i].want);
     }
 }
 
@@ -106,8 +103,7 @@ static void test_json_errors(void **state)
         fm_err err = {0};
         int rc = platform_spec_parse_json(bad_json[i].json, strlen(bad_json[i].json), &s, &err);
         if (rc == 0 || !strstr(err.msg, bad_json[i].want))
-            fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg,
-                     bad_json[i].want);
+            fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg, bad_json[i].want);
     }
 }
 
