@@ -427,16 +427,19 @@ static int split_one(const cJSON *root, const cJSON *outs, const fn_v2_batch_req
                                               "name, datatype, shape or JSON data");
         int nd = cJSON_GetArraySize(shape);
         const cJSON *d0 = cJSON_GetArrayItem(shape, 0);
-        if (nd < 1 || !cJSON_IsNumber(d0) || (int64_t)d0->valuedouble != total)
+        if (nd < 1 || !cJSON_IsNumber(d0) || d0->valuedouble != (double)total)
             return fm_err_set(err, FM_ESHAPE,
                               "output '%s' has no batch dimension of %lld: cannot split it",
                               name->valuestring, (long long)total);
         int64_t per = 1;
-        for (const cJSON *d = d0->next; d; d = d->next)
-            per *= cJSON_IsNumber(d) && d->valuedouble >= 0 && d->valuedouble < 1e9
-                       ? (int64_t)d->valuedouble
-                       : 0;
-        if ((int64_t)cJSON_GetArraySize(data) != per * total)
+        for (const cJSON *d = d0->next; d; d = d->next) {
+            if (!cJSON_IsNumber(d) || !(d->valuedouble >= 0 && d->valuedouble <= 1e9) ||
+                d->valuedouble != floor(d->valuedouble) || per > (int64_t)1e9)
+                return fm_err_set(err, FM_ESHAPE, "output '%s': bad shape", name->valuestring);
+            per *= (int64_t)d->valuedouble;
+        }
+        if ((per > 0 && total > INT64_MAX / per) ||
+            (int64_t)cJSON_GetArraySize(data) != per * total)
             return fm_err_set(err, FM_ESHAPE, "output '%s': data is not flat or not %lld values",
                               name->valuestring, (long long)(per * total));
         if (!wanted(req, name->valuestring))
