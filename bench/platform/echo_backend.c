@@ -145,7 +145,8 @@ static int run_runtime(void)
         fprintf(stderr, "echo_backend: AWS_LAMBDA_RUNTIME_API is not set\n");
         return 1;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)atoi(colon + 1)),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     static conn c;
     c.fd = socket(AF_INET, SOCK_STREAM, 0);

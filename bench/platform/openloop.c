@@ -75,8 +75,10 @@ int main(int argc, char **argv)
     int port = atoi(argv[2]), nconn = atoi(argv[6]);
     double rate = atof(argv[4]), secs = atof(argv[5]);
     char req[8192];
-    int rl = snprintf(req, sizeof req, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
-                      "application/json\r\nContent-Length: %zu\r\n", path, host, strlen(payload));
+    int rl = snprintf(req, sizeof req,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+                      "application/json\r\nContent-Length: %zu\r\n",
+                      path, host, strlen(payload));
     for (int i = 8; i < argc; i++)
         rl += snprintf(req + rl, sizeof req - (size_t)rl, "%s\r\n", argv[i]);
     rl += snprintf(req + rl, sizeof req - (size_t)rl, "\r\n%s", payload);

@@ -87,13 +87,19 @@ SPEC
     --deploy "$TMP/cold.yaml" --deploy "$TMP/coldpy.yaml" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PIDS+=($!)
 FPORT=$(ready_port "$TMP/serve.out")
+# The same with the memory limit only (no CPU quota or CPU group), like the nginx backend's CPU.
+mkdir -p "$TMP/nocg"
+"$FAASML" serve --listen 127.0.0.1:0 --no-cpu-limit --log-dir "$TMP/nocg" --deploy "$TMP/echo.yaml" \
+    >"$TMP/serve-nocg.out" 2>"$TMP/serve-nocg.err" &
+PIDS+=($!)
+GPORT=$(ready_port "$TMP/serve-nocg.out")
 sleep 1
 INV=/2015-03-31/functions/echo/invocations
 PAYLOAD='{"message":"hello","n":1}'
 
 load() { "$TMP/openloop" 127.0.0.1 "$1" "$2" "$RATE" "$SECS" "$CONNS" "$PAYLOAD"; }
 # warm up every path
-for t in "$BPORT /" "$NPORT /" "$FPORT $INV"; do
+for t in "$BPORT /" "$NPORT /" "$FPORT $INV" "$GPORT $INV"; do
     "$TMP/openloop" 127.0.0.1 ${t% *} ${t#* } "$RATE" 1 "$CONNS" "$PAYLOAD" >/dev/null
 done
 : >"$TMP/lat.txt"
@@ -104,6 +110,8 @@ for r in $(seq "$RUNS"); do
     echo "nginx $out" >>"$TMP/lat.txt"
     out=$(load "$FPORT" "$INV") || exit 1
     echo "faasml $out" >>"$TMP/lat.txt"
+    out=$(load "$GPORT" "$INV") || exit 1
+    echo "faasml-nocpulimit $out" >>"$TMP/lat.txt"
 done
 
 # Cold starts from scale-to-zero: wait for the instance to be stopped, then one request.
@@ -141,7 +149,7 @@ print(f"## gateway latency at {rate} req/s, {secs} s x {nruns} runs (median of r
 print("| path | p50 | p99 | added p50 | added p99 |")
 print("|---|---|---|---|---|")
 med = {k: {q: st.median(r[q] for r in v) for q in ("p50_us", "p99_us")} for k, v in runs.items()}
-for k in ("direct", "nginx", "faasml"):
+for k in ("direct", "nginx", "faasml", "faasml-nocpulimit"):
     a50 = med[k]["p50_us"] - med["direct"]["p50_us"]
     a99 = med[k]["p99_us"] - med["direct"]["p99_us"]
     print(f"| {k} | {med[k]['p50_us']:.0f} | {med[k]['p99_us']:.0f} | {a50:.0f} | {a99:.0f} |")
@@ -149,8 +157,13 @@ n50 = med["nginx"]["p50_us"] - med["direct"]["p50_us"]
 f50 = med["faasml"]["p50_us"] - med["direct"]["p50_us"]
 n99 = med["nginx"]["p99_us"] - med["direct"]["p99_us"]
 f99 = med["faasml"]["p99_us"] - med["direct"]["p99_us"]
-print(f"\nfaasml added / nginx added: p50 {f50 / n50:.2f}x, p99 {f99 / n99:.2f}x" if n50 > 0 and n99 > 0
-      else "\nnginx added no measurable latency over direct; ratio undefined")
+g50 = med["faasml-nocpulimit"]["p50_us"] - med["direct"]["p50_us"]
+g99 = med["faasml-nocpulimit"]["p99_us"] - med["direct"]["p99_us"]
+if n50 > 0 and n99 > 0:
+    print(f"\nfaasml added / nginx added: p50 {f50 / n50:.2f}x, p99 {f99 / n99:.2f}x")
+    print(f"faasml (no CPU limit) added / nginx added: p50 {g50 / n50:.2f}x, p99 {g99 / n99:.2f}x")
+else:
+    print("\nnginx added no measurable latency over direct; ratio undefined")
 cold = {}
 for line in open(sys.argv[2]):
     name, t, init = line.split()

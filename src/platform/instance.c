@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,13 +23,15 @@
 #define RAPI_PREFIX "/2018-06-01/runtime/"
 #define LAMBDA_PATH "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
+/* Names for logs and debugging; the policy's names are used for metrics. */
 const char *plat_inst_state_name(plat_inst_state s)
 {
     static const char *const names[] = {"starting", "idle", "busy", "stopping"};
     return names[s];
 }
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers ----------------------------------------------------------------------------
+ */
 
 static void reply_json(struct evhttp_request *req, int code, const char *reason, const char *body)
 {
@@ -43,6 +46,7 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
     evbuffer_free(b);
 }
 
+/* Runtime API errors carry {errorMessage, errorType} like RIE's. */
 static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *type,
                         const char *msg)
 {
@@ -52,7 +56,8 @@ static void reply_error(struct evhttp_request *req, int code, const char *reason
     reply_json(req, code, reason, body);
 }
 
-/* ---- logs ------------------------------------------------------------------------------------- */
+/* ---- logs -------------------------------------------------------------------------------------
+ */
 
 /* Why: the function host reports its init phases as `FAASML_INIT {json}` on stderr; the platform
  * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. */
@@ -77,6 +82,7 @@ static void parse_init_line(plat_inst *in, const char *line)
     }
 }
 
+/* Every line goes to the platform's log and, while an invocation runs, into its log. */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
 {
     platform *p = in->fn->p;
@@ -129,15 +135,17 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- starting --------------------------------------------------------------------------------- */
+/* ---- starting ---------------------------------------------------------------------------------
+ */
 
 static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
 {
     plat_inst *in = arg;
     if (in->state == PLAT_INST_STARTING) {
         char line[160];
-        int n = snprintf(line, sizeof line, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
-                                            "Status: timeout",
+        int n = snprintf(line, sizeof line,
+                         "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
+                         "Status: timeout",
                          (double)(fm_now_ns() - in->created_ns) / 1e6);
         plat_log_line(in, NULL, line, (size_t)n);
         plat_inst_kill(in, "init_timeout");
@@ -174,6 +182,7 @@ typedef struct envb {
     int n;
 } envb;
 
+/* Adds KEY=VALUE to the child's environment (built before fork: no allocation after). */
 static void env_add(envb *e, const char *k, const char *v)
 {
     if (e->n >= (int)FM_ARRAY_LEN(e->v) - 1)
@@ -244,6 +253,7 @@ void plat_inst_env_free(char **v)
     free(v);
 }
 
+/* Releases what an instance holds; the process must already be reaped or forgotten. */
 static void inst_free(plat_inst *in)
 {
     if (in->timer)
@@ -286,6 +296,10 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
     if (pid != 0)
         return pid;
     setpgid(0, pgid);
+    /* If the platform dies without stopping us (SIGKILL, crash), the instance goes too. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != p->pid_self)
+        _exit(125);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -308,6 +322,7 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
     _exit(127);
 }
 
+/* START: listener, cgroup, pipes, fork+exec. Exec failures surface as an init crash. */
 int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err)
 {
     platform *p = fn->p;
@@ -320,7 +335,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->fn = fn;
     in->provisioned = provisioned;
     in->out_fd = in->err_fd = -1;
-    in->cg.mem_fd = in->cg.cpu_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = in->cg.peak_fd = -1;
     in->created_ns = fm_now_ns();
     in->created_wall_ns = fm_wall_ns();
     TAILQ_INIT(&in->pending);
@@ -435,11 +450,12 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     /* The instance is tracked even when exec failed: the child exits and is reaped like any
      * crash at init, so one path records it and tells the policy START_FAILED. */
     TAILQ_INSERT_TAIL(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, ++p->ninstances);
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
-        int n = snprintf(line, sizeof line, "cannot start '%s': %s", argv[0],
-                         strerror(child_errno));
+        int n =
+            snprintf(line, sizeof line, "cannot start '%s': %s", argv[0], strerror(child_errno));
         plat_log_line(in, NULL, line, (size_t)n);
         free(in->init_error);
         char q[1300];
@@ -465,7 +481,8 @@ fail:
     return rc;
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
 /* The invocation a line of output belongs to: the only one in flight; with several workers busy
  * a line cannot be attributed (it still goes to the instance log). */
@@ -548,6 +565,7 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_send_reply(req, 200, "OK", inv->payload);
 }
 
+/* DISPATCH: deliver now if the runtime waits in /next, else when it asks. */
 void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
 {
     inv->inst = in;
@@ -558,6 +576,7 @@ void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
         TAILQ_INSERT_TAIL(&in->pending, inv, q);
 }
 
+/* Kills the whole process group (a bootstrap's children too); reaping does the rest. */
 void plat_inst_kill(plat_inst *in, const char *reason)
 {
     if (in->state == PLAT_INST_STOPPING)
@@ -568,7 +587,8 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         kill(-in->pid, SIGKILL);
 }
 
-/* ---- answering invocations -------------------------------------------------------------------- */
+/* ---- answering invocations --------------------------------------------------------------------
+ */
 
 /* Why: one place writes END and REPORT (Lambda's format, Init Duration last and only on cold
  * starts), meters the invocation and answers the client, whatever ended it. */
@@ -640,7 +660,8 @@ void plat_inst_timeout(plat_inst *in, plat_inv *inv)
     finish(in, inv, "timeout", "Unhandled", body, strlen(body));
 }
 
-/* ---- the Runtime API -------------------------------------------------------------------------- */
+/* ---- the Runtime API --------------------------------------------------------------------------
+ */
 
 static void handle_next(plat_inst *in, struct evhttp_request *req)
 {
@@ -686,6 +707,7 @@ static void handle_next(plat_inst *in, struct evhttp_request *req)
     }
 }
 
+/* An /error body that looks like JSON is passed through as the caller's error payload. */
 static bool body_is_json(struct evbuffer *b)
 {
     size_t len = evbuffer_get_length(b);
@@ -702,8 +724,8 @@ static bool body_is_json(struct evbuffer *b)
 static void error_body(struct evhttp_request *req, struct evbuffer *in_body, char **out,
                        size_t *len)
 {
-    const char *type =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Lambda-Runtime-Function-Error-Type");
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Lambda-Runtime-Function-Error-Type");
     if (body_is_json(in_body)) {
         *len = evbuffer_get_length(in_body);
         *out = malloc(*len + 1);
@@ -721,6 +743,7 @@ static void error_body(struct evhttp_request *req, struct evbuffer *in_body, cha
         *len = (size_t)snprintf(*out, cap, "{\"errorType\":%s,\"errorMessage\":\"Unhandled\"}", q);
 }
 
+/* POST /{id}/response and /{id}/error: 202, then the caller is answered and the policy told. */
 static void handle_result(plat_inst *in, struct evhttp_request *req, const char *id, bool is_error)
 {
     plat_inv *inv = NULL;
@@ -767,6 +790,7 @@ static void handle_result(plat_inst *in, struct evhttp_request *req, const char 
     plat_feed(in->fn, &ev);
 }
 
+/* POST /init/error: only during init; the error is kept for the request bound to it. */
 static void handle_init_error(plat_inst *in, struct evhttp_request *req)
 {
     if (in->state != PLAT_INST_STARTING || in->init_error) {
@@ -827,7 +851,8 @@ static void rapi_cb(struct evhttp_request *req, void *arg)
     reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
 }
 
-/* ---- reaping ---------------------------------------------------------------------------------- */
+/* ---- reaping ----------------------------------------------------------------------------------
+ */
 
 static plat_inst *find_pid(platform *p, pid_t pid)
 {
@@ -843,12 +868,14 @@ static plat_inst *find_pid(platform *p, pid_t pid)
     return NULL;
 }
 
+/* Lambda's wording for how a runtime ended: "exit status N" or "signal: killed". */
 static void describe_exit(int ws, char *out, size_t cap)
 {
     if (WIFEXITED(ws))
         snprintf(out, cap, "exit status %d", WEXITSTATUS(ws));
     else if (WIFSIGNALED(ws))
-        snprintf(out, cap, "signal: %s", WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
+        snprintf(out, cap, "signal: %s",
+                 WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
     else
         snprintf(out, cap, "unknown");
 }
@@ -882,8 +909,9 @@ static void reaped(plat_inst *in)
                  "with error: %s\"}",
                  type, inv->rid, why);
         char line[300];
-        int n = snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
-                         inv->rid, why, type);
+        int n =
+            snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
+                     inv->rid, why, type);
         plat_log_line(in, inv, line, (size_t)n);
         if (oom)
             fn->m.oom++;
@@ -910,16 +938,18 @@ static void reaped(plat_inst *in)
     in->stopped_ns = fm_now_ns();
     plat_meter_instance(in);
     TAILQ_REMOVE(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, --p->ninstances);
     if (fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] == in)
         fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] = NULL;
-    policy_event ev = {.type = in->ready || in->stop_asked ? POLICY_EV_STOPPED
-                                                           : POLICY_EV_START_FAILED,
+    policy_event ev = {.type =
+                           in->ready || in->stop_asked ? POLICY_EV_STOPPED : POLICY_EV_START_FAILED,
                        .instance = in->pid_policy};
     inst_free(in);
     plat_feed(fn, &ev);
     plat_sweep(p);
 }
 
+/* SIGCHLD: reap every exited child; ours get their Lambda-shaped ending. */
 void plat_inst_reap(platform *p)
 {
     int ws;
@@ -943,6 +973,7 @@ void plat_inst_reap(platform *p)
     }
 }
 
+/* Teardown without a loop: wait for the process, answer what it held, free it. */
 void plat_inst_forget(plat_inst *in)
 {
     plat_fn *fn = in->fn;
@@ -972,5 +1003,6 @@ void plat_inst_forget(plat_inst *in)
         plat_meter_instance(in);
     }
     TAILQ_REMOVE(&fn->insts, in, link);
+    fn->p->ninstances--;
     inst_free(in);
 }

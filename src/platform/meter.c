@@ -10,10 +10,10 @@
 #include <string.h>
 
 /* Bucket bounds in seconds for the duration histograms (the +Inf bucket is the count). */
-static const double bucket_le[PLAT_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                0.025,  0.05,  0.1,    0.25,  0.5,
-                                                1,      2.5,   5,      10,    30};
+static const double bucket_le[PLAT_NBUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
+/* Adds one value to cumulative Prometheus buckets. */
 static void observe(uint64_t *b, double *sum, uint64_t *n, double seconds)
 {
     for (int i = 0; i < PLAT_NBUCKETS; i++)
@@ -23,11 +23,13 @@ static void observe(uint64_t *b, double *sum, uint64_t *n, double seconds)
     (*n)++;
 }
 
+/* Store times are wall-clock; durations are measured on the monotonic clock. */
 static int64_t to_wall(const plat_inv *inv, int64_t mono)
 {
     return mono ? inv->arrive_wall_ns + (mono - inv->arrive_ns) : 0;
 }
 
+/* A failing store must not take the platform down; warn at most every 10 s. */
 static void store_warn(platform *p, fm_err *err)
 {
     static int64_t last;
@@ -38,6 +40,7 @@ static void store_warn(platform *p, fm_err *err)
     }
 }
 
+/* Bills and records one invocation (every ending, also throttles and rejects). */
 void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, const char *error,
                            plat_bill *bill)
 {
@@ -96,6 +99,7 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
         store_warn(p, &err);
 }
 
+/* Records an instance at start, ready and stop (insert or replace by id). */
 void plat_meter_instance(plat_inst *in)
 {
     plat_fn *fn = in->fn;
@@ -140,6 +144,7 @@ void plat_meter_instance(plat_inst *in)
         store_warn(p, &err);
 }
 
+/* Once a second: the time series of instances by state and queue depth. */
 void plat_meter_points(platform *p)
 {
     if (!p->st)
@@ -168,6 +173,7 @@ void plat_meter_points(platform *p)
     }
 }
 
+/* Raw billed quantities of a function generation; prices belong to the cost module. */
 void plat_meter_costs(plat_fn *fn)
 {
     platform *p = fn->p;
@@ -195,11 +201,12 @@ void plat_meter_costs(plat_fn *fn)
     }
 }
 
-/* ---- /metrics ---------------------------------------------------------------------------------- */
+/* ---- /metrics ----------------------------------------------------------------------------------
+ */
 
 typedef struct counter_def {
     const char *name, *help, *type;
-    size_t off;  /* into plat_fn_metrics */
+    size_t off; /* into plat_fn_metrics */
     bool is_dbl;
 } counter_def;
 
@@ -211,26 +218,28 @@ static const counter_def counters[] = {
      "counter", M(ok), false},
     {"faasml_errors_total", "Invocations that ended in a function error, timeout or crash.",
      "counter", M(errors), false},
-    {"faasml_timeouts_total", "Invocations that hit the function timeout.", "counter",
-     M(timeouts), false},
-    {"faasml_crashes_total", "Invocations whose runtime exited mid-request.", "counter",
-     M(crashes), false},
+    {"faasml_timeouts_total", "Invocations that hit the function timeout.", "counter", M(timeouts),
+     false},
+    {"faasml_crashes_total", "Invocations whose runtime exited mid-request.", "counter", M(crashes),
+     false},
     {"faasml_oom_kills_total", "Invocations whose runtime exceeded its memory.", "counter", M(oom),
      false},
     {"faasml_throttles_total", "Requests answered 429 TooManyRequestsException.", "counter",
      M(throttles), false},
     {"faasml_cold_starts_total", "Invocations that ran on a freshly started instance.", "counter",
      M(cold_starts), false},
-    {"faasml_billed_duration_seconds_total", "Billed duration, rounded per invocation.",
-     "counter", M(billed_ms), true},
+    {"faasml_billed_duration_seconds_total", "Billed duration, rounded per invocation.", "counter",
+     M(billed_ms), true},
     {"faasml_billed_gb_seconds_total", "Billed GB-seconds (duration x memory).", "counter",
      M(billed_gb_s), true},
-    {"faasml_provisioned_gb_seconds_total", "Provisioned-concurrency GB-seconds of stopped "
-                                            "instances.",
+    {"faasml_provisioned_gb_seconds_total",
+     "Provisioned-concurrency GB-seconds of stopped "
+     "instances.",
      "counter", M(pc_gb_s), true},
 };
 #undef M
 
+/* One Prometheus histogram series per function, buckets ascending, +Inf = count. */
 static void render_hist(struct evbuffer *o, platform *p, const char *name, const char *help,
                         bool init)
 {
@@ -285,8 +294,7 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
             }
         }
     }
-    render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.",
-                false);
+    render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.", false);
     render_hist(o, p, "faasml_init_duration_seconds", "Init duration of cold starts.", true);
     evbuffer_add_printf(o, "# HELP faasml_queue_depth Requests waiting for an instance.\n"
                            "# TYPE faasml_queue_depth gauge\n");

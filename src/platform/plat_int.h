@@ -17,11 +17,11 @@
 #include "policy/policy.h"
 #include "store/store.h"
 
-#define PLAT_MAX_PAYLOAD 6291456     /* Invoke API: 6 MB synchronous request */
+#define PLAT_MAX_PAYLOAD 6291456       /* Invoke API: 6 MB synchronous request */
 #define PLAT_MAX_EVENT_PAYLOAD 1048576 /* Invoke API: 1 MB asynchronous request (2025-10) */
-#define PLAT_MAX_RESPONSE 6291556    /* Runtime API: 6 MiB + 100 B (RIE interop/model.go) */
-#define PLAT_LOG_TAIL 4096           /* X-Amz-Log-Result: last 4 KB */
-#define PLAT_LOG_KEEP 65536          /* per-invocation log kept while it runs */
+#define PLAT_MAX_RESPONSE 6291556      /* Runtime API: 6 MiB + 100 B (RIE interop/model.go) */
+#define PLAT_LOG_TAIL 4096             /* X-Amz-Log-Result: last 4 KB */
+#define PLAT_LOG_KEEP 65536            /* per-invocation log kept while it runs */
 
 /* ---- sandbox (sandbox.c) -------------------------------------------------------------------- */
 typedef enum plat_sb_kind { PLAT_SB_RLIMIT, PLAT_SB_CGROUP1, PLAT_SB_CGROUP2 } plat_sb_kind;
@@ -35,11 +35,13 @@ typedef struct plat_sandbox {
 typedef struct plat_cg { /* one instance's cgroups */
     char mem[600], cpu[600];
     int mem_fd, cpu_fd; /* cgroup.procs, opened before fork */
+    int peak_fd;        /* memory peak file, read with pread at each REPORT */
     uint64_t limit_bytes;
 } plat_cg;
 
-int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups);
+int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups, bool no_cpu);
 void plat_sandbox_release(plat_sandbox *sb);
+void plat_sandbox_set_instances(plat_sandbox *sb, int n); /* CPU weight of the whole group */
 int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);
 void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg); /* child, before exec */
 void plat_sandbox_close_fds(plat_cg *cg);
@@ -53,9 +55,9 @@ typedef struct plat_inst plat_inst;
 typedef struct plat_inv plat_inv;
 
 typedef enum plat_inv_kind {
-    PLAT_INV_SYNC,   /* RequestResponse */
-    PLAT_INV_EVENT,  /* Event: answered 202 at once, result only logged and recorded */
-    PLAT_INV_KSERVE  /* KServe v2 infer: payload and result pass through the ONNX handler */
+    PLAT_INV_SYNC,  /* RequestResponse */
+    PLAT_INV_EVENT, /* Event: answered 202 at once, result only logged and recorded */
+    PLAT_INV_KSERVE /* KServe v2 infer: payload and result pass through the ONNX handler */
 } plat_inv_kind;
 
 /* One invocation, from arrival to answer. */
@@ -67,13 +69,13 @@ struct plat_inv {
     plat_fn *fn;
     plat_inv_kind kind;
     struct evhttp_request *client; /* NULL for Event, or once the client has gone */
-    bool tail;               /* X-Amz-Log-Type: Tail */
+    bool tail;                     /* X-Amz-Log-Type: Tail */
     struct evbuffer *payload;
     char trace_id[96];
-    char *client_context;    /* X-Amz-Client-Context, base64-decoded (Lambda-Runtime-Client-Context) */
+    char *client_context; /* X-Amz-Client-Context, base64-decoded (Lambda-Runtime-Client-Context) */
     int64_t arrive_ns, arrive_wall_ns, dispatch_ns, done_ns;
     int64_t deadline_wall_ms;
-    plat_inst *inst;         /* set at DISPATCH */
+    plat_inst *inst; /* set at DISPATCH */
     bool cold;
     struct event *timer;     /* timeout */
     struct event *retry_ev;  /* Event: waiting to be retried after a function error */
@@ -102,7 +104,7 @@ TAILQ_HEAD(plat_inv_list, plat_inv);
  * inst.workers processes sharing the listener and a cgroup). */
 struct plat_inst {
     TAILQ_ENTRY(plat_inst) link;
-    int64_t id;                   /* platform-wide, also the store's instance id */
+    int64_t id; /* platform-wide, also the store's instance id */
     policy_instance_id pid_policy;
     plat_fn *fn;
     plat_inst_state state;
@@ -124,15 +126,15 @@ struct plat_inst {
     int ninv;
     int out_fd, err_fd;           /* stdout/stderr pipes */
     struct event *out_ev, *err_ev;
-    struct event *timer;          /* init timeout */
-    bool stop_asked;              /* the policy asked for STOP: it expects STOPPED */
+    struct event *timer; /* init timeout */
+    bool stop_asked;     /* the policy asked for STOP: it expects STOPPED */
     plat_cg cg;
     int64_t created_ns, created_wall_ns, exec_ns, ready_ns, stopped_ns;
     double load_ms, download_ms, warmup_ms; /* reported by the function host, if any */
-    char *init_error;             /* body of /init/error */
+    char *init_error;                       /* body of /init/error */
     char init_error_type[96];
     char stop_reason[16];
-    char linebuf[2][1024];        /* partial stdout/stderr line */
+    char linebuf[2][1024]; /* partial stdout/stderr line */
     size_t linelen[2];
     int64_t invocations;
     bool zygote;                  /* forked from the function's zygote, not exec'd */
@@ -196,7 +198,7 @@ struct platform {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     int port;
-    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer;
+    struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
     policy_account *account;
     char platforms_path[1024];
@@ -204,6 +206,8 @@ struct platform {
     struct store *st;
     int64_t run_id;
     int64_t next_inst_id;
+    int ninstances; /* live instance processes, all functions */
+    pid_t pid_self;
     uint64_t next_req_id;
     plat_inv **hash;
     size_t hash_cap, hash_n;
@@ -216,7 +220,7 @@ struct platform {
     struct pending_ev {
         plat_fn *fn;
         policy_event ev;
-    } *evq;
+    } * evq;
     size_t evq_n, evq_cap;
     bool feeding, pumping, sweep_hold;
     FILE *log;
@@ -224,7 +228,7 @@ struct platform {
 
 /* ---- platform.c: policy driving and the object graph ---------------------------------------- */
 void plat_feed(plat_fn *fn, const policy_event *ev); /* queues an event and runs the loop */
-void plat_event_enqueue(plat_fn *fn, plat_inv *inv);  /* an Event invocation, answered 202 */
+void plat_event_enqueue(plat_fn *fn, plat_inv *inv); /* an Event invocation, answered 202 */
 void plat_pump_events(platform *p);
 /* An Event invocation that ended in a function error: schedules a retry (Lambda: up to 2) and
  * takes ownership, or returns false when it has no retries left. */
@@ -245,7 +249,7 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
                  int errw, int exw, pid_t pgid);
 void plat_inst_kill(plat_inst *in, const char *reason);
 void plat_inst_timeout(plat_inst *in, plat_inv *inv);
-void plat_inst_reap(platform *p); /* SIGCHLD */
+void plat_inst_reap(platform *p);     /* SIGCHLD */
 void plat_inst_forget(plat_inst *in); /* teardown: waits for the process, frees, tells no one */
 const char *plat_inst_state_name(plat_inst_state s);
 
@@ -253,8 +257,7 @@ const char *plat_inst_state_name(plat_inst_state s);
 int plat_gateway_bind(platform *p, fm_err *err);
 /* Answers an invocation (both sync and Event end here): body is the function's result or error
  * JSON, fn_error NULL on success or "Unhandled". Records it, frees nothing. */
-void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body,
-                     size_t len);
+void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len);
 /* Answers a request that never ran: 429/503/... with a Lambda error body. */
 void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason,
                    const char *msg);
@@ -270,7 +273,7 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
                            plat_bill *bill);
 void plat_meter_instance(plat_inst *in);
 void plat_meter_points(platform *p); /* once a second: instances by state, queue depth */
-void plat_meter_costs(plat_fn *fn); /* when a function generation ends: its raw quantities */
+void plat_meter_costs(plat_fn *fn);  /* when a function generation ends: its raw quantities */
 
 /* ---- profile.c: managed/server instances, batching and cold-start settings ------------------ */
 /* Completes the policy config from the spec (batching, overrides) and sets fn's profile fields. */

@@ -34,17 +34,17 @@ typedef enum platform_runtime {
 typedef struct platform_spec {
     char name[PLATFORM_NAME_MAX + 1];
     platform_runtime runtime;
-    char *bootstrap;            /* custom: executable path (absolute after resolution) */
+    char *bootstrap;               /* custom: executable path (absolute after resolution) */
     char *args[PLATFORM_MAX_ARGS]; /* extra argv for bootstrap */
     int nargs;
-    char *handler;              /* _HANDLER; NULL: "handler" */
-    char *code_dir;             /* LAMBDA_TASK_ROOT and working directory */
-    char *model;                /* builtin-onnx: model path */
-    int memory_mb;              /* 128..10240 */
-    double timeout_s;           /* 1..900 */
+    char *handler;    /* _HANDLER; NULL: "handler" */
+    char *code_dir;   /* LAMBDA_TASK_ROOT and working directory */
+    char *model;      /* builtin-onnx: model path */
+    int memory_mb;    /* 128..10240 */
+    double timeout_s; /* 1..900 */
     char *env_keys[PLATFORM_MAX_ENV], *env_vals[PLATFORM_MAX_ENV];
     int nenv;
-    int reserved_concurrency;   /* -1: unreserved (account limit applies) */
+    int reserved_concurrency; /* -1: unreserved (account limit applies) */
     int provisioned_concurrency;
     double keep_alive_s;        /* -1: the profile's default */
     char profile[16];           /* lambda (default), gcf, managed, server */
@@ -84,6 +84,7 @@ typedef struct platform_config {
     const char *self_exe;       /* faasml binary for builtin-onnx functions; NULL: /proc/self/exe */
     const char *log_dir;        /* per-function instance logs; NULL: the platform's log */
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
+    bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
 } platform_config;
 

@@ -61,8 +61,8 @@ static void write_num(const char *dir, const char *file, const char *v)
 
 void plat_profile_cpu(const plat_sandbox *sb, const plat_cg *cg, double vcpu)
 {
-    if (!(vcpu > 0))
-        return;
+    if (!(vcpu > 0) || !sb->cpu_root[0])
+        return; /* no instance type share, or CPU limits off (--no-cpu-limit) */
     long quota = (long)(vcpu * CPU_PERIOD_US);
     char v[64];
     if (sb->kind == PLAT_SB_CGROUP2 && cg->mem[0]) {

@@ -12,12 +12,24 @@
 #include <string.h>
 
 /* Variables a user may not set: Lambda reserves them (cloud-platforms.md section 1). */
-static const char *const reserved_env[] = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", NULL};
+static const char *const reserved_env[] = {"_HANDLER",
+                                           "_X_AMZN_TRACE_ID",
+                                           "AWS_REGION",
+                                           "AWS_EXECUTION_ENV",
+                                           "AWS_LAMBDA_FUNCTION_NAME",
+                                           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                           "AWS_LAMBDA_FUNCTION_VERSION",
+                                           "AWS_LAMBDA_INITIALIZATION_TYPE",
+                                           "AWS_LAMBDA_LOG_GROUP_NAME",
+                                           "AWS_LAMBDA_LOG_STREAM_NAME",
+                                           "AWS_ACCESS_KEY",
+                                           "AWS_ACCESS_KEY_ID",
+                                           "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_SESSION_TOKEN",
+                                           "AWS_LAMBDA_RUNTIME_API",
+                                           "LAMBDA_TASK_ROOT",
+                                           "LAMBDA_RUNTIME_DIR",
+                                           NULL};
 
 static const char *const spec_keys[] = {
     "name", "runtime", "bootstrap", "args", "handler", "code_dir", "model", "memory_mb",
@@ -39,6 +51,7 @@ void platform_spec_init(platform_spec *s)
     strcpy(s->cold_start, "exec");
 }
 
+/* Frees the spec's strings and resets it to the defaults. */
 void platform_spec_release(platform_spec *s)
 {
     if (!s)
@@ -70,6 +83,7 @@ static bool name_ok(const char *n)
     return true;
 }
 
+/* Environment names must be identifiers and not one of Lambda's reserved names. */
 static bool env_key_ok(const char *k)
 {
     if (!isalpha((unsigned char)k[0]) && k[0] != '_')
@@ -88,8 +102,8 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
 {
     if (!name_ok(s->name))
         return fm_err_set(err, FM_EINVAL,
-                          "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]",
-                          where, s->name);
+                          "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]", where,
+                          s->name);
     if (s->memory_mb < 128 || s->memory_mb > 10240)
         return fm_err_set(err, FM_ERANGE, "%s: memory_mb %d is outside 128-10240", where,
                           s->memory_mb);
@@ -132,6 +146,7 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
     return 0;
 }
 
+/* Replaces an owned string. */
 static int set_str(char **dst, const char *v)
 {
     free(*dst);
@@ -164,6 +179,7 @@ static char *resolve(const char *base, const char *p)
     return r;
 }
 
+/* runtime: custom (also Lambda's "provided") or builtin-onnx. */
 static int set_runtime(platform_spec *s, const char *v)
 {
     if (strcmp(v, "custom") == 0 || strcmp(v, "provided") == 0)
@@ -319,6 +335,7 @@ out:
     return rc;
 }
 
+/* Reads a spec file; its directory anchors relative paths. */
 int platform_spec_load_yaml(const char *path, platform_spec *out, fm_err *err)
 {
     char *buf;
@@ -362,6 +379,7 @@ static int json_int(const cJSON *v, const char *key, int min, int max, int *out,
     return 0;
 }
 
+/* The admin API's form: same keys, absolute paths, strict types. */
 int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err)
 {
     platform_spec_init(out);
@@ -491,6 +509,7 @@ out:
     return rc;
 }
 
+/* What `deploy` sends and the admin API returns; parse_json reads it back. */
 char *platform_spec_to_json(const platform_spec *s)
 {
     cJSON *o = cJSON_CreateObject();

@@ -120,9 +120,11 @@ static void test_json(void **state)
         const char *json, *msg;
     } bad[] = {
         {"{\"name\":\"e\",\"bootstrap\":\"rel\"}", "'bootstrap' must be an absolute path"},
-        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"memory_mb\":256.5}", "'memory_mb' must be an integer"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"memory_mb\":256.5}",
+         "'memory_mb' must be an integer"},
         {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"x\":1}", "unknown key 'x'"},
-        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"timeout_s\":901}", "timeout_s must be in (0, 900]"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"timeout_s\":901}",
+         "timeout_s must be in (0, 900]"},
         {"[1]", "expected a JSON object"},
         {"{\"name\":", "invalid JSON"},
     };
