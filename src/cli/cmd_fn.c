@@ -56,7 +56,7 @@ int cmd_fn(int argc, char **argv)
     const char *model = NULL, *spec_path = NULL, *listen = NULL, *name = NULL, *task_dir = NULL;
     const char *size = NULL, *mean = NULL, *std = NULL, *layout = NULL, *labels = NULL;
     const char *output = NULL, *log_level = NULL;
-    int64_t threads = 0, max_batch = 0, channels = 0, topk = -1, max_events = 0;
+    int64_t threads = 0, max_batch = 0, channels = 0, topk = -1, max_events = 0, max_body = 0;
     double scale = -1;
     bool no_warmup = false, softmax = false;
     const cli_opt opts[] = {
@@ -82,6 +82,8 @@ int cmd_fn(int argc, char **argv)
         {"softmax", 0, CLI_OPT_FLAG, &softmax, NULL, "top-k scores are softmax probabilities"},
         {"output", 0, CLI_OPT_STR, &output, "NAME", "top-k reads this output (default: first)"},
         {"labels", 0, CLI_OPT_STR, &labels, "FILE", "top-k class labels, one per line"},
+        {"max-body", 0, CLI_OPT_INT, &max_body, "BYTES",
+         "HTTP mode: largest request body, larger ones get 413 (default 64 MiB)"},
         {"max-events", 0, CLI_OPT_INT, &max_events, "N",
          "Runtime API mode: exit 0 after N events (default: serve forever)"},
         {"log-level", 0, CLI_OPT_STR, &log_level, "LEVEL", "debug, info, warn, error, off"},
@@ -187,7 +189,10 @@ int cmd_fn(int argc, char **argv)
     if (labels)
         snprintf(fs.post.labels, sizeof fs.post.labels, "%s", labels);
 
-    fn_run_opts ro = {.on_ready = print_ready, .max_events = max_events};
+    if (max_body < 0 || max_events < 0)
+        return cli_fail("fn", 2, "--max-body and --max-events must not be negative");
+    fn_run_opts ro = {.on_ready = print_ready, .max_events = max_events,
+                      .max_body = (size_t)max_body};
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
     const char *port_env = getenv("PORT");
     char host[256] = "127.0.0.1";

@@ -16,6 +16,7 @@
 typedef struct io_arg {
     const char *name; /* NULL: the only input/output */
     const char *path;
+    char buf[256];    /* holds name */
 } io_arg;
 
 /* Why: NAME=FILE pairs; the NAME= part may be left out when the model has one input/output. */
@@ -27,7 +28,10 @@ static void split_arg(const char *s, io_arg *a)
         a->path = s;
         return;
     }
-    a->name = strndup(s, (size_t)(eq - s));
+    size_t n = FM_MIN((size_t)(eq - s), sizeof a->buf - 1);
+    memcpy(a->buf, s, n);
+    a->buf[n] = 0;
+    a->name = a->buf;
     a->path = eq + 1;
 }
 

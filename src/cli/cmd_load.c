@@ -27,7 +27,7 @@ typedef struct load_args {
     const char *tensor, *body, *aws_region, *aws_service;
     bool sagemaker, sigv4, log_tail, http2;
     cli_strlist headers;
-    int64_t max_in_flight, timeout, spin, check_timeout, progress;
+    int64_t max_in_flight, timeout, spin, check_timeout, progress, rt_priority;
     bool no_check;
     const char *db, *name, *profile, *csv, *schedule_out;
     bool json, dry_run, quiet;
@@ -265,7 +265,7 @@ static int build_target(load_args *a, load_target *t, target_buf *b, const char 
     t->method = a->method;
     t->content_type = a->content_type;
     t->http2 = a->http2;
-    t->lambda_log_tail = a->log_tail;
+    t->lambda_log_tail = a->log_tail || a->function; /* a faasml gateway reports through it */
     int nh = 0;
     for (int i = 0; i < a->headers.n; i++) {
         if (!strchr(a->headers.v[i], ':'))
@@ -483,9 +483,11 @@ static int run_load(load_args *a, load_spec *spec)
     load_payloads *p = NULL;
     if (build_target(a, &t, &tb, &fname, &err) || build_payloads(a, spec->seed, &p, &err))
         return cli_fail(CMD, 2, "%s", err.msg);
-    if (a->max_in_flight < 1 || a->timeout <= 0) {
+    if (a->max_in_flight < 1 || a->max_in_flight > 1000000 || a->timeout <= 0 ||
+        a->rt_priority < 0 || a->rt_priority > 99) {
         load_payloads_free(p);
-        return cli_fail(CMD, 2, "--max-in-flight must be >= 1 and --timeout > 0");
+        return cli_fail(CMD, 2, "--max-in-flight must be 1 to 1000000, --timeout > 0 and "
+                        "--rt-priority 0 to 99");
     }
     if (!a->no_check && load_target_check(&t, a->check_timeout, &err)) {
         load_payloads_free(p);
@@ -537,7 +539,7 @@ static int run_load(load_args *a, load_spec *spec)
     sigaction(SIGTERM, &sa, NULL);
     int64_t prog = a->quiet ? 0 : a->progress >= 0 ? a->progress : tty ? 250000000 : 5000000000;
     load_run_opts o = {.max_in_flight = (int)a->max_in_flight, .timeout_ns = a->timeout,
-                       .spin_ns = a->spin, .progress_ns = prog, .progress = on_progress,
+                       .spin_ns = a->spin, .rt_priority = (int)a->rt_priority, .progress_ns = prog, .progress = on_progress,
                        .record = on_record, .ud = &k, .stop = &stop_flag};
     load_summary sum;
     /* run times are ns since the driver's start; one wall/monotonic pair maps them to wall time */
@@ -622,7 +624,8 @@ int cmd_load(int argc, char **argv)
         {"url", 'u', CLI_OPT_STR, &a.url, "URL", "send to this URL (Lambda Invoke, KServe, any)"},
         {"target", 't', CLI_OPT_STR, &a.target, "URL", "base URL of a faasml gateway or server"},
         {"function", 'f', CLI_OPT_STR, &a.function, "NAME",
-         "with --target: POST /2015-03-31/functions/NAME/invocations"},
+         "with --target: POST /2015-03-31/functions/NAME/invocations (asks for the log tail "
+         "to record cold starts and billed duration)"},
         {"kserve", 0, CLI_OPT_STR, &a.kserve, "MODEL",
          "with --target: POST /v2/models/MODEL/infer"},
         {"sagemaker", 0, CLI_OPT_FLAG, &a.sagemaker, NULL, "with --target: POST /invocations"},
@@ -649,6 +652,9 @@ int cmd_load(int argc, char **argv)
         {"timeout", 0, CLI_OPT_DURATION, &a.timeout, "D", "per-request timeout (default 30s)"},
         {"spin", 0, CLI_OPT_DURATION, &a.spin, "D",
          "busy-wait the last D before each send for accuracy (default 0: sleep only)"},
+        {"rt-priority", 0, CLI_OPT_INT, &a.rt_priority, "N",
+         "run the timing loop SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE; default 0: "
+         "off)"},
         {"check-timeout", 0, CLI_OPT_DURATION, &a.check_timeout, "D",
          "connection check before the run (default 3s)"},
         {"no-check", 0, CLI_OPT_FLAG, &a.no_check, NULL, "skip the connection check"},

@@ -201,6 +201,8 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail("simulate", 1, "%s", err.msg);
     }
     o.db = db;
+    char *cfg = sim_spec_config_json(&sp, &o);
+    o.config_json = cfg;
     int64_t live_id = 0, *sched = NULL;
     char replay_name[300];
     if (against) {
@@ -216,6 +218,7 @@ int cmd_simulate(int argc, char **argv)
                 o.run_name = replay_name;
         }
         if (rc) {
+            free(cfg);
             store_close(db);
             sim_spec_release(&sp);
             return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
@@ -237,6 +240,7 @@ int cmd_simulate(int argc, char **argv)
         }
     }
     free(sched);
+    free(cfg);
     sim_result_release(&r);
     store_close(db);
     sim_spec_release(&sp);

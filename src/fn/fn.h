@@ -134,8 +134,6 @@ typedef struct fn_v2_request {
  * outlive req. On failure req is released and err names the problem (input name, expected vs got). */
 int fn_v2_request_decode(const void *body, size_t len, int64_t header_len, fn_v2_request *req,
                          fm_err *err);
-/* Same from an already parsed JSON object (a cJSON *), with no binary section. */
-int fn_v2_request_from_json(const void *cjson_root, fn_v2_request *req, fm_err *err);
 void fn_v2_request_release(fn_v2_request *req);
 
 /* Checks req against the handler's declared inputs (names, datatypes, shapes; -1 matches any
@@ -212,9 +210,8 @@ typedef enum fn_event_kind { FN_EVENT_V2, FN_EVENT_IMAGES } fn_event_kind;
 typedef struct fn_event {
     fn_event_kind kind;
     bool api_gateway;   /* answer with {"statusCode","headers","body"} */
-    void *json;         /* the parsed event (cJSON *), owned */
-    void *inner;        /* the parsed API Gateway body (cJSON *), owned, or NULL */
-    const void *v2;     /* FN_EVENT_V2: the request object inside json */
+    fm_arena arena;     /* the parsed event and API Gateway body */
+    const void *v2;     /* FN_EVENT_V2: the request object (module-private JSON node) */
     size_t n_images;    /* FN_EVENT_IMAGES: decoded base64 bytes, malloc'd */
     uint8_t **images;
     size_t *image_lens;

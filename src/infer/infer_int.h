@@ -32,6 +32,10 @@ int pb_next(pb_rd *r, pb_field *f);
 /* Repeated scalars, packed (wt 2) or not: calls in turn; counts first when out is NULL. */
 int pb_varints(const pb_field *f, int64_t *out, size_t *n);
 
+/* Largest tensor and largest activation plan a session accepts (a function has at most 10 GB). */
+#define INFER_TENSOR_LIMIT ((size_t)1 << 34)
+#define INFER_PLAN_LIMIT ((size_t)1 << 35)
+
 /* ---- the model -------------------------------------------------------------------------------- */
 enum { VAL_INTER = 0, VAL_INPUT, VAL_INIT, VAL_OUTPUT_FLAG = 8 };
 
@@ -143,6 +147,7 @@ typedef struct step {
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
     bool xnn;                /* runs on an XNNPACK operator */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
+    float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
     void *scratch; /* op-private scratch inside the plan */
     size_t scratch_bytes;
     infer_session *s;
@@ -200,6 +205,7 @@ struct infer_session {
     size_t n_steps;
     void **node_state;    /* per node, kept across plans */
     int *consumers;       /* per value: number of consuming nodes */
+    int *cons_start, *cons_list; /* per value: its consuming nodes (CSR) */
     int *consumer;        /* per value: the last consuming node */
     uint8_t *fused;       /* per node: folded into its producer (runs as an alias) */
     uint8_t *act;         /* activation buffer (64-byte aligned) */

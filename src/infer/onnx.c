@@ -35,7 +35,7 @@ static char *arena_name(infer_model *m, const uint8_t *p, size_t len)
 {
     char *s = fm_arena_alloc(&m->arena, len + 1);
     if (!s) return NULL;
-    memcpy(s, p, len);
+    if (len) memcpy(s, p, len);
     s[len] = 0;
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) s[i] = '?';
@@ -321,6 +321,8 @@ static int read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fi
         *data = src; /* aligned: zero copy */
         return 0;
     }
+    if (!src && (uint64_t)n > len) /* typed values take at least one byte each */
+        return fm_err_set(err, FM_EPARSE, "tensor holds fewer values than its dims need");
     void *dst = alloc(actx, nb ? nb : 1);
     if (!dst) return fm_err_set(err, FM_ENOMEM, "out of memory for %zu bytes", nb);
     if (src) {
@@ -459,6 +461,7 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
         case 8: if (pb_varints(&f, NULL, &n_ints)) return FM_EPARSE; break;
         case 5: {
             int idx;
+            if (f.wt != 2) return FM_EPARSE;
             int e = add_tensor_value(c, f.ptr, f.len, "", &idx);
             if (e) return fm_err_prefix(c->err, "node '%s': attribute tensor: ", node);
             a->tensor = idx;
@@ -486,7 +489,7 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
         if (f.num == 8) pb_varints(&f, a->ints, &ki);
         if (f.num == 7) {
             if (f.wt == 2) {
-                memcpy(a->floats + kf, f.ptr, (f.len / 4) * 4);
+                if (f.len >= 4) memcpy(a->floats + kf, f.ptr, (f.len / 4) * 4);
                 kf += f.len / 4;
             } else {
                 uint32_t u = (uint32_t)f.v;

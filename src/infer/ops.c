@@ -48,7 +48,7 @@ const op_def infer_ops[] = {
     ROW("Conv", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 3, 1, 1, shape_conv,
         setup_conv, exec_conv, release_xnn, false),
     ROW("MaxPool", "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides", 1, 1,
-        1, 1, shape_pool, NULL, exec_pool, NULL, false),
+        1, 1, shape_pool, setup_pool, exec_pool, release_xnn, false),
     ROW("AveragePool", "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides", 1, 1, 1,
         1, shape_pool, NULL, exec_pool, NULL, false),
     ROW("GlobalAveragePool", "", 1, 1, 1, 1, shape_gpool, NULL, exec_gpool, NULL, false),
@@ -174,7 +174,7 @@ int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_er
     }
     size_t esz = infer_dtype_size(t);
     if (!esz) return step_err(st, err, FM_EUNSUPPORTED, "data type %s", infer_dtype_name(t));
-    if (n > (int64_t)(((size_t)1 << 40) / esz))
+    if (n > (int64_t)(INFER_TENSOR_LIMIT / esz))
         return step_err(st, err, FM_ELIMIT, "output of %lld elements too large", (long long)n);
     o->dtype = t;
     o->ndim = ndim;

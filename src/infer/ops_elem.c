@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "infer/fastmath.h"
 #include "infer/ops_int.h"
 
 /* ---- broadcasting iteration ---------------------------------------------------------------- */
@@ -90,7 +91,7 @@ static void bcast_run(const bcast *b, inner_fn fn, void *ctx)
 static float f_relu(float x, const float *p) { (void)p; return x > 0 ? x : 0; }
 static float f_sigmoid(float x, const float *p) { (void)p; return 1.0f / (1.0f + expf(-x)); }
 static float f_tanh(float x, const float *p) { (void)p; return tanhf(x); }
-static float f_erf(float x, const float *p) { (void)p; return erff(x); }
+static float f_erf(float x, const float *p) { (void)p; return fm_erff(x); }
 static float f_sqrt(float x, const float *p) { (void)p; return sqrtf(x); }
 static float f_exp(float x, const float *p) { (void)p; return expf(x); }
 static float f_log(float x, const float *p) { (void)p; return logf(x); }
@@ -148,7 +149,7 @@ int exec_unary(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
     rt_val *y = st->out[0];
-    const char *name = st->node->op_type;
+    const char *name = infer_ops[st->op].name; /* the step op (fused chains run as Gelu) */
     int64_t n = x->numel;
     if (!strcmp(name, "Not")) {
         if (x->dtype != INFER_DTYPE_BOOL) return step_err(st, err, FM_ETYPE, "needs BOOL");
@@ -189,6 +190,14 @@ int exec_unary(step *st, fm_err *err)
     float *o = y->data;
     if (!strcmp(name, "Relu")) {
         for (int64_t i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : 0;
+        return 0;
+    }
+    if (!strcmp(name, "Erf")) {
+        for (int64_t i = 0; i < n; i++) o[i] = fm_erff(a[i]);
+        return 0;
+    }
+    if (!strcmp(name, "Gelu") && p[0] == 0) {
+        for (int64_t i = 0; i < n; i++) o[i] = 0.5f * a[i] * (1.0f + fm_erff(a[i] * 0.70710678118f));
         return 0;
     }
     for (size_t k = 0; k < FM_ARRAY_LEN(unary_table); k++)
@@ -241,6 +250,7 @@ int shape_binary(step *st, fm_err *err)
 
 typedef struct bin_ctx {
     int op;
+    bool relu; /* Add followed by Relu, fused */
     infer_dtype t, tb;
     const void *a, *b;
     void *o;
@@ -304,7 +314,8 @@ static void bin_inner(void *ctx, int64_t o, const int64_t *off, int64_t len, con
     int64_t sa = st[0], sb = st[1];
     switch (c->t) {
     case INFER_DTYPE_FP32:
-        if (c->op == B_DIV) BIN_RUN(float, float, x / y);
+        if (c->relu) BIN_RUN(float, float, (x + y) > 0 ? (x + y) : 0);
+        else if (c->op == B_DIV) BIN_RUN(float, float, x / y);
         else if (c->op == B_POW && c->tb == INFER_DTYPE_FP32) BIN_RUN(float, float, (y == 2.0f ? x * x : powf(x, y)));
         else ARITH(float);
         break;
@@ -377,7 +388,7 @@ int exec_binary(step *st, fm_err *err)
         const rt_val *ins[2] = {st->in[0], &ev};
         bcast b;
         bcast_init(&b, out, ins, 2);
-        bin_ctx c = {op, t, t, st->in[0]->data, tmp, out->data};
+        bin_ctx c = {op, false, t, t, st->in[0]->data, tmp, out->data};
         bcast_run(&b, bin_inner, &c);
         return 0;
     }
@@ -386,7 +397,8 @@ int exec_binary(step *st, fm_err *err)
         const rt_val *ins[2] = {a, st->in[k]};
         bcast b;
         bcast_init(&b, out, ins, 2);
-        bin_ctx c = {op, t, st->in[k]->dtype, a->data, st->in[k]->data, out->data};
+        bin_ctx c = {op, st->fuse_min == 0 && op == B_ADD && t == INFER_DTYPE_FP32 && st->n_in == 2,
+                     t, st->in[k]->dtype, a->data, st->in[k]->data, out->data};
         bcast_run(&b, bin_inner, &c);
     }
     return 0;

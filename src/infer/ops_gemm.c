@@ -90,7 +90,9 @@ static int mm_params(const step *st, mm_p *p, int64_t *od, int *ond, fm_err *err
 
 static bool mm_uses_fc(const step *st)
 {
-    return !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
+    static int no_fc = -1;
+    if (no_fc < 0) no_fc = getenv("FM_INFER_NO_FC") != NULL;
+    return !no_fc && !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
 }
 
 int shape_matmul(step *st, fm_err *err)
@@ -151,12 +153,19 @@ static int fc_run(step *st, fm_err *err)
     return 0;
 }
 
+/* Rows from which a product with constant weights runs on OpenBLAS sgemm (measured cheaper than
+ * XNNPACK's fully connected operator for ALBERT's 128-row products, and nothing to pack) rather
+ * than XNNPACK (better for the few rows of a classifier head). */
+#define FC_BLAS_ROWS 16
+
 int setup_matmul(step *st, fm_err *err)
 {
+    st->xnn = false;
     if (!mm_uses_fc(st)) return 0;
     mm_p p;
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
+    if (st->in[0]->numel / FM_MAX(p.k, 1) >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) return 0;
     const float *bias = st->fused_bias ? st->fused_bias->data : NULL;
     return fc_setup(st, st->in[1]->data, true, bias, p.k, p.n, st->in[0]->numel / FM_MAX(p.k, 1),
                     st->in[0]->data, st->out[0]->data, err);
@@ -191,6 +200,25 @@ static void mm_one(void *ctx, size_t bi)
     sgemm(t->s, false, false, p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, 0.0f, y, p->n);
 }
 
+typedef struct rows_task {
+    const step *st;
+    int64_t rows, k, n, block;
+} rows_task;
+
+/* Why: one block of rows of activation x constant weight (+ fused bias), for the pool. */
+static void rows_one(void *ctx, size_t bi)
+{
+    const rows_task *t = ctx;
+    int64_t r0 = (int64_t)bi * t->block, r1 = FM_MIN(t->rows, r0 + t->block);
+    const float *a = (const float *)t->st->in[0]->data + r0 * t->k;
+    float *y = (float *)t->st->out[0]->data + r0 * t->n;
+    const float *bias = t->st->fused_bias ? t->st->fused_bias->data : NULL;
+    if (bias)
+        for (int64_t r = r0; r < r1; r++) memcpy(y + (r - r0) * t->n, bias, (size_t)t->n * sizeof *y);
+    sgemm(t->st->s, false, false, r1 - r0, t->n, t->k, 1.0f, a, t->k, t->st->in[1]->data, t->n,
+          bias ? 1.0f : 0.0f, y, t->n);
+}
+
 int exec_matmul(step *st, fm_err *err)
 {
     if (st->xnn && *st->state) return fc_run(st, err);
@@ -198,6 +226,17 @@ int exec_matmul(step *st, fm_err *err)
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
+    if (mm_uses_fc(st) && p.k > 0) { /* constant weights, many rows: blocks of rows on sgemm */
+        pthreadpool_t pool = session_pool(st->s);
+        int64_t rows = st->in[0]->numel / p.k;
+        size_t nt = pool ? pthreadpool_get_threads_count(pool) : 1;
+        int64_t block = nt > 1 ? FM_MAX(16, (rows + (int64_t)nt - 1) / (int64_t)nt) : FM_MAX(rows, 1);
+        rows_task t = {st, rows, p.k, p.n, block};
+        size_t nb = (size_t)((rows + block - 1) / block);
+        if (pool && nb > 1) pthreadpool_parallelize_1d(pool, rows_one, &t, nb, 0);
+        else if (nb) for (size_t i = 0; i < nb; i++) rows_one(&t, i);
+        return 0;
+    }
     mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data, st->s};
     pthreadpool_t pool = session_pool(st->s);
     if (pool && p.batches > 1)

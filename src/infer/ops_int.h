@@ -22,7 +22,7 @@ K(shape_slice) K(exec_slice) K(shape_gather) K(exec_gather) K(shape_shape) K(exe
 K(shape_size) K(exec_size) K(shape_cofs) K(exec_cofs) K(shape_expand) K(exec_expand)
 K(shape_range) K(exec_range)
 /* ops_nn.c */
-K(shape_conv) K(setup_conv) K(exec_conv) K(shape_pool) K(exec_pool) K(shape_gpool)
+K(shape_conv) K(setup_conv) K(exec_conv) K(shape_pool) K(setup_pool) K(exec_pool) K(shape_gpool)
 K(exec_gpool) K(exec_batchnorm) K(shape_softmax) K(exec_softmax) K(shape_layernorm)
 K(exec_layernorm) K(shape_reduce) K(exec_reduce)
 /* ops_gemm.c */

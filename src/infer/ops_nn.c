@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "infer/fastmath.h"
 #include "infer/ops_int.h"
 
 /* ---- window geometry shared by Conv and pooling ---------------------------------------------- */
@@ -267,6 +268,14 @@ static int pool_params(const step *st, win *w, fm_err *err)
     return win_params(st, ks, attr_i(st->node, "ceil_mode", 0) != 0, w, err);
 }
 
+/* Why: 2-D MaxPool runs on XNNPACK (NHWC) so that ResNet's stem stays NHWC between convolutions;
+ * ceil_mode and 1-D/3-D pooling use the reference loop. */
+static bool pool_uses_xnn(const step *st, const win *w)
+{
+    return !st->s->reference && op_is(st, "MaxPool") && w->sp == 2 && !st->in[0]->is_const &&
+           attr_i(st->node, "ceil_mode", 0) == 0 && st->n_out == 1;
+}
+
 int shape_pool(step *st, fm_err *err)
 {
     win w;
@@ -274,7 +283,50 @@ int shape_pool(step *st, fm_err *err)
     if (rc) return rc;
     const rt_val *x = st->in[0];
     int64_t d[5] = {x->dims[0], x->dims[1], w.out[0], w.out[1], w.out[2]};
+    st->xnn = pool_uses_xnn(st, &w);
+    if (st->xnn) st->scratch_bytes = (size_t)(x->numel + d[0] * d[1] * d[2] * d[3]) * 4;
     return set_out(st, 0, INFER_DTYPE_FP32, x->ndim, d, err);
+}
+
+int setup_pool(step *st, fm_err *err)
+{
+    win w;
+    int rc = pool_params(st, &w, err);
+    if (rc || !st->xnn) return rc;
+    xnn_operator_t op = *st->state;
+    size_t c = (size_t)st->in[0]->dims[1];
+    if (!op) {
+        enum xnn_status s = xnn_create_max_pooling2d_nhwc_f32(
+            (uint32_t)w.pb[0], (uint32_t)w.pe[1], (uint32_t)w.pe[0], (uint32_t)w.pb[1], (uint32_t)w.k[0],
+            (uint32_t)w.k[1], (uint32_t)w.s[0], (uint32_t)w.s[1], (uint32_t)w.d[0], (uint32_t)w.d[1], c, c, c,
+            -INFINITY, INFINITY, 0, &op);
+        if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack max pooling create failed (%d)", (int)s);
+        if (session_own(st->s, op)) return step_err(st, err, FM_ENOMEM, "out of memory");
+        *st->state = op;
+    }
+    float *in, *out;
+    conv_bufs(st, &in, &out);
+    enum xnn_status s = xnn_setup_max_pooling2d_nhwc_f32(op, (size_t)st->in[0]->dims[0], (size_t)w.in[0],
+                                                         (size_t)w.in[1], in, out, session_pool(st->s));
+    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack max pooling setup failed (%d)", (int)s);
+    return 0;
+}
+
+/* Why: the XNNPACK path of MaxPool, transposing only what the layout pass left NCHW. */
+static int pool_xnn(step *st, const win *w, fm_err *err)
+{
+    float *in, *out;
+    conv_bufs(st, &in, &out);
+    const rt_val *x = st->in[0];
+    int64_t n = x->dims[0], c = x->dims[1];
+    size_t hw = (size_t)(w->in[0] * w->in[1]), ohw = (size_t)(w->out[0] * w->out[1]);
+    if (!st->in_nhwc)
+        for (int64_t b = 0; b < n; b++) transpose2d_f32((const float *)x->data + b * c * (int64_t)hw, in + b * c * (int64_t)hw, (size_t)c, hw);
+    enum xnn_status s = xnn_run_operator(*st->state, session_pool(st->s));
+    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack max pooling failed (%d)", (int)s);
+    if (!st->out_nhwc)
+        for (int64_t b = 0; b < n; b++) transpose2d_f32(out + b * c * (int64_t)ohw, (float *)st->out[0]->data + b * c * (int64_t)ohw, ohw, (size_t)c);
+    return 0;
 }
 
 int exec_pool(step *st, fm_err *err)
@@ -282,6 +334,7 @@ int exec_pool(step *st, fm_err *err)
     win q;
     int rc = pool_params(st, &q, err);
     if (rc) return rc;
+    if (st->xnn && *st->state) return pool_xnn(st, &q, err);
     bool is_max = op_is(st, "MaxPool");
     bool incl = attr_i(st->node, "count_include_pad", 0) != 0;
     const rt_val *xv = st->in[0];
@@ -427,7 +480,7 @@ int exec_softmax(step *st, fm_err *err)
             for (int64_t i = 0; i < len; i++) m = r[i * inner] > m ? r[i * inner] : m;
             float s = 0;
             for (int64_t i = 0; i < len; i++) {
-                float e = expf(r[i * inner] - m);
+                float e = fm_expf(r[i * inner] - m);
                 w[i * inner] = e;
                 s += e;
             }
@@ -470,7 +523,7 @@ int exec_layernorm(step *st, fm_err *err)
     const rt_val *x = st->in[0];
     int a;
     norm_axis(st, attr_i(st->node, "axis", -1), x->ndim, &a, err);
-    float eps = attr_f(st->node, "epsilon", 1e-5f);
+    float eps = st->eps == st->eps ? st->eps : attr_f(st->node, "epsilon", 1e-5f);
     int64_t len = 1;
     for (int i = a; i < x->ndim; i++) len *= x->dims[i];
     int64_t rows = len ? x->numel / len : 0;

@@ -29,7 +29,7 @@ int pb_next(pb_rd *r, pb_field *f)
     if (key >> 3 == 0 || key >> 3 > 0x1fffffff) return FM_EPARSE;
     f->num = (uint32_t)(key >> 3);
     f->wt = (int)(key & 7);
-    f->ptr = NULL;
+    f->ptr = r->p; /* never NULL, so callers may form [ptr, ptr + len) for any field */
     f->len = 0;
     f->v = 0;
     switch (f->wt) {

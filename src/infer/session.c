@@ -68,7 +68,10 @@ static void try_fuse(infer_session *s, step *st, int ni)
         if (!(op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 && c->in[1] == v)) return;
     }
     (void)ni;
-    if (op_is(st, "Conv") && st->in[1]->is_const) {
+    if (op_is(st, "Add") && !strcmp(c->op_type, "Relu") && st->n_in == 2 && st->out[0]->dtype == INFER_DTYPE_FP32) {
+        st->fuse_min = 0; /* Add + Relu (residual blocks): clamped while adding */
+        s->fused[ci] = 1;
+    } else if (op_is(st, "Conv") && st->in[1]->is_const) {
         if (!strcmp(c->op_type, "Relu")) {
             st->fuse_min = 0;
         } else if (!strcmp(c->op_type, "Clip")) {
@@ -120,6 +123,12 @@ static bool elem_any_layout(const step *st)
     return true;
 }
 
+/* steps that compute in NHWC on XNNPACK: they accept NHWC input 0 and may write NHWC */
+static bool nhwc_step(const step *st)
+{
+    return st->xnn && (op_is(st, "Conv") || op_is(st, "MaxPool"));
+}
+
 /* Why: convolutions run NHWC; keeping activations NHWC between them (through activations and
  * residual adds, into global pooling) removes two transposes per convolution. A value is NHWC
  * when every consumer accepts it; anything else (graph outputs, reshapes, pooling) gets NCHW. */
@@ -130,7 +139,7 @@ static int layout_pass(infer_session *s)
     if (!cand) return FM_ENOMEM;
     for (size_t j = 0; j < s->n_steps; j++) {
         const step *st = &s->steps[j];
-        if ((op_is(st, "Conv") && st->xnn) || elem_any_layout(st))
+        if (nhwc_step(st) || elem_any_layout(st))
             cand[root_of(s, (int)(st->out[0] - s->vals))] = 1;
     }
     for (size_t i = 0; i < s->m->n_outputs; i++) cand[root_of(s, s->m->outputs[i])] = 0;
@@ -139,7 +148,7 @@ static int layout_pass(infer_session *s)
         changed = false;
         for (size_t j = 0; j < s->n_steps; j++) {
             const step *st = &s->steps[j];
-            bool conv = op_is(st, "Conv") && st->xnn, el = elem_any_layout(st);
+            bool conv = nhwc_step(st), el = elem_any_layout(st);
             int ro = root_of(s, (int)(st->out[0] - s->vals));
             for (int k = 0; k < st->n_in; k++) {
                 if (!st->in[k] || st->in[k]->is_const) continue;
@@ -163,7 +172,7 @@ static int layout_pass(infer_session *s)
         s->vals[i].nhwc = !s->vals[i].is_const && cand[root_of(s, (int)i)];
     for (size_t j = 0; j < s->n_steps; j++) {
         step *st = &s->steps[j];
-        if (!(op_is(st, "Conv") && st->xnn)) continue;
+        if (!nhwc_step(st)) continue;
         st->in_nhwc = st->in[0]->nhwc;
         st->out_nhwc = st->out[0]->nhwc;
         st->scratch_bytes = (size_t)((st->in_nhwc ? 0 : st->in[0]->numel) +
@@ -171,6 +180,111 @@ static int layout_pass(infer_session *s)
     }
     free(cand);
     return 0;
+}
+
+/* ---- pattern fusion: exporters decompose GELU and LayerNorm; put them back together ---------- */
+
+/* the only consumer of value v (v not a graph output), or -1 */
+static int sole_consumer(const infer_session *s, int v)
+{
+    if (v < 0 || s->consumers[v] != 1 || s->m->vals[v].is_output) return -1;
+    return s->consumer[v];
+}
+
+static bool const_scalar(const infer_session *s, int v, float want, float tol, float *got)
+{
+    if (v < 0) return false;
+    const rt_val *r = &s->vals[v];
+    if (!r->is_const || r->dtype != INFER_DTYPE_FP32 || r->numel != 1) return false;
+    float x;
+    memcpy(&x, r->data, 4);
+    if (got) *got = x;
+    return tol < 0 || fabsf(x - want) <= tol;
+}
+
+/* the input of binary node n that is not v; -1 when v is not exactly one of them */
+static int other_in(const inode *n, int v)
+{
+    if (n->n_in != 2) return -1;
+    if (n->in[0] == v && n->in[1] != v) return n->in[1];
+    if (n->in[1] == v && n->in[0] != v) return n->in[0];
+    return -1;
+}
+
+static bool is_op(const infer_model *m, int ni, const char *name)
+{
+    return ni >= 0 && !strcmp(m->nodes[ni].op_type, name);
+}
+
+/* Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5): returns the last node, or -1. */
+static int match_gelu(const infer_session *s, int ni, int *chain, int *nc)
+{
+    const infer_model *m = s->m;
+    const inode *d = &m->nodes[ni];
+    if (!is_op(m, ni, "Div") || d->n_in != 2 || !const_scalar(s, d->in[1], 1.41421356f, 1e-3f, NULL)) return -1;
+    int x = d->in[0];
+    int e = sole_consumer(s, d->out[0]);
+    if (!is_op(m, e, "Erf")) return -1;
+    int a = sole_consumer(s, m->nodes[e].out[0]);
+    if (!is_op(m, a, "Add") || !const_scalar(s, other_in(&m->nodes[a], m->nodes[e].out[0]), 1.0f, 1e-6f, NULL)) return -1;
+    int m1 = sole_consumer(s, m->nodes[a].out[0]);
+    if (!is_op(m, m1, "Mul") || other_in(&m->nodes[m1], m->nodes[a].out[0]) != x) return -1;
+    int m2 = sole_consumer(s, m->nodes[m1].out[0]);
+    if (!is_op(m, m2, "Mul") || !const_scalar(s, other_in(&m->nodes[m2], m->nodes[m1].out[0]), 0.5f, 1e-6f, NULL)) return -1;
+    int c[] = {e, a, m1, m2};
+    memcpy(chain, c, sizeof c);
+    *nc = 4;
+    return m2;
+}
+
+/* ReduceMean(x) -> Sub(x, mean) -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(sub, sd) ->
+ * Mul(gamma) -> Add(beta), over the last axis: returns the last node, or -1. */
+static int match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
+                           float *eps)
+{
+    const infer_model *m = s->m;
+    const inode *r1 = &m->nodes[ni];
+    if (!is_op(m, ni, "ReduceMean") || r1->n_in != 1 || attr_i(r1, "keepdims", 1) != 1) return -1;
+    int64_t ax[2];
+    int rank = s->vals[r1->in[0]].ndim;
+    if (attr_ints(r1, "axes", ax, 2) != 1 || (ax[0] != -1 && ax[0] != rank - 1)) return -1;
+    int x = r1->in[0];
+    int sb = sole_consumer(s, r1->out[0]);
+    if (!is_op(m, sb, "Sub") || m->nodes[sb].in[0] != x || m->nodes[sb].in[1] != r1->out[0]) return -1;
+    int d = m->nodes[sb].out[0];
+    if (s->consumers[d] != 2 || m->vals[d].is_output) return -1;
+    int pw = -1, dv = -1;
+    for (int k = s->cons_start[d]; k < s->cons_start[d + 1]; k++) {
+        int c = s->cons_list[k];
+        if (is_op(m, c, "Pow")) pw = c;
+        if (is_op(m, c, "Div")) dv = c;
+    }
+    if (pw < 0 || dv < 0 || m->nodes[pw].in[0] != d || !const_scalar(s, m->nodes[pw].in[1], 2.0f, 0, NULL)) return -1;
+    int r2 = sole_consumer(s, m->nodes[pw].out[0]);
+    if (!is_op(m, r2, "ReduceMean") || m->nodes[r2].n_in != 1 || attr_ints(&m->nodes[r2], "axes", ax, 2) != 1 ||
+        (ax[0] != -1 && ax[0] != rank - 1) || attr_i(&m->nodes[r2], "keepdims", 1) != 1) return -1;
+    int ad = sole_consumer(s, m->nodes[r2].out[0]);
+    if (!is_op(m, ad, "Add") || !const_scalar(s, other_in(&m->nodes[ad], m->nodes[r2].out[0]), 0, -1, eps)) return -1;
+    int sq = sole_consumer(s, m->nodes[ad].out[0]);
+    if (!is_op(m, sq, "Sqrt") || sole_consumer(s, m->nodes[sq].out[0]) != dv) return -1;
+    if (m->nodes[dv].in[0] != d || m->nodes[dv].in[1] != m->nodes[sq].out[0]) return -1;
+    int mu = sole_consumer(s, m->nodes[dv].out[0]);
+    if (!is_op(m, mu, "Mul")) return -1;
+    int ab = sole_consumer(s, m->nodes[mu].out[0]);
+    if (!is_op(m, ab, "Add")) return -1;
+    *gamma = other_in(&m->nodes[mu], m->nodes[dv].out[0]);
+    *beta = other_in(&m->nodes[ab], m->nodes[mu].out[0]);
+    int64_t hid = rank > 0 ? s->vals[x].dims[rank - 1] : -1;
+    for (int k = 0; k < 2; k++) {
+        int v = k ? *beta : *gamma;
+        if (v < 0 || !s->vals[v].is_const || s->vals[v].dtype != INFER_DTYPE_FP32 || s->vals[v].ndim != 1 ||
+            s->vals[v].numel != hid)
+            return -1;
+    }
+    int c[] = {sb, pw, r2, ad, sq, dv, mu, ab};
+    memcpy(chain, c, sizeof c);
+    *nc = 8;
+    return ab;
 }
 
 typedef struct block {
@@ -264,8 +378,9 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     int rc = 0;
     for (size_t ni = 0; ni < m->n_nodes; ni++) {
         const inode *n = &m->nodes[ni];
+        if (s->fused[ni] == 2) continue; /* inside a fused GELU/LayerNorm chain */
         step tmp = {.node = n, .op = n->op, .n_in = n->n_in, .n_out = n->n_out, .s = s,
-                    .state = &s->node_state[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY};
+                    .state = &s->node_state[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
         for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
         if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
@@ -284,7 +399,24 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         for (int k = 0; k < n->n_in; k++)
             if (tmp.in[k] && !tmp.in[k]->is_const) all_const = false;
         if (op_is(&tmp, "Shape") || op_is(&tmp, "Size")) all_const = true;
-        const op_def *d = &infer_ops[n->op];
+        int chain[8], nc = 0, gamma = -1, beta = -1, last = -1;
+        const char *fop = NULL;
+        if (!all_const && !s->reference) {
+            if ((last = match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = "Gelu";
+            else if ((last = match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = "LayerNormalization";
+        }
+        if (fop) { /* one step from this node's input to the chain's output */
+            tmp.op = infer_op_find(fop);
+            tmp.n_in = fop[0] == 'G' ? 1 : 3;
+            if (fop[0] == 'L') {
+                tmp.in[1] = &s->vals[gamma];
+                tmp.in[2] = &s->vals[beta];
+            }
+            tmp.n_out = 1;
+            tmp.out[0] = &s->vals[m->nodes[last].out[0]];
+            for (int k = 0; k < nc; k++) s->fused[chain[k]] = 2;
+        }
+        const op_def *d = &infer_ops[tmp.op];
         rc = d->shape(&tmp, err);
         if (rc) goto fail;
         if (all_const && d->alias && n->n_out == 1 && tmp.out[0]->bytes == tmp.in[0]->bytes) {
@@ -352,15 +484,22 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         }
     size_t peak = assign_offsets(blocks, nb);
     if (peak == SIZE_MAX) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
-    if (peak > s->act_cap) {
+    if (peak > INFER_PLAN_LIMIT) {
+        free(blocks);
+        rc = fm_err_set(err, FM_ELIMIT, "plan needs %zu bytes of activations (limit %zu)", peak, (size_t)INFER_PLAN_LIMIT);
+        goto fail;
+    }
+    if (peak > s->act_cap || !s->act) { /* at least 64 bytes: empty tensors get a real pointer */
         free(s->act);
-        s->act = aligned_alloc(64, (peak + 63) & ~(size_t)63);
-        s->act_cap = s->act ? peak : 0;
+        size_t want = FM_MAX((peak + 63) & ~(size_t)63, 64);
+        s->act = aligned_alloc(64, want);
+        s->act_cap = s->act ? want : 0;
         if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
     }
     for (size_t i = 0; i < nb; i++) {
-        if (blocks[i].v >= 0) s->vals[blocks[i].v].data = s->act + blocks[i].off;
-        else steps[-1 - blocks[i].v].scratch = s->act + blocks[i].off;
+        uint8_t *p = s->act ? s->act + blocks[i].off : NULL;
+        if (blocks[i].v >= 0) s->vals[blocks[i].v].data = p;
+        else steps[-1 - blocks[i].v].scratch = p;
     }
     free(blocks);
     for (size_t i = 0; i < m->n_vals; i++)
@@ -428,11 +567,12 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     s->vals = calloc(nv, sizeof *s->vals);
     s->node_state = calloc(nn, sizeof *s->node_state);
     s->consumers = calloc(nv, sizeof *s->consumers);
+    s->cons_start = calloc(nv + 1, sizeof *s->cons_start);
     s->consumer = calloc(nv, sizeof *s->consumer);
     s->fused = calloc(nn, 1);
     s->plan_dims = calloc(m->n_inputs + 1, sizeof *s->plan_dims);
     s->plan_ndim = calloc(m->n_inputs + 1, sizeof *s->plan_ndim);
-    if (!s->vals || !s->node_state || !s->consumers || !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
+    if (!s->vals || !s->node_state || !s->consumers || !s->cons_start || !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
         infer_session_free(s);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
@@ -446,6 +586,28 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
             s->consumers[v]++;
             s->consumer[v] = (int)i;
         }
+    size_t total = 0;
+    for (size_t v = 0; v < m->n_vals; v++) {
+        s->cons_start[v] = (int)total;
+        total += (size_t)s->consumers[v];
+    }
+    s->cons_start[m->n_vals] = (int)total;
+    s->cons_list = malloc((total + 1) * sizeof *s->cons_list);
+    int *fill = calloc(nv, sizeof *fill);
+    if (!s->cons_list || !fill) {
+        free(fill);
+        infer_session_free(s);
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++) {
+            int v = m->nodes[i].in[k];
+            if (v < 0) continue;
+            bool dup = false;
+            for (int j = 0; j < k; j++) dup |= m->nodes[i].in[j] == v;
+            if (!dup) s->cons_list[s->cons_start[v] + fill[v]++] = (int)i;
+        }
+    free(fill);
     const char *prof = getenv("FM_INFER_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer_n_ops, sizeof *s->prof_ns);
     fm_err tmp = {0};
@@ -498,6 +660,8 @@ void infer_session_free(infer_session *s)
     free(s->vals);
     free(s->node_state);
     free(s->consumers);
+    free(s->cons_start);
+    free(s->cons_list);
     free(s->consumer);
     free(s->fused);
     free(s->plan_dims);

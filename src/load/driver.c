@@ -2,9 +2,10 @@
  * scheduled time, whatever is outstanding, and a writer thread hands finished records to the
  * caller (store, CSV) so that no disk write ever delays a send.
  *
- * Timing: between sends the loop sleeps in curl_multi_poll() with a timerfd armed (ns precision,
- * timer slack lowered to 1 ns) for the next scheduled time minus spin_ns, then busy-waits the
- * rest. The send time is taken in CURLOPT_PREREQFUNCTION, right before the request goes on the
+ * Timing: the loop drives libcurl through its socket interface (curl_multi_socket_action) on an
+ * epoll set that also holds a timerfd; between sends it sleeps in epoll_wait with the timerfd
+ * armed (ns precision, timer slack lowered to 1 ns) for the next scheduled time minus spin_ns,
+ * then busy-waits the rest. The send time is taken in CURLOPT_PREREQFUNCTION, right before the request goes on the
  * wire; first byte and completion are that time plus libcurl's own STARTTRANSFER/TOTAL minus
  * PRETRANSFER intervals. Latency from the scheduled time has no coordinated omission: a request
  * held back by a stalled server still counts from when it was due. */
@@ -14,10 +15,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -75,6 +78,10 @@ struct drv {
     size_t shared_n, shared_cap;
     bool closing, oom;
     const load_run_opts *o;
+    int ep;                /* epoll: libcurl's sockets and the schedule's timerfd */
+    const load_target *target;
+    bool has_body;
+    int64_t curl_deadline; /* run time libcurl wants to be called back at; -1: none */
 };
 
 static inline void cpu_relax(void)
@@ -151,6 +158,17 @@ static void flush_pending(drv *d, bool force)
     pthread_mutex_unlock(&d->mu);
 }
 
+static void stop_writer(drv *d, pthread_t *writer)
+{
+    if (!writer)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->closing = true;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(*writer, NULL);
+}
+
 static void emit(drv *d, const load_record *r)
 {
     if (!d->o->record)
@@ -190,6 +208,32 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         load_headers_parse_line(p, len, &s->rec, &s->fn_error);
     }
     return len;
+}
+
+/* Why: the socket interface touches only the transfers whose sockets are ready, so the cost of
+ * a send does not grow with the number of requests outstanding (a stalled server). */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    (void)e;
+    (void)sockp;
+    drv *d = ud;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(d->ep, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.data.fd = fd};
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    if (epoll_ctl(d->ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *m, long ms, void *ud)
+{
+    (void)m;
+    drv *d = ud;
+    d->curl_deadline = ms < 0 ? -1 : clk(d) + (int64_t)ms * 1000000;
+    return 0;
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
@@ -357,6 +401,20 @@ static bool start(drv *d, load_payloads *p, uint64_t id, int64_t at, load_summar
         return false;
     }
     slot *s = &d->slots[d->free_head];
+    if (!s->easy) { /* handles are made on first use: --max-in-flight may be large */
+        fm_err e = {0};
+        if (setup_easy(d, s, d->target, d->has_body, &e)) {
+            if (s->easy)
+                curl_easy_cleanup(s->easy);
+            s->easy = NULL;
+            r.status = LOAD_ST_CONN_ERROR;
+            snprintf(r.error, sizeof r.error, "%s", e.msg);
+            r.done_ns = clk(d);
+            sum->count[LOAD_ST_CONN_ERROR]++;
+            emit(d, &r);
+            return false;
+        }
+    }
     d->free_head = s->next_free;
     s->rec = r;
     s->fn_error = false;
@@ -426,7 +484,7 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
     if (o->max_in_flight < 1 || o->max_in_flight > 1000000 || o->timeout_ns <= 0)
         return fm_err_set(err, FM_EINVAL, "max in flight must be >= 1 and timeout > 0");
     pthread_once(&curl_once, curl_init_once);
-    drv d = {.o = o, .free_head = -1, .nslots = o->max_in_flight};
+    drv d = {.o = o, .free_head = -1, .nslots = o->max_in_flight, .ep = -1, .curl_deadline = -1};
     bool has_body = p && load_payloads_count(p) > 0;
     int rc = 0, tfd = -1;
     sum->lat_sched = fm_hist_new();
@@ -436,19 +494,31 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
     d.multi = curl_multi_init();
     d.slots = calloc((size_t)d.nslots, sizeof *d.slots);
     tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (!sum->lat_sched || !sum->lat_sent || !sum->dispatch || !d.headers || !d.multi ||
+    d.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (d.ep >= 0 && tfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = tfd};
+        epoll_ctl(d.ep, EPOLL_CTL_ADD, tfd, &ev);
+    }
+    if (d.ep < 0 || !sum->lat_sched || !sum->lat_sent || !sum->dispatch || !d.headers || !d.multi ||
         !d.slots || tfd < 0) {
         rc = fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
         goto out;
     }
     curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, (long)d.nslots);
+    curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(d.multi, CURLMOPT_SOCKETDATA, &d);
+    curl_multi_setopt(d.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(d.multi, CURLMOPT_TIMERDATA, &d);
     curl_multi_setopt(d.multi, CURLMOPT_PIPELINING, t->http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+    d.target = t;
+    d.has_body = has_body;
     for (int i = d.nslots - 1; i >= 0; i--) {
-        if ((rc = setup_easy(&d, &d.slots[i], t, has_body, err)))
-            goto out;
         d.slots[i].next_free = d.free_head;
         d.free_head = i;
     }
+    /* the first handle now, so that an option libcurl refuses is an error before the run */
+    if ((rc = setup_easy(&d, &d.slots[0], t, has_body, err)))
+        goto out;
     pthread_mutex_init(&d.mu, NULL);
     pthread_cond_init(&d.cv, NULL);
     pthread_t writer;
@@ -457,10 +527,23 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
         rc = fm_err_set(err, FM_EINTERNAL, "cannot start the writer thread");
         goto out_sync;
     }
+    /* real-time priority for the timing loop only: the writer thread was created before */
+    int old_policy = SCHED_OTHER;
+    struct sched_param old_param = {0};
+    if (o->rt_priority > 0) {
+        pthread_getschedparam(pthread_self(), &old_policy, &old_param);
+        struct sched_param sp = {.sched_priority = o->rt_priority};
+        int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+        if (e) {
+            rc = fm_err_set(err, FM_EINVAL, "cannot run the timing loop SCHED_FIFO at priority "
+                            "%d: %s", o->rt_priority, strerror(e));
+            stop_writer(&d, have_writer ? &writer : NULL);
+            goto out_sync;
+        }
+    }
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-    struct curl_waitfd wfd = {.fd = tfd, .events = CURL_WAIT_POLLIN};
     uint64_t id = 0, sent = 0, last_sched = 0, last_sent = 0;
     int64_t next_at = 0, last_prog = 1, last_flush = 0;
     d.t0 = fm_now_ns() - 1;
@@ -469,9 +552,11 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
     bool have_next = load_arrival_next(a, &next_at), stopped = false;
     if (have_next)
         next_at += 1; /* run times start at 1 ns */
+    struct epoll_event evs[64];
+    int running;
     for (;;) {
         int64_t now = clk(&d);
-        bool added = false;
+        bool kick = false;
         if (o->stop && *o->stop && !stopped) {
             stopped = true;
             sum->interrupted = true;
@@ -479,15 +564,15 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
         while (have_next && !stopped && next_at <= now) {
             if (start(&d, p, ++id, next_at, sum)) {
                 sent++;
-                added = true;
+                kick = true;
             }
             have_next = load_arrival_next(a, &next_at);
             next_at += have_next;
         }
-        int running;
-        curl_multi_perform(d.multi, &running);
+        /* new handles are due at once; so is any libcurl timeout that has passed */
+        if (kick || (d.curl_deadline >= 0 && clk(&d) >= d.curl_deadline))
+            curl_multi_socket_action(d.multi, CURL_SOCKET_TIMEOUT, 0, &running);
         reap(&d, sum);
-        (void)added;
         now = clk(&d);
         if (now - last_flush > 20000000) {
             flush_pending(&d, false);
@@ -497,49 +582,55 @@ int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load
             progress(&d, sum, id, sent, &last_sched, &last_sent, &last_prog);
         if ((!have_next || stopped) && d.in_flight == 0)
             break;
-        now = clk(&d);
-        if (have_next && !stopped) {
-            int64_t wait = next_at - now;
-            if (wait > o->spin_ns) {
-                arm(tfd, d.t0 + next_at - o->spin_ns);
-                int ms = (int)FM_MIN(wait / 1000000 + 1, 250);
-                wfd.revents = 0;
-                curl_multi_poll(d.multi, &wfd, 1, ms, NULL);
+        bool sched = have_next && !stopped;
+        if (sched && next_at - now <= o->spin_ns) {
+            while (clk(&d) < next_at)
+                cpu_relax();
+            continue;
+        }
+        int64_t wake = now + 100000000; /* at least every 100 ms: stop flag, progress */
+        if (sched)
+            wake = FM_MIN(wake, next_at - o->spin_ns);
+        if (d.curl_deadline >= 0)
+            wake = FM_MIN(wake, d.curl_deadline);
+        if (wake <= now)
+            continue;
+        arm(tfd, d.t0 + wake);
+        int n = epoll_wait(d.ep, evs, (int)FM_ARRAY_LEN(evs), 1000);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == tfd) {
                 uint64_t x;
-                if (wfd.revents & CURL_WAIT_POLLIN)
-                    (void)!read(tfd, &x, sizeof x);
-            } else {
-                while (clk(&d) < next_at)
-                    cpu_relax();
+                (void)!read(tfd, &x, sizeof x);
+                continue;
             }
-        } else {
-            curl_multi_poll(d.multi, NULL, 0, 50, NULL);
+            int f = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(d.multi, evs[i].data.fd, f, &running);
         }
     }
     sum->elapsed_ns = clk(&d);
     prctl(PR_SET_TIMERSLACK, (unsigned long)(old_slack > 0 ? old_slack : 50000), 0, 0, 0);
+    if (o->rt_priority > 0)
+        pthread_setschedparam(pthread_self(), old_policy, &old_param);
     sum->total = id;
     sum->success_ratio = id ? (double)sum->count[LOAD_ST_OK] / (double)id : 0;
     sum->achieved_rate = sum->elapsed_ns > 0 ? (double)sent / ((double)sum->elapsed_ns / 1e9) : 0;
     if (o->progress && o->progress_ns > 0)
         progress(&d, sum, id, sent, &last_sched, &last_sent, &last_prog);
     flush_pending(&d, true);
-    if (have_writer) {
-        pthread_mutex_lock(&d.mu);
-        d.closing = true;
-        pthread_cond_signal(&d.cv);
-        pthread_mutex_unlock(&d.mu);
-        pthread_join(writer, NULL);
-    }
+    stop_writer(&d, have_writer ? &writer : NULL);
     if (d.oom)
         rc = fm_err_set(err, FM_ENOMEM, "out of memory: some records were lost");
 out_sync:
     pthread_mutex_destroy(&d.mu);
     pthread_cond_destroy(&d.cv);
 out:
+    drv_release(&d); /* before closing the epoll fd: removing handles calls on_socket */
     if (tfd >= 0)
         close(tfd);
-    drv_release(&d);
+    if (d.ep >= 0)
+        close(d.ep);
     if (rc)
         load_summary_release(sum);
     return rc;

@@ -259,6 +259,8 @@ typedef struct load_run_opts {
     int max_in_flight;        /* > 0 */
     int64_t timeout_ns;       /* per request, > 0 */
     int64_t spin_ns;          /* busy-wait this long before a send (0: sleep only) */
+    int rt_priority;          /* > 0: run the timing loop SCHED_FIFO at this priority (needs
+                               * CAP_SYS_NICE; refused with FM_EINVAL otherwise) */
     int64_t progress_ns;      /* progress callback period; 0: never */
     load_progress_fn progress;
     load_record_fn record;    /* called once per request, in completion order, on a

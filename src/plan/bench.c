@@ -305,7 +305,7 @@ static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db
     snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", g->url, fn);
     load_target t = {.url = url, .lambda_log_tail = true};
     sink k = {.db = db, .run_id = run_id, .function = r->model->name};
-    load_run_opts lo = {.max_in_flight = 1000, .timeout_ns = 120000000000LL, .record = on_record,
+    load_run_opts lo = {.max_in_flight = 1000, .timeout_ns = s->client_timeout_ns, .record = on_record,
                         .ud = &k, .stop = (volatile sig_atomic_t *)stop, .t0_out = &k.t0};
     k.wall_off = fm_wall_ns() - fm_now_ns();
     load_summary sum;
@@ -344,7 +344,7 @@ static int run_sim(const plan_spec *s, const plan_run *r, store *db, int64_t *ru
     char *cfg = plan_run_config_json(s, r);
     sim_opts o = {.host = s->sim_host, .seed = s->seed, .calib = s->calib, .db = db,
                   .run_name = r->name, .config_json = cfg, .record = SIM_RECORD_ALL,
-                  .stop = stop};
+                  .stop = stop, .client_timeout_ns = s->client_timeout_ns};
     sim_result res;
     rc = sim_run(&f, 1, &o, &res, err);
     free(cfg);
@@ -421,6 +421,14 @@ int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     int modes = o->modes ? o->modes : PLAN_LIVE | PLAN_SIM;
+    /* a cell runs when its mode is asked for and, with a list, when the list names it */
+    for (size_t i = 0; i < n; i++) {
+        bool listed = !o->only;
+        for (size_t k = 0; !listed && k < o->n_only; k++)
+            listed = strcmp(o->only[k], runs[i].name) == 0;
+        if (!listed)
+            runs[i].mode = 0;
+    }
     double eta = 0;
     for (size_t i = 0; i < n; i++)
         if (runs[i].mode & modes)

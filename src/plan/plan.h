@@ -70,6 +70,7 @@ typedef struct plan_spec {
     sim_calib *calib;      /* NULL when the spec names no calibration */
     sim_host sim_host;     /* host of the cloud-scale simulation (cloud) */
     double sim_scale;      /* workload rate multiplier for the cloud-scale simulation */
+    int64_t client_timeout_ns; /* a client gives up on a request after this long (live and sim) */
     plan_model *models;
     int nmodels;
     plan_workload *workloads;
@@ -151,6 +152,8 @@ typedef struct plan_bench_opts {
     bool force;            /* redo runs already complete in the results database */
     int modes;             /* PLAN_LIVE | PLAN_SIM to run (intersected with the spec's) */
     volatile int *stop;    /* set (e.g. by SIGINT) to stop after the current run */
+    const char *const *only; /* when set: run only the cells with these names (n_only of them) */
+    size_t n_only;
     void (*progress)(const plan_bench_progress *p, void *ud);
     void *ud;
 } plan_bench_opts;

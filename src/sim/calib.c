@@ -29,6 +29,8 @@ const char *sim_phase_name(sim_phase p) { return p < SIM_PHASE__COUNT ? phase_na
 
 double sim_cpu_share(int memory_mb)
 {
+    if (memory_mb <= 0)
+        return 1; /* not memory-sized: one core */
     double s = memory_mb / 1769.0;
     return s > 6 ? 6 : s;
 }

@@ -127,6 +127,8 @@ typedef struct sim_opts {
     sim_record record;     /* requests stored: all, 1 in `sample_every`, or none */
     uint64_t sample_every;
     int64_t series_step_ns; /* instances-by-state time series step (default 1 s; 0 keeps it) */
+    int64_t client_timeout_ns; /* a request still waiting for a worker this long after it
+                                  arrived gives up (CANCEL, recorded as a 504); 0: never */
     volatile int *stop;    /* set to end the run early */
 } sim_opts;
 
@@ -182,3 +184,7 @@ void sim_spec_release(sim_spec *s);
  * *out is malloc'd. FM_ENOTFOUND when the run recorded no request. */
 int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out,
                           size_t *n, fm_err *err);
+
+/* The configuration a simulated run stores (JSON, malloc'd): host, and per function its profile,
+ * platform entry, model, runtime, memory size, instance type and workers. */
+char *sim_spec_config_json(const sim_spec *s, const sim_opts *o);

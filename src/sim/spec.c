@@ -1,6 +1,7 @@
 /* Simulation specs: YAML → functions with policy configs, workloads and calibration. */
 #include "sim.h"
 
+#include <cjson/cJSON.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +165,40 @@ void sim_spec_release(sim_spec *s)
     fm_yaml_free(s->doc);
     free(s->name);
     memset(s, 0, sizeof *s);
+}
+
+/* Why: the analyzer prices a run from its stored configuration (instance type, memory size,
+ * workers), so a simulated run records what each function ran as; with one function its fields
+ * are also at the top level, where the analyzer looks. */
+char *sim_spec_config_json(const sim_spec *s, const sim_opts *o)
+{
+    cJSON *root = cJSON_CreateObject(), *fl = cJSON_AddArrayToObject(root, "functions");
+    cJSON_AddStringToObject(root, "simulation", s->name ? s->name : "sim");
+    char host[48];
+    if (o->host.kind == SIM_HOST_CORES)
+        snprintf(host, sizeof host, "cores:%g", o->host.cores);
+    else
+        snprintf(host, sizeof host, "cloud");
+    cJSON_AddStringToObject(root, "host", host);
+    for (int i = 0; i < s->nfn; i++) {
+        const sim_function *f = &s->fns[i];
+        const policy_config *c = &f->policy;
+        cJSON *fj = s->nfn == 1 ? root : cJSON_CreateObject();
+        if (s->nfn > 1)
+            cJSON_AddItemToArray(fl, fj);
+        cJSON_AddStringToObject(fj, "function", f->name);
+        cJSON_AddStringToObject(fj, "profile", policy_profile_name(c->profile));
+        cJSON_AddStringToObject(fj, "entry", c->platform);
+        cJSON_AddStringToObject(fj, "model", f->key.model);
+        cJSON_AddStringToObject(fj, "runtime", f->key.runtime);
+        cJSON_AddStringToObject(fj, "device", f->key.device ? f->key.device : "cpu");
+        if (c->fn.memory_mb > 0)
+            cJSON_AddNumberToObject(fj, "memory_mb", c->fn.memory_mb);
+        if (c->inst.type[0])
+            cJSON_AddStringToObject(fj, "instance_type", c->inst.type);
+        cJSON_AddNumberToObject(fj, "workers", c->inst.workers);
+    }
+    char *txt = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return txt;
 }

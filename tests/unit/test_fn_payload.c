@@ -147,7 +147,7 @@ static void test_events(void **state)
         {"{\"images\":[]}", "'images' must be a non-empty array"},
         {"{\"images\":[\"aGVsbG8=\",3]}", "image 1 must be a base64 string"},
         {"{\"body\":5}", "'body' must be a string"},
-        {"{\"body\":\"{oops\"}", "body is not valid JSON"},
+        {"{\"body\":\"{oops\"}", "API Gateway event body: invalid JSON at byte 1"},
         {"{\"body\":\"%%%\",\"isBase64Encoded\":true}", "API Gateway event body: invalid base64"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,117 @@ static void test_half(void **state)
     assert_true(fn_bf16_to_float(fn_float_to_bf16(3.0f)) == 3.0f);
 }
 
+/* The fast float formatter writes what "%.9g" writes, and always reads back as the same float. */
+static void test_float9(void **state)
+{
+    static const float fixed[] = {0.0f, -0.0f, 1.0f, -1e-3f, 0.1f, 123456789.0f, 1e9f, 1.5e-5f,
+                                  1e-4f, 9.99999e-5f, 3.4028235e38f, 1.4e-45f, 1.17549435e-38f,
+                                  2.5f, 100.0f, 0.30000001f};
+    char want[64];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        fn_buf b = {0};
+        assert_int_equal(fn_put_float9(&b, fixed[i]), 0);
+        snprintf(want, sizeof want, "%.9g", fixed[i]);
+        assert_string_equal(b.p, want);
+        fn_buf_release(&b);
+    }
+    fm_rng r;
+    fm_rng_seed(&r, 7);
+    int same = 0, finite = 0, n = getenv("FM_SANITIZED") && strcmp(getenv("FM_SANITIZED"), "1") == 0 ? 20000
+                                                                                         : 200000;
+    for (int i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)fm_rng_u64(&r);
+        float f;
+        memcpy(&f, &bits, 4);
+        if (!isfinite(f))
+            continue;
+        finite++;
+        fn_buf b = {0};
+        fn_put_float9(&b, f);
+        if (strtof(b.p, NULL) != f)
+            fail_msg("%.9g written as '%s' does not read back", f, b.p);
+        snprintf(want, sizeof want, "%.9g", f);
+        same += strcmp(b.p, want) == 0;
+        fn_buf_release(&b);
+    }
+    printf("float9: %d of %d random floats written exactly as %%.9g\n", same, finite);
+    assert_true(same == finite);
+}
+
+/* The JSON reader: strict grammar, escapes, depth, and numbers (exact for FP64). */
+static void test_json_reader(void **state)
+{
+    static const struct {
+        const char *text, *msg; /* msg NULL: must parse */
+    } cases[] = {
+        {" {\"a\" : [1, -2.5e3, 0, -0, 1E+2, 0.000123] , \"b\":\"x\\u00e9\\ud83d\\ude00\\n\"} ", NULL},
+        {"[[], {}, true, false, null, \"\"]", NULL},
+        {"[1,]", "byte 3"},
+        {"{\"a\":1,}", "expected a member name"},
+        {"01", "unexpected data after the JSON value"},
+        {"[1.]", "invalid number"},
+        {"[.5]", "invalid number"},
+        {"[-]", "invalid number"},
+        {"[1e]", "invalid number"},
+        {"[tru]", "invalid literal"},
+        {"[NaN]", "invalid number"},
+        {"\"abc", "unterminated string"},
+        {"\"a\\u0000b\"", "\\u0000 in string"},
+        {"\"a\\x\"", "invalid escape"},
+        {"\"a\\u12G4\"", "invalid \\u escape"},
+        {"\"tab\\there\"", NULL},
+        {"\"raw\ttab\"", "control character"},
+        {"{\"a\" 1}", "expected ':'"},
+        {"[1 2]", "expected ',' or ']'"},
+        {"", "unexpected end of input"},
+        {"{} {}", "unexpected data after the JSON value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fm_arena a;
+        fm_arena_init(&a, 0);
+        fj *root = NULL;
+        fm_err err = {0};
+        int rc = fj_parse(cases[i].text, strlen(cases[i].text), &a, &root, &err);
+        if (cases[i].msg ? (rc == 0 || !strstr(err.msg, cases[i].msg)) : rc != 0)
+            fail_msg("case %zu '%s': rc %d, message '%s', want '%s'", i, cases[i].text, rc,
+                     err.msg, cases[i].msg ? cases[i].msg : "(success)");
+        if (i == 0) {
+            const fj *arr = fj_get(root, "a"), *b = fj_get(root, "b");
+            assert_int_equal(arr->n, 6);
+            assert_non_null(arr->nums);
+            assert_true(arr->nums[1] == -2500.0 && arr->nums[4] == 100.0 &&
+                        arr->nums[5] == 0.000123);
+            assert_true(signbit(arr->nums[3]));
+            assert_string_equal(b->str, "x\xc3\xa9\xf0\x9f\x98\x80\n");
+        }
+        fm_arena_release(&a);
+    }
+    /* depth is bounded */
+    char deep[400];
+    memset(deep, '[', sizeof deep);
+    fm_arena a;
+    fm_arena_init(&a, 0);
+    fj *root;
+    fm_err err = {0};
+    assert_int_not_equal(fj_parse(deep, sizeof deep, &a, &root, &err), 0);
+    assert_non_null(strstr(err.msg, "nested too deeply"));
+    fm_arena_release(&a);
+    /* FP64 data is correctly rounded even where the fast path is not exact; FP32 is within
+     * float precision */
+    const char *body = "{\"inputs\":[{\"name\":\"x\",\"shape\":[3],\"datatype\":\"FP64\","
+                       "\"data\":[0.12345678901234567, 1.7976931348623157e308, 3e-320]},"
+                       "{\"name\":\"y\",\"shape\":[1],\"datatype\":\"FP64\",\"data\":"
+                       "[[0.30000000000000004]]}]}";
+    fn_v2_request req;
+    assert_int_equal(fn_v2_request_decode(body, strlen(body), -1, &req, &err), 0);
+    double *x = req.inputs[0].data;
+    assert_true(x[0] == strtod("0.12345678901234567", NULL));
+    assert_true(x[1] == strtod("1.7976931348623157e308", NULL));
+    assert_true(x[2] == strtod("3e-320", NULL));
+    assert_true(*(double *)req.inputs[1].data == strtod("0.30000000000000004", NULL));
+    fn_v2_request_release(&req);
+}
+
 static void test_identity_desc(void **state)
 {
     fn_handler *h = NULL;
@@ -353,6 +465,8 @@ int main(void)
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_half),
+        cmocka_unit_test(test_float9),
+        cmocka_unit_test(test_json_reader),
         cmocka_unit_test(test_identity_desc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,7 +149,9 @@ static void test_headers(void **st)
     load_headers_parse_line(h3, strlen(h3), &r, &fe);
     assert_true(fe);
     /* base64 of a log tail with a cold REPORT line */
-    const char *rep = "START RequestId: x\nREPORT RequestId: x\tDuration: 12.50 ms\tBilled "
+    const char *rep = "INIT_REPORT Init Duration: 9.00 ms\tPhase: init\n"
+                      "REPORT RequestId: old\tDuration: 99.00 ms\n"
+                      "START RequestId: x\nREPORT RequestId: x\tDuration: 12.50 ms\tBilled "
                       "Duration: 13 ms\tMemory Size: 1024 MB\tMax Memory Used: 80 MB\tInit "
                       "Duration: 250.25 ms\t\n";
     load_record q = {.cold = -1};

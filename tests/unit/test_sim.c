@@ -246,6 +246,33 @@ static void test_timeout(void **state)
     sim_calib_free(c);
 }
 
+/* A managed endpoint created before the experiment serves its first request at once, although a
+ * new instance would wait the 100 s provisioning delay. */
+static void test_preprovisioned_deploy(void **state)
+{
+    (void)state;
+    sim_calib *c = const_calib(10, 50);
+    int64_t sched[3] = {0, 100000000, 200000000};
+    sim_function f = fn_with(POLICY_PROFILE_MANAGED, sched, 3);
+    f.policy.inst.min = 1;
+    f.policy.inst.max = 2;
+    f.policy.inst.workers = 1;
+    f.policy.inst.provision_delay_ns = 100000000000LL;
+    f.policy.queue.capacity = 16;
+    f.policy.scale.target_per_min = 1000;
+    f.policy.scale.period_ns = 60000000000LL;
+    f.policy.scale.out_datapoints = 1;
+    f.policy.scale.in_datapoints = 1;
+    f.policy.scale.in_ratio = 0.5;
+    sim_opts o = {.calib = c, .seed = 1};
+    sim_result r;
+    run_ok(&f, 1, &o, &r);
+    assert_int_equal(r.fn[0].ok, 3);
+    assert_true(llabs((long long)r.fn[0].latency->max - 10000000) <= 10000000 / 128);
+    sim_result_release(&r);
+    sim_calib_free(c);
+}
+
 /* ---- engine: queueing theory ---------------------------------------------------------------- */
 
 /* Erlang C: probability of waiting in M/M/c, then the mean response time. */
@@ -381,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_lambda_reserved_throttle),
         cmocka_unit_test(test_processor_sharing),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_preprovisioned_deploy),
         cmocka_unit_test(test_mm1),
         cmocka_unit_test(test_mmc),
         cmocka_unit_test(test_determinism),

@@ -14,6 +14,7 @@ onnx versions) is skipped, so the command is cheap to run again. Run with Debian
 """
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -108,10 +109,12 @@ MODELS = {
     "resnet50": ("big", torchvision_model("resnet50"), "input", "float32", [3, 224, 224],
                  image_input((3, 224, 224)), "output", "torchvision resnet50, 1000 classes"),
     "vgg16": ("big", torchvision_model("vgg16"), "input", "float32", [3, 224, 224],
-              image_input((3, 224, 224)), "output", "torchvision vgg16 (no BatchNorm), 1000 classes"),
+              image_input((3, 224, 224)), "output",
+              "torchvision vgg16 (no BatchNorm), 1000 classes"),
     "bert-base": ("big", encoder("BERT_BASE"), "input_ids", "int64", [128],
                   token_input(128, 30522), "last_hidden_state",
-                  "BERT-base encoder: hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522, seq 128"),
+                  "BERT-base encoder: hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522,"
+                  " seq 128"),
     "albert-base": ("big", encoder("ALBERT_BASE"), "input_ids", "int64", [128],
                     token_input(128, 30000), "last_hidden_state",
                     "ALBERT-base encoder: hidden 768, embedding 128, 12 layers sharing weights,"
@@ -235,14 +238,8 @@ def export_one(name, root, key, opsets):
         json.dump(meta, fh, indent=1)
         fh.write("\n")
     out = os.path.join(root, name)
-    shutil.rmtree(out, ignore_errors=True)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        # another export of the same model (parallel tests) renamed its copy first
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not is_current(out, key):
-            raise
+    shutil.rmtree(out, ignore_errors=True)  # stale (the caller holds the model's lock)
+    os.rename(tmp, out)
     return meta
 
 
@@ -290,15 +287,19 @@ def main():
     log(f"import torch+onnx {time.perf_counter() - t:.2f}s, key {key}, into {root}")
     for name in names:
         out = os.path.join(root, name)
-        if not args.force and is_current(out, key):
-            log(f"{name}: current, skipped")
-            continue
-        t = time.perf_counter()
-        meta = export_one(name, root, key, OPSETS)
-        sizes = " ".join(f"{f}={v['bytes'] / 1e6:.1f}MB" for f, v in meta["files"].items())
-        log(f"{name}: {time.perf_counter() - t:.1f}s ({meta['export_seconds']}) {sizes}")
-        if args.json:
-            print(json.dumps(meta))
+        with open(os.path.join(root, f".{name}.lock"), "w") as lock:
+            # parallel tests export the same models: one exports, the others wait and skip it,
+            # and nobody replaces a current model while another process reads it
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not args.force and is_current(out, key):
+                log(f"{name}: current, skipped")
+                continue
+            t = time.perf_counter()
+            meta = export_one(name, root, key, OPSETS)
+            sizes = " ".join(f"{f}={v['bytes'] / 1e6:.1f}MB" for f, v in meta["files"].items())
+            log(f"{name}: {time.perf_counter() - t:.1f}s ({meta['export_seconds']}) {sizes}")
+            if args.json:
+                print(json.dumps(meta))
     return 0
 
 
