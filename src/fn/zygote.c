@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -48,9 +49,16 @@ static ssize_t recv_req(int ctl, fn_zygote_req *rq, int *fds, int *nfds)
 
 /* The new runtime: into its cgroup first, then its own process group, stdio and environment. */
 static void child_main(fn_host *host, int ctl, const fn_zygote_req *rq, const int *fds, int nfds,
-                       int64_t t0, const fn_run_opts *opts)
+                       int64_t t0, pid_t mid, const fn_run_opts *opts)
 {
     close(ctl);
+    /* Once the intermediate has exited, the parent is the platform (a child subreaper): if it
+     * dies without stopping this instance, the instance goes too, as exec-started ones do. */
+    for (int i = 0; i < 20000 && getppid() == mid; i++)
+        usleep(50);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(125); /* nobody to serve: the platform is gone or is not a subreaper */
     for (int i = 2; i < nfds; i++) { /* cgroup.procs of the instance ("0" = this process) */
         if (write(fds[i], "0", 1) != 1)
             _exit(126);
@@ -103,11 +111,12 @@ static pid_t fork_runtime(fn_host *host, int ctl, const fn_zygote_req *rq, const
         return -e;
     }
     if (mid == 0) {
+        pid_t self = getpid(); /* the child waits until it is no longer this process's child */
         pid_t c = fork();
         if (c == 0) {
             close(pp[0]);
             close(pp[1]);
-            child_main(host, ctl, rq, fds, nfds, t0, opts);
+            child_main(host, ctl, rq, fds, nfds, t0, self, opts);
         }
         int32_t v = c < 0 ? -errno : c;
         if (write(pp[1], &v, sizeof v) != sizeof v)

@@ -115,6 +115,7 @@ void plat_zygote_start(plat_fn *fn)
     pid_t pid = envp ? fork() : -1;
     if (pid == 0) {
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the zygote does not outlive the platform */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
