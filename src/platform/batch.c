@@ -185,6 +185,7 @@ void plat_batch_finish(plat_inst *in, plat_inv *c, const char *status, const cha
         reqs[i] = c->members[i]->v2;
     fm_err err = {0};
     char ebody[700];
+    bool split_failed = false;
     if (!fn_error && fn_v2_batch_split(body, len, reqs, n, outs, &err)) {
         char q[600];
         fm_json_quote(q, sizeof q, err.msg);
@@ -192,8 +193,18 @@ void plat_batch_finish(plat_inst *in, plat_inv *c, const char *status, const cha
                  "{\"errorType\":\"Runtime.InvalidResponse\",\"errorMessage\":%s}", q);
         status = "error";
         fn_error = "Unhandled";
+        split_failed = true;
         body = ebody;
         len = strlen(ebody);
+    }
+    /* The Runtime API counted the carrier once; /metrics counts callers. */
+    if (split_failed) {
+        in->fn->m.ok--;
+        in->fn->m.errors += n;
+    } else if (fn_error) {
+        in->fn->m.errors += n - 1;
+    } else {
+        in->fn->m.ok += n - 1;
     }
     for (uint32_t i = 0; i < n; i++) {
         plat_inv *m = c->members[i];
