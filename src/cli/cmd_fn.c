@@ -116,6 +116,9 @@ int cmd_fn(int argc, char **argv)
         "HTTP mode: with --listen or $PORT. KServe v2 REST (/v2/health/{live,ready}, "
         "/v2/models/NAME[/ready|/infer], binary tensor extension), SageMaker (GET /ping, "
         "POST /invocations), Knative ($PORT, SIGTERM drains). Prints 'listening on URL' first.\n\n"
+        "Zygote mode (started by 'faasml serve' for cold_start: zygote): with $FAASML_ZYGOTE_FD, "
+        "a control socket. Loads the model once, then forks a ready Runtime API instance per "
+        "request on the socket (docs/platform.md).\n\n"
         "Both modes print the init phases to stderr as one line:\n"
         "  FAASML_INIT {\"runtime_ms\":..,\"download_ms\":..,\"load_ms\":..,\"plan_ms\":..,"
         "\"warmup_ms\":..,\"init_ms\":..}",
@@ -227,6 +230,13 @@ int cmd_fn(int argc, char **argv)
         if (parse_listen(listen, host, sizeof host, &port))
             return cli_fail("fn", 2, "invalid listen address '%s' (want HOST:PORT)", listen);
         rc = fn_http_run(&fs, host, port, &ro, &err);
+    } else if (getenv("FAASML_ZYGOTE_FD") && *getenv("FAASML_ZYGOTE_FD")) {
+        /* Started by `faasml serve` for a cold_start: zygote function (docs/platform.md). */
+        int64_t fd;
+        if (fm_parse_i64(getenv("FAASML_ZYGOTE_FD"), &fd) || fd < 3 || fd > 1 << 20)
+            return cli_fail("fn", 2, "invalid $FAASML_ZYGOTE_FD '%s'", getenv("FAASML_ZYGOTE_FD"));
+        unsetenv("FAASML_ZYGOTE_FD");
+        rc = fn_zygote_run(&fs, (int)fd, &ro, &err);
     } else if (lambda) {
         rc = fn_lambda_run(&fs, api, &ro, &err);
     } else {

@@ -152,6 +152,42 @@ int fn_v2_metadata_encode(const char *model_name, const fn_handler *h, fn_buf *o
 /* Appends the JSON array of t's elements, flat (row-major). */
 int fn_v2_data_encode(const infer_tensor *t, fn_buf *out);
 
+/* ---- dynamic batching (batch.c) --------------------------------------------------------------
+ * A KServe v2 JSON request as batching needs it: its inputs' names, datatypes and shapes, where
+ * each input's data array lies in the body (its values are counted, not converted), the batch
+ * size (dim 0, shared by every input), the id and the requested outputs. */
+typedef struct fn_v2_batch_input {
+    char name[128];
+    char datatype[16];
+    int ndim;
+    int64_t dims[INFER_MAX_DIMS];
+    size_t data_off, data_len; /* the data array's text inside its brackets, in the body */
+} fn_v2_batch_input;
+
+typedef struct fn_v2_batch_req {
+    size_t n_inputs;
+    fn_v2_batch_input inputs[FN_MAX_IO];
+    int64_t items;              /* dim 0: > 1 is a client-side batch */
+    char *id;                   /* NULL when absent */
+    size_t n_outputs;           /* requested outputs; 0 = all */
+    char *outputs[FN_MAX_IO];
+} fn_v2_batch_req;
+
+/* Scans a JSON request (no binary part). Errors name the input and the problem (no batch
+ * dimension, inputs that disagree on it, data that does not fit the shape, binary data). */
+int fn_v2_batch_parse(const char *body, size_t len, fn_v2_batch_req *r, fm_err *err);
+void fn_v2_batch_req_release(fn_v2_batch_req *r);
+/* Merges n requests (bodies[i] is the text reqs[i] was parsed from) into one JSON request along
+ * dim 0, in order; every input must agree on name, datatype and dims 1... The merged request asks
+ * for every output. */
+int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bodies, size_t n,
+                      fn_buf *out, fm_err *err);
+/* Splits a JSON v2 response to a merged request: outs[r] (n caller-owned, empty buffers) gets
+ * request r's rows of every output it asked for, with its own id. Outputs must carry flat JSON
+ * data whose dim 0 is the merged batch. */
+int fn_v2_batch_split(const void *resp, size_t len, const fn_v2_batch_req *const *reqs, size_t n,
+                      fn_buf *outs, fm_err *err);
+
 /* ---- images ---------------------------------------------------------------------------------- */
 typedef struct fn_image {
     int width, height, channels; /* channels 1 or 3 */
@@ -258,6 +294,30 @@ typedef struct fn_run_opts {
 /* Runtime API mode: init (on failure POST /runtime/init/error and return the error), then the
  * /next -> handle -> /response or /error loop. api is AWS_LAMBDA_RUNTIME_API (host:port). */
 int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts, fm_err *err);
+/* The /next loop alone, on an initialised host (libcurl's global init done by the caller);
+ * init_json (may be NULL) goes out with the first answer. */
+int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
+                    const fn_run_opts *opts, fm_err *err);
+
+/* Zygote mode (zygote.c): init once (load, plan; warm-up only when it starts no thread, so the
+ * process can fork), report ready on the control socket ctl, then fork one Lambda runtime per
+ * request received there, until ctl closes. A request carries the instance's Runtime API address
+ * and its stdout/stderr and cgroup.procs descriptors (SCM_RIGHTS); the reply is the new runtime's
+ * pid, which is re-parented to the platform (a child subreaper) so the platform reaps it. */
+#define FN_ZYGOTE_API_MAX 64
+typedef struct fn_zygote_req {
+    char api[FN_ZYGOTE_API_MAX];  /* AWS_LAMBDA_RUNTIME_API of the instance */
+    char stream[128];             /* AWS_LAMBDA_LOG_STREAM_NAME */
+    uint64_t rlimit_as;           /* > 0: RLIMIT_AS for the child (no cgroups) */
+    int32_t nfds;                 /* descriptors sent: stdout, stderr, then cgroup.procs files */
+    int32_t provisioned;          /* AWS_LAMBDA_INITIALIZATION_TYPE */
+} fn_zygote_req;
+typedef struct fn_zygote_reply {
+    int32_t pid;                  /* > 0, or -errno */
+    int32_t pad;
+    int64_t fork_ns;              /* request received -> child running */
+} fn_zygote_reply;
+int fn_zygote_run(const fn_spec *spec, int ctl, const fn_run_opts *opts, fm_err *err);
 
 /* HTTP mode: init, listen on host:port (port 0 picks one), serve until SIGTERM or SIGINT, then
  * stop accepting, finish in-flight requests and return 0. */

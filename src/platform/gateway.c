@@ -146,6 +146,7 @@ void plat_inv_free(plat_inv *inv)
     struct evhttp_request *req = take_client(inv);
     if (req) /* never left unanswered: an answer also frees a detached request */
         send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
+    plat_batch_release(inv);
     if (inv->timer)
         event_free(inv->timer);
     if (inv->retry_ev)
@@ -319,12 +320,16 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
         inv->client = client;
         plat_inv_arm_timeout(inv);
     }
+    if (!plat_batch_admit(inv)) { /* a batching function refused the input: answered */
+        plat_inv_free(inv);
+        return;
+    }
     if (inv->kind == PLAT_INV_EVENT) {
         plat_event_enqueue(inv->fn, inv);
         return;
     }
     plat_inv_hash_put(p, inv);
-    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items, .request = inv->id};
     plat_feed(inv->fn, &ev);
 }
 

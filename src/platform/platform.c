@@ -218,6 +218,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 /* Frees a function generation; its queued Events are recorded as dropped. */
 static void fn_free(plat_fn *fn)
 {
+    plat_zygote_stop(fn);
     plat_meter_costs(fn);
     plat_inv *inv;
     while ((inv = TAILQ_FIRST(&fn->events))) {
@@ -266,13 +267,19 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
         return fm_err_set(err, FM_EINVAL, "unknown profile '%s'", s->profile);
     policy_config cfg;
     int rc = policy_config_defaults(&cfg, prof, p->platforms_path[0] ? p->platforms_path : NULL,
-                                    NULL, err);
+                                    s->platform[0] ? s->platform : NULL, err);
     if (rc)
         return rc;
+    bool lambda_like = prof == POLICY_PROFILE_LAMBDA || prof == POLICY_PROFILE_GCF;
     cfg.fn.memory_mb = s->memory_mb;
     cfg.fn.timeout_ns = (int64_t)(s->timeout_s * 1e9);
     if (p->cfg.billing_round_ms > 0)
         cfg.fn.billing_ns = (int64_t)p->cfg.billing_round_ms * 1000000;
+    if (!lambda_like) {
+        /* managed/server: the data file's instance type, workers, fleet and queue stand. */
+        rc = plat_profile_configure(p, fn, &cfg, err);
+        goto finish;
+    }
     cfg.inst.provisioned = s->provisioned_concurrency;
     double ka = s->keep_alive_s >= 0 ? s->keep_alive_s : p->cfg.keep_alive_s;
     cfg.inst.keep_alive_ns = (int64_t)(ka * 1e9);
@@ -290,8 +297,10 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
             (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s, 10000000000LL, true};
     }
     cfg.queue.capacity = p->cfg.event_queue_max;
-    cfg.batch.max_size = 1; /* the platform sends one event per invocation */
-    cfg.batch.max_delay_ns = 0;
+    rc = plat_profile_configure(p, fn, &cfg, err);
+finish:
+    if (rc)
+        return rc;
     if ((rc = policy_config_validate(&cfg, err)))
         return rc;
     if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)))
@@ -345,6 +354,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     snprintf(fn->arn, sizeof fn->arn, "arn:aws:lambda:%s:000000000000:function:%s", p->cfg.region,
              fn->spec.name);
     fn->deployed_ns = fm_now_ns();
+    plat_zygote_start(fn); /* cold_start: zygote only; before DEPLOY starts any instance */
     plat_fn *old = plat_fn_find(p, spec->name);
     *created = old == NULL;
     if (old) {
@@ -403,6 +413,10 @@ static void do_action(plat_fn *fn, const policy_action *a)
         break;
     case POLICY_ACT_DISPATCH: {
         plat_inst *in = slot_inst(fn, a->instance);
+        if (fn->batching && a->n > 1) {
+            plat_batch_dispatch(fn, in, a); /* one invocation for all (batch.c) */
+            break;
+        }
         for (uint32_t i = 0; i < a->n; i++) {
             plat_inv *inv = plat_inv_hash_take(p, a->requests[i]);
             if (!inv)
@@ -453,9 +467,11 @@ static void do_action(plat_fn *fn, const policy_action *a)
                 break;
         } else {
             fn->m.rejects++;
-            plat_inv_fail(inv, a->reason == POLICY_REASON_QUEUE_FULL ? 429 : 503,
-                          a->reason == POLICY_REASON_QUEUE_FULL ? "TooManyRequestsException"
-                                                                : "ServiceException",
+            /* lambda/gcf: a full async queue is a throttle; a managed endpoint or a server's
+             * bounded FIFO answers 503 (profile.c). */
+            bool throttle = a->reason == POLICY_REASON_QUEUE_FULL && !fn->fleet;
+            plat_inv_fail(inv, throttle ? 429 : 503,
+                          throttle ? "TooManyRequestsException" : "ServiceException",
                           a->reason == POLICY_REASON_QUEUE_FULL ? "QueueFull" : NULL,
                           a->reason == POLICY_REASON_SHUTDOWN ? "the function is shutting down"
                                                               : "the request queue is full");
@@ -603,7 +619,8 @@ void plat_pump_events(platform *p)
             TAILQ_REMOVE(&fn->events, inv, q);
             fn->nevents--;
             plat_inv_hash_put(p, inv);
-            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items ? inv->items : 1,
+                               .request = inv->id};
             plat_feed(fn, &ev);
         }
     }

@@ -1,6 +1,7 @@
 /* Function specs: one validation path for the YAML form (faasml deploy) and the JSON form (admin
  * API). Both fill a platform_spec field by field through the same key table, then validate(). */
 #include "platform.h"
+#include "spec_int.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -30,24 +31,12 @@ static const char *const reserved_env[] = {"_HANDLER",
                                            "LAMBDA_RUNTIME_DIR",
                                            NULL};
 
-static const char *const spec_keys[] = {"name",
-                                        "runtime",
-                                        "bootstrap",
-                                        "args",
-                                        "handler",
-                                        "code_dir",
-                                        "model",
-                                        "memory_mb",
-                                        "timeout_s",
-                                        "environment",
-                                        "reserved_concurrency",
-                                        "provisioned_concurrency",
-                                        "keep_alive",
-                                        "keep_alive_s",
-                                        "profile",
-                                        NULL};
+static const char *const spec_keys[] = {
+    "name", "runtime", "bootstrap", "args", "handler", "code_dir", "model", "memory_mb",
+    "timeout_s", "environment", "reserved_concurrency", "provisioned_concurrency", "keep_alive",
+    "keep_alive_s", "profile", "platform", "policy", "batch", "cold_start", NULL};
 
-static const char *const profiles[] = {"lambda", "gcf", NULL};
+static const char *const profiles[] = {"lambda", "gcf", "managed", "server", NULL};
 
 /* Why: specs are built field by field from untrusted input; starting from Lambda's defaults
  * keeps every optional field meaningful. */
@@ -59,6 +48,7 @@ void platform_spec_init(platform_spec *s)
     s->reserved_concurrency = -1;
     s->keep_alive_s = -1;
     strcpy(s->profile, "lambda");
+    strcpy(s->cold_start, "exec");
 }
 
 /* Frees the spec's strings and resets it to the defaults. */
@@ -76,6 +66,7 @@ void platform_spec_release(platform_spec *s)
         free(s->env_keys[i]);
         free(s->env_vals[i]);
     }
+    free(s->policy);
     platform_spec_init(s);
 }
 
@@ -136,8 +127,12 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
     for (int i = 0; profiles[i]; i++)
         known |= strcmp(profiles[i], s->profile) == 0;
     if (!known)
-        return fm_err_set(err, FM_EINVAL, "%s: unknown profile '%s' (lambda, gcf)", where,
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: unknown profile '%s' (lambda, gcf, managed, server)", where,
                           s->profile);
+    int erc = plat_spec_ext_validate(s, where, err);
+    if (erc)
+        return erc;
     size_t env_bytes = 0;
     for (int i = 0; i < s->nenv; i++) {
         if (!env_key_ok(s->env_keys[i]))
@@ -302,6 +297,8 @@ int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, cons
     if ((rc = fm_yaml_get_str(y, root, "profile", false, &str, err)))
         goto out;
     snprintf(out->profile, sizeof out->profile, "%s", str);
+    if ((rc = plat_spec_ext_yaml(y, root, out, err)))
+        goto out;
     const fm_ynode *env = fm_ynode_get(root, "environment");
     if (env) {
         if (fm_ynode_kind_of(env) != FM_YAML_MAP || fm_ynode_len(env) > PLATFORM_MAX_ENV) {
@@ -405,6 +402,13 @@ int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm
         }
         if (cJSON_IsNull(it))
             continue;
+        int erc = plat_spec_ext_json(it, out, err);
+        if (erc < 0) {
+            rc = erc;
+            goto out;
+        }
+        if (erc > 0)
+            continue; /* one of the profile keys (spec_profile.c) */
         bool is_str = cJSON_IsString(it);
         const char *sv = is_str ? it->valuestring : NULL;
         if (strcmp(k, "name") == 0) {
@@ -538,6 +542,7 @@ char *platform_spec_to_json(const platform_spec *s)
     if (s->keep_alive_s >= 0)
         cJSON_AddNumberToObject(o, "keep_alive_s", s->keep_alive_s);
     cJSON_AddStringToObject(o, "profile", s->profile);
+    plat_spec_ext_to_json(s, o);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;
