@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* faasml deploy: validate locally (file:line:col errors), then PUT to the admin API. */
 int cmd_deploy(int argc, char **argv)
 {
     const char *gateway = NULL;

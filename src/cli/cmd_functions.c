@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Reads a JSON number field as int (0 when absent). */
 static int num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -18,6 +19,7 @@ static const char *str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
+/* faasml functions: a table of the admin API's list, or --delete NAME. */
 int cmd_functions(int argc, char **argv)
 {
     const char *gateway = NULL, *del = NULL;

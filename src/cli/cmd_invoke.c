@@ -27,6 +27,7 @@ static size_t unbase64(char *s)
     return o;
 }
 
+/* faasml invoke: one Invoke API call; exit 1 on a function error or a non-200. */
 int cmd_invoke(int argc, char **argv)
 {
     const char *gateway = NULL, *payload = NULL, *out = NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* HOST:PORT for --listen. */
 static int parse_listen(const char *s, const char **host, int *port, char *buf, size_t cap)
 {
     const char *colon = strrchr(s, ':');
@@ -19,10 +20,11 @@ static int parse_listen(const char *s, const char **host, int *port, char *buf, 
     return 0;
 }
 
+/* faasml serve: config, store run, platform, ready line, run until stopped. */
 int cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
-    bool no_cgroups = false;
+    bool no_cgroups = false, no_cpu_limit = false;
     int64_t init_timeout = -1, keep_alive = -1;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
@@ -42,6 +44,8 @@ int cmd_serve(int argc, char **argv)
          "longest init before an instance is killed (default 10s)"},
         {"no-cgroups", 0, CLI_OPT_FLAG, &no_cgroups, NULL,
          "do not use cgroups; limit memory with RLIMIT_AS only"},
+        {"no-cpu-limit", 0, CLI_OPT_FLAG, &no_cpu_limit, NULL,
+         "cgroups for memory only: no CPU quota (CPU share) for instances"},
         {"log-level", 0, CLI_OPT_STR, &level, "LEVEL", "debug, info (default), warn, error"},
         {0},
     };
@@ -86,6 +90,8 @@ int cmd_serve(int argc, char **argv)
         cfg.log_dir = log_dir;
     if (no_cgroups)
         cfg.no_cgroups = true;
+    if (no_cpu_limit)
+        cfg.no_cpu_limit = true;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
     if (init_timeout >= 0)

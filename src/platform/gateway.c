@@ -56,6 +56,7 @@ static void send_aws_error(struct evhttp_request *req, int code, const char *typ
     send_body(req, code, "application/json", body, strlen(body));
 }
 
+/* KServe and admin errors: {"error": msg}, the shape KServe clients parse. */
 static void send_json_error(struct evhttp_request *req, int code, const char *msg)
 {
     char q[1024], body[1100];
@@ -64,6 +65,7 @@ static void send_json_error(struct evhttp_request *req, int code, const char *ms
     send_body(req, code, "application/json", body, strlen(body));
 }
 
+/* Sends a cJSON object and frees it, so handlers can build and forget. */
 static void send_json_obj(struct evhttp_request *req, int code, cJSON *o)
 {
     char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
@@ -76,6 +78,7 @@ static void send_json_obj(struct evhttp_request *req, int code, cJSON *o)
     free(txt);
 }
 
+/* X-Amz-Log-Result is base64; a dozen lines beat a dependency for it. */
 static size_t base64(const unsigned char *in, size_t n, char *out)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -135,6 +138,7 @@ static struct evhttp_request *take_client(plat_inv *inv)
     return req;
 }
 
+/* Frees an invocation; one that was never answered is answered 500 first. */
 void plat_inv_free(plat_inv *inv)
 {
     if (!inv)
@@ -142,6 +146,7 @@ void plat_inv_free(plat_inv *inv)
     struct evhttp_request *req = take_client(inv);
     if (req) /* never left unanswered: an answer also frees a detached request */
         send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
+    plat_batch_release(inv);
     if (inv->timer)
         event_free(inv->timer);
     if (inv->retry_ev)
@@ -154,6 +159,7 @@ void plat_inv_free(plat_inv *inv)
     free(inv);
 }
 
+/* The headers every Lambda answer carries, and the Tail log when asked. */
 static void add_lambda_headers(plat_inv *inv, struct evhttp_request *req)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -188,6 +194,7 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     cJSON_Delete(o);
 }
 
+/* One exit for results: Lambda's 200 (+ X-Amz-Function-Error) or KServe's shape. */
 void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len)
 {
     struct evhttp_request *req = take_client(inv);
@@ -208,6 +215,7 @@ void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char
     send_body(req, status, "application/json", body, len);
 }
 
+/* One exit for requests that never ran: recorded, then answered in the caller's protocol. */
 void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason, const char *msg)
 {
     plat_meter_invocation(inv, status == 429 ? "throttled" : "error", status, type, NULL);
@@ -220,6 +228,7 @@ void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reas
         send_aws_error(req, status, type, reason, msg, inv->rid);
 }
 
+/* Lambda answers a failed init like a function error: 200 + Unhandled. */
 void plat_inv_init_failed(plat_inv *inv, const char *body)
 {
     plat_meter_invocation(inv, "error", 200, "init_failed", NULL);
@@ -252,6 +261,7 @@ static void on_inv_timeout(evutil_socket_t fd, short what, void *arg)
     plat_feed(fn, &ev);
 }
 
+/* The deadline the runtime sees (Deadline-Ms) and the timer that enforces it agree. */
 void plat_inv_arm_timeout(plat_inv *inv)
 {
     if (!inv->timer && !(inv->timer = evtimer_new(inv->fn->p->base, on_inv_timeout, inv)))
@@ -262,6 +272,7 @@ void plat_inv_arm_timeout(plat_inv *inv)
     inv->deadline_wall_ms = fm_wall_ns() / 1000000 + (int64_t)(t * 1000);
 }
 
+/* Request ids are UUIDv4 like Lambda's (RIE), from the platform's own RNG stream. */
 static void make_rid(platform *p, char *out)
 {
     uint64_t a = fm_rng_u64(&p->rng), b = fm_rng_u64(&p->rng);
@@ -272,6 +283,7 @@ static void make_rid(platform *p, char *out)
              (uint64_t)(b & 0xFFFFFFFFFFFFull));
 }
 
+/* A new invocation with its id, times and trace id (the caller's X-Amzn-Trace-Id if any). */
 static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request *req)
 {
     platform *p = fn->p;
@@ -308,12 +320,16 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
         inv->client = client;
         plat_inv_arm_timeout(inv);
     }
+    if (!plat_batch_admit(inv)) { /* a batching function refused the input: answered */
+        plat_inv_free(inv);
+        return;
+    }
     if (inv->kind == PLAT_INV_EVENT) {
         plat_event_enqueue(inv->fn, inv);
         return;
     }
     plat_inv_hash_put(p, inv);
-    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items, .request = inv->id};
     plat_feed(inv->fn, &ev);
 }
 
@@ -339,6 +355,7 @@ static bool function_name(const char *raw, char *name, size_t cap, char *qual, s
     return ok;
 }
 
+/* Lambda refuses a payload that is not JSON (InvalidRequestContentException). */
 static bool is_json(const char *s, size_t len)
 {
     cJSON *j = cJSON_ParseWithLength(s, len);
@@ -346,6 +363,7 @@ static bool is_json(const char *s, size_t len)
     return j != NULL;
 }
 
+/* POST /2015-03-31/functions/{name}/invocations: checks in Lambda's order, then submit. */
 static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_name)
 {
     char name[256], qual[128], msg[512];
@@ -578,6 +596,7 @@ static cJSON *describe(plat_fn *fn)
     return o;
 }
 
+/* /admin/functions[/NAME]: list, describe, deploy (POST new, PUT create or update), delete. */
 static void h_admin(platform *p, struct evhttp_request *req, const char *path)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -673,6 +692,7 @@ static void h_metrics(platform *p, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
+/* The route table of the gateway: Invoke API, KServe v2, admin, metrics, else 404. */
 static void gateway_cb(struct evhttp_request *req, void *arg)
 {
     platform *p = arg;
@@ -711,6 +731,7 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
     send_json_error(req, 404, "unknown path");
 }
 
+/* Binds the gateway; port 0 picks a free port, reported by platform_port. */
 int plat_gateway_bind(platform *p, fm_err *err)
 {
     if (!(p->http = evhttp_new(p->base)))

@@ -46,8 +46,13 @@ typedef struct platform_spec {
     int nenv;
     int reserved_concurrency; /* -1: unreserved (account limit applies) */
     int provisioned_concurrency;
-    double keep_alive_s; /* -1: the profile's default */
-    char profile[16];    /* lambda (default), gcf */
+    double keep_alive_s;        /* -1: the profile's default */
+    char profile[16];           /* lambda (default), gcf, managed, server */
+    char platform[48];          /* data/platforms.yaml entry ("": the profile's default) */
+    char *policy;               /* policy overrides as JSON text (policy_config_apply_yaml keys) */
+    int batch_max_size;         /* dynamic batching: 0 or 1 = off */
+    double batch_max_delay_ms;  /* release a partial batch after this wait */
+    char cold_start[8];         /* builtin-onnx: "exec" (default) or "zygote" */
 } platform_spec;
 
 void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */
@@ -79,6 +84,7 @@ typedef struct platform_config {
     const char *self_exe;       /* faasml binary for builtin-onnx functions; NULL: /proc/self/exe */
     const char *log_dir;        /* per-function instance logs; NULL: the platform's log */
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
+    bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
 } platform_config;
 
