@@ -430,6 +430,37 @@ static void test_store_records(void **state)
     sim_calib_free(c);
 }
 
+/* Two requests 11.6 days apart with a 1 s series step: the quiet stretch between them is recorded
+ * by its two ends, not one million steps (which took minutes and filled the database). */
+static void test_series_quiet_stretch(void **state)
+{
+    (void)state;
+    sim_calib *c = const_calib(10, 50);
+    int64_t sched[2] = {0, 1000000 * 1000000000LL};
+    sim_function f = fn_with(POLICY_PROFILE_LAMBDA, sched, 2);
+    f.policy.inst.max = 2;
+    f.policy.inst.keep_alive_ns = 1000000000;
+    f.policy.queue.capacity = 4;
+    store *db;
+    fm_err err = {0};
+    assert_int_equal(store_open(":memory:", &db, &err), 0);
+    sim_opts o = {.calib = c, .seed = 1, .db = db, .run_name = "quiet"};
+    sim_result r;
+    run_ok(&f, 1, &o, &r);
+    assert_int_equal(r.fn[0].ok, 2);
+    FILE *m = tmpfile();
+    assert_int_equal(store_export_csv(db, "points", r.run_id, m, &err), 0);
+    long lines = 0;
+    rewind(m);
+    for (int ch; (ch = fgetc(m)) != EOF;)
+        lines += ch == '\n';
+    fclose(m);
+    assert_true(lines > 8 && lines < 400); /* a few steps of 8 metrics around each event */
+    sim_result_release(&r);
+    store_close(db);
+    sim_calib_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_calib_interpolation),
         cmocka_unit_test(test_calib_later_wins),
         cmocka_unit_test(test_calib_bad_file),
+        cmocka_unit_test(test_series_quiet_stretch),
         cmocka_unit_test(test_lambda_keepalive_warm),
         cmocka_unit_test(test_lambda_keepalive_expiry),
         cmocka_unit_test(test_lambda_reserved_throttle),
