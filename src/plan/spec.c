@@ -53,6 +53,8 @@ static int sweep_nodes(const fm_yaml *y, const fm_ynode *map, const char *key,
     return 0;
 }
 
+/* Why: each value of a sweep makes cells of its own; a repeated value would make two cells of one
+ * name, so the lists are checked here (int_list: integers in [lo, hi]; str_list: strings). */
 static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int64_t lo,
                     int64_t hi, int *out, int *n, fm_err *err)
 {
@@ -64,6 +66,10 @@ static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int6
             return fm_yaml_error(y, items[i], err, FM_ERANGE,
                                  "'%s' values must be integers in [%lld, %lld]", key,
                                  (long long)lo, (long long)hi);
+        for (int j = 0; j < i; j++)
+            if (out[j] == (int)x) /* the same cell twice, under one run name */
+                return fm_yaml_error(y, items[i], err, FM_EPARSE, "'%s' lists %lld twice", key,
+                                     (long long)x);
         out[i] = (int)x;
     }
     if (!rc && cnt)
@@ -76,9 +82,14 @@ static int str_list(const fm_yaml *y, const fm_ynode *map, const char *key, cons
 {
     const fm_ynode *items[PLAN_SWEEP_MAX];
     int cnt = 0, rc = sweep_nodes(y, map, key, items, &cnt, err);
-    for (int i = 0; !rc && i < cnt; i++)
+    for (int i = 0; !rc && i < cnt; i++) {
         if (!(out[i] = fm_ynode_str(items[i])))
             return fm_yaml_error(y, items[i], err, FM_EPARSE, "'%s' values must be strings", key);
+        for (int j = 0; j < i; j++)
+            if (strcmp(out[j], out[i]) == 0)
+                return fm_yaml_error(y, items[i], err, FM_EPARSE, "'%s' lists '%s' twice", key,
+                                     out[i]);
+    }
     if (!rc && cnt)
         *n = cnt;
     return rc;

@@ -71,7 +71,9 @@ printf 'name: x\nmodels: {m: {}, m: {}}\nworkloads: {w: {process: constant, rate
 printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {a/b: {profile: lambda}}\n' >exp-slash.yaml
 printf 'name: %s\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda}}\n' "$(printf 'n%.0s' $(seq 200))" >exp-long.yaml
 printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda, provisioned: [0, 5], policy: {inst: {max: 2}}}}\n' >exp-cell.yaml
+printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda, memory_mb: [1024, 2048, 1024]}}\n' >exp-sweep.yaml
 for cmd in bench plan; do
+    expect $cmd exp-sweep.yaml "exp-sweep.yaml:4:58: 'memory_mb' lists 1024 twice"
     expect $cmd exp-cell.yaml "exp-cell.yaml:4:12: run 'x/p/pc5/live': policy 'lambda': inst.provisioned must be 0..inst.max"
     expect $cmd exp-dup.yaml "exp-dup.yaml:2:17: duplicate name 'm' in 'models'"
     expect $cmd exp-slash.yaml "exp-slash.yaml:4:13: 'platforms' names must be non-empty strings without '/'"
