@@ -573,6 +573,7 @@ static void deliver(plat_inst *in, plat_inv *inv)
 void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
 {
     inv->inst = in;
+    inv->inst_id = in->id;
     inv->cold = in->invocations == 0 && !in->provisioned && TAILQ_EMPTY(&in->pending);
     if (in->npark > 0 && in->ninv < in->nworkers)
         deliver(in, inv);
