@@ -72,6 +72,7 @@ for _ in $(seq 150); do
 done
 expect_eq "$(($(inst idle) + $(inst busy) + $(inst starting)))" 1 "scale-in to inst.min"
 ok "scale-in to inst.min after the cooldown"
+sleep 1.5 # one more per-second point after the scale-in
 
 # Records: the instances-by-state series shows the starting instance and two in service; the
 # instances were billed per instance-second, requests carry no per-request billing.
@@ -79,10 +80,23 @@ kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" || true
 SERVE_PID=
 "$FAASML" db "$TMP/results.db" --csv points >"$TMP/points.csv"
-grep -q ',instances_starting,1' "$TMP/points.csv" || fail "no starting instance in the points"
-grep -q ',instances_stopping,\|,instances_draining,' "$TMP/points.csv" || fail "no state series"
+python3 - "$TMP/points.csv" <<'PY' || fail "the points do not show scale-out then scale-in"
+import csv, sys
+by_t = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["function"] == "ep" and r["metric"].startswith("instances_"):
+        by_t.setdefault(int(r["t_ns"]), {})[r["metric"]] = float(r["value"])
+ts = sorted(by_t)
+serving = [by_t[t].get("instances_idle", 0) + by_t[t].get("instances_busy", 0) for t in ts]
+starting = [by_t[t].get("instances_starting", 0) for t in ts]
+first_start = next(i for i, v in enumerate(starting) if v >= 1 and serving[i] >= 1)
+first_two = next(i for i, v in enumerate(serving) if v >= 2)
+assert first_start < first_two, (starting, serving)       # provisioning, then in service
+assert any(v == 1 for v in serving[first_two:]), serving  # and back to inst.min
+PY
 "$FAASML" db "$TMP/results.db" --csv costs >"$TMP/costs.csv"
 grep -q 'managed.instance_s:ep' "$TMP/costs.csv" || fail "no instance-seconds billed"
+grep -q 'managed.gb_s:ep' "$TMP/costs.csv" && fail "a managed endpoint billed per request GB-s"
 n=$("$FAASML" db "$TMP/results.db" --csv instances | grep -c ',ep,' || true)
 [ "$n" -ge 2 ] || fail "expected >= 2 instance rows, got $n"
 ok "points, instances and instance-second costs recorded"
