@@ -59,7 +59,8 @@ http {
 }
 CONF
 nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" 2>"$TMP/nginx.stderr" &
-PIDS+=($!)
+NGINX_PID=$!
+PIDS+=($NGINX_PID)
 
 # faasml with the same backend as its runtime, kept warm (provisioned, long keep-alive).
 cat >"$TMP/echo.yaml" <<SPEC
@@ -85,33 +86,45 @@ keep_alive: 100ms
 SPEC
 "$FAASML" serve --listen 127.0.0.1:0 --log-dir "$TMP" --deploy "$TMP/echo.yaml" \
     --deploy "$TMP/cold.yaml" --deploy "$TMP/coldpy.yaml" >"$TMP/serve.out" 2>"$TMP/serve.err" &
-PIDS+=($!)
+SERVE_PID=$!
+PIDS+=($SERVE_PID)
 FPORT=$(ready_port "$TMP/serve.out")
 # The same with the memory limit only (no CPU quota or CPU group), like the nginx backend's CPU.
 mkdir -p "$TMP/nocg"
 "$FAASML" serve --listen 127.0.0.1:0 --no-cpu-limit --log-dir "$TMP/nocg" --deploy "$TMP/echo.yaml" \
     >"$TMP/serve-nocg.out" 2>"$TMP/serve-nocg.err" &
-PIDS+=($!)
+SERVE2_PID=$!
+PIDS+=($SERVE2_PID)
 GPORT=$(ready_port "$TMP/serve-nocg.out")
 sleep 1
 INV=/2015-03-31/functions/echo/invocations
 PAYLOAD='{"message":"hello","n":1}'
 
 load() { "$TMP/openloop" 127.0.0.1 "$1" "$2" "$RATE" "$SECS" "$CONNS" "$PAYLOAD"; }
+# CPU time a process spent on the CPU (ns, /proc/PID/schedstat): the proxy's own cost per
+# request, which host load does not inflate the way it inflates latency.
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; }
+NGINX_WORKER=$(ps -o pid= --ppid "$NGINX_PID" | head -1 | tr -d ' ')
+measure() { # NAME PORT PATH PROXY_PID
+    local c0 c1 out
+    c0=$(cpu_ns "$4")
+    out=$(load "$2" "$3") || exit 1
+    c1=$(cpu_ns "$4")
+    echo "$1 $out" >>"$TMP/lat.txt"
+    echo "$1 $(( (c1 - c0) / (RATE * ${SECS%.*}) ))" >>"$TMP/cpu.txt"
+}
 # warm up every path
 for t in "$BPORT /" "$NPORT /" "$FPORT $INV" "$GPORT $INV"; do
     "$TMP/openloop" 127.0.0.1 ${t% *} ${t#* } "$RATE" 1 "$CONNS" "$PAYLOAD" >/dev/null
 done
 : >"$TMP/lat.txt"
+: >"$TMP/cpu.txt"
 for r in $(seq "$RUNS"); do
     out=$(load "$BPORT" /) || exit 1
     echo "direct $out" >>"$TMP/lat.txt"
-    out=$(load "$NPORT" /) || exit 1
-    echo "nginx $out" >>"$TMP/lat.txt"
-    out=$(load "$FPORT" "$INV") || exit 1
-    echo "faasml $out" >>"$TMP/lat.txt"
-    out=$(load "$GPORT" "$INV") || exit 1
-    echo "faasml-nocpulimit $out" >>"$TMP/lat.txt"
+    measure nginx "$NPORT" / "$NGINX_WORKER"
+    measure faasml "$FPORT" "$INV" "$SERVE_PID"
+    measure faasml-nocpulimit "$GPORT" "$INV" "$SERVE2_PID"
 done
 
 # Cold starts from scale-to-zero: wait for the instance to be stopped, then one request.
@@ -136,7 +149,7 @@ cold() { # NAME
 cold cold
 cold coldpy
 
-python3 - "$TMP/lat.txt" "$TMP/cold.txt" "$RATE" "$SECS" "$RUNS" <<'PY'
+python3 - "$TMP/lat.txt" "$TMP/cold.txt" "$RATE" "$SECS" "$RUNS" "$TMP/cpu.txt" <<'PY'
 import json, statistics as st, sys
 runs = {}
 for line in open(sys.argv[1]):
@@ -164,6 +177,17 @@ if n50 > 0 and n99 > 0:
     print(f"faasml (no CPU limit) added / nginx added: p50 {g50 / n50:.2f}x, p99 {g99 / n99:.2f}x")
 else:
     print("\nnginx added no measurable latency over direct; ratio undefined")
+cpu = {}
+for line in open(sys.argv[6]):
+    name, ns = line.split()
+    cpu.setdefault(name, []).append(int(ns))
+print("\n## proxy CPU time per request (median of runs; nginx worker vs the faasml serve process)")
+print("| proxy | CPU us/request |")
+print("|---|---|")
+for k, v in cpu.items():
+    print(f"| {k} | {st.median(v) / 1000:.1f} |")
+if cpu.get("nginx") and st.median(cpu["nginx"]) > 0:
+    print(f"\nfaasml gateway CPU / nginx CPU per request: {st.median(cpu['faasml']) / st.median(cpu['nginx']):.2f}x")
 cold = {}
 for line in open(sys.argv[2]):
     name, t, init = line.split()

@@ -34,21 +34,14 @@ void platform_config_init(platform_config *c)
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
-    static const char *const keys[] = {"listen",
-                                       "account_concurrency",
-                                       "scale_per_10s",
-                                       "keep_alive",
-                                       "init_timeout",
-                                       "drain",
-                                       "billing_round_ms",
-                                       "event_queue_max",
-                                       "region",
-                                       "log_dir",
-                                       "cgroups",
-                                       "platforms",
-                                       "event_retries",
-                                       "event_retry_delay",
-                                       NULL};
+    static const char *const keys[] = {"listen",           "account_concurrency",
+                                       "scale_per_10s",    "keep_alive",
+                                       "init_timeout",     "drain",
+                                       "billing_round_ms", "event_queue_max",
+                                       "region",           "log_dir",
+                                       "cgroups",          "platforms",
+                                       "event_retries",    "event_retry_delay",
+                                       "cpu_limits",       NULL};
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)

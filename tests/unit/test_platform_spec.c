@@ -168,7 +168,8 @@ static void test_config(void **state)
     char path[64];
     snprintf(path, sizeof path, "/tmp/platform_cfg_%d.yaml", (int)getpid());
     const char *y = "listen: 127.0.0.1:0\naccount_concurrency: 5\nkeep_alive: 30s\n"
-                    "billing_round_ms: 100\ncgroups: false\nevent_retry_delay: 250ms\n";
+                    "billing_round_ms: 100\ncgroups: false\nevent_retry_delay: 250ms\n"
+                    "cpu_limits: false\n";
     fm_err err = {0};
     assert_int_equal(fm_write_file_atomic(path, y, strlen(y), &err), 0);
     platform_config c;
@@ -182,6 +183,7 @@ static void test_config(void **state)
     assert_true(c.keep_alive_s == 30);
     assert_int_equal(c.billing_round_ms, 100);
     assert_true(c.no_cgroups);
+    assert_true(c.no_cpu_limit);
     assert_true(c.event_retry_delay_s == 0.25);
     assert_int_equal(c.event_retries, 2);
     const char *bad = "acount_concurrency: 5\n";
