@@ -64,6 +64,30 @@ def conv_net():
     save(helper.make_model(g), "conv_net.onnx")
 
 
+def pointwise():
+    """Wide 1x1 convolutions between NHWC tensors (the sgemm path), fused Clip, residual Add."""
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        n("Relu", ["c1"], ["r1"]),
+        n("Conv", ["r1", "w2", "b2"], ["c2"]),
+        n("Clip", ["c2", "lo", "hi"], ["r2"]),
+        n("Conv", ["r2", "w3"], ["c3"]),
+        n("Add", ["c3", "r1"], ["a"]),
+        n("Relu", ["a"], ["ar"]),
+        n("GlobalAveragePool", ["ar"], ["g"]),
+        n("Flatten", ["g"], ["y"]),
+    ]
+    inits = [init("w1", [64, 64, 3, 3], 0.05), init("b1", [64]), init("w2", [96, 64, 1, 1], 0.15),
+             init("b2", [96]), numpy_helper.from_array(np.array(0.0, np.float32), "lo"),
+             numpy_helper.from_array(np.array(6.0, np.float32), "hi"), init("w3", [64, 96, 1, 1], 0.1)]
+    g = helper.make_graph(
+        nodes, "pointwise",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])], inits)
+    save(helper.make_model(g), "pointwise.onnx")
+
+
 def transformer():
     """Embedding Gather, shape chain (Shape/Gather/Unsqueeze/Concat -> Reshape), MatMul+Add,
     attention (MatMul of activations, Softmax), decomposed LayerNorm and Erf-GELU."""
@@ -169,6 +193,7 @@ def bad_models():
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     conv_net()
+    pointwise()
     transformer()
     bad_models()
     for f in sorted(os.listdir(OUT)):

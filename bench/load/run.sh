@@ -9,7 +9,8 @@
 # measured both at normal priority and with --rt-priority (SCHED_FIFO); the sustained-rate test
 # runs nginx, faasml load and wrk alike under `chrt -f PRIO` so all get the same scheduling.
 # Each measurement is repeated REPS times and the median reported. Usage:
-#   bench/load/run.sh [path/to/faasml]     env: REPS (3), SECS (3), PRIO (10; 0: no SCHED_FIFO)
+#   bench/load/run.sh [path/to/faasml]
+#   env: REPS (3), SECS (3), PRIO (10; 0: no SCHED_FIFO), THREADS ("1 2": timing loops tried)
 set -euo pipefail
 FAASML=${1:-build/faasml}
 REPS=${REPS:-3}
@@ -64,9 +65,9 @@ curl -sf "$URL" >/dev/null || { echo "nginx did not start: $(cat "$T/error.log")
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 
-run_load() { # run_load RATE SPIN PRIO -> JSON summary on stdout
+run_load() { # run_load RATE SPIN PRIO [THREADS] -> JSON summary on stdout
     "$FAASML" load --rate "$1" -d "${SECS}s" --seed "$RANDOM" --url "$URL" --spin "$2" \
-        --rt-priority "$3" --max-in-flight 4096 --timeout 5s --db none -q --json
+        --rt-priority "$3" --threads "${4:-1}" --max-in-flight 4096 --timeout 5s --db none -q --json
 }
 
 echo "# faasml load bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -99,9 +100,9 @@ WRK1=$(printf '%s\n' "${W1[@]}" | median)
 WRK2=$(printf '%s\n' "${W2[@]}" | median)
 echo "wrk -t1 -c64: $WRK1 req/s (median of ${W1[*]})"
 echo "wrk -t2 -c64: $WRK2 req/s (median of ${W2[*]})"
-sustained() { # sustained RATE -> 0 when kept
+sustained() { # sustained RATE THREADS -> 0 when kept
     local j ok
-    j=$(run_load "$1" 0 "$PRIO")
+    j=$(run_load "$1" 0 "$PRIO" "$2")
     ok=$(jget "int(j['counts']['dropped'] == 0 and j['counts']['ok'] == j['scheduled'] and \
         j['achieved_rate'] >= 0.98 * $1 * (1 - 1.0 / $SECS) and j['dispatch_error_us']['p99'] <= 1000)" <<<"$j")
     printf "  rate %-7s sent %-9s ok %-7s/%-7s dispatch p99 %8s us  %s\n" "$1" \
@@ -110,14 +111,16 @@ sustained() { # sustained RATE -> 0 when kept
         "$([ "$ok" = 1 ] && echo kept || echo NOT kept)" >&2
     [ "$ok" = 1 ]
 }
-BEST=()
-for _ in $(seq "$REPS"); do
-    r=2000 best=0
-    while [ "$r" -le 200000 ]; do
-        if sustained "$r"; then best=$r; r=$((r * 5 / 4)); else break; fi
+for th in ${THREADS:-1 2}; do
+    BEST=()
+    for _ in $(seq "$REPS"); do
+        r=2000 best=0
+        while [ "$r" -le 400000 ]; do
+            if sustained "$r" "$th"; then best=$r; r=$((r * 5 / 4)); else break; fi
+        done
+        BEST+=("$best")
     done
-    BEST+=("$best")
+    B=$(printf '%s\n' "${BEST[@]}" | median)
+    echo "faasml load --threads $th highest sustained open-loop rate: $B req/s (median of ${BEST[*]})"
+    python3 -c "print('  ratio vs wrk -t1: %.2f   vs wrk -t2: %.2f' % ($B / $WRK1, $B / $WRK2))"
 done
-B=$(printf '%s\n' "${BEST[@]}" | median)
-echo "faasml load highest sustained open-loop rate: $B req/s (median of ${BEST[*]})"
-python3 -c "print('ratio vs wrk -t1: %.2f   vs wrk -t2: %.2f' % ($B / $WRK1, $B / $WRK2))"

@@ -182,8 +182,10 @@ int cmd_simulate(int argc, char **argv)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
     fm_err err = {0};
     sim_spec sp;
+    /* a spec that does not load (syntax, values, a missing calibration) is invalid input: exit 2,
+     * as bench and plan do */
     if ((rc = sim_spec_load(argv[0], &sp, &err)))
-        return cli_fail("simulate", rc == FM_EPARSE || rc == FM_ERANGE ? 2 : 1, "%s", err.msg);
+        return cli_fail("simulate", rc == FM_ENOMEM ? 1 : 2, "%s", err.msg);
     sim_opts o = {.host = sp.host, .seed = seed >= 0 ? (uint64_t)seed : sp.seed,
                   .calib = sp.calib, .run_name = name ? name : sp.name, .stop = &stop_flag,
                   .series_step_ns = series_ms * 1000000};

@@ -49,7 +49,8 @@ static int decode_payload(fn_event *ev, const fj *obj, fm_err *err)
     if (imgs) {
         size_t n = imgs->type == FJ_ARR ? imgs->n : 0;
         if (n == 0)
-            return fm_err_set(err, FM_EPARSE, "'images' must be a non-empty array of base64 "
+            return fm_err_set(err, FM_EPARSE,
+                              "'images' must be a non-empty array of base64 "
                               "strings");
         if (n > EVENT_MAX_IMAGES)
             return fm_err_set(err, FM_ELIMIT, "too many images (%zu, at most %d)", n,

@@ -22,7 +22,7 @@
 #include "core/core.h"
 #include "infer/infer.h"
 
-#define FN_MAX_IO 16        /* inputs or outputs a served model may declare */
+#define FN_MAX_IO 16                            /* inputs or outputs a served model may declare */
 #define FN_MAX_IMAGE_PIXELS (64L * 1024 * 1024) /* larger images are refused before decoding */
 
 /* ---- growable byte buffer (response bodies) --------------------------------------------------
@@ -81,15 +81,15 @@ typedef struct fn_preprocess {
     int height, width; /* 0: from the model input's static dims */
     int channels;      /* 3 (RGB) or 1 (grayscale) */
     float mean[3], std[3];
-    double scale;      /* pixel (0..255) * scale, then (x - mean) / std */
+    double scale; /* pixel (0..255) * scale, then (x - mean) / std */
     fn_layout layout;
 } fn_preprocess;
 
 typedef struct fn_postprocess {
-    int topk;           /* 0: image requests answer with output tensors */
-    bool softmax;       /* scores are softmax probabilities instead of raw outputs */
-    char output[128];   /* which output holds the class scores ("" = the first) */
-    char labels[4096];  /* labels file, one class per line ("" = none) */
+    int topk;          /* 0: image requests answer with output tensors */
+    bool softmax;      /* scores are softmax probabilities instead of raw outputs */
+    char output[128];  /* which output holds the class scores ("" = the first) */
+    char labels[4096]; /* labels file, one class per line ("" = none) */
 } fn_postprocess;
 
 typedef struct fn_spec {
@@ -131,7 +131,8 @@ typedef struct fn_v2_request {
 
 /* Decodes a v2 inference request. header_len is Inference-Header-Content-Length, or -1 when the
  * body is JSON only. Binary tensor data is not copied: tensors point into body, which must
- * outlive req. On failure req is released and err names the problem (input name, expected vs got). */
+ * outlive req. On failure req is released and err names the problem (input name, expected vs got).
+ */
 int fn_v2_request_decode(const void *body, size_t len, int64_t header_len, fn_v2_request *req,
                          fm_err *err);
 void fn_v2_request_release(fn_v2_request *req);
@@ -209,10 +210,10 @@ typedef enum fn_event_kind { FN_EVENT_V2, FN_EVENT_IMAGES } fn_event_kind;
 
 typedef struct fn_event {
     fn_event_kind kind;
-    bool api_gateway;   /* answer with {"statusCode","headers","body"} */
-    fm_arena arena;     /* the parsed event and API Gateway body */
-    const void *v2;     /* FN_EVENT_V2: the request object (module-private JSON node) */
-    size_t n_images;    /* FN_EVENT_IMAGES: decoded base64 bytes, malloc'd */
+    bool api_gateway; /* answer with {"statusCode","headers","body"} */
+    fm_arena arena;   /* the parsed event and API Gateway body */
+    const void *v2;   /* FN_EVENT_V2: the request object (module-private JSON node) */
+    size_t n_images;  /* FN_EVENT_IMAGES: decoded base64 bytes, malloc'd */
     uint8_t **images;
     size_t *image_lens;
 } fn_event;
@@ -230,7 +231,8 @@ int fn_base64_encode(const void *data, size_t len, fn_buf *out);
 int fn_topk_encode(const infer_tensor *scores, int k, bool softmax, char *const *labels,
                    size_t n_labels, fn_buf *out, fm_err *err);
 
-/* ---- the host --------------------------------------------------------------------------------- */
+/* ---- the host ---------------------------------------------------------------------------------
+ */
 typedef struct fn_host fn_host;
 
 /* Init phases in nanoseconds (0 for a phase not run). */
@@ -253,19 +255,19 @@ void fn_host_init_times(const fn_host *h, fn_init_times *out);
 void fn_host_init_json(const fn_host *h, char *buf, size_t cap);
 
 typedef enum fn_payload {
-    FN_PAYLOAD_V2,     /* KServe v2 JSON, or JSON + binary with header_len >= 0 */
-    FN_PAYLOAD_IMAGE,  /* raw JPEG/PNG bytes */
-    FN_PAYLOAD_EVENT,  /* Lambda event JSON */
-    FN_PAYLOAD_AUTO,   /* by content type: SageMaker /invocations */
+    FN_PAYLOAD_V2,    /* KServe v2 JSON, or JSON + binary with header_len >= 0 */
+    FN_PAYLOAD_IMAGE, /* raw JPEG/PNG bytes */
+    FN_PAYLOAD_EVENT, /* Lambda event JSON */
+    FN_PAYLOAD_AUTO,  /* by content type: SageMaker /invocations */
 } fn_payload;
 
 typedef struct fn_reply {
-    int status;              /* 200, 400 (bad input), 500 (inference failed), 504 (deadline) */
+    int status; /* 200, 400 (bad input), 500 (inference failed), 504 (deadline) */
     fn_buf body;
     const char *content_type;
-    int64_t header_len;      /* Inference-Header-Content-Length for binary replies, else -1 */
-    const char *error_type;  /* Lambda errorType when status != 200 */
-    char message[512];       /* the error message when status != 200 */
+    int64_t header_len;     /* Inference-Header-Content-Length for binary replies, else -1 */
+    const char *error_type; /* Lambda errorType when status != 200 */
+    char message[512];      /* the error message when status != 200 */
 } fn_reply;
 
 /* Handles one request end to end. deadline_ms is a Unix epoch ms deadline (0 = none).
@@ -274,15 +276,19 @@ int fn_host_handle(fn_host *h, fn_payload kind, const char *content_type, const 
                    size_t len, int64_t header_len, int64_t deadline_ms, fn_reply *reply);
 void fn_reply_release(fn_reply *r);
 
-/* ---- protocol loops --------------------------------------------------------------------------- */
+/* ---- protocol loops ---------------------------------------------------------------------------
+ */
 typedef struct fn_run_opts {
     /* Called once init is done: init_json is the init phases; url is the HTTP listen URL (NULL
      * in Runtime API mode). The CLI prints the FAASML_INIT and ready lines here. */
     void (*on_ready)(void *ud, const char *init_json, const char *url);
     void *ud;
-    int64_t max_events;    /* Runtime API: stop after this many events (0 = forever) */
-    size_t max_body;       /* HTTP: largest request body (0 = 64 MiB) */
-    int64_t drain_ns;      /* HTTP: longest SIGTERM drain (0 = 30 s) */
+    int64_t max_events; /* Runtime API: stop after this many events (0 = forever) */
+    size_t max_body;    /* HTTP: largest request body (0 = 64 MiB) */
+    int64_t drain_ns;   /* HTTP: longest SIGTERM drain (0 = 30 s) */
+    /* Runtime API: a configuration error found before init (spec, environment); when its code
+     * is set, fn_lambda_run reports it as the init error and returns it without loading. */
+    const fm_err *config_error;
 } fn_run_opts;
 
 /* Runtime API mode: init (on failure POST /runtime/init/error and return the error), then the

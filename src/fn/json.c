@@ -26,8 +26,7 @@ static fj *fj_value(fj_parser *ps, int depth);
 
 static void skip_ws(fj_parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
         ps->p++;
 }
 
@@ -106,8 +105,7 @@ static bool read_number(fj_parser *ps, double *out, bool *exact)
     else if (e10 >= 0)
         v = e10 <= 22 ? v * p10[e10] : (e10 > 400 ? INFINITY : v * pow(10.0, e10));
     else
-        v = e10 >= -22 ? v / p10[-e10]
-                       : (e10 < -400 ? 0 : v * pow(10.0, e10 + 300) * 1e-300);
+        v = e10 >= -22 ? v / p10[-e10] : (e10 < -400 ? 0 : v * pow(10.0, e10 + 300) * 1e-300);
     *out = neg ? -v : v;
     return true;
 }
@@ -138,8 +136,10 @@ static int hex4(const char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -374,8 +374,8 @@ int fj_parse(const char *text, size_t len, fm_arena *arena, fj **out, fm_err *er
     }
     free(ps.stack);
     if (!root)
-        return fm_err_set(err, FM_EPARSE, "invalid JSON at byte %zu: %s",
-                          (size_t)(ps.p - text), ps.why ? ps.why : "syntax error");
+        return fm_err_set(err, FM_EPARSE, "invalid JSON at byte %zu: %s", (size_t)(ps.p - text),
+                          ps.why ? ps.why : "syntax error");
     *out = root;
     return 0;
 }

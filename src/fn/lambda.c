@@ -248,8 +248,11 @@ int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts,
         return rc;
     }
     fn_host *host = NULL;
-    rc = fn_host_new(spec, &host, err);
-    if (rc) {
+    if (opts && opts->config_error && opts->config_error->code) {
+        *err = *opts->config_error;
+        rc = err->code;
+        post_init_error(&r, err);
+    } else if ((rc = fn_host_new(spec, &host, err))) {
         post_init_error(&r, err);
     } else {
         char init_json[512];

@@ -91,12 +91,30 @@ static int put_num(const infer_tensor *t, double d, size_t i, fm_err *err)
         switch (t->dtype) {
         case INFER_DTYPE_INT8: *(int8_t *)dst = (int8_t)d; break;
         case INFER_DTYPE_UINT8: *dst = (uint8_t)d; break;
-        case INFER_DTYPE_INT16: { int16_t x = (int16_t)d; memcpy(dst, &x, 2); } break;
-        case INFER_DTYPE_UINT16: { uint16_t x = (uint16_t)d; memcpy(dst, &x, 2); } break;
-        case INFER_DTYPE_INT32: { int32_t x = (int32_t)d; memcpy(dst, &x, 4); } break;
-        case INFER_DTYPE_UINT32: { uint32_t x = (uint32_t)d; memcpy(dst, &x, 4); } break;
-        case INFER_DTYPE_INT64: { int64_t x = (int64_t)d; memcpy(dst, &x, 8); } break;
-        default: { uint64_t x = (uint64_t)d; memcpy(dst, &x, 8); } break;
+        case INFER_DTYPE_INT16: {
+            int16_t x = (int16_t)d;
+            memcpy(dst, &x, 2);
+        } break;
+        case INFER_DTYPE_UINT16: {
+            uint16_t x = (uint16_t)d;
+            memcpy(dst, &x, 2);
+        } break;
+        case INFER_DTYPE_INT32: {
+            int32_t x = (int32_t)d;
+            memcpy(dst, &x, 4);
+        } break;
+        case INFER_DTYPE_UINT32: {
+            uint32_t x = (uint32_t)d;
+            memcpy(dst, &x, 4);
+        } break;
+        case INFER_DTYPE_INT64: {
+            int64_t x = (int64_t)d;
+            memcpy(dst, &x, 8);
+        } break;
+        default: {
+            uint64_t x = (uint64_t)d;
+            memcpy(dst, &x, 8);
+        } break;
         }
         return 0;
     }
@@ -207,8 +225,10 @@ static int take_binary(infer_tensor *t, const fj *size, int64_t numel, const uin
     double sz = is_number(size) ? size->num : -1;
     size_t es = infer_dtype_size(t->dtype);
     if (sz < 0 || sz != floor(sz))
-        return fm_err_set(err, FM_EPARSE, "input '%s': binary_data_size must be a non-negative "
-                          "integer", t->name);
+        return fm_err_set(err, FM_EPARSE,
+                          "input '%s': binary_data_size must be a non-negative "
+                          "integer",
+                          t->name);
     if ((double)numel * (double)es != sz) {
         char s[128];
         fn_shape_str(t->dims, t->ndim, s, sizeof s);
@@ -463,8 +483,7 @@ int fn_v2_request_check(const fn_handler *h, fn_v2_request *req, fm_err *err)
             k++;
         if (k == h->n_outputs) {
             names_list(h->outputs, h->n_outputs, names, sizeof names);
-            return fm_err_set(err, FM_ESCHEMA,
-                              "unknown output '%s' (the model's outputs are: %s)",
+            return fm_err_set(err, FM_ESCHEMA, "unknown output '%s' (the model's outputs are: %s)",
                               req->outputs[i].name, names);
         }
     }

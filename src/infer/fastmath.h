@@ -8,11 +8,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* exp(x): 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2] (Cephes expf polynomial). */
+/* exp(x): 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2] (Cephes expf polynomial); saturates at
+ * exp(-87.3) and exp(88.3) instead of going to 0 or infinity. */
 static inline float fm_expf(float x)
 {
-    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float in = x;
+    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x); /* 2^n stays a normal float */
+    /* round to nearest with the 1.5 * 2^23 trick: no floorf call, so SSE2 can vectorize it */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -21,15 +24,16 @@ static inline float fm_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
+    uint32_t e = (uint32_t)((int32_t)n + 127) << 23;
     float s;
     memcpy(&s, &e, 4);
-    return p * s;
+    return in != in ? in : p * s; /* NaN stays NaN */
 }
 
 /* erf(x): odd rational approximation on [-4, 4] (Eigen's float erf), saturating outside. */
 static inline float fm_erff(float x)
 {
+    float in = x;
     x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
     float x2 = x * x;
     float p = -2.72614225801306e-10f;
@@ -45,7 +49,7 @@ static inline float fm_erff(float x)
     q = q * x2 + -1.68282697438203e-03f;
     q = q * x2 + -7.37332916720468e-03f;
     q = q * x2 + -1.42647390514189e-02f;
-    return p / q;
+    return in != in ? in : p / q; /* NaN stays NaN */
 }
 
 #endif

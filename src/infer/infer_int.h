@@ -111,6 +111,29 @@ struct infer_model {
     infer_timings t;
 };
 
+/* tensor.c: one TensorProto */
+typedef struct tensor_fields {
+    const char *name;
+    int64_t dims[INFER_MAX_DIMS];
+    int ndim;
+    int64_t dtype;
+    const uint8_t *raw;
+    size_t raw_len;
+    bool has_raw;
+    bool external;
+    const char *location;
+    int64_t ext_offset, ext_length;
+    size_t n_typed; /* elements found in typed fields */
+} tensor_fields;
+/* Reads a TensorProto; data in place when aligned, else from alloc(actx, bytes). m may carry
+ * the model's directory (external data) and arena (names). */
+int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
+                     const void **data, size_t *bytes, void *(*alloc)(void *, size_t), void *actx,
+                     fm_err *err);
+bool onnx_dtype_known(int64_t t);
+/* A printable, NUL-terminated copy of a protobuf string in the model's arena. */
+char *onnx_name(infer_model *m, const uint8_t *p, size_t len);
+
 /* onnx.c: parse a model image into m (m->map set). */
 int onnx_parse_model(infer_model *m, fm_err *err);
 /* Parses a TensorProto into a dense tensor (malloc'd data, caller frees). For tests. */
@@ -145,7 +168,8 @@ typedef struct step {
     const rt_val *fused_bias;
     int64_t fc_rows;         /* fully connected: rows of the current plan */
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
-    bool xnn;                /* runs on an XNNPACK operator */ /* MatMul + Add fused: the bias vector */
+    bool xnn;                /* runs on an XNNPACK operator */
+    bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
     float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
     void *scratch; /* op-private scratch inside the plan */
@@ -225,6 +249,18 @@ struct infer_session {
 };
 
 pthreadpool_t session_pool(const infer_session *s);
+/* The value whose storage v shares (alias chains resolved). */
+int session_root(const infer_session *s, int v);
+
+/* fuse.c: rewrites made while planning */
+/* A Conv, Add or MatMul step absorbs its only consumer (Relu/Clip, Relu, bias Add). */
+void fuse_producer(infer_session *s, step *st, int ni);
+/* Chains starting at node ni: their last node, or -1; chain[] gets the absorbed nodes. */
+int match_gelu(const infer_session *s, int ni, int *chain, int *nc);
+int match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
+                    float *eps);
+/* Marks values NHWC where every consumer accepts it; FM_ENOMEM on failure. */
+int layout_pass(infer_session *s);
 /* Tests: sessions created on this thread while set use only the plain reference kernels (no
  * XNNPACK, OpenBLAS, fusion or layout changes). */
 extern _Thread_local bool infer_reference_mode;

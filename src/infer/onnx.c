@@ -5,15 +5,10 @@
  * Constant nodes become initializers here. Every unknown operator, domain, attribute, data type
  * or opset is an error that names it.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "infer/infer_int.h"
 
@@ -31,7 +26,7 @@ typedef struct parse_ctx {
 } parse_ctx;
 
 /* Why: error text must quote a name even when the file holds non-printable bytes. */
-static char *arena_name(infer_model *m, const uint8_t *p, size_t len)
+char *onnx_name(infer_model *m, const uint8_t *p, size_t len)
 {
     char *s = fm_arena_alloc(&m->arena, len + 1);
     if (!s) return NULL;
@@ -109,232 +104,6 @@ static int val_get(parse_ctx *c, const char *name)
     return i >= 0 ? i : val_add(c, name);
 }
 
-/* ---- tensors ---------------------------------------------------------------------------------- */
-
-typedef struct tensor_fields {
-    const char *name;
-    int64_t dims[INFER_MAX_DIMS];
-    int ndim;
-    int64_t dtype;
-    const uint8_t *raw;
-    size_t raw_len;
-    bool has_raw;
-    bool external;
-    const char *location;
-    int64_t ext_offset, ext_length;
-    size_t n_typed; /* elements found in typed fields */
-} tensor_fields;
-
-static bool dtype_known(int64_t t)
-{
-    return t > 0 && t < 32 && infer_dtype_size((infer_dtype)t) > 0;
-}
-
-/* Why: external data must stay inside the model's directory; "../" or absolute paths are refused. */
-static int map_external(infer_model *m, const char *loc, const uint8_t **base, size_t *len,
-                        fm_err *err)
-{
-    if (!m->dir) return fm_err_set(err, FM_EUNSUPPORTED, "external data '%s' needs a model file", loc);
-    if (loc[0] == '/' || strstr(loc, "..")) return fm_err_set(err, FM_EINVAL, "external data path '%s' leaves the model directory", loc);
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", m->dir, loc) >= sizeof path)
-        return fm_err_set(err, FM_EINVAL, "external data path '%s' too long", loc);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fm_err_set(err, FM_EIO, "cannot open external data '%s': %s", loc, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
-        close(fd);
-        return fm_err_set(err, FM_EIO, "external data '%s' is not a readable file", loc);
-    }
-    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) return fm_err_set(err, FM_EIO, "cannot map external data '%s'", loc);
-    void **maps = realloc(m->ext_maps, (m->n_ext + 1) * sizeof *maps);
-    size_t *lens = maps ? realloc(m->ext_lens, (m->n_ext + 1) * sizeof *lens) : NULL;
-    if (maps) m->ext_maps = maps;
-    if (!lens) {
-        munmap(p, (size_t)sb.st_size);
-        return fm_err_set(err, FM_ENOMEM, "out of memory");
-    }
-    m->ext_lens = lens;
-    m->ext_maps[m->n_ext] = p;
-    m->ext_lens[m->n_ext++] = (size_t)sb.st_size;
-    *base = p;
-    *len = (size_t)sb.st_size;
-    return 0;
-}
-
-/* Why: typed repeated fields (float_data, int64_data, ...) decode into dense little-endian data. */
-static int decode_typed(const uint8_t *msg, size_t len, infer_dtype dt, uint8_t *out, size_t n,
-                        fm_err *err)
-{
-    pb_rd r = {msg, msg + len};
-    pb_field f;
-    int rc;
-    size_t k = 0, esz = infer_dtype_size(dt);
-    while ((rc = pb_next(&r, &f)) == 1) {
-        bool want = (f.num == 4 && (dt == INFER_DTYPE_FP32)) ||
-                    (f.num == 5 && (dt == INFER_DTYPE_INT32 || dt == INFER_DTYPE_INT16 ||
-                                    dt == INFER_DTYPE_INT8 || dt == INFER_DTYPE_UINT16 ||
-                                    dt == INFER_DTYPE_UINT8 || dt == INFER_DTYPE_BOOL ||
-                                    dt == INFER_DTYPE_FP16 || dt == INFER_DTYPE_BF16)) ||
-                    (f.num == 7 && dt == INFER_DTYPE_INT64) ||
-                    (f.num == 10 && dt == INFER_DTYPE_FP64) ||
-                    (f.num == 11 && (dt == INFER_DTYPE_UINT32 || dt == INFER_DTYPE_UINT64));
-        if (!want) continue;
-        if (f.num == 4 || f.num == 10) { /* fixed-width */
-            size_t w = f.num == 4 ? 4 : 8;
-            if (f.wt == 2) {
-                if (f.len % w) return fm_err_set(err, FM_EPARSE, "packed field length %zu", f.len);
-                size_t cnt = f.len / w;
-                if (cnt > n - k) return fm_err_set(err, FM_EPARSE, "more values than dims allow");
-                memcpy(out + k * w, f.ptr, f.len);
-                k += cnt;
-            } else if ((f.wt == 5 && w == 4) || (f.wt == 1 && w == 8)) {
-                if (k >= n) return fm_err_set(err, FM_EPARSE, "more values than dims allow");
-                memcpy(out + k * w, &f.v, w);
-                k++;
-            } else return fm_err_set(err, FM_EPARSE, "bad wire type for tensor data");
-            continue;
-        }
-        size_t cnt = 0;
-        if (pb_varints(&f, NULL, &cnt)) return fm_err_set(err, FM_EPARSE, "bad varint data");
-        if (cnt > n - k) return fm_err_set(err, FM_EPARSE, "more values than dims allow");
-        int64_t *tmp = malloc((cnt ? cnt : 1) * sizeof *tmp);
-        if (!tmp) return fm_err_set(err, FM_ENOMEM, "out of memory");
-        size_t c2 = 0;
-        pb_varints(&f, tmp, &c2);
-        for (size_t j = 0; j < cnt; j++, k++) {
-            int64_t v = tmp[j];
-            switch (esz) {
-            case 1: { uint8_t x = (uint8_t)v; memcpy(out + k, &x, 1); break; }
-            case 2: { uint16_t x = (uint16_t)v; memcpy(out + 2 * k, &x, 2); break; }
-            case 4: { uint32_t x = (uint32_t)v; memcpy(out + 4 * k, &x, 4); break; }
-            default: memcpy(out + 8 * k, &v, 8);
-            }
-        }
-        free(tmp);
-    }
-    if (rc < 0) return fm_err_set(err, FM_EPARSE, "malformed tensor");
-    if (k != n) return fm_err_set(err, FM_EPARSE, "tensor holds %zu values, dims need %zu", k, n);
-    return 0;
-}
-
-/* Why: initializers, Constant values and test .pb files share one TensorProto reader. Data that is
- * aligned in the mapping is used in place (zero copy); the rest is copied into alloc(). */
-static int read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
-                       const void **data, size_t *bytes, void *(*alloc)(void *, size_t),
-                       void *actx, fm_err *err)
-{
-    memset(tf, 0, sizeof *tf);
-    tf->ext_offset = 0;
-    tf->ext_length = -1;
-    pb_rd r = {msg, msg + len};
-    pb_field f;
-    int rc;
-    const char *ext_off = NULL, *ext_len = NULL;
-    while ((rc = pb_next(&r, &f)) == 1) {
-        switch (f.num) {
-        case 1: {
-            size_t n = 0;
-            if (pb_varints(&f, NULL, &n)) return fm_err_set(err, FM_EPARSE, "bad tensor dims");
-            if ((size_t)tf->ndim + n > INFER_MAX_DIMS)
-                return fm_err_set(err, FM_EUNSUPPORTED, "tensor of rank > %d", INFER_MAX_DIMS);
-            size_t k = (size_t)tf->ndim;
-            pb_varints(&f, tf->dims, &k);
-            tf->ndim = (int)k;
-            break;
-        }
-        case 2: tf->dtype = (int64_t)f.v; break;
-        case 8:
-            if (f.wt != 2) return fm_err_set(err, FM_EPARSE, "bad tensor name");
-            tf->name = m ? arena_name(m, f.ptr, f.len) : NULL;
-            break;
-        case 9:
-            if (f.wt != 2) return fm_err_set(err, FM_EPARSE, "bad raw_data");
-            tf->raw = f.ptr;
-            tf->raw_len = f.len;
-            tf->has_raw = true;
-            break;
-        case 14: tf->external = f.v == 1; break;
-        case 13: {
-            if (f.wt != 2) return fm_err_set(err, FM_EPARSE, "bad external_data");
-            pb_rd e = {f.ptr, f.ptr + f.len};
-            pb_field g;
-            const uint8_t *k = NULL, *v = NULL;
-            size_t kl = 0, vl = 0;
-            int rc2;
-            while ((rc2 = pb_next(&e, &g)) == 1) {
-                if (g.wt != 2) continue;
-                if (g.num == 1) k = g.ptr, kl = g.len;
-                if (g.num == 2) v = g.ptr, vl = g.len;
-            }
-            if (rc2 < 0 || !k || !v || !m) return fm_err_set(err, FM_EPARSE, "bad external_data entry");
-            char *val = arena_name(m, v, vl);
-            if (!val) return fm_err_set(err, FM_ENOMEM, "out of memory");
-            if (kl == 8 && !memcmp(k, "location", 8)) tf->location = val;
-            else if (kl == 6 && !memcmp(k, "offset", 6)) ext_off = val;
-            else if (kl == 6 && !memcmp(k, "length", 6)) ext_len = val;
-            break;
-        }
-        case 3: return fm_err_set(err, FM_EUNSUPPORTED, "segmented tensors");
-        case 6: return fm_err_set(err, FM_EUNSUPPORTED, "string tensors");
-        default: break;
-        }
-    }
-    if (rc < 0) return fm_err_set(err, FM_EPARSE, "malformed tensor");
-    if (!dtype_known(tf->dtype))
-        return fm_err_set(err, FM_EUNSUPPORTED, "tensor data type %lld", (long long)tf->dtype);
-    int64_t n = 1;
-    for (int i = 0; i < tf->ndim; i++) {
-        if (tf->dims[i] < 0 || __builtin_mul_overflow(n, tf->dims[i], &n))
-            return fm_err_set(err, FM_ERANGE, "tensor dims out of range");
-    }
-    size_t esz = infer_dtype_size((infer_dtype)tf->dtype);
-    size_t nb;
-    if ((uint64_t)n > SIZE_MAX / esz) return fm_err_set(err, FM_ERANGE, "tensor size overflows");
-    nb = (size_t)n * esz;
-    *bytes = nb;
-    const uint8_t *src = NULL;
-    if (tf->external) {
-        if (!tf->location) return fm_err_set(err, FM_EPARSE, "external data without location");
-        if (ext_off && (fm_parse_i64(ext_off, &tf->ext_offset) || tf->ext_offset < 0))
-            return fm_err_set(err, FM_EPARSE, "bad external data offset '%s'", ext_off);
-        if (ext_len && (fm_parse_i64(ext_len, &tf->ext_length) || tf->ext_length < 0))
-            return fm_err_set(err, FM_EPARSE, "bad external data length '%s'", ext_len);
-        const uint8_t *base;
-        size_t blen;
-        int e = map_external(m, tf->location, &base, &blen, err);
-        if (e) return e;
-        if ((uint64_t)tf->ext_offset > blen || nb > blen - (size_t)tf->ext_offset ||
-            (tf->ext_length >= 0 && (uint64_t)tf->ext_length != nb))
-            return fm_err_set(err, FM_ERANGE, "external data '%s' too short or wrong length",
-                              tf->location);
-        src = base + tf->ext_offset;
-    } else if (tf->has_raw) {
-        if (tf->raw_len != nb)
-            return fm_err_set(err, FM_EPARSE, "raw_data holds %zu bytes, dims need %zu",
-                              tf->raw_len, nb);
-        src = tf->raw;
-    }
-    if (src && (uintptr_t)src % 16 == 0) {
-        *data = src; /* aligned: zero copy */
-        return 0;
-    }
-    if (!src && (uint64_t)n > len) /* typed values take at least one byte each */
-        return fm_err_set(err, FM_EPARSE, "tensor holds fewer values than its dims need");
-    void *dst = alloc(actx, nb ? nb : 1);
-    if (!dst) return fm_err_set(err, FM_ENOMEM, "out of memory for %zu bytes", nb);
-    if (src) {
-        memcpy(dst, src, nb);
-    } else {
-        int e = decode_typed(msg, len, (infer_dtype)tf->dtype, dst, (size_t)n, err);
-        if (e) return e;
-    }
-    *data = dst;
-    return 0;
-}
-
 static void *arena_alloc_cb(void *a, size_t n)
 {
     return fm_arena_alloc(a, n);
@@ -347,7 +116,7 @@ static int add_tensor_value(parse_ctx *c, const uint8_t *msg, size_t len, const 
     tensor_fields tf;
     const void *data;
     size_t bytes;
-    int rc = read_tensor(c->m, msg, len, &tf, &data, &bytes, arena_alloc_cb, &c->m->arena, c->err);
+    int rc = onnx_read_tensor(c->m, msg, len, &tf, &data, &bytes, arena_alloc_cb, &c->m->arena, c->err);
     if (rc) return rc;
     const char *name = force_name ? force_name : tf.name;
     int i;
@@ -385,7 +154,7 @@ static int read_value_info(parse_ctx *c, const uint8_t *msg, size_t len, ival *t
     while ((rc = pb_next(&r, &f)) == 1) {
         if (f.wt != 2) continue;
         if (f.num == 1) {
-            tmp->name = arena_name(c->m, f.ptr, f.len);
+            tmp->name = onnx_name(c->m, f.ptr, f.len);
             if (!tmp->name) return fm_err_set(c->err, FM_ENOMEM, "out of memory");
         } else if (f.num == 2) { /* TypeProto */
             pb_rd t = {f.ptr, f.ptr + f.len};
@@ -421,7 +190,7 @@ static int read_value_info(parse_ctx *c, const uint8_t *msg, size_t len, ival *t
                                 if (e.num == 1 && e.wt == 0 && (int64_t)e.v >= 0)
                                     tmp->dims[k] = (int64_t)e.v;
                                 if (e.num == 2 && e.wt == 2)
-                                    tmp->dim_names[k] = arena_name(c->m, e.ptr, e.len);
+                                    tmp->dim_names[k] = onnx_name(c->m, e.ptr, e.len);
                             }
                             if (rc5 < 0) return FM_EPARSE;
                         }
@@ -452,11 +221,11 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
     /* pass 1: counts and scalars */
     while ((rc = pb_next(&r, &f)) == 1) {
         switch (f.num) {
-        case 1: a->name = arena_name(c->m, f.ptr, f.len); break;
+        case 1: a->name = onnx_name(c->m, f.ptr, f.len); break;
         case 20: a->type = (attr_type)f.v; break;
         case 2: { uint32_t u = (uint32_t)f.v; memcpy(&a->f, &u, 4); break; }
         case 3: a->i = (int64_t)f.v; break;
-        case 4: if (f.wt == 2) a->s = arena_name(c->m, f.ptr, f.len); break;
+        case 4: if (f.wt == 2) a->s = onnx_name(c->m, f.ptr, f.len); break;
         case 7: if (f.wt == 2) n_floats += f.len / 4; else n_floats++; break;
         case 8: if (pb_varints(&f, NULL, &n_ints)) return FM_EPARSE; break;
         case 5: {
@@ -580,9 +349,9 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
         if (f.num == 1) n->n_in++;
         else if (f.num == 2) n->n_out++;
         else if (f.num == 5) n->n_attrs++;
-        else if (f.num == 3) n->name = arena_name(m, f.ptr, f.len);
-        else if (f.num == 4) n->op_type = arena_name(m, f.ptr, f.len);
-        else if (f.num == 7) domain = arena_name(m, f.ptr, f.len);
+        else if (f.num == 3) n->name = onnx_name(m, f.ptr, f.len);
+        else if (f.num == 4) n->op_type = onnx_name(m, f.ptr, f.len);
+        else if (f.num == 7) domain = onnx_name(m, f.ptr, f.len);
     }
     if (rc < 0) return fm_err_set(c->err, FM_EPARSE, "malformed node %d", idx);
     if (!n->op_type) return fm_err_set(c->err, FM_EPARSE, "node %d without op_type", idx);
@@ -614,7 +383,7 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
         if (f.num == 1 || f.num == 2) {
             int vi = -1;
             if (f.len) {
-                char *nm = arena_name(m, f.ptr, f.len);
+                char *nm = onnx_name(m, f.ptr, f.len);
                 if (!nm) return FM_ENOMEM;
                 vi = val_get(c, nm);
                 if (vi < 0) return vi;
@@ -747,14 +516,14 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
         ival *v = &m->vals[vi];
         if (f.num == 11) {
             if (v->kind == VAL_INIT) continue; /* old exporters list initializers as inputs */
-            if (!dtype_known(tmp.dtype))
+            if (!onnx_dtype_known(tmp.dtype))
                 return fm_err_set(c->err, FM_EUNSUPPORTED, "input '%s': unsupported data type %d",
                                   tmp.name, (int)tmp.dtype);
             if (v->kind == VAL_INPUT) return fm_err_set(c->err, FM_EPARSE, "input '%s' listed twice", tmp.name);
             v->kind = VAL_INPUT;
             m->inputs[m->n_inputs++] = vi;
         } else {
-            if (tmp.dtype && !dtype_known(tmp.dtype))
+            if (tmp.dtype && !onnx_dtype_known(tmp.dtype))
                 return fm_err_set(c->err, FM_EUNSUPPORTED, "output '%s': unsupported data type %d",
                                   tmp.name, (int)tmp.dtype);
             v->is_output = true;
@@ -816,7 +585,7 @@ int onnx_parse_model(infer_model *m, fm_err *err)
     m->producer = "";
     while ((rc = pb_next(&r, &f)) == 1) {
         if (f.num == 1 && f.wt == 0) m->ir_version = (int64_t)f.v;
-        else if (f.num == 2 && f.wt == 2) m->producer = arena_name(m, f.ptr, f.len);
+        else if (f.num == 2 && f.wt == 2) m->producer = onnx_name(m, f.ptr, f.len);
         else if (f.num == 7 && f.wt == 2) graph = f.ptr, graph_len = f.len;
         else if (f.num == 8 && f.wt == 2) {
             pb_rd o = {f.ptr, f.ptr + f.len};
@@ -846,45 +615,4 @@ int onnx_parse_model(infer_model *m, fm_err *err)
     free(c.hash);
     if (rc == FM_ENOMEM && err && err->code != FM_ENOMEM) fm_err_set(err, FM_ENOMEM, "out of memory");
     return rc;
-}
-
-static void *malloc_cb(void *unused, size_t n)
-{
-    (void)unused;
-    return malloc(n);
-}
-
-/* Why: the node-test runner and tools read TensorProto .pb files into dense, owned tensors. */
-int onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name, fm_err *err)
-{
-    tensor_fields tf;
-    const void *data;
-    size_t bytes;
-    fm_arena tmp;
-    fm_arena_init(&tmp, 4096);
-    infer_model m = {0};
-    m.arena = tmp;
-    int rc = read_tensor(&m, buf, len, &tf, &data, &bytes, malloc_cb, NULL, err);
-    if (rc) {
-        fm_arena_release(&m.arena);
-        return rc;
-    }
-    memset(t, 0, sizeof *t);
-    t->dtype = (infer_dtype)tf.dtype;
-    t->ndim = tf.ndim;
-    memcpy(t->dims, tf.dims, sizeof t->dims);
-    t->bytes = bytes;
-    if (data >= buf && (const uint8_t *)data <= (const uint8_t *)buf + len) {
-        void *d = malloc(bytes ? bytes : 1);
-        if (!d) {
-            fm_arena_release(&m.arena);
-            return fm_err_set(err, FM_ENOMEM, "out of memory");
-        }
-        memcpy(d, data, bytes);
-        data = d;
-    }
-    t->data = (void *)data;
-    if (name) *name = tf.name ? strdup(tf.name) : NULL;
-    fm_arena_release(&m.arena);
-    return 0;
 }

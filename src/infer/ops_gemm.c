@@ -97,9 +97,9 @@ static bool mm_uses_fc(const step *st)
 
 int shape_matmul(step *st, fm_err *err)
 {
-    mm_p p;
+    mm_p p = {0};
     int64_t d[INFER_MAX_DIMS];
-    int nd;
+    int nd = 0;
     int rc = mm_params(st, &p, d, &nd, err);
     if (rc) return rc;
     if (nd > INFER_MAX_DIMS) return step_err(st, err, FM_EUNSUPPORTED, "rank");
@@ -162,7 +162,7 @@ int setup_matmul(step *st, fm_err *err)
 {
     st->xnn = false;
     if (!mm_uses_fc(st)) return 0;
-    mm_p p;
+    mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (st->in[0]->numel / FM_MAX(p.k, 1) >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) return 0;
@@ -201,40 +201,52 @@ static void mm_one(void *ctx, size_t bi)
 }
 
 typedef struct rows_task {
-    const step *st;
     int64_t rows, k, n, block;
+    const float *a, *b, *bias;
+    bool bt;
+    float lo, hi;
+    float *y;
 } rows_task;
 
-/* Why: one block of rows of activation x constant weight (+ fused bias), for the pool. */
+/* Why: one block of rows of Y = A B (+ bias, clamped), for the pool: sgemm single-threaded. */
 static void rows_one(void *ctx, size_t bi)
 {
     const rows_task *t = ctx;
     int64_t r0 = (int64_t)bi * t->block, r1 = FM_MIN(t->rows, r0 + t->block);
-    const float *a = (const float *)t->st->in[0]->data + r0 * t->k;
-    float *y = (float *)t->st->out[0]->data + r0 * t->n;
-    const float *bias = t->st->fused_bias ? t->st->fused_bias->data : NULL;
-    if (bias)
-        for (int64_t r = r0; r < r1; r++) memcpy(y + (r - r0) * t->n, bias, (size_t)t->n * sizeof *y);
-    sgemm(t->st->s, false, false, r1 - r0, t->n, t->k, 1.0f, a, t->k, t->st->in[1]->data, t->n,
-          bias ? 1.0f : 0.0f, y, t->n);
+    float *y = t->y + r0 * t->n;
+    if (t->bias)
+        for (int64_t r = r0; r < r1; r++) memcpy(y + (r - r0) * t->n, t->bias, (size_t)t->n * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, t->bt ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)t->n,
+                (int)t->k, 1.0f, t->a + r0 * t->k, (int)t->k, t->b, t->bt ? (int)t->k : (int)t->n,
+                t->bias ? 1.0f : 0.0f, y, (int)t->n);
+    if (t->lo > -INFINITY || t->hi < INFINITY) {
+        float lo = t->lo, hi = t->hi;
+        for (int64_t i = 0; i < (r1 - r0) * t->n; i++) y[i] = y[i] < lo ? lo : (y[i] > hi ? hi : y[i]);
+    }
+}
+
+void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const float *a,
+               const float *b, bool b_trans, const float *bias, float lo, float hi, float *y)
+{
+    pthreadpool_t pool = session_pool(s);
+    size_t nt = pool ? pthreadpool_get_threads_count(pool) : 1;
+    int64_t block = nt > 1 ? FM_MAX(16, (rows + (int64_t)nt - 1) / (int64_t)nt) : FM_MAX(rows, 1);
+    rows_task t = {rows, k, n, block, a, b, bias, b_trans, lo, hi, y};
+    size_t nb = (size_t)((rows + block - 1) / block);
+    if (pool && nb > 1) pthreadpool_parallelize_1d(pool, rows_one, &t, nb, 0);
+    else for (size_t i = 0; i < nb; i++) rows_one(&t, i);
 }
 
 int exec_matmul(step *st, fm_err *err)
 {
     if (st->xnn && *st->state) return fc_run(st, err);
-    mm_p p;
+    mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
     if (mm_uses_fc(st) && p.k > 0) { /* constant weights, many rows: blocks of rows on sgemm */
-        pthreadpool_t pool = session_pool(st->s);
-        int64_t rows = st->in[0]->numel / p.k;
-        size_t nt = pool ? pthreadpool_get_threads_count(pool) : 1;
-        int64_t block = nt > 1 ? FM_MAX(16, (rows + (int64_t)nt - 1) / (int64_t)nt) : FM_MAX(rows, 1);
-        rows_task t = {st, rows, p.k, p.n, block};
-        size_t nb = (size_t)((rows + block - 1) / block);
-        if (pool && nb > 1) pthreadpool_parallelize_1d(pool, rows_one, &t, nb, 0);
-        else if (nb) for (size_t i = 0; i < nb; i++) rows_one(&t, i);
+        gemm_rows(st->s, st->in[0]->numel / p.k, p.k, p.n, st->in[0]->data, st->in[1]->data, false,
+                  st->fused_bias ? st->fused_bias->data : NULL, -INFINITY, INFINITY, st->out[0]->data);
         return 0;
     }
     mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data, st->s};
@@ -294,7 +306,7 @@ static bool gemm_uses_fc(const step *st, const gemm_p *p)
 
 int shape_gemm(step *st, fm_err *err)
 {
-    gemm_p p;
+    gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
     int64_t d[2] = {p.m, p.n};
@@ -303,7 +315,7 @@ int shape_gemm(step *st, fm_err *err)
 
 int setup_gemm(step *st, fm_err *err)
 {
-    gemm_p p;
+    gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc || !gemm_uses_fc(st, &p)) return rc;
     const float *bias = st->n_in > 2 && st->in[2] ? st->in[2]->data : NULL;
@@ -312,7 +324,7 @@ int setup_gemm(step *st, fm_err *err)
 
 int exec_gemm(step *st, fm_err *err)
 {
-    gemm_p p;
+    gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
     if (st->xnn && *st->state) return fc_run(st, err);

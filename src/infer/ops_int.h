@@ -30,6 +30,11 @@ K(shape_matmul) K(setup_matmul) K(exec_matmul) K(shape_gemm) K(setup_gemm) K(exe
 #undef K
 void release_xnn(step *st);
 
+/* Y[rows, n] = A[rows, k] B (B is [k, n], or [n, k] when b_trans) + bias, clamped to [lo, hi];
+ * OpenBLAS single-threaded on blocks of rows spread over the session's pool. */
+void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const float *a,
+               const float *b, bool b_trans, const float *bias, float lo, float hi, float *y);
+
 /* Transposes a [rows, cols] float matrix block-wise (also used for NCHW <-> NHWC). */
 void transpose2d_f32(const float *src, float *dst, size_t rows, size_t cols);
 

@@ -210,7 +210,9 @@ int exec_transpose(step *st, fm_err *err)
     int64_t inner = r ? y->dims[r - 1] : 1, is = r ? s[r - 1] : 0;
     int64_t outer = inner ? y->numel / inner : 0;
     for (int64_t o = 0; o < outer; o++) {
-        if (esz == 4)
+        if (is == 1) /* last axis kept (attention's head split/merge): whole rows */
+            memcpy(dst + o * inner * (int64_t)esz, src + off * (int64_t)esz, (size_t)inner * esz);
+        else if (esz == 4)
             for (int64_t j = 0; j < inner; j++) memcpy(dst + (o * inner + j) * 4, src + (off + j * is) * 4, 4);
         else
             for (int64_t j = 0; j < inner; j++) memcpy(dst + (o * inner + j) * esz, src + (off + j * is) * esz, esz);

@@ -175,6 +175,34 @@ static char *deploy_json(const plan_run *r, const char *fn, fm_err *err)
     cJSON_AddNumberToObject(o, "provisioned_concurrency", r->provisioned);
     if (c->inst.keep_alive_ns > 0)
         cJSON_AddNumberToObject(o, "keep_alive_s", c->inst.keep_alive_ns / 1e9);
+    if (r->platform->entry) /* else the platform takes the profile's default entry, as we did */
+        cJSON_AddStringToObject(o, "platform", r->platform->entry);
+    /* the spec's policy overrides as written, then the cell's fleet size on top */
+    char *pj = r->platform->policy ? fm_ynode_to_json(r->platform->policy) : NULL;
+    cJSON *pol = pj ? cJSON_Parse(pj) : cJSON_CreateObject();
+    free(pj);
+    if (r->platform->instances > 0 && pol) {
+        cJSON *inst = cJSON_GetObjectItemCaseSensitive(pol, "inst");
+        if (!cJSON_IsObject(inst)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(pol, "inst");
+            inst = cJSON_AddObjectToObject(pol, "inst");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(inst, "max");
+        cJSON_AddNumberToObject(inst, "max", r->platform->instances);
+        if (r->platform->profile == POLICY_PROFILE_SERVER) {
+            cJSON_DeleteItemFromObjectCaseSensitive(inst, "min");
+            cJSON_AddNumberToObject(inst, "min", r->platform->instances);
+        }
+    }
+    if (pol && cJSON_GetArraySize(pol) > 0)
+        cJSON_AddItemToObject(o, "policy", pol);
+    else
+        cJSON_Delete(pol);
+    if (r->batch > 1) {
+        cJSON *b = cJSON_AddObjectToObject(o, "batch");
+        cJSON_AddNumberToObject(b, "max_size", r->batch);
+        cJSON_AddNumberToObject(b, "max_delay_ms", r->platform->batch_delay_ns / 1e6);
+    }
     if (strcmp(r->runtime, "faasml") == 0) {
         cJSON_AddStringToObject(o, "runtime", "builtin-onnx");
         cJSON_AddStringToObject(o, "model", model);

@@ -94,6 +94,10 @@ typedef struct plan_run {
 } plan_run;
 
 int plan_spec_load(const char *path, plan_spec *out, fm_err *err);
+/* The same from a buffer holding the spec's text; `name` labels errors (name:line:col) and
+ * base_dir resolves relative paths (NULL: the current directory). */
+int plan_spec_load_buf(const char *buf, size_t len, const char *name, const char *base_dir,
+                       plan_spec *out, fm_err *err);
 void plan_spec_release(plan_spec *s);
 /* Expands the spec; *runs is malloc'd (free it). Live cells come before sim cells. */
 int plan_matrix(const plan_spec *s, plan_run **runs, size_t *n, fm_err *err);

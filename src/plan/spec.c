@@ -327,21 +327,38 @@ static int parse(plan_spec *s, fm_err *err)
     return 0;
 }
 
-int plan_spec_load(const char *path, plan_spec *s, fm_err *err)
+/* Why: the buffer form lets fuzzing and tests reach the very parser the file form uses;
+ * base_dir resolves the spec's relative paths (NULL: the current directory). */
+int plan_spec_load_buf(const char *buf, size_t len, const char *name, const char *base_dir,
+                       plan_spec *s, fm_err *err)
 {
     memset(s, 0, sizeof *s);
-    int rc = fm_yaml_load_file(path, &s->doc, err);
+    int rc = fm_yaml_load_buf(buf, len, name, &s->doc, err);
     if (rc)
         return rc;
-    char *dup = strdup(path);
-    s->base_dir = dup ? strdup(dirname(dup)) : NULL;
-    free(dup);
+    s->base_dir = strdup(base_dir ? base_dir : ".");
     if (!s->base_dir)
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     if (!rc)
         rc = parse(s, err);
     if (rc)
         plan_spec_release(s);
+    return rc;
+}
+
+int plan_spec_load(const char *path, plan_spec *s, fm_err *err)
+{
+    memset(s, 0, sizeof *s);
+    char *buf, *dup = strdup(path);
+    size_t len;
+    if (!dup)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    int rc = fm_read_file(path, &buf, &len, err);
+    if (!rc) {
+        rc = plan_spec_load_buf(buf, len, path, dirname(dup), s, err);
+        free(buf);
+    }
+    free(dup);
     return rc;
 }
 

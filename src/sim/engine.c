@@ -48,6 +48,9 @@ typedef struct inst {
     int busy;
 } inst;
 
+/* service-time lookups cached per function (dispatch sizes 1..SVC_CACHE never collide) */
+#define SVC_CACHE 64
+
 typedef struct fnstate {
     const sim_function *spec;
     policy_fn *pol;
@@ -59,8 +62,8 @@ typedef struct fnstate {
     inst *insts; /* by instance slot */
     int32_t ninst_max;
     sim_cold cold;
-    sim_dist *svc; /* by batch items, 1..maxitems, resolved lazily */
-    bool *svc_ok;
+    sim_dist svc[SVC_CACHE]; /* by batch items modulo SVC_CACHE, resolved lazily */
+    int svc_items[SVC_CACHE]; /* the items each slot holds; 0: empty */
     int maxitems;
     double demand;
     int mem_key; /* memory size whose calibration serves this function's instances */
@@ -353,20 +356,24 @@ static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const 
     e->rc = store_instance_put(e->o->db, &si, e->err);
 }
 
+/* Why: a lookup interpolates, so its result is cached per dispatch size; a direct-mapped cache
+ * keeps memory fixed however large batch.max_size × items is (a table indexed by items would
+ * need gigabytes for 4096 × 4096). The pointer is valid until the next call. */
 static const sim_dist *service_dist(engine *e, fnstate *f, uint32_t items)
 {
     if ((int)items > f->maxitems)
         items = (uint32_t)f->maxitems;
-    if (!f->svc_ok[items]) {
+    int slot = (int)(items % SVC_CACHE);
+    if (f->svc_items[slot] != (int)items) {
         int rc = sim_calib_service(e->o->calib, &f->spec->key, f->mem_key,
-                                   (int)items, &f->svc[items], e->err);
+                                   (int)items, &f->svc[slot], e->err);
         if (rc) {
             e->rc = rc;
             return NULL;
         }
-        f->svc_ok[items] = true;
+        f->svc_items[slot] = (int)items;
     }
-    return &f->svc[items];
+    return &f->svc[slot];
 }
 
 static void handle(engine *e, uint32_t fi, const policy_event *ev);
@@ -685,9 +692,7 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     f->maxitems = s->policy.batch.max_size * (s->items > 0 ? s->items : 1);
     if (f->maxitems < 1)
         f->maxitems = 1;
-    f->svc = calloc((size_t)f->maxitems + 1, sizeof *f->svc);
-    f->svc_ok = calloc((size_t)f->maxitems + 1, sizeof *f->svc_ok);
-    if (!f->insts || !f->stops || !f->readies || !f->svc || !f->svc_ok)
+    if (!f->insts || !f->stops || !f->readies)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     f->demand = s->threads > 0 ? s->threads : 1;
     /* a function instance gets the CPU share of its memory size (Lambda, GCF); a managed or
@@ -842,8 +847,6 @@ done:
         free(f->insts);
         free(f->stops);
         free(f->readies);
-        free(f->svc);
-        free(f->svc_ok);
     }
     free(e.fns);
     free(e.jobs);

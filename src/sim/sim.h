@@ -85,6 +85,11 @@ typedef struct sim_cold {
 int sim_calib_load(const char *path, sim_calib **out, fm_err *err);
 /* Merges every entry of `other` into c (later files win on equal keys). */
 int sim_calib_load_more(sim_calib *c, const char *path, fm_err *err);
+/* The same from a buffer holding the file's text; `name` labels errors (name:line:col). */
+int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out,
+                       fm_err *err);
+int sim_calib_load_more_buf(sim_calib *c, const char *buf, size_t len, const char *name,
+                            fm_err *err);
 void sim_calib_free(sim_calib *c);
 /* Service-time distribution of one dispatch of `batch` items on an instance of memory_mb
  * (interpolated between measured memory sizes in 1/CPU-share, and between measured batch sizes

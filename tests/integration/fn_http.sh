@@ -195,4 +195,9 @@ set +e
 "$FAASML" fn --model builtin:identity --listen nowhere >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 env -u AWS_LAMBDA_RUNTIME_API -u PORT "$FAASML" fn --model builtin:identity >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 set -e
+# a sanitizer report from any faasml process of this test fails it (ASan build)
+if grep -rlE --include='*err*' 'Sanitizer|runtime error:' "$tmp" >/dev/null; then
+    echo "FAIL: sanitizer report:" >&2
+    grep -rE --include='*err*' -A20 'Sanitizer|runtime error:' "$tmp" | head -40 >&2; exit 1
+fi
 echo "fn_http: ok"

@@ -124,6 +124,24 @@ e = json.loads(recs[0]["body"])
 assert e["errorType"] == "Runtime.InitError" and "absent.onnx" in e["errorMessage"], e
 EOF
 
+# a bad spec is a configuration error: it too goes to /init/error (exit 1), naming file:line:col
+kill "${pids[-1]}"; rm -f "$tmp/log.jsonl" "$tmp/api.out"
+start_api "$tmp/one.json" "$tmp/log.jsonl"
+printf 'model: builtin:identity\npreprocess:\n  sise: 3\n' >"$tmp/bad.yaml"
+set +e
+AWS_LAMBDA_RUNTIME_API=$api FAASML_SPEC=$tmp/bad.yaml timeout 30 "$FAASML" fn 2>"$tmp/spec.err"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || { echo "FAIL: exit $rc after a spec error, want 1" >&2; exit 1; }
+"$PY" - "$tmp/log.jsonl" "$tmp/bad.yaml" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 1 and recs[0]["path"] == "/init/error", recs
+e = json.loads(recs[0]["body"])
+assert e["errorType"] == "Runtime.InitError", e
+assert e["errorMessage"] == sys.argv[2] + ":3:3: unknown key 'sise'", e
+EOF
+
 # a Runtime API that answers 500 ("container error") makes the runtime exit 1
 kill "${pids[-1]}"; rm -f "$tmp/log.jsonl" "$tmp/api.out"
 start_api "$tmp/one.json" "$tmp/log.jsonl" --status-on-response 500
@@ -132,4 +150,9 @@ AWS_LAMBDA_RUNTIME_API=$api timeout 30 "$FAASML" fn --model builtin:identity:FP3
 rc=$?
 set -e
 [ "$rc" -eq 1 ] && grep -q "answered 500" "$tmp/500.err" || { echo "FAIL: 500 -> exit $rc" >&2; exit 1; }
+# a sanitizer report from any faasml process of this test fails it (ASan build)
+if grep -rlE --include='*err*' 'Sanitizer|runtime error:' "$tmp" >/dev/null; then
+    echo "FAIL: sanitizer report:" >&2
+    grep -rE --include='*err*' -A20 'Sanitizer|runtime error:' "$tmp" | head -40 >&2; exit 1
+fi
 echo "fn_lambda: ok"

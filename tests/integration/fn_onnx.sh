@@ -96,7 +96,7 @@ s, _, _ = req("GET", "/v2/health/ready")
 check(s == 200, "still serving")
 print("onnx http checks passed")
 EOF
-kill "$pid"
+kill "$pid"; wait "$pid" || true
 
 # http:// URL from a local web server; a missing URL fails init with a message naming it
 (cd "$tmp/models" && exec "$PY" -m http.server 0 --bind 127.0.0.1 >"$tmp/web.out" 2>&1) &
@@ -107,6 +107,7 @@ start_server "$tmp/out2" --model "http://127.0.0.1:$wport/gap.onnx" --task-dir "
     --listen 127.0.0.1:0
 curl -sf "$url/v2/models/gap/ready" | grep -q '"ready":true'
 [ -f "$tmp/task2/gap.onnx" ]
+kill "$pid"; wait "$pid" || true
 if "$FAASML" fn --model "http://127.0.0.1:$wport/absent.onnx" --task-dir "$tmp/task3" \
     --listen 127.0.0.1:0 >/dev/null 2>"$tmp/err3"; then echo "FAIL: started" >&2; exit 1; fi
 grep -q "cannot download model 'http://127.0.0.1:$wport/absent.onnx'" "$tmp/err3"
@@ -131,7 +132,7 @@ json.dump([{"event": json.dumps(ev)}], open(sys.argv[1], "w"))' "$tmp/ev.json"
     pids+=($!)
     for _ in $(seq 100); do [ -s "$tmp/api.out" ] && break; sleep 0.05; done
     api=$(head -1 "$tmp/api.out" | sed -n 's|^listening on http://||p')
-    AWS_LAMBDA_RUNTIME_API=$api timeout 30 "$FAASML" fn --model "$add" --max-events 1 2>/dev/null
+    AWS_LAMBDA_RUNTIME_API=$api timeout 30 "$FAASML" fn --model "$add" --max-events 1 2>"$tmp/add.err"
     "$PY" - "$tmp/log.jsonl" <<'EOF'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
@@ -139,5 +140,10 @@ assert len(r) == 1 and r[0]["path"].endswith("/response"), r
 out = json.loads(r[0]["body"])["outputs"][0]
 assert out["name"] == "sum" and out["data"] == [float(i) + 1 for i in range(60)], out
 EOF
+fi
+# a sanitizer report from any faasml process of this test fails it (ASan build)
+if grep -rlE --include='*err*' 'Sanitizer|runtime error:' "$tmp" >/dev/null; then
+    echo "FAIL: sanitizer report:" >&2
+    grep -rE --include='*err*' -A20 'Sanitizer|runtime error:' "$tmp" | head -40 >&2; exit 1
 fi
 echo "fn_onnx: ok"

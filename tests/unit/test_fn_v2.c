@@ -4,7 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <math.h>
 #include <stdio.h>
@@ -91,7 +92,8 @@ static void test_bad_json(void **state)
         {"{}", "no 'inputs' array"},
         {"{\"inputs\":[]}", "no inputs"},
         {"{\"inputs\":[5]}", "inputs[0] must be an object"},
-        {"{\"inputs\":[{\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}", "'name' must be a string"},
+        {"{\"inputs\":[{\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}",
+         "'name' must be a string"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"data\":[1]}]}", "input 'x': 'datatype'"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"fp32\",\"data\":[1]}]}",
          "unknown datatype 'fp32'"},
@@ -105,9 +107,11 @@ static void test_bad_json(void **state)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1.5],\"datatype\":\"FP32\",\"data\":[1]}]}",
          "shape dimension 0"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1,1,1,1,1,1],\"datatype\":\"FP32\","
-         "\"data\":[1]}]}", "9 dimensions"},
+         "\"data\":[1]}]}",
+         "9 dimensions"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[4000000000,4000000000,4000000000],"
-         "\"datatype\":\"FP32\",\"data\":[1]}]}", "shape is too large"},
+         "\"datatype\":\"FP32\",\"data\":[1]}]}",
+         "shape is too large"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP32\"}]}", "no 'data'"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}",
          "shape [2,2] has 4 elements, data has 3"},
@@ -122,16 +126,19 @@ static void test_bad_json(void **state)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BOOL\",\"data\":[1]}]}",
          "element 0 is not a boolean"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
-         "\"outputs\":{}}", "'outputs' must be an array"},
+         "\"outputs\":{}}",
+         "'outputs' must be an array"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
-         "\"outputs\":[{\"parameters\":{}}]}", "outputs[0]: 'name'"},
+         "\"outputs\":[{\"parameters\":{}}]}",
+         "outputs[0]: 'name'"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
          "\"outputs\":[{\"name\":\"y\",\"parameters\":{\"binary_data\":1}}]}",
          "binary_data must be a boolean"},
         {"{\"id\":7,\"inputs\":[]}", "'id' must be a string"},
         {"{\"parameters\":[],\"inputs\":[]}", "'parameters' must be an object"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"parameters\":"
-         "{\"binary_data_size\":4}}]}", "has no Inference-Header-Content-Length"},
+         "{\"binary_data_size\":4}}]}",
+         "has no Inference-Header-Content-Length"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fn_v2_request req;
@@ -183,7 +190,8 @@ static void test_binary(void **state)
         {1000, 11, NULL, "is past the end of the body"},
         {0, 10, NULL, "input 'c': binary data truncated"},
         {0, 4, NULL, "input 'a': binary data truncated"},
-        {0, 12, NULL, "12 bytes after the header, but the inputs' binary_data_size values add up to 11"},
+        {0, 12, NULL,
+         "12 bytes after the header, but the inputs' binary_data_size values add up to 11"},
         {-5, 11, NULL, "invalid JSON"},
         {0, 8,
          "{\"inputs\":[{\"name\":\"a\",\"shape\":[3],\"datatype\":\"FP32\",\"parameters\":"
@@ -218,27 +226,32 @@ static void test_check(void **state)
         const char *body, *msg;
     } cases[] = {
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":\"FP32\","
-         "\"data\":[1,2,3,4,5,6]}]}", NULL},
+         "\"data\":[1,2,3,4,5,6]}]}",
+         NULL},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}",
          "unknown input 'x' (the model's inputs are: input)"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP64\","
-         "\"data\":[1,2,3]}]}", "input 'input': expected datatype FP32, got FP64"},
+         "\"data\":[1,2,3]}]}",
+         "input 'input': expected datatype FP32, got FP64"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\","
-         "\"data\":[1,2,3,4]}]}", "input 'input': expected shape [-1,3], got [1,4]"},
+         "\"data\":[1,2,3,4]}]}",
+         "input 'input': expected shape [-1,3], got [1,4]"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[3],\"datatype\":\"FP32\","
-         "\"data\":[1,2,3]}]}", "expected shape [-1,3], got [3]"},
+         "\"data\":[1,2,3]}]}",
+         "expected shape [-1,3], got [3]"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]},"
          "{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}",
          "input 'input' is given twice"},
-        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}],"
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]"
+         ","
          "\"outputs\":[{\"name\":\"logits\"}]}",
          "unknown output 'logits' (the model's outputs are: output)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fn_v2_request req;
         fm_err err = {0};
-        assert_int_equal(fn_v2_request_decode(cases[i].body, strlen(cases[i].body), -1, &req,
-                                              &err), 0);
+        assert_int_equal(fn_v2_request_decode(cases[i].body, strlen(cases[i].body), -1, &req, &err),
+                         0);
         int rc = fn_v2_request_check(h, &req, &err);
         if (cases[i].msg == NULL ? rc != 0 : (rc == 0 || !strstr(err.msg, cases[i].msg)))
             fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg,
@@ -277,8 +290,8 @@ static void test_check_order(void **state)
 static void test_response(void **state)
 {
     float y[3] = {0.25f, 1.0f, -3.5f};
-    infer_tensor out = {.name = "y", .dtype = INFER_DTYPE_FP32, .ndim = 2, .dims = {1, 3},
-                        .data = y, .bytes = 12};
+    infer_tensor out = {
+        .name = "y", .dtype = INFER_DTYPE_FP32, .ndim = 2, .dims = {1, 3}, .data = y, .bytes = 12};
     fn_buf b = {0};
     int64_t hl;
     fm_err err = {0};
@@ -320,11 +333,11 @@ static void test_metadata(void **state)
 
 static void test_half(void **state)
 {
-    static const float vals[] = {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f,
-                                 0.333251953125f};
+    static const float vals[] = {0.0f,           1.0f,           -2.5f,          65504.0f,
+                                 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         assert_true(fn_half_to_float(fn_float_to_half(vals[i])) == vals[i]);
-    assert_int_equal(fn_float_to_half(1e6f), 0x7c00);        /* overflow to infinity */
+    assert_int_equal(fn_float_to_half(1e6f), 0x7c00);               /* overflow to infinity */
     assert_int_equal(fn_float_to_half(1.0f + 1.0f / 4096), 0x3c00); /* ties to even */
     assert_true(fn_bf16_to_float(fn_float_to_bf16(3.0f)) == 3.0f);
 }
@@ -332,9 +345,10 @@ static void test_half(void **state)
 /* The fast float formatter writes what "%.9g" writes, and always reads back as the same float. */
 static void test_float9(void **state)
 {
-    static const float fixed[] = {0.0f, -0.0f, 1.0f, -1e-3f, 0.1f, 123456789.0f, 1e9f, 1.5e-5f,
-                                  1e-4f, 9.99999e-5f, 3.4028235e38f, 1.4e-45f, 1.17549435e-38f,
-                                  2.5f, 100.0f, 0.30000001f};
+    static const float fixed[] = {
+        0.0f,    -0.0f,      1.0f,        -1e-3f,        0.1f,     123456789.0f,    1e9f,
+        1.5e-5f, 1e-4f,      9.99999e-5f, 3.4028235e38f, 1.4e-45f, 1.17549435e-38f, 2.5f,
+        100.0f,  0.30000001f};
     char want[64];
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         fn_buf b = {0};
@@ -345,8 +359,8 @@ static void test_float9(void **state)
     }
     fm_rng r;
     fm_rng_seed(&r, 7);
-    int same = 0, finite = 0, n = getenv("FM_SANITIZED") && strcmp(getenv("FM_SANITIZED"), "1") == 0 ? 20000
-                                                                                         : 200000;
+    int same = 0, finite = 0,
+        n = getenv("FM_SANITIZED") && strcmp(getenv("FM_SANITIZED"), "1") == 0 ? 20000 : 200000;
     for (int i = 0; i < n; i++) {
         uint32_t bits = (uint32_t)fm_rng_u64(&r);
         float f;
@@ -372,7 +386,8 @@ static void test_json_reader(void **state)
     static const struct {
         const char *text, *msg; /* msg NULL: must parse */
     } cases[] = {
-        {" {\"a\" : [1, -2.5e3, 0, -0, 1E+2, 0.000123] , \"b\":\"x\\u00e9\\ud83d\\ude00\\n\"} ", NULL},
+        {" {\"a\" : [1, -2.5e3, 0, -0, 1E+2, 0.000123] , \"b\":\"x\\u00e9\\ud83d\\ude00\\n\"} ",
+         NULL},
         {"[[], {}, true, false, null, \"\"]", NULL},
         {"[1,]", "byte 3"},
         {"{\"a\":1,}", "expected a member name"},
@@ -401,8 +416,8 @@ static void test_json_reader(void **state)
         fm_err err = {0};
         int rc = fj_parse(cases[i].text, strlen(cases[i].text), &a, &root, &err);
         if (cases[i].msg ? (rc == 0 || !strstr(err.msg, cases[i].msg)) : rc != 0)
-            fail_msg("case %zu '%s': rc %d, message '%s', want '%s'", i, cases[i].text, rc,
-                     err.msg, cases[i].msg ? cases[i].msg : "(success)");
+            fail_msg("case %zu '%s': rc %d, message '%s', want '%s'", i, cases[i].text, rc, err.msg,
+                     cases[i].msg ? cases[i].msg : "(success)");
         if (i == 0) {
             const fj *arr = fj_get(root, "a"), *b = fj_get(root, "b");
             assert_int_equal(arr->n, 6);

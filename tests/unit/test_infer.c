@@ -218,6 +218,20 @@ static void test_conv_net_fast_vs_reference(void **state)
         }
 }
 
+/* wide 1x1 convolutions between NHWC tensors run on sgemm; compare with the reference */
+static void test_pointwise_fast_vs_reference(void **state)
+{
+    (void)state;
+    for (int batch = 1; batch <= 2; batch++) {
+        size_t n = (size_t)batch * 64 * 6 * 6;
+        float *x = malloc(n * 4);
+        fill_normal(x, n, 11 + (uint64_t)batch);
+        infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {batch, 64, 6, 6}, .data = x, .bytes = n * 4};
+        compare_fast_ref("pointwise.onnx", &in, 1, batch, 1);
+        free(x);
+    }
+}
+
 static void test_transformer_fast_vs_reference(void **state)
 {
     (void)state;
@@ -434,6 +448,8 @@ static void test_fastmath(void **state)
     for (float x = -6.0f; x <= 6.0f; x += 0.000173f) worst_erf = fmax(worst_erf, fabs(fm_erff(x) - erf((double)x)));
     if (worst_exp > 2e-7 || worst_erf > 5e-7) fail_msg("exp rel err %g, erf abs err %g", worst_exp, worst_erf);
     assert_true(fm_expf(-1000.0f) >= 0.0f && fm_expf(-1000.0f) < 1e-37f);
+    assert_true(isfinite(fm_expf(1000.0f)) && fm_expf(1000.0f) > 1e38f);
+    assert_true(isnan(fm_expf(NAN)) && isnan(fm_erff(NAN)));
 }
 
 int main(void)
@@ -445,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_truncated_and_corrupted),
         cmocka_unit_test(test_conv_net_fast_vs_reference),
+        cmocka_unit_test(test_pointwise_fast_vs_reference),
         cmocka_unit_test(test_transformer_fast_vs_reference),
         cmocka_unit_test(test_replan),
         cmocka_unit_test(test_run_errors),

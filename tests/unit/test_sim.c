@@ -112,6 +112,39 @@ static void test_calib_interpolation(void **state)
     sim_calib_free(c);
 }
 
+/* Merged files: a later file's entry overrides an earlier one with the same key (docs), and a
+ * file that fails to load leaves the calibration as it was. */
+static void test_calib_later_wins(void **state)
+{
+    (void)state;
+    const char *a = "service:\n  - {model: m, batch: 1, latency_ms: 10}\n"
+                    "  - {model: m, batch: 4, latency_ms: 40}\n"
+                    "cold_start:\n  - {model: m, load_ms: 100}\n";
+    const char *b = "service:\n  - {model: m, batch: 1, latency_ms: 20}\n"
+                    "  - {model: m, batch: 4, latency_ms: 80}\n"
+                    "cold_start:\n  - {model: m, load_ms: 200}\n";
+    const char *bad = "service:\n  - {model: m, batch: 1, latency_ms: 1}\n"
+                      "  - {model: m, batch: 2, latency_ms: -1}\n";
+    sim_calib *c = NULL;
+    fm_err err = {0};
+    assert_int_equal(sim_calib_load_buf(a, strlen(a), "a.yaml", &c, &err), 0);
+    assert_int_equal(sim_calib_load_more_buf(c, b, strlen(b), "b.yaml", &err), 0);
+    assert_int_equal(sim_calib_load_more_buf(c, bad, strlen(bad), "bad.yaml", &err), FM_EPARSE);
+    assert_non_null(strstr(err.msg, "bad.yaml:3:"));
+    sim_key k = {"m", "faasml", "cpu"};
+    sim_dist d;
+    sim_cold cold;
+    static const int batch[] = {1, 2, 4, 8};
+    static const double want[] = {20, 40, 80, 160}; /* b's values, interpolated, extrapolated */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sim_calib_service(c, &k, 1769, batch[i], &d, &err), 0);
+        assert_true(fabs(sim_dist_quantile(&d, 0.5) - want[i]) < 1e-9);
+    }
+    assert_int_equal(sim_calib_cold(c, &k, 1769, &cold, &err), 0);
+    assert_true(fabs(sim_dist_quantile(&cold.phase[SIM_PHASE_LOAD], 0.5) - 200) < 1e-9);
+    sim_calib_free(c);
+}
+
 static void test_calib_bad_file(void **state)
 {
     (void)state;
@@ -402,6 +435,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lognormal_fit),
         cmocka_unit_test(test_calib_interpolation),
+        cmocka_unit_test(test_calib_later_wins),
         cmocka_unit_test(test_calib_bad_file),
         cmocka_unit_test(test_lambda_keepalive_warm),
         cmocka_unit_test(test_lambda_keepalive_expiry),

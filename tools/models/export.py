@@ -9,8 +9,8 @@ BatchNorm running statistics are calibrated on random inputs, and the result is 
     model.pt            TorchScript (traced) of the same module, for the PyTorch runtime and bench
     input_b1.npy  output_b1.npy  input_b8.npy  output_b8.npy   (input_b1 = input_b8[0:1])
     meta.json           names, shapes, dtypes, versions, export timings, file sizes
-A model whose meta.json carries the current export key (a hash of EXPORT_VERSION and the torch and
-onnx versions) is skipped, so the command is cheap to run again. Run with Debian's /usr/bin/python3.
+A model whose meta.json carries the current export key (a hash of EXPORT_VERSION and the installed
+torch and onnx versions, read without importing them) is skipped, so the command is cheap to run again. Run with Debian's /usr/bin/python3.
 """
 
 import argparse
@@ -122,11 +122,23 @@ MODELS = {
 }
 
 
+def package_version(name):
+    """An installed package's version from its metadata: no import (torch takes ~1 s of CPU).
+
+    The local part is dropped ('1.13.0a0+gitunknown' -> '1.13.0a0'), which makes it equal to the
+    module's __version__ that earlier versions of this script hashed, so their exports stay current.
+    """
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(name).split("+")[0]
+    except importlib.metadata.PackageNotFoundError:
+        return __import__(name).__version__
+
+
 def export_key():
     """Changes with EXPORT_VERSION or the torch/onnx versions: stale exports are redone."""
-    import onnx
-    import torch
-    s = f"faasml-models v{EXPORT_VERSION} torch={torch.__version__} onnx={onnx.__version__}"
+    s = (f"faasml-models v{EXPORT_VERSION} torch={package_version('torch')} "
+         f"onnx={package_version('onnx')}")
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
 
@@ -280,11 +292,9 @@ def main():
     root = args.out or cache_dir()
     os.makedirs(root, exist_ok=True)
 
-    t = time.perf_counter()
-    import torch
-    torch.set_num_threads(args.threads)
     key = export_key()
-    log(f"import torch+onnx {time.perf_counter() - t:.2f}s, key {key}, into {root}")
+    log(f"key {key}, into {root}")
+    torch = None
     for name in names:
         out = os.path.join(root, name)
         with open(os.path.join(root, f".{name}.lock"), "w") as lock:
@@ -294,6 +304,11 @@ def main():
             if not args.force and is_current(out, key):
                 log(f"{name}: current, skipped")
                 continue
+            if torch is None:  # imported only when something is to be exported
+                t = time.perf_counter()
+                import torch
+                torch.set_num_threads(args.threads)
+                log(f"import torch+onnx {time.perf_counter() - t:.2f}s")
             t = time.perf_counter()
             meta = export_one(name, root, key, OPSETS)
             sizes = " ".join(f"{f}={v['bytes'] / 1e6:.1f}MB" for f, v in meta["files"].items())
