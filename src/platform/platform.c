@@ -367,7 +367,10 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     FM_INFO("platform", "deployed function '%s' (%s, %d MB, timeout %.2f s)", fn->spec.name,
             fn->spec.runtime == PLATFORM_RUNTIME_ONNX ? "builtin-onnx" : "custom",
             fn->spec.memory_mb, fn->spec.timeout_s);
-    policy_event ev = {.type = POLICY_EV_DEPLOY};
+    /* A deploy creates the endpoint or fleet: its first instances are what exists before any
+     * traffic, so they serve once their real cold start is done; the profile's provisioning delay
+     * models later scale-out (as the simulator does, docs/simulator.md). */
+    policy_event ev = {.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED};
     plat_feed(fn, &ev);
     return 0;
 }
