@@ -402,21 +402,31 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     return 0;
 }
 
-/* Why: operators are owned by the session (shared ones would be deleted twice via nodes). */
-int session_own(infer_session *s, void *op)
+/* Why: library objects are owned by the session (shared ones would be freed twice via nodes). */
+int session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *))
 {
     if (s->n_owned == s->cap_owned) {
         size_t cap = s->cap_owned ? s->cap_owned * 2 : 64;
-        void **o = realloc(s->owned, cap * sizeof *o);
+        owned_obj *o = realloc(s->owned, cap * sizeof *o);
         if (!o) {
-            xnn_delete_operator(op);
+            free_fn(obj);
             return FM_ENOMEM;
         }
         s->owned = o;
         s->cap_owned = cap;
     }
-    s->owned[s->n_owned++] = op;
+    s->owned[s->n_owned++] = (owned_obj){obj, free_fn};
     return 0;
+}
+
+static void xnn_free(void *op)
+{
+    xnn_delete_operator(op);
+}
+
+int session_own(infer_session *s, void *op)
+{
+    return session_own_fn(s, op, xnn_free);
 }
 
 void infer_session_free(infer_session *s)
@@ -429,7 +439,7 @@ void infer_session_free(infer_session *s)
                         (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);
         free(s->prof_ns);
     }
-    for (size_t i = 0; i < s->n_owned; i++) xnn_delete_operator(s->owned[i]);
+    for (size_t i = 0; i < s->n_owned; i++) s->owned[i].free_fn(s->owned[i].obj);
     free(s->owned);
     free(s->fc);
     if (s->pool) pthreadpool_destroy(s->pool);

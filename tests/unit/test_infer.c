@@ -341,7 +341,15 @@ static void test_lazy_threads(void **state)
     fm_err err = {0};
     infer_model *m;
     assert_int_equal(infer_model_open(fx("conv_net.onnx"), &m, &err), 0);
+    float x1[3 * 16 * 16] = {0};
+    infer_tensor in1 = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x1, .bytes = sizeof x1};
+    infer_tensor out1[2] = {0};
+    infer_session *s1;
     int before = count_threads();
+    assert_int_equal(infer_session_new(m, NULL, &s1, &err), 0); /* 1 thread (oneDNN, OpenBLAS) */
+    assert_int_equal(infer_session_run(s1, &in1, 1, out1, 2, &err), 0);
+    assert_int_equal(count_threads(), before); /* a 1-thread session never starts a thread */
+    infer_session_free(s1);
     infer_session_opts o;
     infer_session_opts_init(&o);
     o.threads = 2;
