@@ -1,5 +1,5 @@
 /*
- * dnnl_conv.c — 2-D convolutions on oneDNN. Its brgemm convolutions ran at 190-210 GFLOP/s on one
+ * dnnl_conv.c — 2-D convolutions and constant-weight matrix products on oneDNN. Its brgemm convolutions ran at 190-210 GFLOP/s on one
  * core of this machine, against about 110 for XNNPACK's f32 IGEMM (Debian's 2022 snapshot).
  * Debian's oneDNN parallelises with OpenMP, which would be a second thread pool beside the
  * session's, so it serves 1-thread sessions only, and every call first sets OpenMP's thread count
@@ -23,7 +23,23 @@ typedef struct dconv {
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bia, dst;
     dnnl_memory_desc_t wmd; /* format of wei */
+    bool wei_shared;        /* wei belongs to the session's cache, not to this node */
 } dconv;
+
+/* Reordered weights shared by every node of a session that uses the same weights in the same
+ * format (ALBERT runs one layer's weights twelve times: reordered and held once). */
+typedef struct wcache {
+    const void *w;
+    dnnl_memory_desc_t wmd;
+    dnnl_memory_t mem;
+} wcache;
+
+static void wcache_free(void *p)
+{
+    wcache *c = p;
+    if (c->mem) dnnl_memory_destroy(c->mem);
+    free(c);
+}
 
 static pthread_once_t eng_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t engine;
@@ -36,7 +52,7 @@ static void eng_init(void)
 }
 
 /* Why: oneDNN for 1-thread sessions (see above); FM_INFER_NO_DNNL=1 falls back to XNNPACK. */
-bool dnnl_conv_wanted(const infer_session *s)
+bool dnnl_wanted(const infer_session *s)
 {
     static int off = -1;
     if (off < 0) off = getenv("FM_INFER_NO_DNNL") != NULL;
@@ -56,7 +72,7 @@ static void dconv_free(void *p)
     dconv *d = p;
     if (d->prim) dnnl_primitive_destroy(d->prim);
     free_mem(&d->src);
-    free_mem(&d->wei);
+    if (!d->wei_shared) free_mem(&d->wei);
     free_mem(&d->bia);
     free_mem(&d->dst);
     if (d->stream) dnnl_stream_destroy(d->stream);
@@ -80,7 +96,6 @@ static int reorder_weights(step *st, dconv *d, const dnnl_memory_desc_t *user, c
     dnnl_memory_t um = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t rp = NULL;
-    free_mem(&d->wei);
     CK(dnnl_memory_create(&um, user, engine, (void *)st->in[1]->data));
     CK(dnnl_memory_create(&d->wei, want, engine, DNNL_MEMORY_ALLOCATE));
     CK(dnnl_reorder_primitive_desc_create(&rpd, user, engine, want, engine, NULL));
@@ -98,12 +113,93 @@ out:
     return rc;
 }
 
+/* Why: shared by convolution and matmul: keeps only brgemm kernels (rc 1 otherwise), creates the
+ * per-node state on first use, reorders weights when the wanted format changed, and binds the
+ * plan's buffers. */
+static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *src,
+                 const dnnl_memory_desc_t *dst, const dnnl_memory_desc_t *wuser,
+                 const dnnl_memory_desc_t *bia, const void *bias, fm_err *err)
+{
+    int rc = 0;
+    dconv *d = *st->dstate;
+    const char *impl = NULL;
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    if (getenv("FM_INFER_DNNL_VERBOSE"))
+        FM_INFO("infer", "onednn node=%s impl=%s in_nhwc=%d out_nhwc=%d", st->node->name,
+                impl ? impl : "?", st->in_nhwc, st->out_nhwc);
+    if (!impl || strncmp(impl, "brg", 3)) { /* only the fast kernels; others are slower than XNNPACK */
+        rc = 1;
+        goto out;
+    }
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d) {
+            rc = step_err(st, err, FM_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (dnnl_stream_create(&d->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+            free(d);
+            rc = step_err(st, err, FM_EINTERNAL, "onednn: cannot create a stream");
+            goto out;
+        }
+        if (session_own_fn(st->s, d, dconv_free)) {
+            rc = step_err(st, err, FM_ENOMEM, "out of memory");
+            goto out;
+        }
+        *st->dstate = d;
+    }
+    if (d->prim) dnnl_primitive_destroy(d->prim);
+    d->prim = NULL;
+    free_mem(&d->src);
+    free_mem(&d->dst);
+    free_mem(&d->bia);
+    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (!want) {
+        rc = step_err(st, err, FM_EINTERNAL, "onednn: no weights format");
+        goto out;
+    }
+    if (!d->wei || !dnnl_memory_desc_equal(&d->wmd, want)) {
+        infer_session *s = st->s;
+        wcache *hit = NULL;
+        for (size_t i = 0; i < s->n_owned && !hit; i++) {
+            wcache *c = s->owned[i].obj;
+            if (s->owned[i].free_fn == wcache_free && c->w == st->in[1]->data && dnnl_memory_desc_equal(&c->wmd, want))
+                hit = c;
+        }
+        if (d->wei && !d->wei_shared) free_mem(&d->wei);
+        d->wei = NULL;
+        if (hit) {
+            d->wei = hit->mem;
+            d->wmd = hit->wmd;
+        } else {
+            if ((rc = reorder_weights(st, d, wuser, want, err))) goto out;
+            wcache *c = calloc(1, sizeof *c);
+            if (!c) {
+                rc = step_err(st, err, FM_ENOMEM, "out of memory");
+                goto out;
+            }
+            *c = (wcache){st->in[1]->data, *want, d->wei};
+            if (session_own_fn(s, c, wcache_free)) {
+                d->wei = NULL;
+                rc = step_err(st, err, FM_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        d->wei_shared = true;
+    }
+    CK(dnnl_primitive_create(&d->prim, pd));
+    CK(dnnl_memory_create(&d->src, src, engine, st->in[0]->data));
+    CK(dnnl_memory_create(&d->dst, dst, engine, st->out[0]->data));
+    if (bia) CK(dnnl_memory_create(&d->bia, bia, engine, (void *)bias));
+out:
+    return rc;
+}
+
 /* Returns 0 when the primitive is ready, 1 when oneDNN has no fast kernel for this case (the
  * caller falls back to XNNPACK), or a negative error. */
 int dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err)
 {
     int rc = 0;
-    dconv *d = *st->state;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
@@ -141,48 +237,7 @@ int dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err)
         CK(dnnl_primitive_attr_set_post_ops(attr, po));
     }
     CK(dnnl_primitive_desc_create(&pd, &cd, attr, engine, NULL));
-    const char *impl = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    if (getenv("FM_INFER_DNNL_VERBOSE"))
-        FM_INFO("infer", "onednn conv node=%s impl=%s in_nhwc=%d out_nhwc=%d g=%lld k=%lld",
-                st->node->name, impl ? impl : "?", st->in_nhwc, st->out_nhwc, (long long)g->g, (long long)g->kh);
-    if (!impl || strncmp(impl, "brg", 3)) { /* only the fast kernels; others are slower than XNNPACK */
-        rc = 1;
-        goto out;
-    }
-    if (!d) {
-        d = calloc(1, sizeof *d);
-        if (!d) {
-            rc = step_err(st, err, FM_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (dnnl_stream_create(&d->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
-            free(d);
-            rc = step_err(st, err, FM_EINTERNAL, "onednn: cannot create a stream");
-            goto out;
-        }
-        if (session_own_fn(st->s, d, dconv_free)) {
-            rc = step_err(st, err, FM_ENOMEM, "out of memory");
-            goto out;
-        }
-        *st->state = d;
-    }
-    if (d->prim) dnnl_primitive_destroy(d->prim);
-    d->prim = NULL;
-    free_mem(&d->src);
-    free_mem(&d->dst);
-    free_mem(&d->bia);
-    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    if (!want) {
-        rc = step_err(st, err, FM_EINTERNAL, "onednn: no weights format");
-        goto out;
-    }
-    if (!d->wei || !dnnl_memory_desc_equal(&d->wmd, want))
-        if ((rc = reorder_weights(st, d, &wuser, want, err))) goto out;
-    CK(dnnl_primitive_create(&d->prim, pd));
-    CK(dnnl_memory_create(&d->src, &src, engine, st->in[0]->data));
-    CK(dnnl_memory_create(&d->dst, &dst, engine, st->out[0]->data));
-    if (has_bias) CK(dnnl_memory_create(&d->bia, &bia, engine, (void *)st->in[2]->data));
+    rc = build(st, pd, &src, &dst, &wuser, has_bias ? &bia : NULL, has_bias ? st->in[2]->data : NULL, err);
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (po) dnnl_post_ops_destroy(po);
@@ -190,9 +245,30 @@ out:
     return rc;
 }
 
-int dnnl_conv_exec(step *st, fm_err *err)
+int dnnl_matmul_setup(step *st, int64_t rows, int64_t k, int64_t n, const float *bias, fm_err *err)
 {
-    dconv *d = *st->state;
+    int rc = 0;
+    dnnl_primitive_desc_t pd = NULL;
+    omp_set_num_threads(1);
+    dnnl_memory_desc_t src, dst, wuser, wany, bia;
+    dnnl_dims_t sd = {rows, k}, wd = {k, n}, dd = {rows, n}, bd = {1, n};
+    CK(dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_f32, dnnl_ab));
+    CK(dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab));
+    CK(dnnl_memory_desc_init_by_tag(&wuser, 2, wd, dnnl_f32, dnnl_ab));
+    CK(dnnl_memory_desc_init_by_tag(&wany, 2, wd, dnnl_f32, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&bia, 2, bd, dnnl_f32, dnnl_ab));
+    dnnl_matmul_desc_t md;
+    CK(dnnl_matmul_desc_init(&md, &src, &wany, bias ? &bia : NULL, &dst));
+    CK(dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL));
+    rc = build(st, pd, &src, &dst, &wuser, bias ? &bia : NULL, bias, err);
+out:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+int dnnl_step_exec(step *st, fm_err *err)
+{
+    dconv *d = *st->dstate;
     if (!d || !d->prim) return step_err(st, err, FM_EINTERNAL, "onednn convolution not set up");
     omp_set_num_threads(1);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, d->src}, {DNNL_ARG_WEIGHTS, d->wei}, {DNNL_ARG_DST, d->dst},

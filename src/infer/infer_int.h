@@ -165,6 +165,8 @@ typedef struct step {
     rt_val *out[4];
     int n_in, n_out;
     void **state;  /* op-private, kept across plans (XNNPACK operator with packed weights) */
+    void **dstate; /* oneDNN primitive state, kept across plans (a separate slot: a node may use
+                      XNNPACK at one batch size and oneDNN at another) */
     const rt_val *fused_bias;
     int64_t fc_rows;         /* fully connected: rows of the current plan */
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
@@ -234,6 +236,7 @@ struct infer_session {
     step *steps;
     size_t n_steps;
     void **node_state;    /* per node, kept across plans */
+    void **node_dnnl;     /* per node: oneDNN state, kept across plans */
     int *consumers;       /* per value: number of consuming nodes */
     int *cons_start, *cons_list; /* per value: its consuming nodes (CSR) */
     int *consumer;        /* per value: the last consuming node */

@@ -39,9 +39,11 @@ void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const
 typedef struct dnnl_conv_geom {
     int64_t n, c, h, w, m, oh, ow, g, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
 } dnnl_conv_geom;
-bool dnnl_conv_wanted(const infer_session *s);
+bool dnnl_wanted(const infer_session *s);
 int dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err);
-int dnnl_conv_exec(step *st, fm_err *err);
+/* Y[rows, n] = X[rows, k] W[k, n] (+ bias); 1 when oneDNN has no fast kernel. */
+int dnnl_matmul_setup(step *st, int64_t rows, int64_t k, int64_t n, const float *bias, fm_err *err);
+int dnnl_step_exec(step *st, fm_err *err);
 
 /* Transposes a [rows, cols] float matrix block-wise (also used for NCHW <-> NHWC). */
 void transpose2d_f32(const float *src, float *dst, size_t rows, size_t cols);

@@ -147,7 +147,7 @@ int setup_conv(step *st, fm_err *err)
     int rc = conv_params(st, &p, err);
     if (rc) return rc;
     if (!conv_uses_xnn(st, &p)) return 0;
-    st->dnnl = dnnl_conv_wanted(st->s);
+    st->dnnl = dnnl_wanted(st->s);
     if (st->dnnl) {
         dnnl_conv_geom g = {p.n, p.c, p.w.in[0], p.w.in[1], p.m, p.w.out[0], p.w.out[1], p.g,
                             p.w.k[0], p.w.k[1], p.w.s[0], p.w.s[1], p.w.d[0], p.w.d[1],
@@ -244,7 +244,7 @@ int exec_conv(step *st, fm_err *err)
     conv_p p;
     int rc = conv_params(st, &p, err);
     if (rc) return rc;
-    if (st->dnnl && conv_uses_xnn(st, &p)) return dnnl_conv_exec(st, err);
+    if (st->dnnl && conv_uses_xnn(st, &p)) return dnnl_step_exec(st, err);
     if (st->gemm1x1 && conv_uses_xnn(st, &p)) {
         gemm_rows(st->s, p.n * p.w.in[0] * p.w.in[1], p.c, p.m, st->in[0]->data, st->in[1]->data, true,
                   st->n_in > 2 && st->in[2] ? st->in[2]->data : NULL, st->fuse_min, st->fuse_max,
