@@ -135,7 +135,7 @@ static void conv_bufs(step *st, float **in, float **out)
 {
     float *sc = st->scratch;
     *in = st->in_nhwc ? st->in[0]->data : sc;
-    if (!st->in_nhwc) sc += st->in[0]->numel;
+    if (!st->in_nhwc && sc) sc += st->in[0]->numel; /* sc is NULL for empty tensors */
     *out = st->out_nhwc ? st->out[0]->data : sc;
 }
 
