@@ -37,15 +37,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     load_spec_init(&s);
     s.requests = 1000;
     switch (sel) {
-    case 0: case 1: case 2: case 3:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
         if (load_trace_parse(p, n, (load_unit)sel, "fuzz", &s.trace_ns, &s.trace_n, &err) == 0) {
             s.process = LOAD_PROC_TRACE;
             run_some(&s);
         }
         break;
-    case 4: case 5:
-        if (load_azure_parse(p, n, "fuzz", sel == 5 ? "f" : NULL, &s.azure_counts,
-                             &s.azure_minutes, &err) == 0) {
+    case 4:
+    case 5:
+        if (load_azure_parse(p, n, "fuzz", sel == 5 ? "f" : NULL, &s.azure_counts, &s.azure_minutes,
+                             &err) == 0) {
             uint64_t total = 0;
             for (size_t i = 0; i < s.azure_minutes; i++)
                 total += s.azure_counts[i];

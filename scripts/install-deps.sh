@@ -13,8 +13,8 @@ PKGS=(build-essential cmake pkg-config clang
 PKGS+=(chromium)
 # model export (tools/models) and the Python/PyTorch example runtime
 PKGS+=(python3 python3-torch python3-torchvision python3-onnx python3-numpy)
-# peers for bench/ and the awscli integration test; /usr/bin/time -v measures peak RSS in bench/
-PKGS+=(nginx wrk awscli time)
+# peers for bench/ and the awscli/boto3 integration test; /usr/bin/time -v measures peak RSS in bench/
+PKGS+=(nginx wrk awscli time python3-boto3)
 # node + npm for onnxruntime-node in bench/infer (a node installed otherwise, with npm, is fine)
 command -v npm >/dev/null || PKGS+=(nodejs npm)
 

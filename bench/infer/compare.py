@@ -12,7 +12,6 @@ import argparse
 import csv
 import datetime
 import json
-import math
 import os
 import re
 import socket
@@ -32,9 +31,9 @@ CSV_FIELDS = ["stamp", "host", "model", "batch", "threads", "runtime", "version"
 
 
 def quantile(xs, q):
-    """Nearest-rank quantile of a non-empty list (p99 of 20 samples is the largest)."""
+    """The sorted sample at index floor((n - 1) * q), as `faasml infer --bench` computes it."""
     s = sorted(xs)
-    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+    return s[int((len(s) - 1) * q)]
 
 
 def timed_spawn(cmd, env, timeout):
@@ -112,8 +111,8 @@ def run_faasml(d, batch, a, env, iters):
                 r["rel_err"] = float(np.abs(y - ref).max() / np.abs(ref).max())
         except (OSError, ValueError, ImportError) as e:
             r["note"] += f"; output not checked: {e}"
-    cmd = [a.faasml, "infer", model, "--random", "--batch", str(batch), "--threads",
-           str(a.threads), "--bench", str(iters), "--json"]
+    cmd = [a.faasml, "infer", model, "--input", os.path.join(d, f"input_b{batch}.npy"),
+           "--threads", str(a.threads), "--bench", str(iters), "--json"]
     rc, out, err, rss, _ = timed_spawn(cmd, env, a.timeout)
     if rc != 0:
         return {"error": f"faasml infer --bench exited {rc}: {err.strip()[-300:]}"}
@@ -121,9 +120,11 @@ def run_faasml(d, batch, a, env, iters):
         flat = flatten(json.loads(out))
     except ValueError:
         return {"error": f"faasml infer --json printed no JSON: {out[:200]!r}"}
+    load = [pick_ms(flat, k) for k in ("read", "parse", "plan", "pack")]
     r.update(p50_ms=pick_ms(flat, "p50"), p99_ms=pick_ms(flat, "p99"),
-             mean_ms=pick_ms(flat, "mean"), peak_rss_mb=max(x for x in (rss, rss_cold) if x),
-             iters=iters, version="faasml")
+             mean_ms=pick_ms(flat, "mean"), first_run_ms=pick_ms(flat, "first_run"),
+             load_ms=sum(load) if None not in load else None,
+             peak_rss_mb=max(x for x in (rss, rss_cold) if x), iters=iters, version="faasml")
     return r
 
 
@@ -161,7 +162,8 @@ def main():
                     help="seconds of warm iterations per process (at least 5 iterations)")
     ap.add_argument("--onnx", default="model.onnx",
                     help="ONNX file in the model directory (model.opset17.onnx for opset 17)")
-    ap.add_argument("--torch-mode", default="freeze", choices=("plain", "freeze", "optimize", "onnx"),
+    ap.add_argument("--torch-mode", default="freeze",
+                    choices=("plain", "freeze", "optimize", "onnx"),
                     help="TorchScript preparation, or onnx to interpret the .onnx file "
                     "(see torch_run.py; default freeze)")
     ap.add_argument("--timeout", type=float, default=600)

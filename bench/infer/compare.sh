@@ -7,12 +7,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-models=mobilenetv2,resnet50,vgg16,albert-base
+models=mobilenetv2,resnet50,vgg16,albert-base  # compare.py's default
 args=("$@")
+out=()
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in
         --models) models=${args[i+1]:-$models} ;;
         --models=*) models=${args[i]#--models=} ;;
+        --models-dir) out=(--out "${args[i+1]:-}") ;;
+        --models-dir=*) out=(--out "${args[i]#--models-dir=}") ;;
         -h|--help) exec /usr/bin/python3 "$here/compare.py" --help ;;
     esac
 done
@@ -20,5 +23,5 @@ if [ ! -d "$root/bench/node_modules/onnxruntime-node" ]; then
     echo "compare: installing onnxruntime-node into bench/node_modules" >&2
     (cd "$root/bench" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund >&2)
 fi
-"$root/tools/models/make-models.sh" --models "$models"
-exec /usr/bin/python3 "$here/compare.py" --models "$models" ${args[@]+"${args[@]}"}
+"$root/tools/models/make-models.sh" --models "$models" ${out[@]+"${out[@]}"}
+exec /usr/bin/python3 "$here/compare.py" ${args[@]+"${args[@]}"}

@@ -49,7 +49,8 @@ async function main() {
         err = Math.max(err, Math.abs(out.data[i] - ref.data[i]));
         absmax = Math.max(absmax, Math.abs(ref.data[i]));
     }
-    const sameShape = out.dims.length === ref.shape.length && out.dims.every((d, i) => d === ref.shape[i]);
+    const sameShape = out.dims.length === ref.shape.length &&
+        out.dims.every((d, i) => d === ref.shape[i]);
 
     await session.run(feeds); // one more warm-up after the cold run
     const lat = [];

@@ -153,8 +153,8 @@ int main(int argc, char **argv)
     sc[0].cfg.queue.capacity = 1000;
     sc[0].cfg.limit.account = 1000;
     sc[0].cfg.limit.scaling = POLICY_SCALING_LAMBDA_2023;
-    sc[0].cfg.limit.rate = (policy_rate){.burst = 1000, .refill = 1000, .period_ns = 10 * SEC,
-                                         .continuous = true};
+    sc[0].cfg.limit.rate =
+        (policy_rate){.burst = 1000, .refill = 1000, .period_ns = 10 * SEC, .continuous = true};
     sc[0].gap_ns = 1 * MS;
     sc[0].model = (ph_model){.cold_ns = 200 * MS, .service_ns = 50 * MS};
 
@@ -182,9 +182,12 @@ int main(int argc, char **argv)
     sc[3].cfg.inst.workers = 2;
     sc[3].cfg.inst.provision_delay_ns = 60 * SEC;
     sc[3].cfg.queue.capacity = 1000000;
-    sc[3].cfg.scale = (typeof(sc[3].cfg.scale)){.target_per_min = 3000, .period_ns = 10 * SEC,
-                                                .out_datapoints = 3, .in_datapoints = 15,
-                                                .in_ratio = 0.9, .out_cooldown_ns = 60 * SEC,
+    sc[3].cfg.scale = (typeof(sc[3].cfg.scale)){.target_per_min = 3000,
+                                                .period_ns = 10 * SEC,
+                                                .out_datapoints = 3,
+                                                .in_datapoints = 15,
+                                                .in_ratio = 0.9,
+                                                .out_cooldown_ns = 60 * SEC,
                                                 .in_cooldown_ns = 300 * SEC};
     sc[3].gap_ns = 1 * MS;
     sc[3].model = (ph_model){.cold_ns = 10 * SEC, .service_ns = 20 * MS};

@@ -62,7 +62,7 @@ typedef struct an_metrics {
     const char *function; /* NULL for the whole run */
     int64_t n_requests;   /* every request recorded (scheduled) */
     int64_t n_2xx, n_success, n_invoked, n_throttled, n_failed;
-    an_est latency_mean;  /* ms, 2xx requests; normal-approximation CI */
+    an_est latency_mean; /* ms, 2xx requests; normal-approximation CI */
     an_est latency_q[AN__QUANTILES];
     an_num latency_max;
     an_est success_ratio; /* Wilson CI */
@@ -78,8 +78,8 @@ typedef struct an_metrics {
 } an_metrics;
 
 typedef struct an_opts {
-    double slo_ms;       /* > 0: overrides the run's own "slo_ms"; 0: use the run's, else none */
-    double level;        /* confidence level, 0 picks 0.95 */
+    double slo_ms; /* > 0: overrides the run's own "slo_ms"; 0: use the run's, else none */
+    double level;  /* confidence level, 0 picks 0.95 */
     const cost_catalog *prices; /* NULL: no costs ("no price catalogue") */
     const char *snapshot;       /* NULL picks "current" */
 } an_opts;
@@ -89,30 +89,34 @@ typedef struct an_point2 {
 } an_point2;
 
 typedef struct an_run {
-    char *label;             /* "name (#id)", or "db:name (#id)" when several databases */
-    store_run info;          /* strings owned by the an_run */
-    double slo_ms;           /* 0: none */
-    const char *slo_source;  /* "--slo-ms", "run configuration" or "none" */
+    char *label;            /* "name (#id)", or "db:name (#id)" when several databases */
+    store_run info;         /* strings owned by the an_run */
+    double slo_ms;          /* 0: none */
+    const char *slo_source; /* "--slo-ms", "run configuration" or "none" */
+    int workers;            /* invocations one instance serves at once (run configuration's
+                               "workers", default 1): per-instance utilisation counts worker time */
     an_metrics total;
     an_metrics *funcs;
     int n_funcs;
     /* raw series for the figures (whole run) */
-    double *lat_sorted;      /* ms of 2xx requests, sorted */
+    double *lat_sorted; /* ms of 2xx requests, sorted */
     size_t n_lat;
-    an_point2 *timeline;     /* (s since start, latency ms) of answered requests */
+    an_point2 *timeline; /* (s since start, latency ms) of answered requests */
     size_t n_timeline;
-    int *timeline_ok;        /* 1 when that point succeeded */
-    an_point2 *arrivals;     /* (s, requests scheduled in that second) */
+    int *timeline_ok;    /* 1 when that point succeeded */
+    an_point2 *arrivals; /* (s, requests scheduled in that second) */
     size_t n_arrivals;
-    an_point2 *instances;    /* (s, instances alive) steps */
+    an_point2 *instances; /* (s, instances alive) steps */
     size_t n_instances;
     const char *instances_source; /* "points table" or "instances table" */
+    an_point2 *busy;              /* (s, instances busy), when the points table has it */
+    size_t n_busy;
     /* cost */
     cost_usage usage;
     bool has_own;
-    cost_result own;         /* valid when has_own; own.priced false says why */
-    char own_why[200];       /* when !has_own: why no catalogue entry matches the run */
-    cost_result *whatif;     /* every applicable entry of the snapshot (own included) */
+    cost_result own;     /* valid when has_own; own.priced false says why */
+    char own_why[200];   /* when !has_own: why no catalogue entry matches the run */
+    cost_result *whatif; /* every applicable entry of the snapshot (own included) */
     size_t n_whatif;
     const char *snapshot;
 } an_run;

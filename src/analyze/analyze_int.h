@@ -11,7 +11,8 @@ typedef struct an_req {
     int64_t scheduled_ns, sent_ns, done_ns, instance;
     int http_code, memory_mb;
     bool throttled, invoked, cold;
-    double init_ms, duration_ms, billed_ms;
+    double init_ms, duration_ms, billed_ms; /* <= 0: not recorded */
+    double share;                           /* 1/n of a server-side batch of n, else 1 */
 } an_req;
 
 typedef struct an_inst {
@@ -26,7 +27,10 @@ typedef struct an_inst {
 typedef struct an_pt {
     int64_t t_ns;
     double value;
+    int kind; /* AN_PT_TOTAL ("instances"), AN_PT_STATE ("instances_<state>"), AN_PT_BUSY */
 } an_pt;
+
+enum { AN_PT_TOTAL, AN_PT_STATE, AN_PT_BUSY };
 
 typedef struct an_data {
     char *fn[AN_MAX_FUNCS]; /* function names ("" when none was recorded) */
@@ -35,11 +39,13 @@ typedef struct an_data {
     size_t n_req, cap_req;
     an_inst *inst; /* sorted by id (the store reads them in id order) */
     size_t n_inst, cap_inst;
-    an_pt *pts;    /* "instances" points summed over functions, by time */
+    an_pt *pts; /* instance-count points as read, then merged by an_data_index */
     size_t n_pts, cap_pts;
+    an_point2 *alive, *busy; /* merged: instances alive and busy at each sample time (ns) */
+    size_t n_alive, n_busy;
 } an_data;
 
-void an_data_index(an_data *d);
+int an_data_index(an_data *d); /* sorts instances, merges points; FM_ENOMEM */
 void an_data_release(an_data *d);
 /* Did the request run on a provisioned-concurrency instance? */
 bool an_req_on_provisioned(const an_data *d, const an_req *q);

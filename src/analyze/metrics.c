@@ -14,8 +14,14 @@ const char *const an_quantile_name[AN__QUANTILES] = {"p50", "p90", "p95", "p99"}
 const char *const an_phase_name[AN__PHASES] = {"spawn", "runtime init", "download", "load",
                                                "warmup"};
 
-static an_num num(double v) { return (an_num){v, NULL}; }
-static an_num none(const char *why) { return (an_num){0, why}; }
+static an_num num(double v)
+{
+    return (an_num){v, NULL};
+}
+static an_num none(const char *why)
+{
+    return (an_num){0, why};
+}
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
@@ -69,6 +75,9 @@ static int on_request(const store_request *r, void *ud)
     q->duration_ms = r->duration_ms;
     q->billed_ms = r->billed_ms;
     q->memory_mb = r->memory_mb;
+    q->share = r->batch_kind && strcmp(r->batch_kind, "server") == 0 && r->batch_size > 1
+                   ? 1.0 / r->batch_size
+                   : 1.0;
     return 0;
 }
 
@@ -96,25 +105,30 @@ static int on_instance(const store_instance *i, void *ud)
     return 0;
 }
 
-/* Only the "instances" series is read: the instance count over time (summed over functions). */
+/* Reads the instance-count series: "instances" (a total), or the per-state gauges the platform
+ * and the simulator record ("instances_starting", "instances_idle", "instances_busy", ...; also
+ * "instances.<state>"), which an_data_index sums per sample time over states and functions. */
 static int on_point(const store_point *p, void *ud)
 {
     an_data *d = ud;
-    if (!p->metric || strcmp(p->metric, "instances") != 0)
+    const char *m = p->metric ? p->metric : "";
+    int kind;
+    if (strcmp(m, "instances") == 0)
+        kind = AN_PT_TOTAL;
+    else if (strncmp(m, "instances_", 10) == 0 || strncmp(m, "instances.", 10) == 0)
+        kind = strcmp(m + 10, "busy") == 0 ? AN_PT_BUSY : AN_PT_STATE;
+    else
         return 0;
-    if (d->n_pts && d->pts[d->n_pts - 1].t_ns == p->t_ns) {
-        d->pts[d->n_pts - 1].value += p->value;
-        return 0;
-    }
     if (grow((void **)&d->pts, &d->cap_pts, d->n_pts, sizeof *d->pts))
         return FM_ENOMEM;
-    d->pts[d->n_pts].t_ns = p->t_ns;
-    d->pts[d->n_pts].value = p->value;
-    d->n_pts++;
+    d->pts[d->n_pts++] = (an_pt){p->t_ns, p->value, kind};
     return 0;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static int on_run(const store_run *r, void *ud)
 {
@@ -136,6 +150,8 @@ void an_data_release(an_data *d)
     free(d->req);
     free(d->inst);
     free(d->pts);
+    free(d->alive);
+    free(d->busy);
     memset(d, 0, sizeof *d);
 }
 
@@ -199,7 +215,8 @@ static void latency_stats(an_metrics *m, const double *lat, size_t n, double lev
         ss += (lat[i] - mean) * (lat[i] - mean);
     m->latency_mean.est = num(mean);
     if (n >= 2) {
-        double half = an_norm_quantile(1 - (1 - level) / 2) * sqrt(ss / (double)(n - 1) / (double)n);
+        double half =
+            an_norm_quantile(1 - (1 - level) / 2) * sqrt(ss / (double)(n - 1) / (double)n);
         m->latency_mean.has_ci = true;
         m->latency_mean.lo = mean - half;
         m->latency_mean.hi = mean + half;
@@ -229,14 +246,14 @@ static int instance_series(const an_data *d, int fn, int64_t t0, int64_t t1, an_
 {
     *out = NULL;
     *n_out = 0;
-    if (fn < 0 && d->n_pts > 0) {
-        an_point2 *s = malloc(d->n_pts * sizeof *s);
+    if (fn < 0 && d->n_alive > 0) {
+        an_point2 *s = malloc(d->n_alive * sizeof *s);
         if (!s)
             return FM_ENOMEM;
-        for (size_t i = 0; i < d->n_pts; i++)
-            s[i] = (an_point2){(double)(d->pts[i].t_ns - t0) / 1e9, d->pts[i].value};
+        for (size_t i = 0; i < d->n_alive; i++)
+            s[i] = (an_point2){(d->alive[i].x - (double)t0) / 1e9, d->alive[i].y};
         *out = s;
-        *n_out = d->n_pts;
+        *n_out = d->n_alive;
         *source = "points table";
         return 0;
     }
@@ -339,7 +356,9 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
             busy_n++;
         }
         if (!per_instance_billing && q->invoked && !an_req_on_provisioned(d, q))
-            billed_ms += q->billed_ms > 0 ? q->billed_ms : q->duration_ms;
+            billed_ms += q->billed_ms > 0     ? q->billed_ms
+                         : q->duration_ms > 0 ? q->duration_ms * q->share
+                                              : 0;
     }
     m->n_failed = m->n_requests - m->n_success;
     qsort(lat, n_lat, sizeof *lat, cmp_double);
@@ -397,9 +416,13 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
     size_t n_series;
     const char *src;
     if (instance_series(d, fn, t0, t1, &series, &n_series, &src) == 0) {
-        series_stats(series, n_series, strcmp(src, "points table") == 0,
-                     (double)(t1 - t0) / 1e9, &m->instances_max,
-                     &m->instances_mean);
+        series_stats(series, n_series, strcmp(src, "points table") == 0, (double)(t1 - t0) / 1e9,
+                     &m->instances_max, &m->instances_mean);
+        if (fn < 0 && d->n_busy > 0 && (run->busy = malloc(d->n_busy * sizeof *run->busy))) {
+            for (size_t i = 0; i < d->n_busy; i++)
+                run->busy[i] = (an_point2){(d->busy[i].x - (double)t0) / 1e9, d->busy[i].y};
+            run->n_busy = d->n_busy;
+        }
         if (fn < 0) {
             run->instances = series;
             run->n_instances = n_series;
@@ -413,7 +436,7 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
 
     /* utilisation: busy instance-seconds over billed instance-seconds */
     m->busy_s = busy_n ? num(busy_ms / 1000) : none("no execution durations recorded");
-    double billed_s = per_instance_billing ? inst_s : billed_ms / 1000 + pc_s;
+    double billed_s = per_instance_billing ? inst_s * run->workers : billed_ms / 1000 + pc_s;
     m->billed_s = billed_s > 0 ? num(billed_s)
                                : none(per_instance_billing ? "no instance lifetimes recorded"
                                                            : "nothing billed");
@@ -501,13 +524,13 @@ static const cost_offer *own_offer(an_run *run, const cost_catalog *cat, const c
         return o;
     }
     if (prof == COST_LAMBDA || prof == COST_GCF) {
-        id = prof == COST_GCF ? "gcf-gen1"
+        id = prof == COST_GCF                                                   ? "gcf-gen1"
              : arch && (strcmp(arch, "arm64") == 0 || strcmp(arch, "arm") == 0) ? "aws-lambda-arm"
-                                                                               : "aws-lambda-x86";
+                                                                                : "aws-lambda-x86";
         const cost_offer *o = cost_offer_find(cat, snap, id);
         if (!o)
-            snprintf(run->own_why, sizeof run->own_why,
-                     "no price: no entry '%s' in snapshot '%s'", id, snap);
+            snprintf(run->own_why, sizeof run->own_why, "no price: no entry '%s' in snapshot '%s'",
+                     id, snap);
         return o;
     }
     if (!type) {
@@ -537,17 +560,28 @@ static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1
         free(spans);
         return FM_ENOMEM;
     }
+    /* a request that did not record its memory size gets the run's configured one */
+    cJSON *cfg = cJSON_Parse(run->info.config ? run->info.config : "{}");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(cfg, "memory_mb");
+    int cfg_mb = cJSON_IsNumber(mem) && mem->valuedouble > 0 ? (int)mem->valuedouble : 0;
+    cJSON_Delete(cfg);
     for (size_t i = 0; i < d->n_req; i++) {
         const an_req *q = &d->req[i];
-        inv[i] = (cost_invocation){q->duration_ms, q->billed_ms, q->memory_mb,
-                                   an_req_on_provisioned(d, q), q->invoked};
+        inv[i] = (cost_invocation){.duration_ms = q->duration_ms > 0 ? q->duration_ms : 0,
+                                   .billed_ms = q->billed_ms > 0 ? q->billed_ms : 0,
+                                   .init_ms = q->cold && q->init_ms > 0 ? q->init_ms : 0,
+                                   .share = q->share,
+                                   .memory_mb = q->memory_mb > 0 ? q->memory_mb : cfg_mb,
+                                   .on_provisioned = an_req_on_provisioned(d, q),
+                                   .invoked = q->invoked};
         if (q->http_code >= 200 && q->http_code < 300)
             u->n_ok++;
     }
     for (size_t i = 0; i < d->n_inst; i++) {
         const an_inst *p = &d->inst[i];
         double s = p->created_ns > 0 ? (double)(inst_end(p, t1) - p->created_ns) / 1e9 : 0;
-        spans[u->n_spans++] = (cost_span){s > 0 ? s : 0, p->memory_mb, p->provisioned};
+        spans[u->n_spans++] =
+            (cost_span){s > 0 ? s : 0, p->memory_mb > 0 ? p->memory_mb : cfg_mb, p->provisioned};
     }
     u->inv = inv;
     u->n_inv = d->n_req;
@@ -597,7 +631,18 @@ static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1
     return 0;
 }
 
-/* ---- entry points ----------------------------------------------------------------------------- */
+/* ---- entry points -----------------------------------------------------------------------------
+ */
+
+/* Workers per instance from the run's configuration (1 when it does not say). */
+static int run_workers(const an_run *run)
+{
+    cJSON *cfg = cJSON_Parse(run->info.config ? run->info.config : "{}");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "workers");
+    int w = cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e6 ? (int)v->valuedouble : 1;
+    cJSON_Delete(cfg);
+    return w;
+}
 
 static double run_slo(an_run *run, const an_opts *o)
 {
@@ -637,9 +682,13 @@ int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err
             fm_err_set(err, rc, "out of memory");
         goto fail;
     }
-    an_data_index(&d);
+    if (an_data_index(&d)) {
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto fail;
+    }
     double level = o->level > 0 ? o->level : 0.95;
     run->slo_ms = run_slo(run, o);
+    run->workers = run_workers(run);
     int64_t t0, t1;
     time_span(&d, &t0, &t1);
     cost_profile prof;
@@ -652,8 +701,11 @@ int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err
     if (lat && disp && run->funcs) {
         group_metrics(run, &d, -1, &run->total, level, run->slo_ms, per_inst, t0, t1, lat, disp);
         for (int f = 0; f < d.n_fn; f++) {
-            group_metrics(run, &d, f, &run->funcs[f], level, run->slo_ms, per_inst, t0, t1, lat,
-                          disp);
+            if (d.n_fn == 1) /* one function: its metrics are the run's; don't compute twice */
+                run->funcs[f] = run->total;
+            else
+                group_metrics(run, &d, f, &run->funcs[f], level, run->slo_ms, per_inst, t0, t1, lat,
+                              disp);
             run->funcs[f].function = strdup(d.fn[f]);
         }
         run->n_funcs = d.n_fn;
@@ -712,6 +764,7 @@ void analyze_run_free(an_run *r)
     free(r->timeline_ok);
     free(r->arrivals);
     free(r->instances);
+    free(r->busy);
     free((void *)r->usage.inv);
     free((void *)r->usage.spans);
     free(r->whatif);
@@ -733,12 +786,44 @@ static int cmp_inst(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int cmp_pt(const void *a, const void *b)
+{
+    int64_t x = ((const an_pt *)a)->t_ns, y = ((const an_pt *)b)->t_ns;
+    return (x > y) - (x < y);
+}
+
 /* Why sort again: the store returns instances in id order today; sorting here keeps the binary
- * search below correct whatever order a reader returns. */
-void an_data_index(an_data *d)
+ * search below correct whatever order a reader returns. Points come ordered by metric, so they
+ * are sorted by time and summed per sample time: the per-state gauges when the run recorded
+ * them, else the "instances" totals. */
+int an_data_index(an_data *d)
 {
     if (d->n_inst > 1)
         qsort(d->inst, d->n_inst, sizeof *d->inst, cmp_inst);
+    if (d->n_pts == 0)
+        return 0;
+    qsort(d->pts, d->n_pts, sizeof *d->pts, cmp_pt);
+    bool states = false;
+    for (size_t i = 0; i < d->n_pts; i++)
+        states |= d->pts[i].kind != AN_PT_TOTAL;
+    d->alive = malloc(d->n_pts * sizeof *d->alive);
+    d->busy = malloc(d->n_pts * sizeof *d->busy);
+    if (!d->alive || !d->busy)
+        return FM_ENOMEM;
+    for (size_t i = 0; i < d->n_pts;) {
+        int64_t t = d->pts[i].t_ns;
+        double alive = 0, busy = 0;
+        for (; i < d->n_pts && d->pts[i].t_ns == t; i++) {
+            if ((d->pts[i].kind != AN_PT_TOTAL) == states)
+                alive += d->pts[i].value;
+            if (d->pts[i].kind == AN_PT_BUSY)
+                busy += d->pts[i].value;
+        }
+        d->alive[d->n_alive++] = (an_point2){(double)t, alive};
+        if (states)
+            d->busy[d->n_busy++] = (an_point2){(double)t, busy};
+    }
+    return 0;
 }
 
 bool an_req_on_provisioned(const an_data *d, const an_req *q)

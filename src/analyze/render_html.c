@@ -102,8 +102,8 @@ static int run_gnuplot(html *h, const char *script)
     while (len > 0 && (last[len - 1] == '\n' || last[len - 1] == ' '))
         last[--len] = 0;
     char *nl = strrchr(last, '\n');
-    int rc = fm_err_set(h->err, FM_EINTERNAL, "gnuplot failed on '%s': %s", script,
-                        nl ? nl + 1 : last);
+    int rc =
+        fm_err_set(h->err, FM_EINTERNAL, "gnuplot failed on '%s': %s", script, nl ? nl + 1 : last);
     free(txt);
     return rc;
 }
@@ -198,8 +198,8 @@ static int fig_cdf(html *h, figure *fg)
         fprintf(d, "# %s: latency_ms\tfraction\n", r->label);
         size_t k = r->n_lat > 1000 ? 1000 : r->n_lat;
         for (size_t j = 0; j < k; j++) {
-            size_t idx = k == 1 ? 0 : (size_t)llround((double)j * (double)(r->n_lat - 1) /
-                                                      (double)(k - 1));
+            size_t idx =
+                k == 1 ? 0 : (size_t)llround((double)j * (double)(r->n_lat - 1) / (double)(k - 1));
             fprintf(d, "%.6g\t%.6g\n", r->lat_sorted[idx], (double)(idx + 1) / (double)r->n_lat);
         }
         fprintf(d, "\n\n");
@@ -207,10 +207,10 @@ static int fig_cdf(html *h, figure *fg)
         hi = fmax(hi, r->lat_sorted[r->n_lat - 1]);
         char q[300];
         gp_quote(q, sizeof q, r->label);
-        pl += (size_t)snprintf(plot + pl, sizeof plot - pl,
-                               "%s'latency_cdf.dat' index %d using 1:2 with steps ls %zu title '%s'",
-                               blocks ? ", \\\n     " : "plot ", blocks,
-                               i % FM_ARRAY_LEN(palette) + 1, q);
+        pl += (size_t)snprintf(
+            plot + pl, sizeof plot - pl,
+            "%s'latency_cdf.dat' index %d using 1:2 with steps ls %zu title '%s'",
+            blocks ? ", \\\n     " : "plot ", blocks, i % FM_ARRAY_LEN(palette) + 1, q);
         if (pl >= sizeof plot)
             pl = sizeof plot - 1;
         blocks++;
@@ -231,10 +231,11 @@ static int fig_cdf(html *h, figure *fg)
             if (s <= 0 || dup)
                 continue;
             slo_seen[ns++] = s;
-            fprintf(g,
-                    "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n"
-                    "set label 'SLO %g ms' at %g, graph 0.97 left offset 0.5,0 tc rgb '#666666'\n",
-                    s, s, s, s);
+            fprintf(
+                g,
+                "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n"
+                "set label 'SLO %g ms' at %g, graph 0.97 left offset 0.5,0 tc rgb '#666666'\n",
+                s, s, s, s);
         }
         fprintf(g, "%s\n", plot);
     }
@@ -255,9 +256,10 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     snprintf(fg->caption, sizeof fg->caption,
              "Top: latency of each answered request by the time it was sent (blue: success, "
              "red: error or over the SLO)%s. Bottom: arrival rate (requests scheduled per second) "
-             "and instances alive (from the %s).",
+             "and instances alive (from the %s)%s.",
              step > 1 ? "; thinned evenly to at most 20000 points" : "",
-             r->instances_source ? r->instances_source : "instances table");
+             r->instances_source ? r->instances_source : "instances table",
+             r->n_busy ? "; dashed: instances busy" : "");
     FILE *d = open_in(h, dn), *g = open_in(h, gn);
     if (!d || !g) {
         if (d)
@@ -268,6 +270,9 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     }
     preamble(g, fg->name, 900, 560);
     size_t n_ok = 0, n_bad = 0;
+    double inst_max = 0; /* headroom above the instance line, so it does not hide in the border */
+    for (size_t i = 0; i < r->n_instances; i++)
+        inst_max = fmax(inst_max, r->instances[i].y);
     double lo = INFINITY, hi = 0, end = 0;
     for (int pass = 0; pass < 2; pass++) {
         fprintf(d, "# %s: sent_s\tlatency_ms\n", pass == 0 ? "successful" : "failed or over SLO");
@@ -280,6 +285,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
             hi = fmax(hi, r->timeline[i].y);
             end = fmax(end, r->timeline[i].x);
         }
+        if ((pass == 0 ? n_ok : n_bad) == 0) /* gnuplot skips the index of a block without data */
+            fprintf(d, "NaN\tNaN\n");
         fprintf(d, "\n\n");
     }
     fprintf(d, "# arrival rate: t_s\trequests_per_s\n");
@@ -287,6 +294,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
         fprintf(d, "%.6f\t%.6g\n", r->arrivals[i].x, r->arrivals[i].y);
         end = fmax(end, r->arrivals[i].x + 1);
     }
+    if (r->n_arrivals == 0)
+        fprintf(d, "NaN\tNaN\n");
     fprintf(d, "\n\n# instances alive: t_s\tcount\n");
     for (size_t i = 0; i < r->n_instances; i++) {
         fprintf(d, "%.6f\t%g\n", r->instances[i].x, r->instances[i].y);
@@ -294,12 +303,20 @@ static int fig_timeline(html *h, size_t k, figure *fg)
     }
     if (r->n_instances) /* carry the last step to the end of the run */
         fprintf(d, "%.6f\t%g\n", end, r->instances[r->n_instances - 1].y);
+    else
+        fprintf(d, "NaN\tNaN\n");
+    fprintf(d, "\n\n# instances busy: t_s\tcount\n");
+    for (size_t i = 0; i < r->n_busy; i++)
+        fprintf(d, "%.6f\t%g\n", r->busy[i].x, r->busy[i].y);
+    if (r->n_busy)
+        fprintf(d, "%.6f\t%g\n", end, r->busy[r->n_busy - 1].y);
     fprintf(d, "\n\n");
     if (n_ok + n_bad == 0 && r->n_arrivals == 0 && r->n_instances == 0) {
         no_data(g, fg->name, "no requests recorded");
     } else {
-        fprintf(g, "set multiplot layout 2,1 margins 0.11,0.9,0.1,0.97 spacing 0,0.08\n"
-                   "set xrange [0:%g]\n",
+        fprintf(g,
+                "set multiplot layout 2,1 margins 0.11,0.9,0.1,0.97 spacing 0,0.08\n"
+                "set xrange [0:%g]\n",
                 end > 0 ? end : 1);
         gp_quote(q, sizeof q, r->label);
         if (n_ok + n_bad == 0) {
@@ -311,38 +328,50 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                 fprintf(g, "set logscale y 10\n");
             fprintf(g, "set ylabel 'latency (ms)'\nset key top right\nset format x ''\n");
             if (r->slo_ms > 0)
-                fprintf(g, "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 "
-                           "lw 1.5 lc rgb '#888888'\nset label 2 'SLO' at graph 0.005, first %g "
-                           "left offset 0,0.6 tc rgb '#666666'\n",
+                fprintf(g,
+                        "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 "
+                        "lw 1.5 lc rgb '#888888'\nset label 2 'SLO' at graph 0.005, first %g "
+                        "left offset 0,0.6 tc rgb '#666666'\n",
                         r->slo_ms, r->slo_ms, r->slo_ms);
             fprintf(g, "plot ");
             if (n_ok)
-                fprintf(g, "'%s' index 0 using 1:2 with points pt 7 ps 0.35 lc rgb '%s' "
-                           "title 'success'%s",
+                fprintf(g,
+                        "'%s' index 0 using 1:2 with points pt 7 ps 0.35 lc rgb '%s' "
+                        "title 'success'%s",
                         dn, palette[0], n_bad ? ", \\\n     " : "");
             if (n_bad)
-                fprintf(g, "'%s' index 1 using 1:2 with points pt 7 ps 0.45 lc rgb '%s' "
-                           "title 'error or over SLO'",
+                fprintf(g,
+                        "'%s' index 1 using 1:2 with points pt 7 ps 0.45 lc rgb '%s' "
+                        "title 'error or over SLO'",
                         dn, palette[3]);
             fprintf(g, "\nunset logscale y\nunset arrow 1\nunset label 2\n");
         }
-        fprintf(g, "set format x '%%g'\nset xlabel 'time since start of run (s)'\n"
-                   "set ylabel 'arrivals (req/s)'\nset y2label 'instances'\n"
-                   "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:*]\n"
-                   "set key top right\nplot ");
+        fprintf(g,
+                "set format x '%%g'\nset xlabel 'time since start of run (s)'\n"
+                "set ylabel 'arrivals (req/s)'\nset y2label 'instances'\n"
+                "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:%g]\n"
+                "set offsets 0,0,graph 0.12,0\nset key top right\nplot ",
+                inst_max > 0 ? ceil(inst_max * 1.15) : 1);
         bool any = false;
         if (r->n_arrivals) {
-            fprintf(g, "'%s' index 2 using 1:2 with steps ls 1 lw 1.6 title 'arrival rate' "
-                       "axes x1y1",
+            fprintf(g,
+                    "'%s' index 2 using 1:2 with steps ls 1 lw 1.6 title 'arrival rate' "
+                    "axes x1y1",
                     dn);
             any = true;
         }
         if (r->n_instances)
-            fprintf(g, "%s'%s' index 3 using 1:2 with steps ls 2 lw 2.4 title 'instances' "
-                       "axes x1y2",
+            fprintf(g,
+                    "%s'%s' index 3 using 1:2 with steps ls 2 lw 2.4 title 'instances' "
+                    "axes x1y2",
                     any ? ", \\\n     " : "", dn);
         else if (!any)
             fprintf(g, "2 notitle");
+        if (r->n_busy)
+            fprintf(g,
+                    ", \\\n     '%s' index 4 using 1:2 with steps ls 3 lw 1.8 dt 2 "
+                    "title 'busy' axes x1y2",
+                    dn);
         fprintf(g, "\nunset multiplot\n");
     }
     int rc = close_file(h, d, dn);
@@ -501,13 +530,14 @@ static int fig_scatter(html *h, figure *fg)
             fprintf(g, "set logscale x 10\n");
         if (ylo > 0 && yhi / ylo > 20)
             fprintf(g, "set logscale y 10\n");
-        fprintf(g, "set xlabel 'cost per 1M successful requests (USD)'\n"
-                   "set ylabel 'p99 latency (ms)'\nunset key\n%s"
-                   "set offsets graph 0.08, graph 0.25, graph "
-                   "0.15, 0\n"
-                   "plot 'latency_cost.dat' using 1:2:3:4 with yerrorbars ls 1 pt 7 ps 1.4, \\\n"
-                   "     '' using 1:2:5 with labels left offset 1.2,0.6 font ',11' "
-                   "tc rgb '#333333'\n",
+        fprintf(g,
+                "set xlabel 'cost per 1M successful requests (USD)'\n"
+                "set ylabel 'p99 latency (ms)'\nunset key\n%s"
+                "set offsets graph 0.08, graph 0.25, graph "
+                "0.15, 0\n"
+                "plot 'latency_cost.dat' using 1:2:3:4 with yerrorbars ls 1 pt 7 ps 1.4, \\\n"
+                "     '' using 1:2:5 with labels left offset 1.2,0.6 font ',11' "
+                "tc rgb '#333333'\n",
                 ylo > 0 && yhi / ylo > 20 ? "" : "set yrange [0:*]\n");
     }
     int rc = close_file(h, d, "latency_cost.dat");
@@ -672,11 +702,12 @@ static int write_index(html *h, const figure *figs, int n_figs)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-               "<title>faasml report</title>\n<style>%s</style></head>\n<body>\n"
-               "<header><h1>faasml report</h1><p>%zu run%s &middot; generated %s &middot; "
-               "prices: snapshot ",
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "<title>faasml report</title>\n<style>%s</style></head>\n<body>\n"
+            "<header><h1>faasml report</h1><p>%zu run%s &middot; generated %s &middot; "
+            "prices: snapshot ",
             css, h->n, h->n == 1 ? "" : "s", when);
     esc(f, h->o->snapshot ? h->o->snapshot : "current");
     fputs(" &middot; data: <a style=\"color:#c9d3de\" href=\"report.json\">report.json</a>"
@@ -695,15 +726,15 @@ static int write_index(html *h, const figure *figs, int n_figs)
           f);
     fputs("<h2>Figures</h2>\n", f);
     for (int i = 0; i < n_figs; i++) {
-        fprintf(f, "<figure id=\"%s\"><h3 style=\"margin:0 0 8px;font-size:16px\">",
-                figs[i].name);
+        fprintf(f, "<figure id=\"%s\"><h3 style=\"margin:0 0 8px;font-size:16px\">", figs[i].name);
         esc(f, figs[i].title);
         fprintf(f, "</h3><img src=\"%s.svg\" alt=\"", figs[i].name);
         esc(f, figs[i].title);
         fputs("\"><figcaption>", f);
         esc(f, figs[i].caption);
-        fprintf(f, " <a href=\"%s.gp\">gnuplot script</a> &middot; <a href=\"%s.dat\">data</a>"
-                   "</figcaption></figure>\n",
+        fprintf(f,
+                " <a href=\"%s.gp\">gnuplot script</a> &middot; <a href=\"%s.dat\">data</a>"
+                "</figcaption></figure>\n",
                 figs[i].name, figs[i].name);
     }
     definitions_html(f, h);
@@ -713,7 +744,8 @@ static int write_index(html *h, const figure *figs, int n_figs)
     return rc ? fm_err_set(h->err, rc, "out of memory") : crc;
 }
 
-/* ---- the atomic directory swap ---------------------------------------------------------------- */
+/* ---- the atomic directory swap ----------------------------------------------------------------
+ */
 
 static bool is_dir(const char *p)
 {

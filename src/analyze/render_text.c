@@ -9,7 +9,6 @@
 
 /* ---- formatting helpers --------------------------------------------------------------------- */
 
-
 static void fmt_usd(char *b, size_t cap, double v)
 {
     if (v >= 1)
@@ -197,9 +196,21 @@ int an_grid_set(an_grid *g, int row, int col, const char *s)
     return an_grid_put(g, row, col, s, false);
 }
 
-static const char *const main_cols[] = {
-    "run", "mode", "profile", "requests", "success [95% CI]", "p50 ms", "p99 ms [95% CI]",
-    "mean ms", "max ms", "ok/s", "cold starts", "util", "run cost", "per 1M ok", NULL};
+static const char *const main_cols[] = {"run",
+                                        "mode",
+                                        "profile",
+                                        "requests",
+                                        "success [95% CI]",
+                                        "p50 ms",
+                                        "p99 ms [95% CI]",
+                                        "mean ms",
+                                        "max ms",
+                                        "ok/s",
+                                        "cold starts",
+                                        "util",
+                                        "run cost",
+                                        "per 1M ok",
+                                        NULL};
 
 static int metrics_row(an_grid *g, int row, const char *label, const an_run *r, const an_metrics *m,
                        bool first_fn_row)
@@ -244,7 +255,8 @@ int an_grid_main(an_run *const *runs, size_t n, an_grid *gp)
         rc |= metrics_row(&g, ++row, r->label, r, &r->total, true);
         for (int f = 0; r->n_funcs > 1 && f < r->n_funcs; f++) {
             char l[AN_CELL];
-            snprintf(l, sizeof l, "  function %s", r->funcs[f].function);
+            snprintf(l, sizeof l, "  function %s",
+                     r->funcs[f].function[0] ? r->funcs[f].function : "(unnamed)");
             rc |= metrics_row(&g, ++row, l, r, &r->funcs[f], false);
         }
     }
@@ -254,9 +266,10 @@ int an_grid_main(an_run *const *runs, size_t n, an_grid *gp)
 
 int an_grid_detail(an_run *const *runs, size_t n, an_grid *gp)
 {
-    static const char *const cols[] = {"run", "offered/s", "inst max", "inst mean",
-                                       "cold init ms", "spawn", "runtime init", "download",
-                                       "load", "warmup", "dispatch mean ms", "dispatch p99", "dispatch max", NULL};
+    static const char *const cols[] = {
+        "run",          "offered/s", "inst max", "inst mean", "cold init ms",     "spawn",
+        "runtime init", "download",  "load",     "warmup",    "dispatch mean ms", "dispatch p99",
+        "dispatch max", NULL};
     an_grid g = {.cols = (int)(FM_ARRAY_LEN(cols) - 1)};
     int rc = 0;
     char b[AN_CELL];
@@ -285,7 +298,7 @@ int an_grid_detail(an_run *const *runs, size_t n, an_grid *gp)
 int an_grid_whatif(an_run *const *runs, size_t n, an_grid *gp)
 {
     an_grid g = {.cols = (int)n + 1};
-    int rc = an_grid_set(&g, 0, 0, "catalogue entry (snapshot)");
+    int rc = an_grid_set(&g, 0, 0, "catalogue entry");
     for (size_t i = 0; i < n && !rc; i++)
         rc |= an_grid_set(&g, 0, (int)i + 1, runs[i]->label);
     int rows = 0;
@@ -450,11 +463,12 @@ static void json_metrics(FILE *out, const an_metrics *m)
         fprintf(out, "\"function\":%s", q);
         f = false;
     }
-    fprintf(out, "%s\"requests\":%lld,\"ok_2xx\":%lld,\"success\":%lld,\"invoked\":%lld,"
-                 "\"throttled\":%lld,\"cold_starts\":%lld,\"instances\":%lld",
-            f ? "" : ",", (long long)m->n_requests, (long long)m->n_2xx,
-            (long long)m->n_success, (long long)m->n_invoked, (long long)m->n_throttled,
-            (long long)m->cold_starts, (long long)m->n_instances);
+    fprintf(out,
+            "%s\"requests\":%lld,\"ok_2xx\":%lld,\"success\":%lld,\"invoked\":%lld,"
+            "\"throttled\":%lld,\"cold_starts\":%lld,\"instances\":%lld",
+            f ? "" : ",", (long long)m->n_requests, (long long)m->n_2xx, (long long)m->n_success,
+            (long long)m->n_invoked, (long long)m->n_throttled, (long long)m->cold_starts,
+            (long long)m->n_instances);
     f = false;
     json_est(out, "success_ratio", &m->success_ratio, &f);
     json_est(out, "latency_mean_ms", &m->latency_mean, &f);

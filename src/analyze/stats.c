@@ -26,8 +26,8 @@ double an_norm_quantile(double p)
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     double q, r, x;
     if (p <= 0)
         return -INFINITY;
@@ -84,7 +84,7 @@ int an_quantile_ci(size_t n, double p, double level, size_t *lo, size_t *hi, dou
         cdf[i] = acc;
     }
     /* F(k) for any k, with the mass below the window taken as 0 and above it as 1 */
-#define F(k) ((k) < k0 ? 0.0 : (k) >= k1 ? 1.0 : cdf[(k) - k0])
+#define F(k) ((k) < k0 ? 0.0 : (k) >= k1 ? 1.0 : cdf[(k)-k0])
     bool found = false;
     size_t best_l = 0, best_u = 0;
     double best_cov = 0;

@@ -1,4 +1,6 @@
 /* faasml calibrate: measure the built-in runtime on this machine for the simulator. */
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "sim/calibrate.h"
 
@@ -31,9 +33,42 @@ static void cpu_model(char *buf, size_t cap)
             *p = ' ';
 }
 
+typedef struct run_cfg {
+    char model[128], runtime[64];
+} run_cfg;
+
+/* The model and runtime a bench run recorded in its configuration. */
+static int read_cfg(const store_run *r, void *ud)
+{
+    run_cfg *c = ud;
+    cJSON *j = cJSON_Parse(r->config ? r->config : "{}");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "runtime");
+    if (cJSON_IsString(m) && !c->model[0])
+        snprintf(c->model, sizeof c->model, "%s", m->valuestring);
+    if (cJSON_IsString(rt) && !c->runtime[0])
+        snprintf(c->runtime, sizeof c->runtime, "%s", rt->valuestring);
+    cJSON_Delete(j);
+    return 0;
+}
+
+typedef struct live_runs {
+    int64_t ids[256];
+    int n;
+} live_runs;
+
+static int collect_live(const store_run *r, void *ud)
+{
+    live_runs *l = ud;
+    if (strcmp(r->mode, "live") == 0 && r->status && strcmp(r->status, "done") == 0 && l->n < 256)
+        l->ids[l->n++] = r->id;
+    return 0;
+}
+
 int cmd_calibrate(int argc, char **argv)
 {
     cli_strlist models = {0};
+    const char *from_db = NULL, *from_run = NULL, *as_model = NULL, *as_runtime = NULL;
     const char *out_path = NULL, *batches = "1,8";
     int64_t runs = 30, cold_runs = 5, threads = 1, max_s = 20;
     const cli_opt opts[] = {
@@ -45,6 +80,14 @@ int cmd_calibrate(int argc, char **argv)
         {"max-seconds", 0, CLI_OPT_INT, &max_s, "S",
          "stop a batch size's runs after S seconds, at least 5 runs (default 20)"},
         {"output", 'o', CLI_OPT_STR, &out_path, "FILE", "calibration file to write (default stdout)"},
+        {"from-db", 0, CLI_OPT_STR, &from_db, "DB",
+         "instead of measuring: derive entries from a recorded live run of DB (with --run)"},
+        {"run", 0, CLI_OPT_STR, &from_run, "NAME|ID",
+         "the recorded run (with --from-db; default: every complete live run of DB)"},
+        {"as-model", 0, CLI_OPT_STR, &as_model, "NAME",
+         "with --from-db: model key (default: the run's configuration)"},
+        {"as-runtime", 0, CLI_OPT_STR, &as_runtime, "NAME",
+         "with --from-db: runtime key (default: the run's configuration)"},
         {0},
     };
     const cli_spec spec = {
@@ -57,7 +100,9 @@ int cmd_calibrate(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
-    if (models.n == 0)
+    if (from_run && !from_db)
+        return cli_fail("calibrate", 2, "--run needs --from-db");
+    if (models.n == 0 && !from_db)
         return cli_fail("calibrate", 2, "no --model given");
     int batch[32], nb = 0;
     char bbuf[256];
@@ -81,6 +126,44 @@ int cmd_calibrate(int argc, char **argv)
     size_t slen = 0, clen = 0;
     FILE *svc = open_memstream(&sbuf, &slen), *cold = open_memstream(&cbuf, &clen);
     fm_err err = {0};
+    if (from_db) {
+        store *db;
+        live_runs runs = {0};
+        if (!(rc = store_open(from_db, &db, &err))) {
+            if (from_run) {
+                runs.n = 1;
+                if (fm_parse_i64(from_run, &runs.ids[0]) != 0)
+                    rc = store_run_find(db, from_run, &runs.ids[0], &err);
+            } else {
+                rc = store_runs_each(db, collect_live, &runs, &err);
+                if (!rc && runs.n == 0)
+                    rc = fm_err_set(&err, FM_ENOTFOUND, "'%s' holds no complete live run", from_db);
+            }
+            for (int i = 0; !rc && i < runs.n; i++) {
+                run_cfg c = {0};
+                if (as_model)
+                    snprintf(c.model, sizeof c.model, "%s", as_model);
+                if (as_runtime)
+                    snprintf(c.runtime, sizeof c.runtime, "%s", as_runtime);
+                rc = store_run_get(db, runs.ids[i], read_cfg, &c, &err);
+                if (rc > 0)
+                    rc = 0;
+                if (!rc && (!c.model[0] || !c.runtime[0]))
+                    rc = fm_err_set(&err, FM_EINVAL,
+                                    "run %lld does not record its model and runtime: give "
+                                    "--as-model and --as-runtime", (long long)runs.ids[i]);
+                if (!rc)
+                    rc = sim_calibrate_from_run(db, runs.ids[i], c.model, c.runtime, svc, cold,
+                                                &err);
+                if (rc == FM_ENOTFOUND && !from_run) { /* too few warm invocations: skip it */
+                    fprintf(stderr, "faasml calibrate: skipped: %s\n", err.msg);
+                    fm_err_clear(&err);
+                    rc = 0;
+                }
+            }
+            store_close(db);
+        }
+    }
     for (int i = 0; i < models.n && !rc; i++) {
         const char *eq = strchr(models.v[i], '=');
         if (!eq || eq == models.v[i] || !eq[1]) {
@@ -107,15 +190,20 @@ int cmd_calibrate(int argc, char **argv)
     size_t dlen = 0;
     FILE *d = open_memstream(&doc, &dlen);
     fprintf(d,
-            "# Written by 'faasml calibrate' on this machine: built-in runtime, %lld thread(s).\n"
-            "source: measured with faasml %s calibrate\n"
+            "# Written by 'faasml calibrate' on this machine.\n"
+            "source: measured with faasml %s calibrate%s%s%s%s%s\n"
             "date: %s\n"
-            "method: %lld warm runs per batch size after 3 warm-ups, %lld fresh loads; one full "
-            "core per thread stands for %d MB\n"
+            "method: %s\n"
             "machine: {cpu: \"%s\", cores: %ld}\n"
             "service:\n%scold_start:\n%s",
-            (long long)threads, FM_VERSION, date, (long long)runs, (long long)cold_runs,
-            o.memory_mb, cpu, sysconf(_SC_NPROCESSORS_ONLN), sbuf, cbuf);
+            FM_VERSION, !from_db ? "" : from_run ? " from run '" : " from the live runs of ",
+            from_run ? from_run : "", from_run ? "' of " : "", from_db ? from_db : "",
+            "", date,
+            from_db ? "warm successful invocations' billed durations and the instances' recorded "
+                      "cold-start phases of a live run"
+                    : "warm runs per batch size after 3 warm-ups and fresh loads of the built-in "
+                      "runtime; one full core per thread stands for 1769 MB per thread",
+            cpu, sysconf(_SC_NPROCESSORS_ONLN), sbuf, cbuf);
     fclose(d);
     free(sbuf);
     free(cbuf);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* faasml deploy: validate locally (file:line:col errors), then PUT to the admin API. */
 int cmd_deploy(int argc, char **argv)
 {
     const char *gateway = NULL;
@@ -18,13 +19,16 @@ int cmd_deploy(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "deploy", "SPEC.yaml [--gateway URL]",
+        "deploy",
+        "SPEC.yaml [--gateway URL]",
         "Validates a function spec (name, runtime: custom with bootstrap | builtin-onnx with "
         "model, memory_mb, timeout_s, environment, reserved_concurrency, provisioned_concurrency, "
         "keep_alive, profile) and deploys it to a running 'faasml serve'. Deploying a name that "
         "exists updates it: new instances use the new spec, old ones drain. Relative paths are "
         "taken from the spec's directory. See docs/platform.md.",
-        opts, 1, 1};
+        opts,
+        1,
+        1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;

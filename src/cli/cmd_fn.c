@@ -51,19 +51,34 @@ static bool is_yaml(const char *p)
     return (n > 5 && strcmp(p + n - 5, ".yaml") == 0) || (n > 4 && strcmp(p + n - 4, ".yml") == 0);
 }
 
+/* Why: in Runtime API mode a configuration error is also Lambda's init error (POST
+ * /runtime/init/error), so it shows in the invocation result, not only in the logs. */
+static int config_fail(bool lambda, const char *api, const fn_spec *fs, const fn_run_opts *ro,
+                       fm_err *err)
+{
+    if (!lambda)
+        return cli_fail("fn", 2, "%s", err->msg);
+    fm_err cause = *err;
+    fn_run_opts o = *ro;
+    o.config_error = &cause;
+    fn_lambda_run(fs, api, &o, err);
+    return cli_fail("fn", 1, "%s", err->msg);
+}
+
 int cmd_fn(int argc, char **argv)
 {
     const char *model = NULL, *spec_path = NULL, *listen = NULL, *name = NULL, *task_dir = NULL;
     const char *size = NULL, *mean = NULL, *std = NULL, *layout = NULL, *labels = NULL;
     const char *output = NULL, *log_level = NULL;
-    int64_t threads = 0, max_batch = 0, channels = 0, topk = -1, max_events = 0;
+    int64_t threads = 0, max_batch = 0, channels = 0, topk = -1, max_events = 0, max_body = 0;
     double scale = -1;
     bool no_warmup = false, softmax = false;
     const cli_opt opts[] = {
         {"model", 'm', CLI_OPT_STR, &model, "PATH|URL",
          "ONNX model: a path, a file:// or http(s):// URL (copied into the task directory at "
          "init), or builtin:identity[:DTYPE[:D0xD1..]] (a test handler that echoes its input)"},
-        {"spec", 's', CLI_OPT_STR, &spec_path, "FILE", "function spec (YAML; see docs/function-host.md)"},
+        {"spec", 's', CLI_OPT_STR, &spec_path, "FILE",
+         "function spec (YAML; see docs/function-host.md)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "HTTP mode on HOST:PORT (port 0 picks one; default with $PORT: 127.0.0.1:$PORT)"},
         {"name", 0, CLI_OPT_STR, &name, "NAME", "model name in KServe paths (default: file name)"},
@@ -82,13 +97,16 @@ int cmd_fn(int argc, char **argv)
         {"softmax", 0, CLI_OPT_FLAG, &softmax, NULL, "top-k scores are softmax probabilities"},
         {"output", 0, CLI_OPT_STR, &output, "NAME", "top-k reads this output (default: first)"},
         {"labels", 0, CLI_OPT_STR, &labels, "FILE", "top-k class labels, one per line"},
+        {"max-body", 0, CLI_OPT_INT, &max_body, "BYTES",
+         "HTTP mode: largest request body, larger ones get 413 (default 64 MiB)"},
         {"max-events", 0, CLI_OPT_INT, &max_events, "N",
          "Runtime API mode: exit 0 after N events (default: serve forever)"},
         {"log-level", 0, CLI_OPT_STR, &log_level, "LEVEL", "debug, info, warn, error, off"},
         {0},
     };
     const cli_spec spec = {
-        "fn", "[--model PATH|URL | --spec FILE] [--listen HOST:PORT] [options]",
+        "fn",
+        "[--model PATH|URL | --spec FILE] [--listen HOST:PORT] [options]",
         "The function host: serves one ONNX model.\n\n"
         "Runtime API mode (AWS Lambda custom runtime; also when run as 'bootstrap'): when "
         "$AWS_LAMBDA_RUNTIME_API is set and --listen is not given. Events are KServe v2 "
@@ -98,10 +116,15 @@ int cmd_fn(int argc, char **argv)
         "HTTP mode: with --listen or $PORT. KServe v2 REST (/v2/health/{live,ready}, "
         "/v2/models/NAME[/ready|/infer], binary tensor extension), SageMaker (GET /ping, "
         "POST /invocations), Knative ($PORT, SIGTERM drains). Prints 'listening on URL' first.\n\n"
+        "Zygote mode (started by 'faasml serve' for cold_start: zygote): with $FAASML_ZYGOTE_FD, "
+        "a control socket. Loads the model once, then forks a ready Runtime API instance per "
+        "request on the socket (docs/platform.md).\n\n"
         "Both modes print the init phases to stderr as one line:\n"
         "  FAASML_INIT {\"runtime_ms\":..,\"download_ms\":..,\"load_ms\":..,\"plan_ms\":..,"
         "\"warmup_ms\":..,\"init_ms\":..}",
-        opts, 0, 0};
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -115,6 +138,14 @@ int cmd_fn(int argc, char **argv)
     fm_err err = {0};
     fn_spec fs;
     fn_spec_init(&fs);
+    if (max_body < 0 || max_events < 0)
+        return cli_fail("fn", 2, "--max-body and --max-events must not be negative");
+    fn_run_opts ro = {
+        .on_ready = print_ready, .max_events = max_events, .max_body = (size_t)max_body};
+    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+    const char *port_env = getenv("PORT");
+    bool http = listen || (port_env && *port_env && !(api && *api));
+    bool lambda = !http && api && *api;
     const char *handler = getenv("_HANDLER");
     char hpath[4096] = "";
     if (!spec_path && !model && handler && *handler)
@@ -124,22 +155,27 @@ int cmd_fn(int argc, char **argv)
     if (!spec_path && hpath[0] && is_yaml(hpath))
         spec_path = hpath;
     if (spec_path && *spec_path && fn_spec_load_file(spec_path, &fs, &err))
-        return cli_fail("fn", 2, "%s", err.msg);
+        return config_fail(lambda, api, &fs, &ro, &err);
     if (!model && !fs.model[0])
         model = getenv("FAASML_MODEL");
     if (!model && !fs.model[0] && hpath[0] && !is_yaml(hpath))
         model = hpath;
     if (model)
         snprintf(fs.model, sizeof fs.model, "%s", model);
-    if (!fs.model[0])
-        return cli_fail("fn", 2, "no model: give --model, --spec, $FAASML_SPEC, $FAASML_MODEL "
-                        "or $_HANDLER");
+    if (!fs.model[0]) {
+        fm_err_set(&err, FM_EINVAL,
+                   "no model: give --model, --spec, $FAASML_SPEC, $FAASML_MODEL or $_HANDLER");
+        return config_fail(lambda, api, &fs, &ro, &err);
+    }
     if (name)
         snprintf(fs.name, sizeof fs.name, "%s", name);
     if (task_dir)
         snprintf(fs.task_dir, sizeof fs.task_dir, "%s", task_dir);
-    if (!threads && getenv("FAASML_THREADS") && fm_parse_i64(getenv("FAASML_THREADS"), &threads))
-        return cli_fail("fn", 2, "invalid $FAASML_THREADS '%s'", getenv("FAASML_THREADS"));
+    if (!threads && getenv("FAASML_THREADS") &&
+        fm_parse_i64(getenv("FAASML_THREADS"), &threads)) {
+        fm_err_set(&err, FM_EINVAL, "invalid $FAASML_THREADS '%s'", getenv("FAASML_THREADS"));
+        return config_fail(lambda, api, &fs, &ro, &err);
+    }
     if (threads < 0 || threads > 256 || max_batch < 0 || max_batch > 65536)
         return cli_fail("fn", 2, "--threads must be in [1, 256] and --max-batch in [1, 65536]");
     if (threads)
@@ -151,8 +187,7 @@ int cmd_fn(int argc, char **argv)
     if (size) {
         int h, w;
         char tail;
-        if (sscanf(size, "%dx%d%c", &h, &w, &tail) != 2 || h < 1 || w < 1 || h > 16384 ||
-            w > 16384)
+        if (sscanf(size, "%dx%d%c", &h, &w, &tail) != 2 || h < 1 || w < 1 || h > 16384 || w > 16384)
             return cli_fail("fn", 2, "invalid --size '%s' (want HxW, e.g. 224x224)", size);
         fs.pre.height = h;
         fs.pre.width = w;
@@ -184,12 +219,9 @@ int cmd_fn(int argc, char **argv)
     if (labels)
         snprintf(fs.post.labels, sizeof fs.post.labels, "%s", labels);
 
-    fn_run_opts ro = {.on_ready = print_ready, .max_events = max_events};
-    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
-    const char *port_env = getenv("PORT");
     char host[256] = "127.0.0.1";
     int port = 0;
-    if (listen || (port_env && *port_env && !(api && *api))) {
+    if (http) {
         char spec_listen[300];
         if (!listen) {
             snprintf(spec_listen, sizeof spec_listen, "127.0.0.1:%s", port_env);
@@ -198,10 +230,18 @@ int cmd_fn(int argc, char **argv)
         if (parse_listen(listen, host, sizeof host, &port))
             return cli_fail("fn", 2, "invalid listen address '%s' (want HOST:PORT)", listen);
         rc = fn_http_run(&fs, host, port, &ro, &err);
-    } else if (api && *api) {
+    } else if (getenv("FAASML_ZYGOTE_FD") && *getenv("FAASML_ZYGOTE_FD")) {
+        /* Started by `faasml serve` for a cold_start: zygote function (docs/platform.md). */
+        int64_t fd;
+        if (fm_parse_i64(getenv("FAASML_ZYGOTE_FD"), &fd) || fd < 3 || fd > 1 << 20)
+            return cli_fail("fn", 2, "invalid $FAASML_ZYGOTE_FD '%s'", getenv("FAASML_ZYGOTE_FD"));
+        unsetenv("FAASML_ZYGOTE_FD");
+        rc = fn_zygote_run(&fs, (int)fd, &ro, &err);
+    } else if (lambda) {
         rc = fn_lambda_run(&fs, api, &ro, &err);
     } else {
-        return cli_fail("fn", 2, "nothing to serve on: give --listen HOST:PORT, set $PORT, or run "
+        return cli_fail("fn", 2,
+                        "nothing to serve on: give --listen HOST:PORT, set $PORT, or run "
                         "under the Lambda Runtime API ($AWS_LAMBDA_RUNTIME_API)");
     }
     if (rc)

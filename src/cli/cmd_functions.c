@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Reads a JSON number field as int (0 when absent). */
 static int num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -18,6 +19,7 @@ static const char *str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
+/* faasml functions: a table of the admin API's list, or --delete NAME. */
 int cmd_functions(int argc, char **argv)
 {
     const char *gateway = NULL, *del = NULL;
@@ -29,10 +31,13 @@ int cmd_functions(int argc, char **argv)
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "print the list as JSON"},
         {0},
     };
-    const cli_spec spec = {"functions", "[--delete NAME] [--gateway URL] [--json]",
+    const cli_spec spec = {"functions",
+                           "[--delete NAME] [--gateway URL] [--json]",
                            "Lists the functions deployed on a running 'faasml serve' with their "
                            "instances by state, or removes one.",
-                           opts, 0, 0};
+                           opts,
+                           0,
+                           0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -67,9 +72,9 @@ int cmd_functions(int argc, char **argv)
         {
             const cJSON *in = cJSON_GetObjectItemCaseSensitive(f, "instances");
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "timeout_s");
-            printf("%-24s %-13s %4d MB %7.2fs %5d %5d %5d %8d\n", str(f, "name"),
-                   str(f, "runtime"), num(f, "memory_mb"), cJSON_IsNumber(t) ? t->valuedouble : 0,
-                   num(in, "idle"), num(in, "busy"), num(in, "starting"), num(f, "queue_depth"));
+            printf("%-24s %-13s %4d MB %7.2fs %5d %5d %5d %8d\n", str(f, "name"), str(f, "runtime"),
+                   num(f, "memory_mb"), cJSON_IsNumber(t) ? t->valuedouble : 0, num(in, "idle"),
+                   num(in, "busy"), num(in, "starting"), num(f, "queue_depth"));
         }
     }
     cJSON_Delete(o);

@@ -27,13 +27,15 @@ static size_t unbase64(char *s)
     return o;
 }
 
+/* faasml invoke: one Invoke API call; exit 1 on a function error or a non-200. */
 int cmd_invoke(int argc, char **argv)
 {
     const char *gateway = NULL, *payload = NULL, *out = NULL;
     bool event = false, tail = false;
     const cli_opt opts[] = {
-        {"payload", 'p', CLI_OPT_STR, &payload, "FILE", "JSON event (file; '-' for stdin; "
-                                                         "default {})"},
+        {"payload", 'p', CLI_OPT_STR, &payload, "FILE",
+         "JSON event (file; '-' for stdin; "
+         "default {})"},
         {"gateway", 'g', CLI_OPT_STR, &gateway, "URL",
          "platform URL (default $FAASML_GATEWAY or http://127.0.0.1:9000)"},
         {"event", 0, CLI_OPT_FLAG, &event, NULL, "asynchronous invocation (Event): queued, 202"},
@@ -41,11 +43,14 @@ int cmd_invoke(int argc, char **argv)
         {"output", 'o', CLI_OPT_STR, &out, "FILE", "write the response to FILE (default stdout)"},
         {0},
     };
-    const cli_spec spec = {"invoke", "NAME [--payload FILE] [--gateway URL]",
+    const cli_spec spec = {"invoke",
+                           "NAME [--payload FILE] [--gateway URL]",
                            "Invokes a function through the Lambda Invoke API and prints its "
                            "response. Exits 1 on a function error (X-Amz-Function-Error), a "
                            "throttle or any other failure.",
-                           opts, 1, 1};
+                           opts,
+                           1,
+                           1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;

@@ -27,13 +27,14 @@ typedef struct load_args {
     const char *tensor, *body, *aws_region, *aws_service;
     bool sagemaker, sigv4, log_tail, http2;
     cli_strlist headers;
-    int64_t max_in_flight, timeout, spin, check_timeout, progress;
+    int64_t max_in_flight, timeout, spin, check_timeout, progress, rt_priority, threads;
     bool no_check;
     const char *db, *name, *profile, *csv, *schedule_out;
     bool json, dry_run, quiet;
 } load_args;
 
-/* ---- workload ---------------------------------------------------------------------------------- */
+/* ---- workload ----------------------------------------------------------------------------------
+ */
 static int build_spec(load_args *a, load_spec *s, fm_err *err)
 {
     int rc;
@@ -67,18 +68,20 @@ static int build_spec(load_args *a, load_spec *s, fm_err *err)
         if ((rc = load_parse_matrix(a->mmpp_generator, s->mmpp.generator, &k, err)))
             return fm_err_prefix(err, "--mmpp-generator: ");
         if (k != s->mmpp.k)
-            return fm_err_set(err, FM_EINVAL, "--mmpp-generator is %dx%d but there are %d rates",
-                              k, k, s->mmpp.k);
+            return fm_err_set(err, FM_EINVAL, "--mmpp-generator is %dx%d but there are %d rates", k,
+                              k, s->mmpp.k);
         s->mmpp.have_generator = true;
     }
     if (a->mmpp_sojourn) {
         int n;
-        if ((rc = load_parse_list(a->mmpp_sojourn, true, s->mmpp.sojourn_s, LOAD_MMPP_MAX, &n,
-                                  err)))
+        if ((rc =
+                 load_parse_list(a->mmpp_sojourn, true, s->mmpp.sojourn_s, LOAD_MMPP_MAX, &n, err)))
             return fm_err_prefix(err, "--mmpp-sojourn: ");
         if (n != s->mmpp.k)
-            return fm_err_set(err, FM_EINVAL, "--mmpp-sojourn has %d values but there are %d "
-                              "rates", n, s->mmpp.k);
+            return fm_err_set(err, FM_EINVAL,
+                              "--mmpp-sojourn has %d values but there are %d "
+                              "rates",
+                              n, s->mmpp.k);
         s->mmpp.have_generator = false;
     }
     if (a->mmpp_transition) {
@@ -86,12 +89,15 @@ static int build_spec(load_args *a, load_spec *s, fm_err *err)
         if ((rc = load_parse_matrix(a->mmpp_transition, s->mmpp.transition, &k, err)))
             return fm_err_prefix(err, "--mmpp-transition: ");
         if (k != s->mmpp.k)
-            return fm_err_set(err, FM_EINVAL, "--mmpp-transition is %dx%d but there are %d "
-                              "rates", k, k, s->mmpp.k);
+            return fm_err_set(err, FM_EINVAL,
+                              "--mmpp-transition is %dx%d but there are %d "
+                              "rates",
+                              k, k, s->mmpp.k);
     }
     if (s->process == LOAD_PROC_MMPP && a->mmpp_rates && !a->mmpp_generator &&
         (!a->mmpp_sojourn || (s->mmpp.k > 1 && !a->mmpp_transition)))
-        return fm_err_set(err, FM_EINVAL, "mmpp needs --mmpp-generator, or --mmpp-sojourn and "
+        return fm_err_set(err, FM_EINVAL,
+                          "mmpp needs --mmpp-generator, or --mmpp-sojourn and "
                           "--mmpp-transition");
     if (a->segments.n) {
         s->nseg = 0;
@@ -136,12 +142,14 @@ static int build_spec(load_args *a, load_spec *s, fm_err *err)
         s->seed = (uint64_t)a->seed;
     if (!a->spec && !a->process && isnan(a->rate) && !a->mmpp_rates && !a->segments.n &&
         !a->trace && !a->azure)
-        return fm_err_set(err, FM_EINVAL, "no workload: give --rate, --mmpp-rates, --segment, "
+        return fm_err_set(err, FM_EINVAL,
+                          "no workload: give --rate, --mmpp-rates, --segment, "
                           "--trace, --azure or --spec");
     return load_spec_validate(s, err);
 }
 
-/* ---- dry run ------------------------------------------------------------------------------------ */
+/* ---- dry run ------------------------------------------------------------------------------------
+ */
 static int dry_run(const load_spec *s, bool json, fm_err *err)
 {
     load_schedule_stats st;
@@ -233,13 +241,16 @@ static int build_target(load_args *a, load_target *t, target_buf *b, const char 
     memset(t, 0, sizeof *t);
     int kinds = (a->function != NULL) + (a->kserve != NULL) + a->sagemaker;
     if (a->url && (a->target || kinds))
-        return fm_err_set(err, FM_EINVAL, "give --url alone, or --target with one of "
+        return fm_err_set(err, FM_EINVAL,
+                          "give --url alone, or --target with one of "
                           "--function, --kserve, --sagemaker");
     if (!a->url && !a->target)
-        return fm_err_set(err, FM_EINVAL, "no target: give --url URL or --target URL with "
+        return fm_err_set(err, FM_EINVAL,
+                          "no target: give --url URL or --target URL with "
                           "--function NAME, --kserve MODEL or --sagemaker");
     if (a->target && kinds != 1)
-        return fm_err_set(err, FM_EINVAL, "--target needs exactly one of --function, --kserve, "
+        return fm_err_set(err, FM_EINVAL,
+                          "--target needs exactly one of --function, --kserve, "
                           "--sagemaker");
     if (a->url) {
         snprintf(b->url, sizeof b->url, "%s", a->url);
@@ -259,18 +270,16 @@ static int build_target(load_args *a, load_target *t, target_buf *b, const char 
         *fname = a->function ? a->function : a->kserve ? a->kserve : "invocations";
     }
     if (strncmp(b->url, "http://", 7) != 0 && strncmp(b->url, "https://", 8) != 0)
-        return fm_err_set(err, FM_EINVAL, "target '%s' is not an http:// or https:// URL",
-                          b->url);
+        return fm_err_set(err, FM_EINVAL, "target '%s' is not an http:// or https:// URL", b->url);
     t->url = b->url;
     t->method = a->method;
     t->content_type = a->content_type;
     t->http2 = a->http2;
-    t->lambda_log_tail = a->log_tail;
+    t->lambda_log_tail = a->log_tail || a->function; /* a faasml gateway reports through it */
     int nh = 0;
     for (int i = 0; i < a->headers.n; i++) {
         if (!strchr(a->headers.v[i], ':'))
-            return fm_err_set(err, FM_EINVAL, "header '%s' is not 'Name: value'",
-                              a->headers.v[i]);
+            return fm_err_set(err, FM_EINVAL, "header '%s' is not 'Name: value'", a->headers.v[i]);
         b->headers[nh++] = a->headers.v[i];
     }
     if (a->sigv4) {
@@ -280,7 +289,8 @@ static int build_target(load_args *a, load_target *t, target_buf *b, const char 
         if (!region)
             region = getenv("AWS_DEFAULT_REGION");
         if (!id || !key || !*id || !*key)
-            return fm_err_set(err, FM_EINVAL, "--sigv4 needs AWS_ACCESS_KEY_ID and "
+            return fm_err_set(err, FM_EINVAL,
+                              "--sigv4 needs AWS_ACCESS_KEY_ID and "
                               "AWS_SECRET_ACCESS_KEY in the environment");
         if (!region)
             return fm_err_set(err, FM_EINVAL, "--sigv4 needs --aws-region or AWS_REGION");
@@ -315,8 +325,7 @@ static int build_payloads(load_args *a, uint64_t seed, load_payloads **p, fm_err
         else if (strcmp(a->pick, "random") == 0)
             pick = LOAD_PICK_RANDOM;
         else
-            return fm_err_set(err, FM_EINVAL, "unknown --pick '%s' (round-robin, random)",
-                              a->pick);
+            return fm_err_set(err, FM_EINVAL, "unknown --pick '%s' (round-robin, random)", a->pick);
         return load_payloads_from_path(a->payload, pick, seed, p, err);
     }
     /* Lambda Invoke and KServe targets take a body; a plain URL gets GET */
@@ -327,43 +336,25 @@ static int build_payloads(load_args *a, uint64_t seed, load_payloads **p, fm_err
     return 0;
 }
 
-/* ---- recording ----------------------------------------------------------------------------------- */
+/* ---- recording
+ * ----------------------------------------------------------------------------------- */
 typedef struct sink {
     store *db;
     int64_t run_id;
     FILE *csv;
     const char *function;
-    int64_t t0_mono; /* set by the driver before the first record */
+    int64_t t0_mono;  /* set by the driver before the first record */
     int64_t wall_off; /* wall clock minus monotonic clock */
     int errors;
     fm_err err;
 } sink;
 
-static int64_t wall(const sink *k, int64_t t) { return t ? k->wall_off + k->t0_mono + t : 0; }
-
 static void on_record(const load_record *r, void *ud)
 {
     sink *k = ud;
     if (k->db && !k->errors) {
-        store_request q = {
-            .run = k->run_id,
-            .id = (int64_t)r->id,
-            .function = k->function,
-            .scheduled_ns = wall(k, r->scheduled_ns),
-            .sent_ns = wall(k, r->sent_ns),
-            .first_byte_ns = wall(k, r->first_byte_ns),
-            .done_ns = wall(k, r->done_ns),
-            .status = load_status_name(r->status),
-            .http_code = r->http_code,
-            .error = r->error[0] ? r->error : NULL,
-            .cold = r->cold == 1,
-            .instance = r->instance,
-            .init_ms = r->init_ms,
-            .duration_ms = r->duration_ms,
-            .billed_ms = r->billed_ms,
-            .memory_mb = r->memory_mb,
-            .batch_size = 1,
-        };
+        store_request q;
+        load_record_to_store(r, k->run_id, k->function, k->wall_off + k->t0_mono, &q);
         if (store_request_add(k->db, &q, &k->err))
             k->errors++;
     }
@@ -374,8 +365,8 @@ static void on_record(const load_record *r, void *ud)
             if (*c == '"' || *c == '\\')
                 *c = '\'';
         int64_t ls = r->done_ns && r->status == LOAD_ST_OK ? r->done_ns - r->scheduled_ns : -1;
-        int64_t lt = r->done_ns && r->sent_ns && r->status == LOAD_ST_OK ? r->done_ns - r->sent_ns
-                                                                          : -1;
+        int64_t lt =
+            r->done_ns && r->sent_ns && r->status == LOAD_ST_OK ? r->done_ns - r->sent_ns : -1;
         fprintf(k->csv,
                 "%" PRIu64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
                 ",%s,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%d,%d,%" PRId64
@@ -387,7 +378,8 @@ static void on_record(const load_record *r, void *ud)
     }
 }
 
-/* ---- progress and summary ---------------------------------------------------------------------- */
+/* ---- progress and summary ----------------------------------------------------------------------
+ */
 static bool tty;
 
 static void on_progress(const load_progress *p, void *ud)
@@ -419,7 +411,7 @@ static void print_hist_json(const char *name, const fm_hist *h, double div)
 
 static void print_hist_text(const char *label, const fm_hist *h, double div, const char *unit)
 {
-    printf("  %-28s", label);
+    printf("  %-30s", label);
     if (!h->count) {
         printf("n/a\n");
         return;
@@ -432,8 +424,8 @@ static void print_hist_text(const char *label, const fm_hist *h, double div, con
 static void print_summary(const load_summary *s, const load_spec *spec, int64_t run_id, bool json)
 {
     if (json) {
-        printf("{\"run\":%" PRId64 ",\"process\":\"%s\",\"seed\":%" PRIu64
-               ",\"scheduled\":%" PRIu64 ",\"elapsed_s\":%.6f,\"achieved_rate\":%.3f,"
+        printf("{\"run\":%" PRId64 ",\"process\":\"%s\",\"seed\":%" PRIu64 ",\"scheduled\":%" PRIu64
+               ",\"elapsed_s\":%.6f,\"achieved_rate\":%.3f,"
                "\"success_ratio\":%.6f,\"interrupted\":%s,\"counts\":{",
                run_id, load_process_name(spec->process), spec->seed, s->total,
                (double)s->elapsed_ns / 1e9, s->achieved_rate, s->success_ratio,
@@ -483,9 +475,13 @@ static int run_load(load_args *a, load_spec *spec)
     load_payloads *p = NULL;
     if (build_target(a, &t, &tb, &fname, &err) || build_payloads(a, spec->seed, &p, &err))
         return cli_fail(CMD, 2, "%s", err.msg);
-    if (a->max_in_flight < 1 || a->timeout <= 0) {
+    if (a->max_in_flight < 1 || a->max_in_flight > 1000000 || a->timeout <= 0 ||
+        a->rt_priority < 0 || a->rt_priority > 99 || a->threads < 1 || a->threads > 64 ||
+        a->threads > a->max_in_flight) {
         load_payloads_free(p);
-        return cli_fail(CMD, 2, "--max-in-flight must be >= 1 and --timeout > 0");
+        return cli_fail(CMD, 2,
+                        "--max-in-flight must be 1 to 1000000, --timeout > 0, "
+                        "--rt-priority 0 to 99 and --threads 1 to 64 (at most --max-in-flight)");
     }
     if (!a->no_check && load_target_check(&t, a->check_timeout, &err)) {
         load_payloads_free(p);
@@ -524,8 +520,13 @@ static int run_load(load_args *a, load_spec *spec)
                  w, url, a->max_in_flight, (double)a->timeout / 1e9, a->http2 ? "true" : "false");
         free(w);
         free(url);
-        store_run run = {.name = a->name, .mode = "live", .profile = a->profile, .config = cfg,
-                         .seed = spec->seed, .started_ns = fm_wall_ns(), .status = "running"};
+        store_run run = {.name = a->name,
+                         .mode = "live",
+                         .profile = a->profile,
+                         .config = cfg,
+                         .seed = spec->seed,
+                         .started_ns = fm_wall_ns(),
+                         .status = "running"};
         if (store_run_begin(k.db, &run, &err))
             goto fail;
         k.run_id = run.id;
@@ -536,9 +537,16 @@ static int run_load(load_args *a, load_spec *spec)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int64_t prog = a->quiet ? 0 : a->progress >= 0 ? a->progress : tty ? 250000000 : 5000000000;
-    load_run_opts o = {.max_in_flight = (int)a->max_in_flight, .timeout_ns = a->timeout,
-                       .spin_ns = a->spin, .progress_ns = prog, .progress = on_progress,
-                       .record = on_record, .ud = &k, .stop = &stop_flag};
+    load_run_opts o = {.max_in_flight = (int)a->max_in_flight,
+                       .timeout_ns = a->timeout,
+                       .threads = (int)a->threads,
+                       .spin_ns = a->spin,
+                       .rt_priority = (int)a->rt_priority,
+                       .progress_ns = prog,
+                       .progress = on_progress,
+                       .record = on_record,
+                       .ud = &k,
+                       .stop = &stop_flag};
     load_summary sum;
     /* run times are ns since the driver's start; one wall/monotonic pair maps them to wall time */
     k.wall_off = fm_wall_ns() - fm_now_ns();
@@ -583,10 +591,19 @@ done:
 
 int cmd_load(int argc, char **argv)
 {
-    load_args a = {.rate = NAN, .trace_unit = "s", .pick = "round-robin", .aws_service = "lambda",
-                   .max_in_flight = 1024, .timeout = 30000000000LL, .spin = 0,
-                   .check_timeout = 3000000000LL, .progress = -1, .db = "results.db",
-                   .name = "load", .seed = 1};
+    load_args a = {.rate = NAN,
+                   .trace_unit = "s",
+                   .pick = "round-robin",
+                   .aws_service = "lambda",
+                   .max_in_flight = 1024,
+                   .timeout = 30000000000LL,
+                   .spin = 0,
+                   .check_timeout = 3000000000LL,
+                   .threads = 1,
+                   .progress = -1,
+                   .db = "results.db",
+                   .name = "load",
+                   .seed = 1};
     const char *seed_s = NULL;
     const cli_opt opts[] = {
         {"spec", 0, CLI_OPT_STR, &a.spec, "FILE", "workload from a YAML file (flags override)"},
@@ -607,8 +624,9 @@ int cmd_load(int argc, char **argv)
          "piecewise arrivals: poisson (default) or even"},
         {"repeat", 0, CLI_OPT_FLAG, &a.repeat, NULL, "piecewise: cycle the segments"},
         {"trace", 0, CLI_OPT_STR, &a.trace, "FILE", "replay a timestamp file (one per line)"},
-        {"trace-unit", 0, CLI_OPT_STR, &a.trace_unit, "U", "unit of --trace times: s, ms, us, ns "
-                                                          "(default s)"},
+        {"trace-unit", 0, CLI_OPT_STR, &a.trace_unit, "U",
+         "unit of --trace times: s, ms, us, ns "
+         "(default s)"},
         {"azure", 0, CLI_OPT_STR, &a.azure, "FILE",
          "replay an Azure Functions 2019 invocations_per_function CSV"},
         {"azure-function", 0, CLI_OPT_STR, &a.azure_function, "HASH",
@@ -617,12 +635,14 @@ int cmd_load(int argc, char **argv)
          "arrivals within an Azure minute: uniform (default), poisson, equal"},
         {"requests", 'n', CLI_OPT_INT, &a.requests, "N", "stop after N requests"},
         {"duration", 'd', CLI_OPT_DURATION, &a.duration, "D", "stop at D (e.g. 60s)"},
-        {"seed", 0, CLI_OPT_STR, &seed_s, "S", "random seed (default 1); same seed, same "
-                                               "schedule"},
+        {"seed", 0, CLI_OPT_STR, &seed_s, "S",
+         "random seed (default 1); same seed, same "
+         "schedule"},
         {"url", 'u', CLI_OPT_STR, &a.url, "URL", "send to this URL (Lambda Invoke, KServe, any)"},
         {"target", 't', CLI_OPT_STR, &a.target, "URL", "base URL of a faasml gateway or server"},
         {"function", 'f', CLI_OPT_STR, &a.function, "NAME",
-         "with --target: POST /2015-03-31/functions/NAME/invocations"},
+         "with --target: POST /2015-03-31/functions/NAME/invocations (asks for the log tail "
+         "to record cold starts and billed duration)"},
         {"kserve", 0, CLI_OPT_STR, &a.kserve, "MODEL",
          "with --target: POST /v2/models/MODEL/infer"},
         {"sagemaker", 0, CLI_OPT_FLAG, &a.sagemaker, NULL, "with --target: POST /invocations"},
@@ -630,10 +650,12 @@ int cmd_load(int argc, char **argv)
         {"header", 'H', CLI_OPT_LIST, &a.headers, "'N: V'", "extra request header, repeatable"},
         {"content-type", 0, CLI_OPT_STR, &a.content_type, "T",
          "body content type (default application/json)"},
-        {"payload", 0, CLI_OPT_STR, &a.payload, "PATH", "body from a file, or each file of a "
-                                                       "directory"},
-        {"pick", 0, CLI_OPT_STR, &a.pick, "P", "directory payloads: round-robin (default), "
-                                              "random"},
+        {"payload", 0, CLI_OPT_STR, &a.payload, "PATH",
+         "body from a file, or each file of a "
+         "directory"},
+        {"pick", 0, CLI_OPT_STR, &a.pick, "P",
+         "directory payloads: round-robin (default), "
+         "random"},
         {"tensor", 0, CLI_OPT_STR, &a.tensor, "SPEC",
          "generated KServe v2 body, e.g. input:1x3x224x224:FP32"},
         {"body", 0, CLI_OPT_STR, &a.body, "TEXT", "literal body"},
@@ -643,12 +665,18 @@ int cmd_load(int argc, char **argv)
         {"aws-service", 0, CLI_OPT_STR, &a.aws_service, "S", "SigV4 service (default lambda)"},
         {"lambda-log-tail", 0, CLI_OPT_FLAG, &a.log_tail, NULL,
          "ask Lambda for its log tail and record cold start, duration, billed duration"},
-        {"http2", 0, CLI_OPT_FLAG, &a.http2, NULL, "use HTTP/2 (prior knowledge on http://)"},
+        {"http2", 0, CLI_OPT_FLAG, &a.http2, NULL,
+         "use HTTP/2 (ALPN on https://; on http:// needs libcurl >= 8.0)"},
         {"max-in-flight", 'c', CLI_OPT_INT, &a.max_in_flight, "N",
          "outstanding requests at most (default 1024); a send past it is counted as dropped"},
         {"timeout", 0, CLI_OPT_DURATION, &a.timeout, "D", "per-request timeout (default 30s)"},
         {"spin", 0, CLI_OPT_DURATION, &a.spin, "D",
          "busy-wait the last D before each send for accuracy (default 0: sleep only)"},
+        {"threads", 0, CLI_OPT_INT, &a.threads, "N",
+         "timing loops, each on its own thread sending every N-th request (default 1)"},
+        {"rt-priority", 0, CLI_OPT_INT, &a.rt_priority, "N",
+         "run the timing loop SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE; default 0: "
+         "off)"},
         {"check-timeout", 0, CLI_OPT_DURATION, &a.check_timeout, "D",
          "connection check before the run (default 3s)"},
         {"no-check", 0, CLI_OPT_FLAG, &a.no_check, NULL, "skip the connection check"},
@@ -667,7 +695,8 @@ int cmd_load(int argc, char **argv)
         {0},
     };
     const cli_spec spec_cli = {
-        CMD, "[workload] [target] [options]",
+        CMD,
+        "[workload] [target] [options]",
         "Open-loop load generator: sends each request at its scheduled time, whatever is still "
         "outstanding, and measures latency from the scheduled time (free of coordinated "
         "omission), from the actual send time, and the dispatch error. Every request goes to the "
@@ -678,7 +707,9 @@ int cmd_load(int argc, char **argv)
         "  faasml load --segment ramp:10:200:60s --target http://127.0.0.1:8080 --kserve m "
         "--tensor input:1x3x224x224:FP32\n"
         "  faasml load --azure d01.csv --spread poisson -d 10m --url http://127.0.0.1:9000/",
-        opts, 0, 0};
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec_cli, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;

@@ -1,11 +1,13 @@
 /* faasml plan: the design-space search — cheapest configuration under an SLO, and the Pareto
  * front of cost against p99 latency, found with the simulator. */
+#include "analyze/analyze.h"
 #include "cli.h"
 #include "plan/plan.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int progress(size_t done, size_t total, const plan_point *p, void *ud)
 {
@@ -19,8 +21,15 @@ static int progress(size_t done, size_t total, const plan_point *p, void *ud)
 
 static const char *cfg_name(const plan_run *r, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%s m%d b%d pc%d %s", r->platform->name, r->runtime, r->memory_mb,
-             r->batch, r->provisioned, r->model->name);
+    bool fn = r->platform->profile == POLICY_PROFILE_LAMBDA ||
+              r->platform->profile == POLICY_PROFILE_GCF;
+    char mem[32] = "";
+    if (fn)
+        snprintf(mem, sizeof mem, " %dMB", r->memory_mb);
+    snprintf(buf, cap, "%s %s %s%s b%d%s", r->model->name, r->platform->name, r->runtime, mem,
+             r->batch, r->provisioned ? " pc" : "");
+    if (r->provisioned)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%d", r->provisioned);
     return buf;
 }
 
@@ -70,11 +79,88 @@ static void print_json(const plan_result *res, double slo)
     printf("]}\n");
 }
 
+/* Why: a plan is a prediction; running its top choices live on this machine and printing the
+ * measurements beside the predictions is how a user learns how far to trust it. */
+static int verify(plan_spec *sp, const plan_result *res, int64_t n, fm_err *err)
+{
+    const char *names[16];
+    char bufs[16][210];
+    const plan_point *pts[16];
+    size_t k = 0;
+    /* the best, then the next cheapest configurations that meet the SLO */
+    bool used[4096] = {0};
+    while ((int64_t)k < n && k < 16) {
+        int pick = -1;
+        for (size_t i = 0; i < res->n && i < 4096; i++) {
+            const plan_point *p = &res->points[i];
+            if (used[i] || !p->meets_slo || !p->priced ||
+                strcmp(p->run->platform->device, "cpu") != 0)
+                continue;
+            if (pick < 0 || p->cost_per_1m < res->points[pick].cost_per_1m)
+                pick = (int)i;
+        }
+        if (pick < 0)
+            break;
+        used[pick] = true;
+        pts[k] = &res->points[pick];
+        snprintf(bufs[k], sizeof bufs[k], "%.*s/live",
+                 (int)(strlen(pts[k]->run->name) - 4), pts[k]->run->name);
+        names[k] = bufs[k];
+        k++;
+    }
+    if (k == 0) {
+        printf("\nnothing to verify live: no configuration on a CPU meets the SLO\n");
+        return 0;
+    }
+    sp->modes |= PLAN_LIVE;
+    for (int i = 0; i < sp->nplatforms; i++)
+        if (strcmp(sp->platforms[i].device, "cpu") == 0)
+            sp->platforms[i].modes |= PLAN_LIVE;
+    store *db;
+    int rc = store_open(sp->results, &db, err);
+    if (rc)
+        return rc;
+    plan_bench_opts bo = {.modes = PLAN_LIVE, .only = names, .n_only = k};
+    plan_bench_summary sum;
+    rc = plan_bench_run(sp, &bo, db, &sum, err);
+    cost_catalog *cat = NULL;
+    if (!rc && cost_catalog_load(sp->prices, &cat, err))
+        fm_err_clear(err);
+    an_opts ao = {.prices = cat, .snapshot = sp->snapshot};
+    printf("\nverified live on this machine (results in %s):\n", sp->results);
+    printf("%-44s %14s %14s %16s %16s\n", "configuration", "p99 sim", "p99 live", "USD/1M sim",
+           "USD/1M live");
+    for (size_t i = 0; !rc && i < k; i++) {
+        int64_t id;
+        an_run *ar = NULL;
+        if (store_run_find(db, names[i], &id, NULL) || analyze_run(db, id, &ao, &ar, err)) {
+            printf("%-44s %14.2f %14s\n", pts[i]->run->name, pts[i]->p99_ms, "failed");
+            fm_err_clear(err);
+            continue;
+        }
+        const an_metrics *m = &ar->total;
+        char p99[32], cost[32];
+        an_fmt(p99, sizeof p99, m->latency_q[AN_P99].est, 2);
+        if (ar->has_own && ar->own.priced && ar->own.has_per_1m)
+            snprintf(cost, sizeof cost, "%.4f", ar->own.per_1m);
+        else
+            snprintf(cost, sizeof cost, "no price");
+        printf("%-44s %14.2f %14s %16.4f %16s\n", pts[i]->run->name, pts[i]->p99_ms, p99,
+               pts[i]->cost_per_1m, cost);
+        analyze_run_free(ar);
+    }
+    plan_bench_summary_release(&sum);
+    cost_catalog_free(cat);
+    store_close(db);
+    return rc;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     double slo = 0, scale = 0;
     const char *prices = NULL;
     bool json = false, quiet = false;
+    int64_t verify_n = 0;
     const cli_opt opts[] = {
         {"slo-ms", 0, CLI_OPT_DOUBLE, &slo, "MS", "p99 latency objective (default: the spec's)"},
         {"scale", 0, CLI_OPT_DOUBLE, &scale, "K",
@@ -82,6 +168,10 @@ int cmd_plan(int argc, char **argv)
         {"prices", 0, CLI_OPT_STR, &prices, "FILE", "price catalogue (default data/prices.yaml)"},
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output"},
         {"quiet", 'q', CLI_OPT_FLAG, &quiet, NULL, "no progress on stderr"},
+        {"verify", 0, CLI_OPT_INT, &verify_n, "N",
+         "run the N cheapest configurations meeting the SLO live on this machine and print the "
+         "measurements beside the predictions (the search then simulates this machine: scale 1, "
+         "its cores, unless --scale is given)"},
         {0},
     };
     const cli_spec spec = {
@@ -101,8 +191,16 @@ int cmd_plan(int argc, char **argv)
     plan_spec sp;
     if ((rc = plan_spec_load(argv[0], &sp, &err)))
         return cli_fail("plan", 2, "%s", err.msg);
+    if (verify_n < 0 || verify_n > 16) {
+        plan_spec_release(&sp);
+        return cli_fail("plan", 2, "--verify takes 0 to 16 configurations");
+    }
+    if (verify_n > 0 && scale == 0) { /* predict what this machine will measure */
+        scale = 1;
+        sp.sim_host = (sim_host){.kind = SIM_HOST_CORES, .cores = (double)sysconf(_SC_NPROCESSORS_ONLN)};
+    }
     plan_search_opts o = {.slo_ms = slo, .scale = scale, .prices = prices,
-                          .progress = quiet || json ? NULL : progress};
+                          .progress = quiet || json || !isatty(2) ? NULL : progress};
     plan_result res;
     rc = plan_search(&sp, &o, &res, &err);
     if (!rc) {
@@ -111,6 +209,8 @@ int cmd_plan(int argc, char **argv)
             print_json(&res, s);
         else
             print_table(&res, s);
+        if (verify_n > 0 && !json)
+            rc = verify(&sp, &res, verify_n, &err);
     }
     plan_result_release(&res);
     plan_spec_release(&sp);

@@ -45,8 +45,9 @@ static const char *default_prices(char *buf, size_t cap)
         static const char *const rel[] = {"../data/prices.yaml", "../share/faasml/prices.yaml",
                                           "../../data/prices.yaml"};
         for (size_t i = 0; i < FM_ARRAY_LEN(rel); i++) {
-            snprintf(buf, cap, "%s/%s", dir, rel[i]);
-            if (is_file(buf))
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof p, "%s/%s", dir, rel[i]);
+            if (is_file(p) && cap >= PATH_MAX && realpath(p, buf))
                 return buf;
         }
     }
@@ -148,7 +149,8 @@ int cmd_report(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "report", "RUN_OR_DB... [--db PATH] [--run NAME|ID]... [options]",
+        "report",
+        "RUN_OR_DB... [--db PATH] [--run NAME|ID]... [options]",
         "Reports latency (mean, p50/p90/p95/p99, max, with confidence intervals), success ratio "
         "under an SLO, throughput, cold starts and their phases, instances over time, "
         "utilisation, load-generator dispatch error and cost of recorded runs, one row per run, "
@@ -158,7 +160,9 @@ int cmd_report(int argc, char **argv)
         "listed too. Metric definitions: docs/report.md; cost formulas: docs/costs.md.\n\n"
         "examples:\n  faasml report results.db\n  faasml report --db results.db lambda-1024 "
         "gcf-1024 --slo-ms 500\n  faasml report results.db --html report/ --snapshot 2021",
-        opts, 0, -1};
+        opts,
+        0,
+        -1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -200,8 +204,10 @@ int cmd_report(int argc, char **argv)
         if (db && strcmp(argv[i], db) == 0)
             continue;
         if (!db) {
-            rc = cli_fail("report", 2, "'%s' is not a results database file (to name a run, "
-                                       "give --db PATH)", argv[i]);
+            rc = cli_fail("report", 2,
+                          "'%s' is not a results database file (to name a run, "
+                          "give --db PATH)",
+                          argv[i]);
             goto out;
         }
         if (n_keys < (int)FM_ARRAY_LEN(keys))

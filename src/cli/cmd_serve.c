@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* HOST:PORT for --listen. */
 static int parse_listen(const char *s, const char **host, int *port, char *buf, size_t cap)
 {
     const char *colon = strrchr(s, ':');
@@ -19,10 +20,11 @@ static int parse_listen(const char *s, const char **host, int *port, char *buf, 
     return 0;
 }
 
+/* faasml serve: config, store run, platform, ready line, run until stopped. */
 int cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
-    bool no_cgroups = false;
+    bool no_cgroups = false, no_cpu_limit = false;
     int64_t init_timeout = -1, keep_alive = -1;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
@@ -31,8 +33,9 @@ int cmd_serve(int argc, char **argv)
          "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
         {"db", 0, CLI_OPT_STR, &db, "PATH",
          "results database: every invocation, instance, time series point and billed quantity"},
-        {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC", "deploy this function spec at start "
-                                                         "(repeatable)"},
+        {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC",
+         "deploy this function spec at start "
+         "(repeatable)"},
         {"log-dir", 0, CLI_OPT_STR, &log_dir, "DIR",
          "write instance logs to DIR/instances.log (default: stderr)"},
         {"keep-alive", 0, CLI_OPT_DURATION, &keep_alive, "DUR",
@@ -41,11 +44,14 @@ int cmd_serve(int argc, char **argv)
          "longest init before an instance is killed (default 10s)"},
         {"no-cgroups", 0, CLI_OPT_FLAG, &no_cgroups, NULL,
          "do not use cgroups; limit memory with RLIMIT_AS only"},
+        {"no-cpu-limit", 0, CLI_OPT_FLAG, &no_cpu_limit, NULL,
+         "cgroups for memory only: no CPU quota (CPU share) for instances"},
         {"log-level", 0, CLI_OPT_STR, &level, "LEVEL", "debug, info (default), warn, error"},
         {0},
     };
     const cli_spec spec = {
-        "serve", "[--config platform.yaml] [--listen HOST:PORT] [--db PATH] [options]",
+        "serve",
+        "[--config platform.yaml] [--listen HOST:PORT] [--db PATH] [options]",
         "Starts the serverless platform on one machine: a gateway speaking the AWS Lambda Invoke "
         "API (POST /2015-03-31/functions/NAME/invocations) and KServe v2 (/v2/...), an admin API "
         "(/admin/functions), Prometheus metrics (/metrics), and an instance manager that runs each "
@@ -53,7 +59,9 @@ int cmd_serve(int argc, char **argv)
         "CPU share (cgroups when writable, else RLIMIT_AS). Once ready it prints 'listening on "
         "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
         "flushes the database. See docs/platform.md.",
-        opts, 0, 0};
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -73,7 +81,8 @@ int cmd_serve(int argc, char **argv)
         fm_arena_release(&strings);
         return cli_fail("serve", 2, "%s", err.msg);
     }
-    if (listen && parse_listen(listen, &cfg.listen_host, &cfg.listen_port, hostbuf, sizeof hostbuf)) {
+    if (listen &&
+        parse_listen(listen, &cfg.listen_host, &cfg.listen_port, hostbuf, sizeof hostbuf)) {
         fm_arena_release(&strings);
         return cli_fail("serve", 2, "--listen must be HOST:PORT, got '%s'", listen);
     }
@@ -81,6 +90,8 @@ int cmd_serve(int argc, char **argv)
         cfg.log_dir = log_dir;
     if (no_cgroups)
         cfg.no_cgroups = true;
+    if (no_cpu_limit)
+        cfg.no_cpu_limit = true;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
     if (init_timeout >= 0)

@@ -182,8 +182,10 @@ int cmd_simulate(int argc, char **argv)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
     fm_err err = {0};
     sim_spec sp;
+    /* a spec that does not load (syntax, values, a missing calibration) is invalid input: exit 2,
+     * as bench and plan do */
     if ((rc = sim_spec_load(argv[0], &sp, &err)))
-        return cli_fail("simulate", rc == FM_EPARSE || rc == FM_ERANGE ? 2 : 1, "%s", err.msg);
+        return cli_fail("simulate", rc == FM_ENOMEM ? 1 : 2, "%s", err.msg);
     sim_opts o = {.host = sp.host, .seed = seed >= 0 ? (uint64_t)seed : sp.seed,
                   .calib = sp.calib, .run_name = name ? name : sp.name, .stop = &stop_flag,
                   .series_step_ns = series_ms * 1000000};
@@ -201,6 +203,8 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail("simulate", 1, "%s", err.msg);
     }
     o.db = db;
+    char *cfg = sim_spec_config_json(&sp, &o);
+    o.config_json = cfg;
     int64_t live_id = 0, *sched = NULL;
     char replay_name[300];
     if (against) {
@@ -216,6 +220,7 @@ int cmd_simulate(int argc, char **argv)
                 o.run_name = replay_name;
         }
         if (rc) {
+            free(cfg);
             store_close(db);
             sim_spec_release(&sp);
             return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
@@ -237,6 +242,7 @@ int cmd_simulate(int argc, char **argv)
         }
     }
     free(sched);
+    free(cfg);
     sim_result_release(&r);
     store_close(db);
     sim_spec_release(&sp);

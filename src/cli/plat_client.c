@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+/* Which platform the client commands talk to. */
 const char *plat_gateway_url(const char *opt)
 {
     const char *env = getenv("FAASML_GATEWAY");
@@ -15,6 +16,7 @@ const char *plat_gateway_url(const char *opt)
     return env && *env ? env : "http://127.0.0.1:9000";
 }
 
+/* libcurl body callback: appends to the reply. */
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
 {
     plat_http_reply *r = ud;
@@ -61,6 +63,7 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* One blocking HTTP exchange; enough for the client commands. */
 int plat_http(const char *method, const char *url, const char *body, size_t len,
               const char *const *headers, plat_http_reply *out, char *errbuf, size_t errcap)
 {
@@ -93,7 +96,8 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     else
-        snprintf(errbuf, errcap, "cannot reach '%s': %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+        snprintf(errbuf, errcap, "cannot reach '%s': %s", url,
+                 cerr[0] ? cerr : curl_easy_strerror(rc));
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     if (!out->body && (out->body = malloc(1)))
@@ -101,6 +105,7 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
     return rc == CURLE_OK ? 0 : -1;
 }
 
+/* Frees the reply body. */
 void plat_http_reply_release(plat_http_reply *r)
 {
     free(r->body);

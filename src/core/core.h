@@ -191,6 +191,11 @@ int fm_yaml_get_double(const fm_yaml *y, const fm_ynode *map, const char *key, b
 int fm_yaml_get_bool(const fm_yaml *y, const fm_ynode *map, const char *key, bool required,
                      bool *out, fm_err *err);
 
+/* The node as JSON text (maps → objects, sequences → arrays, scalars → strings, which the YAML
+ * getters read back like the bare scalars they were), malloc'd; NULL when out of memory or nested
+ * deeper than 16. JSON is YAML, so the text can be loaded again with fm_yaml_load_buf. */
+char *fm_ynode_to_json(const fm_ynode *n);
+
 /* Strict number parsing used by specs, CLI options and protocols: the whole string must parse. */
 int fm_parse_i64(const char *s, int64_t *out);
 int fm_parse_double(const char *s, double *out);

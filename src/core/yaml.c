@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include <cjson/cJSON.h>
+
 struct fm_ynode {
     fm_ynode_kind kind;
     int line, col;
@@ -394,4 +396,39 @@ int fm_yaml_get_bool(const fm_yaml *y, const fm_ynode *map, const char *key, boo
     }
     return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be true or false, not '%s'", key,
                          n->str);
+}
+
+static cJSON *to_json(const fm_ynode *n, int depth)
+{
+    if (!n || depth > 16)
+        return NULL;
+    if (n->kind == FM_YAML_SCALAR)
+        return cJSON_CreateString(n->str);
+    cJSON *o = n->kind == FM_YAML_SEQ ? cJSON_CreateArray() : cJSON_CreateObject();
+    for (size_t i = 0; o && i < n->n; i++) {
+        if (n->kind == FM_YAML_SEQ) {
+            cJSON *v = to_json(n->kids[i], depth + 1);
+            if (!v)
+                goto fail;
+            cJSON_AddItemToArray(o, v);
+            continue;
+        }
+        const fm_ynode *k = n->kids[2 * i];
+        cJSON *v = k->kind == FM_YAML_SCALAR ? to_json(n->kids[2 * i + 1], depth + 1) : NULL;
+        if (!v)
+            goto fail;
+        cJSON_AddItemToObject(o, k->str, v);
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+char *fm_ynode_to_json(const fm_ynode *n)
+{
+    cJSON *j = to_json(n, 0);
+    char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return txt;
 }

@@ -54,12 +54,16 @@ bool cost_gcf_ghz(const cost_offer *o, int memory_mb, double *ghz)
 }
 
 /* The duration an invocation is billed for on this offer: the platform's own billed time when
- * the run was recorded on this offer, else the execution time rounded to the offer's step. */
+ * the run was recorded on this offer, else the execution time (plus INIT where the offer bills
+ * it) rounded up to the offer's step, times the request's share of a server-side batch. */
 static double billed_ms(const cost_offer *o, const cost_invocation *v, bool own)
 {
-    double ms = (own && v->billed_ms > 0) ? v->billed_ms
-                                          : (v->duration_ms > 0 ? v->duration_ms : v->billed_ms);
-    return ms > 0 ? round_up(ms, o->granularity_ms) : 0;
+    if ((own || v->duration_ms <= 0) && v->billed_ms > 0)
+        return v->billed_ms;
+    if (v->duration_ms <= 0)
+        return 0;
+    double ms = v->duration_ms + (o->bills_init && v->init_ms > 0 ? v->init_ms : 0);
+    return round_up(ms, o->granularity_ms) * (v->share > 0 ? v->share : 1);
 }
 
 /* Why one function for lambda and gcf: both bill each invocation's rounded duration times its
@@ -106,8 +110,8 @@ static void bill_per_invocation(const cost_usage *u, bool own, cost_result *r)
     }
     for (size_t i = 0; i < u->n_spans; i++)
         if (u->spans[i].provisioned && o->profile == COST_LAMBDA)
-            pc_gb_s += round_up(u->spans[i].seconds, o->pc_granularity_s) *
-                       u->spans[i].memory_mb / 1024.0;
+            pc_gb_s +=
+                round_up(u->spans[i].seconds, o->pc_granularity_s) * u->spans[i].memory_mb / 1024.0;
     if (add_line(r, COST_GB_S, gb_s) && add_line(r, COST_GHZ_S, ghz_s) &&
         add_line(r, COST_PC_GB_S, pc_gb_s) && add_line(r, COST_PC_DURATION_GB_S, pc_dur_gb_s))
         add_line(r, COST_REQUEST, requests);

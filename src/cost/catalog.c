@@ -30,8 +30,8 @@ static const struct {
 
 /* Which items each profile may price: a price for another item is a mistake in the file. */
 static const bool allowed_items[COST__PROFILES][COST__ITEMS] = {
-    [COST_LAMBDA] = {[COST_GB_S] = 1, [COST_REQUEST] = 1, [COST_PC_GB_S] = 1,
-                     [COST_PC_DURATION_GB_S] = 1},
+    [COST_LAMBDA] =
+        {[COST_GB_S] = 1, [COST_REQUEST] = 1, [COST_PC_GB_S] = 1, [COST_PC_DURATION_GB_S] = 1},
     [COST_GCF] = {[COST_GB_S] = 1, [COST_REQUEST] = 1, [COST_GHZ_S] = 1},
     [COST_MANAGED] = {[COST_INSTANCE_HOUR] = 1, [COST_ACCEL_HOUR] = 1},
     [COST_SERVER] = {[COST_INSTANCE_HOUR] = 1, [COST_ACCEL_HOUR] = 1},
@@ -54,8 +54,14 @@ int cost_profile_parse(const char *s, cost_profile *out)
     return FM_EINVAL;
 }
 
-const char *cost_item_key(cost_item i) { return i < COST__ITEMS ? items[i].key : "?"; }
-const char *cost_item_unit(cost_item i) { return i < COST__ITEMS ? items[i].unit : "?"; }
+const char *cost_item_key(cost_item i)
+{
+    return i < COST__ITEMS ? items[i].key : "?";
+}
+const char *cost_item_unit(cost_item i)
+{
+    return i < COST__ITEMS ? items[i].unit : "?";
+}
 
 /* Why: a price without its provenance cannot be trusted or updated, so source, date and status
  * are required on every one; the status must be one of the reference's markers. */
@@ -76,8 +82,9 @@ static int load_price(const fm_yaml *y, const fm_ynode *m, cost_price *p, fm_err
 {
     static const char *const keys[] = {"usd", "status", "date", "source", "note", NULL};
     if (fm_ynode_kind_of(m) != FM_YAML_MAP)
-        return fm_yaml_error(y, m, err, FM_EINVAL, "a price must be a map {usd, status, date, "
-                                                   "source}");
+        return fm_yaml_error(y, m, err, FM_EINVAL,
+                             "a price must be a map {usd, status, date, "
+                             "source}");
     if (fm_yaml_check_keys(y, m, keys, err) ||
         fm_yaml_get_double(y, m, "usd", true, 0, 1e6, &p->usd, err))
         return err->code;
@@ -117,27 +124,38 @@ static int load_tiers(const fm_yaml *y, const fm_ynode *m, cost_offer *o, fm_err
 
 static int load_offer(cost_catalog *c, const fm_ynode *m, cost_offer *o, fm_err *err)
 {
-    static const char *const keys[] = {"id", "snapshot", "profile", "name", "arch",
-                                       "instance_type", "gpus", "granularity_ms",
-                                       "pc_granularity_s", "granularity_s", "min_billed_s",
-                                       "source", "date", "prices", "tiers", "note", NULL};
+    static const char *const keys[] = {"id",
+                                       "snapshot",
+                                       "profile",
+                                       "name",
+                                       "arch",
+                                       "instance_type",
+                                       "gpus",
+                                       "granularity_ms", "bills_init",
+                                       "pc_granularity_s",
+                                       "granularity_s",
+                                       "min_billed_s",
+                                       "source",
+                                       "date",
+                                       "prices",
+                                       "tiers",
+                                       "note",
+                                       NULL};
     const fm_yaml *y = c->y;
     const char *profile = NULL;
     int64_t gpus = 0;
     if (fm_ynode_kind_of(m) != FM_YAML_MAP)
         return fm_yaml_error(y, m, err, FM_EINVAL, "an offer must be a map");
-    if (fm_yaml_check_keys(y, m, keys, err) ||
-        fm_yaml_get_str(y, m, "id", true, &o->id, err) ||
+    if (fm_yaml_check_keys(y, m, keys, err) || fm_yaml_get_str(y, m, "id", true, &o->id, err) ||
         fm_yaml_get_str(y, m, "snapshot", true, &o->snapshot, err) ||
         fm_yaml_get_str(y, m, "profile", true, &profile, err) ||
         fm_yaml_get_str(y, m, "name", true, &o->name, err) ||
         fm_yaml_get_str(y, m, "arch", false, &o->arch, err) ||
         fm_yaml_get_str(y, m, "instance_type", false, &o->instance_type, err) ||
         fm_yaml_get_int(y, m, "gpus", false, 0, 64, &gpus, err) ||
-        fm_yaml_get_double(y, m, "granularity_ms", false, 0.001, 3.6e6, &o->granularity_ms,
-                           err) ||
-        fm_yaml_get_double(y, m, "pc_granularity_s", false, 0, 86400, &o->pc_granularity_s,
-                           err) ||
+        fm_yaml_get_double(y, m, "granularity_ms", false, 0.001, 3.6e6, &o->granularity_ms, err) ||
+        fm_yaml_get_double(y, m, "pc_granularity_s", false, 0, 86400, &o->pc_granularity_s, err) ||
+        fm_yaml_get_bool(y, m, "bills_init", false, &o->bills_init, err) ||
         fm_yaml_get_double(y, m, "granularity_s", false, 0.001, 86400, &o->granularity_s, err) ||
         fm_yaml_get_double(y, m, "min_billed_s", false, 0, 86400, &o->min_billed_s, err) ||
         fm_yaml_get_str(y, m, "source", true, &o->source, err) ||
@@ -290,7 +308,10 @@ void cost_catalog_free(cost_catalog *c)
     free(c);
 }
 
-const char *cost_catalog_path(const cost_catalog *c) { return c->path; }
+const char *cost_catalog_path(const cost_catalog *c)
+{
+    return c->path;
+}
 
 size_t cost_catalog_snapshots(const cost_catalog *c, const cost_snapshot **out)
 {

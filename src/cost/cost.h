@@ -9,8 +9,8 @@
  *            + PC instances: ceil(lifetime / pc_g)·pc_g · GB · pc_gb_s, and invocations that ran
  *              on a provisioned instance pay pc_duration_gb_s instead of gb_s
  *   gcf      Σ ceil(ms / 100)·100 / 1000 · (GB · gb_s + GHz(memory tier) · ghz_s) + requests · fee
- *   managed  Σ instances max(min, ceil(lifetime / g)·g) / 3600 · (instance_hour + n·accelerator_hour)
- *   server   same as managed (a fixed fleet; lifetimes are the whole run)
+ *   managed  Σ instances max(min, ceil(lifetime / g)·g) / 3600 · (instance_hour +
+ * n·accelerator_hour) server   same as managed (a fixed fleet; lifetimes are the whole run)
  */
 #ifndef FM_COST_H
 #define FM_COST_H
@@ -31,13 +31,13 @@ typedef enum cost_profile {
 
 /* Priced items, in the order of the cost_items table (key, unit). */
 typedef enum cost_item {
-    COST_GB_S,            /* on-demand duration, per GB-s */
-    COST_REQUEST,         /* per request */
-    COST_PC_GB_S,         /* provisioned concurrency allocated, per GB-s */
-    COST_PC_DURATION_GB_S,/* duration on a provisioned instance, per GB-s */
-    COST_GHZ_S,           /* GCF CPU, per GHz-s */
-    COST_INSTANCE_HOUR,   /* per instance-hour */
-    COST_ACCEL_HOUR,      /* per accelerator (GPU) hour */
+    COST_GB_S,             /* on-demand duration, per GB-s */
+    COST_REQUEST,          /* per request */
+    COST_PC_GB_S,          /* provisioned concurrency allocated, per GB-s */
+    COST_PC_DURATION_GB_S, /* duration on a provisioned instance, per GB-s */
+    COST_GHZ_S,            /* GCF CPU, per GHz-s */
+    COST_INSTANCE_HOUR,    /* per instance-hour */
+    COST_ACCEL_HOUR,       /* per accelerator (GPU) hour */
     COST__ITEMS
 } cost_item;
 
@@ -47,7 +47,7 @@ const char *cost_item_key(cost_item i);                   /* "gb_s" ... */
 const char *cost_item_unit(cost_item i);                  /* "GB-s" ... */
 
 typedef struct cost_price {
-    bool set;           /* false: the catalogue gives no price for this item */
+    bool set; /* false: the catalogue gives no price for this item */
     double usd;
     const char *status; /* doc, src, 2nd, unverified */
     const char *date;
@@ -60,18 +60,19 @@ typedef struct cost_price {
 typedef struct cost_offer {
     const char *id, *snapshot, *name;
     cost_profile profile;
-    const char *arch;          /* lambda: x86 or arm64; NULL otherwise */
-    const char *instance_type; /* managed/server */
-    int gpus;                  /* accelerators per instance (priced by accelerator_hour) */
-    double granularity_ms;     /* lambda/gcf: duration rounding */
-    double pc_granularity_s;   /* lambda: PC time rounding (0: none) */
+    const char *arch;                   /* lambda: x86 or arm64; NULL otherwise */
+    const char *instance_type;          /* managed/server */
+    int gpus;                           /* accelerators per instance (priced by accelerator_hour) */
+    double granularity_ms;              /* lambda/gcf: duration rounding */
+    bool bills_init; /* lambda: the INIT phase of a cold start is billed as duration */
+    double pc_granularity_s;            /* lambda: PC time rounding (0: none) */
     double granularity_s, min_billed_s; /* managed/server: per-instance rounding and minimum */
     const char *source, *date;
     cost_price price[COST__ITEMS];
-    int n_tiers;               /* gcf: memory tier → GHz */
+    int n_tiers; /* gcf: memory tier → GHz */
     int tier_mb[COST_MAX_TIERS];
     double tier_ghz[COST_MAX_TIERS];
-    cost_price tiers;          /* source/date/status of the tier table (usd unused) */
+    cost_price tiers; /* source/date/status of the tier table (usd unused) */
 } cost_offer;
 
 typedef struct cost_snapshot {
@@ -97,13 +98,15 @@ const cost_offer *cost_offer_find(const cost_catalog *c, const char *snapshot, c
 typedef struct cost_invocation {
     double duration_ms; /* execution time; 0 when unknown */
     double billed_ms;   /* what the platform billed; 0 when unknown */
+    double init_ms;     /* INIT time of a cold start; 0 when warm or unknown */
+    double share;       /* this request's share of a server-side batch (1/n); 0 means 1 */
     int memory_mb;
-    bool on_provisioned;/* ran on a provisioned-concurrency instance */
-    bool invoked;       /* reached the function (pays the request fee) */
+    bool on_provisioned; /* ran on a provisioned-concurrency instance */
+    bool invoked;        /* reached the function (pays the request fee) */
 } cost_invocation;
 
 typedef struct cost_span {
-    double seconds;     /* lifetime: launch (or PC enable) to stop */
+    double seconds; /* lifetime: launch (or PC enable) to stop */
     int memory_mb;
     bool provisioned;
 } cost_span;
@@ -113,27 +116,27 @@ typedef struct cost_usage {
     size_t n_inv;
     const cost_span *spans; /* instances */
     size_t n_spans;
-    int64_t n_ok;           /* successful requests, for the cost per 1M */
-    cost_profile profile;   /* the profile the run was recorded on */
+    int64_t n_ok;         /* successful requests, for the cost per 1M */
+    cost_profile profile; /* the profile the run was recorded on */
 } cost_usage;
 
 #define COST_MAX_LINES 8
 
 typedef struct cost_line {
     cost_item item;
-    double quantity;    /* in cost_item_unit(item) */
+    double quantity; /* in cost_item_unit(item) */
     double unit_price;
     double amount;
 } cost_line;
 
 typedef struct cost_result {
     const cost_offer *offer;
-    bool priced;        /* false: why says why there is no number */
+    bool priced; /* false: why says why there is no number */
     char why[200];
-    double total;       /* USD */
+    double total; /* USD */
     bool has_per_1m;
-    double per_1m;      /* USD per 1M successful requests */
-    bool unverified;    /* a price used is marked unverified */
+    double per_1m;   /* USD per 1M successful requests */
+    bool unverified; /* a price used is marked unverified */
     int n_lines;
     cost_line lines[COST_MAX_LINES];
 } cost_result;

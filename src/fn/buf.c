@@ -88,11 +88,16 @@ static const char b64_alphabet[] =
 /* Why: value of one base64 character; -1 for anything else (url-safe forms are accepted too). */
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
     return -1;
 }
 
@@ -141,8 +146,10 @@ int fn_base64_encode(const void *data, size_t len, fn_buf *out)
     const uint8_t *d = data;
     for (size_t i = 0; i < len; i += 3) {
         uint32_t v = (uint32_t)d[i] << 16;
-        if (i + 1 < len) v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < len) v |= d[i + 2];
+        if (i + 1 < len)
+            v |= (uint32_t)d[i + 1] << 8;
+        if (i + 2 < len)
+            v |= d[i + 2];
         char q[4] = {b64_alphabet[(v >> 18) & 63], b64_alphabet[(v >> 12) & 63],
                      i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=',
                      i + 2 < len ? b64_alphabet[v & 63] : '='};

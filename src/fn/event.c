@@ -5,19 +5,17 @@
  */
 #include "fn/fn_int.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EVENT_MAX_IMAGES 256
 
 /* Why: adds one base64 string to the event's image list. */
-static int add_image(fn_event *ev, const cJSON *s, size_t idx, fm_err *err)
+static int add_image(fn_event *ev, const fj *s, size_t idx, fm_err *err)
 {
-    if (!cJSON_IsString(s))
+    if (!s || s->type != FJ_STR)
         return fm_err_set(err, FM_EPARSE, "image %zu must be a base64 string", idx);
-    int rc = fn_base64_decode(s->valuestring, strlen(s->valuestring), &ev->images[idx],
-                              &ev->image_lens[idx], err);
+    int rc = fn_base64_decode(s->str, s->len, &ev->images[idx], &ev->image_lens[idx], err);
     if (rc)
         return fm_err_prefix(err, "image %zu: ", idx);
     ev->n_images = idx + 1;
@@ -35,11 +33,10 @@ static int alloc_images(fn_event *ev, size_t n, fm_err *err)
 }
 
 /* Why: the two payload forms, shared by direct events and API Gateway bodies. */
-static int decode_payload(fn_event *ev, const cJSON *obj, fm_err *err)
+static int decode_payload(fn_event *ev, const fj *obj, fm_err *err)
 {
-    const cJSON *img = cJSON_GetObjectItemCaseSensitive(obj, "image");
-    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(obj, "images");
-    if (cJSON_GetObjectItemCaseSensitive(obj, "inputs")) {
+    const fj *img = fj_get(obj, "image"), *imgs = fj_get(obj, "images");
+    if (fj_get(obj, "inputs")) {
         ev->kind = FN_EVENT_V2;
         ev->v2 = obj;
         return 0;
@@ -50,16 +47,19 @@ static int decode_payload(fn_event *ev, const cJSON *obj, fm_err *err)
         return rc ? rc : add_image(ev, img, 0, err);
     }
     if (imgs) {
-        int n = cJSON_IsArray(imgs) ? cJSON_GetArraySize(imgs) : 0;
+        size_t n = imgs->type == FJ_ARR ? imgs->n : 0;
         if (n == 0)
-            return fm_err_set(err, FM_EPARSE, "'images' must be a non-empty array of base64 "
+            return fm_err_set(err, FM_EPARSE,
+                              "'images' must be a non-empty array of base64 "
                               "strings");
         if (n > EVENT_MAX_IMAGES)
-            return fm_err_set(err, FM_ELIMIT, "too many images (%d, at most %d)", n,
+            return fm_err_set(err, FM_ELIMIT, "too many images (%zu, at most %d)", n,
                               EVENT_MAX_IMAGES);
-        int rc = alloc_images(ev, (size_t)n, err);
+        if (imgs->nums)
+            return fm_err_set(err, FM_EPARSE, "image 0 must be a base64 string");
+        int rc = alloc_images(ev, n, err);
         size_t i = 0;
-        for (const cJSON *c = imgs->child; c && !rc; c = c->next, i++)
+        for (const fj *c = imgs->child; c && !rc; c = c->next, i++)
             rc = add_image(ev, c, i, err);
         return rc;
     }
@@ -69,32 +69,32 @@ static int decode_payload(fn_event *ev, const cJSON *obj, fm_err *err)
 
 /* Why: API Gateway proxy events wrap the client's body, possibly base64 encoded; the body is a
  * JSON payload or the raw bytes of an image. */
-static int decode_api_gateway(fn_event *ev, const cJSON *body, const cJSON *b64, fm_err *err)
+static int decode_api_gateway(fn_event *ev, const fj *body, const fj *b64, fm_err *err)
 {
     ev->api_gateway = true;
-    if (!cJSON_IsString(body))
+    if (body->type != FJ_STR)
         return fm_err_set(err, FM_EPARSE, "API Gateway event: 'body' must be a string");
     uint8_t *bytes;
     size_t n;
-    if (cJSON_IsTrue(b64)) {
-        int rc = fn_base64_decode(body->valuestring, strlen(body->valuestring), &bytes, &n, err);
+    if (b64 && b64->type == FJ_TRUE) {
+        int rc = fn_base64_decode(body->str, body->len, &bytes, &n, err);
         if (rc)
             return fm_err_prefix(err, "API Gateway event body: ");
     } else {
-        n = strlen(body->valuestring);
+        n = body->len;
         if (!(bytes = malloc(n + 1)))
             return fm_err_set(err, FM_ENOMEM, "out of memory");
-        memcpy(bytes, body->valuestring, n);
+        memcpy(bytes, body->str, n);
     }
     size_t i = 0;
     while (i < n && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t'))
         i++;
     if (i < n && bytes[i] == '{') {
-        cJSON *inner = cJSON_ParseWithLength((const char *)bytes, n);
+        fj *inner;
+        int rc = fj_parse((const char *)bytes, n, &ev->arena, &inner, err);
         free(bytes);
-        if (!inner)
-            return fm_err_set(err, FM_EPARSE, "API Gateway event: body is not valid JSON");
-        ev->inner = inner;
+        if (rc)
+            return fm_err_prefix(err, "API Gateway event body: ");
         return decode_payload(ev, inner, err);
     }
     ev->kind = FN_EVENT_IMAGES;
@@ -112,19 +112,20 @@ static int decode_api_gateway(fn_event *ev, const cJSON *body, const cJSON *b64,
 int fn_event_decode(const void *body, size_t len, fn_event *ev, fm_err *err)
 {
     memset(ev, 0, sizeof *ev);
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!root)
-        return fm_err_set(err, FM_EPARSE, "event is not valid JSON");
-    ev->json = root;
-    int rc;
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "body");
-    if (!cJSON_IsObject(root))
+    fm_arena_init(&ev->arena, 0);
+    fj *root;
+    int rc = fj_parse(body, len, &ev->arena, &root, err);
+    if (rc) {
+        fm_err_prefix(err, "event is not valid JSON: ");
+    } else if (root->type != FJ_OBJ) {
         rc = fm_err_set(err, FM_EPARSE, "event must be a JSON object");
-    else if (b && !cJSON_GetObjectItemCaseSensitive(root, "inputs"))
-        rc = decode_api_gateway(ev, b, cJSON_GetObjectItemCaseSensitive(root, "isBase64Encoded"),
-                                err);
-    else
-        rc = decode_payload(ev, root, err);
+    } else {
+        const fj *b = fj_get(root, "body");
+        if (b && !fj_get(root, "inputs"))
+            rc = decode_api_gateway(ev, b, fj_get(root, "isBase64Encoded"), err);
+        else
+            rc = decode_payload(ev, root, err);
+    }
     if (rc) {
         bool apigw = ev->api_gateway;
         fn_event_release(ev);
@@ -139,7 +140,6 @@ void fn_event_release(fn_event *ev)
         free(ev->images[i]);
     free(ev->images);
     free(ev->image_lens);
-    cJSON_Delete(ev->json);
-    cJSON_Delete(ev->inner);
+    fm_arena_release(&ev->arena);
     memset(ev, 0, sizeof *ev);
 }

@@ -22,7 +22,7 @@
 #include "core/core.h"
 #include "infer/infer.h"
 
-#define FN_MAX_IO 16        /* inputs or outputs a served model may declare */
+#define FN_MAX_IO 16                            /* inputs or outputs a served model may declare */
 #define FN_MAX_IMAGE_PIXELS (64L * 1024 * 1024) /* larger images are refused before decoding */
 
 /* ---- growable byte buffer (response bodies) --------------------------------------------------
@@ -81,15 +81,15 @@ typedef struct fn_preprocess {
     int height, width; /* 0: from the model input's static dims */
     int channels;      /* 3 (RGB) or 1 (grayscale) */
     float mean[3], std[3];
-    double scale;      /* pixel (0..255) * scale, then (x - mean) / std */
+    double scale; /* pixel (0..255) * scale, then (x - mean) / std */
     fn_layout layout;
 } fn_preprocess;
 
 typedef struct fn_postprocess {
-    int topk;           /* 0: image requests answer with output tensors */
-    bool softmax;       /* scores are softmax probabilities instead of raw outputs */
-    char output[128];   /* which output holds the class scores ("" = the first) */
-    char labels[4096];  /* labels file, one class per line ("" = none) */
+    int topk;          /* 0: image requests answer with output tensors */
+    bool softmax;      /* scores are softmax probabilities instead of raw outputs */
+    char output[128];  /* which output holds the class scores ("" = the first) */
+    char labels[4096]; /* labels file, one class per line ("" = none) */
 } fn_postprocess;
 
 typedef struct fn_spec {
@@ -131,11 +131,10 @@ typedef struct fn_v2_request {
 
 /* Decodes a v2 inference request. header_len is Inference-Header-Content-Length, or -1 when the
  * body is JSON only. Binary tensor data is not copied: tensors point into body, which must
- * outlive req. On failure req is released and err names the problem (input name, expected vs got). */
+ * outlive req. On failure req is released and err names the problem (input name, expected vs got).
+ */
 int fn_v2_request_decode(const void *body, size_t len, int64_t header_len, fn_v2_request *req,
                          fm_err *err);
-/* Same from an already parsed JSON object (a cJSON *), with no binary section. */
-int fn_v2_request_from_json(const void *cjson_root, fn_v2_request *req, fm_err *err);
 void fn_v2_request_release(fn_v2_request *req);
 
 /* Checks req against the handler's declared inputs (names, datatypes, shapes; -1 matches any
@@ -152,6 +151,42 @@ int fn_v2_metadata_encode(const char *model_name, const fn_handler *h, fn_buf *o
 
 /* Appends the JSON array of t's elements, flat (row-major). */
 int fn_v2_data_encode(const infer_tensor *t, fn_buf *out);
+
+/* ---- dynamic batching (batch.c) --------------------------------------------------------------
+ * A KServe v2 JSON request as batching needs it: its inputs' names, datatypes and shapes, where
+ * each input's data array lies in the body (its values are counted, not converted), the batch
+ * size (dim 0, shared by every input), the id and the requested outputs. */
+typedef struct fn_v2_batch_input {
+    char name[128];
+    char datatype[16];
+    int ndim;
+    int64_t dims[INFER_MAX_DIMS];
+    size_t data_off, data_len; /* the data array's text inside its brackets, in the body */
+} fn_v2_batch_input;
+
+typedef struct fn_v2_batch_req {
+    size_t n_inputs;
+    fn_v2_batch_input inputs[FN_MAX_IO];
+    int64_t items;              /* dim 0: > 1 is a client-side batch */
+    char *id;                   /* NULL when absent */
+    size_t n_outputs;           /* requested outputs; 0 = all */
+    char *outputs[FN_MAX_IO];
+} fn_v2_batch_req;
+
+/* Scans a JSON request (no binary part). Errors name the input and the problem (no batch
+ * dimension, inputs that disagree on it, data that does not fit the shape, binary data). */
+int fn_v2_batch_parse(const char *body, size_t len, fn_v2_batch_req *r, fm_err *err);
+void fn_v2_batch_req_release(fn_v2_batch_req *r);
+/* Merges n requests (bodies[i] is the text reqs[i] was parsed from) into one JSON request along
+ * dim 0, in order; every input must agree on name, datatype and dims 1... The merged request asks
+ * for every output. */
+int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bodies, size_t n,
+                      fn_buf *out, fm_err *err);
+/* Splits a JSON v2 response to a merged request: outs[r] (n caller-owned, empty buffers) gets
+ * request r's rows of every output it asked for, with its own id. Outputs must carry flat JSON
+ * data whose dim 0 is the merged batch. */
+int fn_v2_batch_split(const void *resp, size_t len, const fn_v2_batch_req *const *reqs, size_t n,
+                      fn_buf *outs, fm_err *err);
 
 /* ---- images ---------------------------------------------------------------------------------- */
 typedef struct fn_image {
@@ -175,11 +210,10 @@ typedef enum fn_event_kind { FN_EVENT_V2, FN_EVENT_IMAGES } fn_event_kind;
 
 typedef struct fn_event {
     fn_event_kind kind;
-    bool api_gateway;   /* answer with {"statusCode","headers","body"} */
-    void *json;         /* the parsed event (cJSON *), owned */
-    void *inner;        /* the parsed API Gateway body (cJSON *), owned, or NULL */
-    const void *v2;     /* FN_EVENT_V2: the request object inside json */
-    size_t n_images;    /* FN_EVENT_IMAGES: decoded base64 bytes, malloc'd */
+    bool api_gateway; /* answer with {"statusCode","headers","body"} */
+    fm_arena arena;   /* the parsed event and API Gateway body */
+    const void *v2;   /* FN_EVENT_V2: the request object (module-private JSON node) */
+    size_t n_images;  /* FN_EVENT_IMAGES: decoded base64 bytes, malloc'd */
     uint8_t **images;
     size_t *image_lens;
 } fn_event;
@@ -197,7 +231,8 @@ int fn_base64_encode(const void *data, size_t len, fn_buf *out);
 int fn_topk_encode(const infer_tensor *scores, int k, bool softmax, char *const *labels,
                    size_t n_labels, fn_buf *out, fm_err *err);
 
-/* ---- the host --------------------------------------------------------------------------------- */
+/* ---- the host ---------------------------------------------------------------------------------
+ */
 typedef struct fn_host fn_host;
 
 /* Init phases in nanoseconds (0 for a phase not run). */
@@ -220,19 +255,19 @@ void fn_host_init_times(const fn_host *h, fn_init_times *out);
 void fn_host_init_json(const fn_host *h, char *buf, size_t cap);
 
 typedef enum fn_payload {
-    FN_PAYLOAD_V2,     /* KServe v2 JSON, or JSON + binary with header_len >= 0 */
-    FN_PAYLOAD_IMAGE,  /* raw JPEG/PNG bytes */
-    FN_PAYLOAD_EVENT,  /* Lambda event JSON */
-    FN_PAYLOAD_AUTO,   /* by content type: SageMaker /invocations */
+    FN_PAYLOAD_V2,    /* KServe v2 JSON, or JSON + binary with header_len >= 0 */
+    FN_PAYLOAD_IMAGE, /* raw JPEG/PNG bytes */
+    FN_PAYLOAD_EVENT, /* Lambda event JSON */
+    FN_PAYLOAD_AUTO,  /* by content type: SageMaker /invocations */
 } fn_payload;
 
 typedef struct fn_reply {
-    int status;              /* 200, 400 (bad input), 500 (inference failed), 504 (deadline) */
+    int status; /* 200, 400 (bad input), 500 (inference failed), 504 (deadline) */
     fn_buf body;
     const char *content_type;
-    int64_t header_len;      /* Inference-Header-Content-Length for binary replies, else -1 */
-    const char *error_type;  /* Lambda errorType when status != 200 */
-    char message[512];       /* the error message when status != 200 */
+    int64_t header_len;     /* Inference-Header-Content-Length for binary replies, else -1 */
+    const char *error_type; /* Lambda errorType when status != 200 */
+    char message[512];      /* the error message when status != 200 */
 } fn_reply;
 
 /* Handles one request end to end. deadline_ms is a Unix epoch ms deadline (0 = none).
@@ -241,20 +276,48 @@ int fn_host_handle(fn_host *h, fn_payload kind, const char *content_type, const 
                    size_t len, int64_t header_len, int64_t deadline_ms, fn_reply *reply);
 void fn_reply_release(fn_reply *r);
 
-/* ---- protocol loops --------------------------------------------------------------------------- */
+/* ---- protocol loops ---------------------------------------------------------------------------
+ */
 typedef struct fn_run_opts {
     /* Called once init is done: init_json is the init phases; url is the HTTP listen URL (NULL
      * in Runtime API mode). The CLI prints the FAASML_INIT and ready lines here. */
     void (*on_ready)(void *ud, const char *init_json, const char *url);
     void *ud;
-    int64_t max_events;    /* Runtime API: stop after this many events (0 = forever) */
-    size_t max_body;       /* HTTP: largest request body (0 = 64 MiB) */
-    int64_t drain_ns;      /* HTTP: longest SIGTERM drain (0 = 30 s) */
+    int64_t max_events; /* Runtime API: stop after this many events (0 = forever) */
+    size_t max_body;    /* HTTP: largest request body (0 = 64 MiB) */
+    int64_t drain_ns;   /* HTTP: longest SIGTERM drain (0 = 30 s) */
+    /* Runtime API: a configuration error found before init (spec, environment); when its code
+     * is set, fn_lambda_run reports it as the init error and returns it without loading. */
+    const fm_err *config_error;
 } fn_run_opts;
 
 /* Runtime API mode: init (on failure POST /runtime/init/error and return the error), then the
  * /next -> handle -> /response or /error loop. api is AWS_LAMBDA_RUNTIME_API (host:port). */
 int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts, fm_err *err);
+/* The /next loop alone, on an initialised host (libcurl's global init done by the caller);
+ * init_json (may be NULL) goes out with the first answer. */
+int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
+                    const fn_run_opts *opts, fm_err *err);
+
+/* Zygote mode (zygote.c): init once (load, plan; warm-up only when it starts no thread, so the
+ * process can fork), report ready on the control socket ctl, then fork one Lambda runtime per
+ * request received there, until ctl closes. A request carries the instance's Runtime API address
+ * and its stdout/stderr and cgroup.procs descriptors (SCM_RIGHTS); the reply is the new runtime's
+ * pid, which is re-parented to the platform (a child subreaper) so the platform reaps it. */
+#define FN_ZYGOTE_API_MAX 64
+typedef struct fn_zygote_req {
+    char api[FN_ZYGOTE_API_MAX];  /* AWS_LAMBDA_RUNTIME_API of the instance */
+    char stream[128];             /* AWS_LAMBDA_LOG_STREAM_NAME */
+    uint64_t rlimit_as;           /* > 0: RLIMIT_AS for the child (no cgroups) */
+    int32_t nfds;                 /* descriptors sent: stdout, stderr, then cgroup.procs files */
+    int32_t provisioned;          /* AWS_LAMBDA_INITIALIZATION_TYPE */
+} fn_zygote_req;
+typedef struct fn_zygote_reply {
+    int32_t pid;                  /* > 0, or -errno */
+    int32_t pad;
+    int64_t fork_ns;              /* request received -> child running */
+} fn_zygote_reply;
+int fn_zygote_run(const fn_spec *spec, int ctl, const fn_run_opts *opts, fm_err *err);
 
 /* HTTP mode: init, listen on host:port (port 0 picks one), serve until SIGTERM or SIGINT, then
  * stop accepting, finish in-flight requests and return 0. */

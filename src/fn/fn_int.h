@@ -16,11 +16,42 @@ struct fn_host {
     char *labels_buf;
 };
 
+/* ---- JSON reader (json.c) -------------------------------------------------------------------
+ * Values live in an arena; arrays whose items are all numbers keep them in nums[] (no child
+ * nodes). num is exact when `exact`; otherwise re-read src with fj_num_exact for full precision. */
+typedef enum fj_type { FJ_NULL, FJ_FALSE, FJ_TRUE, FJ_NUM, FJ_STR, FJ_ARR, FJ_OBJ } fj_type;
+
+typedef struct fj fj;
+struct fj {
+    fj_type type;
+    bool exact;      /* FJ_NUM, or FJ_ARR with nums: every number read exactly */
+    const char *key; /* member name inside an object */
+    fj *next;        /* next item or member */
+    fj *child;       /* first item or member (not used when nums is set) */
+    size_t n;        /* items or members */
+    double *nums;    /* FJ_ARR of numbers only: the n numbers */
+    double num;      /* FJ_NUM */
+    const char *str; /* FJ_STR, NUL-terminated */
+    size_t len;      /* FJ_STR length */
+    const char *src; /* FJ_NUM and FJ_ARR: where the value starts in the text */
+};
+
+/* Parses text (len bytes, no NUL needed); errors name the byte offset and the problem. */
+int fj_parse(const char *text, size_t len, fm_arena *arena, fj **out, fm_err *err);
+const fj *fj_get(const fj *obj, const char *key); /* NULL when absent or obj is not an object */
+double fj_num_exact(const char *src, bool exact, double fast);
+
+/* Decodes a v2 request from an already parsed JSON object (no binary part). */
+int fn_v2_request_from_json(const fj *root, fn_v2_request *req, fm_err *err);
+
 /* IEEE half and bfloat16 <-> float (round to nearest even). */
 float fn_half_to_float(uint16_t h);
 uint16_t fn_float_to_half(float f);
 float fn_bf16_to_float(uint16_t h);
 uint16_t fn_float_to_bf16(float f);
+
+/* Appends a float as "%.9g" would write it (finite values only), without printf. */
+int fn_put_float9(fn_buf *out, double v);
 
 /* "[1,3,-1]" into buf (always NUL-terminated). */
 void fn_shape_str(const int64_t *dims, int ndim, char *buf, size_t cap);

@@ -34,9 +34,9 @@ static void fail(fn_reply *r, const fm_err *err)
 {
     bool client = err->code == FM_EPARSE || err->code == FM_ESHAPE || err->code == FM_ETYPE ||
                   err->code == FM_ESCHEMA || err->code == FM_EPROTO || err->code == FM_ERANGE ||
-                  err->code == FM_ELIMIT || err->code == FM_EUNSUPPORTED ||
-                  err->code == FM_EINVAL;
-    fn_reply_error(r, client ? 400 : 500, client ? "Function.InvalidInput" : "Function.InferenceError",
+                  err->code == FM_ELIMIT || err->code == FM_EUNSUPPORTED || err->code == FM_EINVAL;
+    fn_reply_error(r, client ? 400 : 500,
+                   client ? "Function.InvalidInput" : "Function.InferenceError",
                    err->msg[0] ? err->msg : fm_strerror(err->code));
 }
 
@@ -46,8 +46,9 @@ static int run_v2(fn_host *host, fn_v2_request *req, fn_reply *r, fm_err *err)
     infer_tensor out[FN_MAX_IO];
     int rc = fn_v2_request_check(host->h, req, err);
     rc = rc ? rc : fn_handler_run(host->h, req->inputs, out, err);
-    rc = rc ? rc : fn_v2_response_encode(host->name, req, out, host->h->n_outputs, &r->body,
-                                         &r->header_len, err);
+    rc = rc ? rc
+            : fn_v2_response_encode(host->name, req, out, host->h->n_outputs, &r->body,
+                                    &r->header_len, err);
     if (!rc && r->header_len >= 0)
         r->content_type = "application/octet-stream";
     return rc;
@@ -75,11 +76,14 @@ static int image_geometry(const fn_host *host, int *H, int *W, fm_err *err)
     *H = pp->height > 0 ? pp->height : (int)mh;
     *W = pp->width > 0 ? pp->width : (int)mw;
     if (*H <= 0 || *W <= 0)
-        return fm_err_set(err, FM_EINVAL, "model input '%s' %s has a variable image size: set "
-                          "preprocess.size", io->name, s);
+        return fm_err_set(err, FM_EINVAL,
+                          "model input '%s' %s has a variable image size: set "
+                          "preprocess.size",
+                          io->name, s);
     if ((mh >= 0 && mh != *H) || (mw >= 0 && mw != *W))
-        return fm_err_set(err, FM_ESHAPE, "preprocess size %dx%d does not match model input '%s' %s",
-                          *H, *W, io->name, s);
+        return fm_err_set(err, FM_ESHAPE,
+                          "preprocess size %dx%d does not match model input '%s' %s", *H, *W,
+                          io->name, s);
     return 0;
 }
 
@@ -110,7 +114,10 @@ static int run_images(fn_host *host, uint8_t *const *imgs, const size_t *lens, s
         fn_image_to_tensor(&img, pp, H, W, data + i * per);
         fn_image_release(&img);
     }
-    infer_tensor in = {.name = io->name, .dtype = INFER_DTYPE_FP32, .ndim = 4, .data = data,
+    infer_tensor in = {.name = io->name,
+                       .dtype = INFER_DTYPE_FP32,
+                       .ndim = 4,
+                       .data = data,
                        .bytes = n * per * sizeof *data};
     bool nchw = pp->layout == FN_LAYOUT_NCHW;
     int64_t dims[4] = {(int64_t)n, nchw ? pp->channels : H, nchw ? H : W, nchw ? W : pp->channels};
@@ -131,8 +138,10 @@ static int run_images(fn_host *host, uint8_t *const *imgs, const size_t *lens, s
 static void wrap_api_gateway(fn_reply *r)
 {
     fn_buf w = {0};
-    int rc = fn_buf_printf(&w, "{\"statusCode\":%d,\"headers\":{\"Content-Type\":"
-                           "\"application/json\"},\"body\":", r->status);
+    int rc = fn_buf_printf(&w,
+                           "{\"statusCode\":%d,\"headers\":{\"Content-Type\":"
+                           "\"application/json\"},\"body\":",
+                           r->status);
     rc = rc ? rc : fn_buf_json_str(&w, r->body.p ? r->body.p : "");
     rc = rc ? rc : fn_buf_puts(&w, "}");
     if (rc) {
@@ -157,7 +166,8 @@ static int run_event(fn_host *host, const void *body, size_t len, fn_reply *r, f
         rc = rc ? rc : run_v2(host, &req, r, err);
         fn_v2_request_release(&req);
         if (!rc && r->header_len >= 0) /* a JSON event cannot carry binary outputs */
-            rc = fm_err_set(err, FM_EUNSUPPORTED, "binary outputs are not available in Lambda "
+            rc = fm_err_set(err, FM_EUNSUPPORTED,
+                            "binary outputs are not available in Lambda "
                             "events");
     } else if (!rc) {
         rc = run_images(host, ev.images, ev.image_lens, ev.n_images, r, err);
@@ -204,7 +214,8 @@ int fn_host_handle(fn_host *host, fn_payload kind, const char *content_type, con
     if (kind == FN_PAYLOAD_AUTO) {
         kind = payload_of(content_type, header_len);
         if (kind == FN_PAYLOAD_AUTO) {
-            fm_err_set(&err, FM_EUNSUPPORTED, "unsupported content type '%s' (use "
+            fm_err_set(&err, FM_EUNSUPPORTED,
+                       "unsupported content type '%s' (use "
                        "application/json, image/jpeg, image/png or the binary tensor extension)",
                        content_type);
             fail(r, &err);

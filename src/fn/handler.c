@@ -110,8 +110,7 @@ static void onnx_free(fn_handler *h)
 
 static const fn_handler_ops onnx_ops = {onnx_run, onnx_free};
 
-int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler **out,
-                        fm_err *err)
+int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler **out, fm_err *err)
 {
     *out = NULL;
     fn_handler *h = calloc(1, sizeof *h);

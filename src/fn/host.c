@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 int64_t fn_process_age_ns(void)
 {
     FILE *f = fopen("/proc/self/stat", "r");
@@ -133,7 +132,8 @@ static int host_init(fn_host *host, fm_err *err)
     char local[4400];
     snprintf(local, sizeof local, "%s", s->model);
     if (!s->model[0])
-        return fm_err_set(err, FM_EINVAL, "no model given (--model, --spec, $FAASML_MODEL or "
+        return fm_err_set(err, FM_EINVAL,
+                          "no model given (--model, --spec, $FAASML_MODEL or "
                           "$_HANDLER)");
     derive_name(host, s->model);
     if (fn_model_is_url(s->model)) {
@@ -161,8 +161,10 @@ static int host_init(fn_host *host, fm_err *err)
         while (k < host->h->n_outputs && strcmp(host->h->outputs[k].name, s->post.output))
             k++;
         if (k == host->h->n_outputs)
-            return fm_err_set(err, FM_ESCHEMA, "postprocess output '%s' is not an output of "
-                              "model '%s'", s->post.output, host->name);
+            return fm_err_set(err, FM_ESCHEMA,
+                              "postprocess output '%s' is not an output of "
+                              "model '%s'",
+                              s->post.output, host->name);
         host->topk_output = (int)k;
     }
     if (s->post.labels[0] && (rc = load_labels(host, s->post.labels, err)))

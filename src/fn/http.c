@@ -31,7 +31,8 @@ typedef struct http_srv {
 
 typedef void (*route_fn)(http_srv *s, struct evhttp_request *req, const char *model);
 
-/* ---- replies ---------------------------------------------------------------------------------- */
+/* ---- replies ----------------------------------------------------------------------------------
+ */
 /* Why: every reply goes through here so headers and in-flight accounting stay in one place. */
 static void reply(struct evhttp_request *req, int status, const char *ctype, const void *body,
                   size_t len, int64_t header_len)
@@ -88,7 +89,8 @@ static void reply_error(struct evhttp_request *req, int status, const char *fmt,
     fn_reply_release(&r);
 }
 
-/* ---- routes ----------------------------------------------------------------------------------- */
+/* ---- routes -----------------------------------------------------------------------------------
+ */
 static void on_live(http_srv *s, struct evhttp_request *req, const char *model)
 {
     reply_json(req, 200, "{\"live\":true}");
@@ -96,13 +98,15 @@ static void on_live(http_srv *s, struct evhttp_request *req, const char *model)
 
 static void on_ready(http_srv *s, struct evhttp_request *req, const char *model)
 {
-    reply_json(req, s->draining ? 503 : 200, s->draining ? "{\"ready\":false}" : "{\"ready\":true}");
+    reply_json(req, s->draining ? 503 : 200,
+               s->draining ? "{\"ready\":false}" : "{\"ready\":true}");
 }
 
 static void on_server_meta(http_srv *s, struct evhttp_request *req, const char *model)
 {
-    reply_json(req, 200, "{\"name\":\"faasml\",\"version\":\"" FM_VERSION
-                         "\",\"extensions\":[\"binary_tensor_data\"]}");
+    reply_json(req, 200,
+               "{\"name\":\"faasml\",\"version\":\"" FM_VERSION
+               "\",\"extensions\":[\"binary_tensor_data\"]}");
 }
 
 /* Why: a v2 path names the model; only the one this host serves exists. */
@@ -162,11 +166,12 @@ static void handle(http_srv *s, struct evhttp_request *req, fn_payload kind)
         return;
     }
     fn_reply r;
-    fn_host_handle(s->host, kind, evhttp_find_header(in, "Content-Type"), body, len, header_len,
-                   0, &r);
+    fn_host_handle(s->host, kind, evhttp_find_header(in, "Content-Type"), body, len, header_len, 0,
+                   &r);
     if (r.status != 200)
-        FM_INFO("fn", "%s %s: %d %s", evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
-                : "GET", evhttp_request_get_uri(req), r.status, r.message);
+        FM_INFO("fn", "%s %s: %d %s",
+                evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
+                evhttp_request_get_uri(req), r.status, r.message);
     reply(req, r.status, r.content_type, r.body.p, r.body.len, r.header_len);
     fn_reply_release(&r);
 }
@@ -261,7 +266,8 @@ static void dispatch(struct evhttp_request *req, void *ud)
         reply_error(req, 404, "no such endpoint '%s'", path);
 }
 
-/* ---- lifecycle -------------------------------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------------------------------
+ */
 static void on_drain_timeout(evutil_socket_t fd, short what, void *ud)
 {
     http_srv *s = ud;
@@ -285,7 +291,8 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
         event_base_loopexit(s->base, NULL);
         return;
     }
-    struct timeval tv = {(time_t)(s->drain_ns / 1000000000), (long)(s->drain_ns % 1000000000 / 1000)};
+    struct timeval tv = {(time_t)(s->drain_ns / 1000000000),
+                         (long)(s->drain_ns % 1000000000 / 1000)};
     s->drain_timer = evtimer_new(s->base, on_drain_timeout, s);
     if (s->drain_timer)
         evtimer_add(s->drain_timer, &tv);
@@ -336,7 +343,8 @@ int fn_http_run(const fn_spec *spec, const char *host, int port, const fn_run_op
         goto out;
     s.sig_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
     s.sig_int = evsignal_new(s.base, SIGINT, on_signal, &s);
-    if (!s.sig_term || !s.sig_int || evsignal_add(s.sig_term, NULL) || evsignal_add(s.sig_int, NULL)) {
+    if (!s.sig_term || !s.sig_int || evsignal_add(s.sig_term, NULL) ||
+        evsignal_add(s.sig_int, NULL)) {
         rc = fm_err_set(err, FM_EIO, "cannot install signal handlers");
         goto out;
     }

@@ -53,8 +53,8 @@ static int decode_jpeg(const uint8_t *buf, size_t len, int channels, fn_image *i
     if ((int64_t)cinfo.image_width * cinfo.image_height > FN_MAX_IMAGE_PIXELS) {
         int w = (int)cinfo.image_width, h = (int)cinfo.image_height;
         jpeg_destroy_decompress(&cinfo);
-        return fm_err_set(err, FM_ELIMIT, "JPEG image is too large (%dx%d, at most %ld pixels)",
-                          w, h, FN_MAX_IMAGE_PIXELS);
+        return fm_err_set(err, FM_ELIMIT, "JPEG image is too large (%dx%d, at most %ld pixels)", w,
+                          h, FN_MAX_IMAGE_PIXELS);
     }
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         jpeg_destroy_decompress(&cinfo);
@@ -145,12 +145,16 @@ static float sample(const fn_image *im, float x, float y, int c)
 {
     float fx = x < 0 ? 0 : x, fy = y < 0 ? 0 : y;
     int x0 = (int)fx, y0 = (int)fy;
-    if (x0 > im->width - 1) x0 = im->width - 1;
-    if (y0 > im->height - 1) y0 = im->height - 1;
+    if (x0 > im->width - 1)
+        x0 = im->width - 1;
+    if (y0 > im->height - 1)
+        y0 = im->height - 1;
     int x1 = x0 + 1 < im->width ? x0 + 1 : x0, y1 = y0 + 1 < im->height ? y0 + 1 : y0;
     float ax = fx - (float)x0, ay = fy - (float)y0;
-    if (ax > 1) ax = 1;
-    if (ay > 1) ay = 1;
+    if (ax > 1)
+        ax = 1;
+    if (ay > 1)
+        ay = 1;
     const uint8_t *p = im->pixels;
     size_t w = (size_t)im->width, ch = (size_t)im->channels;
     float p00 = p[((size_t)y0 * w + (size_t)x0) * ch + (size_t)c];

@@ -185,47 +185,81 @@ static int serve_event(rapi *r, fn_host *host, const char *init_json, fm_err *er
     return rc;
 }
 
+/* Why: the Runtime API client is the same for a freshly started host and for one forked from a
+ * zygote (zygote.c), which already holds an initialised host. */
+static int rapi_open(rapi *r, const char *api, fm_err *err)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->base, sizeof r->base, "http://%s/2018-06-01/runtime", api);
+    r->c = curl_easy_init();
+    if (!r->c)
+        return fm_err_set(err, FM_ENOMEM, "cannot start libcurl");
+    curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(r->c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(r->c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(r->c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(r->c, CURLOPT_ERRORBUFFER, r->cerr);
+    curl_easy_setopt(r->c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->c, CURLOPT_NOPROXY, "*"); /* the Runtime API is local */
+    curl_easy_setopt(r->c, CURLOPT_TCP_NODELAY, 1L);
+    return 0;
+}
+
+static int serve_loop(rapi *r, fn_host *host, const char *init_json, const fn_run_opts *opts,
+                      fm_err *err)
+{
+    int rc = 0;
+    for (int64_t n = 0; !rc && !(opts && opts->max_events && n >= opts->max_events); n++) {
+        long status = 0;
+        rc = perform(r, "/invocation/next", NULL, NULL, &status, err);
+        if (!rc && status != 200)
+            rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next",
+                            status);
+        if (!rc && !r->request_id[0])
+            rc = fm_err_set(err, FM_EPROTO, "Runtime API sent an event without "
+                                            "Lambda-Runtime-Aws-Request-Id");
+        if (!rc)
+            rc = serve_event(r, host, n == 0 ? init_json : NULL, err);
+    }
+    return rc;
+}
+
+int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
+                    const fn_run_opts *opts, fm_err *err)
+{
+    rapi r;
+    int rc = rapi_open(&r, api, err);
+    if (!rc)
+        rc = serve_loop(&r, host, init_json, opts, err);
+    fn_buf_release(&r.body);
+    if (r.c)
+        curl_easy_cleanup(r.c);
+    return rc;
+}
+
 int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts, fm_err *err)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return fm_err_set(err, FM_EIO, "cannot initialise libcurl");
-    rapi r = {0};
-    snprintf(r.base, sizeof r.base, "http://%s/2018-06-01/runtime", api);
-    r.c = curl_easy_init();
-    if (!r.c) {
-        curl_global_cleanup();
-        return fm_err_set(err, FM_ENOMEM, "cannot start libcurl");
-    }
-    curl_easy_setopt(r.c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(r.c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(r.c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(r.c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(r.c, CURLOPT_ERRORBUFFER, r.cerr);
-    curl_easy_setopt(r.c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r.c, CURLOPT_NOPROXY, "*"); /* the Runtime API is local */
-    curl_easy_setopt(r.c, CURLOPT_TCP_NODELAY, 1L);
-
-    fn_host *host = NULL;
-    int rc = fn_host_new(spec, &host, err);
+    rapi r;
+    int rc = rapi_open(&r, api, err);
     if (rc) {
+        curl_global_cleanup();
+        return rc;
+    }
+    fn_host *host = NULL;
+    if (opts && opts->config_error && opts->config_error->code) {
+        *err = *opts->config_error;
+        rc = err->code;
+        post_init_error(&r, err);
+    } else if ((rc = fn_host_new(spec, &host, err))) {
         post_init_error(&r, err);
     } else {
         char init_json[512];
         fn_host_init_json(host, init_json, sizeof init_json);
         if (opts && opts->on_ready)
             opts->on_ready(opts->ud, init_json, NULL);
-        for (int64_t n = 0; !rc && !(opts && opts->max_events && n >= opts->max_events); n++) {
-            long status = 0;
-            rc = perform(&r, "/invocation/next", NULL, NULL, &status, err);
-            if (!rc && status != 200)
-                rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next",
-                                status);
-            if (!rc && !r.request_id[0])
-                rc = fm_err_set(err, FM_EPROTO, "Runtime API sent an event without "
-                                "Lambda-Runtime-Aws-Request-Id");
-            if (!rc)
-                rc = serve_event(&r, host, n == 0 ? init_json : NULL, err);
-        }
+        rc = serve_loop(&r, host, init_json, opts, err);
     }
     fn_host_free(host);
     fn_buf_release(&r.body);

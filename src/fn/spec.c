@@ -81,10 +81,9 @@ static int get_floats(const fm_yaml *y, const fm_ynode *map, const char *key, fl
             out[i] = (float)d;
         return 0;
     }
-    if (fm_ynode_kind_of(v) != FM_YAML_SEQ || (fm_ynode_len(v) != 1 &&
-                                               fm_ynode_len(v) != (size_t)n))
-        return fm_yaml_error(y, v, err, FM_EPARSE, "'%s' must be a number or a list of %d", key,
-                             n);
+    if (fm_ynode_kind_of(v) != FM_YAML_SEQ ||
+        (fm_ynode_len(v) != 1 && fm_ynode_len(v) != (size_t)n))
+        return fm_yaml_error(y, v, err, FM_EPARSE, "'%s' must be a number or a list of %d", key, n);
     for (size_t i = 0; i < fm_ynode_len(v); i++) {
         const fm_ynode *it = fm_ynode_item(v, i);
         double d;

@@ -59,8 +59,8 @@ int fn_topk_encode(const infer_tensor *scores, int k, bool softmax, char *const 
             double s = softmax ? exp(best[i].score - max) / sum : best[i].score;
             if (!isfinite(s))
                 s = 0;
-            rc = fn_buf_printf(out, "%s{\"class\":%zu,\"score\":%.6g", i ? "," : "", best[i].cls,
-                               s);
+            rc =
+                fn_buf_printf(out, "%s{\"class\":%zu,\"score\":%.6g", i ? "," : "", best[i].cls, s);
             if (!rc && labels && best[i].cls < n_labels) {
                 rc = fn_buf_puts(out, ",\"label\":");
                 rc = rc ? rc : fn_buf_json_str(out, labels[best[i].cls]);

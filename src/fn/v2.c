@@ -5,9 +5,9 @@
  */
 #include "fn/fn_int.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define V2_MAX_INPUTS 64
@@ -45,30 +45,22 @@ void fn_shape_str(const int64_t *dims, int ndim, char *buf, size_t cap)
 }
 
 /* Why: nested and flat data are equivalent; count the leaves before allocating. */
-static size_t count_leaves(const cJSON *v)
+static size_t count_leaves(const fj *v)
 {
-    if (!cJSON_IsArray(v))
+    if (v->type != FJ_ARR)
         return 1;
+    if (v->nums)
+        return v->n;
     size_t n = 0;
-    for (const cJSON *c = v->child; c; c = c->next)
+    for (const fj *c = v->child; c; c = c->next)
         n += count_leaves(c);
     return n;
 }
 
-/* Why: one JSON value into one element of the tensor's type, refusing lossy conversions. */
-static int put_elem(const infer_tensor *t, const cJSON *v, size_t i, fm_err *err)
+/* Why: one number into one element of the tensor's type, refusing lossy integer conversions. */
+static int put_num(const infer_tensor *t, double d, size_t i, fm_err *err)
 {
     uint8_t *dst = (uint8_t *)t->data + i * infer_dtype_size(t->dtype);
-    if (t->dtype == INFER_DTYPE_BOOL) {
-        if (!cJSON_IsBool(v))
-            return fm_err_set(err, FM_ETYPE, "input '%s': element %zu is not a boolean", t->name,
-                              i);
-        *dst = cJSON_IsTrue(v) ? 1 : 0;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v))
-        return fm_err_set(err, FM_ETYPE, "input '%s': element %zu is not a number", t->name, i);
-    double d = v->valuedouble;
     switch (t->dtype) {
     case INFER_DTYPE_FP32: {
         float f = (float)d;
@@ -86,6 +78,8 @@ static int put_elem(const infer_tensor *t, const cJSON *v, size_t i, fm_err *err
         memcpy(dst, &h, 2);
         return 0;
     }
+    case INFER_DTYPE_BOOL:
+        return fm_err_set(err, FM_ETYPE, "input '%s': element %zu is not a boolean", t->name, i);
     default: break;
     }
     for (size_t k = 0; k < FM_ARRAY_LEN(int_ranges); k++) {
@@ -97,12 +91,30 @@ static int put_elem(const infer_tensor *t, const cJSON *v, size_t i, fm_err *err
         switch (t->dtype) {
         case INFER_DTYPE_INT8: *(int8_t *)dst = (int8_t)d; break;
         case INFER_DTYPE_UINT8: *dst = (uint8_t)d; break;
-        case INFER_DTYPE_INT16: { int16_t x = (int16_t)d; memcpy(dst, &x, 2); } break;
-        case INFER_DTYPE_UINT16: { uint16_t x = (uint16_t)d; memcpy(dst, &x, 2); } break;
-        case INFER_DTYPE_INT32: { int32_t x = (int32_t)d; memcpy(dst, &x, 4); } break;
-        case INFER_DTYPE_UINT32: { uint32_t x = (uint32_t)d; memcpy(dst, &x, 4); } break;
-        case INFER_DTYPE_INT64: { int64_t x = (int64_t)d; memcpy(dst, &x, 8); } break;
-        default: { uint64_t x = (uint64_t)d; memcpy(dst, &x, 8); } break;
+        case INFER_DTYPE_INT16: {
+            int16_t x = (int16_t)d;
+            memcpy(dst, &x, 2);
+        } break;
+        case INFER_DTYPE_UINT16: {
+            uint16_t x = (uint16_t)d;
+            memcpy(dst, &x, 2);
+        } break;
+        case INFER_DTYPE_INT32: {
+            int32_t x = (int32_t)d;
+            memcpy(dst, &x, 4);
+        } break;
+        case INFER_DTYPE_UINT32: {
+            uint32_t x = (uint32_t)d;
+            memcpy(dst, &x, 4);
+        } break;
+        case INFER_DTYPE_INT64: {
+            int64_t x = (int64_t)d;
+            memcpy(dst, &x, 8);
+        } break;
+        default: {
+            uint64_t x = (uint64_t)d;
+            memcpy(dst, &x, 8);
+        } break;
         }
         return 0;
     }
@@ -110,12 +122,60 @@ static int put_elem(const infer_tensor *t, const cJSON *v, size_t i, fm_err *err
                       infer_dtype_name(t->dtype));
 }
 
-/* Why: walks nested arrays in row-major order, writing leaves one after the other. */
-static int fill(const infer_tensor *t, const cJSON *v, size_t *i, fm_err *err)
+/* Why: a scalar JSON value (not an array) as element i. */
+static int put_elem(const infer_tensor *t, const fj *v, size_t i, fm_err *err)
 {
-    if (!cJSON_IsArray(v))
+    if (t->dtype == INFER_DTYPE_BOOL) {
+        if (v->type != FJ_TRUE && v->type != FJ_FALSE)
+            return fm_err_set(err, FM_ETYPE, "input '%s': element %zu is not a boolean", t->name,
+                              i);
+        ((uint8_t *)t->data)[i] = v->type == FJ_TRUE;
+        return 0;
+    }
+    if (v->type != FJ_NUM)
+        return fm_err_set(err, FM_ETYPE, "input '%s': element %zu is not a number", t->name, i);
+    double d = t->dtype == INFER_DTYPE_FP64 ? fj_num_exact(v->src, v->exact, v->num) : v->num;
+    return put_num(t, d, i, err);
+}
+
+/* Why: a flat run of numbers; FP32 (the common case) is a plain conversion loop, FP64 re-reads
+ * inexact numbers from the text for full precision. */
+static int put_nums(const infer_tensor *t, const fj *a, size_t *i, fm_err *err)
+{
+    if (t->dtype == INFER_DTYPE_FP32) {
+        uint8_t *dst = (uint8_t *)t->data + *i * 4;
+        for (size_t k = 0; k < a->n; k++) {
+            float f = (float)a->nums[k];
+            memcpy(dst + k * 4, &f, 4);
+        }
+        *i += a->n;
+        return 0;
+    }
+    const char *p = a->src + 1; /* after '[': the numbers, separated by ',' and spaces */
+    for (size_t k = 0; k < a->n; k++) {
+        double d = a->nums[k];
+        if (t->dtype == INFER_DTYPE_FP64 && !a->exact) {
+            char *end;
+            d = strtod(p, &end);
+            p = end;
+            while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\r' || *p == '\t')
+                p++;
+        }
+        int rc = put_num(t, d, (*i)++, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Why: walks nested arrays in row-major order, writing leaves one after the other. */
+static int fill(const infer_tensor *t, const fj *v, size_t *i, fm_err *err)
+{
+    if (v->type != FJ_ARR)
         return put_elem(t, v, (*i)++, err);
-    for (const cJSON *c = v->child; c; c = c->next) {
+    if (v->nums)
+        return put_nums(t, v, i, err);
+    for (const fj *c = v->child; c; c = c->next) {
         int rc = fill(t, c, i, err);
         if (rc)
             return rc;
@@ -123,20 +183,23 @@ static int fill(const infer_tensor *t, const cJSON *v, size_t *i, fm_err *err)
     return 0;
 }
 
-/* Why: a shape is a short array of non-negative integers whose product must not overflow. */
-static int decode_shape(const cJSON *shape, infer_tensor *t, int64_t *numel, fm_err *err)
+static bool is_number(const fj *v)
 {
-    if (!cJSON_IsArray(shape))
+    return v && v->type == FJ_NUM;
+}
+
+/* Why: a shape is a short array of non-negative integers whose product must not overflow. */
+static int decode_shape(const fj *shape, infer_tensor *t, int64_t *numel, fm_err *err)
+{
+    if (!shape || shape->type != FJ_ARR || (shape->n && !shape->nums))
         return fm_err_set(err, FM_EPARSE, "input '%s': 'shape' must be an array of integers",
                           t->name);
-    int nd = cJSON_GetArraySize(shape);
-    if (nd > INFER_MAX_DIMS)
-        return fm_err_set(err, FM_ESHAPE, "input '%s': shape has %d dimensions (at most %d)",
-                          t->name, nd, INFER_MAX_DIMS);
-    t->ndim = nd;
-    int k = 0;
-    for (const cJSON *d = shape->child; d; d = d->next, k++) {
-        double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
+    if (shape->n > INFER_MAX_DIMS)
+        return fm_err_set(err, FM_ESHAPE, "input '%s': shape has %zu dimensions (at most %d)",
+                          t->name, shape->n, INFER_MAX_DIMS);
+    t->ndim = (int)shape->n;
+    for (int k = 0; k < t->ndim; k++) {
+        double v = shape->nums[k];
         if (v < 0 || v != floor(v) || v > 9.0e15)
             return fm_err_set(err, FM_ESHAPE,
                               "input '%s': shape dimension %d is not a non-negative integer",
@@ -151,7 +214,7 @@ static int decode_shape(const cJSON *shape, infer_tensor *t, int64_t *numel, fm_
 
 /* Why: binary_data_size says the tensor's bytes follow the JSON header; it must match the shape
  * and lie inside the body. */
-static int take_binary(infer_tensor *t, const cJSON *size, int64_t numel, const uint8_t *bin,
+static int take_binary(infer_tensor *t, const fj *size, int64_t numel, const uint8_t *bin,
                        size_t bin_len, size_t *off, bool have_header, fm_err *err)
 {
     if (!have_header)
@@ -159,11 +222,13 @@ static int take_binary(infer_tensor *t, const cJSON *size, int64_t numel, const 
                           "input '%s': binary_data_size given but the request has no "
                           "Inference-Header-Content-Length",
                           t->name);
-    double sz = cJSON_IsNumber(size) ? size->valuedouble : -1;
+    double sz = is_number(size) ? size->num : -1;
     size_t es = infer_dtype_size(t->dtype);
     if (sz < 0 || sz != floor(sz))
-        return fm_err_set(err, FM_EPARSE, "input '%s': binary_data_size must be a non-negative "
-                          "integer", t->name);
+        return fm_err_set(err, FM_EPARSE,
+                          "input '%s': binary_data_size must be a non-negative "
+                          "integer",
+                          t->name);
     if ((double)numel * (double)es != sz) {
         char s[128];
         fn_shape_str(t->dims, t->ndim, s, sizeof s);
@@ -185,36 +250,32 @@ static int take_binary(infer_tensor *t, const cJSON *size, int64_t numel, const 
 }
 
 /* Why: one input object: name, datatype, shape, then data from JSON or from the binary part. */
-static int decode_input(fn_v2_request *req, const cJSON *in, int idx, const uint8_t *bin,
+static int decode_input(fn_v2_request *req, const fj *in, int idx, const uint8_t *bin,
                         size_t bin_len, size_t *off, bool have_header, fm_err *err)
 {
     infer_tensor *t = &req->inputs[idx];
-    if (!cJSON_IsObject(in))
+    if (in->type != FJ_OBJ)
         return fm_err_set(err, FM_EPARSE, "inputs[%d] must be an object", idx);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
-    if (!cJSON_IsString(name))
+    const fj *name = fj_get(in, "name");
+    if (!name || name->type != FJ_STR)
         return fm_err_set(err, FM_EPARSE, "inputs[%d]: 'name' must be a string", idx);
-    t->name = fm_arena_strdup(&req->arena, name->valuestring);
+    t->name = fm_arena_strdup(&req->arena, name->str);
     if (!t->name)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(in, "datatype");
-    if (!cJSON_IsString(dt))
+    const fj *dt = fj_get(in, "datatype");
+    if (!dt || dt->type != FJ_STR)
         return fm_err_set(err, FM_EPARSE, "input '%s': 'datatype' must be a string", t->name);
-    if (parse_dtype(dt->valuestring, &t->dtype))
-        return fm_err_set(err, FM_ETYPE, "input '%s': unknown datatype '%s'", t->name,
-                          dt->valuestring);
+    if (parse_dtype(dt->str, &t->dtype))
+        return fm_err_set(err, FM_ETYPE, "input '%s': unknown datatype '%s'", t->name, dt->str);
     if (t->dtype == INFER_DTYPE_BYTES)
         return fm_err_set(err, FM_EUNSUPPORTED, "input '%s': datatype BYTES is not supported",
                           t->name);
     int64_t numel = 0;
-    int rc = decode_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), t, &numel, err);
+    int rc = decode_shape(fj_get(in, "shape"), t, &numel, err);
     if (rc)
         return rc;
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(in, "parameters");
-    const cJSON *bsize = cJSON_IsObject(params)
-                             ? cJSON_GetObjectItemCaseSensitive(params, "binary_data_size")
-                             : NULL;
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(in, "data");
+    const fj *bsize = fj_get(fj_get(in, "parameters"), "binary_data_size");
+    const fj *data = fj_get(in, "data");
     if (bsize && data)
         return fm_err_set(err, FM_EPROTO, "input '%s': both 'data' and binary_data_size given",
                           t->name);
@@ -238,74 +299,72 @@ static int decode_input(fn_v2_request *req, const cJSON *in, int idx, const uint
 }
 
 /* Why: requested outputs, each optionally binary. */
-static int decode_outputs(fn_v2_request *req, const cJSON *outs, fm_err *err)
+static int decode_outputs(fn_v2_request *req, const fj *outs, fm_err *err)
 {
     if (!outs)
         return 0;
-    if (!cJSON_IsArray(outs))
+    if (outs->type != FJ_ARR || (outs->n && outs->nums))
         return fm_err_set(err, FM_EPARSE, "'outputs' must be an array");
-    int n = cJSON_GetArraySize(outs);
-    if (n > V2_MAX_INPUTS)
-        return fm_err_set(err, FM_ELIMIT, "too many requested outputs (%d)", n);
-    req->outputs = fm_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *req->outputs);
+    if (outs->n > V2_MAX_INPUTS)
+        return fm_err_set(err, FM_ELIMIT, "too many requested outputs (%zu)", outs->n);
+    req->outputs = fm_arena_calloc(&req->arena, outs->n ? outs->n : 1, sizeof *req->outputs);
     if (!req->outputs)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     int k = 0;
-    for (const cJSON *o = outs->child; o; o = o->next, k++) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
-        if (!cJSON_IsObject(o) || !cJSON_IsString(name))
+    for (const fj *o = outs->child; o; o = o->next, k++) {
+        const fj *name = fj_get(o, "name");
+        if (!name || name->type != FJ_STR)
             return fm_err_set(err, FM_EPARSE, "outputs[%d]: 'name' must be a string", k);
-        req->outputs[k].name = fm_arena_strdup(&req->arena, name->valuestring);
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "parameters");
-        const cJSON *b = cJSON_IsObject(p) ? cJSON_GetObjectItemCaseSensitive(p, "binary_data")
-                                           : NULL;
-        if (b && !cJSON_IsBool(b))
+        req->outputs[k].name = fm_arena_strdup(&req->arena, name->str);
+        const fj *b = fj_get(fj_get(o, "parameters"), "binary_data");
+        if (b && b->type != FJ_TRUE && b->type != FJ_FALSE)
             return fm_err_set(err, FM_EPARSE, "output '%s': binary_data must be a boolean",
-                              name->valuestring);
-        req->outputs[k].binary = cJSON_IsTrue(b);
+                              name->str);
+        req->outputs[k].binary = b && b->type == FJ_TRUE;
         if (!req->outputs[k].name)
             return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
-    req->n_outputs = (size_t)n;
+    req->n_outputs = outs->n;
     return 0;
 }
 
 /* Why: the body of a request once its JSON is parsed; shared by HTTP bodies and Lambda events. */
-static int decode_root(const cJSON *root, const uint8_t *bin, size_t bin_len, bool have_header,
+static int decode_root(const fj *root, const uint8_t *bin, size_t bin_len, bool have_header,
                        fn_v2_request *req, fm_err *err)
 {
-    if (!cJSON_IsObject(root))
+    if (root->type != FJ_OBJ)
         return fm_err_set(err, FM_EPARSE, "inference request must be a JSON object");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    const fj *id = fj_get(root, "id");
     if (id) {
-        if (!cJSON_IsString(id))
+        if (id->type != FJ_STR)
             return fm_err_set(err, FM_EPARSE, "'id' must be a string");
-        if (!(req->id = fm_arena_strdup(&req->arena, id->valuestring)))
+        if (!(req->id = fm_arena_strdup(&req->arena, id->str)))
             return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "parameters");
-    if (params && !cJSON_IsObject(params))
+    const fj *params = fj_get(root, "parameters");
+    if (params && params->type != FJ_OBJ)
         return fm_err_set(err, FM_EPARSE, "'parameters' must be an object");
-    const cJSON *bo = params ? cJSON_GetObjectItemCaseSensitive(params, "binary_data_output")
-                             : NULL;
-    if (bo && !cJSON_IsBool(bo))
+    const fj *bo = fj_get(params, "binary_data_output");
+    if (bo && bo->type != FJ_TRUE && bo->type != FJ_FALSE)
         return fm_err_set(err, FM_EPARSE, "binary_data_output must be a boolean");
-    req->binary_output = cJSON_IsTrue(bo);
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
-    if (!cJSON_IsArray(inputs))
+    req->binary_output = bo && bo->type == FJ_TRUE;
+    const fj *inputs = fj_get(root, "inputs");
+    if (!inputs || inputs->type != FJ_ARR)
         return fm_err_set(err, FM_EPARSE, "inference request has no 'inputs' array");
-    int n = cJSON_GetArraySize(inputs);
-    if (n == 0)
+    if (inputs->nums)
+        return fm_err_set(err, FM_EPARSE, "inputs[0] must be an object");
+    if (inputs->n == 0)
         return fm_err_set(err, FM_EPARSE, "inference request has no inputs");
-    if (n > V2_MAX_INPUTS)
-        return fm_err_set(err, FM_ELIMIT, "too many inputs (%d, at most %d)", n, V2_MAX_INPUTS);
-    req->inputs = fm_arena_calloc(&req->arena, (size_t)n, sizeof *req->inputs);
+    if (inputs->n > V2_MAX_INPUTS)
+        return fm_err_set(err, FM_ELIMIT, "too many inputs (%zu, at most %d)", inputs->n,
+                          V2_MAX_INPUTS);
+    req->inputs = fm_arena_calloc(&req->arena, inputs->n, sizeof *req->inputs);
     if (!req->inputs)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
-    req->n_inputs = (size_t)n;
+    req->n_inputs = inputs->n;
     size_t off = 0;
     int k = 0;
-    for (const cJSON *in = inputs->child; in; in = in->next, k++) {
+    for (const fj *in = inputs->child; in; in = in->next, k++) {
         int rc = decode_input(req, in, k, bin, bin_len, &off, have_header, err);
         if (rc)
             return rc;
@@ -315,20 +374,21 @@ static int decode_root(const cJSON *root, const uint8_t *bin, size_t bin_len, bo
                           "the body has %zu bytes after the header, but the inputs' "
                           "binary_data_size values add up to %zu",
                           bin_len, off);
-    return decode_outputs(req, cJSON_GetObjectItemCaseSensitive(root, "outputs"), err);
+    return decode_outputs(req, fj_get(root, "outputs"), err);
 }
 
-int fn_v2_request_from_json(const void *cjson_root, fn_v2_request *req, fm_err *err)
+int fn_v2_request_from_json(const fj *root, fn_v2_request *req, fm_err *err)
 {
     memset(req, 0, sizeof *req);
     fm_arena_init(&req->arena, 0);
-    int rc = decode_root(cjson_root, NULL, 0, false, req, err);
+    int rc = decode_root(root, NULL, 0, false, req, err);
     if (rc)
         fn_v2_request_release(req);
     return rc;
 }
 
-/* Why: the HTTP entry point; splits JSON header and binary part before parsing. */
+/* Why: the HTTP entry point; splits JSON header and binary part before parsing. The parsed JSON
+ * lives in the request's arena with the decoded tensors. */
 int fn_v2_request_decode(const void *body, size_t len, int64_t header_len, fn_v2_request *req,
                          fm_err *err)
 {
@@ -343,16 +403,14 @@ int fn_v2_request_decode(const void *body, size_t len, int64_t header_len, fn_v2
                               (long long)header_len, len);
         json_len = (size_t)header_len;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, json_len, &end, false);
-    if (!root) {
-        size_t at = end ? (size_t)(end - (const char *)body) : 0;
-        fn_v2_request_release(req);
-        return fm_err_set(err, FM_EPARSE, "invalid JSON in inference request at byte %zu", at);
+    fj *root;
+    int rc = fj_parse(body, json_len, &req->arena, &root, err);
+    if (rc) {
+        fm_err_prefix(err, "inference request: ");
+    } else {
+        const uint8_t *bin = (const uint8_t *)body + json_len;
+        rc = decode_root(root, bin, len - json_len, header_len >= 0, req, err);
     }
-    const uint8_t *bin = (const uint8_t *)body + json_len;
-    int rc = decode_root(root, bin, len - json_len, header_len >= 0, req, err);
-    cJSON_Delete(root);
     if (rc)
         fn_v2_request_release(req);
     return rc;
@@ -425,8 +483,7 @@ int fn_v2_request_check(const fn_handler *h, fn_v2_request *req, fm_err *err)
             k++;
         if (k == h->n_outputs) {
             names_list(h->outputs, h->n_outputs, names, sizeof names);
-            return fm_err_set(err, FM_ESCHEMA,
-                              "unknown output '%s' (the model's outputs are: %s)",
+            return fm_err_set(err, FM_ESCHEMA, "unknown output '%s' (the model's outputs are: %s)",
                               req->outputs[i].name, names);
         }
     }

@@ -2,6 +2,7 @@
  * no I/O). Continuous processes keep time as double nanoseconds and round each arrival, so no
  * error accumulates across millions of arrivals. */
 #include "load.h"
+#include "load_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -35,7 +36,8 @@ struct load_arrival {
 
 typedef bool (*next_fn)(load_arrival *a, double *t_ns);
 
-/* ---- names ------------------------------------------------------------------------------------ */
+/* ---- names ------------------------------------------------------------------------------------
+ */
 static const char *const process_names[LOAD_PROC__COUNT] = {
     [LOAD_PROC_CONSTANT] = "constant", [LOAD_PROC_POISSON] = "poisson",
     [LOAD_PROC_MMPP] = "mmpp",         [LOAD_PROC_PIECEWISE] = "piecewise",
@@ -108,10 +110,8 @@ static double seg_mass(const load_segment *g)
 {
     double d = (double)g->duration_ns / 1e9;
     switch (g->kind) {
-    case LOAD_SEG_STEP:
-        return g->a * d;
-    case LOAD_SEG_RAMP:
-        return (g->a + g->b) / 2 * d;
+    case LOAD_SEG_STEP: return g->a * d;
+    case LOAD_SEG_RAMP: return (g->a + g->b) / 2 * d;
     case LOAD_SEG_SINE: {
         double w = 2 * M_PI / g->period_s;
         return g->a * d + g->b / w * (1 - cos(w * d));
@@ -139,7 +139,8 @@ static int validate_segments(const load_spec *s, fm_err *err)
             if (g->b > g->a)
                 return fm_err_set(err, FM_EINVAL,
                                   "segment %d: sine amplitude %g exceeds its mean %g (the rate "
-                                  "would go below 0)", i + 1, g->b, g->a);
+                                  "would go below 0)",
+                                  i + 1, g->b, g->a);
         }
         total += seg_mass(g);
     }
@@ -148,7 +149,8 @@ static int validate_segments(const load_spec *s, fm_err *err)
     if (s->repeat && total < 1e-3)
         return fm_err_set(err, FM_EINVAL,
                           "piecewise cycle expects %g arrivals: too few to repeat (at least "
-                          "0.001)", total);
+                          "0.001)",
+                          total);
     return 0;
 }
 
@@ -196,8 +198,7 @@ int load_spec_validate(const load_spec *s, fm_err *err)
             return fm_err_set(err, FM_EINVAL, "azure trace has no minutes");
         natural_end = true;
         break;
-    default:
-        return fm_err_set(err, FM_EINVAL, "unknown arrival process %d", (int)s->process);
+    default: return fm_err_set(err, FM_EINVAL, "unknown arrival process %d", (int)s->process);
     }
     if (s->duration_ns < 0)
         return fm_err_set(err, FM_EINVAL, "duration must be >= 0");
@@ -292,12 +293,9 @@ static double seg_rate(const load_segment *g, double u)
 {
     double d = (double)g->duration_ns / 1e9;
     switch (g->kind) {
-    case LOAD_SEG_STEP:
-        return g->a;
-    case LOAD_SEG_RAMP:
-        return g->a + (g->b - g->a) * u / d;
-    case LOAD_SEG_SINE:
-        return g->a + g->b * sin(2 * M_PI * u / g->period_s);
+    case LOAD_SEG_STEP: return g->a;
+    case LOAD_SEG_RAMP: return g->a + (g->b - g->a) * u / d;
+    case LOAD_SEG_SINE: return g->a + g->b * sin(2 * M_PI * u / g->period_s);
     }
     return 0;
 }
@@ -307,10 +305,8 @@ static double seg_cum(const load_segment *g, double u)
 {
     double d = (double)g->duration_ns / 1e9;
     switch (g->kind) {
-    case LOAD_SEG_STEP:
-        return g->a * u;
-    case LOAD_SEG_RAMP:
-        return g->a * u + (g->b - g->a) * u * u / (2 * d);
+    case LOAD_SEG_STEP: return g->a * u;
+    case LOAD_SEG_RAMP: return g->a * u + (g->b - g->a) * u * u / (2 * d);
     case LOAD_SEG_SINE: {
         double w = 2 * M_PI / g->period_s;
         return g->a * u + g->b / w * (1 - cos(w * u));
@@ -326,8 +322,7 @@ static double seg_solve(const load_segment *g, double u0, double m)
 {
     double d = (double)g->duration_ns / 1e9;
     switch (g->kind) {
-    case LOAD_SEG_STEP:
-        return u0 + m / g->a;
+    case LOAD_SEG_STEP: return u0 + m / g->a;
     case LOAD_SEG_RAMP: {
         double c1 = seg_rate(g, u0), c2 = (g->b - g->a) / (2 * d);
         double disc = c1 * c1 + 4 * c2 * m;
@@ -388,7 +383,8 @@ static bool next_piecewise(load_arrival *a, double *t)
     }
 }
 
-/* ---- traces ------------------------------------------------------------------------------------ */
+/* ---- traces ------------------------------------------------------------------------------------
+ */
 static bool next_trace(load_arrival *a, double *t)
 {
     if (a->idx >= a->spec.trace_n)
@@ -467,7 +463,8 @@ static const next_fn next_table[LOAD_PROC__COUNT] = {
     [LOAD_PROC_TRACE] = next_trace,       [LOAD_PROC_AZURE] = next_azure,
 };
 
-/* ---- iterator --------------------------------------------------------------------------------- */
+/* ---- iterator ---------------------------------------------------------------------------------
+ */
 int load_arrival_new(const load_spec *spec, load_arrival **out, fm_err *err)
 {
     *out = NULL;
@@ -493,6 +490,11 @@ int load_arrival_new(const load_spec *spec, load_arrival **out, fm_err *err)
     return 0;
 }
 
+int load_arrival_restart(const load_arrival *a, load_arrival **out, fm_err *err)
+{
+    return load_arrival_new(&a->spec, out, err);
+}
+
 void load_arrival_free(load_arrival *a)
 {
     if (!a)
@@ -506,8 +508,7 @@ bool load_arrival_next(load_arrival *a, int64_t *t_ns)
     if (a->done)
         return false;
     double t;
-    if ((a->spec.requests && a->count >= a->spec.requests) ||
-        !next_table[a->spec.process](a, &t) ||
+    if ((a->spec.requests && a->count >= a->spec.requests) || !next_table[a->spec.process](a, &t) ||
         (a->spec.duration_ns && t >= (double)a->spec.duration_ns) || !(t < 9.2e18)) {
         a->done = true;
         return false;

@@ -82,12 +82,14 @@ static double field_after(const char *p, size_t len, const char *label)
 
 bool load_report_parse(const char *p, size_t len, load_record *r)
 {
+    /* the last "REPORT RequestId:" line: a tail may also hold INIT_REPORT lines and earlier
+     * invocations' output */
+    static const char key[] = "REPORT RequestId:";
+    const size_t kl = sizeof key - 1;
     const char *rep = NULL;
-    for (size_t i = 0; i + 7 <= len; i++)
-        if (memcmp(p + i, "REPORT ", 7) == 0) {
+    for (size_t i = 0; i + kl <= len; i++)
+        if (memcmp(p + i, key, kl) == 0 && (i == 0 || p[i - 1] == '\n'))
             rep = p + i;
-            break;
-        }
     if (!rep)
         return false;
     size_t rn = len - (size_t)(rep - p);

@@ -41,7 +41,8 @@ int load_process_parse(const char *s, load_process *out); /* FM_EINVAL when unkn
 
 /* MMPP: k states with a Poisson rate each (>= 0, at least one > 0). The modulating chain is given
  * either as a generator matrix Q (off-diagonal >= 0, rows sum to 0) or as mean sojourn times with
- * a jump (transition) matrix P (rows sum to 1, zero diagonal); then Q[i][j] = P[i][j]/sojourn[i]. */
+ * a jump (transition) matrix P (rows sum to 1, zero diagonal); then Q[i][j] = P[i][j]/sojourn[i].
+ */
 typedef struct load_mmpp {
     int k;
     double rate[LOAD_MMPP_MAX];
@@ -89,7 +90,7 @@ typedef struct load_spec {
     load_segment seg[LOAD_SEG_MAX];
     int nseg;
     load_spacing spacing;
-    bool repeat; /* piecewise: cycle through the segments until a bound ends the run */
+    bool repeat;       /* piecewise: cycle through the segments until a bound ends the run */
     int64_t *trace_ns; /* trace: sorted arrival times, shifted so the first is 0 */
     size_t trace_n;
     uint64_t *azure_counts; /* azure: invocations per minute (sum of the selected functions) */
@@ -110,8 +111,7 @@ int load_spec_from_yaml(const fm_yaml *y, const fm_ynode *map, load_spec *s, fm_
  * matrices "0,1;1,0", segments "step:RATE:DUR", "ramp:FROM:TO:DUR",
  * "sine:MEAN:AMPLITUDE:PERIOD:DUR". */
 int load_parse_list(const char *s, bool durations, double *out, int max, int *n, fm_err *err);
-int load_parse_matrix(const char *s, double m[LOAD_MMPP_MAX][LOAD_MMPP_MAX], int *k,
-                      fm_err *err);
+int load_parse_matrix(const char *s, double m[LOAD_MMPP_MAX][LOAD_MMPP_MAX], int *k, fm_err *err);
 int load_segment_parse(const char *s, load_segment *g, fm_err *err);
 /* Read and parse a trace file into the spec (and set its process). */
 int load_spec_load_trace(load_spec *s, const char *path, load_unit unit, fm_err *err);
@@ -122,8 +122,8 @@ char *load_spec_to_json(const load_spec *s);
 /* ---- traces ---------------------------------------------------------------------------------
  * Timestamp file: one time per line in `unit`, non-decreasing; blank lines and lines starting with
  * '#' are skipped. Times are shifted so that the first arrival is at 0. */
-int load_trace_parse(const char *buf, size_t len, load_unit unit, const char *name,
-                     int64_t **out, size_t *n, fm_err *err);
+int load_trace_parse(const char *buf, size_t len, load_unit unit, const char *name, int64_t **out,
+                     size_t *n, fm_err *err);
 /* Azure Functions 2019 invocations_per_function_md.anon.d*.csv: header
  * HashOwner,HashApp,HashFunction,Trigger,1,...,1440 then one row per function. `function` selects
  * rows whose HashFunction equals it, NULL selects all (counts are summed per minute). */
@@ -150,9 +150,9 @@ double load_mmpp_idc(const load_mmpp_info *info, const double *rate, double t);
 typedef struct load_arrival load_arrival;
 
 typedef struct load_arrival_stats {
-    uint64_t count;   /* arrivals yielded so far */
-    int64_t last_ns;  /* time of the last one */
-    int mmpp_state;   /* current MMPP state, -1 for other processes */
+    uint64_t count;                    /* arrivals yielded so far */
+    int64_t last_ns;                   /* time of the last one */
+    int mmpp_state;                    /* current MMPP state, -1 for other processes */
     double mmpp_time_s[LOAD_MMPP_MAX]; /* time spent in each state up to last_ns */
     uint64_t mmpp_transitions;
 } load_arrival_stats;
@@ -171,9 +171,9 @@ void load_arrival_stats_get(const load_arrival *a, load_arrival_stats *out);
 typedef struct load_schedule_stats {
     uint64_t count;
     int64_t first_ns, last_ns;
-    double span_s;        /* duration bound when set, else the last arrival time */
-    double mean_rate;     /* count / span_s */
-    uint64_t max_per_s;   /* most arrivals in any one-second window [k, k+1) */
+    double span_s;                         /* duration bound when set, else the last arrival time */
+    double mean_rate;                      /* count / span_s */
+    uint64_t max_per_s;                    /* most arrivals in any one-second window [k, k+1) */
     double idc_window_s[LOAD_IDC_WINDOWS]; /* 0.1, 1, 10, 60 s */
     double idc[LOAD_IDC_WINDOWS];          /* Var/mean of counts per window; NAN when < 10 */
     bool have_mmpp;
@@ -197,8 +197,9 @@ int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, f
 int load_payloads_literal(const char *body, load_payloads **out, fm_err *err);
 void load_payloads_free(load_payloads *p);
 size_t load_payloads_count(const load_payloads *p);
-/* The next body; deterministic for a seed. */
-void load_payloads_next(load_payloads *p, const char **data, size_t *len);
+/* The body of request `id` (1-based): round-robin takes body (id - 1) mod n, random a seeded hash
+ * of id; either way a pure function of the seed and the id. Safe from several threads. */
+void load_payloads_get(const load_payloads *p, uint64_t id, const char **data, size_t *len);
 
 /* ---- driver ---------------------------------------------------------------------------------- */
 typedef enum load_status {
@@ -206,7 +207,7 @@ typedef enum load_status {
     LOAD_ST_ERROR,     /* HTTP >= 400 (not 429) or X-Amz-Function-Error */
     LOAD_ST_THROTTLED, /* HTTP 429 */
     LOAD_ST_TIMEOUT,
-    LOAD_ST_DROPPED,   /* not sent: max in flight reached at its scheduled time */
+    LOAD_ST_DROPPED, /* not sent: max in flight reached at its scheduled time */
     LOAD_ST_CONN_ERROR,
     LOAD_ST__COUNT
 } load_status;
@@ -224,25 +225,25 @@ typedef struct load_record {
     int64_t done_ns;       /* sent + (TOTAL - PRETRANSFER), or our clock when never sent */
     load_status status;
     int http_code;
-    char error[96];  /* empty when none */
-    int cold;        /* 1, 0, or -1 when the response did not say */
-    int64_t instance; /* -1 when unknown */
+    char error[96];                         /* empty when none */
+    int cold;                               /* 1, 0, or -1 when the response did not say */
+    int64_t instance;                       /* -1 when unknown */
     double init_ms, duration_ms, billed_ms; /* < 0 when unknown */
-    int memory_mb;   /* 0 when unknown */
+    int memory_mb;                          /* 0 when unknown */
     bool reused_conn;
 } load_record;
 
 /* Where requests go. url is the full request URL. */
 typedef struct load_target {
     const char *url;
-    const char *method;       /* NULL: POST with a payload, GET without */
-    const char *content_type; /* NULL: application/json */
+    const char *method;         /* NULL: POST with a payload, GET without */
+    const char *content_type;   /* NULL: application/json */
     const char *const *headers; /* extra "Name: value" lines */
     int nheaders;
-    const char *aws_sigv4;    /* CURLOPT_AWS_SIGV4 value ("aws:amz:us-east-1:lambda") or NULL */
-    const char *aws_userpwd;  /* "ACCESS_KEY:SECRET" for SigV4 */
-    bool http2;               /* HTTP/2 (prior knowledge on http://, ALPN on https://) */
-    bool lambda_log_tail;     /* send X-Amz-Log-Type: Tail and parse the REPORT line */
+    const char *aws_sigv4;   /* CURLOPT_AWS_SIGV4 value ("aws:amz:us-east-1:lambda") or NULL */
+    const char *aws_userpwd; /* "ACCESS_KEY:SECRET" for SigV4 */
+    bool http2;              /* HTTP/2 (prior knowledge on http://, ALPN on https://) */
+    bool lambda_log_tail;    /* send X-Amz-Log-Type: Tail and parse the REPORT line */
 } load_target;
 
 typedef struct load_progress {
@@ -252,17 +253,20 @@ typedef struct load_progress {
     uint64_t p50_ns, p99_ns;       /* latency from the scheduled time, so far */
 } load_progress;
 
-typedef void (*load_record_fn)(const load_record *r, void *ud);   /* writer thread */
+typedef void (*load_record_fn)(const load_record *r, void *ud);     /* writer thread */
 typedef void (*load_progress_fn)(const load_progress *p, void *ud); /* timing thread */
 
 typedef struct load_run_opts {
-    int max_in_flight;        /* > 0 */
-    int64_t timeout_ns;       /* per request, > 0 */
-    int64_t spin_ns;          /* busy-wait this long before a send (0: sleep only) */
-    int64_t progress_ns;      /* progress callback period; 0: never */
+    int max_in_flight;   /* > 0, shared evenly by the timing loops */
+    int threads;         /* timing loops (0 or 1: one) */
+    int64_t timeout_ns;  /* per request, > 0 */
+    int64_t spin_ns;     /* busy-wait this long before a send (0: sleep only) */
+    int rt_priority;     /* > 0: run the timing loop SCHED_FIFO at this priority (needs
+                          * CAP_SYS_NICE; refused with FM_EINVAL otherwise) */
+    int64_t progress_ns; /* progress callback period; 0: never */
     load_progress_fn progress;
-    load_record_fn record;    /* called once per request, in completion order, on a
-                               * writer thread */
+    load_record_fn record; /* called once per request, in completion order, on a
+                            * writer thread */
     void *ud;
     volatile sig_atomic_t *stop; /* set to stop scheduling; in-flight requests finish */
     int64_t *t0_out; /* receives the monotonic ns that run times count from, before any record */
@@ -271,10 +275,10 @@ typedef struct load_run_opts {
 #define LOAD_HIST_KINDS 3
 typedef struct load_summary {
     uint64_t count[LOAD_ST__COUNT];
-    uint64_t total;        /* scheduled */
-    double success_ratio;  /* ok / scheduled */
+    uint64_t total;       /* scheduled */
+    double success_ratio; /* ok / scheduled */
     int64_t elapsed_ns;
-    double achieved_rate;  /* sent per second */
+    double achieved_rate; /* sent per second */
     bool interrupted;
     /* latency from scheduled, from sent, and dispatch error (sent - scheduled), ok requests
      * for the first two, every sent request for the third */
@@ -286,14 +290,16 @@ void load_summary_release(load_summary *s);
 /* Opens a connection to the target's host and port (TCP, and TLS for https) and closes it, so an
  * unreachable target is an error before anything is sent. */
 int load_target_check(const load_target *t, int64_t timeout_ns, fm_err *err);
-/* Runs the schedule against the target. Returns 0 when the run completed (even with failed
+/* Runs the schedule of `a` against the target. With o->threads > 1, several timing loops each send
+ * every threads-th arrival of the same schedule with their own libcurl multi handle (then `a`
+ * must not have been advanced yet). Returns 0 when the run completed (even with failed
  * requests); a negative code for a setup failure, in which case nothing was sent. */
-int load_run(load_arrival *a, const load_target *t, load_payloads *p, const load_run_opts *o,
+int load_run(load_arrival *a, const load_target *t, const load_payloads *p, const load_run_opts *o,
              load_summary *out, fm_err *err);
 
 /* The results-store row of a record; times become wall0 + the record's monotonic times (pass
  * wall0 = fm_wall_ns() - fm_now_ns() taken at the run's start, plus the run's t0). */
-void load_record_to_store(const load_record *r, int64_t run_id, const char *function,
-                          int64_t wall0, store_request *out);
+void load_record_to_store(const load_record *r, int64_t run_id, const char *function, int64_t wall0,
+                          store_request *out);
 
 #endif

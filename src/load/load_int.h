@@ -13,4 +13,8 @@ void load_headers_parse_line(const char *p, size_t len, load_record *r, bool *fn
 /* Parses a Lambda REPORT line's fields into the record; returns true when it was one. */
 bool load_report_parse(const char *p, size_t len, load_record *r);
 
+/* A fresh iterator over the same schedule as a (same spec and seed); the spec's trace data stays
+ * borrowed from the caller. */
+int load_arrival_restart(const load_arrival *a, load_arrival **out, fm_err *err);
+
 #endif

@@ -114,22 +114,23 @@ static int build_generator(const load_mmpp *m, mat q, fm_err *err)
             for (int j = 0; j < k; j++) {
                 double v = m->generator[i][j];
                 if (!isfinite(v))
-                    return fm_err_set(err, FM_EINVAL, "mmpp generator[%d][%d] is not a number",
-                                      i, j);
+                    return fm_err_set(err, FM_EINVAL, "mmpp generator[%d][%d] is not a number", i,
+                                      j);
                 if (i != j && v < 0)
                     return fm_err_set(err, FM_EINVAL,
                                       "mmpp generator[%d][%d] is %g: off-diagonal entries must "
-                                      "be >= 0", i, j, v);
+                                      "be >= 0",
+                                      i, j, v);
                 row += v;
                 q[i][j] = v;
             }
             double scale = fabs(m->generator[i][i]) > 1 ? fabs(m->generator[i][i]) : 1;
             if (fabs(row) > tol * scale)
-                return fm_err_set(err, FM_EINVAL,
-                                  "mmpp generator row %d sums to %g, not 0", i, row);
+                return fm_err_set(err, FM_EINVAL, "mmpp generator row %d sums to %g, not 0", i,
+                                  row);
             if (k > 1 && !(q[i][i] < 0))
-                return fm_err_set(err, FM_EINVAL,
-                                  "mmpp generator row %d: state %d is never left", i, i);
+                return fm_err_set(err, FM_EINVAL, "mmpp generator row %d: state %d is never left",
+                                  i, i);
         } else {
             double so = m->sojourn_s[i];
             if (!(so > 0) || !isfinite(so))
@@ -140,17 +141,17 @@ static int build_generator(const load_mmpp *m, mat q, fm_err *err)
                 double p = m->transition[i][j];
                 if (!(p >= 0 && p <= 1))
                     return fm_err_set(err, FM_EINVAL,
-                                      "mmpp transition[%d][%d] is %g: must be in [0, 1]", i, j,
-                                      p);
+                                      "mmpp transition[%d][%d] is %g: must be in [0, 1]", i, j, p);
                 if (i == j && p != 0 && k > 1)
                     return fm_err_set(err, FM_EINVAL,
                                       "mmpp transition[%d][%d] is %g: the diagonal must be 0 "
-                                      "(a jump leaves its state; use the sojourn time)", i, j, p);
+                                      "(a jump leaves its state; use the sojourn time)",
+                                      i, j, p);
                 row += p;
             }
             if (k > 1 && fabs(row - 1) > tol)
-                return fm_err_set(err, FM_EINVAL,
-                                  "mmpp transition matrix row %d sums to %g, not 1", i, row);
+                return fm_err_set(err, FM_EINVAL, "mmpp transition matrix row %d sums to %g, not 1",
+                                  i, row);
             for (int j = 0; j < k; j++)
                 q[i][j] = i == j ? (k > 1 ? -1.0 / so : 0) : m->transition[i][j] / so;
         }

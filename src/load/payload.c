@@ -17,9 +17,9 @@ typedef struct body {
 
 struct load_payloads {
     body *b;
-    size_t n, next;
+    size_t n;
     load_pick pick;
-    fm_rng rng;
+    uint64_t key; /* random picks: a hash of (key, request id) */
 };
 
 static load_payloads *payloads_alloc(load_pick pick, uint64_t seed)
@@ -28,9 +28,10 @@ static load_payloads *payloads_alloc(load_pick pick, uint64_t seed)
     if (!p)
         return NULL;
     p->pick = pick;
-    fm_rng root;
+    fm_rng root, r;
     fm_rng_seed(&root, seed);
-    p->rng = fm_rng_split(&root, 0x7061796c /* "payl" */);
+    r = fm_rng_split(&root, 0x7061796c /* "payl" */);
+    p->key = fm_rng_u64(&r);
     return p;
 }
 
@@ -56,11 +57,23 @@ void load_payloads_free(load_payloads *p)
     free(p);
 }
 
-size_t load_payloads_count(const load_payloads *p) { return p ? p->n : 0; }
-
-void load_payloads_next(load_payloads *p, const char **data, size_t *len)
+size_t load_payloads_count(const load_payloads *p)
 {
-    size_t i = p->pick == LOAD_PICK_RANDOM ? (size_t)fm_rng_below(&p->rng, p->n) : p->next++ % p->n;
+    return p ? p->n : 0;
+}
+
+/* Why: a pure function of the request id, so the body of request k does not depend on which
+ * timing loop sends it or on how many requests were dropped before it. */
+void load_payloads_get(const load_payloads *p, uint64_t id, const char **data, size_t *len)
+{
+    size_t i;
+    if (p->pick == LOAD_PICK_RANDOM) {
+        fm_rng r;
+        fm_rng_seed(&r, p->key ^ (id * 0x9e3779b97f4a7c15ULL));
+        i = (size_t)fm_rng_below(&r, p->n);
+    } else {
+        i = (size_t)((id ? id - 1 : 0) % p->n);
+    }
     *data = p->b[i].data;
     *len = p->b[i].len;
 }
@@ -183,7 +196,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->n] = 0;
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 #define TENSOR_MAX_ELEMS (16u << 20)
 
@@ -213,7 +229,8 @@ int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, f
             (elems *= (uint64_t)dims[nd]) > TENSOR_MAX_ELEMS)
             return fm_err_set(err, FM_EINVAL,
                               "tensor '%s': bad shape (1 to 8 positive dims, at most %u "
-                              "elements)", spec, TENSOR_MAX_ELEMS);
+                              "elements)",
+                              spec, TENSOR_MAX_ELEMS);
         nd++;
     }
     if (nd == 0)

@@ -3,8 +3,8 @@
 
 /* Why: `faasml load` and `faasml bench` both store what the client saw; one mapping keeps the
  * two identical. Times become wall-clock ns (wall0 + monotonic), like the platform's records. */
-void load_record_to_store(const load_record *r, int64_t run_id, const char *function,
-                          int64_t wall0, store_request *out)
+void load_record_to_store(const load_record *r, int64_t run_id, const char *function, int64_t wall0,
+                          store_request *out)
 {
 #define WALL(t) ((t) ? wall0 + (t) : 0)
     *out = (store_request){

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- compact strings -------------------------------------------------------------------------- */
+/* ---- compact strings --------------------------------------------------------------------------
+ */
 static int parse_num(const char *s, bool duration, double *out)
 {
     if (duration) {
@@ -44,8 +45,7 @@ int load_parse_list(const char *s, bool durations, double *out, int max, int *n,
     return 0;
 }
 
-int load_parse_matrix(const char *s, double m[LOAD_MMPP_MAX][LOAD_MMPP_MAX], int *k,
-                      fm_err *err)
+int load_parse_matrix(const char *s, double m[LOAD_MMPP_MAX][LOAD_MMPP_MAX], int *k, fm_err *err)
 {
     char buf[4096];
     if (strlen(s) >= sizeof buf)
@@ -60,8 +60,8 @@ int load_parse_matrix(const char *s, double m[LOAD_MMPP_MAX][LOAD_MMPP_MAX], int
         if (rc)
             return fm_err_prefix(err, "matrix row %d: ", rows + 1);
         if (rows > 0 && n != *k)
-            return fm_err_set(err, FM_EINVAL, "matrix row %d has %d values, row 1 has %d",
-                              rows + 1, n, *k);
+            return fm_err_set(err, FM_EINVAL, "matrix row %d has %d values, row 1 has %d", rows + 1,
+                              n, *k);
         *k = n;
         rows++;
     }
@@ -98,12 +98,11 @@ int load_segment_parse(const char *s, load_segment *g, fm_err *err)
         for (int a = 0; a + 1 < forms[i].nargs; a++) {
             bool dur = g->kind == LOAD_SEG_SINE && a == 2;
             if (parse_num(f[1 + a], dur, dst[a]))
-                return fm_err_set(err, FM_EINVAL, "segment '%s': '%s' is not a %s", s,
-                                  f[1 + a], dur ? "duration" : "number");
+                return fm_err_set(err, FM_EINVAL, "segment '%s': '%s' is not a %s", s, f[1 + a],
+                                  dur ? "duration" : "number");
         }
         if (fm_parse_duration_ns(f[n - 1], &g->duration_ns))
-            return fm_err_set(err, FM_EINVAL, "segment '%s': '%s' is not a duration", s,
-                              f[n - 1]);
+            return fm_err_set(err, FM_EINVAL, "segment '%s': '%s' is not a duration", s, f[n - 1]);
         return 0;
     }
     return fm_err_set(err, FM_EINVAL, "segment '%s': expected step:..., ramp:... or sine:...", s);
@@ -141,7 +140,8 @@ int load_spec_load_azure(load_spec *s, const char *path, const char *function, f
     return rc;
 }
 
-/* ---- YAML ------------------------------------------------------------------------------------- */
+/* ---- YAML -------------------------------------------------------------------------------------
+ */
 static int y_num(const fm_yaml *y, const fm_ynode *n, bool duration, double *out, fm_err *err)
 {
     const char *s = fm_ynode_str(n);
@@ -177,8 +177,10 @@ static int y_matrix(const fm_yaml *y, const fm_ynode *map, const char *key, int 
     if (!l)
         return 0;
     if (fm_ynode_kind_of(l) != FM_YAML_SEQ || (int)fm_ynode_len(l) != k)
-        return fm_yaml_error(y, l, err, FM_EINVAL, "'%s' must be a %dx%d matrix (one list per "
-                             "state)", key, k, k);
+        return fm_yaml_error(y, l, err, FM_EINVAL,
+                             "'%s' must be a %dx%d matrix (one list per "
+                             "state)",
+                             key, k, k);
     for (int i = 0; i < k; i++) {
         const fm_ynode *r = fm_ynode_item(l, (size_t)i);
         if (fm_ynode_kind_of(r) != FM_YAML_SEQ || (int)fm_ynode_len(r) != k)
@@ -213,7 +215,7 @@ static int y_mmpp(const fm_yaml *y, const fm_ynode *n, load_mmpp *m, fm_err *err
         rc = y_matrix(y, n, "generator", nr, m->generator, &have_q, err);
     if (rc)
         return rc;
-    if (have_q == (ns > 0 || have_p) )
+    if (have_q == (ns > 0 || have_p))
         return fm_yaml_error(y, n, err, FM_EINVAL,
                              "mmpp needs either 'generator' or 'sojourn' with 'transition'");
     if (!have_q && (ns != nr || (!have_p && nr > 1)))
@@ -225,8 +227,8 @@ static int y_mmpp(const fm_yaml *y, const fm_ynode *n, load_mmpp *m, fm_err *err
 
 static int y_segment(const fm_yaml *y, const fm_ynode *n, load_segment *g, fm_err *err)
 {
-    static const char *const keys[] = {"kind", "rate", "from", "to", "mean", "amplitude",
-                                       "period", "duration", NULL};
+    static const char *const keys[] = {"kind",      "rate",   "from",     "to", "mean",
+                                       "amplitude", "period", "duration", NULL};
     const char *kind = NULL, *dur = NULL, *period = NULL;
     int rc = fm_yaml_check_keys(y, n, keys, err);
     if (!rc)
@@ -323,9 +325,9 @@ static int y_files(const fm_yaml *y, const fm_ynode *map, load_spec *s, fm_err *
 
 int load_spec_from_yaml(const fm_yaml *y, const fm_ynode *map, load_spec *s, fm_err *err)
 {
-    static const char *const keys[] = {"process", "rate", "requests", "duration", "seed",
-                                       "mmpp",    "segments", "spacing", "repeat", "trace",
-                                       "azure",   NULL};
+    static const char *const keys[] = {"process", "rate",  "requests", "duration",
+                                       "seed",    "mmpp",  "segments", "spacing",
+                                       "repeat",  "trace", "azure",    NULL};
     if (!map || fm_ynode_kind_of(map) != FM_YAML_MAP)
         return fm_yaml_error(y, map, err, FM_EINVAL, "workload must be a map");
     int rc = fm_yaml_check_keys(y, map, keys, err);
@@ -336,7 +338,8 @@ int load_spec_from_yaml(const fm_yaml *y, const fm_ynode *map, load_spec *s, fm_
     if (!rc && load_process_parse(proc, &s->process))
         rc = fm_yaml_error(y, fm_ynode_get(map, "process"), err, FM_EINVAL,
                            "unknown process '%s' (constant, poisson, mmpp, piecewise, trace, "
-                           "azure)", proc);
+                           "azure)",
+                           proc);
     if (!rc)
         rc = fm_yaml_get_double(y, map, "rate", false, -1e18, 1e18, &s->rate, err);
     if (!rc)
@@ -391,7 +394,8 @@ int load_spec_from_yaml(const fm_yaml *y, const fm_ynode *map, load_spec *s, fm_
     return 0;
 }
 
-/* ---- JSON --------------------------------------------------------------------------------------- */
+/* ---- JSON ---------------------------------------------------------------------------------------
+ */
 static cJSON *num_array(const double *v, int n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -410,9 +414,7 @@ char *load_spec_to_json(const load_spec *s)
     cJSON_AddNumberToObject(o, "duration_s", (double)s->duration_ns / 1e9);
     switch (s->process) {
     case LOAD_PROC_CONSTANT:
-    case LOAD_PROC_POISSON:
-        cJSON_AddNumberToObject(o, "rate", s->rate);
-        break;
+    case LOAD_PROC_POISSON: cJSON_AddNumberToObject(o, "rate", s->rate); break;
     case LOAD_PROC_MMPP: {
         cJSON *m = cJSON_AddObjectToObject(o, "mmpp");
         int k = s->mmpp.k;
@@ -420,7 +422,7 @@ char *load_spec_to_json(const load_spec *s)
         cJSON *mat = cJSON_CreateArray();
         for (int i = 0; i < k; i++)
             cJSON_AddItemToArray(mat, num_array(s->mmpp.have_generator ? s->mmpp.generator[i]
-                                                                        : s->mmpp.transition[i],
+                                                                       : s->mmpp.transition[i],
                                                 k));
         if (!s->mmpp.have_generator)
             cJSON_AddItemToObject(m, "sojourn_s", num_array(s->mmpp.sojourn_s, k));
@@ -439,20 +441,16 @@ char *load_spec_to_json(const load_spec *s)
             cJSON_AddNumberToObject(e, "duration_s", (double)g->duration_ns / 1e9);
             cJSON_AddItemToArray(a, e);
         }
-        cJSON_AddStringToObject(o, "spacing",
-                                s->spacing == LOAD_SPACING_EVEN ? "even" : "poisson");
+        cJSON_AddStringToObject(o, "spacing", s->spacing == LOAD_SPACING_EVEN ? "even" : "poisson");
         cJSON_AddBoolToObject(o, "repeat", s->repeat);
         break;
     }
-    case LOAD_PROC_TRACE:
-        cJSON_AddNumberToObject(o, "trace_arrivals", (double)s->trace_n);
-        break;
+    case LOAD_PROC_TRACE: cJSON_AddNumberToObject(o, "trace_arrivals", (double)s->trace_n); break;
     case LOAD_PROC_AZURE:
         cJSON_AddNumberToObject(o, "azure_minutes", (double)s->azure_minutes);
         cJSON_AddStringToObject(o, "spread", load_spread_name(s->spread));
         break;
-    default:
-        break;
+    default: break;
     }
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -69,8 +69,8 @@ static int parse_time(const char *s, size_t n, load_unit unit, int64_t *out)
     return 0;
 }
 
-int load_trace_parse(const char *buf, size_t len, load_unit unit, const char *name,
-                     int64_t **out, size_t *n_out, fm_err *err)
+int load_trace_parse(const char *buf, size_t len, load_unit unit, const char *name, int64_t **out,
+                     size_t *n_out, fm_err *err)
 {
     *out = NULL;
     *n_out = 0;
@@ -90,8 +90,8 @@ int load_trace_parse(const char *buf, size_t len, load_unit unit, const char *na
             return fm_err_set(err, FM_EPARSE,
                               "trace '%s' line %zu: %s '%.*s' (expected a time in %s, one per "
                               "line)",
-                              name, it.lineno, rc == FM_ERANGE ? "time out of range" :
-                                                                 "malformed time",
+                              name, it.lineno,
+                              rc == FM_ERANGE ? "time out of range" : "malformed time",
                               (int)FM_MIN(sn, 40), s, unit_label[unit]);
         }
         if (n > 0 && t < prev) {
@@ -210,9 +210,8 @@ int load_azure_parse(const char *buf, size_t len, const char *name, const char *
             continue;
         k = split_csv(s, sn, f, fl, AZ_FIELDS);
         if (k != nmin + 4) {
-            rc = fm_err_set(err, FM_EPARSE,
-                            "azure trace '%s' line %zu: %zu fields, expected %zu", name,
-                            it.lineno, k > AZ_FIELDS ? k - 1 : k, nmin + 4);
+            rc = fm_err_set(err, FM_EPARSE, "azure trace '%s' line %zu: %zu fields, expected %zu",
+                            name, it.lineno, k > AZ_FIELDS ? k - 1 : k, nmin + 4);
             goto out;
         }
         bool take = !function || (fl[2] == strlen(function) && memcmp(f[2], function, fl[2]) == 0);
@@ -230,8 +229,8 @@ int load_azure_parse(const char *buf, size_t len, const char *name, const char *
             if (v > AZ_MAX_PER_MINUTE - c[m]) {
                 rc = fm_err_set(err, FM_ERANGE,
                                 "azure trace '%s' line %zu: minute %zu: more than %llu "
-                                "invocations in the minute", name, it.lineno, m + 1,
-                                (unsigned long long)AZ_MAX_PER_MINUTE);
+                                "invocations in the minute",
+                                name, it.lineno, m + 1, (unsigned long long)AZ_MAX_PER_MINUTE);
                 goto out;
             }
             c[m] += v;
@@ -240,8 +239,7 @@ int load_azure_parse(const char *buf, size_t len, const char *name, const char *
     }
     if (rows == 0) {
         rc = function ? fm_err_set(err, FM_ENOTFOUND,
-                                   "azure trace '%s': no row has HashFunction '%s'", name,
-                                   function)
+                                   "azure trace '%s': no row has HashFunction '%s'", name, function)
                       : fm_err_set(err, FM_EPARSE, "azure trace '%s' has no rows", name);
         goto out;
     }

@@ -175,6 +175,34 @@ static char *deploy_json(const plan_run *r, const char *fn, fm_err *err)
     cJSON_AddNumberToObject(o, "provisioned_concurrency", r->provisioned);
     if (c->inst.keep_alive_ns > 0)
         cJSON_AddNumberToObject(o, "keep_alive_s", c->inst.keep_alive_ns / 1e9);
+    if (r->platform->entry) /* else the platform takes the profile's default entry, as we did */
+        cJSON_AddStringToObject(o, "platform", r->platform->entry);
+    /* the spec's policy overrides as written, then the cell's fleet size on top */
+    char *pj = r->platform->policy ? fm_ynode_to_json(r->platform->policy) : NULL;
+    cJSON *pol = pj ? cJSON_Parse(pj) : cJSON_CreateObject();
+    free(pj);
+    if (r->platform->instances > 0 && pol) {
+        cJSON *inst = cJSON_GetObjectItemCaseSensitive(pol, "inst");
+        if (!cJSON_IsObject(inst)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(pol, "inst");
+            inst = cJSON_AddObjectToObject(pol, "inst");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(inst, "max");
+        cJSON_AddNumberToObject(inst, "max", r->platform->instances);
+        if (r->platform->profile == POLICY_PROFILE_SERVER) {
+            cJSON_DeleteItemFromObjectCaseSensitive(inst, "min");
+            cJSON_AddNumberToObject(inst, "min", r->platform->instances);
+        }
+    }
+    if (pol && cJSON_GetArraySize(pol) > 0)
+        cJSON_AddItemToObject(o, "policy", pol);
+    else
+        cJSON_Delete(pol);
+    if (r->batch > 1) {
+        cJSON *b = cJSON_AddObjectToObject(o, "batch");
+        cJSON_AddNumberToObject(b, "max_size", r->batch);
+        cJSON_AddNumberToObject(b, "max_delay_ms", r->platform->batch_delay_ns / 1e6);
+    }
     if (strcmp(r->runtime, "faasml") == 0) {
         cJSON_AddStringToObject(o, "runtime", "builtin-onnx");
         cJSON_AddStringToObject(o, "model", model);
@@ -305,7 +333,7 @@ static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db
     snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", g->url, fn);
     load_target t = {.url = url, .lambda_log_tail = true};
     sink k = {.db = db, .run_id = run_id, .function = r->model->name};
-    load_run_opts lo = {.max_in_flight = 1000, .timeout_ns = 120000000000LL, .record = on_record,
+    load_run_opts lo = {.max_in_flight = 1000, .timeout_ns = s->client_timeout_ns, .record = on_record,
                         .ud = &k, .stop = (volatile sig_atomic_t *)stop, .t0_out = &k.t0};
     k.wall_off = fm_wall_ns() - fm_now_ns();
     load_summary sum;
@@ -344,7 +372,7 @@ static int run_sim(const plan_spec *s, const plan_run *r, store *db, int64_t *ru
     char *cfg = plan_run_config_json(s, r);
     sim_opts o = {.host = s->sim_host, .seed = s->seed, .calib = s->calib, .db = db,
                   .run_name = r->name, .config_json = cfg, .record = SIM_RECORD_ALL,
-                  .stop = stop};
+                  .stop = stop, .client_timeout_ns = s->client_timeout_ns};
     sim_result res;
     rc = sim_run(&f, 1, &o, &res, err);
     free(cfg);
@@ -421,6 +449,14 @@ int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     int modes = o->modes ? o->modes : PLAN_LIVE | PLAN_SIM;
+    /* a cell runs when its mode is asked for and, with a list, when the list names it */
+    for (size_t i = 0; i < n; i++) {
+        bool listed = !o->only;
+        for (size_t k = 0; !listed && k < o->n_only; k++)
+            listed = strcmp(o->only[k], runs[i].name) == 0;
+        if (!listed)
+            runs[i].mode = 0;
+    }
     double eta = 0;
     for (size_t i = 0; i < n; i++)
         if (runs[i].mode & modes)

@@ -33,6 +33,35 @@ static int resolve_policy(const plan_spec *s, const plan_platform *p, plan_run *
     return 0;
 }
 
+/* Why: a run's name is its identity in the results database (re-runs skip complete ones) and its
+ * label in the report, so it names exactly the dimensions the spec varies, and no more:
+ * "quick/lambda/live", or "paper/mobilenetv2/lambda/m1024/sim" for a memory sweep. */
+static void run_name(const plan_spec *s, const plan_run *r, char *buf, size_t cap)
+{
+    const plan_platform *p = r->platform;
+    size_t n = (size_t)snprintf(buf, cap, "%s", s->name);
+#define PART(...)                                                                                 \
+    do {                                                                                          \
+        if (n < cap)                                                                              \
+            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                 \
+    } while (0)
+    if (s->nmodels > 1)
+        PART("/%s", r->model->name);
+    if (s->nworkloads > 1)
+        PART("/%s", r->workload->name);
+    PART("/%s", p->name);
+    if (p->nruntime > 1)
+        PART("/%s", r->runtime);
+    if (p->nmemory > 1)
+        PART("/m%d", r->memory_mb);
+    if (p->nbatch > 1)
+        PART("/b%d", r->batch);
+    if (p->nprovisioned > 1)
+        PART("/pc%d", r->provisioned);
+    PART("/%s", r->mode == PLAN_LIVE ? "live" : "sim");
+#undef PART
+}
+
 int plan_matrix(const plan_spec *s, plan_run **out, size_t *nout, fm_err *err)
 {
     size_t cap = 0, n = 0;
@@ -71,11 +100,7 @@ int plan_matrix(const plan_spec *s, plan_run **out, size_t *nout, fm_err *err)
                                                     .provisioned = p->provisioned[c],
                                                     .runtime = p->runtime[ri],
                                                     .mode = mode};
-                                    snprintf(r->name, sizeof r->name,
-                                             "%s/%s/%s/%s/%s-m%d-b%d-pc%d/%s", s->name,
-                                             s->models[mi].name, s->workloads[wi].name, p->name,
-                                             r->runtime, r->memory_mb, r->batch, r->provisioned,
-                                             mode == PLAN_LIVE ? "live" : "sim");
+                                    run_name(s, r, r->name, sizeof r->name);
                                     int rc = resolve_policy(s, p, r, err);
                                     if (rc) {
                                         free(v);
@@ -168,9 +193,5 @@ int plan_sim_function(const plan_spec *s, const plan_run *r, double scale, sim_f
                         .items = 1,
                         .threads = r->platform->threads};
     plan_scale_workload(&f->workload, scale);
-    /* a managed or server instance runs one worker per core: each worker is measured at one
-     * full core, which the calibration files record as 1769 MB */
-    if (r->platform->profile == POLICY_PROFILE_MANAGED || r->platform->profile == POLICY_PROFILE_SERVER)
-        f->policy.fn.memory_mb = (int)(1769 * r->platform->threads);
     return 0;
 }

@@ -70,6 +70,7 @@ typedef struct plan_spec {
     sim_calib *calib;      /* NULL when the spec names no calibration */
     sim_host sim_host;     /* host of the cloud-scale simulation (cloud) */
     double sim_scale;      /* workload rate multiplier for the cloud-scale simulation */
+    int64_t client_timeout_ns; /* a client gives up on a request after this long (live and sim) */
     plan_model *models;
     int nmodels;
     plan_workload *workloads;
@@ -93,6 +94,10 @@ typedef struct plan_run {
 } plan_run;
 
 int plan_spec_load(const char *path, plan_spec *out, fm_err *err);
+/* The same from a buffer holding the spec's text; `name` labels errors (name:line:col) and
+ * base_dir resolves relative paths (NULL: the current directory). */
+int plan_spec_load_buf(const char *buf, size_t len, const char *name, const char *base_dir,
+                       plan_spec *out, fm_err *err);
 void plan_spec_release(plan_spec *s);
 /* Expands the spec; *runs is malloc'd (free it). Live cells come before sim cells. */
 int plan_matrix(const plan_spec *s, plan_run **runs, size_t *n, fm_err *err);
@@ -151,6 +156,8 @@ typedef struct plan_bench_opts {
     bool force;            /* redo runs already complete in the results database */
     int modes;             /* PLAN_LIVE | PLAN_SIM to run (intersected with the spec's) */
     volatile int *stop;    /* set (e.g. by SIGINT) to stop after the current run */
+    const char *const *only; /* when set: run only the cells with these names (n_only of them) */
+    size_t n_only;
     void (*progress)(const plan_bench_progress *p, void *ud);
     void *ud;
 } plan_bench_opts;

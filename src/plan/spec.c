@@ -35,45 +35,53 @@ static char *expand_path(const char *base, const char *p)
     return strdup(buf);
 }
 
-static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int64_t lo,
-                    int64_t hi, int *out, int *n, fm_err *err)
+/* A swept setting is one value or a list of values: the nodes of map[key] (none when absent). */
+static int sweep_nodes(const fm_yaml *y, const fm_ynode *map, const char *key,
+                       const fm_ynode **items, int *n, fm_err *err)
 {
     const fm_ynode *v = fm_ynode_get(map, key);
     if (!v)
         return 0;
-    size_t cnt = fm_ynode_kind_of(v) == FM_YAML_SEQ ? fm_ynode_len(v) : 1;
+    bool seq = fm_ynode_kind_of(v) == FM_YAML_SEQ;
+    size_t cnt = seq ? fm_ynode_len(v) : 1;
     if (cnt == 0 || cnt > PLAN_SWEEP_MAX)
         return fm_yaml_error(y, v, err, FM_EPARSE, "'%s' must be a value or a list of 1 to %d",
                              key, PLAN_SWEEP_MAX);
-    for (size_t i = 0; i < cnt; i++) {
-        const fm_ynode *it = fm_ynode_kind_of(v) == FM_YAML_SEQ ? fm_ynode_item(v, i) : v;
-        int64_t x;
-        if (fm_parse_i64(fm_ynode_str(it), &x) || x < lo || x > hi)
-            return fm_yaml_error(y, it, err, FM_ERANGE, "'%s' values must be integers in [%lld, %lld]",
-                                 key, (long long)lo, (long long)hi);
-        out[i] = (int)x;
-    }
+    for (size_t i = 0; i < cnt; i++)
+        items[i] = seq ? fm_ynode_item(v, i) : v;
     *n = (int)cnt;
     return 0;
+}
+
+static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int64_t lo,
+                    int64_t hi, int *out, int *n, fm_err *err)
+{
+    const fm_ynode *items[PLAN_SWEEP_MAX];
+    int cnt = 0, rc = sweep_nodes(y, map, key, items, &cnt, err);
+    for (int i = 0; !rc && i < cnt; i++) {
+        int64_t x;
+        if (fm_parse_i64(fm_ynode_str(items[i]), &x) || x < lo || x > hi)
+            return fm_yaml_error(y, items[i], err, FM_ERANGE,
+                                 "'%s' values must be integers in [%lld, %lld]", key,
+                                 (long long)lo, (long long)hi);
+        out[i] = (int)x;
+    }
+    if (!rc && cnt)
+        *n = cnt;
+    return rc;
 }
 
 static int str_list(const fm_yaml *y, const fm_ynode *map, const char *key, const char **out,
                     int *n, fm_err *err)
 {
-    const fm_ynode *v = fm_ynode_get(map, key);
-    if (!v)
-        return 0;
-    size_t cnt = fm_ynode_kind_of(v) == FM_YAML_SEQ ? fm_ynode_len(v) : 1;
-    if (cnt == 0 || cnt > PLAN_SWEEP_MAX)
-        return fm_yaml_error(y, v, err, FM_EPARSE, "'%s' must be a value or a list of 1 to %d",
-                             key, PLAN_SWEEP_MAX);
-    for (size_t i = 0; i < cnt; i++) {
-        const fm_ynode *it = fm_ynode_kind_of(v) == FM_YAML_SEQ ? fm_ynode_item(v, i) : v;
-        if (!(out[i] = fm_ynode_str(it)))
-            return fm_yaml_error(y, it, err, FM_EPARSE, "'%s' values must be strings", key);
-    }
-    *n = (int)cnt;
-    return 0;
+    const fm_ynode *items[PLAN_SWEEP_MAX];
+    int cnt = 0, rc = sweep_nodes(y, map, key, items, &cnt, err);
+    for (int i = 0; !rc && i < cnt; i++)
+        if (!(out[i] = fm_ynode_str(items[i])))
+            return fm_yaml_error(y, items[i], err, FM_EPARSE, "'%s' values must be strings", key);
+    if (!rc && cnt)
+        *n = cnt;
+    return rc;
 }
 
 static int parse_modes(const fm_yaml *y, const fm_ynode *n, int *modes, fm_err *err)
@@ -234,7 +242,7 @@ static int parse(plan_spec *s, fm_err *err)
     static const char *const keys[] = {"name",    "seed",       "mode",       "slo_ms",
                                        "success_target", "prices", "price_catalog", "results",
                                        "report",  "calibration", "simulation", "models",
-                                       "workloads", "platforms", NULL};
+                                       "workloads", "platforms", "client_timeout", NULL};
     if (!root)
         return fm_yaml_error(y, NULL, err, FM_EPARSE, "empty experiment spec");
     int rc = fm_yaml_check_keys(y, root, keys, err);
@@ -246,6 +254,13 @@ static int parse(plan_spec *s, fm_err *err)
     s->modes = PLAN_LIVE | PLAN_SIM;
     s->sim_host = (sim_host){.kind = SIM_HOST_CLOUD};
     s->sim_scale = 1;
+    s->client_timeout_ns = 60000000000LL;
+    const char *ct = NULL;
+    if (!rc && (rc = fm_yaml_get_str(y, root, "client_timeout", false, &ct, err)))
+        return rc;
+    if (ct && (fm_parse_duration_ns(ct, &s->client_timeout_ns) || s->client_timeout_ns <= 0))
+        return fm_yaml_error(y, fm_ynode_get(root, "client_timeout"), err, FM_EPARSE,
+                             "'client_timeout' must be a duration such as 60s");
     if (rc || (rc = fm_yaml_get_str(y, root, "name", false, &name, err)) ||
         (rc = fm_yaml_get_int(y, root, "seed", false, 0, INT64_MAX, &seed, err)) ||
         (rc = fm_yaml_get_double(y, root, "slo_ms", false, 0.001, 1e9, &s->slo_ms, err)) ||
@@ -312,21 +327,38 @@ static int parse(plan_spec *s, fm_err *err)
     return 0;
 }
 
-int plan_spec_load(const char *path, plan_spec *s, fm_err *err)
+/* Why: the buffer form lets fuzzing and tests reach the very parser the file form uses;
+ * base_dir resolves the spec's relative paths (NULL: the current directory). */
+int plan_spec_load_buf(const char *buf, size_t len, const char *name, const char *base_dir,
+                       plan_spec *s, fm_err *err)
 {
     memset(s, 0, sizeof *s);
-    int rc = fm_yaml_load_file(path, &s->doc, err);
+    int rc = fm_yaml_load_buf(buf, len, name, &s->doc, err);
     if (rc)
         return rc;
-    char *dup = strdup(path);
-    s->base_dir = dup ? strdup(dirname(dup)) : NULL;
-    free(dup);
+    s->base_dir = strdup(base_dir ? base_dir : ".");
     if (!s->base_dir)
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     if (!rc)
         rc = parse(s, err);
     if (rc)
         plan_spec_release(s);
+    return rc;
+}
+
+int plan_spec_load(const char *path, plan_spec *s, fm_err *err)
+{
+    memset(s, 0, sizeof *s);
+    char *buf, *dup = strdup(path);
+    size_t len;
+    if (!dup)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    int rc = fm_read_file(path, &buf, &len, err);
+    if (!rc) {
+        rc = plan_spec_load_buf(buf, len, path, dirname(dup), s, err);
+        free(buf);
+    }
+    free(dup);
     return rc;
 }
 

@@ -16,7 +16,8 @@
 #define ADMIN_PREFIX "/admin/functions"
 #define MAX_BODY (32 * 1024 * 1024) /* beyond: evhttp's own 413; up to it: Lambda's 413 JSON */
 
-/* ---- replies ---------------------------------------------------------------------------------- */
+/* ---- replies ----------------------------------------------------------------------------------
+ */
 
 static void send_body(struct evhttp_request *req, int code, const char *ctype, const char *body,
                       size_t len)
@@ -55,6 +56,7 @@ static void send_aws_error(struct evhttp_request *req, int code, const char *typ
     send_body(req, code, "application/json", body, strlen(body));
 }
 
+/* KServe and admin errors: {"error": msg}, the shape KServe clients parse. */
 static void send_json_error(struct evhttp_request *req, int code, const char *msg)
 {
     char q[1024], body[1100];
@@ -63,6 +65,7 @@ static void send_json_error(struct evhttp_request *req, int code, const char *ms
     send_body(req, code, "application/json", body, strlen(body));
 }
 
+/* Sends a cJSON object and frees it, so handlers can build and forget. */
 static void send_json_obj(struct evhttp_request *req, int code, cJSON *o)
 {
     char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
@@ -75,6 +78,7 @@ static void send_json_obj(struct evhttp_request *req, int code, cJSON *o)
     free(txt);
 }
 
+/* X-Amz-Log-Result is base64; a dozen lines beat a dependency for it. */
 static size_t base64(const unsigned char *in, size_t n, char *out)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -94,39 +98,68 @@ static size_t base64(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-/* ---- invocations ------------------------------------------------------------------------------ */
-
-static void on_client_closed(struct evhttp_connection *conn, void *arg)
+/* Decodes base64 (X-Amz-Client-Context) into a malloc'd string; NULL when it is not base64. */
+static char *unbase64(const char *in)
 {
-    plat_inv *inv = arg;
-    if (inv->client && evhttp_request_get_connection(inv->client) == conn)
-        inv->client = NULL;
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; out && i < n && in[i] != '='; i++) {
+        const char *p = strchr(tbl, in[i]);
+        if (!p || !in[i]) {
+            free(out);
+            return NULL;
+        }
+        acc = acc << 6 | (uint32_t)(p - tbl);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (char)(acc >> bits);
+        }
+    }
+    if (out)
+        out[o] = 0;
+    return out;
 }
 
-/* Detaches the client before replying: after evhttp_send_reply the connection may be gone. */
+/* ---- invocations ------------------------------------------------------------------------------
+ */
+
+/* Why no close callback on client connections: when a client leaves while its invocation runs,
+ * libevent detaches the request from the dead connection and keeps it for us; replying to a
+ * detached request frees it (libevent 2.1 evhttp_send). So every request is answered exactly
+ * once, whether or not anyone is still listening, and nothing dangles. */
 static struct evhttp_request *take_client(plat_inv *inv)
 {
     struct evhttp_request *req = inv->client;
     inv->client = NULL;
-    if (req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
     return req;
 }
 
+/* Frees an invocation; one that was never answered is answered 500 first. */
 void plat_inv_free(plat_inv *inv)
 {
     if (!inv)
         return;
-    take_client(inv);
+    struct evhttp_request *req = take_client(inv);
+    if (req) /* never left unanswered: an answer also frees a detached request */
+        send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
+    plat_batch_release(inv);
     if (inv->timer)
         event_free(inv->timer);
+    if (inv->retry_ev)
+        event_free(inv->retry_ev);
     if (inv->payload)
         evbuffer_free(inv->payload);
     if (inv->log)
         evbuffer_free(inv->log);
+    free(inv->client_context);
     free(inv);
 }
 
+/* The headers every Lambda answer carries, and the Tail log when asked. */
 static void add_lambda_headers(plat_inv *inv, struct evhttp_request *req)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -161,8 +194,8 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     cJSON_Delete(o);
 }
 
-void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body,
-                     size_t len)
+/* One exit for results: Lambda's 200 (+ X-Amz-Function-Error) or KServe's shape. */
+void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len)
 {
     struct evhttp_request *req = take_client(inv);
     if (!req)
@@ -171,21 +204,19 @@ void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char
         if (fn_error) {
             kserve_error(req, body, len);
         } else {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId",
-                              inv->rid);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
             send_body(req, status, "application/json", body, len);
         }
         return;
     }
     add_lambda_headers(inv, req);
     if (fn_error)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error",
-                          fn_error);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error", fn_error);
     send_body(req, status, "application/json", body, len);
 }
 
-void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason,
-                   const char *msg)
+/* One exit for requests that never ran: recorded, then answered in the caller's protocol. */
+void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason, const char *msg)
 {
     plat_meter_invocation(inv, status == 429 ? "throttled" : "error", status, type, NULL);
     struct evhttp_request *req = take_client(inv);
@@ -197,6 +228,7 @@ void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reas
         send_aws_error(req, status, type, reason, msg, inv->rid);
 }
 
+/* Lambda answers a failed init like a function error: 200 + Unhandled. */
 void plat_inv_init_failed(plat_inv *inv, const char *body)
 {
     plat_meter_invocation(inv, "error", 200, "init_failed", NULL);
@@ -229,6 +261,7 @@ static void on_inv_timeout(evutil_socket_t fd, short what, void *arg)
     plat_feed(fn, &ev);
 }
 
+/* The deadline the runtime sees (Deadline-Ms) and the timer that enforces it agree. */
 void plat_inv_arm_timeout(plat_inv *inv)
 {
     if (!inv->timer && !(inv->timer = evtimer_new(inv->fn->p->base, on_inv_timeout, inv)))
@@ -239,16 +272,18 @@ void plat_inv_arm_timeout(plat_inv *inv)
     inv->deadline_wall_ms = fm_wall_ns() / 1000000 + (int64_t)(t * 1000);
 }
 
+/* Request ids are UUIDv4 like Lambda's (RIE), from the platform's own RNG stream. */
 static void make_rid(platform *p, char *out)
 {
     uint64_t a = fm_rng_u64(&p->rng), b = fm_rng_u64(&p->rng);
-    a = (a & ~0xF000ull) | 0x4000ull;                               /* version 4 */
-    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;        /* variant */
+    a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
+    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012" PRIx64, (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xFFFF, (unsigned)a & 0xFFFF, (unsigned)(b >> 48),
              (uint64_t)(b & 0xFFFFFFFFFFFFull));
 }
 
+/* A new invocation with its id, times and trace id (the caller's X-Amzn-Trace-Id if any). */
 static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request *req)
 {
     platform *p = fn->p;
@@ -263,13 +298,13 @@ static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request 
     inv->arrive_ns = fm_now_ns();
     inv->arrive_wall_ns = fm_wall_ns();
     make_rid(p, inv->rid);
-    const char *trace = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                           "X-Amzn-Trace-Id");
+    const char *trace =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id");
     if (trace && strlen(trace) < sizeof inv->trace_id)
         snprintf(inv->trace_id, sizeof inv->trace_id, "%s", trace);
     else
-        snprintf(inv->trace_id, sizeof inv->trace_id, "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64
-                 ";Sampled=0",
+        snprintf(inv->trace_id, sizeof inv->trace_id,
+                 "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64 ";Sampled=0",
                  (unsigned)(inv->arrive_wall_ns / 1000000000), fm_rng_u64(&p->rng) >> 0,
                  (uint64_t)fm_rng_u64(&p->rng));
     return inv;
@@ -283,16 +318,18 @@ static void inv_submit(plat_inv *inv, struct evhttp_request *client)
     inv->fn->m.invocations[inv->kind]++;
     if (client) {
         inv->client = client;
-        evhttp_connection_set_closecb(evhttp_request_get_connection(client), on_client_closed,
-                                      inv);
         plat_inv_arm_timeout(inv);
+    }
+    if (!plat_batch_admit(inv)) { /* a batching function refused the input: answered */
+        plat_inv_free(inv);
+        return;
     }
     if (inv->kind == PLAT_INV_EVENT) {
         plat_event_enqueue(inv->fn, inv);
         return;
     }
     plat_inv_hash_put(p, inv);
-    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items, .request = inv->id};
     plat_feed(inv->fn, &ev);
 }
 
@@ -318,6 +355,7 @@ static bool function_name(const char *raw, char *name, size_t cap, char *qual, s
     return ok;
 }
 
+/* Lambda refuses a payload that is not JSON (InvalidRequestContentException). */
 static bool is_json(const char *s, size_t len)
 {
     cJSON *j = cJSON_ParseWithLength(s, len);
@@ -325,6 +363,7 @@ static bool is_json(const char *s, size_t len)
     return j != NULL;
 }
 
+/* POST /2015-03-31/functions/{name}/invocations: checks in Lambda's order, then submit. */
 static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_name)
 {
     char name[256], qual[128], msg[512];
@@ -349,7 +388,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         snprintf(qual, sizeof qual, "%s", qv);
     evhttp_clear_headers(&params);
     if (!fn || (qual[0] && strcmp(qual, "$LATEST") != 0)) {
-        snprintf(msg, sizeof msg, "Function not found: arn:aws:lambda:%s:000000000000:function:%s%s%s",
+        snprintf(msg, sizeof msg,
+                 "Function not found: arn:aws:lambda:%s:000000000000:function:%s%s%s",
                  p->cfg.region, name, qual[0] ? ":" : "", qual);
         send_aws_error(req, 404, "ResourceNotFoundException", NULL, msg, NULL);
         return;
@@ -367,8 +407,16 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
                        "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun", NULL);
         return;
     }
+    const char *cc = evhttp_find_header(ih, "X-Amz-Client-Context");
+    char *client_context = NULL;
+    if (cc && (strlen(cc) > 3583 || !(client_context = unbase64(cc)))) {
+        send_aws_error(req, 400, "InvalidParameterValueException", NULL,
+                       "X-Amz-Client-Context must be base64 of at most 3583 bytes", NULL);
+        return;
+    }
     const char *lt = evhttp_find_header(ih, "X-Amz-Log-Type");
     if (lt && strcmp(lt, "Tail") != 0 && strcmp(lt, "None") != 0) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidParameterValueException", NULL,
                        "X-Amz-Log-Type must be None or Tail", NULL);
         return;
@@ -377,6 +425,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     size_t len = evbuffer_get_length(body);
     size_t limit = kind == PLAT_INV_EVENT ? PLAT_MAX_EVENT_PAYLOAD : PLAT_MAX_PAYLOAD;
     if (len > limit) {
+        free(client_context);
         snprintf(msg, sizeof msg,
                  "%zu byte payload is too large for the %s invocation type (limit %zu bytes)", len,
                  kind == PLAT_INV_EVENT ? "Event" : "RequestResponse", limit);
@@ -387,12 +436,14 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     if (!len)
         len = 2;
     if (!is_json(data, len)) {
+        free(client_context);
         send_aws_error(req, 400, "InvalidRequestContentException", NULL,
                        "Could not parse request body into json: the payload is not valid JSON",
                        NULL);
         return;
     }
     if (dry) {
+        free(client_context);
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Executed-Version",
                           "$LATEST");
         send_body(req, 204, NULL, NULL, 0);
@@ -400,10 +451,12 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
     plat_inv *inv = inv_new(fn, kind, req);
     if (!inv || evbuffer_add(inv->payload, data, len)) {
+        free(client_context);
         plat_inv_free(inv);
         send_aws_error(req, 500, "ServiceException", NULL, "out of memory", NULL);
         return;
     }
+    inv->client_context = client_context;
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
     if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
         plat_inv_free(inv);
@@ -420,7 +473,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     }
 }
 
-/* ---- KServe v2 -------------------------------------------------------------------------------- */
+/* ---- KServe v2 --------------------------------------------------------------------------------
+ */
 
 static plat_fn *onnx_fn(platform *p, const char *name)
 {
@@ -486,15 +540,17 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
         send_json_obj(req, 200, o);
     } else if (strcmp(rest, "/ready") == 0 && m == EVHTTP_REQ_GET) {
         char b[128];
-        snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name, p->draining ? "false" : "true");
+        snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name,
+                 p->draining ? "false" : "true");
         send_body(req, p->draining ? 503 : 200, "application/json", b, strlen(b));
     } else if (strcmp(rest, "/infer") == 0 && m == EVHTTP_REQ_POST) {
         struct evbuffer *body = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(body);
         if (evhttp_find_header(evhttp_request_get_input_headers(req),
                                "Inference-Header-Content-Length")) {
-            send_json_error(req, 400, "binary tensor data is not supported through the gateway: "
-                                      "send JSON tensors");
+            send_json_error(req, 400,
+                            "binary tensor data is not supported through the gateway: "
+                            "send JSON tensors");
             return;
         }
         if (len > PLAT_MAX_PAYLOAD) {
@@ -518,7 +574,8 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
     }
 }
 
-/* ---- admin API -------------------------------------------------------------------------------- */
+/* ---- admin API --------------------------------------------------------------------------------
+ */
 
 static cJSON *describe(plat_fn *fn)
 {
@@ -539,6 +596,7 @@ static cJSON *describe(plat_fn *fn)
     return o;
 }
 
+/* /admin/functions[/NAME]: list, describe, deploy (POST new, PUT create or update), delete. */
 static void h_admin(platform *p, struct evhttp_request *req, const char *path)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -617,7 +675,8 @@ static void h_admin(platform *p, struct evhttp_request *req, const char *path)
     platform_spec_release(&spec);
 }
 
-/* ---- routing ---------------------------------------------------------------------------------- */
+/* ---- routing ----------------------------------------------------------------------------------
+ */
 
 static void h_metrics(platform *p, struct evhttp_request *req)
 {
@@ -633,6 +692,7 @@ static void h_metrics(platform *p, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
+/* The route table of the gateway: Invoke API, KServe v2, admin, metrics, else 404. */
 static void gateway_cb(struct evhttp_request *req, void *arg)
 {
     platform *p = arg;
@@ -671,6 +731,7 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
     send_json_error(req, 404, "unknown path");
 }
 
+/* Binds the gateway; port 0 picks a free port, reported by platform_port. */
 int plat_gateway_bind(platform *p, fm_err *err)
 {
     if (!(p->http = evhttp_new(p->base)))

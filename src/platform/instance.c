@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,13 +23,15 @@
 #define RAPI_PREFIX "/2018-06-01/runtime/"
 #define LAMBDA_PATH "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
+/* Names for logs and debugging; the policy's names are used for metrics. */
 const char *plat_inst_state_name(plat_inst_state s)
 {
     static const char *const names[] = {"starting", "idle", "busy", "stopping"};
     return names[s];
 }
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers ----------------------------------------------------------------------------
+ */
 
 static void reply_json(struct evhttp_request *req, int code, const char *reason, const char *body)
 {
@@ -43,6 +46,7 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
     evbuffer_free(b);
 }
 
+/* Runtime API errors carry {errorMessage, errorType} like RIE's. */
 static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *type,
                         const char *msg)
 {
@@ -52,18 +56,23 @@ static void reply_error(struct evhttp_request *req, int code, const char *reason
     reply_json(req, code, reason, body);
 }
 
-/* ---- logs ------------------------------------------------------------------------------------- */
+/* ---- logs -------------------------------------------------------------------------------------
+ */
 
 /* Why: the function host reports its init phases as `FAASML_INIT {json}` on stderr; the platform
- * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. */
+ * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. The
+ * host's `plan` (memory plan and weight packing) is part of loading the model, so it adds to
+ * load_ms: the recorded phases are disjoint and add up to the instance's init time. */
 static void parse_init_line(plat_inst *in, const char *line)
 {
     static const struct {
         const char *key;
         size_t off;
     } keys[] = {{"load", offsetof(plat_inst, load_ms)},
+                {"plan", offsetof(plat_inst, load_ms)},
                 {"download", offsetof(plat_inst, download_ms)},
                 {"warmup", offsetof(plat_inst, warmup_ms)}};
+    in->load_ms = in->download_ms = in->warmup_ms = 0;
     for (size_t i = 0; i < FM_ARRAY_LEN(keys); i++) {
         char pat[32];
         for (int unit = 0; unit < 2; unit++) {
@@ -71,12 +80,13 @@ static void parse_init_line(plat_inst *in, const char *line)
             const char *at = strstr(line, pat);
             if (at) {
                 double v = strtod(at + strlen(pat), NULL);
-                *(double *)((char *)in + keys[i].off) = unit ? v : v / 1e6;
+                *(double *)((char *)in + keys[i].off) += unit ? v : v / 1e6;
             }
         }
     }
 }
 
+/* Every line goes to the platform's log and, while an invocation runs, into its log. */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
 {
     platform *p = in->fn->p;
@@ -119,7 +129,7 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
                 in->linebuf[which][*ll] = 0;
                 if (which && strncmp(in->linebuf[which], "FAASML_INIT ", 12) == 0)
                     parse_init_line(in, in->linebuf[which]);
-                plat_log_line(in, in->inv ? in->inv : in->pending, in->linebuf[which], *ll);
+                plat_log_line(in, plat_inst_sole_inv(in), in->linebuf[which], *ll);
                 *ll = 0;
                 if (c == '\n')
                     continue;
@@ -129,15 +139,17 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- starting --------------------------------------------------------------------------------- */
+/* ---- starting ---------------------------------------------------------------------------------
+ */
 
 static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
 {
     plat_inst *in = arg;
     if (in->state == PLAT_INST_STARTING) {
         char line[160];
-        int n = snprintf(line, sizeof line, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
-                                            "Status: timeout",
+        int n = snprintf(line, sizeof line,
+                         "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
+                         "Status: timeout",
                          (double)(fm_now_ns() - in->created_ns) / 1e6);
         plat_log_line(in, NULL, line, (size_t)n);
         plat_inst_kill(in, "init_timeout");
@@ -174,6 +186,7 @@ typedef struct envb {
     int n;
 } envb;
 
+/* Adds KEY=VALUE to the child's environment (built before fork: no allocation after). */
 static void env_add(envb *e, const char *k, const char *v)
 {
     if (e->n >= (int)FM_ARRAY_LEN(e->v) - 1)
@@ -226,6 +239,25 @@ static void build_env(plat_inst *in, envb *e)
         env_add(e, s->env_keys[i], s->env_vals[i]);
 }
 
+char **plat_inst_env_new(plat_inst *in)
+{
+    envb *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    build_env(in, e);
+    return e->v; /* the first member: plat_inst_env_free gets the envb back */
+}
+
+void plat_inst_env_free(char **v)
+{
+    if (!v)
+        return;
+    for (int i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Releases what an instance holds; the process must already be reaped or forgotten. */
 static void inst_free(plat_inst *in)
 {
     if (in->timer)
@@ -239,14 +271,62 @@ static void inst_free(plat_inst *in)
     if (in->err_fd >= 0)
         close(in->err_fd);
     if (in->rapi) {
-        in->next_req = NULL;
+        in->npark = 0;
         evhttp_free(in->rapi);
     }
     plat_sandbox_remove(&in->cg);
     free(in->init_error);
+    free(in->wpids);
+    free(in->park);
+    free(in->invs);
     free(in);
 }
 
+/* Forks one runtime process: stdin /dev/null, stdout/stderr to the instance's pipes, into its
+ * cgroup and process group pgid (0: its own), then exec. Returns the pid, -1 with errno. The
+ * child writes its errno to exw when it cannot start (the exec pipe). */
+pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const char *cwd, int outw,
+                 int errw, int exw, pid_t pgid)
+{
+    platform *p = in->fn->p;
+    if (in->fn->zyg) { /* builtin-onnx with cold_start: zygote (zygote.c); else exec below */
+        pid_t z = plat_zygote_spawn(in, outw, errw);
+        if (z > 0) {
+            in->zygote = true;
+            return z;
+        }
+    }
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    setpgid(0, pgid);
+    /* If the platform dies without stopping us (SIGKILL, crash), the instance goes too. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != p->pid_self)
+        _exit(125);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    dup2(outw, 1);
+    dup2(errw, 2);
+    plat_sandbox_enter(&p->sb, &in->cg);
+    if (chdir(cwd) != 0) {
+        int e = errno;
+        if (write(exw, &e, sizeof e) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    execve(argv[0], argv, envp);
+    int e = errno;
+    if (write(exw, &e, sizeof e) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+/* START: listener, cgroup, pipes, fork+exec. Exec failures surface as an init crash. */
 int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err)
 {
     platform *p = fn->p;
@@ -259,12 +339,24 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->fn = fn;
     in->provisioned = provisioned;
     in->out_fd = in->err_fd = -1;
-    in->cg.mem_fd = in->cg.cpu_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = in->cg.peak_fd = -1;
     in->created_ns = fm_now_ns();
     in->created_wall_ns = fm_wall_ns();
-    int rc = bind_rapi(in, err);
+    TAILQ_INIT(&in->pending);
+    in->nworkers = fn->workers > 0 ? fn->workers : 1;
+    int rc = 0;
+    if (!(in->wpids = calloc((size_t)in->nworkers, sizeof *in->wpids)) ||
+        !(in->park = calloc((size_t)in->nworkers, sizeof *in->park)) ||
+        !(in->invs = calloc((size_t)in->nworkers, sizeof *in->invs)))
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     if (!rc)
-        rc = plat_sandbox_prepare(&p->sb, in->id, s->memory_mb, &in->cg, err);
+        rc = bind_rapi(in, err);
+    if (!rc)
+        rc = plat_sandbox_prepare(&p->sb, in->id,
+                                  fn->inst_memory_mb > 0 ? fn->inst_memory_mb : s->memory_mb,
+                                  &in->cg, err);
+    if (!rc)
+        plat_profile_cpu(&p->sb, &in->cg, fn->vcpu);
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ex[2] = {-1, -1};
     if (!rc && (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(ex, O_CLOEXEC)))
         rc = fm_err_set(err, -errno, "pipe: %s", strerror(errno));
@@ -272,12 +364,18 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         goto fail;
 
     /* argv and envp are built before fork: the child may only make async-signal-safe calls. */
-    char *argv[PLATFORM_MAX_ARGS + 4];
+    char *argv[PLATFORM_MAX_ARGS + 6];
+    char batch_arg[24];
+    snprintf(batch_arg, sizeof batch_arg, "%d", (int)policy_fn_config(fn->pol)->batch.max_size);
     int argc = 0;
     if (s->runtime == PLATFORM_RUNTIME_ONNX) {
         /* The function host finds its model in $FAASML_MODEL (docs/function-host.md). */
         argv[argc++] = p->self_exe;
         argv[argc++] = "fn";
+        if (fn->batching) { /* plan the session for the largest batch it will see */
+            argv[argc++] = "--max-batch";
+            argv[argc++] = batch_arg;
+        }
     } else {
         argv[argc++] = s->bootstrap;
     }
@@ -288,51 +386,51 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     build_env(in, &env);
     const char *cwd = s->code_dir ? s->code_dir : "/";
 
-    pid_t pid = fork();
-    if (pid < 0) {
-        rc = fm_err_set(err, -errno, "fork: %s", strerror(errno));
-    } else if (pid == 0) {
-        setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(out[1], 1);
-        dup2(errp[1], 2);
-        plat_sandbox_enter(&p->sb, &in->cg);
-        if (chdir(cwd) != 0) {
-            int e = errno;
-            if (write(ex[1], &e, sizeof e) < 0)
-                _exit(127);
-            _exit(127);
+    /* Every worker of the instance is forked here; they share the pipes, the cgroup, the
+     * process group (the first worker's) and the Runtime API endpoint. */
+    int child_errno = 0;
+    ssize_t got = 0;
+    pid_t pid = -1;
+    for (int w = 0; w < in->nworkers && !rc && got != sizeof child_errno; w++) {
+        if (w > 0 && pipe2(ex, O_CLOEXEC)) {
+            rc = fm_err_set(err, -errno, "pipe: %s", strerror(errno));
+            break;
         }
-        execve(argv[0], argv, env.v);
-        int e = errno;
-        if (write(ex[1], &e, sizeof e) < 0)
-            _exit(127);
-        _exit(127);
+        pid_t wp = plat_spawn(in, argv, env.v, cwd, out[1], errp[1], ex[1], w ? pid : 0);
+        close(ex[1]);
+        ex[1] = -1;
+        if (wp < 0) {
+            rc = fm_err_set(err, -errno, "fork: %s", strerror(errno));
+        } else {
+            if (w == 0)
+                pid = wp;
+            in->wpids[w] = wp;
+            setpgid(wp, pid); /* both sides set it, so a kill(-pid) reaches every worker */
+            /* The exec pipe closes on a successful exec (O_CLOEXEC) or carries its errno. */
+            do
+                got = read(ex[0], &child_errno, sizeof child_errno);
+            while (got < 0 && errno == EINTR);
+        }
+        close(ex[0]);
+        ex[0] = -1;
     }
     for (int i = 0; i < env.n; i++)
         free(env.v[i]);
     close(out[1]);
     close(errp[1]);
-    close(ex[1]);
-    out[1] = errp[1] = ex[1] = -1;
+    out[1] = errp[1] = -1;
     plat_sandbox_close_fds(&in->cg);
-    if (rc)
+    if (rc && pid < 0)
         goto fail;
+    if (rc) { /* some workers run: stop them and let the reaper report a failed start */
+        kill(-pid, SIGKILL);
+        rc = 0;
+        in->worker_died = true;
+    }
+    for (int w = 0; w < in->nworkers; w++)
+        if (in->wpids[w] <= 0)
+            in->nexited++; /* never forked */
     in->pid = pid;
-    setpgid(pid, pid); /* both sides set it, so a kill(-pid) right after fork reaches the child */
-    /* The exec pipe closes on a successful exec (O_CLOEXEC) or carries the child's errno. */
-    int child_errno = 0;
-    ssize_t got;
-    do
-        got = read(ex[0], &child_errno, sizeof child_errno);
-    while (got < 0 && errno == EINTR);
-    close(ex[0]);
-    ex[0] = -1;
     in->exec_ns = fm_now_ns();
     in->out_fd = out[0];
     in->err_fd = errp[0];
@@ -344,6 +442,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->timer = evtimer_new(p->base, on_init_timeout, in);
     if (!in->out_ev || !in->err_ev || !in->timer) {
         kill(-pid, SIGKILL);
+        in->worker_died = true;
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     } else {
         event_add(in->out_ev, NULL);
@@ -355,11 +454,12 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     /* The instance is tracked even when exec failed: the child exits and is reaped like any
      * crash at init, so one path records it and tells the policy START_FAILED. */
     TAILQ_INSERT_TAIL(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, ++p->ninstances);
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
-        int n = snprintf(line, sizeof line, "cannot start '%s': %s", argv[0],
-                         strerror(child_errno));
+        int n =
+            snprintf(line, sizeof line, "cannot start '%s': %s", argv[0], strerror(child_errno));
         plat_log_line(in, NULL, line, (size_t)n);
         free(in->init_error);
         char q[1300];
@@ -385,27 +485,59 @@ fail:
     return rc;
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
+/* The invocation a line of output belongs to: the only one in flight; with several workers busy
+ * a line cannot be attributed (it still goes to the instance log). */
+plat_inv *plat_inst_sole_inv(plat_inst *in)
+{
+    if (in->ninv == 1)
+        return in->invs[0];
+    return in->ninv == 0 ? TAILQ_FIRST(&in->pending) : NULL;
+}
+
+/* A runtime dropped the connection of its parked /next. libevent has detached that request from
+ * the dying connection (a reply frees it) unless the whole listener is being freed, in which case
+ * the connection frees it. Either way the instance forgets it and waits for a new /next. */
 static void on_next_closed(struct evhttp_connection *conn, void *arg)
 {
     plat_inst *in = arg;
-    if (in->next_conn == conn) {
-        in->next_req = NULL;
-        in->next_conn = NULL;
-    }
+    for (int i = 0; i < in->npark; i++)
+        if (in->park[i].conn == conn) {
+            struct evhttp_request *req = in->park[i].req;
+            in->park[i] = in->park[--in->npark];
+            if (req && !evhttp_request_get_connection(req))
+                evhttp_send_error(req, 500, NULL);
+            return;
+        }
 }
 
-/* Hands inv to the runtime's parked /next: the event JSON and the four Lambda-Runtime headers. */
+static void park(plat_inst *in, struct evhttp_request *req)
+{
+    struct plat_park *pk = &in->park[in->npark++];
+    pk->req = req;
+    pk->conn = evhttp_request_get_connection(req);
+    evhttp_connection_set_closecb(pk->conn, on_next_closed, in);
+}
+
+static void inv_untrack(plat_inst *in, plat_inv *inv)
+{
+    for (int i = 0; i < in->ninv; i++)
+        if (in->invs[i] == inv) {
+            in->invs[i] = in->invs[--in->ninv];
+            return;
+        }
+}
+
+/* Hands inv to a parked /next: the event JSON and the four Lambda-Runtime headers. */
 static void deliver(plat_inst *in, plat_inv *inv)
 {
-    struct evhttp_request *req = in->next_req;
-    in->next_req = NULL;
-    if (in->next_conn)
-        evhttp_connection_set_closecb(in->next_conn, NULL, NULL);
-    in->next_conn = NULL;
-    in->pending = NULL;
-    in->inv = inv;
+    struct plat_park pk = in->park[--in->npark];
+    struct evhttp_request *req = pk.req;
+    if (pk.conn)
+        evhttp_connection_set_closecb(pk.conn, NULL, NULL);
+    in->invs[in->ninv++] = inv;
     in->state = PLAT_INST_BUSY;
     in->invocations++;
     inv->dispatch_ns = fm_now_ns();
@@ -416,23 +548,39 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_add_header(h, "Lambda-Runtime-Deadline-Ms", v);
     evhttp_add_header(h, "Lambda-Runtime-Invoked-Function-Arn", inv->fn->arn);
     evhttp_add_header(h, "Lambda-Runtime-Trace-Id", inv->trace_id);
+    if (inv->client_context) /* omitted when empty, as RIE does */
+        evhttp_add_header(h, "Lambda-Runtime-Client-Context", inv->client_context);
     evhttp_add_header(h, "Content-Type", "application/json");
     char line[128];
     int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);
     plat_log_line(in, inv, line, (size_t)n);
+    if (inv->kind == PLAT_INV_EVENT) {
+        /* An Event may be retried: send a copy, keep the payload. */
+        struct evbuffer *copy = evbuffer_new();
+        if (copy && evbuffer_add(copy, evbuffer_pullup(inv->payload, -1),
+                                 evbuffer_get_length(inv->payload)) == 0) {
+            evhttp_send_reply(req, 200, "OK", copy);
+            evbuffer_free(copy);
+            return;
+        }
+        if (copy)
+            evbuffer_free(copy);
+    }
     evhttp_send_reply(req, 200, "OK", inv->payload);
 }
 
+/* DISPATCH: deliver now if the runtime waits in /next, else when it asks. */
 void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
 {
     inv->inst = in;
-    inv->cold = in->invocations == 0 && !in->provisioned;
-    if (in->next_req)
+    inv->cold = in->invocations == 0 && !in->provisioned && TAILQ_EMPTY(&in->pending);
+    if (in->npark > 0 && in->ninv < in->nworkers)
         deliver(in, inv);
     else
-        in->pending = inv;
+        TAILQ_INSERT_TAIL(&in->pending, inv, q);
 }
 
+/* Kills the whole process group (a bootstrap's children too); reaping does the rest. */
 void plat_inst_kill(plat_inst *in, const char *reason)
 {
     if (in->state == PLAT_INST_STOPPING)
@@ -443,7 +591,8 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         kill(-in->pid, SIGKILL);
 }
 
-/* ---- answering invocations -------------------------------------------------------------------- */
+/* ---- answering invocations --------------------------------------------------------------------
+ */
 
 /* Why: one place writes END and REPORT (Lambda's format, Init Duration last and only on cold
  * starts), meters the invocation and answers the client, whatever ended it. */
@@ -452,10 +601,25 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
 {
     platform *p = in->fn->p;
     inv->done_ns = fm_now_ns();
-    if (in->inv == inv)
-        in->inv = NULL;
-    if (in->pending == inv)
-        in->pending = NULL;
+    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
+     * land in this invocation's log (and its Tail) before END. */
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
+    inv_untrack(in, inv);
+    plat_inv *pv;
+    TAILQ_FOREACH(pv, &in->pending, q)
+    if (pv == inv) {
+        TAILQ_REMOVE(&in->pending, inv, q);
+        break;
+    }
+    if (inv->members) { /* a batch: each caller is answered on its own (batch.c) */
+        plat_batch_finish(in, inv, status, fn_error, body, len);
+        return;
+    }
+    if (!fn_error)
+        plat_batch_note_client(inv, body, len);
     plat_bill bill;
     plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
     char line[512];
@@ -473,7 +637,15 @@ static void finish(plat_inst *in, plat_inv *inv, const char *status, const char 
         snprintf(line + n, sizeof line - (size_t)n, "\tStatus: %s", status);
     plat_log_line(in, inv, line, strlen(line));
     plat_inv_answer(inv, 200, fn_error, body, len);
+    if (inv->kind == PLAT_INV_EVENT && fn_error && plat_event_retry(inv))
+        return;
     plat_inv_free(inv);
+}
+
+void plat_inst_finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
+                      const char *body, size_t len)
+{
+    finish(in, inv, status, fn_error, body, len);
 }
 
 /* Timeout of an invocation handed to this instance: answer, then replace the instance. */
@@ -492,34 +664,35 @@ void plat_inst_timeout(plat_inst *in, plat_inv *inv)
     finish(in, inv, "timeout", "Unhandled", body, strlen(body));
 }
 
-/* ---- the Runtime API -------------------------------------------------------------------------- */
+/* ---- the Runtime API --------------------------------------------------------------------------
+ */
 
 static void handle_next(plat_inst *in, struct evhttp_request *req)
 {
-    if (in->state == PLAT_INST_STOPPING || in->next_req) {
+    if (in->state == PLAT_INST_STOPPING || in->npark >= in->nworkers) {
         reply_error(req, 403, "Forbidden", "InvalidStateTransition",
                     "State transition is not allowed");
         return;
     }
-    if (in->inv) {
-        /* /next again without answering: Lambda treats the event as lost; so do we. */
-        plat_inv *inv = in->inv;
+    if (in->nworkers == 1 && in->ninv == 1) {
+        /* /next again without answering: Lambda treats the event as lost; so do we. (With
+         * several workers a /next cannot be tied to one worker's invocation.) */
+        plat_inv *inv = in->invs[0];
         const char *body = "{\"errorType\":\"Runtime.InvalidResponse\",\"errorMessage\":"
                            "\"the runtime asked for the next event without answering\"}";
         in->fn->m.errors++;
         finish(in, inv, "error", "Unhandled", body, strlen(body));
         policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
-        in->next_req = req;
-        in->next_conn = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(in->next_conn, on_next_closed, in);
+        park(in, req);
         in->state = PLAT_INST_IDLE;
         plat_feed(in->fn, &ev);
         return;
     }
-    in->next_req = req;
-    in->next_conn = evhttp_request_get_connection(req);
-    evhttp_connection_set_closecb(in->next_conn, on_next_closed, in);
+    park(in, req);
     if (!in->ready) {
+        /* Ready when every worker has asked for its first event. */
+        if (++in->nready < in->nworkers)
+            return;
         in->ready = true;
         in->ready_ns = fm_now_ns();
         in->state = PLAT_INST_IDLE;
@@ -529,11 +702,16 @@ static void handle_next(plat_inst *in, struct evhttp_request *req)
         plat_feed(in->fn, &ev);
         return;
     }
-    in->state = PLAT_INST_IDLE;
-    if (in->pending)
-        deliver(in, in->pending);
+    if (in->ninv == 0)
+        in->state = PLAT_INST_IDLE;
+    plat_inv *pv = TAILQ_FIRST(&in->pending);
+    if (pv) {
+        TAILQ_REMOVE(&in->pending, pv, q);
+        deliver(in, pv);
+    }
 }
 
+/* An /error body that looks like JSON is passed through as the caller's error payload. */
 static bool body_is_json(struct evbuffer *b)
 {
     size_t len = evbuffer_get_length(b);
@@ -550,8 +728,8 @@ static bool body_is_json(struct evbuffer *b)
 static void error_body(struct evhttp_request *req, struct evbuffer *in_body, char **out,
                        size_t *len)
 {
-    const char *type =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Lambda-Runtime-Function-Error-Type");
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Lambda-Runtime-Function-Error-Type");
     if (body_is_json(in_body)) {
         *len = evbuffer_get_length(in_body);
         *out = malloc(*len + 1);
@@ -569,15 +747,19 @@ static void error_body(struct evhttp_request *req, struct evbuffer *in_body, cha
         *len = (size_t)snprintf(*out, cap, "{\"errorType\":%s,\"errorMessage\":\"Unhandled\"}", q);
 }
 
+/* POST /{id}/response and /{id}/error: 202, then the caller is answered and the policy told. */
 static void handle_result(plat_inst *in, struct evhttp_request *req, const char *id, bool is_error)
 {
-    plat_inv *inv = in->inv;
+    plat_inv *inv = NULL;
+    for (int i = 0; i < in->ninv && !inv; i++)
+        if (strcmp(in->invs[i]->rid, id) == 0)
+            inv = in->invs[i];
     if (in->state == PLAT_INST_STOPPING) {
         reply_error(req, 403, "Forbidden", "InvalidStateTransition",
                     "State transition is not allowed");
         return;
     }
-    if (!inv || strcmp(inv->rid, id) != 0) {
+    if (!inv) {
         reply_error(req, 400, "Bad Request", "InvalidRequestID", "Invalid request ID");
         return;
     }
@@ -606,11 +788,13 @@ static void handle_result(plat_inst *in, struct evhttp_request *req, const char 
         in->fn->m.ok++;
         finish(in, inv, "ok", NULL, body, len);
     }
-    in->state = PLAT_INST_IDLE;
+    if (in->ninv == 0)
+        in->state = PLAT_INST_IDLE;
     policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
     plat_feed(in->fn, &ev);
 }
 
+/* POST /init/error: only during init; the error is kept for the request bound to it. */
 static void handle_init_error(plat_inst *in, struct evhttp_request *req)
 {
     if (in->state != PLAT_INST_STARTING || in->init_error) {
@@ -671,7 +855,8 @@ static void rapi_cb(struct evhttp_request *req, void *arg)
     reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
 }
 
-/* ---- reaping ---------------------------------------------------------------------------------- */
+/* ---- reaping ----------------------------------------------------------------------------------
+ */
 
 static plat_inst *find_pid(platform *p, pid_t pid)
 {
@@ -679,17 +864,22 @@ static plat_inst *find_pid(platform *p, pid_t pid)
     plat_inst *in;
     TAILQ_FOREACH(fn, &p->fns, link)
     TAILQ_FOREACH(in, &fn->insts, link)
-    if (in->pid == pid)
-        return in;
+    for (int w = 0; w < in->nworkers; w++)
+        if (in->wpids[w] == pid) {
+            in->wpids[w] = -pid; /* reaped */
+            return in;
+        }
     return NULL;
 }
 
+/* Lambda's wording for how a runtime ended: "exit status N" or "signal: killed". */
 static void describe_exit(int ws, char *out, size_t cap)
 {
     if (WIFEXITED(ws))
         snprintf(out, cap, "exit status %d", WEXITSTATUS(ws));
     else if (WIFSIGNALED(ws))
-        snprintf(out, cap, "signal: %s", WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
+        snprintf(out, cap, "signal: %s",
+                 WTERMSIG(ws) == SIGKILL ? "killed" : strsignal(WTERMSIG(ws)));
     else
         snprintf(out, cap, "unknown");
 }
@@ -706,7 +896,7 @@ static void reaped(plat_inst *in)
     if (in->err_fd >= 0)
         on_pipe(in->err_fd, EV_READ, in);
     bool oom = plat_sandbox_oom_killed(&p->sb, &in->cg);
-    bool asked = in->state == PLAT_INST_STOPPING;
+    bool asked = in->state == PLAT_INST_STOPPING && !in->worker_died;
     char why[64];
     describe_exit(in->wstatus, why, sizeof why);
     if (!asked)
@@ -714,8 +904,8 @@ static void reaped(plat_inst *in)
     else if (oom && strcmp(in->stop_reason, "timeout") != 0)
         snprintf(in->stop_reason, sizeof in->stop_reason, "oom");
     in->state = PLAT_INST_STOPPING;
-    plat_inv *inv = in->inv ? in->inv : in->pending;
-    if (inv) {
+    plat_inv *inv;
+    while ((inv = in->ninv ? in->invs[0] : TAILQ_FIRST(&in->pending))) {
         char body[400];
         const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
         snprintf(body, sizeof body,
@@ -723,8 +913,9 @@ static void reaped(plat_inst *in)
                  "with error: %s\"}",
                  type, inv->rid, why);
         char line[300];
-        int n = snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
-                         inv->rid, why, type);
+        int n =
+            snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
+                     inv->rid, why, type);
         plat_log_line(in, inv, line, (size_t)n);
         if (oom)
             fn->m.oom++;
@@ -751,16 +942,18 @@ static void reaped(plat_inst *in)
     in->stopped_ns = fm_now_ns();
     plat_meter_instance(in);
     TAILQ_REMOVE(&fn->insts, in, link);
+    plat_sandbox_set_instances(&p->sb, --p->ninstances);
     if (fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] == in)
         fn->slots[policy_instance_slot(in->pid_policy) % fn->nslots] = NULL;
-    policy_event ev = {.type = in->ready || in->stop_asked ? POLICY_EV_STOPPED
-                                                           : POLICY_EV_START_FAILED,
+    policy_event ev = {.type =
+                           in->ready || in->stop_asked ? POLICY_EV_STOPPED : POLICY_EV_START_FAILED,
                        .instance = in->pid_policy};
     inst_free(in);
     plat_feed(fn, &ev);
     plat_sweep(p);
 }
 
+/* SIGCHLD: reap every exited child; ours get their Lambda-shaped ending. */
 void plat_inst_reap(platform *p)
 {
     int ws;
@@ -769,22 +962,41 @@ void plat_inst_reap(platform *p)
         plat_inst *in = find_pid(p, pid);
         if (!in)
             continue;
-        in->wstatus = ws;
+        if (in->nexited++ == 0)
+            in->wstatus = ws;
+        if (in->nexited < in->nworkers) {
+            /* One worker of several is gone: unless asked, the instance failed as a whole. */
+            if (in->state != PLAT_INST_STOPPING) {
+                in->worker_died = true;
+                in->state = PLAT_INST_STOPPING;
+                kill(-in->pid, SIGKILL);
+            }
+            continue;
+        }
         reaped(in);
     }
 }
 
+/* Teardown without a loop: wait for the process, answer what it held, free it. */
 void plat_inst_forget(plat_inst *in)
 {
     plat_fn *fn = in->fn;
-    if (in->pid > 0 && !in->exited) {
+    for (int w = 0; w < in->nworkers && !in->exited; w++) {
         int ws;
-        while (waitpid(in->pid, &ws, 0) < 0 && errno == EINTR)
-            ;
+        if (in->wpids[w] > 0)
+            while (waitpid(in->wpids[w], &ws, 0) < 0 && errno == EINTR)
+                ;
     }
-    plat_inv *inv = in->inv ? in->inv : in->pending;
-    if (inv) {
-        in->inv = in->pending = NULL;
+    plat_inv *inv;
+    while ((inv = in->ninv ? in->invs[0] : TAILQ_FIRST(&in->pending))) {
+        if (in->ninv)
+            inv_untrack(in, inv);
+        else
+            TAILQ_REMOVE(&in->pending, inv, q);
+        if (inv->members) {
+            plat_batch_fail(inv, 503, "the platform stopped");
+            continue;
+        }
         plat_inv_fail(inv, 503, "ServiceException", NULL, "the platform stopped");
         plat_inv_free(inv);
     }
@@ -795,5 +1007,6 @@ void plat_inst_forget(plat_inst *in)
         plat_meter_instance(in);
     }
     TAILQ_REMOVE(&fn->insts, in, link);
+    fn->p->ninstances--;
     inst_free(in);
 }

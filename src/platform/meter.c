@@ -10,10 +10,10 @@
 #include <string.h>
 
 /* Bucket bounds in seconds for the duration histograms (the +Inf bucket is the count). */
-static const double bucket_le[PLAT_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                0.025,  0.05,  0.1,    0.25,  0.5,
-                                                1,      2.5,   5,      10,    30};
+static const double bucket_le[PLAT_NBUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
+/* Adds one value to cumulative Prometheus buckets. */
 static void observe(uint64_t *b, double *sum, uint64_t *n, double seconds)
 {
     for (int i = 0; i < PLAT_NBUCKETS; i++)
@@ -23,11 +23,13 @@ static void observe(uint64_t *b, double *sum, uint64_t *n, double seconds)
     (*n)++;
 }
 
+/* Store times are wall-clock; durations are measured on the monotonic clock. */
 static int64_t to_wall(const plat_inv *inv, int64_t mono)
 {
     return mono ? inv->arrive_wall_ns + (mono - inv->arrive_ns) : 0;
 }
 
+/* A failing store must not take the platform down; warn at most every 10 s. */
 static void store_warn(platform *p, fm_err *err)
 {
     static int64_t last;
@@ -38,6 +40,7 @@ static void store_warn(platform *p, fm_err *err)
     }
 }
 
+/* Bills and records one invocation (every ending, also throttles and rejects). */
 void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, const char *error,
                            plat_bill *bill)
 {
@@ -55,6 +58,10 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
         if (!(round_ms > 0))
             round_ms = 1;
         b.billed_ms = ceil((b.duration_ms + b.init_ms) / round_ms - 1e-9) * round_ms;
+        if (inv->bill_share > 0) /* one request of a batch: its share of the invocation */
+            b.billed_ms *= inv->bill_share;
+        if (fn->fleet)
+            b.billed_ms = 0; /* managed/server: billed per instance-second (plat_meter_instance) */
         b.gb_s = b.billed_ms / 1000.0 * fn->spec.memory_mb / 1024.0;
         fn->m.billed_ms += b.billed_ms;
         fn->m.billed_gb_s += b.gb_s;
@@ -84,11 +91,25 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
         .duration_ms = b.duration_ms,
         .billed_ms = b.billed_ms,
         .memory_mb = fn->spec.memory_mb,
-        .batch_size = 1,
+        .batch_size = inv->batch_size > 0 ? inv->batch_size : 1,
+        .batch_kind = inv->batch_kind,
     };
     fm_err err = {0};
     if (store_request_add(p->st, &r, &err))
         store_warn(p, &err);
+}
+
+/* Records an instance at start, ready and stop (insert or replace by id). */
+/* Why: exec → first /next holds the runtime's own start-up and the phases the function host
+ * reported (download, load, warm-up); the store keeps phases disjoint, so the runtime's share is
+ * what is left of that span. */
+static double runtime_init_ms(const plat_inst *in)
+{
+    if (!in->ready_ns)
+        return 0;
+    double ms = (double)(in->ready_ns - in->exec_ns) / 1e6 - in->download_ms - in->load_ms -
+                in->warmup_ms;
+    return ms > 0 ? ms : 0;
 }
 
 void plat_meter_instance(plat_inst *in)
@@ -97,6 +118,15 @@ void plat_meter_instance(plat_inst *in)
     platform *p = fn->p;
     int64_t w0 = in->created_wall_ns, m0 = in->created_ns;
 #define WALL(t) ((t) ? w0 + ((t)-m0) : 0)
+    if (in->stopped_ns && fn->fleet) {
+        /* managed/server: launch to termination, rounded up, at least the minimum billed time */
+        const policy_config *c = policy_fn_config(fn->pol);
+        double round_s = c->fn.billing_ns > 0 ? (double)c->fn.billing_ns / 1e9 : 1;
+        double life = (double)(in->stopped_ns - in->created_ns) / 1e9;
+        double billed = ceil(life / round_s - 1e-9) * round_s;
+        double min_s = (double)c->fn.min_billed_ns / 1e9;
+        fn->m.instance_s += billed > min_s ? billed : min_s;
+    }
     if (in->stopped_ns && in->provisioned) {
         int64_t from = in->ready_ns ? in->ready_ns : in->created_ns;
         fn->m.pc_gb_s += (double)(in->stopped_ns - from) / 1e9 * fn->spec.memory_mb / 1024.0;
@@ -113,11 +143,11 @@ void plat_meter_instance(plat_inst *in)
         .ready_ns = WALL(in->ready_ns),
         .stopped_ns = WALL(in->stopped_ns),
         .spawn_ms = in->exec_ns ? (double)(in->exec_ns - in->created_ns) / 1e6 : 0,
-        .runtime_init_ms = in->ready_ns ? (double)(in->ready_ns - in->exec_ns) / 1e6 : 0,
+        .runtime_init_ms = runtime_init_ms(in),
         .download_ms = in->download_ms,
         .load_ms = in->load_ms,
         .warmup_ms = in->warmup_ms,
-        .cold_path = in->provisioned ? "provisioned" : "exec",
+        .cold_path = in->provisioned ? "provisioned" : in->zygote ? "zygote" : "exec",
         .stop_reason = in->stopped_ns ? in->stop_reason : NULL,
     };
 #undef WALL
@@ -126,6 +156,7 @@ void plat_meter_instance(plat_inst *in)
         store_warn(p, &err);
 }
 
+/* Once a second: the time series of instances by state and queue depth. */
 void plat_meter_points(platform *p)
 {
     if (!p->st)
@@ -154,6 +185,7 @@ void plat_meter_points(platform *p)
     }
 }
 
+/* Raw billed quantities of a function generation; prices belong to the cost module. */
 void plat_meter_costs(plat_fn *fn)
 {
     platform *p = fn->p;
@@ -162,27 +194,31 @@ void plat_meter_costs(plat_fn *fn)
     fm_err err = {0};
     {
         const char *prof = fn->spec.profile;
-        char item[3][128];
+        char item[4][128];
         snprintf(item[0], sizeof item[0], "%s.requests:%s", prof, fn->spec.name);
         snprintf(item[1], sizeof item[1], "%s.gb_s:%s", prof, fn->spec.name);
         snprintf(item[2], sizeof item[2], "%s.pc_gb_s:%s", prof, fn->spec.name);
-        store_cost c[3] = {
+        snprintf(item[3], sizeof item[3], "%s.instance_s:%s", prof, fn->spec.name);
+        store_cost c[4] = {
             {p->run_id, item[0], fn->m.requests_billed, "requests", 0, 0, "USD",
              "unpriced raw quantity"},
             {p->run_id, item[1], fn->m.billed_gb_s, "GB-s", 0, 0, "USD", "unpriced raw quantity"},
             {p->run_id, item[2], fn->m.pc_gb_s, "GB-s", 0, 0, "USD", "unpriced raw quantity"},
+            {p->run_id, item[3], fn->m.instance_s, "instance-s", 0, 0, "USD",
+             "unpriced raw quantity"},
         };
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             if (c[i].quantity > 0 && store_cost_add(p->st, &c[i], &err))
                 store_warn(p, &err);
     }
 }
 
-/* ---- /metrics ---------------------------------------------------------------------------------- */
+/* ---- /metrics ----------------------------------------------------------------------------------
+ */
 
 typedef struct counter_def {
     const char *name, *help, *type;
-    size_t off;  /* into plat_fn_metrics */
+    size_t off; /* into plat_fn_metrics */
     bool is_dbl;
 } counter_def;
 
@@ -194,26 +230,28 @@ static const counter_def counters[] = {
      "counter", M(ok), false},
     {"faasml_errors_total", "Invocations that ended in a function error, timeout or crash.",
      "counter", M(errors), false},
-    {"faasml_timeouts_total", "Invocations that hit the function timeout.", "counter",
-     M(timeouts), false},
-    {"faasml_crashes_total", "Invocations whose runtime exited mid-request.", "counter",
-     M(crashes), false},
+    {"faasml_timeouts_total", "Invocations that hit the function timeout.", "counter", M(timeouts),
+     false},
+    {"faasml_crashes_total", "Invocations whose runtime exited mid-request.", "counter", M(crashes),
+     false},
     {"faasml_oom_kills_total", "Invocations whose runtime exceeded its memory.", "counter", M(oom),
      false},
     {"faasml_throttles_total", "Requests answered 429 TooManyRequestsException.", "counter",
      M(throttles), false},
     {"faasml_cold_starts_total", "Invocations that ran on a freshly started instance.", "counter",
      M(cold_starts), false},
-    {"faasml_billed_duration_seconds_total", "Billed duration, rounded per invocation.",
-     "counter", M(billed_ms), true},
+    {"faasml_billed_duration_seconds_total", "Billed duration, rounded per invocation.", "counter",
+     M(billed_ms), true},
     {"faasml_billed_gb_seconds_total", "Billed GB-seconds (duration x memory).", "counter",
      M(billed_gb_s), true},
-    {"faasml_provisioned_gb_seconds_total", "Provisioned-concurrency GB-seconds of stopped "
-                                            "instances.",
+    {"faasml_provisioned_gb_seconds_total",
+     "Provisioned-concurrency GB-seconds of stopped "
+     "instances.",
      "counter", M(pc_gb_s), true},
 };
 #undef M
 
+/* One Prometheus histogram series per function, buckets ascending, +Inf = count. */
 static void render_hist(struct evbuffer *o, platform *p, const char *name, const char *help,
                         bool init)
 {
@@ -268,8 +306,7 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
             }
         }
     }
-    render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.",
-                false);
+    render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.", false);
     render_hist(o, p, "faasml_init_duration_seconds", "Init duration of cold starts.", true);
     evbuffer_add_printf(o, "# HELP faasml_queue_depth Requests waiting for an instance.\n"
                            "# TYPE faasml_queue_depth gauge\n");

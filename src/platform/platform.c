@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Lambda's documented defaults (cloud-platforms.md section 3). */
 void platform_config_init(platform_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -26,16 +26,22 @@ void platform_config_init(platform_config *c)
     c->drain_s = 10;
     c->billing_round_ms = 0;
     c->event_queue_max = 10000;
+    c->event_retries = 2;
+    c->event_retry_delay_s = 60;
     c->region = "us-east-1";
 }
 
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
-    static const char *const keys[] = {
-        "listen", "account_concurrency", "scale_per_10s", "keep_alive", "init_timeout",
-        "drain", "billing_round_ms", "event_queue_max", "region", "log_dir", "cgroups",
-        "platforms", NULL};
+    static const char *const keys[] = {"listen",           "account_concurrency",
+                                       "scale_per_10s",    "keep_alive",
+                                       "init_timeout",     "drain",
+                                       "billing_round_ms", "event_queue_max",
+                                       "region",           "log_dir",
+                                       "cgroups",          "platforms",
+                                       "event_retries",    "event_retry_delay",
+                                       "cpu_limits",       NULL};
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -58,11 +64,11 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         {"scale_per_10s", offsetof(platform_config, scale_per_10s), 0, 1000000},
         {"billing_round_ms", offsetof(platform_config, billing_round_ms), 0, 60000},
         {"event_queue_max", offsetof(platform_config, event_queue_max), 1, 10000000},
+        {"event_retries", offsetof(platform_config, event_retries), 0, 2},
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(ints); i++) {
         iv = *(int *)((char *)c + ints[i].off);
-        if ((rc = fm_yaml_get_int(y, root, ints[i].key, false, ints[i].min, ints[i].max, &iv,
-                                  err)))
+        if ((rc = fm_yaml_get_int(y, root, ints[i].key, false, ints[i].min, ints[i].max, &iv, err)))
             goto out;
         *(int *)((char *)c + ints[i].off) = (int)iv;
     }
@@ -71,7 +77,8 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         size_t off;
     } durs[] = {{"keep_alive", offsetof(platform_config, keep_alive_s)},
                 {"init_timeout", offsetof(platform_config, init_timeout_s)},
-                {"drain", offsetof(platform_config, drain_s)}};
+                {"drain", offsetof(platform_config, drain_s)},
+                {"event_retry_delay", offsetof(platform_config, event_retry_delay_s)}};
     for (size_t i = 0; i < FM_ARRAY_LEN(durs); i++) {
         str = NULL;
         if ((rc = fm_yaml_get_str(y, root, durs[i].key, false, &str, err)))
@@ -102,6 +109,10 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     if ((rc = fm_yaml_get_bool(y, root, "cgroups", false, &cg, err)))
         goto out;
     c->no_cgroups = !cg;
+    bool cpu = !c->no_cpu_limit;
+    if ((rc = fm_yaml_get_bool(y, root, "cpu_limits", false, &cpu, err)))
+        goto out;
+    c->no_cpu_limit = !cpu;
     str = NULL;
     if ((rc = fm_yaml_get_str(y, root, "listen", false, &str, err)))
         goto out;
@@ -123,13 +134,15 @@ out:
     return rc;
 }
 
-/* ---- invocation table ------------------------------------------------------------------------- */
+/* ---- invocation table -------------------------------------------------------------------------
+ */
 
 static size_t hslot(const platform *p, uint64_t id)
 {
     return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & (p->hash_cap - 1);
 }
 
+/* Invocations by policy request id; the policy names requests only by id. */
 void plat_inv_hash_put(platform *p, plat_inv *inv)
 {
     if (p->hash_n + 1 > p->hash_cap / 2) {
@@ -156,6 +169,7 @@ void plat_inv_hash_put(platform *p, plat_inv *inv)
     p->hash_n++;
 }
 
+/* Removes and returns an invocation: whoever takes it answers it. */
 plat_inv *plat_inv_hash_take(platform *p, uint64_t id)
 {
     if (!p->hash_cap)
@@ -171,7 +185,8 @@ plat_inv *plat_inv_hash_take(platform *p, uint64_t id)
     return NULL;
 }
 
-/* ---- functions -------------------------------------------------------------------------------- */
+/* ---- functions --------------------------------------------------------------------------------
+ */
 
 plat_fn *plat_fn_find(platform *p, const char *name)
 {
@@ -182,6 +197,7 @@ plat_fn *plat_fn_find(platform *p, const char *name)
     return NULL;
 }
 
+/* The policy's own timer (keep-alive expiry, rate refill) fired: a TICK. */
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     plat_fn *fn = arg;
@@ -199,13 +215,19 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     plat_pump_events(fn->p);
 }
 
+/* Frees a function generation; its queued Events are recorded as dropped. */
 static void fn_free(plat_fn *fn)
 {
+    plat_zygote_stop(fn);
     plat_meter_costs(fn);
     plat_inv *inv;
     while ((inv = TAILQ_FIRST(&fn->events))) {
         TAILQ_REMOVE(&fn->events, inv, q);
         plat_meter_invocation(inv, "dropped", 0, "the function was removed", NULL);
+        plat_inv_free(inv);
+    }
+    while ((inv = TAILQ_FIRST(&fn->retrying))) {
+        TAILQ_REMOVE(&fn->retrying, inv, q);
         plat_inv_free(inv);
     }
     if (fn->retry)
@@ -220,6 +242,7 @@ static void fn_free(plat_fn *fn)
     free(fn);
 }
 
+/* Frees retired functions whose instances are all gone (never mid-feed). */
 void plat_sweep(platform *p)
 {
     if (p->feeding || p->sweep_hold)
@@ -244,13 +267,19 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
         return fm_err_set(err, FM_EINVAL, "unknown profile '%s'", s->profile);
     policy_config cfg;
     int rc = policy_config_defaults(&cfg, prof, p->platforms_path[0] ? p->platforms_path : NULL,
-                                    NULL, err);
+                                    s->platform[0] ? s->platform : NULL, err);
     if (rc)
         return rc;
+    bool lambda_like = prof == POLICY_PROFILE_LAMBDA || prof == POLICY_PROFILE_GCF;
     cfg.fn.memory_mb = s->memory_mb;
     cfg.fn.timeout_ns = (int64_t)(s->timeout_s * 1e9);
     if (p->cfg.billing_round_ms > 0)
         cfg.fn.billing_ns = (int64_t)p->cfg.billing_round_ms * 1000000;
+    if (!lambda_like) {
+        /* managed/server: the data file's instance type, workers, fleet and queue stand. */
+        rc = plat_profile_configure(p, fn, &cfg, err);
+        goto finish;
+    }
     cfg.inst.provisioned = s->provisioned_concurrency;
     double ka = s->keep_alive_s >= 0 ? s->keep_alive_s : p->cfg.keep_alive_s;
     cfg.inst.keep_alive_ns = (int64_t)(ka * 1e9);
@@ -264,12 +293,14 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
         cfg.inst.max = cfg.inst.provisioned;
     if (p->cfg.scale_per_10s > 0) {
         cfg.limit.scaling = POLICY_SCALING_LAMBDA_2023;
-        cfg.limit.rate = (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s,
-                                       10000000000LL, true};
+        cfg.limit.rate =
+            (policy_rate){p->cfg.scale_per_10s, p->cfg.scale_per_10s, 10000000000LL, true};
     }
     cfg.queue.capacity = p->cfg.event_queue_max;
-    cfg.batch.max_size = 1; /* the platform sends one event per invocation */
-    cfg.batch.max_delay_ns = 0;
+    rc = plat_profile_configure(p, fn, &cfg, err);
+finish:
+    if (rc)
+        return rc;
     if ((rc = policy_config_validate(&cfg, err)))
         return rc;
     if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)))
@@ -281,6 +312,7 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
     return fn->slots ? 0 : fm_err_set(err, FM_ENOMEM, "out of memory");
 }
 
+/* Update or delete: the policy drains the old generation, then it is swept. */
 void plat_fn_retire(plat_fn *fn)
 {
     if (fn->retired)
@@ -292,6 +324,7 @@ void plat_fn_retire(plat_fn *fn)
     plat_sweep(p);
 }
 
+/* Deploys a new generation; an existing one of that name is retired. */
 int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_err *err)
 {
     if (p->draining)
@@ -302,6 +335,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     fn->p = p;
     TAILQ_INIT(&fn->insts);
     TAILQ_INIT(&fn->events);
+    TAILQ_INIT(&fn->retrying);
     fn->wake_ns = INT64_MAX;
     /* A deep copy through the JSON form: one code path, and it re-validates. */
     char *json = platform_spec_to_json(spec);
@@ -320,6 +354,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     snprintf(fn->arn, sizeof fn->arn, "arn:aws:lambda:%s:000000000000:function:%s", p->cfg.region,
              fn->spec.name);
     fn->deployed_ns = fm_now_ns();
+    plat_zygote_start(fn); /* cold_start: zygote only; before DEPLOY starts any instance */
     plat_fn *old = plat_fn_find(p, spec->name);
     *created = old == NULL;
     if (old) {
@@ -332,12 +367,16 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     FM_INFO("platform", "deployed function '%s' (%s, %d MB, timeout %.2f s)", fn->spec.name,
             fn->spec.runtime == PLATFORM_RUNTIME_ONNX ? "builtin-onnx" : "custom",
             fn->spec.memory_mb, fn->spec.timeout_s);
-    policy_event ev = {.type = POLICY_EV_DEPLOY};
+    /* A deploy creates the endpoint or fleet: its first instances are what exists before any
+     * traffic, so they serve once their real cold start is done; the profile's provisioning delay
+     * models later scale-out (as the simulator does, docs/simulator.md). */
+    policy_event ev = {.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED};
     plat_feed(fn, &ev);
     return 0;
 }
 
-/* ---- carrying out actions --------------------------------------------------------------------- */
+/* ---- carrying out actions ---------------------------------------------------------------------
+ */
 
 static plat_inst *slot_inst(plat_fn *fn, policy_instance_id id)
 {
@@ -349,15 +388,13 @@ static plat_inst *slot_inst(plat_fn *fn, policy_instance_id id)
 static const char *throttle_reason(policy_reason r)
 {
     switch (r) {
-    case POLICY_REASON_ACCOUNT:
-        return "ConcurrentInvocationLimitExceeded";
-    case POLICY_REASON_RATE:
-        return "FunctionInvocationRateLimitExceeded";
-    default:
-        return "ReservedFunctionConcurrentInvocationLimitExceeded";
+    case POLICY_REASON_ACCOUNT: return "ConcurrentInvocationLimitExceeded";
+    case POLICY_REASON_RATE: return "FunctionInvocationRateLimitExceeded";
+    default: return "ReservedFunctionConcurrentInvocationLimitExceeded";
     }
 }
 
+/* Carries out one policy action; this switch is the platform's whole behaviour. */
 static void do_action(plat_fn *fn, const policy_action *a)
 {
     platform *p = fn->p;
@@ -379,6 +416,10 @@ static void do_action(plat_fn *fn, const policy_action *a)
         break;
     case POLICY_ACT_DISPATCH: {
         plat_inst *in = slot_inst(fn, a->instance);
+        if (fn->batching && a->n > 1) {
+            plat_batch_dispatch(fn, in, a); /* one invocation for all (batch.c) */
+            break;
+        }
         for (uint32_t i = 0; i < a->n; i++) {
             plat_inv *inv = plat_inv_hash_take(p, a->requests[i]);
             if (!inv)
@@ -425,11 +466,15 @@ static void do_action(plat_fn *fn, const policy_action *a)
                                      "\"the instance failed to start\"}";
             fn->m.errors++;
             plat_inv_init_failed(inv, body);
+            if (inv->kind == PLAT_INV_EVENT && plat_event_retry(inv))
+                break;
         } else {
             fn->m.rejects++;
-            plat_inv_fail(inv, a->reason == POLICY_REASON_QUEUE_FULL ? 429 : 503,
-                          a->reason == POLICY_REASON_QUEUE_FULL ? "TooManyRequestsException"
-                                                                : "ServiceException",
+            /* lambda/gcf: a full async queue is a throttle; a managed endpoint or a server's
+             * bounded FIFO answers 503 (profile.c). */
+            bool throttle = a->reason == POLICY_REASON_QUEUE_FULL && !fn->fleet;
+            plat_inv_fail(inv, throttle ? 429 : 503,
+                          throttle ? "TooManyRequestsException" : "ServiceException",
                           a->reason == POLICY_REASON_QUEUE_FULL ? "QueueFull" : NULL,
                           a->reason == POLICY_REASON_SHUTDOWN ? "the function is shutting down"
                                                               : "the request queue is full");
@@ -445,11 +490,11 @@ static void do_action(plat_fn *fn, const policy_action *a)
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
+/* Keeps one timer per function at the policy's requested wake time. */
 static void arm_wake(plat_fn *fn, int64_t wake_ns)
 {
     if (wake_ns == INT64_MAX || wake_ns == fn->wake_ns)
@@ -462,6 +507,7 @@ static void arm_wake(plat_fn *fn, int64_t wake_ns)
     evtimer_add(fn->wake, &tv);
 }
 
+/* One event through the policy, then its actions. */
 static void run_one(plat_fn *fn, const policy_event *ev)
 {
     if (ev->type == POLICY_EV_DONE || ev->type == POLICY_EV_STOPPED ||
@@ -485,6 +531,7 @@ static void run_one(plat_fn *fn, const policy_event *ev)
     arm_wake(fn, fn->acts.wake_ns);
 }
 
+/* Queues an event for the policy and runs the queue unless already running it. */
 void plat_feed(plat_fn *fn, const policy_event *ev)
 {
     platform *p = fn->p;
@@ -515,6 +562,43 @@ void plat_feed(plat_fn *fn, const policy_event *ev)
         plat_pump_events(p);
 }
 
+/* A failed Event's retry delay is over: back into the queue. */
+static void on_event_retry(evutil_socket_t fd, short what, void *arg)
+{
+    plat_inv *inv = arg;
+    plat_fn *fn = inv->fn;
+    TAILQ_REMOVE(&fn->retrying, inv, q);
+    event_free(inv->retry_ev);
+    inv->retry_ev = NULL;
+    plat_event_enqueue(fn, inv);
+}
+
+/* Lambda retries a failed asynchronous invocation twice, with growing delays. */
+bool plat_event_retry(plat_inv *inv)
+{
+    plat_fn *fn = inv->fn;
+    platform *p = fn->p;
+    if (fn->retired || p->draining || inv->attempt >= p->cfg.event_retries)
+        return false;
+    if (!(inv->retry_ev = evtimer_new(p->base, on_event_retry, inv)))
+        return false;
+    inv->attempt++;
+    /* A fresh attempt: new request id for the policy, nothing of the last try kept. */
+    inv->id = ++p->next_req_id;
+    inv->inst = NULL;
+    inv->cold = false;
+    inv->dispatch_ns = inv->done_ns = 0;
+    if (inv->timer)
+        evtimer_del(inv->timer);
+    evbuffer_drain(inv->log, evbuffer_get_length(inv->log));
+    double d = p->cfg.event_retry_delay_s * (double)(1 << (inv->attempt - 1));
+    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
+    evtimer_add(inv->retry_ev, &tv);
+    TAILQ_INSERT_TAIL(&fn->retrying, inv, q);
+    return true;
+}
+
+/* Queues an accepted Event invocation and tries to submit it. */
 void plat_event_enqueue(plat_fn *fn, plat_inv *inv)
 {
     TAILQ_INSERT_TAIL(&fn->events, inv, q);
@@ -538,20 +622,23 @@ void plat_pump_events(platform *p)
             TAILQ_REMOVE(&fn->events, inv, q);
             fn->nevents--;
             plat_inv_hash_put(p, inv);
-            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = 1, .request = inv->id};
+            policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items ? inv->items : 1,
+                               .request = inv->id};
             plat_feed(fn, &ev);
         }
     }
     p->pumping = false;
 }
 
-/* ---- the server ------------------------------------------------------------------------------- */
+/* ---- the server -------------------------------------------------------------------------------
+ */
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
     plat_inst_reap(arg);
 }
 
+/* Everything is stopped: flush the store and leave the loop. */
 static void finish_shutdown(platform *p)
 {
     if (p->stopped)
@@ -563,6 +650,7 @@ static void finish_shutdown(platform *p)
     event_base_loopbreak(p->base);
 }
 
+/* True while any instance process is still tracked. */
 static bool any_instances(platform *p)
 {
     plat_fn *fn;
@@ -572,6 +660,7 @@ static bool any_instances(platform *p)
     return false;
 }
 
+/* Shutdown progress: done when no instance is left; after the deadline, kill the rest. */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
     platform *p = arg;
@@ -595,6 +684,7 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Graceful stop: no new connections, policy SHUTDOWN for all, drain, then kill. */
 void platform_shutdown(platform *p)
 {
     if (p->draining) {
@@ -623,51 +713,27 @@ void platform_shutdown(platform *p)
     event_add(p->drain_timer, &tv);
 }
 
+/* SIGTERM and SIGINT start a graceful shutdown (a second one ends the drain). */
 static void on_term(evutil_socket_t fd, short what, void *arg)
 {
     platform_shutdown(arg);
 }
 
+/* The once-a-second time series. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     plat_meter_points(arg);
 }
 
-/* Why: functions may be started from any directory; the policy's data file is found next to the
- * source tree the binary was built in unless configured. */
-static void find_platforms_file(platform *p)
+/* Instance logs reach their file or stderr within 100 ms. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
-    const char *env = getenv("FAASML_PLATFORMS");
-    if (p->cfg.platforms) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", p->cfg.platforms);
-        return;
-    }
-    if (env && *env) {
-        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *dir = dirname(exe);
-        for (int up = 1; up <= 3; up++) {
-            char cand[PATH_MAX + 64];
-            snprintf(cand, sizeof cand, "%s", dir);
-            for (int i = 0; i < up; i++)
-                strncat(cand, "/..", sizeof cand - strlen(cand) - 1);
-            strncat(cand, "/data/platforms.yaml", sizeof cand - strlen(cand) - 1);
-            if (access(cand, R_OK) == 0) {
-                char *real = realpath(cand, NULL);
-                snprintf(p->platforms_path, sizeof p->platforms_path, "%s", real ? real : cand);
-                free(real);
-                return;
-            }
-        }
-    }
-    p->platforms_path[0] = 0;
+    platform *p = arg;
+    if (p->log)
+        fflush(p->log);
 }
 
+/* Builds the whole platform on its own event base; nothing runs until platform_run. */
 int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, platform **out,
                  fm_err *err)
 {
@@ -678,7 +744,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     p->cfg = *cfg;
     p->st = st;
     p->run_id = run_id;
-    p->log = stderr;
+    p->pid_self = getpid();
     TAILQ_INIT(&p->fns);
     fm_rng_seed(&p->rng, (uint64_t)fm_wall_ns() ^ ((uint64_t)getpid() << 32));
     if (cfg->self_exe)
@@ -687,18 +753,27 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         ssize_t n = readlink("/proc/self/exe", p->self_exe, sizeof p->self_exe - 1);
         p->self_exe[n > 0 ? n : 0] = 0;
     }
-    find_platforms_file(p);
+    /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
+    if (cfg->platforms)
+        snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
     int rc = 0;
+    /* Instance logs go through their own fully buffered stream (a few lines per invocation would
+     * otherwise cost a write(2) each), flushed every 100 ms and at exit. */
     if (cfg->log_dir && *cfg->log_dir) {
         char path[1200];
         snprintf(path, sizeof path, "%s/instances.log", cfg->log_dir);
-        if (!(p->log = fopen(path, "a"))) {
-            p->log = stderr;
+        if (!(p->log = fopen(path, "a")))
             rc = fm_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
-        } else {
-            setvbuf(p->log, NULL, _IOLBF, 0);
+    } else {
+        int fd = dup(2);
+        if (fd < 0 || !(p->log = fdopen(fd, "w"))) {
+            if (fd >= 0)
+                close(fd);
+            rc = fm_err_set(err, -errno, "cannot open the log stream: %s", strerror(errno));
         }
     }
+    if (p->log)
+        setvbuf(p->log, NULL, _IOFBF, 1 << 16);
     if (!rc && !(p->base = event_base_new()))
         rc = fm_err_set(err, FM_ENOMEM, "cannot create an event base");
     if (!rc)
@@ -709,8 +784,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         p->sigterm = evsignal_new(p->base, SIGTERM, on_term, p);
         p->sigint = evsignal_new(p->base, SIGINT, on_term, p);
         p->tick = event_new(p->base, -1, EV_PERSIST, on_tick, p);
+        p->flush = event_new(p->base, -1, EV_PERSIST, on_flush, p);
         p->drain_timer = event_new(p->base, -1, EV_PERSIST, on_drain, p);
-        if (!p->sigchld || !p->sigterm || !p->sigint || !p->tick || !p->drain_timer)
+        if (!p->sigchld || !p->sigterm || !p->sigint || !p->tick || !p->drain_timer || !p->flush)
             rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     if (!rc) {
@@ -719,8 +795,13 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         event_add(p->sigterm, NULL);
         event_add(p->sigint, NULL);
         event_add(p->tick, &sec);
+        struct timeval tenth = {0, 100000};
+        event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
-        plat_sandbox_init(&p->sb, cfg->no_cgroups);
+        plat_sandbox_init(&p->sb, cfg->no_cgroups, cfg->no_cpu_limit);
+        if (p->sb.kind == PLAT_SB_RLIMIT)
+            FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
+                                "stricter than resident memory) and CPU share is not enforced");
         rc = plat_gateway_bind(p, err);
     }
     if (rc) {
@@ -731,22 +812,26 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     return 0;
 }
 
+/* The gateway's bound port (the real one when 0 was asked). */
 int platform_port(const platform *p)
 {
     return p->port;
 }
 
+/* Which memory/CPU enforcement is active, for the serve banner. */
 const char *platform_enforcement(const platform *p)
 {
     return p->sb.desc;
 }
 
+/* Runs the event loop until a shutdown completes. */
 int platform_run(platform *p)
 {
     int rc = event_base_dispatch(p->base);
     return rc < 0 ? FM_EIO : 0;
 }
 
+/* Tears everything down, killing and reaping any instance still alive. */
 void platform_free(platform *p)
 {
     if (!p)
@@ -772,7 +857,7 @@ void platform_free(platform *p)
     free(p->hash);
     free(p->evq);
     policy_account_free(p->account);
-    struct event *evs[] = {p->sigchld, p->sigterm, p->sigint, p->tick, p->drain_timer};
+    struct event *evs[] = {p->sigchld, p->sigterm, p->sigint, p->tick, p->drain_timer, p->flush};
     for (size_t i = 0; i < FM_ARRAY_LEN(evs); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -781,7 +866,7 @@ void platform_free(platform *p)
     if (p->base)
         event_base_free(p->base);
     plat_sandbox_release(&p->sb);
-    if (p->log && p->log != stderr)
+    if (p->log)
         fclose(p->log);
     free(p);
 }

@@ -34,20 +34,25 @@ typedef enum platform_runtime {
 typedef struct platform_spec {
     char name[PLATFORM_NAME_MAX + 1];
     platform_runtime runtime;
-    char *bootstrap;            /* custom: executable path (absolute after resolution) */
+    char *bootstrap;               /* custom: executable path (absolute after resolution) */
     char *args[PLATFORM_MAX_ARGS]; /* extra argv for bootstrap */
     int nargs;
-    char *handler;              /* _HANDLER; NULL: "handler" */
-    char *code_dir;             /* LAMBDA_TASK_ROOT and working directory */
-    char *model;                /* builtin-onnx: model path */
-    int memory_mb;              /* 128..10240 */
-    double timeout_s;           /* 1..900 */
+    char *handler;    /* _HANDLER; NULL: "handler" */
+    char *code_dir;   /* LAMBDA_TASK_ROOT and working directory */
+    char *model;      /* builtin-onnx: model path */
+    int memory_mb;    /* 128..10240 */
+    double timeout_s; /* 1..900 */
     char *env_keys[PLATFORM_MAX_ENV], *env_vals[PLATFORM_MAX_ENV];
     int nenv;
-    int reserved_concurrency;   /* -1: unreserved (account limit applies) */
+    int reserved_concurrency; /* -1: unreserved (account limit applies) */
     int provisioned_concurrency;
     double keep_alive_s;        /* -1: the profile's default */
-    char profile[16];           /* lambda (default), gcf */
+    char profile[16];           /* lambda (default), gcf, managed, server */
+    char platform[48];          /* data/platforms.yaml entry ("": the profile's default) */
+    char *policy;               /* policy overrides as JSON text (policy_config_apply_yaml keys) */
+    int batch_max_size;         /* dynamic batching: 0 or 1 = off */
+    double batch_max_delay_ms;  /* release a partial batch after this wait */
+    char cold_start[8];         /* builtin-onnx: "exec" (default) or "zygote" */
 } platform_spec;
 
 void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */
@@ -73,10 +78,13 @@ typedef struct platform_config {
     double drain_s;             /* graceful shutdown: wait this long for in-flight requests */
     int billing_round_ms;       /* 1 (Lambda since 2020-12); 100 for gcf gen1 */
     int event_queue_max;        /* queued Event invocations per function */
+    int event_retries;          /* retries of an Event invocation after a function error (2) */
+    double event_retry_delay_s; /* before the first retry, doubled for the next (Lambda: ~60) */
     const char *region;         /* us-east-1 */
     const char *self_exe;       /* faasml binary for builtin-onnx functions; NULL: /proc/self/exe */
     const char *log_dir;        /* per-function instance logs; NULL: the platform's log */
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
+    bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
 } platform_config;
 

@@ -1,6 +1,7 @@
 /* Function specs: one validation path for the YAML form (faasml deploy) and the JSON form (admin
  * API). Both fill a platform_spec field by field through the same key table, then validate(). */
 #include "platform.h"
+#include "spec_int.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -11,19 +12,31 @@
 #include <string.h>
 
 /* Variables a user may not set: Lambda reserves them (cloud-platforms.md section 1). */
-static const char *const reserved_env[] = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", NULL};
+static const char *const reserved_env[] = {"_HANDLER",
+                                           "_X_AMZN_TRACE_ID",
+                                           "AWS_REGION",
+                                           "AWS_EXECUTION_ENV",
+                                           "AWS_LAMBDA_FUNCTION_NAME",
+                                           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                           "AWS_LAMBDA_FUNCTION_VERSION",
+                                           "AWS_LAMBDA_INITIALIZATION_TYPE",
+                                           "AWS_LAMBDA_LOG_GROUP_NAME",
+                                           "AWS_LAMBDA_LOG_STREAM_NAME",
+                                           "AWS_ACCESS_KEY",
+                                           "AWS_ACCESS_KEY_ID",
+                                           "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_SESSION_TOKEN",
+                                           "AWS_LAMBDA_RUNTIME_API",
+                                           "LAMBDA_TASK_ROOT",
+                                           "LAMBDA_RUNTIME_DIR",
+                                           NULL};
 
 static const char *const spec_keys[] = {
     "name", "runtime", "bootstrap", "args", "handler", "code_dir", "model", "memory_mb",
     "timeout_s", "environment", "reserved_concurrency", "provisioned_concurrency", "keep_alive",
-    "keep_alive_s", "profile", NULL};
+    "keep_alive_s", "profile", "platform", "policy", "batch", "cold_start", NULL};
 
-static const char *const profiles[] = {"lambda", "gcf", NULL};
+static const char *const profiles[] = {"lambda", "gcf", "managed", "server", NULL};
 
 /* Why: specs are built field by field from untrusted input; starting from Lambda's defaults
  * keeps every optional field meaningful. */
@@ -35,8 +48,10 @@ void platform_spec_init(platform_spec *s)
     s->reserved_concurrency = -1;
     s->keep_alive_s = -1;
     strcpy(s->profile, "lambda");
+    strcpy(s->cold_start, "exec");
 }
 
+/* Frees the spec's strings and resets it to the defaults. */
 void platform_spec_release(platform_spec *s)
 {
     if (!s)
@@ -51,6 +66,7 @@ void platform_spec_release(platform_spec *s)
         free(s->env_keys[i]);
         free(s->env_vals[i]);
     }
+    free(s->policy);
     platform_spec_init(s);
 }
 
@@ -67,6 +83,7 @@ static bool name_ok(const char *n)
     return true;
 }
 
+/* Environment names must be identifiers and not one of Lambda's reserved names. */
 static bool env_key_ok(const char *k)
 {
     if (!isalpha((unsigned char)k[0]) && k[0] != '_')
@@ -85,8 +102,8 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
 {
     if (!name_ok(s->name))
         return fm_err_set(err, FM_EINVAL,
-                          "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]",
-                          where, s->name);
+                          "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]", where,
+                          s->name);
     if (s->memory_mb < 128 || s->memory_mb > 10240)
         return fm_err_set(err, FM_ERANGE, "%s: memory_mb %d is outside 128-10240", where,
                           s->memory_mb);
@@ -110,8 +127,12 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
     for (int i = 0; profiles[i]; i++)
         known |= strcmp(profiles[i], s->profile) == 0;
     if (!known)
-        return fm_err_set(err, FM_EINVAL, "%s: unknown profile '%s' (lambda, gcf)", where,
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: unknown profile '%s' (lambda, gcf, managed, server)", where,
                           s->profile);
+    int erc = plat_spec_ext_validate(s, where, err);
+    if (erc)
+        return erc;
     size_t env_bytes = 0;
     for (int i = 0; i < s->nenv; i++) {
         if (!env_key_ok(s->env_keys[i]))
@@ -125,6 +146,7 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
     return 0;
 }
 
+/* Replaces an owned string. */
 static int set_str(char **dst, const char *v)
 {
     free(*dst);
@@ -157,6 +179,7 @@ static char *resolve(const char *base, const char *p)
     return r;
 }
 
+/* runtime: custom (also Lambda's "provided") or builtin-onnx. */
 static int set_runtime(platform_spec *s, const char *v)
 {
     if (strcmp(v, "custom") == 0 || strcmp(v, "provided") == 0)
@@ -274,6 +297,8 @@ int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, cons
     if ((rc = fm_yaml_get_str(y, root, "profile", false, &str, err)))
         goto out;
     snprintf(out->profile, sizeof out->profile, "%s", str);
+    if ((rc = plat_spec_ext_yaml(y, root, out, err)))
+        goto out;
     const fm_ynode *env = fm_ynode_get(root, "environment");
     if (env) {
         if (fm_ynode_kind_of(env) != FM_YAML_MAP || fm_ynode_len(env) > PLATFORM_MAX_ENV) {
@@ -310,6 +335,7 @@ out:
     return rc;
 }
 
+/* Reads a spec file; its directory anchors relative paths. */
 int platform_spec_load_yaml(const char *path, platform_spec *out, fm_err *err)
 {
     char *buf;
@@ -353,6 +379,7 @@ static int json_int(const cJSON *v, const char *key, int min, int max, int *out,
     return 0;
 }
 
+/* The admin API's form: same keys, absolute paths, strict types. */
 int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err)
 {
     platform_spec_init(out);
@@ -375,6 +402,13 @@ int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm
         }
         if (cJSON_IsNull(it))
             continue;
+        int erc = plat_spec_ext_json(it, out, err);
+        if (erc < 0) {
+            rc = erc;
+            goto out;
+        }
+        if (erc > 0)
+            continue; /* one of the profile keys (spec_profile.c) */
         bool is_str = cJSON_IsString(it);
         const char *sv = is_str ? it->valuestring : NULL;
         if (strcmp(k, "name") == 0) {
@@ -475,6 +509,7 @@ out:
     return rc;
 }
 
+/* What `deploy` sends and the admin API returns; parse_json reads it back. */
 char *platform_spec_to_json(const platform_spec *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -507,6 +542,7 @@ char *platform_spec_to_json(const platform_spec *s)
     if (s->keep_alive_s >= 0)
         cJSON_AddNumberToObject(o, "keep_alive_s", s->keep_alive_s);
     cJSON_AddStringToObject(o, "profile", s->profile);
+    plat_spec_ext_to_json(s, o);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;

@@ -98,8 +98,8 @@ static int set_field(policy_config *cfg, const key_def *k, const fm_yaml *y, con
     case K_I32:
     case K_DUR:
         if (k->type == K_I32 ? fm_parse_i64(s, &i) != 0 : fm_parse_duration_ns(s, &i) != 0)
-            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': invalid %s '%s'", k->sec,
-                                 k->key, k->type == K_I32 ? "integer" : "duration", s);
+            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': invalid %s '%s'", k->sec, k->key,
+                                 k->type == K_I32 ? "integer" : "duration", s);
         if ((double)i < k->min || (double)i > k->max)
             return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': %s is out of range", k->sec,
                                  k->key, s);
@@ -131,8 +131,8 @@ static int set_field(policy_config *cfg, const key_def *k, const fm_yaml *y, con
     }
     case K_STR:
         if (strlen(s) >= sizeof(cfg->inst.type))
-            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': '%s' is too long", k->sec,
-                                 k->key, s);
+            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': '%s' is too long", k->sec, k->key,
+                                 s);
         snprintf(p, sizeof(cfg->inst.type), "%s", s);
         return 0;
     case K_COLD:
@@ -186,8 +186,8 @@ static int apply_value(policy_config *cfg, const key_def *k, const fm_yaml *y, c
     }
     if (sourced)
         return fm_yaml_error(y, n, err, FM_EPARSE,
-                             "'%s.%s' needs {value, status, date, source} in the data file",
-                             k->sec, k->key);
+                             "'%s.%s' needs {value, status, date, source} in the data file", k->sec,
+                             k->key);
     return set_field(cfg, k, y, n, err);
 }
 
@@ -208,8 +208,8 @@ static int apply_sections(policy_config *cfg, const fm_yaml *y, const fm_ynode *
                 if (strcmp(keys[j].sec, sections[s]) == 0 && name && strcmp(keys[j].key, name) == 0)
                     k = &keys[j];
             if (!k)
-                return fm_yaml_error(y, fm_ynode_key(sec, i), err, FM_EPARSE,
-                                     "unknown key '%s.%s'", sections[s], name ? name : "?");
+                return fm_yaml_error(y, fm_ynode_key(sec, i), err, FM_EPARSE, "unknown key '%s.%s'",
+                                     sections[s], name ? name : "?");
             int rc = apply_value(cfg, k, y, fm_ynode_value(sec, i), sourced, err);
             if (rc)
                 return rc;
@@ -219,8 +219,7 @@ static int apply_sections(policy_config *cfg, const fm_yaml *y, const fm_ynode *
 }
 
 /* Why: a function spec's `policy:` section overrides the platform defaults, same keys. */
-int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynode *map,
-                             fm_err *err)
+int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynode *map, fm_err *err)
 {
     static const char *const top[] = {"fn", "inst", "limit", "queue", "batch", "scale", NULL};
     if (!map)
@@ -287,8 +286,8 @@ int policy_config_defaults(policy_config *cfg, policy_profile profile, const cha
         goto out;
     if (!entry) {
         const fm_ynode *defs = fm_ynode_get(root, "defaults");
-        if (!defs || (rc = fm_yaml_get_str(y, defs, policy_profile_name(profile), true, &entry,
-                                           err))) {
+        if (!defs ||
+            (rc = fm_yaml_get_str(y, defs, policy_profile_name(profile), true, &entry, err))) {
             if (!rc)
                 rc = fm_err_set(err, FM_EPARSE, "%s: no 'defaults' map", path);
             goto out;
@@ -311,10 +310,10 @@ int policy_config_validate(const policy_config *c, fm_err *err)
         return fm_err_set(err, FM_EINVAL, "unknown policy profile %d", (int)c->profile);
     const char *p = policy_profile_name(c->profile);
     bool lambda_like = c->profile == POLICY_PROFILE_LAMBDA || c->profile == POLICY_PROFILE_GCF;
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (!(cond))                                                                              \
-            return fm_err_set(err, FM_EINVAL, __VA_ARGS__);                                       \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return fm_err_set(err, FM_EINVAL, __VA_ARGS__);                                        \
     } while (0)
     CHECK(c->inst.max >= 1 && c->inst.max <= 1000000, "policy '%s': inst.max must be 1..1000000",
           p);
@@ -325,8 +324,8 @@ int policy_config_validate(const policy_config *c, fm_err *err)
           "policy '%s': inst.provisioned must be 0..inst.max", p);
     CHECK(lambda_like || c->inst.provisioned == 0,
           "policy '%s': inst.provisioned applies to lambda and gcf only (use inst.min)", p);
-    CHECK(c->inst.min >= 0 && c->inst.min <= c->inst.max, "policy '%s': inst.min must be 0..inst.max",
-          p);
+    CHECK(c->inst.min >= 0 && c->inst.min <= c->inst.max,
+          "policy '%s': inst.min must be 0..inst.max", p);
     CHECK(lambda_like || c->inst.min >= 1, "policy '%s': inst.min must be >= 1", p);
     CHECK(!lambda_like || c->inst.min == 0,
           "policy '%s': inst.min applies to managed and server (use inst.provisioned)", p);
@@ -345,12 +344,13 @@ int policy_config_validate(const policy_config *c, fm_err *err)
     CHECK(c->limit.reserved >= 0 && c->limit.account >= 0,
           "policy '%s': limit.reserved and limit.account must be >= 0", p);
     CHECK((unsigned)c->limit.scaling < POLICY_SCALING__COUNT, "policy '%s': bad limit.scaling", p);
-    CHECK(c->limit.scaling == POLICY_SCALING_NONE ||
-              (c->limit.rate.burst >= 1 && c->limit.rate.refill >= 0 &&
-               c->limit.rate.period_ns > 0),
-          "policy '%s': limit.scaling '%s' needs rate_burst >= 1, rate_refill >= 0, rate_period > 0",
-          p, policy_scaling_name(c->limit.scaling));
-    CHECK(c->fn.memory_mb == 0 || !lambda_like || (c->fn.memory_mb >= 128 && c->fn.memory_mb <= 10240),
+    CHECK(
+        c->limit.scaling == POLICY_SCALING_NONE ||
+            (c->limit.rate.burst >= 1 && c->limit.rate.refill >= 0 && c->limit.rate.period_ns > 0),
+        "policy '%s': limit.scaling '%s' needs rate_burst >= 1, rate_refill >= 0, rate_period > 0",
+        p, policy_scaling_name(c->limit.scaling));
+    CHECK(c->fn.memory_mb == 0 || !lambda_like ||
+              (c->fn.memory_mb >= 128 && c->fn.memory_mb <= 10240),
           "policy '%s': fn.memory_mb must be 128..10240", p);
     if (c->profile == POLICY_PROFILE_MANAGED) {
         CHECK(c->scale.period_ns > 0, "policy 'managed': scale.period must be > 0");

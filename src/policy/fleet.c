@@ -3,7 +3,7 @@
  * FIFO queue (fn.c pumps it). server keeps a fixed fleet; managed adds target tracking on
  * invocations per instance with CloudWatch-like mechanics: one datapoint per metric period, N
  * consecutive breaching datapoints before acting, cooldowns, and a provisioning delay before a
- * new instance serves (inst.provision_delay_ns, applied in fn.c).
+ * new instance serves (inst.provision_delay_ns, applied in decide.c).
  */
 #include "policy/policy_int.h"
 
@@ -28,17 +28,18 @@ static void fleet_reconcile(policy_fn *fn, policy_reason why)
         pi_start(fn, false, why);
 }
 
-/* Removes k instances: idle ones first (least recently used), then starting ones (newest
- * first), then busy ones are drained; why: scale-in must never cut a request in flight. */
+/* Removes k instances: starting ones first (newest first: they serve nobody yet), then idle ones
+ * (least recently used first), then busy ones are drained; why: keep warm capacity as long as
+ * possible, and never cut a request in flight. */
 static void scale_in(policy_fn *fn, int32_t k)
 {
     int32_t idle = pi_avail_list(fn, false, 0);
-    while (k > 0 && fn->lists[idle].tail != PI_NIL) {
-        pi_stop(fn, fn->lists[idle].tail, POLICY_REASON_SCALE_IN);
-        k--;
-    }
     while (k > 0 && fn->lists[PI_LIST_STARTING].tail != PI_NIL) {
         pi_stop(fn, fn->lists[PI_LIST_STARTING].tail, POLICY_REASON_SCALE_IN);
+        k--;
+    }
+    while (k > 0 && fn->lists[idle].tail != PI_NIL) {
+        pi_stop(fn, fn->lists[idle].tail, POLICY_REASON_SCALE_IN);
         k--;
     }
     for (int32_t s = fn->nslots - 1; k > 0 && s >= 0; s--) {
@@ -69,7 +70,8 @@ static void managed_period(policy_fn *fn)
     fn->low_streak = metric < c->scale.in_ratio * c->scale.target_per_min ? fn->low_streak + 1 : 0;
     int32_t want = (int32_t)ceil(per_min_total / c->scale.target_per_min - 1e-9);
     want = FM_MAX(c->inst.min, FM_MIN(c->inst.max, want));
-    if (fn->high_streak >= c->scale.out_datapoints && t - fn->last_out >= c->scale.out_cooldown_ns) {
+    if (fn->high_streak >= c->scale.out_datapoints &&
+        t - fn->last_out >= c->scale.out_cooldown_ns) {
         if (want > fn->desired) {
             fn->desired = want;
             fn->last_out = t;

@@ -141,9 +141,16 @@ int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why)
     int32_t slot = fn->free_slots[--fn->nfree];
     pi_inst *i = &fn->inst[slot];
     uint32_t gen = i->gen + 1;
-    *i = (pi_inst){.gen = gen ? gen : 1, .live = true, .state = POLICY_INST_STARTING, .provisioned = provisioned,
-                   .prev = PI_NIL, .next = PI_NIL, .list = PI_LIST_NONE,
-                   .started_ns = fn->now, .last_used_ns = fn->now};
+    *i = (pi_inst){.gen = gen ? gen : 1,
+                   .live = true,
+                   .state = POLICY_INST_STARTING,
+                   .provisioned = provisioned,
+                   .prev = PI_NIL,
+                   .next = PI_NIL,
+                   .list = PI_LIST_NONE,
+                   .started_ns = fn->now,
+                   .last_used_ns = fn->now,
+                   .serve_at_ns = fn->now + fn->cfg.inst.provision_delay_ns};
     fn->st.instances[POLICY_INST_STARTING]++;
     list_push_back(fn, PI_LIST_STARTING, slot);
     fn->live++;
@@ -325,8 +332,7 @@ void pi_done(policy_fn *fn, int32_t slot)
         i->last_used_ns = fn->now;
     if (i->state == POLICY_INST_DRAINING) {
         if (i->in_flight == 0)
-            pi_stop(fn, slot, fn->shutting_down ? POLICY_REASON_SHUTDOWN
-                                                 : POLICY_REASON_SCALE_IN);
+            pi_stop(fn, slot, fn->shutting_down ? POLICY_REASON_SHUTDOWN : POLICY_REASON_SCALE_IN);
         return;
     }
     place_ready(fn, slot);

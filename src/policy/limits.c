@@ -92,12 +92,15 @@ void pi_conc_add(policy_fn *fn, int32_t d)
 {
     fn->conc += d;
     fn->acct->in_use += d;
-    assert(fn->conc >= 0 && fn->acct->in_use >= 0);
+    if (fn->cfg.limit.reserved == 0)
+        fn->acct->in_use_unres += d;
+    assert(fn->conc >= 0 && fn->acct->in_use >= 0 && fn->acct->in_use_unres >= 0);
 }
 
 /* Why: the order of the checks is Lambda's — the function's reserved concurrency, then the
  * account, then instance room, and the scaling-rate token last so a request refused for another
- * reason costs no token. */
+ * reason costs no token. A function with reserved concurrency has its own pool carved out of
+ * the account; the others share what is left (account limit minus every reservation). */
 bool pi_may_start(policy_fn *fn, policy_reason *why)
 {
     const policy_config *c = &fn->cfg;
@@ -105,7 +108,8 @@ bool pi_may_start(policy_fn *fn, policy_reason *why)
         *why = POLICY_REASON_RESERVED;
         return false;
     }
-    if (fn->acct->limit > 0 && fn->acct->in_use >= fn->acct->limit) {
+    const policy_account *a = fn->acct;
+    if (c->limit.reserved == 0 && a->limit > 0 && a->in_use_unres >= a->limit - a->reserved_sum) {
         *why = POLICY_REASON_ACCOUNT;
         return false;
     }
@@ -113,9 +117,9 @@ bool pi_may_start(policy_fn *fn, policy_reason *why)
         *why = POLICY_REASON_MAX_INSTANCES;
         return false;
     }
-    pi_bucket *b = c->limit.scaling == POLICY_SCALING_LAMBDA_2021 ? &fn->acct->bucket
+    pi_bucket *b = c->limit.scaling == POLICY_SCALING_LAMBDA_2021   ? &fn->acct->bucket
                    : c->limit.scaling == POLICY_SCALING_LAMBDA_2023 ? &fn->bucket
-                                                                     : NULL;
+                                                                    : NULL;
     if (b && !pi_bucket_take(b, fn->now)) {
         *why = POLICY_REASON_RATE;
         return false;

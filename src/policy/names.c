@@ -107,11 +107,11 @@ size_t policy_action_format(const policy_action *a, char *buf, size_t cap)
     for (i = 0; name[i] && i + 1 < sizeof(verb); i++)
         verb[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
     verb[i] = 0;
-#define PUT(...)                                                                                  \
-    do {                                                                                          \
-        int k_ = snprintf(buf ? buf + FM_MIN(len, cap) : NULL,                                    \
-                          buf && len < cap ? cap - len : 0, __VA_ARGS__);                         \
-        len += (size_t)(k_ > 0 ? k_ : 0);                                                         \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int k_ = snprintf(buf ? buf + FM_MIN(len, cap) : NULL, buf && len < cap ? cap - len : 0,   \
+                          __VA_ARGS__);                                                            \
+        len += (size_t)(k_ > 0 ? k_ : 0);                                                          \
     } while (0)
     switch (a->type) {
     case POLICY_ACT_START:

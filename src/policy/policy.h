@@ -35,10 +35,10 @@ typedef struct policy_fn policy_fn;
 /* ---- profiles -------------------------------------------------------------------------------
  * One X-macro list generates the enum and the name table (policy_profile_name/parse). Each
  * profile has a vtable inside the module; behaviour differences are data in policy_config. */
-#define POLICY_PROFILE_MAP(X)                                                                     \
-    X(LAMBDA, "lambda")   /* AWS Lambda: 1 request/instance, keep-alive, PC, rate limits */      \
-    X(GCF, "gcf")         /* Google Cloud Functions gen1: like lambda + max instances, over-prov */\
-    X(MANAGED, "managed") /* SageMaker-style endpoint: N workers/instance, target tracking */    \
+#define POLICY_PROFILE_MAP(X)                                                                      \
+    X(LAMBDA, "lambda") /* AWS Lambda: 1 request/instance, keep-alive, PC, rate limits */          \
+    X(GCF, "gcf")       /* Google Cloud Functions gen1: like lambda + max instances, over-prov */  \
+    X(MANAGED, "managed") /* SageMaker-style endpoint: N workers/instance, target tracking */      \
     X(SERVER, "server")   /* self-rented fleet: fixed size, N workers, bounded FIFO, 503 */
 
 typedef enum policy_profile {
@@ -52,9 +52,9 @@ const char *policy_profile_name(policy_profile p); /* "lambda"...; "?" when out 
 int policy_profile_parse(const char *s, policy_profile *out); /* FM_EINVAL when unknown */
 
 /* How fast a lambda-like function may add instances (reference doc, section 3). */
-#define POLICY_SCALING_MAP(X)                                                                     \
-    X(NONE, "none")               /* no rate limit on starts */                                  \
-    X(LAMBDA_2021, "lambda-2021") /* account-wide burst (500-3000), then +500 per minute, steps */\
+#define POLICY_SCALING_MAP(X)                                                                      \
+    X(NONE, "none")               /* no rate limit on starts */                                    \
+    X(LAMBDA_2021, "lambda-2021") /* account-wide burst (500-3000), then +500 per minute, steps */ \
     X(LAMBDA_2023, "lambda-2023") /* per function +1000 per 10 s, refilled continuously */
 
 typedef enum policy_scaling {
@@ -97,53 +97,58 @@ typedef struct policy_config {
     char platform[32]; /* data-file entry the defaults came from, e.g. "aws-lambda" */
 
     struct {
-        int32_t memory_mb;      /* lambda/gcf: 128..10240; informs CPU share (platform, sim) */
-        int64_t timeout_ns;     /* enforced by the caller, which reports STOPPED(crash) */
-        int64_t billing_ns;     /* billing granularity for the meter: 1 ms lambda, 100 ms gcf */
-        int64_t min_billed_ns;  /* managed/server: minimum billed time per instance (60 s EC2) */
+        int32_t memory_mb;     /* lambda/gcf: 128..10240; informs CPU share (platform, sim) */
+        int64_t timeout_ns;    /* enforced by the caller, which reports STOPPED(crash) */
+        int64_t billing_ns;    /* billing granularity for the meter: 1 ms lambda, 100 ms gcf */
+        int64_t min_billed_ns; /* managed/server: minimum billed time per instance (60 s EC2) */
     } fn;
 
     struct {
-        int32_t min;            /* managed: >= 1 always on; server: the fleet size; gcf: min */
-        int32_t max;            /* hard cap of live instances (also the state's capacity) */
-        int32_t workers;        /* dispatches in flight per instance (lambda/gcf: 1) */
-        int32_t provisioned;    /* lambda: provisioned concurrency, started at DEPLOY, kept warm */
-        int64_t keep_alive_ns;  /* idle TTL of on-demand instances before STOP (scale to zero) */
+        int32_t min;           /* managed: >= 1 always on; server: the fleet size (lambda/gcf:
+                                  0; keep instances warm with `provisioned`) */
+        int32_t max;           /* hard cap of live instances (also the state's capacity) */
+        int32_t workers;       /* dispatches in flight per instance (lambda/gcf: 1) */
+        int32_t provisioned;   /* lambda/gcf: provisioned concurrency (gcf: min instances),
+                                  started at DEPLOY, kept warm, never stopped for idleness */
+        int64_t keep_alive_ns; /* lambda/gcf: idle TTL of on-demand instances before STOP (scale
+                                  to zero); 0 = stop as soon as idle */
         int64_t provision_delay_ns; /* a new instance serves no earlier than START + this */
-        int64_t retry_ns;       /* after START_FAILED, wait this long before replacing a
-                                   provisioned/min instance (no tight restart loop) */
+        int64_t retry_ns;           /* after START_FAILED, wait this long before replacing a
+                                       provisioned/min instance (no tight restart loop) */
         policy_cold_wait cold_wait;
-        double overprovision;   /* gcf: extra starts per demand start (0.5 = +1 every 2 starts) */
-        char type[32];          /* managed/server: instance type name, e.g. "ml.m5.large" */
-        double type_vcpu;       /* informational for the platform and the simulator */
+        double overprovision; /* gcf: extra starts per demand start (0.5 = +1 every 2 starts) */
+        char type[32];        /* managed/server: instance type name, e.g. "ml.m5.large" */
+        double type_vcpu;     /* informational for the platform and the simulator */
         int32_t type_memory_mb;
     } inst;
 
     struct {
-        int32_t reserved;       /* lambda: reserved concurrency of the function, 0 = unreserved */
-        int32_t account;        /* account concurrency limit (when no shared policy_account) */
+        int32_t reserved; /* lambda: reserved concurrency of the function, 0 = unreserved */
+        int32_t account;  /* account concurrency limit (when no shared policy_account) */
         policy_scaling scaling;
-        policy_rate rate;       /* the bucket of `scaling` (per function for 2023, account 2021) */
+        policy_rate rate; /* the bucket of `scaling` (per function for 2023, account 2021) */
     } limit;
 
     struct {
-        int32_t capacity;       /* requests waiting for a worker; beyond: REJECT (503).
-                                   lambda/gcf: only async (Event) requests ever wait here */
+        int32_t capacity; /* requests waiting (for a worker, or for their dynamic batch to
+                             fill); beyond: REJECT queue_full. lambda/gcf requests wait here
+                             only while a batch fills: with no free instance they start one
+                             or are throttled at once */
     } queue;
 
     struct {
-        int32_t max_size;       /* items per dispatch; 1 = no batching */
-        int64_t max_delay_ns;   /* release a partial batch when its oldest waited this long */
+        int32_t max_size;     /* items per dispatch; 1 = no batching */
+        int64_t max_delay_ns; /* release a partial batch when its oldest waited this long */
     } batch;
 
-    struct {                    /* managed: target tracking on invocations per instance */
-        double target_per_min;  /* target invocations per instance per minute (SageMaker: 70) */
-        int64_t period_ns;      /* metric period (60 s; 10 s for high-resolution metrics) */
-        int32_t out_datapoints; /* consecutive periods above target before scale-out (3) */
-        int32_t in_datapoints;  /* consecutive periods below in_ratio*target before scale-in (15)*/
-        double in_ratio;        /* low-alarm threshold as a fraction of the target (0.9) */
-        int64_t out_cooldown_ns;/* no scale-out this long after a scale-out (300 s) */
-        int64_t in_cooldown_ns; /* no scale-in this long after a scale-in or scale-out (300 s) */
+    struct {                     /* managed: target tracking on invocations per instance */
+        double target_per_min;   /* target invocations per instance per minute (SageMaker: 70) */
+        int64_t period_ns;       /* metric period (60 s; 10 s for high-resolution metrics) */
+        int32_t out_datapoints;  /* consecutive periods above target before scale-out (3) */
+        int32_t in_datapoints;   /* consecutive periods below in_ratio*target before scale-in (15)*/
+        double in_ratio;         /* low-alarm threshold as a fraction of the target (0.9) */
+        int64_t out_cooldown_ns; /* no scale-out this long after a scale-out (300 s) */
+        int64_t in_cooldown_ns;  /* no scale-in this long after a scale-in or scale-out (300 s) */
     } scale;
 } policy_config;
 
@@ -151,8 +156,9 @@ typedef struct policy_config {
  * inst.max 1, queue 1. Tests and callers that set every number themselves start here. */
 void policy_config_init(policy_config *cfg, policy_profile profile);
 /* Fills cfg with the defaults of `profile` from the platforms data file (path NULL: env
- * FAASML_PLATFORMS, else "data/platforms.yaml"). entry NULL picks the profile's default entry
- * (lambda → aws-lambda, gcf → gcf-gen1, managed → sagemaker, server → ec2-c5-xlarge). */
+ * FAASML_PLATFORMS, else the shipped data/platforms.yaml found by fm_data_file). entry NULL picks
+ * the file's default entry for the profile (aws-lambda, gcf-gen1, sagemaker-m5-large,
+ * ec2-c5-xlarge); naming an entry of another profile is an error. */
 int policy_config_defaults(policy_config *cfg, policy_profile profile, const char *path,
                            const char *entry, fm_err *err);
 /* Overrides fields from a YAML map (a function spec's `policy:` section, the same keys as the data
@@ -173,8 +179,9 @@ int policy_account_new(int32_t concurrency_limit, policy_scaling scaling, const 
 void policy_account_free(policy_account *a); /* after every policy_fn using it is freed */
 
 /* ---- instances ------------------------------------------------------------------------------ */
-/* (generation << 32) | slot. Slot < inst.max; a slot is reused only after STOPPED, with a new
- * generation, so an id never names two instances. 0 is never a valid id. */
+/* (generation << 32) | slot. Slot < inst.max; a slot is reused only after STOPPED or
+ * START_FAILED, with a new generation, so an id never names two instances. 0 is never valid.
+ * Callers may index their own per-slot table by policy_instance_slot(id). */
 typedef uint64_t policy_instance_id;
 #define POLICY_INSTANCE_NONE ((policy_instance_id)0)
 static inline uint32_t policy_instance_slot(policy_instance_id id)
@@ -182,11 +189,11 @@ static inline uint32_t policy_instance_slot(policy_instance_id id)
     return (uint32_t)id;
 }
 
-#define POLICY_INST_STATE_MAP(X)                                                                  \
-    X(STARTING, "starting") /* START issued; not yet READY (or inside provision delay) */        \
-    X(IDLE, "idle")         /* ready, no dispatch in flight */                                   \
-    X(BUSY, "busy")         /* ready, >= 1 dispatch in flight */                                 \
-    X(DRAINING, "draining") /* chosen to stop; finishing its in-flight work, gets no more */     \
+#define POLICY_INST_STATE_MAP(X)                                                                   \
+    X(STARTING, "starting") /* START issued; not yet READY (or inside provision delay) */          \
+    X(IDLE, "idle")         /* ready, no dispatch in flight */                                     \
+    X(BUSY, "busy")         /* ready, >= 1 dispatch in flight */                                   \
+    X(DRAINING, "draining") /* chosen to stop; finishing its in-flight work, gets no more */       \
     X(STOPPING, "stopping") /* STOP issued; waiting for STOPPED */
 
 typedef enum policy_inst_state {
@@ -201,24 +208,24 @@ const char *policy_inst_state_name(policy_inst_state s);
 typedef struct policy_instance_info {
     policy_inst_state state;
     bool provisioned;
-    int32_t in_flight;     /* dispatches in flight */
-    int64_t started_ns;    /* when START was issued */
-    int64_t last_used_ns;  /* when it last became idle (or ready) */
+    int32_t in_flight;    /* dispatches in flight */
+    int64_t started_ns;   /* when START was issued */
+    int64_t last_used_ns; /* when it last became idle (or ready) */
 } policy_instance_info;
 
 /* FM_ENOTFOUND when id names no live instance. */
 int policy_fn_instance(const policy_fn *fn, policy_instance_id id, policy_instance_info *out);
 
 /* ---- events ---------------------------------------------------------------------------------- */
-#define POLICY_EVENT_MAP(X)                                                                       \
-    X(DEPLOY, "deploy")             /* once, first: starts provisioned / min / fleet instances */\
-    X(ARRIVE, "arrive")             /* request `request` arrived, carrying `items` (>= 1) */     \
-    X(READY, "ready")               /* instance finished init and can serve */                   \
-    X(START_FAILED, "start_failed") /* instance failed to start (init error, spawn failure) */   \
-    X(DONE, "done")                 /* instance finished one dispatch (all its requests) */      \
-    X(STOPPED, "stopped")           /* instance is gone: asked to stop, crashed or timed out */  \
-    X(CANCEL, "cancel")             /* request `request` left while still queued (client gone) */\
-    X(TICK, "tick")                 /* the timer armed at wake_ns fired */                       \
+#define POLICY_EVENT_MAP(X)                                                                        \
+    X(DEPLOY, "deploy")             /* once, first: starts provisioned / min / fleet instances */  \
+    X(ARRIVE, "arrive")             /* request `request` arrived, carrying `items` (>= 1) */       \
+    X(READY, "ready")               /* instance finished init and can serve */                     \
+    X(START_FAILED, "start_failed") /* instance failed to start (init error, spawn failure) */     \
+    X(DONE, "done")                 /* instance finished one dispatch (all its requests) */        \
+    X(STOPPED, "stopped")           /* instance is gone: asked to stop, crashed or timed out */    \
+    X(CANCEL, "cancel")             /* request `request` left while still queued (client gone) */  \
+    X(TICK, "tick")                 /* the timer armed at wake_ns fired */                         \
     X(SHUTDOWN, "shutdown")         /* stop everything: reject queued, drain busy, stop idle */
 
 typedef enum policy_event_type {
@@ -234,20 +241,25 @@ const char *policy_event_name(policy_event_type t);
  * internal queue does (its pollers invoke synchronously and back off on throttles); the policy
  * sees each attempt as an ordinary ARRIVE. */
 
+/* DEPLOY flag: the instances this deploy starts were provisioned before the experiment began
+ * (an endpoint created ahead of time, a fleet already running), so they serve as soon as they are
+ * READY, without inst.provision_delay. Later starts (scale-out, replacement) still wait it. */
+#define POLICY_DEPLOY_PREPROVISIONED 1u
+
 typedef struct policy_event {
     policy_event_type type;
-    uint32_t flags;              /* reserved, 0 */
+    uint32_t flags;              /* DEPLOY: POLICY_DEPLOY_*; otherwise 0 */
     uint32_t items;              /* ARRIVE: client-side batch size; 0 is read as 1 */
     uint64_t request;            /* ARRIVE, CANCEL */
     policy_instance_id instance; /* READY, START_FAILED, DONE, STOPPED */
 } policy_event;
 
 /* ---- actions --------------------------------------------------------------------------------- */
-#define POLICY_ACTION_MAP(X)                                                                      \
-    X(START, "start")       /* start `instance` (provisioned: init type provisioned-concurrency) */\
-    X(DISPATCH, "dispatch") /* run requests[0..n) on `instance` as one invocation (one worker) */ \
-    X(THROTTLE, "throttle") /* answer `request` 429 (TooManyRequestsException), reason says why */\
-    X(REJECT, "reject")     /* answer `request` 503 (queue full, shutting down, no instance) */   \
+#define POLICY_ACTION_MAP(X)                                                                       \
+    X(START, "start") /* start `instance` (provisioned: init type provisioned-concurrency) */      \
+    X(DISPATCH, "dispatch") /* run requests[0..n) on `instance` as one invocation (one worker) */  \
+    X(THROTTLE, "throttle") /* answer `request` 429 (TooManyRequestsException), reason says why */ \
+    X(REJECT, "reject")     /* answer `request` 503 (queue full, shutting down, no instance) */    \
     X(STOP, "stop")         /* stop `instance` (nothing in flight; may still be starting) */
 
 typedef enum policy_action_type {
@@ -259,24 +271,24 @@ typedef enum policy_action_type {
 
 const char *policy_action_name(policy_action_type t);
 
-#define POLICY_REASON_MAP(X)                                                                      \
-    X(NONE, "none")                                                                               \
-    X(DEMAND, "demand")               /* START: a request found no free instance (cold start) */ \
-    X(PROVISIONED, "provisioned")     /* START: provisioned concurrency, at deploy or replaced */\
-    X(MIN_INSTANCES, "min_instances") /* START: keep inst.min (managed min, server fleet) */     \
-    X(OVERPROVISION, "overprovision") /* START: gcf burst over-provisioning */                   \
-    X(SCALE_OUT, "scale_out")         /* START: target tracking decided more instances */        \
-    X(WARM, "warm")                   /* DISPATCH: to an already-used instance */                \
-    X(COLD, "cold")                   /* DISPATCH: the requests waited for this instance's start */\
-    X(IDLE, "idle")                   /* STOP: keep-alive expired */                             \
-    X(SCALE_IN, "scale_in")           /* STOP: target tracking decided fewer instances */        \
-    X(SHUTDOWN, "shutdown")           /* STOP, REJECT: the function is shutting down */          \
-    X(RESERVED, "reserved")           /* THROTTLE: reserved concurrency of the function */       \
-    X(ACCOUNT, "account")             /* THROTTLE: account concurrency limit */                  \
-    X(RATE, "rate")                   /* THROTTLE: scaling-rate limit (burst/refill) */          \
-    X(MAX_INSTANCES, "max_instances") /* THROTTLE: inst.max reached (gcf max instances) */       \
-    X(QUEUE_FULL, "queue_full")       /* REJECT: the bounded queue is full */                    \
-    X(START_FAILED, "start_failed")   /* REJECT: the instance bound to the request failed */     \
+#define POLICY_REASON_MAP(X)                                                                       \
+    X(NONE, "none")                                                                                \
+    X(DEMAND, "demand")               /* START: a request found no free instance (cold start) */   \
+    X(PROVISIONED, "provisioned")     /* START: provisioned concurrency, at deploy or replaced */  \
+    X(MIN_INSTANCES, "min_instances") /* START: keep inst.min (managed min, server fleet) */       \
+    X(OVERPROVISION, "overprovision") /* START: gcf burst over-provisioning */                     \
+    X(SCALE_OUT, "scale_out")         /* START: target tracking decided more instances */          \
+    X(WARM, "warm")                   /* DISPATCH: to an already-used instance */                  \
+    X(COLD, "cold")         /* DISPATCH: the requests waited for this instance's start */          \
+    X(IDLE, "idle")         /* STOP: keep-alive expired */                                         \
+    X(SCALE_IN, "scale_in") /* STOP: target tracking decided fewer instances */                    \
+    X(SHUTDOWN, "shutdown") /* STOP, REJECT: the function is shutting down */                      \
+    X(RESERVED, "reserved") /* THROTTLE: reserved concurrency of the function */                   \
+    X(ACCOUNT, "account")   /* THROTTLE: account concurrency limit */                              \
+    X(RATE, "rate")         /* THROTTLE: scaling-rate limit (burst/refill) */                      \
+    X(MAX_INSTANCES, "max_instances") /* THROTTLE: inst.max reached (gcf max instances) */         \
+    X(QUEUE_FULL, "queue_full")       /* REJECT: the bounded queue is full */                      \
+    X(START_FAILED, "start_failed")   /* REJECT: the instance bound to the request failed */       \
     X(CRASHED, "crashed")             /* START: replacing an instance that died (PC, min) */
 
 typedef enum policy_reason {
@@ -319,8 +331,7 @@ size_t policy_action_format(const policy_action *a, char *buf, size_t cap);
 
 /* Allocates all state for cfg (instances up to inst.max, queue up to queue.capacity). account
  * may be NULL (private account from cfg.limit). cfg is copied; it is validated first. */
-int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn **out,
-                  fm_err *err);
+int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn **out, fm_err *err);
 void policy_fn_free(policy_fn *fn); /* NULL is fine; returns its concurrency to the account */
 const policy_config *policy_fn_config(const policy_fn *fn);
 
@@ -330,7 +341,8 @@ const policy_config *policy_fn_config(const policy_fn *fn);
  * malformed event, FM_ENOTFOUND for an unknown instance id or a CANCEL of a request that is not
  * queued, FM_ESTATE for an event that does not fit the instance's state (READY twice, DONE on an
  * idle instance) or a second DEPLOY. READY or START_FAILED for an instance the policy already
- * asked to STOP is accepted (a race the caller cannot avoid): the STOP stands. On error no action is written and the state is unchanged. */
+ * asked to STOP is accepted (a race the caller cannot avoid): the STOP stands. On error no action
+ * is written and the state is unchanged. */
 int policy_fn_handle(policy_fn *fn, const policy_event *ev, int64_t now_ns, policy_actions *out);
 
 /* Counters for /metrics and the time series. Gauges are current; totals count since DEPLOY. */
@@ -338,7 +350,7 @@ typedef struct policy_stats {
     uint32_t instances[POLICY_INST__COUNT]; /* gauge, by state */
     uint32_t provisioned;                   /* gauge: live provisioned instances */
     uint32_t queue_depth;                   /* gauge: requests waiting (incl. bound to a start) */
-    uint32_t in_flight;                     /* gauge: requests dispatched, not done */
+    uint32_t in_flight;                     /* gauge: dispatches (invocations) not done */
     uint32_t desired;                       /* gauge: managed: desired instance count */
     uint64_t arrivals, dispatches, dispatched_requests, cold_dispatches;
     uint64_t starts, start_failures, stops, crashes, cancels;

@@ -22,30 +22,39 @@ typedef struct pi_bucket {
 } pi_bucket;
 
 struct policy_account {
-    int32_t limit; /* 0 = unlimited */
-    int32_t in_use;
-    int32_t users; /* policy_fn objects sharing it */
-    bool private_; /* created by policy_fn_new; freed with it */
-    pi_bucket bucket; /* LAMBDA_2021 account-wide bucket (rate.burst 0 when unused) */
+    int32_t limit;        /* 0 = unlimited */
+    int32_t in_use;       /* concurrency of every function */
+    int32_t in_use_unres; /* concurrency of functions without reserved concurrency */
+    int32_t reserved_sum; /* reserved concurrency carved out of the limit by its functions */
+    int32_t users;        /* policy_fn objects sharing it */
+    bool private_;        /* created by policy_fn_new; freed with it */
+    pi_bucket bucket;     /* LAMBDA_2021 account-wide bucket (rate.burst 0 when unused) */
 };
 
 /* Lists an instance can be on. Ready instances with a free worker sit on avail[prov][k], k the
  * dispatches in flight (k < workers), most recently used at the head. */
-enum { PI_LIST_NONE = -1, PI_LIST_STARTING = 0, PI_LIST_FULL = 1, PI_LIST_DRAINING = 2,
-       PI_LIST_STOPPING = 3, PI_LIST_AVAIL0 = 4 };
+enum {
+    PI_LIST_NONE = -1,
+    PI_LIST_STARTING = 0,
+    PI_LIST_FULL = 1,
+    PI_LIST_DRAINING = 2,
+    PI_LIST_STOPPING = 3,
+    PI_LIST_AVAIL0 = 4
+};
 
 typedef struct pi_inst {
-    uint32_t gen;          /* generation of the slot's current (or last) instance */
-    bool live;             /* an instance occupies the slot */
+    uint32_t gen; /* generation of the slot's current (or last) instance */
+    bool live;    /* an instance occupies the slot */
     policy_inst_state state;
     bool provisioned;
-    bool ready_seen;       /* READY arrived (may still be inside the provisioning delay) */
+    bool ready_seen; /* READY arrived (may still be inside the provisioning delay) */
     int32_t in_flight;
-    int32_t prev, next;    /* intrusive list links (slot indices) */
-    int32_t list;          /* PI_LIST_* or PI_LIST_AVAIL0 + prov * workers + k */
+    int32_t prev, next; /* intrusive list links (slot indices) */
+    int32_t list;       /* PI_LIST_* or PI_LIST_AVAIL0 + prov * workers + k */
     int64_t started_ns;
+    int64_t serve_at_ns; /* earliest time it may serve: START + inst.provision_delay */
     int64_t last_used_ns;
-    uint32_t pend_n;       /* requests bound to this starting instance (cold start) */
+    uint32_t pend_n; /* requests bound to this starting instance (cold start) */
     uint32_t pend_items;
 } pi_inst;
 
@@ -73,19 +82,19 @@ struct policy_fn {
     bool deployed, shutting_down;
 
     /* instances */
-    pi_inst *inst;      /* cfg.inst.max slots */
+    pi_inst *inst; /* cfg.inst.max slots */
     int32_t nslots;
     int32_t *free_slots; /* stack of free slot indices */
     int32_t nfree;
-    pi_list *lists;     /* PI_LIST_AVAIL0 + 2 * workers lists */
+    pi_list *lists; /* PI_LIST_AVAIL0 + 2 * workers lists */
     int32_t nlists;
-    uint64_t *pend_ids; /* nslots * cfg.batch.max_size request ids bound to starting instances */
-    int32_t live;       /* instances not free (any state) */
-    int32_t live_prov;  /* provisioned among them, not stopping */
-    int32_t conc;       /* concurrency in use: busy/draining + starting with bound requests */
+    uint64_t *pend_ids;    /* nslots * cfg.batch.max_size request ids bound to starting instances */
+    int32_t live;          /* instances not free (any state) */
+    int32_t live_prov;     /* provisioned among them, not stopping */
+    int32_t conc;          /* concurrency in use: busy/draining + starting with bound requests */
     int32_t waiting_ready; /* READY seen but inside the provisioning delay */
     int64_t pend_total;    /* requests bound to starting instances */
-    int64_t retry_at;   /* reconcile (replace failed instances) at this time; INT64_MAX none */
+    int64_t retry_at;      /* reconcile (replace failed instances) at this time; INT64_MAX none */
 
     /* FIFO queue (ring) */
     pi_qent *q;
@@ -128,6 +137,8 @@ void pi_list_remove(policy_fn *fn, int32_t slot);
 int32_t pi_avail_list(const policy_fn *fn, bool prov, int32_t k);
 
 policy_instance_id pi_id(const policy_fn *fn, int32_t slot);
+/* The live slot an id names, or PI_NIL (stale generation, out of range, free slot). */
+int32_t pi_find(const policy_fn *fn, policy_instance_id id);
 void pi_set_state(policy_fn *fn, int32_t slot, policy_inst_state s);
 /* Starts a new instance (emits START); returns its slot or PI_NIL when no slot is free. */
 int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why);

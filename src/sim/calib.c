@@ -29,6 +29,8 @@ const char *sim_phase_name(sim_phase p) { return p < SIM_PHASE__COUNT ? phase_na
 
 double sim_cpu_share(int memory_mb)
 {
+    if (memory_mb <= 0)
+        return 1; /* not memory-sized: one core */
     double s = memory_mb / 1769.0;
     return s > 6 ? 6 : s;
 }
@@ -42,14 +44,20 @@ static int key_match(const centry *e, const sim_key *k)
            strcmp(e->device, k->device ? k->device : "cpu") == 0;
 }
 
-/* Reads a duration distribution: a number (constant ms), {p50, p99} or {quantiles: {q: ms}}. */
+/* The longest duration a calibration may hold, in ms (11.6 days): scaled by batch and memory
+ * lookups it stays finite, and in ns it stays far below INT64_MAX. */
+#define MAX_MS 1e9
+
+/* Reads a duration distribution: a number (constant ms), {p50, p99} or {quantiles: {q: ms}}.
+ * Why the bounds: every value here becomes virtual time, so none may be negative or unbounded. */
 static int read_dist(const fm_yaml *y, const fm_ynode *n, const char *what, sim_dist *d,
                      fm_err *err)
 {
     double v;
     if (fm_ynode_kind_of(n) == FM_YAML_SCALAR) {
-        if (fm_parse_double(fm_ynode_str(n), &v) || v < 0)
-            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be a duration in ms >= 0", what);
+        if (fm_parse_double(fm_ynode_str(n), &v) || v < 0 || v > MAX_MS)
+            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be a duration in ms in [0, %g]",
+                                 what, MAX_MS);
         *d = (sim_dist){.kind = SIM_DIST_CONST, .value = v};
         return 0;
     }
@@ -72,9 +80,10 @@ static int read_dist(const fm_yaml *y, const fm_ynode *n, const char *what, sim_
                 return fm_yaml_error(y, fm_ynode_key(qs, (size_t)i), err, FM_EPARSE,
                                      "quantiles must be increasing numbers in [0, 1]");
             if (fm_parse_double(fm_ynode_str(fm_ynode_value(qs, (size_t)i)), &v) || v < 0 ||
-                (i && v < d->v[i - 1]))
+                v > MAX_MS || (i && v < d->v[i - 1]))
                 return fm_yaml_error(y, fm_ynode_value(qs, (size_t)i), err, FM_EPARSE,
-                                     "quantile values must be non-decreasing ms >= 0");
+                                     "quantile values must be non-decreasing ms in [0, %g]",
+                                     MAX_MS);
             d->p[i] = p;
             d->v[i] = v;
         }
@@ -82,12 +91,12 @@ static int read_dist(const fm_yaml *y, const fm_ynode *n, const char *what, sim_
     }
     if (fm_ynode_get(n, "exp_mean")) {
         *d = (sim_dist){.kind = SIM_DIST_EXP};
-        return fm_yaml_get_double(y, n, "exp_mean", true, 1e-9, 1e9, &d->value, err);
+        return fm_yaml_get_double(y, n, "exp_mean", true, 1e-9, MAX_MS, &d->value, err);
     }
     double p50 = 0, p99 = -1;
-    if ((rc = fm_yaml_get_double(y, n, "p50", true, 1e-9, 1e9, &p50, err)))
+    if ((rc = fm_yaml_get_double(y, n, "p50", true, 1e-9, MAX_MS, &p50, err)))
         return rc;
-    if ((rc = fm_yaml_get_double(y, n, "p99", false, 1e-9, 1e9, &p99, err)))
+    if ((rc = fm_yaml_get_double(y, n, "p99", false, 1e-9, MAX_MS, &p99, err)))
         return rc;
     if (p99 < 0)
         p99 = p50;
@@ -97,6 +106,8 @@ static int read_dist(const fm_yaml *y, const fm_ynode *n, const char *what, sim_
     return 0;
 }
 
+/* Why: an entry is found by its exact key, so a name that does not fit is an error, not a
+ * silently truncated key that no lookup will ever match. */
 static int read_key(const fm_yaml *y, const fm_ynode *n, centry *e, fm_err *err)
 {
     const char *model = NULL, *runtime = "faasml", *device = "cpu";
@@ -110,6 +121,12 @@ static int read_key(const fm_yaml *y, const fm_ynode *n, centry *e, fm_err *err)
         rc = fm_yaml_get_int(y, n, "memory_mb", false, 0, 1 << 20, &mem, err);
     if (rc)
         return rc;
+    if (strlen(model) >= sizeof e->model || strlen(runtime) >= sizeof e->runtime ||
+        strlen(device) >= sizeof e->device)
+        return fm_yaml_error(y, n, err, FM_EPARSE,
+                             "model, runtime or device name too long (%zu, %zu, %zu characters at "
+                             "most)",
+                             sizeof e->model - 1, sizeof e->runtime - 1, sizeof e->device - 1);
     snprintf(e->model, sizeof e->model, "%s", model);
     snprintf(e->runtime, sizeof e->runtime, "%s", runtime);
     snprintf(e->device, sizeof e->device, "%s", device);
@@ -130,12 +147,12 @@ static int grow(centry **v, size_t *cap, size_t n)
     return 0;
 }
 
-static int load_into(sim_calib *c, const char *path, fm_err *err)
+/* Why: files and in-memory buffers (fuzzing, tests) share this one parser; `name` labels
+ * errors as name:line:col. */
+static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
 {
-    fm_yaml *y;
-    int rc = fm_yaml_load_file(path, &y, err);
-    if (rc)
-        return rc;
+    int rc;
+    const char *path = name;
     const fm_ynode *root = fm_yaml_root(y);
     static const char *const top[] = {"source", "date", "machine", "method", "service",
                                       "cold_start", NULL};
@@ -187,7 +204,7 @@ static int load_into(sim_calib *c, const char *path, fm_err *err)
             if (pn && (rc = read_dist(y, pn, key, &e.cold.phase[p], err)))
                 goto out;
         }
-        if ((rc = fm_yaml_get_double(y, n, "provision_ms", false, 0, 1e9, &e.cold.provision_ms,
+        if ((rc = fm_yaml_get_double(y, n, "provision_ms", false, 0, MAX_MS, &e.cold.provision_ms,
                                      err)))
             goto out;
         if (grow(&c->cold, &c->capcold, c->ncold)) {
@@ -201,12 +218,26 @@ out:
     return rc;
 }
 
-int sim_calib_load(const char *path, sim_calib **out, fm_err *err)
+/* Why: a failed load must leave the calibration as it was, so entries are committed only when
+ * the whole file parsed. */
+static int load_yaml(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
+{
+    size_t nsvc = c->nsvc, ncold = c->ncold;
+    int rc = load_into(c, y, name, err);
+    if (rc) {
+        c->nsvc = nsvc;
+        c->ncold = ncold;
+    }
+    return rc;
+}
+
+int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out,
+                       fm_err *err)
 {
     sim_calib *c = calloc(1, sizeof *c);
     if (!c)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
-    int rc = load_into(c, path, err);
+    int rc = sim_calib_load_more_buf(c, buf, len, name, err);
     if (rc) {
         sim_calib_free(c);
         return rc;
@@ -215,9 +246,37 @@ int sim_calib_load(const char *path, sim_calib **out, fm_err *err)
     return 0;
 }
 
+int sim_calib_load_more_buf(sim_calib *c, const char *buf, size_t len, const char *name,
+                            fm_err *err)
+{
+    fm_yaml *y;
+    int rc = fm_yaml_load_buf(buf, len, name, &y, err);
+    return rc ? rc : load_yaml(c, y, name, err);
+}
+
+/* Why: the file forms read the file and go through the buffer parser: one code path. */
+int sim_calib_load(const char *path, sim_calib **out, fm_err *err)
+{
+    char *buf;
+    size_t len;
+    int rc = fm_read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    rc = sim_calib_load_buf(buf, len, path, out, err);
+    free(buf);
+    return rc;
+}
+
 int sim_calib_load_more(sim_calib *c, const char *path, fm_err *err)
 {
-    return load_into(c, path, err);
+    char *buf;
+    size_t len;
+    int rc = fm_read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    rc = sim_calib_load_more_buf(c, buf, len, path, err);
+    free(buf);
+    return rc;
 }
 
 void sim_calib_free(sim_calib *c)
@@ -260,9 +319,10 @@ static void at_batch(const centry *v, const size_t *idx, size_t n, int batch, si
     const centry *lo = NULL, *hi = NULL; /* nearest measured below/at and above/at */
     for (size_t i = 0; i < n; i++) {
         const centry *e = &v[idx[i]];
-        if (e->batch <= batch && (!lo || e->batch > lo->batch))
+        /* ties go to the later entry: a later file overrides an earlier one */
+        if (e->batch <= batch && (!lo || e->batch >= lo->batch))
             lo = e;
-        if (e->batch >= batch && (!hi || e->batch < hi->batch))
+        if (e->batch >= batch && (!hi || e->batch <= hi->batch))
             hi = e;
     }
     if (lo && hi) {
@@ -277,11 +337,13 @@ static void at_batch(const centry *v, const size_t *idx, size_t n, int batch, si
     const centry *a = NULL, *b = NULL;
     for (size_t i = 0; i < n; i++) {
         const centry *e = &v[idx[i]];
-        int d = abs(e->batch - batch);
+        int d = abs(e->batch - batch); /* all on one side: equal distance is equal batch */
         if (!a || d < abs(a->batch - batch)) {
             b = a;
             a = e;
-        } else if (!b || d < abs(b->batch - batch)) {
+        } else if (d == abs(a->batch - batch)) {
+            a = e;
+        } else if (!b || d <= abs(b->batch - batch)) {
             b = e;
         }
     }
@@ -363,7 +425,7 @@ int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold
         const centry *e = &c->cold[i];
         if (!key_match(e, k))
             continue;
-        if (!best || abs(e->memory_mb - memory_mb) < abs(best->memory_mb - memory_mb))
+        if (!best || abs(e->memory_mb - memory_mb) <= abs(best->memory_mb - memory_mb))
             best = e;
     }
     if (!best)

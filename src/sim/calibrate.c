@@ -202,3 +202,102 @@ out:
         fm_err_prefix(err, "calibrating '%s': ", name);
     return rc;
 }
+
+/* ---- from a recorded run -------------------------------------------------------------------- */
+
+typedef struct vec {
+    int64_t *v;
+    int n, cap;
+} vec;
+
+static int vec_push(vec *x, int64_t v)
+{
+    if (x->n == x->cap) {
+        int nc = x->cap ? x->cap * 2 : 256;
+        int64_t *nv = realloc(x->v, (size_t)nc * sizeof *nv);
+        if (!nv)
+            return FM_ENOMEM;
+        x->v = nv;
+        x->cap = nc;
+    }
+    x->v[x->n++] = v;
+    return 0;
+}
+
+#define MAX_BATCH 64
+typedef struct from_run {
+    vec by_batch[MAX_BATCH + 1];
+    vec phase[SIM_PHASE__COUNT];
+    int memory_mb;
+    int rc;
+} from_run;
+
+static int take_request(const store_request *r, void *ud)
+{
+    from_run *f = ud;
+    if (r->http_code != 200 || r->cold || r->duration_ms <= 0)
+        return 0;
+    int b = r->batch_size > 0 ? r->batch_size : 1;
+    if (b > MAX_BATCH)
+        return 0;
+    if (!f->memory_mb)
+        f->memory_mb = r->memory_mb;
+    return f->rc = vec_push(&f->by_batch[b], (int64_t)(r->duration_ms * 1e6));
+}
+
+static int take_instance(const store_instance *i, void *ud)
+{
+    from_run *f = ud;
+    if (!i->ready_ns)
+        return 0;
+    const double ph[SIM_PHASE__COUNT] = {i->spawn_ms, i->runtime_init_ms, i->download_ms,
+                                         i->load_ms, i->warmup_ms};
+    for (int p = 0; p < SIM_PHASE__COUNT && !f->rc; p++)
+        if (ph[p] > 0)
+            f->rc = vec_push(&f->phase[p], (int64_t)(ph[p] * 1e6));
+    if (!f->memory_mb)
+        f->memory_mb = i->memory_mb;
+    return f->rc;
+}
+
+int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
+                           FILE *svc, FILE *cold, fm_err *err)
+{
+    from_run f = {0};
+    int rc = store_requests_each(db, run_id, take_request, &f, err);
+    if (!rc)
+        rc = store_instances_each(db, run_id, take_instance, &f, err);
+    if (!rc && f.rc)
+        rc = fm_err_set(err, f.rc, "out of memory");
+    int nsvc = 0;
+    for (int b = 1; !rc && b <= MAX_BATCH; b++) {
+        if (f.by_batch[b].n < 5)
+            continue; /* too few warm invocations to say anything about the distribution */
+        fprintf(svc,
+                "  - {model: %s, runtime: %s, device: cpu, memory_mb: %d, batch: %d, latency_ms: ",
+                model, runtime, f.memory_mb, b);
+        write_quantiles(svc, f.by_batch[b].v, f.by_batch[b].n);
+        fprintf(svc, "}\n");
+        nsvc++;
+    }
+    if (!rc && nsvc == 0)
+        rc = fm_err_set(err, FM_ENOTFOUND,
+                        "run %lld has fewer than 5 warm successful invocations of any batch size",
+                        (long long)run_id);
+    if (!rc) {
+        fprintf(cold, "  - model: %s\n    runtime: %s\n    device: cpu\n    memory_mb: %d\n", model,
+                runtime, f.memory_mb);
+        for (int p = 0; p < SIM_PHASE__COUNT; p++) {
+            if (!f.phase[p].n)
+                continue;
+            fprintf(cold, "    %s_ms: ", sim_phase_name((sim_phase)p));
+            write_quantiles(cold, f.phase[p].v, f.phase[p].n);
+            fprintf(cold, "\n");
+        }
+    }
+    for (int b = 0; b <= MAX_BATCH; b++)
+        free(f.by_batch[b].v);
+    for (int p = 0; p < SIM_PHASE__COUNT; p++)
+        free(f.phase[p].v);
+    return rc;
+}

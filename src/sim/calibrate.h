@@ -22,3 +22,10 @@ int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const cha
                         FILE *svc, FILE *cold, fm_err *err);
 
 #endif
+
+/* Calibration from a recorded live run: the warm invocations' durations (as the platform billed
+ * them, per batch size) and the instances' cold-start phases, under (model, runtime, memory_mb).
+ * This is how runtimes the built-in measurement cannot drive (a Python/PyTorch custom runtime)
+ * enter the simulator. */
+int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
+                           FILE *svc, FILE *cold, fm_err *err);

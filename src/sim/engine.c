@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT };
+enum { EV_ARRIVE, EV_TICK, EV_TIMEOUT, EV_DEADLINE };
 
 /* Recorded times are virtual ns plus this, because the store reads 0 as "did not happen". */
 #define T0 1
@@ -34,9 +34,9 @@ typedef struct req {
     uint64_t seq;     /* arrival number within the run, for sampling */
     uint32_t fn, items;
     int64_t instance; /* store id of the instance that served it, -1 */
-    bool cold;
+    bool cold, dispatched;
     double init_ms;
-    int next_free;
+    int next_free; /* -2 while the request is live */
 } req;
 
 typedef struct inst {
@@ -47,6 +47,9 @@ typedef struct inst {
     int64_t busy_since;
     int busy;
 } inst;
+
+/* service-time lookups cached per function (dispatch sizes 1..SVC_CACHE never collide) */
+#define SVC_CACHE 64
 
 typedef struct fnstate {
     const sim_function *spec;
@@ -59,12 +62,15 @@ typedef struct fnstate {
     inst *insts; /* by instance slot */
     int32_t ninst_max;
     sim_cold cold;
-    sim_dist *svc; /* by batch items, 1..maxitems, resolved lazily */
-    bool *svc_ok;
+    sim_dist svc[SVC_CACHE]; /* by batch items modulo SVC_CACHE, resolved lazily */
+    int svc_items[SVC_CACHE]; /* the items each slot holds; 0: empty */
     int maxitems;
     double demand;
+    int mem_key; /* memory size whose calibration serves this function's instances */
     policy_instance_id *stops; /* STOP actions to answer with STOPPED */
     int nstops;
+    policy_instance_id *readies; /* instances started at DEPLOY: READY at once */
+    int nreadies;
     uint64_t arrivals_step;
     int live_insts;
     sim_fn_result *res;
@@ -92,6 +98,7 @@ typedef struct engine {
     int64_t run_id;
     uint64_t events;
     int64_t last_done;
+    bool deploying; /* inside the DEPLOY call: starts are instances provisioned beforehand */
     fm_err *err;
     int rc;
 } engine;
@@ -194,6 +201,23 @@ static int job_new(engine *e)
     return j;
 }
 
+/* A new job of `kind` for instance `inst` of function fi, or -1 (error set) out of memory. */
+static int job_create(engine *e, uint32_t fi, uint32_t kind, policy_instance_id inst)
+{
+    int j = job_new(e);
+    if (j < 0) {
+        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+        return -1;
+    }
+    job *jb = &e->jobs[j];
+    jb->fn = fi;
+    jb->kind = kind;
+    jb->inst = inst;
+    jb->n = jb->items = 0;
+    jb->demand = e->fns[fi].demand;
+    return j;
+}
+
 static void job_free(engine *e, int j)
 {
     e->jobs[j].gen++;
@@ -293,7 +317,7 @@ static void req_finish(engine *e, uint64_t id, int http, const char *error, doub
             .init_ms = r->init_ms,
             .duration_ms = duration_ms,
             .billed_ms = billed_ms,
-            .memory_mb = f->spec->policy.fn.memory_mb,
+            .memory_mb = f->mem_key,
             .batch_size = (int)r->items,
             .batch_kind = r->items > 1 ? "client" : NULL,
         };
@@ -314,7 +338,9 @@ static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const 
         .run = e->run_id,
         .id = in->store_id,
         .function = f->spec->name,
-        .memory_mb = f->spec->policy.fn.memory_mb,
+        .memory_mb = f->spec->policy.fn.memory_mb > 0 ? f->spec->policy.fn.memory_mb
+                     : f->spec->policy.inst.type_memory_mb > 0 ? f->spec->policy.inst.type_memory_mb
+                                                                : f->mem_key,
         .provisioned = in->provisioned,
         .created_ns = T0 + in->created_ns,
         .ready_ns = in->ready_seen ? T0 + in->ready_ns : 0,
@@ -330,20 +356,24 @@ static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const 
     e->rc = store_instance_put(e->o->db, &si, e->err);
 }
 
+/* Why: a lookup interpolates, so its result is cached per dispatch size; a direct-mapped cache
+ * keeps memory fixed however large batch.max_size × items is (a table indexed by items would
+ * need gigabytes for 4096 × 4096). The pointer is valid until the next call. */
 static const sim_dist *service_dist(engine *e, fnstate *f, uint32_t items)
 {
     if ((int)items > f->maxitems)
         items = (uint32_t)f->maxitems;
-    if (!f->svc_ok[items]) {
-        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->spec->policy.fn.memory_mb,
-                                   (int)items, &f->svc[items], e->err);
+    int slot = (int)(items % SVC_CACHE);
+    if (f->svc_items[slot] != (int)items) {
+        int rc = sim_calib_service(e->o->calib, &f->spec->key, f->mem_key,
+                                   (int)items, &f->svc[slot], e->err);
         if (rc) {
             e->rc = rc;
             return NULL;
         }
-        f->svc_ok[items] = true;
+        f->svc_items[slot] = (int)items;
     }
-    return &f->svc[items];
+    return &f->svc[slot];
 }
 
 static void handle(engine *e, uint32_t fi, const policy_event *ev);
@@ -362,18 +392,15 @@ static void do_start(engine *e, uint32_t fi, const policy_action *a)
     f->res->instances_started++;
     if (++f->live_insts > f->res->peak_instances)
         f->res->peak_instances = f->live_insts;
-    int j = job_new(e);
-    if (j < 0) {
-        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+    if (e->deploying) { /* provisioned before the experiment: serving from its start */
+        in->ready_ns = e->now;
+        in->ready_seen = true;
+        f->readies[f->nreadies++] = a->instance;
         return;
     }
-    job *jb = &e->jobs[j];
-    jb->fn = fi;
-    jb->kind = JOB_INIT;
-    jb->inst = a->instance;
-    jb->n = 0;
-    jb->demand = f->demand;
-    job_start(e, j, total * 1e6);
+    int j = job_create(e, fi, JOB_INIT, a->instance);
+    if (j >= 0)
+        job_start(e, j, total * 1e6);
 }
 
 static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
@@ -384,18 +411,12 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
     if (!d)
         return;
     double w = sim_dist_sample(d, &e->rng) * 1e6;
-    int j = job_new(e);
-    if (j < 0) {
-        e->rc = fm_err_set(e->err, FM_ENOMEM, "simulation: out of memory");
+    int j = job_create(e, fi, JOB_SERVICE, a->instance);
+    if (j < 0)
         return;
-    }
     job *jb = &e->jobs[j];
-    jb->fn = fi;
-    jb->kind = JOB_SERVICE;
-    jb->inst = a->instance;
     jb->n = a->n;
     jb->items = a->items;
-    jb->demand = f->demand;
     bool cold = a->reason == POLICY_REASON_COLD;
     double init_ms = 0;
     if (cold)
@@ -406,6 +427,7 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
         jb->reqs[i] = id;
         req *r = &e->reqs[id];
         r->dispatch_ns = e->now;
+        r->dispatched = true;
         r->cold = cold;
         r->init_ms = cold ? init_ms : 0;
         r->instance = in->store_id;
@@ -420,6 +442,27 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
     if (timeout > 0 && (e->o->host.kind == SIM_HOST_CORES || w > (double)timeout))
         sim_evheap_push(&e->evq, e->now + timeout, EV_TIMEOUT, fi,
                         ((uint64_t)jb->gen << 32) | (uint32_t)j);
+}
+
+/* Why: an invocation is billed on its duration rounded up to the profile's granularity, whether it
+ * completed or timed out; the result is shared by its requests. */
+static double bill(engine *e, fnstate *f, const job *jb)
+{
+    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
+    int64_t dur = e->now - jb->start_ns;
+    double billed_ms = (double)(((dur + gran - 1) / gran) * gran) / 1e6;
+    f->res->billed_ms_total += billed_ms;
+    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
+    return billed_ms;
+}
+
+/* An instance leaves: its lifetime is counted and it is recorded with the reason. */
+static void inst_gone(engine *e, fnstate *f, inst *in, const char *why)
+{
+    f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
+    inst_record(e, f, in, e->now, why);
+    in->live = false;
+    f->live_insts--;
 }
 
 static void inst_idle_account(engine *e, fnstate *f, inst *in)
@@ -446,11 +489,8 @@ static void apply(engine *e, uint32_t fi)
             req_finish(e, a->request, 503, policy_reason_name(a->reason), 0, 0);
             break;
         case POLICY_ACT_STOP: {
-            inst *in = &f->insts[policy_instance_slot(a->instance)];
-            f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
-            inst_record(e, f, in, e->now, policy_reason_name(a->reason));
-            in->live = false;
-            f->live_insts--;
+            inst_gone(e, f, &f->insts[policy_instance_slot(a->instance)],
+                      policy_reason_name(a->reason));
             f->stops[f->nstops++] = a->instance;
             break;
         }
@@ -462,6 +502,11 @@ static void apply(engine *e, uint32_t fi)
     if (wake != INT64_MAX && wake < f->tick_pending) {
         sim_evheap_push(&e->evq, wake, EV_TICK, fi, 0);
         f->tick_pending = wake;
+    }
+    e->deploying = false; /* only the DEPLOY call's own starts were provisioned beforehand */
+    while (f->nreadies > 0 && !e->rc) {
+        policy_event rd = {.type = POLICY_EV_READY, .instance = f->readies[--f->nreadies]};
+        handle(e, fi, &rd);
     }
     while (f->nstops > 0 && !e->rc) {
         policy_event st = {.type = POLICY_EV_STOPPED, .instance = f->stops[--f->nstops]};
@@ -497,11 +542,7 @@ static void job_done(engine *e, int j)
         return;
     }
     double dur_ms = (double)(e->now - jb->start_ns) / 1e6;
-    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
-    int64_t dur_ns = e->now - jb->start_ns;
-    double billed_ms = (double)(((dur_ns + gran - 1) / gran) * gran) / 1e6;
-    f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->spec->policy.fn.memory_mb / 1024.0;
+    double billed_ms = bill(e, f, jb);
     inst_idle_account(e, f, in);
     policy_instance_id iid = jb->inst;
     for (uint32_t i = 0; i < jb->n; i++)
@@ -522,22 +563,39 @@ static void job_timeout(engine *e, uint32_t fi, uint64_t a)
     char msg[80];
     snprintf(msg, sizeof msg, "Task timed out after %.2f seconds",
              (double)f->spec->policy.fn.timeout_ns / 1e9);
-    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
-    double billed_ms = (double)(((e->now - jb->start_ns + gran - 1) / gran) * gran) / 1e6;
-    f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->spec->policy.fn.memory_mb / 1024.0;
+    double billed_ms = bill(e, f, jb);
     inst_idle_account(e, f, in);
     for (uint32_t i = 0; i < jb->n; i++)
         req_finish(e, jb->reqs[i], 504, msg, (double)(e->now - jb->start_ns) / 1e6,
                    billed_ms / jb->n);
     policy_instance_id iid = jb->inst;
     job_free(e, j);
-    /* a timed-out instance is killed and replaced, as the live platform does */
-    f->res->instance_s += (double)(e->now - in->created_ns) / 1e9;
-    inst_record(e, f, in, e->now, "timeout");
-    in->live = false;
-    f->live_insts--;
+    inst_gone(e, f, in, "timeout"); /* killed and replaced, as the live platform does */
     handle(e, fi, &(policy_event){.type = POLICY_EV_STOPPED, .instance = iid});
+}
+
+/* Why: a client gives up on a request that waited too long for a worker, as SageMaker's 60 s
+ * invocation limit and any HTTP client's timeout do; the policy drops it from its queue. */
+static void deadline(engine *e, uint32_t fi, uint64_t a)
+{
+    uint32_t r = (uint32_t)a;
+    if ((int)r >= e->nreqs)
+        return;
+    req *q = &e->reqs[r];
+    if ((uint32_t)q->seq != (uint32_t)(a >> 32) || q->dispatched || q->next_free != -2)
+        return; /* served, being served, or the slot was reused */
+    fnstate *f = &e->fns[fi];
+    int rc = policy_fn_handle(f->pol, &(policy_event){.type = POLICY_EV_CANCEL, .request = r},
+                              e->now, &f->acts);
+    if (rc == FM_ENOTFOUND)
+        return; /* not queued: bound to a starting instance, it will be served */
+    if (rc) {
+        e->rc = fm_err_set(e->err, rc, "simulation: policy refused a cancel");
+        return;
+    }
+    e->events++;
+    req_finish(e, r, 504, "gave up waiting in the queue", 0, 0);
+    apply(e, fi);
 }
 
 /* ---- arrivals and the time series ---------------------------------------------------------- */
@@ -571,10 +629,13 @@ static void arrive(engine *e, uint32_t fi)
     }
     uint32_t items = f->spec->items > 0 ? (uint32_t)f->spec->items : 1;
     e->reqs[r] = (req){.arrive_ns = e->now, .seq = e->arrival_seq++, .fn = fi, .items = items,
-                       .instance = -1};
+                       .instance = -1, .next_free = -2 /* live */};
     e->live_reqs++;
     f->res->arrivals++;
     f->arrivals_step++;
+    if (e->o->client_timeout_ns > 0)
+        sim_evheap_push(&e->evq, e->now + e->o->client_timeout_ns, EV_DEADLINE, fi,
+                        ((uint64_t)e->reqs[r].seq << 32) | (uint32_t)r);
     handle(e, fi, &(policy_event){.type = POLICY_EV_ARRIVE, .request = (uint64_t)r,
                                   .items = items});
     if (!e->rc)
@@ -627,18 +688,23 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     f->ninst_max = s->policy.inst.max;
     f->insts = calloc((size_t)f->ninst_max, sizeof *f->insts);
     f->stops = calloc((size_t)f->ninst_max + 1, sizeof *f->stops);
+    f->readies = calloc((size_t)f->ninst_max + 1, sizeof *f->readies);
     f->maxitems = s->policy.batch.max_size * (s->items > 0 ? s->items : 1);
     if (f->maxitems < 1)
         f->maxitems = 1;
-    f->svc = calloc((size_t)f->maxitems + 1, sizeof *f->svc);
-    f->svc_ok = calloc((size_t)f->maxitems + 1, sizeof *f->svc_ok);
-    if (!f->insts || !f->stops || !f->svc || !f->svc_ok)
+    if (!f->insts || !f->stops || !f->readies)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     f->demand = s->threads > 0 ? s->threads : 1;
-    double share = sim_cpu_share(s->policy.fn.memory_mb);
-    if (s->policy.profile <= POLICY_PROFILE_GCF && share < f->demand)
+    /* a function instance gets the CPU share of its memory size (Lambda, GCF); a managed or
+     * server worker has a whole core per thread, which calibrations record as 1769 MB */
+    bool per_memory = s->policy.profile == POLICY_PROFILE_LAMBDA ||
+                      s->policy.profile == POLICY_PROFILE_GCF;
+    f->mem_key = per_memory && s->policy.fn.memory_mb > 0 ? s->policy.fn.memory_mb
+                                                          : (int)(1769 * f->demand + 0.5);
+    double share = sim_cpu_share(f->mem_key);
+    if (per_memory && share < f->demand)
         f->demand = share;
-    if ((rc = sim_calib_cold(e->o->calib, &s->key, s->policy.fn.memory_mb, &f->cold, err)))
+    if ((rc = sim_calib_cold(e->o->calib, &s->key, f->mem_key, &f->cold, err)))
         return fm_err_prefix(err, "function '%s': ", s->name);
     const sim_dist *d = service_dist(e, f, 1);
     if (!d)
@@ -696,7 +762,9 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         e.run_id = out->run_id = run.id;
     }
     for (uint32_t i = 0; i < (uint32_t)nfn && !e.rc; i++) {
-        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY});
+        e.deploying = true;
+        handle(&e, i, &(policy_event){.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED});
+        e.deploying = false;
         next_arrival(&e, i);
     }
     while (!e.rc) {
@@ -725,6 +793,7 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         switch (ev.kind) {
         case EV_ARRIVE: arrive(&e, ev.fn); break;
         case EV_TIMEOUT: job_timeout(&e, ev.fn, ev.a); break;
+        case EV_DEADLINE: deadline(&e, ev.fn, ev.a); break;
         case EV_TICK: {
             fnstate *f = &e.fns[ev.fn];
             if (ev.t == f->tick_pending)
@@ -752,11 +821,8 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
             fnstate *f = &e.fns[i];
             for (int s = 0; s < f->ninst_max; s++) {
                 inst *in = &f->insts[s];
-                if (!in->live)
-                    continue;
-                f->res->instance_s += (double)(end - in->created_ns) / 1e9;
-                inst_record(&e, f, in, end, "shutdown");
-                in->live = false;
+                if (in->live)
+                    inst_gone(&e, f, in, "shutdown");
             }
         }
         rc = e.rc;
@@ -780,8 +846,7 @@ done:
         load_arrival_free(f->arr);
         free(f->insts);
         free(f->stops);
-        free(f->svc);
-        free(f->svc_ok);
+        free(f->readies);
     }
     free(e.fns);
     free(e.jobs);

@@ -85,6 +85,11 @@ typedef struct sim_cold {
 int sim_calib_load(const char *path, sim_calib **out, fm_err *err);
 /* Merges every entry of `other` into c (later files win on equal keys). */
 int sim_calib_load_more(sim_calib *c, const char *path, fm_err *err);
+/* The same from a buffer holding the file's text; `name` labels errors (name:line:col). */
+int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out,
+                       fm_err *err);
+int sim_calib_load_more_buf(sim_calib *c, const char *buf, size_t len, const char *name,
+                            fm_err *err);
 void sim_calib_free(sim_calib *c);
 /* Service-time distribution of one dispatch of `batch` items on an instance of memory_mb
  * (interpolated between measured memory sizes in 1/CPU-share, and between measured batch sizes
@@ -127,6 +132,8 @@ typedef struct sim_opts {
     sim_record record;     /* requests stored: all, 1 in `sample_every`, or none */
     uint64_t sample_every;
     int64_t series_step_ns; /* instances-by-state time series step (default 1 s; 0 keeps it) */
+    int64_t client_timeout_ns; /* a request still waiting for a worker this long after it
+                                  arrived gives up (CANCEL, recorded as a 504); 0: never */
     volatile int *stop;    /* set to end the run early */
 } sim_opts;
 
@@ -182,3 +189,7 @@ void sim_spec_release(sim_spec *s);
  * *out is malloc'd. FM_ENOTFOUND when the run recorded no request. */
 int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out,
                           size_t *n, fm_err *err);
+
+/* The configuration a simulated run stores (JSON, malloc'd): host, and per function its profile,
+ * platform entry, model, runtime, memory size, instance type and workers. */
+char *sim_spec_config_json(const sim_spec *s, const sim_opts *o);

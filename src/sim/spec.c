@@ -1,6 +1,7 @@
 /* Simulation specs: YAML → functions with policy configs, workloads and calibration. */
 #include "sim.h"
 
+#include <cjson/cJSON.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,21 @@ static int read_function(const fm_yaml *y, const fm_ynode *n, sim_function *f, f
     return load_spec_from_yaml(y, w, &f->workload, err);
 }
 
+/* Why: a function the calibration does not cover is an error in the spec, so it is reported at
+ * the function's line when the spec loads, not as a bare message when the run starts. */
+static int check_calibrated(const sim_spec *s, const fm_yaml *y, const fm_ynode *n,
+                            const sim_function *f, fm_err *err)
+{
+    sim_cold cold;
+    sim_dist d;
+    int rc = sim_calib_cold(s->calib, &f->key, 1769, &cold, err);
+    if (!rc)
+        rc = sim_calib_service(s->calib, &f->key, 1769, 1, &d, err);
+    if (rc)
+        return fm_yaml_error(y, n, err, rc, "function '%s': %s", f->name, err->msg);
+    return 0;
+}
+
 int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir,
                        sim_spec *s, fm_err *err)
 {
@@ -112,6 +128,8 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
     if (!c)
         return fm_yaml_error(y, root, err, FM_EPARSE, "missing key 'calibration'");
     if (fm_ynode_kind_of(c) == FM_YAML_SEQ) {
+        if (fm_ynode_len(c) == 0)
+            return fm_yaml_error(y, c, err, FM_EPARSE, "'calibration' must name at least one file");
         for (size_t i = 0; i < fm_ynode_len(c); i++)
             if ((rc = load_calib(s, y, fm_ynode_item(c, i), base_dir, err)))
                 return rc;
@@ -127,7 +145,8 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
     if (!s->fns || !s->name)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     for (int i = 0; i < s->nfn; i++) {
-        if ((rc = read_function(y, fm_ynode_item(fl, (size_t)i), &s->fns[i], err)))
+        if ((rc = read_function(y, fm_ynode_item(fl, (size_t)i), &s->fns[i], err)) ||
+            (rc = check_calibrated(s, y, fm_ynode_item(fl, (size_t)i), &s->fns[i], err)))
             return rc;
         for (int j = 0; j < i; j++)
             if (strcmp(s->fns[j].name, s->fns[i].name) == 0)
@@ -137,20 +156,23 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
     return 0;
 }
 
+/* Why: the spec owns its document, so every failure path must release it (and whatever the
+ * partial parse loaded) before returning. */
 int sim_spec_load(const char *path, sim_spec *s, fm_err *err)
 {
     memset(s, 0, sizeof *s);
     int rc = fm_yaml_load_file(path, &s->doc, err);
     if (rc)
         return rc;
-    if (!fm_yaml_root(s->doc))
-        return fm_yaml_error(s->doc, NULL, err, FM_EPARSE, "empty simulation spec");
     char *dup = strdup(path);
-    if (!dup)
-        return fm_err_set(err, FM_ENOMEM, "out of memory");
-    rc = sim_spec_from_yaml(s->doc, fm_yaml_root(s->doc), dirname(dup), s, err);
+    if (!fm_yaml_root(s->doc))
+        rc = fm_yaml_error(s->doc, NULL, err, FM_EPARSE, "empty simulation spec");
+    else if (!dup)
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+    else
+        rc = sim_spec_from_yaml(s->doc, fm_yaml_root(s->doc), dirname(dup), s, err);
     free(dup);
-    if (rc)
+    if (rc) /* every failure frees what was loaded, the document included */
         sim_spec_release(s);
     return rc;
 }
@@ -164,4 +186,40 @@ void sim_spec_release(sim_spec *s)
     fm_yaml_free(s->doc);
     free(s->name);
     memset(s, 0, sizeof *s);
+}
+
+/* Why: the analyzer prices a run from its stored configuration (instance type, memory size,
+ * workers), so a simulated run records what each function ran as; with one function its fields
+ * are also at the top level, where the analyzer looks. */
+char *sim_spec_config_json(const sim_spec *s, const sim_opts *o)
+{
+    cJSON *root = cJSON_CreateObject(), *fl = cJSON_AddArrayToObject(root, "functions");
+    cJSON_AddStringToObject(root, "simulation", s->name ? s->name : "sim");
+    char host[48];
+    if (o->host.kind == SIM_HOST_CORES)
+        snprintf(host, sizeof host, "cores:%g", o->host.cores);
+    else
+        snprintf(host, sizeof host, "cloud");
+    cJSON_AddStringToObject(root, "host", host);
+    for (int i = 0; i < s->nfn; i++) {
+        const sim_function *f = &s->fns[i];
+        const policy_config *c = &f->policy;
+        cJSON *fj = s->nfn == 1 ? root : cJSON_CreateObject();
+        if (s->nfn > 1)
+            cJSON_AddItemToArray(fl, fj);
+        cJSON_AddStringToObject(fj, "function", f->name);
+        cJSON_AddStringToObject(fj, "profile", policy_profile_name(c->profile));
+        cJSON_AddStringToObject(fj, "entry", c->platform);
+        cJSON_AddStringToObject(fj, "model", f->key.model);
+        cJSON_AddStringToObject(fj, "runtime", f->key.runtime);
+        cJSON_AddStringToObject(fj, "device", f->key.device ? f->key.device : "cpu");
+        if (c->fn.memory_mb > 0)
+            cJSON_AddNumberToObject(fj, "memory_mb", c->fn.memory_mb);
+        if (c->inst.type[0])
+            cJSON_AddStringToObject(fj, "instance_type", c->inst.type);
+        cJSON_AddNumberToObject(fj, "workers", c->inst.workers);
+    }
+    char *txt = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return txt;
 }

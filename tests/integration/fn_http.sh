@@ -5,6 +5,7 @@
 # path is covered by fn_onnx.sh.
 set -euo pipefail
 FAASML=${FAASML:?} ; SRC=${FM_SOURCE_DIR:?}
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3   # stdlib only
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -29,7 +30,7 @@ start_server "$tmp/out" --model builtin:identity:FP32:-1x3x4x4 --name img \
 [[ "$(head -1 "$tmp/out")" =~ ^listening\ on\ http://127\.0\.0\.1:[0-9]+$ ]]
 grep -q '^FAASML_INIT {"runtime_ms":[0-9.]*,"download_ms":[0-9.]*,"load_ms":[0-9.]*,"plan_ms":[0-9.]*,"warmup_ms":[0-9.]*,"init_ms":[0-9.]*}$' "$tmp/out.err"
 
-python3 - "$url" "$SRC/tests/fixtures/fn/gradient8.jpg" <<'EOF'
+"$PY" - "$url" "$SRC/tests/fixtures/fn/gradient8.jpg" <<'EOF'
 import base64, http.client, json, struct, sys, urllib.parse, zlib
 url, jpg_path = sys.argv[1], sys.argv[2]
 u = urllib.parse.urlparse(url)
@@ -140,17 +141,47 @@ for path, body, headers, status, msg in bad:
 print("http checks passed")
 EOF
 
-# SIGTERM: stops accepting and exits 0
+# SIGTERM drains: a 16 MiB reply still being written when SIGTERM arrives is delivered whole
+"$PY" - "$url" "$tmp/sent" >"$tmp/drain.out" 2>&1 <<'EOF' &
+import http.client, json, os, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+n = 4 * 1024 * 1024 // 48 * 48
+data = os.urandom(n * 4)
+hdr = json.dumps({"inputs": [{"name": "input", "shape": [n // 48, 3, 4, 4], "datatype": "FP32",
+                              "parameters": {"binary_data_size": len(data)}}],
+                  "parameters": {"binary_data_output": True}}).encode()
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+c.request("POST", "/v2/models/img/infer", hdr + data, {"Inference-Header-Content-Length": str(len(hdr))})
+open(sys.argv[2], "w").close()
+time.sleep(1.0)  # the server is blocked writing the reply; SIGTERM arrives now
+r = c.getresponse()
+body = r.read()
+hl = int(r.getheader("Inference-Header-Content-Length"))
+assert r.status == 200 and body[hl:] == data, (r.status, len(body))
+print("drained reply complete")
+EOF
+client=$!
+for _ in $(seq 200); do [ -f "$tmp/sent" ] && break; sleep 0.05; done
+sleep 0.3
+# SIGTERM: stops accepting, finishes the reply in flight, exits 0
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$pid" 2>/dev/null; then echo "FAIL: still running after SIGTERM" >&2; exit 1; fi
 wait "$pid" && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || { echo "FAIL: exit $rc after SIGTERM" >&2; exit 1; }
 if curl -s -m 2 "$url/v2/health/live" >/dev/null; then echo "FAIL: still listening" >&2; exit 1; fi
+wait "$client" || { cat "$tmp/drain.out" >&2; echo "FAIL: reply in flight lost at SIGTERM" >&2; exit 1; }
+grep -q "drained reply complete" "$tmp/drain.out"
+grep -q "draining 1 in-flight requests" "$tmp/out.err"
 
 # Knative: $PORT (0 here: any free port) on 127.0.0.1
-PORT=0 start_server "$tmp/out2" --model builtin:identity
+PORT=0 start_server "$tmp/out2" --model builtin:identity --max-body 1000
 [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+$ ]]
+curl -sf "$url/v2/health/ready" | grep -q '"ready":true'
+# a body over --max-body: 413, and the server still serves
+code=$(head -c 2000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- \
+       -H 'Content-Type: application/json' "$url/invocations")
+[ "$code" = 413 ] || { echo "FAIL: oversized body got $code, want 413" >&2; exit 1; }
 curl -sf "$url/v2/health/ready" | grep -q '"ready":true'
 
 # a model that fails to load: exit 1 with a message naming it, before listening
@@ -164,4 +195,9 @@ set +e
 "$FAASML" fn --model builtin:identity --listen nowhere >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 env -u AWS_LAMBDA_RUNTIME_API -u PORT "$FAASML" fn --model builtin:identity >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 set -e
+# a sanitizer report from any faasml process of this test fails it (ASan build)
+if grep -rlE --include='*err*' 'Sanitizer|runtime error:' "$tmp" >/dev/null; then
+    echo "FAIL: sanitizer report:" >&2
+    grep -rE --include='*err*' -A20 'Sanitizer|runtime error:' "$tmp" | head -40 >&2; exit 1
+fi
 echo "fn_http: ok"

@@ -5,6 +5,7 @@
 # model from Debian's ONNX test data, the Runtime API with a model, and models that fail to load.
 set -euo pipefail
 FAASML=${FAASML:?} ; SRC=${FM_SOURCE_DIR:?}
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3   # stdlib only
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -23,7 +24,7 @@ start_server() { # OUTFILE ARGS...: sets $url and $pid once the ready line is ou
 }
 
 mkdir -p "$tmp/models" "$tmp/task"
-python3 "$SRC/tests/fixtures/fn/make_onnx.py" gap "$tmp/models/gap.onnx" 4 4
+"$PY" "$SRC/tests/fixtures/fn/make_onnx.py" gap "$tmp/models/gap.onnx" 4 4
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 cat >"$tmp/fn.yaml" <<EOF
 name: colours
@@ -45,7 +46,7 @@ start_server "$tmp/out" --spec "$tmp/fn.yaml" --listen 127.0.0.1:0
 [ -f "$tmp/task/gap.onnx" ] || { echo "FAIL: model not copied into the task dir" >&2; exit 1; }
 grep -q '^FAASML_INIT {"runtime_ms":' "$tmp/out.err"
 
-python3 - "$url" <<'EOF'
+"$PY" - "$url" <<'EOF'
 import http.client, json, struct, sys, urllib.parse, zlib
 u = urllib.parse.urlparse(sys.argv[1])
 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
@@ -95,10 +96,10 @@ s, _, _ = req("GET", "/v2/health/ready")
 check(s == 200, "still serving")
 print("onnx http checks passed")
 EOF
-kill "$pid"
+kill "$pid"; wait "$pid" || true
 
 # http:// URL from a local web server; a missing URL fails init with a message naming it
-(cd "$tmp/models" && exec python3 -m http.server 0 --bind 127.0.0.1 >"$tmp/web.out" 2>&1) &
+(cd "$tmp/models" && exec "$PY" -m http.server 0 --bind 127.0.0.1 >"$tmp/web.out" 2>&1) &
 pids+=($!)
 for _ in $(seq 100); do grep -q "port" "$tmp/web.out" 2>/dev/null && break; sleep 0.05; done
 wport=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/web.out" | head -1)
@@ -106,6 +107,7 @@ start_server "$tmp/out2" --model "http://127.0.0.1:$wport/gap.onnx" --task-dir "
     --listen 127.0.0.1:0
 curl -sf "$url/v2/models/gap/ready" | grep -q '"ready":true'
 [ -f "$tmp/task2/gap.onnx" ]
+kill "$pid"; wait "$pid" || true
 if "$FAASML" fn --model "http://127.0.0.1:$wport/absent.onnx" --task-dir "$tmp/task3" \
     --listen 127.0.0.1:0 >/dev/null 2>"$tmp/err3"; then echo "FAIL: started" >&2; exit 1; fi
 grep -q "cannot download model 'http://127.0.0.1:$wport/absent.onnx'" "$tmp/err3"
@@ -120,23 +122,28 @@ grep -q "bad.onnx" "$tmp/err4"
 # two inputs (Debian's ONNX test data: Add over [3,4,5]) as a Lambda event
 add=/usr/share/libonnx-testdata/data/node/test_add/model.onnx
 if [ -f "$add" ]; then
-    python3 -c '
+    "$PY" -c '
 import json, sys
 x = [float(i) for i in range(60)]
 ev = {"inputs": [{"name": "y", "shape": [3, 4, 5], "datatype": "FP32", "data": x},
                  {"name": "x", "shape": [3, 4, 5], "datatype": "FP32", "data": [1.0] * 60}]}
 json.dump([{"event": json.dumps(ev)}], open(sys.argv[1], "w"))' "$tmp/ev.json"
-    python3 "$SRC/tests/integration/runtime_api_server.py" "$tmp/ev.json" "$tmp/log.jsonl" >"$tmp/api.out" 2>&1 &
+    "$PY" "$SRC/tests/integration/runtime_api_server.py" "$tmp/ev.json" "$tmp/log.jsonl" >"$tmp/api.out" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do [ -s "$tmp/api.out" ] && break; sleep 0.05; done
     api=$(head -1 "$tmp/api.out" | sed -n 's|^listening on http://||p')
-    AWS_LAMBDA_RUNTIME_API=$api timeout 30 "$FAASML" fn --model "$add" --max-events 1 2>/dev/null
-    python3 - "$tmp/log.jsonl" <<'EOF'
+    AWS_LAMBDA_RUNTIME_API=$api timeout 30 "$FAASML" fn --model "$add" --max-events 1 2>"$tmp/add.err"
+    "$PY" - "$tmp/log.jsonl" <<'EOF'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
 assert len(r) == 1 and r[0]["path"].endswith("/response"), r
 out = json.loads(r[0]["body"])["outputs"][0]
 assert out["name"] == "sum" and out["data"] == [float(i) + 1 for i in range(60)], out
 EOF
+fi
+# a sanitizer report from any faasml process of this test fails it (ASan build)
+if grep -rlE --include='*err*' 'Sanitizer|runtime error:' "$tmp" >/dev/null; then
+    echo "FAIL: sanitizer report:" >&2
+    grep -rE --include='*err*' -A20 'Sanitizer|runtime error:' "$tmp" | head -40 >&2; exit 1
 fi
 echo "fn_onnx: ok"

@@ -86,7 +86,22 @@ cmp "$1" "$2" || fail "schedules with the same seed differ"
 cmp -s "$1" "$T"/sched.2.* && fail "schedules with different seeds are equal"
 [ "$(grep -vc '^#' "$1")" -gt 100 ] || fail "schedule too short"
 
-# 7. dry run prints statistics and sends nothing
+# 7. two timing loops share one schedule exactly: request k is the k-th arrival (+1 ns: run times
+#    start at 1), whichever loop sent it
+"$FAASML" load --rate 300 -n 200 --seed 4 --schedule-out "$T/sched4"
+timeout 60 "$FAASML" load --rate 300 -n 200 --seed 4 --threads 2 --url "$URL_s/two" --db none -q \
+    --csv "$T/two.csv" >/dev/null
+python3 - "$T/sched4" "$T/two.csv" <<'PY'
+import csv, sys
+sched = [int(l) for l in open(sys.argv[1]) if not l.startswith('#')]
+rows = sorted(csv.DictReader(open(sys.argv[2])), key=lambda r: int(r['id']))
+assert [int(r['id']) for r in rows] == list(range(1, 201)), "ids"
+assert [int(r['scheduled_ns']) - 1 for r in rows] == sched, "scheduled times differ from the schedule"
+assert all(r['status'] == 'ok' for r in rows)
+PY
+[ "$(grep -c ' GET /two ' "$T/s.log")" = 200 ] || fail "two loops: server count"
+
+# 8. dry run prints statistics and sends nothing
 n_before=$(wc -l <"$T/s.log")
 "$FAASML" load --rate 50 -d 20s --dry-run --json --url "$URL_s/" >"$T/dry.json"
 [ "$(json_get "$T/dry.json" "abs(j['mean_rate'] - 50) < 10")" = True ] || fail "dry-run mean rate"

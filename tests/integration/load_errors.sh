@@ -62,3 +62,34 @@ bad=$(json_get "$T/die.json" "j['counts']['conn_error'] + j['counts']['timeout']
 [ "$((ok + bad))" = 200 ] || fail "ok+failed = $((ok + bad)) of 200: $(cat "$T/die.json")"
 [ "$("$FAASML" db "$T/die.db" --csv requests | grep -c ',conn_error,')" -ge 150 ] || fail "failures not stored"
 echo "load_errors: ok"
+
+# Ctrl-C: scheduling stops, outstanding requests finish, the run is recorded as interrupted
+"$FAASML" load -p constant --rate 100 -d 60s --url "$URL_s/int" --db "$T/int.db" --json \
+    --progress 200ms >"$T/int.json" 2>"$T/int.err" &
+LP=$!
+PIDS+=("$LP")
+sleep 1.5
+kill -INT "$LP"
+for _ in $(seq 100); do kill -0 "$LP" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$LP" 2>/dev/null && fail "faasml load did not stop on SIGINT"
+wait "$LP" || fail "interrupted run exited $?"
+[ "$(json_get "$T/int.json" "j['interrupted']")" = True ] || fail "not marked interrupted"
+n=$(json_get "$T/int.json" "j['scheduled']")
+[ "$n" -ge 50 ] && [ "$n" -le 300 ] || fail "interrupted after $n requests"
+"$FAASML" db "$T/int.db" | grep -q ' interrupted ' || fail "store status: $("$FAASML" db "$T/int.db")"
+grep -q '^progress: .* sent [0-9]* in-flight' "$T/int.err" || fail "no progress lines: $(cat "$T/int.err")"
+
+# a YAML workload, with a flag overriding its seed
+cat >"$T/w.yaml" <<'YAML'
+process: piecewise
+spacing: even
+segments:
+  - {kind: step, rate: 100, duration: 2s}
+  - {kind: ramp, from: 100, to: 0, duration: 2s}
+YAML
+"$FAASML" load --spec "$T/w.yaml" --dry-run --json >"$T/w.json"
+[ "$(json_get "$T/w.json" "j['count']")" = 300 ] || fail "yaml workload count: $(cat "$T/w.json")"
+"$FAASML" load --spec "$T/w.yaml" --seed 9 --dry-run --json | grep -q '"seed":9' || fail "seed override"
+printf 'process: poisson\nrate: -1\nrequests: 5\n' >"$T/w2.yaml"
+expect_err 2 "w2.yaml:1:1: rate is -1: must be > 0" --spec "$T/w2.yaml" --url "$URL_s/"
+echo "load_errors (signals, yaml): ok"

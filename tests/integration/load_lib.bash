@@ -16,13 +16,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # start_server NAME [server options]: starts the test server, sets URL_<NAME> and PID_<NAME>
 start_server() {
     local name=$1; shift
+    : >"$T/$name.out" # exists before the background shell opens it, so sed below can read it
     python3 "$FM_SOURCE_DIR/tests/integration/load_server.py" --log "$T/$name.log" "$@" \
         >"$T/$name.out" 2>"$T/$name.err" &
     local pid=$!
     PIDS+=("$pid")
     local url=""
     for _ in $(seq 100); do
-        url=$(sed -n 's/^listening on //p' "$T/$name.out" | head -1)
+        url=$(sed -n 's/^listening on //p' "$T/$name.out" 2>/dev/null | head -1 || true)
         [ -n "$url" ] && break
         sleep 0.05
     done

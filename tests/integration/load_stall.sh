@@ -24,12 +24,15 @@ assert lat[first] > 400e6, "first stalled request waited %.0f ms" % (lat[first] 
 end = max(done[i] for i in stalled)
 for i in stalled:
     # each one waits until the stall ends: latency = stall end - its own scheduled time
-    assert abs((sched[i] + lat[i]) - end) < 60e6, "request %d done %.1f ms before stall end" % (i, (end - sched[i] - lat[i]) / 1e6)
+    assert abs((sched[i] + lat[i]) - end) < 100e6, "request %d done %.1f ms before stall end" % (i, (end - sched[i] - lat[i]) / 1e6)
 # latencies decrease along the stall, one step per 5 ms of schedule
 assert lat[stalled[0]] - lat[stalled[-1]] > 300e6
-# sends were not held back by the outstanding requests (open loop)
+# sends were not held back by the outstanding requests (open loop): a client that waits for
+# responses would send these up to 500 ms late. The bounds leave room for a busy machine.
+sd = sorted(int(rows[i]['dispatch_error_ns']) for i in stalled)
+assert sd[len(sd) // 2] < 50e6, "stalled requests: median dispatch error %.1f ms" % (sd[len(sd) // 2] / 1e6)
 p99 = disp[int(len(disp) * 0.99)]
-assert p99 < 50e6, "dispatch error p99 %.1f ms" % (p99 / 1e6)
+assert p99 < 250e6, "dispatch error p99 %.1f ms" % (p99 / 1e6)
 print("stalled requests: %d, first waited %.0f ms, dispatch p99 %.0f us" % (len(stalled), lat[first] / 1e6, p99 / 1e3))
 PY
 echo "load_stall: ok"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real AWS CLI (Debian's awscli, installed by scripts/install-deps.sh) drives faasml serve
-# through --endpoint-url: a successful invoke, a function error and an unknown function.
+# through --endpoint-url: a successful invoke, a function error and an unknown function; then
+# boto3 (python3-boto3) the same way, including a throttle surfacing as TooManyRequestsException.
 source "$FM_SOURCE_DIR/tests/fixtures/platform/lib.sh"
 
 AWS=/usr/bin/aws
@@ -42,3 +43,38 @@ set -e
 [ "$rc" -ne 0 ] || fail "invoking an unknown function succeeded"
 expect_contains "$(cat "$TMP/err.txt")" "ResourceNotFoundException" "awscli 404"
 ok "aws lambda invoke: ResourceNotFoundException"
+
+if ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
+    echo "# SKIP boto3: python3-boto3 is not installed (scripts/install-deps.sh installs it)"
+    exit 0
+fi
+write_spec one echo "reserved_concurrency: 1" "timeout_s: 10"
+deploy one
+/usr/bin/python3 - "$URL" <<'PY' || fail "boto3 checks failed"
+import json, sys, threading, time
+import boto3, botocore.config, botocore.exceptions
+c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 config=botocore.config.Config(retries={"max_attempts": 0}))
+r = c.invoke(FunctionName="echo", Payload=b'{"from":"boto3"}', LogType="Tail")
+assert r["StatusCode"] == 200 and json.load(r["Payload"]) == {"from": "boto3"}, r
+assert r["ExecutedVersion"] == "$LATEST" and "LogResult" in r, r
+r = c.invoke(FunctionName="echo", InvocationType="Event", Payload=b'{}')
+assert r["StatusCode"] == 202, r
+r = c.invoke(FunctionName="echo", InvocationType="DryRun", Payload=b'{}')
+assert r["StatusCode"] == 204, r
+slow = threading.Thread(target=lambda: c.invoke(FunctionName="one", Payload=b'{"op":"sleep","s":1.5}'))
+slow.start()
+time.sleep(0.7)
+try:
+    c.invoke(FunctionName="one", Payload=b'{}')
+    raise SystemExit("expected a throttle")
+except c.exceptions.TooManyRequestsException as e:
+    assert e.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded", e.response
+slow.join()
+try:
+    c.invoke(FunctionName="nosuch", Payload=b'{}')
+    raise SystemExit("expected ResourceNotFoundException")
+except c.exceptions.ResourceNotFoundException:
+    pass
+PY
+ok "boto3: RequestResponse, Event, DryRun, TooManyRequestsException with Reason, ResourceNotFound"

@@ -4,7 +4,8 @@
 # Each gets its Lambda-shaped answer and the platform keeps serving the others.
 source "$FM_SOURCE_DIR/tests/fixtures/platform/lib.sh"
 
-start_serve --init-timeout 2s
+printf 'event_retry_delay: 200ms\n' >"$TMP/platform.yaml"
+start_serve --init-timeout 2s --config "$TMP/platform.yaml"
 write_spec echo echo "timeout_s: 1"
 write_spec exiter exit-at-init
 write_spec initerr init-error
@@ -63,6 +64,15 @@ code=$(invoke echo '{"still":"serving"}')
 expect_eq "$code" 200 "serving after junk"
 ok "malformed HTTP answered 4xx while others are served"
 
+# A client that gives up mid-invocation: the function still finishes, the platform serves on.
+curl -sS --max-time 0.3 -o /dev/null -X POST "$URL/2015-03-31/functions/echo/invocations" \
+    --data-binary '{"op":"sleep","s":0.6}' 2>/dev/null && fail "the slow request should have been cut"
+sleep 0.6
+code=$(invoke echo '{"after":"hangup"}')
+expect_eq "$code" 200 "serving after a client hung up"
+expect_eq "$(body)" '{"after":"hangup"}' "body after a client hung up"
+ok "a client that hangs up mid-invocation"
+
 # Bad specs, through the CLI and the admin API.
 printf 'name: bad\nruntime: custom\nbootstrap: /bin/true\nmemroy_mb: 5\n' >"$TMP/bad.yaml"
 set +e
@@ -92,6 +102,18 @@ expect_eq "$code" 403 "init/error after init"
 code=$(invoke echo '{"still":"fine"}')
 expect_eq "$code" 200 "serving after Runtime API misuse"
 ok "Runtime API answers 400 and 403"
+
+# An Event invocation that fails is retried twice (Lambda's default), here 200 ms then 400 ms later.
+errors_before=$(metric 'faasml_errors_total{function="echo"}')
+code=$(invoke echo '{"op":"error"}' -H 'X-Amz-Invocation-Type: Event')
+expect_eq "$code" 202 "failing Event accepted"
+for _ in $(seq 40); do
+    [ "$(metric 'faasml_errors_total{function="echo"}')" -ge $((errors_before + 3)) ] && break
+    sleep 0.1
+done
+sleep 0.8
+expect_eq "$(metric 'faasml_errors_total{function="echo"}')" $((errors_before + 3)) "first try + 2 retries"
+ok "a failing Event invocation is retried twice"
 
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/metrics")
 expect_eq "$code" 200 "metrics after faults"

@@ -25,7 +25,8 @@ expect_not_contains "$(tail_log)" "Init Duration" "warm REPORT"
 ok "warm invoke (no Init Duration)"
 
 # Lambda's environment and the Runtime API headers, as the runtime saw them.
-code=$(invoke echo '{"op":"env"}')
+ctx=$(printf '{"custom":{"k":"v"}}' | base64 -w0)
+code=$(invoke echo '{"op":"env"}' -H "X-Amz-Client-Context: $ctx")
 expect_eq "$code" 200 "env invoke"
 python3 - "$TMP/body" <<'PY' || fail "environment or headers wrong: $(body)"
 import json, sys
@@ -42,6 +43,7 @@ assert len(h["Lambda-Runtime-Aws-Request-Id"]) == 36, h
 assert int(h["Lambda-Runtime-Deadline-Ms"]) > 1.6e12, h
 assert h["Lambda-Runtime-Invoked-Function-Arn"].endswith(":function:echo"), h
 assert h["Lambda-Runtime-Trace-Id"].startswith("Root=1-"), h
+assert json.loads(h["Lambda-Runtime-Client-Context"]) == {"custom": {"k": "v"}}, h
 PY
 ok "Lambda environment and /next headers"
 

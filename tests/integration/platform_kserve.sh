@@ -8,7 +8,7 @@ if ! "$FAASML" fn --help >/dev/null 2>&1; then
     echo "# SKIP: the function host (faasml fn) is not built in this tree"
     exit 0
 fi
-start_serve
+start_serve --db "$TMP/db.sqlite"
 printf 'name: ident\nruntime: builtin-onnx\nmodel: "builtin:identity:FP32:1x3"\nmemory_mb: 512\n' \
     >"$TMP/ident.yaml"
 deploy ident
@@ -40,5 +40,31 @@ code=$(v2 -X POST "$URL/v2/models/ident/infer" --data-binary 'not json')
 expect_eq "$code" 400 "infer with invalid JSON"
 ok "KServe v2 errors"
 
+# A real ONNX model (a one-node Relu graph from the ONNX corpus) through the same path.
+printf 'name: relu\nruntime: builtin-onnx\nmodel: %s\n' "$SRC/fuzz/corpus/onnx/relu.onnx" >"$TMP/relu.yaml"
+deploy relu
+req='{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[-1,2,-3,4,-5,6]}]}'
+code=$(v2 -X POST "$URL/v2/models/relu/infer" --data-binary "$req")
+expect_eq "$code" 200 "relu infer: $(body)"
+python3 - "$TMP/body" <<'PY' || fail "relu response: $(body)"
+import json, sys
+out = json.load(open(sys.argv[1]))["outputs"][0]
+assert out["name"] == "y" and out["shape"] == [2, 3], out
+assert [float(v) for v in out["data"]] == [0, 2, 0, 4, 0, 6], out
+PY
+ok "KServe v2 infer on a small ONNX model (Relu)"
+
 grep -q 'FAASML_INIT' "$TMP/serve.err" || fail "the function host's init phases were not captured"
 ok "function host init phases captured"
+
+# The function host's init phases land in the instance's row.
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "serve exited non-zero"
+SERVE_PID=
+"$FAASML" db "$TMP/db.sqlite" --csv instances >"$TMP/inst.csv"
+python3 - "$TMP/inst.csv" <<'PY' || fail "instance rows: $(cat "$TMP/inst.csv")"
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["function"] == "relu"]
+assert rows and float(rows[0]["load_ms"]) > 0 and float(rows[0]["runtime_init_ms"]) > 0, rows
+PY
+ok "cold-start phases (function host load_ms) recorded per instance"

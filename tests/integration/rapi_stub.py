@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """A minimal Lambda Runtime API server for tests of custom runtimes (`bootstrap`).
 
-usage: rapi_stub.py EVENTS.json RESULTS.json
+usage: rapi_stub.py EVENTS.json RESULTS.json [MAX_RESPONSE_BYTES]
 EVENTS.json is a list of {"id": str, "body": <any JSON or a raw string>, "deadline_in_ms": int,
 "trace_id": str}; the server hands them out in order on GET /2018-06-01/runtime/invocation/next
 (with the Lambda-Runtime-* headers) and records every /response, /error and /init/error. Once
 every event is answered, or an init error arrives, RESULTS.json is written (atomically) and later
-/next calls block, as on Lambda between events. The first stdout line is the ready line.
+/next calls block, as on Lambda between events. A /response over MAX_RESPONSE_BYTES (default
+Lambda's 6291556) gets RIE's 413 and leaves the event open for an /error. The first stdout line
+is the ready line.
 """
 
 import json
@@ -22,7 +24,8 @@ PREFIX = "/2018-06-01/runtime"
 class State:
     """Events still to hand out, answers so far, and where to write them."""
 
-    def __init__(self, events, results_path):
+    def __init__(self, events, results_path, max_response):
+        self.max_response = max_response
         self.events = list(events)
         self.pending = {e["id"] for e in events}
         self.results = {"answers": {}, "init_error": None, "next_calls": 0}
@@ -96,6 +99,10 @@ class Handler(BaseHTTPRequestHandler):
             if parts[2] not in st.pending:
                 return self.reply(400, {"errorType": "InvalidRequestID",
                                         "errorMessage": parts[2]})
+            if parts[3] == "response" and n > st.max_response:
+                return self.reply(413, {"errorType": "RequestEntityTooLarge", "errorMessage":
+                                        f"Exceeded maximum allowed payload size "
+                                        f"({st.max_response} bytes)."})
             st.pending.discard(parts[2])
             st.results["answers"][parts[2]] = {"kind": parts[3], "error_type": err_type,
                                                "body": parsed}
@@ -109,7 +116,7 @@ def main():
         events = json.load(fh)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
-    srv.state = State(events, sys.argv[2])
+    srv.state = State(events, sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 6291556)
     print(f"listening on http://127.0.0.1:{srv.server_address[1]}", flush=True)
     srv.serve_forever()
 

@@ -24,7 +24,7 @@ db=$tmp/results.db
 # --- terminal table, JSON, CSV -------------------------------------------------------------
 "$FAASML" report "$db" >"$tmp/table.txt" 2>"$tmp/err" || { cat "$tmp/err"; fail "report"; }
 for want in "lambda-1024 (#1)" "gcf-1024 (#2)" "sagemaker-m5 (#3)" "ec2-g4dn (#4)" \
-            "empty-run (#5)" "no successful requests" "(run's own)" "SLO 300 ms"; do
+            "empty-run (#5)" "all-throttled (#6)" "no successful requests" "(run's own)" "SLO 300 ms"; do
     grep -qF -- "$want" "$tmp/table.txt" || { cat "$tmp/table.txt"; fail "table lacks '$want'"; }
 done
 ! grep -qiE '(^|[^a-z])(nan|inf)([^a-z]|$)' "$tmp/table.txt" || fail "table shows NaN or inf"
@@ -34,17 +34,18 @@ python3 - "$tmp/r.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(f"non-JSON number {c}"))
 runs = {x["name"]: x for x in r["runs"]}
-assert r["snapshot"] == "2021" and len(runs) == 5, runs.keys()
+assert r["snapshot"] == "2021" and len(runs) == 6, runs.keys()
 lam = runs["lambda-1024"]
 assert lam["cost"]["offer"] == "aws-lambda-x86" and lam["cost"]["usd"] > 0
 assert any(c["offer"] == "aws-lambda-x86-100ms" for c in lam["cost_elsewhere"])
 p99 = lam["metrics"]["latency_p99_ms"]
 assert p99["ci"][0] <= p99["value"] <= p99["ci"][1], p99
 assert runs["empty-run"]["metrics"]["latency_p50_ms"]["note"] == "no successful requests"
+assert runs["all-throttled"]["metrics"]["success_ratio"]["value"] == 0
 PY
 
 "$FAASML" report "$db" --format csv >"$tmp/r.csv"
-[ "$(wc -l <"$tmp/r.csv")" -eq 6 ] || fail "csv should have a header and 5 rows"
+[ "$(wc -l <"$tmp/r.csv")" -eq 7 ] || fail "csv should have a header and 6 rows"
 
 # choosing runs: by name and by id, in a database named with --db
 "$FAASML" report --db "$db" lambda-1024 --run 4 >"$tmp/two.txt"
@@ -67,7 +68,7 @@ expect_fail 1 "newer than this faasml" -- "$FAASML" report "$tmp/newer.db"
 # --- HTML ------------------------------------------------------------------------------------
 out=$tmp/report
 "$FAASML" report "$db" --html "$out" >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "html"; }
-for f in index.html report.json latency_cdf cost coldstart latency_cost timeline_1 timeline_5; do
+for f in index.html report.json latency_cdf cost coldstart latency_cost timeline_1 timeline_5 timeline_6; do
     case $f in *.*) [ -s "$out/$f" ] || fail "missing $f" ;;
     *) for ext in svg gp dat; do [ -s "$out/$f.$ext" ] || fail "missing $f.$ext"; done ;; esac
 done
@@ -105,13 +106,13 @@ chrome --virtual-time-budget=10000 --dump-dom "file://$tmp/probe/index.html" >"$
 grep -q 'id="imgcheck"' "$tmp/dom.html" || fail "the image probe did not run"
 ! grep -q 'IMG_BROKEN:' "$tmp/dom.html" || { grep -o 'IMG_BROKEN:[^ <]*' "$tmp/dom.html"; fail "an image did not load"; }
 loaded=$(grep -o 'IMG_OK:[a-z_0-9]*\.svg' "$tmp/dom.html" | sort -u | wc -l)
-[ "$loaded" -eq 9 ] || fail "expected 9 figures loaded, saw $loaded"
+[ "$loaded" -eq 10 ] || fail "expected 10 figures loaded, saw $loaded"
 
 # the screenshot shows the figures: compare coloured pixels with the page's figures hidden
-chrome --screenshot="$tmp/shot.png" --window-size=1280,6000 --force-device-scale-factor=0.5 "file://$out/index.html" >/dev/null \
+chrome --screenshot="$tmp/shot.png" --window-size=1280,10000 --force-device-scale-factor=0.5 "file://$out/index.html" >/dev/null \
     || fail "chromium screenshot failed"
 sed -i 's|</style>|img{visibility:hidden}</style>|' "$tmp/probe/index.html"
-chrome --screenshot="$tmp/noimg.png" --window-size=1280,6000 --force-device-scale-factor=0.5 "file://$tmp/probe/index.html" \
+chrome --screenshot="$tmp/noimg.png" --window-size=1280,10000 --force-device-scale-factor=0.5 "file://$tmp/probe/index.html" \
     >/dev/null || fail "chromium screenshot failed"
 python3 - "$tmp/shot.png" "$tmp/noimg.png" <<'PY'
 import struct, sys, zlib

@@ -42,7 +42,7 @@ typedef struct ph_ev {
     int64_t t;
     uint64_t seq;
     int kind;
-    uint64_t arg; /* instance id or request index */
+    uint64_t arg;  /* instance id or request index */
     uint32_t disp; /* DONE: index into the dispatch table */
 } ph_ev;
 
@@ -154,22 +154,17 @@ static inline int ph_run(const policy_config *cfg, const int64_t *arrivals, size
                 disp[dn] = malloc(a->n * sizeof(uint64_t));
                 memcpy(disp[dn], a->requests, a->n * sizeof(uint64_t));
                 dlen[dn] = a->n;
-                ph_push(&h, now + m->service_ns + (int64_t)(a->items - 1) * m->per_item_ns,
-                        PH_DONE, a->instance, (uint32_t)dn);
+                ph_push(&h, now + m->service_ns + (int64_t)(a->items - 1) * m->per_item_ns, PH_DONE,
+                        a->instance, (uint32_t)dn);
                 dn++;
                 break;
-            case POLICY_ACT_THROTTLE:
-                r->throttled++;
-                break;
-            case POLICY_ACT_REJECT:
-                r->rejected++;
-                break;
+            case POLICY_ACT_THROTTLE: r->throttled++; break;
+            case POLICY_ACT_REJECT: r->rejected++; break;
             case POLICY_ACT_STOP:
                 r->stops++;
                 ph_push(&h, now, PH_STOPPED, a->instance, 0);
                 break;
-            default:
-                break;
+            default: break;
             }
         }
         if (acts.wake_ns != INT64_MAX && acts.wake_ns != armed) {
@@ -184,9 +179,18 @@ static inline int ph_run(const policy_config *cfg, const int64_t *arrivals, size
         now = e.t;
         ev = (policy_event){.items = 1};
         switch (e.kind) {
-        case PH_READY: ev.type = POLICY_EV_READY; ev.instance = e.arg; break;
-        case PH_STOPPED: ev.type = POLICY_EV_STOPPED; ev.instance = e.arg; break;
-        case PH_ARRIVE: ev.type = POLICY_EV_ARRIVE; ev.request = e.arg; break;
+        case PH_READY:
+            ev.type = POLICY_EV_READY;
+            ev.instance = e.arg;
+            break;
+        case PH_STOPPED:
+            ev.type = POLICY_EV_STOPPED;
+            ev.instance = e.arg;
+            break;
+        case PH_ARRIVE:
+            ev.type = POLICY_EV_ARRIVE;
+            ev.request = e.arg;
+            break;
         case PH_TICK:
             ev.type = POLICY_EV_TICK;
             r->ticks++;

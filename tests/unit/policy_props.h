@@ -39,12 +39,12 @@ typedef struct pp_state {
     int64_t now;
 } pp_state;
 
-#define PP_CHECK(cond, what)                                                                      \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "policy property broken: %s (%s:%d)\n", what, __FILE__, __LINE__);  \
-            abort();                                                                              \
-        }                                                                                         \
+#define PP_CHECK(cond, what)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "policy property broken: %s (%s:%d)\n", what, __FILE__, __LINE__);     \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Answers one request in the shadow; why: each caller gets exactly one answer. */
@@ -83,11 +83,8 @@ static inline void pp_apply(pp_state *s)
             in->stop_seen = true;
             break;
         case POLICY_ACT_THROTTLE:
-        case POLICY_ACT_REJECT:
-            pp_answer(s, a->request);
-            break;
-        default:
-            PP_CHECK(false, "unknown action");
+        case POLICY_ACT_REJECT: pp_answer(s, a->request); break;
+        default: PP_CHECK(false, "unknown action");
         }
     }
 }
@@ -122,10 +119,10 @@ static inline int pp_pick(pp_state *s, unsigned k, int want)
         pp_inst *in = &s->inst[i];
         if (!in->live)
             continue;
-        bool ok = want == 0   ? !in->ready_sent /* starting (maybe stopped meanwhile) */
-                  : want == 1 ? in->in_flight > 0                           /* busy */
-                  : want == 2 ? in->stop_seen                               /* stopping */
-                              : true;                                       /* any */
+        bool ok = want == 0   ? !in->ready_sent   /* starting (maybe stopped meanwhile) */
+                  : want == 1 ? in->in_flight > 0 /* busy */
+                  : want == 2 ? in->stop_seen     /* stopping */
+                              : true;             /* any */
         if (ok)
             idx[n++] = i;
     }
@@ -193,8 +190,8 @@ static inline void pp_run(const uint8_t *data, size_t size)
             if ((j = pp_pick(s, arg, op == 4 ? 2 : 3)) >= 0) {
                 pp_inst *in = &s->inst[j];
                 bool starting = !in->ready_sent && !in->stop_seen;
-                policy_event_type t = starting && (arg & 1) ? POLICY_EV_START_FAILED
-                                                            : POLICY_EV_STOPPED;
+                policy_event_type t =
+                    starting && (arg & 1) ? POLICY_EV_START_FAILED : POLICY_EV_STOPPED;
                 in->live = false; /* before apply: a replacement may take the slot */
                 PP_CHECK(pp_send(s, t, 0, in->id) == 0, "stopped refused");
             }

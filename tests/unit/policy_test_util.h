@@ -69,8 +69,8 @@ static inline const char *pt_ev(pt *t, policy_event_type type, int64_t now, uint
 static inline policy_instance_id pt_inst(const pt *t, uint32_t slot)
 {
     for (uint32_t i = 0; i < t->acts.n; i++)
-        if (t->acts.v[i].type == POLICY_ACT_START && policy_instance_slot(t->acts.v[i].instance) ==
-                                                         slot)
+        if (t->acts.v[i].type == POLICY_ACT_START &&
+            policy_instance_slot(t->acts.v[i].instance) == slot)
             return t->acts.v[i].instance;
     return 0;
 }

@@ -1,10 +1,13 @@
 /* Unit tests of the analyzer on hand-made runs with known answers, and a seeded simulation study
  * of the confidence intervals' coverage. Run as `test_analyze --fixture DB` it writes the small
  * recorded runs the report integration test renders. */
+/* cmocka.h needs these first */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <stdio.h>
@@ -18,17 +21,17 @@
 #define MS 1000000LL
 #define T0 1700000000000000000LL /* an arbitrary wall-clock origin */
 
-static bool sanitized(void)
-{
-    const char *s = getenv("FM_SANITIZED");
-    return s && (strcmp(s, "1") == 0 || strcmp(s, "ON") == 0 || strcmp(s, "TRUE") == 0);
-}
-
 static int64_t begin(store *s, const char *name, const char *profile, const char *config)
 {
     fm_err err = {0};
-    store_run r = {.name = name, .mode = "sim", .profile = profile, .config = config, .seed = 7,
-                   .host = "{}", .started_ns = T0, .status = "done"};
+    store_run r = {.name = name,
+                   .mode = "sim",
+                   .profile = profile,
+                   .config = config,
+                   .seed = 7,
+                   .host = "{}",
+                   .started_ns = T0,
+                   .status = "done"};
     assert_int_equal(store_run_begin(s, &r, &err), 0);
     return r.id;
 }
@@ -39,12 +42,22 @@ static void req(store *s, int64_t run, int64_t id, const char *fn, double t_ms, 
 {
     fm_err err = {0};
     int64_t sent = T0 + (int64_t)llround(t_ms * MS);
-    store_request r = {.run = run, .id = id, .function = fn, .scheduled_ns = sent,
-                       .sent_ns = sent, .first_byte_ns = 0,
+    store_request r = {.run = run,
+                       .id = id,
+                       .function = fn,
+                       .scheduled_ns = sent,
+                       .sent_ns = sent,
+                       .first_byte_ns = 0,
                        .done_ns = sent + (int64_t)llround(lat_ms * MS),
-                       .status = http == 200 ? "ok" : http == 429 ? "throttled" : "error",
-                       .http_code = http, .cold = cold, .instance = inst,
-                       .duration_ms = dur_ms, .billed_ms = ceil(dur_ms), .memory_mb = mem,
+                       .status = http == 200   ? "ok"
+                                 : http == 429 ? "throttled"
+                                               : "error",
+                       .http_code = http,
+                       .cold = cold,
+                       .instance = inst,
+                       .duration_ms = dur_ms,
+                       .billed_ms = ceil(dur_ms),
+                       .memory_mb = mem,
                        .batch_size = 1};
     assert_int_equal(store_request_add(s, &r, &err), 0);
 }
@@ -53,12 +66,20 @@ static void inst(store *s, int64_t run, int64_t id, const char *fn, int mem, boo
                  double created_ms, double stopped_ms)
 {
     fm_err err = {0};
-    store_instance i = {.run = run, .id = id, .function = fn, .memory_mb = mem, .provisioned = pc,
+    store_instance i = {.run = run,
+                        .id = id,
+                        .function = fn,
+                        .memory_mb = mem,
+                        .provisioned = pc,
                         .created_ns = T0 + (int64_t)(created_ms * MS),
                         .ready_ns = T0 + (int64_t)((created_ms + 250) * MS),
                         .stopped_ns = stopped_ms > 0 ? T0 + (int64_t)(stopped_ms * MS) : 0,
-                        .spawn_ms = 12, .runtime_init_ms = 40, .download_ms = 80, .load_ms = 110,
-                        .warmup_ms = 8, .cold_path = pc ? "provisioned" : "exec",
+                        .spawn_ms = 12,
+                        .runtime_init_ms = 40,
+                        .download_ms = 80,
+                        .load_ms = 110,
+                        .warmup_ms = 8,
+                        .cold_path = pc ? "provisioned" : "exec",
                         .stop_reason = stopped_ms > 0 ? "idle" : NULL};
     assert_int_equal(store_instance_put(s, &i, &err), 0);
 }
@@ -131,7 +152,8 @@ static void test_quantile_ci_textbook(void **st)
     assert_true(lo >= 40 && lo <= 41);
     double exact = 0; /* independent check of the reported coverage: sum the pmf directly */
     for (size_t k = lo; k < hi; k++)
-        exact += exp(lgamma(101) - lgamma((double)k + 1) - lgamma(101 - (double)k) + 100 * log(0.5));
+        exact +=
+            exp(lgamma(101) - lgamma((double)k + 1) - lgamma(101 - (double)k) + 100 * log(0.5));
     assert_float_equal(cov, exact, 1e-12);
     assert_true(cov >= 0.95 && cov < 0.96);
     /* too few samples for a 95% interval of p99 */
@@ -193,9 +215,9 @@ static void test_success_ratio_at_slo_boundary(void **st)
     assert_int_equal(store_open(":memory:", &s, &err), 0);
     int64_t run = begin(s, "slo", "lambda", "{\"slo_ms\": 150}");
     req(s, run, 1, "f", 0, 100, 200, false, -1, 90, 512);
-    req(s, run, 2, "f", 10, 200, 200, false, -1, 90, 512); /* exactly at the SLO */
+    req(s, run, 2, "f", 10, 200, 200, false, -1, 90, 512);        /* exactly at the SLO */
     req(s, run, 3, "f", 20, 200.000001, 200, false, -1, 90, 512); /* 1 ns over */
-    req(s, run, 4, "f", 30, 50, 500, false, -1, 40, 512);  /* fast but an error */
+    req(s, run, 4, "f", 30, 50, 500, false, -1, 40, 512);         /* fast but an error */
     an_run *r = analyze(s, run, 200);
     assert_int_equal(r->total.n_success, 2);
     assert_float_equal(r->total.success_ratio.est.v, 0.5, 1e-12);
@@ -284,6 +306,42 @@ static void test_cold_starts_instances_utilisation(void **st)
     store_close(s);
 }
 
+/* Per-state gauges of two functions at the same times add up to the instances alive. */
+static void test_instance_points_merge(void **st)
+{
+    (void)st;
+    store *s;
+    fm_err err = {0};
+    assert_int_equal(store_open(":memory:", &s, &err), 0);
+    int64_t run = begin(s, "pts", "lambda", "{}");
+    req(s, run, 1, "a", 0, 10, 200, false, -1, 5, 128);
+    req(s, run, 2, "a", 10000, 10, 200, false, -1, 5, 128);
+    static const struct {
+        const char *fn, *metric;
+        double t_s, v;
+    } pts[] = {{"a", "instances_idle", 0, 1},  {"a", "instances_busy", 0, 2},
+               {"b", "instances_busy", 0, 3},  {"a", "instances_starting", 5, 1},
+               {"a", "instances_busy", 5, 1},  {"b", "queue_depth", 5, 40},
+               {"b", "instances_idle", 10, 0}, {"a", "instances_busy", 10, 0}};
+    for (size_t i = 0; i < FM_ARRAY_LEN(pts); i++) {
+        store_point p = {run, pts[i].fn, T0 + (int64_t)(pts[i].t_s * 1e9), pts[i].metric, pts[i].v};
+        assert_int_equal(store_point_add(s, &p, &err), 0);
+    }
+    an_run *r = analyze(s, run, 0);
+    assert_string_equal(r->instances_source, "points table");
+    assert_int_equal(r->n_instances, 3);
+    assert_float_equal(r->instances[0].y, 6, 0); /* 1 idle + 2 busy + 3 busy */
+    assert_float_equal(r->instances[1].y, 2, 0);
+    assert_float_equal(r->instances[2].y, 0, 0);
+    assert_int_equal(r->n_busy, 3);
+    assert_float_equal(r->busy[0].y, 5, 0);
+    assert_float_equal(r->total.instances_max.v, 6, 0);
+    /* 6 for 5 s, 2 for 5 s and 0 until the last response at 10.01 s */
+    assert_float_equal(r->total.instances_mean.v, 40 / 10.01, 1e-9);
+    analyze_run_free(r);
+    store_close(s);
+}
+
 static void test_costs_in_report(void **st)
 {
     (void)st;
@@ -314,6 +372,106 @@ static void test_costs_in_report(void **st)
     analyze_run_free(r);
     store_close(s);
     cost_catalog_free(cat);
+}
+
+/* The load generator records -1 for what the platform did not report: never a negative cost or
+ * utilisation, but words. */
+static void test_unknown_quantities(void **st)
+{
+    (void)st;
+    store *s;
+    fm_err err = {0};
+    cost_catalog *cat = real_catalog();
+    assert_int_equal(store_open(":memory:", &s, &err), 0);
+    int64_t run = begin(s, "blind", "lambda", "{\"memory_mb\": 512}");
+    for (int i = 0; i < 3; i++) {
+        store_request r = {.run = run,
+                           .id = i,
+                           .function = "f",
+                           .scheduled_ns = T0 + i * MS,
+                           .sent_ns = T0 + i * MS,
+                           .done_ns = T0 + (i + 50) * MS,
+                           .status = "ok",
+                           .http_code = 200,
+                           .instance = -1,
+                           .init_ms = -1,
+                           .duration_ms = -1,
+                           .billed_ms = -1};
+        assert_int_equal(store_request_add(s, &r, &err), 0);
+    }
+    an_opts o = {.level = 0.95, .prices = cat, .snapshot = "current"};
+    an_run *r;
+    assert_int_equal(analyze_run(s, run, &o, &r, &err), 0);
+    assert_non_null(r->total.utilisation.why);
+    assert_non_null(r->total.busy_s.why);
+    assert_true(r->has_own);
+    assert_false(r->own.priced);
+    assert_non_null(strstr(r->own.why, "no invocation durations recorded"));
+    assert_int_equal(r->total.cold_starts, 0);
+    render_all(r, "no invocation durations recorded");
+    analyze_run_free(r);
+    /* with durations but no memory size per request, the configured 512 MB is billed */
+    int64_t run2 = begin(s, "mem", "lambda", "{\"memory_mb\": 512}");
+    req(s, run2, 1, "f", 0, 30, 200, false, -1, 20, 0);
+    assert_int_equal(analyze_run(s, run2, &o, &r, &err), 0);
+    assert_true(r->own.priced);
+    assert_float_equal(r->own.total, 0.020 * 0.5 * 0.0000166667 + 0.0000002, 1e-15);
+    analyze_run_free(r);
+    store_close(s);
+    cost_catalog_free(cat);
+}
+
+/* Rows a buggy or foreign writer might leave: no function, no status, a response before its
+ * send, a send before its schedule, times far apart, an instance that stopped before it started.
+ * The analysis must still finish and print no NaN. */
+static void test_odd_rows(void **st)
+{
+    (void)st;
+    store *s;
+    fm_err err = {0};
+    assert_int_equal(store_open(":memory:", &s, &err), 0);
+    int64_t run = begin(s, "odd", NULL, "not json");
+    store_request rows[] = {
+        {.run = run, .id = 1, .sent_ns = 10, .done_ns = 5, .http_code = 200},
+        {.run = run,
+         .id = 2,
+         .function = "f",
+         .scheduled_ns = 100,
+         .sent_ns = 50,
+         .done_ns = 60,
+         .status = "ok",
+         .http_code = 204,
+         .duration_ms = 1e9},
+        {.run = run,
+         .id = 3,
+         .function = "f",
+         .scheduled_ns = 4000000000000000000LL,
+         .sent_ns = 4000000000000000000LL,
+         .done_ns = 4000000000000000001LL,
+         .status = "ok",
+         .http_code = 200,
+         .cold = true,
+         .instance = 7},
+        {.run = run, .id = 4, .function = "g", .status = "dropped"},
+    };
+    for (size_t i = 0; i < FM_ARRAY_LEN(rows); i++)
+        assert_int_equal(store_request_add(s, &rows[i], &err), 0);
+    store_instance in = {
+        .run = run, .id = 7, .function = "f", .created_ns = 900, .stopped_ns = 100};
+    assert_int_equal(store_instance_put(s, &in, &err), 0);
+    cost_catalog *cat = real_catalog();
+    an_opts o = {.level = 0.95, .prices = cat, .snapshot = "2021"};
+    an_run *r;
+    assert_int_equal(analyze_run(s, run, &o, &r, &err), 0);
+    assert_int_equal(r->total.n_requests, 4);
+    assert_int_equal(r->total.n_2xx, 2); /* the response before its send is not a latency */
+    assert_false(r->has_own);            /* no profile: no price, in words */
+    assert_non_null(strstr(r->own_why, "not a billing profile"));
+    assert_true(r->total.dispatch_mean_ms.v < 0); /* sent before scheduled: shown as it is */
+    render_all(r, "not a billing profile");
+    analyze_run_free(r);
+    cost_catalog_free(cat);
+    store_close(s);
 }
 
 static void test_newer_schema_refused(void **st)
@@ -347,7 +505,8 @@ static void test_newer_schema_refused(void **st)
 /* ---- the fixture for tests/integration/report_html.sh --------------------------------------- */
 
 /* Writes four small runs (lambda, gcf, managed, server) with bursts, cold starts, throttles and
- * instance series, so every figure of the HTML report has something to draw. */
+ * instance series, so every figure of the HTML report has something to draw, then an empty run
+ * and a run whose every request was throttled. */
 static int write_fixture(const char *path)
 {
     store *s;
@@ -369,19 +528,32 @@ static int write_fixture(const char *path)
     fm_rng rng;
     fm_rng_seed(&rng, 42);
     for (size_t k = 0; k < FM_ARRAY_LEN(runs); k++) {
-        store_run r = {.name = runs[k].name, .mode = k % 2 ? "sim" : "live",
-                       .profile = runs[k].profile, .config = runs[k].config, .seed = 42,
-                       .host = "{}", .started_ns = T0, .status = "done"};
+        store_run r = {.name = runs[k].name,
+                       .mode = k % 2 ? "sim" : "live",
+                       .profile = runs[k].profile,
+                       .config = runs[k].config,
+                       .seed = 42,
+                       .host = "{}",
+                       .started_ns = T0,
+                       .status = "done"};
         if (store_run_begin(s, &r, &err))
             goto fail;
         bool serverless = runs[k].cold_ms > 0;
         int n_inst = serverless ? 0 : 2;
         for (int i = 1; i <= n_inst; i++) {
-            store_instance in = {.run = r.id, .id = i, .function = "mobilenet",
-                                 .memory_mb = 8192, .created_ns = T0 - 60000 * MS,
-                                 .ready_ns = T0 - 1000 * MS, .stopped_ns = T0 + 62000 * MS,
-                                 .spawn_ms = 900, .runtime_init_ms = 4000, .download_ms = 9000,
-                                 .load_ms = 1500, .warmup_ms = 300, .cold_path = "exec",
+            store_instance in = {.run = r.id,
+                                 .id = i,
+                                 .function = "mobilenet",
+                                 .memory_mb = 8192,
+                                 .created_ns = T0 - 60000 * MS,
+                                 .ready_ns = T0 - 1000 * MS,
+                                 .stopped_ns = T0 + 62000 * MS,
+                                 .spawn_ms = 900,
+                                 .runtime_init_ms = 4000,
+                                 .download_ms = 9000,
+                                 .load_ms = 1500,
+                                 .warmup_ms = 300,
+                                 .cold_path = "exec",
                                  .stop_reason = "shutdown"};
             if (store_instance_put(s, &in, &err))
                 goto fail;
@@ -402,48 +574,90 @@ static int write_fixture(const char *path)
                 int http = fm_rng_uniform(&rng) < 0.01 ? 429 : 200;
                 int64_t instance = serverless ? (cold ? next_inst++ : 100 + (id % 8)) : 1 + id % 2;
                 if (cold) {
-                    store_instance in = {.run = r.id, .id = instance, .function = "mobilenet",
-                                         .memory_mb = 1024, .created_ns = sched,
+                    store_instance in = {.run = r.id,
+                                         .id = instance,
+                                         .function = "mobilenet",
+                                         .memory_mb = 1024,
+                                         .created_ns = sched,
                                          .ready_ns = sched + (int64_t)(runs[k].cold_ms * MS),
                                          .stopped_ns = sched + (int64_t)((20 + alive % 7) * 1e9),
-                                         .spawn_ms = 60, .runtime_init_ms = 180,
+                                         .spawn_ms = 60,
+                                         .runtime_init_ms = 180,
                                          .download_ms = runs[k].cold_ms * 0.45,
-                                         .load_ms = runs[k].cold_ms * 0.3, .warmup_ms = 25,
-                                         .cold_path = "exec", .stop_reason = "idle"};
+                                         .load_ms = runs[k].cold_ms * 0.3,
+                                         .warmup_ms = 25,
+                                         .cold_path = "exec",
+                                         .stop_reason = "idle"};
                     if (store_instance_put(s, &in, &err))
                         goto fail;
                     alive++;
                 }
                 double dur = lat * 0.8;
-                store_request q = {.run = r.id, .id = id++, .function = "mobilenet",
+                store_request q = {.run = r.id,
+                                   .id = id++,
+                                   .function = "mobilenet",
                                    .scheduled_ns = sched,
                                    .sent_ns = sched + (int64_t)(fm_rng_exp(&rng, 5) * 1e6),
-                                   .status = http == 200 ? "ok" : "throttled", .http_code = http,
-                                   .cold = cold, .instance = http == 200 ? instance : -1,
+                                   .status = http == 200 ? "ok" : "throttled",
+                                   .http_code = http,
+                                   .cold = cold,
+                                   .instance = http == 200 ? instance : -1,
                                    .init_ms = cold ? runs[k].cold_ms : 0,
                                    .duration_ms = http == 200 ? dur : 0,
                                    .billed_ms = http == 200 ? ceil(dur) : 0,
-                                   .memory_mb = 1024, .batch_size = 1};
+                                   .memory_mb = 1024,
+                                   .batch_size = 1};
                 q.done_ns = q.sent_ns + (int64_t)((http == 200 ? lat : 2) * MS);
                 if (store_request_add(s, &q, &err))
                     goto fail;
             }
         }
-        if (!serverless)
-            for (int sec = 0; sec <= 60; sec += 5) {
-                store_point p = {.run = r.id, .function = "mobilenet", .t_ns = T0 + sec * 1000 * MS,
-                                 .metric = "instances", .value = 2};
-                if (store_point_add(s, &p, &err))
-                    goto fail;
-            }
+        /* the platform's per-state gauges: busy during the bursts, the rest idle */
+        for (int sec = 0; !serverless && sec <= 60; sec += 5) {
+            double busy = (sec / 15) % 2 ? 2 : 1;
+            store_point p[] = {
+                {r.id, "mobilenet", T0 + sec * 1000 * MS, "instances_busy", busy},
+                {r.id, "mobilenet", T0 + sec * 1000 * MS, "instances_idle", 2 - busy}};
+            if (store_point_add(s, &p[0], &err) || store_point_add(s, &p[1], &err))
+                goto fail;
+        }
         if (store_run_end(s, r.id, T0 + 61000 * MS, "done", &err))
             goto fail;
     }
     /* an empty run: the report must say so rather than fail */
-    store_run e = {.name = "empty-run", .mode = "live", .profile = "lambda", .config = "{}",
-                   .host = "{}", .started_ns = T0, .status = "failed"};
+    store_run e = {.name = "empty-run",
+                   .mode = "live",
+                   .profile = "lambda",
+                   .config = "{}",
+                   .host = "{}",
+                   .started_ns = T0,
+                   .status = "failed"};
     if (store_run_begin(s, &e, &err))
         goto fail;
+    /* a run whose every request was throttled: latency figures have nothing to draw */
+    store_run t = {.name = "all-throttled",
+                   .mode = "sim",
+                   .profile = "lambda",
+                   .config = "{}",
+                   .host = "{}",
+                   .started_ns = T0,
+                   .status = "done"};
+    if (store_run_begin(s, &t, &err))
+        goto fail;
+    for (int i = 0; i < 20; i++) {
+        store_request q = {.run = t.id,
+                           .id = i,
+                           .function = "mobilenet",
+                           .scheduled_ns = T0 + i * 100 * MS,
+                           .sent_ns = T0 + i * 100 * MS,
+                           .done_ns = T0 + i * 100 * MS + 3 * MS,
+                           .status = "throttled",
+                           .http_code = 429,
+                           .instance = -1,
+                           .memory_mb = 1024};
+        if (store_request_add(s, &q, &err))
+            goto fail;
+    }
     store_close(s);
     return 0;
 fail:
@@ -463,9 +677,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_success_ratio_at_slo_boundary),
         cmocka_unit_test(test_empty_and_failed_runs),
         cmocka_unit_test(test_cold_starts_instances_utilisation),
+        cmocka_unit_test(test_instance_points_merge),
         cmocka_unit_test(test_costs_in_report),
+        cmocka_unit_test(test_unknown_quantities),
+        cmocka_unit_test(test_odd_rows),
         cmocka_unit_test(test_newer_schema_refused),
     };
-    (void)sanitized;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,12 @@
 /* Unit tests of the cost module: the catalogue loader (and its file:line errors) and each
  * profile's billing formula against hand calculations. */
+/* cmocka.h needs these first */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +35,10 @@ static const char catalogue[] =
     "      request: {usd: 0.0000002, status: doc, date: '2024-01-01', source: hand}\n"
     "      pc_gb_s: {usd: 0.000004, status: 2nd, date: '2024-01-01', source: hand}\n"
     "      pc_duration_gb_s: {usd: 0.000009, status: 2nd, date: '2024-01-01', source: hand}\n"
+    "  - {id: laminit, snapshot: test, profile: lambda, name: INIT billed, granularity_ms: 1,\n"
+    "     bills_init: true, source: hand, date: '2025-08-01',\n"
+    "     prices: {gb_s: {usd: 0.00001, status: doc, date: '2025', source: h},\n"
+    "              request: {usd: 0.0000002, status: doc, date: '2025', source: h}}}\n"
     "  - id: lam100\n"
     "    snapshot: test\n"
     "    profile: lambda\n"
@@ -96,11 +103,11 @@ static const cost_offer *offer(const char *id)
     return o;
 }
 
-static cost_usage usage_of(const cost_invocation *inv, size_t n, const cost_span *sp,
-                           size_t ns, cost_profile p)
+static cost_usage usage_of(const cost_invocation *inv, size_t n, const cost_span *sp, size_t ns,
+                           cost_profile p)
 {
-    return (cost_usage){.inv = inv, .n_inv = n, .spans = sp, .n_spans = ns, .n_ok = (int64_t)n,
-                        .profile = p};
+    return (cost_usage){
+        .inv = inv, .n_inv = n, .spans = sp, .n_spans = ns, .n_ok = (int64_t)n, .profile = p};
 }
 
 static void test_lambda_1ms_vs_100ms(void **st)
@@ -126,13 +133,35 @@ static void test_lambda_1ms_vs_100ms(void **st)
     cost_bill(offer("lam100"), &u, false, &r);
     assert_float_equal(r.total, 0.3 * 0.00001 + 0.0000002, 1e-15);
     /* the run's own offer uses the platform's recorded billed time */
-    cost_invocation rec = {.duration_ms = 10, .billed_ms = 250, .memory_mb = 1024,
-                           .invoked = true};
+    cost_invocation rec = {.duration_ms = 10, .billed_ms = 250, .memory_mb = 1024, .invoked = true};
     u = usage_of(&rec, 1, NULL, 0, COST_LAMBDA);
     cost_bill(offer("lam"), &u, true, &r);
     assert_float_equal(r.total, 0.25 * 0.00001 + 0.0000002, 1e-15);
     cost_bill(offer("lam"), &u, false, &r);
     assert_float_equal(r.total, 0.01 * 0.00001 + 0.0000002, 1e-15);
+}
+
+static void test_init_billing_and_batch_share(void **st)
+{
+    (void)st;
+    /* a cold invocation of 40.5 ms after 200 ms INIT, 1024 MB: 41 ms where INIT is free,
+     * 241 ms where it is billed */
+    cost_invocation cold = {.duration_ms = 40.5, .init_ms = 200, .memory_mb = 1024,
+                            .invoked = true};
+    cost_usage u = usage_of(&cold, 1, NULL, 0, COST_LAMBDA);
+    cost_result r;
+    cost_bill(offer("lam"), &u, false, &r);
+    assert_float_equal(r.total, 0.041 * 0.00001 + 0.0000002, 1e-15);
+    cost_bill(offer("laminit"), &u, false, &r);
+    assert_float_equal(r.total, 0.241 * 0.00001 + 0.0000002, 1e-15);
+    /* four requests merged into one server-side batch of 90.2 ms each pay a quarter of 91 ms */
+    cost_invocation b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (cost_invocation){.duration_ms = 90.2, .share = 0.25, .memory_mb = 2048,
+                                 .invoked = true};
+    u = usage_of(b, 4, NULL, 0, COST_LAMBDA);
+    cost_bill(offer("lam"), &u, false, &r);
+    assert_float_equal(r.total, 0.091 * 2.0 * 0.00001 + 4 * 0.0000002, 1e-15);
 }
 
 static void test_lambda_provisioned(void **st)
@@ -149,9 +178,9 @@ static void test_lambda_provisioned(void **st)
     cost_result r;
     cost_bill(offer("lam"), &u, false, &r);
     assert_true(r.priced);
-    double want = 600 * 2.0 * 0.000004     /* PC allocated, rounded up to 5 min steps */
-                  + 0.05 * 2.0 * 0.000009  /* duration on PC */
-                  + 0.05 * 2.0 * 0.00001   /* on-demand duration */
+    double want = 600 * 2.0 * 0.000004    /* PC allocated, rounded up to 5 min steps */
+                  + 0.05 * 2.0 * 0.000009 /* duration on PC */
+                  + 0.05 * 2.0 * 0.00001  /* on-demand duration */
                   + 2 * 0.0000002;
     assert_float_equal(r.total, want, 1e-15);
     /* the same usage on an entry without PC prices: "no price", never 0 */
@@ -293,10 +322,16 @@ static void test_shipped_catalogue(void **st)
     assert_int_equal(rc, 0);
     assert_non_null(cost_catalog_snapshot(c, "2021"));
     assert_non_null(cost_catalog_snapshot(c, "current"));
-    static const char *const ids[] = {"aws-lambda-x86", "aws-lambda-x86-100ms", "aws-lambda-arm",
-                                      "gcf-gen1", "sagemaker-ml.m5.large",
-                                      "sagemaker-ml.c5.xlarge", "sagemaker-ml.g4dn.xlarge",
-                                      "ai-platform-online", "ec2-c5.xlarge", "ec2-g4dn.xlarge",
+    static const char *const ids[] = {"aws-lambda-x86",
+                                      "aws-lambda-x86-100ms",
+                                      "aws-lambda-arm",
+                                      "gcf-gen1",
+                                      "sagemaker-ml.m5.large",
+                                      "sagemaker-ml.c5.xlarge",
+                                      "sagemaker-ml.g4dn.xlarge",
+                                      "ai-platform-online",
+                                      "ec2-c5.xlarge",
+                                      "ec2-g4dn.xlarge",
                                       "gce-n1-standard-4"};
     for (size_t i = 0; i < FM_ARRAY_LEN(ids); i++)
         assert_non_null(cost_offer_find(c, "2021", ids[i]));
@@ -304,8 +339,7 @@ static void test_shipped_catalogue(void **st)
     assert_non_null(x86);
     assert_float_equal(x86->price[COST_GB_S].usd, 0.0000166667, 1e-15);
     assert_float_equal(x86->price[COST_REQUEST].usd * 1e6, 0.20, 1e-12);
-    assert_float_equal(cost_offer_find(c, "2021", "aws-lambda-x86-100ms")->granularity_ms, 100,
-                       0);
+    assert_float_equal(cost_offer_find(c, "2021", "aws-lambda-x86-100ms")->granularity_ms, 100, 0);
     const cost_offer *all;
     size_t n = cost_catalog_offers(c, &all);
     for (size_t i = 0; i < n; i++)
@@ -322,6 +356,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lambda_1ms_vs_100ms),
+        cmocka_unit_test(test_init_billing_and_batch_share),
         cmocka_unit_test(test_lambda_provisioned),
         cmocka_unit_test(test_gcf_tiers),
         cmocka_unit_test(test_managed_per_instance_second),

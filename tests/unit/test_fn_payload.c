@@ -5,7 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <math.h>
 #include <stdio.h>
@@ -73,7 +74,8 @@ static void *jpeg_of(int w, int h, size_t *len)
     return buf;
 }
 
-/* ---- base64 ----------------------------------------------------------------------------------- */
+/* ---- base64 -----------------------------------------------------------------------------------
+ */
 static void test_base64(void **state)
 {
     const char *raw = "any carnal pleas";
@@ -99,12 +101,14 @@ static void test_base64(void **state)
     assert_int_not_equal(fn_base64_decode("ab=c", 4, &dec, &dl, &err), 0);
 }
 
-/* ---- events ----------------------------------------------------------------------------------- */
+/* ---- events -----------------------------------------------------------------------------------
+ */
 static void test_events(void **state)
 {
     fn_event ev;
     fm_err err = {0};
-    const char *v2 = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}";
+    const char *v2 =
+        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}";
     assert_int_equal(fn_event_decode(v2, strlen(v2), &ev, &err), 0);
     assert_int_equal(ev.kind, FN_EVENT_V2);
     assert_false(ev.api_gateway);
@@ -147,7 +151,7 @@ static void test_events(void **state)
         {"{\"images\":[]}", "'images' must be a non-empty array"},
         {"{\"images\":[\"aGVsbG8=\",3]}", "image 1 must be a base64 string"},
         {"{\"body\":5}", "'body' must be a string"},
-        {"{\"body\":\"{oops\"}", "body is not valid JSON"},
+        {"{\"body\":\"{oops\"}", "API Gateway event body: invalid JSON at byte 1"},
         {"{\"body\":\"%%%\",\"isBase64Encoded\":true}", "API Gateway event body: invalid base64"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -158,7 +162,8 @@ static void test_events(void **state)
     }
 }
 
-/* ---- images ----------------------------------------------------------------------------------- */
+/* ---- images -----------------------------------------------------------------------------------
+ */
 static void test_image_decode(void **state)
 {
     size_t n;
@@ -198,7 +203,10 @@ static void test_image_tensor(void **state)
 {
     uint8_t px[2 * 2 * 3] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110};
     fn_image img = {.width = 2, .height = 2, .channels = 3, .pixels = px};
-    fn_preprocess pp = {.channels = 3, .scale = 1.0, .mean = {0, 10, 20}, .std = {1, 2, 4},
+    fn_preprocess pp = {.channels = 3,
+                        .scale = 1.0,
+                        .mean = {0, 10, 20},
+                        .std = {1, 2, 4},
                         .layout = FN_LAYOUT_NCHW};
     float out[12];
     fn_image_to_tensor(&img, &pp, 2, 2, out); /* same size: identity resampling */
@@ -222,19 +230,25 @@ static void test_image_tensor(void **state)
         assert_true(big[i] >= 0 && big[i] <= 90);
 }
 
-/* ---- top-k -------------------------------------------------------------------------------------- */
+/* ---- top-k --------------------------------------------------------------------------------------
+ */
 static void test_topk(void **state)
 {
     float s[2][4] = {{0.1f, 3.0f, 2.0f, -1.0f}, {5.0f, 1.0f, 1.0f, 6.0f}};
-    infer_tensor t = {.name = "logits", .dtype = INFER_DTYPE_FP32, .ndim = 2, .dims = {2, 4},
-                      .data = s, .bytes = sizeof s};
+    infer_tensor t = {.name = "logits",
+                      .dtype = INFER_DTYPE_FP32,
+                      .ndim = 2,
+                      .dims = {2, 4},
+                      .data = s,
+                      .bytes = sizeof s};
     char *labels[] = {"cat", "dog", "fox", "owl"};
     fn_buf b = {0};
     fm_err err = {0};
     assert_int_equal(fn_topk_encode(&t, 2, false, labels, 4, &b, &err), 0);
-    assert_string_equal(b.p, "{\"predictions\":[[{\"class\":1,\"score\":3,\"label\":\"dog\"},"
-                             "{\"class\":2,\"score\":2,\"label\":\"fox\"}],[{\"class\":3,\"score\":6,"
-                             "\"label\":\"owl\"},{\"class\":0,\"score\":5,\"label\":\"cat\"}]]}");
+    assert_string_equal(b.p,
+                        "{\"predictions\":[[{\"class\":1,\"score\":3,\"label\":\"dog\"},"
+                        "{\"class\":2,\"score\":2,\"label\":\"fox\"}],[{\"class\":3,\"score\":6,"
+                        "\"label\":\"owl\"},{\"class\":0,\"score\":5,\"label\":\"cat\"}]]}");
     fn_buf_release(&b);
     assert_int_equal(fn_topk_encode(&t, 1, true, NULL, 0, &b, &err), 0);
     double p = exp(3.0) / (exp(0.1) + exp(3.0) + exp(2.0) + exp(-1.0));
@@ -251,7 +265,8 @@ static void test_topk(void **state)
     fn_buf_release(&b);
 }
 
-/* ---- spec ------------------------------------------------------------------------------------- */
+/* ---- spec -------------------------------------------------------------------------------------
+ */
 static void test_spec(void **state)
 {
     const char *y = "name: mnv2\nmodel: m.onnx\nthreads: 2\nmemory: 2048\n"
@@ -296,7 +311,8 @@ static void test_spec(void **state)
     }
 }
 
-/* ---- the host, end to end with the identity handler ------------------------------------------- */
+/* ---- the host, end to end with the identity handler -------------------------------------------
+ */
 static fn_host *host_with(const char *model, int topk, int size)
 {
     fn_spec s;
@@ -328,14 +344,16 @@ static void test_host_v2(void **state)
     assert_int_not_equal(fn_host_handle(h, FN_PAYLOAD_V2, NULL, bad, strlen(bad), -1, 0, &r), 0);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.error_type, "Function.InvalidInput");
-    assert_string_equal(r.body.p, "{\"error\":\"input 'input': expected shape [-1,2], got [1,3]\"}");
+    assert_string_equal(r.body.p,
+                        "{\"error\":\"input 'input': expected shape [-1,2], got [1,3]\"}");
     fn_reply_release(&r);
     /* the same request as a Lambda event and through /invocations */
     assert_int_equal(fn_host_handle(h, FN_PAYLOAD_EVENT, NULL, ok, strlen(ok), -1, 0, &r), 0);
     assert_int_equal(r.status, 200);
     fn_reply_release(&r);
     assert_int_equal(fn_host_handle(h, FN_PAYLOAD_AUTO, "application/json; charset=utf-8", ok,
-                                    strlen(ok), -1, 0, &r), 0);
+                                    strlen(ok), -1, 0, &r),
+                     0);
     fn_reply_release(&r);
     assert_int_not_equal(fn_host_handle(h, FN_PAYLOAD_AUTO, "text/csv", "1,2", 3, -1, 0, &r), 0);
     assert_int_equal(r.status, 415);
@@ -381,8 +399,8 @@ static void test_host_images(void **state)
     fn_reply_release(&r);
     fn_buf_release(&ev);
     /* an undecodable image */
-    assert_int_not_equal(fn_host_handle(h, FN_PAYLOAD_AUTO, "image/jpeg", "\xff\xd8\xff\x00", 4,
-                                        -1, 0, &r), 0);
+    assert_int_not_equal(
+        fn_host_handle(h, FN_PAYLOAD_AUTO, "image/jpeg", "\xff\xd8\xff\x00", 4, -1, 0, &r), 0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body.p, "cannot decode JPEG image"));
     fn_reply_release(&r);
@@ -423,10 +441,14 @@ static void test_host_init_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),      cmocka_unit_test(test_events),
-        cmocka_unit_test(test_image_decode), cmocka_unit_test(test_image_tensor),
-        cmocka_unit_test(test_topk),        cmocka_unit_test(test_spec),
-        cmocka_unit_test(test_host_v2),     cmocka_unit_test(test_host_images),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_image_decode),
+        cmocka_unit_test(test_image_tensor),
+        cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_spec),
+        cmocka_unit_test(test_host_v2),
+        cmocka_unit_test(test_host_images),
         cmocka_unit_test(test_host_init_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
+#include <cmocka.h> /* after the headers it needs */
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +92,8 @@ static void test_bad_json(void **state)
         {"{}", "no 'inputs' array"},
         {"{\"inputs\":[]}", "no inputs"},
         {"{\"inputs\":[5]}", "inputs[0] must be an object"},
-        {"{\"inputs\":[{\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}", "'name' must be a string"},
+        {"{\"inputs\":[{\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}",
+         "'name' must be a string"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"data\":[1]}]}", "input 'x': 'datatype'"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"fp32\",\"data\":[1]}]}",
          "unknown datatype 'fp32'"},
@@ -104,9 +107,11 @@ static void test_bad_json(void **state)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1.5],\"datatype\":\"FP32\",\"data\":[1]}]}",
          "shape dimension 0"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1,1,1,1,1,1],\"datatype\":\"FP32\","
-         "\"data\":[1]}]}", "9 dimensions"},
+         "\"data\":[1]}]}",
+         "9 dimensions"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[4000000000,4000000000,4000000000],"
-         "\"datatype\":\"FP32\",\"data\":[1]}]}", "shape is too large"},
+         "\"datatype\":\"FP32\",\"data\":[1]}]}",
+         "shape is too large"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP32\"}]}", "no 'data'"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}",
          "shape [2,2] has 4 elements, data has 3"},
@@ -121,16 +126,19 @@ static void test_bad_json(void **state)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BOOL\",\"data\":[1]}]}",
          "element 0 is not a boolean"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
-         "\"outputs\":{}}", "'outputs' must be an array"},
+         "\"outputs\":{}}",
+         "'outputs' must be an array"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
-         "\"outputs\":[{\"parameters\":{}}]}", "outputs[0]: 'name'"},
+         "\"outputs\":[{\"parameters\":{}}]}",
+         "outputs[0]: 'name'"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
          "\"outputs\":[{\"name\":\"y\",\"parameters\":{\"binary_data\":1}}]}",
          "binary_data must be a boolean"},
         {"{\"id\":7,\"inputs\":[]}", "'id' must be a string"},
         {"{\"parameters\":[],\"inputs\":[]}", "'parameters' must be an object"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"parameters\":"
-         "{\"binary_data_size\":4}}]}", "has no Inference-Header-Content-Length"},
+         "{\"binary_data_size\":4}}]}",
+         "has no Inference-Header-Content-Length"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fn_v2_request req;
@@ -182,7 +190,8 @@ static void test_binary(void **state)
         {1000, 11, NULL, "is past the end of the body"},
         {0, 10, NULL, "input 'c': binary data truncated"},
         {0, 4, NULL, "input 'a': binary data truncated"},
-        {0, 12, NULL, "12 bytes after the header, but the inputs' binary_data_size values add up to 11"},
+        {0, 12, NULL,
+         "12 bytes after the header, but the inputs' binary_data_size values add up to 11"},
         {-5, 11, NULL, "invalid JSON"},
         {0, 8,
          "{\"inputs\":[{\"name\":\"a\",\"shape\":[3],\"datatype\":\"FP32\",\"parameters\":"
@@ -217,27 +226,32 @@ static void test_check(void **state)
         const char *body, *msg;
     } cases[] = {
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":\"FP32\","
-         "\"data\":[1,2,3,4,5,6]}]}", NULL},
+         "\"data\":[1,2,3,4,5,6]}]}",
+         NULL},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}",
          "unknown input 'x' (the model's inputs are: input)"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP64\","
-         "\"data\":[1,2,3]}]}", "input 'input': expected datatype FP32, got FP64"},
+         "\"data\":[1,2,3]}]}",
+         "input 'input': expected datatype FP32, got FP64"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\","
-         "\"data\":[1,2,3,4]}]}", "input 'input': expected shape [-1,3], got [1,4]"},
+         "\"data\":[1,2,3,4]}]}",
+         "input 'input': expected shape [-1,3], got [1,4]"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[3],\"datatype\":\"FP32\","
-         "\"data\":[1,2,3]}]}", "expected shape [-1,3], got [3]"},
+         "\"data\":[1,2,3]}]}",
+         "expected shape [-1,3], got [3]"},
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]},"
          "{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}",
          "input 'input' is given twice"},
-        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}],"
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]"
+         ","
          "\"outputs\":[{\"name\":\"logits\"}]}",
          "unknown output 'logits' (the model's outputs are: output)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fn_v2_request req;
         fm_err err = {0};
-        assert_int_equal(fn_v2_request_decode(cases[i].body, strlen(cases[i].body), -1, &req,
-                                              &err), 0);
+        assert_int_equal(fn_v2_request_decode(cases[i].body, strlen(cases[i].body), -1, &req, &err),
+                         0);
         int rc = fn_v2_request_check(h, &req, &err);
         if (cases[i].msg == NULL ? rc != 0 : (rc == 0 || !strstr(err.msg, cases[i].msg)))
             fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg,
@@ -276,8 +290,8 @@ static void test_check_order(void **state)
 static void test_response(void **state)
 {
     float y[3] = {0.25f, 1.0f, -3.5f};
-    infer_tensor out = {.name = "y", .dtype = INFER_DTYPE_FP32, .ndim = 2, .dims = {1, 3},
-                        .data = y, .bytes = 12};
+    infer_tensor out = {
+        .name = "y", .dtype = INFER_DTYPE_FP32, .ndim = 2, .dims = {1, 3}, .data = y, .bytes = 12};
     fn_buf b = {0};
     int64_t hl;
     fm_err err = {0};
@@ -319,13 +333,126 @@ static void test_metadata(void **state)
 
 static void test_half(void **state)
 {
-    static const float vals[] = {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f,
-                                 0.333251953125f};
+    static const float vals[] = {0.0f,           1.0f,           -2.5f,          65504.0f,
+                                 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         assert_true(fn_half_to_float(fn_float_to_half(vals[i])) == vals[i]);
-    assert_int_equal(fn_float_to_half(1e6f), 0x7c00);        /* overflow to infinity */
+    assert_int_equal(fn_float_to_half(1e6f), 0x7c00);               /* overflow to infinity */
     assert_int_equal(fn_float_to_half(1.0f + 1.0f / 4096), 0x3c00); /* ties to even */
     assert_true(fn_bf16_to_float(fn_float_to_bf16(3.0f)) == 3.0f);
+}
+
+/* The fast float formatter writes what "%.9g" writes, and always reads back as the same float. */
+static void test_float9(void **state)
+{
+    static const float fixed[] = {
+        0.0f,    -0.0f,      1.0f,        -1e-3f,        0.1f,     123456789.0f,    1e9f,
+        1.5e-5f, 1e-4f,      9.99999e-5f, 3.4028235e38f, 1.4e-45f, 1.17549435e-38f, 2.5f,
+        100.0f,  0.30000001f};
+    char want[64];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        fn_buf b = {0};
+        assert_int_equal(fn_put_float9(&b, fixed[i]), 0);
+        snprintf(want, sizeof want, "%.9g", fixed[i]);
+        assert_string_equal(b.p, want);
+        fn_buf_release(&b);
+    }
+    fm_rng r;
+    fm_rng_seed(&r, 7);
+    int same = 0, finite = 0,
+        n = getenv("FM_SANITIZED") && strcmp(getenv("FM_SANITIZED"), "1") == 0 ? 20000 : 200000;
+    for (int i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)fm_rng_u64(&r);
+        float f;
+        memcpy(&f, &bits, 4);
+        if (!isfinite(f))
+            continue;
+        finite++;
+        fn_buf b = {0};
+        fn_put_float9(&b, f);
+        if (strtof(b.p, NULL) != f)
+            fail_msg("%.9g written as '%s' does not read back", f, b.p);
+        snprintf(want, sizeof want, "%.9g", f);
+        same += strcmp(b.p, want) == 0;
+        fn_buf_release(&b);
+    }
+    printf("float9: %d of %d random floats written exactly as %%.9g\n", same, finite);
+    assert_true(same == finite);
+}
+
+/* The JSON reader: strict grammar, escapes, depth, and numbers (exact for FP64). */
+static void test_json_reader(void **state)
+{
+    static const struct {
+        const char *text, *msg; /* msg NULL: must parse */
+    } cases[] = {
+        {" {\"a\" : [1, -2.5e3, 0, -0, 1E+2, 0.000123] , \"b\":\"x\\u00e9\\ud83d\\ude00\\n\"} ",
+         NULL},
+        {"[[], {}, true, false, null, \"\"]", NULL},
+        {"[1,]", "byte 3"},
+        {"{\"a\":1,}", "expected a member name"},
+        {"01", "unexpected data after the JSON value"},
+        {"[1.]", "invalid number"},
+        {"[.5]", "invalid number"},
+        {"[-]", "invalid number"},
+        {"[1e]", "invalid number"},
+        {"[tru]", "invalid literal"},
+        {"[NaN]", "invalid number"},
+        {"\"abc", "unterminated string"},
+        {"\"a\\u0000b\"", "\\u0000 in string"},
+        {"\"a\\x\"", "invalid escape"},
+        {"\"a\\u12G4\"", "invalid \\u escape"},
+        {"\"tab\\there\"", NULL},
+        {"\"raw\ttab\"", "control character"},
+        {"{\"a\" 1}", "expected ':'"},
+        {"[1 2]", "expected ',' or ']'"},
+        {"", "unexpected end of input"},
+        {"{} {}", "unexpected data after the JSON value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fm_arena a;
+        fm_arena_init(&a, 0);
+        fj *root = NULL;
+        fm_err err = {0};
+        int rc = fj_parse(cases[i].text, strlen(cases[i].text), &a, &root, &err);
+        if (cases[i].msg ? (rc == 0 || !strstr(err.msg, cases[i].msg)) : rc != 0)
+            fail_msg("case %zu '%s': rc %d, message '%s', want '%s'", i, cases[i].text, rc, err.msg,
+                     cases[i].msg ? cases[i].msg : "(success)");
+        if (i == 0) {
+            const fj *arr = fj_get(root, "a"), *b = fj_get(root, "b");
+            assert_int_equal(arr->n, 6);
+            assert_non_null(arr->nums);
+            assert_true(arr->nums[1] == -2500.0 && arr->nums[4] == 100.0 &&
+                        arr->nums[5] == 0.000123);
+            assert_true(signbit(arr->nums[3]));
+            assert_string_equal(b->str, "x\xc3\xa9\xf0\x9f\x98\x80\n");
+        }
+        fm_arena_release(&a);
+    }
+    /* depth is bounded */
+    char deep[400];
+    memset(deep, '[', sizeof deep);
+    fm_arena a;
+    fm_arena_init(&a, 0);
+    fj *root;
+    fm_err err = {0};
+    assert_int_not_equal(fj_parse(deep, sizeof deep, &a, &root, &err), 0);
+    assert_non_null(strstr(err.msg, "nested too deeply"));
+    fm_arena_release(&a);
+    /* FP64 data is correctly rounded even where the fast path is not exact; FP32 is within
+     * float precision */
+    const char *body = "{\"inputs\":[{\"name\":\"x\",\"shape\":[3],\"datatype\":\"FP64\","
+                       "\"data\":[0.12345678901234567, 1.7976931348623157e308, 3e-320]},"
+                       "{\"name\":\"y\",\"shape\":[1],\"datatype\":\"FP64\",\"data\":"
+                       "[[0.30000000000000004]]}]}";
+    fn_v2_request req;
+    assert_int_equal(fn_v2_request_decode(body, strlen(body), -1, &req, &err), 0);
+    double *x = req.inputs[0].data;
+    assert_true(x[0] == strtod("0.12345678901234567", NULL));
+    assert_true(x[1] == strtod("1.7976931348623157e308", NULL));
+    assert_true(x[2] == strtod("3e-320", NULL));
+    assert_true(*(double *)req.inputs[1].data == strtod("0.30000000000000004", NULL));
+    fn_v2_request_release(&req);
 }
 
 static void test_identity_desc(void **state)
@@ -353,6 +480,8 @@ int main(void)
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_half),
+        cmocka_unit_test(test_float9),
+        cmocka_unit_test(test_json_reader),
         cmocka_unit_test(test_identity_desc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,11 @@
 /* Arrival processes, checked statistically with fixed seeds. Each tolerance is stated next to its
- * check with the standard deviation it was derived from, so a failure means a real bias, not bad
- * luck (all are >= 4 sigma). */
+ * check with the standard deviation it was derived from (in theory, or measured over 20 seeds),
+ * so a failure means a real bias, not bad luck: all are >= 4 sigma. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #include <math.h>
@@ -17,7 +19,7 @@ static double scale(void)
 {
     const char *s = getenv("FM_SANITIZED");
     return s && (strcmp(s, "1") == 0 || strcmp(s, "ON") == 0 || strcmp(s, "TRUE") == 0) ? 0.25
-                                                                                      : 1.0;
+                                                                                        : 1.0;
 }
 
 static int64_t *collect(const load_spec *s, size_t *n)
@@ -89,8 +91,7 @@ static void test_poisson_rate_and_dispersion(void **st)
 static void test_mmpp_theory_two_state(void **st)
 {
     (void)st;
-    load_mmpp m = {.k = 2, .rate = {5, 50}, .sojourn_s = {20, 5},
-                   .transition = {{0, 1}, {1, 0}}};
+    load_mmpp m = {.k = 2, .rate = {5, 50}, .sojourn_s = {20, 5}, .transition = {{0, 1}, {1, 0}}};
     load_mmpp_info info;
     fm_err err = {0};
     assert_int_equal(load_mmpp_analyze(&m, &info, &err), 0);
@@ -98,19 +99,18 @@ static void test_mmpp_theory_two_state(void **st)
     assert_true(fabs(info.pi[0] - r2 / (r1 + r2)) < 1e-12);
     assert_true(fabs(info.mean_rate - (l1 * r2 + l2 * r1) / (r1 + r2)) < 1e-9);
     /* closed form for the 2-state MMPP (Heffes & Lucantoni) */
-    double idc = 1 + 2 * (l1 - l2) * (l1 - l2) * r1 * r2 /
-                         ((r1 + r2) * (r1 + r2) * (l1 * r2 + l2 * r1));
+    double idc =
+        1 + 2 * (l1 - l2) * (l1 - l2) * r1 * r2 / ((r1 + r2) * (r1 + r2) * (l1 * r2 + l2 * r1));
     assert_true(fabs(info.idc_inf - idc) < 1e-6 * idc);
     double w = 7.5, rr = r1 + r2; /* finite window closed form */
-    double idc_w = 1 + 2 * (l1 - l2) * (l1 - l2) * r1 * r2 /
-                           (rr * rr * rr * (l1 * r2 + l2 * r1)) *
+    double idc_w = 1 + 2 * (l1 - l2) * (l1 - l2) * r1 * r2 / (rr * rr * rr * (l1 * r2 + l2 * r1)) *
                            (rr - (1 - exp(-rr * w)) / w);
     assert_true(fabs(load_mmpp_idc(&info, m.rate, w) - idc_w) < 1e-6 * idc_w);
     assert_true(fabs(load_mmpp_idc(&info, m.rate, 1e7) - idc) < 1e-3 * idc);
     assert_true(fabs(load_mmpp_idc(&info, m.rate, 1e-6) - 1) < 1e-3);
     /* the same chain as a generator gives the same numbers */
-    load_mmpp g = {.k = 2, .rate = {5, 50}, .have_generator = true,
-                   .generator = {{-r1, r1}, {r2, -r2}}};
+    load_mmpp g = {
+        .k = 2, .rate = {5, 50}, .have_generator = true, .generator = {{-r1, r1}, {r2, -r2}}};
     load_mmpp_info gi;
     assert_int_equal(load_mmpp_analyze(&g, &gi, &err), 0);
     assert_true(fabs(gi.idc_inf - info.idc_inf) < 1e-9 * idc);
@@ -122,8 +122,8 @@ static void test_mmpp_simulated_matches_theory(void **st)
     load_spec s;
     load_spec_init(&s);
     s.process = LOAD_PROC_MMPP;
-    s.mmpp = (load_mmpp){.k = 2, .rate = {5, 50}, .sojourn_s = {20, 5},
-                         .transition = {{0, 1}, {1, 0}}};
+    s.mmpp =
+        (load_mmpp){.k = 2, .rate = {5, 50}, .sojourn_s = {20, 5}, .transition = {{0, 1}, {1, 0}}};
     s.seed = 7;
     s.duration_ns = (int64_t)(100000e9 * scale());
     load_schedule_stats ss;
@@ -132,9 +132,10 @@ static void test_mmpp_simulated_matches_theory(void **st)
     assert_true(ss.have_mmpp);
     /* Var N = IDC * mean = 186 * 1.4M: sd 1.2% of the count (2.3% under ASan); tolerance 10% */
     assert_true(fabs(ss.mean_rate / ss.mmpp.mean_rate - 1) < 0.10);
-    /* empirical IDC over 60 s windows vs theory; tolerance 35% (1666 windows, heavy tails) */
-    assert_true(fabs(ss.idc[3] / ss.mmpp_idc[3] - 1) < 0.35);
-    assert_true(fabs(ss.idc[1] / ss.mmpp_idc[1] - 1) < 0.35);
+    /* empirical IDC vs theory; the estimates' sd, measured over 20 seeds, is 3.2% (5.7% under
+     * ASan) for 60 s windows and 0.4% (0.7%) for 1 s windows; tolerances 25% and 5% */
+    assert_true(fabs(ss.idc[3] / ss.mmpp_idc[3] - 1) < 0.25);
+    assert_true(fabs(ss.idc[1] / ss.mmpp_idc[1] - 1) < 0.05);
 }
 
 static void test_mmpp_occupancy_three_states(void **st)
@@ -143,7 +144,9 @@ static void test_mmpp_occupancy_three_states(void **st)
     load_spec s;
     load_spec_init(&s);
     s.process = LOAD_PROC_MMPP;
-    s.mmpp = (load_mmpp){.k = 3, .rate = {10, 100, 0}, .have_generator = true,
+    s.mmpp = (load_mmpp){.k = 3,
+                         .rate = {10, 100, 0},
+                         .have_generator = true,
                          .generator = {{-0.5, 0.3, 0.2}, {1.0, -2.0, 1.0}, {0.25, 0.25, -0.5}}};
     s.seed = 3;
     s.duration_ns = (int64_t)(40000e9 * scale());
@@ -169,12 +172,12 @@ static void test_mmpp_occupancy_three_states(void **st)
     double tot = 0;
     for (int i = 0; i < 3; i++)
         tot += as.mmpp_time_s[i];
-    /* ~20000 sojourns of about 1 s: occupancy sd < 0.5% abs (1% under ASan); tolerance 3% abs */
+    /* occupancy sd, measured over 20 seeds, <= 0.4% abs (0.75% under ASan); tolerance 3% abs */
     for (int i = 0; i < 3; i++)
         assert_true(fabs(as.mmpp_time_s[i] / tot - info.pi[i]) < 0.03);
     assert_true(as.mmpp_transitions > 1000);
-    /* mean rate: tolerance 5% (sd ~ 0.6% here) */
-    assert_true(fabs((double)as.count / (tot) / info.mean_rate - 1) < 0.05);
+    /* mean rate: sd measured over 20 seeds 1.0% (1.9% under ASan); tolerance 8% */
+    assert_true(fabs((double)as.count / (tot) / info.mean_rate - 1) < 0.08);
     load_arrival_free(a);
 }
 
@@ -186,8 +189,8 @@ static void test_piecewise_even_exact(void **st)
     s.process = LOAD_PROC_PIECEWISE;
     s.spacing = LOAD_SPACING_EVEN;
     s.nseg = 1;
-    s.seg[0] = (load_segment){.kind = LOAD_SEG_RAMP, .a = 0, .b = 100,
-                              .duration_ns = 10000000000LL};
+    s.seg[0] =
+        (load_segment){.kind = LOAD_SEG_RAMP, .a = 0, .b = 100, .duration_ns = 10000000000LL};
     size_t n;
     int64_t *v = collect(&s, &n);
     /* integrated rate 5 t^2: the k-th arrival is at sqrt(k / 5) s; 500 in all */
@@ -209,8 +212,8 @@ static void test_piecewise_even_exact(void **st)
     free(v);
     /* sine over whole periods: exactly mean * duration */
     s.nseg = 1;
-    s.seg[0] = (load_segment){.kind = LOAD_SEG_SINE, .a = 50, .b = 50, .period_s = 4,
-                              .duration_ns = 20000000000LL};
+    s.seg[0] = (load_segment){
+        .kind = LOAD_SEG_SINE, .a = 50, .b = 50, .period_s = 4, .duration_ns = 20000000000LL};
     v = collect(&s, &n);
     assert_int_equal(n, 1000);
     for (size_t i = 1; i < n; i++)
@@ -225,10 +228,10 @@ static void test_piecewise_poisson_repeat(void **st)
     load_spec_init(&s);
     s.process = LOAD_PROC_PIECEWISE;
     s.nseg = 2;
-    s.seg[0] = (load_segment){.kind = LOAD_SEG_SINE, .a = 100, .b = 80, .period_s = 10,
-                              .duration_ns = 10000000000LL};
-    s.seg[1] = (load_segment){.kind = LOAD_SEG_RAMP, .a = 100, .b = 300,
-                              .duration_ns = 10000000000LL};
+    s.seg[0] = (load_segment){
+        .kind = LOAD_SEG_SINE, .a = 100, .b = 80, .period_s = 10, .duration_ns = 10000000000LL};
+    s.seg[1] =
+        (load_segment){.kind = LOAD_SEG_RAMP, .a = 100, .b = 300, .duration_ns = 10000000000LL};
     s.repeat = true;
     s.seed = 11;
     s.duration_ns = (int64_t)(2000e9 * scale());
@@ -254,13 +257,13 @@ static void test_determinism(void **st)
     specs[0].process = LOAD_PROC_POISSON;
     specs[0].rate = 300;
     specs[1].process = LOAD_PROC_MMPP;
-    specs[1].mmpp = (load_mmpp){.k = 2, .rate = {1, 30}, .sojourn_s = {3, 1},
-                                .transition = {{0, 1}, {1, 0}}};
+    specs[1].mmpp =
+        (load_mmpp){.k = 2, .rate = {1, 30}, .sojourn_s = {3, 1}, .transition = {{0, 1}, {1, 0}}};
     specs[2].process = LOAD_PROC_PIECEWISE;
     specs[2].nseg = 1;
     specs[2].repeat = true;
-    specs[2].seg[0] = (load_segment){.kind = LOAD_SEG_SINE, .a = 40, .b = 20, .period_s = 3,
-                                     .duration_ns = 7000000000LL};
+    specs[2].seg[0] = (load_segment){
+        .kind = LOAD_SEG_SINE, .a = 40, .b = 20, .period_s = 3, .duration_ns = 7000000000LL};
     uint64_t counts[] = {10, 0, 3000, 5};
     specs[3].process = LOAD_PROC_AZURE;
     specs[3].azure_counts = counts;
@@ -343,55 +346,53 @@ static void test_azure_spreads(void **st)
 static const char *bad_case(int i, load_spec *s)
 {
     switch (i) {
-    case 0:
-        s->process = LOAD_PROC_POISSON, s->rate = 0, s->requests = 1;
-        return "rate is 0";
-    case 1:
-        s->process = LOAD_PROC_CONSTANT, s->rate = -5, s->requests = 1;
-        return "rate is -5";
-    case 2:
-        s->process = LOAD_PROC_POISSON, s->rate = 5;
-        return "never ends";
+    case 0: s->process = LOAD_PROC_POISSON, s->rate = 0, s->requests = 1; return "rate is 0";
+    case 1: s->process = LOAD_PROC_CONSTANT, s->rate = -5, s->requests = 1; return "rate is -5";
+    case 2: s->process = LOAD_PROC_POISSON, s->rate = 5; return "never ends";
     case 3:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 2, .rate = {1, 2}, .sojourn_s = {1, 1},
-                              .transition = {{0, 1}, {0.9, 0}}};
+        s->mmpp = (load_mmpp){
+            .k = 2, .rate = {1, 2}, .sojourn_s = {1, 1}, .transition = {{0, 1}, {0.9, 0}}};
         return "row 1 sums to 0.9, not 1";
     case 4:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 2, .rate = {1, 2}, .sojourn_s = {1, 1},
-                              .transition = {{0.5, 0.5}, {1, 0}}};
+        s->mmpp = (load_mmpp){
+            .k = 2, .rate = {1, 2}, .sojourn_s = {1, 1}, .transition = {{0.5, 0.5}, {1, 0}}};
         return "diagonal must be 0";
     case 5:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 2, .rate = {1, 2}, .have_generator = true,
-                              .generator = {{-1, 0.5}, {1, -1}}};
+        s->mmpp = (load_mmpp){
+            .k = 2, .rate = {1, 2}, .have_generator = true, .generator = {{-1, 0.5}, {1, -1}}};
         return "generator row 0 sums to";
     case 6:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 2, .rate = {0, 0}, .sojourn_s = {1, 1},
-                              .transition = {{0, 1}, {1, 0}}};
+        s->mmpp = (load_mmpp){
+            .k = 2, .rate = {0, 0}, .sojourn_s = {1, 1}, .transition = {{0, 1}, {1, 0}}};
         return "rates are all 0";
     case 7:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 3, .rate = {1, 2, 3}, .have_generator = true,
+        s->mmpp = (load_mmpp){.k = 3,
+                              .rate = {1, 2, 3},
+                              .have_generator = true,
                               .generator = {{-1, 1, 0}, {1, -1, 0}, {0, 0, 0}}};
         return "state 2 is never left";
     case 8:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 4, .rate = {1, 2, 3, 4}, .have_generator = true,
-                              .generator = {{-1, 1, 0, 0}, {1, -1, 0, 0}, {0, 0, -1, 1},
-                                            {0, 0, 1, -1}}};
+        s->mmpp =
+            (load_mmpp){.k = 4,
+                        .rate = {1, 2, 3, 4},
+                        .have_generator = true,
+                        .generator = {{-1, 1, 0, 0}, {1, -1, 0, 0}, {0, 0, -1, 1}, {0, 0, 1, -1}}};
         return "reducible";
     case 9:
         s->process = LOAD_PROC_MMPP, s->requests = 1;
-        s->mmpp = (load_mmpp){.k = 2, .rate = {1, 2}, .sojourn_s = {1, 0},
-                              .transition = {{0, 1}, {1, 0}}};
+        s->mmpp = (load_mmpp){
+            .k = 2, .rate = {1, 2}, .sojourn_s = {1, 0}, .transition = {{0, 1}, {1, 0}}};
         return "sojourn time of state 1";
     case 10:
         s->process = LOAD_PROC_PIECEWISE, s->nseg = 1;
-        s->seg[0] = (load_segment){.kind = LOAD_SEG_SINE, .a = 50, .b = 60, .period_s = 1,
-                                   .duration_ns = 1000000000};
+        s->seg[0] = (load_segment){
+            .kind = LOAD_SEG_SINE, .a = 50, .b = 60, .period_s = 1, .duration_ns = 1000000000};
         return "amplitude 60 exceeds its mean 50";
     case 11:
         s->process = LOAD_PROC_PIECEWISE, s->nseg = 1;
@@ -399,12 +400,10 @@ static const char *bad_case(int i, load_spec *s)
         return "rate 0 throughout";
     case 12:
         s->process = LOAD_PROC_PIECEWISE, s->nseg = 1;
-        s->seg[0] = (load_segment){.kind = LOAD_SEG_RAMP, .a = 5, .b = -1,
-                                   .duration_ns = 1000000000};
+        s->seg[0] =
+            (load_segment){.kind = LOAD_SEG_RAMP, .a = 5, .b = -1, .duration_ns = 1000000000};
         return "segment 1: rates must be >= 0";
-    case 13:
-        s->process = LOAD_PROC_TRACE;
-        return "trace has no arrivals";
+    case 13: s->process = LOAD_PROC_TRACE; return "trace has no arrivals";
     }
     return NULL;
 }

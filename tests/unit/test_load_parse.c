@@ -3,6 +3,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #include <math.h>
@@ -25,15 +27,15 @@ static void test_trace_units_and_shift(void **st)
     int64_t *v;
     size_t n;
     fm_err err = {0};
-    assert_int_equal(trace("# header\n10.5\n\n10.500000001\r\n  12 \n12\n", LOAD_UNIT_S, &v, &n,
-                           &err), 0);
+    assert_int_equal(
+        trace("# header\n10.5\n\n10.500000001\r\n  12 \n12\n", LOAD_UNIT_S, &v, &n, &err), 0);
     assert_int_equal(n, 4);
     int64_t want[] = {0, 1, 1500000000, 1500000000};
     assert_memory_equal(v, want, sizeof want);
     free(v);
     /* exact nanoseconds at epoch scale, where a double would round */
-    assert_int_equal(trace("1732780800123456789\n1732780800123456790\n", LOAD_UNIT_NS, &v, &n,
-                           &err), 0);
+    assert_int_equal(
+        trace("1732780800123456789\n1732780800123456790\n", LOAD_UNIT_NS, &v, &n, &err), 0);
     assert_int_equal(v[1], 1);
     free(v);
     assert_int_equal(trace("1.5\n2.25", LOAD_UNIT_MS, &v, &n, &err), 0);
@@ -71,12 +73,11 @@ static void test_trace_errors(void **st)
     }
 }
 
-static const char azure_csv[] =
-    "HashOwner,HashApp,HashFunction,Trigger,1,2,3\n"
-    "o1,a1,f1,http,1,0,5\n"
-    "o1,a1,f2,timer,2,2,2\r\n"
-    "\n"
-    "o2,a2,f1,queue,0,10,0\n";
+static const char azure_csv[] = "HashOwner,HashApp,HashFunction,Trigger,1,2,3\n"
+                                "o1,a1,f1,http,1,0,5\n"
+                                "o1,a1,f2,timer,2,2,2\r\n"
+                                "\n"
+                                "o2,a2,f1,queue,0,10,0\n";
 
 static void test_azure(void **st)
 {
@@ -134,8 +135,7 @@ static void test_azure_errors(void **st)
 static void test_headers(void **st)
 {
     (void)st;
-    load_record r = {.cold = -1, .instance = -1, .init_ms = -1, .duration_ms = -1,
-                     .billed_ms = -1};
+    load_record r = {.cold = -1, .instance = -1, .init_ms = -1, .duration_ms = -1, .billed_ms = -1};
     bool fe = false;
     const char *h1 = "x-faasml-instance: 42\r\n", *h2 = "X-Faasml-Cold: true\r\n",
                *h3 = "X-Amz-Function-Error: Unhandled\r\n", *h4 = "X-Faasml-Instance: -3\r\n";
@@ -149,7 +149,9 @@ static void test_headers(void **st)
     load_headers_parse_line(h3, strlen(h3), &r, &fe);
     assert_true(fe);
     /* base64 of a log tail with a cold REPORT line */
-    const char *rep = "START RequestId: x\nREPORT RequestId: x\tDuration: 12.50 ms\tBilled "
+    const char *rep = "INIT_REPORT Init Duration: 9.00 ms\tPhase: init\n"
+                      "REPORT RequestId: old\tDuration: 99.00 ms\n"
+                      "START RequestId: x\nREPORT RequestId: x\tDuration: 12.50 ms\tBilled "
                       "Duration: 13 ms\tMemory Size: 1024 MB\tMax Memory Used: 80 MB\tInit "
                       "Duration: 250.25 ms\t\n";
     load_record q = {.cold = -1};
@@ -168,7 +170,9 @@ static void test_headers(void **st)
     assert_int_equal(w.cold, 0);
     assert_false(load_report_parse("no report here", 14, &w));
     /* through the header, base64 encoded */
-    const char *b64 = "X-Amz-Log-Result: UkVQT1JUIFJlcXVlc3RJZDogeglEdXJhdGlvbjogMS41IG1zCUJpbGxlZCBEdXJhdGlvbjogMiBtcwlNZW1vcnkgU2l6ZTogNTEyIE1C\r\n";
+    const char *b64 = "X-Amz-Log-Result: "
+                      "UkVQT1JUIFJlcXVlc3RJZDogeglEdXJhdGlvbjogMS41IG1zCUJpbGxlZCBEdXJhdGlvbjogMiBt"
+                      "cwlNZW1vcnkgU2l6ZTogNTEyIE1C\r\n";
     load_record z = {.cold = -1};
     load_headers_parse_line(b64, strlen(b64), &z, &fe);
     assert_true(fabs(z.duration_ms - 1.5) < 1e-9);
@@ -259,9 +263,12 @@ static void test_payloads(void **st)
     assert_int_equal(load_payloads_tensor("input:2x3:FP32", 5, &p, &err), 0);
     const char *d;
     size_t n;
-    load_payloads_next(p, &d, &n);
-    assert_int_equal(strncmp(d, "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":"
-                                "\"FP32\",\"data\":[", 61), 0);
+    load_payloads_get(p, 1, &d, &n);
+    assert_int_equal(strncmp(d,
+                             "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":"
+                             "\"FP32\",\"data\":[",
+                             61),
+                     0);
     int commas = 0;
     for (size_t i = 0; i < n; i++)
         commas += d[i] == ',';
@@ -285,7 +292,7 @@ static void test_payloads(void **st)
     assert_int_equal(load_payloads_count(p), 3);
     const char *order[] = {"a.json", "b.json", "c.json", "a.json"};
     for (int i = 0; i < 4; i++) {
-        load_payloads_next(p, &d, &n);
+        load_payloads_get(p, (uint64_t)i + 1, &d, &n);
         assert_int_equal(n, 6);
         assert_memory_equal(d, order[i], 6);
     }
@@ -295,7 +302,7 @@ static void test_payloads(void **st)
     for (int r = 0; r < 2; r++) {
         assert_int_equal(load_payloads_from_path(dir, LOAD_PICK_RANDOM, 77, &p, &err), 0);
         for (int i = 0; i < 64; i++) {
-            load_payloads_next(p, &d, &n);
+            load_payloads_get(p, (uint64_t)i + 1, &d, &n);
             seq[r][i] = d[0];
         }
         load_payloads_free(p);

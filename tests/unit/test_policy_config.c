@@ -74,9 +74,8 @@ static void test_defaults(void **state)
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(), NULL, &err), 0);
     assert_int_equal(c.inst.workers, 4);
     assert_int_equal(c.fn.min_billed_ns, 60 * SEC);
-    assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(),
-                                            "ec2-g4dn-xlarge", &err),
-                     0);
+    assert_int_equal(
+        policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(), "ec2-g4dn-xlarge", &err), 0);
     assert_int_equal(c.inst.workers, 1);
     assert_string_equal(c.inst.type, "g4dn.xlarge");
 
@@ -209,8 +208,11 @@ static void test_names(void **state)
     assert_string_equal(policy_reason_name(POLICY_REASON_RATE), "rate");
     /* format truncates safely and reports the length it needed */
     uint64_t ids[] = {1, 22, 333};
-    policy_action a = {.type = POLICY_ACT_DISPATCH, .reason = POLICY_REASON_COLD,
-                       .instance = ID(3, 7), .n = 3, .requests = ids};
+    policy_action a = {.type = POLICY_ACT_DISPATCH,
+                       .reason = POLICY_REASON_COLD,
+                       .instance = ID(3, 7),
+                       .n = 3,
+                       .requests = ids};
     char buf[8];
     size_t need = policy_action_format(&a, buf, sizeof(buf));
     assert_int_equal(need, strlen("DISPATCH i3 [1,22,333] cold"));

@@ -134,6 +134,78 @@ static void test_managed_drain_and_cooldown(void **state)
     pt_free(&t);
 }
 
+/* Scale-in stops starting instances first; a READY that races with that STOP is accepted and
+ * the STOP stands. */
+static void test_managed_scale_in_starting(void **state)
+{
+    (void)state;
+    policy_config c;
+    policy_config_init(&c, POLICY_PROFILE_MANAGED);
+    c.inst.max = 3;
+    c.queue.capacity = 8;
+    c.scale.target_per_min = 1;
+    pt t;
+    pt_init(&t, &c);
+    READY(&t, 1 * SEC, ID(0, 1));
+    assert_string_equal(ARRIVE(&t, 10 * SEC, 1), "DISPATCH i0 [1] warm");
+    ARRIVE(&t, 10 * SEC, 2);
+    ARRIVE(&t, 10 * SEC, 3);
+    assert_string_equal(TICK(&t, 60 * SEC), "START i1 scale_out | START i2 scale_out");
+    CANCEL(&t, 61 * SEC, 2);
+    CANCEL(&t, 61 * SEC, 3);
+    assert_string_equal(DONE(&t, 62 * SEC, ID(0, 1)), "");
+    assert_string_equal(TICK(&t, 120 * SEC), "STOP i2 scale_in | STOP i1 scale_in");
+    assert_string_equal(READY(&t, 121 * SEC, ID(1, 1)), "");
+    assert_int_equal(t.rc, 0);
+    assert_string_equal(STOPPED(&t, 122 * SEC, ID(1, 1)), "");
+    pt_ev(&t, POLICY_EV_START_FAILED, 122 * SEC, 0, ID(2, 1)); /* gone while stopping */
+    assert_int_equal(t.rc, 0);
+    assert_string_equal(t.line, "");
+    policy_instance_info info;
+    assert_int_equal(policy_fn_instance(t.fn, ID(0, 1), &info), 0);
+    assert_int_equal(info.state, POLICY_INST_IDLE);
+    assert_int_equal(info.last_used_ns, 62 * SEC);
+    assert_int_equal(policy_fn_instance(t.fn, ID(1, 1), &info), FM_ENOTFOUND);
+    policy_stats st;
+    policy_fn_stats(t.fn, &st);
+    assert_int_equal(st.instances[POLICY_INST_STOPPING], 0);
+    assert_int_equal(st.desired, 1);
+    pt_free(&t);
+}
+
+/* DEPLOY with POLICY_DEPLOY_PREPROVISIONED: the instances it starts skip the provisioning delay
+ * (an endpoint created before the experiment); a later scale-out still waits it. */
+static void test_managed_preprovisioned(void **state)
+{
+    (void)state;
+    policy_config c;
+    policy_config_init(&c, POLICY_PROFILE_MANAGED);
+    c.inst.max = 2;
+    c.inst.provision_delay_ns = 300 * SEC;
+    c.queue.capacity = 8;
+    c.scale.target_per_min = 1;
+    c.scale.in_datapoints = 100;
+    pt t;
+    memset(&t, 0, sizeof(t));
+    fm_err err;
+    assert_int_equal(policy_fn_new(&c, NULL, &t.fn, &err), 0);
+    assert_int_equal(policy_actions_init(&t.acts, t.fn), 0);
+    policy_event dep = {.type = POLICY_EV_DEPLOY, .flags = POLICY_DEPLOY_PREPROVISIONED};
+    assert_int_equal(policy_fn_handle(t.fn, &dep, 0, &t.acts), 0);
+    assert_string_equal(pt_render(&t), "START i0 min_instances");
+    assert_string_equal(ARRIVE(&t, 1 * SEC, 1), "");
+    assert_string_equal(READY(&t, 2 * SEC, ID(0, 1)), "DISPATCH i0 [1] warm");
+    policy_instance_info info;
+    assert_int_equal(policy_fn_instance(t.fn, ID(0, 1), &info), 0);
+    assert_int_equal(info.started_ns, 0); /* the start time stays true */
+    ARRIVE(&t, 3 * SEC, 2);
+    assert_string_equal(TICK(&t, 60 * SEC), "START i1 scale_out");
+    assert_string_equal(READY(&t, 70 * SEC, ID(1, 1)), "");
+    assert_string_equal(TICK(&t, 359 * SEC), "");
+    assert_string_equal(TICK(&t, 360 * SEC), "DISPATCH i1 [2] warm");
+    pt_free(&t);
+}
+
 /* A fixed fleet: FIFO queue with a bound, 503 past it, crashed instances replaced. */
 static void test_server_fleet(void **state)
 {
@@ -250,6 +322,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_managed_target_tracking),
         cmocka_unit_test(test_managed_drain_and_cooldown),
+        cmocka_unit_test(test_managed_scale_in_starting),
+        cmocka_unit_test(test_managed_preprovisioned),
         cmocka_unit_test(test_server_fleet),
         cmocka_unit_test(test_batching_server),
         cmocka_unit_test(test_batching_lambda),

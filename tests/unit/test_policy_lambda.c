@@ -42,6 +42,12 @@ static void test_cold_then_warm(void **state)
     assert_int_equal(st.cold_dispatches, 1);
     assert_int_equal(st.dispatches, 2);
     assert_int_equal(st.starts, 1);
+    policy_instance_info info;
+    assert_int_equal(policy_fn_instance(t.fn, ID(0, 1), &info), 0);
+    assert_int_equal(info.state, POLICY_INST_BUSY);
+    assert_false(info.provisioned);
+    assert_int_equal(info.in_flight, 1);
+    assert_int_equal(info.started_ns, 0);
     pt_free(&t);
 }
 
@@ -219,6 +225,92 @@ static void test_shared_account(void **state)
     ev.request = 4;
     policy_fn_handle(b, &ev, 2, &out);
     assert_int_equal(out.v[0].type, POLICY_ACT_START);
+    /* freeing a function returns its concurrency (b now holds 1 of 2, a held 1) */
+    ev.request = 5;
+    policy_fn_handle(b, &ev, 3, &out);
+    assert_int_equal(out.v[0].type, POLICY_ACT_THROTTLE);
+    policy_fn_free(a);
+    ev.request = 6;
+    policy_fn_handle(b, &ev, 4, &out);
+    assert_int_equal(out.v[0].type, POLICY_ACT_START);
+    policy_actions_release(&out);
+    policy_fn_free(b);
+    policy_account_free(acct);
+}
+
+/* Reserved concurrency is carved out of the account: unreserved functions share the rest, and a
+ * function with a reservation keeps it whatever the others do. */
+static void test_unreserved_pool(void **state)
+{
+    (void)state;
+    policy_account *acct;
+    fm_err err;
+    assert_int_equal(policy_account_new(3, POLICY_SCALING_NONE, NULL, &acct, &err), 0);
+    policy_config cr = lambda_cfg(), cu = lambda_cfg();
+    cr.limit.reserved = 2;
+    policy_fn *r, *u, *x;
+    assert_int_equal(policy_fn_new(&cr, acct, &r, &err), 0);
+    assert_int_equal(policy_fn_new(&cu, acct, &u, &err), 0);
+    assert_int_equal(policy_fn_new(&cr, acct, &x, &err), FM_ELIMIT);
+    assert_string_equal(err.msg,
+                        "reserved concurrency 2 exceeds what the account has left (1 of 3)");
+    policy_actions out;
+    assert_int_equal(policy_actions_init(&out, r), 0);
+    policy_event dep = {.type = POLICY_EV_DEPLOY}, ev = {.type = POLICY_EV_ARRIVE, .items = 1};
+    policy_fn_handle(r, &dep, 0, &out);
+    policy_fn_handle(u, &dep, 0, &out);
+    ev.request = 1;
+    policy_fn_handle(u, &ev, 0, &out);
+    assert_int_equal(out.v[0].type, POLICY_ACT_START);
+    ev.request = 2;
+    policy_fn_handle(u, &ev, 0, &out); /* the unreserved pool is 3 - 2 = 1 */
+    assert_int_equal(out.v[0].type, POLICY_ACT_THROTTLE);
+    assert_int_equal(out.v[0].reason, POLICY_REASON_ACCOUNT);
+    for (uint64_t q = 3; q <= 4; q++) { /* the reserved function still gets its 2 */
+        ev.request = q;
+        policy_fn_handle(r, &ev, 0, &out);
+        assert_int_equal(out.v[0].type, POLICY_ACT_START);
+    }
+    ev.request = 5;
+    policy_fn_handle(r, &ev, 0, &out);
+    assert_int_equal(out.v[0].reason, POLICY_REASON_RESERVED);
+    policy_actions_release(&out);
+    policy_fn_free(r);
+    /* its reservation is returned: a new reserved function fits again */
+    assert_int_equal(policy_fn_new(&cr, acct, &x, &err), 0);
+    policy_fn_free(x);
+    policy_fn_free(u);
+    policy_account_free(acct);
+}
+
+/* 2021 mode: the burst is account-wide, shared by every function of the account. */
+static void test_rate_2021_shared(void **state)
+{
+    (void)state;
+    policy_config c = lambda_cfg();
+    c.limit.scaling = POLICY_SCALING_LAMBDA_2021;
+    c.limit.rate = (policy_rate){.burst = 1, .refill = 1, .period_ns = 60 * SEC};
+    policy_account *acct;
+    fm_err err;
+    assert_int_equal(policy_account_new(0, c.limit.scaling, &c.limit.rate, &acct, &err), 0);
+    policy_fn *a, *b;
+    assert_int_equal(policy_fn_new(&c, acct, &a, &err), 0);
+    assert_int_equal(policy_fn_new(&c, acct, &b, &err), 0);
+    policy_actions out;
+    assert_int_equal(policy_actions_init(&out, a), 0);
+    policy_event dep = {.type = POLICY_EV_DEPLOY}, ev = {.type = POLICY_EV_ARRIVE, .items = 1};
+    policy_fn_handle(a, &dep, 0, &out);
+    policy_fn_handle(b, &dep, 0, &out);
+    ev.request = 1;
+    policy_fn_handle(a, &ev, 0, &out);
+    assert_int_equal(out.v[0].type, POLICY_ACT_START);
+    ev.request = 2;
+    policy_fn_handle(b, &ev, 1, &out);
+    assert_int_equal(out.v[0].type, POLICY_ACT_THROTTLE);
+    assert_int_equal(out.v[0].reason, POLICY_REASON_RATE);
+    ev.request = 3;
+    policy_fn_handle(b, &ev, 60 * SEC, &out);
+    assert_int_equal(out.v[0].type, POLICY_ACT_START);
     policy_actions_release(&out);
     policy_fn_free(a);
     policy_fn_free(b);
@@ -232,7 +324,8 @@ static void test_rate_2023(void **state)
     (void)state;
     policy_config c = lambda_cfg();
     c.limit.scaling = POLICY_SCALING_LAMBDA_2023;
-    c.limit.rate = (policy_rate){.burst = 2, .refill = 1, .period_ns = 10 * SEC, .continuous = true};
+    c.limit.rate =
+        (policy_rate){.burst = 2, .refill = 1, .period_ns = 10 * SEC, .continuous = true};
     pt t;
     pt_init(&t, &c);
     assert_string_equal(ARRIVE(&t, 0, 1), "START i0 demand");
@@ -390,13 +483,22 @@ static void test_gcf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cold_then_warm),   cmocka_unit_test(test_not_before_ready),
-        cmocka_unit_test(test_first_free),       cmocka_unit_test(test_mru_and_keep_alive),
-        cmocka_unit_test(test_busy_never_stopped), cmocka_unit_test(test_keep_alive_zero),
-        cmocka_unit_test(test_concurrency_limits), cmocka_unit_test(test_shared_account),
-        cmocka_unit_test(test_rate_2023),        cmocka_unit_test(test_rate_2021),
-        cmocka_unit_test(test_provisioned),      cmocka_unit_test(test_start_failed),
-        cmocka_unit_test(test_bad_events),       cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_cold_then_warm),
+        cmocka_unit_test(test_not_before_ready),
+        cmocka_unit_test(test_first_free),
+        cmocka_unit_test(test_mru_and_keep_alive),
+        cmocka_unit_test(test_busy_never_stopped),
+        cmocka_unit_test(test_keep_alive_zero),
+        cmocka_unit_test(test_concurrency_limits),
+        cmocka_unit_test(test_shared_account),
+        cmocka_unit_test(test_unreserved_pool),
+        cmocka_unit_test(test_rate_2021_shared),
+        cmocka_unit_test(test_rate_2023),
+        cmocka_unit_test(test_rate_2021),
+        cmocka_unit_test(test_provisioned),
+        cmocka_unit_test(test_start_failed),
+        cmocka_unit_test(test_bad_events),
+        cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_gcf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

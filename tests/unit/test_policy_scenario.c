@@ -175,9 +175,9 @@ static void test_managed_timeline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lambda_warm_reuse),  cmocka_unit_test(test_lambda_scale_to_zero),
+        cmocka_unit_test(test_lambda_warm_reuse),     cmocka_unit_test(test_lambda_scale_to_zero),
         cmocka_unit_test(test_lambda_burst_reserved), cmocka_unit_test(test_server_queue),
-        cmocka_unit_test(test_server_batching),    cmocka_unit_test(test_managed_timeline),
+        cmocka_unit_test(test_server_batching),       cmocka_unit_test(test_managed_timeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,6 +112,39 @@ static void test_calib_interpolation(void **state)
     sim_calib_free(c);
 }
 
+/* Merged files: a later file's entry overrides an earlier one with the same key (docs), and a
+ * file that fails to load leaves the calibration as it was. */
+static void test_calib_later_wins(void **state)
+{
+    (void)state;
+    const char *a = "service:\n  - {model: m, batch: 1, latency_ms: 10}\n"
+                    "  - {model: m, batch: 4, latency_ms: 40}\n"
+                    "cold_start:\n  - {model: m, load_ms: 100}\n";
+    const char *b = "service:\n  - {model: m, batch: 1, latency_ms: 20}\n"
+                    "  - {model: m, batch: 4, latency_ms: 80}\n"
+                    "cold_start:\n  - {model: m, load_ms: 200}\n";
+    const char *bad = "service:\n  - {model: m, batch: 1, latency_ms: 1}\n"
+                      "  - {model: m, batch: 2, latency_ms: -1}\n";
+    sim_calib *c = NULL;
+    fm_err err = {0};
+    assert_int_equal(sim_calib_load_buf(a, strlen(a), "a.yaml", &c, &err), 0);
+    assert_int_equal(sim_calib_load_more_buf(c, b, strlen(b), "b.yaml", &err), 0);
+    assert_int_equal(sim_calib_load_more_buf(c, bad, strlen(bad), "bad.yaml", &err), FM_EPARSE);
+    assert_non_null(strstr(err.msg, "bad.yaml:3:"));
+    sim_key k = {"m", "faasml", "cpu"};
+    sim_dist d;
+    sim_cold cold;
+    static const int batch[] = {1, 2, 4, 8};
+    static const double want[] = {20, 40, 80, 160}; /* b's values, interpolated, extrapolated */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sim_calib_service(c, &k, 1769, batch[i], &d, &err), 0);
+        assert_true(fabs(sim_dist_quantile(&d, 0.5) - want[i]) < 1e-9);
+    }
+    assert_int_equal(sim_calib_cold(c, &k, 1769, &cold, &err), 0);
+    assert_true(fabs(sim_dist_quantile(&cold.phase[SIM_PHASE_LOAD], 0.5) - 200) < 1e-9);
+    sim_calib_free(c);
+}
+
 static void test_calib_bad_file(void **state)
 {
     (void)state;
@@ -246,6 +279,33 @@ static void test_timeout(void **state)
     sim_calib_free(c);
 }
 
+/* A managed endpoint created before the experiment serves its first request at once, although a
+ * new instance would wait the 100 s provisioning delay. */
+static void test_preprovisioned_deploy(void **state)
+{
+    (void)state;
+    sim_calib *c = const_calib(10, 50);
+    int64_t sched[3] = {0, 100000000, 200000000};
+    sim_function f = fn_with(POLICY_PROFILE_MANAGED, sched, 3);
+    f.policy.inst.min = 1;
+    f.policy.inst.max = 2;
+    f.policy.inst.workers = 1;
+    f.policy.inst.provision_delay_ns = 100000000000LL;
+    f.policy.queue.capacity = 16;
+    f.policy.scale.target_per_min = 1000;
+    f.policy.scale.period_ns = 60000000000LL;
+    f.policy.scale.out_datapoints = 1;
+    f.policy.scale.in_datapoints = 1;
+    f.policy.scale.in_ratio = 0.5;
+    sim_opts o = {.calib = c, .seed = 1};
+    sim_result r;
+    run_ok(&f, 1, &o, &r);
+    assert_int_equal(r.fn[0].ok, 3);
+    assert_true(llabs((long long)r.fn[0].latency->max - 10000000) <= 10000000 / 128);
+    sim_result_release(&r);
+    sim_calib_free(c);
+}
+
 /* ---- engine: queueing theory ---------------------------------------------------------------- */
 
 /* Erlang C: probability of waiting in M/M/c, then the mean response time. */
@@ -375,12 +435,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lognormal_fit),
         cmocka_unit_test(test_calib_interpolation),
+        cmocka_unit_test(test_calib_later_wins),
         cmocka_unit_test(test_calib_bad_file),
         cmocka_unit_test(test_lambda_keepalive_warm),
         cmocka_unit_test(test_lambda_keepalive_expiry),
         cmocka_unit_test(test_lambda_reserved_throttle),
         cmocka_unit_test(test_processor_sharing),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_preprovisioned_deploy),
         cmocka_unit_test(test_mm1),
         cmocka_unit_test(test_mmc),
         cmocka_unit_test(test_determinism),

@@ -14,7 +14,7 @@ from torch import nn
 
 
 class EncoderConfig:
-    """Sizes of one encoder; `shared_layers` makes it ALBERT (one block applied num_layers times)."""
+    """Sizes of one encoder; `shared_layers` makes it ALBERT (one block applied `layers` times)."""
 
     def __init__(self, vocab, hidden, embedding, layers, heads, ffn, max_pos, type_vocab,
                  shared_layers, ln_eps=1e-12):

@@ -9,11 +9,12 @@ BatchNorm running statistics are calibrated on random inputs, and the result is 
     model.pt            TorchScript (traced) of the same module, for the PyTorch runtime and bench
     input_b1.npy  output_b1.npy  input_b8.npy  output_b8.npy   (input_b1 = input_b8[0:1])
     meta.json           names, shapes, dtypes, versions, export timings, file sizes
-A model whose meta.json carries the current export key (a hash of EXPORT_VERSION and the torch and
-onnx versions) is skipped, so the command is cheap to run again. Run with Debian's /usr/bin/python3.
+A model whose meta.json carries the current export key (a hash of EXPORT_VERSION and the installed
+torch and onnx versions, read without importing them) is skipped, so the command is cheap to run again. Run with Debian's /usr/bin/python3.
 """
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -108,10 +109,12 @@ MODELS = {
     "resnet50": ("big", torchvision_model("resnet50"), "input", "float32", [3, 224, 224],
                  image_input((3, 224, 224)), "output", "torchvision resnet50, 1000 classes"),
     "vgg16": ("big", torchvision_model("vgg16"), "input", "float32", [3, 224, 224],
-              image_input((3, 224, 224)), "output", "torchvision vgg16 (no BatchNorm), 1000 classes"),
+              image_input((3, 224, 224)), "output",
+              "torchvision vgg16 (no BatchNorm), 1000 classes"),
     "bert-base": ("big", encoder("BERT_BASE"), "input_ids", "int64", [128],
                   token_input(128, 30522), "last_hidden_state",
-                  "BERT-base encoder: hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522, seq 128"),
+                  "BERT-base encoder: hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522,"
+                  " seq 128"),
     "albert-base": ("big", encoder("ALBERT_BASE"), "input_ids", "int64", [128],
                     token_input(128, 30000), "last_hidden_state",
                     "ALBERT-base encoder: hidden 768, embedding 128, 12 layers sharing weights,"
@@ -119,11 +122,23 @@ MODELS = {
 }
 
 
+def package_version(name):
+    """An installed package's version from its metadata: no import (torch takes ~1 s of CPU).
+
+    The local part is dropped ('1.13.0a0+gitunknown' -> '1.13.0a0'), which makes it equal to the
+    module's __version__ that earlier versions of this script hashed, so their exports stay current.
+    """
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(name).split("+")[0]
+    except importlib.metadata.PackageNotFoundError:
+        return __import__(name).__version__
+
+
 def export_key():
     """Changes with EXPORT_VERSION or the torch/onnx versions: stale exports are redone."""
-    import onnx
-    import torch
-    s = f"faasml-models v{EXPORT_VERSION} torch={torch.__version__} onnx={onnx.__version__}"
+    s = (f"faasml-models v{EXPORT_VERSION} torch={package_version('torch')} "
+         f"onnx={package_version('onnx')}")
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
 
@@ -235,14 +250,8 @@ def export_one(name, root, key, opsets):
         json.dump(meta, fh, indent=1)
         fh.write("\n")
     out = os.path.join(root, name)
-    shutil.rmtree(out, ignore_errors=True)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        # another export of the same model (parallel tests) renamed its copy first
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not is_current(out, key):
-            raise
+    shutil.rmtree(out, ignore_errors=True)  # stale (the caller holds the model's lock)
+    os.rename(tmp, out)
     return meta
 
 
@@ -283,22 +292,29 @@ def main():
     root = args.out or cache_dir()
     os.makedirs(root, exist_ok=True)
 
-    t = time.perf_counter()
-    import torch
-    torch.set_num_threads(args.threads)
     key = export_key()
-    log(f"import torch+onnx {time.perf_counter() - t:.2f}s, key {key}, into {root}")
+    log(f"key {key}, into {root}")
+    torch = None
     for name in names:
         out = os.path.join(root, name)
-        if not args.force and is_current(out, key):
-            log(f"{name}: current, skipped")
-            continue
-        t = time.perf_counter()
-        meta = export_one(name, root, key, OPSETS)
-        sizes = " ".join(f"{f}={v['bytes'] / 1e6:.1f}MB" for f, v in meta["files"].items())
-        log(f"{name}: {time.perf_counter() - t:.1f}s ({meta['export_seconds']}) {sizes}")
-        if args.json:
-            print(json.dumps(meta))
+        with open(os.path.join(root, f".{name}.lock"), "w") as lock:
+            # parallel tests export the same models: one exports, the others wait and skip it,
+            # and nobody replaces a current model while another process reads it
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not args.force and is_current(out, key):
+                log(f"{name}: current, skipped")
+                continue
+            if torch is None:  # imported only when something is to be exported
+                t = time.perf_counter()
+                import torch
+                torch.set_num_threads(args.threads)
+                log(f"import torch+onnx {time.perf_counter() - t:.2f}s")
+            t = time.perf_counter()
+            meta = export_one(name, root, key, OPSETS)
+            sizes = " ".join(f"{f}={v['bytes'] / 1e6:.1f}MB" for f, v in meta["files"].items())
+            log(f"{name}: {time.perf_counter() - t:.1f}s ({meta['export_seconds']}) {sizes}")
+            if args.json:
+                print(json.dumps(meta))
     return 0
 
 

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Gateway benchmark (docs/platform.md, "Benchmarks"):
+#  1. added latency of the gateway with a warm echo runtime at RATE req/s, side by side with nginx
+#     as a reverse proxy to the same echo backend, both against calling the backend directly;
+#  2. cold start of an echo custom runtime from scale-to-zero to response (C and Python runtimes).
+# usage: bench/platform/run.sh [path/to/faasml]   env: RATE=1000 SECS=5 RUNS=5 COLD=30
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+FAASML=$(realpath "${1:-$SRC/build/faasml}")
+RATE=${RATE:-1000} SECS=${SECS:-5} RUNS=${RUNS:-5} COLD=${COLD:-30} CONNS=${CONNS:-8}
+TMP=$(mktemp -d /tmp/faasml-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${KEEP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+command -v nginx >/dev/null || { echo "nginx is not installed (scripts/install-deps.sh)"; exit 1; }
+
+cc -O2 -D_GNU_SOURCE -o "$TMP/echo_backend" "$HERE/echo_backend.c"
+cc -O2 -D_GNU_SOURCE -o "$TMP/openloop" "$HERE/openloop.c"
+ready_port() { # FILE: waits for "listening on http://H:P" and prints P
+    for _ in $(seq 200); do
+        grep -q '^listening on' "$1" 2>/dev/null && break
+        sleep 0.05
+    done
+    sed -n 's/^listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$1" | head -1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The echo backend, called directly (baseline) and through nginx.
+"$TMP/echo_backend" http >"$TMP/backend.out" &
+PIDS+=($!)
+BPORT=$(ready_port "$TMP/backend.out")
+NPORT=$(free_port)
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    upstream echo { server 127.0.0.1:$BPORT; keepalive 32; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$NPORT;
+        location / {
+            proxy_pass http://echo;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" 2>"$TMP/nginx.stderr" &
+NGINX_PID=$!
+PIDS+=($NGINX_PID)
+
+# faasml with the same backend as its runtime, kept warm (provisioned, long keep-alive).
+cat >"$TMP/echo.yaml" <<SPEC
+name: echo
+bootstrap: $TMP/echo_backend
+args: [runtime]
+memory_mb: 1769
+provisioned_concurrency: $CONNS
+keep_alive: 1h
+SPEC
+cat >"$TMP/cold.yaml" <<SPEC
+name: cold
+bootstrap: $TMP/echo_backend
+args: [runtime]
+memory_mb: 1769
+keep_alive: 100ms
+SPEC
+cat >"$TMP/coldpy.yaml" <<SPEC
+name: coldpy
+bootstrap: $SRC/tests/fixtures/runtimes/echo/bootstrap
+memory_mb: 1769
+keep_alive: 100ms
+SPEC
+"$FAASML" serve --listen 127.0.0.1:0 --log-dir "$TMP" --deploy "$TMP/echo.yaml" \
+    --deploy "$TMP/cold.yaml" --deploy "$TMP/coldpy.yaml" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+SERVE_PID=$!
+PIDS+=($SERVE_PID)
+FPORT=$(ready_port "$TMP/serve.out")
+# The same with the memory limit only (no CPU quota or CPU group), like the nginx backend's CPU.
+mkdir -p "$TMP/nocg"
+"$FAASML" serve --listen 127.0.0.1:0 --no-cpu-limit --log-dir "$TMP/nocg" --deploy "$TMP/echo.yaml" \
+    >"$TMP/serve-nocg.out" 2>"$TMP/serve-nocg.err" &
+SERVE2_PID=$!
+PIDS+=($SERVE2_PID)
+GPORT=$(ready_port "$TMP/serve-nocg.out")
+sleep 1
+INV=/2015-03-31/functions/echo/invocations
+PAYLOAD='{"message":"hello","n":1}'
+
+load() { "$TMP/openloop" 127.0.0.1 "$1" "$2" "$RATE" "$SECS" "$CONNS" "$PAYLOAD"; }
+# CPU time a process spent on the CPU (ns, /proc/PID/schedstat): the proxy's own cost per
+# request, which host load does not inflate the way it inflates latency.
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; }
+NGINX_WORKER=$(ps -o pid= --ppid "$NGINX_PID" | head -1 | tr -d ' ')
+measure() { # NAME PORT PATH PROXY_PID
+    local c0 c1 out
+    c0=$(cpu_ns "$4")
+    out=$(load "$2" "$3") || exit 1
+    c1=$(cpu_ns "$4")
+    echo "$1 $out" >>"$TMP/lat.txt"
+    echo "$1 $(( (c1 - c0) / (RATE * ${SECS%.*}) ))" >>"$TMP/cpu.txt"
+}
+# warm up every path
+for t in "$BPORT /" "$NPORT /" "$FPORT $INV" "$GPORT $INV"; do
+    "$TMP/openloop" 127.0.0.1 ${t% *} ${t#* } "$RATE" 1 "$CONNS" "$PAYLOAD" >/dev/null
+done
+: >"$TMP/lat.txt"
+: >"$TMP/cpu.txt"
+for r in $(seq "$RUNS"); do
+    out=$(load "$BPORT" /) || exit 1
+    echo "direct $out" >>"$TMP/lat.txt"
+    measure nginx "$NPORT" / "$NGINX_WORKER"
+    measure faasml "$FPORT" "$INV" "$SERVE_PID"
+    measure faasml-nocpulimit "$GPORT" "$INV" "$SERVE2_PID"
+done
+
+# Cold starts from scale-to-zero: wait for the instance to be stopped, then one request.
+cold() { # NAME
+    local name=$1
+    for i in $(seq "$COLD"); do
+        for _ in $(seq 100); do
+            n=$(curl -s "http://127.0.0.1:$FPORT/metrics" |
+                awk -v k="faasml_instances{function=\"$name\",state=\"idle\"}" '$1 == k {print $2}')
+            [ "$n" = 0 ] && break
+            sleep 0.05
+        done
+        curl -s -o /dev/null -D "$TMP/h" -w "%{time_total}" -H 'X-Amz-Log-Type: Tail' \
+            -X POST "http://127.0.0.1:$FPORT/2015-03-31/functions/$name/invocations" -d '{}' \
+            >"$TMP/t"
+        init=$(grep -i '^X-Amz-Log-Result:' "$TMP/h" | cut -d' ' -f2 | tr -d '\r' | base64 -d |
+            sed -n 's/.*Init Duration: \([0-9.]*\) ms.*/\1/p')
+        echo "$name $(cat "$TMP/t") ${init:-warm}" >>"$TMP/cold.txt"
+    done
+}
+: >"$TMP/cold.txt"
+cold cold
+cold coldpy
+
+python3 - "$TMP/lat.txt" "$TMP/cold.txt" "$RATE" "$SECS" "$RUNS" "$TMP/cpu.txt" <<'PY'
+import json, statistics as st, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, js = line.split(" ", 1)
+    d = json.loads(js)
+    assert d["errors"] == 0 and d["ok"] == d["sent"], (name, d)
+    runs.setdefault(name, []).append(d)
+rate, secs, nruns = sys.argv[3], sys.argv[4], sys.argv[5]
+print(f"## gateway latency at {rate} req/s, {secs} s x {nruns} runs (median of runs, microseconds)")
+print("| path | p50 | p99 | added p50 | added p99 |")
+print("|---|---|---|---|---|")
+med = {k: {q: st.median(r[q] for r in v) for q in ("p50_us", "p99_us")} for k, v in runs.items()}
+for k in ("direct", "nginx", "faasml", "faasml-nocpulimit"):
+    a50 = med[k]["p50_us"] - med["direct"]["p50_us"]
+    a99 = med[k]["p99_us"] - med["direct"]["p99_us"]
+    print(f"| {k} | {med[k]['p50_us']:.0f} | {med[k]['p99_us']:.0f} | {a50:.0f} | {a99:.0f} |")
+n50 = med["nginx"]["p50_us"] - med["direct"]["p50_us"]
+f50 = med["faasml"]["p50_us"] - med["direct"]["p50_us"]
+n99 = med["nginx"]["p99_us"] - med["direct"]["p99_us"]
+f99 = med["faasml"]["p99_us"] - med["direct"]["p99_us"]
+g50 = med["faasml-nocpulimit"]["p50_us"] - med["direct"]["p50_us"]
+g99 = med["faasml-nocpulimit"]["p99_us"] - med["direct"]["p99_us"]
+if n50 > 0 and n99 > 0:
+    print(f"\nfaasml added / nginx added: p50 {f50 / n50:.2f}x, p99 {f99 / n99:.2f}x")
+    print(f"faasml (no CPU limit) added / nginx added: p50 {g50 / n50:.2f}x, p99 {g99 / n99:.2f}x")
+else:
+    print("\nnginx added no measurable latency over direct; ratio undefined")
+cpu = {}
+for line in open(sys.argv[6]):
+    name, ns = line.split()
+    cpu.setdefault(name, []).append(int(ns))
+print("\n## proxy CPU time per request (median of runs; nginx worker vs the faasml serve process)")
+print("| proxy | CPU us/request |")
+print("|---|---|")
+for k, v in cpu.items():
+    print(f"| {k} | {st.median(v) / 1000:.1f} |")
+if cpu.get("nginx") and st.median(cpu["nginx"]) > 0:
+    print(f"\nfaasml gateway CPU / nginx CPU per request: {st.median(cpu['faasml']) / st.median(cpu['nginx']):.2f}x")
+cold = {}
+for line in open(sys.argv[2]):
+    name, t, init = line.split()
+    cold.setdefault(name, []).append((float(t) * 1000, init))
+print("\n## cold start from scale-to-zero (end-to-end ms, Init Duration ms)")
+print("| runtime | n | cold | e2e p50 | e2e p99 | init p50 | init p99 |")
+print("|---|---|---|---|---|---|---|")
+def q(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+for name, xs in cold.items():
+    e2e = [t for t, i in xs if i != "warm"]
+    ini = [float(i) for t, i in xs if i != "warm"]
+    label = {"cold": "C echo (bench/platform/echo_backend.c)", "coldpy": "Python echo (tests/fixtures)"}[name]
+    if e2e:
+        print(f"| {label} | {len(xs)} | {len(e2e)} | {q(e2e, .5):.1f} | {q(e2e, .99):.1f} | {q(ini, .5):.1f} | {q(ini, .99):.1f} |")
+PY
+echo
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -1,0 +1,39 @@
+/* Fuzzes the batching codecs: the input is scanned as a v2 request, merged with itself, and read
+ * as a response split for it. None may crash, leak or read out of bounds, and whenever the
+ * function host's own decoder accepts the request, the merge of two copies must decode to twice
+ * its batch. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fn/fn.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fm_err err = {0};
+    fn_v2_batch_req req;
+    const char *body = (const char *)data;
+    if (fn_v2_batch_parse(body, size, &req, &err) != 0)
+        return 0;
+    const fn_v2_batch_req *two[] = {&req, &req};
+    const char *bodies[] = {body, body};
+    fn_buf m = {0};
+    fn_v2_request orig;
+    bool host_ok = fn_v2_request_decode(data, size, -1, &orig, &err) == 0;
+    if (host_ok)
+        fn_v2_request_release(&orig);
+    if (fn_v2_batch_merge(two, bodies, 2, &m, &err) == 0 && host_ok) {
+        fn_v2_request back;
+        if (fn_v2_request_decode(m.p, m.len, -1, &back, &err) != 0 ||
+            back.inputs[0].dims[0] != 2 * req.items)
+            abort();
+        fn_v2_request_release(&back);
+    }
+    fn_buf_release(&m);
+    fn_buf out = {0};
+    const fn_v2_batch_req *one[] = {&req};
+    fn_v2_batch_split(data, size, one, 1, &out, &err);
+    fn_buf_release(&out);
+    fn_v2_batch_req_release(&req);
+    return 0;
+}

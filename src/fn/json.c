@@ -1,0 +1,398 @@
+/*
+ * A JSON reader for request payloads, built for tensors: values live in one arena (no allocation
+ * per value), arrays of numbers are kept as flat double vectors (8 bytes per number), and numbers
+ * are read without strtod when that is exact (up to 15 significant digits and a power of ten up
+ * to 22, Clinger's fast path). A general-purpose DOM (cJSON) spends most of its time on a malloc
+ * and a strtod per element, which for a 224x224x3 image is longer than the inference.
+ * Strict RFC 8259: no trailing commas, comments, NaN or trailing data; depth is bounded.
+ */
+#include "fn/fn_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FJ_MAX_DEPTH 128
+
+typedef struct fj_parser {
+    const char *p, *end, *start;
+    fm_arena *arena;
+    const char *why; /* what went wrong, at p */
+    double *stack;   /* numbers of the array being read (reused scratch, malloc'd) */
+    size_t stack_cap;
+} fj_parser;
+
+static fj *fj_value(fj_parser *ps, int depth);
+
+static void skip_ws(fj_parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
+        ps->p++;
+}
+
+static fj *fail(fj_parser *ps, const char *why)
+{
+    if (!ps->why)
+        ps->why = why;
+    return NULL;
+}
+
+static fj *node(fj_parser *ps, fj_type t)
+{
+    fj *n = fm_arena_alloc(ps->arena, sizeof *n);
+    if (!n)
+        return fail(ps, "out of memory");
+    memset(n, 0, sizeof *n);
+    n->type = t;
+    return n;
+}
+
+/* Why: a JSON number in one pass; exact where Clinger's fast path applies, else within an ulp
+ * of the double (callers that need exact doubles re-read the text with strtod). */
+static bool read_number(fj_parser *ps, double *out, bool *exact)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = ps->p, *end = ps->end;
+    bool neg = false;
+    if (p < end && *p == '-')
+        neg = true, p++;
+    if (p == end || *p < '0' || *p > '9')
+        return fail(ps, "invalid number"), false;
+    uint64_t m = 0;
+    int nd = 0, e10 = 0;
+    if (*p == '0') {
+        p++;
+    } else {
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+            if (nd < 19)
+                m = m * 10 + (uint64_t)(*p - '0'), nd++;
+            else
+                e10++;
+        }
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || *p < '0' || *p > '9')
+            return fail(ps, "invalid number"), false;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd += m != 0; /* zeros before the first significant digit do not count */
+                e10--;
+            }
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        bool eneg = false;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        if (p == end || *p < '0' || *p > '9')
+            return fail(ps, "invalid number"), false;
+        int x = 0;
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
+            if (x < 100000)
+                x = x * 10 + (*p - '0');
+        e10 += eneg ? -x : x;
+    }
+    ps->p = p;
+    double v = (double)m;
+    *exact = nd <= 15 && e10 >= -22 && e10 <= 22;
+    if (m == 0)
+        v = 0;
+    else if (e10 >= 0)
+        v = e10 <= 22 ? v * p10[e10] : (e10 > 400 ? INFINITY : v * pow(10.0, e10));
+    else
+        v = e10 >= -22 ? v / p10[-e10] : (e10 < -400 ? 0 : v * pow(10.0, e10 + 300) * 1e-300);
+    *out = neg ? -v : v;
+    return true;
+}
+
+/* Why: one UTF-8 encoding of a code point from a \u escape. */
+static size_t put_utf8(char *o, uint32_t c)
+{
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xc0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3f));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xe0 | (c >> 12)), o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (c & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | (c >> 18)), o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3f)), o[3] = (char)(0x80 | (c & 0x3f));
+    return 4;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Why: strings are unescaped into the arena, NUL-terminated; \u0000 is refused so that names
+ * stay C strings. The output is never longer than the input. */
+static const char *read_string(fj_parser *ps, size_t *len)
+{
+    const char *p = ps->p + 1; /* after the quote */
+    const char *q = p;
+    while (q < ps->end && *q != '"') {
+        if (*q == '\\')
+            q++;
+        q++;
+    }
+    if (q >= ps->end)
+        return fail(ps, "unterminated string"), NULL;
+    char *o = fm_arena_alloc(ps->arena, (size_t)(q - p) + 1), *w = o;
+    if (!o)
+        return fail(ps, "out of memory"), NULL;
+    while (p < q) {
+        unsigned char c = (unsigned char)*p++;
+        if (c < 0x20)
+            return ps->p = p - 1, fail(ps, "control character in string"), NULL;
+        if (c != '\\') {
+            *w++ = (char)c;
+            continue;
+        }
+        char e = *p++;
+        switch (e) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+            int u = q - p >= 4 ? hex4(p) : -1;
+            if (u <= 0)
+                return ps->p = p - 2, fail(ps, u == 0 ? "\\u0000 in string" : "invalid \\u escape"),
+                       NULL;
+            p += 4;
+            uint32_t cp = (uint32_t)u;
+            if (cp >= 0xd800 && cp < 0xdc00 && q - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                int lo = hex4(p + 2);
+                if (lo >= 0xdc00 && lo < 0xe000) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
+                    p += 6;
+                }
+            }
+            w += put_utf8(w, cp); /* a lone surrogate is kept as its 3-byte form */
+            break;
+        }
+        default: return ps->p = p - 2, fail(ps, "invalid escape in string"), NULL;
+        }
+    }
+    *w = '\0';
+    *len = (size_t)(w - o);
+    ps->p = q + 1;
+    return o;
+}
+
+/* Why: arrays of numbers (the tensor data) are read into a flat vector; an array that turns out
+ * to hold something else becomes a list of nodes. */
+static fj *read_array(fj_parser *ps, int depth)
+{
+    fj *a = node(ps, FJ_ARR);
+    if (!a)
+        return NULL;
+    a->src = ps->p;
+    ps->p++; /* [ */
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == ']') {
+        ps->p++;
+        return a;
+    }
+    size_t nn = 0;
+    bool numeric = true, exact = true;
+    fj **tail = &a->child;
+    for (;;) {
+        skip_ws(ps);
+        if (ps->p == ps->end)
+            return fail(ps, "unterminated array");
+        char c = *ps->p;
+        if (numeric && (c == '-' || (c >= '0' && c <= '9'))) {
+            double v;
+            bool ex;
+            if (!read_number(ps, &v, &ex))
+                return NULL;
+            exact &= ex;
+            if (nn == ps->stack_cap) {
+                size_t cap = ps->stack_cap ? ps->stack_cap * 2 : 1024;
+                double *s = realloc(ps->stack, cap * sizeof *s);
+                if (!s)
+                    return fail(ps, "out of memory");
+                ps->stack = s, ps->stack_cap = cap;
+            }
+            ps->stack[nn++] = v;
+        } else {
+            if (numeric && nn) { /* mixed array: the numbers read so far become nodes */
+                for (size_t i = 0; i < nn; i++) {
+                    fj *n = node(ps, FJ_NUM);
+                    if (!n)
+                        return NULL;
+                    n->num = ps->stack[i];
+                    n->exact = exact;
+                    *tail = n, tail = &n->next;
+                }
+            }
+            numeric = false;
+            fj *v = fj_value(ps, depth + 1);
+            if (!v)
+                return NULL;
+            *tail = v, tail = &v->next;
+            nn++;
+        }
+        skip_ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == ']') {
+            ps->p++;
+            break;
+        }
+        return fail(ps, "expected ',' or ']' in array");
+    }
+    a->n = nn;
+    if (numeric) {
+        a->nums = fm_arena_alloc(ps->arena, nn * sizeof *a->nums);
+        if (!a->nums)
+            return fail(ps, "out of memory");
+        memcpy(a->nums, ps->stack, nn * sizeof *a->nums);
+        a->exact = exact;
+    }
+    return a;
+}
+
+static fj *read_object(fj_parser *ps, int depth)
+{
+    fj *o = node(ps, FJ_OBJ);
+    if (!o)
+        return NULL;
+    ps->p++; /* { */
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return o;
+    }
+    fj **tail = &o->child;
+    for (;;) {
+        skip_ws(ps);
+        if (ps->p == ps->end || *ps->p != '"')
+            return fail(ps, "expected a member name");
+        size_t klen;
+        const char *key = read_string(ps, &klen);
+        if (!key)
+            return NULL;
+        skip_ws(ps);
+        if (ps->p == ps->end || *ps->p != ':')
+            return fail(ps, "expected ':'");
+        ps->p++;
+        fj *v = fj_value(ps, depth + 1);
+        if (!v)
+            return NULL;
+        v->key = key;
+        *tail = v, tail = &v->next;
+        o->n++;
+        skip_ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == '}') {
+            ps->p++;
+            return o;
+        }
+        return fail(ps, "expected ',' or '}' in object");
+    }
+}
+
+static bool literal(fj_parser *ps, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+        return false;
+    ps->p += n;
+    return true;
+}
+
+static fj *fj_value(fj_parser *ps, int depth)
+{
+    if (depth > FJ_MAX_DEPTH)
+        return fail(ps, "nested too deeply");
+    skip_ws(ps);
+    if (ps->p == ps->end)
+        return fail(ps, "unexpected end of input");
+    char c = *ps->p;
+    fj *n;
+    switch (c) {
+    case '{': return read_object(ps, depth);
+    case '[': return read_array(ps, depth);
+    case '"':
+        if (!(n = node(ps, FJ_STR)))
+            return NULL;
+        n->str = read_string(ps, &n->len);
+        return n->str ? n : NULL;
+    case 't': return literal(ps, "true") ? node(ps, FJ_TRUE) : fail(ps, "invalid literal");
+    case 'f': return literal(ps, "false") ? node(ps, FJ_FALSE) : fail(ps, "invalid literal");
+    case 'n': return literal(ps, "null") ? node(ps, FJ_NULL) : fail(ps, "invalid literal");
+    default:
+        if (!(n = node(ps, FJ_NUM)))
+            return NULL;
+        n->src = ps->p;
+        return read_number(ps, &n->num, &n->exact) ? n : NULL;
+    }
+}
+
+int fj_parse(const char *text, size_t len, fm_arena *arena, fj **out, fm_err *err)
+{
+    fj_parser ps = {.p = text, .end = text + len, .start = text, .arena = arena};
+    fj *root = fj_value(&ps, 0);
+    if (root) {
+        skip_ws(&ps);
+        if (ps.p != ps.end)
+            root = fail(&ps, "unexpected data after the JSON value");
+    }
+    free(ps.stack);
+    if (!root)
+        return fm_err_set(err, FM_EPARSE, "invalid JSON at byte %zu: %s", (size_t)(ps.p - text),
+                          ps.why ? ps.why : "syntax error");
+    *out = root;
+    return 0;
+}
+
+const fj *fj_get(const fj *obj, const char *key)
+{
+    if (!obj || obj->type != FJ_OBJ)
+        return NULL;
+    for (const fj *c = obj->child; c; c = c->next)
+        if (strcmp(c->key, key) == 0)
+            return c;
+    return NULL;
+}
+
+/* Why: FP64 tensors need correctly rounded doubles; the fast path is exact only for short
+ * numbers, so inexact ones are read again from the text with strtod. */
+double fj_num_exact(const char *src, bool exact, double fast)
+{
+    return exact || !src ? fast : strtod(src, NULL);
+}

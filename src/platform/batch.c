@@ -1,0 +1,240 @@
+/* Dynamic batching, live. A batching function's requests (KServe v2 requests, or Lambda events
+ * carrying one) are decoded at arrival, so the policy counts their items (dim 0) and a bad
+ * request is refused before it waits. When the policy DISPATCHes several requests to one
+ * instance, a carrier invocation takes their tensors merged along dim 0 (fn_v2_batch_merge) to
+ * the function host as ONE event; its response is split back (fn_v2_batch_split) and each
+ * caller is answered with its own rows, its own request id, log tail and record (batch_size =
+ * the merged items, batch_kind "server"; one request carrying a batch is "client"). */
+#include "plat_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fn/fn.h"
+
+/* Why: an input the function host would refuse is refused here with the same shape of answer
+ * (KServe: 400 {"error"}; Lambda: 200 + Unhandled Function.InvalidInput). */
+static void refuse(plat_inv *inv, const char *msg)
+{
+    char q[600], body[700];
+    fm_json_quote(q, sizeof q, msg);
+    snprintf(body, sizeof body, "{\"errorType\":\"Function.InvalidInput\",\"errorMessage\":%s}", q);
+    inv->fn->m.errors++;
+    plat_meter_invocation(inv, "error", inv->kind == PLAT_INV_KSERVE ? 400 : 200,
+                          "Function.InvalidInput", NULL);
+    plat_inv_answer(inv, 200, "Unhandled", body, strlen(body));
+}
+
+bool plat_batch_admit(plat_inv *inv)
+{
+    inv->items = 1;
+    if (!inv->fn->batching)
+        return true;
+    fn_v2_batch_req *r = calloc(1, sizeof *r);
+    fm_err err = {0};
+    size_t len = evbuffer_get_length(inv->payload);
+    const char *body = (const char *)evbuffer_pullup(inv->payload, -1);
+    int rc = r ? fn_v2_batch_parse(body ? body : "", len, r, &err)
+               : fm_err_set(&err, FM_ENOMEM, "out of memory");
+    if (rc) {
+        free(r);
+        char msg[400];
+        snprintf(msg, sizeof msg, "batching function '%s' takes KServe v2 JSON tensors: %s",
+                 inv->fn->spec.name, err.msg);
+        refuse(inv, msg);
+        return false;
+    }
+    inv->v2 = r;
+    inv->items = r->items > UINT32_MAX ? UINT32_MAX : (uint32_t)r->items;
+    if (r->items > 1) {
+        inv->batch_size = (int)inv->items;
+        inv->batch_kind = "client";
+    }
+    return true;
+}
+
+/* Why: without server batching the platform does not decode requests, yet a request carrying a
+ * batch should be recorded as a client batch; the function host's response names the batch as
+ * dim 0 of its first output, within the first bytes (name, datatype and shape come first). */
+void plat_batch_note_client(plat_inv *inv, const char *body, size_t len)
+{
+    if (inv->batch_kind || inv->fn->spec.runtime != PLATFORM_RUNTIME_ONNX)
+        return;
+    const char *o = memmem(body, len, "\"outputs\":[{", 12);
+    if (!o)
+        return;
+    size_t rest = len - (size_t)(o - body);
+    const char *sh = memmem(o, rest < 4096 ? rest : 4096, "\"shape\":[", 9);
+    if (!sh)
+        return;
+    long n = 0;
+    const char *d = sh + 9, *end = body + len;
+    while (d < end && *d >= '0' && *d <= '9' && n < 1000000)
+        n = n * 10 + (*d++ - '0');
+    if (d < end && (*d == ',' || *d == ']') && n > 1) {
+        inv->batch_size = (int)n;
+        inv->batch_kind = "client";
+    }
+}
+
+void plat_batch_release(plat_inv *inv)
+{
+    if (inv->v2) {
+        fn_v2_batch_req_release(inv->v2);
+        free(inv->v2);
+        inv->v2 = NULL;
+    }
+    free(inv->members);
+    inv->members = NULL;
+}
+
+/* Why: a carrier is an invocation like any other for the instance (Runtime API, timeout, crash
+ * handling); only its ending differs (plat_batch_finish). */
+static plat_inv *carrier_new(plat_fn *fn, plat_inv **m, uint32_t n, fm_err *err)
+{
+    plat_inv *c = calloc(1, sizeof *c);
+    if (!c || !(c->payload = evbuffer_new()) || !(c->log = evbuffer_new()) ||
+        !(c->members = malloc(n * sizeof *c->members))) {
+        plat_inv_free(c);
+        fm_err_set(err, FM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->fn = fn;
+    c->kind = PLAT_INV_SYNC;
+    c->arrive_ns = m[0]->arrive_ns;
+    c->arrive_wall_ns = m[0]->arrive_wall_ns;
+    memcpy(c->rid, m[0]->rid, sizeof c->rid); /* unique: the member itself never runs */
+    memcpy(c->trace_id, m[0]->trace_id, sizeof c->trace_id);
+    memcpy(c->members, m, n * sizeof *m);
+    c->nmembers = n;
+    const fn_v2_batch_req *reqs[n];
+    const char *bodies[n];
+    for (uint32_t i = 0; i < n; i++) {
+        reqs[i] = m[i]->v2;
+        bodies[i] = (const char *)evbuffer_pullup(m[i]->payload, -1);
+        c->items += m[i]->items;
+    }
+    fn_buf merged = {0};
+    if (fn_v2_batch_merge(reqs, bodies, n, &merged, err) ||
+        evbuffer_add(c->payload, merged.p, merged.len)) {
+        fn_buf_release(&merged);
+        free(c->members); /* the members stay the caller's */
+        c->members = NULL;
+        plat_inv_free(c);
+        return NULL;
+    }
+    fn_buf_release(&merged);
+    return c;
+}
+
+void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a)
+{
+    platform *p = fn->p;
+    plat_inv *m[a->n];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        plat_inv *inv = plat_inv_hash_take(p, a->requests[i]);
+        if (!inv)
+            continue;
+        if (!in || in->state == PLAT_INST_STOPPING) {
+            plat_inv_fail(inv, 500, "ServiceException", NULL,
+                          "the instance chosen for this request is gone");
+            plat_inv_free(inv);
+            continue;
+        }
+        if (inv->timer) /* the carrier's timeout covers the batch from now */
+            evtimer_del(inv->timer);
+        m[n++] = inv;
+    }
+    if (n == 0) {
+        if (in && in->state != PLAT_INST_STOPPING) {
+            policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
+            plat_feed(fn, &ev); /* every caller left: the dispatch is over */
+        }
+        return;
+    }
+    fm_err err = {0};
+    plat_inv *c = carrier_new(fn, m, n, &err);
+    if (!c) {
+        for (uint32_t i = 0; i < n; i++) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "cannot batch this request with %u others: %s", n - 1,
+                     err.msg);
+            refuse(m[i], msg);
+            plat_inv_free(m[i]);
+        }
+        policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
+        plat_feed(fn, &ev);
+        return;
+    }
+    plat_inv_arm_timeout(c);
+    plat_inst_dispatch(in, c);
+    if (c->cold)
+        fn->m.cold_starts++;
+}
+
+void plat_batch_finish(plat_inst *in, plat_inv *c, const char *status, const char *fn_error,
+                       const char *body, size_t len)
+{
+    uint32_t n = c->nmembers;
+    fn_buf outs[n];
+    memset(outs, 0, sizeof outs);
+    const fn_v2_batch_req *reqs[n];
+    for (uint32_t i = 0; i < n; i++)
+        reqs[i] = c->members[i]->v2;
+    fm_err err = {0};
+    char ebody[700];
+    bool split_failed = false;
+    if (!fn_error && fn_v2_batch_split(body, len, reqs, n, outs, &err)) {
+        char q[600];
+        fm_json_quote(q, sizeof q, err.msg);
+        snprintf(ebody, sizeof ebody,
+                 "{\"errorType\":\"Runtime.InvalidResponse\",\"errorMessage\":%s}", q);
+        status = "error";
+        fn_error = "Unhandled";
+        split_failed = true;
+        body = ebody;
+        len = strlen(ebody);
+    }
+    /* The Runtime API counted the carrier once; /metrics counts callers. */
+    if (split_failed) {
+        in->fn->m.ok--;
+        in->fn->m.errors += n;
+    } else if (fn_error) {
+        in->fn->m.errors += n - 1;
+    } else {
+        in->fn->m.ok += n - 1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        plat_inv *m = c->members[i];
+        m->inst = in;
+        m->cold = c->cold;
+        m->dispatch_ns = c->dispatch_ns;
+        m->batch_size = (int)c->items;
+        m->batch_kind = "server";
+        m->bill_share = 1.0 / n;
+        char line[128];
+        int k = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", m->rid);
+        plat_log_line(in, m, line, (size_t)k);
+        if (fn_error)
+            plat_inst_finish(in, m, status, fn_error, body, len);
+        else
+            plat_inst_finish(in, m, status, NULL, outs[i].p ? outs[i].p : "", outs[i].len);
+        fn_buf_release(&outs[i]);
+    }
+    free(c->members);
+    c->members = NULL;
+    plat_inv_free(c);
+}
+
+void plat_batch_fail(plat_inv *c, int status, const char *msg)
+{
+    for (uint32_t i = 0; i < c->nmembers; i++) {
+        plat_inv_fail(c->members[i], status, "ServiceException", NULL, msg);
+        plat_inv_free(c->members[i]);
+    }
+    free(c->members);
+    c->members = NULL;
+    plat_inv_free(c);
+}
