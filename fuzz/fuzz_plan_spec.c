@@ -1,6 +1,6 @@
 /* Fuzz target: an experiment spec (YAML, docs/experiments.md), then its run matrix and each
  * run's stored configuration. Whatever the input, loading fails cleanly or yields a spec whose
- * matrix expands (or says why not) and whose every cell prints as valid JSON. Relative paths
+ * matrix expands (or says why not) into cells of distinct names, each printing as valid JSON. Relative paths
  * resolve in tests/fixtures/sim; device and proc files are never opened. */
 #include "plan/plan.h"
 
@@ -45,6 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0;
     if (cells <= 4096 && plan_matrix(&s, &runs, &n, &err) == 0) {
         for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < i && n <= 512; j++)
+                if (strcmp(runs[i].name, runs[j].name) == 0)
+                    abort(); /* a run's name is its identity in the results database */
             char *json = plan_run_config_json(&s, &runs[i]);
             cJSON *back = json ? cJSON_Parse(json) : NULL;
             if (!back)

@@ -36,7 +36,7 @@ static int resolve_policy(const plan_spec *s, const plan_platform *p, plan_run *
 /* Why: a run's name is its identity in the results database (re-runs skip complete ones) and its
  * label in the report, so it names exactly the dimensions the spec varies, and no more:
  * "quick/lambda/live", or "paper/mobilenetv2/lambda/m1024/sim" for a memory sweep. */
-static void run_name(const plan_spec *s, const plan_run *r, char *buf, size_t cap)
+static bool run_name(const plan_spec *s, const plan_run *r, char *buf, size_t cap)
 {
     const plan_platform *p = r->platform;
     size_t n = (size_t)snprintf(buf, cap, "%s", s->name);
@@ -60,6 +60,7 @@ static void run_name(const plan_spec *s, const plan_run *r, char *buf, size_t ca
         PART("/pc%d", r->provisioned);
     PART("/%s", r->mode == PLAN_LIVE ? "live" : "sim");
 #undef PART
+    return n < cap; /* false: truncated, and no longer unique */
 }
 
 int plan_matrix(const plan_spec *s, plan_run **out, size_t *nout, fm_err *err)
@@ -100,8 +101,14 @@ int plan_matrix(const plan_spec *s, plan_run **out, size_t *nout, fm_err *err)
                                                     .provisioned = p->provisioned[c],
                                                     .runtime = p->runtime[ri],
                                                     .mode = mode};
-                                    run_name(s, r, r->name, sizeof r->name);
-                                    int rc = resolve_policy(s, p, r, err);
+                                    int rc = 0;
+                                    if (!run_name(s, r, r->name, sizeof r->name))
+                                        rc = fm_err_set(err, FM_EINVAL,
+                                                        "run name '%.40s...' is longer than %zu "
+                                                        "characters: shorten the names",
+                                                        r->name, sizeof r->name - 1);
+                                    if (!rc)
+                                        rc = resolve_policy(s, p, r, err);
                                     if (rc) {
                                         free(v);
                                         return rc;

@@ -187,6 +187,25 @@ static int read_platform(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
     return 0;
 }
 
+/* Why: names make up run names ("exp/model/workload/platform/..."), a run's identity in the
+ * results database, so each must be a non-empty string without '/' and unique in its map. */
+static int check_name(const plan_spec *s, const fm_ynode *map, size_t i, const char *what,
+                      fm_err *err)
+{
+    const fm_ynode *k = fm_ynode_key(map, i);
+    const char *name = fm_ynode_str(k);
+    if (!name || !*name || strchr(name, '/'))
+        return fm_yaml_error(s->doc, k, err, FM_EPARSE,
+                             "'%s' names must be non-empty strings without '/'", what);
+    for (size_t j = 0; j < i; j++) {
+        const char *other = fm_ynode_str(fm_ynode_key(map, j));
+        if (other && strcmp(other, name) == 0)
+            return fm_yaml_error(s->doc, k, err, FM_EPARSE, "duplicate name '%s' in '%s'", name,
+                                 what);
+    }
+    return 0;
+}
+
 /* Reads a map of name → entry into an array with reader `fn`. */
 #define READ_MAP(s, root, key, arr, n, fn, required)                                              \
     do {                                                                                          \
@@ -204,7 +223,9 @@ static int read_platform(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
         if (!(arr))                                                                               \
             return fm_err_set(err, FM_ENOMEM, "out of memory");                                   \
         for (int i_ = 0; i_ < (n); i_++) {                                                        \
-            int rc_ = fn(s, fm_ynode_key(m_, (size_t)i_), fm_ynode_value(m_, (size_t)i_),         \
+            int rc_ = check_name(s, m_, (size_t)i_, key, err);                                    \
+            if (!rc_)                                                                             \
+                rc_ = fn(s, fm_ynode_key(m_, (size_t)i_), fm_ynode_value(m_, (size_t)i_),         \
                          &(arr)[i_], err);                                                        \
             if (rc_)                                                                              \
                 return rc_;                                                                       \
@@ -324,6 +345,13 @@ static int parse(plan_spec *s, fm_err *err)
     READ_MAP(s, root, "models", s->models, s->nmodels, read_model, true);
     READ_MAP(s, root, "workloads", s->workloads, s->nworkloads, read_workload, true);
     READ_MAP(s, root, "platforms", s->platforms, s->nplatforms, read_platform, true);
+    /* a spec whose matrix does not expand (a policy a cell's values make invalid, a run name
+     * too long) is refused now, with its file and line, not after results were opened */
+    plan_run *runs = NULL;
+    size_t n = 0;
+    if ((rc = plan_matrix(s, &runs, &n, err)))
+        return fm_yaml_error(y, fm_ynode_get(root, "platforms"), err, rc, "%s", err->msg);
+    free(runs);
     return 0;
 }
 

@@ -49,7 +49,7 @@ static const key_def keys[] = {
     {"batch", "max_size", K_I32, F(batch.max_size), 1, 4096},
     {"batch", "max_delay", K_DUR, F(batch.max_delay_ns), 0, DMAX},
     {"scale", "target_per_min", K_DBL, F(scale.target_per_min), 0, 1e12},
-    {"scale", "period", K_DUR, F(scale.period_ns), 0, DMAX},
+    {"scale", "period", K_DUR, F(scale.period_ns), 1e9, DMAX}, /* a metric period: >= 1 s */
     {"scale", "out_datapoints", K_I32, F(scale.out_datapoints), 1, 1e6},
     {"scale", "in_datapoints", K_I32, F(scale.in_datapoints), 1, 1e6},
     {"scale", "in_ratio", K_DBL, F(scale.in_ratio), 0, 1},

@@ -103,6 +103,13 @@ typedef struct engine {
     int rc;
 } engine;
 
+/* Why: configured durations go up to 9.2e18 ns, so a deadline is now + d saturated at "never"
+ * rather than an overflow. */
+static int64_t sat_add(int64_t t, int64_t d)
+{
+    return d > INT64_MAX - t ? INT64_MAX : t + d;
+}
+
 /* ---- processor sharing -------------------------------------------------------------------
  * Why: every busy job progresses at the same rate G = min(1, cores / total demand), so one
  * virtual clock V (advancing at G) orders all completions; a job needing w ns of isolated work
@@ -440,7 +447,7 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
     job_start(e, j, w);
     int64_t timeout = f->spec->policy.fn.timeout_ns;
     if (timeout > 0 && (e->o->host.kind == SIM_HOST_CORES || w > (double)timeout))
-        sim_evheap_push(&e->evq, e->now + timeout, EV_TIMEOUT, fi,
+        sim_evheap_push(&e->evq, sat_add(e->now, timeout), EV_TIMEOUT, fi,
                         ((uint64_t)jb->gen << 32) | (uint32_t)j);
 }
 
@@ -634,7 +641,7 @@ static void arrive(engine *e, uint32_t fi)
     f->res->arrivals++;
     f->arrivals_step++;
     if (e->o->client_timeout_ns > 0)
-        sim_evheap_push(&e->evq, e->now + e->o->client_timeout_ns, EV_DEADLINE, fi,
+        sim_evheap_push(&e->evq, sat_add(e->now, e->o->client_timeout_ns), EV_DEADLINE, fi,
                         ((uint64_t)e->reqs[r].seq << 32) | (uint32_t)r);
     handle(e, fi, &(policy_event){.type = POLICY_EV_ARRIVE, .request = (uint64_t)r,
                                   .items = items});
@@ -649,6 +656,9 @@ static void series_point(engine *e, fnstate *f, int64_t t, const char *metric, d
     if (!e->rc)
         e->rc = store_point_add(e->o->db, &p, e->err);
 }
+
+/* steps of an unchanged state recorded one by one before a quiet stretch is skipped */
+#define SERIES_GAP 10000
 
 /* Why: instances by state at regular steps is what the report draws over time; sampling on the
  * step boundary (before the event that crosses it) gives the state that held during the step. */
@@ -670,6 +680,10 @@ static void series_until(engine *e, int64_t now)
             f->arrivals_step = 0;
         }
         e->series_next += e->series_step;
+        /* a long quiet stretch (no event before `now`): the state held throughout, so the points
+         * at its two ends stand for every step between (a run may span years of virtual time) */
+        if (e->series_next <= now && (now - e->series_next) / e->series_step > SERIES_GAP)
+            e->series_next += (now - e->series_next) / e->series_step * e->series_step;
     }
 }
 

@@ -67,7 +67,15 @@ printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, re
 printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: nosuch}}\n' >exp-prof.yaml
 printf 'name: x\ncalibration: calib-p99.yaml\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda}}\n' >exp-cal.yaml
 printf 'name: x\nmodels: {}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda}}\n' >exp-empty.yaml
+printf 'name: x\nmodels: {m: {}, m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda}}\n' >exp-dup.yaml
+printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {a/b: {profile: lambda}}\n' >exp-slash.yaml
+printf 'name: %s\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda}}\n' "$(printf 'n%.0s' $(seq 200))" >exp-long.yaml
+printf 'name: x\nmodels: {m: {}}\nworkloads: {w: {process: constant, rate: 1, requests: 3}}\nplatforms: {p: {profile: lambda, provisioned: [0, 5], policy: {inst: {max: 2}}}}\n' >exp-cell.yaml
 for cmd in bench plan; do
+    expect $cmd exp-cell.yaml "exp-cell.yaml:4:12: run 'x/p/pc5/live': policy 'lambda': inst.provisioned must be 0..inst.max"
+    expect $cmd exp-dup.yaml "exp-dup.yaml:2:17: duplicate name 'm' in 'models'"
+    expect $cmd exp-slash.yaml "exp-slash.yaml:4:13: 'platforms' names must be non-empty strings without '/'"
+    expect $cmd exp-long.yaml "exp-long.yaml:4:12: run name 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is longer than 199 characters: shorten the names"
     expect $cmd exp-syntax.yaml "exp-syntax.yaml:3:1: did not find expected ',' or ']'"
     expect $cmd exp-key.yaml "exp-key.yaml:2:1: unknown key 'bogus'"
     expect $cmd exp-rate.yaml "exp-rate.yaml:3:16: rate is 0: must be > 0"
