@@ -190,11 +190,31 @@ def bad_models():
     onnx.save(helper.make_model(g), os.path.join(OUT, "huge_dims.onnx"))
 
 
+def external_data():
+    """y = x + w with w (0, 1, ..., 255) in ext_weights.bin beside the model; and a model whose
+    external data path leaves its directory."""
+    w = numpy_helper.from_array(np.arange(256, dtype=np.float32), "w")
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "external",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [256])], [w])
+    m = helper.make_model(g)
+    m.opset_import[0].version = 13
+    onnx.save(m, os.path.join(OUT, "external.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="ext_weights.bin", size_threshold=0)
+    m = onnx.load(os.path.join(OUT, "external.onnx"), load_external_data=False)
+    for e in m.graph.initializer[0].external_data:
+        if e.key == "location":
+            e.value = "../ext_weights.bin"
+    onnx.save(m, os.path.join(OUT, "external_escape.onnx"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     conv_net()
     pointwise()
     transformer()
     bad_models()
+    external_data()
     for f in sorted(os.listdir(OUT)):
         print(f, os.path.getsize(os.path.join(OUT, f)))

@@ -23,7 +23,9 @@ int cmd_deploy(int argc, char **argv)
         "SPEC.yaml [--gateway URL]",
         "Validates a function spec (name, runtime: custom with bootstrap | builtin-onnx with "
         "model, memory_mb, timeout_s, environment, reserved_concurrency, provisioned_concurrency, "
-        "keep_alive, profile) and deploys it to a running 'faasml serve'. Deploying a name that "
+        "keep_alive, profile: lambda|gcf|managed|server, platform, policy overrides, batch: "
+        "{max_size, max_delay_ms}, cold_start: exec|zygote) and deploys it to a running "
+        "'faasml serve'. Deploying a name that "
         "exists updates it: new instances use the new spec, old ones drain. Relative paths are "
         "taken from the spec's directory. See docs/platform.md.",
         opts,

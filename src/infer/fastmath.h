@@ -13,6 +13,7 @@
 static inline float fm_expf(float x)
 {
     float in = x;
+    x = x != x ? 0.0f : x; /* NaN: computed on 0, returned as NaN below (no float->int UB) */
     x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x); /* 2^n stays a normal float */
     /* round to nearest with the 1.5 * 2^23 trick: no floorf call, so SSE2 can vectorize it */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;

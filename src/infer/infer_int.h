@@ -165,11 +165,14 @@ typedef struct step {
     rt_val *out[4];
     int n_in, n_out;
     void **state;  /* op-private, kept across plans (XNNPACK operator with packed weights) */
+    void **dstate; /* oneDNN primitive state, kept across plans (a separate slot: a node may use
+                      XNNPACK at one batch size and oneDNN at another) */
     const rt_val *fused_bias;
     int64_t fc_rows;         /* fully connected: rows of the current plan */
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
     bool xnn;                /* runs on an XNNPACK operator */
-    bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */ /* MatMul + Add fused: the bias vector */
+    bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */
+    bool dnnl;               /* Conv on a oneDNN primitive (1-thread sessions) */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
     float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
     void *scratch; /* op-private scratch inside the plan */
@@ -219,6 +222,11 @@ typedef struct fc_entry {
     void *op;
 } fc_entry;
 
+typedef struct owned_obj {
+    void *obj;
+    void (*free_fn)(void *);
+} owned_obj;
+
 struct infer_session {
     infer_model *m;
     infer_session_opts o;
@@ -228,6 +236,7 @@ struct infer_session {
     step *steps;
     size_t n_steps;
     void **node_state;    /* per node, kept across plans */
+    void **node_dnnl;     /* per node: oneDNN state, kept across plans */
     int *consumers;       /* per value: number of consuming nodes */
     int *cons_start, *cons_list; /* per value: its consuming nodes (CSR) */
     int *consumer;        /* per value: the last consuming node */
@@ -237,7 +246,7 @@ struct infer_session {
     int64_t (*plan_dims)[INFER_MAX_DIMS]; /* per model input: shape of the current plan */
     int *plan_ndim;
     bool planned;
-    void **owned;         /* XNNPACK operators this session deletes */
+    owned_obj *owned;     /* XNNPACK operators, oneDNN primitives: freed with the session */
     size_t n_owned, cap_owned;
     fc_entry *fc;
     size_t n_fc, cap_fc;
@@ -266,5 +275,7 @@ int layout_pass(infer_session *s);
 extern _Thread_local bool infer_reference_mode;
 /* Records an operator for deletion with the session; FM_ENOMEM on failure (op deleted). */
 int session_own(infer_session *s, void *op);
+/* Same for any object with its free function. */
+int session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *));
 
 #endif

@@ -406,6 +406,10 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
     if (n_in < d->min_in || n->n_in > d->max_in || n->n_out < d->min_out || n->n_out > d->max_out)
         return fm_err_set(c->err, FM_EUNSUPPORTED, "node '%s' (%s): %d inputs and %d outputs not supported",
                           n->name, n->op_type, n->n_in, n->n_out);
+    for (int i = 0; i < d->min_in; i++)
+        if (n->in[i] < 0)
+            return fm_err_set(c->err, FM_EPARSE, "node '%s' (%s): required input %d is empty",
+                              n->name, n->op_type, i);
     for (int i = 0; i < n->n_out; i++)
         if (n->out[i] < 0)
             return fm_err_set(c->err, FM_EUNSUPPORTED, "node '%s' (%s): omitted output", n->name, n->op_type);

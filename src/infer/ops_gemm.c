@@ -165,7 +165,14 @@ int setup_matmul(step *st, fm_err *err)
     mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
-    if (st->in[0]->numel / FM_MAX(p.k, 1) >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) return 0;
+    int64_t rows = st->in[0]->numel / FM_MAX(p.k, 1);
+    if (rows >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) {
+        st->dnnl = false;
+        if (!dnnl_wanted(st->s) || getenv("FM_INFER_NO_DNNL_MATMUL")) return 0; /* sgemm */
+        rc = dnnl_matmul_setup(st, rows, p.k, p.n, st->fused_bias ? st->fused_bias->data : NULL, err);
+        st->dnnl = rc == 0;
+        return rc < 0 ? rc : 0;
+    }
     const float *bias = st->fused_bias ? st->fused_bias->data : NULL;
     return fc_setup(st, st->in[1]->data, true, bias, p.k, p.n, st->in[0]->numel / FM_MAX(p.k, 1),
                     st->in[0]->data, st->out[0]->data, err);
@@ -239,6 +246,7 @@ void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const
 
 int exec_matmul(step *st, fm_err *err)
 {
+    if (st->dnnl) return dnnl_step_exec(st, err);
     if (st->xnn && *st->state) return fc_run(st, err);
     mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);

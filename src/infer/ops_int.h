@@ -35,6 +35,16 @@ void release_xnn(step *st);
 void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const float *a,
                const float *b, bool b_trans, const float *bias, float lo, float hi, float *y);
 
+/* dnnl_conv.c: 2-D convolution on oneDNN for 1-thread sessions */
+typedef struct dnnl_conv_geom {
+    int64_t n, c, h, w, m, oh, ow, g, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+} dnnl_conv_geom;
+bool dnnl_wanted(const infer_session *s);
+int dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err);
+/* Y[rows, n] = X[rows, k] W[k, n] (+ bias); 1 when oneDNN has no fast kernel. */
+int dnnl_matmul_setup(step *st, int64_t rows, int64_t k, int64_t n, const float *bias, fm_err *err);
+int dnnl_step_exec(step *st, fm_err *err);
+
 /* Transposes a [rows, cols] float matrix block-wise (also used for NCHW <-> NHWC). */
 void transpose2d_f32(const float *src, float *dst, size_t rows, size_t cols);
 

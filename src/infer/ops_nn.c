@@ -135,7 +135,7 @@ static void conv_bufs(step *st, float **in, float **out)
 {
     float *sc = st->scratch;
     *in = st->in_nhwc ? st->in[0]->data : sc;
-    if (!st->in_nhwc) sc += st->in[0]->numel;
+    if (!st->in_nhwc && sc) sc += st->in[0]->numel; /* sc is NULL for empty tensors */
     *out = st->out_nhwc ? st->out[0]->data : sc;
 }
 
@@ -147,6 +147,16 @@ int setup_conv(step *st, fm_err *err)
     int rc = conv_params(st, &p, err);
     if (rc) return rc;
     if (!conv_uses_xnn(st, &p)) return 0;
+    st->dnnl = dnnl_wanted(st->s);
+    if (st->dnnl) {
+        dnnl_conv_geom g = {p.n, p.c, p.w.in[0], p.w.in[1], p.m, p.w.out[0], p.w.out[1], p.g,
+                            p.w.k[0], p.w.k[1], p.w.s[0], p.w.s[1], p.w.d[0], p.w.d[1],
+                            p.w.pb[0], p.w.pb[1], p.w.pe[0], p.w.pe[1]};
+        rc = dnnl_conv_setup(st, &g, err);
+        if (rc <= 0) return rc;
+        st->dnnl = false; /* no fast oneDNN kernel here: XNNPACK */
+        rc = 0;
+    }
     /* pointwise convolution between NHWC tensors is a plain matrix product: OpenBLAS reaches
      * 120-140 GFLOP/s on ResNet's shapes here (XNNPACK about 80-110), with no weights to pack */
     st->gemm1x1 = st->in_nhwc && st->out_nhwc && p.g == 1 && p.w.k[0] == 1 && p.w.k[1] == 1 &&
@@ -234,6 +244,7 @@ int exec_conv(step *st, fm_err *err)
     conv_p p;
     int rc = conv_params(st, &p, err);
     if (rc) return rc;
+    if (st->dnnl && conv_uses_xnn(st, &p)) return dnnl_step_exec(st, err);
     if (st->gemm1x1 && conv_uses_xnn(st, &p)) {
         gemm_rows(st->s, p.n * p.w.in[0] * p.w.in[1], p.c, p.m, st->in[0]->data, st->in[1]->data, true,
                   st->n_in > 2 && st->in[2] ? st->in[2]->data : NULL, st->fuse_min, st->fuse_max,

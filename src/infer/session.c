@@ -157,7 +157,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         const inode *n = &m->nodes[ni];
         if (s->fused[ni] == 2) continue; /* inside a fused GELU/LayerNorm chain */
         step tmp = {.node = n, .op = n->op, .n_in = n->n_in, .n_out = n->n_out, .s = s,
-                    .state = &s->node_state[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
+                    .state = &s->node_state[ni], .dstate = &s->node_dnnl[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
         for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
         if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
@@ -211,7 +211,9 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
                 if (!tmp.scratch) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
             }
             void *keep = NULL;
+            void *keep_d = NULL;
             tmp.state = &keep;
+            tmp.dstate = &keep_d;
             rc = d->exec(&tmp, err);
             if (rc) goto fail;
             for (int k = 0; k < n->n_out; k++) tmp.out[k]->is_const = true;
@@ -343,13 +345,14 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     size_t nv = m->n_vals + 1, nn = m->n_nodes + 1;
     s->vals = calloc(nv, sizeof *s->vals);
     s->node_state = calloc(nn, sizeof *s->node_state);
+    s->node_dnnl = calloc(nn, sizeof *s->node_dnnl);
     s->consumers = calloc(nv, sizeof *s->consumers);
     s->cons_start = calloc(nv + 1, sizeof *s->cons_start);
     s->consumer = calloc(nv, sizeof *s->consumer);
     s->fused = calloc(nn, 1);
     s->plan_dims = calloc(m->n_inputs + 1, sizeof *s->plan_dims);
     s->plan_ndim = calloc(m->n_inputs + 1, sizeof *s->plan_ndim);
-    if (!s->vals || !s->node_state || !s->consumers || !s->cons_start || !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
+    if (!s->vals || !s->node_state || !s->node_dnnl || !s->consumers || !s->cons_start || !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
         infer_session_free(s);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
@@ -402,21 +405,31 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     return 0;
 }
 
-/* Why: operators are owned by the session (shared ones would be deleted twice via nodes). */
-int session_own(infer_session *s, void *op)
+/* Why: library objects are owned by the session (shared ones would be freed twice via nodes). */
+int session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *))
 {
     if (s->n_owned == s->cap_owned) {
         size_t cap = s->cap_owned ? s->cap_owned * 2 : 64;
-        void **o = realloc(s->owned, cap * sizeof *o);
+        owned_obj *o = realloc(s->owned, cap * sizeof *o);
         if (!o) {
-            xnn_delete_operator(op);
+            free_fn(obj);
             return FM_ENOMEM;
         }
         s->owned = o;
         s->cap_owned = cap;
     }
-    s->owned[s->n_owned++] = op;
+    s->owned[s->n_owned++] = (owned_obj){obj, free_fn};
     return 0;
+}
+
+static void xnn_free(void *op)
+{
+    xnn_delete_operator(op);
+}
+
+int session_own(infer_session *s, void *op)
+{
+    return session_own_fn(s, op, xnn_free);
 }
 
 void infer_session_free(infer_session *s)
@@ -429,13 +442,14 @@ void infer_session_free(infer_session *s)
                         (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);
         free(s->prof_ns);
     }
-    for (size_t i = 0; i < s->n_owned; i++) xnn_delete_operator(s->owned[i]);
+    for (size_t i = 0; i < s->n_owned; i++) s->owned[i].free_fn(s->owned[i].obj);
     free(s->owned);
     free(s->fc);
     if (s->pool) pthreadpool_destroy(s->pool);
     fm_arena_release(&s->plan_arena);
     free(s->vals);
     free(s->node_state);
+    free(s->node_dnnl);
     free(s->consumers);
     free(s->cons_start);
     free(s->cons_list);

@@ -166,6 +166,13 @@ static void add_lambda_headers(plat_inv *inv, struct evhttp_request *req)
     evhttp_add_header(h, "x-amzn-RequestId", inv->rid);
     evhttp_add_header(h, "X-Amz-Executed-Version", "$LATEST");
     evhttp_add_header(h, "X-Amzn-Trace-Id", inv->trace_id);
+    if (inv->inst_id >= 0) { /* faasml's own: which instance served it, and whether it started cold
+                                (clients such as `faasml load` record them; Lambda has no such) */
+        char id[24];
+        snprintf(id, sizeof id, "%lld", (long long)inv->inst_id);
+        evhttp_add_header(h, "X-Faasml-Instance", id);
+        evhttp_add_header(h, "X-Faasml-Cold", inv->cold ? "1" : "0");
+    }
     if (inv->tail && inv->log) {
         size_t len = evbuffer_get_length(inv->log);
         size_t from = len > PLAT_LOG_TAIL ? len - PLAT_LOG_TAIL : 0;
@@ -288,6 +295,8 @@ static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request 
 {
     platform *p = fn->p;
     plat_inv *inv = calloc(1, sizeof *inv);
+    if (inv)
+        inv->inst_id = -1;
     if (!inv || !(inv->payload = evbuffer_new()) || !(inv->log = evbuffer_new())) {
         plat_inv_free(inv);
         return NULL;

@@ -100,6 +100,18 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
 }
 
 /* Records an instance at start, ready and stop (insert or replace by id). */
+/* Why: exec → first /next holds the runtime's own start-up and the phases the function host
+ * reported (download, load, warm-up); the store keeps phases disjoint, so the runtime's share is
+ * what is left of that span. */
+static double runtime_init_ms(const plat_inst *in)
+{
+    if (!in->ready_ns)
+        return 0;
+    double ms = (double)(in->ready_ns - in->exec_ns) / 1e6 - in->download_ms - in->load_ms -
+                in->warmup_ms;
+    return ms > 0 ? ms : 0;
+}
+
 void plat_meter_instance(plat_inst *in)
 {
     plat_fn *fn = in->fn;
@@ -131,7 +143,7 @@ void plat_meter_instance(plat_inst *in)
         .ready_ns = WALL(in->ready_ns),
         .stopped_ns = WALL(in->stopped_ns),
         .spawn_ms = in->exec_ns ? (double)(in->exec_ns - in->created_ns) / 1e6 : 0,
-        .runtime_init_ms = in->ready_ns ? (double)(in->ready_ns - in->exec_ns) / 1e6 : 0,
+        .runtime_init_ms = runtime_init_ms(in),
         .download_ms = in->download_ms,
         .load_ms = in->load_ms,
         .warmup_ms = in->warmup_ms,

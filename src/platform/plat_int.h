@@ -77,6 +77,7 @@ struct plat_inv {
     int64_t deadline_wall_ms;
     plat_inst *inst; /* set at DISPATCH */
     bool cold;
+    int64_t inst_id; /* the instance that served it (-1 none), for the response headers */
     struct event *timer;     /* timeout */
     struct event *retry_ev;  /* Event: waiting to be retried after a function error */
     int attempt;             /* Event: 0 first try, then retries */

@@ -586,6 +586,7 @@ bool plat_event_retry(plat_inv *inv)
     /* A fresh attempt: new request id for the policy, nothing of the last try kept. */
     inv->id = ++p->next_req_id;
     inv->inst = NULL;
+    inv->inst_id = -1;
     inv->cold = false;
     inv->dispatch_ns = inv->done_ns = 0;
     if (inv->timer)

@@ -12,43 +12,6 @@
 
 #include "policy/policy.h"
 
-/* Why: policy overrides are a small tree of maps and scalars; every scalar travels as a JSON
- * string, which the policy's YAML getters parse like the bare YAML scalar it came from. */
-static cJSON *ynode_to_json(const fm_ynode *n, int depth)
-{
-    if (depth > 8)
-        return NULL;
-    switch (fm_ynode_kind_of(n)) {
-    case FM_YAML_SCALAR: return cJSON_CreateString(fm_ynode_str(n));
-    case FM_YAML_SEQ: {
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; a && i < fm_ynode_len(n); i++) {
-            cJSON *v = ynode_to_json(fm_ynode_item(n, i), depth + 1);
-            if (!v) {
-                cJSON_Delete(a);
-                return NULL;
-            }
-            cJSON_AddItemToArray(a, v);
-        }
-        return a;
-    }
-    case FM_YAML_MAP: {
-        cJSON *o = cJSON_CreateObject();
-        for (size_t i = 0; o && i < fm_ynode_len(n); i++) {
-            const char *k = fm_ynode_str(fm_ynode_key(n, i));
-            cJSON *v = k ? ynode_to_json(fm_ynode_value(n, i), depth + 1) : NULL;
-            if (!v) {
-                cJSON_Delete(o);
-                return NULL;
-            }
-            cJSON_AddItemToObject(o, k, v);
-        }
-        return o;
-    }
-    }
-    return NULL;
-}
-
 static int set_cold_start(platform_spec *s, const char *v)
 {
     if (strcmp(v, "exec") != 0 && strcmp(v, "zygote") != 0)
@@ -97,9 +60,7 @@ int plat_spec_ext_yaml(const fm_yaml *y, const fm_ynode *root, platform_spec *ou
         policy_config_init(&probe, POLICY_PROFILE_LAMBDA);
         if ((rc = policy_config_apply_yaml(&probe, y, pol, err)))
             return rc;
-        cJSON *j = ynode_to_json(pol, 0);
-        out->policy = j ? cJSON_PrintUnformatted(j) : NULL;
-        cJSON_Delete(j);
+        out->policy = fm_ynode_to_json(pol); /* scalars travel as JSON strings */
         if (!out->policy)
             return fm_err_set(err, FM_ENOMEM, "out of memory");
     }

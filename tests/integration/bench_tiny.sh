@@ -48,6 +48,8 @@ n_live=$("$FAASML" db "$T/results.db" --csv requests --run "$live_id" | tail -n 
 [ "$n_live" = 20 ] || fail "live run recorded 20 requests, not $n_live"
 ok_live=$("$FAASML" db "$T/results.db" --csv requests --run "$live_id" | grep -c ',ok,200,' || true)
 [ "$ok_live" = 20 ] || fail "every live request answered 200 ($ok_live)"
+with_inst=$("$FAASML" db "$T/results.db" --csv requests --run "$live_id" | grep -cE ',ok,200,,[01],[0-9]+,' || true)
+[ "$with_inst" = 20 ] || fail "every live request records the instance that served it ($with_inst)"
 n_inst=$("$FAASML" db "$T/results.db" --csv instances --run "$live_id" | tail -n +2 | wc -l)
 [ "$n_inst" -ge 1 ] || fail "the platform's instances joined the live run"
 sim_id=$(grep '"name":"tiny/lambda/sim"' "$T/runs" | sed 's/.*"id":\([0-9]*\).*/\1/')

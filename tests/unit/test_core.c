@@ -1016,6 +1016,40 @@ static void test_json_quote(void **state)
     assert_int_equal(fm_json_quote(NULL, 0, "ab"), 4);
 }
 
+/* A YAML tree becomes JSON that loads back as the same tree; scalars travel as strings. */
+static void test_ynode_to_json(void **state)
+{
+    (void)state;
+    const char *src = "inst: {max: 4, keep_alive: 10m}\nlist: [1, two, \"q\\\"s\"]\n";
+    fm_yaml *y;
+    fm_err err = {0};
+    assert_int_equal(fm_yaml_load_buf(src, strlen(src), "t.yaml", &y, &err), 0);
+    char *j = fm_ynode_to_json(fm_yaml_root(y));
+    assert_non_null(j);
+    assert_string_equal(j, "{\"inst\":{\"max\":\"4\",\"keep_alive\":\"10m\"},"
+                           "\"list\":[\"1\",\"two\",\"q\\\"s\"]}");
+    fm_yaml *back;
+    assert_int_equal(fm_yaml_load_buf(j, strlen(j), "j", &back, &err), 0);
+    int64_t max = 0;
+    const fm_ynode *inst = fm_ynode_get(fm_yaml_root(back), "inst");
+    assert_int_equal(fm_yaml_get_int(back, inst, "max", true, 0, 10, &max, &err), 0);
+    assert_int_equal(max, 4);
+    free(j);
+    fm_yaml_free(back);
+    fm_yaml_free(y);
+}
+
+/* Shipped data files are found from any working directory; a missing one is NULL. */
+static void test_data_file(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *p = fm_data_file("platforms.yaml", buf, sizeof buf);
+    assert_non_null(p);
+    assert_int_equal(access(p, R_OK), 0);
+    assert_null(fm_data_file("no-such-file.yaml", buf, sizeof buf));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1041,6 +1075,8 @@ int main(void)
         cmocka_unit_test(test_yaml_empty_and_files),
         cmocka_unit_test(test_write_file_atomic),
         cmocka_unit_test(test_json_quote),
+        cmocka_unit_test(test_ynode_to_json),
+        cmocka_unit_test(test_data_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

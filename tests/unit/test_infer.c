@@ -341,7 +341,15 @@ static void test_lazy_threads(void **state)
     fm_err err = {0};
     infer_model *m;
     assert_int_equal(infer_model_open(fx("conv_net.onnx"), &m, &err), 0);
+    float x1[3 * 16 * 16] = {0};
+    infer_tensor in1 = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x1, .bytes = sizeof x1};
+    infer_tensor out1[2] = {0};
+    infer_session *s1;
     int before = count_threads();
+    assert_int_equal(infer_session_new(m, NULL, &s1, &err), 0); /* 1 thread (oneDNN, OpenBLAS) */
+    assert_int_equal(infer_session_run(s1, &in1, 1, out1, 2, &err), 0);
+    assert_int_equal(count_threads(), before); /* a 1-thread session never starts a thread */
+    infer_session_free(s1);
     infer_session_opts o;
     infer_session_opts_init(&o);
     o.threads = 2;
@@ -436,6 +444,32 @@ static void test_npy(void **state)
     assert_int_equal(infer_npy_parse("garbage!!!", 10, &u, &err), FM_EPARSE);
 }
 
+/* initializers in an external-data file beside the model; paths may not leave its directory */
+static void test_external_data(void **state)
+{
+    (void)state;
+    fm_err err = {0};
+    infer_model *m;
+    if (infer_model_open(fx("external.onnx"), &m, &err)) fail_msg("%s", err.msg);
+    infer_session *s;
+    assert_int_equal(infer_session_new(m, NULL, &s, &err), 0);
+    float x[256], y[256];
+    for (int i = 0; i < 256; i++) x[i] = 0.5f;
+    infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 1, .dims = {256}, .data = x, .bytes = sizeof x};
+    infer_tensor out = {.data = y, .bytes = sizeof y};
+    assert_int_equal(infer_session_run(s, &in, 1, &out, 1, &err), 0);
+    for (int i = 0; i < 256; i++) assert_float_equal(y[i], i + 0.5, 0);
+    infer_session_free(s);
+    infer_model_free(m);
+    assert_int_equal(infer_model_open(fx("external_escape.onnx"), &m, &err), FM_EINVAL);
+    assert_non_null(strstr(err.msg, "leaves the model directory"));
+    char *buf;
+    size_t len;
+    assert_int_equal(fm_read_file(fx("external.onnx"), &buf, &len, &err), 0);
+    assert_int_equal(infer_model_open_buffer(buf, len, "mem", &m, &err), FM_EUNSUPPORTED);
+    free(buf);
+}
+
 /* the vectorizable exp/erf used by Softmax and GELU against libm */
 static void test_fastmath(void **state)
 {
@@ -469,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_shared_model_threads),
         cmocka_unit_test(test_npy),
         cmocka_unit_test(test_fastmath),
+        cmocka_unit_test(test_external_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
