@@ -30,8 +30,6 @@ double an_quantile_sorted(const double *x, size_t n, double p);
 int an_quantile_ci(size_t n, double p, double level, size_t *lo, size_t *hi, double *coverage);
 /* Wilson score interval for a proportion k/n at the given level; n > 0. */
 void an_wilson(int64_t k, int64_t n, double level, double *lo, double *hi);
-/* Standard normal quantile (inverse CDF), |error| < 1.2e-9 on (0, 1). */
-double an_norm_quantile(double p);
 
 /* ---- metrics (metrics.c) ------------------------------------------------------------------- */
 

@@ -216,7 +216,7 @@ static void latency_stats(an_metrics *m, const double *lat, size_t n, double lev
     m->latency_mean.est = num(mean);
     if (n >= 2) {
         double half =
-            an_norm_quantile(1 - (1 - level) / 2) * sqrt(ss / (double)(n - 1) / (double)n);
+            fm_norm_quantile(1 - (1 - level) / 2) * sqrt(ss / (double)(n - 1) / (double)n);
         m->latency_mean.has_ci = true;
         m->latency_mean.lo = mean - half;
         m->latency_mean.hi = mean + half;

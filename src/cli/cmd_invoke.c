@@ -6,26 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes base64 in place (X-Amz-Log-Result); returns the decoded length. */
-static size_t unbase64(char *s)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char *c = s; *c && *c != '='; c++) {
-        const char *p = strchr(tbl, *c);
-        if (!p)
-            continue;
-        acc = acc << 6 | (uint32_t)(p - tbl);
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            s[o++] = (char)(acc >> bits);
-        }
-    }
-    s[o] = 0;
-    return o;
-}
 
 /* faasml invoke: one Invoke API call; exit 1 on a function error or a non-200. */
 int cmd_invoke(int argc, char **argv)
@@ -73,9 +53,12 @@ int cmd_invoke(int argc, char **argv)
     free(body);
     if (rc)
         return cli_fail("invoke", 1, "%s", ebuf);
-    if (tail && r.log_result[0]) {
-        unbase64(r.log_result);
-        fprintf(stderr, "%s", r.log_result);
+    uint8_t *log;
+    size_t log_len;
+    if (tail && r.log_result[0] &&
+        fm_base64_decode(r.log_result, strlen(r.log_result), &log, &log_len, NULL) == 0) {
+        fwrite(log, 1, log_len, stderr);
+        free(log);
     }
     if (r.status == 202) {
         printf("accepted (request %s)\n", r.request_id);

@@ -107,6 +107,8 @@ double fm_rng_uniform(fm_rng *r);             /* [0, 1), 53 random bits */
 double fm_rng_exp(fm_rng *r, double rate);    /* exponential with the given rate (> 0) */
 double fm_rng_normal(fm_rng *r, double mean, double sd);
 double fm_rng_lognormal(fm_rng *r, double mu, double sigma);
+/* Inverse of the standard normal CDF to full double precision; -inf/+inf at p <= 0 / p >= 1. */
+double fm_norm_quantile(double p);
 
 /* ---- arenas ---------------------------------------------------------------------------------
  * Bump allocation in chunks, freed all at once; one arena per lifetime (request, model, run). */
@@ -212,6 +214,12 @@ int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err 
  * data/ the binary was built from. Writes the first that exists into buf and returns buf; when
  * none exists returns NULL. */
 const char *fm_data_file(const char *name, char *buf, size_t cap);
+/* Base64 (RFC 4648). Encoding writes 4*ceil(len/3) characters and a NUL into out and returns their
+ * count. Decoding also takes the URL-safe alphabet, skips whitespace and needs no padding; *out is
+ * malloc'd and NUL-terminated (so text decodes to a C string), and a bad character is reported
+ * with its offset (FM_EPARSE). */
+size_t fm_base64_encode(const void *data, size_t len, char *out);
+int fm_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, fm_err *err);
 /* Quotes s as a JSON string into buf; returns the length it needed (like snprintf). */
 size_t fm_json_quote(char *buf, size_t cap, const char *s);
 

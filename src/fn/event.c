@@ -15,7 +15,7 @@ static int add_image(fn_event *ev, const fj *s, size_t idx, fm_err *err)
 {
     if (!s || s->type != FJ_STR)
         return fm_err_set(err, FM_EPARSE, "image %zu must be a base64 string", idx);
-    int rc = fn_base64_decode(s->str, s->len, &ev->images[idx], &ev->image_lens[idx], err);
+    int rc = fm_base64_decode(s->str, s->len, &ev->images[idx], &ev->image_lens[idx], err);
     if (rc)
         return fm_err_prefix(err, "image %zu: ", idx);
     ev->n_images = idx + 1;
@@ -77,7 +77,7 @@ static int decode_api_gateway(fn_event *ev, const fj *body, const fj *b64, fm_er
     uint8_t *bytes;
     size_t n;
     if (b64 && b64->type == FJ_TRUE) {
-        int rc = fn_base64_decode(body->str, body->len, &bytes, &n, err);
+        int rc = fm_base64_decode(body->str, body->len, &bytes, &n, err);
         if (rc)
             return fm_err_prefix(err, "API Gateway event body: ");
     } else {

@@ -7,7 +7,7 @@
  * Layers, each calling only the one below:
  *   fn_lambda_run / fn_http_run   protocol loops (libcurl client, libevent server)
  *   fn_host                       init phases (fetch, load, warm-up) and fn_host_handle
- *   codecs                        fn_v2_*, fn_event_*, fn_image_*, fn_topk_*, fn_base64_*
+ *   codecs                        fn_v2_*, fn_event_*, fn_image_*, fn_topk_* (base64: core's fm_base64_*)
  *   fn_handler                    what computes: the ONNX runtime, or the identity test handler
  * The host never prints: it logs through core's callback and hands lines for stdout/stderr to
  * the caller (fn_run_opts callbacks), so cli/ alone writes to the terminal.
@@ -221,9 +221,6 @@ typedef struct fn_event {
 int fn_event_decode(const void *body, size_t len, fn_event *ev, fm_err *err);
 void fn_event_release(fn_event *ev);
 
-/* Standard base64 (RFC 4648, padding optional, whitespace skipped). *out is malloc'd. */
-int fn_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, fm_err *err);
-int fn_base64_encode(const void *data, size_t len, fn_buf *out);
 
 /* ---- top-k ------------------------------------------------------------------------------------
  * {"predictions":[[{"class":i,"score":s,"label":"..."},...],...]}: one list per batch item, over

@@ -110,8 +110,8 @@ typedef struct infer_model_info {
     int64_t opset;        /* default-domain opset imported */
     int64_t ir_version;
     const char *producer; /* "pytorch", ... ("" when absent) */
-    size_t n_nodes;       /* after constant folding and fusion */
-    size_t n_nodes_file;  /* as in the file */
+    size_t n_nodes;       /* nodes kept (Constant nodes become initializers at load) */
+    size_t n_nodes_file;  /* nodes in the file */
     size_t weight_bytes;  /* initializers kept by the model */
     size_t file_bytes;
 } infer_model_info;
@@ -150,11 +150,12 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
  * model the session belongs to. */
 typedef struct infer_timings {
     int64_t read_ns;      /* open + map (or buffer hand-over) */
-    int64_t parse_ns;     /* protobuf wire read, graph built, checks */
-    int64_t graph_ns;     /* shape inference, constant folding, fusion */
-    int64_t weights_ns;   /* initializers copied into aligned memory */
-    int64_t plan_ns;      /* session: memory plan + operator setup for max_batch */
-    int64_t pack_ns;      /* session: operators created, weights packed */
+    int64_t parse_ns;     /* protobuf wire read, graph built, checks, unaligned weights copied */
+    int64_t graph_ns;     /* reserved: shape inference, folding and fusion run in the session's
+                             plan and are counted in plan_ns (0 today) */
+    int64_t weights_ns;   /* reserved: weight copies happen while parsing (0 today) */
+    int64_t plan_ns;      /* session: shapes, folding, fusion, layout, memory plan (all plans) */
+    int64_t pack_ns;      /* session: library operators created, weights packed (all plans) */
     int64_t first_run_ns; /* session: the first infer_session_run (threads started, setup) */
 } infer_timings;
 void infer_session_timings(const infer_session *s, infer_timings *out);

@@ -108,6 +108,7 @@ struct infer_model {
     int *outputs;
     size_t n_outputs;
     size_t weight_bytes;
+    size_t n_const_nodes; /* Constant nodes folded into initializers */
     infer_timings t;
 };
 

@@ -169,7 +169,7 @@ void infer_model_get_info(const infer_model *m, infer_model_info *o)
     o->ir_version = m->ir_version;
     o->producer = m->producer;
     o->n_nodes = m->n_nodes;
-    o->n_nodes_file = m->n_nodes;
+    o->n_nodes_file = m->n_nodes + m->n_const_nodes;
     o->weight_bytes = m->weight_bytes;
     o->file_bytes = m->map_len;
 }

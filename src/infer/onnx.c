@@ -548,7 +548,10 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
         inode *n = &m->nodes[m->n_nodes];
         int e = read_node(c, f.ptr, f.len, n, idx++, &drop);
         if (e) return e;
-        if (drop) continue;
+        if (drop) {
+            m->n_const_nodes++;
+            continue;
+        }
         for (int k = 0; k < n->n_out; k++) {
             ival *v = &m->vals[n->out[k]];
             if (v->producer >= 0 || v->kind != VAL_INTER)

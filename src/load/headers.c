@@ -25,41 +25,6 @@ static bool header_is(const char *p, size_t len, const char *name, const char **
     return true;
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes base64 into out (cap bytes); stops at '=' or the first bad character. */
-static size_t b64_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < cap; i++) {
-        int v = b64_val((unsigned char)s[i]);
-        if (v < 0)
-            break;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[k++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    return k;
-}
-
 /* The number after "label" inside [p, p+len), or -1. */
 static double field_after(const char *p, size_t len, const char *label)
 {
@@ -151,8 +116,11 @@ void load_headers_parse_line(const char *p, size_t len, load_record *r, bool *fn
     } else if (header_is(p, len, "X-Amz-Function-Error", &v, &vn)) {
         *fn_error = true;
     } else if (header_is(p, len, "X-Amz-Log-Result", &v, &vn)) {
-        char buf[4096];
-        size_t n = b64_decode(v, vn, buf, sizeof buf);
-        load_report_parse(buf, n, r);
+        uint8_t *buf;
+        size_t n;
+        if (fm_base64_decode(v, vn, &buf, &n, NULL) == 0) { /* not base64: no REPORT to read */
+            load_report_parse((const char *)buf, n, r);
+            free(buf);
+        }
     }
 }

@@ -78,50 +78,12 @@ static void send_json_obj(struct evhttp_request *req, int code, cJSON *o)
     free(txt);
 }
 
-/* X-Amz-Log-Result is base64; a dozen lines beat a dependency for it. */
-static size_t base64(const unsigned char *in, size_t n, char *out)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = 0;
-    return o;
-}
-
 /* Decodes base64 (X-Amz-Client-Context) into a malloc'd string; NULL when it is not base64. */
 static char *unbase64(const char *in)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in);
-    char *out = malloc(n + 1);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; out && i < n && in[i] != '='; i++) {
-        const char *p = strchr(tbl, in[i]);
-        if (!p || !in[i]) {
-            free(out);
-            return NULL;
-        }
-        acc = acc << 6 | (uint32_t)(p - tbl);
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (char)(acc >> bits);
-        }
-    }
-    if (out)
-        out[o] = 0;
-    return out;
+    uint8_t *out;
+    size_t n;
+    return fm_base64_decode(in, strlen(in), &out, &n, NULL) == 0 ? (char *)out : NULL;
 }
 
 /* ---- invocations ------------------------------------------------------------------------------
@@ -178,7 +140,7 @@ static void add_lambda_headers(plat_inv *inv, struct evhttp_request *req)
         size_t from = len > PLAT_LOG_TAIL ? len - PLAT_LOG_TAIL : 0;
         const unsigned char *s = evbuffer_pullup(inv->log, -1);
         char b64[PLAT_LOG_TAIL / 3 * 4 + 16];
-        base64(s ? s + from : (const unsigned char *)"", len - from, b64);
+        fm_base64_encode(s ? s + from : (const unsigned char *)"", len - from, b64);
         evhttp_add_header(h, "X-Amz-Log-Result", b64);
     }
 }

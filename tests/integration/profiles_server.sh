@@ -26,8 +26,13 @@ p1=$!
 for _ in $(seq 100); do [ "$(inst busy)" = 1 ] && break; sleep 0.02; done
 send 2 '{"n":2}' &
 p2=$!
-sleep 0.1
-send 3 '{"n":3}' &
+# request 3 is sent only once request 2 waits in the queue, and it takes 0.4 s: served in order,
+# it finishes 0.4 s after request 2, far more than the clients' own scheduling noise
+for _ in $(seq 100); do
+    [ "$(metric 'faasml_queue_depth{function="srv"}')" = 1 ] && break
+    sleep 0.02
+done
+send 3 '{"op":"sleep","s":0.4}' &
 p3=$!
 for _ in $(seq 100); do
     [ "$(metric 'faasml_queue_depth{function="srv"}')" = 2 ] && break
@@ -41,7 +46,7 @@ ok "queue bound 2: the fourth request is answered 503 at once"
 wait $p1 $p2 $p3 || fail "a queued request failed"
 for i in 1 2 3; do expect_eq "$(cat "$TMP/c$i")" 200 "request $i"; done
 expect_contains "$(cat "$TMP/r2")" '"n":2' "request 2 answered with its own body"
-expect_contains "$(cat "$TMP/r3")" '"n":3' "request 3 answered with its own body"
+expect_contains "$(cat "$TMP/r3")" '"slept": 0.4' "request 3 answered with its own body"
 [ "$(cat "$TMP/t2")" -le "$(cat "$TMP/t3")" ] || fail "request 3 finished before request 2 (not FIFO)"
 expect_eq "$(inst idle)" 1 "the fleet stays (no scale-to-zero)"
 ok "queued requests served in order after the busy one; the fleet stays"
