@@ -20,7 +20,9 @@ typedef struct key_def {
 } key_def;
 
 #define F(field) offsetof(policy_config, field)
-#define DMAX 9.2e18
+/* the longest configured duration, about a year: time + duration sums in the policy and the
+ * simulator then stay far below INT64_MAX (292 years) */
+#define DMAX 3.2e16
 static const key_def keys[] = {
     {"fn", "memory_mb", K_I32, F(fn.memory_mb), 0, 10240},
     {"fn", "timeout", K_DUR, F(fn.timeout_ns), 0, DMAX},
