@@ -694,6 +694,7 @@ void platform_shutdown(platform *p)
         return;
     }
     p->draining = true;
+    plat_meter_points(p); /* the series ends with the state before shutdown, however short the run */
     FM_INFO("platform", "shutting down: draining for up to %.1f s", p->cfg.drain_s);
     if (p->sock) {
         evhttp_del_accept_socket(p->http, p->sock);
