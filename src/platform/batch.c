@@ -169,7 +169,7 @@ void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a)
         return;
     }
     plat_inv_arm_timeout(c);
-    plat_inst_dispatch(in, c);
+    plat_inst_dispatch(in, c, a->reason == POLICY_REASON_COLD);
     if (c->cold)
         fn->m.cold_starts++;
 }

@@ -570,11 +570,11 @@ static void deliver(plat_inst *in, plat_inv *inv)
 }
 
 /* DISPATCH: deliver now if the runtime waits in /next, else when it asks. */
-void plat_inst_dispatch(plat_inst *in, plat_inv *inv)
+void plat_inst_dispatch(plat_inst *in, plat_inv *inv, bool cold)
 {
     inv->inst = in;
     inv->inst_id = in->id;
-    inv->cold = in->invocations == 0 && !in->provisioned && TAILQ_EMPTY(&in->pending);
+    inv->cold = cold; /* the policy's word: the request waited for this instance's start */
     if (in->npark > 0 && in->ninv < in->nworkers)
         deliver(in, inv);
     else

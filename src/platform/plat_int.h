@@ -244,7 +244,7 @@ void plat_sweep(platform *p); /* frees a retired function once it is empty */
 
 /* ---- instance.c: processes and the Runtime API ---------------------------------------------- */
 int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned, fm_err *err);
-void plat_inst_dispatch(plat_inst *in, plat_inv *inv);
+void plat_inst_dispatch(plat_inst *in, plat_inv *inv, bool cold);
 plat_inv *plat_inst_sole_inv(plat_inst *in); /* the one invocation in flight, else NULL */
 pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const char *cwd, int outw,
                  int errw, int exw, pid_t pgid);

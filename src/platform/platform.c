@@ -432,7 +432,7 @@ static void do_action(plat_fn *fn, const policy_action *a)
             }
             if (inv->kind == PLAT_INV_EVENT)
                 plat_inv_arm_timeout(inv);
-            plat_inst_dispatch(in, inv);
+            plat_inst_dispatch(in, inv, a->reason == POLICY_REASON_COLD);
             if (inv->cold)
                 fn->m.cold_starts++;
         }
