@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Simulator validation (issue: simulated vs live within p50 15 %, p99 30 %, cold starts 10 %,
-# cost 10 %). Runs bench/sim/validate.yaml — every scenario live on this machine and simulated on
-# the same arrivals with this machine's 2 cores — then prints, per scenario, the simulation's
-# relative error against the live run. Measure on a quiet machine: calibration and live runs must
-# see the same machine.
+# cost 10 %). Runs bench/sim/validate.yaml: every scenario live on this machine; then calibrates
+# the simulator from the live steady-load lambda run (whole invocations as the platform billed
+# them, and the instances' recorded start-up phases); then simulates every scenario on the same
+# arrivals with this machine's 2 cores, and prints the simulation's relative error against each
+# live run. Measure on a quiet machine.
 #   bench/sim/validate.sh [build/faasml]        (about 10 minutes)
 set -euo pipefail
 FAASML=$(realpath "${1:-build/faasml}")
@@ -11,10 +12,10 @@ cd "$(dirname "$0")/../.."
 models=${FAASML_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/faasml/models}
 mkdir -p results
 tools/models/make-models.sh --models mobilenetv2 >/dev/null
-[ -s results/calibration-local.yaml ] ||
-    "$FAASML" calibrate -m mobilenetv2="$models/mobilenetv2/model.onnx" -b 1,8 --runs 30 \
-        -o results/calibration-local.yaml
-"$FAASML" bench bench/sim/validate.yaml --no-html >/dev/null
+"$FAASML" bench bench/sim/validate.yaml --live-only --no-html >/dev/null
+"$FAASML" calibrate --from-db results/validate.db --run validate/steady/lambda/live \
+    -o results/calibration-validate.yaml
+"$FAASML" bench bench/sim/validate.yaml --sim-only --force --no-html >/dev/null
 "$FAASML" report results/validate.db --format json > results/validate.json
 /usr/bin/python3 - results/validate.json <<'PY'
 import json, sys

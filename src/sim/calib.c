@@ -10,6 +10,8 @@ typedef struct centry {
     int memory_mb; /* 0: not memory-dependent (GPU) */
     int batch;     /* service entries */
     sim_dist d;    /* service entries */
+    bool has_overhead;
+    sim_dist overhead; /* service entries: latency outside the function (gateway, transfer) */
     sim_cold cold; /* cold-start entries */
 } centry;
 
@@ -157,7 +159,7 @@ static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
     static const char *const top[] = {"source", "date", "machine", "method", "service",
                                       "cold_start", NULL};
     static const char *const svc_keys[] = {"model", "runtime", "device", "memory_mb", "batch",
-                                           "latency_ms", NULL};
+                                           "latency_ms", "overhead_ms", NULL};
     static const char *const cold_keys[] = {"model",        "runtime",     "device",
                                             "memory_mb",    "spawn_ms",    "runtime_init_ms",
                                             "download_ms",  "load_ms",     "warmup_ms",
@@ -183,6 +185,10 @@ static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
         }
         if ((rc = read_dist(y, lat, "latency_ms", &e.d, err)))
             goto out;
+        const fm_ynode *ovh = fm_ynode_get(n, "overhead_ms");
+        if (ovh && (rc = read_dist(y, ovh, "overhead_ms", &e.overhead, err)))
+            goto out;
+        e.has_overhead = ovh != NULL;
         e.batch = (int)batch;
         if (grow(&c->svc, &c->capsvc, c->nsvc)) {
             rc = fm_err_set(err, FM_ENOMEM, "%s: out of memory", path);
@@ -443,4 +449,18 @@ int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold
                 sim_dist_scale(&out->phase[p], f);
     }
     return 0;
+}
+
+/* Why: a client sees more than the function's execution: the gateway, the Runtime API hop and
+ * moving the payload. Calibrations taken from live runs measure that share per model and runtime;
+ * the latest entry that has one wins. */
+int sim_calib_overhead(const sim_calib *c, const sim_key *k, sim_dist *out)
+{
+    for (size_t i = c->nsvc; i-- > 0;)
+        if (c->svc[i].has_overhead && key_match(&c->svc[i], k)) {
+            *out = c->svc[i].overhead;
+            return 0;
+        }
+    *out = (sim_dist){.kind = SIM_DIST_CONST, .value = 0};
+    return FM_ENOTFOUND;
 }

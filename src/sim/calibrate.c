@@ -227,6 +227,7 @@ static int vec_push(vec *x, int64_t v)
 #define MAX_BATCH 64
 typedef struct from_run {
     vec by_batch[MAX_BATCH + 1];
+    vec overhead; /* client latency minus execution, warm successful requests */
     vec phase[SIM_PHASE__COUNT];
     int memory_mb;
     int rc;
@@ -242,6 +243,11 @@ static int take_request(const store_request *r, void *ud)
         return 0;
     if (!f->memory_mb)
         f->memory_mb = r->memory_mb;
+    if (r->sent_ns > 0 && r->done_ns > r->sent_ns) {
+        double out_ms = (double)(r->done_ns - r->sent_ns) / 1e6 - r->duration_ms;
+        if (out_ms >= 0 && (f->rc = vec_push(&f->overhead, (int64_t)(out_ms * 1e6))))
+            return f->rc;
+    }
     return f->rc = vec_push(&f->by_batch[b], (int64_t)(r->duration_ms * 1e6));
 }
 
@@ -277,6 +283,10 @@ int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const c
                 "  - {model: %s, runtime: %s, device: cpu, memory_mb: %d, batch: %d, latency_ms: ",
                 model, runtime, f.memory_mb, b);
         write_quantiles(svc, f.by_batch[b].v, f.by_batch[b].n);
+        if (f.overhead.n >= 5) {
+            fprintf(svc, ", overhead_ms: ");
+            write_quantiles(svc, f.overhead.v, f.overhead.n);
+        }
         fprintf(svc, "}\n");
         nsvc++;
     }
@@ -297,6 +307,7 @@ int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const c
     }
     for (int b = 0; b <= MAX_BATCH; b++)
         free(f.by_batch[b].v);
+    free(f.overhead.v);
     for (int p = 0; p < SIM_PHASE__COUNT; p++)
         free(f.phase[p].v);
     return rc;

@@ -98,6 +98,9 @@ int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int b
                       sim_dist *out, fm_err *err);
 int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold *out,
                    fm_err *err);
+/* Client-observed latency outside the function (entries' `overhead_ms`, from live runs), or a
+ * constant 0 with FM_ENOTFOUND when no entry of the key has one. */
+int sim_calib_overhead(const sim_calib *c, const sim_key *k, sim_dist *out);
 /* The CPU share of a memory size, as on Lambda: memory/1769 vCPU, at most 6. */
 double sim_cpu_share(int memory_mb);
 
