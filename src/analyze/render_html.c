@@ -108,6 +108,29 @@ static int run_gnuplot(html *h, const char *script)
     return rc;
 }
 
+/* Why: every figure is a data file and a gnuplot script written side by side; both open or
+ * neither does. */
+static int fig_open(html *h, const char *dn, const char *gn, FILE **d, FILE **g)
+{
+    *d = open_in(h, dn);
+    *g = open_in(h, gn);
+    if (*d && *g)
+        return 0;
+    if (*d)
+        fclose(*d);
+    if (*g)
+        fclose(*g);
+    return h->err->code;
+}
+
+/* Closes a figure's two files and renders the script into its SVG. */
+static int fig_close(html *h, FILE *d, FILE *g, const char *dn, const char *gn)
+{
+    int rc = close_file(h, d, dn);
+    rc = close_file(h, g, gn) || rc ? h->err->code : 0;
+    return rc ? rc : run_gnuplot(h, gn);
+}
+
 /* A label safe inside a single-quoted gnuplot string ('' is a literal quote). */
 static void gp_quote(char *b, size_t cap, const char *s)
 {
@@ -176,14 +199,9 @@ static int fig_cdf(html *h, figure *fg)
     snprintf(fg->caption, sizeof fg->caption,
              "Empirical CDF of the latency of 2xx responses, one line per run; the dashed line "
              "is the SLO.");
-    FILE *d = open_in(h, "latency_cdf.dat"), *g = open_in(h, "latency_cdf.gp");
-    if (!d || !g) {
-        if (d)
-            fclose(d);
-        if (g)
-            fclose(g);
+    FILE *d, *g;
+    if (fig_open(h, "latency_cdf.dat", "latency_cdf.gp", &d, &g))
         return h->err->code;
-    }
     preamble(g, "latency_cdf", 900, 440);
     double lo = INFINITY, hi = 0;
     int blocks = 0;
@@ -239,9 +257,7 @@ static int fig_cdf(html *h, figure *fg)
         }
         fprintf(g, "%s\n", plot);
     }
-    int rc = close_file(h, d, "latency_cdf.dat");
-    rc = close_file(h, g, "latency_cdf.gp") || rc ? h->err->code : 0;
-    return rc ? rc : run_gnuplot(h, "latency_cdf.gp");
+    return fig_close(h, d, g, "latency_cdf.dat", "latency_cdf.gp");
 }
 
 static int fig_timeline(html *h, size_t k, figure *fg)
@@ -260,14 +276,9 @@ static int fig_timeline(html *h, size_t k, figure *fg)
              step > 1 ? "; thinned evenly to at most 20000 points" : "",
              r->instances_source ? r->instances_source : "instances table",
              r->n_busy ? "; dashed: instances busy" : "");
-    FILE *d = open_in(h, dn), *g = open_in(h, gn);
-    if (!d || !g) {
-        if (d)
-            fclose(d);
-        if (g)
-            fclose(g);
+    FILE *d, *g;
+    if (fig_open(h, dn, gn, &d, &g))
         return h->err->code;
-    }
     preamble(g, fg->name, 900, 560);
     size_t n_ok = 0, n_bad = 0;
     double inst_max = 0; /* headroom above the instance line, so it does not hide in the border */
@@ -374,9 +385,7 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                     dn);
         fprintf(g, "\nunset multiplot\n");
     }
-    int rc = close_file(h, d, dn);
-    rc = close_file(h, g, gn) || rc ? h->err->code : 0;
-    return rc ? rc : run_gnuplot(h, gn);
+    return fig_close(h, d, g, dn, gn);
 }
 
 static int fig_cost(html *h, figure *fg)
@@ -388,14 +397,9 @@ static int fig_cost(html *h, figure *fg)
              "'%s'). Right: the same per 1M successful requests. Runs without a price are "
              "left out and say why in the tables.",
              h->o->snapshot ? h->o->snapshot : "current");
-    FILE *d = open_in(h, "cost.dat"), *g = open_in(h, "cost.gp");
-    if (!d || !g) {
-        if (d)
-            fclose(d);
-        if (g)
-            fclose(g);
+    FILE *d, *g;
+    if (fig_open(h, "cost.dat", "cost.gp", &d, &g))
         return h->err->code;
-    }
     preamble(g, "cost", 900, 460);
     fprintf(d, "# i\trun\tcost_usd\tper_1m_ok_usd\n");
     int rows = 0;
@@ -428,9 +432,7 @@ static int fig_cost(html *h, figure *fg)
                 "unset multiplot\n",
                 rows - 1, palette[0], palette[1]);
     }
-    int rc = close_file(h, d, "cost.dat");
-    rc = close_file(h, g, "cost.gp") || rc ? h->err->code : 0;
-    return rc ? rc : run_gnuplot(h, "cost.gp");
+    return fig_close(h, d, g, "cost.dat", "cost.gp");
 }
 
 static int fig_coldstart(html *h, figure *fg)
@@ -441,14 +443,9 @@ static int fig_coldstart(html *h, figure *fg)
              "Mean time per instance in each cold-start phase (instances table): spawn, runtime "
              "init, model download, model load, warm-up. A phase a run did not record counts "
              "as 0 here; the details table says which.");
-    FILE *d = open_in(h, "coldstart.dat"), *g = open_in(h, "coldstart.gp");
-    if (!d || !g) {
-        if (d)
-            fclose(d);
-        if (g)
-            fclose(g);
+    FILE *d, *g;
+    if (fig_open(h, "coldstart.dat", "coldstart.gp", &d, &g))
         return h->err->code;
-    }
     preamble(g, "coldstart", 900, 440);
     fprintf(d, "# run");
     for (int k = 0; k < AN__PHASES; k++)
@@ -484,9 +481,7 @@ static int fig_coldstart(html *h, figure *fg)
                     palette[k]);
         fprintf(g, "\n");
     }
-    int rc = close_file(h, d, "coldstart.dat");
-    rc = close_file(h, g, "coldstart.gp") || rc ? h->err->code : 0;
-    return rc ? rc : run_gnuplot(h, "coldstart.gp");
+    return fig_close(h, d, g, "coldstart.dat", "coldstart.gp");
 }
 
 static int fig_scatter(html *h, figure *fg)
@@ -496,14 +491,9 @@ static int fig_scatter(html *h, figure *fg)
     snprintf(fg->caption, sizeof fg->caption,
              "Each run as a point: p99 latency of 2xx responses (with its 95%% confidence "
              "interval) against cost per 1M successful requests. Lower left is better.");
-    FILE *d = open_in(h, "latency_cost.dat"), *g = open_in(h, "latency_cost.gp");
-    if (!d || !g) {
-        if (d)
-            fclose(d);
-        if (g)
-            fclose(g);
+    FILE *d, *g;
+    if (fig_open(h, "latency_cost.dat", "latency_cost.gp", &d, &g))
         return h->err->code;
-    }
     preamble(g, "latency_cost", 900, 460);
     fprintf(d, "# per_1m_ok_usd\tp99_ms\tp99_lo\tp99_hi\trun\n");
     int rows = 0;
@@ -540,9 +530,7 @@ static int fig_scatter(html *h, figure *fg)
                 "tc rgb '#333333'\n",
                 ylo > 0 && yhi / ylo > 20 ? "" : "set yrange [0:*]\n");
     }
-    int rc = close_file(h, d, "latency_cost.dat");
-    rc = close_file(h, g, "latency_cost.gp") || rc ? h->err->code : 0;
-    return rc ? rc : run_gnuplot(h, "latency_cost.gp");
+    return fig_close(h, d, g, "latency_cost.dat", "latency_cost.gp");
 }
 
 /* ---- index.html ----------------------------------------------------------------------------- */
