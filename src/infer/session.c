@@ -302,6 +302,16 @@ fail:
 
 /* Why: default input shapes for the plan made at session creation: declared dims, with the
  * first symbolic dim set to max_batch and other symbolic dims to 1. */
+/* Why: a node that reads one value twice (Add(x, x)) consumes it once; the consumer counts and
+ * lists below must agree on that, so they ask the same question. */
+static bool input_first_seen(const inode *n, int k)
+{
+    for (int j = 0; j < k; j++)
+        if (n->in[j] == n->in[k])
+            return false;
+    return true;
+}
+
 static int default_plan(infer_session *s, fm_err *err)
 {
     infer_model *m = s->m;
@@ -359,10 +369,7 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     for (size_t i = 0; i < m->n_nodes; i++)
         for (int k = 0; k < m->nodes[i].n_in; k++) {
             int v = m->nodes[i].in[k];
-            if (v < 0) continue;
-            bool dup = false;
-            for (int j = 0; j < k; j++) dup |= m->nodes[i].in[j] == v;
-            if (dup) continue;
+            if (v < 0 || !input_first_seen(&m->nodes[i], k)) continue;
             s->consumers[v]++;
             s->consumer[v] = (int)i;
         }
@@ -382,10 +389,8 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     for (size_t i = 0; i < m->n_nodes; i++)
         for (int k = 0; k < m->nodes[i].n_in; k++) {
             int v = m->nodes[i].in[k];
-            if (v < 0) continue;
-            bool dup = false;
-            for (int j = 0; j < k; j++) dup |= m->nodes[i].in[j] == v;
-            if (!dup) s->cons_list[s->cons_start[v] + fill[v]++] = (int)i;
+            if (v >= 0 && input_first_seen(&m->nodes[i], k))
+                s->cons_list[s->cons_start[v] + fill[v]++] = (int)i;
         }
     free(fill);
     const char *prof = getenv("FM_INFER_PROFILE");
