@@ -189,21 +189,34 @@ int cmd_calibrate(int argc, char **argv)
     char *doc = NULL;
     size_t dlen = 0;
     FILE *d = open_memstream(&doc, &dlen);
+    /* where the numbers came from, in words a reader of the file can repeat */
+    char source[4500], method[300];
+    if (!from_db)
+        snprintf(source, sizeof source, "measured with faasml %s calibrate", FM_VERSION);
+    else if (from_run)
+        snprintf(source, sizeof source, "faasml %s calibrate from run '%s' of %s", FM_VERSION,
+                 from_run, from_db);
+    else
+        snprintf(source, sizeof source, "faasml %s calibrate from the live runs of %s",
+                 FM_VERSION, from_db);
+    if (from_db)
+        snprintf(method, sizeof method,
+                 "warm successful invocations' billed durations, their clients' latency beyond "
+                 "them, and the instances' recorded cold-start phases");
+    else
+        snprintf(method, sizeof method,
+                 "%lld warm runs per batch size after 3 warm-ups, %lld fresh loads; one full core "
+                 "per thread stands for 1769 MB",
+                 (long long)runs, (long long)cold_runs);
+    char qsource[9100], qmethod[700]; /* JSON strings are YAML double-quoted scalars */
+    fm_json_quote(qsource, sizeof qsource, source);
+    fm_json_quote(qmethod, sizeof qmethod, method);
     fprintf(d,
             "# Written by 'faasml calibrate' on this machine.\n"
-            "source: measured with faasml %s calibrate%s%s%s%s%s\n"
-            "date: %s\n"
-            "method: %s\n"
+            "source: %s\ndate: %s\nmethod: %s\n"
             "machine: {cpu: \"%s\", cores: %ld}\n"
             "service:\n%scold_start:\n%s",
-            FM_VERSION, !from_db ? "" : from_run ? " from run '" : " from the live runs of ",
-            from_run ? from_run : "", from_run ? "' of " : "", from_db ? from_db : "",
-            "", date,
-            from_db ? "warm successful invocations' billed durations and the instances' recorded "
-                      "cold-start phases of a live run"
-                    : "warm runs per batch size after 3 warm-ups and fresh loads of the built-in "
-                      "runtime; one full core per thread stands for 1769 MB per thread",
-            cpu, sysconf(_SC_NPROCESSORS_ONLN), sbuf, cbuf);
+            qsource, date, qmethod, cpu, sysconf(_SC_NPROCESSORS_ONLN), sbuf, cbuf);
     fclose(d);
     free(sbuf);
     free(cbuf);
