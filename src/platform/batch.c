@@ -5,7 +5,7 @@
  * the function host as ONE event; its response is split back (fn_v2_batch_split) and each
  * caller is answered with its own rows, its own request id, log tail and record (batch_size =
  * the merged items, batch_kind "server"; one request carrying a batch is "client"). */
-#include "plat_int.h"
+#include "inst.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +14,19 @@
 #include "fn/fn.h"
 
 /* Why: an input the function host would refuse is refused here with the same shape of answer
- * (KServe: 400 {"error"}; Lambda: 200 + Unhandled Function.InvalidInput). */
+ * (KServe: 400 {"error"}; Lambda: 200 + Unhandled Function.InvalidInput), and ends it. */
 static void refuse(plat_inv *inv, const char *msg)
 {
     char q[600], body[700];
     fm_json_quote(q, sizeof q, msg);
     snprintf(body, sizeof body, "{\"errorType\":\"Function.InvalidInput\",\"errorMessage\":%s}", q);
-    inv->fn->m.errors++;
-    plat_meter_invocation(inv, "error", inv->kind == PLAT_INV_KSERVE ? 400 : 200,
-                          "Function.InvalidInput", NULL);
-    plat_inv_answer(inv, 200, "Unhandled", body, strlen(body));
+    plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_ERROR,
+                                      .status = "error",
+                                      .code = inv->kind == PLAT_INV_KSERVE ? 400 : 200,
+                                      .error = "Function.InvalidInput",
+                                      .fn_error = "Unhandled",
+                                      .body = body,
+                                      .len = strlen(body)});
 }
 
 bool plat_batch_admit(plat_inv *inv)
@@ -90,24 +93,22 @@ void plat_batch_release(plat_inv *inv)
 }
 
 /* Why: a carrier is an invocation like any other for the instance (Runtime API, timeout, crash
- * handling); only its ending differs (plat_batch_finish). */
+ * handling); only its ending differs (plat_batch_end). */
 static plat_inv *carrier_new(plat_fn *fn, plat_inv **m, uint32_t n, fm_err *err)
 {
-    plat_inv *c = calloc(1, sizeof *c);
-    if (!c || !(c->payload = evbuffer_new()) || !(c->log = evbuffer_new()) ||
-        !(c->members = malloc(n * sizeof *c->members))) {
-        plat_inv_free(c);
+    plat_inv *c = plat_inv_new(fn, PLAT_INV_SYNC, m[0]->trace_id);
+    plat_inv **members = malloc(n * sizeof *members);
+    if (!c || !members) {
+        free(members);
+        if (c)
+            plat_inv_end(c, &(plat_outcome){.how = PLAT_END_DROPPED});
         fm_err_set(err, FM_ENOMEM, "out of memory");
         return NULL;
     }
-    c->fn = fn;
-    c->kind = PLAT_INV_SYNC;
     c->arrive_ns = m[0]->arrive_ns;
     c->arrive_wall_ns = m[0]->arrive_wall_ns;
     memcpy(c->rid, m[0]->rid, sizeof c->rid); /* unique: the member itself never runs */
-    memcpy(c->trace_id, m[0]->trace_id, sizeof c->trace_id);
-    memcpy(c->members, m, n * sizeof *m);
-    c->nmembers = n;
+    memcpy(members, m, n * sizeof *m);
     const fn_v2_batch_req *reqs[n];
     const char *bodies[n];
     for (uint32_t i = 0; i < n; i++) {
@@ -119,12 +120,13 @@ static plat_inv *carrier_new(plat_fn *fn, plat_inv **m, uint32_t n, fm_err *err)
     if (fn_v2_batch_merge(reqs, bodies, n, &merged, err) ||
         evbuffer_add(c->payload, merged.p, merged.len)) {
         fn_buf_release(&merged);
-        free(c->members); /* the members stay the caller's */
-        c->members = NULL;
-        plat_inv_free(c);
+        free(members); /* the members stay the caller's */
+        plat_inv_end(c, &(plat_outcome){.how = PLAT_END_DROPPED});
         return NULL;
     }
     fn_buf_release(&merged);
+    c->members = members;
+    c->nmembers = n;
     return c;
 }
 
@@ -138,9 +140,8 @@ void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a)
         if (!inv)
             continue;
         if (!in || in->state == PLAT_INST_STOPPING) {
-            plat_inv_fail(inv, 500, "ServiceException", NULL,
-                          "the instance chosen for this request is gone");
-            plat_inv_free(inv);
+            plat_inv_refuse(inv, 500, "ServiceException", NULL,
+                            "the instance chosen for this request is gone");
             continue;
         }
         if (inv->timer) /* the carrier's timeout covers the batch from now */
@@ -162,7 +163,6 @@ void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a)
             snprintf(msg, sizeof msg, "cannot batch this request with %u others: %s", n - 1,
                      err.msg);
             refuse(m[i], msg);
-            plat_inv_free(m[i]);
         }
         policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
         plat_feed(fn, &ev);
@@ -174,67 +174,60 @@ void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a)
         fn->m.cold_starts++;
 }
 
-void plat_batch_finish(plat_inst *in, plat_inv *c, const char *status, const char *fn_error,
-                       const char *body, size_t len)
+/* Why: a member's own ending when its carrier ran: its rows of the response (or the carrier's
+ * error), its own START line, a share of the bill, and the same record fields as the carrier. */
+static void end_member(plat_inv *c, plat_inv *m, const plat_outcome *o, const fn_buf *out)
+{
+    m->inst = c->inst;
+    m->inst_id = c->inst_id;
+    m->cold = c->cold;
+    m->dispatch_ns = c->dispatch_ns;
+    m->done_ns = c->done_ns;
+    m->batch_size = (int)c->items;
+    m->batch_kind = "server";
+    m->bill_share = 1.0 / c->nmembers;
+    char line[128];
+    int k = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", m->rid);
+    plat_log_line(c->inst, m, line, (size_t)k);
+    plat_outcome mo = *o;
+    if (out) {
+        mo.body = out->p ? out->p : "";
+        mo.len = out->len;
+    }
+    plat_inv_end(m, &mo);
+}
+
+void plat_batch_end(plat_inv *c, const plat_outcome *o)
 {
     uint32_t n = c->nmembers;
+    if (o->how != PLAT_END_RAN) { /* never ran (teardown): each member ends the same way */
+        for (uint32_t i = 0; i < n; i++)
+            plat_inv_end(c->members[i], o);
+        return;
+    }
     fn_buf outs[n];
     memset(outs, 0, sizeof outs);
     const fn_v2_batch_req *reqs[n];
+    memset(reqs, 0, sizeof reqs);
     for (uint32_t i = 0; i < n; i++)
         reqs[i] = c->members[i]->v2;
     fm_err err = {0};
-    char ebody[700];
-    bool split_failed = false;
-    if (!fn_error && fn_v2_batch_split(body, len, reqs, n, outs, &err)) {
-        char q[600];
+    if (!o->fn_error && fn_v2_batch_split(o->body, o->len, reqs, n, outs, &err)) {
+        char q[600], ebody[700];
         fm_json_quote(q, sizeof q, err.msg);
         snprintf(ebody, sizeof ebody,
                  "{\"errorType\":\"Runtime.InvalidResponse\",\"errorMessage\":%s}", q);
-        status = "error";
-        fn_error = "Unhandled";
-        split_failed = true;
-        body = ebody;
-        len = strlen(ebody);
-    }
-    /* The Runtime API counted the carrier once; /metrics counts callers. */
-    if (split_failed) {
-        in->fn->m.ok--;
-        in->fn->m.errors += n;
-    } else if (fn_error) {
-        in->fn->m.errors += n - 1;
-    } else {
-        in->fn->m.ok += n - 1;
+        plat_outcome eo = *o;
+        eo.status = "error";
+        eo.fn_error = "Unhandled";
+        eo.body = ebody;
+        eo.len = strlen(ebody);
+        for (uint32_t i = 0; i < n; i++)
+            end_member(c, c->members[i], &eo, NULL);
+        return;
     }
     for (uint32_t i = 0; i < n; i++) {
-        plat_inv *m = c->members[i];
-        m->inst = in;
-        m->cold = c->cold;
-        m->dispatch_ns = c->dispatch_ns;
-        m->batch_size = (int)c->items;
-        m->batch_kind = "server";
-        m->bill_share = 1.0 / n;
-        char line[128];
-        int k = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", m->rid);
-        plat_log_line(in, m, line, (size_t)k);
-        if (fn_error)
-            plat_inst_finish(in, m, status, fn_error, body, len);
-        else
-            plat_inst_finish(in, m, status, NULL, outs[i].p ? outs[i].p : "", outs[i].len);
+        end_member(c, c->members[i], o, o->fn_error ? NULL : &outs[i]);
         fn_buf_release(&outs[i]);
     }
-    free(c->members);
-    c->members = NULL;
-    plat_inv_free(c);
-}
-
-void plat_batch_fail(plat_inv *c, int status, const char *msg)
-{
-    for (uint32_t i = 0; i < c->nmembers; i++) {
-        plat_inv_fail(c->members[i], status, "ServiceException", NULL, msg);
-        plat_inv_free(c->members[i]);
-    }
-    free(c->members);
-    c->members = NULL;
-    plat_inv_free(c);
 }

@@ -1,7 +1,9 @@
 /* The gateway: libevent's HTTP server with one route table for the Lambda Invoke API
  * (cloud-platforms.md section 2), KServe v2 (section 6), the admin API and /metrics (section 8).
- * Handlers never block: an invocation is parked until its instance answers. */
-#include "plat_int.h"
+ * It only translates: a request becomes a plat_inv (plat_inv_new, plat_inv_submit, inv.h) and an
+ * invocation's end becomes the answer in the caller's protocol (plat_gateway_answer). Handlers
+ * never block: an invocation waits in the platform until it ends. */
+#include "inst.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -92,33 +94,12 @@ static char *unbase64(const char *in)
 /* Why no close callback on client connections: when a client leaves while its invocation runs,
  * libevent detaches the request from the dead connection and keeps it for us; replying to a
  * detached request frees it (libevent 2.1 evhttp_send). So every request is answered exactly
- * once, whether or not anyone is still listening, and nothing dangles. */
+ * once (at plat_inv_end), whether or not anyone is still listening, and nothing dangles. */
 static struct evhttp_request *take_client(plat_inv *inv)
 {
     struct evhttp_request *req = inv->client;
     inv->client = NULL;
     return req;
-}
-
-/* Frees an invocation; one that was never answered is answered 500 first. */
-void plat_inv_free(plat_inv *inv)
-{
-    if (!inv)
-        return;
-    struct evhttp_request *req = take_client(inv);
-    if (req) /* never left unanswered: an answer also frees a detached request */
-        send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
-    plat_batch_release(inv);
-    if (inv->timer)
-        event_free(inv->timer);
-    if (inv->retry_ev)
-        event_free(inv->retry_ev);
-    if (inv->payload)
-        evbuffer_free(inv->payload);
-    if (inv->log)
-        evbuffer_free(inv->log);
-    free(inv->client_context);
-    free(inv);
 }
 
 /* The headers every Lambda answer carries, and the Tail log when asked. */
@@ -163,145 +144,42 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     cJSON_Delete(o);
 }
 
-/* One exit for results: Lambda's 200 (+ X-Amz-Function-Error) or KServe's shape. */
-void plat_inv_answer(plat_inv *inv, int status, const char *fn_error, const char *body, size_t len)
+/* Why: a result in the caller's protocol: Lambda's 200 (+ X-Amz-Function-Error) or KServe's. */
+static void answer_result(plat_inv *inv, struct evhttp_request *req, const plat_outcome *o)
 {
-    struct evhttp_request *req = take_client(inv);
-    if (!req)
-        return;
     if (inv->kind == PLAT_INV_KSERVE) {
-        if (fn_error) {
-            kserve_error(req, body, len);
+        if (o->fn_error) {
+            kserve_error(req, o->body, o->len);
         } else {
             evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
-            send_body(req, status, "application/json", body, len);
+            send_body(req, 200, "application/json", o->body, o->len);
         }
         return;
     }
     add_lambda_headers(inv, req);
-    if (fn_error)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error", fn_error);
-    send_body(req, status, "application/json", body, len);
+    if (o->fn_error)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error",
+                          o->fn_error);
+    send_body(req, 200, "application/json", o->body, o->len);
 }
 
-/* One exit for requests that never ran: recorded, then answered in the caller's protocol. */
-void plat_inv_fail(plat_inv *inv, int status, const char *type, const char *reason, const char *msg)
+void plat_gateway_answer(plat_inv *inv, const plat_outcome *o)
 {
-    plat_meter_invocation(inv, status == 429 ? "throttled" : "error", status, type, NULL);
     struct evhttp_request *req = take_client(inv);
     if (!req)
         return;
-    if (inv->kind == PLAT_INV_KSERVE)
-        send_json_error(req, status, msg);
-    else
-        send_aws_error(req, status, type, reason, msg, inv->rid);
-}
-
-/* Lambda answers a failed init like a function error: 200 + Unhandled. */
-void plat_inv_init_failed(plat_inv *inv, const char *body)
-{
-    plat_meter_invocation(inv, "error", 200, "init_failed", NULL);
-    plat_inv_answer(inv, 200, "Unhandled", body, strlen(body));
-}
-
-/* The function timeout fired. A dispatched invocation takes its instance down with it; one still
- * waiting (bound to a starting instance, or queued) is cancelled at the policy. */
-static void on_inv_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    plat_inv *inv = arg;
-    if (inv->inst) {
-        plat_inst_timeout(inv->inst, inv);
-        return;
+    switch (o->how) {
+    case PLAT_END_REFUSED:
+        if (inv->kind == PLAT_INV_KSERVE)
+            send_json_error(req, o->code, o->msg);
+        else
+            send_aws_error(req, o->code, o->type, o->reason, o->msg, inv->rid);
+        break;
+    case PLAT_END_DROPPED: /* never left unanswered: an answer also frees a detached request */
+        send_aws_error(req, 500, "ServiceException", NULL, "the invocation was dropped", inv->rid);
+        break;
+    default: answer_result(inv, req, o); break;
     }
-    plat_fn *fn = inv->fn;
-    platform *p = fn->p;
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: %s Error: Task "
-             "timed out after %.2f seconds\"}",
-             inv->rid, fn->spec.timeout_s);
-    plat_inv_hash_take(p, inv->id);
-    fn->m.timeouts++;
-    fn->m.errors++;
-    plat_meter_invocation(inv, "timeout", 200, "Sandbox.Timedout", NULL);
-    plat_inv_answer(inv, 200, "Unhandled", body, strlen(body));
-    policy_event ev = {.type = POLICY_EV_CANCEL, .request = inv->id};
-    plat_inv_free(inv);
-    plat_feed(fn, &ev);
-}
-
-/* The deadline the runtime sees (Deadline-Ms) and the timer that enforces it agree. */
-void plat_inv_arm_timeout(plat_inv *inv)
-{
-    if (!inv->timer && !(inv->timer = evtimer_new(inv->fn->p->base, on_inv_timeout, inv)))
-        return;
-    double t = inv->fn->spec.timeout_s;
-    struct timeval tv = {(time_t)t, (suseconds_t)((t - floor(t)) * 1e6)};
-    evtimer_add(inv->timer, &tv);
-    inv->deadline_wall_ms = fm_wall_ns() / 1000000 + (int64_t)(t * 1000);
-}
-
-/* Request ids are UUIDv4 like Lambda's (RIE), from the platform's own RNG stream. */
-static void make_rid(platform *p, char *out)
-{
-    uint64_t a = fm_rng_u64(&p->rng), b = fm_rng_u64(&p->rng);
-    a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
-    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant */
-    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012" PRIx64, (unsigned)(a >> 32),
-             (unsigned)(a >> 16) & 0xFFFF, (unsigned)a & 0xFFFF, (unsigned)(b >> 48),
-             (uint64_t)(b & 0xFFFFFFFFFFFFull));
-}
-
-/* A new invocation with its id, times and trace id (the caller's X-Amzn-Trace-Id if any). */
-static plat_inv *inv_new(plat_fn *fn, plat_inv_kind kind, struct evhttp_request *req)
-{
-    platform *p = fn->p;
-    plat_inv *inv = calloc(1, sizeof *inv);
-    if (inv)
-        inv->inst_id = -1;
-    if (!inv || !(inv->payload = evbuffer_new()) || !(inv->log = evbuffer_new())) {
-        plat_inv_free(inv);
-        return NULL;
-    }
-    inv->id = ++p->next_req_id;
-    inv->fn = fn;
-    inv->kind = kind;
-    inv->arrive_ns = fm_now_ns();
-    inv->arrive_wall_ns = fm_wall_ns();
-    make_rid(p, inv->rid);
-    const char *trace =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id");
-    if (trace && strlen(trace) < sizeof inv->trace_id)
-        snprintf(inv->trace_id, sizeof inv->trace_id, "%s", trace);
-    else
-        snprintf(inv->trace_id, sizeof inv->trace_id,
-                 "Root=1-%08x-%024" PRIx64 ";Parent=%016" PRIx64 ";Sampled=0",
-                 (unsigned)(inv->arrive_wall_ns / 1000000000), fm_rng_u64(&p->rng) >> 0,
-                 (uint64_t)fm_rng_u64(&p->rng));
-    return inv;
-}
-
-/* Why: the common tail of every invocation kind: register, arm the timeout (synchronous calls
- * count init against it, as on Lambda for custom runtimes) and tell the policy. */
-static void inv_submit(plat_inv *inv, struct evhttp_request *client)
-{
-    platform *p = inv->fn->p;
-    inv->fn->m.invocations[inv->kind]++;
-    if (client) {
-        inv->client = client;
-        plat_inv_arm_timeout(inv);
-    }
-    if (!plat_batch_admit(inv)) { /* a batching function refused the input: answered */
-        plat_inv_free(inv);
-        return;
-    }
-    if (inv->kind == PLAT_INV_EVENT) {
-        plat_event_enqueue(inv->fn, inv);
-        return;
-    }
-    plat_inv_hash_put(p, inv);
-    policy_event ev = {.type = POLICY_EV_ARRIVE, .items = inv->items, .request = inv->id};
-    plat_feed(inv->fn, &ev);
 }
 
 /* Accepts a bare name, a partial ARN (123:function:name) or a full ARN, with an optional
@@ -420,27 +298,28 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         send_body(req, 204, NULL, NULL, 0);
         return;
     }
-    plat_inv *inv = inv_new(fn, kind, req);
+    if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
+        free(client_context);
+        send_aws_error(req, 429, "TooManyRequestsException", "EventQueueFull",
+                       "the function's asynchronous event queue is full", NULL);
+        return;
+    }
+    plat_inv *inv = plat_inv_new(fn, kind, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
     if (!inv || evbuffer_add(inv->payload, data, len)) {
         free(client_context);
-        plat_inv_free(inv);
+        if (inv)
+            plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
         send_aws_error(req, 500, "ServiceException", NULL, "out of memory", NULL);
         return;
     }
     inv->client_context = client_context;
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
-    if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
-        plat_inv_free(inv);
-        send_aws_error(req, 429, "TooManyRequestsException", "EventQueueFull",
-                       "the function's asynchronous event queue is full", NULL);
-        return;
-    }
     if (kind == PLAT_INV_EVENT) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
         send_body(req, 202, NULL, NULL, 0);
-        inv_submit(inv, NULL);
+        plat_inv_submit(inv, NULL);
     } else {
-        inv_submit(inv, req);
+        plat_inv_submit(inv, req);
     }
 }
 
@@ -533,13 +412,16 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
             send_json_error(req, 400, "the request body is not valid JSON");
             return;
         }
-        plat_inv *inv = inv_new(fn, PLAT_INV_KSERVE, req);
+        plat_inv *inv = plat_inv_new(
+            fn, PLAT_INV_KSERVE,
+            evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id"));
         if (!inv || evbuffer_add(inv->payload, data, len)) {
-            plat_inv_free(inv);
+            if (inv)
+                plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
             send_json_error(req, 500, "out of memory");
             return;
         }
-        inv_submit(inv, req);
+        plat_inv_submit(inv, req);
     } else {
         send_json_error(req, 404, "unknown path");
     }

@@ -3,7 +3,7 @@
  * builds its URLs from AWS_LAMBDA_RUNTIME_API works unchanged. The Runtime API follows
  * cloud-platforms.md section 1: /next long-polls, /response and /error answer 202, a bad request
  * id 400, a call in the wrong state 403, an oversized response 413. */
-#include "plat_int.h"
+#include "inst.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -521,6 +521,7 @@ static void park(plat_inst *in, struct evhttp_request *req)
     evhttp_connection_set_closecb(pk->conn, on_next_closed, in);
 }
 
+/* The instance lets go of inv, in flight or still pending. */
 static void inv_untrack(plat_inst *in, plat_inv *inv)
 {
     for (int i = 0; i < in->ninv; i++)
@@ -528,6 +529,12 @@ static void inv_untrack(plat_inst *in, plat_inv *inv)
             in->invs[i] = in->invs[--in->ninv];
             return;
         }
+    plat_inv *pv;
+    TAILQ_FOREACH(pv, &in->pending, q)
+    if (pv == inv) {
+        TAILQ_REMOVE(&in->pending, inv, q);
+        return;
+    }
 }
 
 /* Hands inv to a parked /next: the event JSON and the four Lambda-Runtime headers. */
@@ -595,58 +602,29 @@ void plat_inst_kill(plat_inst *in, const char *reason)
 /* ---- answering invocations --------------------------------------------------------------------
  */
 
-/* Why: one place writes END and REPORT (Lambda's format, Init Duration last and only on cold
- * starts), meters the invocation and answers the client, whatever ended it. */
-static void finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
-                   const char *body, size_t len)
+/* Why: every invocation this instance held ends here, whatever ended it: the runtime's last log
+ * lines are read first (they belong before END), the instance lets go of it, and inv.c does the
+ * rest (count, meter, END/REPORT, answer, free). */
+static void inst_end(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
+                     const char *body, size_t len)
 {
-    platform *p = in->fn->p;
     inv->done_ns = fm_now_ns();
-    /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
-     * land in this invocation's log (and its Tail) before END. */
     if (in->out_fd >= 0)
         on_pipe(in->out_fd, EV_READ, in);
     if (in->err_fd >= 0)
         on_pipe(in->err_fd, EV_READ, in);
     inv_untrack(in, inv);
-    plat_inv *pv;
-    TAILQ_FOREACH(pv, &in->pending, q)
-    if (pv == inv) {
-        TAILQ_REMOVE(&in->pending, inv, q);
-        break;
-    }
-    if (inv->members) { /* a batch: each caller is answered on its own (batch.c) */
-        plat_batch_finish(in, inv, status, fn_error, body, len);
-        return;
-    }
-    if (!fn_error)
-        plat_batch_note_client(inv, body, len);
-    plat_bill bill;
-    plat_meter_invocation(inv, status, 200, fn_error ? status : NULL, &bill);
-    char line[512];
-    int n = snprintf(line, sizeof line, "END RequestId: %s", inv->rid);
-    plat_log_line(in, inv, line, (size_t)n);
-    int64_t peak = plat_sandbox_peak_bytes(&p->sb, &in->cg);
-    int used_mb = peak > 0 ? (int)((peak + (1 << 20) - 1) >> 20) : in->fn->spec.memory_mb;
-    n = snprintf(line, sizeof line,
-                 "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
-                 "Memory Size: %d MB\tMax Memory Used: %d MB",
-                 inv->rid, bill.duration_ms, bill.billed_ms, in->fn->spec.memory_mb, used_mb);
-    if (inv->cold)
-        n += snprintf(line + n, sizeof line - (size_t)n, "\tInit Duration: %.2f ms", bill.init_ms);
-    if (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0)
-        snprintf(line + n, sizeof line - (size_t)n, "\tStatus: %s", status);
-    plat_log_line(in, inv, line, strlen(line));
-    plat_inv_answer(inv, 200, fn_error, body, len);
-    if (inv->kind == PLAT_INV_EVENT && fn_error && plat_event_retry(inv))
-        return;
-    plat_inv_free(inv);
+    plat_inv_end(
+        inv,
+        &(plat_outcome){
+            .how = PLAT_END_RAN, .status = status, .fn_error = fn_error, .body = body, .len = len});
 }
 
-void plat_inst_finish(plat_inst *in, plat_inv *inv, const char *status, const char *fn_error,
-                      const char *body, size_t len)
+/* Max Memory Used: the cgroup's peak, else the memory size (RLIMIT fallback cannot tell). */
+int plat_inst_peak_mb(plat_inst *in)
 {
-    finish(in, inv, status, fn_error, body, len);
+    int64_t peak = plat_sandbox_peak_bytes(&in->fn->p->sb, &in->cg);
+    return peak > 0 ? (int)((peak + (1 << 20) - 1) >> 20) : in->fn->spec.memory_mb;
 }
 
 /* Timeout of an invocation handed to this instance: answer, then replace the instance. */
@@ -661,8 +639,7 @@ void plat_inst_timeout(plat_inst *in, plat_inv *inv)
              "timed out after %.2f seconds\"}",
              inv->rid, t);
     plat_inst_kill(in, "timeout");
-    in->fn->m.timeouts++;
-    finish(in, inv, "timeout", "Unhandled", body, strlen(body));
+    inst_end(in, inv, "timeout", "Unhandled", body, strlen(body));
 }
 
 /* ---- the Runtime API --------------------------------------------------------------------------
@@ -681,8 +658,7 @@ static void handle_next(plat_inst *in, struct evhttp_request *req)
         plat_inv *inv = in->invs[0];
         const char *body = "{\"errorType\":\"Runtime.InvalidResponse\",\"errorMessage\":"
                            "\"the runtime asked for the next event without answering\"}";
-        in->fn->m.errors++;
-        finish(in, inv, "error", "Unhandled", body, strlen(body));
+        inst_end(in, inv, "error", "Unhandled", body, strlen(body));
         policy_event ev = {.type = POLICY_EV_DONE, .instance = in->pid_policy};
         park(in, req);
         in->state = PLAT_INST_IDLE;
@@ -773,21 +749,18 @@ static void handle_result(plat_inst *in, struct evhttp_request *req, const char 
         snprintf(body, sizeof body,
                  "{\"errorMessage\":\"Response payload size exceeded maximum allowed payload size "
                  "(6291556 bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}");
-        in->fn->m.errors++;
-        finish(in, inv, "error", "Unhandled", body, strlen(body));
+        inst_end(in, inv, "error", "Unhandled", body, strlen(body));
     } else if (is_error) {
         char *body = NULL;
         size_t blen = 0;
         error_body(req, b, &body, &blen);
         reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
-        in->fn->m.errors++;
-        finish(in, inv, "error", "Unhandled", body ? body : "{}", body ? blen : 2);
+        inst_end(in, inv, "error", "Unhandled", body ? body : "{}", body ? blen : 2);
         free(body);
     } else {
         const char *body = len ? (const char *)evbuffer_pullup(b, -1) : "";
         reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
-        in->fn->m.ok++;
-        finish(in, inv, "ok", NULL, body, len);
+        inst_end(in, inv, "ok", NULL, body, len);
     }
     if (in->ninv == 0)
         in->state = PLAT_INST_IDLE;
@@ -918,12 +891,7 @@ static void reaped(plat_inst *in)
             snprintf(line, sizeof line, "RequestId: %s Error: Runtime exited with error: %s\n%s",
                      inv->rid, why, type);
         plat_log_line(in, inv, line, (size_t)n);
-        if (oom)
-            fn->m.oom++;
-        else
-            fn->m.crashes++;
-        fn->m.errors++;
-        finish(in, inv, oom ? "oom" : "crash", "Unhandled", body, strlen(body));
+        inst_end(in, inv, oom ? "oom" : "crash", "Unhandled", body, strlen(body));
     }
     /* A runtime that failed at init leaves its error for the request bound to it. */
     if (!in->ready) {
@@ -990,16 +958,8 @@ void plat_inst_forget(plat_inst *in)
     }
     plat_inv *inv;
     while ((inv = in->ninv ? in->invs[0] : TAILQ_FIRST(&in->pending))) {
-        if (in->ninv)
-            inv_untrack(in, inv);
-        else
-            TAILQ_REMOVE(&in->pending, inv, q);
-        if (inv->members) {
-            plat_batch_fail(inv, 503, "the platform stopped");
-            continue;
-        }
-        plat_inv_fail(inv, 503, "ServiceException", NULL, "the platform stopped");
-        plat_inv_free(inv);
+        inv_untrack(in, inv);
+        plat_inv_refuse(inv, 503, "ServiceException", NULL, "the platform stopped");
     }
     if (!in->stopped_ns) {
         in->stopped_ns = fm_now_ns();

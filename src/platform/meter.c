@@ -2,7 +2,7 @@
  * profile's granularity), GB-s and the request count; provisioned-concurrency GB-s per instance;
  * every invocation and instance into the results store, instances by state as points each second,
  * and /metrics in Prometheus text format. Raw quantities only: prices belong to the cost module. */
-#include "plat_int.h"
+#include "inst.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -4,7 +4,7 @@
  * inst.workers runtime processes that share one cgroup (the type's memory and CPU share) and one
  * Runtime API endpoint, so the instance serves that many invocations at once, as a model server's
  * worker pool does. Billing moves from per request to per instance-second. */
-#include "plat_int.h"
+#include "fn.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Memory and CPU limits for instances: cgroup v2, else cgroup v1 (memory + cpu controllers), else
  * RLIMIT_AS. Lambda's model: the memory size is a hard limit and the CPU share is memory/1769
  * vCPU, at most 6 (cloud-platforms.md section 3). */
-#include "plat_int.h"
+#include "sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>

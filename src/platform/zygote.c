@@ -9,7 +9,7 @@
  * The zygote itself runs outside any instance cgroup (it is the platform's cache of a loaded
  * model) and lives as long as the function generation. If it cannot start, or dies, instances
  * start with exec, and the log says so. */
-#include "plat_int.h"
+#include "inst.h"
 
 #include <errno.h>
 #include <fcntl.h>
