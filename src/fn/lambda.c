@@ -20,6 +20,9 @@ typedef struct rapi {
     char request_id[256];
     char deadline[32];
     char trace[1024];
+    char content_type[128]; /* of the event: faasml's platform forwards KServe bodies unchanged */
+    char header_len[32];    /* Inference-Header-Content-Length of a binary KServe request */
+    char payload[16];       /* X-Faasml-Payload: "v2" for a KServe JSON request */
     char cerr[CURL_ERROR_SIZE];
 } rapi;
 
@@ -31,6 +34,10 @@ static const struct {
     {"Lambda-Runtime-Aws-Request-Id", offsetof(rapi, request_id), sizeof(((rapi *)0)->request_id)},
     {"Lambda-Runtime-Deadline-Ms", offsetof(rapi, deadline), sizeof(((rapi *)0)->deadline)},
     {"Lambda-Runtime-Trace-Id", offsetof(rapi, trace), sizeof(((rapi *)0)->trace)},
+    {"Content-Type", offsetof(rapi, content_type), sizeof(((rapi *)0)->content_type)},
+    {"Inference-Header-Content-Length", offsetof(rapi, header_len),
+     sizeof(((rapi *)0)->header_len)},
+    {"X-Faasml-Payload", offsetof(rapi, payload), sizeof(((rapi *)0)->payload)},
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -68,7 +75,8 @@ static int perform(rapi *r, const char *path, const fn_buf *post, struct curl_sl
     char url[1024];
     snprintf(url, sizeof url, "%s%s", r->base, path);
     r->body.len = 0;
-    r->request_id[0] = r->deadline[0] = r->trace[0] = '\0';
+    r->request_id[0] = r->deadline[0] = r->trace[0] = r->content_type[0] = r->header_len[0] =
+        r->payload[0] = '\0';
     curl_easy_setopt(r->c, CURLOPT_URL, url);
     curl_easy_setopt(r->c, CURLOPT_HTTPHEADER, hdrs);
     if (post) {
@@ -88,12 +96,16 @@ static int perform(rapi *r, const char *path, const fn_buf *post, struct curl_sl
 
 /* Why: builds the headers of a POST; the first one carries the init phases. */
 static struct curl_slist *post_headers(const char *content_type, const char *error_type,
-                                       const char *init_json)
+                                       const char *init_json, int64_t header_len)
 {
     char line[1200];
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     snprintf(line, sizeof line, "Content-Type: %s", content_type);
     h = curl_slist_append(h, line);
+    if (header_len >= 0) {
+        snprintf(line, sizeof line, "Inference-Header-Content-Length: %lld", (long long)header_len);
+        h = curl_slist_append(h, line);
+    }
     if (error_type) {
         snprintf(line, sizeof line, "Lambda-Runtime-Function-Error-Type: %s", error_type);
         h = curl_slist_append(h, line);
@@ -118,9 +130,9 @@ static int error_body(fn_buf *b, const char *msg, const char *type)
 /* Why: POSTs a response or an error and checks the Runtime API accepted it (202). A 500 means
  * "container error, runtime should exit"; other refusals are logged and the loop goes on. */
 static int post(rapi *r, const char *path, const fn_buf *body, const char *ctype,
-                const char *error_type, const char *init_json, fm_err *err)
+                const char *error_type, const char *init_json, int64_t header_len, fm_err *err)
 {
-    struct curl_slist *h = post_headers(ctype, error_type, init_json);
+    struct curl_slist *h = post_headers(ctype, error_type, init_json, header_len);
     long status = 0;
     int rc = perform(r, path, body, h, &status, err);
     curl_slist_free_all(h);
@@ -141,7 +153,7 @@ static void post_init_error(rapi *r, const fm_err *cause)
     fn_buf b = {0};
     fm_err e2 = {0};
     if (error_body(&b, cause->msg, "Runtime.InitError") == 0 &&
-        post(r, "/init/error", &b, "application/json", "Runtime.InitError", NULL, &e2) != 0)
+        post(r, "/init/error", &b, "application/json", "Runtime.InitError", NULL, -1, &e2) != 0)
         FM_ERROR("fn", "%s", e2.msg);
     fn_buf_release(&b);
 }
@@ -163,21 +175,32 @@ static int serve_event(rapi *r, fn_host *host, const char *init_json, fm_err *er
         deadline = 0;
     fn_buf event = r->body; /* r->body is reused by the POST below */
     r->body = (fn_buf){0};
+    /* A Lambda event is JSON. faasml's platform also forwards KServe bodies unchanged: a v2
+     * JSON request (X-Faasml-Payload: v2), the binary extension (with its header length), raw
+     * tensors and images (by Content-Type); each is decoded as `faasml fn` decodes it over HTTP. */
+    int64_t header_len = -1;
+    if (r->header_len[0] && (fm_parse_i64(r->header_len, &header_len) || header_len < 0))
+        header_len = -1;
+    size_t ctn = strcspn(r->content_type, ";");
+    bool json =
+        ctn == 0 || (ctn == 16 && strncasecmp(r->content_type, "application/json", 16) == 0);
+    bool v2 = header_len >= 0 || strcmp(r->payload, "v2") == 0;
+    fn_payload kind = v2 ? FN_PAYLOAD_V2 : json ? FN_PAYLOAD_EVENT : FN_PAYLOAD_AUTO;
     fn_reply reply;
-    fn_host_handle(host, FN_PAYLOAD_EVENT, "application/json", event.p ? event.p : "", event.len,
-                   -1, deadline, &reply);
+    fn_host_handle(host, kind, json ? "application/json" : r->content_type, event.p ? event.p : "",
+                   event.len, header_len, deadline, &reply);
     fn_buf_release(&event);
     char path[1024];
     int rc;
     if (reply.status == 200) {
         snprintf(path, sizeof path, "/invocation/%s/response", id);
-        rc = post(r, path, &reply.body, reply.content_type, NULL, init_json, err);
+        rc = post(r, path, &reply.body, reply.content_type, NULL, init_json, reply.header_len, err);
     } else {
         fn_buf b = {0};
         snprintf(path, sizeof path, "/invocation/%s/error", id);
         rc = error_body(&b, reply.message, reply.error_type);
         rc = rc ? fm_err_set(err, rc, "out of memory")
-                : post(r, path, &b, "application/json", reply.error_type, init_json, err);
+                : post(r, path, &b, "application/json", reply.error_type, init_json, -1, err);
         fn_buf_release(&b);
     }
     fn_reply_release(&reply);

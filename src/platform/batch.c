@@ -37,6 +37,8 @@ bool plat_batch_admit(plat_inv *inv)
     fn_v2_batch_req *r = calloc(1, sizeof *r);
     fm_err err = {0};
     size_t len = evbuffer_get_length(inv->payload);
+    if (evbuffer_get_contiguous_space(inv->payload) < len)
+        inv->fn->m.copied_in += len; /* decoded here: made contiguous */
     const char *body = (const char *)evbuffer_pullup(inv->payload, -1);
     int rc = r ? fn_v2_batch_parse(body ? body : "", len, r, &err)
                : fm_err_set(&err, FM_ENOMEM, "out of memory");
@@ -60,19 +62,40 @@ bool plat_batch_admit(plat_inv *inv)
 /* Why: without server batching the platform does not decode requests, yet a request carrying a
  * batch should be recorded as a client batch; the function host's response names the batch as
  * dim 0 of its first output, within the first bytes (name, datatype and shape come first). */
-void plat_batch_note_client(plat_inv *inv, const char *body, size_t len)
+void plat_batch_note_client(plat_inv *inv, const plat_outcome *oc)
 {
     if (inv->batch_kind || inv->fn->spec.runtime != PLATFORM_RUNTIME_ONNX)
         return;
-    const char *o = memmem(body, len, "\"outputs\":[{", 12);
-    if (!o)
-        return;
-    size_t rest = len - (size_t)(o - body);
-    const char *sh = memmem(o, rest < 4096 ? rest : 4096, "\"shape\":[", 9);
-    if (!sh)
-        return;
+    char peek[24];
+    const char *body = oc->body, *d, *end;
+    size_t len = oc->len;
+    if (oc->buf) { /* searched in place; only the few digits after "shape":[ are read out */
+        struct evbuffer_ptr o = evbuffer_search(oc->buf, "\"outputs\":[{", 12, NULL);
+        if (o.pos < 0)
+            return;
+        struct evbuffer_ptr lim = o;
+        bool has_lim = evbuffer_ptr_set(oc->buf, &lim, 4096, EVBUFFER_PTR_ADD) == 0;
+        struct evbuffer_ptr sh =
+            evbuffer_search_range(oc->buf, "\"shape\":[", 9, &o, has_lim ? &lim : NULL);
+        if (sh.pos < 0 || evbuffer_ptr_set(oc->buf, &sh, 9, EVBUFFER_PTR_ADD))
+            return;
+        ev_ssize_t n = evbuffer_copyout_from(oc->buf, &sh, peek, sizeof peek);
+        if (n <= 0)
+            return;
+        d = peek;
+        end = peek + n;
+    } else {
+        const char *o = body ? memmem(body, len, "\"outputs\":[{", 12) : NULL;
+        if (!o)
+            return;
+        size_t rest = len - (size_t)(o - body);
+        const char *sh = memmem(o, rest < 4096 ? rest : 4096, "\"shape\":[", 9);
+        if (!sh)
+            return;
+        d = sh + 9;
+        end = body + len;
+    }
     long n = 0;
-    const char *d = sh + 9, *end = body + len;
     while (d < end && *d >= '0' && *d <= '9' && n < 1000000)
         n = n * 10 + (*d++ - '0');
     if (d < end && (*d == ',' || *d == ']') && n > 1) {
@@ -124,6 +147,7 @@ static plat_inv *carrier_new(plat_fn *fn, plat_inv **m, uint32_t n, fm_err *err)
         plat_inv_end(c, &(plat_outcome){.how = PLAT_END_DROPPED});
         return NULL;
     }
+    fn->m.copied_in += merged.len; /* the merged request is new text */
     fn_buf_release(&merged);
     c->members = members;
     c->nmembers = n;
@@ -212,6 +236,10 @@ void plat_batch_end(plat_inv *c, const plat_outcome *o)
     for (uint32_t i = 0; i < n; i++)
         reqs[i] = c->members[i]->v2;
     fm_err err = {0};
+    plat_outcome base = *o; /* the carrier's body, as bytes: it is split, not moved */
+    base.body = plat_outcome_bytes(c, o, &base.len);
+    base.buf = NULL;
+    o = &base;
     if (!o->fn_error && fn_v2_batch_split(o->body, o->len, reqs, n, outs, &err)) {
         char q[600], ebody[700];
         fm_json_quote(q, sizeof q, err.msg);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fn/fn.h"
+
 /* ---- functions --------------------------------------------------------------------------------
  */
 
@@ -458,4 +460,52 @@ void plat_pump_events(platform *p)
         }
     }
     p->pumping = false;
+}
+
+/* ---- model metadata -------------------------------------------------------------------------
+ */
+
+/* Why: KServe clients build requests from GET /v2/models/NAME (inputs and outputs with name,
+ * datatype and shape). The gateway answers it without an instance, so a function scaled to zero
+ * still describes itself: the model's declarations are read once, the same way the function
+ * host reads them (builtin:identity or the ONNX graph), and encoded by the host's own encoder. */
+const char *plat_fn_metadata(plat_fn *fn, fm_err *err)
+{
+    if (fn->metadata)
+        return fn->metadata;
+    const char *model = fn->spec.model ? fn->spec.model : "";
+    if (strncmp(model, "file://", 7) == 0)
+        model += 7;
+    if (strstr(model, "://")) {
+        fm_err_set(err, FM_EUNSUPPORTED,
+                   "the metadata of model '%s' is known once an instance has fetched it", model);
+        return NULL;
+    }
+    fn_handler decl = {.platform = "onnx_onnxv1"}, *h = &decl, *ident = NULL;
+    infer_model *m = NULL;
+    int rc = 0;
+    if (strncmp(model, "builtin:", 8) == 0) {
+        rc = fn_handler_identity_new(model + 8, &ident, err);
+        h = ident;
+    } else if (!(rc = infer_model_open(model, &m, err))) {
+        decl.n_inputs = infer_model_n_inputs(m);
+        decl.n_outputs = infer_model_n_outputs(m);
+        if (decl.n_inputs > FN_MAX_IO || decl.n_outputs > FN_MAX_IO)
+            rc = fm_err_set(err, FM_ELIMIT, "model '%s' has more than %d inputs or outputs", model,
+                            FN_MAX_IO);
+        for (size_t i = 0; !rc && i < decl.n_inputs; i++)
+            rc = infer_model_input(m, i, &decl.inputs[i]);
+        for (size_t i = 0; !rc && i < decl.n_outputs; i++)
+            rc = infer_model_output(m, i, &decl.outputs[i]);
+    }
+    fn_buf b = {0};
+    if (!rc && (rc = fn_v2_metadata_encode(fn->spec.name, h, &b)))
+        fm_err_set(err, rc, "out of memory");
+    if (!rc)
+        fn->metadata = b.p;
+    else
+        fn_buf_release(&b);
+    fn_handler_free(ident);
+    infer_model_free(m);
+    return fn->metadata;
 }

@@ -56,14 +56,17 @@ TAILQ_HEAD(plat_inst_list, plat_inst);
  * (ok, errors, timeouts, crashes, oom) are counted in one place, plat_inv_end; throttles and
  * rejects where fn.c carries out the policy's decision; cold starts at dispatch. */
 typedef struct plat_fn_metrics {
-    uint64_t invocations[3]; /* by plat_inv_kind */
+    uint64_t invocations[4]; /* by plat_inv_kind */
     uint64_t ok, errors, timeouts, crashes, oom, throttles, rejects, cold_starts, dropped;
     double billed_gb_s, billed_ms, pc_gb_s, requests_billed;
     double instance_s; /* managed/server: billed instance-seconds of stopped instances */
     uint64_t dur_b[PLAT_NBUCKETS], init_b[PLAT_NBUCKETS]; /* Prometheus buckets, cumulative */
     double dur_sum, init_sum;
     uint64_t dur_n, init_n;
-    uint64_t bytes_copied; /* request/response body bytes the platform copied (not moved) */
+    /* Debug counters of the request path: body bytes the platform copied on their way from the
+     * client's socket to the instance's (copied_in) and back (copied_out), as opposed to moved
+     * by reference; and TCP connections the runtimes opened to their Runtime API. */
+    uint64_t copied_in, copied_out, rapi_connections;
 } plat_fn_metrics;
 
 /* A deployed function generation. An update or delete retires it: its instances drain and stop,
@@ -158,6 +161,10 @@ void plat_profile_cpu(const plat_sandbox *sb, const plat_cg *cg, double vcpu);
 
 /* ---- gateway.c: binding and /metrics ----------------------------------------------------- */
 int plat_gateway_bind(platform *p, fm_err *err);
+/* The KServe v2 model metadata of a builtin-onnx function (name, versions, platform, inputs,
+ * outputs as `faasml fn` answers), read from its model once and kept; NULL with err set when the
+ * model cannot be read here. */
+const char *plat_fn_metadata(plat_fn *fn, fm_err *err);
 void plat_metrics_render(platform *p, struct evbuffer *out);
 
 /* ---- meter.c: per-function records ------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define ADMIN_PREFIX "/admin/functions"
@@ -144,23 +145,66 @@ static void kserve_error(struct evhttp_request *req, const char *body, size_t le
     cJSON_Delete(o);
 }
 
-/* Why: a result in the caller's protocol: Lambda's 200 (+ X-Amz-Function-Error) or KServe's. */
+/* Why: the bytes of an outcome's body, for the few answers that must read it (errors, function
+ * URL responses); a body that arrived in several pieces is made contiguous, which is a copy. */
+const char *plat_outcome_bytes(plat_inv *inv, const plat_outcome *o, size_t *len)
+{
+    if (!o->buf) {
+        *len = o->len;
+        return o->body ? o->body : "";
+    }
+    *len = evbuffer_get_length(o->buf);
+    if (*len == 0)
+        return "";
+    if (evbuffer_get_contiguous_space(o->buf) < *len)
+        inv->fn->m.copied_out += *len;
+    return (const char *)evbuffer_pullup(o->buf, -1);
+}
+
+/* Why: a result body goes out as it came: moved when it is the instance's buffer, else (a
+ * platform-made or batch-split body) added, which counts as a copy. */
+static void send_result(plat_inv *inv, struct evhttp_request *req, const char *ctype,
+                        const plat_outcome *o)
+{
+    if (ctype)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    if (o->buf) {
+        evhttp_send_reply(req, 200, NULL, o->buf);
+        return;
+    }
+    inv->fn->m.copied_out += o->len;
+    send_body(req, 200, NULL, o->body, o->len);
+}
+
+/* Why: a result in the caller's protocol: Lambda's 200 (+ X-Amz-Function-Error) or KServe's
+ * (its Content-Type and binary header as the function host sent them). */
 static void answer_result(plat_inv *inv, struct evhttp_request *req, const plat_outcome *o)
 {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (inv->kind == PLAT_INV_URL) {
+        plat_url_answer(inv, req, o);
+        return;
+    }
     if (inv->kind == PLAT_INV_KSERVE) {
         if (o->fn_error) {
-            kserve_error(req, o->body, o->len);
-        } else {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
-            send_body(req, 200, "application/json", o->body, o->len);
+            size_t len;
+            const char *b = plat_outcome_bytes(inv, o, &len);
+            kserve_error(req, b, len);
+            return;
         }
+        evhttp_add_header(h, "x-amzn-RequestId", inv->rid);
+        if (o->header_len > 0) {
+            char v[24];
+            snprintf(v, sizeof v, "%lld", (long long)o->header_len);
+            evhttp_add_header(h, "Inference-Header-Content-Length", v);
+        }
+        send_result(inv, req, o->ctype ? o->ctype : "application/json", o);
         return;
     }
     add_lambda_headers(inv, req);
     if (o->fn_error)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amz-Function-Error",
-                          o->fn_error);
-    send_body(req, 200, "application/json", o->body, o->len);
+        evhttp_add_header(h, "X-Amz-Function-Error", o->fn_error);
+    send_result(inv, req, "application/json", o);
 }
 
 void plat_gateway_answer(plat_inv *inv, const plat_outcome *o)
@@ -170,7 +214,7 @@ void plat_gateway_answer(plat_inv *inv, const plat_outcome *o)
         return;
     switch (o->how) {
     case PLAT_END_REFUSED:
-        if (inv->kind == PLAT_INV_KSERVE)
+        if (inv->kind == PLAT_INV_KSERVE || inv->kind == PLAT_INV_URL)
             send_json_error(req, o->code, o->msg);
         else
             send_aws_error(req, o->code, o->type, o->reason, o->msg, inv->rid);
@@ -281,10 +325,13 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         send_aws_error(req, 413, "RequestTooLargeException", NULL, msg, NULL);
         return;
     }
+    /* Lambda's rule needs one look at the payload; a body read in pieces is made contiguous
+     * for it (a copy, counted), then moved, not copied, to the invocation. */
+    bool split = len && evbuffer_get_contiguous_space(body) < len;
     const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "{}";
     if (!len)
         len = 2;
-    if (!is_json(data, len)) {
+    if (!data || !is_json(data, len)) {
         free(client_context);
         send_aws_error(req, 400, "InvalidRequestContentException", NULL,
                        "Could not parse request body into json: the payload is not valid JSON",
@@ -305,13 +352,18 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         return;
     }
     plat_inv *inv = plat_inv_new(fn, kind, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
-    if (!inv || evbuffer_add(inv->payload, data, len)) {
+    int mv = !inv                        ? -1
+             : evbuffer_get_length(body) ? evbuffer_add_buffer(inv->payload, body)
+                                         : evbuffer_add(inv->payload, "{}", 2);
+    if (mv) {
         free(client_context);
         if (inv)
             plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
         send_aws_error(req, 500, "ServiceException", NULL, "out of memory", NULL);
         return;
     }
+    if (split)
+        fn->m.copied_in += len;
     inv->client_context = client_context;
     inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
     if (kind == PLAT_INV_EVENT) {
@@ -330,6 +382,75 @@ static plat_fn *onnx_fn(platform *p, const char *name)
 {
     plat_fn *fn = plat_fn_find(p, name);
     return fn && fn->spec.runtime == PLATFORM_RUNTIME_ONNX ? fn : NULL;
+}
+
+/* Why: which KServe v2 infer bodies go to the function host as raw bytes (an image, or
+ * application/octet-stream) rather than as a v2 request: the function host decodes those by
+ * their Content-Type. Any other type is a v2 JSON request, as `faasml fn` reads /infer (curl's
+ * default form type included). */
+static bool kserve_raw_body(const char *ct)
+{
+    static const char *const raw[] = {"application/octet-stream", "application/x-image"};
+    size_t n = ct ? strcspn(ct, ";") : 0;
+    if (n > 6 && strncasecmp(ct, "image/", 6) == 0)
+        return true;
+    for (size_t i = 0; i < FM_ARRAY_LEN(raw); i++)
+        if (n == strlen(raw[i]) && strncasecmp(ct, raw[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* POST /v2/models/{m}/infer: KServe v2 JSON, the binary tensor extension, raw tensors
+ * (application/octet-stream) or an image, forwarded to the function host unchanged and by
+ * reference. The gateway reads only the headers; the function host parses the body and names
+ * what is wrong with it. */
+static void h_infer(plat_fn *fn, struct evhttp_request *req)
+{
+    struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(body);
+    char msg[256];
+    if (len > PLAT_MAX_PAYLOAD) {
+        snprintf(msg, sizeof msg, "request body of %zu bytes is larger than the limit of %d bytes",
+                 len, PLAT_MAX_PAYLOAD);
+        send_json_error(req, 413, msg);
+        return;
+    }
+    if (len == 0) {
+        send_json_error(req, 400, "the request body is empty");
+        return;
+    }
+    const char *hl = evhttp_find_header(ih, "Inference-Header-Content-Length");
+    int64_t header_len = -1;
+    if (hl) {
+        if (fm_parse_i64(hl, &header_len))
+            snprintf(msg, sizeof msg, "invalid Inference-Header-Content-Length '%.64s'", hl);
+        else if (header_len < 0)
+            snprintf(msg, sizeof msg, "Inference-Header-Content-Length %lld is negative",
+                     (long long)header_len);
+        else if ((uint64_t)header_len > len)
+            snprintf(msg, sizeof msg,
+                     "Inference-Header-Content-Length %lld is past the end of the body (%zu bytes)",
+                     (long long)header_len, len);
+        else
+            msg[0] = 0;
+        if (msg[0]) {
+            send_json_error(req, 400, msg);
+            return;
+        }
+    }
+    const char *ct = evhttp_find_header(ih, "Content-Type");
+    plat_inv *inv = plat_inv_new(fn, PLAT_INV_KSERVE, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
+    if (!inv || evbuffer_add_buffer(inv->payload, body)) {
+        if (inv)
+            plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
+        send_json_error(req, 500, "out of memory");
+        return;
+    }
+    inv->header_len = header_len;
+    if (header_len < 0 && kserve_raw_body(ct))
+        snprintf(inv->content_type, sizeof inv->content_type, "%s", ct);
+    plat_inv_submit(inv, req);
 }
 
 /* /v2..., /v2/health/{live,ready}, /v2/models/{m}[/versions/{v}][/ready|/infer]. The instance
@@ -382,46 +503,19 @@ static void h_v2(platform *p, struct evhttp_request *req, const char *path)
         return;
     }
     if (rest[0] == 0 && m == EVHTTP_REQ_GET) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", name);
-        cJSON *v = cJSON_AddArrayToObject(o, "versions");
-        cJSON_AddItemToArray(v, cJSON_CreateString("1"));
-        cJSON_AddStringToObject(o, "platform", "onnx_onnxv1");
-        send_json_obj(req, 200, o);
+        fm_err err = {0};
+        const char *meta = plat_fn_metadata(fn, &err);
+        if (meta)
+            send_body(req, 200, "application/json", meta, strlen(meta));
+        else
+            send_json_error(req, 500, err.msg);
     } else if (strcmp(rest, "/ready") == 0 && m == EVHTTP_REQ_GET) {
         char b[128];
         snprintf(b, sizeof b, "{\"name\":\"%s\",\"ready\":%s}", name,
                  p->draining ? "false" : "true");
         send_body(req, p->draining ? 503 : 200, "application/json", b, strlen(b));
     } else if (strcmp(rest, "/infer") == 0 && m == EVHTTP_REQ_POST) {
-        struct evbuffer *body = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(body);
-        if (evhttp_find_header(evhttp_request_get_input_headers(req),
-                               "Inference-Header-Content-Length")) {
-            send_json_error(req, 400,
-                            "binary tensor data is not supported through the gateway: "
-                            "send JSON tensors");
-            return;
-        }
-        if (len > PLAT_MAX_PAYLOAD) {
-            send_json_error(req, 413, "request larger than 6 MB");
-            return;
-        }
-        const char *data = (const char *)evbuffer_pullup(body, -1);
-        if (!len || !is_json(data, len)) {
-            send_json_error(req, 400, "the request body is not valid JSON");
-            return;
-        }
-        plat_inv *inv = plat_inv_new(
-            fn, PLAT_INV_KSERVE,
-            evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id"));
-        if (!inv || evbuffer_add(inv->payload, data, len)) {
-            if (inv)
-                plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
-            send_json_error(req, 500, "out of memory");
-            return;
-        }
-        plat_inv_submit(inv, req);
+        h_infer(fn, req);
     } else {
         send_json_error(req, 404, "unknown path");
     }
@@ -545,7 +639,8 @@ static void h_metrics(platform *p, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
-/* The route table of the gateway: Invoke API, KServe v2, admin, metrics, else 404. */
+/* The route table of the gateway: Invoke API, KServe v2, function URLs, admin, metrics, else
+ * 404. */
 static void gateway_cb(struct evhttp_request *req, void *arg)
 {
     platform *p = arg;
@@ -570,6 +665,10 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0) {
         h_v2(p, req, path);
+        return;
+    }
+    if (strncmp(path, "/lambda-url/", 12) == 0) {
+        plat_url_handle(p, req, path); /* function URLs (url.c) */
         return;
     }
     if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 &&

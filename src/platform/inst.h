@@ -61,7 +61,9 @@ struct plat_inst {
     char linebuf[2][1024]; /* partial stdout/stderr line */
     size_t linelen[2];
     int64_t invocations;
-    bool zygote; /* forked from the function's zygote, not exec'd */
+    bool zygote;       /* forked from the function's zygote, not exec'd */
+    uint16_t ports[8]; /* client ports of the Runtime API connections seen (keep-alive count) */
+    int nports;
 };
 
 /* ---- instance.c: processes and the Runtime API ------------------------------------------- */

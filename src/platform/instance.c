@@ -557,23 +557,40 @@ static void deliver(plat_inst *in, plat_inv *inv)
     evhttp_add_header(h, "Lambda-Runtime-Trace-Id", inv->trace_id);
     if (inv->client_context) /* omitted when empty, as RIE does */
         evhttp_add_header(h, "Lambda-Runtime-Client-Context", inv->client_context);
-    evhttp_add_header(h, "Content-Type", "application/json");
+    /* The payload's own type (a KServe binary request, raw tensor or image goes to the function
+     * host unchanged; a Lambda event is JSON, as on Lambda). */
+    if (inv->header_len >= 0) {
+        snprintf(v, sizeof v, "%" PRId64, inv->header_len);
+        evhttp_add_header(h, "Inference-Header-Content-Length", v);
+        evhttp_add_header(h, "Content-Type", "application/octet-stream");
+    } else {
+        evhttp_add_header(h, "Content-Type",
+                          inv->content_type[0] ? inv->content_type : "application/json");
+        if (inv->kind == PLAT_INV_KSERVE && !inv->content_type[0])
+            evhttp_add_header(h, "X-Faasml-Payload", "v2"); /* a v2 request, not a Lambda event */
+    }
     char line[128];
     int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", inv->rid);
     plat_log_line(in, inv, line, (size_t)n);
     if (inv->kind == PLAT_INV_EVENT) {
-        /* An Event may be retried: send a copy, keep the payload. */
-        struct evbuffer *copy = evbuffer_new();
-        if (copy && evbuffer_add(copy, evbuffer_pullup(inv->payload, -1),
-                                 evbuffer_get_length(inv->payload)) == 0) {
-            evhttp_send_reply(req, 200, "OK", copy);
-            evbuffer_free(copy);
+        /* An Event may be retried: send a reference to the payload, keep the payload. */
+        struct evbuffer *ref = evbuffer_new();
+        if (ref && evbuffer_add_buffer_reference(ref, inv->payload) == 0) {
+            evhttp_send_reply(req, 200, "OK", ref);
+            evbuffer_free(ref);
             return;
         }
-        if (copy)
-            evbuffer_free(copy);
+        size_t len = evbuffer_get_length(inv->payload);
+        if (ref && evbuffer_add(ref, evbuffer_pullup(inv->payload, -1), len) == 0) {
+            inv->fn->m.copied_in += len;
+            evhttp_send_reply(req, 200, "OK", ref);
+            evbuffer_free(ref);
+            return;
+        }
+        if (ref)
+            evbuffer_free(ref);
     }
-    evhttp_send_reply(req, 200, "OK", inv->payload);
+    evhttp_send_reply(req, 200, "OK", inv->payload); /* moved to the socket, not copied */
 }
 
 /* DISPATCH: deliver now if the runtime waits in /next, else when it asks. */
@@ -602,6 +619,16 @@ void plat_inst_kill(plat_inst *in, const char *reason)
 /* ---- answering invocations --------------------------------------------------------------------
  */
 
+/* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
+ * land in the invocation's log (and its Tail) before END. */
+static void drain_pipes(plat_inst *in)
+{
+    if (in->out_fd >= 0)
+        on_pipe(in->out_fd, EV_READ, in);
+    if (in->err_fd >= 0)
+        on_pipe(in->err_fd, EV_READ, in);
+}
+
 /* Why: every invocation this instance held ends here, whatever ended it: the runtime's last log
  * lines are read first (they belong before END), the instance lets go of it, and inv.c does the
  * rest (count, meter, END/REPORT, answer, free). */
@@ -609,10 +636,7 @@ static void inst_end(plat_inst *in, plat_inv *inv, const char *status, const cha
                      const char *body, size_t len)
 {
     inv->done_ns = fm_now_ns();
-    if (in->out_fd >= 0)
-        on_pipe(in->out_fd, EV_READ, in);
-    if (in->err_fd >= 0)
-        on_pipe(in->err_fd, EV_READ, in);
+    drain_pipes(in);
     inv_untrack(in, inv);
     plat_inv_end(
         inv,
@@ -758,9 +782,25 @@ static void handle_result(plat_inst *in, struct evhttp_request *req, const char 
         inst_end(in, inv, "error", "Unhandled", body ? body : "{}", body ? blen : 2);
         free(body);
     } else {
-        const char *body = len ? (const char *)evbuffer_pullup(b, -1) : "";
+        /* The result is moved to the caller's answer with its Content-Type and binary header
+         * (faasml's function host sends KServe binary outputs this way). */
+        struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+        const char *ct = evhttp_find_header(ih, "Content-Type");
+        const char *hl = evhttp_find_header(ih, "Inference-Header-Content-Length");
+        int64_t header_len = 0;
+        if (hl && (fm_parse_i64(hl, &header_len) || header_len < 0 || (uint64_t)header_len > len))
+            header_len = 0;
+        char ctype[96];
+        snprintf(ctype, sizeof ctype, "%s", ct ? ct : "application/json");
         reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
-        inst_end(in, inv, "ok", NULL, body, len);
+        inv->done_ns = fm_now_ns();
+        drain_pipes(in);
+        inv_untrack(in, inv);
+        plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_RAN,
+                                          .status = "ok",
+                                          .buf = b,
+                                          .ctype = ctype,
+                                          .header_len = header_len});
     }
     if (in->ninv == 0)
         in->state = PLAT_INST_IDLE;
@@ -790,12 +830,33 @@ static void handle_init_error(plat_inst *in, struct evhttp_request *req)
     evtimer_add(in->timer, &tv);
 }
 
+/* Why: keep-alive is checked, not assumed: a request from a client port not seen before on this
+ * instance is a new TCP connection (each worker keeps one). */
+static void count_connection(plat_inst *in, struct evhttp_request *req)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (!c)
+        return;
+    evhttp_connection_get_peer(c, &addr, &port);
+    for (int i = 0; i < in->nports; i++)
+        if (in->ports[i] == port)
+            return;
+    in->fn->m.rapi_connections++;
+    if (in->nports < (int)FM_ARRAY_LEN(in->ports))
+        in->ports[in->nports++] = port;
+    else
+        in->ports[in->fn->m.rapi_connections % FM_ARRAY_LEN(in->ports)] = port;
+}
+
 /* Routes /2018-06-01/runtime/... of one instance. */
 static void rapi_cb(struct evhttp_request *req, void *arg)
 {
     plat_inst *in = arg;
     const char *uri = evhttp_request_get_uri(req);
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    count_connection(in, req);
     if (strncmp(uri, RAPI_PREFIX, strlen(RAPI_PREFIX)) != 0) {
         reply_error(req, 404, "Not Found", "InvalidURI", "unknown Runtime API path");
         return;

@@ -231,8 +231,8 @@ void plat_inv_end(plat_inv *inv, const plat_outcome *o)
     if (o->how != PLAT_END_REFUSED && o->how != PLAT_END_DROPPED)
         count_outcome(&inv->fn->m, o->status);
     if (o->how == PLAT_END_RAN) {
-        if (!o->fn_error && o->len && !o->buf)
-            plat_batch_note_client(inv, o->body, o->len);
+        if (!o->fn_error)
+            plat_batch_note_client(inv, o);
         plat_bill bill;
         plat_meter_invocation(inv, o->status, 200,
                               o->error      ? o->error

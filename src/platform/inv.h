@@ -29,9 +29,11 @@
 #include "fn.h"
 
 typedef enum plat_inv_kind {
-    PLAT_INV_SYNC,  /* RequestResponse */
-    PLAT_INV_EVENT, /* Event: answered 202 at once, result only logged and recorded */
-    PLAT_INV_KSERVE /* KServe v2 infer: payload and result pass through the ONNX handler */
+    PLAT_INV_SYNC,   /* RequestResponse */
+    PLAT_INV_EVENT,  /* Event: answered 202 at once, result only logged and recorded */
+    PLAT_INV_KSERVE, /* KServe v2 infer: payload and result pass through the ONNX handler */
+    PLAT_INV_URL,    /* function URL: an HTTP request as an API Gateway v2 event (url.c) */
+    PLAT_INV__COUNT
 } plat_inv_kind;
 
 /* One invocation, from arrival to answer. */
@@ -116,6 +118,15 @@ void plat_inv_refuse(plat_inv *inv, int code, const char *type, const char *reas
 /* ---- gateway.c: the answer in the caller's protocol ---------------------------------------- */
 /* Answers inv's client (if one still waits) as o says; called only by plat_inv_end. */
 void plat_gateway_answer(plat_inv *inv, const plat_outcome *o);
+/* The outcome's body as contiguous bytes (made so, and counted as copied, only when needed). */
+const char *plat_outcome_bytes(plat_inv *inv, const plat_outcome *o, size_t *len);
+
+/* ---- url.c: function URLs ----------------------------------------------------------------- */
+/* /lambda-url/NAME[/path]: any HTTP request becomes an API Gateway v2 event (binary bodies in
+ * base64 with isBase64Encoded), submitted as a PLAT_INV_URL invocation. */
+void plat_url_handle(platform *p, struct evhttp_request *req, const char *path);
+/* The function's answer as HTTP: its statusCode, headers and (base64) body, or 502. */
+void plat_url_answer(plat_inv *inv, struct evhttp_request *req, const plat_outcome *o);
 
 /* ---- batch.c: dynamic batching ------------------------------------------------------------ */
 /* At submit: decodes a batching function's v2 request and sets inv->items. Returns false when
@@ -128,7 +139,7 @@ void plat_batch_dispatch(plat_fn *fn, plat_inst *in, const policy_action *a);
 void plat_batch_end(plat_inv *carrier, const plat_outcome *o);
 void plat_batch_release(plat_inv *inv); /* at free: the batching fields */
 /* Records a client-side batch (dim 0 > 1 of a builtin-onnx response) on an unbatched request. */
-void plat_batch_note_client(plat_inv *inv, const char *body, size_t len);
+void plat_batch_note_client(plat_inv *inv, const plat_outcome *o);
 
 /* ---- meter.c: billing and the results store ------------------------------------------------ */
 typedef struct plat_bill {

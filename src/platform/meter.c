@@ -248,6 +248,15 @@ static const counter_def counters[] = {
      "Provisioned-concurrency GB-seconds of stopped "
      "instances.",
      "counter", M(pc_gb_s), true},
+    {"faasml_request_bytes_copied_total",
+     "Request body bytes the platform copied between client and instance (debug).", "counter",
+     M(copied_in), false},
+    {"faasml_response_bytes_copied_total",
+     "Response body bytes the platform copied between instance and client (debug).", "counter",
+     M(copied_out), false},
+    {"faasml_runtime_api_connections_total",
+     "TCP connections runtimes opened to their Runtime API (keep-alive: one per worker).",
+     "counter", M(rapi_connections), false},
 };
 #undef M
 
@@ -286,8 +295,9 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
             if (fn->retired)
                 continue;
             if (c == 0) {
-                static const char *const kinds[] = {"RequestResponse", "Event", "kserve"};
-                for (int k = 0; k < 3; k++)
+                static const char *const kinds[] = {"RequestResponse", "Event", "kserve", "url"};
+                _Static_assert(FM_ARRAY_LEN(kinds) == PLAT_INV__COUNT, "one name per kind");
+                for (int k = 0; k < PLAT_INV__COUNT; k++)
                     evbuffer_add_printf(o, "%s{function=\"%s\",type=\"%s\"} %" PRIu64 "\n",
                                         counters[c].name, fn->spec.name, kinds[k],
                                         fn->m.invocations[k]);
