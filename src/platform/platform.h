@@ -86,6 +86,8 @@ typedef struct platform_config {
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
     bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
+    bool insecure_listen;       /* allow a non-loopback listener without authentication (only
+                                   the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
 
 void platform_config_init(platform_config *c);
