@@ -61,7 +61,8 @@ int cmd_serve(int argc, char **argv)
         "function instance as a process with its own Lambda Runtime API endpoint, memory limit and "
         "CPU share (cgroups when writable, else RLIMIT_AS). Once ready it prints 'listening on "
         "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
-        "flushes the database. Only loopback listeners are allowed without --insecure-listen; on them, "
+        "flushes the database. Only loopback listeners are allowed without --insecure-listen; on "
+        "them, "
         "requests must name a loopback Host, and browser (Origin) or non-JSON admin requests are "
         "refused. See docs/platform.md and docs/security.md.",
         opts,
