@@ -159,6 +159,17 @@ int plat_profile_configure(platform *p, plat_fn *fn, policy_config *cfg, fm_err 
 /* Gives an instance's cgroup its instance type's CPU share (managed/server). */
 void plat_profile_cpu(const plat_sandbox *sb, const plat_cg *cg, double vcpu);
 
+/* ---- guard.c: the gateway's guards --------------------------------------------------------- */
+/* Whether a listen address or Host name can be reached only from this machine (127/8, ::1,
+ * localhost). */
+bool plat_host_is_loopback(const char *host);
+/* Checks a request before routing (Host on loopback listeners, Origin, admin Content-Type): 0 when
+ * it may proceed, else the HTTP status to answer, with the reason in msg. */
+int plat_guard_check(const platform *p, struct evhttp_request *req, bool admin, char *msg,
+                     size_t cap);
+/* Refuses a non-loopback listener unless cfg->insecure_listen (then warns). */
+int plat_guard_listen(const platform_config *cfg, fm_err *err);
+
 /* ---- gateway.c: binding and /metrics ----------------------------------------------------- */
 int plat_gateway_bind(platform *p, fm_err *err);
 /* The KServe v2 model metadata of a builtin-onnx function (name, versions, platform, inputs,

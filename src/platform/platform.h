@@ -64,6 +64,8 @@ int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, cons
                              platform_spec *out, fm_err *err);
 /* Parses the admin API's JSON form (paths must be absolute). */
 int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err);
+/* The spec's key table as Markdown (key, type, range, description), like snprintf. */
+size_t platform_spec_keys_markdown(char *buf, size_t cap);
 /* The JSON form of a spec, malloc'd; NULL when out of memory. */
 char *platform_spec_to_json(const platform_spec *s);
 
@@ -86,6 +88,8 @@ typedef struct platform_config {
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
     bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
+    bool insecure_listen;       /* allow a non-loopback listener without authentication (only
+                                   the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
 
 void platform_config_init(platform_config *c);
