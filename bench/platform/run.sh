@@ -2,13 +2,17 @@
 # Gateway benchmark (docs/platform.md, "Benchmarks"):
 #  1. added latency of the gateway with a warm echo runtime at RATE req/s, side by side with nginx
 #     as a reverse proxy to the same echo backend, both against calling the backend directly;
-#  2. cold start of an echo custom runtime from scale-to-zero to response (C and Python runtimes).
-# usage: bench/platform/run.sh [path/to/faasml]   env: RATE=1000 SECS=5 RUNS=5 COLD=30
+#  2. peak requests/s at CONC=64 connections (wrk, closed loop) through the gateway and nginx to
+#     the same echo backend, and to the backend directly;
+#  3. cold start of an echo custom runtime from scale-to-zero to response (C and Python runtimes).
+# usage: bench/platform/run.sh [path/to/faasml]   env: RATE=1000 SECS=5 RUNS=5 COLD=30 CONC=64
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 FAASML=$(realpath "${1:-$SRC/build/faasml}")
 RATE=${RATE:-1000} SECS=${SECS:-5} RUNS=${RUNS:-5} COLD=${COLD:-30} CONNS=${CONNS:-8}
+CONC=${CONC:-64}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d /tmp/faasml-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -127,6 +131,21 @@ for r in $(seq "$RUNS"); do
     measure faasml-nocpulimit "$GPORT" "$INV" "$SERVE2_PID"
 done
 
+# Peak: closed loop at CONC connections, the same payload, each path in turn, RUNS times.
+: >"$TMP/peak.txt"
+if command -v wrk >/dev/null; then
+    printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \
+        "'$PAYLOAD'" >"$TMP/post.lua"
+    for r in $(seq "$RUNS"); do
+        for t in "direct $BPORT /" "nginx $NPORT /" "faasml $FPORT $INV"; do
+            set -- $t
+            rps=$(wrk -t2 -c"$CONC" -d"${SECS}s" -s "$TMP/post.lua" "http://127.0.0.1:$2$3" |
+                awk '/^Requests\/sec/ {print $2}')
+            echo "$1 ${rps:-0}" >>"$TMP/peak.txt"
+        done
+    done
+fi
+
 # Cold starts from scale-to-zero: wait for the instance to be stopped, then one request.
 cold() { # NAME
     local name=$1
@@ -149,7 +168,7 @@ cold() { # NAME
 cold cold
 cold coldpy
 
-python3 - "$TMP/lat.txt" "$TMP/cold.txt" "$RATE" "$SECS" "$RUNS" "$TMP/cpu.txt" <<'PY'
+python3 - "$TMP/lat.txt" "$TMP/cold.txt" "$RATE" "$SECS" "$RUNS" "$TMP/cpu.txt" "$TMP/peak.txt" "$CONC" <<'PY'
 import json, statistics as st, sys
 runs = {}
 for line in open(sys.argv[1]):
@@ -172,11 +191,17 @@ n99 = med["nginx"]["p99_us"] - med["direct"]["p99_us"]
 f99 = med["faasml"]["p99_us"] - med["direct"]["p99_us"]
 g50 = med["faasml-nocpulimit"]["p50_us"] - med["direct"]["p50_us"]
 g99 = med["faasml-nocpulimit"]["p99_us"] - med["direct"]["p99_us"]
-if n50 > 0 and n99 > 0:
-    print(f"\nfaasml added / nginx added: p50 {f50 / n50:.2f}x, p99 {f99 / n99:.2f}x")
-    print(f"faasml (no CPU limit) added / nginx added: p50 {g50 / n50:.2f}x, p99 {g99 / n99:.2f}x")
-else:
-    print("\nnginx added no measurable latency over direct; ratio undefined")
+# Each ratio needs its own positive denominator: nginx may add latency at p50 and none at p99
+# (or the reverse) on a busy machine; say which, with the numbers, instead of dropping both.
+print()
+for q, n, f, g in (("p50", n50, f50, g50), ("p99", n99, f99, g99)):
+    if n > 0:
+        ratio = lambda x: f"{x / n:.2f}x" if x > 0 else f"none measurable ({x:.0f} us)"
+        print(f"{q}: faasml added / nginx added {ratio(f)}; without CPU limit {ratio(g)} "
+              f"(nginx added {n:.0f} us, faasml {f:.0f} us, without CPU limit {g:.0f} us)")
+    else:
+        print(f"{q}: nginx added {n:.0f} us over direct (not positive), so no ratio; "
+              f"faasml added {f:.0f} us")
 cpu = {}
 for line in open(sys.argv[6]):
     name, ns = line.split()
@@ -188,6 +213,18 @@ for k, v in cpu.items():
     print(f"| {k} | {st.median(v) / 1000:.1f} |")
 if cpu.get("nginx") and st.median(cpu["nginx"]) > 0:
     print(f"\nfaasml gateway CPU / nginx CPU per request: {st.median(cpu['faasml']) / st.median(cpu['nginx']):.2f}x")
+peak = {}
+for line in open(sys.argv[7]):
+    name, rps = line.split()
+    peak.setdefault(name, []).append(float(rps))
+if peak:
+    print(f"\n## peak requests/s at {sys.argv[8]} connections (wrk, closed loop, median of runs)")
+    print("| path | req/s | runs |")
+    print("|---|---|---|")
+    for k, v in peak.items():
+        print(f"| {k} | {st.median(v):.0f} | {', '.join(f'{x:.0f}' for x in v)} |")
+    if st.median(peak.get("nginx", [0])) > 0:
+        print(f"\nfaasml / nginx peak req/s: {st.median(peak['faasml']) / st.median(peak['nginx']):.2f}x")
 cold = {}
 for line in open(sys.argv[2]):
     name, t, init = line.split()
@@ -206,4 +243,4 @@ for name, xs in cold.items():
         print(f"| {label} | {len(xs)} | {len(e2e)} | {q(e2e, .5):.1f} | {q(e2e, .99):.1f} | {q(ini, .5):.1f} | {q(ini, .99):.1f} |")
 PY
 echo
-echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "load average before the run: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

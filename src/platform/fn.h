@@ -172,6 +172,9 @@ int plat_guard_listen(const platform_config *cfg, fm_err *err);
 
 /* ---- gateway.c: binding and /metrics ----------------------------------------------------- */
 int plat_gateway_bind(platform *p, fm_err *err);
+/* Turns Nagle's algorithm off on a listening socket (accepted connections inherit it), so an
+ * answer never waits for the peer's delayed ACK. */
+void plat_listen_nodelay(struct evhttp_bound_socket *bs);
 /* The KServe v2 model metadata of a builtin-onnx function (name, versions, platform, inputs,
  * outputs as `faasml fn` answers), read from its model once and kept; NULL with err set when the
  * model cannot be read here. */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define ADMIN_PREFIX "/admin/functions"
@@ -694,6 +696,16 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
     send_json_error(req, 404, "unknown path");
 }
 
+/* Why: evhttp writes an answer's head and body as they come; with Nagle's algorithm on, a
+ * last small segment waits for the peer's delayed ACK (40 ms on Linux). The platform sends whole
+ * answers, so every connection it accepts has Nagle off (Linux copies TCP_NODELAY from the
+ * listening socket to the sockets it accepts). */
+void plat_listen_nodelay(struct evhttp_bound_socket *bs)
+{
+    int one = 1;
+    setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* Binds the gateway; port 0 picks a free port, reported by platform_port. */
 int plat_gateway_bind(platform *p, fm_err *err)
 {
@@ -712,6 +724,7 @@ int plat_gateway_bind(platform *p, fm_err *err)
                           p->cfg.listen_port, strerror(errno));
     struct sockaddr_storage sa;
     socklen_t sl = sizeof sa;
+    plat_listen_nodelay(p->sock);
     if (getsockname(evhttp_bound_socket_get_fd(p->sock), (struct sockaddr *)&sa, &sl) != 0)
         return fm_err_set(err, -errno, "getsockname: %s", strerror(errno));
     p->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port

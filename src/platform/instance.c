@@ -173,6 +173,7 @@ static int bind_rapi(plat_inst *in, fm_err *err)
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(in->rapi, "127.0.0.1", 0);
     if (!bs)
         return fm_err_set(err, FM_EIO, "cannot bind a Runtime API port: %s", strerror(errno));
+    plat_listen_nodelay(bs);
     struct sockaddr_in sa;
     socklen_t sl = sizeof sa;
     if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl) != 0)

@@ -127,6 +127,13 @@ const char *plat_outcome_bytes(plat_inv *inv, const plat_outcome *o, size_t *len
 void plat_url_handle(platform *p, struct evhttp_request *req, const char *path);
 /* The function's answer as HTTP: its statusCode, headers and (base64) body, or 502. */
 void plat_url_answer(plat_inv *inv, struct evhttp_request *req, const plat_outcome *o);
+/* Reads a function URL response: 0 with *code, headers and body filled (an object with
+ * statusCode 100..599); 1 when it is not such an object (the caller sends it as a 200 JSON
+ * body); -1 when statusCode or a base64 body is invalid. */
+int plat_url_reply_decode(const char *bytes, size_t len, int *code, struct evkeyvalq *headers,
+                          struct evbuffer *body);
+/* Appends base64 of in's contents to out, reading in's pieces in place (in is left unchanged). */
+int plat_url_base64(struct evbuffer *out, struct evbuffer *in);
 
 /* ---- batch.c: dynamic batching ------------------------------------------------------------ */
 /* At submit: decodes a batching function's v2 request and sets inv->items. Returns false when

@@ -51,7 +51,7 @@ static bool is_text(const char *ct)
 
 /* Why: base64 of a body that may lie in several pieces, written straight into the event: pieces
  * are encoded in runs of whole 3-byte groups, with a carry across piece boundaries. */
-static int add_base64(struct evbuffer *out, struct evbuffer *in)
+int plat_url_base64(struct evbuffer *out, struct evbuffer *in)
 {
     size_t len = evbuffer_get_length(in);
     size_t cap = (len + 2) / 3 * 4 + 1;
@@ -172,7 +172,7 @@ static int build_event(plat_inv *inv, struct evhttp_request *req, const char *ra
     if (len && !text) { /* ... "isBase64Encoded":true} -> ...,"body":"<base64>"} */
         rc = evbuffer_add(inv->payload, txt, tl - 1);
         rc = rc ? rc : evbuffer_add(inv->payload, ",\"body\":\"", 9);
-        rc = rc ? rc : add_base64(inv->payload, body);
+        rc = rc ? rc : plat_url_base64(inv->payload, body);
         rc = rc ? rc : evbuffer_add(inv->payload, "\"}", 2);
         inv->fn->m.copied_in += len; /* encoded: base64 is a copy by nature */
     } else {
@@ -222,50 +222,50 @@ void plat_url_handle(platform *p, struct evhttp_request *req, const char *path)
     plat_inv_submit(inv, req);
 }
 
-/* Why: a proxy response's body, base64 decoded when it says so. */
-static void send_proxy(plat_inv *inv, struct evhttp_request *req, const cJSON *o)
+int plat_url_reply_decode(const char *bytes, size_t len, int *code, struct evkeyvalq *headers,
+                          struct evbuffer *body)
 {
+    cJSON *o = cJSON_ParseWithLength(bytes, len);
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "statusCode");
-    int code = cJSON_IsNumber(sc) ? (int)sc->valuedouble : 200;
-    if (code < 100 || code > 599) {
-        url_error(req, 502, "the function answered an invalid statusCode");
-        return;
+    if (!cJSON_IsObject(o) || !sc) {
+        cJSON_Delete(o);
+        return 1;
     }
-    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    int rc = 0;
+    double v = cJSON_IsNumber(sc) ? sc->valuedouble : -1;
+    if (!(v >= 100 && v <= 599)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    *code = (int)v;
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "headers"), *h;
     bool have_ct = false;
     cJSON_ArrayForEach(h, hs)
     {
-        if (!cJSON_IsString(h) || !h->string || strpbrk(h->valuestring, "\r\n"))
+        if (!cJSON_IsString(h) || !h->string || !h->string[0] || strpbrk(h->valuestring, "\r\n") ||
+            strpbrk(h->string, "\r\n: "))
             continue;
         have_ct |= strcasecmp(h->string, "Content-Type") == 0;
-        evhttp_add_header(out, h->string, h->valuestring);
+        evhttp_add_header(headers, h->string, h->valuestring);
     }
     if (!have_ct)
-        evhttp_add_header(out, "Content-Type", "application/json");
-    evhttp_add_header(out, "x-amzn-RequestId", inv->rid);
+        evhttp_add_header(headers, "Content-Type", "application/json");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "body");
     const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(o, "isBase64Encoded");
-    struct evbuffer *ob = evbuffer_new();
-    if (!ob) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
     if (cJSON_IsString(b)) {
         size_t bl = strlen(b->valuestring);
         uint8_t *dec = NULL;
         size_t dl = 0;
-        if (cJSON_IsTrue(b64) && fm_base64_decode(b->valuestring, bl, &dec, &dl, NULL) == 0) {
-            evbuffer_add(ob, dec, dl);
+        if (!cJSON_IsTrue(b64))
+            rc = evbuffer_add(body, b->valuestring, bl);
+        else if (fm_base64_decode(b->valuestring, bl, &dec, &dl, NULL) == 0) {
+            rc = evbuffer_add(body, dec, dl);
             free(dec);
-            inv->fn->m.copied_out += dl;
-        } else {
-            evbuffer_add(ob, b->valuestring, bl);
-            inv->fn->m.copied_out += bl;
-        }
+        } else
+            rc = -1; /* a body that says base64 and is not */
     }
-    evhttp_send_reply(req, code, NULL, ob);
-    evbuffer_free(ob);
+    cJSON_Delete(o);
+    return rc;
 }
 
 void plat_url_answer(plat_inv *inv, struct evhttp_request *req, const plat_outcome *o)
@@ -278,21 +278,27 @@ void plat_url_answer(plat_inv *inv, struct evhttp_request *req, const plat_outco
     }
     size_t len;
     const char *bytes = plat_outcome_bytes(inv, o, &len);
-    cJSON *j = cJSON_ParseWithLength(bytes, len);
-    if (cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "statusCode")) {
-        send_proxy(inv, req, j);
-    } else { /* any other result is the body of a 200 */
-        struct evbuffer *ob = evbuffer_new();
-        if (ob) {
-            evbuffer_add(ob, bytes, len);
-            inv->fn->m.copied_out += len;
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                              "application/json");
-            evhttp_send_reply(req, 200, NULL, ob);
-            evbuffer_free(ob);
-        } else {
-            evhttp_send_error(req, 500, NULL);
-        }
+    struct evbuffer *ob = evbuffer_new();
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    if (!ob) {
+        evhttp_send_error(req, 500, NULL);
+        return;
     }
-    cJSON_Delete(j);
+    int code = 200;
+    int rc = plat_url_reply_decode(bytes, len, &code, out, ob);
+    if (rc == 1) { /* any other result is the body of a 200 */
+        evhttp_add_header(out, "Content-Type", "application/json");
+        rc = evbuffer_add(ob, bytes, len);
+    }
+    inv->fn->m.copied_out += evbuffer_get_length(ob);
+    if (rc) {
+        evhttp_clear_headers(out);
+        url_error(req, 502,
+                  "the function's answer is not a valid function URL response "
+                  "(statusCode 100-599, body base64 when isBase64Encoded)");
+    } else {
+        evhttp_add_header(out, "x-amzn-RequestId", inv->rid);
+        evhttp_send_reply(req, code, NULL, ob);
+    }
+    evbuffer_free(ob);
 }

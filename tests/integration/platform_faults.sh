@@ -6,7 +6,9 @@ source "$FM_SOURCE_DIR/tests/fixtures/platform/lib.sh"
 
 printf 'event_retry_delay: 200ms\n' >"$TMP/platform.yaml"
 start_serve --init-timeout 2s --config "$TMP/platform.yaml"
-write_spec echo echo "timeout_s: 1"
+# 1769 MB = one vCPU: at the default 128 MB the CPU quota (7% of a core) can stretch a Python
+# runtime's start past the 1 s timeout on a busy host, and the replacement would time out in init.
+write_spec echo echo "timeout_s: 1" "memory_mb: 1769"
 write_spec exiter exit-at-init
 write_spec initerr init-error
 write_spec hung never-next "timeout_s: 1"
