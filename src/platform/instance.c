@@ -793,15 +793,17 @@ static void handle_result(plat_inst *in, struct evhttp_request *req, const char 
             header_len = 0;
         char ctype[96];
         snprintf(ctype, sizeof ctype, "%s", ct ? ct : "application/json");
-        reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
         inv->done_ns = fm_now_ns();
         drain_pipes(in);
         inv_untrack(in, inv);
+        /* The body moves to the caller before the runtime's 202: replying may free req (and b
+         * with it) at once when the runtime has already gone. */
         plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_RAN,
                                           .status = "ok",
                                           .buf = b,
                                           .ctype = ctype,
                                           .header_len = header_len});
+        reply_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
     }
     if (in->ninv == 0)
         in->state = PLAT_INST_IDLE;
