@@ -85,7 +85,7 @@ static const struct {
     const char *json, *want;
 } bad_json[] = {
     {"{\"name\":\"a\",\"bootstrap\":\"/b\",\"policy\":{\"queue\":{\"cap\":1}}}", "cap"},
-    {"{\"name\":\"a\",\"bootstrap\":\"/b\",\"policy\":[1]}", "'policy' must be an object"},
+    {"{\"name\":\"a\",\"bootstrap\":\"/b\",\"policy\":[1]}", "'policy' must be a mapping"},
     {"{\"name\":\"a\",\"runtime\":\"builtin-onnx\",\"model\":\"/m\",\"batch\":{\"max_size\":2.5}}",
      "'batch'"},
     {"{\"name\":\"a\",\"runtime\":\"builtin-onnx\",\"model\":\"/m\",\"batch\":{\"max_size\":2,"
