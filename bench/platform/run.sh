@@ -117,6 +117,10 @@ measure() { # NAME PORT PATH PROXY_PID
     echo "$1 $out" >>"$TMP/lat.txt"
     echo "$1 $(( (c1 - c0) / (RATE * ${SECS%.*}) ))" >>"$TMP/cpu.txt"
 }
+# every listener accepts before the first request (nginx prints no ready line)
+for port in "$BPORT" "$NPORT" "$FPORT" "$GPORT"; do
+    for _ in $(seq 100); do (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+done
 # warm up every path
 for t in "$BPORT /" "$NPORT /" "$FPORT $INV" "$GPORT $INV"; do
     "$TMP/openloop" 127.0.0.1 ${t% *} ${t#* } "$RATE" 1 "$CONNS" "$PAYLOAD" >/dev/null
