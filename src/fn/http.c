@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -153,10 +154,22 @@ static void on_ping(http_srv *s, struct evhttp_request *req, const char *model)
 static void handle(http_srv *s, struct evhttp_request *req, fn_payload kind)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *hl = evhttp_find_header(in, "Inference-Header-Content-Length");
+    const char *hl = NULL;
     int64_t header_len = -1;
-    if (hl && (fm_parse_i64(hl, &header_len) || header_len < 0)) {
-        reply_error(req, 400, "invalid Inference-Header-Content-Length '%s'", hl);
+    int seen = 0;
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        if (evutil_ascii_strcasecmp(kv->key, "Inference-Header-Content-Length") == 0)
+            hl = seen++ ? hl : kv->value;
+    if (seen > 1) {
+        reply_error(req, 400, "Inference-Header-Content-Length given %d times", seen);
+        return;
+    }
+    /* digits only: no sign, no spaces, which strtoll would take */
+    if (hl && (!*hl || strspn(hl, "0123456789") != strlen(hl) || fm_parse_i64(hl, &header_len))) {
+        reply_error(req, 400,
+                    "invalid Inference-Header-Content-Length '%.64s' (want a byte count: digits "
+                    "only)",
+                    hl);
         return;
     }
     struct evbuffer *b = evhttp_request_get_input_buffer(req);

@@ -4,11 +4,14 @@
  * are read without strtod when that is exact (up to 15 significant digits and a power of ten up
  * to 22, Clinger's fast path). A general-purpose DOM (cJSON) spends most of its time on a malloc
  * and a strtod per element, which for a 224x224x3 image is longer than the inference.
- * Strict RFC 8259: no trailing commas, comments, NaN or trailing data; depth is bounded.
+ * Strict RFC 8259: no trailing commas, comments, NaN or trailing data; depth is bounded; a member
+ * name given twice in one object is refused (RFC 8259 leaves its meaning open, and a request read
+ * one way here and another way by a proxy is how smuggling starts).
  */
 #include "fn/fn_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +286,42 @@ static fj *read_array(fj_parser *ps, int depth)
     return a;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Why: small objects (the protocol's) are checked member by member as they are read; a large one
+ * is checked once at its end by sorting its names, so a hostile object costs n log n, not n^2. */
+#define FJ_DUP_LINEAR 16
+static const char *duplicate_key(fj_parser *ps, const fj *o, bool *oom)
+{
+    const char **keys = malloc(o->n * sizeof *keys);
+    *oom = !keys;
+    if (!keys)
+        return NULL;
+    size_t n = 0;
+    for (const fj *c = o->child; c; c = c->next)
+        keys[n++] = c->key;
+    qsort(keys, n, sizeof *keys, cmp_key);
+    const char *dup = NULL;
+    for (size_t i = 1; i < n && !dup; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            dup = keys[i];
+    free(keys);
+    return dup;
+}
+
+/* Why: the message names the member, quoted and cut to fit. */
+static fj *fail_duplicate(fj_parser *ps, const char *key)
+{
+    char *msg = fm_arena_alloc(ps->arena, 128);
+    if (!msg)
+        return fail(ps, "duplicate member name");
+    snprintf(msg, 128, "duplicate member name '%.80s'", key);
+    return fail(ps, msg);
+}
+
 static fj *read_object(fj_parser *ps, int depth)
 {
     fj *o = node(ps, FJ_OBJ);
@@ -300,9 +339,15 @@ static fj *read_object(fj_parser *ps, int depth)
         if (ps->p == ps->end || *ps->p != '"')
             return fail(ps, "expected a member name");
         size_t klen;
+        const char *kpos = ps->p;
         const char *key = read_string(ps, &klen);
         if (!key)
             return NULL;
+        if (o->n < FJ_DUP_LINEAR) {
+            for (const fj *c = o->child; c; c = c->next)
+                if (strcmp(c->key, key) == 0)
+                    return ps->p = kpos, fail_duplicate(ps, key);
+        }
         skip_ws(ps);
         if (ps->p == ps->end || *ps->p != ':')
             return fail(ps, "expected ':'");
@@ -319,6 +364,14 @@ static fj *read_object(fj_parser *ps, int depth)
             continue;
         }
         if (ps->p < ps->end && *ps->p == '}') {
+            if (o->n > FJ_DUP_LINEAR) {
+                bool oom;
+                const char *dup = duplicate_key(ps, o, &oom);
+                if (oom)
+                    return fail(ps, "out of memory");
+                if (dup)
+                    return fail_duplicate(ps, dup);
+            }
             ps->p++;
             return o;
         }
