@@ -2,6 +2,7 @@
  * (high word, low word), normalised to bit 127; see the script for the rounding. */
 #define FJ_POW5_MIN (-342)
 #define FJ_POW5_MAX 308
+/* clang-format off */
 static const uint64_t fj_pow5[651][2] = {
     {0xeef453d6923bd65aULL, 0x113faa2906a13b3fULL},
     {0x9558b4661b6565f8ULL, 0x4ac7ca59a424c507ULL},
@@ -655,3 +656,4 @@ static const uint64_t fj_pow5[651][2] = {
     {0xe3d8f9e563a198e5ULL, 0x58180fddd97723a6ULL},
     {0x8e679c2f5e44ff8fULL, 0x570f09eaa7ea7648ULL},
 };
+/* clang-format on */
