@@ -11,6 +11,6 @@ runs=${3:-5}
 [ -f "$build/libfaasml_lib.a" ] || { echo "run.sh: no $build/libfaasml_lib.a (cmake --build first)" >&2; exit 2; }
 out=$build/bench_policy
 cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/src" "$here/bench_policy.c" \
-   "$build/libfaasml_lib.a" $(pkg-config --libs yaml-0.1) -lm -o "$out"
+   "$build/libfaasml_lib.a" $(pkg-config --libs yaml-0.1 libcjson) -lm -o "$out"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 "$out" "$nreq" "$runs"

@@ -66,9 +66,11 @@ static int on_request(const store_request *r, void *ud)
     q->done_ns = r->done_ns;
     q->http_code = r->http_code;
     q->throttled = r->status && strcmp(r->status, "throttled") == 0;
-    /* reached a function instance: ok, error (function error) or timeout */
+    /* reached a function instance: ok, error (function error), timeout, or the runtime died
+     * under it (crash, oom) */
     q->invoked = r->status && (strcmp(r->status, "ok") == 0 || strcmp(r->status, "error") == 0 ||
-                               strcmp(r->status, "timeout") == 0);
+                               strcmp(r->status, "timeout") == 0 ||
+                               strcmp(r->status, "crash") == 0 || strcmp(r->status, "oom") == 0);
     q->cold = r->cold;
     q->instance = r->instance;
     q->init_ms = r->init_ms;
@@ -639,7 +641,8 @@ static int run_workers(const an_run *run)
 {
     cJSON *cfg = cJSON_Parse(run->info.config ? run->info.config : "{}");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "workers");
-    int w = cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e6 ? (int)v->valuedouble : 1;
+    int w =
+        cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e6 ? (int)v->valuedouble : 1;
     cJSON_Delete(cfg);
     return w;
 }

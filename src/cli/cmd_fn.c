@@ -1,5 +1,6 @@
 /* faasml fn (also run as `bootstrap`): the function host, in Runtime API mode or HTTP mode. */
 #include "cli.h"
+#include "core/http.h"
 #include "fn/fn.h"
 
 #include <stdio.h>
@@ -71,6 +72,7 @@ int cmd_fn(int argc, char **argv)
     const char *size = NULL, *mean = NULL, *std = NULL, *layout = NULL, *labels = NULL;
     const char *output = NULL, *log_level = NULL;
     int64_t threads = 0, max_batch = 0, channels = 0, topk = -1, max_events = 0, max_body = 0;
+    int64_t max_header = 0, max_conns = 0, header_timeout = 0, idle_timeout = 0;
     double scale = -1;
     bool no_warmup = false, softmax = false;
     const cli_opt opts[] = {
@@ -99,6 +101,15 @@ int cmd_fn(int argc, char **argv)
         {"labels", 0, CLI_OPT_STR, &labels, "FILE", "top-k class labels, one per line"},
         {"max-body", 0, CLI_OPT_INT, &max_body, "BYTES",
          "HTTP mode: largest request body, larger ones get 413 (default 64 MiB)"},
+        {"max-header", 0, CLI_OPT_INT, &max_header, "BYTES",
+         "HTTP mode: largest request line plus headers (default 64 KiB)"},
+        {"max-connections", 0, CLI_OPT_INT, &max_conns, "N",
+         "HTTP mode: client connections at once; past it 503 (default 3/4 of the open-files "
+         "limit)"},
+        {"header-timeout", 0, CLI_OPT_DURATION, &header_timeout, "DUR",
+         "HTTP mode: a new connection's request must arrive within DUR (default 30s)"},
+        {"idle-timeout", 0, CLI_OPT_DURATION, &idle_timeout, "DUR",
+         "HTTP mode: close keep-alive connections idle for DUR (default 16m)"},
         {"max-events", 0, CLI_OPT_INT, &max_events, "N",
          "Runtime API mode: exit 0 after N events (default: serve forever)"},
         {"log-level", 0, CLI_OPT_STR, &log_level, "LEVEL", "debug, info, warn, error, off"},
@@ -140,8 +151,24 @@ int cmd_fn(int argc, char **argv)
     fn_spec_init(&fs);
     if (max_body < 0 || max_events < 0)
         return cli_fail("fn", 2, "--max-body and --max-events must not be negative");
-    fn_run_opts ro = {
-        .on_ready = print_ready, .max_events = max_events, .max_body = (size_t)max_body};
+    fm_http_limits lim;
+    fm_http_limits_default(&lim);
+    if (max_header)
+        lim.max_header_bytes = (size_t)FM_MAX(max_header, 0);
+    if (max_conns < 0 || max_conns > 1 << 20)
+        return cli_fail("fn", 2, "--max-connections must be in [1, 1048576]");
+    lim.max_connections = (int)max_conns;
+    if (header_timeout)
+        lim.header_timeout_ns = header_timeout;
+    if (idle_timeout)
+        lim.idle_timeout_ns = idle_timeout;
+    if (fm_http_limits_check(&lim, &err))
+        return cli_fail("fn", 2, "%s", err.msg);
+    fm_nofile_raise(NULL, NULL);
+    fn_run_opts ro = {.on_ready = print_ready,
+                      .max_events = max_events,
+                      .max_body = (size_t)max_body,
+                      .limits = &lim};
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
     const char *port_env = getenv("PORT");
     bool http = listen || (port_env && *port_env && !(api && *api));
@@ -171,8 +198,7 @@ int cmd_fn(int argc, char **argv)
         snprintf(fs.name, sizeof fs.name, "%s", name);
     if (task_dir)
         snprintf(fs.task_dir, sizeof fs.task_dir, "%s", task_dir);
-    if (!threads && getenv("FAASML_THREADS") &&
-        fm_parse_i64(getenv("FAASML_THREADS"), &threads)) {
+    if (!threads && getenv("FAASML_THREADS") && fm_parse_i64(getenv("FAASML_THREADS"), &threads)) {
         fm_err_set(&err, FM_EINVAL, "invalid $FAASML_THREADS '%s'", getenv("FAASML_THREADS"));
         return config_fail(lambda, api, &fs, &ro, &err);
     }

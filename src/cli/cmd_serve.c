@@ -1,5 +1,6 @@
 /* faasml serve: the serverless platform (gateway, instance manager, billing meter). */
 #include "cli.h"
+#include "core/http.h"
 #include "platform/platform.h"
 #include "store/store.h"
 
@@ -77,6 +78,7 @@ int cmd_serve(int argc, char **argv)
             return cli_fail("serve", 2, "unknown log level '%s'", level);
         fm_log_set_level(lv);
     }
+    fm_nofile_raise(NULL, NULL);
     platform_config cfg;
     platform_config_init(&cfg);
     fm_arena strings;

@@ -1,11 +1,11 @@
-/* libcurl client for deploy, functions and invoke. */
+/* The HTTP client of deploy, functions and invoke: core's fm_http_call, with the reply in the
+ * shape the commands print. */
 #include "plat_client.h"
+#include "core/http.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Which platform the client commands talk to. */
 const char *plat_gateway_url(const char *opt)
@@ -16,93 +16,25 @@ const char *plat_gateway_url(const char *opt)
     return env && *env ? env : "http://127.0.0.1:9000";
 }
 
-/* libcurl body callback: appends to the reply. */
-static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
-{
-    plat_http_reply *r = ud;
-    size_t add = size * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, ptr, add);
-    r->body = nb;
-    r->len += add;
-    nb[r->len] = 0;
-    return add;
-}
-
-/* Why: a few response headers carry the Lambda outcome; keep them, drop the rest. */
-static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
-{
-    plat_http_reply *r = ud;
-    size_t len = size * n;
-    static const struct {
-        const char *name;
-        size_t off, cap;
-    } keep[] = {
-        {"X-Amz-Function-Error:", offsetof(plat_http_reply, function_error), 64},
-        {"X-Amz-Log-Result:", offsetof(plat_http_reply, log_result), 8192},
-        {"x-amzn-RequestId:", offsetof(plat_http_reply, request_id), 64},
-    };
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        size_t kl = strlen(keep[i].name);
-        if (len > kl && strncasecmp(ptr, keep[i].name, kl) == 0) {
-            const char *v = ptr + kl;
-            size_t vl = len - kl;
-            while (vl && (*v == ' ' || *v == '\t'))
-                v++, vl--;
-            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-                vl--;
-            if (vl >= keep[i].cap)
-                vl = keep[i].cap - 1;
-            char *dst = (char *)r + keep[i].off;
-            memcpy(dst, v, vl);
-            dst[vl] = 0;
-        }
-    }
-    return len;
-}
-
-/* One blocking HTTP exchange; enough for the client commands. */
+/* One blocking HTTP exchange through core's client; enough for the client commands. */
 int plat_http(const char *method, const char *url, const char *body, size_t len,
               const char *const *headers, plat_http_reply *out, char *errbuf, size_t errcap)
 {
     memset(out, 0, sizeof *out);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(errbuf, errcap, "cannot initialise libcurl");
-        return -1;
-    }
-    struct curl_slist *hl = NULL;
-    for (const char *const *h = headers; h && *h; h++)
-        hl = curl_slist_append(hl, *h);
-    hl = curl_slist_append(hl, "Expect:");
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    else
-        snprintf(errbuf, errcap, "cannot reach '%s': %s", url,
-                 cerr[0] ? cerr : curl_easy_strerror(rc));
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (!out->body && (out->body = malloc(1)))
-        out->body[0] = 0;
-    return rc == CURLE_OK ? 0 : -1;
+    fm_http_req q = {.method = method, .url = url, .body = body, .len = len, .headers = headers};
+    fm_http_reply r;
+    fm_err err = {0};
+    int rc = fm_http_call(&q, &r, &err);
+    if (rc)
+        snprintf(errbuf, errcap, "%s", err.msg);
+    out->status = r.status;
+    out->len = r.body.len;
+    out->body = fm_buf_take(&r.body);
+    snprintf(out->function_error, sizeof out->function_error, "%s", r.function_error);
+    snprintf(out->log_result, sizeof out->log_result, "%s", r.log_result);
+    snprintf(out->request_id, sizeof out->request_id, "%s", r.request_id);
+    fm_http_reply_release(&r);
+    return rc ? -1 : 0;
 }
 
 /* Frees the reply body. */

@@ -1,5 +1,5 @@
 /* A small HTTP client for the commands that talk to a running platform (deploy, functions,
- * invoke): libcurl, one request at a time, body and chosen headers captured. */
+ * invoke): core's libcurl call, one request at a time, body and chosen headers captured. */
 #ifndef FM_CLI_PLAT_CLIENT_H
 #define FM_CLI_PLAT_CLIENT_H
 

@@ -1,6 +1,8 @@
 /*
- * core — the bottom layer of faasml: error codes, logging, clocks, seeded RNG, arenas, latency
- * histograms and YAML spec loading. It knows nothing about HTTP, models or platforms.
+ * core — the bottom layer of faasml: error codes, logging, clocks, seeded RNG, arenas, growable
+ * buffers, latency histograms and YAML spec loading. It knows nothing about models or platforms;
+ * the HTTP plumbing every server and client shares (limits, a server guard, a client call) is in
+ * core/http.h.
  */
 #ifndef FM_CORE_H
 #define FM_CORE_H
@@ -125,6 +127,24 @@ void fm_arena_reset(fm_arena *a);                   /* keeps the first chunk */
 void *fm_arena_alloc(fm_arena *a, size_t size);     /* 16-byte aligned; NULL when out of memory */
 void *fm_arena_calloc(fm_arena *a, size_t n, size_t size); /* zeroed; checks n*size overflow */
 char *fm_arena_strdup(fm_arena *a, const char *s);
+
+/* ---- growable byte buffer --------------------------------------------------------------------
+ * Bodies, encoders, messages. Zero-initialise, append, release. The text is kept NUL-terminated
+ * (p[len] == 0 once anything was appended); every append returns 0 or FM_ENOMEM, and a failed
+ * append leaves the buffer as it was. */
+typedef struct fm_buf {
+    char *p;
+    size_t len, cap;
+} fm_buf;
+
+int fm_buf_append(fm_buf *b, const void *data, size_t n);
+int fm_buf_puts(fm_buf *b, const char *s);
+int fm_buf_printf(fm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fm_buf_json_str(fm_buf *b, const char *s); /* appends s as a quoted JSON string */
+/* Hands the bytes to the caller (malloc'd, NUL-terminated, never NULL unless out of memory) and
+ * leaves b empty. */
+char *fm_buf_take(fm_buf *b);
+void fm_buf_release(fm_buf *b);
 
 /* ---- latency histogram ----------------------------------------------------------------------
  * Log-linear buckets (HdrHistogram-style): values below 256 are exact, larger values fall into

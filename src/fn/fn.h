@@ -20,23 +20,21 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/http.h"
 #include "infer/infer.h"
 
 #define FN_MAX_IO 16                            /* inputs or outputs a served model may declare */
 #define FN_MAX_IMAGE_PIXELS (64L * 1024 * 1024) /* larger images are refused before decoding */
 
 /* ---- growable byte buffer (response bodies) --------------------------------------------------
- * Every append returns 0 or FM_ENOMEM; a failed append leaves the buffer valid. */
-typedef struct fn_buf {
-    char *p;
-    size_t len, cap;
-} fn_buf;
-
-int fn_buf_append(fn_buf *b, const void *data, size_t n);
-int fn_buf_puts(fn_buf *b, const char *s);
-int fn_buf_printf(fn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int fn_buf_json_str(fn_buf *b, const char *s); /* appends s as a quoted JSON string */
-void fn_buf_release(fn_buf *b);
+ * core's fm_buf; the fn_buf names are the same buffer and functions, kept so the module's codecs
+ * read as before. */
+typedef fm_buf fn_buf;
+#define fn_buf_append fm_buf_append
+#define fn_buf_puts fm_buf_puts
+#define fn_buf_printf fm_buf_printf
+#define fn_buf_json_str fm_buf_json_str
+#define fn_buf_release fm_buf_release
 
 /* ---- handlers --------------------------------------------------------------------------------
  * A handler declares its inputs and outputs and computes outputs from inputs. run is given every
@@ -281,7 +279,9 @@ typedef struct fn_run_opts {
     void (*on_ready)(void *ud, const char *init_json, const char *url);
     void *ud;
     int64_t max_events; /* Runtime API: stop after this many events (0 = forever) */
-    size_t max_body;    /* HTTP: largest request body (0 = 64 MiB) */
+    size_t max_body;    /* HTTP: largest request body (0 = limits' or 64 MiB) */
+    /* HTTP: header and body sizes, timeouts, connection cap (NULL = fm_http_limits_default) */
+    const fm_http_limits *limits;
     int64_t drain_ns;   /* HTTP: longest SIGTERM drain (0 = 30 s) */
     /* Runtime API: a configuration error found before init (spec, environment); when its code
      * is set, fn_lambda_run reports it as the init error and returns it without loading. */

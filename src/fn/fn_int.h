@@ -18,7 +18,8 @@ struct fn_host {
 
 /* ---- JSON reader (json.c) -------------------------------------------------------------------
  * Values live in an arena; arrays whose items are all numbers keep them in nums[] (no child
- * nodes). num is exact when `exact`; otherwise re-read src with fj_num_exact for full precision. */
+ * nodes). Numbers are read correctly rounded (as strtod reads them), so `exact` is always true;
+ * it and fj_num_exact stay for callers written when the reader was approximate. */
 typedef enum fj_type { FJ_NULL, FJ_FALSE, FJ_TRUE, FJ_NUM, FJ_STR, FJ_ARR, FJ_OBJ } fj_type;
 
 typedef struct fj fj;

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ typedef struct http_srv {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
+    fm_http_guard *guard; /* connection cap, request timeouts, accept back-off */
     struct event *sig_term, *sig_int, *drain_timer;
     int inflight;
     bool draining;
@@ -152,10 +154,22 @@ static void on_ping(http_srv *s, struct evhttp_request *req, const char *model)
 static void handle(http_srv *s, struct evhttp_request *req, fn_payload kind)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *hl = evhttp_find_header(in, "Inference-Header-Content-Length");
+    const char *hl = NULL;
     int64_t header_len = -1;
-    if (hl && (fm_parse_i64(hl, &header_len) || header_len < 0)) {
-        reply_error(req, 400, "invalid Inference-Header-Content-Length '%s'", hl);
+    int seen = 0;
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        if (evutil_ascii_strcasecmp(kv->key, "Inference-Header-Content-Length") == 0)
+            hl = seen++ ? hl : kv->value;
+    if (seen > 1) {
+        reply_error(req, 400, "Inference-Header-Content-Length given %d times", seen);
+        return;
+    }
+    /* digits only: no sign, no spaces, which strtoll would take */
+    if (hl && (!*hl || strspn(hl, "0123456789") != strlen(hl) || fm_parse_i64(hl, &header_len))) {
+        reply_error(req, 400,
+                    "invalid Inference-Header-Content-Length '%.64s' (want a byte count: digits "
+                    "only)",
+                    hl);
         return;
     }
     struct evbuffer *b = evhttp_request_get_input_buffer(req);
@@ -235,6 +249,7 @@ static void strip_version(char *path)
 static void on_complete(struct evhttp_request *req, void *ud)
 {
     http_srv *s = ud;
+    fm_http_guard_end(s->guard, req);
     if (--s->inflight == 0 && s->draining)
         event_base_loopexit(s->base, NULL);
 }
@@ -242,6 +257,8 @@ static void on_complete(struct evhttp_request *req, void *ud)
 static void dispatch(struct evhttp_request *req, void *ud)
 {
     http_srv *s = ud;
+    if (!fm_http_guard_begin(s->guard, req))
+        return; /* past the connection cap: answered 503 */
     s->inflight++;
     evhttp_request_set_on_complete_cb(req, on_complete, s);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -284,6 +301,7 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     s->draining = true;
     FM_INFO("fn", "signal %d: draining %d in-flight requests", (int)sig, s->inflight);
     if (s->sock) {
+        fm_http_guard_unbind(s->guard);
         evhttp_del_accept_socket(s->http, s->sock);
         s->sock = NULL;
     }
@@ -328,8 +346,16 @@ int fn_http_run(const fn_spec *spec, const char *host, int port, const fn_run_op
         rc = fm_err_set(err, FM_ENOMEM, "cannot start the HTTP server");
         goto out;
     }
-    evhttp_set_max_body_size(s.http, opts && opts->max_body ? (ev_ssize_t)opts->max_body
-                                                            : 64 * 1024 * 1024);
+    fm_http_limits lim;
+    if (opts && opts->limits)
+        lim = *opts->limits;
+    else
+        fm_http_limits_default(&lim);
+    if (opts && opts->max_body)
+        lim.max_body_bytes = opts->max_body;
+    if ((rc = fm_http_limits_check(&lim, err)))
+        goto out;
+    fm_http_limits_apply(&lim, s.http);
     evhttp_set_allowed_methods(s.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     evhttp_set_gencb(s.http, dispatch, &s);
@@ -340,6 +366,8 @@ int fn_http_run(const fn_spec *spec, const char *host, int port, const fn_run_op
     }
     char url[300], init_json[512];
     if ((rc = bound_url(&s, host, url, sizeof url, err)))
+        goto out;
+    if ((rc = fm_http_guard_new(s.http, s.sock, &lim, "fn", &s.guard, err)))
         goto out;
     s.sig_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
     s.sig_int = evsignal_new(s.base, SIGINT, on_signal, &s);
@@ -361,6 +389,7 @@ out:
         event_free(s.sig_int);
     if (s.http)
         evhttp_free(s.http);
+    fm_http_guard_free(s.guard); /* after evhttp_free: it holds the connections' bufferevents */
     if (s.base)
         event_base_free(s.base);
     fn_host_free(s.host);

@@ -58,23 +58,47 @@ static size_t count_leaves(const fj *v)
 }
 
 /* Why: one number into one element of the tensor's type, refusing lossy integer conversions. */
-static int put_num(const infer_tensor *t, double d, size_t i, fm_err *err)
+/* Why: a JSON number has no infinity; one too large for the datatype (-1e999, or 1e39 as FP32)
+ * would become one silently, so it is refused, naming the element and its text. */
+static int out_of_range(const infer_tensor *t, size_t i, const char *src, double d, fm_err *err)
+{
+    char num[48];
+    size_t n = src ? strspn(src, "+-0123456789.eE") : 0;
+    if (n)
+        snprintf(num, sizeof num, "%.*s%s", (int)FM_MIN(n, 40), src, n > 40 ? "..." : "");
+    else
+        snprintf(num, sizeof num, "%g", d);
+    return fm_err_set(err, FM_ERANGE, "input '%s': element %zu (%s) is out of range for %s",
+                      t->name, i, num, infer_dtype_name(t->dtype));
+}
+
+static int put_num(const infer_tensor *t, double d, size_t i, const char *src, fm_err *err)
 {
     uint8_t *dst = (uint8_t *)t->data + i * infer_dtype_size(t->dtype);
     switch (t->dtype) {
     case INFER_DTYPE_FP32: {
         float f = (float)d;
+        if (isinf(f))
+            return out_of_range(t, i, src, d, err);
         memcpy(dst, &f, 4);
         return 0;
     }
-    case INFER_DTYPE_FP64: memcpy(dst, &d, 8); return 0;
+    case INFER_DTYPE_FP64:
+        if (isinf(d))
+            return out_of_range(t, i, src, d, err);
+        memcpy(dst, &d, 8);
+        return 0;
     case INFER_DTYPE_FP16: {
         uint16_t h = fn_float_to_half((float)d);
+        if ((h & 0x7fff) == 0x7c00)
+            return out_of_range(t, i, src, d, err);
         memcpy(dst, &h, 2);
         return 0;
     }
     case INFER_DTYPE_BF16: {
         uint16_t h = fn_float_to_bf16((float)d);
+        if ((h & 0x7fff) == 0x7f80)
+            return out_of_range(t, i, src, d, err);
         memcpy(dst, &h, 2);
         return 0;
     }
@@ -135,7 +159,7 @@ static int put_elem(const infer_tensor *t, const fj *v, size_t i, fm_err *err)
     if (v->type != FJ_NUM)
         return fm_err_set(err, FM_ETYPE, "input '%s': element %zu is not a number", t->name, i);
     double d = t->dtype == INFER_DTYPE_FP64 ? fj_num_exact(v->src, v->exact, v->num) : v->num;
-    return put_num(t, d, i, err);
+    return put_num(t, d, i, v->src, err);
 }
 
 /* Why: a flat run of numbers; FP32 (the common case) is a plain conversion loop, FP64 re-reads
@@ -143,27 +167,31 @@ static int put_elem(const infer_tensor *t, const fj *v, size_t i, fm_err *err)
 static int put_nums(const infer_tensor *t, const fj *a, size_t *i, fm_err *err)
 {
     if (t->dtype == INFER_DTYPE_FP32) {
-        uint8_t *dst = (uint8_t *)t->data + *i * 4;
+        float *dst = (float *)t->data + *i;
+        bool inf = false;
         for (size_t k = 0; k < a->n; k++) {
-            float f = (float)a->nums[k];
-            memcpy(dst + k * 4, &f, 4);
+            dst[k] = (float)a->nums[k];
+            inf |= isinf(dst[k]);
         }
-        *i += a->n;
-        return 0;
+        if (!inf) {
+            *i += a->n;
+            return 0;
+        } /* else the loop below finds the element and names it */
     }
     const char *p = a->src + 1; /* after '[': the numbers, separated by ',' and spaces */
     for (size_t k = 0; k < a->n; k++) {
+        while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\r' || *p == '\t')
+            p++;
         double d = a->nums[k];
-        if (t->dtype == INFER_DTYPE_FP64 && !a->exact) {
-            char *end;
+        char *end;
+        if (t->dtype == INFER_DTYPE_FP64 && !a->exact)
             d = strtod(p, &end);
-            p = end;
-            while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\r' || *p == '\t')
-                p++;
-        }
-        int rc = put_num(t, d, (*i)++, err);
+        else
+            end = (char *)p + strspn(p, "+-0123456789.eE");
+        int rc = put_num(t, d, (*i)++, p, err);
         if (rc)
             return rc;
+        p = end;
     }
     return 0;
 }

@@ -1,9 +1,9 @@
 /* The executor of `faasml bench`: every cell of the matrix, live on this machine's platform or
  * simulated, into one results database. */
+#include "core/http.h"
 #include "plan.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,21 +21,62 @@
 
 typedef struct gateway {
     char url[256];
-    pid_t pid;        /* > 0 when we started it */
-    char db[4096];    /* the platform's own database (instances, time series) */
-    int64_t run;      /* the platform's run in it */
+    pid_t pid;          /* > 0 when we started it */
+    char db[4096];      /* the platform's own database (instances, time series) */
+    int64_t run;        /* the platform's run in it */
+    char pidfile[4200]; /* the platform's pid, for a rerun after a crash */
 } gateway;
 
+static void gateway_stop(gateway *g);
+
+/* Why: a platform left by a bench that was killed before PR_SET_PDEATHSIG existed, or one whose
+ * pid file outlived a reboot, must not keep writing into this results database. The pid file
+ * names the platform's process group; it is killed only while its command line still names
+ * this database, so a recycled pid is never touched. */
+static void gateway_kill_stale(const char *pidfile, const char *db)
+{
+    char *txt = NULL;
+    size_t len;
+    int64_t pid;
+    if (fm_read_file(pidfile, &txt, &len, NULL))
+        return;
+    txt[strcspn(txt, "\n")] = 0;
+    if (!fm_parse_i64(txt, &pid) && pid > 1 && pid < INT32_MAX) {
+        char path[64], *cmd = NULL;
+        size_t n = 0;
+        snprintf(path, sizeof path, "/proc/%lld/cmdline", (long long)pid);
+        if (!fm_read_file(path, &cmd, &n, NULL)) {
+            bool ours = false;
+            for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
+                ours |= strcmp(cmd + i, db) == 0;
+            if (ours) {
+                FM_WARN("bench", "stopping a stale platform (pid %lld) left on '%s'",
+                        (long long)pid, db);
+                kill(-(pid_t)pid, SIGKILL);
+                kill((pid_t)pid, SIGKILL);
+            }
+            free(cmd);
+        }
+    }
+    free(txt);
+    unlink(pidfile);
+}
+
 /* Why: the platform runs as its own process (`faasml serve`), exactly as a user runs it, and
- * records into its own database file so its writes never contend with the load generator's. */
+ * records into its own database file so its writes never contend with the load generator's. It
+ * lives in its own process group and dies with the bench (PR_SET_PDEATHSIG), and its instances
+ * die with it, so a killed bench leaves nothing running. */
 static int gateway_start(gateway *g, const char *exe, const char *results, fm_err *err)
 {
     snprintf(g->db, sizeof g->db, "%s.platform.db", results);
+    snprintf(g->pidfile, sizeof g->pidfile, "%s.platform.pid", results);
+    gateway_kill_stale(g->pidfile, g->db);
     char logp[4200];
     snprintf(logp, sizeof logp, "%s.platform.log", results);
     int out[2];
     if (pipe(out) != 0)
         return fm_err_set(err, -errno, "cannot start the platform: %s", strerror(errno));
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(out[0]);
@@ -42,6 +84,9 @@ static int gateway_start(gateway *g, const char *exe, const char *results, fm_er
         return fm_err_set(err, -errno, "cannot start the platform: %s", strerror(errno));
     }
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the bench died before the line above */
+            _exit(127);
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
@@ -52,8 +97,12 @@ static int gateway_start(gateway *g, const char *exe, const char *results, fm_er
         execl(exe, exe, "serve", "--listen", "127.0.0.1:0", "--db", g->db, (char *)NULL);
         _exit(127);
     }
+    setpgid(pid, pid); /* both sides, so the group exists before either goes on */
     close(out[1]);
     g->pid = pid;
+    char pidtxt[32];
+    int pn = snprintf(pidtxt, sizeof pidtxt, "%d\n", (int)pid);
+    fm_write_file_atomic(g->pidfile, pidtxt, (size_t)pn, NULL);
     char line[512];
     size_t n = 0;
     int64_t deadline = fm_now_ns() + 60000000000LL;
@@ -73,77 +122,77 @@ static int gateway_start(gateway *g, const char *exe, const char *results, fm_er
     close(out[0]); /* later stdout lines go nowhere: serve writes them to its log */
     const char *pfx = "listening on ";
     if (strncmp(line, pfx, strlen(pfx)) != 0) {
-        kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        g->pid = 0;
+        gateway_stop(g);
         return fm_err_set(err, FM_EIO, "the platform did not start (see '%s'): '%s'", logp, line);
     }
     snprintf(g->url, sizeof g->url, "%s", line + strlen(pfx));
     return 0;
 }
 
+/* Why: SIGTERM lets the platform drain and flush its database; whatever is left of its process
+ * group afterwards (or all of it, past 15 s) is killed, so nothing outlives the bench. */
 static void gateway_stop(gateway *g)
 {
     if (g->pid <= 0)
         return;
     kill(g->pid, SIGTERM);
-    for (int i = 0; i < 150; i++) {
-        if (waitpid(g->pid, NULL, WNOHANG) == g->pid) {
-            g->pid = 0;
-            return;
-        }
-        fm_sleep_ns(100000000);
+    bool exited = false;
+    for (int i = 0; i < 1500 && !exited; i++) {
+        exited = waitpid(g->pid, NULL, WNOHANG) == g->pid;
+        if (!exited)
+            fm_sleep_ns(10000000);
     }
     kill(-g->pid, SIGKILL);
-    waitpid(g->pid, NULL, 0);
+    if (!exited)
+        waitpid(g->pid, NULL, 0);
+    unlink(g->pidfile);
     g->pid = 0;
-}
-
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf;
-
-static size_t on_body(char *d, size_t sz, size_t nm, void *ud)
-{
-    buf *b = ud;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->n, d, sz * nm);
-    b->n += sz * nm;
-    np[b->n] = 0;
-    b->p = np;
-    return sz * nm;
 }
 
 /* One admin call; returns the HTTP status (or a negative code) and the body in *resp. */
 static long http(const char *method, const char *url, const char *body, char **resp)
 {
-    CURL *c = curl_easy_init();
-    if (!c)
-        return FM_ENOMEM;
-    buf b = {0};
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    long code = FM_EIO;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    fm_http_req q = {.method = method,
+                     .url = url,
+                     .body = body,
+                     .len = body ? strlen(body) : 0,
+                     .headers = (const char *const[]){"Content-Type: application/json", NULL},
+                     .timeout_ns = 120 * INT64_C(1000000000)};
+    fm_http_reply r;
+    long code = fm_http_call(&q, &r, NULL) ? FM_EIO : r.status;
     if (resp)
-        *resp = b.p;
-    else
-        free(b.p);
+        *resp = fm_buf_take(&r.body);
+    fm_http_reply_release(&r);
     return code;
+}
+
+/* Why: provisioned instances must finish their init before the load starts, or the first
+ * requests measure the provisioning; the admin API says how many are ready. */
+static int wait_ready(const gateway *g, const char *fn, int want, int64_t timeout_ns, fm_err *err)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/admin/functions/%s", g->url, fn);
+    int64_t deadline = fm_now_ns() + timeout_ns;
+    int ready = 0;
+    for (;;) {
+        char *resp = NULL;
+        long code = http("GET", url, NULL, &resp);
+        cJSON *o = code == 200 && resp ? cJSON_Parse(resp) : NULL;
+        free(resp);
+        const cJSON *inst = cJSON_GetObjectItemCaseSensitive(o, "instances");
+        const cJSON *idle = cJSON_GetObjectItemCaseSensitive(inst, "idle");
+        const cJSON *busy = cJSON_GetObjectItemCaseSensitive(inst, "busy");
+        ready = (cJSON_IsNumber(idle) ? idle->valueint : 0) +
+                (cJSON_IsNumber(busy) ? busy->valueint : 0);
+        cJSON_Delete(o);
+        if (ready >= want)
+            return 0;
+        if (fm_now_ns() > deadline)
+            return fm_err_set(err, FM_ETIMEOUT,
+                              "function '%s': %d of %d provisioned instances ready after %.0f s",
+                              fn, ready, want, (double)timeout_ns / 1e9);
+        fm_sleep_ns(50000000);
+    }
 }
 
 /* ---- live runs ------------------------------------------------------------------------------ */
@@ -314,8 +363,14 @@ static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db
         return rc;
     }
     free(resp);
-    if (r->provisioned > 0) /* let provisioned instances finish their init before load starts */
-        fm_sleep_ns(2000000000LL + (int64_t)r->provisioned * 500000000LL);
+    if (r->provisioned > 0) { /* provisioned instances finish their init before load starts */
+        int rc = wait_ready(g, fn, r->provisioned, 120 * INT64_C(1000000000), err);
+        if (rc) {
+            snprintf(url, sizeof url, "%s/admin/functions/%s", g->url, fn);
+            http("DELETE", url, NULL, NULL);
+            return rc;
+        }
+    }
     load_arrival *arr;
     load_spec w = r->workload->spec;
     w.seed = s->seed;
@@ -333,8 +388,12 @@ static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db
     snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", g->url, fn);
     load_target t = {.url = url, .lambda_log_tail = true};
     sink k = {.db = db, .run_id = run_id, .function = r->model->name};
-    load_run_opts lo = {.max_in_flight = 1000, .timeout_ns = s->client_timeout_ns, .record = on_record,
-                        .ud = &k, .stop = (volatile sig_atomic_t *)stop, .t0_out = &k.t0};
+    load_run_opts lo = {.max_in_flight = 1000,
+                        .timeout_ns = s->client_timeout_ns,
+                        .record = on_record,
+                        .ud = &k,
+                        .stop = (volatile sig_atomic_t *)stop,
+                        .t0_out = &k.t0};
     k.wall_off = fm_wall_ns() - fm_now_ns();
     load_summary sum;
     rc = load_run(arr, &t, pl, &lo, &sum, err);
@@ -370,9 +429,15 @@ static int run_sim(const plan_spec *s, const plan_run *r, store *db, int64_t *ru
     if (rc)
         return rc;
     char *cfg = plan_run_config_json(s, r);
-    sim_opts o = {.host = s->sim_host, .seed = s->seed, .calib = s->calib, .db = db,
-                  .run_name = r->name, .config_json = cfg, .record = SIM_RECORD_ALL,
-                  .stop = stop, .client_timeout_ns = s->client_timeout_ns};
+    sim_opts o = {.host = s->sim_host,
+                  .seed = s->seed,
+                  .calib = s->calib,
+                  .db = db,
+                  .run_name = r->name,
+                  .config_json = cfg,
+                  .record = SIM_RECORD_ALL,
+                  .stop = stop,
+                  .client_timeout_ns = s->client_timeout_ns};
     sim_result res;
     rc = sim_run(&f, 1, &o, &res, err);
     free(cfg);
@@ -425,8 +490,8 @@ static double estimate_s(const plan_run *r)
     return (span > 0 ? span : 30) + 5;
 }
 
-static void note(const plan_bench_opts *o, plan_bench_ev ev, const plan_run *r, size_t i,
-                 size_t n, double eta, const char *msg)
+static void note(const plan_bench_opts *o, plan_bench_ev ev, const plan_run *r, size_t i, size_t n,
+                 double eta, const char *msg)
 {
     if (o->progress) {
         plan_bench_progress p = {ev, r, i, n, eta, msg};
@@ -434,8 +499,8 @@ static void note(const plan_bench_opts *o, plan_bench_ev ev, const plan_run *r, 
     }
 }
 
-int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
-                   plan_bench_summary *out, fm_err *err)
+int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db, plan_bench_summary *out,
+                   fm_err *err)
 {
     memset(out, 0, sizeof *out);
     plan_run *runs;
@@ -508,15 +573,20 @@ int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
                     rrc = gateway_start(&g, exe, s->results, &rerr);
             }
             if (!rrc) {
-                store_run run = {.name = r->name, .mode = "live",
+                store_run run = {.name = r->name,
+                                 .mode = "live",
                                  .profile = policy_profile_name(r->platform->profile),
-                                 .config = cfg, .seed = s->seed, .status = "running"};
+                                 .config = cfg,
+                                 .seed = s->seed,
+                                 .status = "running"};
                 rrc = store_run_begin(db, &run, &rerr);
                 id = run.id;
                 if (!rrc)
                     rrc = run_live(s, r, &g, db, id, o->stop, msg, sizeof msg, &rerr);
                 if (id) {
-                    const char *st = rrc ? "failed" : (o->stop && *o->stop) ? "interrupted" : "done";
+                    const char *st = rrc                     ? "failed"
+                                     : (o->stop && *o->stop) ? "interrupted"
+                                                             : "done";
                     store_run_end(db, id, 0, st, NULL);
                 }
             }

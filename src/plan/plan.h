@@ -137,7 +137,6 @@ typedef struct plan_result {
 int plan_search(const plan_spec *s, const plan_search_opts *o, plan_result *out, fm_err *err);
 void plan_result_release(plan_result *r);
 
-#endif
 
 /* ---- the executor (faasml bench) ------------------------------------------------------------ */
 typedef enum plan_bench_ev { PLAN_EV_START, PLAN_EV_DONE, PLAN_EV_SKIP, PLAN_EV_FAIL } plan_bench_ev;
@@ -172,3 +171,5 @@ typedef struct plan_bench_summary {
 int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
                    plan_bench_summary *out, fm_err *err);
 void plan_bench_summary_release(plan_bench_summary *s);
+
+#endif

@@ -21,7 +21,6 @@ typedef struct sim_calibrate_opts {
 int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path,
                         FILE *svc, FILE *cold, fm_err *err);
 
-#endif
 
 /* Calibration from a recorded live run: the warm invocations' durations (as the platform billed
  * them, per batch size) and the instances' cold-start phases, under (model, runtime, memory_mb).
@@ -29,3 +28,5 @@ int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const cha
  * enter the simulator. */
 int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
                            FILE *svc, FILE *cold, fm_err *err);
+
+#endif

@@ -163,7 +163,6 @@ typedef struct sim_result {
 int sim_run(const sim_function *fns, int nfn, const sim_opts *opts, sim_result *out, fm_err *err);
 void sim_result_release(sim_result *r);
 
-#endif
 
 /* ---- simulation specs -----------------------------------------------------------------------
  * A YAML document describing a simulation (docs/simulator.md):
@@ -196,3 +195,5 @@ int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64
 /* The configuration a simulated run stores (JSON, malloc'd): host, and per function its profile,
  * platform entry, model, runtime, memory size, instance type and workers. */
 char *sim_spec_config_json(const sim_spec *s, const sim_opts *o);
+
+#endif

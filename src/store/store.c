@@ -9,19 +9,12 @@
 #include <unistd.h>
 
 /* Statements, in the order of the stmt_sql table below. */
-enum {
-    ST_RUN_BEGIN,
-    ST_RUN_END,
-    ST_REQUEST,
-    ST_INSTANCE,
-    ST_COST,
-    ST_POINT,
-    ST__COUNT
-};
+enum { ST_RUN_BEGIN, ST_RUN_END, ST_REQUEST, ST_INSTANCE, ST_COST, ST_POINT, ST__COUNT };
 
 static const char *const stmt_sql[] = {
-    [ST_RUN_BEGIN] = "INSERT INTO runs(name,mode,profile,config,seed,host,started_ns,ended_ns,status)"
-                     " VALUES(?,?,?,?,?,?,?,?,?)",
+    [ST_RUN_BEGIN] =
+        "INSERT INTO runs(name,mode,profile,config,seed,host,started_ns,ended_ns,status,"
+        "writer) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [ST_RUN_END] = "UPDATE runs SET ended_ns=?, status=? WHERE id=?",
     [ST_REQUEST] = "INSERT OR REPLACE INTO requests(run,id,function,scheduled_ns,sent_ns,"
                    "first_byte_ns,done_ns,status,http_code,error,cold,instance,init_ms,"
@@ -58,17 +51,19 @@ static const char *const migrations[] = {
     "CREATE TABLE points(run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " function TEXT, t_ns INTEGER, metric TEXT, value REAL);"
     "CREATE INDEX points_run ON points(run, metric, t_ns);",
+    /* 2: which process writes a run, so a run whose writer is gone can be told from a live one */
+    "ALTER TABLE runs ADD COLUMN writer TEXT;",
 };
 _Static_assert(FM_ARRAY_LEN(migrations) == FM_STORE_SCHEMA_VERSION, "migrations out of sync");
 
 struct store {
     sqlite3 *db;
-    char *path;        /* for messages */
+    char *path; /* for messages */
     sqlite3_stmt *st[ST__COUNT];
     int pending;       /* rows written in the open transaction */
     int64_t txn_start; /* monotonic ns when the open write transaction began */
     int version;
-    bool opening;      /* messages get "cannot open results database 'path': " once, at the end */
+    bool opening; /* messages get "cannot open results database 'path': " once, at the end */
 };
 
 /* Why: every failure names the database and what was being done, with SQLite's own words. */
@@ -86,9 +81,9 @@ static int exec(store *s, const char *sql, const char *what, fm_err *err)
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         const char *m = msg ? msg : sqlite3_errmsg(s->db);
-        int rc = s->opening ? fm_err_set(err, FM_EIO, "%s: %s", what, m)
-                            : fm_err_set(err, FM_EIO, "results database '%s': %s: %s", s->path,
-                                         what, m);
+        int rc = s->opening
+                     ? fm_err_set(err, FM_EIO, "%s: %s", what, m)
+                     : fm_err_set(err, FM_EIO, "results database '%s': %s: %s", s->path, what, m);
         sqlite3_free(msg);
         return rc;
     }
@@ -148,8 +143,10 @@ static int setup(store *s, fm_err *err)
 {
     char *msg = NULL;
     int rc = 0;
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                            " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK)
         rc = fm_err_set(err, FM_EIO, "%s", msg ? msg : sqlite3_errmsg(s->db));
     sqlite3_free(msg);
     return rc ? rc : migrate(s, err);
@@ -170,6 +167,130 @@ static int setup_retrying(store *s, fm_err *err)
     }
 }
 
+/* ---- runs whose writer is gone ----------------------------------------------------------------
+ * A run's writer is recorded as "BOOT_ID PID START_TICKS": the boot, the process and its start
+ * time (so a recycled pid is not taken for the writer). A run still `running` whose writer is not
+ * that process on this boot was killed: opening the database marks it `interrupted`. */
+
+/* Why: the boot id tells a pid of this boot from the same number before a reboot. */
+static void boot_id(char *buf, size_t cap)
+{
+    buf[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)cap, f))
+        buf[0] = 0;
+    buf[strcspn(buf, "\n")] = 0;
+    fclose(f);
+}
+
+/* Why: a process's start time in clock ticks since boot (field 22 of /proc/PID/stat) tells it
+ * from a later process given the same pid. 0 when the process does not exist. */
+static unsigned long long proc_start(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    unsigned long long start = 0;
+    for (int field = 2; p && *p; p++) {
+        if (*p != ' ')
+            continue;
+        if (++field == 22) {
+            start = strtoull(p + 1, NULL, 10);
+            break;
+        }
+    }
+    return start;
+}
+
+static void writer_self(char *buf, size_t cap)
+{
+    char boot[64];
+    boot_id(boot, sizeof boot);
+    snprintf(buf, cap, "%s %ld %llu", boot[0] ? boot : "-", (long)getpid(),
+             proc_start((long)getpid()));
+}
+
+/* Why: only a writer known to be gone may have its run marked; one this process cannot judge
+ * (no writer recorded, an unreadable /proc) is left running. */
+static bool writer_gone(const char *w)
+{
+    char boot[64], me[64];
+    long pid;
+    unsigned long long start;
+    if (!w || sscanf(w, "%63s %ld %llu", boot, &pid, &start) != 3 || pid <= 0)
+        return false;
+    boot_id(me, sizeof me);
+    if (!me[0] || strcmp(boot, "-") == 0)
+        return false;
+    if (strcmp(boot, me) != 0)
+        return true;
+    return proc_start(pid) != start;
+}
+
+/* Why: a killed writer never ends its run; the next open ends it, as `interrupted`, at the time
+ * of its last recorded row (the start for simulated runs, whose rows are on a virtual clock). */
+static int reap_interrupted(store *s, fm_err *err)
+{
+    static const char *const find_sql =
+        "SELECT id, writer, mode, started_ns FROM runs WHERE status='running' AND writer IS NOT "
+        "NULL";
+    static const char *const last_sql =
+        "SELECT MAX(t) FROM ("
+        " SELECT MAX(MAX(COALESCE(scheduled_ns,0), COALESCE(sent_ns,0),"
+        "  COALESCE(first_byte_ns,0), COALESCE(done_ns,0))) AS t FROM requests WHERE run=?1"
+        " UNION ALL SELECT MAX(t_ns) FROM points WHERE run=?1"
+        " UNION ALL SELECT MAX(MAX(COALESCE(created_ns,0), COALESCE(ready_ns,0),"
+        "  COALESCE(stopped_ns,0))) FROM instances WHERE run=?1)";
+    static const char *const mark_sql =
+        "UPDATE runs SET status='interrupted', ended_ns=?1 WHERE id=?2 AND status='running'";
+    sqlite3_stmt *find = NULL, *last = NULL, *mark = NULL;
+    int rc = 0, n = 0;
+    if (sqlite3_prepare_v2(s->db, find_sql, -1, &find, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, last_sql, -1, &last, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, mark_sql, -1, &mark, NULL) != SQLITE_OK) {
+        rc = db_fail(s, err, "looking for interrupted runs");
+        goto out;
+    }
+    int64_t ids[64], ends[64];
+    while (n < 64 && sqlite3_step(find) == SQLITE_ROW) {
+        const char *w = (const char *)sqlite3_column_text(find, 1);
+        if (!writer_gone(w))
+            continue;
+        int64_t id = sqlite3_column_int64(find, 0), end = sqlite3_column_int64(find, 3);
+        const char *mode = (const char *)sqlite3_column_text(find, 2);
+        if (mode && strcmp(mode, "live") == 0) {
+            sqlite3_bind_int64(last, 1, id);
+            if (sqlite3_step(last) == SQLITE_ROW)
+                end = FM_MAX(end, sqlite3_column_int64(last, 0));
+            sqlite3_reset(last);
+        }
+        ids[n] = id, ends[n++] = end;
+    }
+    sqlite3_reset(find);
+    for (int i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(mark, 1, ends[i]);
+        sqlite3_bind_int64(mark, 2, ids[i]);
+        if (sqlite3_step(mark) != SQLITE_DONE)
+            rc = db_fail(s, err, "marking interrupted runs");
+        else if (sqlite3_changes(s->db))
+            FM_INFO("store", "run %lld: its writer is gone; marked interrupted", (long long)ids[i]);
+        sqlite3_reset(mark);
+    }
+out:
+    sqlite3_finalize(find);
+    sqlite3_finalize(last);
+    sqlite3_finalize(mark);
+    return rc;
+}
+
 /* Why: one call gives a ready store: file created or migrated, WAL on, statements
  * prepared; on failure nothing is left open. */
 int store_open(const char *path, store **out, fm_err *err)
@@ -178,8 +299,7 @@ int store_open(const char *path, store **out, fm_err *err)
     store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
-        return fm_err_set(err, FM_ENOMEM, "cannot open results database '%s': out of memory",
-                          path);
+        return fm_err_set(err, FM_ENOMEM, "cannot open results database '%s': out of memory", path);
     }
     s->opening = true;
     int rc = 0;
@@ -192,6 +312,8 @@ int store_open(const char *path, store **out, fm_err *err)
     for (int i = 0; !rc && i < ST__COUNT; i++)
         if (sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL) != SQLITE_OK)
             rc = db_fail(s, err, "preparing statements");
+    if (!rc)
+        rc = reap_interrupted(s, err);
     if (rc) {
         fm_err_prefix(err, "cannot open results database '%s': ", path);
         store_close(s);
@@ -204,7 +326,10 @@ int store_open(const char *path, store **out, fm_err *err)
 
 /* Why: SQLite is the source of truth for whether a write transaction is open; a failed statement
  * or COMMIT may have rolled it back, and a stale flag would then wedge every later write. */
-static bool in_txn(store *s) { return !sqlite3_get_autocommit(s->db); }
+static bool in_txn(store *s)
+{
+    return !sqlite3_get_autocommit(s->db);
+}
 
 /* Why: callers that need durability now (end of a phase, before a fork, tests) commit
  * the open batch without waiting for it to fill. */
@@ -236,7 +361,10 @@ void store_close(store *s)
 }
 
 /* Why: tools report which schema a file has. */
-int store_schema_version(store *s) { return s->version; }
+int store_schema_version(store *s)
+{
+    return s->version;
+}
 
 /* Why: one transaction per row would cap a run at a few thousand requests per second; committing
  * in batches keeps writes cheap while bounding what a crash can lose to the last 200 ms. IMMEDIATE
@@ -295,8 +423,8 @@ static void host_info(char *buf, size_t cap)
     fm_json_quote(q[1], sizeof q[1], u.sysname);
     fm_json_quote(q[2], sizeof q[2], u.release);
     fm_json_quote(q[3], sizeof q[3], u.machine);
-    snprintf(buf, cap, "{\"hostname\":%s,\"os\":%s,\"release\":%s,\"arch\":%s,\"cpus\":%ld}",
-             q[0], q[1], q[2], q[3], sysconf(_SC_NPROCESSORS_ONLN));
+    snprintf(buf, cap, "{\"hostname\":%s,\"os\":%s,\"release\":%s,\"arch\":%s,\"cpus\":%ld}", q[0],
+             q[1], q[2], q[3], sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* Why: a run row is committed at once (not batched), so a reader sees a run as soon as it
@@ -306,8 +434,8 @@ int store_run_begin(store *s, store_run *r, fm_err *err)
     if (!r->name)
         return fm_err_set(err, FM_EINVAL, "a run needs a name");
     if (!r->mode || (strcmp(r->mode, "live") && strcmp(r->mode, "sim")))
-        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim, not '%s'",
-                          r->name, r->mode ? r->mode : "");
+        return fm_err_set(err, FM_EINVAL, "run '%s': mode must be live or sim, not '%s'", r->name,
+                          r->mode ? r->mode : "");
     char host[1024];
     if (!r->host)
         host_info(host, sizeof host);
@@ -324,6 +452,9 @@ int store_run_begin(store *s, store_run *r, fm_err *err)
     sqlite3_bind_int64(q, 7, r->started_ns ? r->started_ns : fm_wall_ns());
     sqlite3_bind_int64(q, 8, r->ended_ns);
     bind_text(q, 9, r->status ? r->status : "running");
+    char writer[128];
+    writer_self(writer, sizeof writer);
+    bind_text(q, 10, writer);
     if ((rc = step(s, q, err, "recording run")))
         return rc;
     r->id = sqlite3_last_insert_rowid(s->db);
@@ -550,8 +681,7 @@ static void read_run(sqlite3_stmt *q, store_run *r)
 #define RUN_COLS "id,name,mode,profile,config,seed,host,started_ns,ended_ns,status"
 
 /* Why: the walk shared by store_runs_each and store_run_get. */
-static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, void *ud,
-                      fm_err *err)
+static int runs_query(store *s, const char *sql, int64_t id, store_run_cb cb, void *ud, fm_err *err)
 {
     sqlite3_stmt *q;
     int rc = query(s, sql, id, &q, err), src, cb_rc = 0;
@@ -584,8 +714,8 @@ int store_run_find(store *s, const char *name, int64_t *run_id, fm_err *err)
     int rc = store_flush(s, err);
     if (rc)
         return rc;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE name=? ORDER BY id DESC LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE name=? ORDER BY id DESC LIMIT 1", -1,
+                           &q, NULL) != SQLITE_OK)
         return db_fail(s, err, "reading");
     sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(q);

@@ -18,22 +18,23 @@
 
 #include "core/core.h"
 
-#define FM_STORE_SCHEMA_VERSION 1
+#define FM_STORE_SCHEMA_VERSION 2
 #define FM_STORE_BATCH 1000   /* rows per write transaction at most */
 #define FM_STORE_BATCH_MS 200 /* age of a write transaction at which the next write commits it */
 
 typedef struct store store;
 
 typedef struct store_run {
-    int64_t id;          /* set by store_run_begin */
+    int64_t id; /* set by store_run_begin */
     const char *name;
     const char *mode;    /* "live" or "sim" */
     const char *profile; /* lambda, gcf, managed, server, or a mix: "mixed" */
     const char *config;  /* full configuration as JSON text */
     uint64_t seed;
-    const char *host;    /* host info as JSON text; NULL fills it from uname */
+    const char *host;             /* host info as JSON text; NULL fills it from uname */
     int64_t started_ns, ended_ns; /* wall clock; ended_ns 0 while running */
-    const char *status;  /* running, done, failed, interrupted */
+    const char *status; /* running, done, failed, interrupted (ended early, or its writer is
+                           gone: store_open marks such runs, ended at their last row) */
 } store_run;
 
 /* One request as the client saw it, plus what the platform said about it. Times are ns on one
@@ -42,14 +43,16 @@ typedef struct store_request {
     int64_t run, id;
     const char *function;
     int64_t scheduled_ns, sent_ns, first_byte_ns, done_ns;
-    const char *status; /* ok, error, throttled, timeout, dropped, conn_error */
+    /* ok, error (function error), crash (the runtime exited mid-request), oom (it ran out of
+     * memory), throttled, timeout, dropped, conn_error */
+    const char *status;
     int http_code;
-    const char *error;  /* NULL when none */
+    const char *error; /* NULL when none */
     bool cold;
-    int64_t instance;   /* -1 when unknown */
+    int64_t instance; /* -1 when unknown */
     double init_ms, duration_ms, billed_ms;
     int memory_mb;
-    int batch_size;     /* inferences carried (client batch) or merged (server batch) */
+    int batch_size;         /* inferences carried (client batch) or merged (server batch) */
     const char *batch_kind; /* NULL, "client" or "server" */
 } store_request;
 
@@ -66,9 +69,9 @@ typedef struct store_instance {
 
 typedef struct store_cost {
     int64_t run;
-    const char *item;     /* "lambda.gb_s", "lambda.requests", "sagemaker.ml.m5.large" ... */
+    const char *item; /* "lambda.gb_s", "lambda.requests", "sagemaker.ml.m5.large" ... */
     double quantity;
-    const char *unit;     /* GB-s, requests, instance-hours ... */
+    const char *unit; /* GB-s, requests, instance-hours ... */
     double unit_price;
     double amount;
     const char *currency; /* USD */
@@ -85,7 +88,8 @@ typedef struct store_point {
 } store_point;
 
 /* Opens or creates the database at path (":memory:" works). An older schema is migrated; a newer
- * one is refused with FM_ESCHEMA. */
+ * one is refused with FM_ESCHEMA. Runs left `running` by a writer process that is gone (killed,
+ * or before a reboot) are marked `interrupted`, ended at the time of their last row. */
 int store_open(const char *path, store **out, fm_err *err);
 /* Commits pending writes and closes; NULL is fine. A failure to commit is logged (FM_ERROR);
  * call store_flush first to handle it. */

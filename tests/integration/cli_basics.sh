@@ -67,7 +67,7 @@ run db_json 0 "$FAASML" db "$T/new.db" --json
 [ ! -s "$T/db_json.out" ] || fail "db_json: output on an empty database"
 
 run csv_runs 0 "$FAASML" db "$T/new.db" --csv runs
-printf 'id,name,mode,profile,config,seed,host,started_ns,ended_ns,status\r\n' >"$T/runs.want"
+printf 'id,name,mode,profile,config,seed,host,started_ns,ended_ns,status,writer\r\n' >"$T/runs.want"
 cmp -s "$T/csv_runs.out" "$T/runs.want" || fail "csv_runs: $(od -c "$T/csv_runs.out" | head -3)"
 for t in requests instances costs points; do
     run "csv_$t" 0 "$FAASML" db "$T/new.db" --csv "$t"

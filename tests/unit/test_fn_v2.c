@@ -139,6 +139,25 @@ static void test_bad_json(void **state)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"parameters\":"
          "{\"binary_data_size\":4}}]}",
          "has no Inference-Header-Content-Length"},
+        /* what the protocol forbids but a lenient reader would take */
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}],"
+         "\"inputs\":[]}",
+         "duplicate member name 'inputs'"},
+        {"{\"inputs\":[{\"name\":\"x\",\"name\":\"y\",\"shape\":[1],\"datatype\":\"FP32\","
+         "\"data\":[1]}]}",
+         "duplicate member name 'name'"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP32\",\"data\":[1,-1e999]}]}",
+         "element 1 (-1e999) is out of range for FP32"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1e39]}]}",
+         "element 0 (1e39) is out of range for FP32"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[[1e999]]}]}",
+         "element 0 (1e999) is out of range for FP32"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":-1e999}]}",
+         "element 0 (-1e999) is out of range for FP32"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP64\",\"data\":[0, 2e308]}]}",
+         "element 1 (2e308) is out of range for FP64"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP16\",\"data\":[70000]}]}",
+         "element 0 (70000) is out of range for FP16"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fn_v2_request req;
@@ -408,6 +427,16 @@ static void test_json_reader(void **state)
         {"[1 2]", "expected ',' or ']'"},
         {"", "unexpected end of input"},
         {"{} {}", "unexpected data after the JSON value"},
+        {"{\"a\":1,\"b\":2,\"a\":3}", "byte 13: duplicate member name 'a'"},
+        {"{\"a\":{\"x\":1},\"b\":{\"x\":1}}", NULL}, /* the same name in two objects */
+        {"{\"k0\":0,\"k1\":0,\"k2\":0,\"k3\":0,\"k4\":0,\"k5\":0,\"k6\":0,\"k7\":0,\"k8\":0,"
+         "\"k9\":0,\"k10\":0,\"k11\":0,\"k12\":0,\"k13\":0,\"k14\":0,\"k15\":0,\"k16\":0,"
+         "\"k17\":0,\"k3\":0}",
+         "duplicate member name 'k3'"},
+        {"{\"k0\":0,\"k1\":0,\"k2\":0,\"k3\":0,\"k4\":0,\"k5\":0,\"k6\":0,\"k7\":0,\"k8\":0,"
+         "\"k9\":0,\"k10\":0,\"k11\":0,\"k12\":0,\"k13\":0,\"k14\":0,\"k15\":0,\"k16\":0,"
+         "\"k17\":0,\"k18\":0}",
+         NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fm_arena a;

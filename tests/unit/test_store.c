@@ -1,6 +1,7 @@
 /* Unit tests of store: schema and versions, batched writes read back field by field, every table's
  * round trip, run deletion, a reader beside an open write batch, CSV export parsed back as RFC
- * 4180, concurrent first opens, and a writer killed with SIGKILL mid-run. */
+ * 4180, concurrent first opens, a writer killed with SIGKILL mid-run, and its run marked
+ * interrupted by the next open. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -682,6 +683,81 @@ static void test_sigkill_writer(void **state)
     store_close(s);
 }
 
+/* ---- runs whose writer is gone ----------------------------------------------------------------
+ */
+
+/* A writer killed mid-run never ends it; the next open marks it interrupted at its last row,
+ * while a run whose writer still runs (this process), and one with no writer recorded (an older
+ * schema), stay running. */
+static void test_interrupted_run(void **state)
+{
+    fixture *f = *state;
+    int64_t last = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        store *s = NULL;
+        fm_err err;
+        if (store_open(f->path, &s, &err))
+            _exit(2);
+        store_run r = {.name = "dead", .mode = "live", .started_ns = 1000};
+        if (store_run_begin(s, &r, &err))
+            _exit(3);
+        store_request q = {.run = r.id,
+                           .id = 0,
+                           .function = "f",
+                           .scheduled_ns = 2000,
+                           .sent_ns = 2100,
+                           .first_byte_ns = 2500,
+                           .done_ns = 2600,
+                           .status = "ok",
+                           .instance = -1};
+        store_point p = {.run = r.id, .function = "f", .t_ns = 3000, .metric = "m", .value = 1};
+        store_instance i = {.run = r.id,
+                            .id = 1,
+                            .function = "f",
+                            .created_ns = 1500,
+                            .ready_ns = 1800,
+                            .stopped_ns = 0};
+        if (store_request_add(s, &q, &err) || store_point_add(s, &p, &err) ||
+            store_instance_put(s, &i, &err) || store_flush(s, &err))
+            _exit(4);
+        raise(SIGKILL);
+    }
+    last = 3000;
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* still running in the file until someone opens it */
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM runs WHERE status='running'"), 1);
+
+    store *s = open_ok(f->path);
+    int64_t alive = begin_run(s, "alive", "live");
+    store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO runs(name,mode,started_ns,ended_ns,status)"
+                                  " VALUES('legacy','live',1,0,'running')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    s = open_ok(f->path);
+    store_close(s);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM runs WHERE name='dead' AND "
+                                      "status='interrupted'"),
+                     1);
+    assert_int_equal(sql_int(f->path, "SELECT ended_ns FROM runs WHERE name='dead'"), last);
+    char q[128];
+    snprintf(q, sizeof q, "SELECT count(*) FROM runs WHERE id=%lld AND status='running'",
+             (long long)alive);
+    assert_int_equal(sql_int(f->path, q), 1);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM runs WHERE name='legacy' AND "
+                                      "status='running'"),
+                     1);
+}
+
 /* ---- CSV --------------------------------------------------------------------------------------
  */
 
@@ -909,6 +985,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_during_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_round_trip, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

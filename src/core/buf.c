@@ -1,13 +1,14 @@
-/* Byte buffers for response bodies, and base64 (Lambda events carry images as base64). */
-#include "fn/fn.h"
+/* The growable byte buffer every encoder, body and message writes through. */
+#include "core/core.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Why: grows geometrically so that encoding a large tensor stays linear. */
-static int buf_reserve(fn_buf *b, size_t extra)
+static int buf_reserve(fm_buf *b, size_t extra)
 {
     if (extra > SIZE_MAX / 2 - b->len)
         return FM_ENOMEM;
@@ -26,7 +27,7 @@ static int buf_reserve(fn_buf *b, size_t extra)
 }
 
 /* Why: the one primitive every encoder writes through; keeps the text NUL-terminated. */
-int fn_buf_append(fn_buf *b, const void *data, size_t n)
+int fm_buf_append(fm_buf *b, const void *data, size_t n)
 {
     if (buf_reserve(b, n))
         return FM_ENOMEM;
@@ -37,13 +38,13 @@ int fn_buf_append(fn_buf *b, const void *data, size_t n)
     return 0;
 }
 
-int fn_buf_puts(fn_buf *b, const char *s)
+int fm_buf_puts(fm_buf *b, const char *s)
 {
-    return fn_buf_append(b, s, strlen(s));
+    return fm_buf_append(b, s, strlen(s));
 }
 
 /* Why: numbers and small fragments; formats in place without a temporary. */
-int fn_buf_printf(fn_buf *b, const char *fmt, ...)
+int fm_buf_printf(fm_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,7 +54,7 @@ int fn_buf_printf(fn_buf *b, const char *fmt, ...)
     if (n < 0)
         return FM_EINVAL;
     if ((size_t)n < sizeof tmp)
-        return fn_buf_append(b, tmp, (size_t)n);
+        return fm_buf_append(b, tmp, (size_t)n);
     if (buf_reserve(b, (size_t)n))
         return FM_ENOMEM;
     va_start(ap, fmt);
@@ -64,7 +65,7 @@ int fn_buf_printf(fn_buf *b, const char *fmt, ...)
 }
 
 /* Why: names and messages come from requests; they must be escaped, never pasted. */
-int fn_buf_json_str(fn_buf *b, const char *s)
+int fm_buf_json_str(fm_buf *b, const char *s)
 {
     size_t need = fm_json_quote(NULL, 0, s);
     if (buf_reserve(b, need))
@@ -74,10 +75,21 @@ int fn_buf_json_str(fn_buf *b, const char *s)
     return 0;
 }
 
-void fn_buf_release(fn_buf *b)
+/* Why: a caller that keeps the bytes (a reply body, a message) takes them without a copy. */
+char *fm_buf_take(fm_buf *b)
+{
+    if (!b->p && buf_reserve(b, 0))
+        return NULL;
+    char *p = b->p;
+    p[b->len] = '\0';
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void fm_buf_release(fm_buf *b)
 {
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
 }
-
