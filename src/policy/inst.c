@@ -24,6 +24,8 @@ void pi_list_push_front(policy_fn *fn, int32_t list, int32_t slot)
     pi_list *l = &fn->lists[list];
     pi_inst *i = &fn->inst[slot];
     assert(i->list == PI_LIST_NONE);
+    if (fn->pool && list == PI_LIST_AVAIL0)
+        fn->pool->idle_mb += fn->cfg.fn.memory_mb; /* on-demand, nothing in flight */
     i->list = list;
     i->prev = PI_NIL;
     i->next = l->head;
@@ -59,6 +61,8 @@ void pi_list_remove(policy_fn *fn, int32_t slot)
     if (i->list == PI_LIST_NONE)
         return;
     pi_list *l = &fn->lists[i->list];
+    if (fn->pool && i->list == PI_LIST_AVAIL0)
+        fn->pool->idle_mb -= fn->cfg.fn.memory_mb;
     if (i->prev != PI_NIL)
         fn->inst[i->prev].next = i->next;
     else

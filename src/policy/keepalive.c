@@ -331,10 +331,20 @@ static bool gd_evict_one(policy_fn *fn)
     return true;
 }
 
+/* Why the first test: when even every idle instance of the pool would not make room (the busy
+ * ones alone fill the budget), evicting them gains nothing, so none is evicted and the start goes
+ * ahead over budget, counted (FaasCache would drop the request; faasml's callers never lose
+ * one to memory). */
 static void gd_before_start(policy_fn *fn)
 {
     policy_pool *p = fn->pool;
     int64_t need = fn->cfg.fn.memory_mb;
+    if (p->used_mb + need <= p->budget_mb)
+        return;
+    if (p->used_mb - p->idle_mb + need > p->budget_mb) {
+        fn->st.over_budget++;
+        return;
+    }
     while (p->used_mb + need > p->budget_mb)
         if (!gd_evict_one(fn)) {
             fn->st.over_budget++;
@@ -409,6 +419,8 @@ static void pool_leave(policy_fn *fn)
         if (p->pending[m] == fn)
             p->pending[m--] = p->pending[--p->npending];
     p->used_mb -= fn->live_mb;
+    if (fn->lists)
+        p->idle_mb -= (int64_t)fn->lists[PI_LIST_AVAIL0].len * fn->cfg.fn.memory_mb;
     fn->live_mb = 0;
     if (fn->pool_private)
         policy_pool_free(p);

@@ -81,6 +81,7 @@ typedef struct pi_ka_vt pi_ka_vt;
 struct policy_pool {
     int64_t budget_mb;
     int64_t used_mb;     /* memory of member instances not stopping */
+    int64_t idle_mb;     /* of which on members' idle lists (what eviction can free) */
     double clock;        /* priority of the last eviction (greedy-dual's L) */
     policy_fn **members; /* capacity cap */
     int32_t n, cap;
