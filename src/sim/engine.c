@@ -102,6 +102,7 @@ typedef struct engine {
     bool deploying;      /* inside the DEPLOY call: starts are instances provisioned beforehand */
     policy_pool **pools; /* greedy-dual memory pools, one per distinct budget */
     int32_t *pool_mb;    /* their budgets */
+    int arrivals_open;   /* functions whose arrivals are not over (O(1) end test per event) */
     int npools;
     fm_err *err;
     int rc;
@@ -650,6 +651,8 @@ static void next_arrival(engine *e, uint32_t fi)
         more = load_arrival_next(f->arr, &t);
     }
     if (!more) {
+        if (!f->arrivals_done)
+            e->arrivals_open--;
         f->arrivals_done = true;
         return;
     }
@@ -823,6 +826,7 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
                 .maxbatch = 1,
                 .err = err,
                 .series_step = o->series_step_ns > 0 ? o->series_step_ns : 1000000000};
+    e.arrivals_open = nfn;
     fm_rng_seed(&e.rng, o->seed);
     out->nfn = nfn;
     out->fn = calloc((size_t)nfn, sizeof *out->fn);
@@ -865,10 +869,7 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
     while (!e.rc) {
         if (o->stop && *o->stop)
             break;
-        bool arrivals_left = false;
-        for (int i = 0; i < nfn; i++)
-            arrivals_left |= !e.fns[i].arrivals_done;
-        if (!arrivals_left && e.live_reqs == 0)
+        if (e.arrivals_open == 0 && e.live_reqs == 0)
             break;
         int64_t tps = ps_next_ns(&e);
         int64_t tev = e.evq.n ? e.evq.v[0].t : INT64_MAX;

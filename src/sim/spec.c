@@ -162,6 +162,15 @@ static int read_trace(sim_spec *s, const fm_yaml *y, const fm_ynode *n, const ch
         /* the app's memory, within what the profile sells */
         int mb = (int)(tf->memory_mb + 0.999);
         f->policy.fn.memory_mb = mb < 128 ? 128 : mb > 10240 ? 10240 : mb;
+        /* every instance is started by an invocation (or one pre-warm): a function never needs
+         * more slots than that, and the policy allocates them all up front */
+        uint64_t need = 0;
+        for (int64_t m = 0; m < minutes; m++)
+            need += tf->counts[m];
+        if ((uint64_t)f->policy.inst.max > need + 2)
+            f->policy.inst.max = (int32_t)(need + 2);
+        if (f->policy.inst.provisioned > f->policy.inst.max)
+            f->policy.inst.max = f->policy.inst.provisioned;
         if ((rc = policy_config_validate(&f->policy, err)))
             return fm_yaml_error(y, n, err, rc, "trace function at %s_inv.csv:%d: %s", prefix,
                                  tf->line, err->msg);
