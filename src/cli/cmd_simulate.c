@@ -280,6 +280,18 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail("simulate", 1, "%s", err.msg);
     }
     o.db = db;
+    /* invocations are billed on the catalogue, as the analyzer prices them (granularity, INIT) */
+    cost_catalog *prices = NULL;
+    char pfound[4096];
+    const char *ppath = getenv("FAASML_PRICES");
+    if (!ppath)
+        ppath = fm_data_file("prices.yaml", pfound, sizeof pfound);
+    if (ppath && cost_catalog_load(ppath, &prices, &err)) {
+        fprintf(stderr, "faasml simulate: warning: %s; billing without a catalogue\n", err.msg);
+        fm_err_clear(&err);
+        prices = NULL;
+    }
+    o.prices = prices;
     char *cfg = sim_spec_config_json(&sp, &o);
     o.config_json = cfg;
     int64_t live_id = 0, *sched = NULL;
@@ -299,6 +311,7 @@ int cmd_simulate(int argc, char **argv)
         if (rc) {
             free(cfg);
             store_close(db);
+            cost_catalog_free(prices);
             sim_spec_release(&sp);
             return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
         }
@@ -310,6 +323,7 @@ int cmd_simulate(int argc, char **argv)
         rc = run_variants(&sp, &o, variant, json, per_fn, &err);
         free(cfg);
         store_close(db);
+        cost_catalog_free(prices);
         sim_spec_release(&sp);
         if (rc)
             return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
@@ -331,6 +345,7 @@ int cmd_simulate(int argc, char **argv)
     free(cfg);
     sim_result_release(&r);
     store_close(db);
+    cost_catalog_free(prices);
     sim_spec_release(&sp);
     if (rc)
         return cli_fail("simulate", 1, "%s", err.msg);

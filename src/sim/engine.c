@@ -2,6 +2,8 @@
 #include "heap.h"
 #include "sim.h"
 
+#include "cost/cost.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@ typedef struct job {
     uint32_t n;   /* requests */
     uint32_t items;
     uint64_t *reqs; /* n request ids, a block of maxbatch ids owned by the job slot */
+    double init_ms; /* a cold dispatch: the INIT it waited for (billed where the offer does) */
+    bool provisioned;
     int next_free;
 } job;
 
@@ -68,6 +72,7 @@ typedef struct fnstate {
     double demand;
     int mem_key;               /* memory size whose calibration serves this function's instances */
     sim_dist overhead;         /* latency a client sees beyond the function's execution */
+    const cost_offer *offer;   /* what its invocations are billed on; NULL: see sim_opts.prices */
     policy_instance_id *stops; /* STOP actions to answer with STOPPED */
     int nstops;
     policy_instance_id *readies; /* instances started at DEPLOY: READY at once */
@@ -444,6 +449,8 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
     if (cold)
         for (int p = 0; p < SIM_PHASE__COUNT; p++)
             init_ms += in->phase_ms[p];
+    jb->init_ms = init_ms;
+    jb->provisioned = in->provisioned;
     for (uint32_t i = 0; i < a->n; i++) {
         uint64_t id = a->requests[i];
         jb->reqs[i] = id;
@@ -470,9 +477,17 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
  * completed or timed out; the result is shared by its requests. */
 static double bill(engine *e, fnstate *f, const job *jb)
 {
-    int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
     int64_t dur = e->now - jb->start_ns;
-    double billed_ms = (double)(((dur + gran - 1) / gran) * gran) / 1e6;
+    double billed_ms;
+    if (f->offer) { /* the one billing function, the analyzer's too */
+        cost_one c;
+        cost_invocation_bill(f->offer, (double)dur / 1e6, jb->init_ms, f->mem_key, jb->provisioned,
+                             &c);
+        billed_ms = c.billed_ms;
+    } else {
+        int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
+        billed_ms = (double)(((dur + gran - 1) / gran) * gran) / 1e6;
+    }
     f->res->billed_ms_total += billed_ms;
     f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
     return billed_ms;
@@ -778,6 +793,16 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     if (per_memory && share < f->demand)
         f->demand = share;
     f->overhead = (sim_dist){.kind = SIM_DIST_CONST};
+    if (e->o->prices &&
+        (s->policy.profile == POLICY_PROFILE_LAMBDA || s->policy.profile == POLICY_PROFILE_GCF)) {
+        cost_profile cp = s->policy.profile == POLICY_PROFILE_GCF ? COST_GCF : COST_LAMBDA;
+        const char *snap = e->o->snapshot ? e->o->snapshot : "current";
+        f->offer = cost_offer_default(e->o->prices, snap, cp, NULL);
+        if (!f->offer)
+            return fm_err_set(err, FM_ENOTFOUND,
+                              "function '%s': no default %s entry in price snapshot '%s'", s->name,
+                              cost_profile_name(cp), snap);
+    }
     if (e->o->calib)
         sim_calib_overhead(e->o->calib, &s->key, &f->overhead); /* none: 0 */
     if (s->cold_const) {

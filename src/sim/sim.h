@@ -140,6 +140,12 @@ typedef struct sim_opts {
     int64_t client_timeout_ns; /* a request still waiting for a worker this long after it
                                   arrived gives up (CANCEL, recorded as a 504); 0: never */
     volatile int *stop;        /* set to end the run early */
+    /* the price catalogue invocations are billed on (cost_invocation_bill: granularity and INIT
+     * billing from the profile's default entry of `snapshot`, "current" when NULL); NULL: the
+     * execution time rounded to the policy's fn.billing_granularity, without INIT (callers that
+     * carry no catalogue, such as the planner's search) */
+    const struct cost_catalog *prices;
+    const char *snapshot;
 } sim_opts;
 
 typedef struct sim_fn_result {
