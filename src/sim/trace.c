@@ -188,7 +188,8 @@ static int read_run(const char *buf, size_t len, const char *name, tr_key **keys
         (*keys)[*n] = (tr_key){l->f[0], l->len[0], *n};
         ++*n;
     }
-    qsort(*keys, (size_t)*n, sizeof **keys, key_cmp);
+    if (*n > 0)
+        qsort(*keys, (size_t)*n, sizeof **keys, key_cmp);
 out:
     free(l);
     if (rc) {
@@ -251,7 +252,8 @@ static int read_mem(const char *buf, size_t len, const char *name, tr_key **keys
         (*keys)[*n] = (tr_key){l->f[0], l->len[0], *n};
         ++*n;
     }
-    qsort(*keys, (size_t)*n, sizeof **keys, key_cmp);
+    if (*n > 0)
+        qsort(*keys, (size_t)*n, sizeof **keys, key_cmp);
 out:
     free(l);
     if (rc) {
