@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         p = z + 1;
     }
-    sim_trace_files f = {part[0], len[0], "inv.csv", part[1], len[1], "run.csv",
-                         part[2], len[2], "mem.csv"};
+    sim_trace_files f = {part[0],   len[0],  "inv.csv", part[1],  len[1],
+                         "run.csv", part[2], len[2],    "mem.csv"};
     sim_trace t;
     fm_err err = {0};
     if (sim_trace_parse(&f, 0, &t, &err) != 0) {
