@@ -526,13 +526,11 @@ static const cost_offer *own_offer(an_run *run, const cost_catalog *cat, const c
         return o;
     }
     if (prof == COST_LAMBDA || prof == COST_GCF) {
-        id = prof == COST_GCF                                                   ? "gcf-gen1"
-             : arch && (strcmp(arch, "arm64") == 0 || strcmp(arch, "arm") == 0) ? "aws-lambda-arm"
-                                                                                : "aws-lambda-x86";
-        const cost_offer *o = cost_offer_find(cat, snap, id);
+        const cost_offer *o = cost_offer_default(cat, snap, prof, arch);
         if (!o)
-            snprintf(run->own_why, sizeof run->own_why, "no price: no entry '%s' in snapshot '%s'",
-                     id, snap);
+            snprintf(run->own_why, sizeof run->own_why,
+                     "no price: no default %s entry in snapshot '%s'", cost_profile_name(prof),
+                     snap);
         return o;
     }
     if (!type) {

@@ -10,7 +10,11 @@
 #include <string.h>
 
 static volatile int stop_flag;
-static void on_signal(int sig) { (void)sig; stop_flag = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 
 static int parse_host(const char *s, sim_host *h)
 {
@@ -45,13 +49,13 @@ static int parse_record(const char *s, sim_opts *o)
 static void print_table(const sim_spec *sp, const sim_result *r)
 {
     printf("%-16s %-8s %10s %8s %8s %8s %9s %9s %9s %7s %6s %12s\n", "function", "profile",
-           "requests", "ok%", "throttl", "rejected", "p50_ms", "p99_ms", "mean_ms", "cold",
-           "peak", "GB-s");
+           "requests", "ok%", "throttl", "rejected", "p50_ms", "p99_ms", "mean_ms", "cold", "peak",
+           "GB-s");
     for (int i = 0; i < r->nfn; i++) {
         const sim_fn_result *f = &r->fn[i];
         double sr = f->arrivals ? 100.0 * (double)f->ok / (double)f->arrivals : 0;
-        printf("%-16s %-8s %10" PRIu64 " %8.2f %8" PRIu64 " %8" PRIu64 " %9.2f %9.2f %9.2f %7" PRIu64
-               " %6d %12.2f\n",
+        printf("%-16s %-8s %10" PRIu64 " %8.2f %8" PRIu64 " %8" PRIu64
+               " %9.2f %9.2f %9.2f %7" PRIu64 " %6d %12.2f\n",
                sp->fns[i].name, policy_profile_name(sp->fns[i].policy.profile), f->arrivals, sr,
                f->throttled, f->rejected + f->timeouts + f->failed,
                (double)fm_hist_quantile(f->latency, 0.5) / 1e6,
@@ -78,13 +82,72 @@ static void print_json(const sim_spec *sp, const sim_result *r)
                ",\"peak_instances\":%d,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"mean_ms\":%.4f,"
                "\"gb_s\":%.6f,\"billed_ms\":%.3f,\"instance_s\":%.3f,\"busy_s\":%.3f}",
                i ? "," : "", name, policy_profile_name(sp->fns[i].policy.profile), f->arrivals,
-               f->ok, f->throttled, f->rejected, f->timeouts, f->cold_starts,
-               f->instances_started, f->peak_instances,
-               (double)fm_hist_quantile(f->latency, 0.5) / 1e6,
+               f->ok, f->throttled, f->rejected, f->timeouts, f->cold_starts, f->instances_started,
+               f->peak_instances, (double)fm_hist_quantile(f->latency, 0.5) / 1e6,
                (double)fm_hist_quantile(f->latency, 0.99) / 1e6, fm_hist_mean(f->latency) / 1e6,
                f->gb_s, f->billed_ms_total, f->instance_s, f->busy_s);
     }
     printf("]}\n");
+}
+
+/* One row of the keep-alive comparison (a variant, or a trace run without variants). */
+static void print_summary(const char *variant, const sim_result *r, bool json, bool first)
+{
+    sim_keepalive_summary ks;
+    sim_keepalive_summarize(r, &ks);
+    if (json) {
+        char name[256];
+        fm_json_quote(name, sizeof name, variant);
+        printf("%s{\"variant\":%s,\"run_id\":%" PRId64 ",\"invocations\":%" PRIu64
+               ",\"cold_starts\":%" PRIu64 ",\"cold_pct\":%.6f,\"cold_pct_p75_fn\":%.6f,"
+               "\"wasted_gb_s\":%.3f,\"instances_started\":%" PRIu64 ",\"wall_s\":%.6f}",
+               first ? "" : ",", name, r->run_id, ks.invocations, ks.cold_starts, ks.cold_pct,
+               ks.cold_pct_p75_fn, ks.wasted_gb_s, ks.instances_started, r->wall_s);
+        return;
+    }
+    if (first)
+        printf("%-20s %12s %10s %8s %12s %14s %10s %8s\n", "variant", "invocations", "cold",
+               "cold%", "p75fn_cold%", "wasted_GB-s", "starts", "wall_s");
+    printf("%-20s %12" PRIu64 " %10" PRIu64 " %8.3f %12.3f %14.1f %10" PRIu64 " %8.2f\n", variant,
+           ks.invocations, ks.cold_starts, ks.cold_pct, ks.cold_pct_p75_fn, ks.wasted_gb_s,
+           ks.instances_started, r->wall_s);
+}
+
+/* Why: the variants of a spec (keep-alive policies, say) are the same functions and arrivals
+ * under different policy overrides, so each runs with the same seed and they compare row by row. */
+static int run_variants(sim_spec *sp, sim_opts *o, const char *only, bool json, bool per_fn,
+                        fm_err *err)
+{
+    int rc = 0;
+    bool first = true;
+    char rn[300];
+    const char *base_name = o->run_name;
+    if (json)
+        printf("{\"simulation\":\"%s\",\"variants\":[", sp->name ? sp->name : "sim");
+    int nv = sp->nvariants > 0 ? sp->nvariants : 1;
+    for (int v = 0; v < nv && !rc && !stop_flag; v++) {
+        const char *vn = sp->nvariants > 0 ? sp->variants[v].name : "base";
+        if (only && strcmp(only, vn) != 0)
+            continue;
+        if ((rc = sim_spec_use_variant(sp, sp->nvariants > 0 ? v : -1, err)))
+            break;
+        snprintf(rn, sizeof rn, "%s/%s", base_name, vn);
+        o->run_name = rn;
+        sim_result r;
+        if (!(rc = sim_run(sp->fns, sp->nfn, o, &r, err))) {
+            print_summary(vn, &r, json, first);
+            first = false;
+            if (per_fn && !json)
+                print_table(sp, &r);
+        }
+        sim_result_release(&r);
+    }
+    if (json)
+        printf("]}\n");
+    if (!rc && first)
+        rc = fm_err_set(err, FM_EINVAL, "no variant named '%s'", only ? only : "?");
+    o->run_name = base_name;
+    return rc;
 }
 
 static int resolve_run(store *db, const char *s, int64_t *id, fm_err *err)
@@ -131,8 +194,10 @@ static int compare_runs(store *db, int64_t live_id, int64_t sim_id, fm_err *err)
         rc = analyze_run(db, sim_id, &ao, &s, err);
     if (!rc) {
         printf("%-22s %22s %22s %12s\n", "metric", "live", "simulated", "sim vs live");
-        cmp_row("p50 latency (ms)", l->total.latency_q[AN_P50].est, s->total.latency_q[AN_P50].est, 2);
-        cmp_row("p99 latency (ms)", l->total.latency_q[AN_P99].est, s->total.latency_q[AN_P99].est, 2);
+        cmp_row("p50 latency (ms)", l->total.latency_q[AN_P50].est, s->total.latency_q[AN_P50].est,
+                2);
+        cmp_row("p99 latency (ms)", l->total.latency_q[AN_P99].est, s->total.latency_q[AN_P99].est,
+                2);
         cmp_row("mean latency (ms)", l->total.latency_mean.est, s->total.latency_mean.est, 2);
         cmp_row("success ratio", l->total.success_ratio.est, s->total.success_ratio.est, 4);
         cmp_row("cold starts", (an_num){(double)l->total.cold_starts, NULL},
@@ -153,9 +218,9 @@ static int compare_runs(store *db, int64_t live_id, int64_t sim_id, fm_err *err)
 int cmd_simulate(int argc, char **argv)
 {
     const char *db_path = NULL, *host = NULL, *record = "all", *name = NULL;
-    const char *against = NULL;
+    const char *against = NULL, *variant = NULL;
     int64_t seed = -1, series_ms = 1000;
-    bool json = false;
+    bool json = false, per_fn = false;
     const cli_opt opts[] = {
         {"db", 0, CLI_OPT_STR, &db_path, "PATH", "record the run in this results database"},
         {"name", 0, CLI_OPT_STR, &name, "NAME", "run name (default: the spec's name)"},
@@ -169,14 +234,23 @@ int cmd_simulate(int argc, char **argv)
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output"},
         {"against", 0, CLI_OPT_STR, &against, "RUN",
          "replay the arrival schedule of recorded run RUN (id or name, needs --db) and compare"},
+        {"per-function", 0, CLI_OPT_FLAG, &per_fn, NULL,
+         "with variants or a trace: also print each function's row"},
+        {"variant", 0, CLI_OPT_STR, &variant, "NAME",
+         "run only this variant of the spec's `variants:` (default: each in turn)"},
         {0},
     };
     const cli_spec spec = {
-        "simulate", "SPEC.yaml [options]",
+        "simulate",
+        "SPEC.yaml [options]",
         "Runs the functions of a simulation spec through the platform policies (the same code the "
         "live platform runs) on a virtual clock, with service and cold-start times sampled from "
-        "calibration files. See docs/simulator.md.",
-        opts, 1, 1};
+        "calibration files, or a production trace's functions (`trace:`). A spec with "
+        "`variants:` runs once per variant and prints the keep-alive comparison (cold starts, "
+        "75th-percentile function, wasted GB-s). See docs/simulator.md.",
+        opts,
+        1,
+        1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -186,8 +260,11 @@ int cmd_simulate(int argc, char **argv)
      * as bench and plan do */
     if ((rc = sim_spec_load(argv[0], &sp, &err)))
         return cli_fail("simulate", rc == FM_ENOMEM ? 1 : 2, "%s", err.msg);
-    sim_opts o = {.host = sp.host, .seed = seed >= 0 ? (uint64_t)seed : sp.seed,
-                  .calib = sp.calib, .run_name = name ? name : sp.name, .stop = &stop_flag,
+    sim_opts o = {.host = sp.host,
+                  .seed = seed >= 0 ? (uint64_t)seed : sp.seed,
+                  .calib = sp.calib,
+                  .run_name = name ? name : sp.name,
+                  .stop = &stop_flag,
                   .series_step_ns = series_ms * 1000000};
     if (host && parse_host(host, &o.host)) {
         sim_spec_release(&sp);
@@ -203,6 +280,18 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail("simulate", 1, "%s", err.msg);
     }
     o.db = db;
+    /* invocations are billed on the catalogue, as the analyzer prices them (granularity, INIT) */
+    cost_catalog *prices = NULL;
+    char pfound[4096];
+    const char *ppath = getenv("FAASML_PRICES");
+    if (!ppath)
+        ppath = fm_data_file("prices.yaml", pfound, sizeof pfound);
+    if (ppath && cost_catalog_load(ppath, &prices, &err)) {
+        fprintf(stderr, "faasml simulate: warning: %s; billing without a catalogue\n", err.msg);
+        fm_err_clear(&err);
+        prices = NULL;
+    }
+    o.prices = prices;
     char *cfg = sim_spec_config_json(&sp, &o);
     o.config_json = cfg;
     int64_t live_id = 0, *sched = NULL;
@@ -222,13 +311,24 @@ int cmd_simulate(int argc, char **argv)
         if (rc) {
             free(cfg);
             store_close(db);
+            cost_catalog_free(prices);
             sim_spec_release(&sp);
             return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
         }
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    sim_result r;
+    sim_result r = {0};
+    if ((sp.nvariants > 0 || sp.trace.n > 0 || variant) && !against) {
+        rc = run_variants(&sp, &o, variant, json, per_fn, &err);
+        free(cfg);
+        store_close(db);
+        cost_catalog_free(prices);
+        sim_spec_release(&sp);
+        if (rc)
+            return cli_fail("simulate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
+        return stop_flag ? 1 : 0;
+    }
     rc = sim_run(sp.fns, sp.nfn, &o, &r, &err);
     if (!rc) {
         if (json)
@@ -236,8 +336,8 @@ int cmd_simulate(int argc, char **argv)
         else
             print_table(&sp, &r);
         if (against) {
-            printf("\nreplay of run %lld against the simulation (run %lld):\n",
-                   (long long)live_id, (long long)r.run_id);
+            printf("\nreplay of run %lld against the simulation (run %lld):\n", (long long)live_id,
+                   (long long)r.run_id);
             rc = compare_runs(db, live_id, r.run_id, &err);
         }
     }
@@ -245,6 +345,7 @@ int cmd_simulate(int argc, char **argv)
     free(cfg);
     sim_result_release(&r);
     store_close(db);
+    cost_catalog_free(prices);
     sim_spec_release(&sp);
     if (rc)
         return cli_fail("simulate", 1, "%s", err.msg);

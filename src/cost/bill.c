@@ -62,8 +62,53 @@ static double billed_ms(const cost_offer *o, const cost_invocation *v, bool own)
         return v->billed_ms;
     if (v->duration_ms <= 0)
         return 0;
-    double ms = v->duration_ms + (o->bills_init && v->init_ms > 0 ? v->init_ms : 0);
-    return round_up(ms, o->granularity_ms) * (v->share > 0 ? v->share : 1);
+    return cost_invocation_billed_ms(o, v->duration_ms, v->init_ms, v->share);
+}
+
+double cost_invocation_billed_ms(const cost_offer *o, double duration_ms, double init_ms,
+                                 double share)
+{
+    double ms = duration_ms + (o->bills_init && init_ms > 0 ? init_ms : 0);
+    return round_up(ms, o->granularity_ms) * (share > 0 ? share : 1);
+}
+
+/* Why the same items as bill_per_invocation: a simulated invocation and a re-priced recorded
+ * one must come to the same dollars. */
+void cost_invocation_bill(const cost_offer *o, double duration_ms, double init_ms, int memory_mb,
+                          bool provisioned, cost_one *out)
+{
+    memset(out, 0, sizeof *out);
+    out->billed_ms = duration_ms > 0 ? cost_invocation_billed_ms(o, duration_ms, init_ms, 1) : 0;
+    double gb = memory_mb / 1024.0, s = out->billed_ms / 1000.0;
+    out->gb_s = gb * s;
+    const cost_price *req = &o->price[COST_REQUEST];
+    out->priced = o->profile == COST_LAMBDA || o->profile == COST_GCF;
+    double usd = req->set ? req->usd : 0;
+    if (o->profile == COST_GCF) {
+        double ghz;
+        if (!cost_gcf_ghz(o, memory_mb, &ghz) || !o->price[COST_GB_S].set ||
+            !o->price[COST_GHZ_S].set)
+            out->priced = false;
+        else
+            usd += out->gb_s * o->price[COST_GB_S].usd + ghz * s * o->price[COST_GHZ_S].usd;
+    } else {
+        const cost_price *p = &o->price[provisioned ? COST_PC_DURATION_GB_S : COST_GB_S];
+        if (!p->set)
+            out->priced = false;
+        else
+            usd += out->gb_s * p->usd;
+    }
+    out->usd = out->priced ? usd : 0;
+}
+
+const cost_offer *cost_offer_default(const cost_catalog *c, const char *snap, cost_profile p,
+                                     const char *arch)
+{
+    const char *id = p == COST_GCF ? "gcf-gen1"
+                     : arch && (strcmp(arch, "arm64") == 0 || strcmp(arch, "arm") == 0)
+                         ? "aws-lambda-arm"
+                         : "aws-lambda-x86";
+    return p == COST_LAMBDA || p == COST_GCF ? cost_offer_find(c, snap, id) : NULL;
 }
 
 /* Why one function for lambda and gcf: both bill each invocation's rounded duration times its

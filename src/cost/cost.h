@@ -60,12 +60,12 @@ typedef struct cost_price {
 typedef struct cost_offer {
     const char *id, *snapshot, *name;
     cost_profile profile;
-    const char *arch;                   /* lambda: x86 or arm64; NULL otherwise */
-    const char *instance_type;          /* managed/server */
-    int gpus;                           /* accelerators per instance (priced by accelerator_hour) */
-    double granularity_ms;              /* lambda/gcf: duration rounding */
-    bool bills_init; /* lambda: the INIT phase of a cold start is billed as duration */
-    double pc_granularity_s;            /* lambda: PC time rounding (0: none) */
+    const char *arch;          /* lambda: x86 or arm64; NULL otherwise */
+    const char *instance_type; /* managed/server */
+    int gpus;                  /* accelerators per instance (priced by accelerator_hour) */
+    double granularity_ms;     /* lambda/gcf: duration rounding */
+    bool bills_init;           /* lambda: the INIT phase of a cold start is billed as duration */
+    double pc_granularity_s;   /* lambda: PC time rounding (0: none) */
     double granularity_s, min_billed_s; /* managed/server: per-instance rounding and minimum */
     const char *source, *date;
     cost_price price[COST__ITEMS];
@@ -150,6 +150,32 @@ bool cost_offer_applies(const cost_offer *o, const cost_usage *u);
  * where present; otherwise durations are re-rounded to the offer's granularity. Always returns a
  * result: priced, or not priced with the reason in words. */
 void cost_bill(const cost_offer *o, const cost_usage *u, bool own, cost_result *out);
+
+/* ---- one invocation ---------------------------------------------------------------------------
+ * The one place an invocation's bill is computed, for the simulator as it runs and for the
+ * analyzer re-pricing a recorded run: execution time plus INIT where the offer bills it
+ * (bills_init), rounded up to the offer's granularity_ms (the catalogue is the only source of
+ * the step), times the request's share of a server-side batch (0 means 1). */
+double cost_invocation_billed_ms(const cost_offer *o, double duration_ms, double init_ms,
+                                 double share);
+
+typedef struct cost_one {
+    double billed_ms; /* cost_invocation_billed_ms */
+    double gb_s;      /* billed_ms x memory */
+    double usd;       /* duration (on-demand, provisioned or GCF GB + GHz) + the request fee;
+                         0 with priced false when the offer lacks a price it needs */
+    bool priced;
+} cost_one;
+
+/* Bills one invocation of a per-invocation offer (lambda, gcf) from its (duration, init, memory,
+ * provisioned). */
+void cost_invocation_bill(const cost_offer *o, double duration_ms, double init_ms, int memory_mb,
+                          bool provisioned, cost_one *out);
+
+/* The catalogue entry a lambda or gcf run is billed on when it names none: aws-lambda-x86 (or
+ * -arm for arch arm64/arm), gcf-gen1, in snapshot snap; NULL when absent. */
+const cost_offer *cost_offer_default(const cost_catalog *c, const char *snap, cost_profile p,
+                                     const char *arch);
 
 /* GHz of the GCF tier that a memory size gets (the smallest tier >= memory); false when none. */
 bool cost_gcf_ghz(const cost_offer *o, int memory_mb, double *ghz);

@@ -3,6 +3,8 @@
 #include "core/http.h"
 #include "plan.h"
 
+#include "cost/cost.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -438,8 +440,21 @@ static int run_sim(const plan_spec *s, const plan_run *r, store *db, int64_t *ru
                   .record = SIM_RECORD_ALL,
                   .stop = stop,
                   .client_timeout_ns = s->client_timeout_ns};
+    /* bill simulated invocations on the catalogue, as the analyzer prices them (INIT included
+     * where the offer bills it); without a catalogue the simulator rounds execution time only */
+    cost_catalog *prices = NULL;
+    char pfound[4096];
+    const char *ppath = getenv("FAASML_PRICES");
+    if (!ppath)
+        ppath = fm_data_file("prices.yaml", pfound, sizeof pfound);
+    if (ppath && cost_catalog_load(ppath, &prices, err)) {
+        fm_err_clear(err);
+        prices = NULL;
+    }
+    o.prices = prices;
     sim_result res;
     rc = sim_run(&f, 1, &o, &res, err);
+    cost_catalog_free(prices);
     free(cfg);
     if (!rc) {
         const sim_fn_result *fr = &res.fn[0];

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum key_type { K_I32, K_DUR, K_DBL, K_BOOL, K_STR, K_COLD, K_SCALING } key_type;
+typedef enum key_type { K_I32, K_DUR, K_DBL, K_BOOL, K_STR, K_COLD, K_SCALING, K_KEEP } key_type;
 
 typedef struct key_def {
     const char *sec, *key;
@@ -33,6 +33,7 @@ static const key_def keys[] = {
     {"inst", "workers", K_I32, F(inst.workers), 1, PI_MAX_WORKERS},
     {"inst", "provisioned", K_I32, F(inst.provisioned), 0, 1e6},
     {"inst", "keep_alive", K_DUR, F(inst.keep_alive_ns), 0, DMAX},
+    {"inst", "keep_alive_policy", K_KEEP, F(inst.keep_alive_policy), 0, 0},
     {"inst", "provision_delay", K_DUR, F(inst.provision_delay_ns), 0, DMAX},
     {"inst", "retry", K_DUR, F(inst.retry_ns), 0, DMAX},
     {"inst", "cold_wait", K_COLD, F(inst.cold_wait), 0, 0},
@@ -57,10 +58,21 @@ static const key_def keys[] = {
     {"scale", "in_ratio", K_DBL, F(scale.in_ratio), 0, 1},
     {"scale", "out_cooldown", K_DUR, F(scale.out_cooldown_ns), 0, DMAX},
     {"scale", "in_cooldown", K_DUR, F(scale.in_cooldown_ns), 0, DMAX},
+    {"histogram", "bin", K_DUR, F(histogram.bin_ns), 1e6, DMAX}, /* >= 1 ms */
+    {"histogram", "range", K_DUR, F(histogram.range_ns), 1e6, DMAX},
+    {"histogram", "head_pct", K_DBL, F(histogram.head_pct), 0, 100},
+    {"histogram", "tail_pct", K_DBL, F(histogram.tail_pct), 0, 100},
+    {"histogram", "margin", K_DBL, F(histogram.margin), 0, 0.99},
+    {"histogram", "cv_min", K_DBL, F(histogram.cv_min), 0, 1e6},
+    {"histogram", "oob_max", K_DBL, F(histogram.oob_max), 0, 1},
+    {"histogram", "forecast_margin", K_DBL, F(histogram.forecast_margin), 0, 0.99},
+    {"greedy_dual", "budget_mb", K_I32, F(greedy_dual.budget_mb), 0, 1e9},
+    {"greedy_dual", "cold_cost", K_DUR, F(greedy_dual.cold_cost_ns), 0, DMAX},
 };
 #undef F
 
-static const char *const sections[] = {"fn", "inst", "limit", "queue", "batch", "scale", NULL};
+static const char *const sections[] = {"fn",    "inst",      "limit",       "queue", "batch",
+                                       "scale", "histogram", "greedy_dual", NULL};
 static const char *const sourced_keys[] = {"value", "status", "date", "source", NULL};
 static const char *const statuses[] = {"doc", "src", "2nd", "unverified", "assumption", NULL};
 static const char *const cold_names[] = {"bind", "first_free"};
@@ -146,6 +158,15 @@ static int set_field(policy_config *cfg, const key_def *k, const fm_yaml *y, con
             }
         return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown value '%s' (bind, first_free)",
                              k->sec, k->key, s);
+    case K_KEEP: {
+        policy_keep_alive v;
+        if (policy_keep_alive_parse(s, &v) != 0)
+            return fm_yaml_error(y, n, err, FM_EPARSE,
+                                 "'%s.%s': unknown value '%s' (fixed, histogram, greedy-dual)",
+                                 k->sec, k->key, s);
+        memcpy(p, &v, sizeof(v));
+        return 0;
+    }
     case K_SCALING: {
         policy_scaling v;
         if (policy_scaling_parse(s, &v) != 0)
@@ -223,12 +244,11 @@ static int apply_sections(policy_config *cfg, const fm_yaml *y, const fm_ynode *
 /* Why: a function spec's `policy:` section overrides the platform defaults, same keys. */
 int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynode *map, fm_err *err)
 {
-    static const char *const top[] = {"fn", "inst", "limit", "queue", "batch", "scale", NULL};
     if (!map)
         return 0;
     if (fm_ynode_kind_of(map) != FM_YAML_MAP)
         return fm_yaml_error(y, map, err, FM_EPARSE, "policy overrides must be a map");
-    int rc = fm_yaml_check_keys(y, map, top, err);
+    int rc = fm_yaml_check_keys(y, map, sections, err);
     return rc ? rc : apply_sections(cfg, y, map, false, err);
 }
 
@@ -237,8 +257,9 @@ int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynod
 static int apply_entry(policy_config *cfg, const fm_yaml *y, const fm_ynode *plats,
                        const char *name, int depth, fm_err *err)
 {
-    static const char *const allowed[] = {"profile", "inherit", "fn",    "inst", "limit",
-                                          "queue",   "batch",   "scale", NULL};
+    static const char *const allowed[] = {"profile",   "inherit",     "fn",    "inst",
+                                          "limit",     "queue",       "batch", "scale",
+                                          "histogram", "greedy_dual", NULL};
     const fm_ynode *e = fm_ynode_get(plats, name);
     if (!e)
         return fm_err_set(err, FM_ENOTFOUND, "%s: unknown platform '%s'", fm_yaml_name(y), name);
@@ -354,6 +375,30 @@ int policy_config_validate(const policy_config *c, fm_err *err)
     CHECK(c->fn.memory_mb == 0 || !lambda_like ||
               (c->fn.memory_mb >= 128 && c->fn.memory_mb <= 10240),
           "policy '%s': fn.memory_mb must be 128..10240", p);
+    CHECK((unsigned)c->inst.keep_alive_policy < POLICY_KEEP_ALIVE__COUNT,
+          "policy '%s': bad inst.keep_alive_policy", p);
+    CHECK(lambda_like || c->inst.keep_alive_policy == POLICY_KEEP_ALIVE_FIXED,
+          "policy '%s': inst.keep_alive_policy applies to lambda and gcf only", p);
+    if (c->inst.keep_alive_policy == POLICY_KEEP_ALIVE_HISTOGRAM) {
+        CHECK(c->histogram.bin_ns > 0 && c->histogram.range_ns >= c->histogram.bin_ns &&
+                  c->histogram.range_ns / c->histogram.bin_ns <= 100000,
+              "policy '%s': keep-alive 'histogram' needs histogram.bin > 0 and histogram.range "
+              "of 1..100000 bins",
+              p);
+        CHECK(c->histogram.head_pct >= 0 && c->histogram.head_pct <= c->histogram.tail_pct &&
+                  c->histogram.tail_pct <= 100,
+              "policy '%s': histogram.head_pct must be <= histogram.tail_pct, both 0..100", p);
+        CHECK(c->histogram.margin >= 0 && c->histogram.margin < 1 &&
+                  c->histogram.forecast_margin >= 0 && c->histogram.forecast_margin < 1,
+              "policy '%s': histogram.margin and forecast_margin must be in [0, 1)", p);
+        CHECK(c->histogram.cv_min >= 0 && c->histogram.oob_max > 0 && c->histogram.oob_max <= 1,
+              "policy '%s': histogram.cv_min must be >= 0 and oob_max in (0, 1]", p);
+    }
+    if (c->inst.keep_alive_policy == POLICY_KEEP_ALIVE_GREEDY_DUAL)
+        CHECK(c->greedy_dual.budget_mb >= 1 && c->fn.memory_mb >= 1,
+              "policy '%s': keep-alive 'greedy-dual' needs greedy_dual.budget_mb >= 1 and "
+              "fn.memory_mb >= 1",
+              p);
     if (c->profile == POLICY_PROFILE_MANAGED) {
         CHECK(c->scale.period_ns > 0, "policy 'managed': scale.period must be > 0");
         CHECK(c->scale.target_per_min >= 0, "policy 'managed': scale.target_per_min must be >= 0");

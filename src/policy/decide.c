@@ -55,19 +55,12 @@ static void promote_delayed(policy_fn *fn)
     }
 }
 
-/* Stops on-demand instances idle for keep-alive; why: scale to zero. The LRU idle instance is
- * the tail of the on-demand idle list, so this is O(stopped). */
+/* Applies the keep-alive policy's deadlines (keepalive.c); why: scale to zero, and pre-warm. */
 static void expire_idle(policy_fn *fn)
 {
     if (!fn->vt->scale_to_zero || fn->shutting_down)
         return;
-    int32_t l = pi_avail_list(fn, false, 0);
-    for (;;) {
-        int32_t s = fn->lists[l].tail;
-        if (s == PI_NIL || fn->now - fn->inst[s].last_used_ns < fn->cfg.inst.keep_alive_ns)
-            return;
-        pi_stop(fn, s, POLICY_REASON_IDLE);
-    }
+    fn->ka->advance(fn);
 }
 
 /* Processes every deadline <= now; why: any event doubles as the timer tick, so a late timer
@@ -131,6 +124,8 @@ static void pump(policy_fn *fn)
         if (fn->shutting_down) {
             pi_refuse(fn, POLICY_ACT_REJECT, ids, n, why);
         } else if (pi_may_start(fn, &why)) {
+            if (fn->ka->before_start)
+                fn->ka->before_start(fn);
             int32_t s = pi_start(fn, false, POLICY_REASON_DEMAND);
             pi_bind(fn, s, ids, n, items);
             if (fn->vt->after_demand_start)
@@ -145,11 +140,8 @@ static void pump(policy_fn *fn)
 static int64_t wake(policy_fn *fn)
 {
     int64_t t = INT64_MAX;
-    if (fn->vt->scale_to_zero && !fn->shutting_down) {
-        int32_t s = fn->lists[pi_avail_list(fn, false, 0)].tail;
-        if (s != PI_NIL)
-            t = FM_MIN(t, fn->inst[s].last_used_ns + fn->cfg.inst.keep_alive_ns);
-    }
+    if (fn->vt->scale_to_zero && !fn->shutting_down)
+        t = FM_MIN(t, fn->ka->wake(fn));
     if (fn->waiting_ready > 0)
         for (int32_t s = fn->lists[PI_LIST_STARTING].head; s != PI_NIL; s = fn->inst[s].next)
             if (fn->inst[s].ready_seen)
@@ -187,6 +179,7 @@ static void on_arrive(policy_fn *fn, const policy_event *ev)
 {
     fn->st.arrivals++;
     fn->period_arrivals++;
+    fn->ka->arrive(fn);
     if (fn->shutting_down) {
         pi_refuse(fn, POLICY_ACT_REJECT, &ev->request, 1, POLICY_REASON_SHUTDOWN);
         return;
@@ -316,6 +309,8 @@ int policy_fn_handle(policy_fn *fn, const policy_event *ev, int64_t now_ns, poli
     }
     fn->now = FM_MAX(now_ns, fn->now);
     fn->out = out;
+    if (fn->nevict > 0)
+        pi_ka_flush_evictions(fn);
     /* an instance reported gone leaves first, so no deadline due now dispatches to it */
     bool gone = ev->type == POLICY_EV_STOPPED || ev->type == POLICY_EV_START_FAILED;
     if (gone)

@@ -72,6 +72,10 @@ int policy_fn_new(const policy_config *cfg, policy_account *account, policy_fn *
     fn->acct->users++;
     pi_bucket_init(&fn->bucket,
                    cfg->limit.scaling == POLICY_SCALING_LAMBDA_2023 ? &cfg->limit.rate : NULL);
+    if ((rc = pi_ka_setup(fn, err))) {
+        policy_fn_free(fn);
+        return rc;
+    }
     fn->retry_at = INT64_MAX;
     fn->next_period = INT64_MAX;
     fn->last_out = fn->last_in = INT64_MIN / 2;
@@ -84,6 +88,7 @@ void policy_fn_free(policy_fn *fn)
 {
     if (!fn)
         return;
+    pi_ka_release(fn);
     if (fn->acct) {
         pi_conc_add(fn, -fn->conc);
         fn->acct->reserved_sum -= fn->cfg.limit.reserved;

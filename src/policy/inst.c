@@ -24,6 +24,8 @@ void pi_list_push_front(policy_fn *fn, int32_t list, int32_t slot)
     pi_list *l = &fn->lists[list];
     pi_inst *i = &fn->inst[slot];
     assert(i->list == PI_LIST_NONE);
+    if (fn->pool && list == PI_LIST_AVAIL0)
+        fn->pool->idle_mb += fn->cfg.fn.memory_mb; /* on-demand, nothing in flight */
     i->list = list;
     i->prev = PI_NIL;
     i->next = l->head;
@@ -59,6 +61,8 @@ void pi_list_remove(policy_fn *fn, int32_t slot)
     if (i->list == PI_LIST_NONE)
         return;
     pi_list *l = &fn->lists[i->list];
+    if (fn->pool && i->list == PI_LIST_AVAIL0)
+        fn->pool->idle_mb -= fn->cfg.fn.memory_mb;
     if (i->prev != PI_NIL)
         fn->inst[i->prev].next = i->next;
     else
@@ -150,7 +154,9 @@ int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why)
                    .list = PI_LIST_NONE,
                    .started_ns = fn->now,
                    .last_used_ns = fn->now,
-                   .serve_at_ns = fn->now + fn->cfg.inst.provision_delay_ns};
+                   .serve_at_ns = fn->now + fn->cfg.inst.provision_delay_ns,
+                   .expire_ns = -1};
+    pi_pool_add(fn, fn->cfg.fn.memory_mb);
     fn->st.instances[POLICY_INST_STARTING]++;
     list_push_back(fn, PI_LIST_STARTING, slot);
     fn->live++;
@@ -163,9 +169,9 @@ int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why)
     return slot;
 }
 
-/* Emits STOP and parks the instance until STOPPED; why: a stop is asked, not assumed done, so
- * the slot is not reused while the process may still exist. Never called with work in flight. */
-void pi_stop(policy_fn *fn, int32_t slot, policy_reason why)
+/* Parks the instance until STOPPED; why: a stop is asked, not assumed done, so the slot is not
+ * reused while the process may still exist. Never called with work in flight. */
+void pi_stop_quiet(policy_fn *fn, int32_t slot)
 {
     pi_inst *i = &fn->inst[slot];
     assert(i->in_flight == 0 && i->pend_n == 0);
@@ -179,7 +185,14 @@ void pi_stop(policy_fn *fn, int32_t slot, policy_reason why)
         pi_conc_add(fn, -1);
     if (wasp)
         fn->live_prov--;
+    pi_pool_add(fn, -fn->cfg.fn.memory_mb);
     fn->st.stops++;
+}
+
+/* Emits STOP for an instance and parks it (pi_stop_quiet). */
+void pi_stop(policy_fn *fn, int32_t slot, policy_reason why)
+{
+    pi_stop_quiet(fn, slot);
     pi_emit(fn, POLICY_ACT_STOP, why)->instance = pi_id(fn, slot);
 }
 
@@ -194,6 +207,8 @@ void pi_release(policy_fn *fn, int32_t slot)
         pi_conc_add(fn, -1);
     if (counts_prov(i))
         fn->live_prov--;
+    if (i->state != POLICY_INST_STOPPING)
+        pi_pool_add(fn, -fn->cfg.fn.memory_mb);
     fn->st.in_flight -= (uint32_t)i->in_flight;
     pi_list_remove(fn, slot);
     fn->st.instances[i->state]--;
@@ -311,6 +326,8 @@ void pi_become_ready(policy_fn *fn, int32_t slot)
     pi_inst *i = &fn->inst[slot];
     assert(i->state == POLICY_INST_STARTING);
     i->last_used_ns = fn->now;
+    if (fn->now > i->started_ns)
+        fn->gd_cost_ns = fn->now - i->started_ns; /* the cold-start cost greedy-dual weighs */
     if (i->pend_n > 0) {
         uint64_t *ids;
         uint32_t items;
@@ -319,6 +336,8 @@ void pi_become_ready(policy_fn *fn, int32_t slot)
         pi_dispatch(fn, slot, ids, n, items, POLICY_REASON_COLD);
     } else {
         place_ready(fn, slot);
+        if (!i->provisioned && i->expire_ns < 0)
+            fn->ka->idle(fn, slot); /* started for no request (over-provision): idle now */
     }
 }
 
@@ -328,6 +347,7 @@ void pi_done(policy_fn *fn, int32_t slot)
     pi_inst *i = &fn->inst[slot];
     i->in_flight--;
     fn->st.in_flight--;
+    fn->last_end_ns = fn->now;
     if (i->in_flight == 0)
         i->last_used_ns = fn->now;
     if (i->state == POLICY_INST_DRAINING) {
@@ -336,6 +356,8 @@ void pi_done(policy_fn *fn, int32_t slot)
         return;
     }
     place_ready(fn, slot);
+    if (i->in_flight == 0 && !i->provisioned)
+        fn->ka->idle(fn, slot);
 }
 
 /* Marks a busy instance to stop once its work is done; why: never stop with work in flight. */

@@ -14,6 +14,7 @@ static const char *const state_names[] = {POLICY_INST_STATE_MAP(POLICY_XX)};
 static const char *const event_names[] = {POLICY_EVENT_MAP(POLICY_XX)};
 static const char *const action_names[] = {POLICY_ACTION_MAP(POLICY_XX)};
 static const char *const reason_names[] = {POLICY_REASON_MAP(POLICY_XX)};
+static const char *const keep_alive_names[] = {POLICY_KEEP_ALIVE_MAP(POLICY_XX)};
 #undef POLICY_XX
 
 _Static_assert(FM_ARRAY_LEN(profile_names) == POLICY_PROFILE__COUNT, "profile names");
@@ -22,6 +23,7 @@ _Static_assert(FM_ARRAY_LEN(state_names) == POLICY_INST__COUNT, "state names");
 _Static_assert(FM_ARRAY_LEN(event_names) == POLICY_EV__COUNT, "event names");
 _Static_assert(FM_ARRAY_LEN(action_names) == POLICY_ACT__COUNT, "action names");
 _Static_assert(FM_ARRAY_LEN(reason_names) == POLICY_REASON__COUNT, "reason names");
+_Static_assert(FM_ARRAY_LEN(keep_alive_names) == POLICY_KEEP_ALIVE__COUNT, "keep-alive names");
 
 /* Looks a value up in a name table; why: one bounds check for every enum-to-name function. */
 static const char *name_of(const char *const *tab, size_t n, int v)
@@ -135,4 +137,19 @@ size_t policy_action_format(const policy_action *a, char *buf, size_t cap)
     }
 #undef PUT
     return len;
+}
+
+/* Why: specs and experiment sweeps choose a keep-alive policy by name. */
+const char *policy_keep_alive_name(policy_keep_alive k)
+{
+    return name_of(keep_alive_names, FM_ARRAY_LEN(keep_alive_names), (int)k);
+}
+
+int policy_keep_alive_parse(const char *s, policy_keep_alive *out)
+{
+    int v;
+    int rc = parse_in(keep_alive_names, FM_ARRAY_LEN(keep_alive_names), s, &v);
+    if (rc == 0)
+        *out = (policy_keep_alive)v;
+    return rc;
 }

@@ -78,6 +78,26 @@ typedef enum policy_cold_wait {
     POLICY_COLD_WAIT__COUNT
 } policy_cold_wait;
 
+/* What happens to an on-demand instance once it is idle (docs/policies.md, "keep-alive
+ * policies"); chosen per function with inst.keep_alive_policy. */
+#define POLICY_KEEP_ALIVE_MAP(X)                                                                   \
+    X(FIXED, "fixed")         /* stop after inst.keep_alive idle (Lambda, Azure: 10, 20 min) */    \
+    X(HISTOGRAM, "histogram") /* Shahrad et al. ATC'20 hybrid histogram: unload, pre-warm at   */  \
+                              /* the idle-time head, keep until the tail; CV and forecast      */  \
+    X(GREEDY_DUAL, "greedy-dual") /* Fuerst & Sharma ASPLOS'21 FaasCache: keep idle instances  */  \
+                                  /* until a memory budget is full, evict the lowest           */  \
+                                  /* clock + frequency x cold-start cost / memory              */
+
+typedef enum policy_keep_alive {
+#define POLICY_XX(name, str) POLICY_KEEP_ALIVE_##name,
+    POLICY_KEEP_ALIVE_MAP(POLICY_XX)
+#undef POLICY_XX
+        POLICY_KEEP_ALIVE__COUNT
+} policy_keep_alive;
+
+const char *policy_keep_alive_name(policy_keep_alive k);
+int policy_keep_alive_parse(const char *s, policy_keep_alive *out);
+
 /* A token bucket on instance starts: `burst` tokens at first, at most `burst` held; `refill`
  * tokens per `period_ns`, added continuously or in whole steps at period boundaries. */
 typedef struct policy_rate {
@@ -110,8 +130,9 @@ typedef struct policy_config {
         int32_t workers;       /* dispatches in flight per instance (lambda/gcf: 1) */
         int32_t provisioned;   /* lambda/gcf: provisioned concurrency (gcf: min instances),
                                   started at DEPLOY, kept warm, never stopped for idleness */
-        int64_t keep_alive_ns; /* lambda/gcf: idle TTL of on-demand instances before STOP (scale
-                                  to zero); 0 = stop as soon as idle */
+        int64_t keep_alive_ns; /* lambda/gcf, fixed policy: idle TTL of on-demand instances
+                                  before STOP (scale to zero); 0 = stop as soon as idle */
+        policy_keep_alive keep_alive_policy; /* lambda/gcf; managed/server: fixed only */
         int64_t provision_delay_ns; /* a new instance serves no earlier than START + this */
         int64_t retry_ns;           /* after START_FAILED, wait this long before replacing a
                                        provisioned/min instance (no tight restart loop) */
@@ -140,6 +161,25 @@ typedef struct policy_config {
         int32_t max_size;     /* items per dispatch; 1 = no batching */
         int64_t max_delay_ns; /* release a partial batch when its oldest waited this long */
     } batch;
+
+    struct {              /* keep_alive_policy histogram (the paper's defaults in the data file) */
+        int64_t bin_ns;   /* width of one idle-time bin (1 min) */
+        int64_t range_ns; /* idle times the histogram covers (4 h); longer ones are out of bounds */
+        double head_pct;  /* percentile of idle times where pre-warming aims (5) */
+        double tail_pct;  /* percentile of idle times the instance is kept until (99) */
+        double margin;    /* pre-warm that much earlier, keep that much longer (0.10) */
+        double cv_min;    /* bin counts' coefficient of variation below this: the histogram is
+                             not representative, keep alive for the whole range (2) */
+        double oob_max;   /* share of idle times out of bounds at or above this: forecast the
+                             next idle time from the recent ones instead (0.5) */
+        double forecast_margin; /* pre-warm at forecast x (1 - this), keep until x (1 + this) */
+    } histogram;
+
+    struct {                  /* keep_alive_policy greedy-dual */
+        int32_t budget_mb;    /* memory of live instances the pool may hold before evicting */
+        int64_t cold_cost_ns; /* cold-start cost assumed until the function's first start is
+                                 measured (START to READY) */
+    } greedy_dual;
 
     struct {                     /* managed: target tracking on invocations per instance */
         double target_per_min;   /* target invocations per instance per minute (SageMaker: 70) */
@@ -289,7 +329,9 @@ const char *policy_action_name(policy_action_type t);
     X(MAX_INSTANCES, "max_instances") /* THROTTLE: inst.max reached (gcf max instances) */         \
     X(QUEUE_FULL, "queue_full")       /* REJECT: the bounded queue is full */                      \
     X(START_FAILED, "start_failed")   /* REJECT: the instance bound to the request failed */       \
-    X(CRASHED, "crashed")             /* START: replacing an instance that died (PC, min) */
+    X(CRASHED, "crashed")             /* START: replacing an instance that died (PC, min) */       \
+    X(PREWARM, "prewarm")             /* START: keep-alive policy loads ahead of an arrival */     \
+    X(EVICT, "evict")                 /* STOP: greedy-dual made room in the memory budget */
 
 typedef enum policy_reason {
 #define POLICY_XX(name, str) POLICY_REASON_##name,
@@ -354,10 +396,37 @@ typedef struct policy_stats {
     uint32_t desired;                       /* gauge: managed: desired instance count */
     uint64_t arrivals, dispatches, dispatched_requests, cold_dispatches;
     uint64_t starts, start_failures, stops, crashes, cancels;
+    uint64_t prewarms, evictions; /* keep-alive policies: pre-warm starts, greedy-dual evictions */
+    uint64_t over_budget;         /* greedy-dual: starts with nothing idle left to evict */
     uint64_t throttles[POLICY_REASON__COUNT]; /* by reason */
     uint64_t rejects[POLICY_REASON__COUNT];   /* by reason */
 } policy_stats;
 
 void policy_fn_stats(const policy_fn *fn, policy_stats *out);
+
+/* The windows the keep-alive policy would apply to an instance going idle now: pre-warm (0: keep
+ * the instance; > 0: unload it and start one this long after) and keep-alive (how long it then
+ * stays). fixed: (0, inst.keep_alive); greedy-dual: (0, INT64_MAX): evicted, never expired. */
+void policy_fn_keep_alive_windows(policy_fn *fn, int64_t *prewarm_ns, int64_t *keep_ns);
+
+/* ---- memory pools (greedy-dual) -------------------------------------------------------------
+ * The functions of one host share a memory budget under greedy-dual keep-alive: starting an
+ * instance that does not fit evicts idle instances of any member, lowest priority first. A
+ * greedy-dual function created alone gets a private pool of its greedy_dual.budget_mb. An
+ * eviction from another member than the one being called is written into that member's next
+ * call: after every call, take the members that owe a STOP with policy_pool_take_pending and send
+ * each a POLICY_EV_TICK (at the same now). Not thread-safe: one event loop owns it. */
+typedef struct policy_pool policy_pool;
+
+int policy_pool_new(int32_t budget_mb, policy_pool **out, fm_err *err);
+void policy_pool_free(policy_pool *p); /* after every policy_fn in it is freed */
+/* Moves a greedy-dual function into pool (before DEPLOY); FM_EINVAL for another policy, FM_ESTATE
+ * after DEPLOY. */
+int policy_fn_join_pool(policy_fn *fn, policy_pool *pool, fm_err *err);
+/* A member with evictions to report, or NULL; each is returned once per batch of evictions. */
+policy_fn *policy_pool_take_pending(policy_pool *p);
+/* The caller's own handle on a function (its index, its object), for policy_pool_take_pending. */
+void policy_fn_set_user(policy_fn *fn, void *user);
+void *policy_fn_user(const policy_fn *fn);
 
 #endif

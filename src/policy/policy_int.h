@@ -56,6 +56,8 @@ typedef struct pi_inst {
     int64_t last_used_ns;
     uint32_t pend_n; /* requests bound to this starting instance (cold start) */
     uint32_t pend_items;
+    int64_t expire_ns; /* histogram: stop when idle at this time; -1: not decided yet */
+    double prio;       /* greedy-dual: clock + frequency x cost / size at its last use */
 } pi_inst;
 
 typedef struct pi_list {
@@ -71,6 +73,21 @@ typedef struct pi_qent {
 } pi_qent;
 
 typedef struct policy_vt policy_vt;
+typedef struct pi_ka_vt pi_ka_vt;
+
+/* recent idle times kept for the histogram policy's out-of-bounds forecast */
+#define PI_FORECAST_N 16
+
+struct policy_pool {
+    int64_t budget_mb;
+    int64_t used_mb;     /* memory of member instances not stopping */
+    int64_t idle_mb;     /* of which on members' idle lists (what eviction can free) */
+    double clock;        /* priority of the last eviction (greedy-dual's L) */
+    policy_fn **members; /* capacity cap */
+    int32_t n, cap;
+    policy_fn **pending; /* members owing STOPs for evictions, capacity cap */
+    int32_t npending;
+};
 
 struct policy_fn {
     policy_config cfg;
@@ -111,9 +128,49 @@ struct policy_fn {
     double overprov_credit; /* gcf */
     double last_metric;     /* managed: invocations per instance per minute, last period */
 
+    /* keep-alive policy (keepalive.c) */
+    const pi_ka_vt *ka;
+    int64_t last_end_ns;                   /* when the last dispatch finished; -1: none yet */
+    uint32_t *hist;                        /* histogram: idle-time counts per bin, nbins */
+    int32_t nbins, hist_top;               /* hist_top: highest non-empty bin */
+    uint64_t hist_n, hist_sumsq, hist_oob; /* in range, sum of squared counts, out of bounds */
+    int64_t recent[PI_FORECAST_N];         /* last idle times, a ring */
+    int32_t nrecent, recent_i;
+    bool win_dirty;                    /* the windows must be recomputed */
+    int64_t win_pw, win_ka;            /* the windows for the histogram as it is */
+    int64_t prewarm_at, prewarm_until; /* pending pre-warm start and its expiry; INT64_MAX none */
+    policy_pool *pool;                 /* greedy-dual */
+    bool pool_private;
+    int64_t live_mb;               /* this function's share of pool->used_mb */
+    uint64_t gd_freq;              /* invocations since the function last lost every instance */
+    int64_t gd_cost_ns;            /* last measured cold start (START to READY); 0 none */
+    policy_instance_id *evict_ids; /* evicted by another member, STOP not yet emitted */
+    int32_t nevict;
+    bool evict_queued;
+    void *user;
+
     policy_stats st;
     policy_actions *out; /* the current call's output */
 };
+
+/* A keep-alive policy: what it observes and decides for on-demand idle instances. */
+struct pi_ka_vt {
+    policy_keep_alive kind;
+    /* a request arrived (before it is queued) */
+    void (*arrive)(policy_fn *fn);
+    /* on-demand instance `slot` is idle after its last dispatch (or ready with nothing to do) */
+    void (*idle)(policy_fn *fn, int32_t slot);
+    /* every deadline <= now: expiries, pre-warm starts, evictions owed */
+    void (*advance)(policy_fn *fn);
+    /* the next deadline, INT64_MAX none */
+    int64_t (*wake)(const policy_fn *fn);
+    /* a demand start is about to be issued (greedy-dual: make room); NULL nothing */
+    void (*before_start)(policy_fn *fn);
+    /* the windows for an instance going idle now */
+    void (*windows)(policy_fn *fn, int64_t *pw, int64_t *ka);
+};
+
+extern const pi_ka_vt pi_ka_fixed, pi_ka_histogram, pi_ka_greedy_dual;
 
 /* The profile table: what differs between profiles beyond config data. */
 struct policy_vt {
@@ -144,6 +201,14 @@ void pi_set_state(policy_fn *fn, int32_t slot, policy_inst_state s);
 int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why);
 /* Emits STOP for an instance with nothing in flight and moves it to STOPPING. */
 void pi_stop(policy_fn *fn, int32_t slot, policy_reason why);
+/* The same without emitting: another member's eviction, reported in its next call. */
+void pi_stop_quiet(policy_fn *fn, int32_t slot);
+/* keep-alive (keepalive.c) */
+int pi_ka_setup(policy_fn *fn, fm_err *err);
+void pi_ka_release(policy_fn *fn);
+void pi_pool_add(policy_fn *fn, int64_t mb);
+/* Emits the STOPs of evictions another pool member decided since this function's last call. */
+void pi_ka_flush_evictions(policy_fn *fn);
 /* Picks the ready instance with a free worker that the next dispatch goes to, or PI_NIL. */
 int32_t pi_pick_worker(const policy_fn *fn);
 void pi_release(policy_fn *fn, int32_t slot);

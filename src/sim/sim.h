@@ -37,9 +37,9 @@ typedef enum sim_dist_kind {
 
 typedef struct sim_dist {
     sim_dist_kind kind;
-    double value;         /* const */
-    double mu, sigma;     /* lognormal of ln(ms) */
-    int nq;               /* quantiles: nq points, p ascending from 0 to 1 */
+    double value;     /* const */
+    double mu, sigma; /* lognormal of ln(ms) */
+    int nq;           /* quantiles: nq points, p ascending from 0 to 1 */
     double p[SIM_DIST_MAXQ], v[SIM_DIST_MAXQ];
 } sim_dist;
 
@@ -62,11 +62,11 @@ typedef struct sim_key {
 } sim_key;
 
 /* Cold-start phases, in the order a start goes through them. */
-#define SIM_PHASE_MAP(X)                                                                          \
-    X(SPAWN, "spawn")               /* process start until the runtime runs */                   \
-    X(RUNTIME_INIT, "runtime_init") /* runtime import / interpreter start */                     \
-    X(DOWNLOAD, "download")         /* model copied into the instance */                         \
-    X(LOAD, "load")                 /* model parsed, planned, weights packed */                  \
+#define SIM_PHASE_MAP(X)                                                                           \
+    X(SPAWN, "spawn")               /* process start until the runtime runs */                     \
+    X(RUNTIME_INIT, "runtime_init") /* runtime import / interpreter start */                       \
+    X(DOWNLOAD, "download")         /* model copied into the instance */                           \
+    X(LOAD, "load")                 /* model parsed, planned, weights packed */                    \
     X(WARMUP, "warmup")             /* first inference */
 
 typedef enum sim_phase {
@@ -86,18 +86,16 @@ int sim_calib_load(const char *path, sim_calib **out, fm_err *err);
 /* Merges every entry of `other` into c (later files win on equal keys). */
 int sim_calib_load_more(sim_calib *c, const char *path, fm_err *err);
 /* The same from a buffer holding the file's text; `name` labels errors (name:line:col). */
-int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out,
-                       fm_err *err);
+int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out, fm_err *err);
 int sim_calib_load_more_buf(sim_calib *c, const char *buf, size_t len, const char *name,
                             fm_err *err);
 void sim_calib_free(sim_calib *c);
 /* Service-time distribution of one dispatch of `batch` items on an instance of memory_mb
  * (interpolated between measured memory sizes in 1/CPU-share, and between measured batch sizes
  * linearly; extrapolated from the nearest two). FM_ENOTFOUND names the key when unmeasured. */
-int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int batch,
-                      sim_dist *out, fm_err *err);
-int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold *out,
-                   fm_err *err);
+int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int batch, sim_dist *out,
+                      fm_err *err);
+int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold *out, fm_err *err);
 /* Client-observed latency outside the function (entries' `overhead_ms`, from live runs), or a
  * constant 0 with FM_ENOTFOUND when no entry of the key has one. */
 int sim_calib_overhead(const sim_calib *c, const sim_key *k, sim_dist *out);
@@ -114,13 +112,17 @@ typedef struct sim_host {
 
 typedef struct sim_function {
     const char *name;
-    policy_config policy;  /* the profile and its settings */
-    load_spec workload;    /* arrivals of this function (borrowed) */
-    sim_key key;           /* which calibration entry serves it */
-    int items;             /* items per request (client-side batch), >= 1 */
-    double threads;        /* CPU demand of a busy instance in cores (default 1) */
+    policy_config policy;       /* the profile and its settings */
+    load_spec workload;         /* arrivals of this function (borrowed) */
+    sim_key key;                /* which calibration entry serves it */
+    int items;                  /* items per request (client-side batch), >= 1 */
+    double threads;             /* CPU demand of a busy instance in cores (default 1) */
     const int64_t *schedule_ns; /* optional exact arrival times (replaying a live run) */
     size_t schedule_n;
+    const sim_dist *service; /* optional: service time of every dispatch (a trace's execution
+                                times), instead of the calibration's */
+    bool cold_const;         /* cold starts take cold_ms (a spec constant), not the calibration's */
+    double cold_ms;
 } sim_function;
 
 typedef enum sim_record { SIM_RECORD_ALL, SIM_RECORD_SAMPLE, SIM_RECORD_NONE } sim_record;
@@ -129,40 +131,84 @@ typedef struct sim_opts {
     sim_host host;
     uint64_t seed;
     const sim_calib *calib;
-    store *db;             /* NULL: nothing recorded beyond the result */
+    store *db; /* NULL: nothing recorded beyond the result */
     const char *run_name;
     const char *config_json; /* stored with the run */
-    sim_record record;     /* requests stored: all, 1 in `sample_every`, or none */
+    sim_record record;       /* requests stored: all, 1 in `sample_every`, or none */
     uint64_t sample_every;
-    int64_t series_step_ns; /* instances-by-state time series step (default 1 s; 0 keeps it) */
+    int64_t series_step_ns;    /* instances-by-state time series step (default 1 s; 0 keeps it) */
     int64_t client_timeout_ns; /* a request still waiting for a worker this long after it
                                   arrived gives up (CANCEL, recorded as a 504); 0: never */
-    volatile int *stop;    /* set to end the run early */
+    volatile int *stop;        /* set to end the run early */
+    /* the price catalogue invocations are billed on (cost_invocation_bill: granularity and INIT
+     * billing from the profile's default entry of `snapshot`, "current" when NULL); NULL: the
+     * execution time rounded to the policy's fn.billing_granularity, without INIT (callers that
+     * carry no catalogue, such as the planner's search) */
+    const struct cost_catalog *prices;
+    const char *snapshot;
 } sim_opts;
 
 typedef struct sim_fn_result {
     uint64_t arrivals, ok, throttled, rejected, timeouts, failed;
     uint64_t cold_starts, dispatches, instances_started;
-    double billed_ms_total;   /* sum of billed ms over invocations */
-    double gb_s;              /* billed GB-seconds */
-    double instance_s;        /* instance lifetime seconds (start to stop) */
-    double busy_s;            /* instance busy seconds */
+    double billed_ms_total; /* sum of billed ms over invocations */
+    double gb_s;            /* billed GB-seconds */
+    double instance_s;      /* instance lifetime seconds (start to stop) */
+    double busy_s;          /* instance busy seconds */
+    double wasted_gb_s;     /* memory x (lifetime - busy) of its instances: kept, not working */
     int peak_instances;
-    fm_hist *latency;         /* ns, successful requests, owned by the result */
+    fm_hist *latency; /* ns, successful requests, owned by the result */
 } sim_fn_result;
 
 typedef struct sim_result {
-    int64_t run_id;           /* 0 when not recorded */
+    int64_t run_id; /* 0 when not recorded */
     int nfn;
-    sim_fn_result *fn;        /* nfn entries */
+    sim_fn_result *fn; /* nfn entries */
     uint64_t events;
-    int64_t end_ns;           /* virtual time of the last event */
-    double wall_s;            /* real seconds the run took */
+    int64_t end_ns; /* virtual time of the last event */
+    double wall_s;  /* real seconds the run took */
 } sim_result;
 
+/* Greedy-dual functions share one memory pool per distinct greedy_dual.budget_mb (a host's memory
+ * for instances); calib may be NULL when every function brings its service and cold-start times. */
 int sim_run(const sim_function *fns, int nfn, const sim_opts *opts, sim_result *out, fm_err *err);
 void sim_result_release(sim_result *r);
 
+/* ---- production traces ------------------------------------------------------------------------
+ * The Azure Functions 2019 trace in the In-Vitro sample layout (PREFIX_inv.csv, PREFIX_run.csv,
+ * PREFIX_mem.csv; ../shared/traces/README.md). Errors name file:line: a malformed row, a negative
+ * count, a function without a durations row or an app without a memory row. */
+typedef struct sim_trace_fn {
+    char *function, *app; /* HashFunction, HashApp */
+    uint64_t *counts;     /* invocations per minute, sim_trace.minutes of them */
+    uint64_t total;
+    sim_dist duration; /* execution time, ms: the percentile row as an inverse CDF */
+    double memory_mb;  /* the app's average allocated memory */
+    int line;          /* its row in the invocations file */
+} sim_trace_fn;
+
+typedef struct sim_trace {
+    sim_trace_fn *fn;
+    int n, minutes;
+} sim_trace;
+
+typedef struct sim_trace_files {
+    const char *inv;
+    size_t inv_len;
+    const char *inv_name;
+    const char *run;
+    size_t run_len;
+    const char *run_name;
+    const char *mem;
+    size_t mem_len;
+    const char *mem_name;
+} sim_trace_files;
+
+/* max_functions <= 0: every row; else the first max_functions rows. */
+int sim_trace_parse(const sim_trace_files *f, int max_functions, sim_trace *t, fm_err *err);
+int sim_trace_load_dir(const char *dir, const char *prefix, int max_functions, sim_trace *t,
+                       fm_err *err);
+void sim_trace_release(sim_trace *t);
 
 /* ---- simulation specs -----------------------------------------------------------------------
  * A YAML document describing a simulation (docs/simulator.md):
@@ -170,6 +216,12 @@ void sim_result_release(sim_result *r);
  *   functions: [{name, model, runtime, device, items, threads, profile, platform,
  *                policy: {...overrides}, workload: {...load spec}}]
  * The spec owns everything the functions point to. */
+typedef struct sim_variant {
+    const char *name;
+    const fm_yaml *doc;
+    const fm_ynode *policy; /* overrides applied to every function, in doc */
+} sim_variant;
+
 typedef struct sim_spec {
     char *name;
     uint64_t seed;
@@ -177,20 +229,38 @@ typedef struct sim_spec {
     sim_calib *calib;
     sim_function *fns;
     int nfn;
-    fm_yaml *doc; /* keeps strings alive */
+    fm_yaml *doc;          /* keeps strings alive */
+    sim_trace trace;       /* a `trace:` spec: its functions, one per trace row */
+    policy_config *base;   /* each function's policy before any variant */
+    sim_variant *variants; /* `variants:`: the same functions under several policy overrides */
+    int nvariants;
 } sim_spec;
+
+/* Sets every function's policy to its base plus variant v's overrides (v < 0: the base). */
+int sim_spec_use_variant(sim_spec *s, int v, fm_err *err);
+
+/* The keep-alive view of a run (docs/simulator.md, "keep-alive on a trace"): cold starts over
+ * all invocations and for the 75th-percentile function (functions with at least one
+ * invocation), and the memory-time of idle instances. */
+typedef struct sim_keepalive_summary {
+    uint64_t invocations, cold_starts;
+    double cold_pct, cold_pct_p75_fn, wasted_gb_s;
+    uint64_t instances_started;
+} sim_keepalive_summary;
+
+void sim_keepalive_summarize(const sim_result *r, sim_keepalive_summary *out);
 
 /* base_dir resolves relative calibration paths (NULL: relative to the current directory). */
 int sim_spec_load(const char *path, sim_spec *out, fm_err *err);
-int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir,
-                       sim_spec *out, fm_err *err);
+int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir, sim_spec *out,
+                       fm_err *err);
 void sim_spec_release(sim_spec *s);
 
 /* The arrival schedule of a recorded run (its requests' scheduled times, sorted, shifted so the
  * first is 0), for replaying a live run in the simulator. function NULL takes every request.
  * *out is malloc'd. FM_ENOTFOUND when the run recorded no request. */
-int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out,
-                          size_t *n, fm_err *err);
+int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out, size_t *n,
+                          fm_err *err);
 
 /* The configuration a simulated run stores (JSON, malloc'd): host, and per function its profile,
  * platform entry, model, runtime, memory size, instance type and workers. */

@@ -12,7 +12,8 @@ static int load_calib(sim_spec *s, const fm_yaml *y, const fm_ynode *n, const ch
 {
     const char *p = fm_ynode_str(n);
     if (!p)
-        return fm_yaml_error(y, n, err, FM_EPARSE, "'calibration' must be a path or a list of paths");
+        return fm_yaml_error(y, n, err, FM_EPARSE,
+                             "'calibration' must be a path or a list of paths");
     /* relative paths: beside the spec first, then from the current directory */
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", base ? base : ".", p);
@@ -23,8 +24,8 @@ static int load_calib(sim_spec *s, const fm_yaml *y, const fm_ynode *n, const ch
             fm_data_file(p + 5, found, sizeof found))
             snprintf(path, sizeof path, "%s", found);
     }
-    int rc = s->calib ? sim_calib_load_more(s->calib, path, err)
-                      : sim_calib_load(path, &s->calib, err);
+    int rc =
+        s->calib ? sim_calib_load_more(s->calib, path, err) : sim_calib_load(path, &s->calib, err);
     if (rc)
         return fm_yaml_error(y, n, err, rc, "calibration: %s", err->msg);
     return 0;
@@ -50,9 +51,9 @@ static int read_host(const fm_yaml *y, const fm_ynode *n, sim_host *h, fm_err *e
 
 static int read_function(const fm_yaml *y, const fm_ynode *n, sim_function *f, fm_err *err)
 {
-    static const char *const keys[] = {"name",     "model",  "runtime", "device",
-                                       "items",    "threads", "profile", "platform",
-                                       "policy",   "workload", NULL};
+    static const char *const keys[] = {"name",   "model",    "runtime", "device",
+                                       "items",  "threads",  "profile", "platform",
+                                       "policy", "workload", NULL};
     int rc = fm_yaml_check_keys(y, n, keys, err);
     if (rc)
         return rc;
@@ -91,6 +92,152 @@ static int read_function(const fm_yaml *y, const fm_ynode *n, sim_function *f, f
     return load_spec_from_yaml(y, w, &f->workload, err);
 }
 
+/* Resolves a path beside the spec first, then from the current directory. */
+static void resolve(const char *base, const char *p, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", base ? base : ".", p);
+    if (p[0] == '/' || !base || access(out, R_OK) != 0)
+        snprintf(out, cap, "%s", p);
+}
+
+/* Why: a production trace is hundreds of functions; the spec names the trace and one policy for
+ * all of them, and each row becomes a function with its own arrivals (the per-minute counts,
+ * spread inside each minute), execution times (its percentile row) and memory (its app's). */
+static int read_trace(sim_spec *s, const fm_yaml *y, const fm_ynode *n, const char *base,
+                      fm_err *err)
+{
+    static const char *const keys[] = {"dir",        "prefix",  "functions", "minutes", "spread",
+                                       "cold_start", "profile", "platform",  "policy",  NULL};
+    int rc = fm_yaml_check_keys(y, n, keys, err);
+    if (rc)
+        return rc;
+    const char *dir = NULL, *prefix = "200", *spread = "uniform", *cold = NULL;
+    const char *profile = "lambda", *platform = NULL;
+    int64_t nfn = 0, minutes = 0;
+    if ((rc = fm_yaml_get_str(y, n, "dir", true, &dir, err)) ||
+        (rc = fm_yaml_get_str(y, n, "prefix", false, &prefix, err)) ||
+        (rc = fm_yaml_get_int(y, n, "functions", false, 0, 1000000, &nfn, err)) ||
+        (rc = fm_yaml_get_int(y, n, "minutes", false, 0, 1000000, &minutes, err)) ||
+        (rc = fm_yaml_get_str(y, n, "spread", false, &spread, err)) ||
+        (rc = fm_yaml_get_str(y, n, "cold_start", true, &cold, err)) ||
+        (rc = fm_yaml_get_str(y, n, "profile", false, &profile, err)) ||
+        (rc = fm_yaml_get_str(y, n, "platform", false, &platform, err)))
+        return rc;
+    load_spread sp;
+    if (load_spread_parse(spread, &sp))
+        return fm_yaml_error(y, fm_ynode_get(n, "spread"), err, FM_EPARSE,
+                             "unknown spread '%s' (uniform, poisson, equal)", spread);
+    int64_t cold_ns;
+    if (fm_parse_duration_ns(cold, &cold_ns) || cold_ns < 0)
+        return fm_yaml_error(y, fm_ynode_get(n, "cold_start"), err, FM_EPARSE,
+                             "invalid cold_start '%s' (a duration such as 500ms)", cold);
+    policy_profile p;
+    if (policy_profile_parse(profile, &p))
+        return fm_yaml_error(y, fm_ynode_get(n, "profile"), err, FM_EPARSE,
+                             "unknown profile '%s' (lambda, gcf, managed, server)", profile);
+    char path[4096];
+    resolve(base, dir, path, sizeof path);
+    if ((rc = sim_trace_load_dir(path, prefix, (int)nfn, &s->trace, err)))
+        return fm_yaml_error(y, n, err, rc, "trace: %s", err->msg);
+    if (minutes == 0 || minutes > s->trace.minutes)
+        minutes = s->trace.minutes;
+    policy_config base_cfg;
+    if ((rc = policy_config_defaults(&base_cfg, p, NULL, platform, err)))
+        return fm_yaml_error(y, n, err, rc, "trace: %s", err->msg);
+    const fm_ynode *pol = fm_ynode_get(n, "policy");
+    if (pol && (rc = policy_config_apply_yaml(&base_cfg, y, pol, err)))
+        return rc;
+    s->nfn = s->trace.n;
+    s->fns = calloc((size_t)s->nfn, sizeof *s->fns);
+    if (!s->fns)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    for (int i = 0; i < s->nfn; i++) {
+        sim_trace_fn *tf = &s->trace.fn[i];
+        sim_function *f = &s->fns[i];
+        f->name = tf->function;
+        f->key = (sim_key){.model = "trace", .runtime = "trace", .device = "cpu"};
+        f->items = 1;
+        f->threads = 1;
+        f->policy = base_cfg;
+        /* the app's memory, within what the profile sells */
+        int mb = (int)(tf->memory_mb + 0.999);
+        f->policy.fn.memory_mb = mb < 128 ? 128 : mb > 10240 ? 10240 : mb;
+        /* every instance is started by an invocation (or one pre-warm): a function never needs
+         * more slots than that, and the policy allocates them all up front */
+        uint64_t need = 0;
+        for (int64_t m = 0; m < minutes; m++)
+            need += tf->counts[m];
+        if ((uint64_t)f->policy.inst.max > need + 2)
+            f->policy.inst.max = (int32_t)(need + 2);
+        if (f->policy.inst.provisioned > f->policy.inst.max)
+            f->policy.inst.max = f->policy.inst.provisioned;
+        if ((rc = policy_config_validate(&f->policy, err)))
+            return fm_yaml_error(y, n, err, rc, "trace function at %s_inv.csv:%d: %s", prefix,
+                                 tf->line, err->msg);
+        load_spec_init(&f->workload);
+        f->workload.process = LOAD_PROC_AZURE;
+        f->workload.spread = sp;
+        f->workload.azure_minutes = (size_t)minutes;
+        f->workload.azure_counts = malloc((size_t)minutes * sizeof(uint64_t));
+        if (!f->workload.azure_counts)
+            return fm_err_set(err, FM_ENOMEM, "out of memory");
+        memcpy(f->workload.azure_counts, tf->counts, (size_t)minutes * sizeof(uint64_t));
+        f->service = &tf->duration;
+        f->cold_const = true;
+        f->cold_ms = (double)cold_ns / 1e6;
+    }
+    return 0;
+}
+
+/* Why: a variant is a name and policy overrides; they are checked against every function when
+ * the spec loads, so a bad key is reported at its line before any run. */
+static int read_variants(sim_spec *s, const fm_yaml *y, const fm_ynode *n, fm_err *err)
+{
+    if (fm_ynode_kind_of(n) != FM_YAML_SEQ || fm_ynode_len(n) == 0)
+        return fm_yaml_error(y, n, err, FM_EPARSE, "'variants' must be a non-empty list");
+    s->nvariants = (int)fm_ynode_len(n);
+    s->variants = calloc((size_t)s->nvariants, sizeof *s->variants);
+    if (!s->variants)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    static const char *const keys[] = {"name", "policy", NULL};
+    for (int v = 0; v < s->nvariants; v++) {
+        const fm_ynode *it = fm_ynode_item(n, (size_t)v);
+        int rc = fm_yaml_check_keys(y, it, keys, err);
+        if (rc || (rc = fm_yaml_get_str(y, it, "name", true, &s->variants[v].name, err)))
+            return rc;
+        s->variants[v].doc = y;
+        s->variants[v].policy = fm_ynode_get(it, "policy");
+        for (int j = 0; j < v; j++)
+            if (strcmp(s->variants[j].name, s->variants[v].name) == 0)
+                return fm_yaml_error(y, it, err, FM_EPARSE, "duplicate variant name '%s'",
+                                     s->variants[v].name);
+        for (int i = 0; i < s->nfn; i++) {
+            policy_config c = s->fns[i].policy;
+            if ((rc = policy_config_apply_yaml(&c, y, s->variants[v].policy, err)))
+                return rc;
+            if ((rc = policy_config_validate(&c, err)))
+                return fm_yaml_error(y, it, err, rc, "variant '%s', function '%s': %s",
+                                     s->variants[v].name, s->fns[i].name, err->msg);
+        }
+    }
+    return 0;
+}
+
+int sim_spec_use_variant(sim_spec *s, int v, fm_err *err)
+{
+    if (v >= s->nvariants)
+        return fm_err_set(err, FM_EINVAL, "no variant %d", v);
+    for (int i = 0; i < s->nfn; i++) {
+        s->fns[i].policy = s->base[i];
+        int rc = v < 0 ? 0
+                       : policy_config_apply_yaml(&s->fns[i].policy, s->variants[v].doc,
+                                                  s->variants[v].policy, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Why: a function the calibration does not cover is an error in the spec, so it is reported at
  * the function's line when the spec loads, not as a bare message when the run starts. */
 static int check_calibrated(const sim_spec *s, const fm_yaml *y, const fm_ynode *n,
@@ -106,10 +253,11 @@ static int check_calibrated(const sim_spec *s, const fm_yaml *y, const fm_ynode 
     return 0;
 }
 
-int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir,
-                       sim_spec *s, fm_err *err)
+int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir, sim_spec *s,
+                       fm_err *err)
 {
-    static const char *const keys[] = {"name", "seed", "host", "calibration", "functions", NULL};
+    static const char *const keys[] = {"name",      "seed",  "host",     "calibration",
+                                       "functions", "trace", "variants", NULL};
     int rc = fm_yaml_check_keys(y, root, keys, err);
     if (rc)
         return rc;
@@ -125,6 +273,17 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
     if (h && (rc = read_host(y, h, &s->host, err)))
         return rc;
     const fm_ynode *c = fm_ynode_get(root, "calibration");
+    const fm_ynode *tr = fm_ynode_get(root, "trace");
+    if (tr && fm_ynode_get(root, "functions"))
+        return fm_yaml_error(y, tr, err, FM_EPARSE, "a spec has 'functions' or 'trace', not both");
+    if (tr) {
+        if (c)
+            return fm_yaml_error(y, c, err, FM_EPARSE,
+                                 "a trace spec takes its times from the trace and cold_start");
+        if ((rc = read_trace(s, y, tr, base_dir, err)))
+            return rc;
+        goto functions_done;
+    }
     if (!c)
         return fm_yaml_error(y, root, err, FM_EPARSE, "missing key 'calibration'");
     if (fm_ynode_kind_of(c) == FM_YAML_SEQ) {
@@ -153,6 +312,15 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
                 return fm_yaml_error(y, fm_ynode_item(fl, (size_t)i), err, FM_EPARSE,
                                      "duplicate function name '%s'", s->fns[i].name);
     }
+functions_done:
+    s->base = malloc((size_t)s->nfn * sizeof *s->base);
+    if (!s->base)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    for (int i = 0; i < s->nfn; i++)
+        s->base[i] = s->fns[i].policy;
+    const fm_ynode *vn = fm_ynode_get(root, "variants");
+    if (vn && (rc = read_variants(s, y, vn, err)))
+        return rc;
     return 0;
 }
 
@@ -182,6 +350,9 @@ void sim_spec_release(sim_spec *s)
     for (int i = 0; s->fns && i < s->nfn; i++)
         load_spec_release(&s->fns[i].workload);
     free(s->fns);
+    free(s->base);
+    free(s->variants);
+    sim_trace_release(&s->trace);
     sim_calib_free(s->calib);
     fm_yaml_free(s->doc);
     free(s->name);

@@ -37,6 +37,12 @@ typedef struct pp_state {
     int workers;
     uint64_t next_req;
     int64_t now;
+    /* greedy-dual: a second member of the memory pool, served at once, whose starts evict the
+     * function under test's idle instances (and the reverse) */
+    policy_pool *pool;
+    policy_fn *other;
+    policy_actions oacts;
+    uint64_t other_req;
 } pp_state;
 
 #define PP_CHECK(cond, what)                                                                       \
@@ -46,6 +52,11 @@ typedef struct pp_state {
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* What the runs exercised, so a test can tell the keep-alive policies' paths were taken. */
+static struct {
+    uint64_t prewarms, evictions;
+} pp_seen;
 
 /* Answers one request in the shadow; why: each caller gets exactly one answer. */
 static inline void pp_answer(pp_state *s, uint64_t req)
@@ -89,6 +100,41 @@ static inline void pp_apply(pp_state *s)
     }
 }
 
+static inline int pp_send(pp_state *s, policy_event_type t, uint64_t req, policy_instance_id id);
+
+/* Sends ev to the other pool member and answers what it asks at once (READY for a START, DONE
+ * for a DISPATCH, STOPPED for a STOP); why: it only exists to hold memory and evict. */
+static inline void pp_other(pp_state *s, policy_event ev)
+{
+    policy_event todo[64];
+    int n = 0;
+    todo[n++] = ev;
+    while (n > 0) {
+        ev = todo[--n];
+        PP_CHECK(policy_fn_handle(s->other, &ev, s->now, &s->oacts) == 0, "other member refused");
+        for (uint32_t i = 0; i < s->oacts.n && n < 64; i++) {
+            const policy_action *a = &s->oacts.v[i];
+            policy_event_type t = a->type == POLICY_ACT_START      ? POLICY_EV_READY
+                                  : a->type == POLICY_ACT_DISPATCH ? POLICY_EV_DONE
+                                  : a->type == POLICY_ACT_STOP     ? POLICY_EV_STOPPED
+                                                                   : POLICY_EV__COUNT;
+            if (t != POLICY_EV__COUNT)
+                todo[n++] = (policy_event){.type = t, .instance = a->instance};
+        }
+    }
+}
+
+/* Delivers the evictions one member decided for another (policy_pool_take_pending). */
+static inline void pp_drain(pp_state *s)
+{
+    policy_fn *f;
+    while (s->pool && (f = policy_pool_take_pending(s->pool)))
+        if (f == s->fn)
+            PP_CHECK(pp_send(s, POLICY_EV_TICK, 0, 0) == 0, "tick refused");
+        else
+            pp_other(s, (policy_event){.type = POLICY_EV_TICK});
+}
+
 /* Sends one event and applies its actions; returns policy_fn_handle's code. */
 static inline int pp_send(pp_state *s, policy_event_type t, uint64_t req, policy_instance_id id)
 {
@@ -104,10 +150,12 @@ static inline int pp_send(pp_state *s, policy_event_type t, uint64_t req, policy
     }
     fprintf(stderr, "\n");
 #endif
-    if (rc == 0)
+    if (rc == 0) {
         pp_apply(s);
-    else
+        pp_drain(s);
+    } else {
         PP_CHECK(s->acts.n == 0, "actions written by a refused event");
+    }
     return rc;
 }
 
@@ -148,6 +196,19 @@ static inline void pp_run(const uint8_t *data, size_t size)
         c.inst.cold_wait = (data[0] >> 6) % 2 ? POLICY_COLD_WAIT_FIRST_FREE : POLICY_COLD_WAIT_BIND;
         c.inst.overprovision = prof == POLICY_PROFILE_GCF ? 0.5 : 0;
         c.limit.reserved = (data[1] >> 7) ? 2 : 0;
+        /* every keep-alive policy, on scales this clock reaches (ticks of 0-3 ns) */
+        c.inst.keep_alive_policy = (policy_keep_alive)(size % POLICY_KEEP_ALIVE__COUNT);
+        c.histogram.bin_ns = 2;
+        c.histogram.range_ns = 2 * (1 + data[1] % 12);
+        c.histogram.head_pct = 5;
+        c.histogram.tail_pct = 99;
+        c.histogram.margin = 0.1;
+        c.histogram.cv_min = (data[0] >> 7) ? 2 : 0.5;
+        c.histogram.oob_max = 0.5;
+        c.histogram.forecast_margin = 0.15;
+        c.fn.memory_mb = 128;
+        c.greedy_dual.budget_mb = 128 * (1 + (data[1] >> 3) % 4);
+        c.greedy_dual.cold_cost_ns = 3;
     } else {
         c.inst.workers = 1 + (data[1] >> 6) % 3;
         c.inst.min = 1;
@@ -160,6 +221,17 @@ static inline void pp_run(const uint8_t *data, size_t size)
     PP_CHECK(policy_fn_new(&c, NULL, &s->fn, &err) == 0, "config rejected");
     PP_CHECK(policy_actions_init(&s->acts, s->fn) == 0, "actions init");
     s->workers = c.inst.workers;
+    if (c.inst.keep_alive_policy == POLICY_KEEP_ALIVE_GREEDY_DUAL) {
+        policy_config oc = c;
+        oc.inst.provisioned = 0;
+        oc.limit.reserved = 0;
+        PP_CHECK(policy_pool_new(c.greedy_dual.budget_mb, &s->pool, &err) == 0, "pool");
+        PP_CHECK(policy_fn_new(&oc, NULL, &s->other, &err) == 0, "other rejected");
+        PP_CHECK(policy_actions_init(&s->oacts, s->other) == 0, "actions init");
+        PP_CHECK(policy_fn_join_pool(s->fn, s->pool, &err) == 0, "join");
+        PP_CHECK(policy_fn_join_pool(s->other, s->pool, &err) == 0, "join");
+        pp_other(s, (policy_event){.type = POLICY_EV_DEPLOY});
+    }
     PP_CHECK(pp_send(s, POLICY_EV_DEPLOY, 0, 0) == 0, "deploy refused");
     for (size_t i = 2; i + 1 < size; i += 2) {
         uint8_t op = data[i] % 9, arg = data[i + 1];
@@ -197,6 +269,11 @@ static inline void pp_run(const uint8_t *data, size_t size)
             }
             break;
         case 6:
+            if (s->other && (arg & 64)) { /* the other member is invoked: it may evict */
+                pp_other(s, (policy_event){.type = POLICY_EV_ARRIVE, .request = s->other_req++});
+                pp_drain(s);
+                break;
+            }
             if (s->acts.wake_ns != INT64_MAX && s->acts.wake_ns > s->now)
                 s->now = s->acts.wake_ns;
             pp_send(s, POLICY_EV_TICK, 0, 0);
@@ -221,8 +298,13 @@ static inline void pp_run(const uint8_t *data, size_t size)
     policy_stats st;
     policy_fn_stats(s->fn, &st);
     PP_CHECK(st.queue_depth == 0, "queue not empty after shutdown");
+    pp_seen.prewarms += st.prewarms;
+    pp_seen.evictions += st.evictions;
     policy_actions_release(&s->acts);
     policy_fn_free(s->fn);
+    policy_actions_release(&s->oacts);
+    policy_fn_free(s->other);
+    policy_pool_free(s->pool);
     free(s);
 }
 

@@ -164,6 +164,52 @@ static void test_init_billing_and_batch_share(void **st)
     assert_float_equal(r.total, 0.091 * 2.0 * 0.00001 + 4 * 0.0000002, 1e-15);
 }
 
+/* One invocation's bill is one function (cost_invocation_bill), which the simulator calls as
+ * it runs and the analyzer calls when it re-prices a recorded run: 100,000 recorded invocations
+ * (cold ones with INIT, some on provisioned instances, two memory sizes) come to the same cent
+ * summed invocation by invocation as the simulator bills them, priced from the billed times the
+ * simulator recorded (own), and re-priced from duration and INIT (what-if). */
+static void test_one_bill_sim_and_analyzer(void **st)
+{
+    (void)st;
+    const char *ids[] = {"laminit", "lam", "lam100"};
+    enum { N = 100000 };
+    cost_invocation *inv = calloc(N, sizeof *inv);
+    assert_non_null(inv);
+    for (int k = 0; k < 3; k++) {
+        const cost_offer *o = offer(ids[k]);
+        double usd = 0;
+        for (int i = 0; i < N; i++) {
+            cost_invocation *v = &inv[i];
+            *v = (cost_invocation){.duration_ms = 1370.7 + (i % 97) * 11.13,
+                                   .init_ms = i % 10 == 0 ? 211.4 : 0,
+                                   .memory_mb = i % 3 ? 1769 : 512,
+                                   .on_provisioned = k == 1 && i % 7 == 0,
+                                   .invoked = true};
+            cost_one one;
+            cost_invocation_bill(o, v->duration_ms, v->init_ms, v->memory_mb, v->on_provisioned,
+                                 &one);
+            assert_true(one.priced);
+            v->billed_ms = one.billed_ms; /* what the simulator records */
+            usd += one.usd;
+        }
+        cost_usage u = usage_of(inv, N, NULL, 0, COST_LAMBDA);
+        cost_result own, whatif;
+        cost_bill(o, &u, true, &own);
+        cost_bill(o, &u, false, &whatif);
+        assert_true(own.priced && whatif.priced);
+        assert_true(usd > 1); /* dollars, so a cent is a real test */
+        assert_true(llround(own.total * 100) == llround(usd * 100));
+        assert_true(llround(whatif.total * 100) == llround(usd * 100));
+        assert_true(fabs(own.total - usd) < 1e-9 && fabs(whatif.total - usd) < 1e-9);
+    }
+    /* INIT billed where the offer says so: 10 ms + 211.4 ms INIT on laminit, 10 ms on lam */
+    assert_true(fabs(cost_invocation_billed_ms(offer("laminit"), 10, 211.4, 0) - 222) < 1e-9);
+    assert_true(fabs(cost_invocation_billed_ms(offer("lam"), 10, 211.4, 0) - 10) < 1e-9);
+    assert_true(fabs(cost_invocation_billed_ms(offer("lam100"), 10.2, 0, 0.5) - 50) < 1e-9);
+    free(inv);
+}
+
 static void test_lambda_provisioned(void **st)
 {
     (void)st;
@@ -357,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lambda_1ms_vs_100ms),
         cmocka_unit_test(test_init_billing_and_batch_share),
+        cmocka_unit_test(test_one_bill_sim_and_analyzer),
         cmocka_unit_test(test_lambda_provisioned),
         cmocka_unit_test(test_gcf_tiers),
         cmocka_unit_test(test_managed_per_instance_second),

@@ -1,7 +1,8 @@
 /*
  * policy: property test — thousands of pseudo-random event sequences (fixed seed) under every
- * profile, each checked against the safety rules of tests/unit/policy_props.h (never dispatch
- * before ready, never stop a busy instance, every request answered exactly once, ...).
+ * profile and every keep-alive policy (fixed, histogram, greedy-dual), each checked against the
+ * safety rules of tests/unit/policy_props.h (never dispatch before ready, never stop a busy
+ * instance, every request answered exactly once, ...).
  * fuzz/fuzz_policy_events.c runs the same check under libFuzzer.
  */
 #include <setjmp.h>
@@ -30,6 +31,9 @@ static void test_random_sequences(void **state)
         }
         pp_run(buf, len);
     }
+    /* the sequences reached the keep-alive policies' own decisions, not only their fallbacks */
+    assert_true(pp_seen.prewarms > 0);
+    assert_true(pp_seen.evictions > 0);
 }
 
 int main(void)

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cost/cost.h"
 #include "sim/sim.h"
 
 static bool sanitized(void)
@@ -49,8 +51,12 @@ static sim_calib *const_calib(double service_ms, double init_ms)
 
 static sim_function fn_with(policy_profile p, const int64_t *sched, size_t n)
 {
-    sim_function f = {.name = "f", .key = {"m", "faasml", "cpu"}, .items = 1, .threads = 1,
-                      .schedule_ns = sched, .schedule_n = n};
+    sim_function f = {.name = "f",
+                      .key = {"m", "faasml", "cpu"},
+                      .items = 1,
+                      .threads = 1,
+                      .schedule_ns = sched,
+                      .schedule_n = n};
     policy_config_init(&f.policy, p);
     f.policy.fn.memory_mb = 1769;
     f.policy.fn.billing_ns = 1000000;
@@ -192,6 +198,61 @@ static void test_lambda_keepalive_warm(void **state)
     sim_calib_free(c);
 }
 
+/* Billing on the catalogue (cost_invocation_bill): two requests 1 s apart, service 10 ms, INIT
+ * 50 ms, keep-alive 10 s. On an offer that bills INIT (1 ms steps) the cold one is billed 60 ms
+ * and the warm 10 ms: 70 ms; on one that does not, 20 ms; with 100 ms steps and INIT, 100 + 100.
+ * Without a catalogue: the policy's 1 ms step, execution only (20 ms). */
+static void test_billing_on_the_catalogue(void **state)
+{
+    (void)state;
+    static const char prices[] =
+        "format: 1\ncurrency: USD\nsnapshots:\n  - {name: init, date: '2025'}\n"
+        "  - {name: old, date: '2021'}\n"
+        "  - {name: coarse, date: '2020'}\noffers:\n"
+        "  - {id: aws-lambda-x86, snapshot: init, profile: lambda, name: a, granularity_ms: 1,\n"
+        "     bills_init: true, source: h, date: '2025',\n"
+        "     prices: {gb_s: {usd: 0.00001, status: doc, date: '2025', source: h}}}\n"
+        "  - {id: aws-lambda-x86, snapshot: old, profile: lambda, name: b, granularity_ms: 1,\n"
+        "     source: h, date: '2021',\n"
+        "     prices: {gb_s: {usd: 0.00001, status: doc, date: '2021', source: h}}}\n"
+        "  - {id: aws-lambda-x86, snapshot: coarse, profile: lambda, name: c, granularity_ms: "
+        "100,\n"
+        "     bills_init: true, source: h, date: '2020',\n"
+        "     prices: {gb_s: {usd: 0.00001, status: doc, date: '2020', source: h}}}\n";
+    cost_catalog *cat = NULL;
+    fm_err err = {0};
+    if (cost_catalog_load_buf(prices, strlen(prices), "p.yaml", &cat, &err))
+        fail_msg("%s", err.msg);
+    sim_calib *c = const_calib(10, 50);
+    int64_t sched[2] = {0, 1000000000};
+    sim_function f = fn_with(POLICY_PROFILE_LAMBDA, sched, 2);
+    f.policy.inst.max = 2;
+    f.policy.inst.keep_alive_ns = 10000000000LL;
+    static const char *const snap[] = {"init", "old", "coarse", NULL};
+    static const double want[] = {70, 20, 200, 20};
+    for (int i = 0; i < 4; i++) {
+        sim_opts o = {.calib = c,
+                      .seed = 1,
+                      .host = {SIM_HOST_CLOUD, 0},
+                      .prices = i < 3 ? cat : NULL,
+                      .snapshot = snap[i]};
+        sim_result r;
+        run_ok(&f, 1, &o, &r);
+        assert_int_equal(r.fn[0].cold_starts, 1);
+        if (fabs(r.fn[0].billed_ms_total - want[i]) > 1e-6)
+            fail_msg("snapshot %s: billed %.3f ms, want %.0f", snap[i] ? snap[i] : "(none)",
+                     r.fn[0].billed_ms_total, want[i]);
+        sim_result_release(&r);
+    }
+    sim_opts o = {.calib = c, .seed = 1, .prices = cat, .snapshot = "missing"};
+    sim_result r;
+    assert_int_equal(sim_run(&f, 1, &o, &r, &err), FM_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no default lambda entry in price snapshot 'missing'"));
+    sim_result_release(&r);
+    sim_calib_free(c);
+    cost_catalog_free(cat);
+}
+
 /* The same with keep-alive 50 ms: every request finds its instance gone and starts cold. */
 static void test_lambda_keepalive_expiry(void **state)
 {
@@ -245,8 +306,10 @@ static void test_processor_sharing(void **state)
     f.policy.inst.max = 2;
     f.policy.queue.capacity = 16;
     for (int cloud = 0; cloud < 2; cloud++) {
-        sim_opts o = {.calib = c, .seed = 1,
-                      .host = cloud ? (sim_host){SIM_HOST_CLOUD, 0} : (sim_host){SIM_HOST_CORES, 1}};
+        sim_opts o = {.calib = c,
+                      .seed = 1,
+                      .host =
+                          cloud ? (sim_host){SIM_HOST_CLOUD, 0} : (sim_host){SIM_HOST_CORES, 1}};
         sim_result r;
         run_ok(&f, 1, &o, &r);
         assert_int_equal(r.fn[0].ok, 2);
@@ -347,8 +410,8 @@ static void check_mmc(int workers, double lambda, double mean_ms, uint64_t n)
     double got = fm_hist_mean(r.fn[0].latency) / 1e6;
     assert_int_equal(r.fn[0].ok, n);
     if (fabs(got - want) / want > 0.05)
-        fail_msg("M/M/%d at lambda %g: mean response %.3f ms, closed form %.3f ms", workers,
-                 lambda, got, want);
+        fail_msg("M/M/%d at lambda %g: mean response %.3f ms, closed form %.3f ms", workers, lambda,
+                 got, want);
     sim_result_release(&r);
     sim_calib_free(c);
 }
@@ -470,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_calib_bad_file),
         cmocka_unit_test(test_series_quiet_stretch),
         cmocka_unit_test(test_lambda_keepalive_warm),
+        cmocka_unit_test(test_billing_on_the_catalogue),
         cmocka_unit_test(test_lambda_keepalive_expiry),
         cmocka_unit_test(test_lambda_reserved_throttle),
         cmocka_unit_test(test_processor_sharing),
