@@ -212,6 +212,13 @@ int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_er
 int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ops_quant.c: load-time checks of scales and zero points given as initializers; the
+ * com.microsoft operators the runtime accepts */
+int quant_check_node(const infer_model *m, const inode *n, fm_err *err);
+bool quant_is_ms_op(const char *name);
+/* DynamicQuantizeLinear's scale and zero point for n floats (range widened to include 0) */
+void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp);
+
 /* ---- session (session.c) --------------------------------------------------------------------- */
 /* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
  * layer's weights twelve times: packed once). */
