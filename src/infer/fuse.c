@@ -15,7 +15,7 @@ void fuse_producer(infer_session *s, step *st, int ni)
 {
     const infer_model *m = s->m;
     int v = st->node->out[0];
-    if (s->reference) return;
+    if (s->reference || s->calibrating) return;
     if (st->n_out != 1 || s->consumers[v] != 1 || m->vals[v].is_output) return;
     int ci = s->consumer[v];
     const inode *c = &m->nodes[ci];

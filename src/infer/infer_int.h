@@ -32,6 +32,23 @@ int pb_next(pb_rd *r, pb_field *f);
 /* Repeated scalars, packed (wt 2) or not: calls in turn; counts first when out is NULL. */
 int pb_varints(const pb_field *f, int64_t *out, size_t *n);
 
+/* ---- protobuf wire writer (pbw.c) -------------------------------------------------------------
+ * Appends to a growable buffer; an allocation failure sets oom and later writes do nothing. */
+typedef struct pb_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+} pb_buf;
+
+void pbw_raw(pb_buf *b, const void *p, size_t n);
+void pbw_varint(pb_buf *b, uint64_t v);
+void pbw_uint(pb_buf *b, uint32_t num, uint64_t v);  /* wire type 0 */
+void pbw_float(pb_buf *b, uint32_t num, float f);    /* wire type 5 */
+void pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n);
+void pbw_str(pb_buf *b, uint32_t num, const char *s);
+void pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub); /* appends sub and frees it */
+void pbw_free(pb_buf *b);
+
 /* Largest tensor and largest activation plan a session accepts (a function has at most 10 GB). */
 #define INFER_TENSOR_LIMIT ((size_t)1 << 34)
 #define INFER_PLAN_LIMIT ((size_t)1 << 35)
@@ -263,7 +280,16 @@ struct infer_session {
     int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
     infer_timings t;
     infer_session_stats st;
+    /* quant.c's calibration: no fusion (every node's output is materialised), and a call after
+     * every step with each output value (index into vals) */
+    bool calibrating;
+    void (*observe)(void *ctx, int v, const rt_val *r);
+    void *observe_ctx;
 };
+
+/* Creates a session for calibration (see infer_session.calibrating). */
+int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
+                            infer_session **out, fm_err *err);
 
 pthreadpool_t session_pool(const infer_session *s);
 /* The value whose storage v shares (alias chains resolved). */
