@@ -190,6 +190,7 @@ typedef struct step {
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
     bool xnn;                /* runs on an XNNPACK operator */
     bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */
+    bool qint8;              /* QLinearConv meant for oneDNN int8 (reads and writes NHWC) */
     bool dnnl;               /* Conv on a oneDNN primitive (1-thread sessions) */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
     float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */

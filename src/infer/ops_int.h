@@ -40,7 +40,14 @@ K(shape_quantize) K(exec_quantize) K(shape_dequantize) K(exec_dequantize) K(shap
 K(exec_dynquant) K(shape_matmulint) K(exec_matmulint) K(shape_qlmatmul) K(exec_qlmatmul)
 K(shape_convint) K(exec_convint) K(shape_qlconv) K(exec_qlconv) K(shape_qlbinary)
 K(exec_qlbinary) K(shape_qlsigmoid) K(exec_qlsigmoid) K(shape_qlgpool) K(exec_qlgpool)
+/* qdq.c */
+K(setup_qlconv) K(setup_matmulint) K(qdnnl_exec)
 #undef K
+/* qdq.c: QDQ groups found before a plan's walk (qend[ni]: the group's QuantizeLinear node, or
+ * -1; qact[ni]: its Relu/Clip or -1); returns how many. Marks the nodes they absorb. */
+int qdq_prepass(infer_session *s, int *qend, int *qact);
+/* Turns the Conv step of a group into its QLinearConv step. */
+int qdq_conv_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err);
 void release_xnn(step *st);
 
 /* Y[rows, n] = A[rows, k] B (B is [k, n], or [n, k] when b_trans) + bias, clamped to [lo, hi];

@@ -354,6 +354,8 @@ int shape_matmulint(step *st, fm_err *err)
 
 int exec_matmulint(step *st, fm_err *err)
 {
+    if (st->dnnl)
+        return qdnnl_exec(st, err);
     qmm p;
     int64_t d[INFER_MAX_DIMS + 2];
     int nd = 0;
@@ -562,11 +564,19 @@ int shape_qlconv(step *st, fm_err *err)
     int64_t d[5];
     qconv_out_dims(&p, st->in[0]->ndim, d);
     st->scratch_bytes = (size_t)(p.w.out[0] * p.w.out[1] * p.w.out[2]) * sizeof(int32_t);
+    st->qint8 = dnnl_wanted(st->s) && st->in[0]->ndim == 4 && st->in[3]->is_const;
+    if (st->qint8) { /* oneDNN: room for NHWC copies of input and output (qdq.c) */
+        int64_t ob = p.n * p.m * p.w.out[0] * p.w.out[1];
+        st->scratch_bytes = FM_MAX(st->scratch_bytes,
+                                   (size_t)((st->in[0]->numel + 63) & ~(int64_t)63) + (size_t)ob);
+    }
     return set_out(st, 0, t, st->in[0]->ndim, d, err);
 }
 
 int exec_qlconv(step *st, fm_err *err)
 {
+    if (st->dnnl)
+        return qdnnl_exec(st, err);
     qconv p;
     int rc = qconv_params(st, 3, &p, err);
     if (rc)
@@ -584,8 +594,11 @@ int exec_qlconv(step *st, fm_err *err)
             qconv_acc(&p, st->in[0], zx, st->in[3], opt_in(st, 5), b, m, acc);
             int32_t bm = bias ? ((const int32_t *)bias->data)[m] : 0;
             float sm = sx * sc_at(st->in[4], m);
-            for (int64_t i = 0; i < osz; i++)
-                q_put(y, (b * p.m + m) * osz + i, requant(acc[i] + bm, sm, sy, zy, lo, hi));
+            for (int64_t i = 0; i < osz; i++) {
+                float r = (float)(acc[i] + bm) * sm; /* a fused Relu/Clip clamps the real value */
+                r = r < st->fuse_min ? st->fuse_min : r > st->fuse_max ? st->fuse_max : r;
+                q_put(y, (b * p.m + m) * osz + i, q_sat(nearbyintf(r / sy) + (float)zy, lo, hi));
+            }
         }
     return 0;
 }

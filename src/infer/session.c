@@ -176,6 +176,10 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     if (!steps) return fm_err_set(err, FM_ENOMEM, "out of memory");
     size_t ns = 0;
     int rc = 0;
+    int *qend = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qend);
+    int *qact = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qact);
+    if (!qend || !qact) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    qdq_prepass(s, qend, qact);
     for (size_t ni = 0; ni < m->n_nodes; ni++) {
         const inode *n = &m->nodes[ni];
         if (s->fused[ni] == 2) continue; /* inside a fused GELU/LayerNorm chain */
@@ -183,6 +187,13 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
                     .state = &s->node_state[ni], .dstate = &s->node_dnnl[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
         for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
+        if (qend[ni] >= 0) { /* a QDQ group: one integer convolution */
+            rc = qdq_conv_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
+            if (!rc) rc = infer_ops[tmp.op].shape(&tmp, err);
+            if (rc) goto fail;
+            steps[ns++] = tmp;
+            continue;
+        }
         if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
             int src = n->in[0];
             if (!strcmp(n->op_type, "Add") && s->vals[src].is_const) src = n->in[1];
