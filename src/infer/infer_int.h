@@ -283,6 +283,8 @@ struct infer_session {
     infer_session_stats st;
     /* quant.c's calibration: no fusion (every node's output is materialised), and a call after
      * every step with each output value (index into vals) */
+    void *bf16_buf;       /* BF16 sessions: one staging buffer for oneDNN inputs (steps run in turn) */
+    size_t bf16_cap;
     bool calibrating;
     void (*observe)(void *ctx, int v, const rt_val *r);
     void *observe_ctx;

@@ -381,7 +381,8 @@ static float *put_weight(qctx *c, pb_buf *g, const ival *w, int axis, bool trans
     int64_t dims[2] = {transpose ? w->dims[1] : w->dims[0], transpose ? w->dims[0] : w->dims[1]};
     put_tensor(&c->inits, a, INFER_DTYPE_INT8, w->ndim, transpose ? dims : w->dims, q, (size_t)n);
     put_tensor(&c->inits, s, INFER_DTYPE_FP32, ns > 1 ? 1 : 0, &ns, sc, (size_t)ns * 4);
-    put_tensor(&c->inits, zn, INFER_DTYPE_INT8, ns > 1 ? 1 : 0, &ns, z, (size_t)ns);
+    if (dq_node)
+        put_tensor(&c->inits, zn, INFER_DTYPE_INT8, ns > 1 ? 1 : 0, &ns, z, (size_t)ns);
     if (dq_node) {
         nm(b, sizeof b, w->name, "_DequantizeLinear");
         char o[1200];

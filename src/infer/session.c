@@ -519,6 +519,7 @@ void infer_session_free(infer_session *s)
     free(s->plan_dims);
     free(s->plan_ndim);
     free(s->act);
+    free(s->bf16_buf);
     free(s);
 }
 

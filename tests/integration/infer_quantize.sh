@@ -48,6 +48,17 @@ assert {'DynamicQuantizeLinear', 'MatMulInteger'} <= ops, ops
 " "$TMP/s.onnx" "$TMP/d.onnx" || fail "quantized ops missing"
 fi
 
+# --precision bf16 and --accuracy (the quantized file against its FP32 original)
+out=$(timeout 120 "$FAASML" infer "$FX/conv_net.onnx" --precision bf16 --accuracy 20 --json)
+cos=$(echo "$out" | num cosine_mean)
+awk -v c="$cos" 'BEGIN { exit !(c > 0.99 && c <= 1.0) }' || fail "bf16: cosine $cos: $out"
+out=$(timeout 120 "$FAASML" infer "$TMP/s.onnx" --reference "$FX/conv_net.onnx" --accuracy 20 --json)
+[ "$(echo "$out" | num samples)" = 20 ] || fail "--accuracy --reference: $out"
+set +e
+err=$("$FAASML" infer "$FX/conv_net.onnx" --random --precision fp8 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && echo "$err" | grep -q "unknown --precision 'fp8'" || fail "bad precision: rc $rc: $err"
+
 # usage and load errors: exit 2 / 1 with a message naming the problem
 set +e
 err=$("$FAASML" quantize "$FX/conv_net.onnx" -o "$TMP/x.onnx" 2>&1); rc=$?
