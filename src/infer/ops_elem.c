@@ -525,6 +525,12 @@ int exec_cast(step *st, fm_err *err)
     const rt_val *x = st->in[0];
     rt_val *y = st->out[0];
     infer_dtype f = x->dtype, t = y->dtype;
+    if (f == INFER_DTYPE_INT32 && t == INFER_DTYPE_FP32) { /* MatMulInteger's output: vectorized */
+        const int32_t *a = x->data;
+        float *b = y->data;
+        for (int64_t i = 0; i < x->numel; i++) b[i] = (float)a[i];
+        return 0;
+    }
     for (int64_t i = 0; i < x->numel; i++) {
         if (is_float(f) && is_float(t)) {
             double v = load_f(x->data, f, i);
