@@ -43,6 +43,8 @@ K(exec_qlbinary) K(shape_qlsigmoid) K(exec_qlsigmoid) K(shape_qlgpool) K(exec_ql
 /* qdq.c */
 K(setup_qlconv) K(setup_matmulint) K(qdnnl_exec)
 #undef K
+/* qdq.c: oneDNN int8 kernels usable by this session (any thread count) */
+bool int8_wanted(const infer_session *s);
 /* qdq.c: QDQ groups found before a plan's walk (qend[ni]: the group's QuantizeLinear node, or
  * -1; qact[ni]: its Relu/Clip or -1); returns how many. Marks the nodes they absorb. */
 int qdq_prepass(infer_session *s, int *qend, int *qact);

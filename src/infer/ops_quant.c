@@ -616,7 +616,7 @@ int shape_qlconv(step *st, fm_err *err)
     int64_t d[5];
     qconv_out_dims(&p, st->in[0]->ndim, d);
     st->scratch_bytes = (size_t)(p.w.out[0] * p.w.out[1] * p.w.out[2]) * sizeof(int32_t);
-    st->qint8 = dnnl_wanted(st->s) && st->in[0]->ndim == 4 && st->in[3]->is_const;
+    st->qint8 = int8_wanted(st->s) && st->in[0]->ndim == 4 && st->in[3]->is_const;
     if (st->qint8) { /* oneDNN: room for NHWC copies of input and output (qdq.c) */
         int64_t ob = p.n * p.m * p.w.out[0] * p.w.out[1];
         st->scratch_bytes = FM_MAX(st->scratch_bytes,

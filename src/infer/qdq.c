@@ -3,9 +3,9 @@
  *     DequantizeLinear(x) -> Conv(., DequantizeLinear(w), bias) [-> Relu | Clip] -> QuantizeLinear
  * becomes one QLinearConv step on the quantized tensors (the weight's DequantizeLinear is never
  * run, so INT8 weights are never expanded to FP32). QLinearConv steps, fused or in the file, and
- * MatMulInteger steps with constant INT8 weights run on oneDNN's int8 primitives (VNNI) in 1-thread
- * sessions; everything else, and reference-mode sessions, runs ops_quant.c's scalar kernels, which
- * the tests compare these with.
+ * MatMulInteger steps with constant INT8 weights run on oneDNN's int8 primitives (VNNI) on the
+ * calling thread; everything else, and reference-mode sessions, runs ops_quant.c's scalar kernels,
+ * which the tests compare these with.
  */
 #include <dnnl.h>
 #include <float.h>
@@ -17,6 +17,24 @@
 #include "infer/ops_int.h"
 
 void omp_set_num_threads(int n); /* libgomp, which oneDNN links */
+
+static void eng_init(void);
+static pthread_once_t eng_once = PTHREAD_ONCE_INIT;
+static dnnl_engine_t engine;
+static dnnl_status_t eng_status;
+
+/* Why: oneDNN's int8 kernels beat the scalar ones at any thread count; each call runs on the
+ * calling thread alone (OpenMP set to 1 thread), so sessions with a pool use them too. */
+bool int8_wanted(const infer_session *s)
+{
+    static int off = -1;
+    if (off < 0)
+        off = getenv("FM_INFER_NO_QDNNL") != NULL || getenv("FM_INFER_NO_DNNL") != NULL;
+    if (off || s->reference)
+        return false;
+    pthread_once(&eng_once, eng_init);
+    return eng_status == dnnl_success;
+}
 
 /* ---- finding QDQ groups -----------------------------------------------------------------------
  */
@@ -123,7 +141,7 @@ int qdq_prepass(infer_session *s, int *qend, int *qact)
     size_t nn = m->n_nodes;
     for (size_t i = 0; i < nn; i++)
         qend[i] = qact[i] = -1;
-    if (s->reference || s->calibrating || !dnnl_wanted(s) || getenv("FM_INFER_NO_QDQ"))
+    if (s->reference || s->calibrating || !int8_wanted(s) || getenv("FM_INFER_NO_QDQ"))
         return 0;
     int found = 0;
     for (size_t i = 0; i < nn; i++)
@@ -225,10 +243,6 @@ int qdq_conv_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *er
 /* ---- oneDNN int8 primitives --------------------------------------------------------------------
  */
 
-static pthread_once_t eng_once = PTHREAD_ONCE_INIT;
-static dnnl_engine_t engine;
-static dnnl_status_t eng_status;
-
 static void eng_init(void)
 {
     omp_set_num_threads(1);
@@ -244,6 +258,7 @@ typedef struct qprim {
     dnnl_memory_t xuser, yuser;
     const void *wsrc; /* the weights wei was reordered from */
     dnnl_memory_desc_t wmd;
+    bool wei_shared; /* wei belongs to another node's qprim (same weights, same format) */
     int32_t zp_val;
 } qprim;
 
@@ -256,6 +271,8 @@ static void qprim_free(void *p)
         dnnl_primitive_destroy(d->rin);
     if (d->rout)
         dnnl_primitive_destroy(d->rout);
+    if (d->wei_shared)
+        d->wei = NULL;
     dnnl_memory_t *ms[] = {&d->src, &d->wei, &d->bia, &d->dst, &d->zp, &d->xuser, &d->yuser};
     for (size_t i = 0; i < FM_ARRAY_LEN(ms); i++)
         if (*ms[i])
@@ -317,9 +334,23 @@ static int qprim_weights(qprim *d, const dnnl_memory_desc_t *user, const dnnl_me
 {
     if (d->wei && d->wsrc == w && dnnl_memory_desc_equal(&d->wmd, want))
         return 0;
-    if (d->wei)
+    if (d->wei && !d->wei_shared)
         dnnl_memory_destroy(d->wei);
     d->wei = NULL;
+    d->wei_shared = false;
+    /* ALBERT's twelve layers read one layer's weights: reordered once and shared; every qprim
+     * is freed with the session, and a sharer never frees the memory */
+    for (size_t i = 0; i < s->n_owned; i++) {
+        qprim *o = s->owned[i].obj;
+        if (s->owned[i].free_fn == qprim_free && o != d && o->wei && !o->wei_shared &&
+            o->wsrc == w && dnnl_memory_desc_equal(&o->wmd, want)) {
+            d->wei = o->wei;
+            d->wmd = o->wmd;
+            d->wsrc = w;
+            d->wei_shared = true;
+            return 0;
+        }
+    }
     int rc = 0;
     dnnl_memory_t um = NULL;
     dnnl_primitive_desc_t rpd = NULL;
@@ -369,10 +400,10 @@ int setup_qlconv(step *st, fm_err *err)
 {
     st->dnnl = false;
     const rt_val *x = st->in[0], *w = st->in[3], *ws = st->in[4], *wz = st->in[5], *y = st->out[0];
-    if (!dnnl_wanted(st->s) || x->ndim != 4 || !w->is_const || !ws->is_const ||
+    if (!int8_wanted(st->s) || x->ndim != 4 || !w->is_const || !ws->is_const ||
         w->dtype != INFER_DTYPE_INT8 || !st->in[1]->is_const || !st->in[6]->is_const ||
         (st->in[2] && !st->in[2]->is_const) || (st->in[7] && !st->in[7]->is_const) ||
-        (st->in[8] && !st->in[8]->is_const) || getenv("FM_INFER_NO_QDNNL"))
+        (st->in[8] && !st->in[8]->is_const))
         return 0;
     for (int64_t i = 0; wz && i < wz->numel; i++)
         if (((const int8_t *)wz->data)[i])
@@ -488,8 +519,8 @@ int setup_matmulint(step *st, fm_err *err)
     st->dnnl = false;
     const rt_val *a = st->in[0], *b = st->in[1], *za = st->n_in > 2 ? st->in[2] : NULL,
                  *zb = st->n_in > 3 ? st->in[3] : NULL;
-    if (!dnnl_wanted(st->s) || !b->is_const || b->ndim != 2 || b->dtype != INFER_DTYPE_INT8 ||
-        a->ndim < 2 || (za && za->numel != 1) || getenv("FM_INFER_NO_QDNNL"))
+    if (!int8_wanted(st->s) || !b->is_const || b->ndim != 2 || b->dtype != INFER_DTYPE_INT8 ||
+        a->ndim < 2 || (za && za->numel != 1))
         return 0;
     for (int64_t i = 0; zb && i < zb->numel; i++)
         if (((const int8_t *)zb->data)[i])
