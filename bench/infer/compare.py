@@ -6,8 +6,8 @@ For each model and batch size, every runtime runs in a fresh process, RUNS times
 loaded -> first output) and peak RSS (/usr/bin/time -v). The table shows medians over the runs and
 the ratios faasml/ORT and torch/ORT; every run's row goes to bench/results/infer-<stamp>.csv.
 --precisions adds INT8 and BF16 rows: int8 runs faasml and ORT on the same quantized file
-(model.int8.onnx, written once by `faasml quantize`: static QDQ for image models, dynamic for
-token models), bf16 runs faasml with --precision bf16 (ORT has no BF16 CPU kernels; its ratio is
+(model.int8.onnx, written once by `faasml quantize`: static QDQ calibrated on the 8 samples of
+input_b8.npy for image models, dynamic for token models), bf16 runs faasml with --precision bf16 (ORT has no BF16 CPU kernels; its ratio is
 to ORT FP32). p50/fp32 is the ratio to faasml FP32 of the same model and batch.
 Standard library only (numpy for checking faasml's output).
 """
@@ -65,9 +65,20 @@ def quantized_file(d, a, env):
         meta = json.load(fh)
     token = meta["inputs"][0]["datatype"].startswith("int")
     cmd = [a.faasml, "quantize", src, "-o", dst, "--json"]
-    cmd += (["--mode", "dynamic"] if token else ["--calib-random", str(a.calib), "--method", a.method])
+    td = tempfile.TemporaryDirectory()
+    if token:
+        cmd += ["--mode", "dynamic"]
+    elif a.calib == 0:  # the model's own input distribution: the 8 samples of input_b8.npy
+        import numpy as np
+        x8 = np.load(os.path.join(d, "input_b8.npy"))
+        for i in range(x8.shape[0]):
+            np.save(os.path.join(td.name, f"s{i}.npy"), x8[i:i + 1])
+        cmd += ["--calib", td.name, "--method", a.method]
+    else:
+        cmd += ["--calib-random", str(a.calib), "--method", a.method]
     print(f"compare: {' '.join(cmd)}", file=sys.stderr)
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=a.timeout)
+    td.cleanup()
     if p.returncode != 0:
         raise RuntimeError(f"faasml quantize exited {p.returncode}: {p.stderr.strip()[-300:]}")
     return dst
@@ -189,8 +200,9 @@ def main():
                     "(see torch_run.py; default freeze)")
     ap.add_argument("--precisions", default="fp32",
                     help="comma list of fp32, int8, bf16 (see the module docstring)")
-    ap.add_argument("--calib", type=int, default=32,
-                    help="int8 of image models: synthetic calibration samples (default 32)")
+    ap.add_argument("--calib", type=int, default=0,
+                    help="int8 of image models: N synthetic calibration samples (smooth image-like"
+                    " planes); 0 (default): the 8 samples of the model's input_b8.npy")
     ap.add_argument("--method", default="minmax", help="int8 calibration: minmax or percentile")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--faasml", default=os.path.join(ROOT, "build", "faasml"))

@@ -705,10 +705,28 @@ int exec_qlbinary(step *st, fm_err *err)
     int32_t za = zp_at(opt_in(st, 2), 0), zb = zp_at(opt_in(st, 5), 0),
             zy = zp_at(opt_in(st, 7), 0), lo, hi;
     q_range(y->dtype, &lo, &hi);
+    if (!mul && a->numel == y->numel && b->numel == y->numel && y->dtype == INFER_DTYPE_UINT8) {
+        /* same shapes (the fused residual join): vectorized, a fused Relu clamps the sum */
+        const uint8_t *pa = a->data, *pb = b->data;
+        uint8_t *py = y->data;
+        float fza = (float)za, fzb = (float)zb, fzy = (float)zy, flo = (float)lo - fzy,
+              fhi = (float)hi - fzy;
+        float rmin = st->fuse_min, magic = 12582912.0f, inv = 1.0f / sy;
+        for (int64_t i = 0; i < y->numel; i++) {
+            float r = ((float)pa[i] - fza) * sa + ((float)pb[i] - fzb) * sb;
+            r = r < rmin ? rmin : r;
+            float v = r * inv; /* as ORT's kernels do: by the inverse scale */
+            v = v < flo ? flo : v > fhi ? fhi : v;
+            py[i] = (uint8_t)(int32_t)(((v + magic) - magic) + fzy);
+        }
+        return 0;
+    }
     for (int64_t i = 0; i < y->numel; i++) {
         float fa = (float)(q_at(a, bc_off(a, y, i)) - za) * sa,
               fb = (float)(q_at(b, bc_off(b, y, i)) - zb) * sb;
-        q_put(y, i, q_sat(nearbyintf((mul ? fa * fb : fa + fb) / sy) + (float)zy, lo, hi));
+        float r = mul ? fa * fb : fa + fb;
+        r = r < st->fuse_min ? st->fuse_min : r; /* a fused Relu */
+        q_put(y, i, q_sat(nearbyintf(r / sy) + (float)zy, lo, hi));
     }
     return 0;
 }
