@@ -210,7 +210,7 @@ int cmd_quantize(int argc, char **argv)
         "puts QuantizeLinear/DequantizeLinear pairs (UINT8, ranges from calibration) around every "
         "Conv, Gemm and MatMul with constant weights, whose weights become INT8 (symmetric, per "
         "output channel) and biases INT32. Dynamic mode (transformers) turns MatMul/Gemm into "
-        "DynamicQuantizeLinear + MatMulInteger with INT8 weights. See docs/models.md.",
+        "DynamicQuantizeLinear + MatMulInteger with INT8 weights. See docs/infer.md.",
         opts,
         1,
         1};
@@ -229,6 +229,8 @@ int cmd_quantize(int argc, char **argv)
         qo.method = INFER_CALIB_PERCENTILE;
     else if (strcmp(method, "minmax"))
         return cli_fail("quantize", 2, "unknown --method '%s' (minmax or percentile)", method);
+    if (!(pct > 50 && pct <= 100))
+        return cli_fail("quantize", 2, "--percentile %g out of range (50, 100]", pct);
     qo.percentile = pct;
     qo.per_tensor = per_tensor;
     if (calib_random < 0 || calib_max < 0 || eval < 0 || vocab < 0)

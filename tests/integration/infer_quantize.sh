@@ -65,6 +65,8 @@ err=$("$FAASML" quantize "$FX/conv_net.onnx" -o "$TMP/x.onnx" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$err" | grep -q "needs --calib" || fail "no calibration: rc $rc: $err"
 err=$("$FAASML" quantize "$FX/conv_net.onnx" -o "$TMP/x.onnx" --mode fast 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$err" | grep -q "unknown --mode 'fast'" || fail "bad mode: rc $rc: $err"
+err=$("$FAASML" quantize "$FX/conv_net.onnx" -o "$TMP/x.onnx" --calib-random 2 --method percentile --percentile 40 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q -- "--percentile 40 out of range" || fail "bad percentile: rc $rc: $err"
 err=$("$FAASML" quantize "$FX/relu.onnx" -o "$TMP/x.onnx" --calib-random 2 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$err" | grep -q "no Conv, MatMul or Gemm" || fail "nothing to quantize: rc $rc: $err"
 err=$("$FAASML" quantize "$FX/q_bad_scale0.onnx" -o "$TMP/x.onnx" --calib-random 2 2>&1); rc=$?
