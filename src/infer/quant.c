@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,7 +250,19 @@ static int calibrate(qctx *c)
             hi = (float)(q->mn + (b + 1) * w);
         }
         lo = fminf(lo, 0), hi = fmaxf(hi, 0);
+        if (!isfinite(lo) || !isfinite(hi) || !isfinite(hi - lo)) {
+            const char *name = "?";
+            for (size_t v = 0; v < m->n_vals; v++)
+                if (c->act[v] == (int)a)
+                    name = m->vals[v].name;
+            return fm_err_set(
+                c->err, FM_EINVAL,
+                "cannot quantize '%s': activation '%s' ranges over [%g, %g] in calibration",
+                m->label, name, (double)q->mn, (double)q->mx);
+        }
         q->scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+        if (!(q->scale >= FLT_MIN)) /* a range too small to hold 256 levels: all zeros */
+            q->scale = 1.0f;
         float z = nearbyintf(-lo / q->scale);
         q->zp = (uint8_t)(z < 0 ? 0 : z > 255 ? 255 : z);
         free(q->hist);
@@ -357,8 +370,16 @@ static float *put_weight(qctx *c, pb_buf *g, const ival *w, int axis, bool trans
         for (int64_t k = 0; k < ch; k++)
             for (int64_t j = 0; j < inner; j++, i++)
                 sc[ns == 1 ? 0 : k] = fmaxf(sc[ns == 1 ? 0 : k], fabsf(x[i]));
-    for (int64_t k = 0; k < ns; k++)
-        sc[k] = sc[k] > 0 ? sc[k] / 127.0f : 1.0f;
+    for (int64_t k = 0; k < ns; k++) {
+        if (!isfinite(sc[k])) {
+            free(sc), free(q), free(z);
+            fm_err_set(c->err, FM_EINVAL,
+                       "cannot quantize '%s': weight '%s' has a value that is not finite",
+                       c->m->label, w->name);
+            return NULL;
+        }
+        sc[k] = sc[k] / 127.0f >= FLT_MIN ? sc[k] / 127.0f : 1.0f; /* all (near) zero: any scale */
+    }
     for (int64_t o = 0, i = 0; o < outer; o++)
         for (int64_t k = 0; k < ch; k++)
             for (int64_t j = 0; j < inner; j++, i++) {
@@ -418,7 +439,8 @@ static int put_static_params(qctx *c, pb_buf *g, size_t ni)
     int wi = in_idx(c, n, 1);
     float *sw = put_weight(c, g, w, axis, false, !c->wname[wi], true, &ns);
     if (!sw)
-        return fm_err_set(c->err, FM_ENOMEM, "out of memory");
+        return c->err && c->err->code ? c->err->code
+                                      : fm_err_set(c->err, FM_ENOMEM, "out of memory");
     if (!c->wname[wi] && !(c->wname[wi] = cat(w->name, "_dequantized"))) {
         free(sw);
         return fm_err_set(c->err, FM_ENOMEM, "out of memory");
@@ -434,6 +456,14 @@ static int put_static_params(qctx *c, pb_buf *g, size_t ni)
         }
         for (int64_t k = 0; k < nb; k++) {
             bs[k] = sx * sw[ns == 1 ? 0 : k];
+            if (!(bs[k] >= FLT_MIN) || !isfinite(bs[k])) {
+                double bad = (double)bs[k];
+                free(q), free(bs), free(sw);
+                return fm_err_set(c->err, FM_EINVAL,
+                                  "cannot quantize '%s': node '%s': bias scale %g (input scale "
+                                  "times weight scale) out of range",
+                                  c->m->label, n->name, bad);
+            }
             double v = nearbyint((double)((const float *)b->data)[k] / bs[k]);
             q[k] = (int32_t)(v < -2147483647.0  ? -2147483647.0
                              : v > 2147483647.0 ? 2147483647.0
@@ -502,7 +532,10 @@ static int put_dynamic(qctx *c, pb_buf *g, size_t ni)
     if (!c->wname[wi]) {
         int64_t ns;
         float *sw = put_weight(c, g, w, axis, axis == 0, true, false, &ns);
-        if (!sw || !(c->wname[wi] = cat(w->name, "_quantized"))) {
+        if (!sw)
+            return c->err && c->err->code ? c->err->code
+                                          : fm_err_set(c->err, FM_ENOMEM, "out of memory");
+        if (!(c->wname[wi] = cat(w->name, "_quantized"))) {
             free(sw);
             return fm_err_set(c->err, FM_ENOMEM, "out of memory");
         }
