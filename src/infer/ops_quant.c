@@ -155,6 +155,7 @@ static void quant_fast(const float *x, int64_t n, float s, float zf, float lo, f
         int8_t *q = y;
         for (int64_t i = 0; i < n; i++) {
             float v = x[i] / s;
+            v = v == v ? v : -zf; /* NaN -> 0, as the scalar kernels */
             v = v < lo ? lo : v > hi ? hi : v;
             q[i] = (int8_t)(int32_t)(((v + magic) - magic) + zf);
         }
@@ -162,6 +163,7 @@ static void quant_fast(const float *x, int64_t n, float s, float zf, float lo, f
         uint8_t *q = y;
         for (int64_t i = 0; i < n; i++) {
             float v = x[i] / s;
+            v = v == v ? v : -zf; /* NaN -> 0, as the scalar kernels */
             v = v < lo ? lo : v > hi ? hi : v;
             q[i] = (uint8_t)(int32_t)(((v + magic) - magic) + zf);
         }
@@ -716,6 +718,7 @@ int exec_qlbinary(step *st, fm_err *err)
             float r = ((float)pa[i] - fza) * sa + ((float)pb[i] - fzb) * sb;
             r = r < rmin ? rmin : r;
             float v = r * inv; /* as ORT's kernels do: by the inverse scale */
+            v = v == v ? v : -fzy;
             v = v < flo ? flo : v > fhi ? fhi : v;
             py[i] = (uint8_t)(int32_t)(((v + magic) - magic) + fzy);
         }

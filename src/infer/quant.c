@@ -186,8 +186,9 @@ static void observe_data(qctx *c, int v, const float *x, int64_t n)
         return;
     double w = ((double)q->mx - q->mn) / HIST_BINS;
     for (int64_t i = 0; i < n; i++) {
-        int64_t b = (int64_t)((x[i] - q->mn) / w);
-        q->hist[b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b]++;
+        double f = (x[i] - q->mn) / w; /* NaN and infinities land in the end bins */
+        int64_t b = f >= 0 ? (f < HIST_BINS ? (int64_t)f : HIST_BINS - 1) : 0;
+        q->hist[b]++;
     }
     q->total += (uint64_t)n;
 }
@@ -384,6 +385,13 @@ static float *put_weight(qctx *c, pb_buf *g, const ival *w, int axis, bool trans
         for (int64_t k = 0; k < ch; k++)
             for (int64_t j = 0; j < inner; j++, i++) {
                 float v = nearbyintf(x[i] / sc[ns == 1 ? 0 : k]);
+                if (v != v) { /* a NaN weight (the max above skips NaN) */
+                    free(sc), free(q), free(z);
+                    fm_err_set(c->err, FM_EINVAL,
+                               "cannot quantize '%s': weight '%s' has a value that is not finite",
+                               c->m->label, w->name);
+                    return NULL;
+                }
                 int64_t dst = i;
                 if (transpose)
                     dst = (i % w->dims[1]) * w->dims[0] + i / w->dims[1];
@@ -465,6 +473,7 @@ static int put_static_params(qctx *c, pb_buf *g, size_t ni)
                                   c->m->label, n->name, bad);
             }
             double v = nearbyint((double)((const float *)b->data)[k] / bs[k]);
+            v = v == v ? v : 0; /* a NaN bias */
             q[k] = (int32_t)(v < -2147483647.0  ? -2147483647.0
                              : v > 2147483647.0 ? 2147483647.0
                                                 : v);
