@@ -5,6 +5,9 @@
 # latency does). 1 thread. Needs bench/node_modules (see bench/infer/README.md) and the models
 # in ${XDG_CACHE_HOME:-~/.cache}/faasml/models.
 #   tools/infer_cpu_bench.sh [FAASML] [MODEL...]
+# ONNX=model.int8.onnx runs that file of each model directory in both runtimes (what
+# bench/infer/compare.sh --precisions int8 writes); PRECISION=bf16 runs faasml with --precision
+# bf16 (ORT stays FP32: it has no BF16 CPU kernels).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FAASML=${1:-$ROOT/build/faasml}
@@ -27,11 +30,13 @@ fi
 printf "%-12s %10s %10s %8s\n" model faasml_ms ort_ms ratio
 for m in $MODELS; do
     d=$DIR/$m
-    [ -f "$d/model.onnx" ] || { echo "$m: no model in $d" >&2; continue; }
-    f1=$(cpu "$FAASML" infer "$d/model.onnx" -i "$d/input_b1.npy" --bench $LO --warmup 1)
-    f2=$(cpu "$FAASML" infer "$d/model.onnx" -i "$d/input_b1.npy" --bench $HI --warmup 1)
-    o1=$(cpu node "$ORT_RUN" "$d/model.onnx" "$d/input_b1.npy" "$d/output_b1.npy" 1 $LO 100000)
-    o2=$(cpu node "$ORT_RUN" "$d/model.onnx" "$d/input_b1.npy" "$d/output_b1.npy" 1 $HI 100000)
+    f=$d/${ONNX:-model.onnx}
+    [ -f "$f" ] || { echo "$m: no $f" >&2; continue; }
+    p=(--precision "${PRECISION:-fp32}")
+    f1=$(cpu "$FAASML" infer "$f" -i "$d/input_b1.npy" --bench $LO --warmup 1 "${p[@]}")
+    f2=$(cpu "$FAASML" infer "$f" -i "$d/input_b1.npy" --bench $HI --warmup 1 "${p[@]}")
+    o1=$(cpu node "$ORT_RUN" "$f" "$d/input_b1.npy" "$d/output_b1.npy" 1 $LO 100000)
+    o2=$(cpu node "$ORT_RUN" "$f" "$d/input_b1.npy" "$d/output_b1.npy" 1 $HI 100000)
     awk -v m="$m" -v f1="$f1" -v f2="$f2" -v o1="$o1" -v o2="$o2" -v n=$((HI - LO)) 'BEGIN {
         f = (f2 - f1) * 1000 / n; o = (o2 - o1) * 1000 / n;
         printf "%-12s %10.1f %10.1f %8.2f\n", m, f, o, (o > 0 ? f / o : 0) }'

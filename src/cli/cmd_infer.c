@@ -152,10 +152,48 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Why: --accuracy: the session as configured (precision) against the FP32 reference model (the
+ * same file unless --reference names another, e.g. the FP32 original of a quantized one). */
+static int accuracy(infer_model *m, infer_session *s, const char *ref_path, int64_t samples, int64_t vocab,
+                    uint64_t seed, infer_accuracy *acc, fm_err *err)
+{
+    infer_model *rm = m;
+    infer_session *rs = NULL;
+    int rc = 0;
+    if (ref_path) rc = infer_model_open(ref_path, &rm, err);
+    if (!rc) rc = infer_session_new(rm, NULL, &rs, err);
+    size_t ni = infer_model_n_inputs(m);
+    infer_tensor in[MAX_IO] = {0};
+    fm_rng rng;
+    fm_rng_seed(&rng, seed);
+    infer_accuracy_init(acc);
+    for (int64_t k = 0; !rc && k < samples; k++) {
+        for (size_t i = 0; !rc && i < ni; i++) {
+            infer_io_info info;
+            infer_model_input(m, i, &info);
+            free(in[i].data);
+            rc = infer_sample_input(&info, 1, vocab, &rng, &in[i], err);
+        }
+        infer_tensor a = {0}, b = {0};
+        if (!rc) rc = infer_session_run(s, in, ni, &a, 1, err);
+        if (!rc) rc = infer_session_run(rs, in, ni, &b, 1, err);
+        if (!rc && (a.dtype != INFER_DTYPE_FP32 || a.bytes != b.bytes))
+            rc = fm_err_set(err, FM_ETYPE, "first outputs differ in type or size from the reference");
+        if (!rc) infer_accuracy_add(acc, a.data, b.data, (int64_t)(a.bytes / 4), a.ndim ? a.dims[a.ndim - 1] : 1);
+    }
+    infer_accuracy_finish(acc);
+    for (size_t i = 0; i < ni; i++) free(in[i].data);
+    infer_session_free(rs);
+    if (rm != m) infer_model_free(rm);
+    return rc;
+}
+
 int cmd_infer(int argc, char **argv)
 {
     cli_strlist in_args = {0}, out_args = {0}, exp_args = {0};
     bool random = false, json = false;
+    const char *precision = "fp32", *ref_model = NULL;
+    int64_t acc_n = 0, vocab = 0;
     int64_t batch = 1, threads = 1, bench = 0, seed = 1, warmup = 3;
     const cli_opt opts[] = {
         {"input", 'i', CLI_OPT_LIST, &in_args, "NAME=FILE.npy", "an input (NAME= may be left out for a one-input model)"},
@@ -164,9 +202,13 @@ int cmd_infer(int argc, char **argv)
         {"expect", 0, CLI_OPT_LIST, &exp_args, "NAME=FILE.npy", "compare an output with a reference; fails when max abs error > 1e-4 x max |reference|"},
         {"batch", 'b', CLI_OPT_INT, &batch, "N", "batch size for --random (first symbolic dimension; default 1)"},
         {"threads", 't', CLI_OPT_INT, &threads, "N", "worker threads (default 1)"},
+        {"precision", 0, CLI_OPT_STR, &precision, "fp32|bf16", "arithmetic of convolutions and matrix products: bf16 packs weights to bfloat16 and accumulates in FP32 (1-thread sessions; default fp32)"},
         {"bench", 0, CLI_OPT_INT, &bench, "N", "run N times after warm-up and print latency p50/p99/mean and load phases"},
         {"warmup", 0, CLI_OPT_INT, &warmup, "N", "warm-up runs before --bench (default 3)"},
         {"seed", 0, CLI_OPT_INT, &seed, "N", "seed for --random (default 1)"},
+        {"accuracy", 0, CLI_OPT_INT, &acc_n, "N", "compare with FP32 on N seeded samples (image-like for images): cosine, max relative error, top-1/top-5 agreement"},
+        {"reference", 0, CLI_OPT_STR, &ref_model, "MODEL", "FP32 model for --accuracy (default: MODEL itself at FP32)"},
+        {"vocab", 0, CLI_OPT_INT, &vocab, "N", "token ids below N in --accuracy samples (default 1000)"},
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output"},
         {0},
     };
@@ -181,7 +223,11 @@ int cmd_infer(int argc, char **argv)
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (batch < 1 || threads < 1 || threads > 256 || bench < 0 || warmup < 0)
         return cli_fail("infer", 2, "--batch, --threads, --bench and --warmup must be positive");
+    if (acc_n > 0) random = true;
     if (!random && in_args.n == 0) return cli_fail("infer", 2, "give --input NAME=FILE.npy or --random");
+    infer_precision prec;
+    if (infer_precision_parse(precision, &prec))
+        return cli_fail("infer", 2, "unknown --precision '%s' (fp32 or bf16)", precision);
     int64_t t_start = fm_now_ns();
     fm_err err = {0};
     infer_model *m;
@@ -236,6 +282,7 @@ int cmd_infer(int argc, char **argv)
     infer_session_opts_init(&so);
     so.threads = (int)threads;
     so.max_batch = (int)batch;
+    so.precision = prec;
     if (infer_session_new(m, &so, &s, &err)) {
         code = cli_fail("infer", 1, "%s", err.msg);
         goto done;
@@ -245,6 +292,24 @@ int cmd_infer(int argc, char **argv)
         goto done;
     }
     int64_t t_first = fm_now_ns();
+    if (acc_n > 0) {
+        infer_accuracy acc;
+        if (accuracy(m, s, ref_model, acc_n, vocab, (uint64_t)seed, &acc, &err)) {
+            code = cli_fail("infer", 1, "--accuracy: %s", err.msg);
+            goto done;
+        }
+        if (json)
+            printf("{\"model\":\"%s\",\"precision\":\"%s\",\"reference\":\"%s\",\"samples\":%zu,\"cosine_min\":%.6f,"
+                   "\"cosine_mean\":%.6f,\"max_rel_err\":%.6f,\"top1_agreement\":%.4f,\"top5_agreement\":%.4f}\n",
+                   argv[0], precision, ref_model ? ref_model : argv[0], acc.samples, acc.cos_min, acc.cos_mean,
+                   acc.max_rel_err, acc.top1, acc.top5);
+        else
+            printf("accuracy of %s (%s) vs %s (fp32) on %zu samples: cosine min %.5f mean %.5f, max relative error "
+                   "%.4f, top-1 agreement %.1f%%, top-5 %.1f%%\n",
+                   argv[0], precision, ref_model ? ref_model : argv[0], acc.samples, acc.cos_min, acc.cos_mean,
+                   acc.max_rel_err, 100 * acc.top1, 100 * acc.top5);
+        goto done;
+    }
     if (bench > 0) {
         for (int64_t i = 0; i < warmup; i++)
             if (infer_session_run(s, ins, n_in, outs, n_out, &err)) {

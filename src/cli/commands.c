@@ -5,6 +5,7 @@
 
 #define CMD(name) int cmd_##name(int argc, char **argv) __attribute__((weak))
 CMD(infer);
+CMD(quantize);
 CMD(fn);
 CMD(serve);
 CMD(deploy);
@@ -21,6 +22,8 @@ CMD(db);
 
 static const cli_cmd commands[] = {
     {"infer", "run an ONNX model on .npy inputs, or benchmark it", cmd_infer, "inference runtime"},
+    {"quantize", "write an INT8 copy of an ONNX model (static QDQ or dynamic)", cmd_quantize,
+     "inference runtime"},
     {"fn", "the function host: Lambda Runtime API client or KServe v2/SageMaker server", cmd_fn,
      "function host"},
     {"serve", "start the serverless platform (gateway, instances, policies)", cmd_serve,

@@ -4,7 +4,8 @@
  * Debian's oneDNN parallelises with OpenMP, which would be a second thread pool beside the
  * session's, so it serves 1-thread sessions only, and every call first sets OpenMP's thread count
  * to 1 for the calling thread: OpenMP then never starts a thread (fork after load stays safe).
- * Activations may be NCHW or NHWC (the primitive reads and writes them in place); weights are
+ * Activations may be NCHW or NHWC (the primitive reads and writes them in place; BF16 sessions
+ * round them into one staging buffer first); weights are
  * reordered once into the primitive's preferred format and kept across plans when it is unchanged.
  */
 #include <dnnl.h>
@@ -24,6 +25,8 @@ typedef struct dconv {
     dnnl_memory_t src, wei, bia, dst;
     dnnl_memory_desc_t wmd; /* format of wei */
     bool wei_shared;        /* wei belongs to the session's cache, not to this node */
+    dnnl_primitive_t rin;   /* BF16: the FP32 input rounded into the session's staging buffer */
+    dnnl_memory_t xuser;
 } dconv;
 
 /* Reordered weights shared by every node of a session that uses the same weights in the same
@@ -71,6 +74,8 @@ static void dconv_free(void *p)
 {
     dconv *d = p;
     if (d->prim) dnnl_primitive_destroy(d->prim);
+    if (d->rin) dnnl_primitive_destroy(d->rin);
+    free_mem(&d->xuser);
     free_mem(&d->src);
     if (!d->wei_shared) free_mem(&d->wei);
     free_mem(&d->bia);
@@ -149,7 +154,9 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
         *st->dstate = d;
     }
     if (d->prim) dnnl_primitive_destroy(d->prim);
-    d->prim = NULL;
+    if (d->rin) dnnl_primitive_destroy(d->rin);
+    d->prim = d->rin = NULL;
+    free_mem(&d->xuser);
     free_mem(&d->src);
     free_mem(&d->dst);
     free_mem(&d->bia);
@@ -188,7 +195,30 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
         d->wei_shared = true;
     }
     CK(dnnl_primitive_create(&d->prim, pd));
-    CK(dnnl_memory_create(&d->src, src, engine, st->in[0]->data));
+    if (src->data_type == dnnl_bf16) { /* BF16: src is the session's staging buffer */
+        infer_session *s = st->s;
+        size_t need = dnnl_memory_desc_get_size(src);
+        if (need > s->bf16_cap) {
+            free(s->bf16_buf);
+            s->bf16_buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
+            s->bf16_cap = s->bf16_buf ? need : 0;
+            if (!s->bf16_buf) {
+                rc = step_err(st, err, FM_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        dnnl_memory_desc_t xu = *src;
+        xu.data_type = dnnl_f32;
+        dnnl_primitive_desc_t rpd = NULL;
+        CK(dnnl_memory_create(&d->xuser, &xu, engine, st->in[0]->data));
+        CK(dnnl_reorder_primitive_desc_create(&rpd, &xu, engine, src, engine, NULL));
+        dnnl_status_t cs = dnnl_primitive_create(&d->rin, rpd);
+        dnnl_primitive_desc_destroy(rpd);
+        CK(cs);
+        CK(dnnl_memory_create(&d->src, src, engine, s->bf16_buf));
+    } else {
+        CK(dnnl_memory_create(&d->src, src, engine, st->in[0]->data));
+    }
     CK(dnnl_memory_create(&d->dst, dst, engine, st->out[0]->data));
     if (bia) CK(dnnl_memory_create(&d->bia, bia, engine, (void *)bias));
 out:
@@ -206,16 +236,17 @@ int dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err)
     omp_set_num_threads(1);
     dnnl_memory_desc_t src, dst, wuser, wany, bia;
     dnnl_dims_t sd = {g->n, g->c, g->h, g->w}, dd = {g->n, g->m, g->oh, g->ow}, bd = {g->m};
-    CK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, st->in_nhwc ? dnnl_nhwc : dnnl_nchw));
+    dnnl_data_type_t ct = st->s->o.precision == INFER_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    CK(dnnl_memory_desc_init_by_tag(&src, 4, sd, ct, st->in_nhwc ? dnnl_nhwc : dnnl_nchw));
     CK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, st->out_nhwc ? dnnl_nhwc : dnnl_nchw));
     if (g->g == 1) {
         dnnl_dims_t wd = {g->m, g->c, g->kh, g->kw};
         CK(dnnl_memory_desc_init_by_tag(&wuser, 4, wd, dnnl_f32, dnnl_oihw));
-        CK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any));
+        CK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, ct, dnnl_format_tag_any));
     } else {
         dnnl_dims_t wd = {g->g, g->m / g->g, g->c / g->g, g->kh, g->kw};
         CK(dnnl_memory_desc_init_by_tag(&wuser, 5, wd, dnnl_f32, dnnl_goihw));
-        CK(dnnl_memory_desc_init_by_tag(&wany, 5, wd, dnnl_f32, dnnl_format_tag_any));
+        CK(dnnl_memory_desc_init_by_tag(&wany, 5, wd, ct, dnnl_format_tag_any));
     }
     CK(dnnl_memory_desc_init_by_tag(&bia, 1, bd, dnnl_f32, dnnl_x));
     bool has_bias = st->n_in > 2 && st->in[2];
@@ -252,10 +283,11 @@ int dnnl_matmul_setup(step *st, int64_t rows, int64_t k, int64_t n, const float 
     omp_set_num_threads(1);
     dnnl_memory_desc_t src, dst, wuser, wany, bia;
     dnnl_dims_t sd = {rows, k}, wd = {k, n}, dd = {rows, n}, bd = {1, n};
-    CK(dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_f32, dnnl_ab));
+    dnnl_data_type_t ct = st->s->o.precision == INFER_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    CK(dnnl_memory_desc_init_by_tag(&src, 2, sd, ct, dnnl_ab));
     CK(dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab));
     CK(dnnl_memory_desc_init_by_tag(&wuser, 2, wd, dnnl_f32, dnnl_ab));
-    CK(dnnl_memory_desc_init_by_tag(&wany, 2, wd, dnnl_f32, dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&wany, 2, wd, ct, dnnl_format_tag_any));
     CK(dnnl_memory_desc_init_by_tag(&bia, 2, bd, dnnl_f32, dnnl_ab));
     dnnl_matmul_desc_t md;
     CK(dnnl_matmul_desc_init(&md, &src, &wany, bias ? &bia : NULL, &dst));
@@ -273,7 +305,13 @@ int dnnl_step_exec(step *st, fm_err *err)
     omp_set_num_threads(1);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, d->src}, {DNNL_ARG_WEIGHTS, d->wei}, {DNNL_ARG_DST, d->dst},
                                {DNNL_ARG_BIAS, d->bia}};
-    dnnl_status_t s = dnnl_primitive_execute(d->prim, d->stream, d->bia ? 4 : 3, args);
+    dnnl_status_t s = dnnl_success;
+    if (d->rin) { /* the staging buffer may have moved since setup (a larger one was needed) */
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, d->xuser}, {DNNL_ARG_TO, d->src}};
+        s = dnnl_memory_set_data_handle(d->src, st->s->bf16_buf);
+        if (s == dnnl_success) s = dnnl_primitive_execute(d->rin, d->stream, 2, ra);
+    }
+    if (s == dnnl_success) s = dnnl_primitive_execute(d->prim, d->stream, d->bia ? 4 : 3, args);
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success) return step_err(st, err, FM_EINTERNAL, "onednn convolution failed (%d)", (int)s);
     return 0;

@@ -15,7 +15,7 @@ void fuse_producer(infer_session *s, step *st, int ni)
 {
     const infer_model *m = s->m;
     int v = st->node->out[0];
-    if (s->reference) return;
+    if (s->reference || s->calibrating) return;
     if (st->n_out != 1 || s->consumers[v] != 1 || m->vals[v].is_output) return;
     int ci = s->consumer[v];
     const inode *c = &m->nodes[ci];
@@ -62,10 +62,10 @@ static bool elem_any_layout(const step *st)
 {
     static const char *const ok[] = {"Relu", "Clip", "Sigmoid", "HardSwish", "Tanh", "Add", "Sub",
                                      "Mul", "Div"};
-    bool found = false;
+    bool found = false, q = op_is(st, "QuantizeLinear") || op_is(st, "DequantizeLinear");
     for (size_t i = 0; i < FM_ARRAY_LEN(ok); i++) found |= op_is(st, ok[i]);
     const rt_val *o = st->out[0];
-    if (!found || o->dtype != INFER_DTYPE_FP32 || o->ndim != 4) return false;
+    if (!(found || q) || (o->dtype != INFER_DTYPE_FP32 && !q) || o->ndim != 4) return false;
     for (int k = 0; k < st->n_in; k++) {
         const rt_val *v = st->in[k];
         if (!v) continue;
@@ -81,7 +81,7 @@ static bool elem_any_layout(const step *st)
 /* steps that compute in NHWC on XNNPACK: they accept NHWC input 0 and may write NHWC */
 static bool nhwc_step(const step *st)
 {
-    return st->xnn && (op_is(st, "Conv") || op_is(st, "MaxPool"));
+    return (st->xnn && (op_is(st, "Conv") || op_is(st, "MaxPool"))) || st->qint8;
 }
 
 /* Why: convolutions run NHWC; keeping activations NHWC between them (through activations and
@@ -130,6 +130,7 @@ int layout_pass(infer_session *s)
         if (!nhwc_step(st)) continue;
         st->in_nhwc = st->in[0]->nhwc;
         st->out_nhwc = st->out[0]->nhwc;
+        if (st->qint8) continue; /* oneDNN reads either layout in place */
         st->scratch_bytes = (size_t)((st->in_nhwc ? 0 : st->in[0]->numel) +
                                      (st->out_nhwc ? 0 : st->out[0]->numel)) * sizeof(float);
     }

@@ -120,8 +120,22 @@ void infer_model_get_info(const infer_model *m, infer_model_info *out);
 /* ---- sessions -------------------------------------------------------------------------------- */
 typedef struct infer_session infer_session;
 
+/* Arithmetic of a session's float convolutions and matrix products. BF16: weights packed to
+ * bfloat16, activations rounded to bfloat16 on the way in, accumulation in FP32 (oneDNN on
+ * AVX-512 BF16; 1-thread sessions; elsewhere FP32). Tensors at the boundary stay FP32. */
+#define INFER_PRECISION_MAP(X) X(FP32, "fp32") X(BF16, "bf16")
+typedef enum infer_precision {
+#define INFER_XX(name, text) INFER_PRECISION_##name,
+    INFER_PRECISION_MAP(INFER_XX)
+#undef INFER_XX
+} infer_precision;
+/* "fp32"/"bf16" (case-insensitive) -> value; FM_EINVAL when unknown. */
+int infer_precision_parse(const char *s, infer_precision *out);
+const char *infer_precision_name(infer_precision p);
+
 typedef struct infer_session_opts {
     int threads;   /* worker threads, >= 1 (default 1, as a 1-vCPU function has) */
+    infer_precision precision; /* default FP32 */
     int max_batch; /* largest batch that run will see; the plan is sized for it (default 1);
                       a larger batch at run time grows the plan (costs one re-plan) */
 } infer_session_opts;
@@ -169,6 +183,61 @@ typedef struct infer_session_stats {
     uint64_t runs;
 } infer_session_stats;
 void infer_session_get_stats(const infer_session *s, infer_session_stats *out);
+
+/* ---- quantization (quant.c) -------------------------------------------------------------------
+ * infer_quantize writes a quantized copy of a model, as ONNX Runtime's quantizer writes them:
+ *  static:  QuantizeLinear/DequantizeLinear pairs (QDQ) on the activations entering and leaving
+ *           every Conv, Gemm and MatMul with constant weights (UINT8, asymmetric, ranges from
+ *           calibration), weights INT8 symmetric (one scale per output channel by default) behind
+ *           DequantizeLinear, biases INT32 at scale x_scale * w_scale.
+ *  dynamic: every MatMul/Gemm with constant weights becomes DynamicQuantizeLinear on its input,
+ *           MatMulInteger against INT8 weights (one scale per column), Cast and a Mul by
+ *           x_scale * w_scale (+ the bias): activations are quantized at run time.
+ * Everything else of the model (other nodes, metadata, opsets) is copied unchanged. */
+typedef enum infer_quant_mode { INFER_QUANT_STATIC, INFER_QUANT_DYNAMIC } infer_quant_mode;
+typedef enum infer_calib_method { INFER_CALIB_MINMAX, INFER_CALIB_PERCENTILE } infer_calib_method;
+
+typedef struct infer_quant_opts {
+    infer_quant_mode mode;
+    infer_calib_method method;
+    double percentile;          /* PERCENTILE: share of values kept inside the range (99.99) */
+    bool per_tensor;            /* weights: one scale per tensor instead of per output channel */
+    const infer_tensor *calib;  /* static: n_calib samples x the model's inputs, sample-major */
+    size_t n_calib;
+} infer_quant_opts;
+
+typedef struct infer_quant_stats {
+    size_t nodes;       /* Conv/Gemm/MatMul nodes quantized */
+    size_t activations; /* activation tensors given a QDQ pair (static) */
+    size_t weights;     /* weight tensors stored as INT8 */
+    size_t bytes_in, bytes_out; /* model file sizes */
+} infer_quant_stats;
+
+void infer_quant_opts_init(infer_quant_opts *o); /* static, min-max, per channel, 99.99 */
+/* Quantizes model m (opened from a file or buffer) into out_path (written atomically). Static
+ * mode needs calibration samples. st may be NULL. */
+int infer_quantize(infer_model *m, const infer_quant_opts *o, const char *out_path,
+                   infer_quant_stats *st, fm_err *err);
+
+/* ---- accuracy of one model or precision against a reference (quant.c) -------------------------
+ * Both outputs are compared per sample (the first output, its last axis as classes). */
+typedef struct infer_accuracy {
+    size_t samples;
+    double cos_min, cos_mean;  /* cosine similarity of the outputs */
+    double max_rel_err;        /* max over samples of max |a - b| / max |b| */
+    double top1, top5;         /* share of samples whose top-1 class (top-1 in the top 5) agree */
+} infer_accuracy;
+void infer_accuracy_init(infer_accuracy *a);
+/* Adds one sample: got and want hold n floats (classes: the last axis). */
+void infer_accuracy_add(infer_accuracy *a, const float *got, const float *want, int64_t n,
+                        int64_t classes);
+void infer_accuracy_finish(infer_accuracy *a);
+/* Fills t (allocated here, caller frees t->data) with a seeded input of the declared type and
+ * shape (symbolic dims: batch for the first, else 1): FP32 4-D inputs get smooth image-like
+ * values (a coarse random grid bilinearly enlarged, ImageNet-normalised), other FP32 N(0,1),
+ * integers uniform below vocab (1000 when 0). */
+int infer_sample_input(const infer_io_info *info, int64_t batch, int64_t vocab, fm_rng *rng,
+                       infer_tensor *t, fm_err *err);
 
 /* ---- .npy files (NumPy format 1.0/2.0/3.0, little-endian, C order) ---------------------------
  * For the CLI and the function host. Supported dtypes: all fixed-size ones above. */

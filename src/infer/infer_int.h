@@ -32,6 +32,23 @@ int pb_next(pb_rd *r, pb_field *f);
 /* Repeated scalars, packed (wt 2) or not: calls in turn; counts first when out is NULL. */
 int pb_varints(const pb_field *f, int64_t *out, size_t *n);
 
+/* ---- protobuf wire writer (pbw.c) -------------------------------------------------------------
+ * Appends to a growable buffer; an allocation failure sets oom and later writes do nothing. */
+typedef struct pb_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+} pb_buf;
+
+void pbw_raw(pb_buf *b, const void *p, size_t n);
+void pbw_varint(pb_buf *b, uint64_t v);
+void pbw_uint(pb_buf *b, uint32_t num, uint64_t v);  /* wire type 0 */
+void pbw_float(pb_buf *b, uint32_t num, float f);    /* wire type 5 */
+void pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n);
+void pbw_str(pb_buf *b, uint32_t num, const char *s);
+void pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub); /* appends sub and frees it */
+void pbw_free(pb_buf *b);
+
 /* Largest tensor and largest activation plan a session accepts (a function has at most 10 GB). */
 #define INFER_TENSOR_LIMIT ((size_t)1 << 34)
 #define INFER_PLAN_LIMIT ((size_t)1 << 35)
@@ -173,6 +190,7 @@ typedef struct step {
     bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
     bool xnn;                /* runs on an XNNPACK operator */
     bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */
+    bool qint8;              /* QLinearConv meant for oneDNN int8 (reads and writes NHWC) */
     bool dnnl;               /* Conv on a oneDNN primitive (1-thread sessions) */ /* MatMul + Add fused: the bias vector */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
     float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
@@ -211,6 +229,13 @@ int const_ints(const step *st, int idx, int64_t *out, int max, int *n, fm_err *e
 int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_err *err);
 int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ops_quant.c: load-time checks of scales and zero points given as initializers; the
+ * com.microsoft operators the runtime accepts */
+int quant_check_node(const infer_model *m, const inode *n, fm_err *err);
+bool quant_is_ms_op(const char *name);
+/* DynamicQuantizeLinear's scale and zero point for n floats (range widened to include 0) */
+void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp);
 
 /* ---- session (session.c) --------------------------------------------------------------------- */
 /* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
@@ -256,7 +281,18 @@ struct infer_session {
     int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
     infer_timings t;
     infer_session_stats st;
+    /* quant.c's calibration: no fusion (every node's output is materialised), and a call after
+     * every step with each output value (index into vals) */
+    void *bf16_buf;       /* BF16 sessions: one staging buffer for oneDNN inputs (steps run in turn) */
+    size_t bf16_cap;
+    bool calibrating;
+    void (*observe)(void *ctx, int v, const rt_val *r);
+    void *observe_ctx;
 };
+
+/* Creates a session for calibration (see infer_session.calibrating). */
+int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
+                            infer_session **out, fm_err *err);
 
 pthreadpool_t session_pool(const infer_session *s);
 /* The value whose storage v shares (alias chains resolved). */

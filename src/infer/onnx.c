@@ -361,7 +361,9 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
         n->name = fm_arena_strdup(&m->arena, buf);
     }
     if (!domain) return FM_ENOMEM;
-    if (domain[0] && strcmp(domain, "ai.onnx"))
+    bool ms = !strcmp(domain, "com.microsoft");
+    if ((domain[0] && strcmp(domain, "ai.onnx") && !(ms && quant_is_ms_op(n->op_type))) ||
+        (!ms && quant_is_ms_op(n->op_type)))
         return fm_err_set(c->err, FM_EUNSUPPORTED, "node '%s' (%s): unsupported domain '%s'",
                           n->name, n->op_type, domain);
     n->op = infer_op_find(n->op_type);
@@ -576,6 +578,10 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
             return fm_err_set(c->err, FM_ENOTFOUND, "output '%s' is produced by no node", v->name);
     }
     if (!m->n_outputs) return fm_err_set(c->err, FM_EPARSE, "graph has no outputs");
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        int e = quant_check_node(m, &m->nodes[i], c->err);
+        if (e) return e;
+    }
     return topo_sort(c);
 }
 

@@ -18,7 +18,7 @@ const op_def infer_ops[] = {
     UNARY(Exp, ""), UNARY(Log, ""), UNARY(Abs, ""), UNARY(Neg, ""), UNARY(Floor, ""),
     UNARY(Ceil, ""), UNARY(Reciprocal, ""), UNARY(HardSwish, ""), UNARY(Softplus, ""),
     UNARY(HardSigmoid, "alpha,beta"), UNARY(LeakyRelu, "alpha"), UNARY(Elu, "alpha"),
-    UNARY(Not, ""), UNARY(Sin, ""), UNARY(Cos, ""), UNARY(Gelu, "approximate"),
+    UNARY(Not, ""), UNARY(Sin, ""), UNARY(Cos, ""), UNARY(Gelu, "approximate"), UNARY(Round, ""),
     ROW("Clip", "min,max", 1, 3, 1, 1, shape_same, NULL, exec_unary, NULL, false),
     BINARY(Add), BINARY(Sub), BINARY(Mul), BINARY(Div), BINARY(Pow), BINARY(Equal),
     BINARY(Less), BINARY(Greater), BINARY(LessOrEqual), BINARY(GreaterOrEqual), BINARY(And),
@@ -76,6 +76,22 @@ const op_def infer_ops[] = {
         exec_reduce, NULL, false),
     ROW("ReduceL2", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
         exec_reduce, NULL, false),
+    /* quantized (ops_quant.c); the QLinear elementwise and pooling ops are com.microsoft's */
+    ROW("QuantizeLinear", "axis", 2, 3, 1, 1, shape_quantize, NULL, exec_quantize, NULL, false),
+    ROW("DequantizeLinear", "axis", 2, 3, 1, 1, shape_dequantize, NULL, exec_dequantize, NULL, false),
+    ROW("DynamicQuantizeLinear", "", 1, 1, 3, 3, shape_dynquant, NULL, exec_dynquant, NULL, false),
+    ROW("MatMulInteger", "", 2, 4, 1, 1, shape_matmulint, setup_matmulint, exec_matmulint, NULL,
+        false),
+    ROW("QLinearMatMul", "", 8, 8, 1, 1, shape_qlmatmul, NULL, exec_qlmatmul, NULL, false),
+    ROW("ConvInteger", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 4, 1, 1,
+        shape_convint, NULL, exec_convint, NULL, false),
+    ROW("QLinearConv", "auto_pad,dilations,group,kernel_shape,pads,strides", 8, 9, 1, 1,
+        shape_qlconv, setup_qlconv, exec_qlconv, NULL, false),
+    ROW("QLinearAdd", "", 7, 8, 1, 1, shape_qlbinary, NULL, exec_qlbinary, NULL, false),
+    ROW("QLinearMul", "", 7, 8, 1, 1, shape_qlbinary, NULL, exec_qlbinary, NULL, false),
+    ROW("QLinearSigmoid", "", 4, 5, 1, 1, shape_qlsigmoid, NULL, exec_qlsigmoid, NULL, false),
+    ROW("QLinearGlobalAveragePool", "channels_last", 4, 5, 1, 1, shape_qlgpool, NULL, exec_qlgpool,
+        NULL, false),
 };
 const size_t infer_n_ops = FM_ARRAY_LEN(infer_ops);
 

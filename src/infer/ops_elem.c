@@ -99,6 +99,7 @@ static float f_abs(float x, const float *p) { (void)p; return fabsf(x); }
 static float f_neg(float x, const float *p) { (void)p; return -x; }
 static float f_floor(float x, const float *p) { (void)p; return floorf(x); }
 static float f_ceil(float x, const float *p) { (void)p; return ceilf(x); }
+static float f_round(float x, const float *p) { (void)p; return nearbyintf(x); } /* half to even */
 static float f_recip(float x, const float *p) { (void)p; return 1.0f / x; }
 static float f_sin(float x, const float *p) { (void)p; return sinf(x); }
 static float f_cos(float x, const float *p) { (void)p; return cosf(x); }
@@ -127,6 +128,7 @@ static const struct {
     {"Floor", f_floor}, {"Ceil", f_ceil}, {"Reciprocal", f_recip}, {"HardSwish", f_hswish},
     {"HardSigmoid", f_hsigmoid}, {"LeakyRelu", f_leaky}, {"Elu", f_elu}, {"Clip", f_clip},
     {"Sin", f_sin}, {"Cos", f_cos}, {"Softplus", f_softplus}, {"Gelu", f_gelu},
+    {"Round", f_round},
 };
 
 /* Why: Clip's bounds come from attributes (opset < 11) or optional constant inputs. */
@@ -523,6 +525,12 @@ int exec_cast(step *st, fm_err *err)
     const rt_val *x = st->in[0];
     rt_val *y = st->out[0];
     infer_dtype f = x->dtype, t = y->dtype;
+    if (f == INFER_DTYPE_INT32 && t == INFER_DTYPE_FP32) { /* MatMulInteger's output: vectorized */
+        const int32_t *a = x->data;
+        float *b = y->data;
+        for (int64_t i = 0; i < x->numel; i++) b[i] = (float)a[i];
+        return 0;
+    }
     for (int64_t i = 0; i < x->numel; i++) {
         if (is_float(f) && is_float(t)) {
             double v = load_f(x->data, f, i);

@@ -9,6 +9,14 @@ int norm_axis(const step *st, int64_t axis, int rank, int *out, fm_err *err);
 int broadcast_shape(const step *st, const int64_t *a, int na, const int64_t *b, int nb,
                     int64_t *out, int *nout, fm_err *err);
 
+/* ops_nn.c: window geometry shared by Conv, pooling and the integer convolutions (input 0 is
+ * the data) */
+typedef struct win {
+    int sp; /* spatial rank 1..3 */
+    int64_t in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
+} win;
+int win_params(const step *st, const int64_t *kshape, bool ceil_mode, win *w, fm_err *err);
+
 #define K(name) int name(step *st, fm_err *err);
 /* ops.c */
 K(shape_same) K(exec_copy)
@@ -27,7 +35,21 @@ K(exec_gpool) K(exec_batchnorm) K(shape_softmax) K(exec_softmax) K(shape_layerno
 K(exec_layernorm) K(shape_reduce) K(exec_reduce)
 /* ops_gemm.c */
 K(shape_matmul) K(setup_matmul) K(exec_matmul) K(shape_gemm) K(setup_gemm) K(exec_gemm)
+/* ops_quant.c */
+K(shape_quantize) K(exec_quantize) K(shape_dequantize) K(exec_dequantize) K(shape_dynquant)
+K(exec_dynquant) K(shape_matmulint) K(exec_matmulint) K(shape_qlmatmul) K(exec_qlmatmul)
+K(shape_convint) K(exec_convint) K(shape_qlconv) K(exec_qlconv) K(shape_qlbinary)
+K(exec_qlbinary) K(shape_qlsigmoid) K(exec_qlsigmoid) K(shape_qlgpool) K(exec_qlgpool)
+/* qdq.c */
+K(setup_qlconv) K(setup_matmulint) K(qdnnl_exec)
 #undef K
+/* qdq.c: oneDNN int8 kernels usable by this session (any thread count) */
+bool int8_wanted(const infer_session *s);
+/* qdq.c: QDQ groups found before a plan's walk (qend[ni]: the group's QuantizeLinear node, or
+ * -1; qact[ni]: its Relu/Clip or -1); returns how many. Marks the nodes they absorb. */
+int qdq_prepass(infer_session *s, int *qend, int *qact);
+/* Turns the Conv step of a group into its QLinearConv step. */
+int qdq_conv_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err);
 void release_xnn(step *st);
 
 /* Y[rows, n] = A[rows, k] B (B is [k, n], or [n, k] when b_trans) + bias, clamped to [lo, hi];

@@ -13,13 +13,8 @@
 
 /* ---- window geometry shared by Conv and pooling ---------------------------------------------- */
 
-typedef struct win {
-    int sp;                        /* spatial rank 1..3 */
-    int64_t in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
-} win;
-
 /* Why: one place for ONNX's auto_pad, pads, strides, dilations and ceil_mode rules. */
-static int win_params(const step *st, const int64_t *kshape, bool ceil_mode, win *w, fm_err *err)
+int win_params(const step *st, const int64_t *kshape, bool ceil_mode, win *w, fm_err *err)
 {
     const rt_val *x = st->in[0];
     int sp = x->ndim - 2;

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <xnnpack.h>
 
@@ -26,8 +27,30 @@ static void lib_init(void)
     lib_status = xnn_initialize(NULL);
 }
 
+static const char *const precision_names[] = {
+#define INFER_XX(name, text) text,
+    INFER_PRECISION_MAP(INFER_XX)
+#undef INFER_XX
+};
+
+int infer_precision_parse(const char *s, infer_precision *out)
+{
+    for (size_t i = 0; i < FM_ARRAY_LEN(precision_names); i++)
+        if (!strcasecmp(precision_names[i], s)) {
+            *out = (infer_precision)i;
+            return 0;
+        }
+    return FM_EINVAL;
+}
+
+const char *infer_precision_name(infer_precision p)
+{
+    return (size_t)p < FM_ARRAY_LEN(precision_names) ? precision_names[p] : "unknown";
+}
+
 void infer_session_opts_init(infer_session_opts *o)
 {
+    o->precision = INFER_PRECISION_FP32;
     o->threads = 1;
     o->max_batch = 1;
 }
@@ -153,6 +176,10 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     if (!steps) return fm_err_set(err, FM_ENOMEM, "out of memory");
     size_t ns = 0;
     int rc = 0;
+    int *qend = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qend);
+    int *qact = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qact);
+    if (!qend || !qact) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    qdq_prepass(s, qend, qact);
     for (size_t ni = 0; ni < m->n_nodes; ni++) {
         const inode *n = &m->nodes[ni];
         if (s->fused[ni] == 2) continue; /* inside a fused GELU/LayerNorm chain */
@@ -160,6 +187,13 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
                     .state = &s->node_state[ni], .dstate = &s->node_dnnl[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
         for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
+        if (qend[ni] >= 0) { /* a QDQ group: one integer convolution */
+            rc = qdq_conv_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
+            if (!rc) rc = infer_ops[tmp.op].shape(&tmp, err);
+            if (rc) goto fail;
+            steps[ns++] = tmp;
+            continue;
+        }
         if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
             int src = n->in[0];
             if (!strcmp(n->op_type, "Add") && s->vals[src].is_const) src = n->in[1];
@@ -178,7 +212,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         if (op_is(&tmp, "Shape") || op_is(&tmp, "Size")) all_const = true;
         int chain[8], nc = 0, gamma = -1, beta = -1, last = -1;
         const char *fop = NULL;
-        if (!all_const && !s->reference) {
+        if (!all_const && !s->reference && !s->calibrating) {
             if ((last = match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = "Gelu";
             else if ((last = match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = "LayerNormalization";
         }
@@ -336,8 +370,29 @@ static int default_plan(infer_session *s, fm_err *err)
     return rc;
 }
 
+static int session_create(infer_model *m, const infer_session_opts *opts, bool calibrating,
+                          infer_session **out, fm_err *err);
+
 int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_session **out,
                       fm_err *err)
+{
+    return session_create(m, opts, false, out, err);
+}
+
+/* Why: calibration reads every node's output, so it plans without fusion and observes steps. */
+int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
+                            infer_session **out, fm_err *err)
+{
+    int rc = session_create(m, NULL, true, out, err);
+    if (!rc) {
+        (*out)->observe = observe;
+        (*out)->observe_ctx = ctx;
+    }
+    return rc;
+}
+
+static int session_create(infer_model *m, const infer_session_opts *opts, bool calibrating,
+                          infer_session **out, fm_err *err)
 {
     *out = NULL;
     pthread_once(&lib_once, lib_init);
@@ -347,6 +402,7 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
     if (!s) return fm_err_set(err, FM_ENOMEM, "out of memory");
     s->m = m;
     s->reference = infer_reference_mode;
+    s->calibrating = calibrating;
     infer_session_opts_init(&s->o);
     if (opts) s->o = *opts;
     if (s->o.threads < 1) s->o.threads = 1;
@@ -463,6 +519,7 @@ void infer_session_free(infer_session *s)
     free(s->plan_dims);
     free(s->plan_ndim);
     free(s->act);
+    free(s->bf16_buf);
     free(s);
 }
 
@@ -541,6 +598,8 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
         int64_t ts = s->prof_ns ? thread_cpu_ns() : 0;
         if ((rc = infer_ops[st->op].exec(st, err))) goto out;
         if (s->prof_ns) s->prof_ns[st->op] += thread_cpu_ns() - ts;
+        for (int k = 0; s->observe && k < st->n_out; k++)
+            if (st->out[k]) s->observe(s->observe_ctx, (int)(st->out[k] - s->vals), st->out[k]);
     }
     for (size_t k = 0; k < n_out; k++) {
         infer_tensor *o = &outputs[k];

@@ -18,7 +18,7 @@ timeout 300 /usr/bin/python3 "$src/bench/infer/compare.py" --models tiny-cnn \
     --runtimes "$runtimes" --runs 1 --iters 5 --budget 0.1 --models-dir "$models" \
     --faasml "${FAASML:-$src/build/faasml}" --csv "$tmp/out.csv" >"$tmp/table" 2>"$tmp/log" \
     || { cat "$tmp/log"; exit 1; }
-grep -Eq '^tiny-cnn +1 torch' "$tmp/table" || { cat "$tmp/table" "$tmp/log"; exit 1; }
+grep -Eq '^tiny-cnn +fp32 +1 torch' "$tmp/table" || { cat "$tmp/table" "$tmp/log"; exit 1; }
 /usr/bin/python3 - "$tmp/out.csv" "$runtimes" "$tmp/log" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

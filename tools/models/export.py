@@ -87,6 +87,25 @@ def image_input(shape):
     return gen
 
 
+def smooth_image_input(shape, grid=8):
+    """Smooth image-like planes: per channel a base level plus a coarse random (grid+1)^2 lattice,
+    bilinearly enlarged, then ImageNet-normalised. The same distribution as the samples of
+    `faasml infer --accuracy` and `faasml quantize --calib-random/--eval` (infer_sample_input), so
+    a model whose BatchNorm is calibrated on it (the *_bncal variants) gives those samples varied,
+    confident logits and top-1 agreement means something."""
+    def gen(batch, g):
+        import torch
+        c, h, w = shape
+        base = torch.rand((batch, c, 1, 1), generator=g)
+        lattice = 0.6 * base + 0.4 * torch.rand((batch, c, grid + 1, grid + 1), generator=g)
+        x = torch.nn.functional.interpolate(lattice, size=(h, w), mode="bilinear",
+                                            align_corners=True)
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return (x - mean) / std
+    return gen
+
+
 def token_input(seq, vocab):
     """Uniformly random token ids over the whole vocabulary."""
     def gen(batch, g):
@@ -106,6 +125,10 @@ MODELS = {
                          " vocab 100, hidden 32, 2 heads, FFN 64, seq 16"),
     "mobilenetv2": ("big", torchvision_model("mobilenet_v2"), "input", "float32", [3, 224, 224],
                     image_input((3, 224, 224)), "output", "torchvision mobilenet_v2, 1000 classes"),
+    "mobilenetv2_bncal": ("big", torchvision_model("mobilenet_v2"), "input", "float32",
+                          [3, 224, 224], smooth_image_input((3, 224, 224)), "output",
+                          "torchvision mobilenet_v2, BatchNorm calibrated on smooth image-like"
+                          " inputs (the accuracy samples' distribution), 1000 classes"),
     "resnet50": ("big", torchvision_model("resnet50"), "input", "float32", [3, 224, 224],
                  image_input((3, 224, 224)), "output", "torchvision resnet50, 1000 classes"),
     "vgg16": ("big", torchvision_model("vgg16"), "input", "float32", [3, 224, 224],
