@@ -231,7 +231,9 @@ int cmd_fn(int argc, char **argv)
     if (http) {
         char spec_listen[300];
         if (!listen) {
-            snprintf(spec_listen, sizeof spec_listen, "127.0.0.1:%s", port_env);
+            /* $FAASML_HOST: a container image binds every address (faasml package sets it). */
+            const char *h = getenv("FAASML_HOST");
+            snprintf(spec_listen, sizeof spec_listen, "%s:%s", h && *h ? h : "127.0.0.1", port_env);
             listen = spec_listen;
         }
         if (parse_listen(listen, host, sizeof host, &port))

@@ -204,7 +204,9 @@ void package_podman_quirks(char *flags, size_t cap, char *why, size_t why_cap)
                                   hybrid ? " (hybrid)" : "");
     }
     /* Rootful podman raises nofile and nproc to 1048576 and 4194304; where the hard limits are
-     * lower, the runtime's setrlimit fails, so the host's own hard limits are passed instead. */
+     * lower, the runtime's setrlimit fails ("error setting rlimit type 7"), so the host's own
+     * limits are passed instead. nproc is also capped by kernel.pid_max: conmon runs with
+     * min(hard limit, pid_max), and a container asking for more fails the same way. */
     static const struct {
         int res;
         const char *name;
@@ -212,16 +214,33 @@ void package_podman_quirks(char *flags, size_t cap, char *why, size_t why_cap)
     } lims[] = {{RLIMIT_NOFILE, "nofile", 1048576}, {RLIMIT_NPROC, "nproc", 4194304}};
     for (size_t i = 0; i < FM_ARRAY_LEN(lims); i++) {
         struct rlimit rl;
-        if (getrlimit(lims[i].res, &rl) != 0 || rl.rlim_max == RLIM_INFINITY ||
-            rl.rlim_max >= lims[i].podman)
+        if (getrlimit(lims[i].res, &rl) != 0)
+            continue;
+        rlim_t v = rl.rlim_max;
+        bool by_pid_max = false;
+        if (lims[i].res == RLIMIT_NPROC) {
+            char *txt = NULL;
+            size_t len;
+            int64_t pm;
+            if (fm_read_file("/proc/sys/kernel/pid_max", &txt, &len, NULL) == 0) {
+                txt[strcspn(txt, "\n")] = '\0';
+                if (fm_parse_i64(txt, &pm) == 0 && pm > 0 && (rlim_t)pm < v) {
+                    v = (rlim_t)pm;
+                    by_pid_max = true;
+                }
+            }
+            free(txt);
+        }
+        if (v == RLIM_INFINITY || v >= lims[i].podman)
             continue;
         n += (size_t)snprintf(flags + n, n < cap ? cap - n : 0, "%s--ulimit %s=%llu:%llu",
-                              n ? " " : "", lims[i].name, (unsigned long long)rl.rlim_max,
-                              (unsigned long long)rl.rlim_max);
+                              n ? " " : "", lims[i].name, (unsigned long long)v,
+                              (unsigned long long)v);
         if (why && w < why_cap)
-            w += (size_t)snprintf(
-                why + w, why_cap - w, "%shard %s limit %llu is below podman's %llu", w ? "; " : "",
-                lims[i].name, (unsigned long long)rl.rlim_max, (unsigned long long)lims[i].podman);
+            w += (size_t)snprintf(why + w, why_cap - w, "%s%s limit %llu%s is below podman's %llu",
+                                  w ? "; " : "", lims[i].name, (unsigned long long)v,
+                                  by_pid_max ? " (hard limit capped by kernel.pid_max)" : "",
+                                  (unsigned long long)lims[i].podman);
     }
     if (why && !why[0])
         snprintf(why, why_cap, "no quirks: cgroup v2 and high enough limits");
@@ -313,11 +332,12 @@ int pkg_build_oci(const platform_spec *s, const package_plan *p, const package_o
     fprintf(f,
             "# faasml package --format oci: function '%s'. One image, three contracts:\n"
             "#   Lambda container image: AWS_LAMBDA_RUNTIME_API set -> Runtime API client\n"
-            "#   Knative / KServe: PORT set -> KServe v2 on $PORT\n"
+            "#   Knative / KServe: PORT set -> KServe v2 on 0.0.0.0:$PORT\n"
             "#   SageMaker: `serve` argument -> /ping and /invocations on 0.0.0.0:8080\n"
             "FROM scratch\nCOPY rootfs/ /\n",
             s->name);
     env_line(f, "LAMBDA_TASK_ROOT", "/var/task");
+    env_line(f, "FAASML_HOST", "0.0.0.0"); /* $PORT mode: the pod's address, not only loopback */
     cJSON *env = pkg_env_list(s, p, "/var/task", false, true);
     for (const cJSON *e = env ? env->child : NULL; e; e = e->next)
         env_line(f, e->string, e->valuestring);
