@@ -3,6 +3,7 @@
 #include "package/package.h"
 #include "platform/platform.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,16 @@ static void print_line(void *ud, const char *line)
 {
     (void)ud;
     fprintf(stderr, "package: %s\n", line);
+}
+
+/* Why: what the user can fix in the spec or the flags (a missing model, a value out of range, a
+ * size limit) is invalid input, 2; a tool or the disk failing is 1 (DESIGN.md exit codes). */
+static int exit_code(int rc)
+{
+    return rc == FM_EINVAL || rc == FM_EUNSUPPORTED || rc == FM_ERANGE || rc == FM_ELIMIT ||
+                   rc == -ENOENT
+               ? 2
+               : 1;
 }
 
 int cmd_package(int argc, char **argv)
@@ -94,10 +105,7 @@ int cmd_package(int argc, char **argv)
     rc = package_build(&fs, &o, &res, &err);
     platform_spec_release(&fs);
     if (rc)
-        return cli_fail(
-            "package",
-            rc == FM_EINVAL || rc == FM_EUNSUPPORTED || rc == FM_ERANGE || rc == FM_ELIMIT ? 2 : 1,
-            "%s", err.msg);
+        return cli_fail("package", exit_code(rc), "%s", err.msg);
     if (json) {
         printf("{\"format\":\"%s\",\"files\":[", format);
         for (int i = 0; i < res.nfiles; i++) {
