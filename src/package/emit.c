@@ -1,7 +1,9 @@
 /* cJSON trees printed as block YAML, the form Kubernetes manifests and SAM templates are read and
- * reviewed in. Every scalar is printed by cJSON as JSON (strings quoted and escaped), and JSON
- * scalars are YAML scalars, so what a parser reads back is exactly the tree: "0" stays a string,
- * 512 a number, and no value can turn into YAML syntax. */
+ * reviewed in. Strings are always double-quoted with YAML's escapes (which also escape what YAML
+ * forbids raw and JSON allows: C1 controls, U+2028/2029, the BOM); numbers, booleans and null are
+ * printed by cJSON. So what a parser reads back is exactly the tree: "0" stays a string, 512 a
+ * number, and no value can turn into YAML syntax (fuzz/fuzz_package_yaml.c checks the round trip).
+ */
 #include "package_int.h"
 
 #include <stdarg.h>
@@ -42,10 +44,46 @@ static void put(ybuf *y, const char *fmt, ...)
     y->n += (size_t)need;
 }
 
-/* Keys made of [A-Za-z0-9._/-] (not starting with '-') are plain YAML; any other is quoted. */
-static void put_key(ybuf *y, const char *k)
+/* A YAML double-quoted scalar: printable text as is, everything YAML 1.1 reads as non-printable or
+ * as a line break escaped. Bytes are UTF-8 (they came from a YAML spec or from this module). */
+static void put_quoted(ybuf *y, const char *v)
 {
-    bool plain = k[0] && k[0] != '-';
+    put(y, "\"");
+    for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            put(y, "\\%c", *c);
+        else if (*c == '\n')
+            put(y, "\\n");
+        else if (*c == '\t')
+            put(y, "\\t");
+        else if (*c == '\r')
+            put(y, "\\r");
+        else if (*c < 0x20 || *c == 0x7f)
+            put(y, "\\x%02x", *c);
+        else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f) /* C1 controls U+0080-009F */
+            put(y, "\\x%02x", *++c);
+        else if (c[0] == 0xe2 && c[1] == 0x80 && (c[2] == 0xa8 || c[2] == 0xa9)) {
+            put(y, c[2] == 0xa8 ? "\\L" : "\\P"); /* line and paragraph separators */
+            c += 2;
+        } else if (c[0] == 0xef && c[1] == 0xbf && (c[2] == 0xbe || c[2] == 0xbf)) {
+            put(y, c[2] == 0xbe ? "\\uFFFE" : "\\uFFFF"); /* noncharacters */
+            c += 2;
+        } else if (c[0] == 0xef && c[1] == 0xbb && c[2] == 0xbf) {
+            put(y, "\\uFEFF"); /* a BOM inside a scalar */
+            c += 2;
+        } else
+            put(y, "%c", *c);
+    }
+    put(y, "\"");
+}
+
+/* YAML limits an implicit key to 1024 characters; a longer one is written as an explicit key. */
+#define YAML_IMPLICIT_KEY_MAX 1000
+
+/* Keys made of [A-Za-z0-9._/-] (not starting with '-') are plain YAML; any other is quoted. */
+static void put_key(ybuf *y, const char *k, int indent)
+{
+    bool plain = k[0] && k[0] != '-' && strlen(k) < YAML_IMPLICIT_KEY_MAX;
     for (const char *c = k; *c && plain; c++)
         plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                 *c == '.' || *c == '_' || *c == '/' || *c == '-';
@@ -53,20 +91,21 @@ static void put_key(ybuf *y, const char *k)
         put(y, "%s:", k);
         return;
     }
-    char q[512];
-    size_t need = fm_json_quote(q, sizeof q, k);
-    if (need >= sizeof q) {
-        char *big = malloc(need + 1);
-        if (!big) {
-            y->oom = true;
-            return;
-        }
-        fm_json_quote(big, need + 1, k);
-        put(y, "%s:", big);
-        free(big);
-    } else {
-        put(y, "%s:", q);
+    size_t start = y->n;
+    put_quoted(y, k);
+    if (y->n - start < YAML_IMPLICIT_KEY_MAX) {
+        put(y, ":");
+        return;
     }
+    /* "? KEY" then ": VALUE" on the next line, at the map's indentation. */
+    ybuf q = {0};
+    put_quoted(&q, k);
+    y->n = start;
+    if (y->b)
+        y->b[start] = '\0';
+    y->oom |= q.oom;
+    put(y, "? %s\n%*s:", q.b ? q.b : "\"\"", indent, "");
+    free(q.b);
 }
 
 static bool is_container(const cJSON *n)
@@ -82,6 +121,10 @@ static void put_scalar(ybuf *y, const cJSON *n)
     }
     if (cJSON_IsArray(n)) {
         put(y, "[]");
+        return;
+    }
+    if (cJSON_IsString(n)) {
+        put_quoted(y, n->valuestring);
         return;
     }
     char *t = cJSON_PrintUnformatted(n);
@@ -117,7 +160,7 @@ static void emit(ybuf *y, const cJSON *n, int indent, bool inline_first)
             put(y, "%*s", indent, "");
         first = false;
         if (cJSON_IsObject(n)) {
-            put_key(y, c->string);
+            put_key(y, c->string, indent);
             emit_value(y, c, indent + 2);
         } else if (cJSON_IsObject(c) && c->child) {
             put(y, "- ");

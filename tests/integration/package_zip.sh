@@ -119,3 +119,13 @@ expect_eq "$code" 2 "missing model: exit status"
 expect_contains "$(cat "$TMP/gone.err")" "zipped: model '$TMP/nothere.onnx': No such file or directory" \
     "missing model: message"
 ok "missing model: $(cat "$TMP/gone.err")"
+
+# --json: what was written, machine-readable
+"$FAASML" package "$TMP/fn.yaml" -o "$TMP/kn" --format knative --image reg.example/z:1 --json \
+    >"$TMP/kn.json" 2>/dev/null || fail "knative --json"
+"$PY" - "$TMP/kn.json" "$TMP/kn/zipped.knative.yaml" <<'PYEOF' || fail "--json: $(cat "$TMP/kn.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["format"] == "knative" and r["files"] == [sys.argv[2]], r
+PYEOF
+ok "--json lists the files written"
