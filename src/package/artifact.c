@@ -82,16 +82,18 @@ int pkg_build_zip(const platform_spec *s, const package_plan *p, const package_o
         goto out;
     int64_t launcher_bytes = file_size(launcher);
     int64_t total = pt.bin_bytes + pt.lib_bytes + pt.model_bytes + launcher_bytes;
-    int64_t limit = o->zip_limit_bytes > 0 ? o->zip_limit_bytes : PACKAGE_LAMBDA_UNZIPPED_MAX;
+    int64_t limit =
+        o->zip_limit_bytes > 0 ? o->zip_limit_bytes : p->lim.lambda_unzipped_max_mb << 20;
     res->unzipped_bytes = total;
     /* Checked before anything is copied: the sizes alone decide. */
     if (total > limit) {
         rc = fm_err_set(err, FM_ELIMIT,
                         "%s: package is %.1f MB unzipped, %.1f MB over Lambda's %.0f MB limit "
                         "(model '%s' %.1f MB, faasml and %d libraries %.1f MB); use "
-                        "--format oci for a container image (10 GB limit)",
+                        "--format oci for a container image (%.0f MB limit)",
                         s->name, mb(total), mb(total - limit), mb(limit), p->model_file,
-                        mb(pt.model_bytes), pt.libs.n, mb(pt.bin_bytes + pt.lib_bytes));
+                        mb(pt.model_bytes), pt.libs.n, mb(pt.bin_bytes + pt.lib_bytes),
+                        (double)p->lim.lambda_image_max_mb);
         goto out;
     }
     char stage[4096], path[4096 + 300], zip[4096 + 80];

@@ -11,11 +11,6 @@
 #include <string.h>
 
 #define CONTAINER_PORT 8080
-#define SAGEMAKER_SERVERLESS_MIN_MB 1024 /* SMG serverless-endpoints.md: 1024-6144 in 1 GB steps   \
-                                          */
-#define SAGEMAKER_SERVERLESS_MAX_MB 6144
-#define SAGEMAKER_SERVERLESS_MAX_CONCURRENCY 200 /* MaxConcurrency 1-200 per endpoint */
-#define SAGEMAKER_TIMEOUT_S 60                   /* a response within 60 s, fixed */
 
 static cJSON *add_obj(cJSON *o, const char *k)
 {
@@ -226,29 +221,34 @@ int pkg_build_sagemaker(const platform_spec *s, const package_plan *p, const pac
     cJSON_AddItemToArray(vs, v);
     cJSON_AddStringToObject(v, "VariantName", "AllTraffic");
     cJSON_AddStringToObject(v, "ModelName", name);
+    const package_limits *L = &p->lim;
     if (serverless) {
-        int mb = (p->memory_mb + 1023) / 1024 * 1024;
-        if (mb < SAGEMAKER_SERVERLESS_MIN_MB)
-            mb = SAGEMAKER_SERVERLESS_MIN_MB;
-        if (mb > SAGEMAKER_SERVERLESS_MAX_MB) {
+        int step = (int)L->sagemaker_serverless_memory_step_mb;
+        int lo = (int)L->sagemaker_serverless_memory_min_mb;
+        int hi = (int)L->sagemaker_serverless_memory_max_mb;
+        int cmax = (int)L->sagemaker_serverless_max_concurrency;
+        int mb = (p->memory_mb + step - 1) / step * step;
+        if (mb < lo)
+            mb = lo;
+        if (mb > hi) {
             cJSON_Delete(ec);
             return fm_err_set(err, FM_ERANGE,
                               "sagemaker: memory_mb %d exceeds Serverless Inference's %d MB; "
                               "use profile 'managed' for an instance-backed endpoint",
-                              p->memory_mb, SAGEMAKER_SERVERLESS_MAX_MB);
+                              p->memory_mb, hi);
         }
         if (mb != p->memory_mb)
             pkg_log(o,
-                    "sagemaker: serverless memory %d MB (sizes are 1024-6144 in 1 GB steps; "
+                    "sagemaker: serverless memory %d MB (sizes are %d-%d in %d MB steps; "
                     "the spec asks %d MB)",
-                    mb, p->memory_mb);
-        int maxc = p->max_instances > 0 ? p->max_instances : SAGEMAKER_SERVERLESS_MAX_CONCURRENCY;
-        if (maxc > SAGEMAKER_SERVERLESS_MAX_CONCURRENCY) {
+                    mb, lo, hi, step, p->memory_mb);
+        int maxc = p->max_instances > 0 ? p->max_instances : cmax;
+        if (maxc > cmax) {
             pkg_log(o,
                     "sagemaker: MaxConcurrency %d (the most an endpoint allows; the spec "
                     "reserves %d)",
-                    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, maxc);
-            maxc = SAGEMAKER_SERVERLESS_MAX_CONCURRENCY;
+                    cmax, maxc);
+            maxc = cmax;
         } else if (p->max_instances <= 0) {
             pkg_log(o, "sagemaker: MaxConcurrency %d (unreserved function: the endpoint's maximum)",
                     maxc);
@@ -264,9 +264,9 @@ int pkg_build_sagemaker(const platform_spec *s, const package_plan *p, const pac
         cJSON_AddNumberToObject(v, "InitialInstanceCount",
                                 p->min_instances > 0 ? p->min_instances : 1);
     }
-    if (p->timeout_s > SAGEMAKER_TIMEOUT_S)
-        pkg_log(o, "sagemaker: timeout_s %g is above SageMaker's fixed %d s response limit",
-                p->timeout_s, SAGEMAKER_TIMEOUT_S);
+    if (p->timeout_s > (double)L->sagemaker_response_timeout_s)
+        pkg_log(o, "sagemaker: timeout_s %g is above SageMaker's fixed %lld s response limit",
+                p->timeout_s, (long long)L->sagemaker_response_timeout_s);
     if ((rc = write_tree(o, "sagemaker-endpoint-config.json", ec, false, res, err)))
         return rc;
 

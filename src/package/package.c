@@ -71,7 +71,7 @@ int package_build(const platform_spec *spec, const package_opts *o, package_resu
         return fm_err_set(err, FM_EINVAL, "no output directory (-o DIR)");
     package_plan plan;
     int rc = package_plan_make(spec, o->platforms, &plan, err);
-    if (rc)
+    if (rc || (rc = package_limits_load(o->limits, &plan.lim, err)))
         return rc;
     if (plan.model_file[0]) {
         struct stat st;

@@ -50,9 +50,20 @@ const char *package_format_name(package_format f); /* "lambda-zip"...; "?" when 
 const char *package_format_help(package_format f);
 int package_format_parse(const char *s, package_format *out); /* FM_EINVAL when unknown */
 
-/* Lambda's deployment-package limit: 250 MB unzipped, all layers included (LDG
- * gettingstarted-limits.md). MB here is 2^20 bytes, as the Lambda quotas page counts. */
-#define PACKAGE_LAMBDA_UNZIPPED_MAX ((int64_t)250 << 20)
+/* ---- the engines' limits (data/engines.yaml, each number with its source) ----------------- */
+typedef struct package_limits {
+    int64_t lambda_unzipped_max_mb; /* deployment package, unzipped (MB = 2^20 bytes) */
+    int64_t lambda_image_max_mb;
+    int64_t sagemaker_serverless_memory_min_mb, sagemaker_serverless_memory_max_mb;
+    int64_t sagemaker_serverless_memory_step_mb;
+    int64_t sagemaker_serverless_max_concurrency;
+    int64_t sagemaker_response_timeout_s;
+} package_limits;
+
+/* path NULL: data/engines.yaml found by fm_data_file. Errors name file:line:col. */
+int package_limits_load(const char *path, package_limits *out, fm_err *err);
+int package_limits_parse(const char *buf, size_t len, const char *name, package_limits *out,
+                         fm_err *err);
 
 /* ---- the plan: every number an engine gets, from the spec and the policy -------------------- */
 typedef struct package_plan {
@@ -76,6 +87,7 @@ typedef struct package_plan {
     char *args[PLATFORM_MAX_ARGS + 2]; /* faasml fn arguments (borrowed from the spec) */
     int nargs;
     char batch_arg[16];
+    package_limits lim; /* the engines' limits (package_build loads them) */
 } package_plan;
 
 /* Fills plan from a validated spec. platforms: data file path (NULL: the default search). A spec
@@ -97,8 +109,9 @@ typedef struct package_opts {
     const char *self_exe;    /* the faasml binary to package; NULL: /proc/self/exe */
     const char *launcher;    /* the static launcher; NULL: faasml-bootstrap beside self_exe */
     const char *platforms;   /* policy data file; NULL: the default search */
+    const char *limits;      /* engines' limits data file; NULL: data/engines.yaml */
     const char *builder;     /* oci: "buildah" or "podman"; NULL: the first on PATH */
-    int64_t zip_limit_bytes; /* 0: PACKAGE_LAMBDA_UNZIPPED_MAX */
+    int64_t zip_limit_bytes; /* 0: the data file's lambda.unzipped_max_mb */
     package_log_fn log;      /* progress and the choices made; may be NULL */
     void *log_ud;
 } package_opts;

@@ -521,6 +521,67 @@ static void test_zip_limit(void **state)
     platform_spec_release(&s);
 }
 
+/* data/engines.yaml: each number lands in its field, only with its source; a file with other
+ * numbers changes what the SageMaker variant gets. */
+static void test_limits(void **state)
+{
+    (void)state;
+    package_limits l;
+    fm_err err = {0};
+    assert_int_equal(package_limits_load(NULL, &l, &err), 0); /* the shipped file parses */
+    const char *text =
+        "format: 1\n"
+        "lambda:\n"
+        "  unzipped_max_mb: {value: 11, status: doc, date: d, source: s}\n"
+        "  image_max_mb: {value: 12, status: doc, date: d, source: s}\n"
+        "sagemaker:\n"
+        "  serverless_memory_min_mb: {value: 256, status: doc, date: d, source: s}\n"
+        "  serverless_memory_max_mb: {value: 768, status: doc, date: d, source: s}\n"
+        "  serverless_memory_step_mb: {value: 256, status: doc, date: d, source: s}\n"
+        "  serverless_max_concurrency: {value: 3, status: doc, date: d, source: s}\n"
+        "  response_timeout_s: {value: 17, status: doc, date: d, source: s}\n";
+    assert_int_equal(package_limits_parse(text, strlen(text), "e.yaml", &l, &err), 0);
+    assert_int_equal(l.lambda_unzipped_max_mb, 11);
+    assert_int_equal(l.lambda_image_max_mb, 12);
+    assert_int_equal(l.sagemaker_serverless_memory_min_mb, 256);
+    assert_int_equal(l.sagemaker_serverless_memory_max_mb, 768);
+    assert_int_equal(l.sagemaker_serverless_memory_step_mb, 256);
+    assert_int_equal(l.sagemaker_serverless_max_concurrency, 3);
+    assert_int_equal(l.sagemaker_response_timeout_s, 17);
+
+    char path[400];
+    snprintf(path, sizeof path, "%s/engines.yaml", dir);
+    assert_int_equal(fm_write_file_atomic(path, text, strlen(text), &err), 0);
+    platform_spec s;
+    spec_of(LAMBDA_SPEC, &s); /* 512 MB, reserved 5 */
+    package_opts o;
+    package_opts_init(&o);
+    o.format = PACKAGE_FORMAT_SAGEMAKER;
+    char out[400];
+    snprintf(out, sizeof out, "%s/lim", dir);
+    o.out_dir = out;
+    o.role_arn = "arn:aws:iam::1:role/r";
+    o.limits = path;
+    package_result res;
+    assert_int_equal(package_build(&s, &o, &res, &err), 0);
+    cJSON *ec = load_json(res.files[1]);
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ec, "ProductionVariants"), 0),
+        "ServerlessConfig");
+    assert_int_equal((int)jnum(sc, "MemorySizeInMB"), 512);
+    assert_int_equal((int)jnum(sc, "MaxConcurrency"), 3); /* reserved 5, the file's cap 3 */
+    cJSON_Delete(ec);
+    platform_spec_release(&s);
+
+    const char *bare = "format: 1\nlambda:\n  unzipped_max_mb: 250\n";
+    assert_int_equal(package_limits_parse(bare, strlen(bare), "e.yaml", &l, &err), FM_EINVAL);
+    assert_non_null(
+        strstr(err.msg, "'lambda.unzipped_max_mb' needs {value, status, date, source}"));
+    const char *typo = "format: 1\nlambda: {unzipped_max: 1}\n";
+    assert_int_not_equal(package_limits_parse(typo, strlen(typo), "e.yaml", &l, &err), 0);
+    assert_non_null(strstr(err.msg, "unknown key 'unzipped_max'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_sam_image),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_zip_limit),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
