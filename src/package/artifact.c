@@ -202,8 +202,11 @@ void package_podman_quirks(char *flags, size_t cap, char *why, size_t why_cap)
         n += (size_t)snprintf(flags + n, cap - n, "--runtime runc");
         if (why)
             w += (size_t)snprintf(why + w, why_cap - w,
-                                  "cgroup v1%s: crun refuses it, so runc runs the container",
-                                  hybrid ? " (hybrid)" : "");
+                                  "cgroup v1%s: crun refuses it, so runc runs the container%s",
+                                  hybrid ? " (hybrid)" : "",
+                                  pkg_have_tool("runc") ? ""
+                                                        : " (runc is not installed: "
+                                                          "scripts/install-deps.sh)");
     }
     /* Rootful podman raises nofile and nproc to 1048576 and 4194304; where the hard limits are
      * lower, the runtime's setrlimit fails ("error setting rlimit type 7"), so the host's own
@@ -341,9 +344,19 @@ int pkg_build_oci(const platform_spec *s, const package_plan *p, const package_o
     env_line(f, "LAMBDA_TASK_ROOT", "/var/task");
     env_line(f, "FAASML_HOST", "0.0.0.0"); /* $PORT mode: the pod's address, not only loopback */
     cJSON *env = pkg_env_list(s, p, "/var/task", false, true);
-    for (const cJSON *e = env ? env->child : NULL; e; e = e->next)
+    for (const cJSON *e = env ? env->child : NULL; e; e = e->next) {
+        if (strpbrk(e->valuestring, "\n\r")) { /* a Containerfile ENV line cannot hold one */
+            rc = fm_err_set(err, FM_EINVAL, "%s: environment variable '%s' holds a line break",
+                            s->name, e->string);
+            break;
+        }
         env_line(f, e->string, e->valuestring);
+    }
     cJSON_Delete(env);
+    if (rc) {
+        fclose(f);
+        goto out;
+    }
     cJSON *ep = cJSON_CreateArray();
     cJSON_AddItemToArray(ep, cJSON_CreateString("/var/task/bootstrap"));
     for (int i = 0; i < p->nargs; i++)
