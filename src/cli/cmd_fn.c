@@ -179,7 +179,8 @@ int cmd_fn(int argc, char **argv)
         snprintf(fs.name, sizeof fs.name, "%s", name);
     if (task_dir)
         snprintf(fs.task_dir, sizeof fs.task_dir, "%s", task_dir);
-    if (!threads && getenv("FAASML_THREADS") && fm_parse_i64(getenv("FAASML_THREADS"), &threads)) {
+    if (!threads && getenv("FAASML_THREADS") &&
+        fm_parse_i64(getenv("FAASML_THREADS"), &threads)) {
         fm_err_set(&err, FM_EINVAL, "invalid $FAASML_THREADS '%s'", getenv("FAASML_THREADS"));
         return config_fail(lambda, api, &fs, &ro, &err);
     }

@@ -125,6 +125,11 @@ nsenter --net="$NS" curl -sS --max-time 20 -H 'Content-Type: application/json' \
 cmp "$TMP/direct_sm.json" "$TMP/sm.json" ||
     fail "sagemaker mode differs: $(cat "$TMP/sm.json") vs $(cat "$TMP/direct_sm.json")"
 ok "sagemaker mode: serve on 8080, /ping 200, /invocations equal to faasml fn direct"
+code=0
+"$FAASML" fn --model "$TMP/gap.onnx" bogus 2>"$TMP/bogus.err" || code=$?
+[ "$code" = 2 ] && grep -q "unknown argument 'bogus'" "$TMP/bogus.err" ||
+    fail "fn with an unknown argument: exit $code, $(cat "$TMP/bogus.err")"
+ok "fn takes only SageMaker's 'serve' as an argument"
 
 # Lambda container image: AWS_LAMBDA_RUNTIME_API set, no PORT: the entrypoint is the Runtime API
 # client. The same event goes to faasml fn directly against a second Runtime API server.
