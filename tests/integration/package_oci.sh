@@ -23,13 +23,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 TMP=$(mktemp -d /tmp/faasml-pkg-oci.XXXXXX)
 TAG=localhost/faasml-test-oci:$$
+TAG2=localhost/faasml-test-oci-podman:$$
 CIDS=()
 PIDS=()
 cleanup() {
     local rc=$?
     for c in "${CIDS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    podman rmi -f "$TAG" >/dev/null 2>&1 || true
+    podman rmi -f "$TAG" "$TAG2" >/dev/null 2>&1 || true
     rm -rf "$TMP"
     exit $rc
 }
@@ -66,6 +67,11 @@ ok "no buildah/podman on PATH is a clear error"
 grep -q "^image $TAG\$" "$TMP/pkg.out" || fail "no image line: $(cat "$TMP/pkg.out")"
 podman image exists "$TAG" || fail "image $TAG was not built"
 ok "image built from host files ($(podman image inspect -f '{{.Size}}' "$TAG") bytes)"
+"$FAASML" package "$TMP/fn.yaml" -o "$TMP/out2" --format oci --builder podman --image "$TAG2" \
+    >/dev/null 2>"$TMP/pkg2.err" || fail "package oci --builder podman: $(cat "$TMP/pkg2.err")"
+podman image exists "$TAG2" || fail "podman build made no image"
+podman rmi -f "$TAG2" >/dev/null
+ok "--builder podman builds the same context"
 
 # the same request, answered by `faasml fn` directly (HTTP mode)
 "$PY" - "$TMP/v2.json" <<'EOF'
