@@ -15,6 +15,10 @@ PKGS+=(chromium)
 PKGS+=(python3 python3-torch python3-torchvision python3-onnx python3-numpy)
 # peers for bench/ and the awscli/boto3 integration test; /usr/bin/time -v measures peak RSS in bench/
 PKGS+=(nginx wrk awscli time python3-boto3)
+# faasml package: zip for lambda-zip; buildah/podman (runc: crun refuses cgroup v1 hybrid mode)
+# for the OCI image and its tests; fuse-overlayfs where overlay cannot nest; uidmap and slirp4netns
+# for rootless podman; the CNI plugins and iptables for `podman run -p`
+PKGS+=(zip unzip buildah podman runc conmon fuse-overlayfs uidmap slirp4netns containernetworking-plugins iptables)
 # node + npm for onnxruntime-node in bench/infer (a node installed otherwise, with npm, is fine)
 command -v npm >/dev/null || PKGS+=(nodejs npm)
 

@@ -117,7 +117,7 @@ int cmd_fn(int argc, char **argv)
     };
     const cli_spec spec = {
         "fn",
-        "[--model PATH|URL | --spec FILE] [--listen HOST:PORT] [options]",
+        "[--model PATH|URL | --spec FILE] [--listen HOST:PORT] [options] [serve]",
         "The function host: serves one ONNX model.\n\n"
         "Runtime API mode (AWS Lambda custom runtime; also when run as 'bootstrap'): when "
         "$AWS_LAMBDA_RUNTIME_API is set and --listen is not given. Events are KServe v2 "
@@ -126,7 +126,9 @@ int cmd_fn(int argc, char **argv)
         "to $LAMBDA_TASK_ROOT; a .yaml handler is a spec).\n\n"
         "HTTP mode: with --listen or $PORT. KServe v2 REST (/v2/health/{live,ready}, "
         "/v2/models/NAME[/ready|/infer], binary tensor extension), SageMaker (GET /ping, "
-        "POST /invocations), Knative ($PORT, SIGTERM drains). Prints 'listening on URL' first.\n\n"
+        "POST /invocations), Knative ($PORT, SIGTERM drains). Prints 'listening on URL' first. "
+        "The argument 'serve' (how SageMaker starts a container: `docker run IMAGE serve`) is "
+        "HTTP mode on 0.0.0.0:8080 unless --listen says otherwise.\n\n"
         "Zygote mode (started by 'faasml serve' for cold_start: zygote): with $FAASML_ZYGOTE_FD, "
         "a control socket. Loads the model once, then forks a ready Runtime API instance per "
         "request on the socket (docs/platform.md).\n\n"
@@ -135,10 +137,16 @@ int cmd_fn(int argc, char **argv)
         "\"warmup_ms\":..,\"init_ms\":..}",
         opts,
         0,
-        0};
+        1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    bool sagemaker = npos == 1 && strcmp(argv[0], "serve") == 0;
+    if (npos == 1 && !sagemaker)
+        return cli_fail("fn", 2, "unknown argument '%s' (only 'serve', SageMaker's, is taken)",
+                        argv[0]);
+    if (sagemaker && !listen)
+        listen = "0.0.0.0:8080"; /* SageMaker's container contract: port 8080 */
     if (log_level) {
         fm_log_level lv;
         if (fm_log_level_parse(log_level, &lv))
@@ -250,7 +258,9 @@ int cmd_fn(int argc, char **argv)
     if (http) {
         char spec_listen[300];
         if (!listen) {
-            snprintf(spec_listen, sizeof spec_listen, "127.0.0.1:%s", port_env);
+            /* $FAASML_HOST: a container image binds every address (faasml package sets it). */
+            const char *h = getenv("FAASML_HOST");
+            snprintf(spec_listen, sizeof spec_listen, "%s:%s", h && *h ? h : "127.0.0.1", port_env);
             listen = spec_listen;
         }
         if (parse_listen(listen, host, sizeof host, &port))

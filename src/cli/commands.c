@@ -18,6 +18,7 @@ CMD(calibrate);
 CMD(bench);
 CMD(plan);
 CMD(db);
+CMD(package);
 #undef CMD
 
 static const cli_cmd commands[] = {
@@ -42,6 +43,8 @@ static const cli_cmd commands[] = {
     {"plan", "search the design space for the cheapest configuration under an SLO", cmd_plan,
      "main job"},
     {"db", "inspect a results database and export its tables as CSV", cmd_db, "foundation"},
+    {"package", "turn a function spec into a Lambda zip, OCI image, Knative/KServe/SageMaker/SAM",
+     cmd_package, "leaving the machine"},
 };
 
 const cli_cmd *cli_commands(int *n)
