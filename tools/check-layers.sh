@@ -20,7 +20,8 @@ declare -A allowed=(
     [sim]="core cost infer load policy store"
     [platform]="core fn policy store"
     [plan]="core analyze cost load policy sim store"
-    [cli]="core analyze cost fn infer load plan platform policy sim store"
+    [package]="core platform policy"
+    [cli]="core analyze cost fn infer load package plan platform policy sim store"
 )
 
 bad=0
