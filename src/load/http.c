@@ -234,13 +234,17 @@ load_http_rc load_http_parse(load_http_resp *r, const char *buf, size_t len, siz
             if (!le) {
                 r->scan = n;
                 *used = pos;
-                if (n > 4096)
+                if (n >= 4096)
                     return *why = r->state == LOAD_HTTP_S_TRAILER ? "trailer line over 4 KiB"
                                                                   : "chunk-size line over 4 KiB",
                            LOAD_HTTP_ERROR;
                 return LOAD_HTTP_MORE;
             }
             size_t ln = trim_eol(p, le);
+            if (le > 4096)
+                return *why = r->state == LOAD_HTTP_S_TRAILER ? "trailer line over 4 KiB"
+                                                              : "chunk-size line over 4 KiB",
+                       *used = pos, LOAD_HTTP_ERROR;
             r->scan = 0;
             pos += le;
             if (r->state == LOAD_HTTP_S_TRAILER) {
