@@ -450,17 +450,45 @@ static void print_hist_text(const char *label, const fm_hist *h, double div, con
  * their causes, and the achieved rate against the planned one, second by second. */
 static void print_timing_json(const load_summary *s)
 {
-    printf(",\"client\":\"%s\",\"generator_limited\":%s,\"behind\":%" PRIu64
-           ",\"late_sends\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64
+    printf(",\"client\":\"%s\",\"generator_limited\":%s,\"loop_busy_fraction\":%.4f,"
+           "\"behind\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64 ",\"woken_late\":%" PRIu64
+           "},\"late_sends\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64
            ",\"woken_late\":%" PRIu64 ",\"connection\":%" PRIu64 "},\"per_second\":{\"planned\":[",
-           s->client ? s->client : "?", s->generator_limited ? "true" : "false", s->behind, s->late,
-           s->late_busy, s->late_woke, s->late_conn);
+           s->client ? s->client : "?", s->generator_limited ? "true" : "false", s->busy_fraction,
+           s->behind, s->behind - s->behind_woke, s->behind_woke, s->late, s->late_busy,
+           s->late_woke, s->late_conn);
     for (size_t k = 0; k < s->seconds; k++)
         printf("%s%u", k ? "," : "", s->planned_per_s[k]);
     printf("],\"sent\":[");
     for (size_t k = 0; k < s->seconds; k++)
         printf("%s%u", k ? "," : "", s->sent_per_s[k]);
     printf("]}");
+}
+
+static void warn_generator_limited(const load_summary *s)
+{
+    uint64_t busy = s->behind - s->behind_woke;
+    fprintf(stderr, "faasml load: warning: the generator was the limit, not the target: ");
+    if (s->behind * 100 > s->total)
+        fprintf(stderr,
+                "%" PRIu64 " of %" PRIu64 " requests (%.1f%%) were picked up more than 1 ms late",
+                s->behind, s->total, s->total ? 100.0 * (double)s->behind / (double)s->total : 0);
+    else
+        fprintf(stderr, "its timing loops were busy %.0f%% of the run and sent %.0f%% of the plan",
+                100 * s->busy_fraction,
+                s->total ? 100.0 * s->achieved_rate * (double)s->elapsed_ns / 1e9 / (double)s->total
+                         : 0);
+    if (busy)
+        fprintf(stderr,
+                "; %" PRIu64 " with the loop busy (it cannot keep this rate: try --threads, "
+                "or a lower rate)",
+                busy);
+    if (s->behind_woke)
+        fprintf(stderr,
+                "; %" PRIu64 " woken late by the kernel (other processes ran first: a busy "
+                "machine; --rt-priority helps)",
+                s->behind_woke);
+    fputc('\n', stderr);
 }
 
 static void print_timing_text(const load_summary *s)
@@ -626,14 +654,7 @@ static int run_load(load_args *a, load_spec *spec)
     if (tty && prog)
         fputc('\n', stderr);
     if (sum.generator_limited)
-        fprintf(stderr,
-                "faasml load: warning: the generator was the limit, not the target: %" PRIu64
-                " of %" PRIu64 " requests (%.1f%%) were picked up more than 1 ms late (sent late: "
-                "%" PRIu64 " with the loop busy, %" PRIu64 " woken late by the kernel); try "
-                "--threads, or a lower rate\n",
-                sum.behind, sum.total,
-                sum.total ? 100.0 * (double)sum.behind / (double)sum.total : 0, sum.late_busy,
-                sum.late_woke);
+        warn_generator_limited(&sum);
     rc = 0;
     if (k.db) {
         if (k.errors)

@@ -332,14 +332,20 @@ static void *loop_main(void *arg)
     int64_t next_at = 0, last_prog = 1;
     bool have_next = next_arrival(d, &id, &next_at), stopped = false;
     struct epoll_event evs[64];
+    /* the thread's start counts as a wake-up: a late start is the kernel's */
+    d->slept_from = 0;
+    d->woke_at = clk(d);
     for (;;) {
         int64_t now = clk(d);
         bool kick = false;
+        int batch = 0;
         if (!stopped && ((o->stop && *o->stop) || ATOMIC_GET(d->rc->abort_run))) {
             stopped = true;
             d->interrupted = true;
         }
-        while (have_next && !stopped && next_at <= now) {
+        /* at most a batch of due arrivals before the sockets get their turn: a loop that has
+         * fallen behind still reads responses and frees connections */
+        while (have_next && !stopped && next_at <= now && batch++ < 64) {
             int cause = 0;
             if (now - next_at > LATE_NS) {
                 d->behind++;
@@ -347,6 +353,7 @@ static void *loop_main(void *arg)
                 bool asleep = d->slept_from >= 0 && d->slept_from <= next_at &&
                               d->woke_at - next_at > LATE_NS;
                 cause = asleep ? LATE_WOKE : LATE_BUSY;
+                d->behind_woke += asleep;
             }
             ATOMIC_INC(d->scheduled);
             per_s_add(d, &d->per_s_planned, next_at);
@@ -371,14 +378,23 @@ static void *loop_main(void *arg)
             break;
         bool sched = have_next && !stopped;
         int64_t spin = spin_window(d);
+        if (sched && next_at <= now) { /* still behind: poll the sockets, do not sleep */
+            int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 0);
+            if (n > 0)
+                handle_events(d, evs, n);
+            continue;
+        }
         if (sched && next_at - now <= spin) {
             /* the send is near: handle what is ready without sleeping, else spin to it */
             int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 0);
             if (n > 0)
                 handle_events(d, evs, n);
-            else
+            else {
+                int64_t t = clk(d);
                 while (clk(d) < next_at)
                     cpu_relax();
+                d->idle_ns += clk(d) - t;
+            }
             continue;
         }
         int64_t wake = now + 100000000; /* at least every 100 ms: stop flag, progress */
@@ -393,6 +409,7 @@ static void *loop_main(void *arg)
         d->slept_from = now;
         int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 1000);
         d->woke_at = clk(d);
+        d->idle_ns += d->woke_at - now;
         if (n > 0)
             handle_events(d, evs, n);
     }
@@ -615,6 +632,7 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p, cons
         sum->elapsed_ns = FM_MAX(sum->elapsed_ns, w->ended);
         sum->interrupted |= w->interrupted;
         sum->behind += w->behind;
+        sum->behind_woke += w->behind_woke;
         sum->late += w->late;
         sum->late_busy += w->late_busy;
         sum->late_woke += w->late_woke;
@@ -633,7 +651,18 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p, cons
     while (secs > 0 && sum->planned_per_s[secs - 1] == 0 && sum->sent_per_s[secs - 1] == 0)
         secs--;
     sum->seconds = secs;
-    sum->generator_limited = sum->behind * 100 > sum->total;
+    double work = 0, span = 0;
+    for (int i = 0; i < nw; i++) {
+        work += (double)FM_MAX(ws[i].ended - 1 - ws[i].idle_ns, 0);
+        span += (double)FM_MAX(ws[i].ended - 1, 1);
+    }
+    sum->busy_fraction = span > 0 ? work / span : 0;
+    uint64_t sent = 0;
+    for (int i = 0; i < nw; i++)
+        sent += ws[i].sent;
+    sum->host_delayed = sum->behind_woke * 100 > sum->total;
+    sum->generator_limited = (sum->behind - sum->behind_woke) * 100 > sum->total ||
+                             (sum->busy_fraction > 0.9 && (double)sent < 0.98 * (double)sum->total);
     sum->success_ratio = sum->total ? (double)sum->count[LOAD_ST_OK] / (double)sum->total : 0;
     sum->achieved_rate =
         sum->elapsed_ns > 0 ? sum->achieved_rate / ((double)sum->elapsed_ns / 1e9) : 0;

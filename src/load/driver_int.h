@@ -106,11 +106,12 @@ struct worker {
     rec_ring ring;
     bool oom, interrupted;
     uint64_t count[LOAD_ST__COUNT], scheduled, sent; /* atomic */
-    uint64_t behind, late, late_busy, late_woke, late_conn;
+    uint64_t behind, behind_woke, late, late_busy, late_woke, late_conn;
     uint32_t *per_s_planned, *per_s_sent;
     size_t per_s_cap;
     int64_t wake_late_ewma;      /* how late the kernel delivers our wake-ups, ns */
     int64_t slept_from, woke_at; /* the last sleep in epoll_wait; -1 when none */
+    int64_t idle_ns;             /* asleep in epoll_wait or spinning before a send */
     fm_hist *lat_sched, *lat_sent, *dispatch;
     int64_t ended;
     pthread_t th;

@@ -298,12 +298,16 @@ typedef struct load_summary {
     bool interrupted;
     const char *client; /* "lean" or "libcurl" */
     /* Timing. behind: arrivals the loops picked up more than 1 ms after their time (sent or
-     * dropped); late: requests sent more than 1 ms after it, because the loop was busy
-     * (late_busy), the kernel woke it late (late_woke), or the connection was not ready
-     * (late_conn: being opened, or its socket full). generator_limited: behind > 1% of the
-     * arrivals, so the generator, not the target, limited the rate. */
-    uint64_t behind, late, late_busy, late_woke, late_conn;
-    bool generator_limited;
+     * dropped), behind_woke of them because the kernel woke the loop late; late: requests sent
+     * more than 1 ms after it, because the loop was busy (late_busy), the kernel woke it late
+     * (late_woke), or the connection was not ready (late_conn: being opened, or its socket full).
+     * generator_limited: the generator, not the target, limited the rate: more than 1% of the
+     * arrivals were behind with the loop busy, or the loops were busy > 90% of the run while
+     * sending less than 98% of the plan. host_delayed: more than 1% were behind because the
+     * kernel woke the loop late (a busy machine). */
+    uint64_t behind, behind_woke, late, late_busy, late_woke, late_conn;
+    double busy_fraction; /* of the run the loops were working (not asleep, not spinning) */
+    bool generator_limited, host_delayed;
     /* Per second k of the run: arrivals scheduled in [k, k+1) s and requests sent in it. */
     size_t seconds;
     uint32_t *planned_per_s, *sent_per_s;
