@@ -14,10 +14,11 @@
  * a per-loop overflow list, moved to the ring later, so a send never waits for the writer.
  *
  * Every arrival picked up more than 1 ms after its time is counted with its cause: the loop was
- * busy (handling responses or other sends), or the kernel woke it late. A request sent more than
- * 1 ms late for neither reason waited for its connection. Latency from the scheduled time has
- * no coordinated omission: a request held back by a stalled server still counts from when it was
- * due. */
+ * busy (handling responses or other sends), or the kernel ran it late (woke it late from its
+ * sleep, or gave it the CPU less than half the time since it woke: a busy machine). A request
+ * sent more than 1 ms late for neither reason waited for its connection. Latency from the scheduled
+ * time has no coordinated omission: a request held back by a stalled server still counts from when
+ * it was due. */
 #include "driver_int.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPIN_AUTO_CAP_NS 50000 /* the adaptive spin never exceeds this */
@@ -302,6 +304,13 @@ static void progress(worker *w0, worker *ws, int nw, uint64_t *last_sched, uint6
     w0->o->progress(&p, w0->o->ud);
 }
 
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void handle_events(worker *d, const struct epoll_event *evs, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -335,6 +344,7 @@ static void *loop_main(void *arg)
     /* the thread's start counts as a wake-up: a late start is the kernel's */
     d->slept_from = 0;
     d->woke_at = clk(d);
+    d->woke_cpu = thread_cpu_ns();
     for (;;) {
         int64_t now = clk(d);
         bool kick = false;
@@ -349,9 +359,14 @@ static void *loop_main(void *arg)
             int cause = 0;
             if (now - next_at > LATE_NS) {
                 d->behind++;
-                /* asleep when it was due, and woken more than 1 ms after: the kernel */
+                /* asleep when it was due and woken more than 1 ms after, or awake but given
+                 * the CPU less than half the time since: the kernel ran it late */
                 bool asleep = d->slept_from >= 0 && d->slept_from <= next_at &&
                               d->woke_at - next_at > LATE_NS;
+                if (!asleep) {
+                    int64_t wall = now - FM_MAX(next_at, d->woke_at);
+                    asleep = 2 * (thread_cpu_ns() - d->woke_cpu) < wall;
+                }
                 cause = asleep ? LATE_WOKE : LATE_BUSY;
                 d->behind_woke += asleep;
             }
@@ -409,6 +424,7 @@ static void *loop_main(void *arg)
         d->slept_from = now;
         int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 1000);
         d->woke_at = clk(d);
+        d->woke_cpu = thread_cpu_ns();
         d->idle_ns += d->woke_at - now;
         if (n > 0)
             handle_events(d, evs, n);
