@@ -6,9 +6,10 @@
  * Timing: each loop sleeps in epoll_wait on a set that holds its transport's sockets and a
  * timerfd armed with an absolute deadline (timer slack lowered to 1 ns) for the next scheduled
  * time minus a short spin window, then busy-waits the rest. The window adapts: it is the
- * kernel's recent wake-up lateness (an average), capped, so a loop spins only when a send is
- * near and only as long as its wake-ups are late. With several loops (threads), loop w sends
- * arrivals w, w+N, w+2N... of the same schedule with its own connections and slots.
+ * kernel's recent wake-up lateness (an average), so a loop spins only when a send is near and
+ * only as long as its wake-ups are late; past 50 us of lateness (a busy machine) it does not spin
+ * at all, since spinning would use up its share of the CPU. With several loops (threads), loop w
+ * sends arrivals w, w+N, w+2N... of the same schedule with its own connections and slots.
  *
  * Records go to a per-loop single-producer ring that the writer drains; a full ring spills into
  * a per-loop overflow list, moved to the ring later, so a send never waits for the writer.
@@ -266,7 +267,9 @@ static int64_t spin_window(const worker *d)
 {
     if (d->o->spin_ns >= 0)
         return d->o->spin_ns;
-    return FM_MIN(d->wake_late_ewma, SPIN_AUTO_CAP_NS);
+    /* wake-ups later than the cap mean a busy machine: spinning there only uses up the
+     * loop's share of the CPU and makes the next wake-up later still */
+    return d->wake_late_ewma <= SPIN_AUTO_CAP_NS ? d->wake_late_ewma + 2000 : 0;
 }
 
 /* Progress over every loop (counts) with loop 0's latency sample (its share of the requests). */
@@ -315,8 +318,7 @@ static void handle_events(worker *d, const struct epoll_event *evs, int n)
 {
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == EP_TIMER) {
-            uint64_t x;
-            (void)!read(d->tfd, &x, sizeof x);
+            /* edge-triggered: each expiry is one event, so the count needs no read */
             /* how late the kernel delivered it, averaged over the last few wake-ups */
             int64_t late = clk(d) - d->armed;
             if (late >= 0 && d->armed >= 0)
@@ -349,6 +351,7 @@ static void *loop_main(void *arg)
         int64_t now = clk(d);
         bool kick = false;
         int batch = 0;
+        int64_t cpu_now = -1;
         if (!stopped && ((o->stop && *o->stop) || ATOMIC_GET(d->rc->abort_run))) {
             stopped = true;
             d->interrupted = true;
@@ -364,8 +367,10 @@ static void *loop_main(void *arg)
                 bool asleep = d->slept_from >= 0 && d->slept_from <= next_at &&
                               d->woke_at - next_at > LATE_NS;
                 if (!asleep) {
+                    if (cpu_now < 0) /* a syscall: once per batch */
+                        cpu_now = thread_cpu_ns();
                     int64_t wall = now - FM_MAX(next_at, d->woke_at);
-                    asleep = 2 * (thread_cpu_ns() - d->woke_cpu) < wall;
+                    asleep = 2 * (cpu_now - d->woke_cpu) < wall;
                 }
                 cause = asleep ? LATE_WOKE : LATE_BUSY;
                 d->behind_woke += asleep;
@@ -473,7 +478,7 @@ static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arriva
     if (!d->lat_sched || !d->lat_sent || !d->dispatch || !d->slots || d->tfd < 0 || d->ep < 0 ||
         (c->o->record && !d->ring.v))
         return fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EP_TIMER};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = EP_TIMER};
     epoll_ctl(d->ep, EPOLL_CTL_ADD, d->tfd, &ev);
     for (int i = nslots - 1; i >= 0; i--) {
         d->slots[i].d = d;
