@@ -815,7 +815,7 @@ int cmd_load(int argc, char **argv)
         "--tensor input:1x3x224x224:FP32\n"
         "  faasml load --azure d01.csv --spread poisson -d 10m --target http://127.0.0.1:9000 "
         "--function mobilenet\n"
-        "  faasml load --rate 50000 -d 10s -t 2 -c 256 --url http://127.0.0.1:8080/index.html\n"
+        "  faasml load --rate 50000 -d 10s -t 2 -c 256 --url http://127.0.0.1/index.html\n"
         "  faasml load --tensor input:1x3x224x224:FP32 --save-body request.json",
         opts,
         0,
