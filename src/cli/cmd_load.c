@@ -450,13 +450,15 @@ static void print_hist_text(const char *label, const fm_hist *h, double div, con
  * their causes, and the achieved rate against the planned one, second by second. */
 static void print_timing_json(const load_summary *s)
 {
-    printf(",\"client\":\"%s\",\"generator_limited\":%s,\"loop_busy_fraction\":%.4f,"
+    printf(",\"client\":\"%s\",\"generator_limited\":%s,\"host_delayed\":%s,"
+           "\"loop_busy_fraction\":%.4f,"
            "\"behind\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64 ",\"woken_late\":%" PRIu64
            "},\"late_sends\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64
            ",\"woken_late\":%" PRIu64 ",\"connection\":%" PRIu64 "},\"per_second\":{\"planned\":[",
-           s->client ? s->client : "?", s->generator_limited ? "true" : "false", s->busy_fraction,
-           s->behind, s->behind - s->behind_woke, s->behind_woke, s->late, s->late_busy,
-           s->late_woke, s->late_conn);
+           s->client ? s->client : "?", s->generator_limited ? "true" : "false",
+           s->host_delayed ? "true" : "false", s->busy_fraction, s->behind,
+           s->behind - s->behind_woke, s->behind_woke, s->late, s->late_busy, s->late_woke,
+           s->late_conn);
     for (size_t k = 0; k < s->seconds; k++)
         printf("%s%u", k ? "," : "", s->planned_per_s[k]);
     printf("],\"sent\":[");
@@ -465,36 +467,36 @@ static void print_timing_json(const load_summary *s)
     printf("]}");
 }
 
-static void warn_generator_limited(const load_summary *s)
+/* Two warnings, one per culprit: the generator's own loop, or the machine it runs on. */
+static void warn_timing(const load_summary *s)
 {
     uint64_t busy = s->behind - s->behind_woke;
-    fprintf(stderr, "faasml load: warning: the generator was the limit, not the target: ");
-    if (s->behind * 100 > s->total)
+    double pct = s->total ? 100.0 / (double)s->total : 0;
+    if (s->generator_limited) {
+        fprintf(stderr, "faasml load: warning: the generator was the limit, not the target: ");
+        if (busy * 100 > s->total)
+            fprintf(stderr,
+                    "%" PRIu64 " of %" PRIu64 " requests (%.1f%%) were picked up more than 1 ms "
+                    "late with its loop busy",
+                    busy, s->total, pct * (double)busy);
+        else
+            fprintf(stderr,
+                    "its timing loops were busy %.0f%% of the run and sent %.0f%% of the plan",
+                    100 * s->busy_fraction, pct * s->achieved_rate * (double)s->elapsed_ns / 1e9);
+        fprintf(stderr, "; try --threads, or a lower rate\n");
+    }
+    if (s->host_delayed)
         fprintf(stderr,
-                "%" PRIu64 " of %" PRIu64 " requests (%.1f%%) were picked up more than 1 ms late",
-                s->behind, s->total, s->total ? 100.0 * (double)s->behind / (double)s->total : 0);
-    else
-        fprintf(stderr, "its timing loops were busy %.0f%% of the run and sent %.0f%% of the plan",
-                100 * s->busy_fraction,
-                s->total ? 100.0 * s->achieved_rate * (double)s->elapsed_ns / 1e9 / (double)s->total
-                         : 0);
-    if (busy)
-        fprintf(stderr,
-                "; %" PRIu64 " with the loop busy (it cannot keep this rate: try --threads, "
-                "or a lower rate)",
-                busy);
-    if (s->behind_woke)
-        fprintf(stderr,
-                "; %" PRIu64 " woken late by the kernel (other processes ran first: a busy "
-                "machine; --rt-priority helps)",
-                s->behind_woke);
-    fputc('\n', stderr);
+                "faasml load: warning: the machine delayed the generator: %" PRIu64 " of %" PRIu64
+                " requests (%.1f%%) were picked up more than 1 ms late because the kernel ran its "
+                "loop late (other processes ran first); --rt-priority helps\n",
+                s->behind_woke, s->total, pct * (double)s->behind_woke);
 }
 
 static void print_timing_text(const load_summary *s)
 {
     printf("  late sends (> 1 ms):           %" PRIu64 " (loop busy %" PRIu64
-           ", woken late by the kernel %" PRIu64 ", waiting for a connection %" PRIu64 ")\n",
+           ", run late by the kernel %" PRIu64 ", waiting for a connection %" PRIu64 ")\n",
            s->late, s->late_busy, s->late_woke, s->late_conn);
     printf("  sent / planned per second:    ");
     size_t shown = FM_MIN(s->seconds, (size_t)12);
@@ -653,8 +655,7 @@ static int run_load(load_args *a, load_spec *spec)
         goto fail;
     if (tty && prog)
         fputc('\n', stderr);
-    if (sum.generator_limited)
-        warn_generator_limited(&sum);
+    warn_timing(&sum);
     rc = 0;
     if (k.db) {
         if (k.errors)
