@@ -5,7 +5,7 @@
 #     fixed open-loop rate, next to wrk's at its closed-loop maximum.
 #  2. dispatch accuracy: p50/p99/max of (actual send - scheduled) for Poisson schedules at 1k and
 #     5k req/s, adaptive spin (the default) and no spin; target: p99 <= 200 us at 5k/s.
-#  3. highest sustained open-loop rate (nothing dropped, every request ok, dispatch p99 <= 1 ms)
+#  3. highest sustained open-loop rate (the schedule kept; and, stricter, dispatch p99 <= 1 ms)
 #     with one and two timing loops, next to wrk's closed-loop maximum with one and two threads;
 #     targets: >= 0.5x wrk with one, >= 0.8x with two.
 #  4. autocannon: its closed-loop maximum, and the latency it reports at a common rate next to
@@ -14,7 +14,8 @@
 # `chrt -f PRIO`). Each number is the median of REPS runs; the load average is printed before
 # and after, since a shared machine makes every rate noisy. Usage:
 #   bench/load/run.sh [path/to/faasml]
-#   env: REPS (3), SECS (3), PRIO (0), THREADS ("1 2"), CPU_RATE (10000), AUTOCANNON=skip
+#   env: REPS (3), SECS (3), PRIO (0), CPU_RATE (10000), AUTOCANNON=skip, ONLY ("1 3": those
+#        sections), LADDERS ("lean:1 lean:2 libcurl:1": client:threads of section 3)
 set -euo pipefail
 FAASML=${1:-build/faasml}
 REPS=${REPS:-3}
@@ -76,6 +77,7 @@ URL="http://127.0.0.1:$PORT/small.txt"
 for _ in $(seq 50); do curl -sf "$URL" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL" >/dev/null || { echo "nginx did not start: $(cat "$T/error.log")"; exit 1; }
 
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 jget() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 # cpu OUT CMD...: runs CMD with stdout to OUT; prints the CPU seconds (user + sys) it used
@@ -98,6 +100,7 @@ faasml() {
 
 echo "# faasml load bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 
+if want 1; then
 echo "## 1. CPU per request (user + sys), ${SECS}s runs, median of $REPS"
 for client in lean libcurl; do
     v=()
@@ -116,6 +119,8 @@ for _ in $(seq "$REPS"); do
 done
 echo "wrk -t1 -c64 at its maximum: $(printf '%s\n' "${v[@]}" | median) us/request (runs: ${v[*]})"
 
+fi
+if want 2; then
 echo "## 2. dispatch accuracy (Poisson, lean client, normal priority unless PRIO, median of $REPS)"
 printf "%-7s %-5s %10s %10s %10s %10s %12s\n" rate spin p50_us p99_us max_us late_1ms kernel_late
 for rate in 1000 5000; do
@@ -136,6 +141,8 @@ for rate in 1000 5000; do
     done
 done
 
+fi
+if want 3; then
 echo "## 3. highest sustained open-loop rate vs wrk (same nginx, ${SECS}s runs, median of $REPS)"
 wrk_rate() { "${RT[@]}" wrk -t"$1" -c"$2" -d"${SECS}s" "$URL" | awk '/Requests\/sec/ {print $2}'; }
 W1=(); W2=()
@@ -144,33 +151,47 @@ WRK1=$(printf '%s\n' "${W1[@]}" | median)
 WRK2=$(printf '%s\n' "${W2[@]}" | median)
 echo "wrk -t1 -c64: $WRK1 req/s (runs: ${W1[*]})"
 echo "wrk -t2 -c64: $WRK2 req/s (runs: ${W2[*]})"
-sustained() { # sustained RATE CLIENT THREADS -> 0 when kept
+# sustained RATE CLIENT THREADS -> 0 when the generator kept the schedule (kept): nothing dropped,
+# every request ok, sent >= 95% of the rate, at most 1% of the arrivals picked up > 1 ms late
+# with the loop busy (late because the kernel ran it late is the machine's); sets STRICT=1 when,
+# besides, dispatch p99 <= 1 ms (the issue's criterion, which counts the machine's delays too)
+sustained() {
     local ok
     faasml "$1" "$2" "$3" auto >/dev/null
     ok=$(jget "$T/f.json" "int(j['counts']['dropped'] == 0 and j['counts']['ok'] == j['scheduled'] \
-        and j['dispatch_error_us']['p99'] <= 1000)")
+        and j['behind']['loop_busy'] * 100 <= j['scheduled'] and j['achieved_rate'] >= 0.95 * $1)")
+    STRICT=$(jget "$T/f.json" "int(j['dispatch_error_us']['p99'] <= 1000)")
     printf "  %-7s -t %s rate %-7s sent %-7s ok %-7s/%-7s dispatch p99 %7s us  %s\n" "$2" "$3" "$1" \
         "$(jget "$T/f.json" "round(j['achieved_rate'])")" "$(jget "$T/f.json" "j['counts']['ok']")" \
         "$(jget "$T/f.json" "j['scheduled']")" "$(jget "$T/f.json" "round(j['dispatch_error_us']['p99'])")" \
-        "$([ "$ok" = 1 ] && echo kept || echo NOT kept)" >&2
+        "$([ "$ok" = 1 ] && echo kept || echo NOT kept)$([ "$STRICT" = 1 ] || echo ', p99 > 1 ms')" >&2
     [ "$ok" = 1 ]
 }
 for spec in ${LADDERS:-lean:1 lean:2 libcurl:1}; do
     client=${spec%%:*} th=${spec##*:}
-    BEST=()
+    BEST=(); BESTS=()
     for _ in $(seq "$REPS"); do
-        r=2000 best=0
+        r=2000 best=0 bests=0 strict=1
         while [ "$r" -le 400000 ]; do
-            if sustained "$r" "$client" "$th"; then best=$r; r=$((r * 5 / 4)); else break; fi
+            if sustained "$r" "$client" "$th"; then
+                best=$r
+                [ "$STRICT" = 1 ] || strict=0
+                [ "$strict" = 1 ] && bests=$r
+                r=$((r * 5 / 4))
+            else break; fi
         done
-        BEST+=("$best")
+        BEST+=("$best"); BESTS+=("$bests")
     done
     B=$(printf '%s\n' "${BEST[@]}" | median)
-    echo "faasml load --client $client -t $th: highest sustained open-loop rate $B req/s (runs: ${BEST[*]})"
-    python3 -c "print('  ratio vs wrk -t1: %.2f   vs wrk -t2: %.2f' % ($B / $WRK1, $B / $WRK2))"
+    BS=$(printf '%s\n' "${BESTS[@]}" | median)
+    echo "faasml load --client $client -t $th: highest open-loop rate sent in full: $B req/s (runs: ${BEST[*]}); with dispatch p99 <= 1 ms: $BS req/s (runs: ${BESTS[*]})"
+    python3 -c "print('  ratio vs wrk -t1: %.2f (p99 <= 1 ms: %.2f)   vs wrk -t2: %.2f (p99 <= 1 ms: %.2f)' % ($B / $WRK1, $BS / $WRK1, $B / $WRK2, $BS / $WRK2))"
 done
+fi
 
-if [ -n "$AC" ]; then
+if ! want 4; then
+    :
+elif [ -n "$AC" ]; then
     echo "## 4. autocannon $("$AC" --version 2>/dev/null | head -1) (same nginx, ${SECS}s runs, median of $REPS)"
     A=()
     for _ in $(seq "$REPS"); do
