@@ -362,10 +362,12 @@ static void *loop_main(void *arg)
             int cause = 0;
             if (now - next_at > LATE_NS) {
                 d->behind++;
-                /* asleep when it was due and woken more than 1 ms after, or awake but given
+                /* due while the loop slept, and woken more than 1 ms after it (or after the
+                 * deadline the loop asked for: its backlog is the kernel's), or awake but given
                  * the CPU less than half the time since: the kernel ran it late */
-                bool asleep = d->slept_from >= 0 && d->slept_from <= next_at &&
-                              d->woke_at - next_at > LATE_NS;
+                bool asleep =
+                    d->slept_from >= 0 && d->slept_from <= next_at &&
+                    (d->woke_at - next_at > LATE_NS || d->woke_at - d->wake_for > LATE_NS);
                 if (!asleep) {
                     if (cpu_now < 0) /* a syscall: once per batch */
                         cpu_now = thread_cpu_ns();
@@ -427,6 +429,7 @@ static void *loop_main(void *arg)
             continue;
         arm(d, wake);
         d->slept_from = now;
+        d->wake_for = wake;
         int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 1000);
         d->woke_at = clk(d);
         d->woke_cpu = thread_cpu_ns();

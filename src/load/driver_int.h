@@ -112,6 +112,7 @@ struct worker {
     int64_t wake_late_ewma;      /* how late the kernel delivers our wake-ups, ns */
     int64_t slept_from, woke_at; /* the last sleep in epoll_wait; -1 when none */
     int64_t woke_cpu;            /* the thread's CPU time at woke_at */
+    int64_t wake_for;            /* the deadline of the last sleep */
     int64_t idle_ns;             /* asleep in epoll_wait or spinning before a send */
     fm_hist *lat_sched, *lat_sent, *dispatch;
     int64_t ended;
