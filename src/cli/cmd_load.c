@@ -24,7 +24,7 @@ typedef struct load_args {
     int64_t requests, duration, seed;
     bool have_seed;
     const char *url, *target, *function, *kserve, *method, *content_type, *payload, *pick;
-    const char *tensor, *body, *aws_region, *aws_service;
+    const char *tensor, *body, *aws_region, *aws_service, *client, *save_body;
     bool sagemaker, sigv4, log_tail, http2;
     cli_strlist headers;
     int64_t max_in_flight, timeout, spin, check_timeout, progress, rt_priority, threads;
@@ -276,6 +276,8 @@ static int build_target(load_args *a, load_target *t, target_buf *b, const char 
     t->content_type = a->content_type;
     t->http2 = a->http2;
     t->lambda_log_tail = a->log_tail || a->function; /* a faasml gateway reports through it */
+    if (a->client && load_client_parse(a->client, &t->client))
+        return fm_err_set(err, FM_EINVAL, "unknown client '%s' (auto, lean, libcurl)", a->client);
     int nh = 0;
     for (int i = 0; i < a->headers.n; i++) {
         if (!strchr(a->headers.v[i], ':'))
@@ -334,6 +336,29 @@ static int build_payloads(load_args *a, uint64_t seed, load_payloads **p, fm_err
     if (a->kserve)
         return fm_err_set(err, FM_EINVAL, "--kserve needs --tensor or --payload");
     return 0;
+}
+
+/* Why: the body `load` builds (a generated tensor above all) is the request a user wants to
+ * replay with curl or `aws lambda invoke`; it is request 1's, so the same seed gives the same
+ * file. */
+static int save_body(load_args *a, fm_err *err)
+{
+    load_payloads *p;
+    int rc = build_payloads(a, (uint64_t)a->seed, &p, err);
+    if (rc)
+        return rc;
+    if (!p)
+        return fm_err_set(err, FM_EINVAL, "--save-body needs --tensor, --body or --payload");
+    const char *data;
+    size_t len;
+    load_payloads_get(p, 1, &data, &len);
+    FILE *f = strcmp(a->save_body, "-") == 0 ? stdout : fopen(a->save_body, "wb");
+    if (!f)
+        rc = fm_err_set(err, FM_EIO, "cannot write '%s'", a->save_body);
+    else if ((fwrite(data, 1, len, f) != len) | (f != stdout ? fclose(f) != 0 : fflush(f) != 0))
+        rc = fm_err_set(err, FM_EIO, "cannot write '%s'", a->save_body);
+    load_payloads_free(p);
+    return rc;
 }
 
 /* ---- recording
@@ -421,6 +446,77 @@ static void print_hist_text(const char *label, const fm_hist *h, double div, con
     printf("(%s)\n", unit);
 }
 
+/* Why: a user must see when the generator, not the target, set the pace: the late sends with
+ * their causes, and the achieved rate against the planned one, second by second. */
+static void print_timing_json(const load_summary *s)
+{
+    printf(",\"client\":\"%s\",\"generator_limited\":%s,\"host_delayed\":%s,"
+           "\"loop_busy_fraction\":%.4f,"
+           "\"behind\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64 ",\"woken_late\":%" PRIu64
+           "},\"late_sends\":{\"total\":%" PRIu64 ",\"loop_busy\":%" PRIu64
+           ",\"woken_late\":%" PRIu64 ",\"connection\":%" PRIu64 "},\"per_second\":{\"planned\":[",
+           s->client ? s->client : "?", s->generator_limited ? "true" : "false",
+           s->host_delayed ? "true" : "false", s->busy_fraction, s->behind,
+           s->behind - s->behind_woke, s->behind_woke, s->late, s->late_busy, s->late_woke,
+           s->late_conn);
+    for (size_t k = 0; k < s->seconds; k++)
+        printf("%s%u", k ? "," : "", s->planned_per_s[k]);
+    printf("],\"sent\":[");
+    for (size_t k = 0; k < s->seconds; k++)
+        printf("%s%u", k ? "," : "", s->sent_per_s[k]);
+    printf("]}");
+}
+
+/* Two warnings, one per culprit: the generator's own loop, or the machine it runs on. */
+static void warn_timing(const load_summary *s)
+{
+    uint64_t busy = s->behind - s->behind_woke;
+    double pct = s->total ? 100.0 / (double)s->total : 0;
+    if (s->generator_limited) {
+        fprintf(stderr, "faasml load: warning: the generator was the limit, not the target: ");
+        if (busy * 100 > s->total)
+            fprintf(stderr,
+                    "%" PRIu64 " of %" PRIu64 " requests (%.1f%%) were picked up more than 1 ms "
+                    "late with its loop busy",
+                    busy, s->total, pct * (double)busy);
+        else
+            fprintf(stderr,
+                    "its timing loops were busy %.0f%% of the run and sent %.0f%% of the plan",
+                    100 * s->busy_fraction, pct * s->achieved_rate * (double)s->elapsed_ns / 1e9);
+        fprintf(stderr, "; try --threads, or a lower rate\n");
+    }
+    if (s->host_delayed)
+        fprintf(stderr,
+                "faasml load: warning: the machine delayed the generator: %" PRIu64 " of %" PRIu64
+                " requests (%.1f%%) were picked up more than 1 ms late because the kernel ran its "
+                "loop late (other processes ran first); --rt-priority helps\n",
+                s->behind_woke, s->total, pct * (double)s->behind_woke);
+}
+
+static void print_timing_text(const load_summary *s)
+{
+    printf("  late sends (> 1 ms):           %" PRIu64 " (loop busy %" PRIu64
+           ", run late by the kernel %" PRIu64 ", waiting for a connection %" PRIu64 ")\n",
+           s->late, s->late_busy, s->late_woke, s->late_conn);
+    printf("  sent / planned per second:    ");
+    size_t shown = FM_MIN(s->seconds, (size_t)12);
+    for (size_t k = 0; k < shown; k++)
+        printf(" %u/%u", s->sent_per_s[k], s->planned_per_s[k]);
+    if (s->seconds > shown) {
+        /* the worst second after the first dozen */
+        size_t w = shown;
+        double wr = 2;
+        for (size_t k = shown; k < s->seconds; k++) {
+            double r = s->planned_per_s[k] ? (double)s->sent_per_s[k] / s->planned_per_s[k] : 1;
+            if (r < wr)
+                wr = r, w = k;
+        }
+        printf(" ... (%zu s; lowest at %zu s: %u/%u)", s->seconds, w, s->sent_per_s[w],
+               s->planned_per_s[w]);
+    }
+    printf("  (client %s)\n", s->client ? s->client : "?");
+}
+
 static void print_summary(const load_summary *s, const load_spec *spec, int64_t run_id, bool json)
 {
     if (json) {
@@ -434,6 +530,7 @@ static void print_summary(const load_summary *s, const load_spec *spec, int64_t 
             printf("%s\"%s\":%" PRIu64, i ? "," : "", load_status_name((load_status)i),
                    s->count[i]);
         printf("}");
+        print_timing_json(s);
         print_hist_json("latency_from_scheduled_ms", s->lat_sched, 1e6);
         print_hist_json("latency_from_sent_ms", s->lat_sent, 1e6);
         print_hist_json("dispatch_error_us", s->dispatch, 1e3);
@@ -450,6 +547,7 @@ static void print_summary(const load_summary *s, const load_spec *spec, int64_t 
     print_hist_text("latency from scheduled:", s->lat_sched, 1e6, "ms");
     print_hist_text("latency from sent:", s->lat_sent, 1e6, "ms");
     print_hist_text("dispatch error (sent-sched):", s->dispatch, 1e3, "us");
+    print_timing_text(s);
     if (run_id > 0)
         printf("  recorded as run %" PRId64 "\n", run_id);
 }
@@ -551,10 +649,13 @@ static int run_load(load_args *a, load_spec *spec)
     /* run times are ns since the driver's start; one wall/monotonic pair maps them to wall time */
     k.wall_off = fm_wall_ns() - fm_now_ns();
     o.t0_out = &k.t0_mono;
+    if (!k.db && !k.csv)
+        o.record = NULL; /* nothing keeps the records: the loops skip them */
     if (load_run(arr, &t, p, &o, &sum, &err))
         goto fail;
     if (tty && prog)
         fputc('\n', stderr);
+    warn_timing(&sum);
     rc = 0;
     if (k.db) {
         if (k.errors)
@@ -597,14 +698,14 @@ int cmd_load(int argc, char **argv)
                    .aws_service = "lambda",
                    .max_in_flight = 1024,
                    .timeout = 30000000000LL,
-                   .spin = 0,
+                   .spin = -1,
                    .check_timeout = 3000000000LL,
                    .threads = 1,
                    .progress = -1,
                    .db = "results.db",
                    .name = "load",
                    .seed = 1};
-    const char *seed_s = NULL;
+    const char *seed_s = NULL, *spin_s = NULL;
     const cli_opt opts[] = {
         {"spec", 0, CLI_OPT_STR, &a.spec, "FILE", "workload from a YAML file (flags override)"},
         {"process", 'p', CLI_OPT_STR, &a.process, "NAME",
@@ -639,7 +740,7 @@ int cmd_load(int argc, char **argv)
          "random seed (default 1); same seed, same "
          "schedule"},
         {"url", 'u', CLI_OPT_STR, &a.url, "URL", "send to this URL (Lambda Invoke, KServe, any)"},
-        {"target", 't', CLI_OPT_STR, &a.target, "URL", "base URL of a faasml gateway or server"},
+        {"target", 0, CLI_OPT_STR, &a.target, "URL", "base URL of a faasml gateway or server"},
         {"function", 'f', CLI_OPT_STR, &a.function, "NAME",
          "with --target: POST /2015-03-31/functions/NAME/invocations (asks for the log tail "
          "to record cold starts and billed duration)"},
@@ -659,6 +760,9 @@ int cmd_load(int argc, char **argv)
         {"tensor", 0, CLI_OPT_STR, &a.tensor, "SPEC",
          "generated KServe v2 body, e.g. input:1x3x224x224:FP32"},
         {"body", 0, CLI_OPT_STR, &a.body, "TEXT", "literal body"},
+        {"save-body", 0, CLI_OPT_STR, &a.save_body, "FILE",
+         "write the body of the first request (e.g. the --tensor one) to FILE; alone with a "
+         "body option, send nothing"},
         {"sigv4", 0, CLI_OPT_FLAG, &a.sigv4, NULL,
          "sign with AWS SigV4 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"},
         {"aws-region", 0, CLI_OPT_STR, &a.aws_region, "R", "SigV4 region (default AWS_REGION)"},
@@ -670,10 +774,14 @@ int cmd_load(int argc, char **argv)
         {"max-in-flight", 'c', CLI_OPT_INT, &a.max_in_flight, "N",
          "outstanding requests at most (default 1024); a send past it is counted as dropped"},
         {"timeout", 0, CLI_OPT_DURATION, &a.timeout, "D", "per-request timeout (default 30s)"},
-        {"spin", 0, CLI_OPT_DURATION, &a.spin, "D",
-         "busy-wait the last D before each send for accuracy (default 0: sleep only)"},
-        {"threads", 0, CLI_OPT_INT, &a.threads, "N",
+        {"spin", 0, CLI_OPT_STR, &spin_s, "D",
+         "busy-wait the last D before each send (default auto: as long as the kernel's recent "
+         "wake-ups were late, at most 50us; 0: sleep only)"},
+        {"threads", 't', CLI_OPT_INT, &a.threads, "N",
          "timing loops, each on its own thread sending every N-th request (default 1)"},
+        {"client", 0, CLI_OPT_STR, &a.client, "C",
+         "lean (own HTTP/1.1 keep-alive client, http:// only), libcurl (TLS, HTTP/2, SigV4) or "
+         "auto (default: lean when it can)"},
         {"rt-priority", 0, CLI_OPT_INT, &a.rt_priority, "N",
          "run the timing loop SCHED_FIFO at priority N (1-99; needs CAP_SYS_NICE; default 0: "
          "off)"},
@@ -703,10 +811,13 @@ int cmd_load(int argc, char **argv)
         "results database.\n\nexamples:\n"
         "  faasml load --rate 100 -d 10s --dry-run\n"
         "  faasml load --mmpp-rates 5,50 --mmpp-sojourn 20s,5s --mmpp-transition '0,1;1,0' \\\n"
-        "      -n 1000 --target http://127.0.0.1:8080 --function mobilenet\n"
-        "  faasml load --segment ramp:10:200:60s --target http://127.0.0.1:8080 --kserve m "
+        "      -n 1000 --target http://127.0.0.1:9000 --function mobilenet\n"
+        "  faasml load --segment ramp:10:200:60s --target http://127.0.0.1:9000 --kserve m "
         "--tensor input:1x3x224x224:FP32\n"
-        "  faasml load --azure d01.csv --spread poisson -d 10m --url http://127.0.0.1:9000/",
+        "  faasml load --azure d01.csv --spread poisson -d 10m --target http://127.0.0.1:9000 "
+        "--function mobilenet\n"
+        "  faasml load --rate 50000 -d 10s -t 2 -c 256 --url http://127.0.0.1/index.html\n"
+        "  faasml load --tensor input:1x3x224x224:FP32 --save-body request.json",
         opts,
         0,
         0};
@@ -719,6 +830,16 @@ int cmd_load(int argc, char **argv)
             return cli_fail(CMD, 2, "invalid value '%s' for --seed", seed_s);
         a.seed = v;
         a.have_seed = true;
+    }
+    if (spin_s && strcmp(spin_s, "auto") != 0 &&
+        (fm_parse_duration_ns(spin_s, &a.spin) || a.spin < 0))
+        return cli_fail(CMD, 2, "invalid value '%s' for --spin (a duration, or auto)", spin_s);
+    if (a.save_body) {
+        fm_err e = {0};
+        if (save_body(&a, &e))
+            return cli_fail(CMD, e.code == FM_EIO ? 1 : 2, "%s", e.msg);
+        if (!a.url && !a.target)
+            return 0;
     }
     fm_err err = {0};
     load_spec spec;

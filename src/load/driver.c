@@ -1,34 +1,39 @@
-/* The open-loop driver: timing loops on libcurl's multi interface send each request at its
- * scheduled time, whatever is outstanding, and a writer thread hands finished records to the
- * caller (store, CSV) so that no disk write ever delays a send.
+/* The open-loop driver: timing loops send each request at its scheduled time, whatever is
+ * outstanding, through one of two transports (lean.c: a plain HTTP/1.1 keep-alive client, the
+ * fast path; curl.c: libcurl for TLS, HTTP/2 and SigV4), and a writer thread hands finished
+ * records to the caller (store, CSV) so that no disk write ever delays a send.
  *
- * Timing: each loop drives libcurl through its socket interface (curl_multi_socket_action) on an
- * epoll set that also holds a timerfd; between sends it sleeps in epoll_wait with the timerfd
- * armed (ns precision, timer slack lowered to 1 ns) for the next scheduled time minus spin_ns,
- * then busy-waits the rest. With several loops (threads), loop w sends arrivals w, w+N, w+2N...
- * of the same schedule with its own multi handle, connections and slots.
+ * Timing: each loop sleeps in epoll_wait on a set that holds its transport's sockets and a
+ * timerfd armed with an absolute deadline (timer slack lowered to 1 ns) for the next scheduled
+ * time minus a short spin window, then busy-waits the rest. The window adapts: it is the
+ * kernel's recent wake-up lateness (an average), so a loop spins only when a send is near and
+ * only as long as its wake-ups are late; past 50 us of lateness (a busy machine) it does not spin
+ * at all, since spinning would use up its share of the CPU. With several loops (threads), loop w
+ * sends arrivals w, w+N, w+2N... of the same schedule with its own connections and slots.
  *
- * The send time is taken in CURLOPT_PREREQFUNCTION, right before the request goes on the wire;
- * first byte and completion are that time plus libcurl's own STARTTRANSFER/TOTAL minus
- * PRETRANSFER intervals. Latency from the scheduled time has no coordinated omission: a request
- * held back by a stalled server still counts from when it was due. */
-#include "load.h"
+ * Records go to a per-loop single-producer ring that the writer drains; a full ring spills into
+ * a per-loop overflow list, moved to the ring later, so a send never waits for the writer.
+ *
+ * Every arrival picked up more than 1 ms after its time is counted with its cause: the loop was
+ * busy (handling responses or other sends), or the kernel ran it late (woke it late from its
+ * sleep, or gave it the CPU less than half the time since it woke: a busy machine). A request
+ * sent more than 1 ms late for neither reason waited for its connection. Latency from the scheduled
+ * time has no coordinated omission: a request held back by a stalled server still counts from when
+ * it was due. */
+#include "driver_int.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "load_int.h"
+#define SPIN_AUTO_CAP_NS 50000 /* the adaptive spin never exceeds this */
+#define RING_CAP 8192          /* records per loop before the overflow list */
 
 static const char *const status_names[LOAD_ST__COUNT] = {
     [LOAD_ST_OK] = "ok",
@@ -51,67 +56,11 @@ void load_summary_release(load_summary *s)
     fm_hist_free(s->lat_sched);
     fm_hist_free(s->lat_sent);
     fm_hist_free(s->dispatch);
+    free(s->planned_per_s);
+    free(s->sent_per_s);
     s->lat_sched = s->lat_sent = s->dispatch = NULL;
+    s->planned_per_s = s->sent_per_s = NULL;
 }
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* ---- state ---------------------------------------------------------------------------------- */
-typedef struct run_ctx run_ctx;
-typedef struct worker worker;
-
-typedef struct slot {
-    CURL *easy;
-    worker *d;
-    load_record rec;
-    bool fn_error;
-    int next_free;
-    char errbuf[CURL_ERROR_SIZE];
-} slot;
-
-/* Shared by every timing loop of a run. */
-struct run_ctx {
-    const load_run_opts *o;
-    const load_target *target;
-    const load_payloads *p;
-    struct curl_slist *headers;
-    bool has_body;
-    int nw;
-    int64_t t0; /* monotonic ns; run times are fm_now_ns() - t0, and start at 1 */
-    /* records on their way to the writer thread */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    load_record *shared;
-    size_t shared_n, shared_cap;
-    bool closing, oom;
-    int abort_run; /* atomic: a loop could not start; the others stop scheduling */
-};
-
-/* One timing loop. Counters read by loop 0's progress report are updated atomically. */
-struct worker {
-    run_ctx *rc;
-    int index;
-    const load_run_opts *o;
-    CURLM *multi;
-    slot *slots;
-    int nslots, free_head, in_flight;
-    int ep, tfd;           /* epoll: libcurl's sockets and the schedule's timerfd */
-    int64_t curl_deadline; /* run time libcurl wants to be called back at; -1: none */
-    int64_t t0;
-    load_arrival *arr;
-    uint64_t seen; /* arrivals of the whole schedule walked so far */
-    load_record *pend;
-    size_t pend_n, pend_cap;
-    bool oom, interrupted;
-    uint64_t count[LOAD_ST__COUNT], scheduled, sent; /* atomic */
-    fm_hist *lat_sched, *lat_sent, *dispatch;
-    int64_t ended;
-    pthread_t th;
-};
 
 #define ATOMIC_INC(x) __atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
 #define ATOMIC_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -125,282 +74,122 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static inline int64_t clk(const worker *d)
+/* ---- records: per-loop ring, writer thread ------------------------------------------------- */
+static bool ring_push(rec_ring *q, const load_record *r)
 {
-    return fm_now_ns() - d->t0;
-}
-
-/* ---- writer thread -------------------------------------------------------------------------- */
-static bool append(load_record **v, size_t *n, size_t *cap, const load_record *r, size_t k)
-{
-    if (*n + k > *cap) {
-        size_t c = *cap ? *cap : 1024;
-        while (c < *n + k)
-            c *= 2;
-        load_record *nv = realloc(*v, c * sizeof *nv);
-        if (!nv)
-            return false;
-        *v = nv;
-        *cap = c;
-    }
-    memcpy(*v + *n, r, k * sizeof *r);
-    *n += k;
+    size_t h = q->head, t = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
+    if (h - t == q->cap)
+        return false;
+    q->v[h & (q->cap - 1)] = *r;
+    __atomic_store_n(&q->head, h + 1, __ATOMIC_RELEASE);
     return true;
 }
 
-/* Why: the timing loops only ever copy records into a shared buffer under a short lock; the
- * slow work (SQLite, CSV) happens here. */
-static void *writer_main(void *arg)
+/* Moves the overflow list into the ring, in order, as far as it fits. */
+static void ring_unspill(rec_ring *q)
 {
-    run_ctx *c = arg;
-    load_record *mine = NULL;
-    size_t cap = 0;
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        while (c->shared_n == 0 && !c->closing)
-            pthread_cond_wait(&c->cv, &c->mu);
-        if (c->shared_n == 0 && c->closing) {
-            pthread_mutex_unlock(&c->mu);
-            break;
-        }
-        load_record *v = c->shared;
-        size_t n = c->shared_n, cp = c->shared_cap;
-        c->shared = mine;
-        c->shared_cap = cap;
-        c->shared_n = 0;
-        pthread_mutex_unlock(&c->mu);
-        for (size_t i = 0; i < n; i++)
-            c->o->record(&v[i], c->o->ud);
-        mine = v;
-        cap = cp;
+    size_t i = 0;
+    while (i < q->over_n && ring_push(q, &q->over[i]))
+        i++;
+    if (i) {
+        memmove(q->over, q->over + i, (q->over_n - i) * sizeof *q->over);
+        q->over_n -= i;
     }
-    free(mine);
-    return NULL;
-}
-
-static void flush_pending(worker *d, bool force)
-{
-    run_ctx *c = d->rc;
-    if (d->pend_n == 0 || !d->o->record)
-        return;
-    if (force || d->pend_n >= 256)
-        pthread_mutex_lock(&c->mu);
-    else if (pthread_mutex_trylock(&c->mu) != 0)
-        return;
-    if (!append(&c->shared, &c->shared_n, &c->shared_cap, d->pend, d->pend_n))
-        c->oom = true;
-    d->pend_n = 0;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-}
-
-static void stop_writer(run_ctx *c, pthread_t *writer)
-{
-    if (!writer)
-        return;
-    pthread_mutex_lock(&c->mu);
-    c->closing = true;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(*writer, NULL);
 }
 
 static void emit(worker *d, const load_record *r)
 {
+    rec_ring *q = &d->ring;
     if (!d->o->record)
         return;
-    if (!append(&d->pend, &d->pend_n, &d->pend_cap, r, 1))
-        d->oom = true;
-}
-
-/* ---- libcurl callbacks ------------------------------------------------------------------------
- */
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return sz * n;
-}
-
-static int on_prereq(void *ud, char *ip, char *lip, int port, int lport)
-{
-    (void)ip;
-    (void)lip;
-    (void)port;
-    (void)lport;
-    slot *s = ud;
-    s->rec.sent_ns = clk(s->d);
-    return CURL_PREREQFUNC_OK;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-    slot *s = ud;
-    size_t len = sz * n;
-    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new header block (redirect, 100) */
-        s->fn_error = false;
-        s->rec.cold = -1;
-        s->rec.instance = -1;
-    } else {
-        load_headers_parse_line(p, len, &s->rec, &s->fn_error);
+    if (q->over_n == 0 && ring_push(q, r))
+        return;
+    if (q->over_n == q->over_cap) {
+        size_t c = q->over_cap ? q->over_cap * 2 : 1024;
+        load_record *nv = realloc(q->over, c * sizeof *nv);
+        if (!nv) {
+            d->oom = true;
+            return;
+        }
+        q->over = nv;
+        q->over_cap = c;
     }
-    return len;
+    q->over[q->over_n++] = *r;
 }
 
-/* Why: the socket interface touches only the transfers whose sockets are ready, so the cost of
- * a send does not grow with the number of requests outstanding (a stalled server). */
-static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
+/* Why: the slow work (SQLite, CSV) happens here, off every timing loop; it polls the rings, and
+ * sleeps a millisecond when they are all empty. */
+static void *writer_main(void *arg)
 {
-    (void)e;
-    (void)sockp;
-    worker *d = ud;
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(d->ep, EPOLL_CTL_DEL, fd, NULL);
-        return 0;
+    run_ctx *c = arg;
+    for (;;) {
+        bool closing = __atomic_load_n(&c->closing, __ATOMIC_ACQUIRE), any = false;
+        for (int i = 0; i < c->nw; i++) {
+            rec_ring *q = &c->ws[i].ring;
+            size_t t = q->tail, h = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
+            for (; t != h; t++) {
+                c->o->record(&q->v[t & (q->cap - 1)], c->o->ud);
+                any = true;
+                if (((t + 1) & 63) == 0) /* free room as we go */
+                    __atomic_store_n(&q->tail, t + 1, __ATOMIC_RELEASE);
+            }
+            __atomic_store_n(&q->tail, t, __ATOMIC_RELEASE);
+        }
+        if (!any && closing)
+            break;
+        if (!any)
+            fm_sleep_ns(1000000);
     }
-    struct epoll_event ev = {.data.fd = fd};
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    if (epoll_ctl(d->ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
-        epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev);
-    return 0;
-}
-
-static int on_timer(CURLM *m, long ms, void *ud)
-{
-    (void)m;
-    worker *d = ud;
-    d->curl_deadline = ms < 0 ? -1 : clk(d) + (int64_t)ms * 1000000;
-    return 0;
-}
-
-/* ---- setup ---------------------------------------------------------------------------------- */
-static int setup_easy(worker *d, slot *s, fm_err *err)
-{
-    const load_target *t = d->rc->target;
-    CURL *e = s->easy = curl_easy_init();
-    if (!e)
-        return fm_err_set(err, FM_ENOMEM, "cannot create a libcurl handle");
-    s->d = d;
-    int rc = 0;
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if (!rc && curl_easy_setopt(e, opt, val) != CURLE_OK)                                      \
-            rc = fm_err_set(err, FM_EUNSUPPORTED, "libcurl rejects option %s", #opt);              \
-    } while (0)
-    SET(CURLOPT_URL, t->url);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_PRIVATE, s);
-    SET(CURLOPT_ERRORBUFFER, s->errbuf);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, s);
-    SET(CURLOPT_PREREQFUNCTION, on_prereq);
-    SET(CURLOPT_PREREQDATA, s);
-    SET(CURLOPT_TIMEOUT_MS, (long)((d->o->timeout_ns + 999999) / 1000000));
-    SET(CURLOPT_HTTPHEADER, d->rc->headers);
-    SET(CURLOPT_HTTP_VERSION,
-        t->http2 ? (strncmp(t->url, "https:", 6) == 0 ? CURL_HTTP_VERSION_2TLS
-                                                      : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
-                 : CURL_HTTP_VERSION_1_1);
-    if (t->http2)
-        SET(CURLOPT_PIPEWAIT, 1L);
-    if (d->rc->has_body)
-        SET(CURLOPT_POST, 1L);
-    if (t->method)
-        SET(CURLOPT_CUSTOMREQUEST, t->method);
-    if (t->aws_sigv4) {
-        SET(CURLOPT_AWS_SIGV4, t->aws_sigv4);
-        SET(CURLOPT_USERPWD, t->aws_userpwd ? t->aws_userpwd : ":");
-    }
-#undef SET
-    return rc;
-}
-
-static struct curl_slist *build_headers(const load_target *t, bool has_body)
-{
-    struct curl_slist *h = NULL, *n;
-    char ct[512];
-    snprintf(ct, sizeof ct, "Content-Type: %s",
-             t->content_type ? t->content_type : "application/json");
-    const char *base[] = {"Expect:", has_body ? ct : NULL,
-                          t->lambda_log_tail ? "X-Amz-Log-Type: Tail" : NULL};
-    for (size_t i = 0; i < FM_ARRAY_LEN(base); i++) {
-        if (!base[i])
-            continue;
-        if (!(n = curl_slist_append(h, base[i])))
-            goto oom;
-        h = n;
-    }
-    for (int i = 0; i < t->nheaders; i++) {
-        if (!(n = curl_slist_append(h, t->headers[i])))
-            goto oom;
-        h = n;
-    }
-    return h;
-oom:
-    curl_slist_free_all(h);
     return NULL;
 }
 
-int load_target_check(const load_target *t, int64_t timeout_ns, fm_err *err)
+/* ---- per-second counts --------------------------------------------------------------------- */
+static void per_s_add(worker *d, uint32_t **v, int64_t t)
 {
-    pthread_once(&curl_once, curl_init_once);
-    CURL *e = curl_easy_init();
-    if (!e)
-        return fm_err_set(err, FM_ENOMEM, "cannot create a libcurl handle");
-    char eb[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
-    curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, eb);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)FM_MAX(timeout_ns / 1000000, 1));
-    CURLcode c = curl_easy_perform(e);
-    curl_easy_cleanup(e);
-    if (c != CURLE_OK)
-        return fm_err_set(err, FM_EIO, "cannot connect to '%s': %s", t->url,
-                          eb[0] ? eb : curl_easy_strerror(c));
-    return 0;
+    size_t k = (size_t)(t / 1000000000);
+    if (k >= d->per_s_cap) {
+        size_t c = d->per_s_cap ? d->per_s_cap : 64;
+        while (c <= k)
+            c *= 2;
+        uint32_t *a = realloc(d->per_s_planned, c * sizeof *a);
+        if (a)
+            d->per_s_planned = a;
+        uint32_t *b = realloc(d->per_s_sent, c * sizeof *b);
+        if (b)
+            d->per_s_sent = b;
+        if (!a || !b) {
+            d->oom = true;
+            return;
+        }
+        memset(a + d->per_s_cap, 0, (c - d->per_s_cap) * sizeof *a);
+        memset(b + d->per_s_cap, 0, (c - d->per_s_cap) * sizeof *b);
+        d->per_s_cap = c;
+    }
+    (*v)[k]++;
 }
 
-/* ---- one timing loop ------------------------------------------------------------------------- */
-static void finish(worker *d, slot *s, CURLcode res)
+/* ---- the transports' calls back ------------------------------------------------------------- */
+void drv_sent(worker *d, slot *s, int64_t at)
+{
+    bool first = s->rec.sent_ns == 0;
+    s->rec.sent_ns = at;
+    if (!first)
+        return;
+    per_s_add(d, &d->per_s_sent, at);
+    if (at - s->rec.scheduled_ns > LATE_NS) {
+        d->late++;
+        if (s->late_cause == LATE_BUSY)
+            d->late_busy++;
+        else if (s->late_cause == LATE_WOKE)
+            d->late_woke++;
+        else
+            d->late_conn++;
+    }
+}
+
+void drv_slot_done(worker *d, slot *s)
 {
     load_record *r = &s->rec;
-    long code = 0;
-    curl_off_t pre = 0, st = 0, tot = 0;
-    long nconn = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(s->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
-    curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &st);
-    curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &tot);
-    curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &nconn);
-    int64_t now = clk(d);
-    r->http_code = (int)code;
-    r->reused_conn = nconn == 0;
-    if (r->sent_ns && res == CURLE_OK) {
-        r->first_byte_ns = st > pre ? r->sent_ns + (int64_t)(st - pre) * 1000 : r->sent_ns;
-        r->done_ns = tot > pre ? r->sent_ns + (int64_t)(tot - pre) * 1000 : now;
-        if (r->done_ns > now) /* libcurl rounds to us; never report the future */
-            r->done_ns = now;
-    } else {
-        r->done_ns = now;
-    }
-    if (res == CURLE_OK) {
-        if (code == 429)
-            r->status = LOAD_ST_THROTTLED;
-        else if (code >= 400 || s->fn_error)
-            r->status = LOAD_ST_ERROR;
-        else
-            r->status = LOAD_ST_OK;
-        if (r->status != LOAD_ST_OK)
-            snprintf(r->error, sizeof r->error,
-                     s->fn_error ? "function error (http %ld)" : "http %ld", code);
-    } else {
-        r->status = res == CURLE_OPERATION_TIMEDOUT ? LOAD_ST_TIMEOUT : LOAD_ST_CONN_ERROR;
-        snprintf(r->error, sizeof r->error, "%s",
-                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(res));
-    }
     ATOMIC_INC(d->count[r->status]);
     if (r->sent_ns)
         fm_hist_add(d->dispatch, (uint64_t)FM_MAX(r->sent_ns - r->scheduled_ns, 0));
@@ -409,34 +198,15 @@ static void finish(worker *d, slot *s, CURLcode res)
         fm_hist_add(d->lat_sent, (uint64_t)FM_MAX(r->done_ns - r->sent_ns, 0));
     }
     emit(d, r);
-    curl_multi_remove_handle(d->multi, s->easy);
+    s->busy = false;
     s->next_free = d->free_head;
     d->free_head = (int)(s - d->slots);
     d->in_flight--;
 }
 
-static void reap(worker *d)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(d->multi, &left)))
-        if (m->msg == CURLMSG_DONE) {
-            slot *s;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            finish(d, s, m->data.result);
-        }
-}
-
-static void record_unsent(worker *d, load_record *r, load_status st, const char *why)
-{
-    r->status = st;
-    snprintf(r->error, sizeof r->error, "%s", why);
-    ATOMIC_INC(d->count[st]);
-    emit(d, r);
-}
-
-/* Hands request `id` to libcurl, or records why it was not sent. */
-static bool start(worker *d, uint64_t id, int64_t at)
+/* ---- one timing loop ------------------------------------------------------------------------- */
+/* Hands request `id` to the transport, or records why it was not sent. */
+static bool start(worker *d, uint64_t id, int64_t at, int late_cause)
 {
     load_record r = {.id = id,
                      .scheduled_ns = at,
@@ -446,38 +216,21 @@ static bool start(worker *d, uint64_t id, int64_t at)
                      .duration_ms = -1,
                      .billed_ms = -1};
     if (d->free_head < 0) {
-        char why[64];
-        snprintf(why, sizeof why, "max in flight (%d) reached", d->nslots * d->rc->nw);
-        record_unsent(d, &r, LOAD_ST_DROPPED, why);
+        r.status = LOAD_ST_DROPPED;
+        snprintf(r.error, sizeof r.error, "max in flight (%d) reached", d->nslots * d->rc->nw);
+        ATOMIC_INC(d->count[LOAD_ST_DROPPED]);
+        emit(d, &r);
         return false;
     }
     slot *s = &d->slots[d->free_head];
-    if (!s->easy) { /* handles are made on first use: --max-in-flight may be large */
-        fm_err e = {0};
-        if (setup_easy(d, s, &e)) {
-            if (s->easy)
-                curl_easy_cleanup(s->easy);
-            s->easy = NULL;
-            r.done_ns = clk(d);
-            record_unsent(d, &r, LOAD_ST_CONN_ERROR, e.msg);
-            return false;
-        }
-    }
     d->free_head = s->next_free;
     s->rec = r;
     s->fn_error = false;
-    s->errbuf[0] = 0;
-    if (d->rc->has_body) {
-        const char *data;
-        size_t len;
-        load_payloads_get(d->rc->p, id, &data, &len);
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, data);
-    }
-    s->rec.dispatch_ns = clk(d);
-    curl_multi_add_handle(d->multi, s->easy);
+    s->busy = true;
+    s->late_cause = late_cause;
     d->in_flight++;
-    return true;
+    s->rec.dispatch_ns = clk(d);
+    return d->rc->use_lean ? lean_start(d, s) : curl_start(d, s);
 }
 
 /* This loop's next arrival: every nw-th of the whole schedule, starting at its index. */
@@ -495,14 +248,28 @@ static bool next_arrival(worker *d, uint64_t *id, int64_t *at)
     return false;
 }
 
-static void arm(int tfd, int64_t abs_ns)
+static void arm(worker *d, int64_t run_ns)
 {
+    if (run_ns == d->armed)
+        return;
+    int64_t abs_ns = d->t0 + run_ns;
     struct itimerspec its = {0};
     its.it_value.tv_sec = abs_ns / 1000000000;
     its.it_value.tv_nsec = abs_ns % 1000000000;
     if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
         its.it_value.tv_nsec = 1;
-    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    timerfd_settime(d->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    d->armed = run_ns;
+}
+
+/* How long before a send the loop stops sleeping and spins. */
+static int64_t spin_window(const worker *d)
+{
+    if (d->o->spin_ns >= 0)
+        return d->o->spin_ns;
+    /* wake-ups later than the cap mean a busy machine: spinning there only uses up the
+     * loop's share of the CPU and makes the next wake-up later still */
+    return d->wake_late_ewma <= SPIN_AUTO_CAP_NS ? d->wake_late_ewma + 2000 : 0;
 }
 
 /* Progress over every loop (counts) with loop 0's latency sample (its share of the requests). */
@@ -540,71 +307,135 @@ static void progress(worker *w0, worker *ws, int nw, uint64_t *last_sched, uint6
     w0->o->progress(&p, w0->o->ud);
 }
 
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void handle_events(worker *d, const struct epoll_event *evs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.u64 == EP_TIMER) {
+            /* edge-triggered: each expiry is one event, so the count needs no read */
+            /* how late the kernel delivered it, averaged over the last few wake-ups */
+            int64_t late = clk(d) - d->armed;
+            if (late >= 0 && d->armed >= 0)
+                d->wake_late_ewma += (late - d->wake_late_ewma) / 8;
+            d->armed = -1;
+        } else if (d->rc->use_lean) {
+            lean_event(d, &evs[i]);
+        } else {
+            curl_event(d, &evs[i]);
+        }
+    }
+}
+
 static void *loop_main(void *arg)
 {
     worker *d = arg;
     const load_run_opts *o = d->o;
     worker *all = d - d->index;
+    bool lean = d->rc->use_lean;
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     uint64_t id = 0, last_sched = 0, last_sent = 0;
-    int64_t next_at = 0, last_prog = 1, last_flush = 0;
+    int64_t next_at = 0, last_prog = 1;
     bool have_next = next_arrival(d, &id, &next_at), stopped = false;
     struct epoll_event evs[64];
-    int running;
+    /* the thread's start counts as a wake-up: a late start is the kernel's */
+    d->slept_from = 0;
+    d->woke_at = clk(d);
+    d->woke_cpu = thread_cpu_ns();
     for (;;) {
         int64_t now = clk(d);
         bool kick = false;
+        int batch = 0;
+        int64_t cpu_now = -1;
         if (!stopped && ((o->stop && *o->stop) || ATOMIC_GET(d->rc->abort_run))) {
             stopped = true;
             d->interrupted = true;
         }
-        while (have_next && !stopped && next_at <= now) {
+        /* at most a batch of due arrivals before the sockets get their turn: a loop that has
+         * fallen behind still reads responses and frees connections */
+        while (have_next && !stopped && next_at <= now && batch++ < 64) {
+            int cause = 0;
+            if (now - next_at > LATE_NS) {
+                d->behind++;
+                /* due while the loop slept, and woken more than 1 ms after it (or after the
+                 * deadline the loop asked for: its backlog is the kernel's), or awake but given
+                 * the CPU less than half the time since: the kernel ran it late */
+                bool asleep =
+                    d->slept_from >= 0 && d->slept_from <= next_at &&
+                    (d->woke_at - next_at > LATE_NS || d->woke_at - d->wake_for > LATE_NS);
+                if (!asleep) {
+                    if (cpu_now < 0) /* a syscall: once per batch */
+                        cpu_now = thread_cpu_ns();
+                    int64_t wall = now - FM_MAX(next_at, d->woke_at);
+                    asleep = 2 * (cpu_now - d->woke_cpu) < wall;
+                }
+                cause = asleep ? LATE_WOKE : LATE_BUSY;
+                d->behind_woke += asleep;
+            }
             ATOMIC_INC(d->scheduled);
-            if (start(d, id, next_at)) {
+            per_s_add(d, &d->per_s_planned, next_at);
+            if (start(d, id, next_at, cause)) {
                 ATOMIC_INC(d->sent);
                 kick = true;
             }
             have_next = next_arrival(d, &id, &next_at);
+            now = clk(d);
         }
-        /* new handles are due at once; so is any libcurl timeout that has passed */
-        if (kick || (d->curl_deadline >= 0 && clk(d) >= d->curl_deadline))
-            curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        reap(d);
+        d->slept_from = -1;
+        if (lean)
+            lean_tick(d);
+        else
+            curl_tick(d, kick);
+        if (d->ring.over_n)
+            ring_unspill(&d->ring);
         now = clk(d);
-        if (now - last_flush > 20000000) {
-            flush_pending(d, false);
-            last_flush = now;
-        }
         if (d->index == 0 && o->progress && o->progress_ns > 0 && now - last_prog >= o->progress_ns)
             progress(d, all, d->rc->nw, &last_sched, &last_sent, &last_prog);
         if ((!have_next || stopped) && d->in_flight == 0)
             break;
         bool sched = have_next && !stopped;
-        if (sched && next_at - now <= o->spin_ns) {
-            while (clk(d) < next_at)
-                cpu_relax();
+        int64_t spin = spin_window(d);
+        if (sched && next_at <= now) { /* still behind: poll the sockets, do not sleep */
+            int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 0);
+            if (n > 0)
+                handle_events(d, evs, n);
+            continue;
+        }
+        if (sched && next_at - now <= spin) {
+            /* the send is near: handle what is ready without sleeping, else spin to it */
+            int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 0);
+            if (n > 0)
+                handle_events(d, evs, n);
+            else {
+                int64_t t = clk(d);
+                while (clk(d) < next_at)
+                    cpu_relax();
+                d->idle_ns += clk(d) - t;
+            }
             continue;
         }
         int64_t wake = now + 100000000; /* at least every 100 ms: stop flag, progress */
         if (sched)
-            wake = FM_MIN(wake, next_at - o->spin_ns);
-        if (d->curl_deadline >= 0)
-            wake = FM_MIN(wake, d->curl_deadline);
+            wake = FM_MIN(wake, next_at - spin);
+        int64_t td = lean ? lean_deadline(d) : curl_deadline(d);
+        if (td >= 0)
+            wake = FM_MIN(wake, td);
         if (wake <= now)
             continue;
-        arm(d->tfd, d->t0 + wake);
+        arm(d, wake);
+        d->slept_from = now;
+        d->wake_for = wake;
         int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 1000);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == d->tfd) {
-                uint64_t x;
-                (void)!read(d->tfd, &x, sizeof x);
-                continue;
-            }
-            int f = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            curl_multi_socket_action(d->multi, evs[i].data.fd, f, &running);
-        }
+        d->woke_at = clk(d);
+        d->woke_cpu = thread_cpu_ns();
+        d->idle_ns += d->woke_at - now;
+        if (n > 0)
+            handle_events(d, evs, n);
     }
     __atomic_store_n(&d->ended, clk(d), __ATOMIC_RELAXED);
     if (d->index == 0 && o->progress && o->progress_ns > 0) {
@@ -614,11 +445,16 @@ static void *loop_main(void *arg)
                 fm_sleep_ns(1000000);
         progress(d, all, d->rc->nw, &last_sched, &last_sent, &last_prog);
     }
-    flush_pending(d, true);
+    /* the schedule is over: now the loop may wait for the writer */
+    while (d->ring.over_n) {
+        ring_unspill(&d->ring);
+        if (d->ring.over_n)
+            fm_sleep_ns(200000);
+    }
     return NULL;
 }
 
-/* ---- the run -----------------------------------------------------------------------------------
+/* ---- the run ----------------------------------------------------------------------------------
  */
 static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arrival *a, fm_err *err)
 {
@@ -629,26 +465,27 @@ static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arriva
     d->free_head = -1;
     d->ep = d->tfd = -1;
     d->curl_deadline = -1;
+    d->armed = -1;
+    d->slept_from = d->woke_at = -1;
     d->lat_sched = fm_hist_new();
     d->lat_sent = fm_hist_new();
     d->dispatch = fm_hist_new();
-    d->multi = curl_multi_init();
     d->slots = calloc((size_t)nslots, sizeof *d->slots);
     d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     d->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!d->lat_sched || !d->lat_sent || !d->dispatch || !d->multi || !d->slots || d->tfd < 0 ||
-        d->ep < 0)
+    size_t rcap = 1;
+    while (rcap < FM_MIN((size_t)RING_CAP, (size_t)nslots * 8))
+        rcap *= 2;
+    d->ring.cap = rcap;
+    d->ring.v = c->o->record ? malloc(rcap * sizeof *d->ring.v) : NULL;
+    if (!d->lat_sched || !d->lat_sent || !d->dispatch || !d->slots || d->tfd < 0 || d->ep < 0 ||
+        (c->o->record && !d->ring.v))
         return fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = d->tfd};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = EP_TIMER};
     epoll_ctl(d->ep, EPOLL_CTL_ADD, d->tfd, &ev);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)nslots);
-    curl_multi_setopt(d->multi, CURLMOPT_PIPELINING,
-                      c->target->http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     for (int i = nslots - 1; i >= 0; i--) {
+        d->slots[i].d = d;
+        d->slots[i].fd = -1;
         d->slots[i].next_free = d->free_head;
         d->free_head = i;
     }
@@ -660,30 +497,57 @@ static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arriva
         rc = load_arrival_restart(a, &d->arr, err);
     if (rc)
         return rc;
-    /* the first handle now, so that an option libcurl refuses is an error before the run */
-    return setup_easy(d, &d->slots[0], err);
+    return c->use_lean ? 0 : curl_worker_init(d, err);
 }
 
 static void worker_release(worker *d)
 {
-    for (int i = 0; d->slots && i < d->nslots; i++)
-        if (d->slots[i].easy) {
-            curl_multi_remove_handle(d->multi, d->slots[i].easy);
-            curl_easy_cleanup(d->slots[i].easy);
-        }
+    if (d->rc->use_lean)
+        lean_worker_release(d);
+    else
+        curl_worker_release(d);
     free(d->slots);
-    if (d->multi) /* before closing the epoll fd: closing connections calls on_socket */
-        curl_multi_cleanup(d->multi);
     if (d->tfd >= 0)
         close(d->tfd);
     if (d->ep >= 0)
         close(d->ep);
     if (d->index > 0)
         load_arrival_free(d->arr);
-    free(d->pend);
+    free(d->ring.v);
+    free(d->ring.over);
+    free(d->per_s_planned);
+    free(d->per_s_sent);
     fm_hist_free(d->lat_sched);
     fm_hist_free(d->lat_sent);
     fm_hist_free(d->dispatch);
+}
+
+const char *load_client_name(load_client c)
+{
+    static const char *const names[] = {"auto", "lean", "libcurl"};
+    _Static_assert(FM_ARRAY_LEN(names) == LOAD_CLIENT__COUNT, "one name per client");
+    return (unsigned)c < LOAD_CLIENT__COUNT ? names[c] : "?";
+}
+
+int load_client_parse(const char *s, load_client *out)
+{
+    for (int i = 0; i < LOAD_CLIENT__COUNT; i++)
+        if (strcmp(s, load_client_name((load_client)i)) == 0)
+            return *out = (load_client)i, 0;
+    return FM_EINVAL;
+}
+
+/* Why: the lean client is several times cheaper per request (docs/load.md), but speaks only
+ * plain HTTP/1.1; everything else stays with libcurl. */
+static int pick_client(const load_target *t, bool *lean, fm_err *err)
+{
+    bool plain = strncmp(t->url, "http://", 7) == 0 && !t->http2 && !t->aws_sigv4;
+    if (t->client == LOAD_CLIENT_LEAN && !plain)
+        return fm_err_set(err, FM_EINVAL,
+                          "the lean client speaks plain HTTP/1.1 only: use --client libcurl (or "
+                          "auto) for https://, --http2 or --sigv4");
+    *lean = t->client == LOAD_CLIENT_LEAN || (t->client == LOAD_CLIENT_AUTO && plain);
+    return 0;
 }
 
 int load_run(load_arrival *a, const load_target *t, const load_payloads *p, const load_run_opts *o,
@@ -700,28 +564,25 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p, cons
     load_arrival_stats_get(a, &as);
     if (nw > 1 && as.count > 0)
         return fm_err_set(err, FM_EINVAL, "several timing loops need a fresh arrival iterator");
-    pthread_once(&curl_once, curl_init_once);
-    /* libcurl before 8.0 breaks HTTP/2 prior knowledge on connection reuse (curl issue 10634):
-     * every request after the first fails with "Error in the HTTP2 framing layer" */
-    if (t->http2 && strncmp(t->url, "https:", 6) != 0 &&
-        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
-        return fm_err_set(err, FM_EUNSUPPORTED,
-                          "HTTP/2 without TLS fails on connection reuse in libcurl %s (curl issue "
-                          "10634, fixed in 8.0): use an https:// URL or HTTP/1.1",
-                          curl_version_info(CURLVERSION_NOW)->version);
     run_ctx c = {.o = o, .target = t, .p = p, .nw = nw};
+    int rc = pick_client(t, &c.use_lean, err);
+    if (rc)
+        return rc;
     c.has_body = p && load_payloads_count(p) > 0;
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
-    worker *ws = calloc((size_t)nw, sizeof *ws);
+    rc = c.use_lean ? lean_setup(&c, err) : curl_setup(&c, err);
+    if (rc)
+        return rc;
+    sum->client = c.use_lean ? "lean" : "libcurl";
+    worker *ws = c.ws = calloc((size_t)nw, sizeof *ws);
     sum->lat_sched = fm_hist_new();
     sum->lat_sent = fm_hist_new();
     sum->dispatch = fm_hist_new();
-    c.headers = build_headers(t, c.has_body);
-    int rc = 0, started = 0;
-    for (int i = 0; ws && i < nw; i++)
+    int started = 0;
+    for (int i = 0; ws && i < nw; i++) {
         ws[i].ep = ws[i].tfd = -1;
-    if (!ws || !sum->lat_sched || !sum->lat_sent || !sum->dispatch || !c.headers) {
+        ws[i].rc = &c;
+    }
+    if (!ws || !sum->lat_sched || !sum->lat_sent || !sum->dispatch) {
         rc = fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
         goto out;
     }
@@ -748,7 +609,9 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p, cons
                             "cannot run the timing loop SCHED_FIFO at priority "
                             "%d: %s",
                             o->rt_priority, strerror(e));
-            stop_writer(&c, have_writer ? &writer : NULL);
+            __atomic_store_n(&c.closing, 1, __ATOMIC_RELEASE);
+            if (have_writer)
+                pthread_join(writer, NULL);
             goto out;
         }
     }
@@ -772,7 +635,18 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p, cons
         pthread_join(ws[i].th, NULL);
     if (o->rt_priority > 0)
         pthread_setschedparam(pthread_self(), old_policy, &old_param);
-    stop_writer(&c, have_writer ? &writer : NULL);
+    __atomic_store_n(&c.closing, 1, __ATOMIC_RELEASE);
+    if (have_writer)
+        pthread_join(writer, NULL);
+    size_t secs = 0;
+    for (int i = 0; i < nw; i++)
+        secs = FM_MAX(secs, ws[i].per_s_cap);
+    sum->planned_per_s = calloc(secs ? secs : 1, sizeof *sum->planned_per_s);
+    sum->sent_per_s = calloc(secs ? secs : 1, sizeof *sum->sent_per_s);
+    if (!sum->planned_per_s || !sum->sent_per_s) {
+        rc = fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
+        goto out;
+    }
     for (int i = 0; i < nw; i++) {
         worker *w = &ws[i];
         for (int s = 0; s < LOAD_ST__COUNT; s++)
@@ -781,25 +655,50 @@ int load_run(load_arrival *a, const load_target *t, const load_payloads *p, cons
         sum->achieved_rate += (double)w->sent;
         sum->elapsed_ns = FM_MAX(sum->elapsed_ns, w->ended);
         sum->interrupted |= w->interrupted;
+        sum->behind += w->behind;
+        sum->behind_woke += w->behind_woke;
+        sum->late += w->late;
+        sum->late_busy += w->late_busy;
+        sum->late_woke += w->late_woke;
+        sum->late_conn += w->late_conn;
+        for (size_t k = 0; k < w->per_s_cap; k++) {
+            sum->planned_per_s[k] += w->per_s_planned[k];
+            sum->sent_per_s[k] += w->per_s_sent[k];
+        }
         fm_hist_merge(sum->lat_sched, w->lat_sched);
         fm_hist_merge(sum->lat_sent, w->lat_sent);
         fm_hist_merge(sum->dispatch, w->dispatch);
         if (w->oom && !rc)
             rc = fm_err_set(err, FM_ENOMEM, "out of memory: some records were lost");
     }
+    /* the seconds that had anything planned or sent */
+    while (secs > 0 && sum->planned_per_s[secs - 1] == 0 && sum->sent_per_s[secs - 1] == 0)
+        secs--;
+    sum->seconds = secs;
+    double work = 0, span = 0;
+    for (int i = 0; i < nw; i++) {
+        work += (double)FM_MAX(ws[i].ended - 1 - ws[i].idle_ns, 0);
+        span += (double)FM_MAX(ws[i].ended - 1, 1);
+    }
+    sum->busy_fraction = span > 0 ? work / span : 0;
+    uint64_t sent = 0;
+    for (int i = 0; i < nw; i++)
+        sent += ws[i].sent;
+    sum->host_delayed = sum->behind_woke * 100 > sum->total;
+    sum->generator_limited = (sum->behind - sum->behind_woke) * 100 > sum->total ||
+                             (sum->busy_fraction > 0.9 && (double)sent < 0.98 * (double)sum->total);
     sum->success_ratio = sum->total ? (double)sum->count[LOAD_ST_OK] / (double)sum->total : 0;
     sum->achieved_rate =
         sum->elapsed_ns > 0 ? sum->achieved_rate / ((double)sum->elapsed_ns / 1e9) : 0;
-    if (c.oom && !rc)
-        rc = fm_err_set(err, FM_ENOMEM, "out of memory: some records were lost");
 out:
     for (int i = 0; ws && i < nw; i++)
-        worker_release(&ws[i]);
+        if (ws[i].o)
+            worker_release(&ws[i]);
     free(ws);
-    curl_slist_free_all(c.headers);
-    free(c.shared);
-    pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.cv);
+    if (c.use_lean)
+        lean_teardown(&c);
+    else
+        curl_teardown(&c);
     if (rc)
         load_summary_release(sum);
     return rc;

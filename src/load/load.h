@@ -6,9 +6,10 @@
  *    Azure Functions per-minute trace): pure functions of a spec and a seed, no I/O, no clock.
  *    load_arrival_next() yields the next arrival time in ns since the start of the schedule. The
  *    simulator drives the same iterators on its virtual clock.
- *  - the driver: sends one HTTP request per arrival at its scheduled time on libcurl's multi
- *    interface, never waiting for a response before the next send (open loop), and records each
- *    request as the client saw it.
+ *  - the driver: sends one HTTP request per arrival at its scheduled time, through its own lean
+ *    HTTP/1.1 keep-alive client or libcurl's multi interface (TLS, HTTP/2, SigV4), never waiting
+ *    for a response before the next send (open loop), and records each request as the client
+ *    saw it.
  */
 #ifndef FM_LOAD_H
 #define FM_LOAD_H
@@ -219,10 +220,12 @@ const char *load_status_name(load_status s); /* the store's names: ok, error, ..
 typedef struct load_record {
     uint64_t id;
     int64_t scheduled_ns;
-    int64_t dispatch_ns;   /* handed to libcurl by the timing loop */
-    int64_t sent_ns;       /* just before the request went on the wire (CURLOPT_PREREQFUNCTION) */
-    int64_t first_byte_ns; /* sent + (STARTTRANSFER - PRETRANSFER) */
-    int64_t done_ns;       /* sent + (TOTAL - PRETRANSFER), or our clock when never sent */
+    int64_t dispatch_ns; /* handed to the transport by the timing loop */
+    int64_t sent_ns;     /* just before the request went on the wire (connection up) */
+    int64_t
+        first_byte_ns; /* first response byte read (libcurl: sent + STARTTRANSFER - PRETRANSFER) */
+    int64_t done_ns;   /* response complete (libcurl: sent + TOTAL - PRETRANSFER), or our
+                        * clock when never sent */
     load_status status;
     int http_code;
     char error[96];                         /* empty when none */
@@ -232,6 +235,17 @@ typedef struct load_record {
     int memory_mb;                          /* 0 when unknown */
     bool reused_conn;
 } load_record;
+
+/* How requests are sent. lean: the driver's own HTTP/1.1 keep-alive client (plain http:// only,
+ * several times cheaper per request); libcurl: TLS, HTTP/2, SigV4; auto: lean when it can. */
+typedef enum load_client {
+    LOAD_CLIENT_AUTO,
+    LOAD_CLIENT_LEAN,
+    LOAD_CLIENT_CURL,
+    LOAD_CLIENT__COUNT
+} load_client;
+const char *load_client_name(load_client c);
+int load_client_parse(const char *s, load_client *out); /* FM_EINVAL when unknown */
 
 /* Where requests go. url is the full request URL. */
 typedef struct load_target {
@@ -244,6 +258,7 @@ typedef struct load_target {
     const char *aws_userpwd; /* "ACCESS_KEY:SECRET" for SigV4 */
     bool http2;              /* HTTP/2 (prior knowledge on http://, ALPN on https://) */
     bool lambda_log_tail;    /* send X-Amz-Log-Type: Tail and parse the REPORT line */
+    load_client client;      /* zero: auto */
 } load_target;
 
 typedef struct load_progress {
@@ -260,7 +275,8 @@ typedef struct load_run_opts {
     int max_in_flight;   /* > 0, shared evenly by the timing loops */
     int threads;         /* timing loops (0 or 1: one) */
     int64_t timeout_ns;  /* per request, > 0 */
-    int64_t spin_ns;     /* busy-wait this long before a send (0: sleep only) */
+    int64_t spin_ns;     /* busy-wait this long before a send (0: sleep only; < 0: adaptive,
+                          * the kernel's recent wake-up lateness, at most 50 us) */
     int rt_priority;     /* > 0: run the timing loop SCHED_FIFO at this priority (needs
                           * CAP_SYS_NICE; refused with FM_EINVAL otherwise) */
     int64_t progress_ns; /* progress callback period; 0: never */
@@ -280,6 +296,21 @@ typedef struct load_summary {
     int64_t elapsed_ns;
     double achieved_rate; /* sent per second */
     bool interrupted;
+    const char *client; /* "lean" or "libcurl" */
+    /* Timing. behind: arrivals the loops picked up more than 1 ms after their time (sent or
+     * dropped), behind_woke of them because the kernel woke the loop late; late: requests sent
+     * more than 1 ms after it, because the loop was busy (late_busy), the kernel woke it late
+     * (late_woke), or the connection was not ready (late_conn: being opened, or its socket full).
+     * generator_limited: the generator, not the target, limited the rate: more than 1% of the
+     * arrivals were behind with the loop busy, or the loops were busy > 90% of the run while
+     * sending less than 98% of the plan. host_delayed: more than 1% were behind because the
+     * kernel woke the loop late (a busy machine). */
+    uint64_t behind, behind_woke, late, late_busy, late_woke, late_conn;
+    double busy_fraction; /* of the run the loops were working (not asleep, not spinning) */
+    bool generator_limited, host_delayed;
+    /* Per second k of the run: arrivals scheduled in [k, k+1) s and requests sent in it. */
+    size_t seconds;
+    uint32_t *planned_per_s, *sent_per_s;
     /* latency from scheduled, from sent, and dispatch error (sent - scheduled), ok requests
      * for the first two, every sent request for the third */
     fm_hist *lat_sched, *lat_sent, *dispatch;

@@ -53,6 +53,26 @@ timeout 60 "$FAASML" load -p constant --rate 100 -n 10 --target "$URL_s" --sagem
 timeout 60 "$FAASML" load -p constant --rate 100 -n 10 --url "$URL_s/plain" --db none -q >/dev/null
 [ "$(grep -c ' GET /plain ' "$T/s.log")" = 10 ] || fail "plain GET"
 
+# 2b. --save-body writes the body the run sends (request 1's), alone it sends nothing;
+#     -t is --threads (wrk's meaning); the lean client refuses what it cannot speak
+n_before=$(wc -l <"$T/s.log")
+"$FAASML" load --tensor input:1x3x2x2:FP32 --seed 3 --save-body "$T/body.json"
+[ "$(wc -l <"$T/s.log")" = "$n_before" ] || fail "--save-body alone sent requests"
+python3 - "$T/body.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j['inputs'][0]
+assert t['name'] == 'input' and t['shape'] == [1, 3, 2, 2] and t['datatype'] == 'FP32', t
+assert len(t['data']) == 12, len(t['data'])
+PY
+timeout 60 "$FAASML" load -p constant --rate 100 -n 4 -t 2 --seed 3 --target "$URL_s" --kserve sb \
+    --tensor input:1x3x2x2:FP32 --db none -q >/dev/null
+[ "$(grep ' /v2/models/sb/infer ' "$T/s.log" | awk '{print $4}' | sort -u)" = "$(wc -c <"$T/body.json")" ] \
+    || fail "saved body length differs from the sent one"
+timeout 10 "$FAASML" load --rate 1 -n 1 --url "https://127.0.0.1:1/" --client lean --no-check \
+    --db none 2>"$T/e" && fail "lean client accepted https"
+grep -q 'the lean client speaks plain HTTP/1.1 only' "$T/e" || fail "lean https message: $(cat "$T/e")"
+
 # 3. payload directory, round robin
 mkdir "$T/p"; printf 'a' >"$T/p/1"; printf 'bb' >"$T/p/2"; printf 'ccc' >"$T/p/3"
 timeout 60 "$FAASML" load -p constant --rate 100 -n 6 --url "$URL_s/dir" --payload "$T/p" --db none -q >/dev/null
@@ -75,6 +95,18 @@ for p in throttle:throttled fail:error fnerror:error; do
         --db none -q --json >"$T/st.json"
     [ "$(json_get "$T/st.json" "j['counts']['${p##*:}']")" = 5 ] || fail "status ${p}: $(cat "$T/st.json")"
 done
+
+# 5b. the libcurl client on the same target gives the same records' shape
+timeout 60 "$FAASML" load -p constant --rate 100 -n 20 --client libcurl --target "$URL_s" \
+    --function fc --db none -q --json --csv "$T/curl.csv" >"$T/curl.json"
+[ "$(json_get "$T/curl.json" "j['client'] + ':' + str(j['counts']['ok'])")" = "libcurl:20" ] \
+    || fail "libcurl client: $(cat "$T/curl.json")"
+python3 - "$T/curl.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 20 and all(r['billed_ms'] == '13.000' for r in rows), rows[0]
+assert all(0 < int(r['sent_ns']) <= int(r['first_byte_ns']) <= int(r['done_ns']) for r in rows)
+PY
 
 # 6. same seed, same schedule, byte for byte; another seed differs
 for s in 1 1 2; do

@@ -1,5 +1,6 @@
 /* Parsers of the load module: timestamp traces, the Azure per-minute CSV, response headers and
- * Lambda REPORT lines, YAML workloads, compact command-line forms, and payloads. */
+ * Lambda REPORT lines, YAML workloads, compact command-line forms, payloads, and the lean
+ * client's HTTP/1.1 response parser. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "load/http_int.h"
 #include "load/load.h"
 #include "load/load_int.h"
 
@@ -317,6 +319,111 @@ static void test_payloads(void **st)
     assert_int_not_equal(load_payloads_from_path(dir, LOAD_PICK_RANDOM, 77, &p, &err), 0);
 }
 
+/* ---- HTTP/1.1 responses ---------------------------------------------------------------------- */
+typedef struct http_out {
+    load_http_rc rc;
+    int status, lines;
+    uint64_t body;
+    bool keep;
+    size_t used_total;
+    const char *why;
+} http_out;
+
+static void count_line(const char *p, size_t len, void *ud)
+{
+    (void)p;
+    (void)len;
+    ((http_out *)ud)->lines++;
+}
+
+/* Feeds `txt` in pieces of `step` bytes like the client does; eof: the connection ends after. */
+static http_out http_run(const char *txt, size_t step, bool eof)
+{
+    http_out o = {.rc = LOAD_HTTP_MORE};
+    load_http_resp r;
+    load_http_resp_init(&r, false);
+    size_t n = strlen(txt), fed = 0, have = 0;
+    char buf[4096];
+    while (o.rc == LOAD_HTTP_MORE && fed < n) {
+        size_t k = FM_MIN(step, n - fed);
+        memcpy(buf + have, txt + fed, k);
+        have += k;
+        fed += k;
+        size_t used = 0;
+        o.rc = load_http_parse(&r, buf, have, &used, count_line, &o, &o.why);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        o.used_total += used;
+    }
+    if (o.rc == LOAD_HTTP_MORE && eof)
+        o.rc = load_http_parse_eof(&r, &o.why);
+    o.status = r.status;
+    o.body = r.body_bytes;
+    o.keep = r.keep_alive;
+    return o;
+}
+
+static void test_http_responses(void **state)
+{
+    (void)state;
+    for (size_t step = 1; step <= 64; step *= 4) {
+        http_out o =
+            http_run("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello", step, false);
+        assert_int_equal(o.rc, LOAD_HTTP_DONE);
+        assert_int_equal(o.status, 200);
+        assert_int_equal(o.body, 5);
+        assert_int_equal(o.lines, 2);
+        assert_true(o.keep);
+        o = http_run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                     "6;x=1\r\n world\r\n0\r\nT: 1\r\n\r\n",
+                     step, false);
+        assert_int_equal(o.rc, LOAD_HTTP_DONE);
+        assert_int_equal(o.body, 11);
+        /* a 100 Continue head is skipped; its headers are not the response's */
+        o = http_run("HTTP/1.1 100 Continue\r\nX-Skip: 1\r\n\r\nHTTP/1.1 429 Too Many\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                     step, false);
+        assert_int_equal(o.rc, LOAD_HTTP_DONE);
+        assert_int_equal(o.status, 429);
+        assert_int_equal(o.lines, 2);
+        assert_false(o.keep);
+        /* HTTP/1.0 without a length: the body runs to the close */
+        o = http_run("HTTP/1.0 200 OK\r\n\r\nuntil close", step, true);
+        assert_int_equal(o.rc, LOAD_HTTP_DONE);
+        assert_int_equal(o.body, 11);
+        assert_false(o.keep);
+        /* a connection that ends inside the body */
+        o = http_run("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", step, true);
+        assert_int_equal(o.rc, LOAD_HTTP_ERROR);
+        assert_non_null(strstr(o.why, "closed before the response was complete"));
+    }
+    /* the parser stops at the end of the response: what follows is not consumed */
+    http_out o = http_run("HTTP/1.1 204 No Content\r\n\r\nEXTRA", 1000, false);
+    assert_int_equal(o.rc, LOAD_HTTP_DONE);
+    assert_int_equal(o.used_total, strlen("HTTP/1.1 204 No Content\r\n\r\n"));
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"HTTP/2 200\r\n\r\n", "malformed status line"},
+        {"HTTP/1.1 2x0 OK\r\n\r\n", "malformed status code"},
+        {"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed header line"},
+        {"HTTP/1.1 200 OK\r\n folded\r\n\r\n", "folded header line"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", "malformed content-length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+         "conflicting content-length"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported transfer-encoding"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed chunk size"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab", "missing CRLF"},
+        {"HTTP/1.1 101 Switching Protocols\r\n\r\n", "protocol switch"},
+    };
+    for (size_t i = 0; i < FM_ARRAY_LEN(bad); i++) {
+        o = http_run(bad[i].in, 7, true);
+        assert_int_equal(o.rc, LOAD_HTTP_ERROR);
+        if (!strstr(o.why, bad[i].why))
+            fail_msg("'%s': reason '%s', expected '%s'", bad[i].in, o.why, bad[i].why);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_compact_forms),
         cmocka_unit_test(test_yaml_spec),
         cmocka_unit_test(test_payloads),
+        cmocka_unit_test(test_http_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
