@@ -64,6 +64,10 @@ void cli_print_help(const cli_spec *spec);
 /* Prints "faasml CMD: message" to stderr and returns code. */
 int cli_fail(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Every command's input files go through here, so a missing one reads the same everywhere:
+ * "faasml CMD: no such file 'PATH'" and exit 2. Returns 0 when path names something readable. */
+int cli_need_file(const char *cmd, const char *path);
+
 const cli_cmd *cli_commands(int *n);
 
 #endif

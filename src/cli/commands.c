@@ -17,6 +17,7 @@ CMD(calibrate);
 CMD(bench);
 CMD(plan);
 CMD(db);
+CMD(request);
 #undef CMD
 
 static const cli_cmd commands[] = {
@@ -28,6 +29,8 @@ static const cli_cmd commands[] = {
     {"deploy", "deploy a function from a YAML spec to a running platform", cmd_deploy, "platform"},
     {"functions", "list or remove functions on a running platform", cmd_functions, "platform"},
     {"invoke", "invoke a function on a running platform", cmd_invoke, "platform"},
+    {"request", "write a request body for a model (random tensors or an image)", cmd_request,
+     "function host"},
     {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", cmd_load,
      "load generator"},
     {"report", "latency, success ratio and cost of recorded runs; HTML reports", cmd_report,

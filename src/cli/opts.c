@@ -1,8 +1,10 @@
 /* The option parser: options declared as data (cli_opt tables), GNU-style long and short forms. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cli_opt *find_long(const cli_opt *opts, const char *name, size_t len)
 {
@@ -143,4 +145,14 @@ int cli_fail(const char *cmd, int code, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return code;
+}
+
+/* Why: one wording and one exit code (2: invalid input) for a missing input in every command. */
+int cli_need_file(const char *cmd, const char *path)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    if (errno == ENOENT || errno == ENOTDIR)
+        return cli_fail(cmd, 2, "no such file '%s'", path);
+    return cli_fail(cmd, 2, "cannot read '%s': %s", path, strerror(errno));
 }
