@@ -131,6 +131,7 @@ int cmd_report(int argc, char **argv)
 {
     const char *db = NULL, *format = "table", *html = NULL, *prices = NULL, *snapshot = "current";
     double slo_ms = 0, level = 0.95;
+    bool json = false;
     cli_strlist runs = {0};
     const cli_opt opts[] = {
         {"db", 0, CLI_OPT_STR, &db, "PATH", "results database holding the runs named as arguments"},
@@ -139,6 +140,7 @@ int cmd_report(int argc, char **argv)
         {"slo-ms", 0, CLI_OPT_DOUBLE, &slo_ms, "N",
          "latency SLO in ms: success = 2xx within N ms (default: the run's slo_ms, else none)"},
         {"format", 0, CLI_OPT_STR, &format, "FMT", "table (default), json or csv, on stdout"},
+        {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output (same as --format json)"},
         {"html", 0, CLI_OPT_STR, &html, "DIR",
          "also write an HTML report with SVG figures (gnuplot) to DIR"},
         {"prices", 0, CLI_OPT_STR, &prices, "FILE",
@@ -166,6 +168,8 @@ int cmd_report(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (json)
+        format = "json";
     if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv"))
         return cli_fail("report", 2, "unknown format '%s' (table, json, csv)", format);
     if (slo_ms < 0)
@@ -203,6 +207,10 @@ int cmd_report(int argc, char **argv)
             continue;
         if (db && strcmp(argv[i], db) == 0)
             continue;
+        if (!db && access(argv[i], F_OK) != 0) {
+            rc = cli_need_file("report", argv[i]);
+            goto out;
+        }
         if (!db) {
             rc = cli_fail("report", 2,
                           "'%s' is not a results database file (to name a run, "
@@ -218,7 +226,9 @@ int cmd_report(int argc, char **argv)
     rc = 0;
     if (db) {
         if (!is_file(db)) {
-            rc = cli_fail("report", 1, "cannot open results database '%s': no such file", db);
+            rc = cli_need_file("report", db);
+            if (rc == 0)
+                rc = cli_fail("report", 2, "'%s' is not a results database file", db);
             goto out;
         }
         rc = report_db(c, db, keys, n_keys, &err);
