@@ -131,7 +131,8 @@ int cmd_report(int argc, char **argv)
 {
     const char *db = NULL, *format = "table", *html = NULL, *prices = NULL, *snapshot = "current";
     double slo_ms = 0, level = 0.95;
-    bool json = false;
+    bool json = false, wide = false, costs = false;
+    const char *baseline = NULL;
     cli_strlist runs = {0};
     const cli_opt opts[] = {
         {"db", 0, CLI_OPT_STR, &db, "PATH", "results database holding the runs named as arguments"},
@@ -148,6 +149,13 @@ int cmd_report(int argc, char **argv)
         {"snapshot", 0, CLI_OPT_STR, &snapshot, "NAME",
          "price snapshot: 2021 or current (default)"},
         {"level", 0, CLI_OPT_DOUBLE, &level, "P", "confidence level of intervals (default 0.95)"},
+        {"wide", 0, CLI_OPT_FLAG, &wide, NULL,
+         "terminal table: every column in one wide table (default: fits 100 columns)"},
+        {"costs", 0, CLI_OPT_FLAG, &costs, NULL,
+         "terminal table: each run's cost on every catalogue entry that applies"},
+        {"baseline", 0, CLI_OPT_STR, &baseline, "RUN",
+         "compare every run with RUN (name, id or label; default: the first run of each "
+         "workload, and only runs of that workload)"},
         {0},
     };
     const cli_spec spec = {
@@ -194,7 +202,12 @@ int cmd_report(int argc, char **argv)
         cost_catalog_free(cat);
         return cli_fail("report", 1, "out of memory");
     }
-    c->opts = (an_opts){.slo_ms = slo_ms, .level = level, .prices = cat, .snapshot = snapshot};
+    c->opts = (an_opts){.slo_ms = slo_ms,
+                        .level = level,
+                        .prices = cat,
+                        .snapshot = snapshot,
+                        .wide = wide,
+                        .costs = costs};
 
     /* arguments: database files, and run names/ids looked up in --db */
     const char *keys[CLI_LIST_MAX + 64];
@@ -239,6 +252,21 @@ int cmd_report(int argc, char **argv)
     if (rc) {
         rc = cli_fail("report", rc == FM_ENOTFOUND ? 2 : 1, "%s", err.msg);
         goto out;
+    }
+    if (baseline) {
+        int64_t id = 0;
+        bool by_id = fm_parse_i64(baseline, &id) == 0;
+        for (size_t i = c->n; i-- > 0;) /* a name picks its latest run, as --run does */
+            if (strcmp(c->runs[i]->label, baseline) == 0 ||
+                (c->runs[i]->info.name && strcmp(c->runs[i]->info.name, baseline) == 0) ||
+                (by_id && c->runs[i]->info.id == id)) {
+                c->opts.baseline = c->runs[i];
+                break;
+            }
+        if (!c->opts.baseline) {
+            rc = cli_fail("report", 2, "baseline '%s' is not one of the reported runs", baseline);
+            goto out;
+        }
     }
     if (strcmp(format, "json") == 0)
         rc = analyze_write_json(c->runs, c->n, &c->opts, stdout);
