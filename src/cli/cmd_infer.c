@@ -163,7 +163,7 @@ int cmd_infer(int argc, char **argv)
         {"output", 'o', CLI_OPT_LIST, &out_args, "NAME=FILE.npy", "write an output as .npy (default: print a summary of every output)"},
         {"expect", 0, CLI_OPT_LIST, &exp_args, "NAME=FILE.npy", "compare an output with a reference; fails when max abs error > 1e-4 x max |reference|"},
         {"batch", 'b', CLI_OPT_INT, &batch, "N", "batch size for --random (first symbolic dimension; default 1)"},
-        {"threads", 't', CLI_OPT_INT, &threads, "N", "worker threads (default 1)"},
+        {"threads", 0, CLI_OPT_INT, &threads, "N", "worker threads (default 1)"},
         {"bench", 0, CLI_OPT_INT, &bench, "N", "run N times after warm-up and print latency p50/p99/mean and load phases"},
         {"warmup", 0, CLI_OPT_INT, &warmup, "N", "warm-up runs before --bench (default 3)"},
         {"seed", 0, CLI_OPT_INT, &seed, "N", "seed for --random (default 1)"},

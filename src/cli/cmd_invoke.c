@@ -13,7 +13,7 @@ int cmd_invoke(int argc, char **argv)
     const char *gateway = NULL, *payload = NULL, *out = NULL;
     bool event = false, tail = false;
     const cli_opt opts[] = {
-        {"payload", 'p', CLI_OPT_STR, &payload, "FILE",
+        {"payload", 0, CLI_OPT_STR, &payload, "FILE",
          "JSON event (file; '-' for stdin; "
          "default {})"},
         {"gateway", 'g', CLI_OPT_STR, &gateway, "URL",

@@ -61,7 +61,7 @@ expect_fail 2 "no run 'nosuch'" -- "$FAASML" report --db "$db" nosuch
 expect_fail 2 "unknown price snapshot '1999'" -- "$FAASML" report "$db" --snapshot 1999
 printf 'format: 1\ncurrency: USD\nsnapshots: []\noffers: []\nextra: 1\n' >"$tmp/bad.yaml"
 expect_fail 2 "bad.yaml:5:1: unknown key 'extra'" -- "$FAASML" report "$db" --prices "$tmp/bad.yaml"
-"$FAASML" db "$tmp/empty.db" >/dev/null
+: >"$tmp/empty.db" # an empty file: an empty database
 expect_fail 2 "no runs recorded in" -- "$FAASML" report "$tmp/empty.db"
 cp "$db" "$tmp/newer.db"
 sqlite3 "$tmp/newer.db" 'PRAGMA user_version=99'
