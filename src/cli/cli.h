@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
@@ -69,5 +70,8 @@ int cli_fail(const char *cmd, int code, const char *fmt, ...) __attribute__((for
 int cli_need_file(const char *cmd, const char *path);
 
 const cli_cmd *cli_commands(int *n);
+
+/* `faasml --version`: version, commit, compiler, library versions and CPU features. */
+void cli_print_version(FILE *out);
 
 #endif

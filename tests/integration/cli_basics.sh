@@ -19,6 +19,14 @@ has() { grep -qF -- "$2" "$T/$1" || fail "$1 lacks '$2': $(head -c 300 "$T/$1")"
 
 run version 0 "$FAASML" --version
 grep -qE '^faasml [0-9]+\.[0-9]+\.[0-9]+$' "$T/version.out" || fail "version: $(cat "$T/version.out")"
+has version.out "commit: "
+has version.out "build: "
+has version.out "  sqlite 3."
+has version.out "  oneDNN "
+grep -q '^cpu:' "$T/version.out" || fail "version: no cpu line"
+[ "$(git -C "$FM_SOURCE_DIR" rev-parse --short=12 HEAD 2>/dev/null || echo none)" = none ] ||
+    grep -q "^commit: $(git -C "$FM_SOURCE_DIR" rev-parse --short=12 HEAD)" "$T/version.out" ||
+    fail "version: the commit is not HEAD's: $(grep commit "$T/version.out")"
 
 run help 0 "$FAASML" --help
 has help.out "usage: faasml <command>"
