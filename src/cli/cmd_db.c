@@ -97,16 +97,21 @@ int cmd_db(int argc, char **argv)
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "list runs as JSON lines"},
         {0},
     };
-    const cli_spec spec = {"db", "DB [--csv TABLE [--run NAME|ID] [-o FILE]]",
+    const cli_spec spec = {"db",
+                           "DB [--csv TABLE [--run NAME|ID] [-o FILE]]",
                            "Lists the runs recorded in a results database, or exports one of\n"
                            "its tables as CSV (RFC 4180 with a header row; an empty field is\n"
                            "NULL, \"\" is the empty string). DB must exist: a mistyped name is\n"
                            "an error, not a new empty database. The schema is described in\n"
                            "docs/results-db.md.",
-                           opts, 1, 1};
+                           opts,
+                           1,
+                           1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("db", argv, npos)))
+        return rc;
     /* check the table before touching the database, so a typo creates no file */
     if (table) {
         bool known = false;

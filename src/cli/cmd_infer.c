@@ -179,6 +179,7 @@ int cmd_infer(int argc, char **argv)
         opts, 1, 1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("infer", argv, npos))) return rc;
     if (batch < 1 || threads < 1 || threads > 256 || bench < 0 || warmup < 0)
         return cli_fail("infer", 2, "--batch, --threads, --bench and --warmup must be positive");
     if (!random && in_args.n == 0) return cli_fail("infer", 2, "give --input NAME=FILE.npy or --random");

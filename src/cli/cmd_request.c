@@ -67,7 +67,7 @@ int cmd_request(int argc, char **argv)
     bool random = false, json = false;
     int64_t seed = 1, batch = 1;
     const cli_opt opts[] = {
-        {"image", 0, CLI_OPT_STR, &image, "FILE",
+        {"image", 0, CLI_OPT_FILE, &image, "FILE",
          "JPEG or PNG image: preprocessed as the spec says (v2 formats) or sent as base64 "
          "(lambda-event)"},
         {"random", 0, CLI_OPT_FLAG, &random, NULL,
@@ -94,6 +94,8 @@ int cmd_request(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("request", argv, npos)))
+        return rc;
     fn_request_opts o = {.seed = (uint64_t)seed, .batch = batch};
     if (fn_request_format_parse(format, &o.format))
         return cli_fail("request", 2,
@@ -102,10 +104,6 @@ int cmd_request(int argc, char **argv)
         return cli_fail("request", 2, "--image and --random exclude each other");
     if (batch < 1)
         return cli_fail("request", 2, "--batch must be at least 1, got %lld", (long long)batch);
-    if (strncmp(argv[0], "builtin:", 8) != 0 && (rc = cli_need_file("request", argv[0])))
-        return rc;
-    if (image && (rc = cli_need_file("request", image)))
-        return rc;
     fm_err err = {0};
     char *img = NULL;
     size_t img_len = 0;

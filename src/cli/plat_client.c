@@ -63,6 +63,33 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Why: "connection refused" alone leaves a newcomer guessing; the likely cause is a platform
+ * that is not running, or running on another port than the one this command talks to. */
+static void reach_error(const char *url, CURLcode rc, const char *cerr, char *errbuf, size_t errcap)
+{
+    const char *why = cerr[0] ? cerr : curl_easy_strerror(rc);
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    int hl = (int)strcspn(host, "/");
+    const char *hint = "";
+    char buf[512];
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        snprintf(buf, sizeof buf,
+                 " (is `faasml serve` running on %.*s? start it with `faasml serve --listen "
+                 "%.*s`, or name its URL with --gateway or $FAASML_GATEWAY)",
+                 hl, host, hl, host);
+        hint = buf;
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST: hint = " (check the host name in the URL)"; break;
+    case CURLE_OPERATION_TIMEDOUT:
+        hint = " (the platform accepted but did not answer in time)";
+        break;
+    default: break;
+    }
+    snprintf(errbuf, errcap, "cannot reach '%s': %s%s", url, why, hint);
+}
+
 /* One blocking HTTP exchange; enough for the client commands. */
 int plat_http(const char *method, const char *url, const char *body, size_t len,
               const char *const *headers, plat_http_reply *out, char *errbuf, size_t errcap)
@@ -96,8 +123,7 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     else
-        snprintf(errbuf, errcap, "cannot reach '%s': %s", url,
-                 cerr[0] ? cerr : curl_easy_strerror(rc));
+        reach_error(url, rc, cerr, errbuf, errcap);
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     if (!out->body && (out->body = malloc(1)))

@@ -106,6 +106,10 @@ has db_text.err "cannot open results database '$T/text.db': file is not a databa
 run db_nodir 2 "$FAASML" db "$T/nodir/x.db"
 has db_nodir.err "no such file '$T/nodir/x.db'"
 
+# a platform that is not there: the error names the likely cause
+run noserve 1 "$FAASML" functions --gateway http://127.0.0.1:1
+has noserve.err "is \`faasml serve\` running on 127.0.0.1:1?"
+
 if [ "$fails" -ne 0 ]; then
     echo "cli_basics: $fails failure(s)" >&2
     exit 1
