@@ -79,6 +79,18 @@ int cli_parse_seed(const char *s, uint64_t *out);
 
 const cli_cmd *cli_commands(int *n);
 
+/* A command's option table as its own code declares it, for generated completion: the command
+ * runs with only "--help" while the parser copies its spec here instead of printing help (the
+ * copy has no dst pointers). Every command parses before doing anything, so nothing else runs.
+ * Returns 0, or FM_ENOTFOUND for a command not built or one that never called cli_parse. */
+#define CLI_CAPTURE_MAX 96
+typedef struct cli_captured {
+    const char *usage;
+    cli_opt opts[CLI_CAPTURE_MAX];
+    int n;
+} cli_captured;
+int cli_capture_opts(const cli_cmd *cmd, cli_captured *out);
+
 /* `faasml --version`: version, commit, compiler, library versions and CPU features. */
 void cli_print_version(FILE *out);
 

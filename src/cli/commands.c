@@ -18,6 +18,7 @@ CMD(bench);
 CMD(plan);
 CMD(db);
 CMD(request);
+CMD(completion);
 #undef CMD
 
 static const cli_cmd commands[] = {
@@ -42,6 +43,8 @@ static const cli_cmd commands[] = {
     {"plan", "search the design space for the cheapest configuration under an SLO", cmd_plan,
      "main job"},
     {"db", "inspect a results database and export its tables as CSV", cmd_db, "foundation"},
+    {"completion", "print a bash completion script (source <(faasml completion bash))",
+     cmd_completion, "cli"},
 };
 
 const cli_cmd *cli_commands(int *n)

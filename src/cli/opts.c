@@ -12,6 +12,35 @@ static bool cli_is_remote(const char *path)
     return strcmp(path, "-") == 0 || strncmp(path, "builtin:", 8) == 0 || strstr(path, "://");
 }
 
+static cli_captured *capture; /* set only inside cli_capture_opts */
+static bool captured;
+
+static void capture_spec(const cli_spec *spec)
+{
+    capture->usage = spec->usage;
+    capture->n = 0;
+    for (const cli_opt *o = spec->opts; o && o->name && capture->n < CLI_CAPTURE_MAX; o++) {
+        capture->opts[capture->n] = *o;
+        capture->opts[capture->n++].dst = NULL;
+    }
+    captured = true;
+}
+
+int cli_capture_opts(const cli_cmd *cmd, cli_captured *out)
+{
+    if (!cmd->fn)
+        return FM_ENOTFOUND;
+    char name[64], help[] = "--help";
+    snprintf(name, sizeof name, "%s", cmd->name);
+    char *argv[] = {name, help, NULL};
+    memset(out, 0, sizeof *out);
+    capture = out;
+    captured = false;
+    cmd->fn(2, argv);
+    capture = NULL;
+    return captured ? 0 : FM_ENOTFOUND;
+}
+
 static const cli_opt *find_long(const cli_opt *opts, const char *name, size_t len)
 {
     for (const cli_opt *o = opts; o && o->name; o++)
@@ -98,6 +127,10 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, int *npos)
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            if (capture) {
+                capture_spec(spec);
+                return CLI_HELP_SHOWN;
+            }
             cli_print_help(spec);
             return CLI_HELP_SHOWN;
         }
