@@ -156,6 +156,10 @@ timeout 300 bash "$T/tutorial-run.sh" > "$T/run.out" 2> "$T/run.err" || {
     fail "a tutorial command failed (last '# tutorial.md line N' above names its block)"
 }
 ok "$n_run tutorial blocks ran"
+if grep -E -q 'Sanitizer|runtime error:' "$T/run.err"; then
+    grep -E -A20 'Sanitizer|runtime error:' "$T/run.err" | head -40 >&2
+    fail "a sanitizer report from a tutorial command"
+fi
 
 # What the commands should have left behind, beyond their exit status.
 grep -q '"outputs"' "$T/run.out" || fail "the KServe infer call answered no outputs"
