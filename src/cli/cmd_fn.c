@@ -74,10 +74,10 @@ int cmd_fn(int argc, char **argv)
     double scale = -1;
     bool no_warmup = false, softmax = false;
     const cli_opt opts[] = {
-        {"model", 'm', CLI_OPT_FILE, &model, "PATH|URL",
+        {"model", 'm', CLI_OPT_STR, &model, "PATH|URL",
          "ONNX model: a path, a file:// or http(s):// URL (copied into the task directory at "
          "init), or builtin:identity[:DTYPE[:D0xD1..]] (a test handler that echoes its input)"},
-        {"spec", 's', CLI_OPT_FILE, &spec_path, "FILE",
+        {"spec", 's', CLI_OPT_STR, &spec_path, "FILE",
          "function spec (YAML; see docs/function-host.md)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "HTTP mode on HOST:PORT (port 0 picks one; default with $PORT: 127.0.0.1:$PORT)"},
