@@ -80,6 +80,11 @@ typedef struct an_opts {
     double level;  /* confidence level, 0 picks 0.95 */
     const cost_catalog *prices; /* NULL: no costs ("no price catalogue") */
     const char *snapshot;       /* NULL picks "current" */
+    /* terminal table only */
+    bool wide;                       /* every column in one table per kind (no 100-column fit) */
+    bool costs;                      /* the cost of each run on every catalogue entry that applies */
+    const struct an_run *baseline;   /* compare every run with this one (NULL: each workload's
+                                        first run, and only runs of that workload) */
 } an_opts;
 
 typedef struct an_point2 {
@@ -88,6 +93,7 @@ typedef struct an_point2 {
 
 typedef struct an_run {
     char *label;            /* "name (#id)", or "db:name (#id)" when several databases */
+    char *workload;         /* the workload's identity from the run configuration; NULL: none */
     store_run info;         /* strings owned by the an_run */
     double slo_ms;          /* 0: none */
     const char *slo_source; /* "--slo-ms", "run configuration" or "none" */
@@ -122,6 +128,9 @@ typedef struct an_run {
 /* Analyses one run of an open store. *out is owned by the caller (analyze_run_free). */
 int analyze_run(store *s, int64_t run_id, const an_opts *opts, an_run **out, fm_err *err);
 void analyze_run_free(an_run *r);
+/* Were a and b driven by the same workload (arrivals, count and scale), so that comparing their
+ * latency and cost is fair? Runs without a recorded workload compare by requests and offered/s. */
+bool an_same_workload(const an_run *a, const an_run *b);
 /* Sets a run's label (copies it). */
 int analyze_run_label(an_run *r, const char *label);
 

@@ -449,7 +449,14 @@ static void group_metrics(an_run *run, const an_data *d, int fn, an_metrics *m, 
     else
         m->utilisation = num(m->busy_s.v / m->billed_s.v);
 
-    if (n_disp == 0) {
+    bool on_schedule = true;
+    for (size_t i = 0; i < n_disp && on_schedule; i++)
+        on_schedule = disp[i] == 0;
+    if (run->info.mode && strcmp(run->info.mode, "sim") == 0 && on_schedule) {
+        /* the simulator sends every request at its scheduled instant: a 0 would look measured */
+        m->dispatch_mean_ms = m->dispatch_p99_ms = m->dispatch_max_ms =
+            none("simulated: sent on schedule");
+    } else if (n_disp == 0) {
         m->dispatch_mean_ms = m->dispatch_p99_ms = m->dispatch_max_ms =
             none("no send times recorded");
     } else {
@@ -659,6 +666,37 @@ static double run_slo(an_run *run, const an_opts *o)
     return slo;
 }
 
+/* Why: comparisons are fair only between runs of one workload. The run configuration's
+ * "workload_spec" (arrival process, rates, count, seed) and "scale" identify it; a run that
+ * records neither has no key and is compared by what it measured (an_same_workload). */
+static char *run_workload_key(const an_run *run)
+{
+    cJSON *cfg = cJSON_Parse(run->info.config ? run->info.config : "{}");
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(cfg, "workload_spec");
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(cfg, "scale");
+    char *key = NULL;
+    if (cJSON_IsObject(ws)) {
+        char *spec = cJSON_PrintUnformatted(ws);
+        double scale = cJSON_IsNumber(sc) && sc->valuedouble > 0 ? sc->valuedouble : 1;
+        size_t n = spec ? strlen(spec) + 40 : 0;
+        if (spec && (key = malloc(n)))
+            snprintf(key, n, "%s scale=%.17g", spec, scale);
+        free(spec);
+    }
+    cJSON_Delete(cfg);
+    return key;
+}
+
+bool an_same_workload(const an_run *a, const an_run *b)
+{
+    if (a->workload || b->workload)
+        return a->workload && b->workload && strcmp(a->workload, b->workload) == 0;
+    const an_num *x = &a->total.offered_rps, *y = &b->total.offered_rps;
+    if (a->total.n_requests != b->total.n_requests || x->why || y->why)
+        return false;
+    return fabs(x->v - y->v) <= 0.02 * fmax(x->v, y->v); /* the same schedule, measured twice */
+}
+
 int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err *err)
 {
     *out = NULL;
@@ -690,6 +728,7 @@ int analyze_run(store *s, int64_t run_id, const an_opts *o, an_run **out, fm_err
     double level = o->level > 0 ? o->level : 0.95;
     run->slo_ms = run_slo(run, o);
     run->workers = run_workers(run);
+    run->workload = run_workload_key(run);
     int64_t t0, t1;
     time_span(&d, &t0, &t1);
     cost_profile prof;
@@ -754,6 +793,7 @@ void analyze_run_free(an_run *r)
     free((char *)r->info.mode);
     free((char *)r->info.profile);
     free((char *)r->info.config);
+    free(r->workload);
     free((char *)r->info.host);
     free((char *)r->info.status);
     for (int i = 0; i < r->n_funcs; i++)

@@ -4,6 +4,7 @@
 #include "analyze_int.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,11 @@ static bool fmt_est_ms(char *b, size_t cap, const an_est *e, bool ci)
     if (e->est.why)
         return words(b, cap, e->est.why);
     fmt_ms(x, sizeof x, e->est.v);
-    if (!ci || !e->has_ci) {
+    if (ci && !e->has_ci) { /* the interval's absence is said, not left blank */
+        snprintf(b, cap, "%s [%s]", x, e->ci_why ? e->ci_why : "no interval");
+        return false;
+    }
+    if (!ci) {
         snprintf(b, cap, "%s", x);
         return false;
     }
@@ -132,7 +137,7 @@ const char *an_grid_text(const an_grid *g, int row, int col)
 /* Why footnotes: a missing number is explained in words, but a long phrase repeated in every
  * column would make the table unreadable, so the text table shows "-[k]" and lists the phrases
  * below it. */
-static void grid_print(const an_grid *g, FILE *out)
+static void grid_print(const an_grid *g, int max_width, FILE *out)
 {
     enum { MAXW = 32, MAXNOTES = 32 };
     const char *notes[MAXNOTES];
@@ -160,19 +165,52 @@ static void grid_print(const an_grid *g, FILE *out)
             int l = (int)strlen(d);
             w[c] = l > w[c] ? l : w[c];
         }
-    for (int r = 0; r < g->rows; r++) {
-        for (int c = 0; c < g->cols && c < MAXW; c++)
-            fprintf(out, c == 0 ? "%-*s" : "  %*s", w[c],
-                    shown[(size_t)r * (size_t)g->cols + (size_t)c]);
-        fputc('\n', out);
-        if (r == 0) {
-            int tot = 0;
-            for (int c = 0; c < g->cols && c < MAXW; c++)
-                tot += w[c] + (c ? 2 : 0);
-            for (int i = 0; i < tot; i++)
-                fputc('-', out);
-            fputc('\n', out);
+    /* Too wide: first shorten the first column (run labels) down to ELIDE_MIN, keeping each
+     * label's end, "(#id)", which names the run; then columns that still do not fit go to a
+     * further block below, each block led by the first column, so no line is wider than
+     * max_width (unless one column alone is). */
+    int ncols = g->cols < MAXW ? g->cols : MAXW;
+    enum { ELIDE_MIN = 16 };
+    int total = 0;
+    for (int c = 0; c < ncols; c++)
+        total += w[c] + (c ? 2 : 0);
+    if (max_width > 0 && total > max_width && w[0] > ELIDE_MIN) {
+        int to = w[0] - (total - max_width);
+        w[0] = to < ELIDE_MIN ? ELIDE_MIN : to;
+        for (int r = 1; r < g->rows; r++) {
+            char *d = shown[(size_t)r * (size_t)g->cols];
+            int len = (int)strlen(d);
+            if (len <= w[0])
+                continue;
+            const char *id = strstr(d, " (#");
+            int tail = id ? len - (int)(id - d) : 0;
+            if (tail > w[0] - 4)
+                tail = 0;
+            char e[AN_CELL];
+            snprintf(e, sizeof e, "%.*s~%s", w[0] - tail - 1, d, d + len - tail);
+            snprintf(d, AN_CELL, "%s", e);
         }
+    }
+    for (int c0 = 1; c0 < ncols || (c0 == 1 && ncols == 1);) {
+        int c1 = c0, tot = w[0];
+        while (c1 < ncols && (c1 == c0 || max_width <= 0 || tot + 2 + w[c1] <= max_width))
+            tot += 2 + w[c1++];
+        if (c0 > 1)
+            fputc('\n', out);
+        for (int r = 0; r < g->rows; r++) {
+            fprintf(out, "%-*s", c1 > c0 ? w[0] : 0, shown[(size_t)r * (size_t)g->cols]);
+            for (int c = c0; c < c1; c++)
+                fprintf(out, "  %*s", w[c], shown[(size_t)r * (size_t)g->cols + (size_t)c]);
+            fputc('\n', out);
+            if (r == 0) {
+                for (int i = 0; i < tot; i++)
+                    fputc('-', out);
+                fputc('\n', out);
+            }
+        }
+        if (c1 == c0)
+            break;
+        c0 = c1;
     }
     for (int k = 0; k < n_notes; k++)
         fprintf(out, "  [%d] %s\n", k + 1, notes[k]);
@@ -343,37 +381,298 @@ int an_grid_whatif(an_run *const *runs, size_t n, an_grid *gp)
     return rc;
 }
 
-static int print_grid(int (*build)(an_run *const *, size_t, an_grid *), an_run *const *runs,
-                      size_t n, FILE *out)
+/* ---- the terminal report -------------------------------------------------------------------
+ * By default it fits 100 columns: a summary (load, success, p50, p99, cold starts, cost per 1M)
+ * then details in narrower tables. --wide prints the same grids the HTML report shows. */
+
+#define TEXT_WIDTH 100
+
+/* Why a cell of its own: an interval that cannot be computed is words ("too few samples") and
+ * goes to a footnote like any other missing number, instead of vanishing beside the estimate. */
+static bool fmt_ci(char *b, size_t cap, const an_est *e, bool pct)
 {
-    an_grid g = {0};
-    int rc = build(runs, n, &g);
-    if (!rc && g.rows > 1)
-        grid_print(&g, out);
-    free(g.cell);
+    char lo[32], hi[32];
+    if (e->est.why)
+        return words(b, cap, e->est.why);
+    if (!e->has_ci)
+        return words(b, cap, e->ci_why ? e->ci_why : "no interval");
+    if (pct) {
+        snprintf(b, cap, "[%.1f,%.1f]", 100 * e->lo, 100 * e->hi);
+        return false;
+    }
+    fmt_ms(lo, sizeof lo, e->lo);
+    fmt_ms(hi, sizeof hi, e->hi);
+    snprintf(b, cap, "[%s,%s]", lo, hi);
+    return false;
+}
+
+static int summary_row(an_grid *g, int row, const char *label, const an_run *r, const an_metrics *m,
+                       bool first_fn_row)
+{
+    char b[AN_CELL];
+    int c = 0, rc = an_grid_set(g, row, c++, label);
+    rc |= an_grid_put(g, row, c++, b, fmt_num(b, sizeof b, m->offered_rps, 1));
+    if (m->success_ratio.est.why) {
+        rc |= an_grid_put(g, row, c++, m->success_ratio.est.why, true);
+    } else {
+        snprintf(b, sizeof b, "%.1f%%", 100 * m->success_ratio.est.v);
+        rc |= an_grid_set(g, row, c++, b);
+    }
+    rc |= an_grid_put(g, row, c++, b, fmt_ci(b, sizeof b, &m->success_ratio, true));
+    rc |= an_grid_put(g, row, c++, b, fmt_est_ms(b, sizeof b, &m->latency_q[AN_P50], false));
+    rc |= an_grid_put(g, row, c++, b, fmt_est_ms(b, sizeof b, &m->latency_q[AN_P99], false));
+    rc |= an_grid_put(g, row, c++, b, fmt_ci(b, sizeof b, &m->latency_q[AN_P99], false));
+    rc |= an_grid_put(g, row, c++, b, fmt_pct(b, sizeof b, m->cold_rate));
+    if (first_fn_row)
+        rc |= an_grid_put(g, row, c++, b, an_fmt_run_cost(b, sizeof b, r, true));
+    else
+        rc |= an_grid_set(g, row, c++, "");
     return rc;
 }
 
-static void definitions(an_run *const *runs, size_t n, const an_opts *o, FILE *out)
+static int grid_summary(an_run *const *runs, size_t n, double level, an_grid *gp)
 {
-    double level = o->level > 0 ? o->level : 0.95;
-    fprintf(out, "\nSLO and success: a request succeeds when it gets a 2xx response within the "
-                 "SLO (latency <= SLO counts as success).\n");
+    char ci[32];
+    snprintf(ci, sizeof ci, "%g%% CI", 100 * level);
+    const char *cols[] = {"run", "load/s", "success", ci, "p50 ms", "p99 ms", ci, "cold", "per 1M"};
+    an_grid g = {.cols = (int)FM_ARRAY_LEN(cols)};
+    int row = 0, rc = 0;
+    for (int c = 0; c < g.cols; c++)
+        rc |= an_grid_set(&g, 0, c, cols[c]);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const an_run *r = runs[i];
+        rc |= summary_row(&g, ++row, r->label, r, &r->total, true);
+        for (int f = 0; r->n_funcs > 1 && f < r->n_funcs; f++) {
+            char l[AN_CELL];
+            snprintf(l, sizeof l, "  function %s",
+                     r->funcs[f].function[0] ? r->funcs[f].function : "(unnamed)");
+            rc |= summary_row(&g, ++row, l, r, &r->funcs[f], false);
+        }
+    }
+    *gp = g;
+    return rc;
+}
+
+/* The rest of what a run measured, one row per run, in tables that each fit the width. */
+typedef enum narrow_kind { NARROW_RUNS, NARROW_INSTANCES, NARROW_DISPATCH } narrow_kind;
+
+static int grid_narrow(an_run *const *runs, size_t n, narrow_kind kind, an_grid *gp)
+{
+    static const char *const cols[][10] = {
+        [NARROW_RUNS] = {"run", "mode", "profile", "requests", "ok/s", "mean ms", "max ms", "util",
+                         "run cost", NULL},
+        [NARROW_INSTANCES] = {"run", "inst max", "inst mean", "init ms", "spawn", "runtime",
+                              "download", "load", "warmup", NULL},
+        [NARROW_DISPATCH] = {"run", "mean ms", "p99 ms", "max ms", NULL},
+    };
+    an_grid g = {0};
+    while (cols[kind][g.cols])
+        g.cols++;
+    int rc = 0;
+    char b[AN_CELL];
+    for (int c = 0; c < g.cols; c++)
+        rc |= an_grid_set(&g, 0, c, cols[kind][c]);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const an_run *r = runs[i];
+        const an_metrics *m = &r->total;
+        int row = (int)i + 1, c = 0;
+        rc |= an_grid_set(&g, row, c++, r->label);
+        switch (kind) {
+        case NARROW_RUNS:
+            rc |= an_grid_set(&g, row, c++, r->info.mode ? r->info.mode : "-");
+            rc |= an_grid_set(&g, row, c++, r->info.profile ? r->info.profile : "-");
+            snprintf(b, sizeof b, "%lld", (long long)m->n_requests);
+            rc |= an_grid_set(&g, row, c++, b);
+            rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->throughput_rps, 1));
+            rc |= an_grid_put(&g, row, c++, b, fmt_est_ms(b, sizeof b, &m->latency_mean, false));
+            rc |= an_grid_put(&g, row, c++, b, fmt_num_ms(b, sizeof b, m->latency_max));
+            rc |= an_grid_put(&g, row, c++, b, fmt_pct(b, sizeof b, m->utilisation));
+            rc |= an_grid_put(&g, row, c++, b, an_fmt_run_cost(b, sizeof b, r, false));
+            break;
+        case NARROW_INSTANCES:
+            rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->instances_max, 0));
+            rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->instances_mean, 2));
+            rc |= an_grid_put(&g, row, c++, b, fmt_num_ms(b, sizeof b, m->init_ms));
+            for (int k = 0; k < AN__PHASES; k++)
+                rc |= an_grid_put(&g, row, c++, b, fmt_num_ms(b, sizeof b, m->phase_ms[k]));
+            break;
+        case NARROW_DISPATCH:
+            rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->dispatch_mean_ms, 3));
+            rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->dispatch_p99_ms, 3));
+            rc |= an_grid_put(&g, row, c++, b, fmt_num(b, sizeof b, m->dispatch_max_ms, 3));
+            break;
+        }
+    }
+    *gp = g;
+    return rc;
+}
+
+static int print_built(int rc, an_grid *g, int width, FILE *out)
+{
+    if (!rc && g->rows > 1)
+        grid_print(g, width, out);
+    free(g->cell);
+    return rc;
+}
+
+static int print_grid(int (*build)(an_run *const *, size_t, an_grid *), an_run *const *runs,
+                      size_t n, int width, FILE *out)
+{
+    an_grid g = {0};
+    return print_built(build(runs, n, &g), &g, width, out);
+}
+
+/* Why: prose lines are wrapped like the tables, so the whole report fits the terminal. */
+static void wrapped(FILE *out, int width, const char *indent, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void wrapped(FILE *out, int width, const char *indent, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    const char *p = text;
+    size_t ind = 0;
+    while (*p) {
+        size_t room = (size_t)(width > 0 ? width : 100000) - ind, len = strlen(p);
+        size_t cut = len;
+        if (len > room) {
+            cut = room;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut == 0) /* one word longer than the line: break it */
+                cut = room;
+        }
+        fprintf(out, "%*s%.*s\n", (int)ind, "", (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+        ind = strlen(indent);
+    }
+}
+
+/* The SLO once when every run has the same one, else one line per run. */
+static void slo_lines(an_run *const *runs, size_t n, int width, FILE *out)
+{
+    bool same = true;
+    for (size_t i = 1; i < n; i++)
+        same &= runs[i]->slo_ms == runs[0]->slo_ms &&
+                strcmp(runs[i]->slo_source, runs[0]->slo_source) == 0;
+    const char *def = "a request succeeds when it gets a 2xx response within the SLO (latency "
+                      "<= SLO counts as success)";
+    if (same && runs[0]->slo_ms > 0) {
+        wrapped(out, width, "  ", "SLO: %g ms for every run (from %s): %s.", runs[0]->slo_ms,
+                runs[0]->slo_source, def);
+        return;
+    }
+    if (same) {
+        wrapped(out, width, "  ", "SLO: none; success = any 2xx response.");
+        return;
+    }
+    wrapped(out, width, "  ", "SLO: %s.", def);
     for (size_t i = 0; i < n; i++) {
         if (runs[i]->slo_ms > 0)
-            fprintf(out, "  %s: SLO %g ms (from %s)\n", runs[i]->label, runs[i]->slo_ms,
-                    runs[i]->slo_source);
+            wrapped(out, width, "    ", "  %s: SLO %g ms (from %s)", runs[i]->label,
+                    runs[i]->slo_ms, runs[i]->slo_source);
         else
-            fprintf(out, "  %s: no SLO (success = any 2xx response)\n", runs[i]->label);
+            wrapped(out, width, "    ", "  %s: no SLO (success = any 2xx response)",
+                    runs[i]->label);
     }
-    fprintf(out,
+}
+
+static void definitions(an_run *const *runs, size_t n, const an_opts *o, int width, FILE *out)
+{
+    double level = o->level > 0 ? o->level : 0.95;
+    fputc('\n', out);
+    slo_lines(runs, n, width, out);
+    wrapped(out, width, "  ",
             "latency: response received minus request sent, over 2xx responses. %.0f%% CIs: "
             "quantiles by order statistics (distribution-free), success ratio by Wilson score, "
-            "mean by normal approximation.\n"
-            "util: busy instance-seconds / billed instance-seconds. cost: USD, catalogue "
-            "snapshot '%s'; '?' marks a price the catalogue lists as unverified. "
-            "Definitions: docs/report.md.\n",
-            100 * level, o->snapshot ? o->snapshot : "current");
+            "mean by normal approximation.",
+            100 * level);
+    bool any_sim = false;
+    for (size_t i = 0; i < n; i++)
+        any_sim |= runs[i]->info.mode && strcmp(runs[i]->info.mode, "sim") == 0;
+    if (any_sim)
+        wrapped(out, width, "  ",
+                "Intervals of simulated runs cover the sampling of that simulation only, not "
+                "the uncertainty of the calibration it was simulated from: a narrow interval "
+                "there means many simulated requests, not a certain prediction.");
+    wrapped(out, width, "  ",
+            "load/s: requests offered (scheduled) per second. cold: share of requests that "
+            "waited for a new instance. per 1M: the run's cost per 1M successful requests. util: "
+            "busy instance-seconds / billed "
+            "instance-seconds. cost: USD, catalogue snapshot '%s'; '?' marks a price the "
+            "catalogue lists as unverified. Definitions: docs/report.md.",
+            o->snapshot ? o->snapshot : "current");
+}
+
+static void workload_words(char *b, size_t cap, const an_run *r)
+{
+    char rate[48];
+    an_fmt(rate, sizeof rate, r->total.offered_rps, 1);
+    snprintf(b, cap, "%lld requests at %s/s offered", (long long)r->total.n_requests, rate);
+}
+
+static void compare_line(const an_run *base, const an_run *r, int width, FILE *out)
+{
+    char p99[64], cost[64], mark[256] = "";
+    const an_est *a = &base->total.latency_q[AN_P99], *b = &r->total.latency_q[AN_P99];
+    if (a->est.why || b->est.why || a->est.v <= 0)
+        snprintf(p99, sizeof p99, "not comparable");
+    else
+        snprintf(p99, sizeof p99, "x%.3g", b->est.v / a->est.v);
+    if (!base->has_own || !r->has_own || !base->own.priced || !r->own.priced ||
+        !base->own.has_per_1m || !r->own.has_per_1m || base->own.per_1m <= 0)
+        snprintf(cost, sizeof cost, "per 1M ok not comparable");
+    else
+        snprintf(cost, sizeof cost, "per 1M ok x%.3g", r->own.per_1m / base->own.per_1m);
+    if (!an_same_workload(base, r)) {
+        char w[128];
+        workload_words(w, sizeof w, r);
+        snprintf(mark, sizeof mark, " [different workload: %s]", w);
+    }
+    wrapped(out, width, "      ", "  %s: p99 %s, cost %s%s", r->label, p99, cost, mark);
+}
+
+/* Why: a ratio between runs of different loads says nothing about the platforms, so runs are
+ * compared within their workload (with the first run of each), or with the baseline the user
+ * chose, where a different workload is said on the line. */
+static void comparisons(an_run *const *runs, size_t n, const an_opts *o, int width, FILE *out)
+{
+    char w[128];
+    if (o->baseline) {
+        workload_words(w, sizeof w, o->baseline);
+        fputc('\n', out);
+        wrapped(out, width, "  ", "compared with %s (%s):", o->baseline->label, w);
+        for (size_t i = 0; i < n; i++)
+            if (runs[i] != o->baseline)
+                compare_line(o->baseline, runs[i], width, out);
+        return;
+    }
+    bool *done = calloc(n, sizeof *done);
+    if (!done)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        done[i] = true;
+        size_t k = 0;
+        for (size_t j = i + 1; j < n; j++)
+            k += !done[j] && an_same_workload(runs[i], runs[j]);
+        if (k == 0)
+            continue;
+        workload_words(w, sizeof w, runs[i]);
+        fputc('\n', out);
+        wrapped(out, width, "  ", "compared with %s (same workload: %s):", runs[i]->label, w);
+        for (size_t j = i + 1; j < n; j++)
+            if (!done[j] && an_same_workload(runs[i], runs[j])) {
+                done[j] = true;
+                compare_line(runs[i], runs[j], width, out);
+            }
+    }
+    free(done);
 }
 
 int analyze_write_table(an_run *const *runs, size_t n, const an_opts *o, FILE *out)
@@ -382,37 +681,41 @@ int analyze_write_table(an_run *const *runs, size_t n, const an_opts *o, FILE *o
         fprintf(out, "no runs to report\n");
         return 0;
     }
-    int rc = print_grid(an_grid_main, runs, n, out);
-    if (!rc) {
-        fputc('\n', out);
-        rc = print_grid(an_grid_detail, runs, n, out);
-    }
-    if (!rc) {
-        fprintf(out, "\ncost of each run on the catalogue entries that apply (snapshot %s):\n",
-                runs[0]->snapshot ? runs[0]->snapshot : "-");
-        rc = print_grid(an_grid_whatif, runs, n, out);
-    }
-    if (!rc && n > 1) {
-        fprintf(out, "\ncompared with %s:\n", runs[0]->label);
-        for (size_t i = 1; i < n; i++) {
-            const an_est *a = &runs[0]->total.latency_q[AN_P99],
-                         *b = &runs[i]->total.latency_q[AN_P99];
-            fprintf(out, "  %s: p99 ", runs[i]->label);
-            if (a->est.why || b->est.why || a->est.v <= 0)
-                fprintf(out, "not comparable");
-            else
-                fprintf(out, "x%.2f", b->est.v / a->est.v);
-            fprintf(out, ", cost ");
-            if (!runs[0]->has_own || !runs[i]->has_own || !runs[0]->own.priced ||
-                !runs[i]->own.priced || !runs[0]->own.has_per_1m || !runs[i]->own.has_per_1m ||
-                runs[0]->own.per_1m <= 0)
-                fprintf(out, "per 1M ok not comparable\n");
-            else
-                fprintf(out, "per 1M ok x%.2f\n", runs[i]->own.per_1m / runs[0]->own.per_1m);
+    int width = o->wide ? 0 : TEXT_WIDTH, rc;
+    double level = o->level > 0 ? o->level : 0.95;
+    if (o->wide) {
+        rc = print_grid(an_grid_main, runs, n, 0, out);
+        if (!rc) {
+            fputc('\n', out);
+            rc = print_grid(an_grid_detail, runs, n, 0, out);
+        }
+    } else {
+        an_grid g = {0};
+        rc = print_built(grid_summary(runs, n, level, &g), &g, width, out);
+        static const char *const titles[] = {"runs", "instances and cold-start phases (ms)",
+                                             "load generator dispatch error"};
+        for (int k = NARROW_RUNS; !rc && k <= NARROW_DISPATCH; k++) {
+            fprintf(out, "\n%s:\n", titles[k]);
+            an_grid d = {0};
+            rc = print_built(grid_narrow(runs, n, (narrow_kind)k, &d), &d, width, out);
         }
     }
+    size_t n_offers = 0;
+    for (size_t i = 0; i < n; i++)
+        n_offers = runs[i]->n_whatif > n_offers ? runs[i]->n_whatif : n_offers;
+    if (!rc && (o->costs || o->wide)) {
+        fprintf(out, "\ncost of each run on the catalogue entries that apply (snapshot %s):\n",
+                runs[0]->snapshot ? runs[0]->snapshot : "-");
+        rc = print_grid(an_grid_whatif, runs, n, width, out);
+    } else if (!rc && n_offers > 1) {
+        fputc('\n', out);
+        wrapped(out, width, "  ",
+                "(the same runs priced on every catalogue entry that applies: --costs)");
+    }
+    if (!rc && n > 1)
+        comparisons(runs, n, o, width, out);
     if (!rc)
-        definitions(runs, n, o, out);
+        definitions(runs, n, o, width, out);
     if (!rc && ferror(out))
         rc = FM_EIO;
     return rc;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
@@ -19,11 +20,14 @@ typedef struct cli_cmd {
     const char *issue; /* for commands not built yet: the capability that will bring them */
 } cli_cmd;
 
-/* Options are declared as data. `dst` points at: bool (FLAG), const char * (STR), int64_t (INT),
- * double (DOUBLE), int64_t ns (DURATION), cli_strlist (LIST, repeatable). */
+/* Options are declared as data. `dst` points at: bool (FLAG), const char * (STR, FILE), int64_t
+ * (INT), double (DOUBLE), int64_t ns (DURATION), cli_strlist (LIST, repeatable). A FILE is an
+ * input that must exist ("-", builtin:... and URLs pass): a missing one is the same usage error
+ * in every command (cli_need_file), and shell completion offers file names for it. */
 typedef enum cli_opt_type {
     CLI_OPT_FLAG,
     CLI_OPT_STR,
+    CLI_OPT_FILE,
     CLI_OPT_INT,
     CLI_OPT_DOUBLE,
     CLI_OPT_DURATION,
@@ -64,6 +68,30 @@ void cli_print_help(const cli_spec *spec);
 /* Prints "faasml CMD: message" to stderr and returns code. */
 int cli_fail(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Every command's input files go through here, so a missing one reads the same everywhere:
+ * "faasml CMD: no such file 'PATH'" and exit 2. Returns 0 when path names something readable. */
+int cli_need_file(const char *cmd, const char *path);
+/* cli_need_file for positional arguments 0..n-1 (stdin "-", builtin:... and URLs pass). */
+int cli_need_files(const char *cmd, char *const *paths, int n);
+
+/* A --seed value: a non-negative integer. Returns 0, or FM_EINVAL. */
+int cli_parse_seed(const char *s, uint64_t *out);
+
 const cli_cmd *cli_commands(int *n);
+
+/* A command's option table as its own code declares it, for generated completion: the command
+ * runs with only "--help" while the parser copies its spec here instead of printing help (the
+ * copy has no dst pointers). Every command parses before doing anything, so nothing else runs.
+ * Returns 0, or FM_ENOTFOUND for a command not built or one that never called cli_parse. */
+#define CLI_CAPTURE_MAX 96
+typedef struct cli_captured {
+    const char *usage;
+    cli_opt opts[CLI_CAPTURE_MAX];
+    int n;
+} cli_captured;
+int cli_capture_opts(const cli_cmd *cmd, cli_captured *out);
+
+/* `faasml --version`: version, commit, compiler, library versions and CPU features. */
+void cli_print_version(FILE *out);
 
 #endif

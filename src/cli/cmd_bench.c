@@ -53,6 +53,7 @@ int cmd_bench(int argc, char **argv)
 {
     const char *gateway = NULL, *db_path = NULL, *report = NULL, *prices = NULL;
     bool force = false, live_only = false, sim_only = false, no_html = false, json = false;
+    const char *seed_s = NULL;
     const cli_opt opts[] = {
         {"gateway", 0, CLI_OPT_STR, &gateway, "URL",
          "use a running platform (default: start 'faasml serve' on 127.0.0.1)"},
@@ -64,6 +65,9 @@ int cmd_bench(int argc, char **argv)
         {"sim-only", 0, CLI_OPT_FLAG, &sim_only, NULL, "run only the simulated cells"},
         {"no-html", 0, CLI_OPT_FLAG, &no_html, NULL, "skip the HTML report"},
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "print the comparison as JSON"},
+        {"seed", 0, CLI_OPT_STR, &seed_s, "N",
+         "seed for arrivals, payloads and the simulator (default: the spec's); runs already "
+         "complete keep theirs unless --force redoes them"},
         {0},
     };
     const cli_spec spec = {
@@ -78,12 +82,19 @@ int cmd_bench(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("bench", argv, npos)))
+        return rc;
     if (live_only && sim_only)
         return cli_fail("bench", 2, "--live-only and --sim-only exclude each other");
     fm_err err = {0};
     plan_spec sp;
+    uint64_t seed = 0;
+    if (seed_s && cli_parse_seed(seed_s, &seed))
+        return cli_fail("bench", 2, "invalid value '%s' for --seed", seed_s);
     if ((rc = plan_spec_load(argv[0], &sp, &err)))
         return cli_fail("bench", 2, "%s", err.msg);
+    if (seed_s)
+        sp.seed = seed;
     const char *dbp = db_path ? db_path : sp.results;
     const char *rep = report ? report : sp.report;
     make_parent(dbp);

@@ -57,29 +57,61 @@ static int export_to_file(store *s, const char *table, int64_t run, const char *
     return rc;
 }
 
+static int found_cb(const store_run *r, void *ud)
+{
+    (void)r;
+    *(bool *)ud = true;
+    return 0;
+}
+
+/* Why: --run takes a name or an id in every command: an id that exists, else the latest run of
+ * that name, as `faasml report --run` does. */
+static int find_run(store *s, const char *key, int64_t *id, fm_err *err)
+{
+    if (fm_parse_i64(key, id) == 0 && *id > 0) {
+        bool found = false;
+        int rc = store_run_get(s, *id, found_cb, &found, err);
+        if (rc < 0)
+            return rc;
+        if (found)
+            return 0;
+    }
+    int rc = store_run_find(s, key, id, err);
+    if (rc == FM_ENOTFOUND)
+        fm_err_set(err, rc, "no run '%s' in the database", key);
+    return rc;
+}
+
 /* Why: results must be inspectable without writing SQL, and exportable to any tool. */
 int cmd_db(int argc, char **argv)
 {
-    const char *table = NULL, *out_path = NULL;
+    const char *table = NULL, *out_path = NULL, *run_key = NULL;
     int64_t run = 0;
     bool json = false;
     const cli_opt opts[] = {
         {"csv", 0, CLI_OPT_STR, &table, "TABLE",
          "export TABLE (runs, requests, instances, costs, points) as CSV"},
-        {"run", 0, CLI_OPT_INT, &run, "ID", "only this run (default: all)"},
+        {"run", 0, CLI_OPT_STR, &run_key, "NAME|ID",
+         "only this run: an id, or a name (its latest run) (default: all)"},
         {"output", 'o', CLI_OPT_STR, &out_path, "FILE", "write to FILE (default: stdout)"},
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "list runs as JSON lines"},
         {0},
     };
-    const cli_spec spec = {"db", "DB [--csv TABLE [--run ID] [-o FILE]]",
-                           "Lists the runs recorded in a results database (creating an empty\n"
-                           "one if DB does not exist), or exports one of its tables as CSV\n"
-                           "(RFC 4180 with a header row; an empty field is NULL, \"\" is the\n"
-                           "empty string). The schema is described in docs/results-db.md.",
-                           opts, 1, 1};
+    const cli_spec spec = {"db",
+                           "DB [--csv TABLE [--run NAME|ID] [-o FILE]]",
+                           "Lists the runs recorded in a results database, or exports one of\n"
+                           "its tables as CSV (RFC 4180 with a header row; an empty field is\n"
+                           "NULL, \"\" is the empty string). DB must exist: a mistyped name is\n"
+                           "an error, not a new empty database. The schema is described in\n"
+                           "docs/results-db.md.",
+                           opts,
+                           1,
+                           1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("db", argv, npos)))
+        return rc;
     /* check the table before touching the database, so a typo creates no file */
     if (table) {
         bool known = false;
@@ -89,12 +121,16 @@ int cmd_db(int argc, char **argv)
             return cli_fail("db", 2,
                             "unknown table '%s' (runs, requests, instances, costs, points)", table);
     }
-    if (run < 0)
-        return cli_fail("db", 2, "invalid value '%" PRId64 "' for --run", run);
+    if ((rc = cli_need_file("db", argv[0])))
+        return rc;
     fm_err err = {0};
     store *s;
     if (store_open(argv[0], &s, &err))
         return cli_fail("db", 1, "%s", err.msg);
+    if (run_key && (rc = find_run(s, run_key, &run, &err))) {
+        store_close(s);
+        return cli_fail("db", rc == FM_ENOTFOUND ? 2 : 1, "%s", err.msg);
+    }
     if (!table)
         rc = store_runs_each(s, print_run, &json, &err);
     else if (!out_path)

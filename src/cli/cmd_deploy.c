@@ -34,6 +34,8 @@ int cmd_deploy(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("deploy", argv, npos)))
+        return rc;
     platform_spec fs;
     fm_err err = {0};
     if (platform_spec_load_yaml(argv[0], &fs, &err))

@@ -84,7 +84,7 @@ int cmd_fn(int argc, char **argv)
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "HTTP mode on HOST:PORT (port 0 picks one; default with $PORT: 127.0.0.1:$PORT)"},
         {"name", 0, CLI_OPT_STR, &name, "NAME", "model name in KServe paths (default: file name)"},
-        {"threads", 't', CLI_OPT_INT, &threads, "N", "inference threads (default 1)"},
+        {"threads", 0, CLI_OPT_INT, &threads, "N", "inference threads (default 1)"},
         {"max-batch", 0, CLI_OPT_INT, &max_batch, "N", "batch size the memory plan is sized for"},
         {"no-warmup", 0, CLI_OPT_FLAG, &no_warmup, NULL, "skip the warm-up inference at init"},
         {"task-dir", 0, CLI_OPT_STR, &task_dir, "DIR",

@@ -201,7 +201,7 @@ int cmd_infer(int argc, char **argv)
         {"output", 'o', CLI_OPT_LIST, &out_args, "NAME=FILE.npy", "write an output as .npy (default: print a summary of every output)"},
         {"expect", 0, CLI_OPT_LIST, &exp_args, "NAME=FILE.npy", "compare an output with a reference; fails when max abs error > 1e-4 x max |reference|"},
         {"batch", 'b', CLI_OPT_INT, &batch, "N", "batch size for --random (first symbolic dimension; default 1)"},
-        {"threads", 't', CLI_OPT_INT, &threads, "N", "worker threads (default 1)"},
+        {"threads", 0, CLI_OPT_INT, &threads, "N", "worker threads (default 1)"},
         {"precision", 0, CLI_OPT_STR, &precision, "fp32|bf16", "arithmetic of convolutions and matrix products: bf16 packs weights to bfloat16 and accumulates in FP32 (1-thread sessions; default fp32)"},
         {"bench", 0, CLI_OPT_INT, &bench, "N", "run N times after warm-up and print latency p50/p99/mean and load phases"},
         {"warmup", 0, CLI_OPT_INT, &warmup, "N", "warm-up runs before --bench (default 3)"},
@@ -221,6 +221,7 @@ int cmd_infer(int argc, char **argv)
         opts, 1, 1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("infer", argv, npos))) return rc;
     if (batch < 1 || threads < 1 || threads > 256 || bench < 0 || warmup < 0)
         return cli_fail("infer", 2, "--batch, --threads, --bench and --warmup must be positive");
     if (acc_n > 0) random = true;

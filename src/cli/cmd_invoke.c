@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* faasml invoke: one Invoke API call; exit 1 on a function error or a non-200. */
 int cmd_invoke(int argc, char **argv)
 {
     const char *gateway = NULL, *payload = NULL, *out = NULL;
     bool event = false, tail = false;
     const cli_opt opts[] = {
-        {"payload", 'p', CLI_OPT_STR, &payload, "FILE",
+        {"payload", 0, CLI_OPT_FILE, &payload, "FILE",
          "JSON event (file; '-' for stdin; "
          "default {})"},
         {"gateway", 'g', CLI_OPT_STR, &gateway, "URL",

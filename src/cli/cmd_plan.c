@@ -161,6 +161,7 @@ int cmd_plan(int argc, char **argv)
     const char *prices = NULL;
     bool json = false, quiet = false;
     int64_t verify_n = 0;
+    const char *seed_s = NULL;
     const cli_opt opts[] = {
         {"slo-ms", 0, CLI_OPT_DOUBLE, &slo, "MS", "p99 latency objective (default: the spec's)"},
         {"scale", 0, CLI_OPT_DOUBLE, &scale, "K",
@@ -168,6 +169,7 @@ int cmd_plan(int argc, char **argv)
         {"prices", 0, CLI_OPT_STR, &prices, "FILE", "price catalogue (default data/prices.yaml)"},
         {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output"},
         {"quiet", 'q', CLI_OPT_FLAG, &quiet, NULL, "no progress on stderr"},
+        {"seed", 0, CLI_OPT_STR, &seed_s, "N", "seed of the simulations (default: the spec's)"},
         {"verify", 0, CLI_OPT_INT, &verify_n, "N",
          "run the N cheapest configurations meeting the SLO live on this machine and print the "
          "measurements beside the predictions (the search then simulates this machine: scale 1, "
@@ -185,12 +187,19 @@ int cmd_plan(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("plan", argv, npos)))
+        return rc;
     if (slo < 0 || scale < 0)
         return cli_fail("plan", 2, "--slo-ms and --scale must be > 0");
     fm_err err = {0};
     plan_spec sp;
+    uint64_t seed = 0;
+    if (seed_s && cli_parse_seed(seed_s, &seed))
+        return cli_fail("plan", 2, "invalid value '%s' for --seed", seed_s);
     if ((rc = plan_spec_load(argv[0], &sp, &err)))
         return cli_fail("plan", 2, "%s", err.msg);
+    if (seed_s)
+        sp.seed = seed;
     if (verify_n < 0 || verify_n > 16) {
         plan_spec_release(&sp);
         return cli_fail("plan", 2, "--verify takes 0 to 16 configurations");

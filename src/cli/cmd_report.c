@@ -131,6 +131,8 @@ int cmd_report(int argc, char **argv)
 {
     const char *db = NULL, *format = "table", *html = NULL, *prices = NULL, *snapshot = "current";
     double slo_ms = 0, level = 0.95;
+    bool json = false, wide = false, costs = false;
+    const char *baseline = NULL;
     cli_strlist runs = {0};
     const cli_opt opts[] = {
         {"db", 0, CLI_OPT_STR, &db, "PATH", "results database holding the runs named as arguments"},
@@ -139,6 +141,7 @@ int cmd_report(int argc, char **argv)
         {"slo-ms", 0, CLI_OPT_DOUBLE, &slo_ms, "N",
          "latency SLO in ms: success = 2xx within N ms (default: the run's slo_ms, else none)"},
         {"format", 0, CLI_OPT_STR, &format, "FMT", "table (default), json or csv, on stdout"},
+        {"json", 0, CLI_OPT_FLAG, &json, NULL, "machine-readable output (same as --format json)"},
         {"html", 0, CLI_OPT_STR, &html, "DIR",
          "also write an HTML report with SVG figures (gnuplot) to DIR"},
         {"prices", 0, CLI_OPT_STR, &prices, "FILE",
@@ -146,6 +149,13 @@ int cmd_report(int argc, char **argv)
         {"snapshot", 0, CLI_OPT_STR, &snapshot, "NAME",
          "price snapshot: 2021 or current (default)"},
         {"level", 0, CLI_OPT_DOUBLE, &level, "P", "confidence level of intervals (default 0.95)"},
+        {"wide", 0, CLI_OPT_FLAG, &wide, NULL,
+         "terminal table: every column in one wide table (default: fits 100 columns)"},
+        {"costs", 0, CLI_OPT_FLAG, &costs, NULL,
+         "terminal table: each run's cost on every catalogue entry that applies"},
+        {"baseline", 0, CLI_OPT_STR, &baseline, "RUN",
+         "compare every run with RUN (name, id or label; default: the first run of each "
+         "workload, and only runs of that workload)"},
         {0},
     };
     const cli_spec spec = {
@@ -166,6 +176,8 @@ int cmd_report(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (json)
+        format = "json";
     if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv"))
         return cli_fail("report", 2, "unknown format '%s' (table, json, csv)", format);
     if (slo_ms < 0)
@@ -190,7 +202,12 @@ int cmd_report(int argc, char **argv)
         cost_catalog_free(cat);
         return cli_fail("report", 1, "out of memory");
     }
-    c->opts = (an_opts){.slo_ms = slo_ms, .level = level, .prices = cat, .snapshot = snapshot};
+    c->opts = (an_opts){.slo_ms = slo_ms,
+                        .level = level,
+                        .prices = cat,
+                        .snapshot = snapshot,
+                        .wide = wide,
+                        .costs = costs};
 
     /* arguments: database files, and run names/ids looked up in --db */
     const char *keys[CLI_LIST_MAX + 64];
@@ -203,6 +220,10 @@ int cmd_report(int argc, char **argv)
             continue;
         if (db && strcmp(argv[i], db) == 0)
             continue;
+        if (!db && access(argv[i], F_OK) != 0) {
+            rc = cli_need_file("report", argv[i]);
+            goto out;
+        }
         if (!db) {
             rc = cli_fail("report", 2,
                           "'%s' is not a results database file (to name a run, "
@@ -218,7 +239,9 @@ int cmd_report(int argc, char **argv)
     rc = 0;
     if (db) {
         if (!is_file(db)) {
-            rc = cli_fail("report", 1, "cannot open results database '%s': no such file", db);
+            rc = cli_need_file("report", db);
+            if (rc == 0)
+                rc = cli_fail("report", 2, "'%s' is not a results database file", db);
             goto out;
         }
         rc = report_db(c, db, keys, n_keys, &err);
@@ -229,6 +252,21 @@ int cmd_report(int argc, char **argv)
     if (rc) {
         rc = cli_fail("report", rc == FM_ENOTFOUND ? 2 : 1, "%s", err.msg);
         goto out;
+    }
+    if (baseline) {
+        int64_t id = 0;
+        bool by_id = fm_parse_i64(baseline, &id) == 0;
+        for (size_t i = c->n; i-- > 0;) /* a name picks its latest run, as --run does */
+            if (strcmp(c->runs[i]->label, baseline) == 0 ||
+                (c->runs[i]->info.name && strcmp(c->runs[i]->info.name, baseline) == 0) ||
+                (by_id && c->runs[i]->info.id == id)) {
+                c->opts.baseline = c->runs[i];
+                break;
+            }
+        if (!c->opts.baseline) {
+            rc = cli_fail("report", 2, "baseline '%s' is not one of the reported runs", baseline);
+            goto out;
+        }
     }
     if (strcmp(format, "json") == 0)
         rc = analyze_write_json(c->runs, c->n, &c->opts, stdout);

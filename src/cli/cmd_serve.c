@@ -29,7 +29,7 @@ int cmd_serve(int argc, char **argv)
     int64_t init_timeout = -1, keep_alive = -1;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
-        {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
+        {"config", 0, CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
         {"insecure-listen", 0, CLI_OPT_FLAG, &insecure_listen, NULL,
@@ -37,7 +37,7 @@ int cmd_serve(int argc, char **argv)
          "it can deploy and run code; warns at every start)"},
         {"db", 0, CLI_OPT_STR, &db, "PATH",
          "results database: every invocation, instance, time series point and billed quantity"},
-        {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC",
+        {"deploy", 0, CLI_OPT_LIST, &deploy, "SPEC",
          "deploy this function spec at start "
          "(repeatable)"},
         {"log-dir", 0, CLI_OPT_STR, &log_dir, "DIR",

@@ -254,6 +254,8 @@ int cmd_simulate(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if ((rc = cli_need_files("simulate", argv, npos)))
+        return rc;
     fm_err err = {0};
     sim_spec sp;
     /* a spec that does not load (syntax, values, a missing calibration) is invalid input: exit 2,

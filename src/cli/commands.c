@@ -19,6 +19,8 @@ CMD(bench);
 CMD(plan);
 CMD(db);
 CMD(package);
+CMD(request);
+CMD(completion);
 #undef CMD
 
 static const cli_cmd commands[] = {
@@ -32,6 +34,8 @@ static const cli_cmd commands[] = {
     {"deploy", "deploy a function from a YAML spec to a running platform", cmd_deploy, "platform"},
     {"functions", "list or remove functions on a running platform", cmd_functions, "platform"},
     {"invoke", "invoke a function on a running platform", cmd_invoke, "platform"},
+    {"request", "write a request body for a model (random tensors or an image)", cmd_request,
+     "function host"},
     {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", cmd_load,
      "load generator"},
     {"report", "latency, success ratio and cost of recorded runs; HTML reports", cmd_report,
@@ -45,6 +49,8 @@ static const cli_cmd commands[] = {
     {"db", "inspect a results database and export its tables as CSV", cmd_db, "foundation"},
     {"package", "turn a function spec into a Lambda zip, OCI image, Knative/KServe/SageMaker/SAM",
      cmd_package, "leaving the machine"},
+    {"completion", "print a bash completion script (source <(faasml completion bash))",
+     cmd_completion, "cli"},
 };
 
 const cli_cmd *cli_commands(int *n)

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("faasml %s\n", FM_VERSION);
+        cli_print_version(stdout);
         return 0;
     }
     for (int i = 0; i < n; i++) {

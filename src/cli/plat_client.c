@@ -3,6 +3,7 @@
 #include "plat_client.h"
 #include "core/http.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,17 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
     fm_http_reply r;
     fm_err err = {0};
     int rc = fm_http_call(&q, &r, &err);
-    if (rc)
-        snprintf(errbuf, errcap, "%s", err.msg);
+    if (rc) {
+        /* Why: "connection refused" alone leaves a newcomer guessing; the likely cause is a
+         * platform that is not running, or running on another port than this command uses. */
+        const char *host = strstr(url, "://");
+        host = host ? host + 3 : url;
+        int hl = (int)strcspn(host, "/");
+        bool refused = strstr(err.msg, "onnect") != NULL;
+        snprintf(errbuf, errcap, "%s%s%.*s%s", err.msg,
+                 refused ? " (is `faasml serve` running on " : "", refused ? hl : 0, host,
+                 refused ? "? start it, or name its URL with --gateway or $FAASML_GATEWAY)" : "");
+    }
     out->status = r.status;
     out->len = r.body.len;
     out->body = fm_buf_take(&r.body);

@@ -220,6 +220,46 @@ int fn_event_decode(const void *body, size_t len, fn_event *ev, fm_err *err);
 void fn_event_release(fn_event *ev);
 
 
+/* ---- request bodies (request.c) ----------------------------------------------------------------
+ * The client side of the codecs: the body a caller sends to a model, built from the handler's
+ * declared inputs (the counterpart of SAM's generate-event and perf_analyzer's random input). A
+ * variable dimension is `batch` in dim 0 and 1 elsewhere. Random tensors are seeded: the same
+ * seed gives the same bytes. FN_REQUEST_LAMBDA_EVENT carries an image as {"image": base64}
+ * ({"images": [...]} for a batch), which the host preprocesses itself, and tensors as a v2
+ * request (a valid event too). */
+#define FN_REQUEST_FORMAT_MAP(X)                                                                  \
+    X(V2_JSON, "v2-json")                                                                         \
+    X(V2_BINARY, "v2-binary")                                                                     \
+    X(LAMBDA_EVENT, "lambda-event")
+
+typedef enum fn_request_format {
+#define FN_XX(name, str) FN_REQUEST_##name,
+    FN_REQUEST_FORMAT_MAP(FN_XX)
+#undef FN_XX
+} fn_request_format;
+
+const char *fn_request_format_name(fn_request_format f);
+int fn_request_format_parse(const char *s, fn_request_format *out); /* FM_EINVAL when unknown */
+
+typedef struct fn_request_opts {
+    fn_request_format format;
+    const void *image; /* JPEG/PNG bytes; NULL: random tensors */
+    size_t image_len;
+    const fn_preprocess *pre; /* how an image becomes the input (NULL: fn_spec_init's) */
+    uint64_t seed;
+    int64_t batch; /* >= 1: items in dim 0 */
+} fn_request_opts;
+
+/* Builds the body into out (caller-owned, empty). *header_len is the JSON header's length for
+ * FN_REQUEST_V2_BINARY (send it as Inference-Header-Content-Length), else -1. */
+int fn_request_build(const fn_handler *h, const fn_request_opts *o, fn_buf *out,
+                     int64_t *header_len, fm_err *err);
+
+/* Encodes n input tensors as a v2 inference request: JSON data, or with binary true the binary
+ * tensor extension (*header_len = JSON length, the raw bytes follow), else *header_len = -1. */
+int fn_v2_request_encode(const infer_tensor *in, size_t n, bool binary, fn_buf *out,
+                         int64_t *header_len, fm_err *err);
+
 /* ---- top-k ------------------------------------------------------------------------------------
  * {"predictions":[[{"class":i,"score":s,"label":"..."},...],...]}: one list per batch item, over
  * the elements of each item (a [N,C] or [N,C,1,1] output). labels may be NULL. */

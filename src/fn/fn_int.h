@@ -60,6 +60,10 @@ void fn_shape_str(const int64_t *dims, int ndim, char *buf, size_t cap);
 /* Reads element i of t as a double (for top-k and tests); 0 for BYTES. */
 double fn_tensor_get(const infer_tensor *t, size_t i);
 
+/* The image size (H x W) the handler's single FP32 4-D input takes under preprocess pp; errors
+ * name the input when it cannot take images or the sizes disagree. */
+int fn_image_geometry(const fn_handler *h, const fn_preprocess *pp, int *H, int *W, fm_err *err);
+
 /* Sets *reply to an error reply {"error": msg} with status and Lambda error type. */
 void fn_reply_error(fn_reply *r, int status, const char *error_type, const char *msg);
 

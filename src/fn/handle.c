@@ -54,11 +54,10 @@ static int run_v2(fn_host *host, fn_v2_request *req, fn_reply *r, fm_err *err)
     return rc;
 }
 
-/* Why: an image request needs one FP32 4-D input; its size comes from preprocess or the model. */
-static int image_geometry(const fn_host *host, int *H, int *W, fm_err *err)
+/* Why: an image request needs one FP32 4-D input; its size comes from preprocess or the model.
+ * Shared with the request builder, so a body built from an image fits what the host accepts. */
+int fn_image_geometry(const fn_handler *h, const fn_preprocess *pp, int *H, int *W, fm_err *err)
 {
-    const fn_handler *h = host->h;
-    const fn_preprocess *pp = &host->spec.pre;
     const infer_io_info *io = &h->inputs[0];
     char s[128];
     fn_shape_str(io->dims, io->ndim, s, sizeof s);
@@ -91,7 +90,7 @@ static int image_geometry(const fn_host *host, int *H, int *W, fm_err *err)
 static int run_images(fn_host *host, uint8_t *const *imgs, const size_t *lens, size_t n,
                       fn_reply *r, fm_err *err)
 {
-    int H = 0, W = 0, rc = image_geometry(host, &H, &W, err);
+    int H = 0, W = 0, rc = fn_image_geometry(host->h, &host->spec.pre, &H, &W, err);
     if (rc)
         return rc;
     const fn_preprocess *pp = &host->spec.pre;

@@ -328,3 +328,39 @@ int fn_v2_metadata_encode(const char *model_name, const fn_handler *h, fn_buf *o
     rc = rc ? rc : put_io_list(out, h->outputs, h->n_outputs);
     return rc ? rc : fn_buf_puts(out, "}");
 }
+
+/* Why: the client side of the v2 protocol, so the bodies faasml sends and documents are written
+ * by the same code that reads tensors back, in the same number format. */
+int fn_v2_request_encode(const infer_tensor *in, size_t n, bool binary, fn_buf *out,
+                         int64_t *header_len, fm_err *err)
+{
+    *header_len = -1;
+    int rc = fn_buf_puts(out, "{\"inputs\":[");
+    for (size_t i = 0; i < n && !rc; i++) {
+        const infer_tensor *t = &in[i];
+        if (i)
+            rc = fn_buf_puts(out, ",");
+        rc = rc ? rc : put_tensor_head(out, t->name ? t->name : "input", t->dtype, t->dims,
+                                       t->ndim);
+        if (rc)
+            break;
+        if (binary) {
+            rc = fn_buf_printf(out, ",\"parameters\":{\"binary_data_size\":%zu}}", t->bytes);
+        } else {
+            rc = fn_buf_puts(out, ",\"data\":");
+            rc = rc ? rc : fn_v2_data_encode(t, out);
+            rc = rc ? rc : fn_buf_puts(out, "}");
+        }
+    }
+    rc = rc ? rc : fn_buf_puts(out, "]}");
+    if (!rc && binary) {
+        *header_len = (int64_t)out->len;
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = fn_buf_append(out, in[i].data, in[i].bytes);
+    }
+    if (rc == FM_EUNSUPPORTED)
+        return fm_err_set(err, rc, "an input has a datatype that cannot be encoded (BYTES)");
+    if (rc)
+        return fm_err_set(err, rc, "out of memory encoding the request");
+    return 0;
+}

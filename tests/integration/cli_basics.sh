@@ -19,6 +19,14 @@ has() { grep -qF -- "$2" "$T/$1" || fail "$1 lacks '$2': $(head -c 300 "$T/$1")"
 
 run version 0 "$FAASML" --version
 grep -qE '^faasml [0-9]+\.[0-9]+\.[0-9]+$' "$T/version.out" || fail "version: $(cat "$T/version.out")"
+has version.out "commit: "
+has version.out "build: "
+has version.out "  sqlite 3."
+has version.out "  oneDNN "
+grep -q '^cpu:' "$T/version.out" || fail "version: no cpu line"
+[ "$(git -C "$FM_SOURCE_DIR" rev-parse --short=12 HEAD 2>/dev/null || echo none)" = none ] ||
+    grep -q "^commit: $(git -C "$FM_SOURCE_DIR" rev-parse --short=12 HEAD)" "$T/version.out" ||
+    fail "version: the commit is not HEAD's: $(grep commit "$T/version.out")"
 
 run help 0 "$FAASML" --help
 has help.out "usage: faasml <command>"
@@ -57,11 +65,15 @@ has db_help.out "usage: faasml db DB"
 run db_noarg 2 "$FAASML" db
 run db_badopt 2 "$FAASML" db "$T/x.db" --bogus
 has db_badopt.err "unknown option '--bogus'"
-run db_badrun 2 "$FAASML" db "$T/x.db" --csv runs --run abc
-has db_badrun.err "invalid value 'abc' for --run"
+run db_typo 2 "$FAASML" db "$T/typo.db"
+has db_typo.err "no such file '$T/typo.db'"
+[ ! -e "$T/typo.db" ] || fail "db_typo: a mistyped name created a database"
 
+: >"$T/new.db" # an empty file is an empty database: the schema is created on open
 run db_new 0 "$FAASML" db "$T/new.db"
-[ -s "$T/new.db" ] || fail "db_new: no database file created"
+[ -s "$T/new.db" ] || fail "db_new: no schema written"
+run db_badrun 2 "$FAASML" db "$T/new.db" --csv runs --run abc
+has db_badrun.err "no run 'abc' in the database"
 [ ! -s "$T/db_new.out" ] || fail "db_new: a fresh database lists runs: $(cat "$T/db_new.out")"
 run db_json 0 "$FAASML" db "$T/new.db" --json
 [ ! -s "$T/db_json.out" ] || fail "db_json: output on an empty database"
@@ -91,8 +103,12 @@ has csv_baddir.err "cannot write '$T/nodir/runs.csv'"
 printf 'this is not a database\n%.0s' {1..50} >"$T/text.db"
 run db_text 1 "$FAASML" db "$T/text.db"
 has db_text.err "cannot open results database '$T/text.db': file is not a database"
-run db_nodir 1 "$FAASML" db "$T/nodir/x.db"
-has db_nodir.err "cannot open results database '$T/nodir/x.db'"
+run db_nodir 2 "$FAASML" db "$T/nodir/x.db"
+has db_nodir.err "no such file '$T/nodir/x.db'"
+
+# a platform that is not there: the error names the likely cause
+run noserve 1 "$FAASML" functions --gateway http://127.0.0.1:1
+has noserve.err "is \`faasml serve\` running on 127.0.0.1:1?"
 
 if [ "$fails" -ne 0 ]; then
     echo "cli_basics: $fails failure(s)" >&2

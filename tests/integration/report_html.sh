@@ -24,9 +24,11 @@ db=$tmp/results.db
 # --- terminal table, JSON, CSV -------------------------------------------------------------
 "$FAASML" report "$db" >"$tmp/table.txt" 2>"$tmp/err" || { cat "$tmp/err"; fail "report"; }
 for want in "lambda-1024 (#1)" "gcf-1024 (#2)" "sagemaker-m5 (#3)" "ec2-g4dn (#4)" \
-            "empty-run (#5)" "all-throttled (#6)" "no successful requests" "(run's own)" "SLO 300 ms"; do
+            "empty-run (#5)" "all-throttled (#6)" "no successful requests" "SLO 300 ms"; do
     grep -qF -- "$want" "$tmp/table.txt" || { cat "$tmp/table.txt"; fail "table lacks '$want'"; }
 done
+"$FAASML" report "$db" --costs >"$tmp/costs.txt" 2>"$tmp/err" || fail "report --costs"
+grep -qF "(run's own)" "$tmp/costs.txt" || fail "--costs marks each run's own catalogue entry"
 ! grep -qiE '(^|[^a-z])(nan|inf)([^a-z]|$)' "$tmp/table.txt" || fail "table shows NaN or inf"
 
 "$FAASML" report "$db" --format json --snapshot 2021 >"$tmp/r.json"
@@ -48,18 +50,18 @@ PY
 [ "$(wc -l <"$tmp/r.csv")" -eq 7 ] || fail "csv should have a header and 6 rows"
 
 # choosing runs: by name and by id, in a database named with --db
-"$FAASML" report --db "$db" lambda-1024 --run 4 >"$tmp/two.txt"
+"$FAASML" report --db "$db" lambda-1024 --run 4 --baseline lambda-1024 >"$tmp/two.txt"
 grep -qF "lambda-1024 (#1)" "$tmp/two.txt" && grep -qF "ec2-g4dn (#4)" "$tmp/two.txt" \
     && ! grep -qF "gcf-1024" "$tmp/two.txt" || fail "--db/--run selection"
 grep -qF "compared with lambda-1024 (#1)" "$tmp/two.txt" || fail "no side-by-side comparison"
 
 # --- bad input: clear words, the right exit code, never a crash -------------------------------
-expect_fail 2 "is not a results database file" -- "$FAASML" report "$tmp/nope.db"
+expect_fail 2 "no such file '$tmp/nope.db'" -- "$FAASML" report "$tmp/nope.db"
 expect_fail 2 "no run 'nosuch'" -- "$FAASML" report --db "$db" nosuch
 expect_fail 2 "unknown price snapshot '1999'" -- "$FAASML" report "$db" --snapshot 1999
 printf 'format: 1\ncurrency: USD\nsnapshots: []\noffers: []\nextra: 1\n' >"$tmp/bad.yaml"
 expect_fail 2 "bad.yaml:5:1: unknown key 'extra'" -- "$FAASML" report "$db" --prices "$tmp/bad.yaml"
-"$FAASML" db "$tmp/empty.db" >/dev/null
+: >"$tmp/empty.db" # an empty file: an empty database
 expect_fail 2 "no runs recorded in" -- "$FAASML" report "$tmp/empty.db"
 cp "$db" "$tmp/newer.db"
 sqlite3 "$tmp/newer.db" 'PRAGMA user_version=99'
