@@ -349,13 +349,17 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         send_body(req, 204, NULL, NULL, 0);
         return;
     }
-    if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
+    plat_inv *inv = plat_inv_new(fn, kind, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
+    if (inv && kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
+        /* A throttle like any other: counted, recorded, answered with its request id. */
         free(client_context);
-        send_aws_error(req, 429, "TooManyRequestsException", "EventQueueFull",
-                       "the function's asynchronous event queue is full", NULL);
+        fn->m.invocations[kind]++;
+        fn->m.throttles++;
+        inv->client = req;
+        plat_inv_refuse(inv, 429, "TooManyRequestsException", "EventQueueFull",
+                        "the function's asynchronous event queue is full");
         return;
     }
-    plat_inv *inv = plat_inv_new(fn, kind, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
     int mv = !inv                        ? -1
              : evbuffer_get_length(body) ? evbuffer_add_buffer(inv->payload, body)
                                          : evbuffer_add(inv->payload, "{}", 2);
@@ -542,7 +546,7 @@ static cJSON *describe(plat_fn *fn)
     for (int s = 0; s < POLICY_INST__COUNT; s++)
         cJSON_AddNumberToObject(inst, policy_inst_state_name((policy_inst_state)s),
                                 st.instances[s]);
-    cJSON_AddNumberToObject(o, "queue_depth", st.queue_depth);
+    cJSON_AddNumberToObject(o, "queue_depth", (double)st.queue_depth + (double)fn->nevents);
     cJSON_AddNumberToObject(o, "in_flight", st.in_flight);
     return o;
 }
