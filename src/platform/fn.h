@@ -112,6 +112,7 @@ struct platform {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
+    struct fm_http_guard *guard; /* connection cap, request timeouts, accept back-off */
     int port;
     struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;

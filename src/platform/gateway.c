@@ -5,17 +5,19 @@
  * never block: an invocation waits in the platform until it ends. */
 #include "inst.h"
 
+#include "core/http.h"
+
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define ADMIN_PREFIX "/admin/functions"
@@ -347,13 +349,17 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         send_body(req, 204, NULL, NULL, 0);
         return;
     }
-    if (kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
+    plat_inv *inv = plat_inv_new(fn, kind, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
+    if (inv && kind == PLAT_INV_EVENT && fn->nevents >= (size_t)p->cfg.event_queue_max) {
+        /* A throttle like any other: counted, recorded, answered with its request id. */
         free(client_context);
-        send_aws_error(req, 429, "TooManyRequestsException", "EventQueueFull",
-                       "the function's asynchronous event queue is full", NULL);
+        fn->m.invocations[kind]++;
+        fn->m.throttles++;
+        inv->client = req;
+        plat_inv_refuse(inv, 429, "TooManyRequestsException", "EventQueueFull",
+                        "the function's asynchronous event queue is full");
         return;
     }
-    plat_inv *inv = plat_inv_new(fn, kind, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
     int mv = !inv                        ? -1
              : evbuffer_get_length(body) ? evbuffer_add_buffer(inv->payload, body)
                                          : evbuffer_add(inv->payload, "{}", 2);
@@ -540,7 +546,7 @@ static cJSON *describe(plat_fn *fn)
     for (int s = 0; s < POLICY_INST__COUNT; s++)
         cJSON_AddNumberToObject(inst, policy_inst_state_name((policy_inst_state)s),
                                 st.instances[s]);
-    cJSON_AddNumberToObject(o, "queue_depth", st.queue_depth);
+    cJSON_AddNumberToObject(o, "queue_depth", (double)st.queue_depth + (double)fn->nevents);
     cJSON_AddNumberToObject(o, "in_flight", st.in_flight);
     return o;
 }
@@ -643,9 +649,18 @@ static void h_metrics(platform *p, struct evhttp_request *req)
 
 /* The route table of the gateway: Invoke API, KServe v2, function URLs, admin, metrics, else
  * 404. */
+static void on_complete(struct evhttp_request *req, void *arg)
+{
+    fm_http_guard_end(((platform *)arg)->guard, req);
+}
+
 static void gateway_cb(struct evhttp_request *req, void *arg)
 {
     platform *p = arg;
+    if (!fm_http_guard_begin(p->guard, req))
+        return; /* past the connection cap: answered 503 */
+    /* Every answer, direct or from plat_gateway_answer, ends here once sent. */
+    evhttp_request_set_on_complete_cb(req, on_complete, p);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path) {
@@ -709,14 +724,21 @@ void plat_listen_nodelay(struct evhttp_bound_socket *bs)
 /* Binds the gateway; port 0 picks a free port, reported by platform_port. */
 int plat_gateway_bind(platform *p, fm_err *err)
 {
+    fm_http_limits lim;
+    fm_http_limits_default(&lim);
+    lim.max_body_bytes = MAX_BODY;
+    lim.max_connections = p->cfg.max_connections;
+    lim.header_timeout_ns = (int64_t)(p->cfg.header_timeout_s * 1e9);
+    lim.idle_timeout_ns = (int64_t)(p->cfg.idle_timeout_s * 1e9);
+    int rc = fm_http_limits_check(&lim, err);
+    if (rc)
+        return rc;
     if (!(p->http = evhttp_new(p->base)))
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     evhttp_set_gencb(p->http, gateway_cb, p);
-    evhttp_set_max_body_size(p->http, MAX_BODY);
-    evhttp_set_max_headers_size(p->http, 64 * 1024);
+    fm_http_limits_apply(&lim, p->http);
     evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-    evhttp_set_timeout(p->http, 960); /* idle keep-alive connections; > the 900 s max timeout */
     p->sock = evhttp_bind_socket_with_handle(p->http, p->cfg.listen_host,
                                              (ev_uint16_t)p->cfg.listen_port);
     if (!p->sock)
@@ -727,6 +749,8 @@ int plat_gateway_bind(platform *p, fm_err *err)
     plat_listen_nodelay(p->sock);
     if (getsockname(evhttp_bound_socket_get_fd(p->sock), (struct sockaddr *)&sa, &sl) != 0)
         return fm_err_set(err, -errno, "getsockname: %s", strerror(errno));
+    if ((rc = fm_http_guard_new(p->http, p->sock, &lim, "gateway", &p->guard, err)))
+        return rc;
     p->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     return 0;

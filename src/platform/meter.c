@@ -107,8 +107,8 @@ static double runtime_init_ms(const plat_inst *in)
 {
     if (!in->ready_ns)
         return 0;
-    double ms = (double)(in->ready_ns - in->exec_ns) / 1e6 - in->download_ms - in->load_ms -
-                in->warmup_ms;
+    double ms =
+        (double)(in->ready_ns - in->exec_ns) / 1e6 - in->download_ms - in->load_ms - in->warmup_ms;
     return ms > 0 ? ms : 0;
 }
 
@@ -147,7 +147,9 @@ void plat_meter_instance(plat_inst *in)
         .download_ms = in->download_ms,
         .load_ms = in->load_ms,
         .warmup_ms = in->warmup_ms,
-        .cold_path = in->provisioned ? "provisioned" : in->zygote ? "zygote" : "exec",
+        .cold_path = in->provisioned ? "provisioned"
+                     : in->zygote    ? "zygote"
+                                     : "exec",
         .stop_reason = in->stopped_ns ? in->stop_reason : NULL,
     };
 #undef WALL
@@ -178,7 +180,8 @@ void plat_meter_points(platform *p)
             if (store_point_add(p->st, &pt, &err))
                 store_warn(p, &err);
         }
-        store_point q = {p->run_id, fn->spec.name, now, "queue_depth", st.queue_depth};
+        store_point q = {p->run_id, fn->spec.name, now, "queue_depth",
+                         (double)st.queue_depth + (double)fn->nevents};
         store_point f = {p->run_id, fn->spec.name, now, "in_flight", st.in_flight};
         if (store_point_add(p->st, &q, &err) || store_point_add(p->st, &f, &err))
             store_warn(p, &err);
@@ -318,7 +321,8 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
     }
     render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.", false);
     render_hist(o, p, "faasml_init_duration_seconds", "Init duration of cold starts.", true);
-    evbuffer_add_printf(o, "# HELP faasml_queue_depth Requests waiting for an instance.\n"
+    evbuffer_add_printf(o, "# HELP faasml_queue_depth Requests waiting for an instance, pending "
+                           "Event invocations included.\n"
                            "# TYPE faasml_queue_depth gauge\n");
     TAILQ_FOREACH(fn, &p->fns, link)
     {
@@ -326,8 +330,8 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
             continue;
         policy_stats st;
         policy_fn_stats(fn->pol, &st);
-        evbuffer_add_printf(o, "faasml_queue_depth{function=\"%s\"} %u\n", fn->spec.name,
-                            st.queue_depth);
+        evbuffer_add_printf(o, "faasml_queue_depth{function=\"%s\"} %zu\n", fn->spec.name,
+                            (size_t)st.queue_depth + fn->nevents);
     }
     evbuffer_add_printf(o, "# HELP faasml_instances Instances by state.\n"
                            "# TYPE faasml_instances gauge\n");

@@ -3,6 +3,8 @@
  * HTTP in gateway.c (fn.h says who owns what). */
 #include "inst.h"
 
+#include "core/http.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -29,19 +31,33 @@ void platform_config_init(platform_config *c)
     c->event_retries = 2;
     c->event_retry_delay_s = 60;
     c->region = "us-east-1";
+    c->max_connections = 0;
+    c->header_timeout_s = (double)FM_HTTP_HEADER_TIMEOUT_NS / 1e9;
+    c->idle_timeout_s = (double)FM_HTTP_IDLE_TIMEOUT_NS / 1e9;
 }
 
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
-    static const char *const keys[] = {"listen",           "account_concurrency",
-                                       "scale_per_10s",    "keep_alive",
-                                       "init_timeout",     "drain",
-                                       "billing_round_ms", "event_queue_max",
-                                       "region",           "log_dir",
-                                       "cgroups",          "platforms",
-                                       "event_retries",    "event_retry_delay",
-                                       "cpu_limits",       NULL};
+    static const char *const keys[] = {"listen",
+                                       "account_concurrency",
+                                       "scale_per_10s",
+                                       "keep_alive",
+                                       "init_timeout",
+                                       "drain",
+                                       "billing_round_ms",
+                                       "event_queue_max",
+                                       "region",
+                                       "log_dir",
+                                       "cgroups",
+                                       "platforms",
+                                       "event_retries",
+                                       "event_retry_delay",
+                                       "cpu_limits",
+                                       "max_connections",
+                                       "header_timeout",
+                                       "idle_timeout",
+                                       NULL};
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -65,6 +81,7 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         {"billing_round_ms", offsetof(platform_config, billing_round_ms), 0, 60000},
         {"event_queue_max", offsetof(platform_config, event_queue_max), 1, 10000000},
         {"event_retries", offsetof(platform_config, event_retries), 0, 2},
+        {"max_connections", offsetof(platform_config, max_connections), 0, 10000000},
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(ints); i++) {
         iv = *(int *)((char *)c + ints[i].off);
@@ -78,7 +95,9 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     } durs[] = {{"keep_alive", offsetof(platform_config, keep_alive_s)},
                 {"init_timeout", offsetof(platform_config, init_timeout_s)},
                 {"drain", offsetof(platform_config, drain_s)},
-                {"event_retry_delay", offsetof(platform_config, event_retry_delay_s)}};
+                {"event_retry_delay", offsetof(platform_config, event_retry_delay_s)},
+                {"header_timeout", offsetof(platform_config, header_timeout_s)},
+                {"idle_timeout", offsetof(platform_config, idle_timeout_s)}};
     for (size_t i = 0; i < FM_ARRAY_LEN(durs); i++) {
         str = NULL;
         if ((rc = fm_yaml_get_str(y, root, durs[i].key, false, &str, err)))
@@ -201,6 +220,7 @@ void platform_shutdown(platform *p)
         p); /* the series ends with the state before shutdown, however short the run */
     FM_INFO("platform", "shutting down: draining for up to %.1f s", p->cfg.drain_s);
     if (p->sock) {
+        fm_http_guard_unbind(p->guard);
         evhttp_del_accept_socket(p->http, p->sock);
         p->sock = NULL;
     }
@@ -371,6 +391,7 @@ void platform_free(platform *p)
             event_free(evs[i]);
     if (p->http)
         evhttp_free(p->http);
+    fm_http_guard_free(p->guard); /* after evhttp_free: it holds the connections' bufferevents */
     if (p->base)
         event_base_free(p->base);
     plat_sandbox_release(&p->sb);

@@ -46,13 +46,13 @@ typedef struct platform_spec {
     int nenv;
     int reserved_concurrency; /* -1: unreserved (account limit applies) */
     int provisioned_concurrency;
-    double keep_alive_s;        /* -1: the profile's default */
-    char profile[16];           /* lambda (default), gcf, managed, server */
-    char platform[48];          /* data/platforms.yaml entry ("": the profile's default) */
-    char *policy;               /* policy overrides as JSON text (policy_config_apply_yaml keys) */
-    int batch_max_size;         /* dynamic batching: 0 or 1 = off */
-    double batch_max_delay_ms;  /* release a partial batch after this wait */
-    char cold_start[8];         /* builtin-onnx: "exec" (default) or "zygote" */
+    double keep_alive_s;       /* -1: the profile's default */
+    char profile[16];          /* lambda (default), gcf, managed, server */
+    char platform[48];         /* data/platforms.yaml entry ("": the profile's default) */
+    char *policy;              /* policy overrides as JSON text (policy_config_apply_yaml keys) */
+    int batch_max_size;        /* dynamic batching: 0 or 1 = off */
+    double batch_max_delay_ms; /* release a partial batch after this wait */
+    char cold_start[8];        /* builtin-onnx: "exec" (default) or "zygote" */
 } platform_spec;
 
 void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */
@@ -88,6 +88,9 @@ typedef struct platform_config {
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
     bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
+    int max_connections;        /* gateway client connections at once; 0: 3/4 of RLIMIT_NOFILE */
+    double header_timeout_s;    /* a connection's request must arrive within this (30) */
+    double idle_timeout_s;      /* a keep-alive connection idle this long is closed (960) */
     bool insecure_listen;       /* allow a non-loopback listener without authentication (only
                                    the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
