@@ -46,13 +46,14 @@ typedef struct platform_spec {
     int nenv;
     int reserved_concurrency; /* -1: unreserved (account limit applies) */
     int provisioned_concurrency;
-    double keep_alive_s;        /* -1: the profile's default */
-    char profile[16];           /* lambda (default), gcf, managed, server */
-    char platform[48];          /* data/platforms.yaml entry ("": the profile's default) */
-    char *policy;               /* policy overrides as JSON text (policy_config_apply_yaml keys) */
-    int batch_max_size;         /* dynamic batching: 0 or 1 = off */
-    double batch_max_delay_ms;  /* release a partial batch after this wait */
-    char cold_start[8];         /* builtin-onnx: "exec" (default) or "zygote" */
+    double keep_alive_s;       /* -1: the profile's default */
+    char profile[16];          /* lambda (default), gcf, managed, server */
+    char platform[48];         /* data/platforms.yaml entry ("": the profile's default) */
+    char *policy;              /* policy overrides as JSON text (policy_config_apply_yaml keys) */
+    int batch_max_size;        /* dynamic batching: 0 or 1 = off */
+    double batch_max_delay_ms; /* release a partial batch after this wait */
+    char cold_start[8];        /* builtin-onnx: "exec" (default) or "zygote" */
+    char precision[8];         /* builtin-onnx: "fp32" (default), "bf16" or "int8" */
 } platform_spec;
 
 void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */
