@@ -70,7 +70,7 @@ int cmd_fn(int argc, char **argv)
 {
     const char *model = NULL, *spec_path = NULL, *listen = NULL, *name = NULL, *task_dir = NULL;
     const char *size = NULL, *mean = NULL, *std = NULL, *layout = NULL, *labels = NULL;
-    const char *output = NULL, *log_level = NULL;
+    const char *output = NULL, *log_level = NULL, *precision = NULL;
     int64_t threads = 0, max_batch = 0, channels = 0, topk = -1, max_events = 0, max_body = 0;
     int64_t max_header = 0, max_conns = 0, header_timeout = 0, idle_timeout = 0;
     double scale = -1;
@@ -86,6 +86,9 @@ int cmd_fn(int argc, char **argv)
         {"name", 0, CLI_OPT_STR, &name, "NAME", "model name in KServe paths (default: file name)"},
         {"threads", 0, CLI_OPT_INT, &threads, "N", "inference threads (default 1)"},
         {"max-batch", 0, CLI_OPT_INT, &max_batch, "N", "batch size the memory plan is sized for"},
+        {"precision", 0, CLI_OPT_STR, &precision, "fp32|bf16|int8",
+         "arithmetic (default fp32, or $FAASML_PRECISION); int8 needs a quantized model "
+         "(faasml quantize)"},
         {"no-warmup", 0, CLI_OPT_FLAG, &no_warmup, NULL, "skip the warm-up inference at init"},
         {"task-dir", 0, CLI_OPT_STR, &task_dir, "DIR",
          "where model URLs are copied (default $FAASML_TASK_DIR or /tmp)"},
@@ -214,6 +217,12 @@ int cmd_fn(int argc, char **argv)
         return cli_fail("fn", 2, "--threads must be in [1, 256] and --max-batch in [1, 65536]");
     if (threads)
         fs.threads = (int)threads;
+    if (!precision && getenv("FAASML_PRECISION") && *getenv("FAASML_PRECISION"))
+        precision = getenv("FAASML_PRECISION");
+    if (precision && fn_precision_parse(precision, &fs.precision)) {
+        fm_err_set(&err, FM_EINVAL, "invalid precision '%s' (want fp32, bf16 or int8)", precision);
+        return config_fail(lambda, api, &fs, &ro, &err);
+    }
     if (max_batch)
         fs.max_batch = (int)max_batch;
     if (no_warmup)

@@ -7,10 +7,10 @@
  * Layers, each calling only the one below:
  *   fn_lambda_run / fn_http_run   protocol loops (libcurl client, libevent server)
  *   fn_host                       init phases (fetch, load, warm-up) and fn_host_handle
- *   codecs                        fn_v2_*, fn_event_*, fn_image_*, fn_topk_* (base64: core's fm_base64_*)
- *   fn_handler                    what computes: the ONNX runtime, or the identity test handler
- * The host never prints: it logs through core's callback and hands lines for stdout/stderr to
- * the caller (fn_run_opts callbacks), so cli/ alone writes to the terminal.
+ *   codecs                        fn_v2_*, fn_event_*, fn_image_*, fn_topk_* (base64: core's
+ * fm_base64_*) fn_handler                    what computes: the ONNX runtime, or the identity test
+ * handler The host never prints: it logs through core's callback and hands lines for stdout/stderr
+ * to the caller (fn_run_opts callbacks), so cli/ alone writes to the terminal.
  */
 #ifndef FM_FN_H
 #define FM_FN_H
@@ -58,9 +58,18 @@ struct fn_handler {
     int64_t plan_ns; /* memory plan + weight packing */
 };
 
-/* Opens an ONNX model with the inference runtime (threads >= 1, max_batch >= 1). */
-int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler **out,
-                        fm_err *err);
+/* A function's arithmetic. FP32 and BF16 are session options (infer_precision); INT8 is a label
+ * for a model file that is already quantized (`faasml quantize`): the host checks that the model
+ * holds quantization nodes and runs it as it is. */
+typedef enum fn_precision { FN_PRECISION_FP32, FN_PRECISION_BF16, FN_PRECISION_INT8 } fn_precision;
+/* "fp32", "bf16", "int8" (case-insensitive) -> value; FM_EINVAL when unknown. */
+int fn_precision_parse(const char *s, fn_precision *out);
+const char *fn_precision_name(fn_precision p);
+
+/* Opens an ONNX model with the inference runtime (threads >= 1, max_batch >= 1). INT8 fails with
+ * FM_ESCHEMA when the model has no quantization nodes. */
+int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_precision precision,
+                        fn_handler **out, fm_err *err);
 /* The identity handler, for protocol tests without a model: `identity[:DTYPE[:D0xD1x...]]`
  * declares one input "input" and one output "output" of that type and shape (default FP32
  * [-1,-1]; -1 is a variable dimension) and returns its input unchanged. */
@@ -91,12 +100,13 @@ typedef struct fn_postprocess {
 } fn_postprocess;
 
 typedef struct fn_spec {
-    char name[128];      /* model name in KServe paths ("" = model file name without .onnx) */
-    char model[4096];    /* path, file:// or http(s):// URL, or builtin:identity[:...] */
-    char task_dir[4096]; /* where URLs are copied at init ("" = $FAASML_TASK_DIR or /tmp) */
-    int threads;         /* inference threads (default 1) */
-    int max_batch;       /* the batch the memory plan is sized for (default 1) */
-    bool warmup;         /* run one inference on zeros at init (default true) */
+    char name[128];         /* model name in KServe paths ("" = model file name without .onnx) */
+    char model[4096];       /* path, file:// or http(s):// URL, or builtin:identity[:...] */
+    char task_dir[4096];    /* where URLs are copied at init ("" = $FAASML_TASK_DIR or /tmp) */
+    int threads;            /* inference threads (default 1) */
+    int max_batch;          /* the batch the memory plan is sized for (default 1) */
+    fn_precision precision; /* default FP32 */
+    bool warmup;            /* run one inference on zeros at init (default true) */
     fn_preprocess pre;
     fn_postprocess post;
 } fn_spec;
@@ -165,9 +175,9 @@ typedef struct fn_v2_batch_input {
 typedef struct fn_v2_batch_req {
     size_t n_inputs;
     fn_v2_batch_input inputs[FN_MAX_IO];
-    int64_t items;              /* dim 0: > 1 is a client-side batch */
-    char *id;                   /* NULL when absent */
-    size_t n_outputs;           /* requested outputs; 0 = all */
+    int64_t items;    /* dim 0: > 1 is a client-side batch */
+    char *id;         /* NULL when absent */
+    size_t n_outputs; /* requested outputs; 0 = all */
     char *outputs[FN_MAX_IO];
 } fn_v2_batch_req;
 
@@ -322,7 +332,7 @@ typedef struct fn_run_opts {
     size_t max_body;    /* HTTP: largest request body (0 = limits' or 64 MiB) */
     /* HTTP: header and body sizes, timeouts, connection cap (NULL = fm_http_limits_default) */
     const fm_http_limits *limits;
-    int64_t drain_ns;   /* HTTP: longest SIGTERM drain (0 = 30 s) */
+    int64_t drain_ns; /* HTTP: longest SIGTERM drain (0 = 30 s) */
     /* Runtime API: a configuration error found before init (spec, environment); when its code
      * is set, fn_lambda_run reports it as the init error and returns it without loading. */
     const fm_err *config_error;
@@ -333,8 +343,8 @@ typedef struct fn_run_opts {
 int fn_lambda_run(const fn_spec *spec, const char *api, const fn_run_opts *opts, fm_err *err);
 /* The /next loop alone, on an initialised host (libcurl's global init done by the caller);
  * init_json (may be NULL) goes out with the first answer. */
-int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
-                    const fn_run_opts *opts, fm_err *err);
+int fn_lambda_serve(fn_host *host, const char *api, const char *init_json, const fn_run_opts *opts,
+                    fm_err *err);
 
 /* Zygote mode (zygote.c): init once (load, plan; warm-up only when it starts no thread, so the
  * process can fork), report ready on the control socket ctl, then fork one Lambda runtime per
@@ -343,16 +353,16 @@ int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
  * pid, which is re-parented to the platform (a child subreaper) so the platform reaps it. */
 #define FN_ZYGOTE_API_MAX 64
 typedef struct fn_zygote_req {
-    char api[FN_ZYGOTE_API_MAX];  /* AWS_LAMBDA_RUNTIME_API of the instance */
-    char stream[128];             /* AWS_LAMBDA_LOG_STREAM_NAME */
-    uint64_t rlimit_as;           /* > 0: RLIMIT_AS for the child (no cgroups) */
-    int32_t nfds;                 /* descriptors sent: stdout, stderr, then cgroup.procs files */
-    int32_t provisioned;          /* AWS_LAMBDA_INITIALIZATION_TYPE */
+    char api[FN_ZYGOTE_API_MAX]; /* AWS_LAMBDA_RUNTIME_API of the instance */
+    char stream[128];            /* AWS_LAMBDA_LOG_STREAM_NAME */
+    uint64_t rlimit_as;          /* > 0: RLIMIT_AS for the child (no cgroups) */
+    int32_t nfds;                /* descriptors sent: stdout, stderr, then cgroup.procs files */
+    int32_t provisioned;         /* AWS_LAMBDA_INITIALIZATION_TYPE */
 } fn_zygote_req;
 typedef struct fn_zygote_reply {
-    int32_t pid;                  /* > 0, or -errno */
+    int32_t pid; /* > 0, or -errno */
     int32_t pad;
-    int64_t fork_ns;              /* request received -> child running */
+    int64_t fork_ns; /* request received -> child running */
 } fn_zygote_reply;
 int fn_zygote_run(const fn_spec *spec, int ctl, const fn_run_opts *opts, fm_err *err);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int fn_handler_run(fn_handler *h, const infer_tensor *in, infer_tensor *out, fm_err *err)
 {
@@ -110,7 +111,23 @@ static void onnx_free(fn_handler *h)
 
 static const fn_handler_ops onnx_ops = {onnx_run, onnx_free};
 
-int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler **out, fm_err *err)
+int fn_precision_parse(const char *s, fn_precision *out)
+{
+    for (int p = FN_PRECISION_FP32; p <= FN_PRECISION_INT8; p++)
+        if (strcasecmp(s, fn_precision_name((fn_precision)p)) == 0) {
+            *out = (fn_precision)p;
+            return 0;
+        }
+    return FM_EINVAL;
+}
+
+const char *fn_precision_name(fn_precision p)
+{
+    return p == FN_PRECISION_BF16 ? "bf16" : p == FN_PRECISION_INT8 ? "int8" : "fp32";
+}
+
+int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_precision precision,
+                        fn_handler **out, fm_err *err)
 {
     *out = NULL;
     fn_handler *h = calloc(1, sizeof *h);
@@ -132,6 +149,15 @@ int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler
                             "cannot serve model '%s': %zu inputs and %zu outputs (1 to %d each)",
                             path, h->n_inputs, h->n_outputs, FN_MAX_IO);
     }
+    if (!rc && precision == FN_PRECISION_INT8) {
+        infer_model_info mi;
+        infer_model_get_info(o->model, &mi);
+        if (mi.n_int_nodes == 0)
+            rc = fm_err_set(err, FM_ESCHEMA,
+                            "precision 'int8' needs a quantized model, and '%s' has no "
+                            "quantization nodes (make one with `faasml quantize`)",
+                            path);
+    }
     for (size_t i = 0; !rc && i < h->n_inputs; i++)
         rc = infer_model_input(o->model, i, &h->inputs[i]);
     for (size_t i = 0; !rc && i < h->n_outputs; i++)
@@ -141,6 +167,7 @@ int fn_handler_onnx_new(const char *path, int threads, int max_batch, fn_handler
         infer_session_opts_init(&so);
         so.threads = threads;
         so.max_batch = max_batch;
+        so.precision = precision == FN_PRECISION_BF16 ? INFER_PRECISION_BF16 : INFER_PRECISION_FP32;
         rc = infer_session_new(o->model, &so, &o->session, err);
     }
     if (rc) {

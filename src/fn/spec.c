@@ -1,6 +1,7 @@
 /*
- * The function spec fields the host reads: model, threads, batch, warm-up, task directory,
- * preprocess (images) and postprocess (top-k). Other top-level keys belong to the platform.
+ * The function spec fields the host reads: model, threads, batch, precision, warm-up, task
+ * directory, preprocess (images) and postprocess (top-k). Other top-level keys belong to the
+ * platform.
  */
 #include "fn/fn.h"
 
@@ -181,6 +182,11 @@ int fn_spec_load_buf(const char *buf, size_t len, const char *name, const char *
     v = s->max_batch;
     rc = rc ? rc : fm_yaml_get_int(y, root, "max_batch", false, 1, 65536, &v, err);
     s->max_batch = (int)v;
+    str = NULL;
+    rc = rc ? rc : fm_yaml_get_str(y, root, "precision", false, &str, err);
+    if (!rc && str && fn_precision_parse(str, &s->precision))
+        rc = fm_yaml_error(y, fm_ynode_get(root, "precision"), err, FM_EPARSE,
+                           "'precision' must be fp32, bf16 or int8, not '%s'", str);
     rc = rc ? rc : fm_yaml_get_bool(y, root, "warmup", false, &s->warmup, err);
     const fm_ynode *pre = fm_ynode_get(root, "preprocess");
     const fm_ynode *post = fm_ynode_get(root, "postprocess");

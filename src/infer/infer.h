@@ -28,20 +28,20 @@
 
 /* ---- data types -----------------------------------------------------------------------------
  * Values are ONNX's TensorProto.DataType numbers; names are KServe v2's ("FP32", "INT64", ...). */
-#define INFER_DTYPE_MAP(X)                                                                        \
-    X(FP32, 1, 4)                                                                                 \
-    X(UINT8, 2, 1)                                                                                \
-    X(INT8, 3, 1)                                                                                 \
-    X(UINT16, 4, 2)                                                                               \
-    X(INT16, 5, 2)                                                                                \
-    X(INT32, 6, 4)                                                                                \
-    X(INT64, 7, 8)                                                                                \
-    X(BYTES, 8, 0)                                                                                \
-    X(BOOL, 9, 1)                                                                                 \
-    X(FP16, 10, 2)                                                                                \
-    X(FP64, 11, 8)                                                                                \
-    X(UINT32, 12, 4)                                                                              \
-    X(UINT64, 13, 8)                                                                              \
+#define INFER_DTYPE_MAP(X)                                                                         \
+    X(FP32, 1, 4)                                                                                  \
+    X(UINT8, 2, 1)                                                                                 \
+    X(INT8, 3, 1)                                                                                  \
+    X(UINT16, 4, 2)                                                                                \
+    X(INT16, 5, 2)                                                                                 \
+    X(INT32, 6, 4)                                                                                 \
+    X(INT64, 7, 8)                                                                                 \
+    X(BYTES, 8, 0)                                                                                 \
+    X(BOOL, 9, 1)                                                                                  \
+    X(FP16, 10, 2)                                                                                 \
+    X(FP64, 11, 8)                                                                                 \
+    X(UINT32, 12, 4)                                                                               \
+    X(UINT64, 13, 8)                                                                               \
     X(BF16, 16, 2)
 
 typedef enum infer_dtype {
@@ -92,7 +92,7 @@ typedef struct infer_io_info {
     const char *name;
     infer_dtype dtype;
     int ndim;
-    int64_t dims[INFER_MAX_DIMS]; /* -1 for a symbolic dimension (batch, sequence, ...) */
+    int64_t dims[INFER_MAX_DIMS];          /* -1 for a symbolic dimension (batch, sequence, ...) */
     const char *dim_names[INFER_MAX_DIMS]; /* symbolic name or NULL */
 } infer_io_info;
 
@@ -107,13 +107,15 @@ int infer_model_find_output(const infer_model *m, const char *name);
 
 /* Facts about a loaded model, for reports. */
 typedef struct infer_model_info {
-    int64_t opset;        /* default-domain opset imported */
+    int64_t opset; /* default-domain opset imported */
     int64_t ir_version;
     const char *producer; /* "pytorch", ... ("" when absent) */
     size_t n_nodes;       /* nodes kept (Constant nodes become initializers at load) */
     size_t n_nodes_file;  /* nodes in the file */
     size_t weight_bytes;  /* initializers kept by the model */
     size_t file_bytes;
+    size_t n_int_nodes; /* quantization nodes: QuantizeLinear, DequantizeLinear,
+                           DynamicQuantizeLinear, QLinear*, *Integer (0: a float model) */
 } infer_model_info;
 void infer_model_get_info(const infer_model *m, infer_model_info *out);
 
@@ -134,7 +136,7 @@ int infer_precision_parse(const char *s, infer_precision *out);
 const char *infer_precision_name(infer_precision p);
 
 typedef struct infer_session_opts {
-    int threads;   /* worker threads, >= 1 (default 1, as a 1-vCPU function has) */
+    int threads;               /* worker threads, >= 1 (default 1, as a 1-vCPU function has) */
     infer_precision precision; /* default FP32 */
     int max_batch; /* largest batch that run will see; the plan is sized for it (default 1);
                       a larger batch at run time grows the plan (costs one re-plan) */
@@ -200,16 +202,16 @@ typedef enum infer_calib_method { INFER_CALIB_MINMAX, INFER_CALIB_PERCENTILE } i
 typedef struct infer_quant_opts {
     infer_quant_mode mode;
     infer_calib_method method;
-    double percentile;          /* PERCENTILE: share of values kept inside the range (99.99) */
-    bool per_tensor;            /* weights: one scale per tensor instead of per output channel */
-    const infer_tensor *calib;  /* static: n_calib samples x the model's inputs, sample-major */
+    double percentile;         /* PERCENTILE: share of values kept inside the range (99.99) */
+    bool per_tensor;           /* weights: one scale per tensor instead of per output channel */
+    const infer_tensor *calib; /* static: n_calib samples x the model's inputs, sample-major */
     size_t n_calib;
 } infer_quant_opts;
 
 typedef struct infer_quant_stats {
-    size_t nodes;       /* Conv/Gemm/MatMul nodes quantized */
-    size_t activations; /* activation tensors given a QDQ pair (static) */
-    size_t weights;     /* weight tensors stored as INT8 */
+    size_t nodes;               /* Conv/Gemm/MatMul nodes quantized */
+    size_t activations;         /* activation tensors given a QDQ pair (static) */
+    size_t weights;             /* weight tensors stored as INT8 */
     size_t bytes_in, bytes_out; /* model file sizes */
 } infer_quant_stats;
 
@@ -223,9 +225,9 @@ int infer_quantize(infer_model *m, const infer_quant_opts *o, const char *out_pa
  * Both outputs are compared per sample (the first output, its last axis as classes). */
 typedef struct infer_accuracy {
     size_t samples;
-    double cos_min, cos_mean;  /* cosine similarity of the outputs */
-    double max_rel_err;        /* max over samples of max |a - b| / max |b| */
-    double top1, top5;         /* share of samples whose top-1 class (top-1 in the top 5) agree */
+    double cos_min, cos_mean; /* cosine similarity of the outputs */
+    double max_rel_err;       /* max over samples of max |a - b| / max |b| */
+    double top1, top5;        /* share of samples whose top-1 class (top-1 in the top 5) agree */
 } infer_accuracy;
 void infer_accuracy_init(infer_accuracy *a);
 /* Adds one sample: got and want hold n floats (classes: the last axis). */

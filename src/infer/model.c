@@ -22,7 +22,8 @@ static int finish_open(infer_model *m, int64_t t0, infer_model **out, fm_err *er
     int rc = onnx_parse_model(m, &tmp);
     m->t.parse_ns = fm_now_ns() - t1;
     if (rc) {
-        if (!tmp.code) fm_err_set(&tmp, rc, "%s", fm_strerror(rc));
+        if (!tmp.code)
+            fm_err_set(&tmp, rc, "%s", fm_strerror(rc));
         fm_err_set(err, rc, "cannot load model '%s': %s", m->label, tmp.msg);
         infer_model_free(m);
         return rc;
@@ -34,7 +35,8 @@ static int finish_open(infer_model *m, int64_t t0, infer_model **out, fm_err *er
 static infer_model *model_alloc(const char *label)
 {
     infer_model *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     fm_arena_init(&m->arena, 64 * 1024);
     m->label = strdup(label ? label : "(buffer)");
     if (!m->label) {
@@ -50,7 +52,8 @@ int infer_model_open(const char *path, infer_model **out, fm_err *err)
     *out = NULL;
     int64_t t0 = fm_now_ns();
     infer_model *m = model_alloc(path);
-    if (!m) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    if (!m)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -94,10 +97,12 @@ int infer_model_open_buffer(const void *buf, size_t len, const char *name, infer
     *out = NULL;
     int64_t t0 = fm_now_ns();
     infer_model *m = model_alloc(name);
-    if (!m) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    if (!m)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
     if (!buf || !len) {
         infer_model_free(m);
-        return fm_err_set(err, FM_EPARSE, "cannot load model '%s': empty buffer", name ? name : "(buffer)");
+        return fm_err_set(err, FM_EPARSE, "cannot load model '%s': empty buffer",
+                          name ? name : "(buffer)");
     }
     m->map = buf;
     m->map_len = len;
@@ -106,9 +111,12 @@ int infer_model_open_buffer(const void *buf, size_t len, const char *name, infer
 
 void infer_model_free(infer_model *m)
 {
-    if (!m) return;
-    if (m->mapped) munmap((void *)m->map, m->map_len);
-    for (size_t i = 0; i < m->n_ext; i++) munmap(m->ext_maps[i], m->ext_lens[i]);
+    if (!m)
+        return;
+    if (m->mapped)
+        munmap((void *)m->map, m->map_len);
+    for (size_t i = 0; i < m->n_ext; i++)
+        munmap(m->ext_maps[i], m->ext_lens[i]);
     free(m->ext_maps);
     free(m->ext_lens);
     free(m->vals);
@@ -118,8 +126,14 @@ void infer_model_free(infer_model *m)
     free(m);
 }
 
-size_t infer_model_n_inputs(const infer_model *m) { return m->n_inputs; }
-size_t infer_model_n_outputs(const infer_model *m) { return m->n_outputs; }
+size_t infer_model_n_inputs(const infer_model *m)
+{
+    return m->n_inputs;
+}
+size_t infer_model_n_outputs(const infer_model *m)
+{
+    return m->n_outputs;
+}
 
 /* Why: callers (CLI, function host) build requests from declared names, types and shapes. */
 static void fill_info(const ival *v, infer_io_info *o)
@@ -136,14 +150,16 @@ static void fill_info(const ival *v, infer_io_info *o)
 
 int infer_model_input(const infer_model *m, size_t i, infer_io_info *out)
 {
-    if (i >= m->n_inputs) return FM_ERANGE;
+    if (i >= m->n_inputs)
+        return FM_ERANGE;
     fill_info(&m->vals[m->inputs[i]], out);
     return 0;
 }
 
 int infer_model_output(const infer_model *m, size_t i, infer_io_info *out)
 {
-    if (i >= m->n_outputs) return FM_ERANGE;
+    if (i >= m->n_outputs)
+        return FM_ERANGE;
     fill_info(&m->vals[m->outputs[i]], out);
     return 0;
 }
@@ -151,14 +167,16 @@ int infer_model_output(const infer_model *m, size_t i, infer_io_info *out)
 int infer_model_find_input(const infer_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_inputs; i++)
-        if (!strcmp(m->vals[m->inputs[i]].name, name)) return (int)i;
+        if (!strcmp(m->vals[m->inputs[i]].name, name))
+            return (int)i;
     return -1;
 }
 
 int infer_model_find_output(const infer_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_outputs; i++)
-        if (!strcmp(m->vals[m->outputs[i]].name, name)) return (int)i;
+        if (!strcmp(m->vals[m->outputs[i]].name, name))
+            return (int)i;
     return -1;
 }
 
@@ -172,6 +190,14 @@ void infer_model_get_info(const infer_model *m, infer_model_info *o)
     o->n_nodes_file = m->n_nodes + m->n_const_nodes;
     o->weight_bytes = m->weight_bytes;
     o->file_bytes = m->map_len;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const char *t = m->nodes[i].op_type;
+        size_t n = strlen(t);
+        if (strcmp(t, "QuantizeLinear") == 0 || strcmp(t, "DequantizeLinear") == 0 ||
+            strcmp(t, "DynamicQuantizeLinear") == 0 || strncmp(t, "QLinear", 7) == 0 ||
+            (n > 7 && strcmp(t + n - 7, "Integer") == 0))
+            o->n_int_nodes++;
+    }
 }
 
 void infer_model_timings(const infer_model *m, infer_timings *out)

@@ -236,6 +236,8 @@ static void build_env(plat_inst *in, envb *e)
     env_add(e, "PATH", LAMBDA_PATH);
     if (s->runtime == PLATFORM_RUNTIME_ONNX && s->model)
         env_add(e, "FAASML_MODEL", s->model);
+    if (s->runtime == PLATFORM_RUNTIME_ONNX && strcmp(s->precision, "fp32") != 0)
+        env_add(e, "FAASML_PRECISION", s->precision); /* fp32: leave a handler spec's own */
     for (int i = 0; i < s->nenv; i++)
         env_add(e, s->env_keys[i], s->env_vals[i]);
 }

@@ -53,6 +53,7 @@ typedef struct platform_spec {
     int batch_max_size;        /* dynamic batching: 0 or 1 = off */
     double batch_max_delay_ms; /* release a partial batch after this wait */
     char cold_start[8];        /* builtin-onnx: "exec" (default) or "zygote" */
+    char precision[8];         /* builtin-onnx: "fp32" (default), "bf16" or "int8" */
 } platform_spec;
 
 void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */

@@ -43,6 +43,7 @@ void platform_spec_init(platform_spec *s)
     s->keep_alive_s = -1;
     strcpy(s->profile, "lambda");
     strcpy(s->cold_start, "exec");
+    strcpy(s->precision, "fp32");
 }
 
 /* Frees the spec's strings and resets it to the defaults. */
@@ -243,6 +244,7 @@ static int parse_env(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void 
 #define F(field) offsetof(platform_spec, field)
 static const char *const profiles[] = {"lambda", "gcf", "managed", "server", NULL};
 static const char *const cold_starts[] = {"exec", "zygote", NULL};
+static const char *const precisions[] = {"fp32", "bf16", "int8", NULL};
 static const fm_key batch_keys[] = {
     {.name = "max_size",
      .type = FM_KEY_INT,
@@ -362,6 +364,12 @@ static const fm_key spec_keys[] = {
      .cap = sizeof(((platform_spec *)0)->cold_start),
      .names = cold_starts,
      .doc = "builtin-onnx: how an instance starts"},
+    {.name = "precision",
+     .type = FM_KEY_STRBUF,
+     .off = F(precision),
+     .cap = sizeof(((platform_spec *)0)->precision),
+     .names = precisions,
+     .doc = "builtin-onnx: arithmetic; int8 needs `model` to be a quantized file"},
 };
 #undef F
 

@@ -34,6 +34,8 @@ void plat_spec_ext_to_json(const platform_spec *s, cJSON *o)
         cJSON_AddStringToObject(o, "platform", s->platform);
     if (strcmp(s->cold_start, "exec") != 0)
         cJSON_AddStringToObject(o, "cold_start", s->cold_start);
+    if (strcmp(s->precision, "fp32") != 0)
+        cJSON_AddStringToObject(o, "precision", s->precision);
     if (s->batch_max_size > 0) {
         cJSON *b = cJSON_AddObjectToObject(o, "batch");
         if (b) {
@@ -52,6 +54,9 @@ int plat_spec_ext_validate(const platform_spec *s, const char *where, fm_err *er
     if (strcmp(s->cold_start, "zygote") == 0 && s->runtime != PLATFORM_RUNTIME_ONNX)
         return fm_err_set(err, FM_EINVAL, "%s: cold_start 'zygote' needs runtime 'builtin-onnx'",
                           where);
+    if (strcmp(s->precision, "fp32") != 0 && s->runtime != PLATFORM_RUNTIME_ONNX)
+        return fm_err_set(err, FM_EINVAL, "%s: precision '%s' needs runtime 'builtin-onnx'", where,
+                          s->precision);
     if (s->batch_max_size > 1 && s->runtime != PLATFORM_RUNTIME_ONNX)
         return fm_err_set(err, FM_EINVAL,
                           "%s: 'batch' needs runtime 'builtin-onnx' (the "

@@ -69,6 +69,19 @@ expect_eq "$code" 200 "invoke after a bad one"
 expect_not_contains "$(tail_log)" "Init Duration" "warm after the error"
 ok "bad input is a function error; the instance keeps serving"
 
+# precision reaches the host: int8 on a float model fails init, naming the model
+cat >"$TMP/int8.yaml" <<EOF
+name: int8
+runtime: builtin-onnx
+model: $TMP/gap.onnx
+precision: int8
+timeout_s: 10
+EOF
+deploy int8
+code=$(invoke int8 "@$TMP/v2.json")
+expect_contains "$(body)" "has no quantization nodes" "int8 on a float model: $code $(body)"
+ok "precision: int8 reaches the host, which refuses a float model"
+
 # the platform recorded the host's init phases (FAASML_INIT) for the instance
 kill -TERM "$SERVE_PID"
 for _ in $(seq 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done

@@ -269,7 +269,7 @@ static void test_topk(void **state)
  */
 static void test_spec(void **state)
 {
-    const char *y = "name: mnv2\nmodel: m.onnx\nthreads: 2\nmemory: 2048\n"
+    const char *y = "name: mnv2\nmodel: m.onnx\nthreads: 2\nmemory: 2048\nprecision: BF16\n"
                     "preprocess:\n  size: [224, 200]\n  mean: [0.485, 0.456, 0.406]\n"
                     "  std: 0.5\n  layout: NHWC\n  scale: 0.5\n"
                     "postprocess:\n  topk: 5\n  softmax: true\n  labels: l.txt\n";
@@ -280,6 +280,7 @@ static void test_spec(void **state)
     assert_string_equal(s.name, "mnv2");
     assert_string_equal(s.model, "/srv/fn/m.onnx");
     assert_int_equal(s.threads, 2);
+    assert_int_equal(s.precision, FN_PRECISION_BF16);
     assert_int_equal(s.pre.height, 224);
     assert_int_equal(s.pre.width, 200);
     assert_float_equal(s.pre.mean[2], 0.406, 1e-6);
@@ -301,6 +302,7 @@ static void test_spec(void **state)
         {"preprocess:\n  size: [0.5, 3]\n", "'size' must be whole numbers"},
         {"postprocess:\n  topk: 0\n", "'topk' is 0, out of range"},
         {"threads: lots\n", "'threads' must be an integer"},
+        {"precision: fp16\n", "'precision' must be fp32, bf16 or int8, not 'fp16'"},
         {"- a\n", "a function spec must be a mapping"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -309,6 +311,33 @@ static void test_spec(void **state)
         if (rc == 0 || !strstr(err.msg, bad[i].msg))
             fail_msg("case %zu: rc %d, message '%s', want '%s'", i, rc, err.msg, bad[i].msg);
     }
+}
+
+/* int8 labels a quantized file: a float model is refused by name, a QDQ/QLinear one loads. */
+static void test_precision_int8(void **state)
+{
+    (void)state;
+    const char *src = getenv("FM_SOURCE_DIR") ? getenv("FM_SOURCE_DIR") : ".";
+    char fp[4096], q[4096];
+    snprintf(fp, sizeof fp, "%s/tests/fixtures/infer/conv_net.onnx", src);
+    snprintf(q, sizeof q, "%s/tests/fixtures/infer/q_ms_ops.onnx", src);
+    fn_handler *h = NULL;
+    fm_err err = {0};
+    assert_int_equal(fn_handler_onnx_new(fp, 1, 1, FN_PRECISION_INT8, &h, &err), FM_ESCHEMA);
+    assert_null(h);
+    assert_non_null(strstr(err.msg, "has no quantization nodes"));
+    assert_non_null(strstr(err.msg, "conv_net.onnx"));
+    assert_int_equal(fn_handler_onnx_new(fp, 1, 1, FN_PRECISION_BF16, &h, &err), 0);
+    fn_handler_free(h);
+    h = NULL;
+    if (fn_handler_onnx_new(q, 1, 1, FN_PRECISION_INT8, &h, &err))
+        fail_msg("%s", err.msg);
+    fn_handler_free(h);
+    fn_precision p;
+    assert_int_equal(fn_precision_parse("INT8", &p), 0);
+    assert_int_equal(p, FN_PRECISION_INT8);
+    assert_string_equal(fn_precision_name(p), "int8");
+    assert_int_equal(fn_precision_parse("fp16", &p), FM_EINVAL);
 }
 
 /* ---- the host, end to end with the identity handler -------------------------------------------
@@ -445,15 +474,11 @@ static void test_host_init_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_events),
-        cmocka_unit_test(test_image_decode),
-        cmocka_unit_test(test_image_tensor),
-        cmocka_unit_test(test_topk),
-        cmocka_unit_test(test_spec),
-        cmocka_unit_test(test_host_v2),
-        cmocka_unit_test(test_host_images),
-        cmocka_unit_test(test_host_init_errors),
+        cmocka_unit_test(test_base64),         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_image_decode),   cmocka_unit_test(test_image_tensor),
+        cmocka_unit_test(test_topk),           cmocka_unit_test(test_spec),
+        cmocka_unit_test(test_precision_int8), cmocka_unit_test(test_host_v2),
+        cmocka_unit_test(test_host_images),    cmocka_unit_test(test_host_init_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

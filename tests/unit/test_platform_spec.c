@@ -55,8 +55,13 @@ static void test_yaml_full(void **state)
     const char *y = "name: m\nruntime: builtin-onnx\nmodel: builtin:identity\nmemory_mb: 1769\n"
                     "timeout_s: 0.5\nenvironment:\n  A: x\n  B: y\nreserved_concurrency: 4\n"
                     "provisioned_concurrency: 2\nkeep_alive: 90s\nprofile: gcf\nargs: [a, b]\n"
-                    "handler: app.handler\ncode_dir: /opt/code\n";
+                    "handler: app.handler\ncode_dir: /opt/code\nprecision: int8\n";
     assert_int_equal(parse_yaml(y, &s, &err), 0);
+    assert_string_equal(s.precision, "int8");
+    char *j = platform_spec_to_json(&s);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"precision\":\"int8\""));
+    free(j);
     assert_int_equal(s.runtime, PLATFORM_RUNTIME_ONNX);
     assert_string_equal(s.model, "builtin:identity");
     assert_int_equal(s.memory_mb, 1769);
@@ -130,6 +135,10 @@ static void test_json(void **state)
          "missing key 'max_size'"},
         {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"cold_start\":\"warm\"}",
          "unknown cold_start 'warm' (exec, zygote)"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"precision\":\"fp16\"}",
+         "unknown precision 'fp16' (fp32, bf16, int8)"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"precision\":\"bf16\"}",
+         "precision 'bf16' needs runtime 'builtin-onnx'"},
         {"[1]", "expected a JSON object"},
         {"{\"name\":", "invalid JSON"},
     };
