@@ -29,7 +29,7 @@ static int open_model(const char *arg, fn_spec *spec, fn_handler **h, fm_err *er
     if (strstr(spec->model, "://"))
         return fm_err_set(err, FM_EUNSUPPORTED,
                           "model '%s' is a URL: give a local copy of the model", spec->model);
-    return fn_handler_onnx_new(spec->model, 1, 1, h, err);
+    return fn_handler_onnx_new(spec->model, 1, 1, FN_PRECISION_FP32, h, err);
 }
 
 /* Why: says what was written in one line, and the one header a binary body needs to be sent. */
