@@ -36,7 +36,7 @@ int cmd_package(int argc, char **argv)
                  package_format_name((package_format)i));
     const cli_opt opts[] = {
         {"output", 'o', CLI_OPT_STR, &out, "DIR", "where the artifact or manifests go"},
-        {"format", 'f', CLI_OPT_STR, &format, "F", formats},
+        {"format", 0, CLI_OPT_STR, &format, "F", formats},
         {"image", 0, CLI_OPT_STR, &image, "REF",
          "image reference: the tag oci builds, what knative/kserve/sagemaker pull, and for sam "
          "a container image instead of a zip (default localhost/faasml-NAME:latest)"},
