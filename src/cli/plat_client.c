@@ -3,6 +3,7 @@
 #include "plat_client.h"
 #include "core/http.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
         const char *host = strstr(url, "://");
         host = host ? host + 3 : url;
         int hl = (int)strcspn(host, "/");
-        bool refused = strstr(err.msg, "onnect") != NULL;
+        bool refused = rc == -ECONNREFUSED; /* core names a refused connection by its errno */
         snprintf(errbuf, errcap, "%s%s%.*s%s", err.msg,
                  refused ? " (is `faasml serve` running on " : "", refused ? hl : 0, host,
                  refused ? "? start it, or name its URL with --gateway or $FAASML_GATEWAY)" : "");

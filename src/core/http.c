@@ -470,8 +470,8 @@ int fm_http_call(const fm_http_req *r, fm_http_reply *out, fm_err *err)
     if (cc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     else
-        rc = fm_err_set(err, FM_EIO, "cannot reach '%s': %s", r->url,
-                        cerr[0] ? cerr : curl_easy_strerror(cc));
+        rc = fm_err_set(err, cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : FM_EIO,
+                        "cannot reach '%s': %s", r->url, cerr[0] ? cerr : curl_easy_strerror(cc));
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     if (!out->body.p && fm_buf_append(&out->body, "", 0) && !rc)

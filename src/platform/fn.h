@@ -114,6 +114,7 @@ struct platform {
     struct evhttp_bound_socket *sock;
     struct fm_http_guard *guard; /* connection cap, request timeouts, accept back-off */
     int port;
+    bool listen_loopback; /* the listen address is loopback (guard.c checks Host only then) */
     struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
     policy_account *account;

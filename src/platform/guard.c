@@ -92,7 +92,7 @@ int plat_guard_check(const platform *p, struct evhttp_request *req, bool admin, 
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     const char *host = evhttp_find_header(h, "Host");
-    if (host && plat_host_is_loopback(p->cfg.listen_host) && !host_allowed(p, host)) {
+    if (host && p->listen_loopback && !host_allowed(p, host)) {
         snprintf(msg, cap,
                  "host '%.200s' is not this server: a loopback gateway answers only requests for "
                  "localhost or %s (DNS rebinding guard)",

@@ -271,6 +271,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     if (!p)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     p->cfg = *cfg;
+    p->listen_loopback = plat_host_is_loopback(cfg->listen_host);
     p->st = st;
     p->run_id = run_id;
     p->pid_self = getpid();
