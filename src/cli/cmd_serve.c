@@ -25,7 +25,8 @@ int cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
     bool no_cgroups = false, no_cpu_limit = false;
-    int64_t init_timeout = -1, keep_alive = -1;
+    int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
+    const char *fallback = NULL;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
         {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
@@ -46,6 +47,11 @@ int cmd_serve(int argc, char **argv)
          "do not use cgroups; limit memory with RLIMIT_AS only"},
         {"no-cpu-limit", 0, CLI_OPT_FLAG, &no_cpu_limit, NULL,
          "cgroups for memory only: no CPU quota (CPU share) for instances"},
+        {"sandbox-fallback", 0, CLI_OPT_STR, &fallback, "WHAT",
+         "where the kernel refuses the sandbox: 'process' (default: functions without "
+         "'isolation: sandbox' run as plain processes) or 'refuse' (they fail to start)"},
+        {"pids-max", 0, CLI_OPT_INT, &pids_max, "N",
+         "processes and threads per instance (cgroup pids.max; default 1024)"},
         {"log-level", 0, CLI_OPT_STR, &level, "LEVEL", "debug, info (default), warn, error"},
         {0},
     };
@@ -65,6 +71,11 @@ int cmd_serve(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (fallback && strcmp(fallback, "process") != 0 && strcmp(fallback, "refuse") != 0)
+        return cli_fail("serve", 2, "--sandbox-fallback must be 'process' or 'refuse', got '%s'",
+                        fallback);
+    if (pids_max < 0 || pids_max > 1 << 22)
+        return cli_fail("serve", 2, "--pids-max must be within 1-4194304");
     if (level) {
         fm_log_level lv;
         if (fm_log_level_parse(level, &lv))
@@ -92,6 +103,9 @@ int cmd_serve(int argc, char **argv)
         cfg.no_cgroups = true;
     if (no_cpu_limit)
         cfg.no_cpu_limit = true;
+    if (fallback)
+        cfg.sandbox_fallback_refuse = strcmp(fallback, "refuse") == 0;
+    cfg.pids_max = (int)pids_max;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
     if (init_timeout >= 0)
@@ -138,6 +152,7 @@ int cmd_serve(int argc, char **argv)
     printf("listening on http://%s:%d\n", cfg.listen_host, platform_port(p));
     fflush(stdout);
     fprintf(stderr, "faasml serve: memory/CPU enforcement: %s\n", platform_enforcement(p));
+    fprintf(stderr, "faasml serve: isolation: %s\n", platform_isolation_desc(p));
     rc = platform_run(p);
     platform_free(p);
     if (st) {

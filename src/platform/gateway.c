@@ -657,6 +657,7 @@ static void h_metrics(platform *p, struct evhttp_request *req)
         return;
     }
     plat_metrics_render(p, b);
+    plat_sandbox_metrics(&p->sb, b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);

@@ -800,7 +800,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         struct timeval tenth = {0, 100000};
         event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
-        plat_sandbox_init(&p->sb, cfg->no_cgroups, cfg->no_cpu_limit);
+        plat_sandbox_init(&p->sb, cfg);
         if (p->sb.kind == PLAT_SB_RLIMIT)
             FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
                                 "stricter than resident memory) and CPU share is not enforced");

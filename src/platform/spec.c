@@ -34,7 +34,8 @@ static const char *const reserved_env[] = {"_HANDLER",
 static const char *const spec_keys[] = {
     "name", "runtime", "bootstrap", "args", "handler", "code_dir", "model", "memory_mb",
     "timeout_s", "environment", "reserved_concurrency", "provisioned_concurrency", "keep_alive",
-    "keep_alive_s", "profile", "platform", "policy", "batch", "cold_start", NULL};
+    "keep_alive_s", "profile", "platform", "policy", "batch", "cold_start", PLAT_SPEC_SB_KEYS,
+    NULL};
 
 static const char *const profiles[] = {"lambda", "gcf", "managed", "server", NULL};
 
@@ -297,7 +298,7 @@ int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, cons
     if ((rc = fm_yaml_get_str(y, root, "profile", false, &str, err)))
         goto out;
     snprintf(out->profile, sizeof out->profile, "%s", str);
-    if ((rc = plat_spec_ext_yaml(y, root, out, err)))
+    if ((rc = plat_spec_ext_yaml(y, root, out, err)) || (rc = plat_spec_sb_yaml(y, root, out, err)))
         goto out;
     const fm_ynode *env = fm_ynode_get(root, "environment");
     if (env) {
@@ -403,6 +404,8 @@ int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm
         if (cJSON_IsNull(it))
             continue;
         int erc = plat_spec_ext_json(it, out, err);
+        if (erc == 0)
+            erc = plat_spec_sb_json(it, out, err);
         if (erc < 0) {
             rc = erc;
             goto out;
@@ -543,6 +546,7 @@ char *platform_spec_to_json(const platform_spec *s)
         cJSON_AddNumberToObject(o, "keep_alive_s", s->keep_alive_s);
     cJSON_AddStringToObject(o, "profile", s->profile);
     plat_spec_ext_to_json(s, o);
+    plat_spec_sb_to_json(s, o);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;

@@ -15,6 +15,12 @@ int plat_spec_ext_json(const cJSON *it, platform_spec *out, fm_err *err);
 void plat_spec_ext_to_json(const platform_spec *s, cJSON *o);
 /* Checks the fields (the policy overrides parse against the profile's keys). */
 int plat_spec_ext_validate(const platform_spec *s, const char *where, fm_err *err);
+/* Isolation keys (spec_sandbox.c): `isolation`, `network`, `ephemeral_storage_mb`; the same
+ * contracts as the plat_spec_ext_* functions above. */
+#define PLAT_SPEC_SB_KEYS "isolation", "network", "ephemeral_storage_mb"
+int plat_spec_sb_yaml(const fm_yaml *y, const fm_ynode *root, platform_spec *out, fm_err *err);
+int plat_spec_sb_json(const cJSON *it, platform_spec *out, fm_err *err);
+void plat_spec_sb_to_json(const platform_spec *s, cJSON *o);
 /* Applies the spec's policy overrides to cfg (NULL: only checks them). */
 int plat_spec_policy_apply(const platform_spec *s, policy_config *cfg, const char *where,
                            fm_err *err);
