@@ -49,7 +49,8 @@ typedef struct plat_sandbox {
     int uid_base;          /* function uids are uid_base + n */
     bool fallback_process; /* sandbox refused by the kernel: run as process (else refuse) */
     char self_exe[PLAT_SB_PATH];
-    char **uid_names; /* function name of uid_base + i */
+    char **uid_names; /* function name of uid_base + 1 + i */
+    int *uid_ns;      /* a user namespace mapping 0 to that uid, for id-mapped binds (-1: none) */
     int nuids;
     uint64_t started, refused; /* sandboxed instances started, sandbox starts refused */
 } plat_sandbox;
@@ -65,6 +66,7 @@ typedef enum plat_sb_mount_kind {
 
 typedef struct plat_sb_mount {
     plat_sb_mount_kind kind;
+    int userns_fd; /* >= 0: an id-mapped bind (the platform's uid 0 shows as the function's) */
     char src[PLAT_SB_PATH], dst[PLAT_SB_PATH];
 } plat_sb_mount;
 

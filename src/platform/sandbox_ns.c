@@ -435,6 +435,8 @@ static int build_filter(plat_sandbox *sb, char *why, size_t cap)
 
 /* ---- the mount plan (parent) ---------------------------------------------------------------- */
 
+static int write_file(const char *path, const char *v);
+
 static int plan_add(plat_cg *cg, plat_sb_mount_kind kind, const char *src, const char *dst)
 {
     if (cg->nmounts >= PLAT_SB_MAX_MOUNTS || strlen(src) >= PLAT_SB_PATH ||
@@ -442,6 +444,7 @@ static int plan_add(plat_cg *cg, plat_sb_mount_kind kind, const char *src, const
         return FM_ELIMIT;
     plat_sb_mount *m = &cg->mounts[cg->nmounts++];
     m->kind = kind;
+    m->userns_fd = -1;
     snprintf(m->src, sizeof m->src, "%s", src);
     snprintf(m->dst, sizeof m->dst, "%s", dst);
     return 0;
@@ -509,7 +512,7 @@ static int plan_system(plat_cg *cg, int tmp_mb)
 
 /* Adds the function's own paths (code, bootstrap, model, the function host), shortest first so
  * a directory inside another planned one is not mounted twice. */
-static int plan_function(const plat_sandbox *sb, const platform_spec *s, plat_cg *cg)
+static int plan_function(const plat_sandbox *sb, const platform_spec *s, plat_cg *cg, int userns)
 {
     char *paths[4] = {0};
     bool is_file[4] = {0};
@@ -545,7 +548,8 @@ static int plan_function(const plat_sandbox *sb, const platform_spec *s, plat_cg
         char *p = paths[best];
         if (strcmp(p, "/") != 0 && !plan_covers(cg, p) && strncmp(p, "/proc", 5) != 0 &&
             strncmp(p, "/dev", 4) != 0)
-            rc = plan_add(cg, is_file[best] ? PLAT_SB_BIND_FILE : PLAT_SB_BIND_DIR, p, p);
+            if (!(rc = plan_add(cg, is_file[best] ? PLAT_SB_BIND_FILE : PLAT_SB_BIND_DIR, p, p)))
+                cg->mounts[cg->nmounts - 1].userns_fd = userns;
         free(p);
         paths[best] = NULL;
     }
@@ -554,21 +558,71 @@ static int plan_function(const plat_sandbox *sb, const platform_spec *s, plat_cg
     return rc;
 }
 
+/* Why: an id-mapped bind needs a user namespace that says which uid the platform's files show
+ * as. A helper process enters a new one, the platform writes "0 uid 1" into its maps and keeps
+ * the namespace open by fd; the helper exits. -1 when the kernel refuses. */
+static int make_userns(uid_t uid)
+{
+    int go[2], ready[2];
+    if (pipe2(go, O_CLOEXEC) != 0)
+        return -1;
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+        close(go[0]);
+        close(go[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        close(ready[0]);
+        char c = unshare(CLONE_NEWUSER) == 0 ? 'U' : 'E';
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c = 0, path[64], map[64];
+    int fd = -1;
+    if (pid > 0 && read(ready[0], &c, 1) == 1 && c == 'U') {
+        snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+        int ok = write_file(path, map) == 0;
+        snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+        ok = ok && write_file(path, map) == 0;
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        if (ok)
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    close(ready[0]);
+    close(go[1]); /* the helper reads EOF and exits */
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    return fd;
+}
+
 /* Why: each function gets its own uid, so two functions never share files, signals or limits;
  * the number stays the same for the platform's lifetime (first come, first numbered). */
-static uid_t uid_for(plat_sandbox *sb, const char *name)
+static uid_t uid_for(plat_sandbox *sb, const char *name, int *userns)
 {
     for (int i = 0; i < sb->nuids; i++)
-        if (strcmp(sb->uid_names[i], name) == 0)
+        if (strcmp(sb->uid_names[i], name) == 0) {
+            *userns = sb->uid_ns[i];
             return (uid_t)(sb->uid_base + 1 + i);
+        }
+    *userns = -1;
     char **v = realloc(sb->uid_names, (size_t)(sb->nuids + 1) * sizeof *v);
-    if (!v)
+    if (v)
+        sb->uid_names = v;
+    int *ns = v ? realloc(sb->uid_ns, (size_t)(sb->nuids + 1) * sizeof *ns) : NULL;
+    if (ns)
+        sb->uid_ns = ns;
+    if (!v || !ns || !(v[sb->nuids] = strdup(name)))
         return (uid_t)sb->uid_base;
-    sb->uid_names = v;
-    v[sb->nuids] = strdup(name);
-    if (!v[sb->nuids])
-        return (uid_t)sb->uid_base;
-    return (uid_t)(sb->uid_base + 1 + sb->nuids++);
+    uid_t uid = (uid_t)(sb->uid_base + 1 + sb->nuids);
+    ns[sb->nuids++] = *userns = make_userns(uid);
+    return uid;
 }
 
 /* ---- the child (only system calls from here to exec) ---------------------------------------- */
@@ -623,6 +677,24 @@ static int mkdir_p(char *path, bool dir)
     return 0;
 }
 
+/* Why: the function's own files (its code dir, model) are usually the platform user's and may be
+ * closed to others (a 0700 directory): an id-mapped, read-only bind shows them as the
+ * function's own, so its uid can read them and nothing else changes on disk. False when the
+ * kernel or the filesystem cannot (the plain bind follows). */
+static bool idmapped_bind(const plat_sb_mount *m, const char *src, const char *dst)
+{
+    int t = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (t < 0)
+        return false;
+    struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                       MOUNT_ATTR_NODEV,
+                           .userns_fd = (uint64_t)m->userns_fd};
+    bool ok = mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) == 0 &&
+              move_mount(t, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+    close(t);
+    return ok;
+}
+
 static void do_mount(const plat_sb_mount *m, int exw)
 {
     char src[PLAT_SB_PATH + 16], dst[PLAT_SB_PATH + 16];
@@ -634,6 +706,8 @@ static void do_mount(const plat_sb_mount *m, int exw)
     case PLAT_SB_BIND_DEV:
         if (mkdir_p(dst, m->kind == PLAT_SB_BIND_DIR) != 0)
             die(exw, "create mount point", m->dst);
+        if (m->userns_fd >= 0 && idmapped_bind(m, src, dst))
+            break;
         if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) != 0)
             die(exw, "bind", m->src);
         if (m->kind != PLAT_SB_BIND_DEV &&
@@ -854,13 +928,14 @@ int plat_sandbox_ns_prepare(plat_sandbox *sb, const platform_spec *spec, plat_cg
     cg->sandboxed = true;
     cg->net_host = spec->network_host;
     cg->tmp_mb = spec->ephemeral_mb > 0 ? spec->ephemeral_mb : 512;
-    cg->uid = uid_for(sb, spec->name);
+    int userns;
+    cg->uid = uid_for(sb, spec->name, &userns);
     cg->mounts = calloc(PLAT_SB_MAX_MOUNTS, sizeof *cg->mounts);
     if (!cg->mounts)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     int rc = plan_system(cg, cg->tmp_mb);
     if (!rc)
-        rc = plan_function(sb, spec, cg);
+        rc = plan_function(sb, spec, cg, userns);
     if (rc)
         return fm_err_set(err, rc, "function '%s': too many or too long paths for the sandbox",
                           spec->name);
@@ -1040,10 +1115,15 @@ void plat_sandbox_ns_release(plat_sandbox *sb)
         free(sb->bpf);
         sb->bpf = NULL;
     }
-    for (int i = 0; i < sb->nuids; i++)
+    for (int i = 0; i < sb->nuids; i++) {
         free(sb->uid_names[i]);
+        if (sb->uid_ns[i] >= 0)
+            close(sb->uid_ns[i]);
+    }
     free(sb->uid_names);
+    free(sb->uid_ns);
     sb->uid_names = NULL;
+    sb->uid_ns = NULL;
     sb->nuids = 0;
 }
 
