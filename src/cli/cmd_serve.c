@@ -26,7 +26,7 @@ int cmd_serve(int argc, char **argv)
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
     bool no_cgroups = false, no_cpu_limit = false;
     int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
-    const char *fallback = NULL;
+    const char *fallback = NULL, *credentials = NULL;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
         {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
@@ -47,6 +47,8 @@ int cmd_serve(int argc, char **argv)
          "do not use cgroups; limit memory with RLIMIT_AS only"},
         {"no-cpu-limit", 0, CLI_OPT_FLAG, &no_cpu_limit, NULL,
          "cgroups for memory only: no CPU quota (CPU share) for instances"},
+        {"credentials", 0, CLI_OPT_STR, &credentials, "FILE",
+         "verify every request with AWS SigV4 against this credentials file (docs/security.md)"},
         {"sandbox-fallback", 0, CLI_OPT_STR, &fallback, "WHAT",
          "where the kernel refuses the sandbox: 'process' (default: functions without "
          "'isolation: sandbox' run as plain processes) or 'refuse' (they fail to start)"},
@@ -106,6 +108,8 @@ int cmd_serve(int argc, char **argv)
     if (fallback)
         cfg.sandbox_fallback_refuse = strcmp(fallback, "refuse") == 0;
     cfg.pids_max = (int)pids_max;
+    if (credentials)
+        cfg.credentials = credentials;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
     if (init_timeout >= 0)

@@ -674,6 +674,8 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
         send_json_error(req, 400, "malformed request URI");
         return;
     }
+    if (!plat_auth_gate(p, req, path)) /* SigV4, when credentials are configured (auth.h) */
+        return;
     static const char inv_pre[] = "/2015-03-31/functions/";
     if (strncmp(path, inv_pre, sizeof inv_pre - 1) == 0) {
         const char *name = path + sizeof inv_pre - 1, *slash = strchr(name, '/');

@@ -24,6 +24,7 @@
 #define PLAT_LOG_KEEP 65536            /* per-invocation log kept while it runs */
 
 /* ---- sandbox (sandbox.c, sandbox_ns.c) -------------------------------------------------- */
+#include "auth.h"
 #include "sandbox.h"
 
 /* ---- objects -------------------------------------------------------------------------------- */
@@ -178,6 +179,7 @@ struct platform {
     int port;
     struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
+    struct plat_creds *creds; /* auth_gate.c: SigV4 credentials, NULL when none configured */
     policy_account *account;
     char platforms_path[1024];
     struct plat_fn_list fns;

@@ -801,10 +801,12 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
         plat_sandbox_init(&p->sb, cfg);
+        rc = plat_auth_init(p, err);
         if (p->sb.kind == PLAT_SB_RLIMIT)
             FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
                                 "stricter than resident memory) and CPU share is not enforced");
-        rc = plat_gateway_bind(p, err);
+        if (!rc)
+            rc = plat_gateway_bind(p, err);
     }
     if (rc) {
         platform_free(p);
@@ -868,6 +870,7 @@ void platform_free(platform *p)
     if (p->base)
         event_base_free(p->base);
     plat_sandbox_release(&p->sb);
+    plat_auth_release(p);
     if (p->log)
         fclose(p->log);
     free(p);

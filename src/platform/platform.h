@@ -102,6 +102,7 @@ typedef struct platform_config {
                                      (default: run such instances as plain processes) */
     int pids_max;                 /* processes per instance (0: 1024) */
     int sandbox_uid_base;         /* function uids start here (0: 200000) */
+    const char *credentials;      /* SigV4 credentials file (auth.h); NULL: no authentication */
 } platform_config;
 
 void platform_config_init(platform_config *c);
