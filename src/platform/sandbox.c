@@ -348,9 +348,8 @@ static int prepare_cgroups(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg 
 }
 
 /* Runs in the child between fork and exec: only async-signal-safe calls. Writing "0" to
- * cgroup.procs moves the writer itself; the groups are joined before the cgroup namespace is
- * entered, so the instance's own group becomes its root. */
-void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
+ * cgroup.procs moves the writer itself. */
+void plat_sandbox_join(const plat_sandbox *sb, const plat_cg *cg)
 {
     const int fds[] = {cg->mem_fd, cg->cpu_fd, cg->pids_fd, cg->frz_fd};
     for (size_t i = 0; i < FM_ARRAY_LEN(fds); i++)
@@ -360,7 +359,17 @@ void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
         struct rlimit rl = {cg->limit_bytes, cg->limit_bytes};
         setrlimit(RLIMIT_AS, &rl);
     }
-    plat_sandbox_ns_enter(sb, cg, exw);
+}
+
+/* Why: a sandbox is built outside the instance's limits (its CPU quota would stretch the
+ * platform's own setup work many times over) and joins them just before it enters its cgroup
+ * namespace, so that group becomes its root; a plain process joins at once. */
+void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
+{
+    if (cg->sandboxed)
+        plat_sandbox_ns_enter(sb, cg, exw);
+    else
+        plat_sandbox_join(sb, cg);
 }
 
 /* Called in the parent after fork: the child holds its own copies of the fds. */

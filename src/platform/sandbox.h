@@ -99,6 +99,8 @@ int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, const plat
  * (the errno of a failed step goes there, its name to stderr). Returns in the process that
  * goes on to exec; only system calls. */
 void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg, int exw);
+/* Child: joins the instance's cgroups (and sets RLIMIT_AS without them). */
+void plat_sandbox_join(const plat_sandbox *sb, const plat_cg *cg);
 /* Parent, after forking a worker of a sandboxed instance without host network: receives the
  * listener the child bound at 127.0.0.1:9001 in its namespace and serves it on rapi. 0 when the
  * instance does not pass one. */

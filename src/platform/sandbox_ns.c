@@ -3,12 +3,13 @@
  * the parent (the seccomp program once at start, the mount plan per instance); the child only
  * makes system calls, in this order:
  *
- *   C  (the platform's child, outside): unshare mount, pid, ipc, uts, cgroup (and net) namespaces,
+ *   C  (the platform's child, outside): unshare mount, pid, ipc and uts (and net) namespaces,
  *      fork G, wait for it and exit as it did. C stays outside the pid namespace, so the platform
  *      reaps, kills and records it like any runtime process.
  *   G  (pid 1 inside, still the platform's user): builds the new root under a tmpfs and pivots
- *      into it, brings up lo, binds 127.0.0.1:9001 and passes the listener back, sets its limits,
- *      becomes the function's uid, enters a user namespace of its own (which owns none of the
+ *      into it, brings up lo, binds 127.0.0.1:9001 and passes the listener back, joins the
+ *      instance's cgroups and enters a cgroup namespace rooted there (so the setup above runs
+ *      outside the instance's CPU quota), sets its limits, becomes the function's uid, enters a user namespace of its own (which owns none of the
  *      other namespaces, so capabilities in it reach nothing), drops every capability, sets
  *      no_new_privs, installs the filter and returns to exec the runtime.
  *
@@ -879,11 +880,11 @@ void plat_sandbox_ns_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
         return;
     if (cg->sock[0] >= 0)
         close(cg->sock[0]);
-    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (!cg->net_host)
         flags |= CLONE_NEWNET;
     if (unshare(flags) != 0)
-        die(exw, "unshare", "mount, pid, ipc, uts, net, cgroup namespaces");
+        die(exw, "unshare", "mount, pid, ipc, uts, net namespaces");
     pid_t g = fork();
     if (g < 0)
         die(exw, "fork", "pid 1");
@@ -907,6 +908,9 @@ void plat_sandbox_ns_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
         die(exw, "sethostname", "sandbox");
     if (!cg->net_host)
         pass_rapi(cg, exw);
+    plat_sandbox_join(sb, cg);
+    if (unshare(CLONE_NEWCGROUP) != 0)
+        die(exw, "unshare", "cgroup namespace");
     drop_privileges(sb, cg, exw);
 }
 
