@@ -24,7 +24,7 @@ static int parse_listen(const char *s, const char **host, int *port, char *buf, 
 int cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
-    bool no_cgroups = false, no_cpu_limit = false;
+    bool no_cgroups = false, no_cpu_limit = false, insecure_listen = false;
     int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
     const char *fallback = NULL, *credentials = NULL;
     cli_strlist deploy = {0};
@@ -32,6 +32,9 @@ int cmd_serve(int argc, char **argv)
         {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
+        {"insecure-listen", 0, CLI_OPT_FLAG, &insecure_listen, NULL,
+         "allow --listen on a non-loopback address without authentication (anyone who can reach "
+         "it can deploy and run code; warns at every start)"},
         {"db", 0, CLI_OPT_STR, &db, "PATH",
          "results database: every invocation, instance, time series point and billed quantity"},
         {"deploy", 'd', CLI_OPT_LIST, &deploy, "SPEC",
@@ -66,7 +69,10 @@ int cmd_serve(int argc, char **argv)
         "function instance as a process with its own Lambda Runtime API endpoint, memory limit and "
         "CPU share (cgroups when writable, else RLIMIT_AS). Once ready it prints 'listening on "
         "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
-        "flushes the database. See docs/platform.md.",
+        "flushes the database. Only loopback listeners are allowed without --insecure-listen; on "
+        "them, "
+        "requests must name a loopback Host, and browser (Origin) or non-JSON admin requests are "
+        "refused. See docs/platform.md and docs/security.md.",
         opts,
         0,
         0};
@@ -110,6 +116,7 @@ int cmd_serve(int argc, char **argv)
     cfg.pids_max = (int)pids_max;
     if (credentials)
         cfg.credentials = credentials;
+    cfg.insecure_listen = insecure_listen;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
     if (init_timeout >= 0)
@@ -135,10 +142,13 @@ int cmd_serve(int argc, char **argv)
         }
     }
     platform *p;
-    if (platform_new(&cfg, st, run.id, &p, &err)) {
+    if ((rc = platform_new(&cfg, st, run.id, &p, &err))) {
+        fm_err ignored = {0};
+        if (st)
+            store_run_end(st, run.id, fm_wall_ns(), "failed", &ignored);
         store_close(st);
         fm_arena_release(&strings);
-        return cli_fail("serve", 1, "%s", err.msg);
+        return cli_fail("serve", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
     }
     for (int i = 0; i < deploy.n; i++) {
         platform_spec fs;

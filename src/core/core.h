@@ -198,6 +198,50 @@ int fm_yaml_get_bool(const fm_yaml *y, const fm_ynode *map, const char *key, boo
  * deeper than 16. JSON is YAML, so the text can be loaded again with fm_yaml_load_buf. */
 char *fm_ynode_to_json(const fm_ynode *n);
 
+/* ---- key tables -----------------------------------------------------------------------------
+ * A spec's keys as data (the model: src/policy/config.c). One row per key drives parsing with
+ * file:line:col errors, unknown/duplicate/required-key checks and the docs' key tables. A JSON
+ * form goes through fm_yaml_load_buf too (JSON is YAML), so one table reads both. A value of
+ * null counts as absent. Fields are written at obj + off; FM_KEY_STRDUP fields are owned by obj
+ * (free what was there). Keys are parsed in table order, so a CUSTOM parser may read fields of
+ * keys listed before it. */
+typedef enum fm_key_type {
+    FM_KEY_INT,     /* int, an integer within [min, max] */
+    FM_KEY_DOUBLE,  /* double within [min, max] */
+    FM_KEY_SECONDS, /* double seconds: a duration ("10m", "250ms") or a number; range in s */
+    FM_KEY_BOOL,    /* bool: true or false */
+    FM_KEY_STRBUF,  /* char[cap] inside obj; names (optional): the allowed values */
+    FM_KEY_STRDUP,  /* char * owned by obj; names (optional): the allowed values */
+    FM_KEY_TABLE,   /* a nested mapping read with the sub table into the same obj */
+    FM_KEY_CUSTOM,  /* parse() reads the node */
+    FM_KEY__COUNT
+} fm_key_type;
+
+typedef struct fm_key fm_key;
+struct fm_key {
+    const char *name;
+    fm_key_type type;
+    size_t off;
+    double min, max;
+    size_t cap;               /* FM_KEY_STRBUF: the buffer's size */
+    bool required;
+    const char *const *names; /* NULL-terminated allowed values of a string key */
+    const fm_key *sub;        /* FM_KEY_TABLE */
+    size_t nsub;
+    int (*parse)(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
+                 fm_err *err); /* FM_KEY_CUSTOM; ctx is fm_keys_parse's */
+    const char *type_doc;     /* the type as docs name it, where the type's own name is vague */
+    const char *doc;          /* one line for docs/ and --help */
+};
+
+int fm_keys_parse(const fm_key *keys, size_t n, const fm_yaml *y, const fm_ynode *map, void *obj,
+                  void *ctx, fm_err *err);
+const fm_key *fm_keys_find(const fm_key *keys, size_t n, const char *name); /* NULL: unknown */
+const char *fm_key_type_name(fm_key_type t);
+/* The table as Markdown rows under a header (nested tables as "batch.max_size"), into buf;
+ * returns the length needed, like snprintf. */
+size_t fm_keys_markdown(const fm_key *keys, size_t n, char *buf, size_t cap);
+
 /* Strict number parsing used by specs, CLI options and protocols: the whole string must parse. */
 int fm_parse_i64(const char *s, int64_t *out);
 int fm_parse_double(const char *s, double *out);

@@ -677,7 +677,19 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
     if (!plat_auth_gate(p, req, path)) /* SigV4, when credentials are configured (auth.h) */
         return;
     static const char inv_pre[] = "/2015-03-31/functions/";
-    if (strncmp(path, inv_pre, sizeof inv_pre - 1) == 0) {
+    bool lambda = strncmp(path, inv_pre, sizeof inv_pre - 1) == 0;
+    bool admin = strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 &&
+                 (path[strlen(ADMIN_PREFIX)] == 0 || path[strlen(ADMIN_PREFIX)] == '/');
+    char msg[600];
+    int refused = plat_guard_check(p, req, admin, msg, sizeof msg);
+    if (refused) {
+        if (lambda)
+            send_aws_error(req, refused, "AccessDeniedException", NULL, msg, NULL);
+        else
+            send_json_error(req, refused, msg);
+        return;
+    }
+    if (lambda) {
         const char *name = path + sizeof inv_pre - 1, *slash = strchr(name, '/');
         if (slash && strcmp(slash, "/invocations") == 0 && slash - name < 250) {
             char raw[256];
@@ -693,8 +705,7 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
         h_v2(p, req, path);
         return;
     }
-    if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 &&
-        (path[strlen(ADMIN_PREFIX)] == 0 || path[strlen(ADMIN_PREFIX)] == '/')) {
+    if (admin) {
         h_admin(p, req, path);
         return;
     }

@@ -27,6 +27,17 @@
 #include "auth.h"
 #include "sandbox.h"
 
+/* ---- guards (guard.c) ---------------------------------------------------------------------- */
+/* Whether a listen address or Host name can be reached only from this machine (127/8, ::1,
+ * localhost). */
+bool plat_host_is_loopback(const char *host);
+/* Checks a request before routing (Host on loopback listeners, Origin, admin Content-Type): 0 when
+ * it may proceed, else the HTTP status to answer, with the reason in msg. */
+int plat_guard_check(const platform *p, struct evhttp_request *req, bool admin, char *msg,
+                     size_t cap);
+/* Refuses a non-loopback listener unless cfg->insecure_listen (then warns). */
+int plat_guard_listen(const platform_config *cfg, fm_err *err);
+
 /* ---- objects -------------------------------------------------------------------------------- */
 typedef struct plat_fn plat_fn;
 typedef struct plat_inst plat_inst;

@@ -740,6 +740,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
                  fm_err *err)
 {
     *out = NULL;
+    int rc = plat_guard_listen(cfg, err);
+    if (rc)
+        return rc;
     platform *p = calloc(1, sizeof *p);
     if (!p)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
@@ -758,7 +761,6 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
     if (cfg->platforms)
         snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
-    int rc = 0;
     /* Instance logs go through their own fully buffered stream (a few lines per invocation would
      * otherwise cost a write(2) each), flushed every 100 ms and at exit. */
     if (cfg->log_dir && *cfg->log_dir) {

@@ -75,6 +75,8 @@ int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, cons
                              platform_spec *out, fm_err *err);
 /* Parses the admin API's JSON form (paths must be absolute). */
 int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err);
+/* The spec's key table as Markdown (key, type, range, description), like snprintf. */
+size_t platform_spec_keys_markdown(char *buf, size_t cap);
 /* The JSON form of a spec, malloc'd; NULL when out of memory. */
 char *platform_spec_to_json(const platform_spec *s);
 
@@ -103,6 +105,8 @@ typedef struct platform_config {
     int pids_max;                 /* processes per instance (0: 1024) */
     int sandbox_uid_base;         /* function uids start here (0: 200000) */
     const char *credentials;      /* SigV4 credentials file (auth.h); NULL: no authentication */
+    bool insecure_listen;       /* allow a non-loopback listener without authentication (only
+                                   the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
 
 void platform_config_init(platform_config *c);

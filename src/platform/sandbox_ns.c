@@ -9,9 +9,10 @@
  *   G  (pid 1 inside, still the platform's user): builds the new root under a tmpfs and pivots
  *      into it, brings up lo, binds 127.0.0.1:9001 and passes the listener back, joins the
  *      instance's cgroups and enters a cgroup namespace rooted there (so the setup above runs
- *      outside the instance's CPU quota), sets its limits, becomes the function's uid, enters a user namespace of its own (which owns none of the
- *      other namespaces, so capabilities in it reach nothing), drops every capability, sets
- *      no_new_privs, installs the filter and returns to exec the runtime.
+ *      outside the instance's CPU quota), sets its limits, becomes the function's uid, enters a
+ * user namespace of its own (which owns none of the other namespaces, so capabilities in it reach
+ * nothing), drops every capability, sets no_new_privs, installs the filter and returns to exec the
+ * runtime.
  *
  * Where the kernel refuses any step, the probe at start-up says which, and instances fall back to
  * process isolation or are refused, as configured. */
@@ -920,6 +921,11 @@ int plat_sandbox_ns_prepare(plat_sandbox *sb, const platform_spec *spec, plat_cg
 {
     cg->sock[0] = cg->sock[1] = -1;
     if (spec->isolation == PLATFORM_ISOLATION_PROCESS)
+        return 0;
+    /* Zygote children do not enter a sandbox yet (docs/security.md): a zygote function keeps its
+     * fast path unless the spec asks for the sandbox, which then starts every instance with exec.
+     */
+    if (spec->isolation == PLATFORM_ISOLATION_DEFAULT && strcmp(spec->cold_start, "zygote") == 0)
         return 0;
     if (!sb->ns_ok) {
         if (spec->isolation == PLATFORM_ISOLATION_DEFAULT && sb->fallback_process)

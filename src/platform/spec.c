@@ -1,5 +1,5 @@
-/* Function specs: one validation path for the YAML form (faasml deploy) and the JSON form (admin
- * API). Both fill a platform_spec field by field through the same key table, then validate(). */
+/* Function specs: one key table and one loader for the YAML form (faasml deploy) and the JSON
+ * form (admin API; JSON is YAML), then validate() for what spans several keys. */
 #include "platform.h"
 #include "spec_int.h"
 
@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <libgen.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +31,6 @@ static const char *const reserved_env[] = {"_HANDLER",
                                            "LAMBDA_TASK_ROOT",
                                            "LAMBDA_RUNTIME_DIR",
                                            NULL};
-
-static const char *const spec_keys[] = {
-    "name", "runtime", "bootstrap", "args", "handler", "code_dir", "model", "memory_mb",
-    "timeout_s", "environment", "reserved_concurrency", "provisioned_concurrency", "keep_alive",
-    "keep_alive_s", "profile", "platform", "policy", "batch", "cold_start", PLAT_SPEC_SB_KEYS,
-    NULL};
-
-static const char *const profiles[] = {"lambda", "gcf", "managed", "server", NULL};
 
 /* Why: specs are built field by field from untrusted input; starting from Lambda's defaults
  * keeps every optional field meaningful. */
@@ -98,39 +91,22 @@ static bool env_key_ok(const char *k)
     return true;
 }
 
-/* Why: both input forms end here, so the admin API cannot accept what `deploy` would refuse. */
+/* Why: both input forms end here, so the admin API cannot accept what `deploy` would refuse. The
+ * key table has checked each value's type and range; what remains spans several keys. */
 static int validate(const platform_spec *s, const char *where, fm_err *err)
 {
     if (!name_ok(s->name))
         return fm_err_set(err, FM_EINVAL,
                           "%s: function name '%s' must be 1-64 characters of [A-Za-z0-9_-]", where,
                           s->name);
-    if (s->memory_mb < 128 || s->memory_mb > 10240)
-        return fm_err_set(err, FM_ERANGE, "%s: memory_mb %d is outside 128-10240", where,
-                          s->memory_mb);
-    if (!(s->timeout_s >= 0.001 && s->timeout_s <= 900))
-        return fm_err_set(err, FM_ERANGE, "%s: timeout_s must be in (0, 900]", where);
     if (s->runtime == PLATFORM_RUNTIME_CUSTOM && !s->bootstrap)
         return fm_err_set(err, FM_EINVAL, "%s: runtime 'custom' needs 'bootstrap'", where);
     if (s->runtime == PLATFORM_RUNTIME_ONNX && !s->model)
         return fm_err_set(err, FM_EINVAL, "%s: runtime 'builtin-onnx' needs 'model'", where);
-    if (s->reserved_concurrency < -1 || s->reserved_concurrency > 100000)
-        return fm_err_set(err, FM_ERANGE, "%s: reserved_concurrency out of range", where);
-    if (s->provisioned_concurrency < 0 || s->provisioned_concurrency > 1000)
-        return fm_err_set(err, FM_ERANGE, "%s: provisioned_concurrency out of range", where);
     if (s->reserved_concurrency >= 0 && s->provisioned_concurrency > s->reserved_concurrency)
         return fm_err_set(err, FM_EINVAL,
                           "%s: provisioned_concurrency %d exceeds reserved_concurrency %d", where,
                           s->provisioned_concurrency, s->reserved_concurrency);
-    if (s->keep_alive_s != -1 && !(s->keep_alive_s >= 0 && s->keep_alive_s <= 86400))
-        return fm_err_set(err, FM_ERANGE, "%s: keep_alive must be within 0-24h", where);
-    bool known = false;
-    for (int i = 0; profiles[i]; i++)
-        known |= strcmp(profiles[i], s->profile) == 0;
-    if (!known)
-        return fm_err_set(err, FM_EINVAL,
-                          "%s: unknown profile '%s' (lambda, gcf, managed, server)", where,
-                          s->profile);
     int erc = plat_spec_ext_validate(s, where, err);
     if (erc)
         return erc;
@@ -145,14 +121,6 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
     if (env_bytes > PLATFORM_ENV_BYTES)
         return fm_err_set(err, FM_ELIMIT, "%s: environment exceeds 4 KB", where);
     return 0;
-}
-
-/* Replaces an owned string. */
-static int set_str(char **dst, const char *v)
-{
-    free(*dst);
-    *dst = strdup(v);
-    return *dst ? 0 : FM_ENOMEM;
 }
 
 /* A model may be a URL or a built-in handler ("https://...", "file://...", "builtin:identity"):
@@ -192,148 +160,277 @@ static int set_runtime(platform_spec *s, const char *v)
     return 0;
 }
 
-/* ---- YAML ----------------------------------------------------------------------------------- */
+/* ---- the key table -------------------------------------------------------------------------
+ * Every key of a function spec, in both forms: YAML files (`faasml deploy`, paths relative to the
+ * file) and JSON (the admin API, paths absolute). docs/platform.md's table is checked against it
+ * (tests/unit/test_platform_spec.c). */
 
-int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, const char *base_dir,
-                             platform_spec *out, fm_err *err)
+typedef struct spec_ctx {
+    const char *base_dir; /* YAML: relative paths resolve against it; NULL: JSON form */
+} spec_ctx;
+
+/* runtime: custom (also Lambda's "provided") or builtin-onnx. */
+static int parse_runtime(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
+                         fm_err *err)
+{
+    const char *v = fm_ynode_str(n);
+    if (!v || set_runtime(obj, v))
+        return fm_yaml_error(y, n, err, FM_EINVAL, "unknown runtime '%s' (custom, builtin-onnx)",
+                             v ? v : "(not a scalar)");
+    return 0;
+}
+
+/* bootstrap, model, code_dir: made absolute before they travel (the server never sees the
+ * client's working directory); the JSON form must already be absolute. */
+static int parse_path(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
+                      fm_err *err)
+{
+    const spec_ctx *c = ctx;
+    const char *v = fm_ynode_str(n);
+    bool model = strcmp(k->name, "model") == 0;
+    if (!v || !*v)
+        return fm_yaml_error(y, n, err, FM_EINVAL, "'%s' must be a path", k->name);
+    if (!c->base_dir && v[0] != '/' && !(model && has_scheme(v)))
+        return fm_yaml_error(y, n, err, FM_EINVAL,
+                             "'%s' must be an absolute path (a model may also be a URL)", k->name);
+    char **dst = (char **)((char *)obj + k->off);
+    free(*dst);
+    if (!(*dst = resolve(c->base_dir, v)))
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_args(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
+                      fm_err *err)
+{
+    platform_spec *s = obj;
+    if (fm_ynode_kind_of(n) != FM_YAML_SEQ || fm_ynode_len(n) > PLATFORM_MAX_ARGS)
+        return fm_yaml_error(y, n, err, FM_EINVAL, "'args' must be a list of at most %d strings",
+                             PLATFORM_MAX_ARGS);
+    for (size_t i = 0; i < fm_ynode_len(n); i++) {
+        const char *a = fm_ynode_str(fm_ynode_item(n, i));
+        if (!a)
+            return fm_yaml_error(y, fm_ynode_item(n, i), err, FM_EINVAL,
+                                 "'args' items must be strings");
+        if (!(s->args[s->nargs++] = strdup(a)))
+            return fm_err_set(err, FM_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_env(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
+                     fm_err *err)
+{
+    platform_spec *s = obj;
+    if (fm_ynode_kind_of(n) != FM_YAML_MAP || fm_ynode_len(n) > PLATFORM_MAX_ENV)
+        return fm_yaml_error(y, n, err, FM_EINVAL,
+                             "'environment' must be a mapping of at most %d variables",
+                             PLATFORM_MAX_ENV);
+    for (size_t i = 0; i < fm_ynode_len(n); i++) {
+        const char *key = fm_ynode_str(fm_ynode_key(n, i));
+        const char *v = fm_ynode_str(fm_ynode_value(n, i));
+        if (!key || !v)
+            return fm_yaml_error(y, fm_ynode_value(n, i), err, FM_EINVAL,
+                                 "environment values must be strings");
+        s->env_keys[s->nenv] = strdup(key);
+        s->env_vals[s->nenv] = strdup(v);
+        if (!s->env_keys[s->nenv++] || !s->env_vals[s->nenv - 1])
+            return fm_err_set(err, FM_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+#define F(field) offsetof(platform_spec, field)
+static const char *const profiles[] = {"lambda", "gcf", "managed", "server", NULL};
+static const char *const cold_starts[] = {"exec", "zygote", NULL};
+static const fm_key batch_keys[] = {
+    {.name = "max_size",
+     .type = FM_KEY_INT,
+     .off = F(batch_max_size),
+     .min = 1,
+     .max = 4096,
+     .required = true,
+     .doc = "largest batch the platform merges"},
+    {.name = "max_delay_ms",
+     .type = FM_KEY_DOUBLE,
+     .off = F(batch_max_delay_ms),
+     .min = 0,
+     .max = 60000,
+     .doc = "release a partial batch after this wait (ms)"},
+};
+static const fm_key spec_keys[] = {
+    {.name = "name",
+     .type = FM_KEY_STRBUF,
+     .off = F(name),
+     .cap = PLATFORM_NAME_MAX + 1,
+     .required = true,
+     .doc = "1-64 characters of [A-Za-z0-9_-]"},
+    {.name = "runtime",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`custom` \\| `builtin-onnx`",
+     .parse = parse_runtime,
+     .doc = "default `custom`; `provided` means `custom`"},
+    {.name = "bootstrap",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "path",
+     .off = F(bootstrap),
+     .parse = parse_path,
+     .doc = "custom: the executable that speaks the Runtime API"},
+    {.name = "args",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "list of strings",
+     .parse = parse_args,
+     .doc = "extra arguments for bootstrap (at most 32)"},
+    {.name = "handler", .type = FM_KEY_STRDUP, .off = F(handler), .doc = "_HANDLER"},
+    {.name = "code_dir",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "path",
+     .off = F(code_dir),
+     .parse = parse_path,
+     .doc = "LAMBDA_TASK_ROOT and working directory (default: the spec's directory)"},
+    {.name = "model",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "path or URL",
+     .off = F(model),
+     .parse = parse_path,
+     .doc = "builtin-onnx: an .onnx path, a URL or builtin:NAME"},
+    {.name = "memory_mb",
+     .type = FM_KEY_INT,
+     .off = F(memory_mb),
+     .min = 128,
+     .max = 10240,
+     .doc = "memory limit; CPU share = memory / 1769 MB"},
+    {.name = "timeout_s",
+     .type = FM_KEY_DOUBLE,
+     .off = F(timeout_s),
+     .min = 0.001,
+     .max = 900,
+     .doc = "invocation timeout, init included (default 3)"},
+    {.name = "environment",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "mapping of strings",
+     .parse = parse_env,
+     .doc = "variables (at most 4 KB; Lambda's reserved names refused)"},
+    {.name = "reserved_concurrency",
+     .type = FM_KEY_INT,
+     .off = F(reserved_concurrency),
+     .min = 0,
+     .max = 100000,
+     .doc = "concurrency reserved for (and capping) this function"},
+    {.name = "provisioned_concurrency",
+     .type = FM_KEY_INT,
+     .off = F(provisioned_concurrency),
+     .min = 0,
+     .max = 1000,
+     .doc = "instances kept initialised"},
+    {.name = "keep_alive",
+     .type = FM_KEY_SECONDS,
+     .off = F(keep_alive_s),
+     .min = 0,
+     .max = 86400,
+     .doc = "idle TTL before scale-to-zero (default: the platform's, 10m)"},
+    {.name = "keep_alive_s",
+     .type = FM_KEY_DOUBLE,
+     .off = F(keep_alive_s),
+     .min = 0,
+     .max = 86400,
+     .doc = "the same in seconds"},
+    {.name = "profile",
+     .type = FM_KEY_STRBUF,
+     .off = F(profile),
+     .cap = sizeof(((platform_spec *)0)->profile),
+     .names = profiles,
+     .doc = "platform profile (docs/policies.md)"},
+    {.name = "platform",
+     .type = FM_KEY_STRBUF,
+     .off = F(platform),
+     .cap = sizeof(((platform_spec *)0)->platform),
+     .doc = "data/platforms.yaml entry the policy defaults come from"},
+    {.name = "policy",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "mapping",
+     .parse = plat_spec_parse_policy,
+     .doc = "policy overrides, the keys of data/platforms.yaml"},
+    {.name = "batch",
+     .type = FM_KEY_TABLE,
+     .sub = batch_keys,
+     .nsub = FM_ARRAY_LEN(batch_keys),
+     .doc = "builtin-onnx: dynamic batching"},
+    {.name = "cold_start",
+     .type = FM_KEY_STRBUF,
+     .off = F(cold_start),
+     .cap = sizeof(((platform_spec *)0)->cold_start),
+     .names = cold_starts,
+     .doc = "builtin-onnx: how an instance starts"},
+    /* isolation (spec_sandbox.c, docs/security.md) */
+    {.name = "isolation",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`process` \\| `sandbox`",
+     .parse = plat_spec_parse_isolation,
+     .doc = "how instances are isolated (default: sandbox where the kernel allows)"},
+    {.name = "network",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`none` \\| `host`",
+     .parse = plat_spec_parse_network,
+     .doc = "sandbox: `none` (default, only lo) or the host's network"},
+    {.name = "ephemeral_storage_mb",
+     .type = FM_KEY_INT,
+     .off = F(ephemeral_mb),
+     .min = 512,
+     .max = 10240,
+     .doc = "sandbox: size of the tmpfs /tmp (default 512)"},
+};
+#undef F
+
+size_t platform_spec_keys_markdown(char *buf, size_t cap)
+{
+    return fm_keys_markdown(spec_keys, FM_ARRAY_LEN(spec_keys), buf, cap);
+}
+
+/* Why: one reader for both forms, so the admin API and `deploy` cannot disagree on a key. */
+static int parse_doc(const char *buf, size_t len, const char *name, const char *base_dir,
+                     platform_spec *out, fm_err *err)
 {
     platform_spec_init(out);
+    bool json = base_dir == NULL;
     fm_yaml *y;
     int rc = fm_yaml_load_buf(buf, len, name, &y, err);
-    if (rc)
+    if (rc) {
+        if (json) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err->msg);
+            fm_err_set(err, rc, "%s: invalid JSON (%s)", name, m);
+        }
         return rc;
+    }
     const fm_ynode *root = fm_yaml_root(y);
-    const char *str = NULL;
-    int64_t iv;
-    double dv;
-    if (!root) {
+    spec_ctx ctx = {base_dir};
+    if (!root)
         rc = fm_err_set(err, FM_EPARSE, "%s: empty spec", name);
-        goto out;
-    }
-    if ((rc = fm_yaml_check_keys(y, root, spec_keys, err)))
-        goto out;
-    if ((rc = fm_yaml_get_str(y, root, "name", true, &str, err)))
-        goto out;
-    snprintf(out->name, sizeof out->name, "%s", str);
-    if (strlen(str) > PLATFORM_NAME_MAX) {
-        rc = fm_yaml_error(y, fm_ynode_get(root, "name"), err, FM_EINVAL,
-                           "function name is longer than 64 characters");
-        goto out;
-    }
-    str = "custom";
-    if ((rc = fm_yaml_get_str(y, root, "runtime", false, &str, err)))
-        goto out;
-    if (set_runtime(out, str)) {
-        rc = fm_yaml_error(y, fm_ynode_get(root, "runtime"), err, FM_EINVAL,
-                           "unknown runtime '%s' (custom, builtin-onnx)", str);
-        goto out;
-    }
-    static const char *const path_keys[] = {"bootstrap", "model", "code_dir"};
-    char **path_dst[] = {&out->bootstrap, &out->model, &out->code_dir};
-    for (size_t i = 0; i < FM_ARRAY_LEN(path_keys); i++) {
-        str = NULL;
-        if ((rc = fm_yaml_get_str(y, root, path_keys[i], false, &str, err)))
-            goto out;
-        if (str && !(*path_dst[i] = resolve(base_dir, str))) {
-            rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-            goto out;
-        }
-    }
-    str = NULL;
-    if ((rc = fm_yaml_get_str(y, root, "handler", false, &str, err)))
-        goto out;
-    if (str && (rc = set_str(&out->handler, str)))
-        goto out;
-    const fm_ynode *args = fm_ynode_get(root, "args");
-    if (args) {
-        if (fm_ynode_kind_of(args) != FM_YAML_SEQ || fm_ynode_len(args) > PLATFORM_MAX_ARGS) {
-            rc = fm_yaml_error(y, args, err, FM_EINVAL, "'args' must be a list of at most %d",
-                               PLATFORM_MAX_ARGS);
-            goto out;
-        }
-        for (size_t i = 0; i < fm_ynode_len(args); i++) {
-            const char *a = fm_ynode_str(fm_ynode_item(args, i));
-            if (!a) {
-                rc = fm_yaml_error(y, fm_ynode_item(args, i), err, FM_EINVAL,
-                                   "'args' items must be strings");
-                goto out;
-            }
-            if (!(out->args[out->nargs++] = strdup(a))) {
-                rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-                goto out;
-            }
-        }
-    }
-    iv = out->memory_mb;
-    if ((rc = fm_yaml_get_int(y, root, "memory_mb", false, 128, 10240, &iv, err)))
-        goto out;
-    out->memory_mb = (int)iv;
-    if ((rc = fm_yaml_get_double(y, root, "timeout_s", false, 0.001, 900, &out->timeout_s, err)))
-        goto out;
-    iv = -1;
-    if ((rc = fm_yaml_get_int(y, root, "reserved_concurrency", false, 0, 100000, &iv, err)))
-        goto out;
-    out->reserved_concurrency = (int)iv;
-    iv = 0;
-    if ((rc = fm_yaml_get_int(y, root, "provisioned_concurrency", false, 0, 1000, &iv, err)))
-        goto out;
-    out->provisioned_concurrency = (int)iv;
-    str = NULL;
-    if ((rc = fm_yaml_get_str(y, root, "keep_alive", false, &str, err)))
-        goto out;
-    if (str) {
-        int64_t ns;
-        if (fm_parse_duration_ns(str, &ns) || ns < 0) {
-            rc = fm_yaml_error(y, fm_ynode_get(root, "keep_alive"), err, FM_EINVAL,
-                               "invalid duration '%s' (e.g. 10m, 30s, 500ms)", str);
-            goto out;
-        }
-        out->keep_alive_s = (double)ns / 1e9;
-    }
-    dv = out->keep_alive_s;
-    if ((rc = fm_yaml_get_double(y, root, "keep_alive_s", false, 0, 86400, &dv, err)))
-        goto out;
-    out->keep_alive_s = dv;
-    str = "lambda";
-    if ((rc = fm_yaml_get_str(y, root, "profile", false, &str, err)))
-        goto out;
-    snprintf(out->profile, sizeof out->profile, "%s", str);
-    if ((rc = plat_spec_ext_yaml(y, root, out, err)) || (rc = plat_spec_sb_yaml(y, root, out, err)))
-        goto out;
-    const fm_ynode *env = fm_ynode_get(root, "environment");
-    if (env) {
-        if (fm_ynode_kind_of(env) != FM_YAML_MAP || fm_ynode_len(env) > PLATFORM_MAX_ENV) {
-            rc = fm_yaml_error(y, env, err, FM_EINVAL,
-                               "'environment' must be a mapping of at most %d variables",
-                               PLATFORM_MAX_ENV);
-            goto out;
-        }
-        for (size_t i = 0; i < fm_ynode_len(env); i++) {
-            const char *k = fm_ynode_str(fm_ynode_key(env, i));
-            const char *v = fm_ynode_str(fm_ynode_value(env, i));
-            if (!k || !v) {
-                rc = fm_yaml_error(y, fm_ynode_value(env, i), err, FM_EINVAL,
-                                   "environment values must be strings");
-                goto out;
-            }
-            out->env_keys[out->nenv] = strdup(k);
-            out->env_vals[out->nenv] = strdup(v);
-            if (!out->env_keys[out->nenv++] || !out->env_vals[out->nenv - 1]) {
-                rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-                goto out;
-            }
-        }
-    }
-    if (!out->code_dir && base_dir && !(out->code_dir = strdup(base_dir))) {
+    else if (json && fm_ynode_kind_of(root) != FM_YAML_MAP)
+        rc = fm_err_set(err, FM_EPARSE, "%s: expected a JSON object", name);
+    else
+        rc = fm_keys_parse(spec_keys, FM_ARRAY_LEN(spec_keys), y, root, out, &ctx, err);
+    if (!rc && !out->code_dir && base_dir && *base_dir && !(out->code_dir = strdup(base_dir)))
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = validate(out, name, err);
-out:
+    if (!rc)
+        rc = validate(out, name, err);
     fm_yaml_free(y);
     if (rc)
         platform_spec_release(out);
     return rc;
+}
+
+int platform_spec_parse_yaml(const char *buf, size_t len, const char *name, const char *base_dir,
+                             platform_spec *out, fm_err *err)
+{
+    return parse_doc(buf, len, name, base_dir ? base_dir : "", out, err);
+}
+
+/* The admin API's form: the same keys, through the same loader (JSON is YAML); paths absolute. */
+int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err)
+{
+    return parse_doc(buf, len, "spec", NULL, out, err);
 }
 
 /* Reads a spec file; its directory anchors relative paths. */
@@ -356,159 +453,6 @@ int platform_spec_load_yaml(const char *path, platform_spec *out, fm_err *err)
     free(abs);
     free(tmp);
     free(buf);
-    return rc;
-}
-
-/* ---- JSON ----------------------------------------------------------------------------------- */
-
-static int json_err(fm_err *err, const char *key, const char *what)
-{
-    return fm_err_set(err, FM_EINVAL, "spec: '%s' %s", key, what);
-}
-
-/* Why: JSON numbers arrive as doubles; an integer field must hold an integer in range, or the
- * spec is refused rather than silently truncated. */
-static int json_int(const cJSON *v, const char *key, int min, int max, int *out, fm_err *err)
-{
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < min ||
-        v->valuedouble > max) {
-        char what[80];
-        snprintf(what, sizeof what, "must be an integer in %d-%d", min, max);
-        return json_err(err, key, what);
-    }
-    *out = (int)v->valuedouble;
-    return 0;
-}
-
-/* The admin API's form: same keys, absolute paths, strict types. */
-int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm_err *err)
-{
-    platform_spec_init(out);
-    cJSON *root = cJSON_ParseWithLength(buf, len);
-    int rc = 0;
-    if (!root)
-        return fm_err_set(err, FM_EPARSE, "spec: invalid JSON");
-    if (!cJSON_IsObject(root)) {
-        rc = fm_err_set(err, FM_EPARSE, "spec: expected a JSON object");
-        goto out;
-    }
-    for (const cJSON *it = root->child; it; it = it->next) {
-        const char *k = it->string;
-        bool known = false;
-        for (int i = 0; spec_keys[i] && !known; i++)
-            known = strcmp(spec_keys[i], k) == 0;
-        if (!known) {
-            rc = fm_err_set(err, FM_EINVAL, "spec: unknown key '%s'", k);
-            goto out;
-        }
-        if (cJSON_IsNull(it))
-            continue;
-        int erc = plat_spec_ext_json(it, out, err);
-        if (erc == 0)
-            erc = plat_spec_sb_json(it, out, err);
-        if (erc < 0) {
-            rc = erc;
-            goto out;
-        }
-        if (erc > 0)
-            continue; /* one of the profile keys (spec_profile.c) */
-        bool is_str = cJSON_IsString(it);
-        const char *sv = is_str ? it->valuestring : NULL;
-        if (strcmp(k, "name") == 0) {
-            if (!is_str || strlen(sv) > PLATFORM_NAME_MAX) {
-                rc = json_err(err, k, "must be a string of at most 64 characters");
-                goto out;
-            }
-            snprintf(out->name, sizeof out->name, "%s", sv);
-        } else if (strcmp(k, "runtime") == 0) {
-            if (!is_str || set_runtime(out, sv)) {
-                rc = json_err(err, k, "must be 'custom' or 'builtin-onnx'");
-                goto out;
-            }
-        } else if (!strcmp(k, "bootstrap") || !strcmp(k, "code_dir") || !strcmp(k, "model")) {
-            if (!is_str || (sv[0] != '/' && !(k[0] == 'm' && has_scheme(sv)))) {
-                rc = json_err(err, k, "must be an absolute path (a model may also be a URL)");
-                goto out;
-            }
-            char **dst = k[0] == 'b' ? &out->bootstrap : k[0] == 'c' ? &out->code_dir : &out->model;
-            if ((rc = set_str(dst, sv)))
-                goto out;
-        } else if (strcmp(k, "handler") == 0 || strcmp(k, "profile") == 0) {
-            if (!is_str) {
-                rc = json_err(err, k, "must be a string");
-                goto out;
-            }
-            if (k[0] == 'h') {
-                if ((rc = set_str(&out->handler, sv)))
-                    goto out;
-            } else {
-                if (strlen(sv) >= sizeof out->profile) {
-                    rc = json_err(err, k, "is not a known profile");
-                    goto out;
-                }
-                snprintf(out->profile, sizeof out->profile, "%s", sv);
-            }
-        } else if (strcmp(k, "args") == 0) {
-            if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > PLATFORM_MAX_ARGS) {
-                rc = json_err(err, k, "must be an array of at most 32 strings");
-                goto out;
-            }
-            for (const cJSON *a = it->child; a; a = a->next) {
-                if (!cJSON_IsString(a)) {
-                    rc = json_err(err, k, "must hold strings");
-                    goto out;
-                }
-                if (!(out->args[out->nargs++] = strdup(a->valuestring))) {
-                    rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-                    goto out;
-                }
-            }
-        } else if (strcmp(k, "environment") == 0) {
-            if (!cJSON_IsObject(it) || cJSON_GetArraySize(it) > PLATFORM_MAX_ENV) {
-                rc = json_err(err, k, "must be an object of at most 64 strings");
-                goto out;
-            }
-            for (const cJSON *e = it->child; e; e = e->next) {
-                if (!cJSON_IsString(e)) {
-                    rc = json_err(err, k, "values must be strings");
-                    goto out;
-                }
-                out->env_keys[out->nenv] = strdup(e->string);
-                out->env_vals[out->nenv] = strdup(e->valuestring);
-                if (!out->env_keys[out->nenv++] || !out->env_vals[out->nenv - 1]) {
-                    rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-                    goto out;
-                }
-            }
-        } else if (strcmp(k, "memory_mb") == 0) {
-            if ((rc = json_int(it, k, 128, 10240, &out->memory_mb, err)))
-                goto out;
-        } else if (strcmp(k, "reserved_concurrency") == 0) {
-            if ((rc = json_int(it, k, 0, 100000, &out->reserved_concurrency, err)))
-                goto out;
-        } else if (strcmp(k, "provisioned_concurrency") == 0) {
-            if ((rc = json_int(it, k, 0, 1000, &out->provisioned_concurrency, err)))
-                goto out;
-        } else if (strcmp(k, "timeout_s") == 0 || strcmp(k, "keep_alive_s") == 0) {
-            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
-                rc = json_err(err, k, "must be a number");
-                goto out;
-            }
-            *(k[0] == 't' ? &out->timeout_s : &out->keep_alive_s) = it->valuedouble;
-        } else if (strcmp(k, "keep_alive") == 0) {
-            int64_t ns;
-            if (!is_str || fm_parse_duration_ns(sv, &ns) || ns < 0) {
-                rc = json_err(err, k, "must be a duration such as '10m'");
-                goto out;
-            }
-            out->keep_alive_s = (double)ns / 1e9;
-        }
-    }
-    rc = validate(out, "spec", err);
-out:
-    cJSON_Delete(root);
-    if (rc)
-        platform_spec_release(out);
     return rc;
 }
 

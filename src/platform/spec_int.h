@@ -1,5 +1,5 @@
-/* Private to the platform module: the spec keys of platform profiles, batching and cold-start
- * paths (spec_profile.c), kept apart from spec.c's Lambda fields. */
+/* Private to the platform module: the profile part of function specs (spec_profile.c): policy
+ * overrides and the checks across profile, batching and cold-start keys. */
 #ifndef FM_PLAT_SPEC_INT_H
 #define FM_PLAT_SPEC_INT_H
 
@@ -8,18 +8,19 @@
 #include "platform.h"
 #include "policy/policy.h"
 
-/* YAML form: reads `platform`, `policy`, `batch` and `cold_start` from a spec's root map. */
-int plat_spec_ext_yaml(const fm_yaml *y, const fm_ynode *root, platform_spec *out, fm_err *err);
-/* JSON form: 1 when `it` is one of those keys and was taken, 0 when it is not, < 0 on error. */
-int plat_spec_ext_json(const cJSON *it, platform_spec *out, fm_err *err);
+/* The `policy` key of the spec table (an fm_key parser): checked against the policy's keys, kept
+ * as JSON text. */
+int plat_spec_parse_policy(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj,
+                           void *ctx, fm_err *err);
 void plat_spec_ext_to_json(const platform_spec *s, cJSON *o);
 /* Checks the fields (the policy overrides parse against the profile's keys). */
 int plat_spec_ext_validate(const platform_spec *s, const char *where, fm_err *err);
-/* Isolation keys (spec_sandbox.c): `isolation`, `network`, `ephemeral_storage_mb`; the same
- * contracts as the plat_spec_ext_* functions above. */
-#define PLAT_SPEC_SB_KEYS "isolation", "network", "ephemeral_storage_mb"
-int plat_spec_sb_yaml(const fm_yaml *y, const fm_ynode *root, platform_spec *out, fm_err *err);
-int plat_spec_sb_json(const cJSON *it, platform_spec *out, fm_err *err);
+/* Isolation keys (spec_sandbox.c): the `isolation` and `network` parsers of the key table, and
+ * the JSON form of isolation, network and ephemeral_storage_mb. */
+int plat_spec_parse_isolation(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj,
+                              void *ctx, fm_err *err);
+int plat_spec_parse_network(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj,
+                            void *ctx, fm_err *err);
 void plat_spec_sb_to_json(const platform_spec *s, cJSON *o);
 /* Applies the spec's policy overrides to cfg (NULL: only checks them). */
 int plat_spec_policy_apply(const platform_spec *s, policy_config *cfg, const char *where,

@@ -1,7 +1,8 @@
 /* Function-spec keys for isolation (docs/security.md): `isolation` (process or sandbox; the
  * platform's default when absent), `network` (none, the default: the sandbox has only lo; host:
  * the machine's network) and `ephemeral_storage_mb` (the sandbox's /tmp, as Lambda's
- * EphemeralStorage: 512-10240 MB). One table serves the YAML and the JSON form. */
+ * EphemeralStorage: 512-10240 MB). The rows sit in spec.c's key table; these are their parsers
+ * and the JSON form's writer. */
 #include "spec_int.h"
 
 #include <stdio.h>
@@ -15,9 +16,6 @@ typedef struct sb_word {
 static const sb_word isolations[] = {{"process", PLATFORM_ISOLATION_PROCESS},
                                      {"sandbox", PLATFORM_ISOLATION_SANDBOX}};
 static const sb_word networks[] = {{"none", 0}, {"host", 1}};
-
-#define EPH_MIN 512
-#define EPH_MAX 10240
 
 /* The value of word in table, or -1. */
 static int lookup(const sb_word *t, size_t n, const char *word)
@@ -49,50 +47,25 @@ static int set_network(platform_spec *s, const char *v, fm_err *err, const char 
     return 0;
 }
 
-int plat_spec_sb_yaml(const fm_yaml *y, const fm_ynode *root, platform_spec *out, fm_err *err)
+int plat_spec_parse_isolation(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj,
+                              void *ctx, fm_err *err)
 {
-    const char *str = NULL;
+    const char *v = fm_ynode_str(n);
     fm_err why = {0};
-    int rc = fm_yaml_get_str(y, root, "isolation", false, &str, err);
-    if (rc)
-        return rc;
-    if (str && set_isolation(out, str, &why, ""))
-        return fm_yaml_error(y, fm_ynode_get(root, "isolation"), err, FM_EINVAL, "%s", why.msg);
-    str = NULL;
-    if ((rc = fm_yaml_get_str(y, root, "network", false, &str, err)))
-        return rc;
-    if (str && set_network(out, str, &why, ""))
-        return fm_yaml_error(y, fm_ynode_get(root, "network"), err, FM_EINVAL, "%s", why.msg);
-    int64_t iv = out->ephemeral_mb > 0 ? out->ephemeral_mb : EPH_MIN;
-    if ((rc = fm_yaml_get_int(y, root, "ephemeral_storage_mb", false, EPH_MIN, EPH_MAX, &iv, err)))
-        return rc;
-    if (fm_ynode_get(root, "ephemeral_storage_mb"))
-        out->ephemeral_mb = (int)iv;
+    if (!v || set_isolation(obj, v, &why, ""))
+        return fm_yaml_error(y, n, err, FM_EINVAL, "%s",
+                             v ? why.msg : "'isolation' must be process or sandbox");
     return 0;
 }
 
-int plat_spec_sb_json(const cJSON *it, platform_spec *out, fm_err *err)
+int plat_spec_parse_network(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj,
+                            void *ctx, fm_err *err)
 {
-    const char *k = it->string;
-    const char *sv = cJSON_IsString(it) ? it->valuestring : NULL;
-    if (strcmp(k, "isolation") == 0) {
-        if (!sv)
-            return fm_err_set(err, FM_EINVAL, "spec: 'isolation' must be 'process' or 'sandbox'");
-        return set_isolation(out, sv, err, "spec: ") ? err->code : 1;
-    }
-    if (strcmp(k, "network") == 0) {
-        if (!sv)
-            return fm_err_set(err, FM_EINVAL, "spec: 'network' must be 'none' or 'host'");
-        return set_network(out, sv, err, "spec: ") ? err->code : 1;
-    }
-    if (strcmp(k, "ephemeral_storage_mb") == 0) {
-        if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble ||
-            it->valuedouble < EPH_MIN || it->valuedouble > EPH_MAX)
-            return fm_err_set(err, FM_EINVAL,
-                              "spec: 'ephemeral_storage_mb' must be an integer in 512-10240");
-        out->ephemeral_mb = (int)it->valuedouble;
-        return 1;
-    }
+    const char *v = fm_ynode_str(n);
+    fm_err why = {0};
+    if (!v || set_network(obj, v, &why, ""))
+        return fm_yaml_error(y, n, err, FM_EINVAL, "%s",
+                             v ? why.msg : "'network' must be none or host");
     return 0;
 }
 

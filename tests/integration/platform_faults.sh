@@ -81,7 +81,7 @@ rc=$?
 set -e
 expect_eq "$rc" 2 "deploy exit code for a bad spec"
 expect_contains "$out" "bad.yaml:4:1: unknown key 'memroy_mb'" "deploy error names file:line:col"
-adm() { curl -sS -o "$TMP/body" -w '%{http_code}' -X "$1" "$URL/admin/functions$2" --data-binary "$3"; }
+adm() { curl -sS -o "$TMP/body" -w '%{http_code}' -X "$1" "$URL/admin/functions$2" -H 'Content-Type: application/json' --data-binary "$3"; }
 expect_eq "$(adm POST '' '{"name":"x","runtime":"custom","bootstrap":"/bin/true","memory_mb":64}')" 400 "memory below 128"
 expect_contains "$(body)" "memory_mb" "memory error message"
 expect_eq "$(adm POST '' '{"name":"x y","runtime":"custom","bootstrap":"/bin/true"}')" 400 "bad name"

@@ -124,7 +124,12 @@ static void test_json(void **state)
          "'memory_mb' must be an integer"},
         {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"x\":1}", "unknown key 'x'"},
         {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"timeout_s\":901}",
-         "timeout_s must be in (0, 900]"},
+         "spec:1:42: 'timeout_s' is 901, outside 0.001-900"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"name\":\"f\"}", "duplicate key 'name'"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"batch\":{\"max_delay_ms\":1}}",
+         "missing key 'max_size'"},
+        {"{\"name\":\"e\",\"bootstrap\":\"/b\",\"cold_start\":\"warm\"}",
+         "unknown cold_start 'warm' (exec, zygote)"},
         {"[1]", "expected a JSON object"},
         {"{\"name\":", "invalid JSON"},
     };
@@ -194,6 +199,44 @@ static void test_config(void **state)
     fm_arena_release(&a);
 }
 
+/* docs/platform.md carries the spec's key table exactly as the code's table prints it, so the
+ * docs cannot drift from what deploy accepts. */
+static void test_docs_table(void **state)
+{
+    (void)state;
+    char path[1024], *doc = NULL;
+    size_t len;
+    fm_err err = {0};
+    snprintf(path, sizeof path, "%s/docs/platform.md",
+             getenv("FM_SOURCE_DIR") ? getenv("FM_SOURCE_DIR") : ".");
+    assert_int_equal(fm_read_file(path, &doc, &len, &err), 0);
+    size_t need = platform_spec_keys_markdown(NULL, 0);
+    char *table = malloc(need + 1);
+    assert_non_null(table);
+    assert_int_equal(platform_spec_keys_markdown(table, need + 1), need);
+    if (!strstr(doc, table))
+        fail_msg("docs/platform.md lacks the spec key table; it should contain:\n%s", table);
+    free(table);
+    free(doc);
+}
+
+/* A null value is "not given" (JSON clients send them), and the admin API reads YAML too. */
+static void test_null_and_yaml_body(void **state)
+{
+    (void)state;
+    platform_spec s;
+    fm_err err = {0};
+    assert_int_equal(
+        parse_json("{\"name\":\"e\",\"bootstrap\":\"/b\",\"reserved_concurrency\":null}", &s, &err),
+        0);
+    assert_int_equal(s.reserved_concurrency, -1);
+    platform_spec_release(&s);
+    assert_int_equal(parse_json("name: e\nbootstrap: /b\nmemory_mb: 256\n", &s, &err), 0);
+    assert_int_equal(s.memory_mb, 256);
+    assert_null(s.code_dir); /* no spec directory to default to */
+    platform_spec_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +246,8 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_docs_table),
+        cmocka_unit_test(test_null_and_yaml_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
