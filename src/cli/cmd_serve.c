@@ -26,7 +26,7 @@ int cmd_serve(int argc, char **argv)
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
     bool no_cgroups = false, no_cpu_limit = false, insecure_listen = false;
     int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
-    const char *fallback = NULL, *credentials = NULL;
+    const char *fallback = NULL, *credentials = NULL, *isolation = NULL;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
         {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
@@ -52,6 +52,9 @@ int cmd_serve(int argc, char **argv)
          "cgroups for memory only: no CPU quota (CPU share) for instances"},
         {"credentials", 0, CLI_OPT_STR, &credentials, "FILE",
          "verify every request with AWS SigV4 against this credentials file (docs/security.md)"},
+        {"isolation", 0, CLI_OPT_STR, &isolation, "LEVEL",
+         "default isolation of functions without an 'isolation' key: 'sandbox' (default, where "
+         "the kernel allows) or 'process'"},
         {"sandbox-fallback", 0, CLI_OPT_STR, &fallback, "WHAT",
          "where the kernel refuses the sandbox: 'process' (default: functions without "
          "'isolation: sandbox' run as plain processes) or 'refuse' (they fail to start)"},
@@ -82,6 +85,9 @@ int cmd_serve(int argc, char **argv)
     if (fallback && strcmp(fallback, "process") != 0 && strcmp(fallback, "refuse") != 0)
         return cli_fail("serve", 2, "--sandbox-fallback must be 'process' or 'refuse', got '%s'",
                         fallback);
+    if (isolation && strcmp(isolation, "process") != 0 && strcmp(isolation, "sandbox") != 0)
+        return cli_fail("serve", 2, "--isolation must be 'process' or 'sandbox', got '%s'",
+                        isolation);
     if (pids_max < 0 || pids_max > 1 << 22)
         return cli_fail("serve", 2, "--pids-max must be within 1-4194304");
     if (level) {
@@ -114,6 +120,7 @@ int cmd_serve(int argc, char **argv)
     if (fallback)
         cfg.sandbox_fallback_refuse = strcmp(fallback, "refuse") == 0;
     cfg.pids_max = (int)pids_max;
+    cfg.isolation_process = isolation && strcmp(isolation, "process") == 0;
     if (credentials)
         cfg.credentials = credentials;
     cfg.insecure_listen = insecure_listen;

@@ -100,6 +100,8 @@ typedef struct platform_config {
     bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
     /* isolation (docs/security.md) */
+    bool isolation_process;       /* functions without `isolation` run as processes (default:
+                                     sandbox where the kernel allows) */
     bool sandbox_fallback_refuse; /* where the kernel refuses the sandbox: refuse to start it
                                      (default: run such instances as plain processes) */
     int pids_max;                 /* processes per instance (0: 1024) */

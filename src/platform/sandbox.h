@@ -48,6 +48,7 @@ typedef struct plat_sandbox {
     int nofile;            /* RLIMIT_NOFILE per instance */
     int uid_base;          /* function uids are uid_base + n */
     bool fallback_process; /* sandbox refused by the kernel: run as process (else refuse) */
+    bool default_process;  /* the operator made process the default isolation */
     char self_exe[PLAT_SB_PATH];
     char **uid_names; /* function name of uid_base + 1 + i */
     int *uid_ns;      /* a user namespace mapping 0 to that uid, for id-mapped binds (-1: none) */

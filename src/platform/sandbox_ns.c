@@ -920,7 +920,8 @@ void plat_sandbox_ns_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
 int plat_sandbox_ns_prepare(plat_sandbox *sb, const platform_spec *spec, plat_cg *cg, fm_err *err)
 {
     cg->sock[0] = cg->sock[1] = -1;
-    if (spec->isolation == PLATFORM_ISOLATION_PROCESS)
+    if (spec->isolation == PLATFORM_ISOLATION_PROCESS ||
+        (spec->isolation == PLATFORM_ISOLATION_DEFAULT && sb->default_process))
         return 0;
     /* Zygote children do not enter a sandbox yet (docs/security.md): a zygote function keeps its
      * fast path unless the spec asks for the sandbox, which then starts every instance with exec.
@@ -1092,6 +1093,7 @@ int plat_sandbox_ns_init(plat_sandbox *sb, const platform_config *cfg)
     sb->nofile = 1024; /* Lambda's file descriptor limit (cloud-platforms.md section 3) */
     sb->uid_base = cfg->sandbox_uid_base > 0 ? cfg->sandbox_uid_base : 200000;
     sb->fallback_process = !cfg->sandbox_fallback_refuse;
+    sb->default_process = cfg->isolation_process;
     char *exe = realpath(cfg->self_exe ? cfg->self_exe : "/proc/self/exe", NULL);
     snprintf(sb->self_exe, sizeof sb->self_exe, "%s", exe ? exe : "/proc/self/exe");
     free(exe);
@@ -1100,6 +1102,12 @@ int plat_sandbox_ns_init(plat_sandbox *sb, const platform_config *cfg)
         probe(sb);
     else
         snprintf(sb->iso_desc, sizeof sb->iso_desc, "%s", why);
+    if (sb->ns_ok && sb->default_process) {
+        snprintf(sb->iso_desc, sizeof sb->iso_desc,
+                 "process (by configuration; the sandbox is available to functions with "
+                 "'isolation: sandbox')");
+        return 0;
+    }
     if (sb->ns_ok) {
         snprintf(sb->iso_desc, sizeof sb->iso_desc,
                  "sandbox (user, mount, pid, ipc, uts, net and cgroup namespaces; uid %d+ per "
