@@ -27,7 +27,7 @@ int cmd_serve(int argc, char **argv)
     bool no_cgroups = false, no_cpu_limit = false, insecure_listen = false;
     int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
     const char *fallback = NULL, *credentials = NULL, *isolation = NULL;
-    cli_strlist deploy = {0};
+    cli_strlist deploy = {0}, allow_boot = {0};
     const cli_opt opts[] = {
         {"config", 'c', CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
@@ -55,6 +55,8 @@ int cmd_serve(int argc, char **argv)
         {"isolation", 0, CLI_OPT_STR, &isolation, "LEVEL",
          "default isolation of functions without an 'isolation' key: 'sandbox' (default, where "
          "the kernel allows) or 'process'"},
+        {"allow-bootstrap", 0, CLI_OPT_LIST, &allow_boot, "DIR",
+         "a custom runtime's bootstrap must lie in DIR (repeatable; default: anywhere)"},
         {"sandbox-fallback", 0, CLI_OPT_STR, &fallback, "WHAT",
          "where the kernel refuses the sandbox: 'process' (default: functions without "
          "'isolation: sandbox' run as plain processes) or 'refuse' (they fail to start)"},
@@ -120,6 +122,8 @@ int cmd_serve(int argc, char **argv)
     if (fallback)
         cfg.sandbox_fallback_refuse = strcmp(fallback, "refuse") == 0;
     cfg.pids_max = (int)pids_max;
+    cfg.bootstrap_dirs = allow_boot.v;
+    cfg.nbootstrap_dirs = allow_boot.n;
     cfg.isolation_process = isolation && strcmp(isolation, "process") == 0;
     if (credentials)
         cfg.credentials = credentials;

@@ -50,6 +50,8 @@ typedef struct plat_sandbox {
     bool fallback_process; /* sandbox refused by the kernel: run as process (else refuse) */
     bool default_process;  /* the operator made process the default isolation */
     char self_exe[PLAT_SB_PATH];
+    char **boot_dirs; /* the operator's allowed bootstrap directories, resolved (NULL: any) */
+    int nboot_dirs;
     char **uid_names; /* function name of uid_base + 1 + i */
     int *uid_ns;      /* a user namespace mapping 0 to that uid, for id-mapped binds (-1: none) */
     int nuids;
@@ -122,6 +124,8 @@ void plat_sandbox_ns_release(plat_sandbox *sb);
 int plat_sandbox_ns_prepare(plat_sandbox *sb, const platform_spec *spec, plat_cg *cg, fm_err *err);
 void plat_sandbox_ns_enter(const plat_sandbox *sb, const plat_cg *cg, int exw);
 void plat_sandbox_ns_free(plat_cg *cg);
+/* Refuses a spec whose custom bootstrap lies outside the operator's allowed directories. */
+int plat_sandbox_check_spec(const plat_sandbox *sb, const platform_spec *spec, fm_err *err);
 /* The isolation lines of /metrics. */
 struct evbuffer;
 void plat_sandbox_metrics(const plat_sandbox *sb, struct evbuffer *out);

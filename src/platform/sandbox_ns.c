@@ -1097,6 +1097,17 @@ int plat_sandbox_ns_init(plat_sandbox *sb, const platform_config *cfg)
     char *exe = realpath(cfg->self_exe ? cfg->self_exe : "/proc/self/exe", NULL);
     snprintf(sb->self_exe, sizeof sb->self_exe, "%s", exe ? exe : "/proc/self/exe");
     free(exe);
+    for (int i = 0; i < cfg->nbootstrap_dirs; i++) {
+        char *r = realpath(cfg->bootstrap_dirs[i], NULL);
+        char **v = realloc(sb->boot_dirs, (size_t)(sb->nboot_dirs + 1) * sizeof *v);
+        if (!v) {
+            free(r);
+            break;
+        }
+        sb->boot_dirs = v;
+        /* a directory that does not resolve allows nothing, but still makes the list non-empty */
+        v[sb->nboot_dirs++] = r ? r : strdup("/nonexistent/");
+    }
     char why[200] = {0};
     if (build_filter(sb, why, sizeof why) == 0)
         probe(sb);
@@ -1126,8 +1137,35 @@ int plat_sandbox_ns_init(plat_sandbox *sb, const platform_config *cfg)
     return 0;
 }
 
+/* Why: whoever may deploy chooses what runs; the operator can confine that to directories they
+ * control. The bootstrap is resolved (symlinks, ..) before the check. */
+int plat_sandbox_check_spec(const plat_sandbox *sb, const platform_spec *spec, fm_err *err)
+{
+    if (!sb->boot_dirs || spec->runtime != PLATFORM_RUNTIME_CUSTOM || !spec->bootstrap)
+        return 0;
+    char *r = realpath(spec->bootstrap, NULL);
+    bool ok = false;
+    for (int i = 0; r && i < sb->nboot_dirs && !ok; i++) {
+        size_t n = strlen(sb->boot_dirs[i]);
+        ok =
+            strncmp(r, sb->boot_dirs[i], n) == 0 && (r[n] == '/' || sb->boot_dirs[i][n - 1] == '/');
+    }
+    free(r);
+    if (ok)
+        return 0;
+    return fm_err_set(err, FM_EINVAL,
+                      "function '%s': bootstrap '%s' is outside the directories the operator "
+                      "allows (--allow-bootstrap)",
+                      spec->name, spec->bootstrap);
+}
+
 void plat_sandbox_ns_release(plat_sandbox *sb)
 {
+    for (int i = 0; i < sb->nboot_dirs; i++)
+        free(sb->boot_dirs[i]);
+    free(sb->boot_dirs);
+    sb->boot_dirs = NULL;
+    sb->nboot_dirs = 0;
     if (sb->bpf) {
         free(((struct sock_fprog *)sb->bpf)->filter);
         free(sb->bpf);

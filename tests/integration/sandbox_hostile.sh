@@ -138,3 +138,24 @@ deploy fb2
 code=$(invoke fb2 '{}')
 expect_contains "$(body)" "not available here" "--sandbox-fallback refuse: the default is refused"
 ok "--sandbox-fallback refuse refuses"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || true
+SERVE_PID=
+
+# The operator confines bootstraps to directories they control.
+start_serve --allow-bootstrap "$RT/echo"
+write_spec inside echo
+deploy inside
+write_spec outside hostile
+if "$FAASML" deploy "$TMP/outside.yaml" --gateway "$URL" 2>"$TMP/out.err"; then
+    fail "a bootstrap outside --allow-bootstrap was deployed"
+fi
+expect_contains "$(cat "$TMP/out.err")" "is outside the directories the operator allows" \
+    "bootstrap outside the allowed dirs refused"
+ln -s "$RT/hostile/bootstrap" "$TMP/sneaky"
+printf 'name: sneaky\nruntime: custom\nbootstrap: %s\n' "$RT/echo/../hostile/bootstrap" \
+    >"$TMP/sneaky.yaml"
+if "$FAASML" deploy "$TMP/sneaky.yaml" --gateway "$URL" 2>/dev/null; then
+    fail "a bootstrap reaching outside through '..' was deployed"
+fi
+ok "--allow-bootstrap: inside deployed, outside (and ../) refused"
