@@ -9,8 +9,8 @@ start_serve --init-timeout 2s --config "$TMP/platform.yaml"
 # 1769 MB = one vCPU: at the default 128 MB the CPU quota (7% of a core) can stretch a Python
 # runtime's start past the 1 s timeout on a busy host, and the replacement would time out in init.
 write_spec echo echo "timeout_s: 1" "memory_mb: 1769"
-write_spec exiter exit-at-init
-write_spec initerr init-error
+write_spec exiter exit-at-init "memory_mb: 1769"
+write_spec initerr init-error "memory_mb: 1769"
 write_spec hung never-next "timeout_s: 1"
 # A sandboxed instance's Runtime API is 127.0.0.1:9001 inside its own network namespace, out of
 # this script's reach (sandbox_hostile.sh checks that); the misuse checks below need a process.

@@ -112,6 +112,33 @@ st, t, b = send(signed("GET", "/admin/functions", None, ("AKIDADMIN", "admin-sec
 assert st == 200 and b"echo" in b, (st, t, b)
 print("ok - admin key on the admin API: 200")
 PY
+
+# faasml's own client commands sign with the AWS SDKs' environment variables.
+write_spec echo2 echo "isolation: process"
+if "$FAASML" deploy "$TMP/echo2.yaml" --gateway "$URL" >/dev/null 2>"$TMP/dep.err"; then
+    fail "faasml deploy without credentials succeeded"
+fi
+expect_contains "$(cat "$TMP/dep.err")" "not signed" "unsigned faasml deploy"
+if AWS_ACCESS_KEY_ID=AKIDINVOKE AWS_SECRET_ACCESS_KEY=invoke-secret-123 \
+    "$FAASML" deploy "$TMP/echo2.yaml" --gateway "$URL" >/dev/null 2>"$TMP/dep.err"; then
+    fail "faasml deploy with an invoke-only key succeeded"
+fi
+expect_contains "$(cat "$TMP/dep.err")" "needs the admin permission" "faasml deploy, invoke-only key"
+AWS_ACCESS_KEY_ID=AKIDADMIN AWS_SECRET_ACCESS_KEY=admin-secret-456 \
+    "$FAASML" deploy "$TMP/echo2.yaml" --gateway "$URL" >/dev/null 2>"$TMP/dep.err" ||
+    fail "faasml deploy with the admin key: $(cat "$TMP/dep.err")"
+printf '%s' '{"signed":"faasml"}' >"$TMP/payload.json"
+out=$(AWS_ACCESS_KEY_ID=AKIDINVOKE AWS_SECRET_ACCESS_KEY=invoke-secret-123 \
+    "$FAASML" invoke echo2 --gateway "$URL" --payload "$TMP/payload.json" 2>"$TMP/inv.err") ||
+    fail "faasml invoke with the invoke key: $(cat "$TMP/inv.err")"
+expect_contains "$out" '"signed":"faasml"' "faasml invoke, signed"
+if AWS_ACCESS_KEY_ID=AKIDINVOKE AWS_SECRET_ACCESS_KEY=invoke-secret-123 AWS_REGION=eu-west-1 \
+    "$FAASML" invoke echo2 --gateway "$URL" --payload "$TMP/payload.json" >/dev/null \
+    2>"$TMP/inv.err"; then
+    fail "faasml invoke signed for another region succeeded"
+fi
+expect_contains "$(cat "$TMP/inv.err")" "scoped to a valid region" "faasml invoke, wrong region"
+ok "faasml deploy and invoke sign with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (admin key deploys)"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" || true
 SERVE_PID=
