@@ -11,6 +11,8 @@ PKGS=(build-essential cmake pkg-config clang
       gnuplot-nox curl)
 # instance sandboxes (seccomp filter) and SigV4 request signing (HMAC-SHA256)
 PKGS+=(libseccomp-dev libssl-dev)
+# TLS on the gateway (libevent's OpenSSL part ships in libevent-dev); openssl makes test certificates
+PKGS+=(openssl)
 # the browser check of the HTML report (tests/integration/report_html.sh)
 PKGS+=(chromium)
 # model export (tools/models) and the Python/PyTorch example runtime

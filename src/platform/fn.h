@@ -113,6 +113,7 @@ struct platform {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     struct fm_http_guard *guard; /* connection cap, request timeouts, accept back-off */
+    struct fm_http_tls *tls;     /* cfg.tls_cert: the gateway's TLS context (core/http.h) */
     int port;
     bool listen_loopback; /* the listen address is loopback (guard.c checks Host only then) */
     struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;

@@ -755,6 +755,13 @@ int plat_gateway_bind(platform *p, fm_err *err)
         return fm_err_set(err, -errno, "getsockname: %s", strerror(errno));
     if ((rc = fm_http_guard_new(p->http, p->sock, &lim, "gateway", &p->guard, err)))
         return rc;
+    if (!p->cfg.tls_cert != !p->cfg.tls_key)
+        return fm_err_set(err, FM_EINVAL, "TLS needs both a certificate and its key");
+    if (p->cfg.tls_cert) {
+        if ((rc = fm_http_tls_new(p->cfg.tls_cert, p->cfg.tls_key, &p->tls, err)))
+            return rc;
+        fm_http_guard_set_tls(p->guard, p->tls);
+    }
     p->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     return 0;

@@ -402,6 +402,7 @@ void platform_free(platform *p)
     if (p->http)
         evhttp_free(p->http);
     fm_http_guard_free(p->guard); /* after evhttp_free: it holds the connections' bufferevents */
+    fm_http_tls_free(p->tls);     /* after the guard, which borrowed it */
     if (p->base)
         event_base_free(p->base);
     plat_sandbox_release(&p->sb);

@@ -111,6 +111,7 @@ typedef struct platform_config {
     int pids_max;                 /* processes per instance (0: 1024) */
     int sandbox_uid_base;         /* function uids start here (0: 200000) */
     const char *credentials;      /* SigV4 credentials file (auth.h); NULL: no authentication */
+    const char *tls_cert, *tls_key; /* PEM files: the gateway speaks HTTPS (both or neither) */
     const char *const *bootstrap_dirs; /* a custom bootstrap must lie in one (NULL: anywhere) */
     int nbootstrap_dirs;
     bool insecure_listen;       /* allow a non-loopback listener without authentication (only
