@@ -180,8 +180,8 @@ int fm_http_tls_new(const char *cert_pem, const char *key_pem, fm_http_tls **out
         rc = fm_err_set(err, FM_EINVAL, "TLS certificate '%s': %s", cert_pem,
                         ssl_reason(why, sizeof why));
     else if (SSL_CTX_use_PrivateKey_file(t->ctx, key_pem, SSL_FILETYPE_PEM) != 1)
-        rc = fm_err_set(err, FM_EINVAL, "TLS key '%s' (of certificate '%s'): %s", key_pem,
-                        cert_pem, ssl_reason(why, sizeof why)); /* a mismatch is caught here */
+        rc = fm_err_set(err, FM_EINVAL, "TLS key '%s' (of certificate '%s'): %s", key_pem, cert_pem,
+                        ssl_reason(why, sizeof why)); /* a mismatch is caught here */
     else if (SSL_CTX_check_private_key(t->ctx) != 1)
         rc = fm_err_set(err, FM_EINVAL, "TLS key '%s' does not match certificate '%s'", key_pem,
                         cert_pem);
