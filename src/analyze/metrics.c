@@ -532,29 +532,21 @@ static const cost_offer *own_offer(an_run *run, const cost_catalog *cat, const c
                      "no price: catalogue entry '%s' is not in snapshot '%s'", id, snap);
         return o;
     }
-    if (prof == COST_LAMBDA || prof == COST_GCF) {
-        const cost_offer *o = cost_offer_default(cat, snap, prof, arch);
-        if (!o)
-            snprintf(run->own_why, sizeof run->own_why,
-                     "no price: no default %s entry in snapshot '%s'", cost_profile_name(prof),
-                     snap);
-        return o;
-    }
-    if (!type) {
+    if ((prof == COST_MANAGED || prof == COST_SERVER) && !type) {
         snprintf(run->own_why, sizeof run->own_why,
                  "no price: the run does not record its instance type");
         return NULL;
     }
-    const cost_offer *all;
-    size_t n = cost_catalog_offers(cat, &all);
-    for (size_t i = 0; i < n; i++)
-        if (all[i].profile == prof && strcmp(all[i].snapshot, snap) == 0 &&
-            strcmp(all[i].instance_type, type) == 0)
-            return &all[i];
-    snprintf(run->own_why, sizeof run->own_why,
-             "no price: no %s entry for instance type '%s' in snapshot '%s'",
-             cost_profile_name(prof), type, snap);
-    return NULL;
+    const cost_offer *o = cost_offer_default(cat, snap, prof, arch, type);
+    bool per_instance = prof == COST_MANAGED || prof == COST_SERVER;
+    if (!o && per_instance)
+        snprintf(run->own_why, sizeof run->own_why,
+                 "no price: no %s entry for instance type '%s' in snapshot '%s'",
+                 cost_profile_name(prof), type, snap);
+    else if (!o)
+        snprintf(run->own_why, sizeof run->own_why,
+                 "no price: no default %s entry in snapshot '%s'", cost_profile_name(prof), snap);
+    return o;
 }
 
 static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1)

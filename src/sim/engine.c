@@ -473,24 +473,20 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
                         ((uint64_t)jb->gen << 32) | (uint32_t)j);
 }
 
-/* Why: an invocation is billed on its duration rounded up to the profile's granularity, whether it
- * completed or timed out; the result is shared by its requests. */
+/* Why: an invocation is billed by the one billing function (cost_invocation_bill, the live
+ * meter's and the analyzer's too) on its duration and INIT, whether it completed or timed out; the
+ * result is shared by its requests. Without a catalogue nothing is billed here (0) and the
+ * analyzer bills the recorded duration and INIT on the catalogue it is given. */
 static double bill(engine *e, fnstate *f, const job *jb)
 {
-    int64_t dur = e->now - jb->start_ns;
-    double billed_ms;
-    if (f->offer) { /* the one billing function, the analyzer's too */
-        cost_one c;
-        cost_invocation_bill(f->offer, (double)dur / 1e6, jb->init_ms, f->mem_key, jb->provisioned,
-                             &c);
-        billed_ms = c.billed_ms;
-    } else {
-        int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
-        billed_ms = (double)(((dur + gran - 1) / gran) * gran) / 1e6;
-    }
-    f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
-    return billed_ms;
+    if (!f->offer)
+        return 0;
+    cost_one c;
+    cost_invocation_bill(f->offer, (double)(e->now - jb->start_ns) / 1e6, jb->init_ms, f->mem_key,
+                         jb->provisioned, 1, &c);
+    f->res->billed_ms_total += c.billed_ms;
+    f->res->gb_s += c.gb_s;
+    return c.billed_ms;
 }
 
 /* An instance leaves: its lifetime is counted and it is recorded with the reason. */
@@ -797,7 +793,7 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
         (s->policy.profile == POLICY_PROFILE_LAMBDA || s->policy.profile == POLICY_PROFILE_GCF)) {
         cost_profile cp = s->policy.profile == POLICY_PROFILE_GCF ? COST_GCF : COST_LAMBDA;
         const char *snap = e->o->snapshot ? e->o->snapshot : "current";
-        f->offer = cost_offer_default(e->o->prices, snap, cp, NULL);
+        f->offer = cost_offer_default(e->o->prices, snap, cp, NULL, NULL);
         if (!f->offer)
             return fm_err_set(err, FM_ENOTFOUND,
                               "function '%s': no default %s entry in price snapshot '%s'", s->name,

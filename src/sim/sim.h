@@ -142,8 +142,8 @@ typedef struct sim_opts {
     volatile int *stop;        /* set to end the run early */
     /* the price catalogue invocations are billed on (cost_invocation_bill: granularity and INIT
      * billing from the profile's default entry of `snapshot`, "current" when NULL); NULL: the
-     * execution time rounded to the policy's fn.billing_granularity, without INIT (callers that
-     * carry no catalogue, such as the planner's search) */
+     * simulator bills nothing (billed_ms 0) and the analyzer bills the recorded duration and INIT
+     * on its own catalogue (callers that carry none, such as the planner's search) */
     const struct cost_catalog *prices;
     const char *snapshot;
 } sim_opts;

@@ -146,8 +146,8 @@ static void test_init_billing_and_batch_share(void **st)
     (void)st;
     /* a cold invocation of 40.5 ms after 200 ms INIT, 1024 MB: 41 ms where INIT is free,
      * 241 ms where it is billed */
-    cost_invocation cold = {.duration_ms = 40.5, .init_ms = 200, .memory_mb = 1024,
-                            .invoked = true};
+    cost_invocation cold = {
+        .duration_ms = 40.5, .init_ms = 200, .memory_mb = 1024, .invoked = true};
     cost_usage u = usage_of(&cold, 1, NULL, 0, COST_LAMBDA);
     cost_result r;
     cost_bill(offer("lam"), &u, false, &r);
@@ -157,8 +157,8 @@ static void test_init_billing_and_batch_share(void **st)
     /* four requests merged into one server-side batch of 90.2 ms each pay a quarter of 91 ms */
     cost_invocation b[4];
     for (int i = 0; i < 4; i++)
-        b[i] = (cost_invocation){.duration_ms = 90.2, .share = 0.25, .memory_mb = 2048,
-                                 .invoked = true};
+        b[i] = (cost_invocation){
+            .duration_ms = 90.2, .share = 0.25, .memory_mb = 2048, .invoked = true};
     u = usage_of(b, 4, NULL, 0, COST_LAMBDA);
     cost_bill(offer("lam"), &u, false, &r);
     assert_float_equal(r.total, 0.091 * 2.0 * 0.00001 + 4 * 0.0000002, 1e-15);
@@ -187,7 +187,7 @@ static void test_one_bill_sim_and_analyzer(void **st)
                                    .on_provisioned = k == 1 && i % 7 == 0,
                                    .invoked = true};
             cost_one one;
-            cost_invocation_bill(o, v->duration_ms, v->init_ms, v->memory_mb, v->on_provisioned,
+            cost_invocation_bill(o, v->duration_ms, v->init_ms, v->memory_mb, v->on_provisioned, 0,
                                  &one);
             assert_true(one.priced);
             v->billed_ms = one.billed_ms; /* what the simulator records */
