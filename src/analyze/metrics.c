@@ -11,8 +11,11 @@
 
 const double an_quantile_p[AN__QUANTILES] = {0.50, 0.90, 0.95, 0.99};
 const char *const an_quantile_name[AN__QUANTILES] = {"p50", "p90", "p95", "p99"};
-const char *const an_phase_name[AN__PHASES] = {"spawn", "runtime init", "download", "load",
-                                               "warmup"};
+const char *const an_phase_name[AN__PHASES] = {
+#define AN_XX(name, key, label) label,
+    FM_PHASE_MAP(AN_XX)
+#undef AN_XX
+};
 
 static an_num num(double v)
 {
@@ -99,11 +102,8 @@ static int on_instance(const store_instance *i, void *ud)
     p->created_ns = i->created_ns;
     p->ready_ns = i->ready_ns;
     p->stopped_ns = i->stopped_ns;
-    p->phase[AN_SPAWN] = i->spawn_ms;
-    p->phase[AN_RUNTIME_INIT] = i->runtime_init_ms;
-    p->phase[AN_DOWNLOAD] = i->download_ms;
-    p->phase[AN_LOAD] = i->load_ms;
-    p->phase[AN_WARMUP] = i->warmup_ms;
+    for (int k = 0; k < AN__PHASES; k++)
+        p->phase[k] = i->phase_ms[k];
     return 0;
 }
 

@@ -38,8 +38,10 @@ static bool add_line(cost_result *r, cost_item it, double qty)
     l->unit_price = o->price[it].usd;
     l->amount = qty * l->unit_price;
     r->total += l->amount;
-    if (strcmp(o->price[it].status, "unverified") == 0)
-        r->unverified = true;
+    fm_provenance st;
+    if (fm_provenance_parse(o->price[it].status, &st) || st == FM_PROVENANCE_UNVERIFIED ||
+        st == FM_PROVENANCE_ASSUMPTION)
+        r->unverified = true; /* an unverified price or a local assumption: say so */
     return true;
 }
 

@@ -107,8 +107,9 @@ static double runtime_init_ms(const plat_inst *in)
 {
     if (!in->ready_ns)
         return 0;
-    double ms =
-        (double)(in->ready_ns - in->exec_ns) / 1e6 - in->download_ms - in->load_ms - in->warmup_ms;
+    double ms = (double)(in->ready_ns - in->exec_ns) / 1e6;
+    for (int k = FM_PHASE_RUNTIME_INIT + 1; k < FM_PHASE__COUNT; k++)
+        ms -= in->phase_ms[k];
     return ms > 0 ? ms : 0;
 }
 
@@ -138,17 +139,15 @@ void plat_meter_instance(plat_inst *in)
         .created_ns = w0,
         .ready_ns = WALL(in->ready_ns),
         .stopped_ns = WALL(in->stopped_ns),
-        .spawn_ms = in->exec_ns ? (double)(in->exec_ns - in->created_ns) / 1e6 : 0,
-        .runtime_init_ms = runtime_init_ms(in),
-        .download_ms = in->download_ms,
-        .load_ms = in->load_ms,
-        .warmup_ms = in->warmup_ms,
         .cold_path = in->provisioned ? "provisioned"
                      : in->zygote    ? "zygote"
                                      : "exec",
         .stop_reason = in->stopped_ns ? in->stop_reason : NULL,
     };
 #undef WALL
+    memcpy(si.phase_ms, in->phase_ms, sizeof si.phase_ms);
+    si.phase_ms[FM_PHASE_SPAWN] = in->exec_ns ? (double)(in->exec_ns - in->created_ns) / 1e6 : 0;
+    si.phase_ms[FM_PHASE_RUNTIME_INIT] = runtime_init_ms(in);
     fm_err err = {0};
     if (store_instance_put(p->st, &si, &err))
         store_warn(p, &err);

@@ -72,7 +72,6 @@ static const key_def keys[] = {
 static const char *const sections[] = {"fn",    "inst",      "limit",       "queue", "batch",
                                        "scale", "histogram", "greedy_dual", NULL};
 static const char *const sourced_keys[] = {"value", "status", "date", "source", NULL};
-static const char *const statuses[] = {"doc", "src", "2nd", "unverified", "assumption", NULL};
 static const char *const cold_names[] = {"bind", "first_free"};
 _Static_assert(FM_ARRAY_LEN(cold_names) == POLICY_COLD_WAIT__COUNT, "cold_wait names");
 
@@ -196,12 +195,10 @@ static int apply_value(policy_config *cfg, const key_def *k, const fm_yaml *y, c
                 (rc = fm_yaml_get_str(y, n, "source", true, &src, err)) ||
                 (rc = fm_yaml_get_str(y, n, "date", true, &date, err)))
                 return rc;
-            int ok = 0;
-            for (int i = 0; statuses[i]; i++)
-                ok |= strcmp(statuses[i], st) == 0;
-            if (!ok)
-                return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown status '%s'", k->sec,
-                                     k->key, st);
+            fm_provenance pv;
+            if (fm_provenance_parse(st, &pv))
+                return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown status '%s' (%s)",
+                                     k->sec, k->key, st, fm_provenance_words());
         }
         return set_field(cfg, k, y, v, err);
     }

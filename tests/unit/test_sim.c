@@ -146,7 +146,7 @@ static void test_calib_later_wins(void **state)
         assert_true(fabs(sim_dist_quantile(&d, 0.5) - want[i]) < 1e-9);
     }
     assert_int_equal(sim_calib_cold(c, &k, 1769, &cold, &err), 0);
-    assert_true(fabs(sim_dist_quantile(&cold.phase[SIM_PHASE_LOAD], 0.5) - 200) < 1e-9);
+    assert_true(fabs(sim_dist_quantile(&cold.phase[FM_PHASE_LOAD], 0.5) - 200) < 1e-9);
     sim_calib_free(c);
 }
 
