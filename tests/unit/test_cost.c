@@ -296,6 +296,22 @@ static void test_server_per_hour_and_minimum(void **st)
     assert_float_equal(r.total, 60 / 3600.0 * 0.36, 1e-12);
 }
 
+/* One instance's bill (cost_instance_billed_s, the live meter's and cost_bill's), and the entry
+ * a managed/server run is billed on: the one of its instance type. */
+static void test_instance_bill_and_default_offer(void **st)
+{
+    (void)st;
+    const cost_offer *ec2 = offer("ec2");
+    assert_true(cost_instance_billed_s(ec2, 10) == 60);              /* the 60-s minimum */
+    assert_true(cost_instance_billed_s(ec2, 90.2) == 91);            /* per second, rounded up */
+    assert_true(cost_instance_billed_s(offer("srv"), 3700) == 7200); /* hourly */
+    assert_ptr_equal(cost_offer_default(cat, "test", COST_SERVER, NULL, "y"), ec2);
+    assert_ptr_equal(cost_offer_default(cat, "test", COST_MANAGED, NULL, "ml.x"), offer("sm"));
+    assert_null(cost_offer_default(cat, "test", COST_SERVER, NULL, "nope"));
+    assert_null(cost_offer_default(cat, "test", COST_SERVER, NULL, NULL));
+    assert_null(cost_offer_default(cat, "test", COST_MANAGED, NULL, "y")); /* y is a server */
+}
+
 static void test_applicability(void **st)
 {
     (void)st;
@@ -407,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_lambda_provisioned),
         cmocka_unit_test(test_gcf_tiers),
         cmocka_unit_test(test_managed_per_instance_second),
+        cmocka_unit_test(test_instance_bill_and_default_offer),
         cmocka_unit_test(test_server_per_hour_and_minimum),
         cmocka_unit_test(test_applicability),
         cmocka_unit_test(test_catalogue_errors),
