@@ -32,6 +32,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "cost/cost.h"
 #include "platform.h"
 #include "policy/policy.h"
 #include "sandbox.h"
@@ -99,6 +100,8 @@ struct plat_fn {
     int workers;             /* runtime processes per instance (managed/server: inst.workers) */
     double vcpu;             /* CPU share per instance (0: memory/1769 as on Lambda) */
     int inst_memory_mb;      /* memory limit per instance (all its workers) */
+    const cost_offer *offer; /* what it is billed on (lambda, gcf: always; managed/server: the
+                                entry of its instance type, NULL when the catalogue has none) */
     bool fleet;              /* managed/server: instances of a type, billed per instance-second,
                                 a full queue answered 503 */
     bool batching;           /* batch.max_size > 1: requests are decoded and merged (batch.c) */
@@ -121,6 +124,8 @@ struct platform {
     struct plat_creds *creds; /* auth_gate.c: SigV4 credentials, NULL when none configured */
     policy_account *account;
     char platforms_path[1024];
+    cost_catalog *prices; /* the meter bills on it (owned) */
+    char price_snapshot[64];
     struct plat_fn_list fns;
     struct store *st;
     int64_t run_id;

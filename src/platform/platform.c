@@ -27,7 +27,6 @@ void platform_config_init(platform_config *c)
     c->keep_alive_s = 600;
     c->init_timeout_s = 10;
     c->drain_s = 10;
-    c->billing_round_ms = 0;
     c->event_queue_max = 10000;
     c->event_retries = 2;
     c->event_retry_delay_s = 60;
@@ -46,12 +45,13 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
                                        "keep_alive",
                                        "init_timeout",
                                        "drain",
-                                       "billing_round_ms",
                                        "event_queue_max",
                                        "region",
                                        "log_dir",
                                        "cgroups",
                                        "platforms",
+                                       "prices",
+                                       "price_snapshot",
                                        "event_retries",
                                        "event_retry_delay",
                                        "cpu_limits",
@@ -70,6 +70,12 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         fm_yaml_free(y);
         return 0;
     }
+    if (fm_ynode_get(root, "billing_round_ms")) {
+        rc = fm_yaml_error(y, fm_ynode_get(root, "billing_round_ms"), err, FM_EINVAL,
+                           "'billing_round_ms' is no longer a platform key: invocations are "
+                           "rounded to the price catalogue's granularity_ms (see 'prices')");
+        goto out;
+    }
     if ((rc = fm_yaml_check_keys(y, root, keys, err)))
         goto out;
     static const struct {
@@ -79,7 +85,6 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     } ints[] = {
         {"account_concurrency", offsetof(platform_config, account_concurrency), 1, 1000000},
         {"scale_per_10s", offsetof(platform_config, scale_per_10s), 0, 1000000},
-        {"billing_round_ms", offsetof(platform_config, billing_round_ms), 0, 60000},
         {"event_queue_max", offsetof(platform_config, event_queue_max), 1, 10000000},
         {"event_retries", offsetof(platform_config, event_retries), 0, 2},
         {"max_connections", offsetof(platform_config, max_connections), 0, 10000000},
@@ -117,7 +122,9 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         size_t off;
     } strs[] = {{"region", offsetof(platform_config, region)},
                 {"log_dir", offsetof(platform_config, log_dir)},
-                {"platforms", offsetof(platform_config, platforms)}};
+                {"platforms", offsetof(platform_config, platforms)},
+                {"prices", offsetof(platform_config, prices)},
+                {"price_snapshot", offsetof(platform_config, price_snapshot)}};
     for (size_t i = 0; i < FM_ARRAY_LEN(strs); i++) {
         str = NULL;
         if ((rc = fm_yaml_get_str(y, root, strs[i].key, false, &str, err)))
@@ -156,6 +163,32 @@ out:
 
 /* ---- the server -------------------------------------------------------------------------------
  */
+
+/* Why the platform holds the catalogue: the meter bills every invocation through cost (the
+ * simulator's and the analyzer's function), on the offer's granularity and INIT rule, so a live
+ * and a simulated run of the same invocations cost the same. */
+static int load_prices(platform *p, const platform_config *cfg, fm_err *err)
+{
+    char found[4096];
+    const char *path = cfg->prices;
+    if (!path)
+        path = getenv("FAASML_PRICES");
+    if (!path || !*path)
+        path = fm_data_file("prices.yaml", found, sizeof found);
+    if (!path)
+        return fm_err_set(err, FM_ENOTFOUND,
+                          "cannot find the price catalogue 'prices.yaml' (set 'prices' in "
+                          "platform.yaml, $FAASML_PRICES or $FAASML_DATA)");
+    int rc = cost_catalog_load(path, &p->prices, err);
+    if (rc)
+        return rc;
+    const char *snap = cfg->price_snapshot ? cfg->price_snapshot : "current";
+    if (!cost_catalog_snapshot(p->prices, snap))
+        return fm_err_set(err, FM_ENOTFOUND, "no snapshot '%s' in price catalogue '%s'", snap,
+                          path);
+    snprintf(p->price_snapshot, sizeof p->price_snapshot, "%s", snap);
+    return 0;
+}
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
@@ -287,6 +320,8 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
     if (cfg->platforms)
         snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
+    if (!rc)
+        rc = load_prices(p, cfg, err);
     /* Instance logs go through their own fully buffered stream (a few lines per invocation would
      * otherwise cost a write(2) each), flushed every 100 ms and at exit. */
     if (cfg->log_dir && *cfg->log_dir) {
@@ -394,6 +429,7 @@ void platform_free(platform *p)
         }
     free(p->hash);
     free(p->evq);
+    cost_catalog_free(p->prices);
     policy_account_free(p->account);
     struct event *evs[] = {p->sigchld, p->sigterm, p->sigint, p->tick, p->drain_timer, p->flush};
     for (size_t i = 0; i < FM_ARRAY_LEN(evs); i++)

@@ -26,8 +26,6 @@ typedef struct key_def {
 static const key_def keys[] = {
     {"fn", "memory_mb", K_I32, F(fn.memory_mb), 0, 10240},
     {"fn", "timeout", K_DUR, F(fn.timeout_ns), 0, DMAX},
-    {"fn", "billing_granularity", K_DUR, F(fn.billing_ns), 0, DMAX},
-    {"fn", "min_billed", K_DUR, F(fn.min_billed_ns), 0, DMAX},
     {"inst", "min", K_I32, F(inst.min), 0, 1e6},
     {"inst", "max", K_I32, F(inst.max), 1, 1e6},
     {"inst", "workers", K_I32, F(inst.workers), 1, PI_MAX_WORKERS},
@@ -74,7 +72,6 @@ static const key_def keys[] = {
 static const char *const sections[] = {"fn",    "inst",      "limit",       "queue", "batch",
                                        "scale", "histogram", "greedy_dual", NULL};
 static const char *const sourced_keys[] = {"value", "status", "date", "source", NULL};
-static const char *const statuses[] = {"doc", "src", "2nd", "unverified", "assumption", NULL};
 static const char *const cold_names[] = {"bind", "first_free"};
 _Static_assert(FM_ARRAY_LEN(cold_names) == POLICY_COLD_WAIT__COUNT, "cold_wait names");
 
@@ -198,12 +195,10 @@ static int apply_value(policy_config *cfg, const key_def *k, const fm_yaml *y, c
                 (rc = fm_yaml_get_str(y, n, "source", true, &src, err)) ||
                 (rc = fm_yaml_get_str(y, n, "date", true, &date, err)))
                 return rc;
-            int ok = 0;
-            for (int i = 0; statuses[i]; i++)
-                ok |= strcmp(statuses[i], st) == 0;
-            if (!ok)
-                return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown status '%s'", k->sec,
-                                     k->key, st);
+            fm_provenance pv;
+            if (fm_provenance_parse(st, &pv))
+                return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown status '%s' (%s)",
+                                     k->sec, k->key, st, fm_provenance_words());
         }
         return set_field(cfg, k, y, v, err);
     }
@@ -230,6 +225,13 @@ static int apply_sections(policy_config *cfg, const fm_yaml *y, const fm_ynode *
             for (size_t j = 0; j < FM_ARRAY_LEN(keys) && !k; j++)
                 if (strcmp(keys[j].sec, sections[s]) == 0 && name && strcmp(keys[j].key, name) == 0)
                     k = &keys[j];
+            if (!k && name && strcmp(sections[s], "fn") == 0 &&
+                (strcmp(name, "billing_granularity") == 0 || strcmp(name, "min_billed") == 0))
+                return fm_yaml_error(y, fm_ynode_key(sec, i), err, FM_EPARSE,
+                                     "'fn.%s' is no longer a policy key: billing rounds to the "
+                                     "price catalogue's granularity_ms (granularity_s, "
+                                     "min_billed_s), data/prices.yaml",
+                                     name);
             if (!k)
                 return fm_yaml_error(y, fm_ynode_key(sec, i), err, FM_EPARSE, "unknown key '%s.%s'",
                                      sections[s], name ? name : "?");

@@ -117,10 +117,8 @@ typedef struct policy_config {
     char platform[32]; /* data-file entry the defaults came from, e.g. "aws-lambda" */
 
     struct {
-        int32_t memory_mb;     /* lambda/gcf: 128..10240; informs CPU share (platform, sim) */
-        int64_t timeout_ns;    /* enforced by the caller, which reports STOPPED(crash) */
-        int64_t billing_ns;    /* billing granularity for the meter: 1 ms lambda, 100 ms gcf */
-        int64_t min_billed_ns; /* managed/server: minimum billed time per instance (60 s EC2) */
+        int32_t memory_mb;  /* lambda/gcf: 128..10240; informs CPU share (platform, sim) */
+        int64_t timeout_ns; /* enforced by the caller, which reports STOPPED(crash) */
     } fn;
 
     struct {

@@ -48,7 +48,6 @@ static void test_defaults(void **state)
     assert_int_equal(c.limit.rate.burst, 1000);
     assert_int_equal(c.limit.rate.period_ns, 10 * SEC);
     assert_true(c.limit.rate.continuous);
-    assert_int_equal(c.fn.billing_ns, 1 * MS);
     assert_int_equal(c.inst.cold_wait, POLICY_COLD_WAIT_BIND);
 
     assert_int_equal(
@@ -60,7 +59,6 @@ static void test_defaults(void **state)
     assert_int_equal(c.fn.memory_mb, 128); /* inherited */
 
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_GCF, platforms(), NULL, &err), 0);
-    assert_int_equal(c.fn.billing_ns, 100 * MS);
     assert_int_equal(c.inst.max, 3000);
 
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_MANAGED, platforms(), NULL, &err),
@@ -73,7 +71,6 @@ static void test_defaults(void **state)
 
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(), NULL, &err), 0);
     assert_int_equal(c.inst.workers, 4);
-    assert_int_equal(c.fn.min_billed_ns, 60 * SEC);
     assert_int_equal(
         policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(), "ec2-g4dn-xlarge", &err), 0);
     assert_int_equal(c.inst.workers, 1);
@@ -147,6 +144,10 @@ static void test_overrides(void **state)
         {"limit: {scaling: lambda-2099}\n", "unknown value 'lambda-2099'"},
         {"inst: {cold_wait: maybe}\n", "unknown value 'maybe' (bind, first_free)"},
         {"limit: {rate_continuous: yes}\n", "expected true or false, got 'yes'"},
+        {"fn: {billing_granularity: 100ms}\n",
+         "spec.yaml:1:6: 'fn.billing_granularity' is no longer a policy key: billing rounds to the "
+         "price catalogue's granularity_ms"},
+        {"fn: {min_billed: 60s}\n", "'fn.min_billed' is no longer a policy key"},
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(bad); i++) {
         assert_int_equal(fm_yaml_load_buf(bad[i].text, strlen(bad[i].text), "spec.yaml", &y, &err),
