@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "policy/policy.h"
 
 struct store;
 
@@ -92,6 +93,7 @@ typedef struct platform_config {
     int max_connections;        /* gateway client connections at once; 0: 3/4 of RLIMIT_NOFILE */
     double header_timeout_s;    /* a connection's request must arrive within this (30) */
     double idle_timeout_s;      /* a keep-alive connection idle this long is closed (960) */
+    policy_host_config host;    /* host_capacity: memory admission of instances, pids each */
     bool insecure_listen;       /* allow a non-loopback listener without authentication (only
                                    the --insecure-listen flag sets it; warns at every start) */
 } platform_config;

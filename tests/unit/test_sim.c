@@ -308,8 +308,8 @@ static void test_processor_sharing(void **state)
     for (int cloud = 0; cloud < 2; cloud++) {
         sim_opts o = {.calib = c,
                       .seed = 1,
-                      .host =
-                          cloud ? (sim_host){SIM_HOST_CLOUD, 0} : (sim_host){SIM_HOST_CORES, 1}};
+                      .host = cloud ? (sim_host){.kind = SIM_HOST_CLOUD}
+                                    : (sim_host){.kind = SIM_HOST_CORES, .cores = 1}};
         sim_result r;
         run_ok(&f, 1, &o, &r);
         assert_int_equal(r.fn[0].ok, 2);
