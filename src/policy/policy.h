@@ -205,6 +205,9 @@ int policy_config_defaults(policy_config *cfg, policy_profile profile, const cha
  * file; unknown keys are errors naming file:line:col). */
 int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynode *map,
                              fm_err *err);
+/* The key table (sections and keys) as Markdown rows ("inst.max"), for docs/policies.md and
+ * its check; returns the length needed, like snprintf. */
+size_t policy_config_keys_markdown(char *buf, size_t cap);
 /* Checks ranges and consistency ("policy 'managed': inst.min must be >= 1"). */
 int policy_config_validate(const policy_config *cfg, fm_err *err);
 
