@@ -50,9 +50,8 @@ typedef struct plat_inv plat_inv;
 TAILQ_HEAD(plat_inv_list, plat_inv);
 TAILQ_HEAD(plat_inst_list, plat_inst);
 
-#define PLAT_NBUCKETS 15
-#define PLAT_THROTTLE_EVENT_QUEUE POLICY_REASON__COUNT /* le bounds in meter.c, +Inf is the count  \
-                                                        */
+#define PLAT_NBUCKETS 15                               /* le bounds in meter.c, +Inf is the count */
+#define PLAT_THROTTLE_EVENT_QUEUE POLICY_REASON__COUNT /* throttles[] slot of EventQueueFull */
 
 /* Per-function counters behind /metrics (policy_stats adds the gauges). The outcome counters
  * (ok, errors, timeouts, crashes, oom) are counted in one place, plat_inv_end; throttles and
