@@ -9,7 +9,7 @@ source "$FM_SOURCE_DIR/tests/fixtures/platform/lib.sh"
 printf '%s\n' "host_capacity: {memory_mb: 384, reserve_mb: 0, overcommit: 1.0}" >"$TMP/platform.yaml"
 start_serve --config "$TMP/platform.yaml" --db "$TMP/run.db"
 grep -q "host capacity 384 MB" "$TMP/serve.err" || fail "the start-up log does not report the capacity"
-write_spec e echo "memory_mb: 128" "keep_alive: 1s" "timeout_s: 20"
+write_spec e echo "memory_mb: 128" "keep_alive: 3s" "timeout_s: 20"
 write_spec other echo "memory_mb: 128"
 deploy e
 deploy other
@@ -17,11 +17,11 @@ deploy other
 pids=()
 for i in 1 2 3; do
     curl -sS --max-time 40 -o "$TMP/slow$i.body" -w '%{http_code}' -X POST \
-        "$URL/2015-03-31/functions/e/invocations" --data-binary '{"op":"sleep","s":3}' \
+        "$URL/2015-03-31/functions/e/invocations" --data-binary '{"op":"sleep","s":6}' \
         >"$TMP/slow$i.code" &
     pids+=($!)
 done
-for _ in $(seq 300); do
+for _ in $(seq 600); do
     [ "$(metric 'faasml_instances{function="e",state="busy"}')" = 3 ] && break
     sleep 0.05
 done
@@ -46,7 +46,7 @@ done
 code=$(invoke e '{"after":"full"}' -H 'X-Amz-Log-Type: Tail')
 expect_eq "$code" 200 "e on its warm instance"
 expect_not_contains "$(tail_log)" "Init Duration" "e reuses an idle instance (no start needed)"
-for _ in $(seq 100); do # keep-alive 1 s: e's idle instances stop and give their memory back
+for _ in $(seq 150); do # keep-alive 3 s: e's idle instances stop and give their memory back
     [ "$(metric 'faasml_instances{function="e",state="idle"}')" = 0 ] && break
     sleep 0.1
 done
