@@ -153,7 +153,8 @@ finish:
         return rc;
     if ((rc = policy_config_validate(&cfg, err)) || (rc = pick_offer(p, fn, &cfg, err)))
         return rc;
-    if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)))
+    if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)) ||
+        (rc = policy_fn_join_host(fn->pol, p->host, err)))
         return rc;
     if ((rc = policy_actions_init(&fn->acts, fn->pol)))
         return fm_err_set(err, rc, "out of memory");
@@ -242,6 +243,7 @@ static const char *throttle_reason(policy_reason r)
     switch (r) {
     case POLICY_REASON_ACCOUNT: return "ConcurrentInvocationLimitExceeded";
     case POLICY_REASON_RATE: return "FunctionInvocationRateLimitExceeded";
+    case POLICY_REASON_HOST_CAPACITY: return "HostCapacityExceeded"; /* faasml's own */
     default: return "ReservedFunctionConcurrentInvocationLimitExceeded";
     }
 }
@@ -299,7 +301,7 @@ static void do_action(plat_fn *fn, const policy_action *a)
             struct timeval tv = {0, 200000};
             evtimer_add(fn->retry, &tv);
         } else if (inv) {
-            fn->m.throttles++;
+            fn->m.throttles[a->reason]++;
             plat_inv_refuse(inv, 429, "TooManyRequestsException", throttle_reason(a->reason),
                             "Rate Exceeded.");
         }

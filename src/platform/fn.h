@@ -51,14 +51,18 @@ typedef struct plat_inv plat_inv;
 TAILQ_HEAD(plat_inv_list, plat_inv);
 TAILQ_HEAD(plat_inst_list, plat_inst);
 
-#define PLAT_NBUCKETS 15 /* le bounds in meter.c, +Inf is the count */
+#define PLAT_NBUCKETS 15                               /* le bounds in meter.c, +Inf is the count */
+#define PLAT_THROTTLE_EVENT_QUEUE POLICY_REASON__COUNT /* throttles[] slot of EventQueueFull */
 
 /* Per-function counters behind /metrics (policy_stats adds the gauges). The outcome counters
  * (ok, errors, timeouts, crashes, oom) are counted in one place, plat_inv_end; throttles and
  * rejects where fn.c carries out the policy's decision; cold starts at dispatch. */
 typedef struct plat_fn_metrics {
     uint64_t invocations[4]; /* by plat_inv_kind */
-    uint64_t ok, errors, timeouts, crashes, oom, throttles, rejects, cold_starts, dropped;
+    uint64_t ok, errors, timeouts, crashes, oom, rejects, cold_starts, dropped;
+    /* 429s by reason: the policy's (policy_reason), and PLAT_THROTTLE_EVENT_QUEUE for an Event
+     * refused because the function's asynchronous queue is full */
+    uint64_t throttles[POLICY_REASON__COUNT + 1];
     double billed_gb_s, billed_ms, pc_gb_s, requests_billed;
     double instance_s; /* managed/server: billed instance-seconds of stopped instances */
     uint64_t dur_b[PLAT_NBUCKETS], init_b[PLAT_NBUCKETS]; /* Prometheus buckets, cumulative */
@@ -123,6 +127,7 @@ struct platform {
     plat_sandbox sb;
     struct plat_creds *creds; /* auth_gate.c: SigV4 credentials, NULL when none configured */
     policy_account *account;
+    policy_host *host; /* memory of every function's instances against the machine's */
     char platforms_path[1024];
     cost_catalog *prices; /* the meter bills on it (owned) */
     char price_snapshot[64];

@@ -355,7 +355,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         /* A throttle like any other: counted, recorded, answered with its request id. */
         free(client_context);
         fn->m.invocations[kind]++;
-        fn->m.throttles++;
+        fn->m.throttles[PLAT_THROTTLE_EVENT_QUEUE]++;
         inv->client = req;
         plat_inv_refuse(inv, 429, "TooManyRequestsException", "EventQueueFull",
                         "the function's asynchronous event queue is full");

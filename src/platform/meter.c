@@ -234,8 +234,6 @@ static const counter_def counters[] = {
      false},
     {"faasml_oom_kills_total", "Invocations whose runtime exceeded its memory.", "counter", M(oom),
      false},
-    {"faasml_throttles_total", "Requests answered 429 TooManyRequestsException.", "counter",
-     M(throttles), false},
     {"faasml_cold_starts_total", "Invocations that ran on a freshly started instance.", "counter",
      M(cold_starts), false},
     {"faasml_billed_duration_seconds_total", "Billed duration, rounded per invocation.", "counter",
@@ -313,6 +311,29 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
                                     fn->spec.name, *(const uint64_t *)f);
             }
         }
+    }
+    /* one series per reason a request can be throttled for, zeros included, so a rate() over any
+     * of them is defined from the first scrape */
+    static const struct {
+        int idx;
+        const char *name;
+    } throttles[] = {{POLICY_REASON_RESERVED, "reserved"},
+                     {POLICY_REASON_ACCOUNT, "account"},
+                     {POLICY_REASON_RATE, "rate"},
+                     {POLICY_REASON_MAX_INSTANCES, "max_instances"},
+                     {POLICY_REASON_HOST_CAPACITY, "host_capacity"},
+                     {PLAT_THROTTLE_EVENT_QUEUE, "event_queue_full"}};
+    evbuffer_add_printf(o, "# HELP faasml_throttles_total Requests answered 429 "
+                           "TooManyRequestsException, by reason.\n"
+                           "# TYPE faasml_throttles_total counter\n");
+    TAILQ_FOREACH(fn, &p->fns, link)
+    {
+        if (fn->retired)
+            continue;
+        for (size_t r = 0; r < FM_ARRAY_LEN(throttles); r++)
+            evbuffer_add_printf(
+                o, "faasml_throttles_total{function=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                fn->spec.name, throttles[r].name, fn->m.throttles[throttles[r].idx]);
     }
     render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.", false);
     render_hist(o, p, "faasml_init_duration_seconds", "Init duration of cold starts.", true);

@@ -34,11 +34,13 @@ void platform_config_init(platform_config *c)
     c->max_connections = 0;
     c->header_timeout_s = (double)FM_HTTP_HEADER_TIMEOUT_NS / 1e9;
     c->idle_timeout_s = (double)FM_HTTP_IDLE_TIMEOUT_NS / 1e9;
+    policy_host_config_init(&c->host);
 }
 
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
+    /* clang-format off */
     static const char *const keys[] = {"listen",
                                        "account_concurrency",
                                        "scale_per_10s",
@@ -58,7 +60,9 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
                                        "max_connections",
                                        "header_timeout",
                                        "idle_timeout",
+                                       "host_capacity",
                                        NULL};
+    /* clang-format on */
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -76,7 +80,8 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
                            "rounded to the price catalogue's granularity_ms (see 'prices')");
         goto out;
     }
-    if ((rc = fm_yaml_check_keys(y, root, keys, err)))
+    if ((rc = fm_yaml_check_keys(y, root, keys, err)) ||
+        (rc = policy_host_config_apply_yaml(&c->host, y, fm_ynode_get(root, "host_capacity"), err)))
         goto out;
     static const struct {
         const char *key;
@@ -188,6 +193,23 @@ static int load_prices(platform *p, const platform_config *cfg, fm_err *err)
                           path);
     snprintf(p->price_snapshot, sizeof p->price_snapshot, "%s", snap);
     return 0;
+}
+
+/* The machine's memory and the capacity the policy admits instances against; why: without it a
+ * caller could be promised many times the host's memory (docs/policies.md, "Host capacity"). */
+static int host_new(platform *p, fm_err *err)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    int64_t memtotal_mb = pages > 0 && page > 0 ? (int64_t)pages * page / (1024 * 1024) : 0;
+    const policy_host_config *h = &p->cfg.host;
+    int64_t cap = policy_host_capacity_mb(h, memtotal_mb);
+    FM_INFO("platform",
+            "host capacity %lld MB for instances ((%d MB %s - %d MB reserve) x %.2f), %d pids "
+            "each",
+            (long long)cap, h->memory_mb > 0 ? h->memory_mb : (int)memtotal_mb,
+            h->memory_mb > 0 ? "configured" : "MemTotal", h->reserve_mb, h->overcommit,
+            h->pids_max);
+    return policy_host_new(cap, &p->host, err);
 }
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
@@ -305,6 +327,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     if (!p)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     p->cfg = *cfg;
+    /* host_capacity.pids_max and --pids-max are one limit: the sandbox's pids.max per instance */
+    if (p->cfg.pids_max <= 0 && p->cfg.host.pids_max > 0)
+        p->cfg.pids_max = p->cfg.host.pids_max;
     p->listen_loopback = plat_host_is_loopback(cfg->listen_host);
     p->st = st;
     p->run_id = run_id;
@@ -344,6 +369,8 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     if (!rc)
         rc = policy_account_new(cfg->account_concurrency, POLICY_SCALING_NONE, NULL, &p->account,
                                 err);
+    if (!rc)
+        rc = host_new(p, err);
     if (!rc) {
         p->sigchld = evsignal_new(p->base, SIGCHLD, on_sigchld, p);
         p->sigterm = evsignal_new(p->base, SIGTERM, on_term, p);
@@ -363,7 +390,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         struct timeval tenth = {0, 100000};
         event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
-        plat_sandbox_init(&p->sb, cfg);
+        plat_sandbox_init(&p->sb, &p->cfg);
         rc = plat_auth_init(p, err);
         if (p->sb.kind == PLAT_SB_RLIMIT)
             FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
@@ -431,6 +458,7 @@ void platform_free(platform *p)
     free(p->evq);
     cost_catalog_free(p->prices);
     policy_account_free(p->account);
+    policy_host_free(p->host); /* after every function: they counted their instances in it */
     struct event *evs[] = {p->sigchld, p->sigterm, p->sigint, p->tick, p->drain_timer, p->flush};
     for (size_t i = 0; i < FM_ARRAY_LEN(evs); i++)
         if (evs[i])

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "policy/policy.h"
 
 struct store;
 
@@ -116,6 +117,7 @@ typedef struct platform_config {
     const char *tls_cert, *tls_key; /* PEM files: the gateway speaks HTTPS (both or neither) */
     const char *const *bootstrap_dirs; /* a custom bootstrap must lie in one (NULL: anywhere) */
     int nbootstrap_dirs;
+    policy_host_config host;    /* host_capacity: memory admission of instances, pids each */
     bool insecure_listen;       /* allow a non-loopback listener without authentication (only
                                    the --insecure-listen flag sets it; warns at every start) */
 } platform_config;

@@ -106,6 +106,7 @@ typedef struct engine {
     int64_t last_done;
     bool deploying;      /* inside the DEPLOY call: starts are instances provisioned beforehand */
     policy_pool **pools; /* greedy-dual memory pools, one per distinct budget */
+    policy_host *host;   /* a `cores: N` host's memory capacity (NULL: none) */
     int32_t *pool_mb;    /* their budgets */
     int arrivals_open;   /* functions whose arrivals are not over (O(1) end test per event) */
     int npools;
@@ -742,6 +743,8 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     if (rc)
         return fm_err_prefix(err, "function '%s': ", s->name);
     policy_fn_set_user(f->pol, (void *)(uintptr_t)i);
+    if ((rc = policy_fn_join_host(f->pol, e->host, err)))
+        return rc;
     if (s->policy.inst.keep_alive_policy == POLICY_KEEP_ALIVE_GREEDY_DUAL) {
         /* the functions of one host share its memory: one pool per budget */
         int p = 0;
@@ -853,6 +856,10 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
         goto done;
     }
+    /* the functions of a `cores: N` host also share its memory, admitted by the policy as live */
+    if (o->host.kind == SIM_HOST_CORES && o->host.capacity.memory_mb > 0 &&
+        (rc = policy_host_new(policy_host_capacity_mb(&o->host.capacity, 0), &e.host, err)))
+        goto done;
     for (int i = 0; i < nfn && !rc; i++) {
         out->fn[i].latency = fm_hist_new();
         e.fns[i].res = &out->fn[i];
@@ -967,6 +974,7 @@ done:
     }
     for (int p = 0; p < e.npools; p++)
         policy_pool_free(e.pools[p]);
+    policy_host_free(e.host);
     free(e.pools);
     free(e.pool_mb);
     free(e.fns);

@@ -94,6 +94,9 @@ typedef enum sim_host_kind { SIM_HOST_CLOUD, SIM_HOST_CORES } sim_host_kind;
 typedef struct sim_host {
     sim_host_kind kind;
     double cores; /* SIM_HOST_CORES: cores shared by all instances */
+    /* SIM_HOST_CORES: the memory its instances may be promised (the spec's `host_capacity`,
+     * docs/policies.md); memory_mb 0: no limit. The policy admits starts against it, as live. */
+    policy_host_config capacity;
 } sim_host;
 
 typedef struct sim_function {

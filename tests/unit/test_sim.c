@@ -293,6 +293,33 @@ static void test_lambda_reserved_throttle(void **state)
     sim_calib_free(c);
 }
 
+/* The same five at once on a `cores: 4` host whose memory holds two 1024 MB instances (2560 MB
+ * less the 512 MB reserve = 2048 MB): the policy's host admission, as live, serves two and
+ * throttles three; without host_capacity memory all five start. */
+static void test_host_capacity(void **state)
+{
+    (void)state;
+    sim_calib *c = const_calib(10, 50);
+    int64_t sched[5] = {0, 0, 0, 0, 0};
+    sim_function f = fn_with(POLICY_PROFILE_LAMBDA, sched, 5);
+    f.policy.inst.max = 10;
+    f.policy.fn.memory_mb = 1024;
+    f.policy.queue.capacity = 16;
+    for (int limited = 0; limited < 2; limited++) {
+        sim_opts o = {.calib = c, .seed = 1, .host = {.kind = SIM_HOST_CORES, .cores = 4}};
+        policy_host_config_init(&o.host.capacity);
+        if (limited)
+            o.host.capacity.memory_mb = 2560;
+        sim_result r;
+        run_ok(&f, 1, &o, &r);
+        assert_int_equal(r.fn[0].ok, limited ? 2 : 5);
+        assert_int_equal(r.fn[0].throttled, limited ? 3 : 0);
+        assert_int_equal(r.fn[0].instances_started, limited ? 2 : 5);
+        sim_result_release(&r);
+    }
+    sim_calib_free(c);
+}
+
 /* Processor sharing: two instances of one busy core each on a 1-core host serve two 10 ms
  * requests at once; both finish at 20 ms. In the cloud they finish at 10 ms. */
 static void test_processor_sharing(void **state)
@@ -307,8 +334,8 @@ static void test_processor_sharing(void **state)
     for (int cloud = 0; cloud < 2; cloud++) {
         sim_opts o = {.calib = c,
                       .seed = 1,
-                      .host =
-                          cloud ? (sim_host){SIM_HOST_CLOUD, 0} : (sim_host){SIM_HOST_CORES, 1}};
+                      .host = cloud ? (sim_host){.kind = SIM_HOST_CLOUD}
+                                    : (sim_host){.kind = SIM_HOST_CORES, .cores = 1}};
         sim_result r;
         run_ok(&f, 1, &o, &r);
         assert_int_equal(r.fn[0].ok, 2);
@@ -535,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_billing_on_the_catalogue),
         cmocka_unit_test(test_lambda_keepalive_expiry),
         cmocka_unit_test(test_lambda_reserved_throttle),
+        cmocka_unit_test(test_host_capacity),
         cmocka_unit_test(test_processor_sharing),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_preprovisioned_deploy),
