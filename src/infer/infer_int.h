@@ -127,6 +127,8 @@ struct infer_model {
     size_t n_outputs;
     size_t weight_bytes;
     size_t n_const_nodes; /* Constant nodes folded into initializers */
+    uint8_t *wbuf;        /* weights copied out of the file (huge pages where possible) */
+    size_t wcap, wused;
     infer_timings t;
 };
 
@@ -326,6 +328,7 @@ struct infer_session {
     uint8_t *fused;       /* per node: folded into its producer (runs as an alias) */
     uint8_t *act;         /* activation buffer (64-byte aligned) */
     size_t act_cap;
+    bool act_mapped;      /* act is an anonymous mapping (huge pages), not malloc'd */
     int64_t (*plan_dims)[INFER_MAX_DIMS]; /* per model input: shape of the current plan */
     int *plan_ndim;
     bool planned;

@@ -14,8 +14,24 @@
 #include "infer/infer_int.h"
 
 /* Why: both open paths share parsing and timing; on failure the model is freed and err prefixed. */
+/* Why: raw weights never take more room than the file holds them in, so one reservation of the
+ * file's size (plus a huge page of slack) takes every copy; pages are only used once written. */
+static void reserve_weights(infer_model *m)
+{
+    size_t huge = (size_t)2 << 20;
+    size_t cap = (m->map_len + 2 * huge - 1) & ~(huge - 1);
+    void *p =
+        mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return; /* the arena takes them */
+    madvise(p, cap, MADV_HUGEPAGE);
+    m->wbuf = p;
+    m->wcap = cap;
+}
+
 static int finish_open(infer_model *m, int64_t t0, int64_t c0, infer_model **out, fm_err *err)
 {
+    reserve_weights(m);
     int64_t t1 = fm_now_ns(), c1 = infer_cpu_ns();
     m->t.read_ns = t1 - t0;
     m->t.read_cpu_ns = c1 - c0;
@@ -121,6 +137,8 @@ void infer_model_free(infer_model *m)
         munmap(m->ext_maps[i], m->ext_lens[i]);
     free(m->ext_maps);
     free(m->ext_lens);
+    if (m->wbuf)
+        munmap(m->wbuf, m->wcap);
     free(m->vals);
     free(m->dir);
     free(m->label);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <xnnpack.h>
 
@@ -95,6 +96,38 @@ static void release_steps(infer_session *s)
     s->n_steps = 0;
     fm_arena_reset(&s->plan_arena);
     s->planned = false;
+}
+
+/* Why: activations of a few MB or more on huge pages where the kernel gives them: the first run
+ * of a fresh process otherwise takes one page fault per 4 KiB of them. */
+static void act_alloc(infer_session *s, size_t want)
+{
+    size_t huge = (size_t)2 << 20;
+    s->act_mapped = false;
+    if (want >= huge) {
+        size_t cap = (want + huge - 1) & ~(huge - 1);
+        void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            madvise(p, cap, MADV_HUGEPAGE);
+            s->act = p;
+            s->act_cap = cap;
+            s->act_mapped = true;
+            return;
+        }
+    }
+    s->act = aligned_alloc(64, want);
+    s->act_cap = s->act ? want : 0;
+}
+
+static void act_free(infer_session *s)
+{
+    if (s->act_mapped)
+        munmap(s->act, s->act_cap);
+    else
+        free(s->act);
+    s->act = NULL;
+    s->act_cap = 0;
+    s->act_mapped = false;
 }
 
 typedef struct block {
@@ -313,10 +346,9 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         goto fail;
     }
     if (peak > s->act_cap || !s->act) { /* at least 64 bytes: empty tensors get a real pointer */
-        free(s->act);
+        act_free(s);
         size_t want = FM_MAX((peak + 63) & ~(size_t)63, 64);
-        s->act = aligned_alloc(64, want);
-        s->act_cap = s->act ? want : 0;
+        act_alloc(s, want);
         if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
     }
     for (size_t i = 0; i < nb; i++) {
@@ -546,7 +578,7 @@ void infer_session_free(infer_session *s)
     free(s->fused);
     free(s->plan_dims);
     free(s->plan_ndim);
-    free(s->act);
+    act_free(s);
     free(s->bf16_buf);
     free(s);
 }
