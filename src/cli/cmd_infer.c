@@ -217,7 +217,9 @@ int cmd_infer(int argc, char **argv)
         "Loads an ONNX model with faasml's runtime and runs it once on the given .npy inputs (or "
         "random ones), writing outputs as .npy or printing a summary of each. With --bench N it "
         "prints latency percentiles over N runs and the load phases (read, parse, plan, pack, first "
-        "run). Supported operators and limits: docs/infer.md.",
+        "run; --json adds them in CPU time and the packed-weight cache's state). oneDNN's packed "
+        "weights are cached in MODEL.fmpack ($FM_INFER_PACK_CACHE: a directory, or off). "
+        "Supported operators and limits: docs/infer.md.",
         opts, 1, 1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
