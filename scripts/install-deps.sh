@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang
       libevent-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev sqlite3 libcjson-dev libcmocka-dev
       libxnnpack-dev libpthreadpool-dev libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev
-      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata libxxhash-dev
       gnuplot-nox curl)
 # instance sandboxes (seccomp filter) and SigV4 request signing (HMAC-SHA256)
 PKGS+=(libseccomp-dev libssl-dev)
