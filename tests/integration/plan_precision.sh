@@ -61,4 +61,15 @@ rc=0; timeout 60 "$FAASML" calibrate --precision int8 --model m="$FX/conv_net.on
 [ "$rc" = 2 ] && grep -q "has no quantization nodes" err || fail "float model as int8: rc $rc: $(cat err)"
 rc=0; "$FAASML" calibrate --model m=q.onnx --reference m 2>err || rc=$?
 [ "$rc" = 2 ] && grep -q "invalid --reference 'm'" err || fail "bad --reference: rc $rc: $(cat err)"
+
+# the shipped example plans on the shipped calibration: every int8 point measured below its
+# cosine floor of 0.99, and the choice is one that keeps it
+cd "$FM_SOURCE_DIR"
+out=$(timeout 300 "$FAASML" plan examples/precision.yaml --json)
+echo "$out" | grep -q '"best":-1' && fail "examples/precision.yaml: no choice: $out"
+pts=$(echo "$out" | sed 's/},{"run"/}\n{"run"/g')
+[ "$(echo "$pts" | grep -c '"precision":"int8"')" = 4 ] || fail "example: not 4 int8 points: $out"
+echo "$pts" | grep '"precision":"int8"' | grep -q '"meets_accuracy":true' && fail "example: int8 meets 0.99: $out"
+best=$(echo "$out" | sed -n 's/.*"best":\([0-9]*\).*/\1/p')
+echo "$pts" | sed -n "$((best + 1))p" | grep -q '"meets_accuracy":true' || fail "example: best breaks the floor"
 echo ok
