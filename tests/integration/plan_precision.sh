@@ -62,6 +62,35 @@ rc=0; timeout 60 "$FAASML" calibrate --precision int8 --model m="$FX/conv_net.on
 rc=0; "$FAASML" calibrate --model m=q.onnx --reference m 2>err || rc=$?
 [ "$rc" = 2 ] && grep -q "invalid --reference 'm'" err || fail "bad --reference: rc $rc: $(cat err)"
 
+# live: an int8 cell deploys the model's int8_path at precision int8, its run records the
+# precision, and calibrating from that run keys the entries by it
+cat >live.yaml <<Y
+name: ql
+seed: 3
+mode: live
+slo_ms: 5000
+results: $TMP/live.db
+models: {m: {path: $FX/conv_net.onnx, int8_path: $TMP/q.onnx, input: x, shape: [1, 3, 16, 16]}}
+workloads: {w: {process: constant, rate: 5, requests: 12}}
+platforms: {lam: {profile: lambda, precision: [fp32, int8], policy: {inst: {keep_alive: 30s}}}}
+Y
+timeout 300 "$FAASML" bench live.yaml --no-html >bench.out 2>bench.err || fail "live bench: $(tail -5 bench.err)"
+"$FAASML" db live.db --json >runs.json
+[ "$(grep -c '"status":"done"' runs.json)" = 2 ] || fail "two complete live runs: $(cat runs.json)"
+timeout 60 "$FAASML" calibrate --from-db live.db --run ql/lam/int8/live -o from-run.yaml 2>err \
+    || fail "calibrate from the int8 run: $(cat err)"
+grep -q "precision: int8, memory_mb: 1769, batch: 1," from-run.yaml || fail "from-run key: $(cat from-run.yaml)"
+rm -f "$TMP/q-missing.onnx"
+sed "s|int8_path: $TMP/q.onnx|int8_path: $TMP/q-missing.onnx|; s|name: ql|name: qm|" live.yaml >missing.yaml
+rc=0; timeout 120 "$FAASML" bench missing.yaml --no-html >/dev/null 2>err || rc=$?
+grep -q "q-missing.onnx' not found" err || fail "a missing int8_path is not named: rc $rc: $(tail -3 err)"
+# the precision reaches the instance: a float file labelled int8 is refused by the function host
+sed "s|int8_path: $TMP/q.onnx|int8_path: $FX/conv_net.onnx|; s|name: ql|name: qf|; s|live.db|float.db|; s|\[fp32, int8\]|int8|" \
+    live.yaml >float.yaml
+timeout 300 "$FAASML" bench float.yaml --no-html >/dev/null 2>&1 || true
+grep -q "precision 'int8' needs a quantized model" float.db.platform.log \
+    || fail "the int8 cell of a float file was not refused by its instances"
+
 # the shipped example plans on the shipped calibration: every int8 point measured below its
 # cosine floor of 0.99, and the choice is one that keeps it
 cd "$FM_SOURCE_DIR"
