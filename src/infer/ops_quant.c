@@ -273,8 +273,9 @@ int shape_dynquant(step *st, fm_err *err)
     return rc;
 }
 
-/* Why: the ONNX definition: the range widened to include 0, 256 levels, zero point rounded. */
-void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp)
+/* Why: the ONNX definition: the range widened to include 0, 256 levels, zero point rounded.
+ * The min/max pass runs on every activation of a dynamically quantized model: cloned too. */
+FM_CLONES void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp)
 {
     float mn = 0, mx = 0;
     for (int64_t i = 0; i < n; i++) {
