@@ -35,6 +35,7 @@ static void check_dist(const sim_dist *d, fm_rng *rng)
 static const char *const models[] = {"mobilenetv2", "m", "resnet50", ""};
 static const char *const runtimes[] = {"faasml", "pytorch-gpu", "python-torch"};
 static const char *const devices[] = {"cpu", "gpu"};
+static const char *const precisions[] = {NULL, "fp32", "bf16", "int8"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -48,23 +49,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fm_rng_seed(&rng, 1);
     for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++)
         for (size_t ri = 0; ri < sizeof runtimes / sizeof *runtimes; ri++)
-            for (size_t di = 0; di < sizeof devices / sizeof *devices; di++) {
-                sim_key k = {models[mi], runtimes[ri], devices[di]};
-                for (size_t m = 0; m < sizeof mems / sizeof *mems; m++) {
-                    sim_cold cold;
-                    if (sim_calib_cold(c, &k, mems[m], &cold, &err) == 0) {
-                        for (int p = 0; p < FM_PHASE__COUNT; p++)
-                            check_dist(&cold.phase[p], &rng);
-                        if (!(cold.provision_ms >= 0) || isinf(cold.provision_ms))
-                            abort();
-                    }
-                    for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
-                        sim_dist d;
-                        if (sim_calib_service(c, &k, mems[m], batches[b], &d, &err) == 0)
-                            check_dist(&d, &rng);
+            for (size_t di = 0; di < sizeof devices / sizeof *devices; di++)
+                for (size_t pi = 0; pi < sizeof precisions / sizeof *precisions; pi++) {
+                    sim_key k = {models[mi], runtimes[ri], devices[di], precisions[pi]};
+                    sim_accuracy acc;
+                    if (sim_calib_accuracy(c, &k, &acc) == 0 &&
+                        (acc.samples < 1 || !(acc.cosine_min >= -1) || !(acc.cosine_mean <= 1) ||
+                         acc.cosine_mean < acc.cosine_min || !(acc.top1 >= 0 && acc.top1 <= 1) ||
+                         !(acc.top5 >= 0 && acc.top5 <= 1) || !(acc.max_rel_err >= 0)))
+                        abort();
+                    for (size_t m = 0; m < sizeof mems / sizeof *mems; m++) {
+                        sim_cold cold;
+                        if (sim_calib_cold(c, &k, mems[m], &cold, &err) == 0) {
+                            for (int p = 0; p < FM_PHASE__COUNT; p++)
+                                check_dist(&cold.phase[p], &rng);
+                            if (!(cold.provision_ms >= 0) || isinf(cold.provision_ms))
+                                abort();
+                        }
+                        for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+                            sim_dist d;
+                            if (sim_calib_service(c, &k, mems[m], batches[b], &d, &err) == 0)
+                                check_dist(&d, &rng);
+                        }
                     }
                 }
-            }
     sim_calib_free(c);
     return 0;
 }

@@ -103,7 +103,30 @@ def ms_ops():
     np.save(os.path.join(OUT, "q_ms_ops_out.npy"), y)
 
 
+def residual():
+    """Two QDQ residual joins (DequantizeLinear x2 -> Add [-> Relu] -> QuantizeLinear), which the
+    runtime plans as QLinearAdd steps: one with a Relu, one without, on [2, 8, 6, 6] activations."""
+    nodes = [
+        n("QuantizeLinear", ["a", "sa", "za"], ["qa"]), n("QuantizeLinear", ["b", "sb", "zb"], ["qb"]),
+        n("DequantizeLinear", ["qa", "sa", "za"], ["da"]),
+        n("DequantizeLinear", ["qb", "sb", "zb"], ["db"]),
+        n("Add", ["da", "db"], ["s1"]), n("Relu", ["s1"], ["r1"]),
+        n("QuantizeLinear", ["r1", "s1s", "s1z"], ["q1"]),
+        n("DequantizeLinear", ["q1", "s1s", "s1z"], ["d1"]),
+        n("DequantizeLinear", ["qb", "sb", "zb"], ["db2"]),
+        n("Add", ["d1", "db2"], ["s2"]),
+        n("QuantizeLinear", ["s2", "s2s", "s2z"], ["q2"]),
+        n("DequantizeLinear", ["q2", "s2s", "s2z"], ["y"]),
+    ]
+    inits = [arr("sa", np.float32(0.05)), arr("za", np.uint8(120)), arr("sb", np.float32(0.04)),
+             arr("zb", np.uint8(100)), arr("s1s", np.float32(0.06)), arr("s1z", np.uint8(0)),
+             arr("s2s", np.float32(0.07)), arr("s2z", np.uint8(128))]
+    shape = [2, 8, 6, 6]
+    save(nodes, inits, [fvi("a", shape), fvi("b", shape)], [fvi("y", shape)], "q_residual")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     bad_models()
     ms_ops()
+    residual()

@@ -34,7 +34,7 @@ static void cpu_model(char *buf, size_t cap)
 }
 
 typedef struct run_cfg {
-    char model[128], runtime[64];
+    char model[128], runtime[64], precision[8];
 } run_cfg;
 
 /* The model and runtime a bench run recorded in its configuration. */
@@ -44,10 +44,13 @@ static int read_cfg(const store_run *r, void *ud)
     cJSON *j = cJSON_Parse(r->config ? r->config : "{}");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "runtime");
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "precision");
     if (cJSON_IsString(m) && !c->model[0])
         snprintf(c->model, sizeof c->model, "%s", m->valuestring);
     if (cJSON_IsString(rt) && !c->runtime[0])
         snprintf(c->runtime, sizeof c->runtime, "%s", rt->valuestring);
+    if (cJSON_IsString(pr) && !c->precision[0])
+        snprintf(c->precision, sizeof c->precision, "%s", pr->valuestring);
     cJSON_Delete(j);
     return 0;
 }
@@ -67,19 +70,31 @@ static int collect_live(const store_run *r, void *ud)
 
 int cmd_calibrate(int argc, char **argv)
 {
-    cli_strlist models = {0};
+    cli_strlist models = {0}, refs = {0};
     const char *from_db = NULL, *from_run = NULL, *as_model = NULL, *as_runtime = NULL;
-    const char *out_path = NULL, *batches = "1,8";
-    int64_t runs = 30, cold_runs = 5, threads = 1, max_s = 20;
+    const char *out_path = NULL, *batches = "1,8", *precision = NULL;
+    int64_t runs = 30, cold_runs = 5, threads = 1, max_s = 20, acc_n = 0, vocab = 0;
     const cli_opt opts[] = {
         {"model", 'm', CLI_OPT_LIST, &models, "NAME=PATH", "a model to measure (repeatable)"},
         {"batch", 'b', CLI_OPT_STR, &batches, "N,N,...", "batch sizes (default 1,8)"},
         {"runs", 0, CLI_OPT_INT, &runs, "N", "warm runs per batch size (default 30)"},
         {"cold-runs", 0, CLI_OPT_INT, &cold_runs, "N", "fresh loads measured (default 5)"},
         {"threads", 0, CLI_OPT_INT, &threads, "N", "inference threads (default 1)"},
+        {"precision", 0, CLI_OPT_STR, &precision, "fp32|bf16|int8",
+         "the entries' precision key: bf16 runs the session at bf16; int8 labels a quantized "
+         "model file, run as it is (default fp32; with --from-db: the run's configuration)"},
+        {"accuracy", 0, CLI_OPT_INT, &acc_n, "N",
+         "also measure accuracy against FP32 on N seeded samples (cosine, max relative error, "
+         "top-1/top-5 agreement), for faasml plan's accuracy floor"},
+        {"reference", 0, CLI_OPT_LIST, &refs, "NAME=PATH",
+         "the FP32 original of a --model for --accuracy (needed for int8; default: the model "
+         "itself at FP32)"},
+        {"vocab", 0, CLI_OPT_INT, &vocab, "N",
+         "token ids below N in --accuracy samples (default 1000)"},
         {"max-seconds", 0, CLI_OPT_INT, &max_s, "S",
          "stop a batch size's runs after S seconds, at least 5 runs (default 20)"},
-        {"output", 'o', CLI_OPT_STR, &out_path, "FILE", "calibration file to write (default stdout)"},
+        {"output", 'o', CLI_OPT_STR, &out_path, "FILE",
+         "calibration file to write (default stdout)"},
         {"from-db", 0, CLI_OPT_STR, &from_db, "DB",
          "instead of measuring: derive entries from a recorded live run of DB (with --run)"},
         {"run", 0, CLI_OPT_STR, &from_run, "NAME|ID",
@@ -91,12 +106,17 @@ int cmd_calibrate(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "calibrate", "--model NAME=PATH [--model ...] [options]",
+        "calibrate",
+        "--model NAME=PATH [--model ...] [options]",
         "Measures, on this machine, the built-in runtime's cold-start phases (process spawn, model "
         "load, first inference) and its inference latency per batch size, and writes a calibration "
         "file for 'faasml simulate'. Measurements run on one full core and stand for 1769 MB per "
-        "thread (Lambda's 1 vCPU); the simulator scales smaller memory sizes by their CPU share.",
-        opts, 0, 0};
+        "thread (Lambda's 1 vCPU); the simulator scales smaller memory sizes by their CPU share. "
+        "Entries carry a precision key (--precision); --accuracy adds the accuracy entries that "
+        "faasml plan's accuracy floor reads.",
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -115,16 +135,35 @@ int cmd_calibrate(int argc, char **argv)
     }
     if (runs < 5 || cold_runs < 1 || threads < 1 || threads > 64)
         return cli_fail("calibrate", 2, "--runs must be >= 5, --cold-runs >= 1, --threads 1..64");
+    if (acc_n < 0 || vocab < 0)
+        return cli_fail("calibrate", 2, "--accuracy and --vocab must be >= 0");
+    if (precision && !sim_precision_is_known(precision))
+        return cli_fail("calibrate", 2, "unknown --precision '%s' (fp32, bf16 or int8)", precision);
+    if (from_db && (acc_n > 0 || refs.n > 0))
+        return cli_fail("calibrate", 2, "--accuracy and --reference measure models, not --from-db");
+    for (int i = 0; i < refs.n; i++) {
+        const char *eq = strchr(refs.v[i], '=');
+        if (!eq || eq == refs.v[i] || !eq[1])
+            return cli_fail("calibrate", 2, "invalid --reference '%s' (NAME=PATH)", refs.v[i]);
+    }
     char exe[4096];
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[el > 0 ? el : 0] = 0;
-    sim_calibrate_opts o = {.exe = el > 0 ? exe : NULL, .threads = (int)threads,
-                            .memory_mb = (int)(1769 * threads), .batch = batch, .nbatch = nb,
-                            .runs = (int)runs, .cold_runs = (int)cold_runs,
-                            .max_seconds_per_point = (int)max_s};
-    char *sbuf = NULL, *cbuf = NULL;
-    size_t slen = 0, clen = 0;
-    FILE *svc = open_memstream(&sbuf, &slen), *cold = open_memstream(&cbuf, &clen);
+    sim_calibrate_opts o = {.exe = el > 0 ? exe : NULL,
+                            .threads = (int)threads,
+                            .memory_mb = (int)(1769 * threads),
+                            .batch = batch,
+                            .nbatch = nb,
+                            .runs = (int)runs,
+                            .cold_runs = (int)cold_runs,
+                            .max_seconds_per_point = (int)max_s,
+                            .precision = precision,
+                            .accuracy_samples = (int)acc_n,
+                            .vocab = vocab};
+    char *sbuf = NULL, *cbuf = NULL, *abuf = NULL;
+    size_t slen = 0, clen = 0, alen = 0;
+    FILE *svc = open_memstream(&sbuf, &slen), *cold = open_memstream(&cbuf, &clen),
+         *acc = open_memstream(&abuf, &alen);
     fm_err err = {0};
     if (from_db) {
         store *db;
@@ -153,7 +192,14 @@ int cmd_calibrate(int argc, char **argv)
                                     "run %lld does not record its model and runtime: give "
                                     "--as-model and --as-runtime", (long long)runs.ids[i]);
                 if (!rc)
-                    rc = sim_calibrate_from_run(db, runs.ids[i], c.model, c.runtime, svc, cold,
+                    if (precision)
+                        snprintf(c.precision, sizeof c.precision, "%s", precision);
+                if (!rc && c.precision[0] && !sim_precision_is_known(c.precision))
+                    rc = fm_err_set(&err, FM_EINVAL, "run %lld records unknown precision '%s'",
+                                    (long long)runs.ids[i], c.precision);
+                if (!rc)
+                    rc = sim_calibrate_from_run(db, runs.ids[i], c.model, c.runtime,
+                                                c.precision[0] ? c.precision : NULL, svc, cold,
                                                 &err);
                 if (rc == FM_ENOTFOUND && !from_run) { /* too few warm invocations: skip it */
                     fprintf(stderr, "faasml calibrate: skipped: %s\n", err.msg);
@@ -172,14 +218,27 @@ int cmd_calibrate(int argc, char **argv)
         }
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(eq - models.v[i]), models.v[i]);
+        const char *ref = NULL;
+        for (int j = 0; j < refs.n; j++)
+            if (strncmp(refs.v[j], name, strlen(name)) == 0 && refs.v[j][strlen(name)] == '=')
+                ref = refs.v[j] + strlen(name) + 1;
+        if (acc_n > 0 && !ref && precision && strcmp(precision, "int8") == 0) {
+            rc = fm_err_set(&err, FM_EINVAL,
+                            "--precision int8 --accuracy needs --reference %s=PATH (the FP32 "
+                            "original of '%s')",
+                            name, eq + 1);
+            break;
+        }
         fprintf(stderr, "calibrating %s ...\n", name);
-        rc = sim_calibrate_model(&o, name, eq + 1, svc, cold, &err);
+        rc = sim_calibrate_model(&o, name, eq + 1, ref, svc, cold, acc, &err);
     }
     fclose(svc);
     fclose(cold);
+    fclose(acc);
     if (rc) {
         free(sbuf);
         free(cbuf);
+        free(abuf);
         return cli_fail("calibrate", rc == FM_EINVAL ? 2 : 1, "%s", err.msg);
     }
     char cpu[256], date[32];
@@ -217,9 +276,12 @@ int cmd_calibrate(int argc, char **argv)
             "machine: {cpu: \"%s\", cores: %ld}\n"
             "service:\n%scold_start:\n%s",
             qsource, date, qmethod, cpu, sysconf(_SC_NPROCESSORS_ONLN), sbuf, cbuf);
+    if (alen)
+        fprintf(d, "accuracy:\n%s", abuf);
     fclose(d);
     free(sbuf);
     free(cbuf);
+    free(abuf);
     if (out_path)
         rc = fm_write_file_atomic(out_path, doc, dlen, &err);
     else

@@ -162,27 +162,8 @@ static int accuracy(infer_model *m, infer_session *s, const char *ref_path, int6
     int rc = 0;
     if (ref_path) rc = infer_model_open(ref_path, &rm, err);
     if (!rc) rc = infer_session_new(rm, NULL, &rs, err);
-    size_t ni = infer_model_n_inputs(m);
-    infer_tensor in[MAX_IO] = {0};
-    fm_rng rng;
-    fm_rng_seed(&rng, seed);
-    infer_accuracy_init(acc);
-    for (int64_t k = 0; !rc && k < samples; k++) {
-        for (size_t i = 0; !rc && i < ni; i++) {
-            infer_io_info info;
-            infer_model_input(m, i, &info);
-            free(in[i].data);
-            rc = infer_sample_input(&info, 1, vocab, &rng, &in[i], err);
-        }
-        infer_tensor a = {0}, b = {0};
-        if (!rc) rc = infer_session_run(s, in, ni, &a, 1, err);
-        if (!rc) rc = infer_session_run(rs, in, ni, &b, 1, err);
-        if (!rc && (a.dtype != INFER_DTYPE_FP32 || a.bytes != b.bytes))
-            rc = fm_err_set(err, FM_ETYPE, "first outputs differ in type or size from the reference");
-        if (!rc) infer_accuracy_add(acc, a.data, b.data, (int64_t)(a.bytes / 4), a.ndim ? a.dims[a.ndim - 1] : 1);
-    }
-    infer_accuracy_finish(acc);
-    for (size_t i = 0; i < ni; i++) free(in[i].data);
+    if (!rc)
+        rc = infer_accuracy_measure(m, s, rs, samples, vocab, seed, acc, err);
     infer_session_free(rs);
     if (rm != m) infer_model_free(rm);
     return rc;

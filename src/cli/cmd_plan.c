@@ -26,36 +26,64 @@ static const char *cfg_name(const plan_run *r, char *buf, size_t cap)
     char mem[32] = "";
     if (fn)
         snprintf(mem, sizeof mem, " %dMB", r->memory_mb);
-    snprintf(buf, cap, "%s %s %s%s b%d%s", r->model->name, r->platform->name, r->runtime, mem,
-             r->batch, r->provisioned ? " pc" : "");
+    snprintf(buf, cap, "%s %s %s %s%s b%d%s", r->model->name, r->platform->name, r->runtime,
+             r->precision, mem, r->batch, r->provisioned ? " pc" : "");
     if (r->provisioned)
         snprintf(buf + strlen(buf), cap - strlen(buf), "%d", r->provisioned);
     return buf;
 }
 
-static void print_table(const plan_result *res, double slo)
+/* The accuracy floor in words, for the closing line ("" when the spec sets none). */
+static const char *floor_text(const plan_spec *sp, char *buf, size_t cap)
 {
-    printf("%-44s %10s %10s %8s %12s  %s\n", "configuration", "p50_ms", "p99_ms", "SR%",
-           "USD/1M req", "");
+    const plan_accuracy *a = &sp->accuracy;
+    size_t n = 0;
+    buf[0] = 0;
+    if (!a->set)
+        return buf;
+    n += (size_t)snprintf(buf + n, cap - n, " and accuracy");
+    if (a->min_cosine >= -1 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, " cosine >= %g", a->min_cosine);
+    if (a->min_top1 >= 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, " top-1 >= %g", a->min_top1);
+    if (a->max_rel_err >= 0 && n < cap)
+        snprintf(buf + n, cap - n, " rel.err <= %g", a->max_rel_err);
+    return buf;
+}
+
+static void print_table(const plan_spec *sp, const plan_result *res, double slo)
+{
+    printf("%-48s %10s %10s %8s %12s %8s %7s  %s\n", "configuration", "p50_ms", "p99_ms", "SR%",
+           "USD/1M req", "cos_min", "top1%", "");
     for (size_t i = 0; i < res->n; i++) {
         const plan_point *p = &res->points[i];
-        char name[160], cost[32];
+        char name[160], cost[32], cos[16] = "-", top1[16] = "-";
         if (p->priced)
             snprintf(cost, sizeof cost, "%.4f", p->cost_per_1m);
         else
             snprintf(cost, sizeof cost, "no price");
-        printf("%-44s %10.2f %10.2f %8.2f %12s  %s%s%s\n", cfg_name(p->run, name, sizeof name),
-               p->p50_ms, p->p99_ms, 100 * p->success_ratio, cost, p->pareto ? "pareto " : "",
-               p->meets_slo ? "meets-slo" : "", (int)i == res->best ? " BEST" : "");
+        if (p->has_accuracy) {
+            snprintf(cos, sizeof cos, "%.4f", p->acc.cosine_min);
+            snprintf(top1, sizeof top1, "%.1f", 100 * p->acc.top1);
+        }
+        printf("%-48s %10.2f %10.2f %8.2f %12s %8s %7s  %s%s%s%s\n",
+               cfg_name(p->run, name, sizeof name), p->p50_ms, p->p99_ms, 100 * p->success_ratio,
+               cost, cos, top1, p->pareto ? "pareto " : "", p->meets_slo ? "meets-slo" : "",
+               p->meets_accuracy ? ""
+               : p->has_accuracy ? " below-accuracy"
+                                 : " accuracy-unmeasured",
+               (int)i == res->best ? " BEST" : "");
     }
+    char fl[160];
+    floor_text(sp, fl, sizeof fl);
     if (res->best >= 0) {
         char name[160];
         const plan_point *b = &res->points[res->best];
-        printf("\ncheapest configuration meeting p99 <= %.0f ms: %s (%.4f USD per 1M requests, "
+        printf("\ncheapest configuration meeting p99 <= %.0f ms%s: %s (%.4f USD per 1M requests, "
                "p99 %.2f ms)\n",
-               slo, cfg_name(b->run, name, sizeof name), b->cost_per_1m, b->p99_ms);
+               slo, fl, cfg_name(b->run, name, sizeof name), b->cost_per_1m, b->p99_ms);
     } else {
-        printf("\nno configuration meets p99 <= %.0f ms with the success target\n", slo);
+        printf("\nno configuration meets p99 <= %.0f ms with the success target%s\n", slo, fl);
     }
 }
 
@@ -66,15 +94,23 @@ static void print_json(const plan_result *res, double slo)
         const plan_point *p = &res->points[i];
         char name[400];
         fm_json_quote(name, sizeof name, p->run->name);
-        printf("%s{\"run\":%s,\"platform\":\"%s\",\"runtime\":\"%s\",\"memory_mb\":%d,"
-               "\"batch\":%d,\"provisioned\":%d,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
-               "\"success_ratio\":%.6f,\"priced\":%s,\"usd_per_1m\":%.6f,\"pareto\":%s,"
-               "\"meets_slo\":%s}",
-               i ? "," : "", name, p->run->platform->name, p->run->runtime, p->run->memory_mb,
-               p->run->batch, p->run->provisioned, isfinite(p->p50_ms) ? p->p50_ms : -1,
-               isfinite(p->p99_ms) ? p->p99_ms : -1, p->success_ratio,
-               p->priced ? "true" : "false", p->priced ? p->cost_per_1m : 0,
-               p->pareto ? "true" : "false", p->meets_slo ? "true" : "false");
+        char acc[200] = "null";
+        if (p->has_accuracy)
+            snprintf(acc, sizeof acc,
+                     "{\"cosine_min\":%.6f,\"cosine_mean\":%.6f,\"max_rel_err\":%.6f,"
+                     "\"top1_agreement\":%.4f,\"top5_agreement\":%.4f}",
+                     p->acc.cosine_min, p->acc.cosine_mean, p->acc.max_rel_err, p->acc.top1,
+                     p->acc.top5);
+        printf("%s{\"run\":%s,\"platform\":\"%s\",\"runtime\":\"%s\",\"precision\":\"%s\","
+               "\"memory_mb\":%d,\"batch\":%d,\"provisioned\":%d,\"p50_ms\":%.4f,"
+               "\"p99_ms\":%.4f,\"success_ratio\":%.6f,\"priced\":%s,\"usd_per_1m\":%.6f,"
+               "\"pareto\":%s,\"meets_slo\":%s,\"accuracy\":%s,\"meets_accuracy\":%s}",
+               i ? "," : "", name, p->run->platform->name, p->run->runtime, p->run->precision,
+               p->run->memory_mb, p->run->batch, p->run->provisioned,
+               isfinite(p->p50_ms) ? p->p50_ms : -1, isfinite(p->p99_ms) ? p->p99_ms : -1,
+               p->success_ratio, p->priced ? "true" : "false", p->priced ? p->cost_per_1m : 0,
+               p->pareto ? "true" : "false", p->meets_slo ? "true" : "false", acc,
+               p->meets_accuracy ? "true" : "false");
     }
     printf("]}\n");
 }
@@ -93,7 +129,7 @@ static int verify(plan_spec *sp, const plan_result *res, int64_t n, fm_err *err)
         int pick = -1;
         for (size_t i = 0; i < res->n && i < 4096; i++) {
             const plan_point *p = &res->points[i];
-            if (used[i] || !p->meets_slo || !p->priced ||
+            if (used[i] || !p->meets_slo || !p->meets_accuracy || !p->priced ||
                 strcmp(p->run->platform->device, "cpu") != 0)
                 continue;
             if (pick < 0 || p->cost_per_1m < res->points[pick].cost_per_1m)
@@ -177,13 +213,17 @@ int cmd_plan(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "plan", "SPEC.yaml [--slo-ms N] [options]",
-        "Explores every configuration of an experiment spec (profile x runtime x memory size x "
-        "batch size x provisioned concurrency) with the simulator, calibrated from measurements, "
-        "and prints the Pareto front of cost against p99 latency and the cheapest configuration "
-        "whose p99 meets the SLO with the spec's success-ratio target. The same spec and seed "
-        "give the same answer.",
-        opts, 1, 1};
+        "plan",
+        "SPEC.yaml [--slo-ms N] [options]",
+        "Explores every configuration of an experiment spec (profile x runtime x precision x "
+        "memory size x batch size x provisioned concurrency) with the simulator, calibrated from "
+        "measurements, and prints the Pareto front of cost against p99 latency and the cheapest "
+        "configuration whose p99 meets the SLO with the spec's success-ratio target and whose "
+        "measured accuracy against FP32 (the calibration's accuracy entries) keeps the spec's "
+        "accuracy floor. The same spec and seed give the same answer.",
+        opts,
+        1,
+        1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -217,7 +257,7 @@ int cmd_plan(int argc, char **argv)
         if (json)
             print_json(&res, s);
         else
-            print_table(&res, s);
+            print_table(&sp, &res, s);
         if (verify_n > 0 && !json)
             rc = verify(&sp, &res, verify_n, &err);
     }

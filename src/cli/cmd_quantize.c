@@ -135,34 +135,8 @@ static int evaluate(infer_model *ref, const char *qpath, int64_t samples, int64_
         rc = infer_session_new(ref, NULL, &sr, err);
     if (!rc)
         rc = infer_session_new(q, NULL, &sq, err);
-    size_t ni = infer_model_n_inputs(ref);
-    infer_tensor in[16] = {0};
-    if (!rc && ni > 16)
-        rc = fm_err_set(err, FM_EUNSUPPORTED, "model has more than 16 inputs");
-    fm_rng rng;
-    fm_rng_seed(&rng, seed);
-    infer_accuracy_init(acc);
-    for (int64_t k = 0; !rc && k < samples; k++) {
-        for (size_t i = 0; !rc && i < ni; i++) {
-            infer_io_info info;
-            infer_model_input(ref, i, &info);
-            free(in[i].data);
-            rc = infer_sample_input(&info, 1, vocab, &rng, &in[i], err);
-        }
-        infer_tensor a = {0}, b = {0};
-        if (!rc)
-            rc = infer_session_run(sr, in, ni, &a, 1, err);
-        if (!rc)
-            rc = infer_session_run(sq, in, ni, &b, 1, err);
-        if (!rc && (a.dtype != INFER_DTYPE_FP32 || b.bytes != a.bytes))
-            rc = fm_err_set(err, FM_ETYPE, "first outputs differ in type or size");
-        if (!rc)
-            infer_accuracy_add(acc, b.data, a.data, (int64_t)(a.bytes / 4),
-                               a.ndim ? a.dims[a.ndim - 1] : 1);
-    }
-    infer_accuracy_finish(acc);
-    for (size_t i = 0; i < 16; i++)
-        free(in[i].data);
+    if (!rc)
+        rc = infer_accuracy_measure(ref, sq, sr, samples, vocab, seed, acc, err);
     infer_session_free(sq);
     infer_session_free(sr);
     infer_model_free(q);

@@ -62,7 +62,8 @@ static bool elem_any_layout(const step *st)
 {
     static const char *const ok[] = {"Relu", "Clip", "Sigmoid", "HardSwish", "Tanh", "Add", "Sub",
                                      "Mul", "Div"};
-    bool found = false, q = op_is(st, "QuantizeLinear") || op_is(st, "DequantizeLinear");
+    bool found = false, q = op_is(st, "QuantizeLinear") || op_is(st, "DequantizeLinear") ||
+                            op_is(st, "QLinearAdd");
     for (size_t i = 0; i < FM_ARRAY_LEN(ok); i++) found |= op_is(st, ok[i]);
     const rt_val *o = st->out[0];
     if (!(found || q) || (o->dtype != INFER_DTYPE_FP32 && !q) || o->ndim != 4) return false;

@@ -273,6 +273,13 @@ void infer_accuracy_finish(infer_accuracy *a);
  * integers uniform below vocab (1000 when 0). */
 int infer_sample_input(const infer_io_info *info, int64_t batch, int64_t vocab, fm_rng *rng,
                        infer_tensor *t, fm_err *err);
+/* Runs `samples` seeded inputs (infer_sample_input at batch 1, shaped by m's inputs, which both
+ * sessions' models take) through both sessions and accumulates got's first output against want's
+ * into acc (init and finish included). want is the FP32 reference: the same file at FP32, or the
+ * FP32 original of a quantized `got`. */
+int infer_accuracy_measure(const infer_model *m, infer_session *got, infer_session *want,
+                           int64_t samples, int64_t vocab, uint64_t seed, infer_accuracy *acc,
+                           fm_err *err);
 
 /* ---- .npy files (NumPy format 1.0/2.0/3.0, little-endian, C order) ---------------------------
  * For the CLI and the function host. Supported dtypes: all fixed-size ones above. */

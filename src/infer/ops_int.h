@@ -48,8 +48,9 @@ bool int8_wanted(const infer_session *s);
 /* qdq.c: QDQ groups found before a plan's walk (qend[ni]: the group's QuantizeLinear node, or
  * -1; qact[ni]: its Relu/Clip or -1); returns how many. Marks the nodes they absorb. */
 int qdq_prepass(infer_session *s, int *qend, int *qact);
-/* Turns the Conv step of a group into its QLinearConv step. */
-int qdq_conv_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err);
+/* Turns the Conv step of a group into its QLinearConv step, the Add step of a join into its
+ * QLinearAdd step. */
+int qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err);
 void release_xnn(step *st);
 
 /* Y[rows, n] = A[rows, k] B (B is [k, n], or [n, k] when b_trans) + bias, clamped to [lo, hi];

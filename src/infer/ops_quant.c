@@ -144,9 +144,11 @@ int shape_quantize(step *st, fm_err *err)
 /* Why: the per-tensor loops every QDQ model runs on its activations, written so they vectorize
  * without SSE4.1: x / s is clamped to the range that stays in the type after adding the zero
  * point (integer bounds, so clamping and rounding commute), rounded half to even with the
- * 1.5 * 2^23 trick (exact below 2^22), and only then offset (rounding first, as ONNX does). */
-static void quant_fast(const float *x, int64_t n, float s, float zf, float lo, float hi, void *y,
-                       bool s8)
+ * 1.5 * 2^23 trick (exact below 2^22), and only then offset (rounding first, as ONNX does).
+ * Cloned for AVX-512 and AVX2 (FM_CLONES: the build targets baseline x86-64; the CPU picks). */
+#define FM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+FM_CLONES static void quant_fast(const float *x, int64_t n, float s, float zf, float lo, float hi,
+                                 void *y, bool s8)
 {
     const float magic = 12582912.0f;
     lo -= zf;
@@ -170,7 +172,7 @@ static void quant_fast(const float *x, int64_t n, float s, float zf, float lo, f
     }
 }
 
-static void dequant_fast(const rt_val *x, float s, int32_t zp, float *y)
+FM_CLONES static void dequant_fast(const rt_val *x, float s, int32_t zp, float *y)
 {
     float zf = (float)zp;
     if (x->dtype == INFER_DTYPE_UINT8) {
@@ -271,8 +273,9 @@ int shape_dynquant(step *st, fm_err *err)
     return rc;
 }
 
-/* Why: the ONNX definition: the range widened to include 0, 256 levels, zero point rounded. */
-void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp)
+/* Why: the ONNX definition: the range widened to include 0, 256 levels, zero point rounded.
+ * The min/max pass runs on every activation of a dynamically quantized model: cloned too. */
+FM_CLONES void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp)
 {
     float mn = 0, mx = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -697,6 +700,25 @@ static int64_t bc_off(const rt_val *v, const rt_val *o, int64_t i)
     return off;
 }
 
+/* Why: the residual join of every quantized CNN, the same-shape UINT8 case, in one pass: cloned
+ * for AVX-512 and AVX2 (the build targets baseline x86-64, whose SSE2 widens bytes to floats four
+ * at a time) and picked at load by the CPU. restrict and a count by value: a byte store may alias
+ * anything, and the loop would otherwise stay scalar. */
+FM_CLONES static void qladd_u8(const uint8_t *restrict pa, const uint8_t *restrict pb,
+                               uint8_t *restrict py, int64_t n, float fza, float sa, float fzb,
+                               float sb, float inv, float fzy, float rmin, float lo, float hi)
+{
+    const float magic = 12582912.0f, flo = lo - fzy, fhi = hi - fzy;
+    for (int64_t i = 0; i < n; i++) {
+        float r = ((float)pa[i] - fza) * sa + ((float)pb[i] - fzb) * sb;
+        r = r < rmin ? rmin : r;
+        float v = r * inv; /* as ORT's kernels do: by the inverse scale */
+        v = v == v ? v : -fzy;
+        v = v < flo ? flo : v > fhi ? fhi : v;
+        py[i] = (uint8_t)(int32_t)(((v + magic) - magic) + fzy);
+    }
+}
+
 int exec_qlbinary(step *st, fm_err *err)
 {
     (void)err;
@@ -709,19 +731,8 @@ int exec_qlbinary(step *st, fm_err *err)
     q_range(y->dtype, &lo, &hi);
     if (!mul && a->numel == y->numel && b->numel == y->numel && y->dtype == INFER_DTYPE_UINT8) {
         /* same shapes (the fused residual join): vectorized, a fused Relu clamps the sum */
-        const uint8_t *pa = a->data, *pb = b->data;
-        uint8_t *py = y->data;
-        float fza = (float)za, fzb = (float)zb, fzy = (float)zy, flo = (float)lo - fzy,
-              fhi = (float)hi - fzy;
-        float rmin = st->fuse_min, magic = 12582912.0f, inv = 1.0f / sy;
-        for (int64_t i = 0; i < y->numel; i++) {
-            float r = ((float)pa[i] - fza) * sa + ((float)pb[i] - fzb) * sb;
-            r = r < rmin ? rmin : r;
-            float v = r * inv; /* as ORT's kernels do: by the inverse scale */
-            v = v == v ? v : -fzy;
-            v = v < flo ? flo : v > fhi ? fhi : v;
-            py[i] = (uint8_t)(int32_t)(((v + magic) - magic) + fzy);
-        }
+        qladd_u8(a->data, b->data, y->data, y->numel, (float)za, sa, (float)zb, sb, 1.0f / sy,
+                 (float)zy, st->fuse_min, (float)lo, (float)hi);
         return 0;
     }
     for (int64_t i = 0; i < y->numel; i++) {

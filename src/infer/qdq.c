@@ -2,8 +2,10 @@
  * qdq.c — integer fast paths. While planning, a QDQ group
  *     DequantizeLinear(x) -> Conv(., DequantizeLinear(w), bias) [-> Relu | Clip] -> QuantizeLinear
  * becomes one QLinearConv step on the quantized tensors (the weight's DequantizeLinear is never
- * run, so INT8 weights are never expanded to FP32). QLinearConv steps, fused or in the file, and
- * MatMulInteger steps with constant INT8 weights run on oneDNN's int8 primitives (VNNI) on the
+ * run, so INT8 weights are never expanded to FP32), and a residual join
+ *     DequantizeLinear(a) + DequantizeLinear(b) [-> Relu] -> QuantizeLinear
+ * becomes one QLinearAdd step on the quantized tensors. QLinearConv steps, fused or in the file,
+ * and MatMulInteger steps with constant INT8 weights run on oneDNN's int8 primitives (VNNI) on the
  * calling thread; everything else, and reference-mode sessions, runs ops_quant.c's scalar kernels,
  * which the tests compare these with.
  */
@@ -133,6 +135,39 @@ static int match_conv(const infer_session *s, int ni, int *act)
     return nx;
 }
 
+/* Why: the residual join of a QDQ model (the 16 of ResNet-50) dequantizes both inputs, adds and
+ * requantizes: four passes over FP32 copies. As one QLinearAdd step it is one pass over bytes.
+ * Returns the group's QuantizeLinear node, or -1; *act gets its Relu (or -1). UINT8 per tensor,
+ * every zero point given, as QLinearAdd's vectorized path takes them. */
+static int match_add(const infer_session *s, int ni, int *act)
+{
+    const infer_model *m = s->m;
+    const inode *c = &m->nodes[ni];
+    *act = -1;
+    if (strcmp(c->op_type, "Add") || c->n_in != 2 || c->n_out != 1)
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        int d = producer(m, c->in[k]);
+        if (!dq_const(m, d, INFER_DTYPE_UINT8, false) || m->nodes[d].n_in < 3 ||
+            m->nodes[d].in[2] < 0 || init_numel(m, m->nodes[d].in[2]) != 1)
+            return -1;
+    }
+    int nx = sole(s, c->out[0]);
+    if (is_node(m, nx, "Relu")) {
+        *act = nx;
+        nx = sole(s, m->nodes[nx].out[0]);
+    }
+    if (!is_node(m, nx, "QuantizeLinear"))
+        return -1;
+    const inode *q = &m->nodes[nx];
+    if (!is_init(m, q, 1) || init_numel(m, q->in[1]) != 1 ||
+        m->vals[q->in[1]].dtype != INFER_DTYPE_FP32 || q->n_in < 3 || q->in[2] < 0 ||
+        !is_init(m, q, 2) || init_numel(m, q->in[2]) != 1 ||
+        m->vals[q->in[2]].dtype != INFER_DTYPE_UINT8)
+        return -1;
+    return nx;
+}
+
 /* Why: decided once per plan, before the walk, so the DequantizeLinear nodes that only fused
  * groups read are skipped (never run, never folded). */
 int qdq_prepass(infer_session *s, int *qend, int *qact)
@@ -145,7 +180,8 @@ int qdq_prepass(infer_session *s, int *qend, int *qact)
         return 0;
     int found = 0;
     for (size_t i = 0; i < nn; i++)
-        if ((qend[i] = match_conv(s, (int)i, &qact[i])) >= 0)
+        if ((qend[i] = match_conv(s, (int)i, &qact[i])) >= 0 ||
+            (qend[i] = match_add(s, (int)i, &qact[i])) >= 0)
             found++;
     if (!found)
         return 0;
@@ -174,11 +210,33 @@ int qdq_prepass(infer_session *s, int *qend, int *qact)
     return found;
 }
 
-/* Why: the group as one QLinearConv step: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp and
- * an INT32 bias made here from the FP32 (or dequantized) bias. */
-int qdq_conv_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err)
+/* Why: a join as one QLinearAdd step: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp; a
+ * Relu clamps the sum (fuse_min), as the kernel's fused path does. */
+static int add_step(infer_session *s, step *st, int ni, int qn, int an)
 {
     const infer_model *m = s->m;
+    const inode *c = &m->nodes[ni], *q = &m->nodes[qn];
+    const inode *da = &m->nodes[producer(m, c->in[0])], *db = &m->nodes[producer(m, c->in[1])];
+    st->op = infer_op_find("QLinearAdd");
+    st->n_in = 8;
+    const int src[8] = {da->in[0], da->in[1], da->in[2], db->in[0],
+                        db->in[1], db->in[2], q->in[1],  q->in[2]};
+    for (int k = 0; k < 8; k++)
+        st->in[k] = &s->vals[src[k]];
+    st->n_out = 1;
+    st->out[0] = &s->vals[q->out[0]];
+    if (an >= 0)
+        st->fuse_min = 0;
+    return 0;
+}
+
+/* Why: the group as one QLinearConv step: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp and
+ * an INT32 bias made here from the FP32 (or dequantized) bias; or a join as a QLinearAdd step. */
+int qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err)
+{
+    const infer_model *m = s->m;
+    if (!strcmp(m->nodes[ni].op_type, "Add"))
+        return add_step(s, st, ni, qn, an);
     const inode *c = &m->nodes[ni], *dx = &m->nodes[producer(m, c->in[0])],
                 *dw = &m->nodes[producer(m, c->in[1])], *q = &m->nodes[qn];
     st->op = infer_op_find("QLinearConv");

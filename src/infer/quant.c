@@ -929,6 +929,47 @@ void infer_accuracy_finish(infer_accuracy *a)
     a->top5 /= (double)a->samples;
 }
 
+/* Why: `infer --accuracy`, `quantize --eval` and `calibrate --accuracy` report the same figures
+ * on the same samples, so there is one loop that makes them. */
+int infer_accuracy_measure(const infer_model *m, infer_session *got, infer_session *want,
+                           int64_t samples, int64_t vocab, uint64_t seed, infer_accuracy *acc,
+                           fm_err *err)
+{
+    enum { MAX_IN = 16 };
+    size_t ni = infer_model_n_inputs(m);
+    infer_tensor in[MAX_IN] = {0};
+    int rc = 0;
+    infer_accuracy_init(acc);
+    if (ni > MAX_IN)
+        return fm_err_set(err, FM_EUNSUPPORTED, "model has more than %d inputs", MAX_IN);
+    fm_rng rng;
+    fm_rng_seed(&rng, seed);
+    for (int64_t k = 0; !rc && k < samples; k++) {
+        for (size_t i = 0; !rc && i < ni; i++) {
+            infer_io_info info;
+            infer_model_input(m, i, &info);
+            free(in[i].data);
+            rc = infer_sample_input(&info, 1, vocab, &rng, &in[i], err);
+        }
+        infer_tensor a = {0}, b = {0};
+        if (!rc)
+            rc = infer_session_run(got, in, ni, &a, 1, err);
+        if (!rc)
+            rc = infer_session_run(want, in, ni, &b, 1, err);
+        if (!rc &&
+            (a.dtype != INFER_DTYPE_FP32 || b.dtype != INFER_DTYPE_FP32 || a.bytes != b.bytes))
+            rc = fm_err_set(err, FM_ETYPE,
+                            "first outputs differ in type or size from the reference's");
+        if (!rc)
+            infer_accuracy_add(acc, a.data, b.data, (int64_t)(a.bytes / 4),
+                               a.ndim ? a.dims[a.ndim - 1] : 1);
+    }
+    infer_accuracy_finish(acc);
+    for (size_t i = 0; i < ni; i++)
+        free(in[i].data);
+    return rc;
+}
+
 int infer_sample_input(const infer_io_info *info, int64_t batch, int64_t vocab, fm_rng *rng,
                        infer_tensor *t, fm_err *err)
 {

@@ -230,8 +230,8 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
                     .state = &s->node_state[ni], .dstate = &s->node_dnnl[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
         for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
-        if (qend[ni] >= 0) { /* a QDQ group: one integer convolution */
-            rc = qdq_conv_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
+        if (qend[ni] >= 0) { /* a QDQ group: one integer convolution or residual join */
+            rc = qdq_group_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
             if (!rc) rc = infer_ops[tmp.op].shape(&tmp, err);
             if (rc) goto fail;
             steps[ns++] = tmp;

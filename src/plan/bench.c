@@ -209,13 +209,25 @@ static char *abspath(const char *p)
 static char *deploy_json(const plan_run *r, const char *fn, fm_err *err)
 {
     const policy_config *c = &r->policy;
-    if (!r->model->path)
-        return fm_err_set(err, FM_EINVAL, "model '%s' has no path", r->model->name), NULL;
-    char *model = abspath(r->model->path);
+    /* int8 is a label for a quantized file: the model's int8_path, deployed at that precision */
+    bool int8 = strcmp(r->precision, "int8") == 0;
+    const char *path = int8 ? r->model->int8_path : r->model->path;
+    if (!path)
+        return fm_err_set(err, FM_EINVAL,
+                          int8 ? "model '%s' has no int8_path (a quantized copy: faasml quantize)"
+                               : "model '%s' has no path",
+                          r->model->name),
+               NULL;
+    if (strcmp(r->precision, "fp32") != 0 && strcmp(r->runtime, "faasml") != 0)
+        return fm_err_set(err, FM_EUNSUPPORTED,
+                          "runtime '%s' runs only at precision 'fp32', not '%s'", r->runtime,
+                          r->precision),
+               NULL;
+    char *model = abspath(path);
     if (!model) {
         fm_err_set(err, FM_ENOTFOUND,
                    "model '%s': '%s' not found (make models exports the study's models)",
-                   r->model->name, r->model->path);
+                   r->model->name, path);
         return NULL;
     }
     cJSON *o = cJSON_CreateObject();
@@ -257,6 +269,8 @@ static char *deploy_json(const plan_run *r, const char *fn, fm_err *err)
     if (strcmp(r->runtime, "faasml") == 0) {
         cJSON_AddStringToObject(o, "runtime", "builtin-onnx");
         cJSON_AddStringToObject(o, "model", model);
+        if (strcmp(r->precision, "fp32") != 0)
+            cJSON_AddStringToObject(o, "precision", r->precision);
     } else if (strcmp(r->runtime, "python-torch") == 0) {
         char *boot = abspath("examples/runtimes/python-torch/bootstrap");
         if (!boot) {

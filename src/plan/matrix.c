@@ -52,6 +52,8 @@ static bool run_name(const plan_spec *s, const plan_run *r, char *buf, size_t ca
     PART("/%s", p->name);
     if (p->nruntime > 1)
         PART("/%s", r->runtime);
+    if (p->nprecision > 1)
+        PART("/%s", r->precision);
     if (p->nmemory > 1)
         PART("/m%d", r->memory_mb);
     if (p->nbatch > 1)
@@ -80,41 +82,44 @@ int plan_matrix(const plan_spec *s, plan_run **out, size_t *nout, fm_err *err)
             for (int mi = 0; mi < s->nmodels; mi++)
                 for (int wi = 0; wi < s->nworkloads; wi++)
                     for (int ri = 0; ri < p->nruntime; ri++)
-                        for (int a = 0; a < p->nmemory; a++)
-                            for (int b = 0; b < p->nbatch; b++)
-                                for (int c = 0; c < p->nprovisioned; c++) {
-                                    if (n == cap) {
-                                        cap = cap ? cap * 2 : 32;
-                                        plan_run *nv = realloc(v, cap * sizeof *nv);
-                                        if (!nv) {
-                                            free(v);
-                                            return fm_err_set(err, FM_ENOMEM, "out of memory");
+                        for (int qi = 0; qi < p->nprecision; qi++)
+                            for (int a = 0; a < p->nmemory; a++)
+                                for (int b = 0; b < p->nbatch; b++)
+                                    for (int c = 0; c < p->nprovisioned; c++) {
+                                        if (n == cap) {
+                                            cap = cap ? cap * 2 : 32;
+                                            plan_run *nv = realloc(v, cap * sizeof *nv);
+                                            if (!nv) {
+                                                free(v);
+                                                return fm_err_set(err, FM_ENOMEM, "out of memory");
+                                            }
+                                            v = nv;
                                         }
-                                        v = nv;
+                                        plan_run *r = &v[n];
+                                        *r = (plan_run){.model = &s->models[mi],
+                                                        .workload = &s->workloads[wi],
+                                                        .platform = p,
+                                                        .memory_mb = p->memory_mb[a],
+                                                        .batch = p->batch[b],
+                                                        .provisioned = p->provisioned[c],
+                                                        .runtime = p->runtime[ri],
+                                                        .precision = p->precision[qi],
+                                                        .mode = mode};
+                                        int rc = 0;
+                                        if (!run_name(s, r, r->name, sizeof r->name))
+                                            rc =
+                                                fm_err_set(err, FM_EINVAL,
+                                                           "run name '%.40s...' is longer than %zu "
+                                                           "characters: shorten the names",
+                                                           r->name, sizeof r->name - 1);
+                                        if (!rc)
+                                            rc = resolve_policy(s, p, r, err);
+                                        if (rc) {
+                                            free(v);
+                                            return rc;
+                                        }
+                                        n++;
                                     }
-                                    plan_run *r = &v[n];
-                                    *r = (plan_run){.model = &s->models[mi],
-                                                    .workload = &s->workloads[wi],
-                                                    .platform = p,
-                                                    .memory_mb = p->memory_mb[a],
-                                                    .batch = p->batch[b],
-                                                    .provisioned = p->provisioned[c],
-                                                    .runtime = p->runtime[ri],
-                                                    .mode = mode};
-                                    int rc = 0;
-                                    if (!run_name(s, r, r->name, sizeof r->name))
-                                        rc = fm_err_set(err, FM_EINVAL,
-                                                        "run name '%.40s...' is longer than %zu "
-                                                        "characters: shorten the names",
-                                                        r->name, sizeof r->name - 1);
-                                    if (!rc)
-                                        rc = resolve_policy(s, p, r, err);
-                                    if (rc) {
-                                        free(v);
-                                        return rc;
-                                    }
-                                    n++;
-                                }
         }
     }
     if (n == 0) {
@@ -137,6 +142,7 @@ char *plan_run_config_json(const plan_spec *s, const plan_run *r)
     cJSON_AddStringToObject(o, "profile", policy_profile_name(r->platform->profile));
     cJSON_AddStringToObject(o, "entry", c->platform);
     cJSON_AddStringToObject(o, "runtime", r->runtime);
+    cJSON_AddStringToObject(o, "precision", r->precision);
     cJSON_AddStringToObject(o, "device", r->platform->device);
     cJSON_AddStringToObject(o, "mode", r->mode == PLAN_LIVE ? "live" : "sim");
     cJSON_AddNumberToObject(o, "memory_mb", r->memory_mb);
@@ -196,7 +202,7 @@ int plan_sim_function(const plan_spec *s, const plan_run *r, double scale, sim_f
     *f = (sim_function){.name = r->model->name,
                         .policy = r->policy,
                         .workload = r->workload->spec,
-                        .key = {r->model->name, r->runtime, r->platform->device},
+                        .key = {r->model->name, r->runtime, r->platform->device, r->precision},
                         .items = 1,
                         .threads = r->platform->threads};
     plan_scale_workload(&f->workload, scale);

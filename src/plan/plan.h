@@ -2,11 +2,11 @@
  * plan — experiment specs, the run matrix, and the design-space search.
  *
  * An experiment spec (YAML, docs/experiments.md) names models, workloads, platforms (a profile and
- * its settings; lists sweep: memory sizes, batch sizes, provisioned concurrency, runtimes), an
- * SLO, a mode (live, sim or both), a price snapshot and where results go. plan_matrix expands it
- * into runs; `faasml bench` executes them; plan_search explores the same space with the simulator
- * and returns the Pareto front of cost against p99 latency and the cheapest configuration that
- * meets the SLO.
+ * its settings; lists sweep: memory sizes, batch sizes, provisioned concurrency, runtimes,
+ * precisions), an SLO, an accuracy floor, a mode (live, sim or both), a price snapshot and where
+ * results go. plan_matrix expands it into runs; `faasml bench` executes them; plan_search explores
+ * the same space with the simulator and returns the Pareto front of cost against p99 latency and
+ * the cheapest configuration that meets the SLO and the accuracy floor.
  */
 #ifndef FM_PLAN_H
 #define FM_PLAN_H
@@ -29,6 +29,7 @@ typedef struct plan_model {
     const char *input;    /* input tensor name for generated payloads */
     char shape[64];       /* "1x3x224x224" */
     const char *datatype; /* FP32, INT64 ... */
+    char *int8_path;      /* the quantized file live int8 cells deploy (resolved), or NULL */
 } plan_model;
 
 typedef struct plan_workload {
@@ -50,6 +51,8 @@ typedef struct plan_platform {
     int nprovisioned;
     const char *runtime[PLAN_SWEEP_MAX]; /* faasml, python-torch, pytorch-gpu; swept */
     int nruntime;
+    const char *precision[PLAN_SWEEP_MAX]; /* fp32, bf16, int8; swept */
+    int nprecision;
     const char *device;             /* cpu, gpu */
     int instances;                  /* server fleet size / managed max (0: the entry's) */
     int modes;                      /* PLAN_LIVE | PLAN_SIM allowed for this platform */
@@ -57,12 +60,22 @@ typedef struct plan_platform {
     const char *offer;              /* price catalogue entry to bill on (NULL: by profile/type) */
 } plan_platform;
 
+/* The accuracy a configuration must keep against FP32 (measured: the calibration's accuracy
+ * entries). FP32 configurations are the reference and meet any floor. */
+typedef struct plan_accuracy {
+    bool set;           /* the spec names an accuracy floor */
+    double min_cosine;  /* the worst sample's cosine similarity (cosine_min) >= this; -2: any */
+    double min_top1;    /* top-1 agreement >= this (0..1); -1: any */
+    double max_rel_err; /* max relative error <= this; < 0: any */
+} plan_accuracy;
+
 typedef struct plan_spec {
     char *name;
     uint64_t seed;
     int modes;             /* PLAN_LIVE | PLAN_SIM */
     double slo_ms;
     double success_target; /* e.g. 0.99 */
+    plan_accuracy accuracy;
     const char *snapshot;  /* price snapshot: "2021" or "current" */
     char *results;         /* results database path */
     char *report;          /* report directory */
@@ -89,6 +102,7 @@ typedef struct plan_run {
     const plan_platform *platform;
     int memory_mb, batch, provisioned;
     const char *runtime;
+    const char *precision; /* fp32, bf16, int8 */
     int mode;              /* PLAN_LIVE or PLAN_SIM */
     policy_config policy;  /* resolved: defaults + overrides + this cell's values */
 } plan_run;
@@ -116,7 +130,10 @@ typedef struct plan_point {
     bool priced;
     double cost_usd, cost_per_1m;
     bool meets_slo;
-    bool pareto;
+    bool has_accuracy; /* acc holds the calibration's measurement (or FP32's exact 1) */
+    sim_accuracy acc;
+    bool meets_accuracy; /* true when the spec sets no floor */
+    bool pareto;         /* on the front of the points that meet the accuracy floor */
 } plan_point;
 
 typedef struct plan_search_opts {
@@ -131,10 +148,14 @@ typedef struct plan_result {
     plan_run *runs;       /* the candidates (sim cells of the matrix) */
     plan_point *points;
     size_t n;
-    int best;             /* index of the cheapest point meeting the SLO, -1: none */
+    int best; /* index of the cheapest point meeting the SLO and accuracy floor, -1:
+                 none */
 } plan_result;
 
 int plan_search(const plan_spec *s, const plan_search_opts *o, plan_result *out, fm_err *err);
+/* Whether a run's precision keeps the spec's accuracy floor, by the calibration's measurement
+ * (FP32 is the reference: exact); *acc (may be NULL) gets the figures, *known whether any. */
+bool plan_accuracy_meets(const plan_spec *s, const plan_run *r, sim_accuracy *acc, bool *known);
 void plan_result_release(plan_result *r);
 
 

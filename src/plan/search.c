@@ -47,6 +47,7 @@ static int evaluate(const plan_spec *s, const plan_run *r, double scale, double 
             pt->cost_per_1m = ar->own.has_per_1m ? ar->own.per_1m : INFINITY;
         }
         pt->meets_slo = pt->p99_ms <= slo_ms && pt->success_ratio >= s->success_target;
+        pt->meets_accuracy = plan_accuracy_meets(s, r, &pt->acc, &pt->has_accuracy);
     }
     analyze_run_free(ar);
     store_close(db);
@@ -55,10 +56,31 @@ static int evaluate(const plan_spec *s, const plan_run *r, double scale, double 
     return rc;
 }
 
+bool plan_accuracy_meets(const plan_spec *s, const plan_run *r, sim_accuracy *acc, bool *known)
+{
+    sim_accuracy a = {.cosine_min = 1, .cosine_mean = 1, .top1 = 1, .top5 = 1};
+    bool have = strcmp(r->precision, "fp32") == 0; /* the reference itself */
+    if (!have && s->calib) {
+        sim_key k = {r->model->name, r->runtime, r->platform->device, r->precision};
+        have = sim_calib_accuracy(s->calib, &k, &a) == 0;
+    }
+    if (acc)
+        *acc = a;
+    if (known)
+        *known = have;
+    const plan_accuracy *f = &s->accuracy;
+    if (!f->set)
+        return true;
+    /* an accuracy not measured is not assumed: it meets no floor */
+    return have && (f->min_cosine < -1 || a.cosine_min >= f->min_cosine) &&
+           (f->min_top1 < 0 || a.top1 >= f->min_top1) &&
+           (f->max_rel_err < 0 || a.max_rel_err <= f->max_rel_err);
+}
+
 static bool dominates(const plan_point *a, const plan_point *b)
 {
-    return a->priced && a->cost_per_1m <= b->cost_per_1m && a->p99_ms <= b->p99_ms &&
-           (a->cost_per_1m < b->cost_per_1m || a->p99_ms < b->p99_ms);
+    return a->priced && a->meets_accuracy && a->cost_per_1m <= b->cost_per_1m &&
+           a->p99_ms <= b->p99_ms && (a->cost_per_1m < b->cost_per_1m || a->p99_ms < b->p99_ms);
 }
 
 int plan_search(const plan_spec *s, const plan_search_opts *o, plan_result *out, fm_err *err)
@@ -101,11 +123,11 @@ int plan_search(const plan_spec *s, const plan_search_opts *o, plan_result *out,
         return rc;
     for (size_t i = 0; i < k; i++) {
         plan_point *p = &out->points[i];
-        p->pareto = p->priced && isfinite(p->p99_ms);
+        p->pareto = p->priced && p->meets_accuracy && isfinite(p->p99_ms);
         for (size_t j = 0; j < k && p->pareto; j++)
             if (j != i && dominates(&out->points[j], p))
                 p->pareto = false;
-        if (p->meets_slo && p->priced) {
+        if (p->meets_slo && p->meets_accuracy && p->priced) {
             const plan_point *b = out->best >= 0 ? &out->points[out->best] : NULL;
             if (!b || p->cost_per_1m < b->cost_per_1m ||
                 (p->cost_per_1m == b->cost_per_1m && p->p99_ms < b->p99_ms))

@@ -113,14 +113,16 @@ static int read_model(plan_spec *s, const fm_ynode *key, const fm_ynode *v, plan
                       fm_err *err)
 {
     const fm_yaml *y = s->doc;
-    static const char *const keys[] = {"path", "input", "shape", "datatype", NULL};
+    static const char *const keys[] = {"path", "int8_path", "input", "shape", "datatype", NULL};
     int rc = fm_yaml_check_keys(y, v, keys, err);
-    const char *path = NULL;
+    const char *path = NULL, *int8_path = NULL;
     m->name = fm_ynode_str(key);
     m->input = "input";
     m->datatype = "FP32";
     if (!rc)
         rc = fm_yaml_get_str(y, v, "path", false, &path, err);
+    if (!rc)
+        rc = fm_yaml_get_str(y, v, "int8_path", false, &int8_path, err);
     if (!rc)
         rc = fm_yaml_get_str(y, v, "input", false, &m->input, err);
     if (!rc)
@@ -144,6 +146,8 @@ static int read_model(plan_spec *s, const fm_ynode *key, const fm_ynode *v, plan
     }
     if (path && !(m->path = expand_path(s->base_dir, path)))
         return fm_err_set(err, FM_ENOMEM, "out of memory");
+    if (int8_path && !(m->int8_path = expand_path(s->base_dir, int8_path)))
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -151,9 +155,10 @@ static int read_platform(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
                          fm_err *err)
 {
     const fm_yaml *y = s->doc;
-    static const char *const keys[] = {"profile", "platform",  "memory_mb", "batch",
-                                       "batch_delay", "provisioned", "runtime", "device",
-                                       "instances", "modes", "threads", "policy", "offer", NULL};
+    static const char *const keys[] = {"profile",     "platform",    "memory_mb", "batch",
+                                       "batch_delay", "provisioned", "runtime",   "precision",
+                                       "device",      "instances",   "modes",     "threads",
+                                       "policy",      "offer",       NULL};
     int rc = fm_yaml_check_keys(y, v, keys, err);
     if (rc)
         return rc;
@@ -168,6 +173,8 @@ static int read_platform(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
     p->nprovisioned = 1;
     p->runtime[0] = "faasml";
     p->nruntime = 1;
+    p->precision[0] = "fp32";
+    p->nprecision = 1;
     p->device = "cpu";
     p->modes = PLAN_LIVE | PLAN_SIM;
     p->threads = 1;
@@ -178,6 +185,7 @@ static int read_platform(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
         (rc = int_list(y, v, "batch", 1, 4096, p->batch, &p->nbatch, err)) ||
         (rc = int_list(y, v, "provisioned", 0, 100000, p->provisioned, &p->nprovisioned, err)) ||
         (rc = str_list(y, v, "runtime", p->runtime, &p->nruntime, err)) ||
+        (rc = str_list(y, v, "precision", p->precision, &p->nprecision, err)) ||
         (rc = fm_yaml_get_str(y, v, "device", false, &p->device, err)) ||
         (rc = fm_yaml_get_int(y, v, "instances", false, 1, 100000, &inst, err)) ||
         (rc = fm_yaml_get_double(y, v, "threads", false, 0.1, 64, &p->threads, err)) ||
@@ -187,6 +195,10 @@ static int read_platform(plan_spec *s, const fm_ynode *key, const fm_ynode *v, p
     if (delay && fm_parse_duration_ns(delay, &p->batch_delay_ns))
         return fm_yaml_error(y, fm_ynode_get(v, "batch_delay"), err, FM_EPARSE,
                              "'batch_delay' must be a duration such as 10ms");
+    for (int i = 0; i < p->nprecision; i++)
+        if (!sim_precision_is_known(p->precision[i]))
+            return fm_yaml_error(y, fm_ynode_get(v, "precision"), err, FM_EPARSE,
+                                 "unknown precision '%s' (fp32, bf16 or int8)", p->precision[i]);
     p->instances = (int)inst;
     if (policy_profile_parse(profile, &p->profile))
         return fm_yaml_error(y, fm_ynode_get(v, "profile"), err, FM_EPARSE,
@@ -267,14 +279,50 @@ static char *data_path(const plan_spec *s, const char *p)
     return strdup(p);
 }
 
+/* Why: "is int8 good enough" is the user's call, so the spec states the floor and plan applies
+ * it to measured figures; at least one bound, each in its own range. */
+static int read_accuracy(plan_spec *s, const fm_ynode *n, fm_err *err)
+{
+    const fm_yaml *y = s->doc;
+    s->accuracy = (plan_accuracy){.min_cosine = -2, .min_top1 = -1, .max_rel_err = -1};
+    if (!n)
+        return 0;
+    static const char *const keys[] = {"min_cosine", "min_top1", "max_rel_err", NULL};
+    if (fm_ynode_kind_of(n) != FM_YAML_MAP || fm_ynode_len(n) == 0)
+        return fm_yaml_error(y, n, err, FM_EPARSE,
+                             "'accuracy' must be a map of min_cosine, min_top1 or max_rel_err");
+    int rc = fm_yaml_check_keys(y, n, keys, err);
+    if (!rc)
+        rc = fm_yaml_get_double(y, n, "min_cosine", false, -1, 1, &s->accuracy.min_cosine, err);
+    if (!rc)
+        rc = fm_yaml_get_double(y, n, "min_top1", false, 0, 1, &s->accuracy.min_top1, err);
+    if (!rc)
+        rc = fm_yaml_get_double(y, n, "max_rel_err", false, 0, 1e30, &s->accuracy.max_rel_err, err);
+    s->accuracy.set = !rc;
+    return rc;
+}
+
 static int parse(plan_spec *s, fm_err *err)
 {
     const fm_yaml *y = s->doc;
     const fm_ynode *root = fm_yaml_root(y);
-    static const char *const keys[] = {"name",    "seed",       "mode",       "slo_ms",
-                                       "success_target", "prices", "price_catalog", "results",
-                                       "report",  "calibration", "simulation", "models",
-                                       "workloads", "platforms", "client_timeout", NULL};
+    static const char *const keys[] = {"name",
+                                       "seed",
+                                       "mode",
+                                       "slo_ms",
+                                       "success_target",
+                                       "prices",
+                                       "price_catalog",
+                                       "results",
+                                       "report",
+                                       "calibration",
+                                       "simulation",
+                                       "models",
+                                       "workloads",
+                                       "platforms",
+                                       "client_timeout",
+                                       "accuracy",
+                                       NULL};
     if (!root)
         return fm_yaml_error(y, NULL, err, FM_EPARSE, "empty experiment spec");
     int rc = fm_yaml_check_keys(y, root, keys, err);
@@ -304,6 +352,8 @@ static int parse(plan_spec *s, fm_err *err)
         (rc = fm_yaml_get_str(y, root, "report", false, &report, err)))
         return rc;
     s->seed = (uint64_t)seed;
+    if ((rc = read_accuracy(s, fm_ynode_get(root, "accuracy"), err)))
+        return rc;
     const fm_ynode *mode = fm_ynode_get(root, "mode");
     if (mode && (rc = parse_modes(y, mode, &s->modes, err)))
         return rc;
@@ -403,8 +453,10 @@ int plan_spec_load(const char *path, plan_spec *s, fm_err *err)
 
 void plan_spec_release(plan_spec *s)
 {
-    for (int i = 0; s->models && i < s->nmodels; i++)
+    for (int i = 0; s->models && i < s->nmodels; i++) {
         free(s->models[i].path);
+        free(s->models[i].int8_path);
+    }
     for (int i = 0; s->workloads && i < s->nworkloads; i++)
         load_spec_release(&s->workloads[i].spec);
     free(s->models);

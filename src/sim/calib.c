@@ -6,20 +6,34 @@
 #include <string.h>
 
 typedef struct centry {
-    char model[64], runtime[64], device[16];
+    char model[64], runtime[64], device[16], precision[8];
     int memory_mb; /* 0: not memory-dependent (GPU) */
     int batch;     /* service entries */
     sim_dist d;    /* service entries */
     bool has_overhead;
     sim_dist overhead; /* service entries: latency outside the function (gateway, transfer) */
-    sim_cold cold; /* cold-start entries */
+    sim_cold cold;     /* cold-start entries */
+    sim_accuracy acc;  /* accuracy entries */
 } centry;
 
 struct sim_calib {
-    centry *svc, *cold;
-    size_t nsvc, ncold, capsvc, capcold;
+    centry *svc, *cold, *acc;
+    size_t nsvc, ncold, nacc, capsvc, capcold, capacc;
 };
 
+static const char *const precision_names[] = {
+#define SIM_XX(name, str) str,
+    SIM_PRECISION_MAP(SIM_XX)
+#undef SIM_XX
+};
+
+bool sim_precision_is_known(const char *s)
+{
+    for (size_t i = 0; s && i < FM_ARRAY_LEN(precision_names); i++)
+        if (strcmp(precision_names[i], s) == 0)
+            return true;
+    return false;
+}
 
 double sim_cpu_share(int memory_mb)
 {
@@ -32,10 +46,19 @@ double sim_cpu_share(int memory_mb)
 /* Why: the grid on which interpolated distributions are kept; fine in the tail where SLOs live. */
 static const double qgrid[] = {0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0};
 
+static const char *key_device(const sim_key *k)
+{
+    return k->device ? k->device : "cpu";
+}
+static const char *key_precision(const sim_key *k)
+{
+    return k->precision ? k->precision : "fp32";
+}
+
 static int key_match(const centry *e, const sim_key *k)
 {
     return strcmp(e->model, k->model) == 0 && strcmp(e->runtime, k->runtime) == 0 &&
-           strcmp(e->device, k->device ? k->device : "cpu") == 0;
+           strcmp(e->device, key_device(k)) == 0 && strcmp(e->precision, key_precision(k)) == 0;
 }
 
 /* The longest duration a calibration may hold, in ms (11.6 days): scaled by batch and memory
@@ -104,7 +127,7 @@ static int read_dist(const fm_yaml *y, const fm_ynode *n, const char *what, sim_
  * silently truncated key that no lookup will ever match. */
 static int read_key(const fm_yaml *y, const fm_ynode *n, centry *e, fm_err *err)
 {
-    const char *model = NULL, *runtime = "faasml", *device = "cpu";
+    const char *model = NULL, *runtime = "faasml", *device = "cpu", *precision = "fp32";
     int64_t mem = 0;
     int rc = fm_yaml_get_str(y, n, "model", true, &model, err);
     if (!rc)
@@ -112,9 +135,14 @@ static int read_key(const fm_yaml *y, const fm_ynode *n, centry *e, fm_err *err)
     if (!rc)
         rc = fm_yaml_get_str(y, n, "device", false, &device, err);
     if (!rc)
+        rc = fm_yaml_get_str(y, n, "precision", false, &precision, err);
+    if (!rc)
         rc = fm_yaml_get_int(y, n, "memory_mb", false, 0, 1 << 20, &mem, err);
     if (rc)
         return rc;
+    if (!sim_precision_is_known(precision))
+        return fm_yaml_error(y, fm_ynode_get(n, "precision"), err, FM_EPARSE,
+                             "unknown precision '%s' (fp32, bf16 or int8)", precision);
     if (strlen(model) >= sizeof e->model || strlen(runtime) >= sizeof e->runtime ||
         strlen(device) >= sizeof e->device)
         return fm_yaml_error(y, n, err, FM_EPARSE,
@@ -124,6 +152,7 @@ static int read_key(const fm_yaml *y, const fm_ynode *n, centry *e, fm_err *err)
     snprintf(e->model, sizeof e->model, "%s", model);
     snprintf(e->runtime, sizeof e->runtime, "%s", runtime);
     snprintf(e->device, sizeof e->device, "%s", device);
+    snprintf(e->precision, sizeof e->precision, "%s", precision);
     e->memory_mb = (int)mem;
     return 0;
 }
@@ -148,14 +177,21 @@ static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
     int rc;
     const char *path = name;
     const fm_ynode *root = fm_yaml_root(y);
-    static const char *const top[] = {"source", "date", "machine", "method", "service",
-                                      "cold_start", NULL};
-    static const char *const svc_keys[] = {"model", "runtime", "device", "memory_mb", "batch",
+    static const char *const top[] = {"source",  "date",       "machine",  "method",
+                                      "service", "cold_start", "accuracy", NULL};
+    static const char *const svc_keys[] = {"model",      "runtime",     "device",
+                                           "precision",  "memory_mb",   "batch",
                                            "latency_ms", "overhead_ms", NULL};
 #define PHASE_KEY(name, key, label) #key "_ms",
-    static const char *const cold_keys[] = {
-        "model", "runtime", "device", "memory_mb", FM_PHASE_MAP(PHASE_KEY) "provision_ms", NULL};
+    static const char *const cold_keys[] = {"model",     "runtime",
+                                            "device",    "precision",
+                                            "memory_mb", FM_PHASE_MAP(PHASE_KEY) "provision_ms",
+                                            NULL};
 #undef PHASE_KEY
+    /* the field names of `faasml infer --accuracy --json`, so its output can be pasted in */
+    static const char *const acc_keys[] = {
+        "model",      "runtime",     "device",      "precision",      "reference",      "samples",
+        "cosine_min", "cosine_mean", "max_rel_err", "top1_agreement", "top5_agreement", NULL};
     if (!root) {
         rc = fm_yaml_error(y, NULL, err, FM_EPARSE, "empty calibration file");
         goto out;
@@ -211,6 +247,37 @@ static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
         }
         c->cold[c->ncold++] = e;
     }
+    const fm_ynode *acc = fm_ynode_get(root, "accuracy");
+    for (size_t i = 0; acc && i < fm_ynode_len(acc); i++) {
+        const fm_ynode *n = fm_ynode_item(acc, i);
+        centry e = {0};
+        sim_accuracy *a = &e.acc;
+        const char *ref = NULL;
+        a->cosine_mean = -2; /* absent: the worst sample's value */
+        if ((rc = fm_yaml_check_keys(y, n, acc_keys, err)) || (rc = read_key(y, n, &e, err)) ||
+            (rc = fm_yaml_get_str(y, n, "reference", false, &ref, err)) ||
+            (rc = fm_yaml_get_int(y, n, "samples", true, 1, INT64_MAX, &a->samples, err)) ||
+            (rc = fm_yaml_get_double(y, n, "cosine_min", true, -1, 1, &a->cosine_min, err)) ||
+            (rc = fm_yaml_get_double(y, n, "cosine_mean", false, -1, 1, &a->cosine_mean, err)) ||
+            (rc = fm_yaml_get_double(y, n, "max_rel_err", true, 0, 1e30, &a->max_rel_err, err)) ||
+            (rc = fm_yaml_get_double(y, n, "top1_agreement", true, 0, 1, &a->top1, err)) ||
+            (rc = fm_yaml_get_double(y, n, "top5_agreement", false, 0, 1, &a->top5, err)))
+            goto out;
+        if (a->cosine_mean < -1)
+            a->cosine_mean = a->cosine_min;
+        if (a->cosine_mean < a->cosine_min) {
+            rc = fm_yaml_error(y, n, err, FM_ERANGE, "'cosine_mean' %g is below 'cosine_min' %g",
+                               a->cosine_mean, a->cosine_min);
+            goto out;
+        }
+        if (!fm_ynode_get(n, "top5_agreement"))
+            a->top5 = a->top1;
+        if (grow(&c->acc, &c->capacc, c->nacc)) {
+            rc = fm_err_set(err, FM_ENOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        c->acc[c->nacc++] = e;
+    }
 out:
     fm_yaml_free(y);
     return rc;
@@ -220,17 +287,17 @@ out:
  * the whole file parsed. */
 static int load_yaml(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
 {
-    size_t nsvc = c->nsvc, ncold = c->ncold;
+    size_t nsvc = c->nsvc, ncold = c->ncold, nacc = c->nacc;
     int rc = load_into(c, y, name, err);
     if (rc) {
         c->nsvc = nsvc;
         c->ncold = ncold;
+        c->nacc = nacc;
     }
     return rc;
 }
 
-int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out,
-                       fm_err *err)
+int sim_calib_load_buf(const char *buf, size_t len, const char *name, sim_calib **out, fm_err *err)
 {
     sim_calib *c = calloc(1, sizeof *c);
     if (!c)
@@ -283,6 +350,7 @@ void sim_calib_free(sim_calib *c)
         return;
     free(c->svc);
     free(c->cold);
+    free(c->acc);
     free(c);
 }
 
@@ -358,8 +426,8 @@ static void at_batch(const centry *v, const size_t *idx, size_t n, int batch, si
     }
 }
 
-int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int batch,
-                      sim_dist *out, fm_err *err)
+int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int batch, sim_dist *out,
+                      fm_err *err)
 {
     size_t n = 0;
     size_t *idx = malloc((c->nsvc ? c->nsvc : 1) * sizeof *idx);
@@ -383,8 +451,8 @@ int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int b
     if (mlo < 0 && mhi < 0) {
         free(idx);
         return fm_err_set(err, FM_ENOTFOUND,
-                          "no calibration for model '%s' runtime '%s' device '%s'", k->model,
-                          k->runtime, k->device ? k->device : "cpu");
+                          "no calibration for model '%s' runtime '%s' device '%s' precision '%s'",
+                          k->model, k->runtime, key_device(k), key_precision(k));
     }
     sim_dist dlo, dhi;
     int mems[2] = {mlo, mhi};
@@ -415,8 +483,7 @@ int sim_calib_service(const sim_calib *c, const sim_key *k, int memory_mb, int b
     return 0;
 }
 
-int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold *out,
-                   fm_err *err)
+int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold *out, fm_err *err)
 {
     const centry *best = NULL;
     for (size_t i = 0; i < c->ncold; i++) {
@@ -428,8 +495,9 @@ int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold
     }
     if (!best)
         return fm_err_set(err, FM_ENOTFOUND,
-                          "no cold-start calibration for model '%s' runtime '%s' device '%s'",
-                          k->model, k->runtime, k->device ? k->device : "cpu");
+                          "no cold-start calibration for model '%s' runtime '%s' device '%s' "
+                          "precision '%s'",
+                          k->model, k->runtime, key_device(k), key_precision(k));
     *out = best->cold;
     /* CPU-bound phases stretch with a smaller CPU share, as inference does */
     if (best->memory_mb && memory_mb && memory_mb < best->memory_mb) {
@@ -454,5 +522,20 @@ int sim_calib_overhead(const sim_calib *c, const sim_key *k, sim_dist *out)
             return 0;
         }
     *out = (sim_dist){.kind = SIM_DIST_CONST, .value = 0};
+    return FM_ENOTFOUND;
+}
+
+/* Why: accuracy belongs to the model file and the arithmetic, not to the machine, so an entry
+ * measured on any device serves every device; a later entry (a newer file) wins. */
+int sim_calib_accuracy(const sim_calib *c, const sim_key *k, sim_accuracy *out)
+{
+    for (size_t i = c->nacc; i-- > 0;) {
+        const centry *e = &c->acc[i];
+        if (strcmp(e->model, k->model) == 0 && strcmp(e->runtime, k->runtime) == 0 &&
+            strcmp(e->precision, key_precision(k)) == 0) {
+            *out = e->acc;
+            return 0;
+        }
+    }
     return FM_ENOTFOUND;
 }

@@ -2,13 +2,13 @@
  * latency per batch size, and writes them in the calibration file format the simulator reads. */
 #include "calibrate.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "infer/infer.h"
@@ -39,8 +39,7 @@ static void write_quantiles(FILE *f, int64_t *v, int n)
 }
 
 /* Random inputs for every model input at batch b (symbolic dims other than the first take 1). */
-static int make_inputs(infer_model *m, int b, fm_rng *rng, infer_tensor *in, size_t *n,
-                       fm_err *err)
+static int make_inputs(infer_model *m, int b, fm_rng *rng, infer_tensor *in, size_t *n, fm_err *err)
 {
     *n = infer_model_n_inputs(m);
     if (*n > 8)
@@ -66,8 +65,12 @@ static int make_inputs(infer_model *m, int b, fm_rng *rng, infer_tensor *in, siz
         for (int64_t k = 0; k < numel; k++) {
             switch (io.dtype) {
             case INFER_DTYPE_FP32: ((float *)t->data)[k] = (float)fm_rng_normal(rng, 0, 1); break;
-            case INFER_DTYPE_INT64: ((int64_t *)t->data)[k] = (int64_t)fm_rng_below(rng, 100); break;
-            case INFER_DTYPE_INT32: ((int32_t *)t->data)[k] = (int32_t)fm_rng_below(rng, 100); break;
+            case INFER_DTYPE_INT64:
+                ((int64_t *)t->data)[k] = (int64_t)fm_rng_below(rng, 100);
+                break;
+            case INFER_DTYPE_INT32:
+                ((int32_t *)t->data)[k] = (int32_t)fm_rng_below(rng, 100);
+                break;
             default: memset((char *)t->data + (size_t)k * es, 0, es); break;
             }
         }
@@ -100,9 +103,48 @@ static int64_t spawn_ns(const char *exe)
     return fm_now_ns() - t0;
 }
 
-int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path, FILE *svc,
-                        FILE *cold, fm_err *err)
+/* Why: an accuracy entry is what lets `faasml plan` weigh a cheaper precision against a floor;
+ * it is measured on the very session configuration the service times were measured on. */
+static int measure_accuracy(const sim_calibrate_opts *o, const char *name, const char *path,
+                            const char *ref_path, const char *prec, FILE *out, fm_err *err)
 {
+    infer_model *m = NULL, *rm = NULL;
+    infer_session *s = NULL, *rs = NULL;
+    infer_session_opts so;
+    infer_session_opts_init(&so);
+    so.precision = strcmp(prec, "bf16") == 0 ? INFER_PRECISION_BF16 : INFER_PRECISION_FP32;
+    infer_accuracy a;
+    int rc = infer_model_open(path, &m, err);
+    if (!rc)
+        rc = ref_path ? infer_model_open(ref_path, &rm, err) : 0;
+    if (!rc)
+        rc = infer_session_new(m, &so, &s, err);
+    if (!rc)
+        rc = infer_session_new(rm ? rm : m, NULL, &rs, err);
+    if (!rc)
+        rc = infer_accuracy_measure(m, s, rs, o->accuracy_samples, o->vocab, 2, &a, err);
+    if (!rc) {
+        char ref[4200];
+        fm_json_quote(ref, sizeof ref, ref_path ? ref_path : path);
+        fprintf(out,
+                "  - {model: %s, runtime: faasml, precision: %s, reference: %s, samples: %zu, "
+                "cosine_min: %.6f, cosine_mean: %.6f, max_rel_err: %.6f, top1_agreement: %.4f, "
+                "top5_agreement: %.4f}\n",
+                name, prec, ref, a.samples, a.cos_min, a.cos_mean, a.max_rel_err, a.top1, a.top5);
+    }
+    infer_session_free(s);
+    infer_session_free(rs);
+    infer_model_free(m);
+    infer_model_free(rm);
+    if (rc)
+        fm_err_prefix(err, "accuracy: ");
+    return rc;
+}
+
+int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path,
+                        const char *ref_path, FILE *svc, FILE *cold, FILE *acc, fm_err *err)
+{
+    const char *prec = o->precision ? o->precision : "fp32";
     int runs = o->runs > 0 ? o->runs : 30, cold_runs = o->cold_runs > 0 ? o->cold_runs : 5;
     int64_t *load = calloc((size_t)cold_runs, sizeof *load);
     int64_t *warm = calloc((size_t)cold_runs, sizeof *warm);
@@ -118,6 +160,22 @@ int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const cha
     infer_session_opts so;
     infer_session_opts_init(&so);
     so.threads = o->threads > 0 ? o->threads : 1;
+    so.precision = strcmp(prec, "bf16") == 0 ? INFER_PRECISION_BF16 : INFER_PRECISION_FP32;
+    if (strcmp(prec, "int8") == 0) { /* a label: the file must be quantized already */
+        infer_model *m = NULL;
+        if ((rc = infer_model_open(path, &m, err)))
+            goto out;
+        infer_model_info mi;
+        infer_model_get_info(m, &mi);
+        infer_model_free(m);
+        if (mi.n_int_nodes == 0) {
+            rc = fm_err_set(err, FM_EINVAL,
+                            "precision 'int8' needs a quantized model, and '%s' has no "
+                            "quantization nodes (make one with `faasml quantize`)",
+                            path);
+            goto out;
+        }
+    }
     /* cold-start phases: a fresh model and session each time */
     for (int r = 0; r < cold_runs && !rc; r++) {
         spawn[r] = o->exe ? spawn_ns(o->exe) : 0;
@@ -144,8 +202,10 @@ int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const cha
     }
     if (rc)
         goto out;
-    fprintf(cold, "  - model: %s\n    runtime: faasml\n    device: cpu\n    memory_mb: %d\n",
-            name, o->memory_mb);
+    fprintf(cold,
+            "  - model: %s\n    runtime: faasml\n    device: cpu\n    precision: %s\n"
+            "    memory_mb: %d\n",
+            name, prec, o->memory_mb);
     fprintf(cold, "    spawn_ms: ");
     write_quantiles(cold, spawn, cold_runs);
     fprintf(cold, "\n    load_ms: ");
@@ -181,9 +241,9 @@ int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const cha
             }
             if (!rc) {
                 fprintf(svc,
-                        "  - {model: %s, runtime: faasml, device: cpu, memory_mb: %d, batch: %d,"
-                        " latency_ms: ",
-                        name, o->memory_mb, b);
+                        "  - {model: %s, runtime: faasml, device: cpu, precision: %s, "
+                        "memory_mb: %d, batch: %d, latency_ms: ",
+                        name, prec, o->memory_mb, b);
                 write_quantiles(svc, lat, done);
                 fprintf(svc, "}\n");
             }
@@ -193,6 +253,8 @@ int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const cha
         s = NULL;
     }
     infer_model_free(m);
+    if (!rc && o->accuracy_samples > 0)
+        rc = measure_accuracy(o, name, path, ref_path, prec, acc, err);
 out:
     free(load);
     free(warm);
@@ -266,8 +328,10 @@ static int take_instance(const store_instance *i, void *ud)
 }
 
 int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
-                           FILE *svc, FILE *cold, fm_err *err)
+                           const char *precision, FILE *svc, FILE *cold, fm_err *err)
 {
+    if (!precision)
+        precision = "fp32";
     from_run f = {0};
     int rc = store_requests_each(db, run_id, take_request, &f, err);
     if (!rc)
@@ -279,8 +343,9 @@ int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const c
         if (f.by_batch[b].n < 5)
             continue; /* too few warm invocations to say anything about the distribution */
         fprintf(svc,
-                "  - {model: %s, runtime: %s, device: cpu, memory_mb: %d, batch: %d, latency_ms: ",
-                model, runtime, f.memory_mb, b);
+                "  - {model: %s, runtime: %s, device: cpu, precision: %s, memory_mb: %d, batch: "
+                "%d, latency_ms: ",
+                model, runtime, precision, f.memory_mb, b);
         write_quantiles(svc, f.by_batch[b].v, f.by_batch[b].n);
         if (f.overhead.n >= 5) {
             fprintf(svc, ", overhead_ms: ");
@@ -294,8 +359,10 @@ int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const c
                         "run %lld has fewer than 5 warm successful invocations of any batch size",
                         (long long)run_id);
     if (!rc) {
-        fprintf(cold, "  - model: %s\n    runtime: %s\n    device: cpu\n    memory_mb: %d\n", model,
-                runtime, f.memory_mb);
+        fprintf(cold,
+                "  - model: %s\n    runtime: %s\n    device: cpu\n    precision: %s\n"
+                "    memory_mb: %d\n",
+                model, runtime, precision, f.memory_mb);
         for (int p = 0; p < FM_PHASE__COUNT; p++) {
             if (!f.phase[p].n)
                 continue;

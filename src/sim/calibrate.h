@@ -15,18 +15,23 @@ typedef struct sim_calibrate_opts {
     int runs;            /* warm runs per batch size */
     int cold_runs;       /* fresh loads measured */
     int max_seconds_per_point; /* stop a batch size's runs early after this long (0: never) */
+    const char *precision;     /* the entries' key: fp32 (NULL), bf16 (a session option) or int8 (a
+                                  label: the model must be a quantized file, run as it is) */
+    int accuracy_samples;      /* > 0: also measure accuracy against FP32 on this many samples */
+    int64_t vocab;             /* token ids below this in accuracy samples (0: 1000) */
 } sim_calibrate_opts;
 
-/* Measures one model and appends its entries to the service and cold_start sections. */
+/* Measures one model and appends its entries to the service, cold_start and (with
+ * accuracy_samples) accuracy sections. ref_path is the FP32 reference for accuracy: NULL means
+ * the same file at FP32 (bf16); an int8 model needs its FP32 original. */
 int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path,
-                        FILE *svc, FILE *cold, fm_err *err);
-
+                        const char *ref_path, FILE *svc, FILE *cold, FILE *acc, fm_err *err);
 
 /* Calibration from a recorded live run: the warm invocations' durations (as the platform billed
  * them, per batch size) and the instances' cold-start phases, under (model, runtime, memory_mb).
  * This is how runtimes the built-in measurement cannot drive (a Python/PyTorch custom runtime)
  * enter the simulator. */
 int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
-                           FILE *svc, FILE *cold, fm_err *err);
+                           const char *precision, FILE *svc, FILE *cold, fm_err *err);
 
 #endif

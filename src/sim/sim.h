@@ -51,17 +51,24 @@ void sim_dist_from_p50_p99(sim_dist *d, double p50, double p99);
 void sim_dist_scale(sim_dist *d, double f);
 
 /* ---- calibration ----------------------------------------------------------------------------
- * A calibration file holds, per (model, runtime, device): inference latency per memory size and
- * batch size, and cold-start phases per memory size. See docs/simulator.md for the format. */
+ * A calibration file holds, per (model, runtime, device, precision): inference latency per memory
+ * size and batch size, cold-start phases per memory size, and the accuracy a lower precision was
+ * measured to keep against FP32. See docs/simulator.md for the format. */
 typedef struct sim_calib sim_calib;
 
 typedef struct sim_key {
-    const char *model;   /* mobilenet_v2 */
-    const char *runtime; /* faasml, python-torch, pytorch-gpu */
-    const char *device;  /* cpu, gpu */
+    const char *model;     /* mobilenet_v2 */
+    const char *runtime;   /* faasml, python-torch, pytorch-gpu */
+    const char *device;    /* cpu, gpu (NULL: cpu) */
+    const char *precision; /* fp32, bf16, int8 (NULL: fp32) */
 } sim_key;
 
 /* Cold-start phases: fm_phase (core.h FM_PHASE_MAP), the calibration keys <key>_ms. */
+
+/* The arithmetic a calibration entry or a function runs at; a list, checked where it is read. */
+#define SIM_PRECISION_MAP(X) X(FP32, "fp32") X(BF16, "bf16") X(INT8, "int8")
+/* true when s names a precision of SIM_PRECISION_MAP (exactly, lowercase). */
+bool sim_precision_is_known(const char *s);
 
 typedef struct sim_cold {
     sim_dist phase[FM_PHASE__COUNT];
@@ -85,6 +92,16 @@ int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold
 /* Client-observed latency outside the function (entries' `overhead_ms`, from live runs), or a
  * constant 0 with FM_ENOTFOUND when no entry of the key has one. */
 int sim_calib_overhead(const sim_calib *c, const sim_key *k, sim_dist *out);
+/* Accuracy of a (model, runtime, precision) against the same model at FP32, as `faasml calibrate
+ * --accuracy` or `faasml infer --accuracy` measured it (device and memory size do not enter). */
+typedef struct sim_accuracy {
+    int64_t samples;
+    double cosine_min, cosine_mean; /* cosine similarity of the outputs, worst and mean sample */
+    double max_rel_err;             /* max over samples of max |a - b| / max |b| */
+    double top1, top5;              /* top-1 agreement, top-1 in the reference's top 5 (0..1) */
+} sim_accuracy;
+/* The latest accuracy entry of the key (its device ignored); FM_ENOTFOUND when none. */
+int sim_calib_accuracy(const sim_calib *c, const sim_key *k, sim_accuracy *out);
 /* The CPU share of a memory size, as on Lambda: memory/1769 vCPU, at most 6. */
 double sim_cpu_share(int memory_mb);
 

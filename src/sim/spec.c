@@ -51,9 +51,9 @@ static int read_host(const fm_yaml *y, const fm_ynode *n, sim_host *h, fm_err *e
 
 static int read_function(const fm_yaml *y, const fm_ynode *n, sim_function *f, fm_err *err)
 {
-    static const char *const keys[] = {"name",   "model",    "runtime", "device",
-                                       "items",  "threads",  "profile", "platform",
-                                       "policy", "workload", NULL};
+    static const char *const keys[] = {"name",      "model",  "runtime",  "device",
+                                       "precision", "items",  "threads",  "profile",
+                                       "platform",  "policy", "workload", NULL};
     int rc = fm_yaml_check_keys(y, n, keys, err);
     if (rc)
         return rc;
@@ -66,11 +66,15 @@ static int read_function(const fm_yaml *y, const fm_ynode *n, sim_function *f, f
         (rc = fm_yaml_get_str(y, n, "model", true, &f->key.model, err)) ||
         (rc = fm_yaml_get_str(y, n, "runtime", false, &f->key.runtime, err)) ||
         (rc = fm_yaml_get_str(y, n, "device", false, &f->key.device, err)) ||
+        (rc = fm_yaml_get_str(y, n, "precision", false, &f->key.precision, err)) ||
         (rc = fm_yaml_get_int(y, n, "items", false, 1, 4096, &items, err)) ||
         (rc = fm_yaml_get_double(y, n, "threads", false, 0.01, 256, &threads, err)) ||
         (rc = fm_yaml_get_str(y, n, "profile", false, &profile, err)) ||
         (rc = fm_yaml_get_str(y, n, "platform", false, &platform, err)))
         return rc;
+    if (f->key.precision && !sim_precision_is_known(f->key.precision))
+        return fm_yaml_error(y, fm_ynode_get(n, "precision"), err, FM_EPARSE,
+                             "unknown precision '%s' (fp32, bf16 or int8)", f->key.precision);
     f->items = (int)items;
     f->threads = threads;
     policy_profile p;
@@ -392,6 +396,7 @@ char *sim_spec_config_json(const sim_spec *s, const sim_opts *o)
         cJSON_AddStringToObject(fj, "model", f->key.model);
         cJSON_AddStringToObject(fj, "runtime", f->key.runtime);
         cJSON_AddStringToObject(fj, "device", f->key.device ? f->key.device : "cpu");
+        cJSON_AddStringToObject(fj, "precision", f->key.precision ? f->key.precision : "fp32");
         if (c->fn.memory_mb > 0)
             cJSON_AddNumberToObject(fj, "memory_mb", c->fn.memory_mb);
         if (c->inst.type[0])

@@ -59,7 +59,7 @@ ok "records: 20 live requests, $n_inst instance(s), 60 simulated requests"
 
 "$FAASML" calibrate --from-db "$T/results.db" --run tiny/lambda/live -o "$T/from-run.yaml" \
     || fail "calibrate from the live run"
-grep -q "model: convnet, runtime: faasml, device: cpu, memory_mb: 1769, batch: 1" \
+grep -q "model: convnet, runtime: faasml, device: cpu, precision: fp32, memory_mb: 1769, batch: 1" \
     "$T/from-run.yaml" || fail "calibration from the run has the warm service time"
 grep -q "spawn_ms:" "$T/from-run.yaml" || fail "calibration from the run has cold-start phases"
 ok "calibrate from a recorded live run"

@@ -97,7 +97,7 @@ static void test_calib_interpolation(void **state)
                               "  - {model: m, memory_mb: 1769, batch: 9, latency_ms: 50}\n"
                               "  - {model: m, memory_mb: 3538, batch: 1, latency_ms: 6}\n"
                               "cold_start:\n  - {model: m, memory_mb: 1769, load_ms: 100}\n");
-    sim_key k = {"m", "faasml", "cpu"};
+    sim_key k = {"m", "faasml", "cpu", NULL};
     sim_dist d;
     fm_err err = {0};
     /* batch 5 lies halfway between 1 and 9 */
@@ -111,7 +111,7 @@ static void test_calib_interpolation(void **state)
     double x = 1769.0 / 2654, f = (x - 1) / (0.5 - 1);
     assert_true(fabs(sim_dist_quantile(&d, 0.5) - (10 + f * (6 - 10))) < 1e-6);
     /* an unknown model is named in the error */
-    sim_key bad = {"nosuch", "faasml", "cpu"};
+    sim_key bad = {"nosuch", "faasml", "cpu", NULL};
     assert_int_equal(sim_calib_service(c, &bad, 1769, 1, &d, &err), FM_ENOTFOUND);
     assert_non_null(strstr(err.msg, "'nosuch'"));
     sim_calib_free(c);
@@ -136,7 +136,7 @@ static void test_calib_later_wins(void **state)
     assert_int_equal(sim_calib_load_more_buf(c, b, strlen(b), "b.yaml", &err), 0);
     assert_int_equal(sim_calib_load_more_buf(c, bad, strlen(bad), "bad.yaml", &err), FM_EPARSE);
     assert_non_null(strstr(err.msg, "bad.yaml:3:"));
-    sim_key k = {"m", "faasml", "cpu"};
+    sim_key k = {"m", "faasml", "cpu", NULL};
     sim_dist d;
     sim_cold cold;
     static const int batch[] = {1, 2, 4, 8};
