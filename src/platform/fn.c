@@ -443,7 +443,8 @@ bool plat_event_retry(plat_inv *inv)
     inv->dispatch_ns = inv->done_ns = 0;
     if (inv->timer)
         evtimer_del(inv->timer);
-    evbuffer_drain(inv->log, evbuffer_get_length(inv->log));
+    if (inv->log)
+        evbuffer_drain(inv->log, evbuffer_get_length(inv->log));
     double d = p->cfg.event_retry_delay_s * (double)(1 << (inv->attempt - 1));
     struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
     evtimer_add(inv->retry_ev, &tv);

@@ -361,7 +361,11 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
                         "the function's asynchronous event queue is full");
         return;
     }
-    int mv = !inv                        ? -1
+    /* The invocation's log is kept only for a Tail: the common call pays no buffer for it. */
+    bool tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
+    if (inv && tail)
+        inv->log = evbuffer_new();
+    int mv = !inv || (tail && !inv->log) ? -1
              : evbuffer_get_length(body) ? evbuffer_add_buffer(inv->payload, body)
                                          : evbuffer_add(inv->payload, "{}", 2);
     if (mv) {
@@ -374,7 +378,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     if (split)
         fn->m.copied_in += len;
     inv->client_context = client_context;
-    inv->tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
+    inv->tail = tail;
     if (kind == PLAT_INV_EVENT) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
         send_body(req, 202, NULL, NULL, 0);

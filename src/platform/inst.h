@@ -65,6 +65,9 @@ struct plat_inst {
     int64_t invocations;
     bool zygote;       /* forked from the function's zygote, not exec'd */
     uint16_t ports[8]; /* client ports of the Runtime API connections seen (keep-alive count) */
+    char logname[PLATFORM_NAME_MAX + 24]; /* "NAME[ID] ", the prefix of its log lines */
+    size_t logname_len;                   /* 0: not formatted yet */
+    int64_t peak_bytes, peak_read_ns;     /* the cgroup's memory peak, and when it was read */
     int nports;
 };
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,9 @@ static void parse_init_line(plat_inst *in, const char *line)
     }
 }
 
-/* Every line goes to the platform's log and, while an invocation runs, into its log. */
+/* Every line goes to the platform's log and, while an invocation runs, into its log (kept only
+ * when the caller asked for its Tail). Three lines per invocation pass here, so the line's
+ * "NAME[ID] " prefix is formatted once per instance and the rest is plain buffered writes. */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
 {
     platform *p = in->fn->p;
@@ -94,8 +97,16 @@ void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
         evbuffer_add(inv->log, line, len);
         evbuffer_add(inv->log, "\n", 1);
     }
-    if (p->log)
-        fprintf(p->log, "%s[%" PRId64 "] %.*s\n", in->fn->spec.name, in->id, (int)len, line);
+    if (!p->log)
+        return;
+    if (!in->logname_len) {
+        int n = snprintf(in->logname, sizeof in->logname, "%s[%" PRId64 "] ", in->fn->spec.name,
+                         in->id);
+        in->logname_len = n > 0 && (size_t)n < sizeof in->logname ? (size_t)n : 0;
+    }
+    fwrite_unlocked(in->logname, 1, in->logname_len, p->log);
+    fwrite_unlocked(line, 1, len, p->log);
+    putc_unlocked('\n', p->log);
 }
 
 /* Why: instance output arrives in arbitrary chunks; lines are the unit of Lambda's logs, so
@@ -630,13 +641,17 @@ void plat_inst_kill(plat_inst *in, const char *reason)
  */
 
 /* The runtime wrote its log lines before it answered: read what the pipes still hold, so they
- * land in the invocation's log (and its Tail) before END. */
+ * land in the invocation's log (and its Tail) before END. One poll(2) asks both pipes at once;
+ * most runtimes write nothing per request, and then no read(2) is tried. */
 static void drain_pipes(plat_inst *in)
 {
-    if (in->out_fd >= 0)
-        on_pipe(in->out_fd, EV_READ, in);
-    if (in->err_fd >= 0)
-        on_pipe(in->err_fd, EV_READ, in);
+    struct pollfd pf[2] = {{.fd = in->out_fd, .events = POLLIN},
+                           {.fd = in->err_fd, .events = POLLIN}};
+    if (poll(pf, 2, 0) <= 0)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (pf[i].fd >= 0 && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            on_pipe(pf[i].fd, EV_READ, in);
 }
 
 /* Why: every invocation this instance held ends here, whatever ended it: the runtime's last log
@@ -654,10 +669,19 @@ static void inst_end(plat_inst *in, plat_inv *inv, const char *status, const cha
             .how = PLAT_END_RAN, .status = status, .fn_error = fn_error, .body = body, .len = len});
 }
 
-/* Max Memory Used: the cgroup's peak, else the memory size (RLIMIT fallback cannot tell). */
+/* Max Memory Used: the cgroup's peak, else the memory size (RLIMIT fallback cannot tell). The
+ * peak is a high-water mark read from the cgroup file at most every PEAK_READ_NS per instance:
+ * at a thousand requests a second the read was one of the larger costs of a REPORT, and a REPORT
+ * in between shows the peak as of at most that long ago. */
+#define PEAK_READ_NS (100 * INT64_C(1000000))
 int plat_inst_peak_mb(plat_inst *in)
 {
-    int64_t peak = plat_sandbox_peak_bytes(&in->fn->p->sb, &in->cg);
+    int64_t now = fm_now_ns();
+    if (!in->peak_read_ns || now - in->peak_read_ns >= PEAK_READ_NS) {
+        in->peak_bytes = plat_sandbox_peak_bytes(&in->fn->p->sb, &in->cg);
+        in->peak_read_ns = now;
+    }
+    int64_t peak = in->peak_bytes;
     return peak > 0 ? (int)((peak + (1 << 20) - 1) >> 20) : in->fn->spec.memory_mb;
 }
 

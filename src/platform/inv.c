@@ -46,7 +46,7 @@ plat_inv *plat_inv_new(plat_fn *fn, plat_inv_kind kind, const char *trace)
         return NULL;
     inv->inst_id = -1;
     inv->header_len = -1;
-    if (!(inv->payload = evbuffer_new()) || !(inv->log = evbuffer_new())) {
+    if (!(inv->payload = evbuffer_new())) {
         inv_free(inv);
         return NULL;
     }

@@ -59,7 +59,7 @@ struct plat_inv {
     struct event *timer;    /* timeout */
     struct event *retry_ev; /* Event: waiting to be retried after a function error */
     int attempt;            /* Event: 0 first try, then retries */
-    struct evbuffer *log;   /* log lines of this invocation (START..REPORT) */
+    struct evbuffer *log;   /* with tail only: log lines of this invocation (START..REPORT) */
     int batch_size;         /* inferences this request shared an invocation with (or carried) */
     const char *batch_kind; /* NULL, "client" or "server" (static strings) */
     /* batch.c: dynamic batching */
