@@ -108,6 +108,7 @@ int cmd_serve(int argc, char **argv)
 
     store *st = NULL;
     store_run run = {0};
+    char runcfg[2600] = "{}";
     if (db) {
         if (store_open(db, &st, &err)) {
             fm_arena_release(&strings);
@@ -116,7 +117,14 @@ int cmd_serve(int argc, char **argv)
         run.name = "serve";
         run.mode = "live";
         run.profile = "lambda";
-        run.config = "{}";
+        /* the run records where instance logs go, so `faasml logs --db` finds them */
+        char logp[1200];
+        if (platform_log_path(&cfg, logp, sizeof logp) == 0) {
+            size_t at = (size_t)snprintf(runcfg, sizeof runcfg, "{\"log\":");
+            at += fm_json_quote(runcfg + at, sizeof runcfg - at, logp);
+            snprintf(runcfg + at, sizeof runcfg - at, "}");
+        }
+        run.config = runcfg;
         run.started_ns = fm_wall_ns();
         run.status = "running";
         if (store_run_begin(st, &run, &err)) {

@@ -86,7 +86,8 @@ static void parse_init_line(plat_inst *in, const char *line)
     }
 }
 
-/* Every line goes to the platform's log and, while an invocation runs, into its log. */
+/* Every line goes to the platform's log, stamped with its time, and, while an invocation runs,
+ * into its log (unstamped, as Lambda's LogResult tail). */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
 {
     platform *p = in->fn->p;
@@ -94,8 +95,12 @@ void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
         evbuffer_add(inv->log, line, len);
         evbuffer_add(inv->log, "\n", 1);
     }
-    if (p->log)
-        fprintf(p->log, "%s[%" PRId64 "] %.*s\n", in->fn->spec.name, in->id, (int)len, line);
+    if (p->log) {
+        char ts[32];
+        plat_log_stamp(p, ts);
+        fprintf(p->log, "%s %s[%" PRId64 "] %.*s\n", ts, in->fn->spec.name, in->id, (int)len,
+                line);
+    }
 }
 
 /* Why: instance output arrives in arbitrary chunks; lines are the unit of Lambda's logs, so
