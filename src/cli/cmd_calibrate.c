@@ -79,7 +79,8 @@ int cmd_calibrate(int argc, char **argv)
         {"threads", 0, CLI_OPT_INT, &threads, "N", "inference threads (default 1)"},
         {"max-seconds", 0, CLI_OPT_INT, &max_s, "S",
          "stop a batch size's runs after S seconds, at least 5 runs (default 20)"},
-        {"output", 'o', CLI_OPT_STR, &out_path, "FILE", "calibration file to write (default stdout)"},
+        {"output", 'o', CLI_OPT_STR, &out_path, "FILE",
+         "calibration file to write (default stdout)"},
         {"from-db", 0, CLI_OPT_STR, &from_db, "DB",
          "instead of measuring: derive entries from a recorded live run of DB (with --run)"},
         {"run", 0, CLI_OPT_STR, &from_run, "NAME|ID",
@@ -91,12 +92,15 @@ int cmd_calibrate(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "calibrate", "--model NAME=PATH [--model ...] [options]",
+        "calibrate",
+        "--model NAME=PATH [--model ...] [options]",
         "Measures, on this machine, the built-in runtime's cold-start phases (process spawn, model "
         "load, first inference) and its inference latency per batch size, and writes a calibration "
         "file for 'faasml simulate'. Measurements run on one full core and stand for 1769 MB per "
         "thread (Lambda's 1 vCPU); the simulator scales smaller memory sizes by their CPU share.",
-        opts, 0, 0};
+        opts,
+        0,
+        0};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -104,6 +108,15 @@ int cmd_calibrate(int argc, char **argv)
         return cli_fail("calibrate", 2, "--run needs --from-db");
     if (models.n == 0 && !from_db)
         return cli_fail("calibrate", 2, "no --model given");
+    /* a missing input is the same usage error as everywhere, before anything is measured (and
+     * --from-db never creates an empty database) */
+    if (from_db && cli_need_file("calibrate", from_db))
+        return 2;
+    for (int i = 0; i < models.n; i++) {
+        const char *eq = strchr(models.v[i], '=');
+        if (eq && eq[1] && !strstr(eq + 1, "://") && cli_need_file("calibrate", eq + 1))
+            return 2;
+    }
     int batch[32], nb = 0;
     char bbuf[256];
     snprintf(bbuf, sizeof bbuf, "%s", batches);
@@ -118,9 +131,13 @@ int cmd_calibrate(int argc, char **argv)
     char exe[4096];
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[el > 0 ? el : 0] = 0;
-    sim_calibrate_opts o = {.exe = el > 0 ? exe : NULL, .threads = (int)threads,
-                            .memory_mb = (int)(1769 * threads), .batch = batch, .nbatch = nb,
-                            .runs = (int)runs, .cold_runs = (int)cold_runs,
+    sim_calibrate_opts o = {.exe = el > 0 ? exe : NULL,
+                            .threads = (int)threads,
+                            .memory_mb = (int)(1769 * threads),
+                            .batch = batch,
+                            .nbatch = nb,
+                            .runs = (int)runs,
+                            .cold_runs = (int)cold_runs,
                             .max_seconds_per_point = (int)max_s};
     char *sbuf = NULL, *cbuf = NULL;
     size_t slen = 0, clen = 0;
@@ -151,7 +168,8 @@ int cmd_calibrate(int argc, char **argv)
                 if (!rc && (!c.model[0] || !c.runtime[0]))
                     rc = fm_err_set(&err, FM_EINVAL,
                                     "run %lld does not record its model and runtime: give "
-                                    "--as-model and --as-runtime", (long long)runs.ids[i]);
+                                    "--as-model and --as-runtime",
+                                    (long long)runs.ids[i]);
                 if (!rc)
                     rc = sim_calibrate_from_run(db, runs.ids[i], c.model, c.runtime, svc, cold,
                                                 &err);
@@ -197,8 +215,8 @@ int cmd_calibrate(int argc, char **argv)
         snprintf(source, sizeof source, "faasml %s calibrate from run '%s' of %s", FM_VERSION,
                  from_run, from_db);
     else
-        snprintf(source, sizeof source, "faasml %s calibrate from the live runs of %s",
-                 FM_VERSION, from_db);
+        snprintf(source, sizeof source, "faasml %s calibrate from the live runs of %s", FM_VERSION,
+                 from_db);
     if (from_db)
         snprintf(method, sizeof method,
                  "warm successful invocations' billed durations, their clients' latency beyond "

@@ -29,14 +29,15 @@ int cmd_serve(int argc, char **argv)
     int64_t init_timeout = -1, keep_alive = -1;
     cli_strlist deploy = {0};
     const cli_opt opts[] = {
-        {"config", 0, CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
+        {"config", 0, CLI_OPT_FILE, &config, "FILE", "platform configuration (platform.yaml)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
         {"insecure-listen", 0, CLI_OPT_FLAG, &insecure_listen, NULL,
          "allow --listen on a non-loopback address without authentication (anyone who can reach "
          "it can deploy and run code; warns at every start)"},
         {"db", 0, CLI_OPT_STR, &db, "PATH",
-         "results database: every invocation, instance, time series point and billed quantity"},
+         "results database: every invocation, instance, time series point and billed quantity "
+         "(default and none: nothing is recorded)"},
         {"deploy", 0, CLI_OPT_LIST, &deploy, "SPEC",
          "deploy this function spec at start "
          "(repeatable)"},
@@ -72,6 +73,11 @@ int cmd_serve(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    for (int i = 0; i < deploy.n; i++)
+        if (cli_need_file("serve", deploy.v[i]))
+            return 2;
+    if (db && strcmp(db, "none") == 0)
+        db = NULL;
     if (level) {
         fm_log_level lv;
         if (fm_log_level_parse(level, &lv))
