@@ -370,6 +370,23 @@ static const fm_key spec_keys[] = {
      .cap = sizeof(((platform_spec *)0)->precision),
      .names = precisions,
      .doc = "builtin-onnx: arithmetic; int8 needs `model` to be a quantized file"},
+    /* isolation (spec_sandbox.c, docs/security.md) */
+    {.name = "isolation",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`process` \\| `sandbox`",
+     .parse = plat_spec_parse_isolation,
+     .doc = "how instances are isolated (default: sandbox where the kernel allows)"},
+    {.name = "network",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`none` \\| `host`",
+     .parse = plat_spec_parse_network,
+     .doc = "sandbox: `none` (default, only lo) or the host's network"},
+    {.name = "ephemeral_storage_mb",
+     .type = FM_KEY_INT,
+     .off = F(ephemeral_mb),
+     .min = 512,
+     .max = 10240,
+     .doc = "sandbox: size of the tmpfs /tmp (default 512)"},
 };
 #undef F
 
@@ -481,6 +498,7 @@ char *platform_spec_to_json(const platform_spec *s)
         cJSON_AddNumberToObject(o, "keep_alive_s", s->keep_alive_s);
     cJSON_AddStringToObject(o, "profile", s->profile);
     plat_spec_ext_to_json(s, o);
+    plat_spec_sb_to_json(s, o);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;
