@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t back;
             if (gmtime_r(&t, &tm) && tm.tm_year >= -1900 && tm.tm_year + 1900 <= 9999) {
                 size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                if (n && platform_log_time_parse(buf, n, &back) == 0 &&
-                    back != sec * 1000000000 && tm.tm_sec < 60)
+                if (n && platform_log_time_parse(buf, n, &back) == 0 && back != sec * 1000000000 &&
+                    tm.tm_sec < 60)
                     abort();
             }
         }

@@ -141,8 +141,8 @@ struct platform {
     size_t evq_n, evq_cap;
     bool feeding, pumping, sweep_hold;
     FILE *log;
-    char log_path[1200];    /* the file p->log writes, "" for a terminal or pipe */
-    int64_t log_sec;        /* the second log_sec_text shows (log.c) */
+    char log_path[1200]; /* the file p->log writes, "" for a terminal or pipe */
+    int64_t log_sec;     /* the second log_sec_text shows (log.c) */
     char log_sec_text[24];
 };
 

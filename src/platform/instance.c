@@ -98,8 +98,7 @@ void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
     if (p->log) {
         char ts[32];
         plat_log_stamp(p, ts);
-        fprintf(p->log, "%s %s[%" PRId64 "] %.*s\n", ts, in->fn->spec.name, in->id, (int)len,
-                line);
+        fprintf(p->log, "%s %s[%" PRId64 "] %.*s\n", ts, in->fn->spec.name, in->id, (int)len, line);
     }
 }
 
