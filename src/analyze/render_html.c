@@ -4,6 +4,8 @@
 #include "analyze.h"
 #include "analyze_int.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -163,7 +165,7 @@ static void preamble(FILE *f, const char *name, int w, int hgt)
             "set border 3 lc rgb '#555555'\n"
             "set tics nomirror textcolor rgb '#333333'\n"
             "set grid lc rgb '#e6e6e6' lt 1\n"
-            "set key noautotitle box lc rgb '#cccccc' opaque\n",
+            "set key noautotitle outside right top vertical box lc rgb '#cccccc'\n",
             name, name, w, hgt, name);
     for (size_t i = 0; i < FM_ARRAY_LEN(palette); i++)
         fprintf(f, "set style line %zu lc rgb '%s' lw 2.2 pt 7\n", i + 1, palette[i]);
@@ -189,30 +191,63 @@ static void no_data(FILE *f, const char *name, const char *why)
 typedef struct figure {
     char name[64];
     char title[128];
+    char headline[400]; /* what the figure shows about these runs, in one line */
     char caption[600];
+    char left_out[1200]; /* the runs not drawn, each with why; "" when every run is */
 } figure;
+
+/* Why: a run missing from a figure must be visible as missing, with its reason, not silently
+ * absent. */
+static void left_out_add(figure *fg, const char *label, const char *why)
+{
+    size_t n = strlen(fg->left_out);
+    snprintf(fg->left_out + n, sizeof fg->left_out - n, "%s%s (%s)", n ? "; " : "", label, why);
+}
+
+/* Do two runs have the same latency sample, so one line would hide the other? */
+static bool same_latencies(const an_run *a, const an_run *b)
+{
+    return a->n_lat == b->n_lat && a->n_lat > 0 &&
+           memcmp(a->lat_sorted, b->lat_sorted, a->n_lat * sizeof *a->lat_sorted) == 0;
+}
+
+/* A run's p99 in ms, or -1 when it has none. */
+static double p99_of(const an_run *r)
+{
+    const an_est *p = &r->total.latency_q[AN_P99];
+    return p->est.why ? -1 : p->est.v;
+}
 
 static int fig_cdf(html *h, figure *fg)
 {
     snprintf(fg->name, sizeof fg->name, "latency_cdf");
     snprintf(fg->title, sizeof fg->title, "Latency distribution");
     snprintf(fg->caption, sizeof fg->caption,
-             "Empirical CDF of the latency of 2xx responses, one line per run; the dashed line "
-             "is the SLO.");
+             "Empirical CDF of the latency of 2xx responses, one line per run; the dashed "
+             "vertical line is the SLO. A run whose latencies equal an earlier run's is drawn "
+             "dashed and says so in the legend.");
     FILE *d, *g;
     if (fig_open(h, "latency_cdf.dat", "latency_cdf.gp", &d, &g))
         return h->err->code;
-    preamble(g, "latency_cdf", 900, 440);
+    preamble(g, "latency_cdf", 1000, 440);
     double lo = INFINITY, hi = 0;
-    int blocks = 0;
+    int blocks = 0, n_slo_ok = 0, n_slo = 0, n_same = 0;
+    const an_run *best = NULL, *worst = NULL;
+    char same[300] = "";
     fprintf(g, "set xlabel 'latency (ms)'\nset ylabel 'fraction of 2xx responses <= x'\n"
-               "set yrange [0:1.02]\nset key bottom right\n");
+               "set yrange [0:1.02]\n");
     char plot[16384];
     size_t pl = 0;
     for (size_t i = 0; i < h->n; i++) {
         const an_run *r = h->runs[i];
-        if (r->n_lat == 0)
+        if (r->n_lat == 0) {
+            left_out_add(fg, r->label, "no successful requests");
             continue;
+        }
+        const an_run *twin = NULL;
+        for (size_t j = 0; j < i && !twin; j++)
+            if (same_latencies(h->runs[j], r))
+                twin = h->runs[j];
         fprintf(d, "# %s: latency_ms\tfraction\n", r->label);
         size_t k = r->n_lat > 1000 ? 1000 : r->n_lat;
         for (size_t j = 0; j < k; j++) {
@@ -223,12 +258,34 @@ static int fig_cdf(html *h, figure *fg)
         fprintf(d, "\n\n");
         lo = fmin(lo, r->lat_sorted[0]);
         hi = fmax(hi, r->lat_sorted[r->n_lat - 1]);
-        char q[300];
+        double p99 = p99_of(r);
+        if (p99 >= 0) {
+            if (!best || p99 < p99_of(best))
+                best = r;
+            if (!worst || p99 > p99_of(worst))
+                worst = r;
+            if (r->slo_ms > 0) {
+                n_slo++;
+                n_slo_ok += p99 <= r->slo_ms;
+            }
+        }
+        char q[300], t[700];
         gp_quote(q, sizeof q, r->label);
-        pl += (size_t)snprintf(
-            plot + pl, sizeof plot - pl,
-            "%s'latency_cdf.dat' index %d using 1:2 with steps ls %zu title '%s'",
-            blocks ? ", \\\n     " : "plot ", blocks, i % FM_ARRAY_LEN(palette) + 1, q);
+        if (twin) {
+            char tq[300];
+            gp_quote(tq, sizeof tq, twin->label);
+            snprintf(t, sizeof t, "%s (identical to %s)", q, tq);
+            if (!n_same++)
+                snprintf(same, sizeof same, "; %s and %s have identical latencies", r->label,
+                         twin->label);
+        } else {
+            snprintf(t, sizeof t, "%s", q);
+        }
+        pl += (size_t)snprintf(plot + pl, sizeof plot - pl,
+                               "%s'latency_cdf.dat' index %d using 1:2 with steps ls %zu%s "
+                               "title '%s'",
+                               blocks ? ", \\\n     " : "plot ", blocks,
+                               i % FM_ARRAY_LEN(palette) + 1, twin ? " dt 2 lw 3.5" : "", t);
         if (pl >= sizeof plot)
             pl = sizeof plot - 1;
         blocks++;
@@ -236,24 +293,39 @@ static int fig_cdf(html *h, figure *fg)
     if (blocks == 0) {
         fprintf(d, "# no run has a successful request\n");
         no_data(g, "latency_cdf", "no successful requests in any run");
+        snprintf(fg->headline, sizeof fg->headline, "No run has a successful request.");
     } else {
+        if (best && best != worst)
+            snprintf(fg->headline, sizeof fg->headline,
+                     "%s has the lowest p99 (%.4g ms), %s the highest (%.4g ms, %.3gx)",
+                     best->label, p99_of(best), worst->label, p99_of(worst),
+                     p99_of(best) > 0 ? p99_of(worst) / p99_of(best) : 0);
+        else if (best)
+            snprintf(fg->headline, sizeof fg->headline, "%s: p99 %.4g ms", best->label,
+                     p99_of(best));
+        size_t hl = strlen(fg->headline);
+        if (n_slo)
+            hl += (size_t)snprintf(fg->headline + hl, sizeof fg->headline - hl,
+                                   "; %d of %d run%s keep p99 within the SLO", n_slo_ok, n_slo,
+                                   n_slo == 1 ? "" : "s");
+        snprintf(fg->headline + hl, sizeof fg->headline - hl, "%s.", same);
         if (lo > 0 && hi / lo > 20)
             fprintf(g, "set logscale x 10\n");
         double slo_seen[16];
         int ns = 0;
         for (size_t i = 0; i < h->n && ns < 16; i++) {
-            double s = h->runs[i]->slo_ms;
+            double sl = h->runs[i]->slo_ms;
             bool dup = false;
             for (int j = 0; j < ns; j++)
-                dup |= slo_seen[j] == s;
-            if (s <= 0 || dup)
+                dup |= slo_seen[j] == sl;
+            if (sl <= 0 || dup)
                 continue;
-            slo_seen[ns++] = s;
+            slo_seen[ns++] = sl;
             fprintf(
                 g,
                 "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n"
                 "set label 'SLO %g ms' at %g, graph 0.97 left offset 0.5,0 tc rgb '#666666'\n",
-                s, s, s, s);
+                sl, sl, sl, sl);
         }
         fprintf(g, "%s\n", plot);
     }
@@ -276,10 +348,23 @@ static int fig_timeline(html *h, size_t k, figure *fg)
              step > 1 ? "; thinned evenly to at most 20000 points" : "",
              r->instances_source ? r->instances_source : "instances table",
              r->n_busy ? "; dashed: instances busy" : "");
+    const an_metrics *m = &r->total;
+    int64_t bad = m->n_requests - m->n_success;
+    int hl =
+        snprintf(fg->headline, sizeof fg->headline,
+                 "%lld requests, %lld (%.3g%%) not successful (error, throttle or over the SLO)",
+                 (long long)m->n_requests, (long long)bad,
+                 m->n_requests ? 100.0 * (double)bad / (double)m->n_requests : 0.0);
+    if (!m->instances_max.why)
+        snprintf(fg->headline + hl, sizeof fg->headline - (size_t)hl,
+                 "; at most %.0f instance%s alive, %lld cold start%s", m->instances_max.v,
+                 m->instances_max.v == 1 ? "" : "s", (long long)m->cold_starts,
+                 m->cold_starts == 1 ? "" : "s");
+    strncat(fg->headline, ".", sizeof fg->headline - strlen(fg->headline) - 1);
     FILE *d, *g;
     if (fig_open(h, dn, gn, &d, &g))
         return h->err->code;
-    preamble(g, fg->name, 900, 560);
+    preamble(g, fg->name, 1000, 580);
     size_t n_ok = 0, n_bad = 0;
     double inst_max = 0; /* headroom above the instance line, so it does not hide in the border */
     for (size_t i = 0; i < r->n_instances; i++)
@@ -326,7 +411,10 @@ static int fig_timeline(html *h, size_t k, figure *fg)
         no_data(g, fg->name, "no requests recorded");
     } else {
         fprintf(g,
-                "set multiplot layout 2,1 margins 0.11,0.9,0.1,0.97 spacing 0,0.08\n"
+                "set multiplot layout 2,1 margins 0.09,0.91,0.09,0.9 spacing 0,0.13\n"
+                "# each panel's key sits above it, outside the plot (panels: 0.09-0.43, "
+                "0.56-0.9)\n"
+                "set key at screen 0.91, screen 0.99 right top horizontal\n"
                 "set xrange [0:%g]\n",
                 end > 0 ? end : 1);
         gp_quote(q, sizeof q, r->label);
@@ -337,7 +425,7 @@ static int fig_timeline(html *h, size_t k, figure *fg)
         } else {
             if (lo > 0 && hi / lo > 20)
                 fprintf(g, "set logscale y 10\n");
-            fprintf(g, "set ylabel 'latency (ms)'\nset key top right\nset format x ''\n");
+            fprintf(g, "set ylabel 'latency (ms)'\nset format x ''\n");
             if (r->slo_ms > 0)
                 fprintf(g,
                         "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 "
@@ -361,7 +449,8 @@ static int fig_timeline(html *h, size_t k, figure *fg)
                 "set format x '%%g'\nset xlabel 'time since start of run (s)'\n"
                 "set ylabel 'arrivals (req/s)'\nset y2label 'instances'\n"
                 "set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:%g]\n"
-                "set offsets 0,0,graph 0.12,0\nset key top right\nplot ",
+                "set offsets 0,0,graph 0.12,0\n"
+                "set key at screen 0.91, screen 0.535 right top horizontal\nplot ",
                 inst_max > 0 ? ceil(inst_max * 1.15) : 1);
         bool any = false;
         if (r->n_arrivals) {
@@ -394,8 +483,8 @@ static int fig_cost(html *h, figure *fg)
     snprintf(fg->title, sizeof fg->title, "Cost per run");
     snprintf(fg->caption, sizeof fg->caption,
              "Left: what each run cost on the catalogue entry it was recorded on (USD, snapshot "
-             "'%s'). Right: the same per 1M successful requests. Runs without a price are "
-             "left out and say why in the tables.",
+             "'%s'). Right: the same per 1M successful requests (no bar: no successful "
+             "request).",
              h->o->snapshot ? h->o->snapshot : "current");
     FILE *d, *g;
     if (fig_open(h, "cost.dat", "cost.gp", &d, &g))
@@ -403,10 +492,19 @@ static int fig_cost(html *h, figure *fg)
     preamble(g, "cost", 900, 460);
     fprintf(d, "# i\trun\tcost_usd\tper_1m_ok_usd\n");
     int rows = 0;
+    const an_run *cheap = NULL, *dear = NULL;
     for (size_t i = 0; i < h->n; i++) {
         const an_run *r = h->runs[i];
-        if (!r->has_own || !r->own.priced)
+        if (!r->has_own || !r->own.priced) {
+            left_out_add(fg, r->label, !r->has_own ? r->own_why : r->own.why);
             continue;
+        }
+        if (r->own.has_per_1m) {
+            if (!cheap || r->own.per_1m < cheap->own.per_1m)
+                cheap = r;
+            if (!dear || r->own.per_1m > dear->own.per_1m)
+                dear = r;
+        }
         char l[300];
         dat_label(l, sizeof l, r->label);
         if (r->own.has_per_1m)
@@ -414,6 +512,20 @@ static int fig_cost(html *h, figure *fg)
         else /* '?' is gnuplot's missing value: no bar rather than a false 0 */
             fprintf(d, "%d\t%s\t%.10g\t?\n", rows++, l, r->own.total);
     }
+    if (cheap && cheap != dear)
+        snprintf(fg->headline, sizeof fg->headline,
+                 "%s is the cheapest per 1M successful requests ($%.3g), %s the dearest ($%.3g, "
+                 "%.3gx as much).",
+                 cheap->label, cheap->own.per_1m, dear->label, dear->own.per_1m,
+                 cheap->own.per_1m > 0 ? dear->own.per_1m / cheap->own.per_1m : 0);
+    else if (cheap)
+        snprintf(fg->headline, sizeof fg->headline,
+                 "%s cost $%.3g, $%.3g per 1M successful requests.", cheap->label, cheap->own.total,
+                 cheap->own.per_1m);
+    else
+        snprintf(fg->headline, sizeof fg->headline,
+                 rows ? "No priced run has a successful request to price per 1M."
+                      : "No run has a price.");
     if (rows == 0) {
         no_data(g, "cost", "no run has a price");
     } else {
@@ -435,18 +547,68 @@ static int fig_cost(html *h, figure *fg)
     return fig_close(h, d, g, "cost.dat", "cost.gp");
 }
 
+/* Why a log axis past 10x: stacked on a linear axis, a GPU server's 14 s cold start flattens
+ * every CPU run's bars to nothing; on a log axis the phases stand side by side instead (stacking
+ * on a log axis would misstate their shares). */
 static int fig_coldstart(html *h, figure *fg)
 {
     snprintf(fg->name, sizeof fg->name, "coldstart");
     snprintf(fg->title, sizeof fg->title, "Cold-start phases");
-    snprintf(fg->caption, sizeof fg->caption,
-             "Mean time per instance in each cold-start phase (instances table): spawn, runtime "
-             "init, model download, model load, warm-up. A phase a run did not record counts "
-             "as 0 here; the details table says which.");
     FILE *d, *g;
     if (fig_open(h, "coldstart.dat", "coldstart.gp", &d, &g))
         return h->err->code;
-    preamble(g, "coldstart", 900, 440);
+    preamble(g, "coldstart", 1000, 460);
+    double tmin = INFINITY, tmax = 0, pmin = INFINITY;
+    const an_run *fast = NULL, *slow = NULL;
+    double phase_sum[AN__PHASES] = {0};
+    for (size_t i = 0; i < h->n; i++) {
+        const an_metrics *m = &h->runs[i]->total;
+        double t = 0;
+        bool any = false;
+        for (int k = 0; k < AN__PHASES; k++)
+            if (!m->phase_ms[k].why) {
+                any = true;
+                t += m->phase_ms[k].v;
+                phase_sum[k] += m->phase_ms[k].v;
+                if (m->phase_ms[k].v > 0)
+                    pmin = fmin(pmin, m->phase_ms[k].v);
+            }
+        if (!any) {
+            left_out_add(fg, h->runs[i]->label, "no cold-start phases recorded");
+            continue;
+        }
+        if (t > 0 && t < tmin) {
+            tmin = t;
+            fast = h->runs[i];
+        }
+        if (t > tmax) {
+            tmax = t;
+            slow = h->runs[i];
+        }
+    }
+    bool log_axis = fast && tmax / tmin > 10;
+    snprintf(fg->caption, sizeof fg->caption,
+             "Mean time per instance in each cold-start phase (instances table): spawn, runtime "
+             "init, model download, model load, warm-up. %s",
+             log_axis ? "The totals span more than 10x, so the phases stand side by side on a "
+                        "log axis; a phase a run did not record has no bar."
+                      : "Stacked: a bar's height is the whole cold start; a phase a run did not "
+                        "record counts as 0 here, the details table says which.");
+    int top = 0;
+    for (int k = 1; k < AN__PHASES; k++)
+        if (phase_sum[k] > phase_sum[top])
+            top = k;
+    if (fast && fast != slow)
+        snprintf(fg->headline, sizeof fg->headline,
+                 "Cold starts take from %.3g s (%s) to %.3g s (%s, %.3gx); %s takes the most "
+                 "time overall.",
+                 tmin / 1e3, fast->label, tmax / 1e3, slow->label, tmax / tmin, an_phase_name[top]);
+    else if (slow)
+        snprintf(fg->headline, sizeof fg->headline,
+                 "A cold start of %s takes %.3g s, most of it %s.", slow->label, tmax / 1e3,
+                 an_phase_name[top]);
+    else
+        snprintf(fg->headline, sizeof fg->headline, "No run recorded cold-start phases.");
     fprintf(d, "# run");
     for (int k = 0; k < AN__PHASES; k++)
         fprintf(d, "\t%s_ms", an_phase_name[k]);
@@ -462,19 +624,31 @@ static int fig_coldstart(html *h, figure *fg)
         char l[300];
         dat_label(l, sizeof l, h->runs[i]->label);
         fprintf(d, "%s", l);
-        for (int k = 0; k < AN__PHASES; k++)
-            fprintf(d, "\t%.6g", m->phase_ms[k].why ? 0.0 : m->phase_ms[k].v);
+        for (int k = 0; k < AN__PHASES; k++) {
+            const an_num *v = &m->phase_ms[k];
+            if (log_axis && (v->why || v->v <= 0))
+                fprintf(d, "\t?");
+            else
+                fprintf(d, "\t%.6g", v->why ? 0.0 : v->v);
+        }
         fprintf(d, "\n");
         rows++;
     }
     if (rows == 0) {
         no_data(g, "coldstart", "no run recorded cold-start phases");
     } else {
-        fprintf(g, "set style data histograms\nset style histogram rowstacked\n"
-                   "set style fill solid 0.9 border rgb 'white'\nset boxwidth 0.55\n"
-                   "set ylabel 'mean time per instance (ms)'\nset yrange [0:*]\n"
-                   "set key outside right top vertical\nset xtics rotate by -20 left\n"
-                   "set bmargin 6\nplot ");
+        if (log_axis)
+            fprintf(g,
+                    "set datafile missing '?'\nset style data histograms\n"
+                    "set style histogram clustered gap 1\nset style fill solid 0.9 border "
+                    "rgb 'white'\nset logscale y 10\nset yrange [%g:*]\n"
+                    "set ylabel 'mean time per instance (ms, log scale)'\n",
+                    pow(10, floor(log10(pmin > 0 && isfinite(pmin) ? pmin : 1))));
+        else
+            fprintf(g, "set style data histograms\nset style histogram rowstacked\n"
+                       "set style fill solid 0.9 border rgb 'white'\nset boxwidth 0.55\n"
+                       "set ylabel 'mean time per instance (ms)'\nset yrange [0:*]\n");
+        fprintf(g, "set xtics rotate by -20 left\nset bmargin 6\nplot ");
         for (int k = 0; k < AN__PHASES; k++)
             fprintf(g, "%s'coldstart.dat' using %d%s title '%s' lc rgb '%s'",
                     k ? ", \\\n     " : "", k + 2, k == 0 ? ":xtic(1)" : "", an_phase_name[k],
@@ -484,52 +658,173 @@ static int fig_coldstart(html *h, figure *fg)
     return fig_close(h, d, g, "coldstart.dat", "coldstart.gp");
 }
 
+typedef struct scatter_pt {
+    const an_run *r;
+    double x, y, lo, hi;
+    bool front;
+    int twin; /* index of an earlier point at the same place, -1 when none */
+} scatter_pt;
+
+/* Why the front: the runs worth choosing are those no other run beats on both cost and p99;
+ * drawing them as a staircase shows the trade-off at a glance. Identical points are drawn once,
+ * labelled with every run at that place. */
 static int fig_scatter(html *h, figure *fg)
 {
     snprintf(fg->name, sizeof fg->name, "latency_cost");
     snprintf(fg->title, sizeof fg->title, "Latency vs cost");
     snprintf(fg->caption, sizeof fg->caption,
              "Each run as a point: p99 latency of 2xx responses (with its 95%% confidence "
-             "interval) against cost per 1M successful requests. Lower left is better.");
+             "interval) against cost per 1M successful requests. Lower left is better; the "
+             "staircase joins the Pareto front (runs no other run beats on both), grey points "
+             "are dominated, the dashed line is the SLO. Runs at the same place share one "
+             "point and one label (A = B).");
     FILE *d, *g;
     if (fig_open(h, "latency_cost.dat", "latency_cost.gp", &d, &g))
         return h->err->code;
-    preamble(g, "latency_cost", 900, 460);
-    fprintf(d, "# per_1m_ok_usd\tp99_ms\tp99_lo\tp99_hi\trun\n");
+    preamble(g, "latency_cost", 1000, 480);
+    scatter_pt *pt = calloc(h->n ? h->n : 1, sizeof *pt);
+    if (!pt) {
+        fclose(d);
+        fclose(g);
+        return fm_err_set(h->err, FM_ENOMEM, "out of memory");
+    }
     int rows = 0;
     double xlo = INFINITY, xhi = 0, ylo = INFINITY, yhi = 0;
     for (size_t i = 0; i < h->n; i++) {
         const an_run *r = h->runs[i];
         const an_est *p = &r->total.latency_q[AN_P99];
-        if (!r->has_own || !r->own.priced || !r->own.has_per_1m || p->est.why)
+        if (!r->has_own || !r->own.priced) {
+            left_out_add(fg, r->label, !r->has_own ? r->own_why : r->own.why);
             continue;
-        char l[300];
-        dat_label(l, sizeof l, r->label);
-        double plo = p->has_ci ? p->lo : p->est.v, phi = p->has_ci ? p->hi : p->est.v;
-        fprintf(d, "%.10g\t%.6g\t%.6g\t%.6g\t%s\n", r->own.per_1m, p->est.v, plo, phi, l);
-        xlo = fmin(xlo, r->own.per_1m);
-        xhi = fmax(xhi, r->own.per_1m);
-        ylo = fmin(ylo, plo);
-        yhi = fmax(yhi, phi);
+        }
+        if (!r->own.has_per_1m || p->est.why) {
+            left_out_add(fg, r->label, p->est.why ? p->est.why : "no successful requests");
+            continue;
+        }
+        scatter_pt *q = &pt[rows];
+        q->r = r;
+        q->x = r->own.per_1m;
+        q->y = p->est.v;
+        q->lo = p->has_ci ? p->lo : p->est.v;
+        q->hi = p->has_ci ? p->hi : p->est.v;
+        q->twin = -1;
+        for (int j = 0; j < rows && q->twin < 0; j++)
+            if (pt[j].x == q->x && pt[j].y == q->y)
+                q->twin = j;
+        xlo = fmin(xlo, q->x);
+        xhi = fmax(xhi, q->x);
+        ylo = fmin(ylo, q->lo);
+        yhi = fmax(yhi, q->hi);
         rows++;
     }
+    int n_front = 0, n_dom = 0, n_slo = 0, n_slo_ok = 0;
+    for (int i = 0; i < rows; i++) {
+        bool dominated = false;
+        for (int j = 0; j < rows && !dominated; j++)
+            dominated = pt[j].x <= pt[i].x && pt[j].y <= pt[i].y &&
+                        (pt[j].x < pt[i].x || pt[j].y < pt[i].y);
+        pt[i].front = !dominated;
+        n_front += pt[i].front && pt[i].twin < 0;
+        n_dom += dominated;
+        if (pt[i].r->slo_ms > 0) {
+            n_slo++;
+            n_slo_ok += pt[i].y <= pt[i].r->slo_ms;
+        }
+    }
+    /* block 0: one point per place, its label naming every run there; block 1: the front */
+    fprintf(d, "# per_1m_ok_usd\tp99_ms\tp99_lo\tp99_hi\truns\ton_front\n");
+    for (int i = 0; i < rows; i++) {
+        if (pt[i].twin >= 0)
+            continue;
+        char l[300], all[1200];
+        dat_label(l, sizeof l, pt[i].r->label);
+        size_t al = (size_t)snprintf(all, sizeof all, "%s", l);
+        for (int j = i + 1; j < rows; j++)
+            if (pt[j].twin == i) {
+                dat_label(l, sizeof l, pt[j].r->label);
+                al += (size_t)snprintf(all + al, al < sizeof all ? sizeof all - al : 0, " = %s", l);
+            }
+        fprintf(d, "%.10g\t%.6g\t%.6g\t%.6g\t%s\t%d\n", pt[i].x, pt[i].y, pt[i].lo, pt[i].hi, all,
+                pt[i].front);
+    }
+    if (rows == 0)
+        fprintf(d, "NaN\tNaN\tNaN\tNaN\t-\t0\n");
+    fprintf(d, "\n\n# Pareto front, by cost: per_1m_ok_usd\tp99_ms\n");
+    char names[300] = "";
+    size_t nl = 0;
+    for (double last = -INFINITY;;) { /* front points in increasing cost */
+        int next = -1;
+        for (int i = 0; i < rows; i++)
+            if (pt[i].front && pt[i].twin < 0 && pt[i].x > last &&
+                (next < 0 || pt[i].x < pt[next].x))
+                next = i;
+        if (next < 0)
+            break;
+        last = pt[next].x;
+        fprintf(d, "%.10g\t%.6g\n", pt[next].x, pt[next].y);
+        nl += (size_t)snprintf(names + nl, nl < sizeof names ? sizeof names - nl : 0, "%s%s",
+                               nl ? ", " : "", pt[next].r->label);
+    }
+    if (n_front == 0)
+        fprintf(d, "NaN\tNaN\n");
+    fprintf(d, "\n\n");
     if (rows == 0) {
+        snprintf(fg->headline, sizeof fg->headline, "No run has both a p99 latency and a cost.");
         no_data(g, "latency_cost", "no run has both a p99 latency and a cost");
     } else {
-        if (xlo > 0 && xhi / xlo > 20)
+        int hl = snprintf(fg->headline, sizeof fg->headline,
+                          "Pareto front, cheapest first: %s; %d of %d run%s dominated", names,
+                          n_dom, rows, rows == 1 ? "" : "s");
+        if (n_slo)
+            snprintf(fg->headline + hl, sizeof fg->headline - (size_t)hl,
+                     "; %d of %d within the SLO at p99", n_slo_ok, n_slo);
+        strncat(fg->headline, ".", sizeof fg->headline - strlen(fg->headline) - 1);
+        bool logx = xlo > 0 && xhi / xlo > 20, logy = ylo > 0 && yhi / ylo > 20;
+        if (logx)
             fprintf(g, "set logscale x 10\n");
-        if (ylo > 0 && yhi / ylo > 20)
+        if (logy)
             fprintf(g, "set logscale y 10\n");
         fprintf(g,
                 "set xlabel 'cost per 1M successful requests (USD)'\n"
-                "set ylabel 'p99 latency (ms)'\nunset key\n%s"
-                "set offsets graph 0.08, graph 0.25, graph "
-                "0.15, 0\n"
-                "plot 'latency_cost.dat' using 1:2:3:4 with yerrorbars ls 1 pt 7 ps 1.4, \\\n"
-                "     '' using 1:2:5 with labels left offset 1.2,0.6 font ',11' "
-                "tc rgb '#333333'\n",
-                ylo > 0 && yhi / ylo > 20 ? "" : "set yrange [0:*]\n");
+                "set ylabel 'p99 latency (ms)'\n%s"
+                "set offsets graph 0.05, graph 0.3, graph 0.15, graph 0.05\n"
+                "set style textbox opaque noborder\n",
+                logy ? "" : "set yrange [0:*]\n");
+        double slo_seen[16];
+        int ns = 0;
+        char slo_title[64] = "";
+        for (int i = 0; i < rows && ns < 16; i++) {
+            double sl = pt[i].r->slo_ms;
+            bool dup = false;
+            for (int j = 0; j < ns; j++)
+                dup |= slo_seen[j] == sl;
+            if (sl <= 0 || dup)
+                continue;
+            slo_seen[ns++] = sl;
+            fprintf(g,
+                    "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
+                    "lc rgb '#888888' back\n",
+                    sl, sl);
+            snprintf(slo_title, sizeof slo_title, ns > 1 ? "SLOs" : "SLO %g ms", sl);
+        }
+        if (yhi < (ns ? slo_seen[0] : 0) && !logy)
+            fprintf(g, "set yrange [0:%g]\n", slo_seen[0] * 1.1);
+        fprintf(g,
+                "plot 'latency_cost.dat' index 1 using 1:2 with steps lc rgb '%s' lw 2 "
+                "title 'Pareto front', \\\n"
+                "     '' index 0 using 1:($6 == 1 ? $2 : 1/0):3:4 with yerrorbars lc rgb '%s' "
+                "pt 7 ps 1.5 title 'on the front', \\\n"
+                "     '' index 0 using 1:($6 == 0 ? $2 : 1/0):3:4 with yerrorbars "
+                "lc rgb '#9aa3ad' pt 7 ps 1.3 title 'dominated', \\\n"
+                "     '' index 0 using 1:2:5 with labels boxed left offset 1.2,0.9 font ',11' "
+                "tc rgb '#222222' notitle",
+                palette[2], palette[0]);
+        if (ns)
+            fprintf(g, ", \\\n     NaN with lines dt 2 lw 1.5 lc rgb '#888888' title '%s'",
+                    slo_title);
+        fprintf(g, "\n");
     }
+    free(pt);
     return fig_close(h, d, g, "latency_cost.dat", "latency_cost.gp");
 }
 
@@ -612,6 +907,9 @@ static const char css[] =
     "figure{background:#fff;border:1px solid #dde2e8;border-radius:6px;margin:14px 0;"
     "padding:14px}figure img{display:block;max-width:100%;height:auto;margin:0 auto}"
     "figcaption{font-size:13px;color:#555;margin-top:8px}"
+    ".headline{margin:0 0 8px;font-size:14px;color:#1f2d3d}"
+    ".leftout{margin:6px 0 0;font-size:13px;color:#8a6d3b}"
+    "table.cfg{width:auto}table.cfg td{text-align:left;white-space:normal}"
     "figcaption a{color:#2b6cb0}"
     "dl{font-size:14px}dt{font-weight:600;margin-top:8px}dd{margin-left:18px}"
     ".note{font-size:13px;color:#555}code{font-size:12px;background:#eef1f5;padding:1px 4px;"
@@ -656,12 +954,143 @@ static void definitions_html(FILE *f, html *h)
                "unverified in the catalogue. Formulas: docs/costs.md.</dd>\n</dl>\n");
 }
 
+/* ---- the Runs section: configurations as tables -------------------------------------------- */
+
+typedef struct cfg_kv {
+    char key[128];
+    char val[256];
+} cfg_kv;
+
+typedef struct cfg_flat {
+    cfg_kv *kv;
+    size_t n, cap;
+    bool bad; /* the configuration is not JSON (or memory ran out) */
+} cfg_flat;
+
+static void cfg_put(cfg_flat *c, const char *key, const char *val)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        cfg_kv *kv = realloc(c->kv, cap * sizeof *kv);
+        if (!kv) {
+            c->bad = true;
+            return;
+        }
+        c->kv = kv;
+        c->cap = cap;
+    }
+    snprintf(c->kv[c->n].key, sizeof c->kv[c->n].key, "%s", key);
+    snprintf(c->kv[c->n].val, sizeof c->kv[c->n].val, "%s", val);
+    c->n++;
+}
+
+static void scalar_text(const cJSON *v, char *b, size_t cap)
+{
+    if (cJSON_IsString(v))
+        snprintf(b, cap, "%s", v->valuestring);
+    else if (cJSON_IsNumber(v))
+        snprintf(b, cap, "%.10g", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        snprintf(b, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNull(v))
+        snprintf(b, cap, "null");
+    else {
+        char *t = cJSON_PrintUnformatted(v);
+        snprintf(b, cap, "%s", t ? t : "");
+        free(t);
+    }
+}
+
+/* Nested objects become dotted keys ("policy.inst.keep_alive"); a list of scalars is one value
+ * ("1, 4, 8"); anything deeper stays JSON in its cell. */
+static void cfg_flatten(const cJSON *o, const char *prefix, cfg_flat *c)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, o)
+    {
+        char key[128], val[256];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", v->string ? v->string : "");
+        if (cJSON_IsObject(v) && v->child) {
+            cfg_flatten(v, key, c);
+            continue;
+        }
+        if (cJSON_IsArray(v)) {
+            bool flat = true;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v) flat &= !cJSON_IsObject(e) && !cJSON_IsArray(e);
+            if (flat) {
+                size_t n = 0;
+                val[0] = 0;
+                cJSON_ArrayForEach(e, v)
+                {
+                    char t[96];
+                    scalar_text(e, t, sizeof t);
+                    n += (size_t)snprintf(val + n, n < sizeof val ? sizeof val - n : 0, "%s%s",
+                                          n ? ", " : "", t);
+                }
+                cfg_put(c, key, val);
+                continue;
+            }
+        }
+        scalar_text(v, val, sizeof val);
+        cfg_put(c, key, val);
+    }
+}
+
+static const char *cfg_get(const cfg_flat *c, const char *key)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->kv[i].key, key) == 0)
+            return c->kv[i].val;
+    return NULL;
+}
+
+/* Why a table: a run's configuration as raw JSON hides what differs between runs. The keys that
+ * differ get a column each beside the run; the keys every run shares are listed once below. */
 static void runs_html(FILE *f, html *h)
 {
-    fputs("<h2>Runs</h2>\n<div class=\"scroll\"><table><thead><tr><th>run</th><th>mode</th>"
-          "<th>profile</th><th>status</th><th>seed</th><th style=\"text-align:left\">"
-          "configuration</th></tr></thead><tbody>\n",
+    cfg_flat *cf = calloc(h->n ? h->n : 1, sizeof *cf);
+    cfg_flat keys = {0}; /* the union of keys, first seen first; val unused */
+    if (!cf) {
+        fputs("<h2>Runs</h2>\n<p class=\"note\">out of memory</p>\n", f);
+        return;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        const char *txt = h->runs[i]->info.config;
+        cJSON *o = txt ? cJSON_Parse(txt) : cJSON_CreateObject();
+        if (!cJSON_IsObject(o))
+            cf[i].bad = true;
+        else
+            cfg_flatten(o, "", &cf[i]);
+        cJSON_Delete(o);
+        for (size_t k = 0; k < cf[i].n; k++)
+            if (!cfg_get(&keys, cf[i].kv[k].key))
+                cfg_put(&keys, cf[i].kv[k].key, "");
+    }
+    bool *differs = calloc(keys.n ? keys.n : 1, sizeof *differs);
+    size_t n_diff = 0, n_same = 0;
+    for (size_t k = 0; differs && k < keys.n; k++) {
+        const char *first = cfg_get(&cf[0], keys.kv[k].key);
+        for (size_t i = 0; i < h->n; i++) {
+            const char *v = cfg_get(&cf[i], keys.kv[k].key);
+            if (cf[i].bad || !v || !first || strcmp(v, first) != 0)
+                differs[k] = true;
+        }
+        if (h->n == 1)
+            differs[k] = false;
+        n_diff += differs[k];
+    }
+    n_same = differs ? keys.n - n_diff : 0;
+    fputs("<h2>Runs</h2>\n<div class=\"scroll\"><table class=\"runs\"><thead><tr><th>run</th>"
+          "<th>mode</th><th>profile</th><th>status</th><th>seed</th>",
           f);
+    for (size_t k = 0; differs && k < keys.n; k++)
+        if (differs[k]) {
+            fputs("<th>", f);
+            esc(f, keys.kv[k].key);
+            fputs("</th>", f);
+        }
+    fputs("</tr></thead><tbody>\n", f);
     for (size_t i = 0; i < h->n; i++) {
         const an_run *r = h->runs[i];
         fputs("<tr><td class=\"label\">", f);
@@ -672,12 +1101,39 @@ static void runs_html(FILE *f, html *h)
         esc(f, r->info.profile ? r->info.profile : "-");
         fputs("</td><td>", f);
         esc(f, r->info.status ? r->info.status : "-");
-        fprintf(f, "</td><td>%llu</td><td style=\"text-align:left;white-space:normal\"><code>",
-                (unsigned long long)r->info.seed);
-        esc(f, r->info.config ? r->info.config : "{}");
-        fputs("</code></td></tr>\n", f);
+        fprintf(f, "</td><td>%llu</td>", (unsigned long long)r->info.seed);
+        for (size_t k = 0; differs && k < keys.n; k++) {
+            if (!differs[k])
+                continue;
+            const char *v = cfg_get(&cf[i], keys.kv[k].key);
+            fputs(v ? "<td>" : "<td class=\"words\">", f);
+            esc(f, v ? v : cf[i].bad ? "configuration is not JSON" : "not set");
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
     }
     fputs("</tbody></table></div>\n", f);
+    if (n_same) {
+        fprintf(f,
+                "<p class=\"note\">%s:</p>\n<div class=\"scroll\"><table class=\"cfg\">"
+                "<thead><tr><th>setting</th><th>value</th></tr></thead><tbody>\n",
+                h->n == 1 ? "Configuration" : "Configuration every run shares");
+        for (size_t k = 0; k < keys.n; k++) {
+            if (differs[k])
+                continue;
+            fputs("<tr><td class=\"label\">", f);
+            esc(f, keys.kv[k].key);
+            fputs("</td><td>", f);
+            esc(f, cfg_get(&cf[0], keys.kv[k].key));
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</tbody></table></div>\n", f);
+    }
+    for (size_t i = 0; i < h->n; i++)
+        free(cf[i].kv);
+    free(cf);
+    free(keys.kv);
+    free(differs);
 }
 
 static int write_index(html *h, const figure *figs, int n_figs)
@@ -714,11 +1170,19 @@ static int write_index(html *h, const figure *figs, int n_figs)
           f);
     fputs("<h2>Figures</h2>\n", f);
     for (int i = 0; i < n_figs; i++) {
-        fprintf(f, "<figure id=\"%s\"><h3 style=\"margin:0 0 8px;font-size:16px\">", figs[i].name);
+        fprintf(f, "<figure id=\"%s\"><h3 style=\"margin:0 0 4px;font-size:16px\">", figs[i].name);
         esc(f, figs[i].title);
-        fprintf(f, "</h3><img src=\"%s.svg\" alt=\"", figs[i].name);
+        fputs("</h3><p class=\"headline\">", f);
+        esc(f, figs[i].headline);
+        fprintf(f, "</p><img src=\"%s.svg\" alt=\"", figs[i].name);
         esc(f, figs[i].title);
-        fputs("\"><figcaption>", f);
+        fputs("\">", f);
+        if (figs[i].left_out[0]) {
+            fputs("<p class=\"leftout\">Not drawn: ", f);
+            esc(f, figs[i].left_out);
+            fputs(".</p>", f);
+        }
+        fputs("<figcaption>", f);
         esc(f, figs[i].caption);
         fprintf(f,
                 " <a href=\"%s.gp\">gnuplot script</a> &middot; <a href=\"%s.dat\">data</a>"

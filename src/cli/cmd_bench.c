@@ -71,14 +71,17 @@ int cmd_bench(int argc, char **argv)
         {0},
     };
     const cli_spec spec = {
-        "bench", "SPEC.yaml [options]",
+        "bench",
+        "SPEC.yaml [options]",
         "Expands an experiment spec (models x workloads x platforms x swept settings) into runs, "
         "executes each one open-loop against faasml's platform on this machine (live) or with "
         "the simulator at cloud scale (sim), records everything in the results database, and "
         "prints the comparison and writes the HTML report. Ctrl-C stops after the current run "
         "and keeps every finished run; running again skips runs already complete. See "
         "docs/experiments.md.",
-        opts, 1, 1};
+        opts,
+        1,
+        1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -95,6 +98,13 @@ int cmd_bench(int argc, char **argv)
         return cli_fail("bench", 2, "%s", err.msg);
     if (seed_s)
         sp.seed = seed;
+    if (db_path && strcmp(db_path, "none") == 0) {
+        plan_spec_release(&sp);
+        return cli_fail("bench", 2,
+                        "--db none: bench records every run (it skips complete ones when rerun "
+                        "and writes the report from them); give a file, or use 'faasml plan' to "
+                        "only simulate");
+    }
     const char *dbp = db_path ? db_path : sp.results;
     const char *rep = report ? report : sp.report;
     make_parent(dbp);
@@ -105,9 +115,13 @@ int cmd_bench(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    plan_bench_opts bo = {.gateway = gateway, .force = force,
-                          .modes = live_only ? PLAN_LIVE : sim_only ? PLAN_SIM : 0,
-                          .stop = &stop_flag, .progress = on_progress};
+    plan_bench_opts bo = {.gateway = gateway,
+                          .force = force,
+                          .modes = live_only  ? PLAN_LIVE
+                                   : sim_only ? PLAN_SIM
+                                              : 0,
+                          .stop = &stop_flag,
+                          .progress = on_progress};
     plan_bench_summary sum;
     rc = plan_bench_run(&sp, &bo, db, &sum, &err);
     if (rc) {

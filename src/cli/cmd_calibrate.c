@@ -124,6 +124,15 @@ int cmd_calibrate(int argc, char **argv)
         return cli_fail("calibrate", 2, "--run needs --from-db");
     if (models.n == 0 && !from_db)
         return cli_fail("calibrate", 2, "no --model given");
+    /* a missing input is the same usage error as everywhere, before anything is measured (and
+     * --from-db never creates an empty database) */
+    if (from_db && cli_need_file("calibrate", from_db))
+        return 2;
+    for (int i = 0; i < models.n; i++) {
+        const char *eq = strchr(models.v[i], '=');
+        if (eq && eq[1] && !strstr(eq + 1, "://") && cli_need_file("calibrate", eq + 1))
+            return 2;
+    }
     int batch[32], nb = 0;
     char bbuf[256];
     snprintf(bbuf, sizeof bbuf, "%s", batches);
@@ -190,7 +199,8 @@ int cmd_calibrate(int argc, char **argv)
                 if (!rc && (!c.model[0] || !c.runtime[0]))
                     rc = fm_err_set(&err, FM_EINVAL,
                                     "run %lld does not record its model and runtime: give "
-                                    "--as-model and --as-runtime", (long long)runs.ids[i]);
+                                    "--as-model and --as-runtime",
+                                    (long long)runs.ids[i]);
                 if (!rc)
                     if (precision)
                         snprintf(c.precision, sizeof c.precision, "%s", precision);
@@ -256,8 +266,8 @@ int cmd_calibrate(int argc, char **argv)
         snprintf(source, sizeof source, "faasml %s calibrate from run '%s' of %s", FM_VERSION,
                  from_run, from_db);
     else
-        snprintf(source, sizeof source, "faasml %s calibrate from the live runs of %s",
-                 FM_VERSION, from_db);
+        snprintf(source, sizeof source, "faasml %s calibrate from the live runs of %s", FM_VERSION,
+                 from_db);
     if (from_db)
         snprintf(method, sizeof method,
                  "warm successful invocations' billed durations, their clients' latency beyond "

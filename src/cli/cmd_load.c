@@ -707,7 +707,7 @@ int cmd_load(int argc, char **argv)
                    .seed = 1};
     const char *seed_s = NULL, *spin_s = NULL;
     const cli_opt opts[] = {
-        {"spec", 0, CLI_OPT_STR, &a.spec, "FILE", "workload from a YAML file (flags override)"},
+        {"spec", 0, CLI_OPT_FILE, &a.spec, "FILE", "workload from a YAML file (flags override)"},
         {"process", 'p', CLI_OPT_STR, &a.process, "NAME",
          "constant, poisson, mmpp, piecewise, trace, azure (default: poisson with --rate)"},
         {"rate", 'r', CLI_OPT_DOUBLE, &a.rate, "R", "requests per second (constant, poisson)"},
@@ -724,11 +724,11 @@ int cmd_load(int argc, char **argv)
         {"spacing", 0, CLI_OPT_STR, &a.spacing, "S",
          "piecewise arrivals: poisson (default) or even"},
         {"repeat", 0, CLI_OPT_FLAG, &a.repeat, NULL, "piecewise: cycle the segments"},
-        {"trace", 0, CLI_OPT_STR, &a.trace, "FILE", "replay a timestamp file (one per line)"},
+        {"trace", 0, CLI_OPT_FILE, &a.trace, "FILE", "replay a timestamp file (one per line)"},
         {"trace-unit", 0, CLI_OPT_STR, &a.trace_unit, "U",
          "unit of --trace times: s, ms, us, ns "
          "(default s)"},
-        {"azure", 0, CLI_OPT_STR, &a.azure, "FILE",
+        {"azure", 0, CLI_OPT_FILE, &a.azure, "FILE",
          "replay an Azure Functions 2019 invocations_per_function CSV"},
         {"azure-function", 0, CLI_OPT_STR, &a.azure_function, "HASH",
          "only this HashFunction (default: all rows summed)"},
@@ -751,7 +751,7 @@ int cmd_load(int argc, char **argv)
         {"header", 'H', CLI_OPT_LIST, &a.headers, "'N: V'", "extra request header, repeatable"},
         {"content-type", 0, CLI_OPT_STR, &a.content_type, "T",
          "body content type (default application/json)"},
-        {"payload", 0, CLI_OPT_STR, &a.payload, "PATH",
+        {"payload", 0, CLI_OPT_FILE, &a.payload, "PATH",
          "body from a file, or each file of a "
          "directory"},
         {"pick", 0, CLI_OPT_STR, &a.pick, "P",

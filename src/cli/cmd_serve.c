@@ -31,14 +31,15 @@ int cmd_serve(int argc, char **argv)
     const char *tls_cert = NULL, *tls_key = NULL;
     cli_strlist deploy = {0}, allow_boot = {0};
     const cli_opt opts[] = {
-        {"config", 0, CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
+        {"config", 0, CLI_OPT_FILE, &config, "FILE", "platform configuration (platform.yaml)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
          "gateway address (default 127.0.0.1:9000; port 0 picks a free port)"},
         {"insecure-listen", 0, CLI_OPT_FLAG, &insecure_listen, NULL,
          "allow --listen on a non-loopback address without authentication (anyone who can reach "
          "it can deploy and run code; warns at every start)"},
         {"db", 0, CLI_OPT_STR, &db, "PATH",
-         "results database: every invocation, instance, time series point and billed quantity"},
+         "results database: every invocation, instance, time series point and billed quantity "
+         "(default and none: nothing is recorded)"},
         {"deploy", 0, CLI_OPT_LIST, &deploy, "SPEC",
          "deploy this function spec at start "
          "(repeatable)"},
@@ -92,6 +93,11 @@ int cmd_serve(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    for (int i = 0; i < deploy.n; i++)
+        if (cli_need_file("serve", deploy.v[i]))
+            return 2;
+    if (db && strcmp(db, "none") == 0)
+        db = NULL;
     if (fallback && strcmp(fallback, "process") != 0 && strcmp(fallback, "refuse") != 0)
         return cli_fail("serve", 2, "--sandbox-fallback must be 'process' or 'refuse', got '%s'",
                         fallback);
@@ -146,6 +152,7 @@ int cmd_serve(int argc, char **argv)
 
     store *st = NULL;
     store_run run = {0};
+    char runcfg[2600] = "{}";
     if (db) {
         if (store_open(db, &st, &err)) {
             fm_arena_release(&strings);
@@ -154,7 +161,14 @@ int cmd_serve(int argc, char **argv)
         run.name = "serve";
         run.mode = "live";
         run.profile = "lambda";
-        run.config = "{}";
+        /* the run records where instance logs go, so `faasml logs --db` finds them */
+        char logp[1200];
+        if (platform_log_path(&cfg, logp, sizeof logp) == 0) {
+            size_t at = (size_t)snprintf(runcfg, sizeof runcfg, "{\"log\":");
+            at += fm_json_quote(runcfg + at, sizeof runcfg - at, logp);
+            snprintf(runcfg + at, sizeof runcfg - at, "}");
+        }
+        run.config = runcfg;
         run.started_ns = fm_wall_ns();
         run.status = "running";
         if (store_run_begin(st, &run, &err)) {

@@ -278,6 +278,8 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail("simulate", 2, "invalid --record '%s' or --series-ms", record);
     }
     store *db = NULL;
+    if (db_path && strcmp(db_path, "none") == 0)
+        db_path = NULL;
     if (db_path && (rc = store_open(db_path, &db, &err))) {
         sim_spec_release(&sp);
         return cli_fail("simulate", 1, "%s", err.msg);

@@ -11,6 +11,7 @@ CMD(serve);
 CMD(deploy);
 CMD(functions);
 CMD(invoke);
+CMD(logs);
 CMD(load);
 CMD(report);
 CMD(simulate);
@@ -34,6 +35,7 @@ static const cli_cmd commands[] = {
     {"deploy", "deploy a function from a YAML spec to a running platform", cmd_deploy, "platform"},
     {"functions", "list or remove functions on a running platform", cmd_functions, "platform"},
     {"invoke", "invoke a function on a running platform", cmd_invoke, "platform"},
+    {"logs", "print a function's instance logs (START/END/REPORT), --follow", cmd_logs, "platform"},
     {"request", "write a request body for a model (random tensors or an image)", cmd_request,
      "function host"},
     {"load", "open-loop load generator (MMPP, Poisson, constant, traces)", cmd_load,

@@ -6,6 +6,7 @@
 #include "cost/cost.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@ typedef struct gateway {
     char db[4096];      /* the platform's own database (instances, time series) */
     int64_t run;        /* the platform's run in it */
     char pidfile[4200]; /* the platform's pid, for a rerun after a crash */
+    char log[PATH_MAX]; /* its stderr and instance log (absolute), "" for a --gateway */
 } gateway;
 
 static void gateway_stop(gateway *g);
@@ -128,7 +130,25 @@ static int gateway_start(gateway *g, const char *exe, const char *results, fm_er
         return fm_err_set(err, FM_EIO, "the platform did not start (see '%s'): '%s'", logp, line);
     }
     snprintf(g->url, sizeof g->url, "%s", line + strlen(pfx));
+    if (!realpath(logp, g->log))
+        g->log[0] = 0;
     return 0;
+}
+
+/* A live run's configuration names the platform's log, so `faasml logs FUNCTION --db RESULTS`
+ * finds it (the function is the run's name, run_function_name). Takes cfg; returns the new text,
+ * or cfg when there is nothing to add or no memory. */
+static char *config_with_log(char *cfg, const gateway *g)
+{
+    cJSON *o = g->log[0] && cfg ? cJSON_Parse(cfg) : NULL;
+    char *out = NULL;
+    if (o && cJSON_AddStringToObject(o, "log", g->log))
+        out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!out)
+        return cfg;
+    free(cfg);
+    return out;
 }
 
 /* Why: SIGTERM lets the platform drain and flush its database; whatever is left of its process
@@ -360,12 +380,37 @@ static int wait_platform_records(gateway *g, const char *fn, fm_err *err)
     return rc;
 }
 
+/* The longest function name the platform takes (its PLATFORM_NAME_MAX; the bench reaches the
+ * platform over HTTP only, as a user does). */
+#define FN_NAME_MAX 64
+
+/* Why: the function a run deploys is what `faasml logs` and the platform's metrics name, so it
+ * is the run's name in the platform's alphabet ("quick/lambda/live" -> "quick-lambda-live"); a
+ * name longer than the platform allows keeps its head and a hash of the whole. Run names are
+ * unique in a matrix, so two runs never share a function. */
+static void run_function_name(const char *run, char *out, size_t cap)
+{
+    size_t n = strlen(run), keep = n < FN_NAME_MAX ? n : FN_NAME_MAX - 9;
+    if (cap <= FN_NAME_MAX)
+        keep = 0;
+    for (size_t i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)run[i];
+        out[i] = (isalnum(c) || c == '-' || c == '_') ? (char)c : '-';
+    }
+    out[keep] = 0;
+    if (keep < n) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (unsigned char)run[i]) * 16777619u;
+        snprintf(out + keep, cap - keep, "-%08x", h);
+    }
+}
+
 static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db, int64_t run_id,
                     volatile int *stop, char *msg, size_t msgcap, fm_err *err)
 {
-    static unsigned seq;
-    char fn[64], url[512], *resp = NULL;
-    snprintf(fn, sizeof fn, "bench-%d-%u", (int)getpid(), seq++);
+    char fn[FN_NAME_MAX + 1], url[512], *resp = NULL;
+    run_function_name(r->name, fn, sizeof fn);
     char *spec = deploy_json(r, fn, err);
     if (!spec)
         return err->code;
@@ -602,6 +647,7 @@ int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db, plan
                     rrc = gateway_start(&g, exe, s->results, &rerr);
             }
             if (!rrc) {
+                cfg = config_with_log(cfg, &g);
                 store_run run = {.name = r->name,
                                  .mode = "live",
                                  .profile = policy_profile_name(r->platform->profile),

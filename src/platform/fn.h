@@ -152,7 +152,14 @@ struct platform {
     size_t evq_n, evq_cap;
     bool feeding, pumping, sweep_hold;
     FILE *log;
+    char log_path[1200]; /* the file p->log writes, "" for a terminal or pipe */
+    int64_t log_sec;     /* the second log_sec_text shows (log.c) */
+    char log_sec_text[24];
 };
+
+/* ---- log.c: the instance log's format ------------------------------------------------------ */
+/* The stamp of a line written now: RFC 3339, UTC, milliseconds ("2026-12-03T17:40:00.123Z"). */
+void plat_log_stamp(platform *p, char out[32]);
 
 /* ---- fn.c: functions and the policy ------------------------------------------------------- */
 void plat_feed(plat_fn *fn, const policy_event *ev); /* queues an event and runs the loop */

@@ -553,6 +553,11 @@ static cJSON *describe(plat_fn *fn)
                                 st.instances[s]);
     cJSON_AddNumberToObject(o, "queue_depth", (double)st.queue_depth + (double)fn->nevents);
     cJSON_AddNumberToObject(o, "in_flight", st.in_flight);
+    /* the file `faasml logs` reads; null when instance logs go to a terminal or pipe */
+    if (fn->p->log_path[0])
+        cJSON_AddStringToObject(o, "log", fn->p->log_path);
+    else
+        cJSON_AddNullToObject(o, "log");
     return o;
 }
 

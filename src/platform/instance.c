@@ -87,9 +87,10 @@ static void parse_init_line(plat_inst *in, const char *line)
     }
 }
 
-/* Every line goes to the platform's log and, while an invocation runs, into its log (kept only
- * when the caller asked for its Tail). Three lines per invocation pass here, so the line's
- * "NAME[ID] " prefix is formatted once per instance and the rest is plain buffered writes. */
+/* Every line goes to the platform's log, stamped with its time, and, while an invocation runs,
+ * into its log (unstamped, as Lambda's LogResult tail; kept only when the caller asked for it).
+ * Three lines per invocation pass here, so the "NAME[ID] " prefix is formatted once per instance
+ * and the rest is plain buffered writes. */
 void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
 {
     platform *p = in->fn->p;
@@ -104,6 +105,10 @@ void plat_log_line(plat_inst *in, plat_inv *inv, const char *line, size_t len)
                          in->id);
         in->logname_len = n > 0 && (size_t)n < sizeof in->logname ? (size_t)n : 0;
     }
+    char ts[32];
+    plat_log_stamp(p, ts);
+    fputs_unlocked(ts, p->log);
+    putc_unlocked(' ', p->log);
     fwrite_unlocked(in->logname, 1, in->logname_len, p->log);
     fwrite_unlocked(line, 1, len, p->log);
     putc_unlocked('\n', p->log);

@@ -354,7 +354,10 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         snprintf(path, sizeof path, "%s/instances.log", cfg->log_dir);
         if (!(p->log = fopen(path, "a")))
             rc = fm_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+        else
+            platform_log_path(cfg, p->log_path, sizeof p->log_path);
     } else {
+        platform_log_path(cfg, p->log_path, sizeof p->log_path);
         int fd = dup(2);
         if (fd < 0 || !(p->log = fdopen(fd, "w"))) {
             if (fd >= 0)

@@ -128,6 +128,30 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
 
 typedef struct platform platform;
 
+/* ---- the instance log -----------------------------------------------------------------------
+ * One line per instance line, START/END/REPORT included: "STAMP NAME[INSTANCE] TEXT", STAMP in
+ * RFC 3339 UTC with milliseconds. `faasml logs` reads it with the two parsers below. */
+
+/* Where a platform with this configuration writes its instance logs, as an absolute path:
+ * log_dir/instances.log, else the regular file its stderr is redirected to. Returns 0, or
+ * FM_ENOTFOUND (buf "") when they go to a terminal or a pipe, or -errno for a bad log_dir. */
+int platform_log_path(const platform_config *cfg, char *buf, size_t cap);
+
+typedef struct platform_log_line {
+    int64_t t_ns;     /* the stamp, ns since the epoch; -1 in an unstamped (older) line */
+    const char *name; /* the function, name_len bytes, pointing into the line */
+    size_t name_len;
+    int64_t instance;
+    const char *text; /* the rest of the line */
+} platform_log_line;
+
+/* Splits one line (NUL-terminated, without its newline). Returns 0, or FM_EINVAL for a line of
+ * another shape (a platform message on the same stderr). */
+int platform_log_parse(const char *line, platform_log_line *out);
+/* An RFC 3339 time ("2026-12-03T17:40:00Z"; fraction and zone optional, UTC without one; a space
+ * for the T) as ns since the epoch. Returns 0, or FM_EINVAL. */
+int platform_log_time_parse(const char *s, size_t len, int64_t *out);
+
 /* Creates the platform on its own event base and binds the gateway. st (may be NULL) receives
  * every request, instance, cost and point; the platform does not own it. */
 int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, platform **out,

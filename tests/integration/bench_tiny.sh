@@ -57,6 +57,14 @@ n_sim=$("$FAASML" db "$T/results.db" --csv requests --run "$sim_id" | tail -n +2
 [ "$n_sim" = 60 ] || fail "simulated run at scale 3 recorded 60 requests, not $n_sim"
 ok "records: 20 live requests, $n_inst instance(s), 60 simulated requests"
 
+# The live run's function is named after the run, and its instance log is found from the results.
+"$FAASML" logs tiny-lambda-live --db "$T/results.db" > "$T/logs" 2> "$T/logs.err" \
+    || fail "faasml logs tiny-lambda-live --db: $(cat "$T/logs.err")"
+n_report=$(grep -c '^[0-9T:.-]*Z tiny-lambda-live\[[0-9]*\] REPORT RequestId: ' "$T/logs" || true)
+[ "$n_report" = 20 ] || fail "the live run's log holds $n_report REPORT lines, not 20"
+grep -q 'bench-[0-9]' "$T/results.db.platform.log" && fail "a function is still named after a pid"
+ok "bench names its function after the run; faasml logs finds its 20 REPORT lines"
+
 "$FAASML" calibrate --from-db "$T/results.db" --run tiny/lambda/live -o "$T/from-run.yaml" \
     || fail "calibrate from the live run"
 grep -q "model: convnet, runtime: faasml, device: cpu, precision: fp32, memory_mb: 1769, batch: 1" \

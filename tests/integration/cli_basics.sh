@@ -106,6 +106,34 @@ has db_text.err "cannot open results database '$T/text.db': file is not a databa
 run db_nodir 2 "$FAASML" db "$T/nodir/x.db"
 has db_nodir.err "no such file '$T/nodir/x.db'"
 
+# a missing input file is exit 2 "no such file" in every command that reads one, before anything
+# is started or measured, and a mistyped database is never created
+cd "$T"
+for c in "serve --config nope.yaml" "serve --deploy nope.yaml" "calibrate -m x=nope.onnx" \
+         "calibrate --from-db nope.db" "load --spec nope.yaml" "load --trace nope.csv" \
+         "load --azure nope" "load --function f --payload nope.json --rate 1 -n 1 --db none" \
+         "simulate nope.yaml" "bench nope.yaml" "plan nope.yaml" "report nope.db" \
+         "db nope.db" "deploy nope.yaml" "invoke f --payload nope.json" "logs f --db nope.db" \
+         "logs f --log-dir nope"; do
+    name=missing_$(echo "$c" | tr -c 'a-z0-9' _)
+    # shellcheck disable=SC2086
+    run "$name" 2 "$FAASML" $c
+    grep -qE "^faasml [a-z]+: no such file '[^']*nope[^']*'$" "$T/$name.err" ||
+        fail "$c: $(head -c 300 "$T/$name.err")"
+done
+[ ! -e "$T/nope.db" ] || fail "a missing database was created"
+# --db none: no database where a command can run without one; bench says why it cannot
+run bench_dbnone 2 "$FAASML" bench --db none "$FM_SOURCE_DIR/examples/quick.yaml"
+has bench_dbnone.err "--db none: bench records every run"
+timeout 20 "$FAASML" serve --listen 127.0.0.1:0 --db none >"$T/serve_none.out" 2>&1 &
+spid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$T/serve_none.out" && break; sleep 0.1; done
+grep -q '^listening on ' "$T/serve_none.out" || fail "serve --db none did not start: $(cat "$T/serve_none.out")"
+kill -TERM "$spid"
+wait "$spid" || true
+[ ! -e "$T/none" ] || fail "serve --db none created a database named 'none'"
+cd - >/dev/null
+
 # a platform that is not there: the error names the likely cause
 run noserve 1 "$FAASML" functions --gateway http://127.0.0.1:1
 has noserve.err "is \`faasml serve\` running on 127.0.0.1:1?"

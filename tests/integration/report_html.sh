@@ -74,6 +74,58 @@ for f in index.html report.json latency_cdf cost coldstart latency_cost timeline
     case $f in *.*) [ -s "$out/$f" ] || fail "missing $f" ;;
     *) for ext in svg gp dat; do [ -s "$out/$f.$ext" ] || fail "missing $f.$ext"; done ;; esac
 done
+# legends sit outside the plots: in each script, and in the SVG gnuplot drew (no legend entry
+# overlaps a plot area or a data point); the same check finds a key moved inside
+python3 "$SRC/tests/fixtures/report/check_figures.py" "$out" || fail "a legend covers the data"
+cp -r "$out" "$tmp/inside"
+(cd "$tmp/inside" && sed -i "s/^set key noautotitle outside right top vertical box lc rgb '#cccccc'/set key noautotitle inside bottom right vertical box lc rgb '#cccccc' opaque/" latency_cdf.gp \
+    && gnuplot latency_cdf.gp) || fail "cannot redraw latency_cdf with its key inside"
+python3 "$SRC/tests/fixtures/report/check_figures.py" "$tmp/inside" --expect-overlap latency_cdf \
+    || fail "the legend check does not see a key over the data"
+# each figure says what it shows, names the runs it leaves out, and the runs' configurations are
+# a table; latency vs cost draws the SLO and the Pareto front; cold starts that span > 10x are
+# drawn on a log axis
+python3 - "$out" <<'PY' || fail "figure headlines, left-out runs or the Runs table"
+import re, sys
+d = sys.argv[1]
+html = open(f"{d}/index.html").read()
+figs = re.findall(r'<figure id="([a-z_0-9]+)">(.*?)</figure>', html, re.S)
+assert len(figs) == 10, len(figs)
+for name, body in figs:
+    m = re.search(r'<p class="headline">([^<]+)</p>', body)
+    assert m and len(m.group(1)) > 20, f"{name}: no headline"
+heads = {n: re.search(r'<p class="headline">([^<]+)</p>', b).group(1) for n, b in figs}
+lo = {n: re.search(r'<p class="leftout">([^<]+)</p>', b) for n, b in figs}
+assert "Pareto front, cheapest first: lambda-1024 (#1), sagemaker-m5 (#3), ec2-g4dn (#4)" in heads["latency_cost"], heads["latency_cost"]
+assert "1 of 4 runs dominated" in heads["latency_cost"], heads["latency_cost"]
+assert "ec2-g4dn (#4) has the lowest p99" in heads["latency_cdf"], heads["latency_cdf"]
+assert "lambda-1024 (#1) is the cheapest per 1M" in heads["cost"], heads["cost"]
+for n in ("latency_cdf", "latency_cost", "coldstart"):
+    assert lo[n] and "empty-run (#5)" in lo[n].group(1) and "all-throttled (#6)" in lo[n].group(1), n
+runs = html[html.index("<h2>Runs</h2>"):]
+assert '{"' not in runs and "<th>memory_mb</th>" in runs and "<th>instance_type</th>" in runs, runs[:400]
+gp = open(f"{d}/latency_cost.gp").read()
+assert "first 300 to graph 1, first 300" in gp and "title 'SLO 300 ms'" in gp, "no SLO line"
+assert "with steps" in gp and "title 'Pareto front'" in gp, "no Pareto front"
+front = open(f"{d}/latency_cost.dat").read().split("\n\n\n")[1]
+assert len([l for l in front.splitlines() if l and not l.startswith("#")]) == 3, front
+assert "set logscale y" in open(f"{d}/coldstart.gp").read(), "cold starts not on a log axis"
+PY
+# identical runs are marked, not hidden under each other: a copy of run 1 as run 7
+cp "$db" "$tmp/dup.db"
+cols() { sqlite3 "$tmp/dup.db" "SELECT group_concat(name, ', ') FROM pragma_table_info('$1') WHERE name != '$2'"; }
+sqlite3 "$tmp/dup.db" "INSERT INTO runs(id, name, $(cols runs id | sed 's/name, //; s/, name,/,/')) SELECT 7, 'lambda-copy', $(cols runs id | sed 's/name, //; s/, name,/,/') FROM runs WHERE id=1"
+for t in requests instances points costs; do
+    sqlite3 "$tmp/dup.db" "INSERT INTO $t(run, $(cols $t run)) SELECT 7, $(cols $t run) FROM $t WHERE run=1"
+done
+"$FAASML" report --db "$tmp/dup.db" lambda-1024 lambda-copy --html "$tmp/dup" >/dev/null 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "html of identical runs"; }
+grep -qF "title 'lambda-copy (#7) (identical to lambda-1024 (#1))'" "$tmp/dup/latency_cdf.gp" \
+    || fail "identical latency series not marked: $(grep title "$tmp/dup/latency_cdf.gp")"
+grep -qF "lambda-1024 (#1) = lambda-copy (#7)" "$tmp/dup/latency_cost.dat" \
+    || fail "identical points not labelled together: $(cat "$tmp/dup/latency_cost.dat")"
+python3 "$SRC/tests/fixtures/report/check_figures.py" "$tmp/dup" || fail "a legend covers the data (identical runs)"
+
 # a figure can be redrawn by the user from the files beside it
 (cd "$out" && rm cost.svg && gnuplot cost.gp && [ -s cost.svg ]) || fail "cost.gp does not redraw"
 # rerunning replaces a report atomically; a directory that is not a report is left alone
