@@ -1,8 +1,9 @@
 /* Precision as a design dimension: the swept setting, the calibration key and the accuracy
  * floor of `faasml plan`. The expected costs are worked out by hand from the calibration below
  * and the shipped Lambda prices (data/prices.yaml, current: 0.0000166667 USD per GB-s, 0.20 USD
- * per 1M requests; 1769 MB = 1.7275 GB; a start's init is not billed): a warm request of d ms
- * costs d/1000 * 1769/1024 * 16.6667 + 0.20 USD per 1M. */
+ * per 1M requests; 1769 MB = 1.7275 GB). The current offer bills a start's INIT too, so the
+ * calibration's cold starts take no time and every request costs its warm duration: d ms costs
+ * d/1000 * 1769/1024 * 16.6667 + 0.20 USD per 1M. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,9 +37,9 @@ static const char *const cal =
     "  - {model: m, precision: bf16, memory_mb: 1769, batch: 1, latency_ms: 70}\n"
     "  - {model: m, precision: int8, memory_mb: 1769, batch: 1, latency_ms: 40}\n"
     "cold_start:\n"
-    "  - {model: m, precision: fp32, memory_mb: 1769, load_ms: 200}\n"
-    "  - {model: m, precision: bf16, memory_mb: 1769, load_ms: 200}\n"
-    "  - {model: m, precision: int8, memory_mb: 1769, load_ms: 150}\n"
+    "  - {model: m, precision: fp32, memory_mb: 1769, load_ms: 0}\n"
+    "  - {model: m, precision: bf16, memory_mb: 1769, load_ms: 0}\n"
+    "  - {model: m, precision: int8, memory_mb: 1769, load_ms: 0}\n"
     "accuracy:\n"
     "  - {model: m, precision: bf16, samples: 500, cosine_min: 0.9995, cosine_mean: 0.9999,\n"
     "     max_rel_err: 0.01, top1_agreement: 0.998, top5_agreement: 1}\n"
@@ -52,9 +53,9 @@ static const char *const cal_no_bf16 =
     "  - {model: m, precision: bf16, memory_mb: 1769, batch: 1, latency_ms: 70}\n"
     "  - {model: m, precision: int8, memory_mb: 1769, batch: 1, latency_ms: 40}\n"
     "cold_start:\n"
-    "  - {model: m, precision: fp32, memory_mb: 1769, load_ms: 200}\n"
-    "  - {model: m, precision: bf16, memory_mb: 1769, load_ms: 200}\n"
-    "  - {model: m, precision: int8, memory_mb: 1769, load_ms: 150}\n"
+    "  - {model: m, precision: fp32, memory_mb: 1769, load_ms: 0}\n"
+    "  - {model: m, precision: bf16, memory_mb: 1769, load_ms: 0}\n"
+    "  - {model: m, precision: int8, memory_mb: 1769, load_ms: 0}\n"
     "accuracy:\n"
     "  - {model: m, precision: int8, samples: 500, cosine_min: 0.985, max_rel_err: 0.09,\n"
     "     top1_agreement: 0.96}\n";
@@ -270,7 +271,7 @@ static void test_missing_precision_calibration(void **state)
     (void)state;
     write_file("cal-fp32.yaml",
                "service:\n  - {model: m, memory_mb: 1769, batch: 1, latency_ms: 100}\n"
-               "cold_start:\n  - {model: m, memory_mb: 1769, load_ms: 200}\n");
+               "cold_start:\n  - {model: m, memory_mb: 1769, load_ms: 0}\n");
     plan_spec s;
     open_spec(&s, "cal-fp32.yaml", "");
     plan_search_opts o = {0};
