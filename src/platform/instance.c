@@ -278,6 +278,7 @@ static void inst_free(plat_inst *in)
         evhttp_free(in->rapi);
     }
     plat_sandbox_remove(&in->cg);
+    plat_image_inst_free(in);
     free(in->init_error);
     free(in->wpids);
     free(in->park);
@@ -315,7 +316,8 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
         dup2(devnull, 0);
     dup2(outw, 1);
     dup2(errw, 2);
-    plat_sandbox_enter(&p->sb, &in->cg);
+    if (!in->img) /* runtime image: the container is the sandbox, podman applies its limits */
+        plat_sandbox_enter(&p->sb, &in->cg);
     if (chdir(cwd) != 0) {
         int e = errno;
         if (write(exw, &e, sizeof e) < 0)
@@ -354,7 +356,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
     if (!rc)
         rc = bind_rapi(in, err);
-    if (!rc)
+    if (!rc && s->runtime != PLATFORM_RUNTIME_IMAGE) /* image: podman's limits (image.c) */
         rc = plat_sandbox_prepare(&p->sb, in->id,
                                   fn->inst_memory_mb > 0 ? fn->inst_memory_mb : s->memory_mb,
                                   &in->cg, err);
@@ -380,7 +382,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
             argv[argc++] = batch_arg;
         }
     } else {
-        argv[argc++] = s->bootstrap;
+        argv[argc++] = s->bootstrap; /* runtime image: NULL, replaced by podman's below */
     }
     for (int i = 0; i < s->nargs; i++)
         argv[argc++] = s->args[i];
@@ -388,6 +390,15 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     envb env;
     build_env(in, &env);
     const char *cwd = s->code_dir ? s->code_dir : "/";
+    char **run_argv = argv, **run_envp = env.v;
+    const char *exe = s->runtime == PLATFORM_RUNTIME_IMAGE ? "podman" : argv[0];
+    plat_image_cmd icmd = {0};
+    if (s->runtime == PLATFORM_RUNTIME_IMAGE) { /* the instance is `podman run ... IMAGE` */
+        rc = plat_image_cmd_build(in, env.v, &icmd, err);
+        run_argv = icmd.argv;
+        run_envp = icmd.envp;
+        cwd = "/";
+    }
 
     /* Every worker of the instance is forked here; they share the pipes, the cgroup, the
      * process group (the first worker's) and the Runtime API endpoint. */
@@ -399,7 +410,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
             rc = fm_err_set(err, -errno, "pipe: %s", strerror(errno));
             break;
         }
-        pid_t wp = plat_spawn(in, argv, env.v, cwd, out[1], errp[1], ex[1], w ? pid : 0);
+        pid_t wp = plat_spawn(in, run_argv, run_envp, cwd, out[1], errp[1], ex[1], w ? pid : 0);
         close(ex[1]);
         ex[1] = -1;
         if (wp < 0) {
@@ -417,6 +428,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         close(ex[0]);
         ex[0] = -1;
     }
+    plat_image_cmd_release(&icmd);
     for (int i = 0; i < env.n; i++)
         free(env.v[i]);
     close(out[1]);
@@ -461,8 +473,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
-        int n =
-            snprintf(line, sizeof line, "cannot start '%s': %s", argv[0], strerror(child_errno));
+        int n = snprintf(line, sizeof line, "cannot start '%s': %s", exe, strerror(child_errno));
         plat_log_line(in, NULL, line, (size_t)n);
         free(in->init_error);
         char q[1300];
@@ -615,7 +626,9 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         return;
     snprintf(in->stop_reason, sizeof in->stop_reason, "%s", reason);
     in->state = PLAT_INST_STOPPING;
-    if (in->pid > 0)
+    if (in->img) /* runtime image: remove the container; its podman client then exits */
+        plat_image_kill(in);
+    else if (in->pid > 0)
         kill(-in->pid, SIGKILL);
 }
 
@@ -931,6 +944,7 @@ static void reaped(plat_inst *in)
     plat_fn *fn = in->fn;
     platform *p = fn->p;
     in->exited = true;
+    plat_image_reaped(in);
     if (in->out_fd >= 0)
         on_pipe(in->out_fd, EV_READ, in);
     if (in->err_fd >= 0)
