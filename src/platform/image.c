@@ -454,10 +454,18 @@ void plat_image_kill(plat_inst *in)
 
 void plat_image_reaped(plat_inst *in)
 {
-    /* podman run ends with its container's status; ended by a signal, the client may have left
-     * a container behind (killed mid-start, or by someone else). */
-    if (in->img && WIFSIGNALED(in->wstatus))
+    if (!in->img)
+        return;
+    /* Ended by a signal, the client may have left a container behind (killed mid-start, or by
+     * someone else). */
+    if (WIFSIGNALED(in->wstatus))
         remove_async(in->fn->p->podman, in->img->name);
+    /* podman run exits with its container's status, 128+N for a runtime killed by signal N (its
+     * own failures are 125-127): the instance ended as that runtime did, and says so in Lambda's
+     * words ("signal: killed"). Linux's wait status of a death by signal N is N. */
+    else if (WIFEXITED(in->wstatus) && WEXITSTATUS(in->wstatus) > 128 &&
+             WEXITSTATUS(in->wstatus) < 128 + 65)
+        in->wstatus = WEXITSTATUS(in->wstatus) - 128;
 }
 
 void plat_image_inst_free(plat_inst *in)
