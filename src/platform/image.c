@@ -56,6 +56,7 @@ struct plat_podman {
 /* One image instance's container. */
 struct plat_image_inst {
     char name[96];       /* container name */
+    char pidfile[160];   /* podman --pidfile: the container's first process */
     struct event *grace; /* after a kill: SIGKILL the client if it is still there */
     bool killed;
 };
@@ -351,6 +352,11 @@ int plat_image_cmd_build(plat_inst *in, char *const lambda_env[], plat_image_cmd
     c->argv[a++] = keep(c, dupf("faasml.function=%s", s->name));
     c->argv[a++] = "--network";
     c->argv[a++] = "host";
+    const char *tmp = getenv("TMPDIR");
+    snprintf(in->img->pidfile, sizeof in->img->pidfile, "%s/%s.pid", tmp && *tmp ? tmp : "/tmp",
+             in->img->name);
+    c->argv[a++] = "--pidfile";
+    c->argv[a++] = in->img->pidfile;
     /* The quirk flags, split on spaces (none holds one inside). */
     char *q = keep(c, strdup(pm->host.flags));
     for (char *save = NULL, *t = q ? strtok_r(q, " ", &save) : NULL; t;
@@ -395,6 +401,55 @@ int plat_image_cmd_build(plat_inst *in, char *const lambda_env[], plat_image_cmd
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+/* Why: REPORT's Max Memory Used is the instance's cgroup peak; an image instance's cgroup is the
+ * one podman made, found from the container's first process (/proc/PID/cgroup) once it runs. Left
+ * closed (REPORT then says the memory size) where it cannot be found. */
+void plat_image_ready(plat_inst *in)
+{
+    struct plat_image_inst *im = in->img;
+    if (!im || in->cg.peak_fd >= 0)
+        return;
+    char *txt = NULL, *cg = NULL;
+    size_t len;
+    int64_t pid;
+    if (fm_read_file(im->pidfile, &txt, &len, NULL) != 0)
+        return;
+    txt[strcspn(txt, "\n")] = '\0';
+    bool ok = fm_parse_i64(txt, &pid) == 0 && pid > 0;
+    free(txt);
+    char path[700];
+    snprintf(path, sizeof path, "/proc/%lld/cgroup", (long long)pid);
+    if (!ok || fm_read_file(path, &cg, &len, NULL) != 0)
+        return;
+    /* v1: "N:memory:/path" (the controller may share a line: "N:cpu,memory:"); v2: "0::/path" */
+    const char *rel = NULL, *peak = NULL;
+    bool v2 = in->fn->p->sb.kind == PLAT_SB_CGROUP2;
+    for (char *save = NULL, *l = strtok_r(cg, "\n", &save); l && !rel;
+         l = strtok_r(NULL, "\n", &save)) {
+        char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        const char *ctl = c1 + 1;
+        if (v2 && !*ctl) {
+            rel = c2 + 1;
+            peak = "memory.peak";
+        } else if (!v2) {
+            for (char *s2 = NULL, *t = strtok_r((char *)ctl, ",", &s2); t;
+                 t = strtok_r(NULL, ",", &s2))
+                if (strcmp(t, "memory") == 0) {
+                    rel = c2 + 1;
+                    peak = "memory.max_usage_in_bytes";
+                }
+        }
+    }
+    if (rel) {
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s%s/%s", v2 ? "" : "/memory", rel, peak);
+        in->cg.peak_fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    free(cg);
 }
 
 /* ---- stopping ------------------------------------------------------------------------------- */
@@ -474,6 +529,8 @@ void plat_image_inst_free(plat_inst *in)
         return;
     if (in->img->grace)
         event_free(in->img->grace);
+    if (in->img->pidfile[0])
+        unlink(in->img->pidfile);
     free(in->img);
     in->img = NULL;
 }

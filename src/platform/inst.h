@@ -110,6 +110,7 @@ typedef struct plat_image_cmd {
 } plat_image_cmd;
 int plat_image_cmd_build(plat_inst *in, char *const lambda_env[], plat_image_cmd *c, fm_err *err);
 void plat_image_cmd_release(plat_image_cmd *c);
+void plat_image_ready(plat_inst *in);     /* first /next: open the container's memory peak */
 void plat_image_kill(plat_inst *in);      /* podman rm -f the container; the client then exits */
 void plat_image_reaped(plat_inst *in);    /* the client is gone: remove what it may have left */
 void plat_image_inst_free(plat_inst *in); /* from inst_free */

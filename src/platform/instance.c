@@ -714,6 +714,7 @@ static void handle_next(plat_inst *in, struct evhttp_request *req)
         in->ready_ns = fm_now_ns();
         in->state = PLAT_INST_IDLE;
         evtimer_del(in->timer);
+        plat_image_ready(in); /* runtime image: find the container's memory peak */
         plat_meter_instance(in);
         policy_event ev = {.type = POLICY_EV_READY, .instance = in->pid_policy};
         plat_feed(in->fn, &ev);

@@ -110,8 +110,11 @@ ok "cold invoke of the image equals faasml fn (exec) byte for byte"
 code=$(invoke "pimg_$SUF" "@$TMP/v2.json" -H 'X-Amz-Log-Type: Tail')
 expect_eq "$code" 200 "warm image invoke"
 expect_not_contains "$(tail_log)" "Init Duration" "warm invoke"
+used=$(tail_log | sed -n 's/.*Max Memory Used: \([0-9]*\) MB.*/\1/p')
+[ -n "$used" ] && [ "$used" -ge 1 ] && [ "$used" -lt 512 ] ||
+    fail "Max Memory Used should be the container's cgroup peak (1-511 MB): $(tail_log)"
 cmp -s "$TMP/direct.body" "$TMP/body" || fail "warm answer differs: $(body)"
-ok "warm invoke of the same container, equal again"
+ok "warm invoke of the same container, equal again (Max Memory Used ${used} MB, its cgroup peak)"
 
 C=$(containers "pimg_$SUF")
 [ "$(echo "$C" | wc -w)" = 1 ] || fail "expected one container, got: $C"
