@@ -156,14 +156,17 @@ timeout_s: 2
 provisioned_concurrency: 1
 EOF
 "$FAASML" deploy "$TMP/slow.yaml" --gateway "$URL" >/dev/null || fail "cannot deploy slow"
-for _ in $(seq 100); do
-    S=$(containers "pimgslow_$SUF")
-    [ -n "$S" ] && [ "$(podman inspect -f '{{.State.Status}}' "$S" 2>/dev/null)" = running ] && break
+# the provisioned instance is ready (it asked /next) before anything is sent: one container
+for _ in $(seq 300); do
+    [ "$(metric "faasml_instances{function=\"pimgslow_$SUF\",state=\"idle\"}")" = 1 ] && break
     sleep 0.1
 done
+expect_eq "$(metric "faasml_instances{function=\"pimgslow_$SUF\",state=\"idle\"}")" 1 \
+    "provisioned instance ready"
 code=$(invoke "pimgslow_$SUF" "@$TMP/v2.json")
 expect_eq "$code" 200 "slow warm-up invoke: $(body)"
 S=$(containers "pimgslow_$SUF")
+[ "$(echo "$S" | wc -w)" = 1 ] || fail "expected one container for the provisioned instance: $S"
 podman pause "$S" >/dev/null
 code=$(invoke "pimgslow_$SUF" "@$TMP/v2.json")
 expect_eq "$code" 200 "timeout invoke"
