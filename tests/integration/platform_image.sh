@@ -43,7 +43,7 @@ model: gap.onnx
 memory_mb: 512
 EOF
 # one image per (faasml binary, model): built on the first run, reused after
-REPO=localhost/faasml-test-platform-image
+REPO=localhost/faasml-test-platform-image-$(basename "${FM_BUILD_DIR:-build}")
 HASH=$(cat "$FAASML" "$TMP/gap.onnx" | sha256sum | cut -c1-16)
 TAG=$REPO:$HASH
 if ! podman image exists "$TAG"; then
