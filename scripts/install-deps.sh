@@ -9,6 +9,8 @@ PKGS=(build-essential cmake pkg-config clang
       libxnnpack-dev libpthreadpool-dev libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
       gnuplot-nox curl)
+# instance sandboxes (seccomp filter) and SigV4 request signing (HMAC-SHA256)
+PKGS+=(libseccomp-dev libssl-dev)
 # the browser check of the HTML report (tests/integration/report_html.sh)
 PKGS+=(chromium)
 # model export (tools/models) and the Python/PyTorch example runtime

@@ -26,8 +26,9 @@ int cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *db = NULL, *log_dir = NULL, *level = NULL;
     bool no_cgroups = false, no_cpu_limit = false, insecure_listen = false;
-    int64_t init_timeout = -1, keep_alive = -1;
-    cli_strlist deploy = {0};
+    int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
+    const char *fallback = NULL, *credentials = NULL, *isolation = NULL;
+    cli_strlist deploy = {0}, allow_boot = {0};
     const cli_opt opts[] = {
         {"config", 0, CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
         {"listen", 'l', CLI_OPT_STR, &listen, "HOST:PORT",
@@ -50,6 +51,18 @@ int cmd_serve(int argc, char **argv)
          "do not use cgroups; limit memory with RLIMIT_AS only"},
         {"no-cpu-limit", 0, CLI_OPT_FLAG, &no_cpu_limit, NULL,
          "cgroups for memory only: no CPU quota (CPU share) for instances"},
+        {"credentials", 0, CLI_OPT_STR, &credentials, "FILE",
+         "verify every request with AWS SigV4 against this credentials file (docs/security.md)"},
+        {"isolation", 0, CLI_OPT_STR, &isolation, "LEVEL",
+         "default isolation of functions without an 'isolation' key: 'sandbox' (default, where "
+         "the kernel allows) or 'process'"},
+        {"allow-bootstrap", 0, CLI_OPT_LIST, &allow_boot, "DIR",
+         "a custom runtime's bootstrap must lie in DIR (repeatable; default: anywhere)"},
+        {"sandbox-fallback", 0, CLI_OPT_STR, &fallback, "WHAT",
+         "where the kernel refuses the sandbox: 'process' (default: functions without "
+         "'isolation: sandbox' run as plain processes) or 'refuse' (they fail to start)"},
+        {"pids-max", 0, CLI_OPT_INT, &pids_max, "N",
+         "processes and threads per instance (cgroup pids.max; default 1024)"},
         {"log-level", 0, CLI_OPT_STR, &level, "LEVEL", "debug, info (default), warn, error"},
         {0},
     };
@@ -60,9 +73,12 @@ int cmd_serve(int argc, char **argv)
         "API (POST /2015-03-31/functions/NAME/invocations) and KServe v2 (/v2/...), an admin API "
         "(/admin/functions), Prometheus metrics (/metrics), and an instance manager that runs each "
         "function instance as a process with its own Lambda Runtime API endpoint, memory limit and "
-        "CPU share (cgroups when writable, else RLIMIT_AS). Once ready it prints 'listening on "
+        "CPU share (cgroups when writable, else RLIMIT_AS), in a sandbox where the kernel allows "
+        "(namespaces, own uid, read-only root, seccomp; the start-up line says which isolation "
+        "is active). Once ready it prints 'listening on "
         "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
-        "flushes the database. Only loopback listeners are allowed without --insecure-listen; on "
+        "flushes the database. Only loopback listeners are allowed without --credentials (SigV4) "
+        "or --insecure-listen; on "
         "them, "
         "requests must name a loopback Host, and browser (Origin) or non-JSON admin requests are "
         "refused. See docs/platform.md and docs/security.md.",
@@ -72,6 +88,14 @@ int cmd_serve(int argc, char **argv)
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (fallback && strcmp(fallback, "process") != 0 && strcmp(fallback, "refuse") != 0)
+        return cli_fail("serve", 2, "--sandbox-fallback must be 'process' or 'refuse', got '%s'",
+                        fallback);
+    if (isolation && strcmp(isolation, "process") != 0 && strcmp(isolation, "sandbox") != 0)
+        return cli_fail("serve", 2, "--isolation must be 'process' or 'sandbox', got '%s'",
+                        isolation);
+    if (pids_max < 0 || pids_max > 1 << 22)
+        return cli_fail("serve", 2, "--pids-max must be within 1-4194304");
     if (level) {
         fm_log_level lv;
         if (fm_log_level_parse(level, &lv))
@@ -100,6 +124,14 @@ int cmd_serve(int argc, char **argv)
         cfg.no_cgroups = true;
     if (no_cpu_limit)
         cfg.no_cpu_limit = true;
+    if (fallback)
+        cfg.sandbox_fallback_refuse = strcmp(fallback, "refuse") == 0;
+    cfg.pids_max = (int)pids_max;
+    cfg.bootstrap_dirs = allow_boot.v;
+    cfg.nbootstrap_dirs = allow_boot.n;
+    cfg.isolation_process = isolation && strcmp(isolation, "process") == 0;
+    if (credentials)
+        cfg.credentials = credentials;
     cfg.insecure_listen = insecure_listen;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
@@ -150,6 +182,7 @@ int cmd_serve(int argc, char **argv)
     printf("listening on http://%s:%d\n", cfg.listen_host, platform_port(p));
     fflush(stdout);
     fprintf(stderr, "faasml serve: memory/CPU enforcement: %s\n", platform_enforcement(p));
+    fprintf(stderr, "faasml serve: isolation: %s\n", platform_isolation_desc(p));
     rc = platform_run(p);
     platform_free(p);
     if (st) {

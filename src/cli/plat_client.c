@@ -24,6 +24,16 @@ int plat_http(const char *method, const char *url, const char *body, size_t len,
 {
     memset(out, 0, sizeof *out);
     fm_http_req q = {.method = method, .url = url, .body = body, .len = len, .headers = headers};
+    /* A platform started with --credentials verifies SigV4; sign with the AWS SDKs' variables. */
+    const char *key = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+    const char *region = getenv("AWS_REGION");
+    if (!region || !*region)
+        region = getenv("AWS_DEFAULT_REGION");
+    if (key && *key && secret && *secret) {
+        q.sigv4_key = key;
+        q.sigv4_secret = secret;
+        q.sigv4_region = region && *region ? region : NULL;
+    }
     fm_http_reply r;
     fm_err err = {0};
     int rc = fm_http_call(&q, &r, &err);

@@ -109,6 +109,9 @@ typedef struct fm_http_req {
     size_t len;
     const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
     int64_t timeout_ns;         /* whole exchange; 0 = no limit */
+    /* AWS SigV4 (libcurl's CURLOPT_AWS_SIGV4, service lambda): signed when key and secret are
+     * both set; region NULL means us-east-1. */
+    const char *sigv4_key, *sigv4_secret, *sigv4_region;
 } fm_http_req;
 
 /* Sends r and fills *out (always initialised, even on failure). Returns 0 when an answer came,

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "infer/infer_int.h"
@@ -23,16 +25,54 @@ bool onnx_dtype_known(int64_t t)
     return t > 0 && t < 32 && infer_dtype_size((infer_dtype)t) > 0;
 }
 
-/* Why: external data must stay inside the model's directory; "../" or absolute paths are refused. */
+/* ---- external data: opened beneath the model directory (delimited; owned with src/platform's
+ * sandbox work) ------------------------------------------------------------------------------- */
+
+/* Why: a lexical check misses a symlink inside the model directory that points out of it; the
+ * kernel resolves loc with RESOLVE_BENEATH (no step above dir, no absolute symlink, no magic
+ * link). Kernels before 5.6 lack openat2: the opened file's real path must then lie under the
+ * directory's. Returns the fd, or -1 with errno (EXDEV: it leaves the directory). */
+static int open_beneath(const char *dir, const char *loc)
+{
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, dfd, loc, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) {
+        int e = errno;
+        close(dfd);
+        errno = e;
+        return fd;
+    }
+    fd = openat(dfd, loc, O_RDONLY | O_CLOEXEC);
+    close(dfd);
+    if (fd < 0) return -1;
+    char link[64], *real_dir = realpath(dir, NULL), real[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, real, sizeof real - 1);
+    size_t dl = real_dir ? strlen(real_dir) : 0;
+    bool inside = real_dir && n > (ssize_t)dl && strncmp(real, real_dir, dl) == 0 &&
+                  real[dl] == '/';
+    free(real_dir);
+    if (!inside) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
+    return fd;
+}
+
+/* Why: external data must stay inside the model's directory; "../" or absolute paths are refused
+ * lexically, symlinks out of it by open_beneath. */
 static int map_external(infer_model *m, const char *loc, const uint8_t **base, size_t *len,
                         fm_err *err)
 {
     if (!m->dir) return fm_err_set(err, FM_EUNSUPPORTED, "external data '%s' needs a model file", loc);
     if (loc[0] == '/' || strstr(loc, "..")) return fm_err_set(err, FM_EINVAL, "external data path '%s' leaves the model directory", loc);
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", m->dir, loc) >= sizeof path)
-        return fm_err_set(err, FM_EINVAL, "external data path '%s' too long", loc);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_beneath(m->dir, loc);
+    if (fd < 0 && errno == EXDEV)
+        return fm_err_set(err, FM_EINVAL, "external data path '%s' leaves the model directory", loc);
     if (fd < 0) return fm_err_set(err, FM_EIO, "cannot open external data '%s': %s", loc, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
@@ -195,8 +235,8 @@ int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fiel
             return fm_err_set(err, FM_EPARSE, "bad external data offset '%s'", ext_off);
         if (ext_len && (fm_parse_i64(ext_len, &tf->ext_length) || tf->ext_length < 0))
             return fm_err_set(err, FM_EPARSE, "bad external data length '%s'", ext_len);
-        const uint8_t *base;
-        size_t blen;
+        const uint8_t *base = NULL;
+        size_t blen = 0;
         int e = map_external(m, tf->location, &base, &blen, err);
         if (e) return e;
         if ((uint64_t)tf->ext_offset > blen || nb > blen - (size_t)tf->ext_offset ||

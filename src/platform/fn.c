@@ -176,6 +176,8 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
                   : fm_err_set(err, FM_ENOMEM, "out of memory");
     free(json);
     if (!rc)
+        rc = plat_sandbox_check_spec(&p->sb, &fn->spec, err); /* bootstrap in an allowed dir */
+    if (!rc)
         rc = make_policy(p, fn, err);
     if (!rc && fn->spec.runtime == PLATFORM_RUNTIME_IMAGE)
         rc = plat_image_prepare(fn, err); /* podman and the image, before any instance */

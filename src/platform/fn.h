@@ -117,6 +117,7 @@ struct platform {
     bool listen_loopback; /* the listen address is loopback (guard.c checks Host only then) */
     struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
+    struct plat_creds *creds; /* auth_gate.c: SigV4 credentials, NULL when none configured */
     policy_account *account;
     char platforms_path[1024];
     struct plat_fn_list fns;

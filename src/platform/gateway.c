@@ -3,6 +3,7 @@
  * It only translates: a request becomes a plat_inv (plat_inv_new, plat_inv_submit, inv.h) and an
  * invocation's end becomes the answer in the caller's protocol (plat_gateway_answer). Handlers
  * never block: an invocation waits in the platform until it ends. */
+#include "auth.h"
 #include "inst.h"
 
 #include "core/http.h"
@@ -641,6 +642,7 @@ static void h_metrics(platform *p, struct evhttp_request *req)
         return;
     }
     plat_metrics_render(p, b);
+    plat_sandbox_metrics(&p->sb, b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
@@ -667,6 +669,8 @@ static void gateway_cb(struct evhttp_request *req, void *arg)
         send_json_error(req, 400, "malformed request URI");
         return;
     }
+    if (!plat_auth_gate(p, req, path)) /* SigV4, when credentials are configured (auth.h) */
+        return;
     static const char inv_pre[] = "/2015-03-31/functions/";
     bool lambda = strncmp(path, inv_pre, sizeof inv_pre - 1) == 0;
     bool admin = strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 &&

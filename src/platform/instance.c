@@ -170,6 +170,10 @@ static int bind_rapi(plat_inst *in, fm_err *err)
     evhttp_set_gencb(in->rapi, rapi_cb, in);
     evhttp_set_max_body_size(in->rapi, 2 * PLAT_MAX_RESPONSE);
     evhttp_set_allowed_methods(in->rapi, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    if (plat_sandbox_rapi_inside(&in->cg)) { /* the sandbox passes its own listener */
+        in->port = PLAT_SB_RAPI_PORT;
+        return 0;
+    }
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(in->rapi, "127.0.0.1", 0);
     if (!bs)
         return fm_err_set(err, FM_EIO, "cannot bind a Runtime API port: %s", strerror(errno));
@@ -293,7 +297,7 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
                  int errw, int exw, pid_t pgid)
 {
     platform *p = in->fn->p;
-    if (in->fn->zyg) { /* builtin-onnx with cold_start: zygote (zygote.c); else exec below */
+    if (in->fn->zyg && !in->cg.sandboxed) { /* cold_start: zygote (zygote.c); else exec */
         pid_t z = plat_zygote_spawn(in, outw, errw);
         if (z > 0) {
             in->zygote = true;
@@ -317,7 +321,7 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
     dup2(outw, 1);
     dup2(errw, 2);
     if (!in->img) /* runtime image: the container is the sandbox, podman applies its limits */
-        plat_sandbox_enter(&p->sb, &in->cg);
+        plat_sandbox_enter(&p->sb, &in->cg, exw);
     if (chdir(cwd) != 0) {
         int e = errno;
         if (write(exw, &e, sizeof e) < 0)
@@ -344,7 +348,8 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->fn = fn;
     in->provisioned = provisioned;
     in->out_fd = in->err_fd = -1;
-    in->cg.mem_fd = in->cg.cpu_fd = in->cg.peak_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = in->cg.pids_fd = in->cg.frz_fd = in->cg.peak_fd = -1;
+    in->cg.sock[0] = in->cg.sock[1] = -1; /* runtime image keeps these: no cgroups, no sandbox */
     in->created_ns = fm_now_ns();
     in->created_wall_ns = fm_wall_ns();
     TAILQ_INIT(&in->pending);
@@ -354,12 +359,12 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         !(in->park = calloc((size_t)in->nworkers, sizeof *in->park)) ||
         !(in->invs = calloc((size_t)in->nworkers, sizeof *in->invs)))
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-    if (!rc)
-        rc = bind_rapi(in, err);
     if (!rc && s->runtime != PLATFORM_RUNTIME_IMAGE) /* image: podman's limits (image.c) */
         rc = plat_sandbox_prepare(&p->sb, in->id,
-                                  fn->inst_memory_mb > 0 ? fn->inst_memory_mb : s->memory_mb,
+                                  fn->inst_memory_mb > 0 ? fn->inst_memory_mb : s->memory_mb, s,
                                   &in->cg, err);
+    if (!rc)
+        rc = bind_rapi(in, err);
     if (!rc)
         plat_profile_cpu(&p->sb, &in->cg, fn->vcpu);
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ex[2] = {-1, -1};
@@ -420,6 +425,8 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
                 pid = wp;
             in->wpids[w] = wp;
             setpgid(wp, pid); /* both sides set it, so a kill(-pid) reaches every worker */
+            if (!rc)
+                rc = plat_sandbox_take_rapi(&in->cg, in->rapi, err);
             /* The exec pipe closes on a successful exec (O_CLOEXEC) or carries its errno. */
             do
                 got = read(ex[0], &child_errno, sizeof child_errno);
@@ -630,6 +637,7 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         plat_image_kill(in);
     else if (in->pid > 0)
         kill(-in->pid, SIGKILL);
+    plat_sandbox_kill(&in->fn->p->sb, &in->cg);
 }
 
 /* ---- answering invocations --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /* The server behind `faasml serve`: configuration, the event base and its signals, graceful
  * shutdown and teardown. Functions live in fn.c, instances in instance.c, invocations in inv.c,
  * HTTP in gateway.c (fn.h says who owns what). */
+#include "auth.h"
 #include "inst.h"
 
 #include "core/http.h"
@@ -327,11 +328,13 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         struct timeval tenth = {0, 100000};
         event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
-        plat_sandbox_init(&p->sb, cfg->no_cgroups, cfg->no_cpu_limit);
+        plat_sandbox_init(&p->sb, cfg);
+        rc = plat_auth_init(p, err);
         if (p->sb.kind == PLAT_SB_RLIMIT)
             FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
                                 "stricter than resident memory) and CPU share is not enforced");
-        rc = plat_gateway_bind(p, err);
+        if (!rc)
+            rc = plat_gateway_bind(p, err);
     }
     if (rc) {
         platform_free(p);
@@ -351,6 +354,12 @@ int platform_port(const platform *p)
 const char *platform_enforcement(const platform *p)
 {
     return p->sb.desc;
+}
+
+/* Which isolation is active and why, for the serve banner and /metrics. */
+const char *platform_isolation_desc(const platform *p)
+{
+    return p->sb.iso_desc;
 }
 
 /* Runs the event loop until a shutdown completes. */
@@ -397,6 +406,7 @@ void platform_free(platform *p)
     if (p->base)
         event_base_free(p->base);
     plat_sandbox_release(&p->sb);
+    plat_auth_release(p);
     if (p->log)
         fclose(p->log);
     free(p);

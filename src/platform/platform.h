@@ -31,6 +31,14 @@ typedef enum platform_runtime {
 /* "custom", "builtin-onnx", "image": the spec's names, one table (spec.c). */
 const char *platform_runtime_name(platform_runtime r);
 
+/* How an instance is isolated (docs/security.md). DEFAULT: the platform's choice (sandbox where
+ * the kernel allows it). */
+typedef enum platform_isolation {
+    PLATFORM_ISOLATION_DEFAULT,
+    PLATFORM_ISOLATION_PROCESS,
+    PLATFORM_ISOLATION_SANDBOX,
+} platform_isolation;
+
 #define PLATFORM_NAME_MAX 64
 #define PLATFORM_MAX_ARGS 32
 #define PLATFORM_MAX_ENV 64
@@ -60,6 +68,9 @@ typedef struct platform_spec {
     double batch_max_delay_ms; /* release a partial batch after this wait */
     char cold_start[8];        /* builtin-onnx: "exec" (default) or "zygote" */
     char precision[8];         /* builtin-onnx: "fp32" (default), "bf16" or "int8" */
+    platform_isolation isolation; /* spec key `isolation` (spec_sandbox.c) */
+    bool network_host;            /* `network: host`; default none (sandbox: only lo) */
+    int ephemeral_mb;             /* `ephemeral_storage_mb`: /tmp size, 512 (Lambda's default) */
 } platform_spec;
 
 void platform_spec_init(platform_spec *s); /* defaults: 128 MB, 3 s, lambda */
@@ -115,8 +126,18 @@ typedef struct platform_config {
     int max_connections;        /* gateway client connections at once; 0: 3/4 of RLIMIT_NOFILE */
     double header_timeout_s;    /* a connection's request must arrive within this (30) */
     double idle_timeout_s;      /* a keep-alive connection idle this long is closed (960) */
-    bool insecure_listen;       /* allow a non-loopback listener without authentication (only
-                                   the --insecure-listen flag sets it; warns at every start) */
+    /* isolation (docs/security.md) */
+    bool isolation_process;       /* functions without `isolation` run as processes (default:
+                                     sandbox where the kernel allows) */
+    bool sandbox_fallback_refuse; /* where the kernel refuses the sandbox: refuse to start it
+                                     (default: run such instances as plain processes) */
+    int pids_max;                 /* processes per instance (0: 1024) */
+    int sandbox_uid_base;         /* function uids start here (0: 200000) */
+    const char *credentials;      /* SigV4 credentials file (auth.h); NULL: no authentication */
+    const char *const *bootstrap_dirs; /* a custom bootstrap must lie in one (NULL: anywhere) */
+    int nbootstrap_dirs;
+    bool insecure_listen; /* allow a non-loopback listener without authentication (only
+                             the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
 
 void platform_config_init(platform_config *c);
@@ -133,6 +154,8 @@ void platform_free(platform *p); /* stops every instance; NULL is fine */
 int platform_port(const platform *p);
 /* Which memory/CPU enforcement is active, e.g. "cgroup v1 (memory.limit_in_bytes, cfs quota)". */
 const char *platform_enforcement(const platform *p);
+/* Which isolation is active and why, e.g. "sandbox (user, mount, pid, ...)". */
+const char *platform_isolation_desc(const platform *p);
 /* Runs the loop until platform_shutdown completes. SIGTERM/SIGINT start a graceful shutdown. */
 int platform_run(platform *p);
 /* Stops accepting, drains in-flight requests up to cfg.drain_s, stops instances, breaks the loop.

@@ -1,6 +1,8 @@
-/* Memory and CPU limits for instances: cgroup v2, else cgroup v1 (memory + cpu controllers), else
- * RLIMIT_AS. Lambda's model: the memory size is a hard limit and the CPU share is memory/1769
- * vCPU, at most 6 (cloud-platforms.md section 3). */
+/* Memory, CPU and process limits for instances: cgroup v2, else cgroup v1 (memory, cpu, pids and
+ * freezer controllers), else RLIMIT_AS. Lambda's model: the memory size is a hard limit and the
+ * CPU share is memory/1769 vCPU, at most 6 (cloud-platforms.md section 3). Stopping an instance
+ * kills every process of its cgroup, so a runtime that daemonizes leaves nothing behind. The
+ * isolation itself (namespaces, seccomp) is sandbox_ns.c. */
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CPU_PERIOD_US 100000
@@ -109,10 +112,32 @@ static bool make_root_v1(const char *mount, const char *controller, char *out, s
     return false;
 }
 
-/* Detects the best enforcement this machine allows and makes the platform's group. */
-int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups, bool no_cpu)
+/* cgroup v1 pids and freezer hierarchies, when mounted: pids.max and the freeze-kill-thaw stop. */
+static void init_v1_extra(plat_sandbox *sb)
+{
+    if (!is_dir("/sys/fs/cgroup/pids") ||
+        !make_root_v1("/sys/fs/cgroup/pids", "pids", sb->pids_root, sizeof sb->pids_root))
+        sb->pids_root[0] = 0;
+    if (!is_dir("/sys/fs/cgroup/freezer") ||
+        !make_root_v1("/sys/fs/cgroup/freezer", "freezer", sb->frz_root, sizeof sb->frz_root))
+        sb->frz_root[0] = 0;
+}
+
+static int init_cgroups(plat_sandbox *sb, bool no_cgroups, bool no_cpu);
+
+/* Detects the best enforcement and isolation this machine allows and makes the platform's
+ * groups. */
+int plat_sandbox_init(plat_sandbox *sb, const platform_config *cfg)
 {
     memset(sb, 0, sizeof *sb);
+    init_cgroups(sb, cfg->no_cgroups, cfg->no_cpu_limit);
+    if (sb->kind == PLAT_SB_CGROUP1)
+        init_v1_extra(sb);
+    return plat_sandbox_ns_init(sb, cfg);
+}
+
+static int init_cgroups(plat_sandbox *sb, bool no_cgroups, bool no_cpu)
+{
     sb->kind = PLAT_SB_RLIMIT;
     snprintf(sb->desc, sizeof sb->desc,
              "RLIMIT_AS (address space limit; no CPU share) - cgroups %s",
@@ -129,6 +154,8 @@ int plat_sandbox_init(plat_sandbox *sb, bool no_cgroups, bool no_cpu)
         remove_stale("/sys/fs/cgroup");
         snprintf(sb->mem_root, sizeof sb->mem_root, "/sys/fs/cgroup/faasml-%d", (int)getpid());
         const char *ctl = no_cpu ? "+memory" : "+memory +cpu";
+        if (strstr(buf, "pids"))
+            ctl = no_cpu ? "+memory +pids" : "+memory +cpu +pids";
         if (strstr(buf, "memory") && (no_cpu || strstr(buf, "cpu")) &&
             write_str("/sys/fs/cgroup/cgroup.subtree_control", ctl) &&
             (mkdir(sb->mem_root, 0755) == 0 || errno == EEXIST)) {
@@ -188,14 +215,21 @@ void plat_sandbox_set_instances(plat_sandbox *sb, int n)
     }
 }
 
-/* Removes the platform's groups (they must be empty by then). */
+/* Removes the platform's groups; one that still holds an instance group or a process is named
+ * in the log (every instance has been killed and removed by then). */
 void plat_sandbox_release(plat_sandbox *sb)
 {
     if (sb->kind == PLAT_SB_CGROUP1 || sb->kind == PLAT_SB_CGROUP2) {
-        rmdir(sb->mem_root);
-        if (sb->cpu_root[0] && strcmp(sb->cpu_root, sb->mem_root) != 0)
-            rmdir(sb->cpu_root);
+        const char *roots[] = {sb->mem_root, sb->cpu_root, sb->pids_root, sb->frz_root};
+        for (size_t i = 0; i < FM_ARRAY_LEN(roots); i++) {
+            if (!roots[i][0] || (i > 0 && strcmp(roots[i], sb->mem_root) == 0))
+                continue;
+            if (rmdir(roots[i]) != 0 && errno != ENOENT)
+                FM_WARN("platform", "cgroup '%s' is not empty at shutdown: %s", roots[i],
+                        strerror(errno));
+        }
     }
+    plat_sandbox_ns_release(sb);
 }
 
 /* Why: CPU share follows Lambda: memory/1769 vCPU, at most 6. */
@@ -208,11 +242,59 @@ static long cpu_quota_us(int memory_mb)
     return q < 1000 ? 1000 : q;
 }
 
-/* Makes an instance's group with its limits, before fork (the child only joins). */
-int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err)
+/* A v1 group of one more controller (pids, freezer) for the instance; its cgroup.procs fd, -1
+ * when it cannot be made (the limit it carries then does not apply). */
+static int extra_group(const char *root, int64_t id, const char *key, const char *val, char *out,
+                       size_t cap)
+{
+    out[0] = 0;
+    if (!root[0])
+        return -1;
+    snprintf(out, cap, "%s/i%lld", root, (long long)id);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        out[0] = 0;
+        return -1;
+    }
+    char p[700];
+    if (key) {
+        snprintf(p, sizeof p, "%s/%s", out, key);
+        if (!write_str(p, val))
+            return -1;
+    }
+    snprintf(p, sizeof p, "%s/cgroup.procs", out);
+    return open(p, O_WRONLY | O_CLOEXEC);
+}
+
+static int prepare_cgroups(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err);
+
+/* Makes an instance's groups with their limits and its isolation plan, before fork (the child
+ * only joins and enters). */
+int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, const platform_spec *spec,
+                         plat_cg *cg, fm_err *err)
 {
     memset(cg, 0, sizeof *cg);
-    cg->mem_fd = cg->cpu_fd = cg->peak_fd = -1;
+    cg->mem_fd = cg->cpu_fd = cg->pids_fd = cg->frz_fd = cg->peak_fd = -1;
+    cg->sock[0] = cg->sock[1] = -1;
+    cg->sb = sb;
+    int rc = prepare_cgroups(sb, id, memory_mb, cg, err);
+    if (rc)
+        return rc;
+    char v[24];
+    snprintf(v, sizeof v, "%d", sb->pids_max > 0 ? sb->pids_max : 1024);
+    if (sb->kind == PLAT_SB_CGROUP2) {
+        char p[700];
+        snprintf(p, sizeof p, "%s/pids.max", cg->mem);
+        cg->pids_limited = write_str(p, v);
+    } else if (sb->kind == PLAT_SB_CGROUP1) {
+        cg->pids_fd = extra_group(sb->pids_root, id, "pids.max", v, cg->pids, sizeof cg->pids);
+        cg->pids_limited = cg->pids_fd >= 0;
+        cg->frz_fd = extra_group(sb->frz_root, id, NULL, NULL, cg->frz, sizeof cg->frz);
+    }
+    return plat_sandbox_ns_prepare(sb, spec, cg, err);
+}
+
+static int prepare_cgroups(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *cg, fm_err *err)
+{
     cg->limit_bytes = (uint64_t)memory_mb << 20;
     if (sb->kind == PLAT_SB_RLIMIT)
         return 0;
@@ -267,26 +349,90 @@ int plat_sandbox_prepare(plat_sandbox *sb, int64_t id, int memory_mb, plat_cg *c
 
 /* Runs in the child between fork and exec: only async-signal-safe calls. Writing "0" to
  * cgroup.procs moves the writer itself. */
-void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg)
+void plat_sandbox_join(const plat_sandbox *sb, const plat_cg *cg)
 {
-    if (cg->mem_fd >= 0 && write(cg->mem_fd, "0", 1) < 0)
-        _exit(126);
-    if (cg->cpu_fd >= 0 && write(cg->cpu_fd, "0", 1) < 0)
-        _exit(126);
+    const int fds[] = {cg->mem_fd, cg->cpu_fd, cg->pids_fd, cg->frz_fd};
+    for (size_t i = 0; i < FM_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0 && write(fds[i], "0", 1) < 0)
+            _exit(126);
     if (sb->kind == PLAT_SB_RLIMIT) {
         struct rlimit rl = {cg->limit_bytes, cg->limit_bytes};
         setrlimit(RLIMIT_AS, &rl);
     }
 }
 
+/* Why: a sandbox is built outside the instance's limits (its CPU quota would stretch the
+ * platform's own setup work many times over) and joins them just before it enters its cgroup
+ * namespace, so that group becomes its root; a plain process joins at once. */
+void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg, int exw)
+{
+    if (cg->sandboxed)
+        plat_sandbox_ns_enter(sb, cg, exw);
+    else
+        plat_sandbox_join(sb, cg);
+}
+
 /* Called in the parent after fork: the child holds its own copies of the fds. */
 void plat_sandbox_close_fds(plat_cg *cg)
 {
-    if (cg->mem_fd >= 0)
-        close(cg->mem_fd);
-    if (cg->cpu_fd >= 0)
-        close(cg->cpu_fd);
-    cg->mem_fd = cg->cpu_fd = -1;
+    int *fds[] = {&cg->mem_fd, &cg->cpu_fd, &cg->pids_fd, &cg->frz_fd};
+    for (size_t i = 0; i < FM_ARRAY_LEN(fds); i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    for (int i = 0; i < 2; i++)
+        if (cg->sock[i] >= 0) {
+            close(cg->sock[i]);
+            cg->sock[i] = -1;
+        }
+}
+
+/* The pids listed in a cgroup.procs file (at most cap); -1 when it cannot be read. */
+static int read_procs(const char *dir, pid_t *out, int cap)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    int n = 0;
+    long v;
+    while (n < cap && fscanf(f, "%ld", &v) == 1)
+        out[n++] = (pid_t)v;
+    fclose(f);
+    return n;
+}
+
+/* Why: a runtime may fork, setsid and leave its process group; only the cgroup knows every
+ * process. v2 has cgroup.kill; v1 freezes the group (no fork can race the kill), kills every pid
+ * in it and thaws it, so the frozen SIGKILLs are delivered. */
+void plat_sandbox_kill(const plat_sandbox *sb, const plat_cg *cg)
+{
+    char p[700];
+    if (sb->kind == PLAT_SB_CGROUP2 && cg->mem[0]) {
+        snprintf(p, sizeof p, "%s/cgroup.kill", cg->mem);
+        if (write_str(p, "1"))
+            return;
+    }
+    const char *dir = cg->frz[0] ? cg->frz : cg->mem[0] ? cg->mem : cg->pids;
+    if (sb->kind == PLAT_SB_RLIMIT || !dir[0])
+        return;
+    char state[700];
+    snprintf(state, sizeof state, "%s/freezer.state", cg->frz);
+    bool frozen = cg->frz[0] && write_str(state, "FROZEN");
+    pid_t pids[1024];
+    for (int round = 0; round < 8; round++) {
+        int n = read_procs(dir, pids, (int)FM_ARRAY_LEN(pids));
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        if (frozen)
+            break; /* nothing new can appear while frozen */
+    }
+    if (frozen)
+        write_str(state, "THAWED");
 }
 
 /* Reads "key value" from a cgroup stat file; -1 when absent. */
@@ -350,16 +496,36 @@ int64_t plat_sandbox_peak_bytes(const plat_sandbox *sb, const plat_cg *cg)
     return strtoll(buf, NULL, 10);
 }
 
-/* Removes an instance's groups once its processes are gone. */
+/* True when every group of the instance is empty (or gone). */
+static bool groups_empty(const plat_cg *cg)
+{
+    const char *dirs[] = {cg->mem, cg->cpu, cg->pids, cg->frz};
+    pid_t one;
+    for (size_t i = 0; i < FM_ARRAY_LEN(dirs); i++)
+        if (dirs[i][0] && read_procs(dirs[i], &one, 1) > 0)
+            return false;
+    return true;
+}
+
+/* Removes an instance's groups once its processes are gone: whatever is still inside (a
+ * daemonized child) is killed first, and a group that stays busy is named in the log. */
 void plat_sandbox_remove(plat_cg *cg)
 {
     plat_sandbox_close_fds(cg);
     if (cg->peak_fd >= 0)
         close(cg->peak_fd);
     cg->peak_fd = -1;
-    if (cg->mem[0])
-        rmdir(cg->mem);
-    if (cg->cpu[0])
-        rmdir(cg->cpu);
-    cg->mem[0] = cg->cpu[0] = 0;
+    if (cg->sb && !groups_empty(cg)) {
+        plat_sandbox_kill(cg->sb, cg);
+        struct timespec ms = {0, 1000000};
+        for (int i = 0; i < 1000 && !groups_empty(cg); i++)
+            nanosleep(&ms, NULL);
+    }
+    const char *dirs[] = {cg->mem, cg->cpu, cg->pids, cg->frz};
+    for (size_t i = 0; i < FM_ARRAY_LEN(dirs); i++)
+        if (dirs[i][0] && rmdir(dirs[i]) != 0 && errno != ENOENT)
+            FM_WARN("platform", "instance cgroup '%s' is not empty after its kill: %s", dirs[i],
+                    strerror(errno));
+    cg->mem[0] = cg->cpu[0] = cg->pids[0] = cg->frz[0] = 0;
+    plat_sandbox_ns_free(cg);
 }

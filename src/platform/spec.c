@@ -109,6 +109,11 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
         return fm_err_set(err, FM_EINVAL, "%s: runtime 'image' needs 'image'", where);
     if (s->runtime != PLATFORM_RUNTIME_IMAGE && s->image)
         return fm_err_set(err, FM_EINVAL, "%s: 'image' needs runtime 'image'", where);
+    if (s->runtime == PLATFORM_RUNTIME_IMAGE && s->isolation == PLATFORM_ISOLATION_SANDBOX)
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: runtime 'image' runs in its own container: isolation 'sandbox' "
+                          "does not apply",
+                          where);
     if (s->runtime == PLATFORM_RUNTIME_IMAGE && (s->bootstrap || s->model))
         return fm_err_set(err, FM_EINVAL,
                           "%s: runtime 'image' takes no '%s' (the image's entrypoint is the "
@@ -415,6 +420,23 @@ static const fm_key spec_keys[] = {
      .cap = sizeof(((platform_spec *)0)->precision),
      .names = precisions,
      .doc = "builtin-onnx: arithmetic; int8 needs `model` to be a quantized file"},
+    /* isolation (spec_sandbox.c, docs/security.md) */
+    {.name = "isolation",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`process` \\| `sandbox`",
+     .parse = plat_spec_parse_isolation,
+     .doc = "how instances are isolated (default: sandbox where the kernel allows)"},
+    {.name = "network",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "`none` \\| `host`",
+     .parse = plat_spec_parse_network,
+     .doc = "sandbox: `none` (default, only lo) or the host's network"},
+    {.name = "ephemeral_storage_mb",
+     .type = FM_KEY_INT,
+     .off = F(ephemeral_mb),
+     .min = 512,
+     .max = 10240,
+     .doc = "sandbox: size of the tmpfs /tmp (default 512)"},
 };
 #undef F
 
@@ -527,6 +549,7 @@ char *platform_spec_to_json(const platform_spec *s)
         cJSON_AddNumberToObject(o, "keep_alive_s", s->keep_alive_s);
     cJSON_AddStringToObject(o, "profile", s->profile);
     plat_spec_ext_to_json(s, o);
+    plat_spec_sb_to_json(s, o);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;

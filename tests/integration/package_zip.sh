@@ -42,7 +42,8 @@ top=$(cd "$TMP/task" && ls | tr '\n' ' ')
 expect_eq "$top" "bootstrap bootstrap.args faasml gap.onnx lib " "zip contents"
 ok "zip unpacks into an empty directory: $top"
 
-# A root with nothing but mount points; the wrapper fills them inside its own mount namespace.
+# A root with nothing but mount points; the wrapper fills them inside its own mount namespace
+# (it needs root's mount rights, so it runs with process isolation).
 mkdir -p "$TMP/root/var/task" "$TMP/root/proc"
 cat >"$TMP/chroot-bootstrap" <<EOF
 #!/bin/sh
@@ -55,6 +56,7 @@ cat >"$TMP/zipped.yaml" <<EOF
 name: zipped
 runtime: custom
 bootstrap: $TMP/chroot-bootstrap
+isolation: process
 memory_mb: 512
 timeout_s: 10
 EOF

@@ -6,11 +6,12 @@ source "$FM_SOURCE_DIR/tests/fixtures/platform/lib.sh"
 
 printf '%s\n' "event_queue_max: 2" >"$TMP/platform.yaml"
 start_serve --config "$TMP/platform.yaml" --db "$TMP/run.db"
-write_spec q echo "memory_mb: 128" "reserved_concurrency: 1"
+write_spec q echo "memory_mb: 128" "reserved_concurrency: 1" "timeout_s: 12"
 deploy q
 ev=(-H 'X-Amz-Invocation-Type: Event')
 # One runs (reserved concurrency 1), the next is throttled back into the queue, one more waits.
-expect_eq "$(invoke q '{"op":"sleep","s":4}' "${ev[@]}")" 202 "Event 1 accepted"
+# Event 1 runs long enough that the checks below finish while it runs, even on a loaded host.
+expect_eq "$(invoke q '{"op":"sleep","s":10}' "${ev[@]}")" 202 "Event 1 accepted"
 for _ in $(seq 100); do   # until its cold start is over and it runs
     [ "$(metric 'faasml_queue_depth{function="q"}')" = 0 ] && break
     sleep 0.05

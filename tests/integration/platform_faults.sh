@@ -9,10 +9,13 @@ start_serve --init-timeout 2s --config "$TMP/platform.yaml"
 # 1769 MB = one vCPU: at the default 128 MB the CPU quota (7% of a core) can stretch a Python
 # runtime's start past the 1 s timeout on a busy host, and the replacement would time out in init.
 write_spec echo echo "timeout_s: 1" "memory_mb: 1769"
-write_spec exiter exit-at-init
-write_spec initerr init-error
+write_spec exiter exit-at-init "memory_mb: 1769"
+write_spec initerr init-error "memory_mb: 1769"
 write_spec hung never-next "timeout_s: 1"
-for f in echo exiter initerr hung; do deploy $f; done
+# A sandboxed instance's Runtime API is 127.0.0.1:9001 inside its own network namespace, out of
+# this script's reach (sandbox_hostile.sh checks that); the misuse checks below need a process.
+write_spec rapi echo "isolation: process"
+for f in echo exiter initerr hung rapi; do deploy $f; done
 
 # Timeout: "Task timed out after 1.00 seconds", the instance is replaced (next call is cold).
 code=$(invoke echo '{"op":"sleep","s":5}')
@@ -95,7 +98,7 @@ expect_eq "$(adm DELETE /nosuch '')" 404 "delete unknown"
 ok "bad specs refused with a message naming the problem"
 
 # The Runtime API refuses misuse: wrong request id (400), /init/error after init (403).
-api=$(invoke echo '{"op":"env"}' >/dev/null; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["env"]["AWS_LAMBDA_RUNTIME_API"])' "$TMP/body")
+api=$(invoke rapi '{"op":"env"}' >/dev/null; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["env"]["AWS_LAMBDA_RUNTIME_API"])' "$TMP/body")
 code=$(curl -sS -o "$TMP/body" -w '%{http_code}' -X POST "http://$api/2018-06-01/runtime/invocation/not-a-request/response" -d '{}')
 expect_eq "$code" 400 "response with an unknown id"
 expect_contains "$(body)" "InvalidRequestID" "400 body"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -470,6 +471,34 @@ static void test_external_data(void **state)
     free(buf);
 }
 
+/* a symlink inside the model directory that points out of it is refused (RESOLVE_BENEATH) */
+static void test_external_symlink(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/faasml-ext.XXXXXX", model[1200], link[1200], cmd[3000];
+    assert_non_null(mkdtemp(dir));
+    snprintf(model, sizeof model, "%s/external.onnx", dir);
+    snprintf(link, sizeof link, "%s/ext_weights.bin", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fx("external.onnx"), model);
+    assert_int_equal(system(cmd), 0);
+    char *target = realpath(fx("ext_weights.bin"), NULL);
+    assert_non_null(target);
+    assert_int_equal(symlink(target, link), 0); /* absolute, out of dir */
+    free(target);
+    fm_err err = {0};
+    infer_model *m;
+    if (infer_model_open(model, &m, &err) != FM_EINVAL) fail_msg("accepted or other error: %s", err.msg);
+    assert_non_null(strstr(err.msg, "leaves the model directory"));
+    unlink(link);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fx("ext_weights.bin"), link);
+    assert_int_equal(system(cmd), 0); /* the same bytes, inside: accepted */
+    assert_int_equal(infer_model_open(model, &m, &err), 0);
+    infer_model_free(m);
+    unlink(link);
+    unlink(model);
+    rmdir(dir);
+}
+
 /* the vectorizable exp/erf used by Softmax and GELU against libm */
 static void test_fastmath(void **state)
 {
@@ -504,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_npy),
         cmocka_unit_test(test_fastmath),
         cmocka_unit_test(test_external_data),
+        cmocka_unit_test(test_external_symlink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,6 +284,8 @@ static void test_runtime_image(void **state)
         {"name: i\nruntime: image\nimage: 'a b'\n", "image 'a b' is not an image reference"},
         {"name: i\nruntime: image\nimage: x:1\ncold_start: zygote\n",
          "cold_start 'zygote' needs runtime 'builtin-onnx'"},
+        {"name: i\nruntime: image\nimage: x:1\nisolation: sandbox\n",
+         "runtime 'image' runs in its own container: isolation 'sandbox' does not apply"},
         {"name: i\nruntime: docker\n", "unknown runtime 'docker' (custom, builtin-onnx, image)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
