@@ -352,6 +352,15 @@ int plat_image_cmd_build(plat_inst *in, char *const lambda_env[], plat_image_cmd
     c->argv[a++] = keep(c, dupf("faasml.function=%s", s->name));
     c->argv[a++] = "--network";
     c->argv[a++] = "host";
+    /* As Lambda runs images: an unprivileged user, a read-only root with a writable /tmp; and no
+     * capabilities, no privilege gain (docs/security.md). */
+    c->argv[a++] = "--user";
+    c->argv[a++] = "65534:65534";
+    c->argv[a++] = "--read-only";
+    c->argv[a++] = "--cap-drop";
+    c->argv[a++] = "all";
+    c->argv[a++] = "--security-opt";
+    c->argv[a++] = "no-new-privileges";
     const char *tmp = getenv("TMPDIR");
     snprintf(in->img->pidfile, sizeof in->img->pidfile, "%s/%s.pid", tmp && *tmp ? tmp : "/tmp",
              in->img->name);

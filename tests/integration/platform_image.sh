@@ -125,7 +125,9 @@ cpus=$(podman inspect -f '{{.HostConfig.NanoCpus}}' "$C")
     fail "container CPUs: expected 512/1769 vCPU (0.289e9 nano-CPUs), got $cpus"
 net=$(podman inspect -f '{{.HostConfig.NetworkMode}}' "$C")
 expect_eq "$net" host "network mode"
-ok "podman got --memory 512m, --cpus 0.289 (memory/1769) and the host network"
+expect_eq "$(podman inspect -f '{{.Config.User}}' "$C")" 65534:65534 "container user"
+expect_eq "$(podman inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$C")" true "read-only root"
+ok "podman got --memory 512m, --cpus 0.289 (memory/1769), the host network, user 65534, a read-only root"
 
 # crash: freeze the runtime, hand it an invocation, SIGKILL its process, thaw it
 pid=$(podman inspect -f '{{.State.Pid}}' "$C")
