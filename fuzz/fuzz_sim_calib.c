@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (size_t m = 0; m < sizeof mems / sizeof *mems; m++) {
                     sim_cold cold;
                     if (sim_calib_cold(c, &k, mems[m], &cold, &err) == 0) {
-                        for (int p = 0; p < SIM_PHASE__COUNT; p++)
+                        for (int p = 0; p < FM_PHASE__COUNT; p++)
                             check_dist(&cold.phase[p], &rng);
                         if (!(cold.provision_ms >= 0) || isinf(cold.provision_ms))
                             abort();

@@ -7,10 +7,12 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang
       libevent-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev sqlite3 libcjson-dev libcmocka-dev
       libxnnpack-dev libpthreadpool-dev libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev
-      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata libxxhash-dev
       gnuplot-nox curl)
 # instance sandboxes (seccomp filter) and SigV4 request signing (HMAC-SHA256)
 PKGS+=(libseccomp-dev libssl-dev)
+# TLS on the gateway (libevent's OpenSSL part ships in libevent-dev); openssl makes test certificates
+PKGS+=(openssl)
 # the browser check of the HTML report (tests/integration/report_html.sh)
 PKGS+=(chromium)
 # model export (tools/models) and the Python/PyTorch example runtime

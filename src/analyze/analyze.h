@@ -53,7 +53,8 @@ extern const double an_quantile_p[AN__QUANTILES];
 extern const char *const an_quantile_name[AN__QUANTILES]; /* "p50" ... */
 
 /* Cold-start phases, in the order of store_instance's fields. */
-enum { AN_SPAWN, AN_RUNTIME_INIT, AN_DOWNLOAD, AN_LOAD, AN_WARMUP, AN__PHASES };
+/* The cold-start phases are core's FM_PHASE_MAP (fm_phase); an_phase_name holds their labels. */
+#define AN__PHASES FM_PHASE__COUNT
 extern const char *const an_phase_name[AN__PHASES];
 
 typedef struct an_metrics {

@@ -11,8 +11,11 @@
 
 const double an_quantile_p[AN__QUANTILES] = {0.50, 0.90, 0.95, 0.99};
 const char *const an_quantile_name[AN__QUANTILES] = {"p50", "p90", "p95", "p99"};
-const char *const an_phase_name[AN__PHASES] = {"spawn", "runtime init", "download", "load",
-                                               "warmup"};
+const char *const an_phase_name[AN__PHASES] = {
+#define AN_XX(name, key, label) label,
+    FM_PHASE_MAP(AN_XX)
+#undef AN_XX
+};
 
 static an_num num(double v)
 {
@@ -99,11 +102,8 @@ static int on_instance(const store_instance *i, void *ud)
     p->created_ns = i->created_ns;
     p->ready_ns = i->ready_ns;
     p->stopped_ns = i->stopped_ns;
-    p->phase[AN_SPAWN] = i->spawn_ms;
-    p->phase[AN_RUNTIME_INIT] = i->runtime_init_ms;
-    p->phase[AN_DOWNLOAD] = i->download_ms;
-    p->phase[AN_LOAD] = i->load_ms;
-    p->phase[AN_WARMUP] = i->warmup_ms;
+    for (int k = 0; k < AN__PHASES; k++)
+        p->phase[k] = i->phase_ms[k];
     return 0;
 }
 
@@ -532,29 +532,21 @@ static const cost_offer *own_offer(an_run *run, const cost_catalog *cat, const c
                      "no price: catalogue entry '%s' is not in snapshot '%s'", id, snap);
         return o;
     }
-    if (prof == COST_LAMBDA || prof == COST_GCF) {
-        const cost_offer *o = cost_offer_default(cat, snap, prof, arch);
-        if (!o)
-            snprintf(run->own_why, sizeof run->own_why,
-                     "no price: no default %s entry in snapshot '%s'", cost_profile_name(prof),
-                     snap);
-        return o;
-    }
-    if (!type) {
+    if ((prof == COST_MANAGED || prof == COST_SERVER) && !type) {
         snprintf(run->own_why, sizeof run->own_why,
                  "no price: the run does not record its instance type");
         return NULL;
     }
-    const cost_offer *all;
-    size_t n = cost_catalog_offers(cat, &all);
-    for (size_t i = 0; i < n; i++)
-        if (all[i].profile == prof && strcmp(all[i].snapshot, snap) == 0 &&
-            strcmp(all[i].instance_type, type) == 0)
-            return &all[i];
-    snprintf(run->own_why, sizeof run->own_why,
-             "no price: no %s entry for instance type '%s' in snapshot '%s'",
-             cost_profile_name(prof), type, snap);
-    return NULL;
+    const cost_offer *o = cost_offer_default(cat, snap, prof, arch, type);
+    bool per_instance = prof == COST_MANAGED || prof == COST_SERVER;
+    if (!o && per_instance)
+        snprintf(run->own_why, sizeof run->own_why,
+                 "no price: no %s entry for instance type '%s' in snapshot '%s'",
+                 cost_profile_name(prof), type, snap);
+    else if (!o)
+        snprintf(run->own_why, sizeof run->own_why,
+                 "no price: no default %s entry in snapshot '%s'", cost_profile_name(prof), snap);
+    return o;
 }
 
 static int run_costs(an_run *run, const an_data *d, const an_opts *o, int64_t t1)

@@ -217,7 +217,9 @@ int cmd_infer(int argc, char **argv)
         "Loads an ONNX model with faasml's runtime and runs it once on the given .npy inputs (or "
         "random ones), writing outputs as .npy or printing a summary of each. With --bench N it "
         "prints latency percentiles over N runs and the load phases (read, parse, plan, pack, first "
-        "run). Supported operators and limits: docs/infer.md.",
+        "run; --json adds them in CPU time and the packed-weight cache's state). oneDNN's packed "
+        "weights are cached in MODEL.fmpack ($FM_INFER_PACK_CACHE: a directory, or off). "
+        "Supported operators and limits: docs/infer.md.",
         opts, 1, 1};
     int npos, rc = cli_parse(&spec, argc, argv, &npos);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
@@ -344,10 +346,20 @@ int cmd_infer(int argc, char **argv)
             printf("{\"model\":\"%s\",\"batch\":%" PRId64 ",\"threads\":%" PRId64 ",\"runs\":%" PRId64
                    ",\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"mean_ms\":%.4f,\"min_ms\":%.4f,"
                    "\"load\":{\"read_ms\":%.4f,\"parse_ms\":%.4f,\"plan_ms\":%.4f,\"pack_ms\":%.4f,"
-                   "\"first_run_ms\":%.4f,\"open_to_first_output_ms\":%.4f},"
+                   "\"first_run_ms\":%.4f,\"open_to_first_output_ms\":%.4f,\"reorder_ms\":%.4f,"
+                   "\"pack_cache_ms\":%.4f},"
+                   "\"load_cpu\":{\"read_ms\":%.4f,\"parse_ms\":%.4f,\"plan_ms\":%.4f,\"pack_ms\":%.4f,"
+                   "\"reorder_ms\":%.4f,\"first_run_ms\":%.4f,\"pack_cache_ms\":%.4f},"
+                   "\"pack_cache\":{\"state\":\"%s\",\"written\":%s,\"hits\":%zu,\"misses\":%zu,"
+                   "\"mapped_bytes\":%zu},"
                    "\"plan_bytes\":%zu,\"naive_bytes\":%zu,\"weight_bytes\":%zu,\"packed_bytes\":%zu,\"nodes\":%zu}\n",
                    argv[0], batch, threads, bench, p50, p99, mean, mn, t.read_ns / 1e6, t.parse_ns / 1e6,
                    t.plan_ns / 1e6, t.pack_ns / 1e6, t.first_run_ns / 1e6, (t_first - t_start) / 1e6,
+                   t.reorder_ns / 1e6, t.pack_cache_ns / 1e6, t.read_cpu_ns / 1e6, t.parse_cpu_ns / 1e6,
+                   t.plan_cpu_ns / 1e6, t.pack_cpu_ns / 1e6, t.reorder_cpu_ns / 1e6,
+                   t.first_run_cpu_ns / 1e6, t.pack_cache_cpu_ns / 1e6,
+                   infer_pack_state_name(st.pack_cache), st.pack_written ? "true" : "false",
+                   st.pack_hits, st.pack_misses, st.pack_mapped_bytes,
                    st.plan_bytes, st.naive_bytes, mi.weight_bytes, st.packed_bytes, mi.n_nodes);
         } else {
             printf("model %s  batch %" PRId64 "  threads %" PRId64 "  runs %" PRId64 "\n", argv[0], batch, threads, bench);
@@ -357,6 +369,9 @@ int cmd_infer(int argc, char **argv)
                    (t_first - t_start) / 1e6);
             printf("memory: plan %.2f MB (%.2f MB without reuse), weights %.2f MB, packed %.2f MB; %zu nodes\n",
                    st.plan_bytes / 1e6, st.naive_bytes / 1e6, mi.weight_bytes / 1e6, st.packed_bytes / 1e6, mi.n_nodes);
+            printf("packed-weight cache: %s%s, %zu weights mapped, %zu packed here\n",
+                   infer_pack_state_name(st.pack_cache), st.pack_written ? " (written)" : "",
+                   st.pack_hits, st.pack_misses);
         }
     }
     (void)t_loaded;

@@ -28,6 +28,7 @@ int cmd_serve(int argc, char **argv)
     bool no_cgroups = false, no_cpu_limit = false, insecure_listen = false;
     int64_t init_timeout = -1, keep_alive = -1, pids_max = 0;
     const char *fallback = NULL, *credentials = NULL, *isolation = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     cli_strlist deploy = {0}, allow_boot = {0};
     const cli_opt opts[] = {
         {"config", 0, CLI_OPT_STR, &config, "FILE", "platform configuration (platform.yaml)"},
@@ -53,6 +54,9 @@ int cmd_serve(int argc, char **argv)
          "cgroups for memory only: no CPU quota (CPU share) for instances"},
         {"credentials", 0, CLI_OPT_STR, &credentials, "FILE",
          "verify every request with AWS SigV4 against this credentials file (docs/security.md)"},
+        {"tls-cert", 0, CLI_OPT_FILE, &tls_cert, "PEM",
+         "serve HTTPS with this certificate chain (with --tls-key; TLS 1.2 or later)"},
+        {"tls-key", 0, CLI_OPT_FILE, &tls_key, "PEM", "the private key of --tls-cert"},
         {"isolation", 0, CLI_OPT_STR, &isolation, "LEVEL",
          "default isolation of functions without an 'isolation' key: 'sandbox' (default, where "
          "the kernel allows) or 'process'"},
@@ -132,6 +136,8 @@ int cmd_serve(int argc, char **argv)
     cfg.isolation_process = isolation && strcmp(isolation, "process") == 0;
     if (credentials)
         cfg.credentials = credentials;
+    cfg.tls_cert = tls_cert;
+    cfg.tls_key = tls_key;
     cfg.insecure_listen = insecure_listen;
     if (keep_alive >= 0)
         cfg.keep_alive_s = (double)keep_alive / 1e9;
@@ -179,7 +185,8 @@ int cmd_serve(int argc, char **argv)
         }
         platform_spec_release(&fs);
     }
-    printf("listening on http://%s:%d\n", cfg.listen_host, platform_port(p));
+    printf("listening on %s://%s:%d\n", cfg.tls_cert ? "https" : "http", cfg.listen_host,
+           platform_port(p));
     fflush(stdout);
     fprintf(stderr, "faasml serve: memory/CPU enforcement: %s\n", platform_enforcement(p));
     fprintf(stderr, "faasml serve: isolation: %s\n", platform_isolation_desc(p));

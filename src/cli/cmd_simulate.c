@@ -272,6 +272,7 @@ int cmd_simulate(int argc, char **argv)
         sim_spec_release(&sp);
         return cli_fail("simulate", 2, "invalid --host '%s' (cloud or cores:N)", host);
     }
+    o.host.capacity = sp.host.capacity; /* --host sets the cores; the memory is the spec's */
     if (parse_record(record, &o) || series_ms < 1) {
         sim_spec_release(&sp);
         return cli_fail("simulate", 2, "invalid --record '%s' or --series-ms", record);

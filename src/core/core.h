@@ -268,6 +268,47 @@ int fm_parse_double(const char *s, double *out);
 /* Durations such as "250ms", "10s", "5m", "1h", "100us" or a bare number of seconds. */
 int fm_parse_duration_ns(const char *s, int64_t *out);
 
+/* ---- cold-start phases ------------------------------------------------------------------------
+ * The phases of a cold start, in the order a start goes through them: one list for the results
+ * store's instance columns (<key>_ms), the platform's per-instance record, the simulator's
+ * calibration keys (<key>_ms) and the analyzer's breakdown. X(NAME, key, label). */
+#define FM_PHASE_MAP(X)                                                                            \
+    X(SPAWN, spawn, "spawn")                      /* process start until the runtime runs */       \
+    X(RUNTIME_INIT, runtime_init, "runtime init") /* runtime import / interpreter start */         \
+    X(DOWNLOAD, download, "download")             /* model copied into the instance */             \
+    X(LOAD, load, "load")                         /* model parsed, planned, weights packed */      \
+    X(WARMUP, warmup, "warmup")                   /* first inference */
+
+typedef enum fm_phase {
+#define FM_XX(name, key, label) FM_PHASE_##name,
+    FM_PHASE_MAP(FM_XX)
+#undef FM_XX
+        FM_PHASE__COUNT
+} fm_phase;
+const char *fm_phase_key(fm_phase p);   /* "runtime_init"; "?" when out of range */
+const char *fm_phase_label(fm_phase p); /* "runtime init"; "?" when out of range */
+
+/* ---- provenance -------------------------------------------------------------------------------
+ * How a number in a data file (data/prices.yaml, data/platforms.yaml) is sourced: every price and
+ * every platform default carries one of these. X(NAME, word, meaning). */
+#define FM_PROVENANCE_MAP(X)                                                                       \
+    X(DOC, "doc", "vendor documentation (possibly archived)")                                      \
+    X(SRC, "src", "the vendor's own source code or SDK")                                           \
+    X(SECOND, "2nd", "a third-party measurement or copy, not a vendor contract")                   \
+    X(UNVERIFIED, "unverified", "weakly sourced; check before relying on it")                      \
+    X(ASSUMPTION, "assumption", "no public number exists; a local choice, named as such")
+
+typedef enum fm_provenance {
+#define FM_XX(name, word, meaning) FM_PROVENANCE_##name,
+    FM_PROVENANCE_MAP(FM_XX)
+#undef FM_XX
+        FM_PROVENANCE__COUNT
+} fm_provenance;
+/* FM_EINVAL when s is not one of the words; fm_provenance_words() lists them for messages. */
+int fm_provenance_parse(const char *s, fm_provenance *out);
+const char *fm_provenance_word(fm_provenance p);
+const char *fm_provenance_words(void); /* "doc, src, 2nd, unverified, assumption" */
+
 /* ---- small helpers -------------------------------------------------------------------------- */
 /* Reads a whole file into a malloc'd, NUL-terminated buffer. */
 int fm_read_file(const char *path, char **out, size_t *len, fm_err *err);

@@ -15,9 +15,12 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +145,66 @@ struct fm_http_guard {
     uint64_t warn_quiet; /* accept failures since the last warning */
     int warn_errno;
     fm_http_guard *next; /* in the registry of guards (listener error callbacks) */
+    fm_http_tls *tls;    /* borrowed; NULL: plain HTTP */
 };
+
+struct fm_http_tls {
+    SSL_CTX *ctx;
+};
+
+/* OpenSSL's error queue as one line (the first reason is the useful one). */
+static const char *ssl_reason(char *buf, size_t cap)
+{
+    unsigned long e = ERR_get_error();
+    if (!e)
+        return snprintf(buf, cap, "unknown OpenSSL error"), buf;
+    ERR_error_string_n(e, buf, cap);
+    ERR_clear_error();
+    return buf;
+}
+
+int fm_http_tls_new(const char *cert_pem, const char *key_pem, fm_http_tls **out, fm_err *err)
+{
+    *out = NULL;
+    char why[256];
+    fm_http_tls *t = calloc(1, sizeof *t);
+    if (!t || !(t->ctx = SSL_CTX_new(TLS_server_method()))) {
+        free(t);
+        return fm_err_set(err, FM_ENOMEM, "cannot create a TLS context: %s",
+                          ssl_reason(why, sizeof why));
+    }
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
+    int rc = 0;
+    if (SSL_CTX_use_certificate_chain_file(t->ctx, cert_pem) != 1)
+        rc = fm_err_set(err, FM_EINVAL, "TLS certificate '%s': %s", cert_pem,
+                        ssl_reason(why, sizeof why));
+    else if (SSL_CTX_use_PrivateKey_file(t->ctx, key_pem, SSL_FILETYPE_PEM) != 1)
+        rc = fm_err_set(err, FM_EINVAL, "TLS key '%s' (of certificate '%s'): %s", key_pem, cert_pem,
+                        ssl_reason(why, sizeof why)); /* a mismatch is caught here */
+    else if (SSL_CTX_check_private_key(t->ctx) != 1)
+        rc = fm_err_set(err, FM_EINVAL, "TLS key '%s' does not match certificate '%s'", key_pem,
+                        cert_pem);
+    if (rc) {
+        fm_http_tls_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void fm_http_tls_free(fm_http_tls *t)
+{
+    if (!t)
+        return;
+    SSL_CTX_free(t->ctx);
+    free(t);
+}
+
+void fm_http_guard_set_tls(fm_http_guard *g, fm_http_tls *t)
+{
+    g->tls = t;
+}
 
 /* evconnlistener's error callback gets the listener and evhttp's pointer, not ours: the few
  * guards of a process are found by their listener. */
@@ -217,7 +279,17 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *ud)
             return NULL; /* evhttp makes its own; this connection goes uncounted */
         g->conns = nc, g->cap_alloc = cap;
     }
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    struct bufferevent *bev = NULL;
+    if (g->tls) { /* the handshake runs first; evhttp then reads HTTP from the decrypted side */
+        SSL *ssl = SSL_new(g->tls->ctx);
+        bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (!bev && ssl)
+            SSL_free(ssl);
+    } else {
+        bev = bufferevent_socket_new(base, -1, 0);
+    }
     if (!bev)
         return NULL;
     bufferevent_incref(bev);

@@ -71,6 +71,15 @@ typedef struct fm_http_guard_stats {
     int cap;                /* the connection cap in force */
 } fm_http_guard_stats;
 
+/* TLS (libevent's OpenSSL bufferevents): one server context from a PEM certificate chain and its
+ * private key. Owned by the caller; a guard borrows it, so free it after the guard. */
+typedef struct fm_http_tls fm_http_tls;
+/* Fails naming the file and OpenSSL's reason (unreadable, not PEM, key not matching). */
+int fm_http_tls_new(const char *cert_pem, const char *key_pem, fm_http_tls **out, fm_err *err);
+void fm_http_tls_free(fm_http_tls *t); /* NULL is fine */
+/* Every connection accepted from now on speaks TLS (handshake first, then HTTP/1.1). */
+void fm_http_guard_set_tls(fm_http_guard *g, fm_http_tls *t);
+
 /* module names the log lines ("fn", "gateway"). */
 int fm_http_guard_new(struct evhttp *http, struct evhttp_bound_socket *sock,
                       const fm_http_limits *l, const char *module, fm_http_guard **out,

@@ -230,3 +230,57 @@ const char *fm_data_file(const char *name, char *buf, size_t cap)
 #endif
     return NULL;
 }
+
+/* ---- the lists of core.h ------------------------------------------------------------------- */
+
+static const char *const phase_keys[] = {
+#define FM_XX(name, key, label) #key,
+    FM_PHASE_MAP(FM_XX)
+#undef FM_XX
+};
+static const char *const phase_labels[] = {
+#define FM_XX(name, key, label) label,
+    FM_PHASE_MAP(FM_XX)
+#undef FM_XX
+};
+_Static_assert(FM_ARRAY_LEN(phase_keys) == FM_PHASE__COUNT, "one key per phase");
+
+const char *fm_phase_key(fm_phase p)
+{
+    return (unsigned)p < FM_PHASE__COUNT ? phase_keys[p] : "?";
+}
+
+const char *fm_phase_label(fm_phase p)
+{
+    return (unsigned)p < FM_PHASE__COUNT ? phase_labels[p] : "?";
+}
+
+static const char *const provenance_words[] = {
+#define FM_XX(name, word, meaning) word,
+    FM_PROVENANCE_MAP(FM_XX)
+#undef FM_XX
+};
+_Static_assert(FM_ARRAY_LEN(provenance_words) == FM_PROVENANCE__COUNT, "one word per status");
+
+int fm_provenance_parse(const char *s, fm_provenance *out)
+{
+    for (int i = 0; s && i < FM_PROVENANCE__COUNT; i++)
+        if (strcmp(s, provenance_words[i]) == 0) {
+            *out = (fm_provenance)i;
+            return 0;
+        }
+    return FM_EINVAL;
+}
+
+const char *fm_provenance_word(fm_provenance p)
+{
+    return (unsigned)p < FM_PROVENANCE__COUNT ? provenance_words[p] : "?";
+}
+
+const char *fm_provenance_words(void)
+{
+#define FM_XX(name, word, meaning) ", " word
+    static const char all[] = FM_PROVENANCE_MAP(FM_XX);
+#undef FM_XX
+    return all + 2;
+}

@@ -38,8 +38,10 @@ static bool add_line(cost_result *r, cost_item it, double qty)
     l->unit_price = o->price[it].usd;
     l->amount = qty * l->unit_price;
     r->total += l->amount;
-    if (strcmp(o->price[it].status, "unverified") == 0)
-        r->unverified = true;
+    fm_provenance st;
+    if (fm_provenance_parse(o->price[it].status, &st) || st == FM_PROVENANCE_UNVERIFIED ||
+        st == FM_PROVENANCE_ASSUMPTION)
+        r->unverified = true; /* an unverified price or a local assumption: say so */
     return true;
 }
 
@@ -72,18 +74,19 @@ double cost_invocation_billed_ms(const cost_offer *o, double duration_ms, double
     return round_up(ms, o->granularity_ms) * (share > 0 ? share : 1);
 }
 
-/* Why the same items as bill_per_invocation: a simulated invocation and a re-priced recorded
- * one must come to the same dollars. */
+/* Why the same items as bill_per_invocation: a simulated invocation, a metered live one and a
+ * re-priced recorded one must come to the same dollars. */
 void cost_invocation_bill(const cost_offer *o, double duration_ms, double init_ms, int memory_mb,
-                          bool provisioned, cost_one *out)
+                          bool provisioned, double share, cost_one *out)
 {
     memset(out, 0, sizeof *out);
-    out->billed_ms = duration_ms > 0 ? cost_invocation_billed_ms(o, duration_ms, init_ms, 1) : 0;
+    double part = share > 0 ? share : 1;
+    out->billed_ms = duration_ms > 0 ? cost_invocation_billed_ms(o, duration_ms, init_ms, part) : 0;
     double gb = memory_mb / 1024.0, s = out->billed_ms / 1000.0;
     out->gb_s = gb * s;
     const cost_price *req = &o->price[COST_REQUEST];
     out->priced = o->profile == COST_LAMBDA || o->profile == COST_GCF;
-    double usd = req->set ? req->usd : 0;
+    double usd = req->set ? req->usd : 0; /* every request pays the fee, batched or not */
     if (o->profile == COST_GCF) {
         double ghz;
         if (!cost_gcf_ghz(o, memory_mb, &ghz) || !o->price[COST_GB_S].set ||
@@ -102,13 +105,30 @@ void cost_invocation_bill(const cost_offer *o, double duration_ms, double init_m
 }
 
 const cost_offer *cost_offer_default(const cost_catalog *c, const char *snap, cost_profile p,
-                                     const char *arch)
+                                     const char *arch, const char *instance_type)
 {
+    if (p == COST_MANAGED || p == COST_SERVER) {
+        if (!instance_type)
+            return NULL;
+        const cost_offer *all;
+        size_t n = cost_catalog_offers(c, &all);
+        for (size_t i = 0; i < n; i++)
+            if (all[i].profile == p && strcmp(all[i].snapshot, snap) == 0 && all[i].instance_type &&
+                strcmp(all[i].instance_type, instance_type) == 0)
+                return &all[i];
+        return NULL;
+    }
     const char *id = p == COST_GCF ? "gcf-gen1"
                      : arch && (strcmp(arch, "arm64") == 0 || strcmp(arch, "arm") == 0)
                          ? "aws-lambda-arm"
                          : "aws-lambda-x86";
-    return p == COST_LAMBDA || p == COST_GCF ? cost_offer_find(c, snap, id) : NULL;
+    return cost_offer_find(c, snap, id);
+}
+
+double cost_instance_billed_s(const cost_offer *o, double lifetime_s)
+{
+    double s = round_up(lifetime_s > 0 ? lifetime_s : 0, o->granularity_s);
+    return s > o->min_billed_s ? s : o->min_billed_s;
 }
 
 /* Why one function for lambda and gcf: both bill each invocation's rounded duration times its
@@ -168,10 +188,8 @@ static void bill_per_instance(const cost_usage *u, cost_result *r)
 {
     const cost_offer *o = r->offer;
     double seconds = 0;
-    for (size_t i = 0; i < u->n_spans; i++) {
-        double s = round_up(u->spans[i].seconds, o->granularity_s);
-        seconds += s > o->min_billed_s ? s : o->min_billed_s;
-    }
+    for (size_t i = 0; i < u->n_spans; i++)
+        seconds += cost_instance_billed_s(o, u->spans[i].seconds);
     if (u->n_spans == 0) {
         no_price(r, "no instance lifetimes recorded, cannot bill on '%s'%s", o->id, "");
         return;

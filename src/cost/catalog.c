@@ -37,8 +37,6 @@ static const bool allowed_items[COST__PROFILES][COST__ITEMS] = {
     [COST_SERVER] = {[COST_INSTANCE_HOUR] = 1, [COST_ACCEL_HOUR] = 1},
 };
 
-static const char *const statuses[] = {"doc", "src", "2nd", "unverified", NULL};
-
 const char *cost_profile_name(cost_profile p)
 {
     return p < COST__PROFILES ? profile_names[p] : "?";
@@ -71,11 +69,11 @@ static int load_provenance(const fm_yaml *y, const fm_ynode *m, cost_price *p, f
         fm_yaml_get_str(y, m, "date", true, &p->date, err) ||
         fm_yaml_get_str(y, m, "status", true, &p->status, err))
         return err->code;
-    for (int i = 0; statuses[i]; i++)
-        if (strcmp(statuses[i], p->status) == 0)
-            return 0;
-    return fm_yaml_error(y, fm_ynode_get(m, "status"), err, FM_EINVAL,
-                         "unknown status '%s' (doc, src, 2nd, unverified)", p->status);
+    fm_provenance st;
+    if (fm_provenance_parse(p->status, &st) == 0)
+        return 0;
+    return fm_yaml_error(y, fm_ynode_get(m, "status"), err, FM_EINVAL, "unknown status '%s' (%s)",
+                         p->status, fm_provenance_words());
 }
 
 static int load_price(const fm_yaml *y, const fm_ynode *m, cost_price *p, fm_err *err)

@@ -168,14 +168,22 @@ typedef struct cost_one {
 } cost_one;
 
 /* Bills one invocation of a per-invocation offer (lambda, gcf) from its (duration, init, memory,
- * provisioned). */
+ * provisioned), or one request's share of a server-side batch (share 1/n; 0 means 1). The live
+ * meter, the simulator and (through cost_bill) the analyzer all bill here, so the same recorded
+ * invocation costs the same on every path. */
 void cost_invocation_bill(const cost_offer *o, double duration_ms, double init_ms, int memory_mb,
-                          bool provisioned, cost_one *out);
+                          bool provisioned, double share, cost_one *out);
 
-/* The catalogue entry a lambda or gcf run is billed on when it names none: aws-lambda-x86 (or
- * -arm for arch arm64/arm), gcf-gen1, in snapshot snap; NULL when absent. */
+/* Seconds a per-instance offer (managed, server) bills one instance's lifetime for: rounded up to
+ * the offer's granularity_s, at least its min_billed_s. The one place an instance is billed, for
+ * the live meter as instances stop and for the analyzer re-pricing a recorded run. */
+double cost_instance_billed_s(const cost_offer *o, double lifetime_s);
+
+/* The catalogue entry a run is billed on when it names none: lambda aws-lambda-x86 (or -arm for
+ * arch arm64/arm), gcf gcf-gen1, managed/server the entry of instance_type; in snapshot snap.
+ * NULL when absent (or, for managed/server, when instance_type is NULL). */
 const cost_offer *cost_offer_default(const cost_catalog *c, const char *snap, cost_profile p,
-                                     const char *arch);
+                                     const char *arch, const char *instance_type);
 
 /* GHz of the GCF tier that a memory size gets (the smallest tier >= memory); false when none. */
 bool cost_gcf_ghz(const cost_offer *o, int memory_mb, double *ghz);

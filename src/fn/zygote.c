@@ -5,12 +5,15 @@
  *
  * The child is forked twice (zygote -> intermediate -> runtime) and the intermediate exits, so
  * the runtime is re-parented to the platform, which marks itself a child subreaper: the platform
- * waits for it like for any instance process it started with exec. */
+ * waits for it like for any instance process it started with exec. The runtime learns that the
+ * intermediate is gone from a pidfd of it (readable once it has exited, after its children were
+ * re-parented), without polling; kernels without pidfd_open fall back to polling getppid. */
 #include "fn_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,11 +53,17 @@ static ssize_t recv_req(int ctl, fn_zygote_req *rq, int *fds, int *nfds)
 
 /* The new runtime: into its cgroup first, then its own process group, stdio and environment. */
 static void child_main(fn_host *host, int ctl, const fn_zygote_req *rq, const int *fds, int nfds,
-                       int64_t t0, pid_t mid, const fn_run_opts *opts)
+                       int64_t t0, pid_t mid, int mid_fd, const fn_run_opts *opts)
 {
     close(ctl);
     /* Once the intermediate has exited, the parent is the platform (a child subreaper): if it
      * dies without stopping this instance, the instance goes too, as exec-started ones do. */
+    if (mid_fd >= 0) {
+        struct pollfd pf = {.fd = mid_fd, .events = POLLIN};
+        while (poll(&pf, 1, 1000) < 0 && errno == EINTR)
+            ;
+        close(mid_fd);
+    }
     for (int i = 0; i < 20000 && getppid() == mid; i++)
         usleep(50);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -112,11 +122,12 @@ static pid_t fork_runtime(fn_host *host, int ctl, const fn_zygote_req *rq, const
     }
     if (mid == 0) {
         pid_t self = getpid(); /* the child waits until it is no longer this process's child */
+        int self_fd = (int)syscall(SYS_pidfd_open, self, 0);
         pid_t c = fork();
         if (c == 0) {
             close(pp[0]);
             close(pp[1]);
-            child_main(host, ctl, rq, fds, nfds, t0, self, opts);
+            child_main(host, ctl, rq, fds, nfds, t0, self, self_fd, opts);
         }
         int32_t v = c < 0 ? -errno : c;
         if (write(pp[1], &v, sizeof v) != sizeof v)

@@ -140,7 +140,29 @@ typedef struct infer_session_opts {
     infer_precision precision; /* default FP32 */
     int max_batch; /* largest batch that run will see; the plan is sized for it (default 1);
                       a larger batch at run time grows the plan (costs one re-plan) */
+    const char *pack_cache; /* packed-weight cache: NULL for $FM_INFER_PACK_CACHE, else beside the
+                               model ("<model>.fmpack"); a directory; or "off". Borrowed. */
 } infer_session_opts;
+
+/* The packed-weight cache: weights reordered for the session's oneDNN primitives, in one file
+ * keyed by the model's content hash, the runtime version and the CPU features. A session maps a
+ * valid file read-only and shared (every instance of a model shares its pages) and reorders
+ * nothing it finds there; a missing, stale or corrupt file is never used, and the session writes
+ * a new one (atomically) from what it packed. Outputs are the same bits with or without it.
+ * Models opened from a buffer have none. Weights packed inside XNNPACK operators are not cached
+ * (the XNNPACK this builds against has no weights cache). */
+#define INFER_PACK_MAP(X)                                                                          \
+    X(OFF, "off")           /* turned off, or a model from a buffer */                            \
+    X(MISSING, "missing")   /* no file */                                                          \
+    X(STALE, "stale")       /* another model, runtime or CPU features wrote it */                  \
+    X(CORRUPT, "corrupt")   /* truncated, bad checksum or bad offsets */                           \
+    X(VALID, "valid")       /* mapped and used */
+typedef enum infer_pack_state {
+#define INFER_XX(name, text) INFER_PACK_##name,
+    INFER_PACK_MAP(INFER_XX)
+#undef INFER_XX
+} infer_pack_state;
+const char *infer_pack_state_name(infer_pack_state s); /* "valid", ...; never NULL */
 
 void infer_session_opts_init(infer_session_opts *o); /* defaults */
 
@@ -173,6 +195,12 @@ typedef struct infer_timings {
     int64_t plan_ns;      /* session: shapes, folding, fusion, layout, memory plan (all plans) */
     int64_t pack_ns;      /* session: library operators created, weights packed (all plans) */
     int64_t first_run_ns; /* session: the first infer_session_run (threads started, setup) */
+    int64_t pack_cache_ns; /* session: packed-weight cache hashed, checked, mapped and written */
+    int64_t reorder_ns;    /* part of pack_ns: oneDNN weight reorders (none for cached weights) */
+    /* The same phases in the loading thread's CPU time: a busy machine stretches the wall-clock
+     * phases above by the time others run, these barely. */
+    int64_t read_cpu_ns, parse_cpu_ns, plan_cpu_ns, pack_cpu_ns, reorder_cpu_ns, first_run_cpu_ns,
+        pack_cache_cpu_ns;
 } infer_timings;
 void infer_session_timings(const infer_session *s, infer_timings *out);
 void infer_model_timings(const infer_model *m, infer_timings *out); /* session fields 0 */
@@ -183,6 +211,11 @@ typedef struct infer_session_stats {
     size_t packed_bytes; /* packed weights held by the session's operators (estimate) */
     int64_t planned_batch;
     uint64_t runs;
+    infer_pack_state pack_cache; /* what the session found at creation */
+    bool pack_written;           /* it wrote a new cache file */
+    size_t pack_hits;            /* weights taken from the mapped cache */
+    size_t pack_misses;          /* weights reordered by the session */
+    size_t pack_mapped_bytes;    /* size of the mapped cache file (shared, not held) */
 } infer_session_stats;
 void infer_session_get_stats(const infer_session *s, infer_session_stats *out);
 

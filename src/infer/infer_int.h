@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "infer/infer.h"
@@ -126,6 +127,8 @@ struct infer_model {
     size_t n_outputs;
     size_t weight_bytes;
     size_t n_const_nodes; /* Constant nodes folded into initializers */
+    uint8_t *wbuf;        /* weights copied out of the file (huge pages where possible) */
+    size_t wcap, wused;
     infer_timings t;
 };
 
@@ -237,6 +240,62 @@ bool quant_is_ms_op(const char *name);
 /* DynamicQuantizeLinear's scale and zero point for n floats (range widened to include 0) */
 void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp);
 
+/* This thread's CPU time (the CPU-time twins of infer_timings). */
+static inline int64_t infer_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* ---- packed-weight cache (packcache.c) --------------------------------------------------------
+ * The file format is described in packcache.c; these structs are its on-disk records. */
+#define PACK_FORMAT 1
+#define PACK_RUNTIME_LEN 48
+typedef struct pack_key {
+    uint64_t model_hash, model_bytes, cpu_key;
+    char runtime[PACK_RUNTIME_LEN]; /* NUL-padded */
+} pack_key;
+typedef struct pack_hdr {
+    char magic[8];
+    uint32_t version, n_entries;
+    uint64_t file_bytes;
+    uint64_t model_hash, model_bytes, cpu_key;
+    char runtime[PACK_RUNTIME_LEN];
+    uint64_t checksum; /* XXH3-64 of the file with this field 0 */
+} pack_hdr;
+typedef struct pack_ent {
+    uint32_t value;     /* model value the weights come from */
+    uint32_t key_bytes; /* the format key: the primitive's weights memory descriptor */
+    uint64_t key_off, data_off, data_bytes;
+} pack_ent;
+typedef struct pack_view { /* a checked file image */
+    const uint8_t *base;
+    const pack_ent *ents;
+    size_t n;
+} pack_view;
+typedef struct packcache packcache;
+/* Checks a file image against the key: 0 and *out set, FM_EPARSE when corrupt or truncated,
+ * FM_ESTATE when valid but written for another key; err says which check failed. */
+int packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err);
+uint64_t packcache_checksum(const void *buf, size_t len);
+uint64_t packcache_cpu_key(void);
+void packcache_runtime(char out[PACK_RUNTIME_LEN]);
+/* Opens the cache of a mapped model (dir: see infer_session_opts.pack_cache); *out is NULL for a
+ * model from a buffer. Only allocation failures are errors: a bad file is a miss. */
+int packcache_open(const infer_model *m, const char *dir, packcache **out);
+/* Weights of model value `value` packed in the format named by key; NULL on a miss. */
+const void *packcache_find(packcache *c, int value, const void *key, size_t key_bytes,
+                           size_t bytes);
+/* Records weights this session packed (data borrowed until commit) for the file commit writes. */
+void packcache_note(packcache *c, int value, const void *key, size_t key_bytes, const void *data,
+                    size_t bytes);
+/* Writes found + noted entries to a new file (tmp + rename) when anything was noted. */
+int packcache_commit(packcache *c, fm_err *err);
+void packcache_stats(const packcache *c, infer_session_stats *st);
+const char *packcache_path(const packcache *c);
+void packcache_free(packcache *c); /* NULL is fine; after everything that uses the mapping */
+
 /* ---- session (session.c) --------------------------------------------------------------------- */
 /* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
  * layer's weights twelve times: packed once). */
@@ -269,6 +328,7 @@ struct infer_session {
     uint8_t *fused;       /* per node: folded into its producer (runs as an alias) */
     uint8_t *act;         /* activation buffer (64-byte aligned) */
     size_t act_cap;
+    bool act_mapped;      /* act is an anonymous mapping (huge pages), not malloc'd */
     int64_t (*plan_dims)[INFER_MAX_DIMS]; /* per model input: shape of the current plan */
     int *plan_ndim;
     bool planned;
@@ -281,6 +341,7 @@ struct infer_session {
     int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
     infer_timings t;
     infer_session_stats st;
+    packcache *pack;      /* packed-weight cache (NULL: none) */
     /* quant.c's calibration: no fusion (every node's output is materialised), and a call after
      * every step with each output value (index into vals) */
     void *bf16_buf;       /* BF16 sessions: one staging buffer for oneDNN inputs (steps run in turn) */

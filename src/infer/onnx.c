@@ -104,9 +104,20 @@ static int val_get(parse_ctx *c, const char *name)
     return i >= 0 ? i : val_add(c, name);
 }
 
-static void *arena_alloc_cb(void *a, size_t n)
+/* Why: weights copied out of the file (unaligned in it) go to one region backed by huge pages
+ * where the kernel gives them (a cold process otherwise takes one page fault per 4 KiB of
+ * weights, which costs more than the copy); small ones and overflow go to the arena. */
+static void *weight_alloc_cb(void *mv, size_t n)
 {
-    return fm_arena_alloc(a, n);
+    infer_model *m = mv;
+    if (n >= 4096 && m->wbuf) {
+        size_t off = (m->wused + 63) & ~(size_t)63;
+        if (off <= m->wcap && n <= m->wcap - off) {
+            m->wused = off + n;
+            return m->wbuf + off;
+        }
+    }
+    return fm_arena_alloc(&m->arena, n);
 }
 
 /* Why: an initializer or Constant becomes a VAL_INIT value holding aligned data. */
@@ -116,7 +127,7 @@ static int add_tensor_value(parse_ctx *c, const uint8_t *msg, size_t len, const 
     tensor_fields tf;
     const void *data;
     size_t bytes;
-    int rc = onnx_read_tensor(c->m, msg, len, &tf, &data, &bytes, arena_alloc_cb, &c->m->arena, c->err);
+    int rc = onnx_read_tensor(c->m, msg, len, &tf, &data, &bytes, weight_alloc_cb, c->m, c->err);
     if (rc) return rc;
     const char *name = force_name ? force_name : tf.name;
     int i;

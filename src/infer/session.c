@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <xnnpack.h>
 
@@ -48,20 +49,30 @@ const char *infer_precision_name(infer_precision p)
     return (size_t)p < FM_ARRAY_LEN(precision_names) ? precision_names[p] : "unknown";
 }
 
+static const char *const pack_state_names[] = {
+#define INFER_XX(name, text) text,
+    INFER_PACK_MAP(INFER_XX)
+#undef INFER_XX
+};
+
+const char *infer_pack_state_name(infer_pack_state p)
+{
+    return (size_t)p < FM_ARRAY_LEN(pack_state_names) ? pack_state_names[p] : "unknown";
+}
+
 void infer_session_opts_init(infer_session_opts *o)
 {
     o->precision = INFER_PRECISION_FP32;
     o->threads = 1;
     o->max_batch = 1;
+    o->pack_cache = NULL;
 }
 
 /* Why: the profile measures this thread's CPU time, which a busy machine barely disturbs (with
  * threads > 1 it misses the pool workers' share). */
 static int64_t thread_cpu_ns(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    return infer_cpu_ns();
 }
 
 /* Why: integer inputs small enough to be shapes, axes or indices that shapes depend on. */
@@ -85,6 +96,38 @@ static void release_steps(infer_session *s)
     s->n_steps = 0;
     fm_arena_reset(&s->plan_arena);
     s->planned = false;
+}
+
+/* Why: activations of a few MB or more on huge pages where the kernel gives them: the first run
+ * of a fresh process otherwise takes one page fault per 4 KiB of them. */
+static void act_alloc(infer_session *s, size_t want)
+{
+    size_t huge = (size_t)2 << 20;
+    s->act_mapped = false;
+    if (want >= huge) {
+        size_t cap = (want + huge - 1) & ~(huge - 1);
+        void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            madvise(p, cap, MADV_HUGEPAGE);
+            s->act = p;
+            s->act_cap = cap;
+            s->act_mapped = true;
+            return;
+        }
+    }
+    s->act = aligned_alloc(64, want);
+    s->act_cap = s->act ? want : 0;
+}
+
+static void act_free(infer_session *s)
+{
+    if (s->act_mapped)
+        munmap(s->act, s->act_cap);
+    else
+        free(s->act);
+    s->act = NULL;
+    s->act_cap = 0;
+    s->act_mapped = false;
 }
 
 typedef struct block {
@@ -132,7 +175,7 @@ static size_t assign_offsets(block *b, size_t n)
 static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
 {
     infer_model *m = s->m;
-    int64_t t0 = fm_now_ns();
+    int64_t t0 = fm_now_ns(), c0 = infer_cpu_ns();
     release_steps(s);
     memset(s->fused, 0, m->n_nodes);
     s->st.packed_bytes = s->st.packed_bytes; /* kept: operators persist */
@@ -303,10 +346,9 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         goto fail;
     }
     if (peak > s->act_cap || !s->act) { /* at least 64 bytes: empty tensors get a real pointer */
-        free(s->act);
+        act_free(s);
         size_t want = FM_MAX((peak + 63) & ~(size_t)63, 64);
-        s->act = aligned_alloc(64, want);
-        s->act_cap = s->act ? want : 0;
+        act_alloc(s, want);
         if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
     }
     for (size_t i = 0; i < nb; i++) {
@@ -317,7 +359,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     free(blocks);
     for (size_t i = 0; i < m->n_vals; i++)
         if (s->vals[i].alias >= 0) s->vals[i].data = s->vals[session_root(s, (int)i)].data;
-    int64_t t1 = fm_now_ns();
+    int64_t t1 = fm_now_ns(), c1 = infer_cpu_ns();
     for (size_t j = 0; j < ns; j++) {
         const op_def *d = &infer_ops[steps[j].op];
         if (d->setup && (rc = d->setup(&steps[j], err))) goto fail;
@@ -327,6 +369,8 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     s->st.planned_batch = m->n_inputs && s->plan_ndim[0] > 0 ? s->plan_dims[0][0] : 1;
     s->t.pack_ns += fm_now_ns() - t1;
     s->t.plan_ns += t1 - t0;
+    s->t.pack_cpu_ns += infer_cpu_ns() - c1;
+    s->t.plan_cpu_ns += c1 - c0;
     s->planned = true;
     return 0;
 fail:
@@ -451,6 +495,15 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
     free(fill);
     const char *prof = getenv("FM_INFER_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer_n_ops, sizeof *s->prof_ns);
+    /* the cache holds what oneDNN packs, so only sessions that use oneDNN open it */
+    int64_t tc = fm_now_ns(), cc = infer_cpu_ns();
+    if (!calibrating && dnnl_wanted(s) && packcache_open(m, s->o.pack_cache, &s->pack)) {
+        infer_session_free(s);
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    }
+    s->o.pack_cache = NULL; /* borrowed for creation only */
+    s->t.pack_cache_ns = fm_now_ns() - tc;
+    s->t.pack_cache_cpu_ns = infer_cpu_ns() - cc;
     fm_err tmp = {0};
     int rc = default_plan(s, &tmp);
     if (rc == FM_ESTATE) { /* shapes depend on input values: plan at the first run */
@@ -462,6 +515,12 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
         infer_session_free(s);
         return rc;
     }
+    tc = fm_now_ns();
+    cc = infer_cpu_ns();
+    if (packcache_commit(s->pack, &tmp)) /* not fatal: the next instance packs again */
+        FM_INFO("infer", "%s", tmp.msg);
+    s->t.pack_cache_ns += fm_now_ns() - tc;
+    s->t.pack_cache_cpu_ns += infer_cpu_ns() - cc;
     *out = s;
     return 0;
 }
@@ -505,6 +564,7 @@ void infer_session_free(infer_session *s)
     }
     for (size_t i = 0; i < s->n_owned; i++) s->owned[i].free_fn(s->owned[i].obj);
     free(s->owned);
+    packcache_free(s->pack); /* after the primitives that read its mapping */
     free(s->fc);
     if (s->pool) pthreadpool_destroy(s->pool);
     fm_arena_release(&s->plan_arena);
@@ -518,7 +578,7 @@ void infer_session_free(infer_session *s)
     free(s->fused);
     free(s->plan_dims);
     free(s->plan_ndim);
-    free(s->act);
+    act_free(s);
     free(s->bf16_buf);
     free(s);
 }
@@ -564,7 +624,7 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
                       infer_tensor *outputs, size_t n_out, fm_err *err)
 {
     infer_model *m = s->m;
-    int64_t t0 = fm_now_ns();
+    int64_t t0 = fm_now_ns(), c0 = s->t.first_run_ns ? 0 : infer_cpu_ns();
     const infer_tensor *stack[16];
     const infer_tensor **by_idx = m->n_inputs <= 16 ? stack : malloc(m->n_inputs * sizeof *by_idx);
     if (!by_idx) return fm_err_set(err, FM_ENOMEM, "out of memory");
@@ -622,7 +682,10 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
         o->bytes = r->bytes;
     }
     s->st.runs++;
-    if (!s->t.first_run_ns) s->t.first_run_ns = fm_now_ns() - t0;
+    if (!s->t.first_run_ns) {
+        s->t.first_run_ns = fm_now_ns() - t0;
+        s->t.first_run_cpu_ns = infer_cpu_ns() - c0;
+    }
 out:
     if (by_idx != stack) free(by_idx);
     return rc;
@@ -634,9 +697,17 @@ void infer_session_timings(const infer_session *s, infer_timings *out)
     out->plan_ns = s->t.plan_ns;
     out->pack_ns = s->t.pack_ns;
     out->first_run_ns = s->t.first_run_ns;
+    out->pack_cache_ns = s->t.pack_cache_ns;
+    out->reorder_ns = s->t.reorder_ns;
+    out->plan_cpu_ns = s->t.plan_cpu_ns;
+    out->pack_cpu_ns = s->t.pack_cpu_ns;
+    out->reorder_cpu_ns = s->t.reorder_cpu_ns;
+    out->first_run_cpu_ns = s->t.first_run_cpu_ns;
+    out->pack_cache_cpu_ns = s->t.pack_cache_cpu_ns;
 }
 
 void infer_session_get_stats(const infer_session *s, infer_session_stats *out)
 {
     *out = s->st;
+    packcache_stats(s->pack, out);
 }

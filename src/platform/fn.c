@@ -90,6 +90,25 @@ void plat_sweep(platform *p)
     }
 }
 
+/* Why: the meter bills through cost on a catalogue entry, as the simulator and the analyzer do
+ * (lambda: aws-lambda-x86; gcf: gcf-gen1; managed/server: the entry of the instance type). A
+ * per-invocation function cannot run unbilled; an instance type the catalogue lacks is metered
+ * by its unrounded lifetime (the analyzer then reports it as unpriced). */
+static int pick_offer(platform *p, plat_fn *fn, const policy_config *cfg, fm_err *err)
+{
+    cost_profile cp;
+    if (cost_profile_parse(policy_profile_name(cfg->profile), &cp))
+        return fm_err_set(err, FM_EINVAL, "%s: profile '%s' has no billing rule", fn->spec.name,
+                          policy_profile_name(cfg->profile));
+    fn->offer = cost_offer_default(p->prices, p->price_snapshot, cp, NULL,
+                                   cfg->inst.type[0] ? cfg->inst.type : NULL);
+    if (!fn->offer && (cp == COST_LAMBDA || cp == COST_GCF))
+        return fm_err_set(err, FM_ENOTFOUND,
+                          "%s: no default %s entry in price snapshot '%s' of '%s'", fn->spec.name,
+                          cost_profile_name(cp), p->price_snapshot, cost_catalog_path(p->prices));
+    return 0;
+}
+
 /* Why: the policy's numbers come from the platforms data file (with their sources); the spec and
  * platform.yaml override only what a user sets. */
 static int make_policy(platform *p, plat_fn *fn, fm_err *err)
@@ -106,8 +125,6 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
     bool lambda_like = prof == POLICY_PROFILE_LAMBDA || prof == POLICY_PROFILE_GCF;
     cfg.fn.memory_mb = s->memory_mb;
     cfg.fn.timeout_ns = (int64_t)(s->timeout_s * 1e9);
-    if (p->cfg.billing_round_ms > 0)
-        cfg.fn.billing_ns = (int64_t)p->cfg.billing_round_ms * 1000000;
     if (!lambda_like) {
         /* managed/server: the data file's instance type, workers, fleet and queue stand. */
         rc = plat_profile_configure(p, fn, &cfg, err);
@@ -134,9 +151,10 @@ static int make_policy(platform *p, plat_fn *fn, fm_err *err)
 finish:
     if (rc)
         return rc;
-    if ((rc = policy_config_validate(&cfg, err)))
+    if ((rc = policy_config_validate(&cfg, err)) || (rc = pick_offer(p, fn, &cfg, err)))
         return rc;
-    if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)))
+    if ((rc = policy_fn_new(&cfg, p->account, &fn->pol, err)) ||
+        (rc = policy_fn_join_host(fn->pol, p->host, err)))
         return rc;
     if ((rc = policy_actions_init(&fn->acts, fn->pol)))
         return fm_err_set(err, rc, "out of memory");
@@ -226,6 +244,7 @@ static const char *throttle_reason(policy_reason r)
     switch (r) {
     case POLICY_REASON_ACCOUNT: return "ConcurrentInvocationLimitExceeded";
     case POLICY_REASON_RATE: return "FunctionInvocationRateLimitExceeded";
+    case POLICY_REASON_HOST_CAPACITY: return "HostCapacityExceeded"; /* faasml's own */
     default: return "ReservedFunctionConcurrentInvocationLimitExceeded";
     }
 }
@@ -283,7 +302,7 @@ static void do_action(plat_fn *fn, const policy_action *a)
             struct timeval tv = {0, 200000};
             evtimer_add(fn->retry, &tv);
         } else if (inv) {
-            fn->m.throttles++;
+            fn->m.throttles[a->reason]++;
             plat_inv_refuse(inv, 429, "TooManyRequestsException", throttle_reason(a->reason),
                             "Rate Exceeded.");
         }

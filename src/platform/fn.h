@@ -32,6 +32,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "cost/cost.h"
 #include "platform.h"
 #include "policy/policy.h"
 #include "sandbox.h"
@@ -50,14 +51,18 @@ typedef struct plat_inv plat_inv;
 TAILQ_HEAD(plat_inv_list, plat_inv);
 TAILQ_HEAD(plat_inst_list, plat_inst);
 
-#define PLAT_NBUCKETS 15 /* le bounds in meter.c, +Inf is the count */
+#define PLAT_NBUCKETS 15                               /* le bounds in meter.c, +Inf is the count */
+#define PLAT_THROTTLE_EVENT_QUEUE POLICY_REASON__COUNT /* throttles[] slot of EventQueueFull */
 
 /* Per-function counters behind /metrics (policy_stats adds the gauges). The outcome counters
  * (ok, errors, timeouts, crashes, oom) are counted in one place, plat_inv_end; throttles and
  * rejects where fn.c carries out the policy's decision; cold starts at dispatch. */
 typedef struct plat_fn_metrics {
     uint64_t invocations[4]; /* by plat_inv_kind */
-    uint64_t ok, errors, timeouts, crashes, oom, throttles, rejects, cold_starts, dropped;
+    uint64_t ok, errors, timeouts, crashes, oom, rejects, cold_starts, dropped;
+    /* 429s by reason: the policy's (policy_reason), and PLAT_THROTTLE_EVENT_QUEUE for an Event
+     * refused because the function's asynchronous queue is full */
+    uint64_t throttles[POLICY_REASON__COUNT + 1];
     double billed_gb_s, billed_ms, pc_gb_s, requests_billed;
     double instance_s; /* managed/server: billed instance-seconds of stopped instances */
     uint64_t dur_b[PLAT_NBUCKETS], init_b[PLAT_NBUCKETS]; /* Prometheus buckets, cumulative */
@@ -99,6 +104,8 @@ struct plat_fn {
     int workers;             /* runtime processes per instance (managed/server: inst.workers) */
     double vcpu;             /* CPU share per instance (0: memory/1769 as on Lambda) */
     int inst_memory_mb;      /* memory limit per instance (all its workers) */
+    const cost_offer *offer; /* what it is billed on (lambda, gcf: always; managed/server: the
+                                entry of its instance type, NULL when the catalogue has none) */
     bool fleet;              /* managed/server: instances of a type, billed per instance-second,
                                 a full queue answered 503 */
     bool batching;           /* batch.max_size > 1: requests are decoded and merged (batch.c) */
@@ -113,13 +120,17 @@ struct platform {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     struct fm_http_guard *guard; /* connection cap, request timeouts, accept back-off */
+    struct fm_http_tls *tls;     /* cfg.tls_cert: the gateway's TLS context (core/http.h) */
     int port;
     bool listen_loopback; /* the listen address is loopback (guard.c checks Host only then) */
     struct event *sigchld, *sigterm, *sigint, *tick, *drain_timer, *flush;
     plat_sandbox sb;
     struct plat_creds *creds; /* auth_gate.c: SigV4 credentials, NULL when none configured */
     policy_account *account;
+    policy_host *host; /* memory of every function's instances against the machine's */
     char platforms_path[1024];
+    cost_catalog *prices; /* the meter bills on it (owned) */
+    char price_snapshot[64];
     struct plat_fn_list fns;
     struct store *st;
     int64_t run_id;

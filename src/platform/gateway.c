@@ -355,7 +355,7 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
         /* A throttle like any other: counted, recorded, answered with its request id. */
         free(client_context);
         fn->m.invocations[kind]++;
-        fn->m.throttles++;
+        fn->m.throttles[PLAT_THROTTLE_EVENT_QUEUE]++;
         inv->client = req;
         plat_inv_refuse(inv, 429, "TooManyRequestsException", "EventQueueFull",
                         "the function's asynchronous event queue is full");
@@ -755,6 +755,13 @@ int plat_gateway_bind(platform *p, fm_err *err)
         return fm_err_set(err, -errno, "getsockname: %s", strerror(errno));
     if ((rc = fm_http_guard_new(p->http, p->sock, &lim, "gateway", &p->guard, err)))
         return rc;
+    if (!p->cfg.tls_cert != !p->cfg.tls_key)
+        return fm_err_set(err, FM_EINVAL, "TLS needs both a certificate and its key");
+    if (p->cfg.tls_cert) {
+        if ((rc = fm_http_tls_new(p->cfg.tls_cert, p->cfg.tls_key, &p->tls, err)))
+            return rc;
+        fm_http_guard_set_tls(p->guard, p->tls);
+    }
     p->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     return 0;

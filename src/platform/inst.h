@@ -54,8 +54,10 @@ struct plat_inst {
     bool stop_asked;     /* the policy asked for STOP: it expects STOPPED */
     plat_cg cg;
     int64_t created_ns, created_wall_ns, exec_ns, ready_ns, stopped_ns;
-    double load_ms, download_ms, warmup_ms; /* reported by the function host, if any */
-    char *init_error;                       /* body of /init/error */
+    double phase_ms[FM_PHASE__COUNT]; /* by fm_phase: download, load and warmup as the function
+                                         host reported them (if any); the meter derives spawn and
+                                         runtime init from the timestamps */
+    char *init_error;                 /* body of /init/error */
     char init_error_type[96];
     char stop_reason[16];
     char linebuf[2][1024]; /* partial stdout/stderr line */

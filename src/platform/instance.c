@@ -62,17 +62,17 @@ static void reply_error(struct evhttp_request *req, int code, const char *reason
 /* Why: the function host reports its init phases as `FAASML_INIT {json}` on stderr; the platform
  * records them as the instance's cold-start phases. Keys ending in _ns or _ms are accepted. The
  * host's `plan` (memory plan and weight packing) is part of loading the model, so it adds to
- * load_ms: the recorded phases are disjoint and add up to the instance's init time. */
+ * load: the recorded phases are disjoint and add up to the instance's init time. */
 static void parse_init_line(plat_inst *in, const char *line)
 {
     static const struct {
         const char *key;
-        size_t off;
-    } keys[] = {{"load", offsetof(plat_inst, load_ms)},
-                {"plan", offsetof(plat_inst, load_ms)},
-                {"download", offsetof(plat_inst, download_ms)},
-                {"warmup", offsetof(plat_inst, warmup_ms)}};
-    in->load_ms = in->download_ms = in->warmup_ms = 0;
+        fm_phase phase;
+    } keys[] = {{"load", FM_PHASE_LOAD},
+                {"plan", FM_PHASE_LOAD},
+                {"download", FM_PHASE_DOWNLOAD},
+                {"warmup", FM_PHASE_WARMUP}};
+    memset(in->phase_ms, 0, sizeof in->phase_ms);
     for (size_t i = 0; i < FM_ARRAY_LEN(keys); i++) {
         char pat[32];
         for (int unit = 0; unit < 2; unit++) {
@@ -80,7 +80,7 @@ static void parse_init_line(plat_inst *in, const char *line)
             const char *at = strstr(line, pat);
             if (at) {
                 double v = strtod(at + strlen(pat), NULL);
-                *(double *)((char *)in + keys[i].off) += unit ? v : v / 1e6;
+                in->phase_ms[keys[i].phase] += unit ? v : v / 1e6;
             }
         }
     }

@@ -1,5 +1,6 @@
-/* The billing meter and the platform's records: per invocation billed duration (rounded up to the
- * profile's granularity), GB-s and the request count; provisioned-concurrency GB-s per instance;
+/* The billing meter and the platform's records: per invocation billed duration and GB-s (by
+ * cost_invocation_bill on the function's catalogue entry, as the simulator bills), and the
+ * request count; provisioned-concurrency GB-s per instance;
  * every invocation and instance into the results store, instances by state as points each second,
  * and /metrics in Prometheus text format. Raw quantities only: prices belong to the cost module. */
 #include "inst.h"
@@ -53,16 +54,15 @@ void plat_meter_invocation(plat_inv *inv, const char *status, int http_code, con
         b.duration_ms = (double)(done - inv->dispatch_ns) / 1e6;
         if (inv->cold && in && in->ready_ns)
             b.init_ms = (double)(in->ready_ns - in->created_ns) / 1e6;
-        /* Custom runtimes bill init too (and every runtime since 2025-08). */
-        double round_ms = (double)policy_fn_config(fn->pol)->fn.billing_ns / 1e6;
-        if (!(round_ms > 0))
-            round_ms = 1;
-        b.billed_ms = ceil((b.duration_ms + b.init_ms) / round_ms - 1e-9) * round_ms;
-        if (inv->bill_share > 0) /* one request of a batch: its share of the invocation */
-            b.billed_ms *= inv->bill_share;
-        if (fn->fleet)
-            b.billed_ms = 0; /* managed/server: billed per instance-second (plat_meter_instance) */
-        b.gb_s = b.billed_ms / 1000.0 * fn->spec.memory_mb / 1024.0;
+        /* managed/server: billed per instance-second (plat_meter_instance); lambda and gcf by the
+         * one billing function: INIT where the offer bills it, its granularity, a batch's share */
+        if (!fn->fleet && fn->offer) {
+            cost_one one;
+            cost_invocation_bill(fn->offer, b.duration_ms, b.init_ms, fn->spec.memory_mb,
+                                 in && in->provisioned, inv->bill_share, &one);
+            b.billed_ms = one.billed_ms;
+            b.gb_s = one.gb_s;
+        }
         fn->m.billed_ms += b.billed_ms;
         fn->m.billed_gb_s += b.gb_s;
         fn->m.requests_billed += 1;
@@ -107,8 +107,9 @@ static double runtime_init_ms(const plat_inst *in)
 {
     if (!in->ready_ns)
         return 0;
-    double ms =
-        (double)(in->ready_ns - in->exec_ns) / 1e6 - in->download_ms - in->load_ms - in->warmup_ms;
+    double ms = (double)(in->ready_ns - in->exec_ns) / 1e6;
+    for (int k = FM_PHASE_RUNTIME_INIT + 1; k < FM_PHASE__COUNT; k++)
+        ms -= in->phase_ms[k];
     return ms > 0 ? ms : 0;
 }
 
@@ -119,13 +120,9 @@ void plat_meter_instance(plat_inst *in)
     int64_t w0 = in->created_wall_ns, m0 = in->created_ns;
 #define WALL(t) ((t) ? w0 + ((t)-m0) : 0)
     if (in->stopped_ns && fn->fleet) {
-        /* managed/server: launch to termination, rounded up, at least the minimum billed time */
-        const policy_config *c = policy_fn_config(fn->pol);
-        double round_s = c->fn.billing_ns > 0 ? (double)c->fn.billing_ns / 1e9 : 1;
+        /* managed/server: launch to termination, rounded and with the minimum of its offer */
         double life = (double)(in->stopped_ns - in->created_ns) / 1e9;
-        double billed = ceil(life / round_s - 1e-9) * round_s;
-        double min_s = (double)c->fn.min_billed_ns / 1e9;
-        fn->m.instance_s += billed > min_s ? billed : min_s;
+        fn->m.instance_s += fn->offer ? cost_instance_billed_s(fn->offer, life) : life;
     }
     if (in->stopped_ns && in->provisioned) {
         int64_t from = in->ready_ns ? in->ready_ns : in->created_ns;
@@ -142,17 +139,15 @@ void plat_meter_instance(plat_inst *in)
         .created_ns = w0,
         .ready_ns = WALL(in->ready_ns),
         .stopped_ns = WALL(in->stopped_ns),
-        .spawn_ms = in->exec_ns ? (double)(in->exec_ns - in->created_ns) / 1e6 : 0,
-        .runtime_init_ms = runtime_init_ms(in),
-        .download_ms = in->download_ms,
-        .load_ms = in->load_ms,
-        .warmup_ms = in->warmup_ms,
         .cold_path = in->provisioned ? "provisioned"
                      : in->zygote    ? "zygote"
                                      : "exec",
         .stop_reason = in->stopped_ns ? in->stop_reason : NULL,
     };
 #undef WALL
+    memcpy(si.phase_ms, in->phase_ms, sizeof si.phase_ms);
+    si.phase_ms[FM_PHASE_SPAWN] = in->exec_ns ? (double)(in->exec_ns - in->created_ns) / 1e6 : 0;
+    si.phase_ms[FM_PHASE_RUNTIME_INIT] = runtime_init_ms(in);
     fm_err err = {0};
     if (store_instance_put(p->st, &si, &err))
         store_warn(p, &err);
@@ -239,8 +234,6 @@ static const counter_def counters[] = {
      false},
     {"faasml_oom_kills_total", "Invocations whose runtime exceeded its memory.", "counter", M(oom),
      false},
-    {"faasml_throttles_total", "Requests answered 429 TooManyRequestsException.", "counter",
-     M(throttles), false},
     {"faasml_cold_starts_total", "Invocations that ran on a freshly started instance.", "counter",
      M(cold_starts), false},
     {"faasml_billed_duration_seconds_total", "Billed duration, rounded per invocation.", "counter",
@@ -318,6 +311,29 @@ void plat_metrics_render(platform *p, struct evbuffer *o)
                                     fn->spec.name, *(const uint64_t *)f);
             }
         }
+    }
+    /* one series per reason a request can be throttled for, zeros included, so a rate() over any
+     * of them is defined from the first scrape */
+    static const struct {
+        int idx;
+        const char *name;
+    } throttles[] = {{POLICY_REASON_RESERVED, "reserved"},
+                     {POLICY_REASON_ACCOUNT, "account"},
+                     {POLICY_REASON_RATE, "rate"},
+                     {POLICY_REASON_MAX_INSTANCES, "max_instances"},
+                     {POLICY_REASON_HOST_CAPACITY, "host_capacity"},
+                     {PLAT_THROTTLE_EVENT_QUEUE, "event_queue_full"}};
+    evbuffer_add_printf(o, "# HELP faasml_throttles_total Requests answered 429 "
+                           "TooManyRequestsException, by reason.\n"
+                           "# TYPE faasml_throttles_total counter\n");
+    TAILQ_FOREACH(fn, &p->fns, link)
+    {
+        if (fn->retired)
+            continue;
+        for (size_t r = 0; r < FM_ARRAY_LEN(throttles); r++)
+            evbuffer_add_printf(
+                o, "faasml_throttles_total{function=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                fn->spec.name, throttles[r].name, fn->m.throttles[throttles[r].idx]);
     }
     render_hist(o, p, "faasml_duration_seconds", "Time inside the function per invocation.", false);
     render_hist(o, p, "faasml_init_duration_seconds", "Init duration of cold starts.", true);

@@ -27,7 +27,6 @@ void platform_config_init(platform_config *c)
     c->keep_alive_s = 600;
     c->init_timeout_s = 10;
     c->drain_s = 10;
-    c->billing_round_ms = 0;
     c->event_queue_max = 10000;
     c->event_retries = 2;
     c->event_retry_delay_s = 60;
@@ -35,30 +34,35 @@ void platform_config_init(platform_config *c)
     c->max_connections = 0;
     c->header_timeout_s = (double)FM_HTTP_HEADER_TIMEOUT_NS / 1e9;
     c->idle_timeout_s = (double)FM_HTTP_IDLE_TIMEOUT_NS / 1e9;
+    policy_host_config_init(&c->host);
 }
 
 /* platform.yaml: the same names as platform_config (see docs/platform.md). */
 int platform_config_load(const char *path, platform_config *c, fm_arena *strings, fm_err *err)
 {
+    /* clang-format off */
     static const char *const keys[] = {"listen",
                                        "account_concurrency",
                                        "scale_per_10s",
                                        "keep_alive",
                                        "init_timeout",
                                        "drain",
-                                       "billing_round_ms",
                                        "event_queue_max",
                                        "region",
                                        "log_dir",
                                        "cgroups",
                                        "platforms",
+                                       "prices",
+                                       "price_snapshot",
                                        "event_retries",
                                        "event_retry_delay",
                                        "cpu_limits",
                                        "max_connections",
                                        "header_timeout",
                                        "idle_timeout",
+                                       "host_capacity",
                                        NULL};
+    /* clang-format on */
     fm_yaml *y;
     int rc = fm_yaml_load_file(path, &y, err);
     if (rc)
@@ -70,7 +74,14 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         fm_yaml_free(y);
         return 0;
     }
-    if ((rc = fm_yaml_check_keys(y, root, keys, err)))
+    if (fm_ynode_get(root, "billing_round_ms")) {
+        rc = fm_yaml_error(y, fm_ynode_get(root, "billing_round_ms"), err, FM_EINVAL,
+                           "'billing_round_ms' is no longer a platform key: invocations are "
+                           "rounded to the price catalogue's granularity_ms (see 'prices')");
+        goto out;
+    }
+    if ((rc = fm_yaml_check_keys(y, root, keys, err)) ||
+        (rc = policy_host_config_apply_yaml(&c->host, y, fm_ynode_get(root, "host_capacity"), err)))
         goto out;
     static const struct {
         const char *key;
@@ -79,7 +90,6 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
     } ints[] = {
         {"account_concurrency", offsetof(platform_config, account_concurrency), 1, 1000000},
         {"scale_per_10s", offsetof(platform_config, scale_per_10s), 0, 1000000},
-        {"billing_round_ms", offsetof(platform_config, billing_round_ms), 0, 60000},
         {"event_queue_max", offsetof(platform_config, event_queue_max), 1, 10000000},
         {"event_retries", offsetof(platform_config, event_retries), 0, 2},
         {"max_connections", offsetof(platform_config, max_connections), 0, 10000000},
@@ -117,7 +127,9 @@ int platform_config_load(const char *path, platform_config *c, fm_arena *strings
         size_t off;
     } strs[] = {{"region", offsetof(platform_config, region)},
                 {"log_dir", offsetof(platform_config, log_dir)},
-                {"platforms", offsetof(platform_config, platforms)}};
+                {"platforms", offsetof(platform_config, platforms)},
+                {"prices", offsetof(platform_config, prices)},
+                {"price_snapshot", offsetof(platform_config, price_snapshot)}};
     for (size_t i = 0; i < FM_ARRAY_LEN(strs); i++) {
         str = NULL;
         if ((rc = fm_yaml_get_str(y, root, strs[i].key, false, &str, err)))
@@ -156,6 +168,49 @@ out:
 
 /* ---- the server -------------------------------------------------------------------------------
  */
+
+/* Why the platform holds the catalogue: the meter bills every invocation through cost (the
+ * simulator's and the analyzer's function), on the offer's granularity and INIT rule, so a live
+ * and a simulated run of the same invocations cost the same. */
+static int load_prices(platform *p, const platform_config *cfg, fm_err *err)
+{
+    char found[4096];
+    const char *path = cfg->prices;
+    if (!path)
+        path = getenv("FAASML_PRICES");
+    if (!path || !*path)
+        path = fm_data_file("prices.yaml", found, sizeof found);
+    if (!path)
+        return fm_err_set(err, FM_ENOTFOUND,
+                          "cannot find the price catalogue 'prices.yaml' (set 'prices' in "
+                          "platform.yaml, $FAASML_PRICES or $FAASML_DATA)");
+    int rc = cost_catalog_load(path, &p->prices, err);
+    if (rc)
+        return rc;
+    const char *snap = cfg->price_snapshot ? cfg->price_snapshot : "current";
+    if (!cost_catalog_snapshot(p->prices, snap))
+        return fm_err_set(err, FM_ENOTFOUND, "no snapshot '%s' in price catalogue '%s'", snap,
+                          path);
+    snprintf(p->price_snapshot, sizeof p->price_snapshot, "%s", snap);
+    return 0;
+}
+
+/* The machine's memory and the capacity the policy admits instances against; why: without it a
+ * caller could be promised many times the host's memory (docs/policies.md, "Host capacity"). */
+static int host_new(platform *p, fm_err *err)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    int64_t memtotal_mb = pages > 0 && page > 0 ? (int64_t)pages * page / (1024 * 1024) : 0;
+    const policy_host_config *h = &p->cfg.host;
+    int64_t cap = policy_host_capacity_mb(h, memtotal_mb);
+    FM_INFO("platform",
+            "host capacity %lld MB for instances ((%d MB %s - %d MB reserve) x %.2f), %d pids "
+            "each",
+            (long long)cap, h->memory_mb > 0 ? h->memory_mb : (int)memtotal_mb,
+            h->memory_mb > 0 ? "configured" : "MemTotal", h->reserve_mb, h->overcommit,
+            h->pids_max);
+    return policy_host_new(cap, &p->host, err);
+}
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
@@ -272,6 +327,9 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     if (!p)
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     p->cfg = *cfg;
+    /* host_capacity.pids_max and --pids-max are one limit: the sandbox's pids.max per instance */
+    if (p->cfg.pids_max <= 0 && p->cfg.host.pids_max > 0)
+        p->cfg.pids_max = p->cfg.host.pids_max;
     p->listen_loopback = plat_host_is_loopback(cfg->listen_host);
     p->st = st;
     p->run_id = run_id;
@@ -287,6 +345,8 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     /* NULL lets the policy find its data file ($FAASML_PLATFORMS, data/ of the install). */
     if (cfg->platforms)
         snprintf(p->platforms_path, sizeof p->platforms_path, "%s", cfg->platforms);
+    if (!rc)
+        rc = load_prices(p, cfg, err);
     /* Instance logs go through their own fully buffered stream (a few lines per invocation would
      * otherwise cost a write(2) each), flushed every 100 ms and at exit. */
     if (cfg->log_dir && *cfg->log_dir) {
@@ -309,6 +369,8 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
     if (!rc)
         rc = policy_account_new(cfg->account_concurrency, POLICY_SCALING_NONE, NULL, &p->account,
                                 err);
+    if (!rc)
+        rc = host_new(p, err);
     if (!rc) {
         p->sigchld = evsignal_new(p->base, SIGCHLD, on_sigchld, p);
         p->sigterm = evsignal_new(p->base, SIGTERM, on_term, p);
@@ -328,7 +390,7 @@ int platform_new(const platform_config *cfg, struct store *st, int64_t run_id, p
         struct timeval tenth = {0, 100000};
         event_add(p->flush, &tenth);
         signal(SIGPIPE, SIG_IGN);
-        plat_sandbox_init(&p->sb, cfg);
+        plat_sandbox_init(&p->sb, &p->cfg);
         rc = plat_auth_init(p, err);
         if (p->sb.kind == PLAT_SB_RLIMIT)
             FM_WARN("platform", "no cgroup limits: memory is capped with RLIMIT_AS (address space, "
@@ -395,7 +457,9 @@ void platform_free(platform *p)
         }
     free(p->hash);
     free(p->evq);
+    cost_catalog_free(p->prices);
     policy_account_free(p->account);
+    policy_host_free(p->host); /* after every function: they counted their instances in it */
     struct event *evs[] = {p->sigchld, p->sigterm, p->sigint, p->tick, p->drain_timer, p->flush};
     for (size_t i = 0; i < FM_ARRAY_LEN(evs); i++)
         if (evs[i])
@@ -403,6 +467,7 @@ void platform_free(platform *p)
     if (p->http)
         evhttp_free(p->http);
     fm_http_guard_free(p->guard); /* after evhttp_free: it holds the connections' bufferevents */
+    fm_http_tls_free(p->tls);     /* after the guard, which borrowed it */
     if (p->base)
         event_base_free(p->base);
     plat_sandbox_release(&p->sb);

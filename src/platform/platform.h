@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "policy/policy.h"
 
 struct store;
 
@@ -113,7 +114,6 @@ typedef struct platform_config {
     double keep_alive_s;        /* default idle TTL, 600 */
     double init_timeout_s;      /* on-demand init limit, 10 */
     double drain_s;             /* graceful shutdown: wait this long for in-flight requests */
-    int billing_round_ms;       /* 1 (Lambda since 2020-12); 100 for gcf gen1 */
     int event_queue_max;        /* queued Event invocations per function */
     int event_retries;          /* retries of an Event invocation after a function error (2) */
     double event_retry_delay_s; /* before the first retry, doubled for the next (Lambda: ~60) */
@@ -123,6 +123,9 @@ typedef struct platform_config {
     bool no_cgroups;            /* force the RLIMIT_AS fallback */
     bool no_cpu_limit;          /* cgroups for memory only: no CPU quota or CPU group */
     const char *platforms;      /* policy data file; NULL: $FAASML_PLATFORMS or data/ of the tree */
+    const char *prices;         /* price catalogue invocations are billed on (granularity_ms,
+                                   bills_init); NULL: $FAASML_PRICES or data/prices.yaml */
+    const char *price_snapshot; /* catalogue snapshot; NULL: "current" */
     int max_connections;        /* gateway client connections at once; 0: 3/4 of RLIMIT_NOFILE */
     double header_timeout_s;    /* a connection's request must arrive within this (30) */
     double idle_timeout_s;      /* a keep-alive connection idle this long is closed (960) */
@@ -134,10 +137,12 @@ typedef struct platform_config {
     int pids_max;                 /* processes per instance (0: 1024) */
     int sandbox_uid_base;         /* function uids start here (0: 200000) */
     const char *credentials;      /* SigV4 credentials file (auth.h); NULL: no authentication */
+    const char *tls_cert, *tls_key; /* PEM files: the gateway speaks HTTPS (both or neither) */
     const char *const *bootstrap_dirs; /* a custom bootstrap must lie in one (NULL: anywhere) */
     int nbootstrap_dirs;
-    bool insecure_listen; /* allow a non-loopback listener without authentication (only
-                             the --insecure-listen flag sets it; warns at every start) */
+    policy_host_config host;    /* host_capacity: memory admission of instances, pids each */
+    bool insecure_listen;       /* allow a non-loopback listener without authentication (only
+                                   the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
 
 void platform_config_init(platform_config *c);

@@ -1,7 +1,8 @@
 /*
  * config.c — policy_config: neutral init, defaults from data/platforms.yaml (every cloud number
- * with its source), overrides from a function spec, and validation. One key table drives the
- * data file, the spec overrides and docs/policies.md, so a key means the same thing everywhere.
+ * with its source), overrides from a function spec, and validation. One key table (core's fm_key:
+ * a table per section, each key with its field, range and doc) drives the data file, the spec
+ * overrides and the key table of docs/policies.md, so a key means the same thing everywhere.
  */
 #include "policy/policy_int.h"
 
@@ -10,73 +11,278 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum key_type { K_I32, K_DUR, K_DBL, K_BOOL, K_STR, K_COLD, K_SCALING, K_KEEP } key_type;
+/* What a key's parser needs beyond the key: the section it sits in (messages name "inst.max") and
+ * whether a value must say where it comes from (the data file). */
+typedef struct key_ctx {
+    const char *sec;
+    bool sourced;
+} key_ctx;
 
-typedef struct key_def {
-    const char *sec, *key;
-    key_type type;
-    size_t off;
-    double min, max; /* K_I32/K_DBL ranges; K_DUR ranges in ns */
-} key_def;
+typedef enum key_type {
+    K_I32,
+    K_I64,
+    K_DUR,
+    K_DBL,
+    K_BOOL,
+    K_STR,
+    K_COLD,
+    K_SCALING,
+    K_KEEP
+} key_type;
+
+static const char *const sourced_keys[] = {"value", "status", "date", "source", NULL};
+static const char *const cold_names[] = {"bind", "first_free", NULL};
+_Static_assert(FM_ARRAY_LEN(cold_names) == POLICY_COLD_WAIT__COUNT + 1, "cold_wait names");
+static const char *const keep_names[] = {
+#define POLICY_XX(name, str) str,
+    POLICY_KEEP_ALIVE_MAP(POLICY_XX)
+#undef POLICY_XX
+        NULL};
+static const char *const scaling_names[] = {
+#define POLICY_XX(name, str) str,
+    POLICY_SCALING_MAP(POLICY_XX)
+#undef POLICY_XX
+        NULL};
+
+/* Parses one scalar into its field; why: the data file and spec overrides share the table. */
+static int set_field(policy_config *cfg, const fm_key *k, key_type t, const char *sec,
+                     const fm_yaml *y, const fm_ynode *n, fm_err *err)
+{
+    const char *s = fm_ynode_str(n);
+    char *p = (char *)cfg + k->off;
+    if (!s)
+        return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s' must be a scalar", sec, k->name);
+    int64_t i;
+    double d;
+    switch (t) {
+    case K_I32:
+    case K_I64:
+    case K_DUR:
+        if (t == K_DUR ? fm_parse_duration_ns(s, &i) != 0 : fm_parse_i64(s, &i) != 0)
+            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': invalid %s '%s'", sec, k->name,
+                                 t == K_DUR ? "duration" : "integer", s);
+        if ((double)i < k->min || (double)i > k->max)
+            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': %s is out of range", sec, k->name,
+                                 s);
+        if (t == K_I32) {
+            int32_t v = (int32_t)i;
+            memcpy(p, &v, sizeof(v));
+        } else {
+            memcpy(p, &i, sizeof(int64_t));
+        }
+        return 0;
+    case K_DBL:
+        if (fm_parse_double(s, &d) != 0 || d < k->min || d > k->max)
+            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': invalid value '%s'", sec, k->name,
+                                 s);
+        memcpy(p, &d, sizeof(d));
+        return 0;
+    case K_BOOL: {
+        if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': expected true or false, got '%s'",
+                                 sec, k->name, s);
+        bool b = s[0] == 't';
+        memcpy(p, &b, sizeof(b));
+        return 0;
+    }
+    case K_STR:
+        if (strlen(s) >= k->cap)
+            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': '%s' is too long", sec, k->name,
+                                 s);
+        snprintf(p, k->cap, "%s", s);
+        return 0;
+    case K_COLD:
+    case K_SCALING:
+    case K_KEEP: {
+        /* an enum: the index of its name, so the names are the enum's own X-macro strings */
+        char list[128] = "";
+        for (int v = 0; k->names[v]; v++) {
+            if (strcmp(s, k->names[v]) == 0) {
+                memcpy(p, &v, sizeof(v)); /* every policy enum is an int-sized enum */
+                return 0;
+            }
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", v ? ", " : "", k->names[v]);
+        }
+        return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown value '%s' (%s)", sec, k->name,
+                             s, list);
+    }
+    }
+    return FM_EINTERNAL;
+}
+
+/* Applies one value node: a bare scalar, or {value, status, date, source}; why: the data file
+ * must say where each number comes from (sourced), a spec override need not. */
+static int apply_value(const fm_key *k, key_type t, const fm_yaml *y, const fm_ynode *n, void *obj,
+                       void *ctx, fm_err *err)
+{
+    const key_ctx *c = ctx;
+    if (fm_ynode_kind_of(n) == FM_YAML_MAP) {
+        int rc = fm_yaml_check_keys(y, n, sourced_keys, err);
+        if (rc)
+            return rc;
+        const fm_ynode *v = fm_ynode_get(n, "value");
+        if (!v)
+            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': missing 'value'", c->sec, k->name);
+        if (c->sourced) {
+            const char *st = NULL, *src = NULL, *date = NULL;
+            if ((rc = fm_yaml_get_str(y, n, "status", true, &st, err)) ||
+                (rc = fm_yaml_get_str(y, n, "source", true, &src, err)) ||
+                (rc = fm_yaml_get_str(y, n, "date", true, &date, err)))
+                return rc;
+            fm_provenance pv;
+            if (fm_provenance_parse(st, &pv))
+                return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown status '%s' (%s)",
+                                     c->sec, k->name, st, fm_provenance_words());
+        }
+        return set_field(obj, k, t, c->sec, y, v, err);
+    }
+    if (c->sourced)
+        return fm_yaml_error(y, n, err, FM_EPARSE,
+                             "'%s.%s' needs {value, status, date, source} in the data file", c->sec,
+                             k->name);
+    return set_field(obj, k, t, c->sec, y, n, err);
+}
+
+/* One fm_key parser per field type (the table's rows carry no type tag of their own). */
+#define PARSER(fname, t)                                                                           \
+    static int fname(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,   \
+                     fm_err *err)                                                                  \
+    {                                                                                              \
+        return apply_value(k, t, y, n, obj, ctx, err);                                             \
+    }
+PARSER(parse_i32, K_I32)
+PARSER(parse_i64, K_I64)
+PARSER(parse_dur, K_DUR)
+PARSER(parse_dbl, K_DBL)
+PARSER(parse_bool, K_BOOL)
+PARSER(parse_str, K_STR)
+PARSER(parse_cold, K_COLD)
+PARSER(parse_scaling, K_SCALING)
+PARSER(parse_keep, K_KEEP)
+#undef PARSER
 
 #define F(field) offsetof(policy_config, field)
-/* the longest configured duration, about a year: time + duration sums in the policy and the
- * simulator then stay far below INT64_MAX (292 years) */
+#define KEY(name_, p, td, field, lo, hi, doc_)                                                     \
+    {                                                                                              \
+        .name = name_, .type = FM_KEY_CUSTOM, .off = F(field), .min = lo, .max = hi, .parse = p,   \
+        .type_doc = td, .doc = doc_                                                                \
+    }
+#define I32(n, f, lo, hi, d) KEY(n, parse_i32, "integer", f, lo, hi, d)
+#define I64(n, f, lo, hi, d) KEY(n, parse_i64, "integer", f, lo, hi, d)
+#define DBL(n, f, lo, hi, d) KEY(n, parse_dbl, "number", f, lo, hi, d)
+/* durations: ranges in ns; the longest configured duration is about a year, so time + duration
+ * sums in the policy and the simulator stay far below INT64_MAX (292 years) */
 #define DMAX 3.2e16
-static const key_def keys[] = {
-    {"fn", "memory_mb", K_I32, F(fn.memory_mb), 0, 10240},
-    {"fn", "timeout", K_DUR, F(fn.timeout_ns), 0, DMAX},
-    {"fn", "billing_granularity", K_DUR, F(fn.billing_ns), 0, DMAX},
-    {"fn", "min_billed", K_DUR, F(fn.min_billed_ns), 0, DMAX},
-    {"inst", "min", K_I32, F(inst.min), 0, 1e6},
-    {"inst", "max", K_I32, F(inst.max), 1, 1e6},
-    {"inst", "workers", K_I32, F(inst.workers), 1, PI_MAX_WORKERS},
-    {"inst", "provisioned", K_I32, F(inst.provisioned), 0, 1e6},
-    {"inst", "keep_alive", K_DUR, F(inst.keep_alive_ns), 0, DMAX},
-    {"inst", "keep_alive_policy", K_KEEP, F(inst.keep_alive_policy), 0, 0},
-    {"inst", "provision_delay", K_DUR, F(inst.provision_delay_ns), 0, DMAX},
-    {"inst", "retry", K_DUR, F(inst.retry_ns), 0, DMAX},
-    {"inst", "cold_wait", K_COLD, F(inst.cold_wait), 0, 0},
-    {"inst", "overprovision", K_DBL, F(inst.overprovision), 0, 100},
-    {"inst", "type", K_STR, F(inst.type), 0, 0},
-    {"inst", "type_vcpu", K_DBL, F(inst.type_vcpu), 0, 1e4},
-    {"inst", "type_memory_mb", K_I32, F(inst.type_memory_mb), 0, 1e8},
-    {"limit", "reserved", K_I32, F(limit.reserved), 0, 1e7},
-    {"limit", "account", K_I32, F(limit.account), 0, 1e7},
-    {"limit", "scaling", K_SCALING, F(limit.scaling), 0, 0},
-    {"limit", "rate_burst", K_I32, F(limit.rate.burst), 0, 1e9},
-    {"limit", "rate_refill", K_I32, F(limit.rate.refill), 0, 1e9},
-    {"limit", "rate_period", K_DUR, F(limit.rate.period_ns), 0, DMAX},
-    {"limit", "rate_continuous", K_BOOL, F(limit.rate.continuous), 0, 0},
-    {"queue", "capacity", K_I32, F(queue.capacity), 1, 1e7},
-    {"batch", "max_size", K_I32, F(batch.max_size), 1, 4096},
-    {"batch", "max_delay", K_DUR, F(batch.max_delay_ns), 0, DMAX},
-    {"scale", "target_per_min", K_DBL, F(scale.target_per_min), 0, 1e12},
-    {"scale", "period", K_DUR, F(scale.period_ns), 1e9, DMAX}, /* a metric period: >= 1 s */
-    {"scale", "out_datapoints", K_I32, F(scale.out_datapoints), 1, 1e6},
-    {"scale", "in_datapoints", K_I32, F(scale.in_datapoints), 1, 1e6},
-    {"scale", "in_ratio", K_DBL, F(scale.in_ratio), 0, 1},
-    {"scale", "out_cooldown", K_DUR, F(scale.out_cooldown_ns), 0, DMAX},
-    {"scale", "in_cooldown", K_DUR, F(scale.in_cooldown_ns), 0, DMAX},
-    {"histogram", "bin", K_DUR, F(histogram.bin_ns), 1e6, DMAX}, /* >= 1 ms */
-    {"histogram", "range", K_DUR, F(histogram.range_ns), 1e6, DMAX},
-    {"histogram", "head_pct", K_DBL, F(histogram.head_pct), 0, 100},
-    {"histogram", "tail_pct", K_DBL, F(histogram.tail_pct), 0, 100},
-    {"histogram", "margin", K_DBL, F(histogram.margin), 0, 0.99},
-    {"histogram", "cv_min", K_DBL, F(histogram.cv_min), 0, 1e6},
-    {"histogram", "oob_max", K_DBL, F(histogram.oob_max), 0, 1},
-    {"histogram", "forecast_margin", K_DBL, F(histogram.forecast_margin), 0, 0.99},
-    {"greedy_dual", "budget_mb", K_I32, F(greedy_dual.budget_mb), 0, 1e9},
-    {"greedy_dual", "cold_cost", K_DUR, F(greedy_dual.cold_cost_ns), 0, DMAX},
+#define DUR(n, f, lo, d) KEY(n, parse_dur, "duration", f, lo, DMAX, d)
+#define ENUM(n, p, f, names_, d)                                                                   \
+    {                                                                                              \
+        .name = n, .type = FM_KEY_CUSTOM, .off = F(f), .names = names_, .parse = p,                \
+        .type_doc = "string", .doc = d                                                             \
+    }
+
+static const fm_key fn_keys[] = {
+    I32("memory_mb", fn.memory_mb, 0, 10240, "memory size (128–10240 for lambda); all profiles"),
+    DUR("timeout", fn.timeout_ns, 0, "enforced by the caller (it reports STOPPED); all"),
 };
+static const fm_key inst_keys[] = {
+    I32("min", inst.min, 0, 1e6, "always-on instances / fleet size; managed, server"),
+    I32("max", inst.max, 1, 1e6, "instance cap (also the state's capacity); all"),
+    I32("workers", inst.workers, 1, PI_MAX_WORKERS,
+        "dispatches in flight per instance (1 for lambda, gcf); all"),
+    I32("provisioned", inst.provisioned, 0, 1e6, "provisioned concurrency; lambda, gcf"),
+    DUR("keep_alive", inst.keep_alive_ns, 0,
+        "idle TTL of on-demand instances (`fixed`); lambda, gcf"),
+    ENUM("keep_alive_policy", parse_keep, inst.keep_alive_policy, keep_names,
+         "the keep-alive policy; lambda, gcf"),
+    DUR("provision_delay", inst.provision_delay_ns, 0, "earliest serve time after START; all"),
+    DUR("retry", inst.retry_ns, 0,
+        "back-off before replacing after a failed start, or retrying one the host could not hold; "
+        "all"),
+    ENUM("cold_wait", parse_cold, inst.cold_wait, cold_names,
+         "what a request that started an instance waits for; lambda, gcf"),
+    DBL("overprovision", inst.overprovision, 0, 100, "extra starts per demand start; gcf"),
+    {.name = "type",
+     .type = FM_KEY_CUSTOM,
+     .off = F(inst.type),
+     .cap = sizeof(((policy_config *)0)->inst.type),
+     .parse = parse_str,
+     .type_doc = "string",
+     .doc = "instance type name (informational); managed, server"},
+    DBL("type_vcpu", inst.type_vcpu, 0, 1e4, "vCPUs of the instance type (informational)"),
+    I32("type_memory_mb", inst.type_memory_mb, 0, 1e8,
+        "memory of the instance type; counts against the host when fn.memory_mb is 0"),
+};
+static const fm_key limit_keys[] = {
+    I32("reserved", limit.reserved, 0, 1e7, "reserved concurrency; lambda, gcf"),
+    I32("account", limit.account, 0, 1e7, "account concurrency limit; lambda, gcf"),
+    ENUM("scaling", parse_scaling, limit.scaling, scaling_names, "scaling-rate rule; lambda, gcf"),
+    I64("rate_burst", limit.rate.burst, 0, 1e9, "starts available at once; lambda, gcf"),
+    I64("rate_refill", limit.rate.refill, 0, 1e9, "starts added per rate_period; lambda, gcf"),
+    DUR("rate_period", limit.rate.period_ns, 0, "the refill period; lambda, gcf"),
+    KEY("rate_continuous", parse_bool, "boolean", limit.rate.continuous, 0, 0,
+        "refill pro rata (2023) instead of in steps (2021); lambda, gcf"),
+};
+static const fm_key queue_keys[] = {
+    I32("capacity", queue.capacity, 1, 1e7, "requests waiting; past it 503; all"),
+};
+static const fm_key batch_keys[] = {
+    I32("max_size", batch.max_size, 1, 4096, "items per dispatch (1: no batching); all"),
+    DUR("max_delay", batch.max_delay_ns, 0, "release a partial batch after this wait; all"),
+};
+static const fm_key scale_keys[] = {
+    DBL("target_per_min", scale.target_per_min, 0, 1e12,
+        "target invocations per instance per minute; managed"),
+    DUR("period", scale.period_ns, 1e9, "metric period (>= 1 s); managed"),
+    I32("out_datapoints", scale.out_datapoints, 1, 1e6, "periods above target before scale-out"),
+    I32("in_datapoints", scale.in_datapoints, 1, 1e6, "periods below in_ratio before scale-in"),
+    DBL("in_ratio", scale.in_ratio, 0, 1, "low-alarm threshold as a fraction of the target"),
+    DUR("out_cooldown", scale.out_cooldown_ns, 0, "no scale-out this long after one"),
+    DUR("in_cooldown", scale.in_cooldown_ns, 0, "no scale-in this long after a scaling"),
+};
+static const fm_key histogram_keys[] = {
+    DUR("bin", histogram.bin_ns, 1e6, "width of one idle-time bin (>= 1 ms)"),
+    DUR("range", histogram.range_ns, 1e6, "idle times the histogram covers"),
+    DBL("head_pct", histogram.head_pct, 0, 100, "percentile pre-warming aims at"),
+    DBL("tail_pct", histogram.tail_pct, 0, 100, "percentile the instance is kept until"),
+    DBL("margin", histogram.margin, 0, 0.99, "pre-warm earlier, keep longer by this share"),
+    DBL("cv_min", histogram.cv_min, 0, 1e6, "below this CV the histogram is not used"),
+    DBL("oob_max", histogram.oob_max, 0, 1, "out-of-bounds share from which to forecast"),
+    DBL("forecast_margin", histogram.forecast_margin, 0, 0.99, "margin around a forecast"),
+};
+static const fm_key greedy_dual_keys[] = {
+    I32("budget_mb", greedy_dual.budget_mb, 0, 1e9, "memory the pool's live instances may hold"),
+    DUR("cold_cost", greedy_dual.cold_cost_ns, 0, "cold-start cost until one is measured"),
+};
+#undef ENUM
+#undef DUR
+#undef DBL
+#undef I64
+#undef I32
+#undef KEY
 #undef F
 
-static const char *const sections[] = {"fn",    "inst",      "limit",       "queue", "batch",
-                                       "scale", "histogram", "greedy_dual", NULL};
-static const char *const sourced_keys[] = {"value", "status", "date", "source", NULL};
-static const char *const statuses[] = {"doc", "src", "2nd", "unverified", "assumption", NULL};
-static const char *const cold_names[] = {"bind", "first_free"};
-_Static_assert(FM_ARRAY_LEN(cold_names) == POLICY_COLD_WAIT__COUNT, "cold_wait names");
+#define SECTION(n, t, d)                                                                           \
+    {                                                                                              \
+        .name = n, .type = FM_KEY_TABLE, .sub = t, .nsub = FM_ARRAY_LEN(t), .doc = d               \
+    }
+/* The sections in the order they are applied (a section may read what an earlier one set). */
+static const fm_key sections[] = {
+    SECTION("fn", fn_keys, "the function"),
+    SECTION("inst", inst_keys, "instances"),
+    SECTION("limit", limit_keys, "concurrency and scaling limits"),
+    SECTION("queue", queue_keys, "the request queue"),
+    SECTION("batch", batch_keys, "dynamic batching"),
+    SECTION("scale", scale_keys, "managed target tracking"),
+    SECTION("histogram", histogram_keys, "the hybrid-histogram keep-alive"),
+    SECTION("greedy_dual", greedy_dual_keys, "the greedy-dual keep-alive"),
+};
+#undef SECTION
+
+size_t policy_config_keys_markdown(char *buf, size_t cap)
+{
+    return fm_keys_markdown(sections, FM_ARRAY_LEN(sections), buf, cap);
+}
 
 /* Why: a config that sets no cloud number is still a valid, predictable one (tests, callers
  * that bring every number themselves). */
@@ -98,145 +304,56 @@ void policy_config_init(policy_config *cfg, policy_profile profile)
         cfg->inst.min = 1;
 }
 
-/* Parses one scalar into its field; why: the data file and spec overrides share the table. */
-static int set_field(policy_config *cfg, const key_def *k, const fm_yaml *y, const fm_ynode *n,
-                     fm_err *err)
+/* Checks a map's keys against the sections (and `extra`, names the caller reads itself); why:
+ * an unknown key is named before anything is applied. */
+static int check_top(const fm_yaml *y, const fm_ynode *map, const char *const *extra, fm_err *err)
 {
-    const char *s = fm_ynode_str(n);
-    char *p = (char *)cfg + k->off;
-    if (!s)
-        return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s' must be a scalar", k->sec, k->key);
-    int64_t i;
-    double d;
-    switch (k->type) {
-    case K_I32:
-    case K_DUR:
-        if (k->type == K_I32 ? fm_parse_i64(s, &i) != 0 : fm_parse_duration_ns(s, &i) != 0)
-            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': invalid %s '%s'", k->sec, k->key,
-                                 k->type == K_I32 ? "integer" : "duration", s);
-        if ((double)i < k->min || (double)i > k->max)
-            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': %s is out of range", k->sec,
-                                 k->key, s);
-        if (k->type == K_DUR || k->off == offsetof(policy_config, limit.rate.burst) ||
-            k->off == offsetof(policy_config, limit.rate.refill))
-            memcpy(p, &i, sizeof(int64_t));
-        else {
-            int32_t v = (int32_t)i;
-            memcpy(p, &v, sizeof(v));
-        }
-        return 0;
-    case K_DBL:
-        if (fm_parse_double(s, &d) != 0 || d < k->min || d > k->max)
-            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': invalid value '%s'", k->sec,
-                                 k->key, s);
-        memcpy(p, &d, sizeof(d));
-        return 0;
-    case K_BOOL: {
-        bool b;
-        if (strcmp(s, "true") == 0)
-            b = true;
-        else if (strcmp(s, "false") == 0)
-            b = false;
-        else
-            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': expected true or false, got '%s'",
-                                 k->sec, k->key, s);
-        memcpy(p, &b, sizeof(b));
-        return 0;
+    for (size_t i = 0; i < fm_ynode_len(map); i++) {
+        const fm_ynode *kn = fm_ynode_key(map, i);
+        const char *name = fm_ynode_str(kn);
+        if (!name)
+            return fm_yaml_error(y, kn, err, FM_EPARSE, "keys must be plain scalars");
+        bool ok = fm_keys_find(sections, FM_ARRAY_LEN(sections), name) != NULL;
+        for (const char *const *e = extra; e && *e && !ok; e++)
+            ok = strcmp(*e, name) == 0;
+        if (!ok)
+            return fm_yaml_error(y, kn, err, FM_EPARSE, "unknown key '%s'", name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(fm_ynode_str(fm_ynode_key(map, j)), name) == 0)
+                return fm_yaml_error(y, kn, err, FM_EPARSE, "duplicate key '%s'", name);
     }
-    case K_STR:
-        if (strlen(s) >= sizeof(cfg->inst.type))
-            return fm_yaml_error(y, n, err, FM_ERANGE, "'%s.%s': '%s' is too long", k->sec, k->key,
-                                 s);
-        snprintf(p, sizeof(cfg->inst.type), "%s", s);
-        return 0;
-    case K_COLD:
-        for (int c = 0; c < POLICY_COLD_WAIT__COUNT; c++)
-            if (strcmp(s, cold_names[c]) == 0) {
-                policy_cold_wait v = (policy_cold_wait)c;
-                memcpy(p, &v, sizeof(v));
-                return 0;
-            }
-        return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown value '%s' (bind, first_free)",
-                             k->sec, k->key, s);
-    case K_KEEP: {
-        policy_keep_alive v;
-        if (policy_keep_alive_parse(s, &v) != 0)
-            return fm_yaml_error(y, n, err, FM_EPARSE,
-                                 "'%s.%s': unknown value '%s' (fixed, histogram, greedy-dual)",
-                                 k->sec, k->key, s);
-        memcpy(p, &v, sizeof(v));
-        return 0;
-    }
-    case K_SCALING: {
-        policy_scaling v;
-        if (policy_scaling_parse(s, &v) != 0)
-            return fm_yaml_error(y, n, err, FM_EPARSE,
-                                 "'%s.%s': unknown value '%s' (none, lambda-2021, lambda-2023)",
-                                 k->sec, k->key, s);
-        memcpy(p, &v, sizeof(v));
-        return 0;
-    }
-    }
-    return FM_EINTERNAL;
+    return 0;
 }
 
-/* Applies one value node: a bare scalar, or {value, status, date, source}; why: the data file
- * must say where each number comes from (sourced), a spec override need not. */
-static int apply_value(policy_config *cfg, const key_def *k, const fm_yaml *y, const fm_ynode *n,
-                       bool sourced, fm_err *err)
-{
-    if (fm_ynode_kind_of(n) == FM_YAML_MAP) {
-        int rc = fm_yaml_check_keys(y, n, sourced_keys, err);
-        if (rc)
-            return rc;
-        const fm_ynode *v = fm_ynode_get(n, "value");
-        if (!v)
-            return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': missing 'value'", k->sec, k->key);
-        if (sourced) {
-            const char *st = NULL, *src = NULL, *date = NULL;
-            if ((rc = fm_yaml_get_str(y, n, "status", true, &st, err)) ||
-                (rc = fm_yaml_get_str(y, n, "source", true, &src, err)) ||
-                (rc = fm_yaml_get_str(y, n, "date", true, &date, err)))
-                return rc;
-            int ok = 0;
-            for (int i = 0; statuses[i]; i++)
-                ok |= strcmp(statuses[i], st) == 0;
-            if (!ok)
-                return fm_yaml_error(y, n, err, FM_EPARSE, "'%s.%s': unknown status '%s'", k->sec,
-                                     k->key, st);
-        }
-        return set_field(cfg, k, y, v, err);
-    }
-    if (sourced)
-        return fm_yaml_error(y, n, err, FM_EPARSE,
-                             "'%s.%s' needs {value, status, date, source} in the data file", k->sec,
-                             k->key);
-    return set_field(cfg, k, y, n, err);
-}
-
-/* Applies the sections of one map; why: shared by data-file entries and spec overrides. */
+/* Applies the sections of one map through the key tables; why: shared by data-file entries and
+ * spec overrides. A section's unknown key is named with its section ("inst.keep_alvie"). */
 static int apply_sections(policy_config *cfg, const fm_yaml *y, const fm_ynode *map, bool sourced,
                           fm_err *err)
 {
-    for (size_t s = 0; sections[s]; s++) {
-        const fm_ynode *sec = fm_ynode_get(map, sections[s]);
+    for (size_t s = 0; s < FM_ARRAY_LEN(sections); s++) {
+        const fm_key *sk = &sections[s];
+        const fm_ynode *sec = fm_ynode_get(map, sk->name);
         if (!sec)
             continue;
         if (fm_ynode_kind_of(sec) != FM_YAML_MAP)
-            return fm_yaml_error(y, sec, err, FM_EPARSE, "'%s' must be a map", sections[s]);
+            return fm_yaml_error(y, sec, err, FM_EPARSE, "'%s' must be a map", sk->name);
         for (size_t i = 0; i < fm_ynode_len(sec); i++) {
             const char *name = fm_ynode_str(fm_ynode_key(sec, i));
-            const key_def *k = NULL;
-            for (size_t j = 0; j < FM_ARRAY_LEN(keys) && !k; j++)
-                if (strcmp(keys[j].sec, sections[s]) == 0 && name && strcmp(keys[j].key, name) == 0)
-                    k = &keys[j];
-            if (!k)
+            if (name && strcmp(sk->name, "fn") == 0 &&
+                (strcmp(name, "billing_granularity") == 0 || strcmp(name, "min_billed") == 0))
+                return fm_yaml_error(y, fm_ynode_key(sec, i), err, FM_EPARSE,
+                                     "'fn.%s' is no longer a policy key: billing rounds to the "
+                                     "price catalogue's granularity_ms (granularity_s, "
+                                     "min_billed_s), data/prices.yaml",
+                                     name);
+            if (!name || !fm_keys_find(sk->sub, sk->nsub, name))
                 return fm_yaml_error(y, fm_ynode_key(sec, i), err, FM_EPARSE, "unknown key '%s.%s'",
-                                     sections[s], name ? name : "?");
-            int rc = apply_value(cfg, k, y, fm_ynode_value(sec, i), sourced, err);
-            if (rc)
-                return rc;
+                                     sk->name, name ? name : "?");
         }
+        key_ctx ctx = {.sec = sk->name, .sourced = sourced};
+        int rc = fm_keys_parse(sk->sub, sk->nsub, y, sec, cfg, &ctx, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -248,7 +365,7 @@ int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynod
         return 0;
     if (fm_ynode_kind_of(map) != FM_YAML_MAP)
         return fm_yaml_error(y, map, err, FM_EPARSE, "policy overrides must be a map");
-    int rc = fm_yaml_check_keys(y, map, sections, err);
+    int rc = check_top(y, map, NULL, err);
     return rc ? rc : apply_sections(cfg, y, map, false, err);
 }
 
@@ -257,15 +374,15 @@ int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynod
 static int apply_entry(policy_config *cfg, const fm_yaml *y, const fm_ynode *plats,
                        const char *name, int depth, fm_err *err)
 {
-    static const char *const allowed[] = {"profile",   "inherit",     "fn",    "inst",
-                                          "limit",     "queue",       "batch", "scale",
-                                          "histogram", "greedy_dual", NULL};
+    static const char *const extra[] = {"profile", "inherit", NULL};
     const fm_ynode *e = fm_ynode_get(plats, name);
     if (!e)
         return fm_err_set(err, FM_ENOTFOUND, "%s: unknown platform '%s'", fm_yaml_name(y), name);
     if (depth > 4)
         return fm_yaml_error(y, e, err, FM_EPARSE, "platform '%s': inherit chain too deep", name);
-    int rc = fm_yaml_check_keys(y, e, allowed, err);
+    int rc = fm_ynode_kind_of(e) == FM_YAML_MAP
+                 ? check_top(y, e, extra, err)
+                 : fm_yaml_check_keys(y, e, extra, err); /* names what it found instead */
     const char *prof = NULL, *parent = NULL;
     if (rc || (rc = fm_yaml_get_str(y, e, "profile", true, &prof, err)) ||
         (rc = fm_yaml_get_str(y, e, "inherit", false, &parent, err)))

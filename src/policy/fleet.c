@@ -24,8 +24,13 @@ static void fleet_reconcile(policy_fn *fn, policy_reason why)
         fn->desired = fn->cfg.inst.min;
     if (why == POLICY_REASON_NONE)
         why = POLICY_REASON_MIN_INSTANCES;
-    while (active(fn) < fn->desired && fn->nfree > 0)
+    while (active(fn) < fn->desired && fn->nfree > 0) {
+        if (!pi_host_fits(fn)) {
+            pi_host_refused(fn, true);
+            return;
+        }
         pi_start(fn, false, why);
+    }
 }
 
 /* Removes k instances: starting ones first (newest first: they serve nobody yet), then idle ones

@@ -89,6 +89,9 @@ void policy_fn_free(policy_fn *fn)
     if (!fn)
         return;
     pi_ka_release(fn);
+    pi_host_add(fn, -fn->host_mb); /* instances still live are the caller's to stop */
+    if (fn->host)
+        fn->host->users--;
     if (fn->acct) {
         pi_conc_add(fn, -fn->conc);
         fn->acct->reserved_sum -= fn->cfg.limit.reserved;

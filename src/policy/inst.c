@@ -137,7 +137,8 @@ uint64_t *pi_ids_alloc(policy_fn *fn, uint32_t n)
 }
 
 /* Takes a free slot and emits START; why: every profile starts instances the same way, and a
- * slot is reused only after STOPPED, under a new generation. */
+ * slot is reused only after STOPPED, under a new generation. Callers check pi_has_room (or
+ * pi_may_start) first: the host's capacity is theirs to respect, so a start is never half made. */
 int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why)
 {
     if (fn->nfree == 0)
@@ -157,6 +158,7 @@ int32_t pi_start(policy_fn *fn, bool provisioned, policy_reason why)
                    .serve_at_ns = fn->now + fn->cfg.inst.provision_delay_ns,
                    .expire_ns = -1};
     pi_pool_add(fn, fn->cfg.fn.memory_mb);
+    pi_host_add(fn, pi_inst_mb(fn));
     fn->st.instances[POLICY_INST_STARTING]++;
     list_push_back(fn, PI_LIST_STARTING, slot);
     fn->live++;
@@ -209,6 +211,7 @@ void pi_release(policy_fn *fn, int32_t slot)
         fn->live_prov--;
     if (i->state != POLICY_INST_STOPPING)
         pi_pool_add(fn, -fn->cfg.fn.memory_mb);
+    pi_host_add(fn, -pi_inst_mb(fn)); /* confirmed gone: its memory is free for others */
     fn->st.in_flight -= (uint32_t)i->in_flight;
     pi_list_remove(fn, slot);
     fn->st.instances[i->state]--;

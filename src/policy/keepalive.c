@@ -212,7 +212,11 @@ static void hist_advance(policy_fn *fn)
     if (fn->now >= fn->prewarm_at) {
         fn->prewarm_at = INT64_MAX;
         /* a late call past the whole window has nothing left to pre-warm for */
-        if (fn->now < fn->prewarm_until && fn->lists[idle_list(fn)].len == 0 && fn->nfree > 0) {
+        bool want =
+            fn->now < fn->prewarm_until && fn->lists[idle_list(fn)].len == 0 && fn->nfree > 0;
+        if (want && !pi_host_fits(fn)) {
+            pi_host_refused(fn, false);
+        } else if (want) {
             int32_t s = pi_start(fn, false, POLICY_REASON_PREWARM);
             fn->inst[s].expire_ns = fn->prewarm_until;
             fn->st.prewarms++;

@@ -12,8 +12,13 @@ static void lambda_reconcile(policy_fn *fn, policy_reason why)
 {
     if (why == POLICY_REASON_NONE)
         why = POLICY_REASON_PROVISIONED;
-    while (fn->live_prov < fn->cfg.inst.provisioned && fn->nfree > 0)
+    while (fn->live_prov < fn->cfg.inst.provisioned && fn->nfree > 0) {
+        if (!pi_host_fits(fn)) {
+            pi_host_refused(fn, true);
+            return;
+        }
         pi_start(fn, true, why);
+    }
 }
 
 /* Starts extra unbound instances, inst.overprovision per demand start; why: the study saw GCF
@@ -23,7 +28,9 @@ static void gcf_overprovision(policy_fn *fn)
 {
     fn->overprov_credit += fn->cfg.inst.overprovision;
     while (fn->overprov_credit >= 1.0 - 1e-9) {
-        if (fn->nfree == 0) {
+        if (!pi_has_room(fn)) {
+            if (fn->nfree > 0)
+                pi_host_refused(fn, false);
             fn->overprov_credit = 0;
             return;
         }

@@ -98,7 +98,8 @@ void pi_conc_add(policy_fn *fn, int32_t d)
 }
 
 /* Why: the order of the checks is Lambda's — the function's reserved concurrency, then the
- * account, then instance room, and the scaling-rate token last so a request refused for another
+ * account, then instance room (the function's max, then the host's memory), and the scaling-rate
+ * token last so a request refused for another
  * reason costs no token. A function with reserved concurrency has its own pool carved out of
  * the account; the others share what is left (account limit minus every reservation). */
 bool pi_may_start(policy_fn *fn, policy_reason *why)
@@ -115,6 +116,10 @@ bool pi_may_start(policy_fn *fn, policy_reason *why)
     }
     if (fn->nfree == 0) {
         *why = POLICY_REASON_MAX_INSTANCES;
+        return false;
+    }
+    if (!pi_host_fits(fn)) {
+        *why = POLICY_REASON_HOST_CAPACITY;
         return false;
     }
     pi_bucket *b = c->limit.scaling == POLICY_SCALING_LAMBDA_2021   ? &fn->acct->bucket

@@ -117,10 +117,8 @@ typedef struct policy_config {
     char platform[32]; /* data-file entry the defaults came from, e.g. "aws-lambda" */
 
     struct {
-        int32_t memory_mb;     /* lambda/gcf: 128..10240; informs CPU share (platform, sim) */
-        int64_t timeout_ns;    /* enforced by the caller, which reports STOPPED(crash) */
-        int64_t billing_ns;    /* billing granularity for the meter: 1 ms lambda, 100 ms gcf */
-        int64_t min_billed_ns; /* managed/server: minimum billed time per instance (60 s EC2) */
+        int32_t memory_mb;  /* lambda/gcf: 128..10240; informs CPU share (platform, sim) */
+        int64_t timeout_ns; /* enforced by the caller, which reports STOPPED(crash) */
     } fn;
 
     struct {
@@ -205,6 +203,9 @@ int policy_config_defaults(policy_config *cfg, policy_profile profile, const cha
  * file; unknown keys are errors naming file:line:col). */
 int policy_config_apply_yaml(policy_config *cfg, const fm_yaml *y, const fm_ynode *map,
                              fm_err *err);
+/* The key table (sections and keys) as Markdown rows ("inst.max"), for docs/policies.md and
+ * its check; returns the length needed, like snprintf. */
+size_t policy_config_keys_markdown(char *buf, size_t cap);
 /* Checks ranges and consistency ("policy 'managed': inst.min must be >= 1"). */
 int policy_config_validate(const policy_config *cfg, fm_err *err);
 
@@ -217,6 +218,41 @@ typedef struct policy_account policy_account;
 int policy_account_new(int32_t concurrency_limit, policy_scaling scaling, const policy_rate *rate,
                        policy_account **out, fm_err *err);
 void policy_account_free(policy_account *a); /* after every policy_fn using it is freed */
+
+/* ---- host ----------------------------------------------------------------------------------
+ * The machine the functions run on: the memory of their live instances (fn.memory_mb each, or
+ * inst.type_memory_mb for a fleet without a size) stays within its capacity, counted from START
+ * to STOPPED or START_FAILED. Past it a demand start is throttled with reason host_capacity; a
+ * provisioned, min-instance or fleet start is retried after inst.retry; a pre-warm or
+ * over-provision start is dropped (policy_stats.host_refused counts both). The live platform
+ * (platform.yaml) and the simulator (a `cores: N` host) read the same `host_capacity` keys
+ * (docs/policies.md). Functions that join no host have no host limit. Not thread-safe: one event
+ * loop owns it. */
+typedef struct policy_host_config {
+    int memory_mb;     /* host memory; 0: what the caller measured (MemTotal), or no limit */
+    int reserve_mb;    /* kept back for the system and the platform (512) */
+    double overcommit; /* capacity = (memory - reserve) x overcommit (1.0) */
+    int pids_max;      /* processes per instance, enforced by the caller (1024; 0: none) */
+} policy_host_config;
+
+void policy_host_config_init(policy_host_config *c); /* the defaults above */
+/* Reads a `host_capacity` mapping (unknown keys, types and ranges are errors with file:line). */
+int policy_host_config_apply_yaml(policy_host_config *c, const fm_yaml *y, const fm_ynode *map,
+                                  fm_err *err);
+/* The keys as Markdown rows (fm_keys_markdown), for docs/policies.md and its check. */
+size_t policy_host_keys_markdown(char *buf, size_t cap);
+/* Capacity in MB from the config and the host's measured memory (memtotal_mb, 0: unknown):
+ * (memory - reserve) x overcommit, at least 1; 0 (no limit) when no memory is known. */
+int64_t policy_host_capacity_mb(const policy_host_config *c, int64_t memtotal_mb);
+
+typedef struct policy_host policy_host;
+
+int policy_host_new(int64_t capacity_mb, policy_host **out, fm_err *err); /* 0: no limit */
+void policy_host_free(policy_host *h); /* after every policy_fn that joined it is freed */
+/* Memory promised to live instances now, and the capacity (for logs, metrics, tests). */
+void policy_host_usage(const policy_host *h, int64_t *used_mb, int64_t *capacity_mb);
+/* Counts fn's instances against h from DEPLOY on (NULL: none); FM_ESTATE after DEPLOY. */
+int policy_fn_join_host(policy_fn *fn, policy_host *h, fm_err *err);
 
 /* ---- instances ------------------------------------------------------------------------------ */
 /* (generation << 32) | slot. Slot < inst.max; a slot is reused only after STOPPED or
@@ -331,7 +367,8 @@ const char *policy_action_name(policy_action_type t);
     X(START_FAILED, "start_failed")   /* REJECT: the instance bound to the request failed */       \
     X(CRASHED, "crashed")             /* START: replacing an instance that died (PC, min) */       \
     X(PREWARM, "prewarm")             /* START: keep-alive policy loads ahead of an arrival */     \
-    X(EVICT, "evict")                 /* STOP: greedy-dual made room in the memory budget */
+    X(EVICT, "evict")                 /* STOP: greedy-dual made room in the memory budget */       \
+    X(HOST_CAPACITY, "host_capacity") /* THROTTLE: the host's memory is promised (policy_host) */
 
 typedef enum policy_reason {
 #define POLICY_XX(name, str) POLICY_REASON_##name,
@@ -398,6 +435,8 @@ typedef struct policy_stats {
     uint64_t starts, start_failures, stops, crashes, cancels;
     uint64_t prewarms, evictions; /* keep-alive policies: pre-warm starts, greedy-dual evictions */
     uint64_t over_budget;         /* greedy-dual: starts with nothing idle left to evict */
+    uint64_t host_refused; /* starts nobody waited for that the host could not hold (provisioned,
+                              min, pre-warm, over-provision); demand ones are throttles */
     uint64_t throttles[POLICY_REASON__COUNT]; /* by reason */
     uint64_t rejects[POLICY_REASON__COUNT];   /* by reason */
 } policy_stats;

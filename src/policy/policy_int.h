@@ -72,6 +72,12 @@ typedef struct pi_qent {
     bool cancelled;
 } pi_qent;
 
+struct policy_host {
+    int64_t capacity_mb; /* 0: no limit */
+    int64_t used_mb;     /* memory of members' instances from START to STOPPED/START_FAILED */
+    int32_t users;       /* policy_fn objects that joined */
+};
+
 typedef struct policy_vt policy_vt;
 typedef struct pi_ka_vt pi_ka_vt;
 
@@ -148,6 +154,8 @@ struct policy_fn {
     int32_t nevict;
     bool evict_queued;
     void *user;
+    policy_host *host; /* NULL: no host limit */
+    int64_t host_mb;   /* this function's share of host->used_mb */
 
     policy_stats st;
     policy_actions *out; /* the current call's output */
@@ -245,5 +253,12 @@ bool pi_bucket_take(pi_bucket *b, int64_t now);
  * Consumes a scaling token when it answers yes. */
 bool pi_may_start(policy_fn *fn, policy_reason *why);
 void pi_conc_add(policy_fn *fn, int32_t d);
+
+/* host (host.c) */
+int64_t pi_inst_mb(const policy_fn *fn); /* memory one instance is promised */
+bool pi_host_fits(const policy_fn *fn);  /* one more instance fits the host */
+bool pi_has_room(const policy_fn *fn);   /* a free slot and room on the host */
+void pi_host_add(policy_fn *fn, int64_t mb);
+void pi_host_refused(policy_fn *fn, bool retry);
 
 #endif

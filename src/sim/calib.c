@@ -20,14 +20,6 @@ struct sim_calib {
     size_t nsvc, ncold, capsvc, capcold;
 };
 
-static const char *const phase_names[] = {
-#define SIM_XX(name, str) str,
-    SIM_PHASE_MAP(SIM_XX)
-#undef SIM_XX
-};
-_Static_assert(FM_ARRAY_LEN(phase_names) == SIM_PHASE__COUNT, "phase names out of sync");
-
-const char *sim_phase_name(sim_phase p) { return p < SIM_PHASE__COUNT ? phase_names[p] : "?"; }
 
 double sim_cpu_share(int memory_mb)
 {
@@ -160,10 +152,10 @@ static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
                                       "cold_start", NULL};
     static const char *const svc_keys[] = {"model", "runtime", "device", "memory_mb", "batch",
                                            "latency_ms", "overhead_ms", NULL};
-    static const char *const cold_keys[] = {"model",        "runtime",     "device",
-                                            "memory_mb",    "spawn_ms",    "runtime_init_ms",
-                                            "download_ms",  "load_ms",     "warmup_ms",
-                                            "provision_ms", NULL};
+#define PHASE_KEY(name, key, label) #key "_ms",
+    static const char *const cold_keys[] = {
+        "model", "runtime", "device", "memory_mb", FM_PHASE_MAP(PHASE_KEY) "provision_ms", NULL};
+#undef PHASE_KEY
     if (!root) {
         rc = fm_yaml_error(y, NULL, err, FM_EPARSE, "empty calibration file");
         goto out;
@@ -202,9 +194,9 @@ static int load_into(sim_calib *c, fm_yaml *y, const char *name, fm_err *err)
         centry e = {0};
         if ((rc = fm_yaml_check_keys(y, n, cold_keys, err)) || (rc = read_key(y, n, &e, err)))
             goto out;
-        for (int p = 0; p < SIM_PHASE__COUNT; p++) {
+        for (int p = 0; p < FM_PHASE__COUNT; p++) {
             char key[40];
-            snprintf(key, sizeof key, "%s_ms", phase_names[p]);
+            snprintf(key, sizeof key, "%s_ms", fm_phase_key((fm_phase)p));
             const fm_ynode *pn = fm_ynode_get(n, key);
             e.cold.phase[p] = (sim_dist){.kind = SIM_DIST_CONST, .value = 0};
             if (pn && (rc = read_dist(y, pn, key, &e.cold.phase[p], err)))
@@ -445,7 +437,7 @@ int sim_calib_cold(const sim_calib *c, const sim_key *k, int memory_mb, sim_cold
         if (sim_cpu_share(best->memory_mb) > 1)
             f = 1 / sim_cpu_share(memory_mb);
         if (f > 1)
-            for (int p = SIM_PHASE_RUNTIME_INIT; p < SIM_PHASE__COUNT; p++)
+            for (int p = FM_PHASE_RUNTIME_INIT; p < FM_PHASE__COUNT; p++)
                 sim_dist_scale(&out->phase[p], f);
     }
     return 0;

@@ -228,7 +228,7 @@ static int vec_push(vec *x, int64_t v)
 typedef struct from_run {
     vec by_batch[MAX_BATCH + 1];
     vec overhead; /* client latency minus execution, warm successful requests */
-    vec phase[SIM_PHASE__COUNT];
+    vec phase[FM_PHASE__COUNT];
     int memory_mb;
     int rc;
 } from_run;
@@ -256,9 +256,8 @@ static int take_instance(const store_instance *i, void *ud)
     from_run *f = ud;
     if (!i->ready_ns)
         return 0;
-    const double ph[SIM_PHASE__COUNT] = {i->spawn_ms, i->runtime_init_ms, i->download_ms,
-                                         i->load_ms, i->warmup_ms};
-    for (int p = 0; p < SIM_PHASE__COUNT && !f->rc; p++)
+    const double *ph = i->phase_ms;
+    for (int p = 0; p < FM_PHASE__COUNT && !f->rc; p++)
         if (ph[p] > 0)
             f->rc = vec_push(&f->phase[p], (int64_t)(ph[p] * 1e6));
     if (!f->memory_mb)
@@ -297,10 +296,10 @@ int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const c
     if (!rc) {
         fprintf(cold, "  - model: %s\n    runtime: %s\n    device: cpu\n    memory_mb: %d\n", model,
                 runtime, f.memory_mb);
-        for (int p = 0; p < SIM_PHASE__COUNT; p++) {
+        for (int p = 0; p < FM_PHASE__COUNT; p++) {
             if (!f.phase[p].n)
                 continue;
-            fprintf(cold, "    %s_ms: ", sim_phase_name((sim_phase)p));
+            fprintf(cold, "    %s_ms: ", fm_phase_key((fm_phase)p));
             write_quantiles(cold, f.phase[p].v, f.phase[p].n);
             fprintf(cold, "\n");
         }
@@ -308,7 +307,7 @@ int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const c
     for (int b = 0; b <= MAX_BATCH; b++)
         free(f.by_batch[b].v);
     free(f.overhead.v);
-    for (int p = 0; p < SIM_PHASE__COUNT; p++)
+    for (int p = 0; p < FM_PHASE__COUNT; p++)
         free(f.phase[p].v);
     return rc;
 }

@@ -46,7 +46,7 @@ typedef struct req {
 typedef struct inst {
     int64_t store_id;
     int64_t created_ns, ready_ns;
-    double phase_ms[SIM_PHASE__COUNT];
+    double phase_ms[FM_PHASE__COUNT];
     bool provisioned, live, ready_seen;
     int64_t busy_since;
     int busy;
@@ -106,6 +106,7 @@ typedef struct engine {
     int64_t last_done;
     bool deploying;      /* inside the DEPLOY call: starts are instances provisioned beforehand */
     policy_pool **pools; /* greedy-dual memory pools, one per distinct budget */
+    policy_host *host;   /* a `cores: N` host's memory capacity (NULL: none) */
     int32_t *pool_mb;    /* their budgets */
     int arrivals_open;   /* functions whose arrivals are not over (O(1) end test per event) */
     int npools;
@@ -368,14 +369,10 @@ static void inst_record(engine *e, fnstate *f, inst *in, int64_t stopped, const 
         .created_ns = T0 + in->created_ns,
         .ready_ns = in->ready_seen ? T0 + in->ready_ns : 0,
         .stopped_ns = stopped ? T0 + stopped : 0,
-        .spawn_ms = in->phase_ms[SIM_PHASE_SPAWN],
-        .runtime_init_ms = in->phase_ms[SIM_PHASE_RUNTIME_INIT],
-        .download_ms = in->phase_ms[SIM_PHASE_DOWNLOAD],
-        .load_ms = in->phase_ms[SIM_PHASE_LOAD],
-        .warmup_ms = in->phase_ms[SIM_PHASE_WARMUP],
         .cold_path = in->provisioned ? "provisioned" : "sim",
         .stop_reason = why,
     };
+    memcpy(si.phase_ms, in->phase_ms, sizeof si.phase_ms);
     e->rc = store_instance_put(e->o->db, &si, e->err);
 }
 
@@ -412,7 +409,7 @@ static void do_start(engine *e, uint32_t fi, const policy_action *a)
                  .provisioned = a->provisioned,
                  .live = true};
     double total = 0;
-    for (int p = 0; p < SIM_PHASE__COUNT; p++) {
+    for (int p = 0; p < FM_PHASE__COUNT; p++) {
         in->phase_ms[p] = sim_dist_sample(&f->cold.phase[p], &e->rng);
         total += in->phase_ms[p];
     }
@@ -447,7 +444,7 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
     bool cold = a->reason == POLICY_REASON_COLD;
     double init_ms = 0;
     if (cold)
-        for (int p = 0; p < SIM_PHASE__COUNT; p++)
+        for (int p = 0; p < FM_PHASE__COUNT; p++)
             init_ms += in->phase_ms[p];
     jb->init_ms = init_ms;
     jb->provisioned = in->provisioned;
@@ -473,24 +470,20 @@ static void do_dispatch(engine *e, uint32_t fi, const policy_action *a)
                         ((uint64_t)jb->gen << 32) | (uint32_t)j);
 }
 
-/* Why: an invocation is billed on its duration rounded up to the profile's granularity, whether it
- * completed or timed out; the result is shared by its requests. */
+/* Why: an invocation is billed by the one billing function (cost_invocation_bill, the live
+ * meter's and the analyzer's too) on its duration and INIT, whether it completed or timed out; the
+ * result is shared by its requests. Without a catalogue nothing is billed here (0) and the
+ * analyzer bills the recorded duration and INIT on the catalogue it is given. */
 static double bill(engine *e, fnstate *f, const job *jb)
 {
-    int64_t dur = e->now - jb->start_ns;
-    double billed_ms;
-    if (f->offer) { /* the one billing function, the analyzer's too */
-        cost_one c;
-        cost_invocation_bill(f->offer, (double)dur / 1e6, jb->init_ms, f->mem_key, jb->provisioned,
-                             &c);
-        billed_ms = c.billed_ms;
-    } else {
-        int64_t gran = f->spec->policy.fn.billing_ns > 0 ? f->spec->policy.fn.billing_ns : 1000000;
-        billed_ms = (double)(((dur + gran - 1) / gran) * gran) / 1e6;
-    }
-    f->res->billed_ms_total += billed_ms;
-    f->res->gb_s += billed_ms / 1000.0 * f->mem_key / 1024.0;
-    return billed_ms;
+    if (!f->offer)
+        return 0;
+    cost_one c;
+    cost_invocation_bill(f->offer, (double)(e->now - jb->start_ns) / 1e6, jb->init_ms, f->mem_key,
+                         jb->provisioned, 1, &c);
+    f->res->billed_ms_total += c.billed_ms;
+    f->res->gb_s += c.gb_s;
+    return c.billed_ms;
 }
 
 /* An instance leaves: its lifetime is counted and it is recorded with the reason. */
@@ -750,6 +743,8 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
     if (rc)
         return fm_err_prefix(err, "function '%s': ", s->name);
     policy_fn_set_user(f->pol, (void *)(uintptr_t)i);
+    if ((rc = policy_fn_join_host(f->pol, e->host, err)))
+        return rc;
     if (s->policy.inst.keep_alive_policy == POLICY_KEEP_ALIVE_GREEDY_DUAL) {
         /* the functions of one host share its memory: one pool per budget */
         int p = 0;
@@ -797,7 +792,7 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
         (s->policy.profile == POLICY_PROFILE_LAMBDA || s->policy.profile == POLICY_PROFILE_GCF)) {
         cost_profile cp = s->policy.profile == POLICY_PROFILE_GCF ? COST_GCF : COST_LAMBDA;
         const char *snap = e->o->snapshot ? e->o->snapshot : "current";
-        f->offer = cost_offer_default(e->o->prices, snap, cp, NULL);
+        f->offer = cost_offer_default(e->o->prices, snap, cp, NULL, NULL);
         if (!f->offer)
             return fm_err_set(err, FM_ENOTFOUND,
                               "function '%s': no default %s entry in price snapshot '%s'", s->name,
@@ -807,9 +802,9 @@ static int setup_fn(engine *e, int i, const sim_function *s, fm_err *err)
         sim_calib_overhead(e->o->calib, &s->key, &f->overhead); /* none: 0 */
     if (s->cold_const) {
         memset(&f->cold, 0, sizeof f->cold);
-        for (int p = 0; p < SIM_PHASE__COUNT; p++)
+        for (int p = 0; p < FM_PHASE__COUNT; p++)
             f->cold.phase[p] = (sim_dist){.kind = SIM_DIST_CONST};
-        f->cold.phase[SIM_PHASE_LOAD].value = s->cold_ms;
+        f->cold.phase[FM_PHASE_LOAD].value = s->cold_ms;
     } else if (!e->o->calib) {
         return fm_err_set(err, FM_EINVAL, "function '%s': no calibration for its cold starts",
                           s->name);
@@ -861,6 +856,10 @@ int sim_run(const sim_function *fns, int nfn, const sim_opts *o, sim_result *out
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
         goto done;
     }
+    /* the functions of a `cores: N` host also share its memory, admitted by the policy as live */
+    if (o->host.kind == SIM_HOST_CORES && o->host.capacity.memory_mb > 0 &&
+        (rc = policy_host_new(policy_host_capacity_mb(&o->host.capacity, 0), &e.host, err)))
+        goto done;
     for (int i = 0; i < nfn && !rc; i++) {
         out->fn[i].latency = fm_hist_new();
         e.fns[i].res = &out->fn[i];
@@ -975,6 +974,7 @@ done:
     }
     for (int p = 0; p < e.npools; p++)
         policy_pool_free(e.pools[p]);
+    policy_host_free(e.host);
     free(e.pools);
     free(e.pool_mb);
     free(e.fns);

@@ -61,24 +61,10 @@ typedef struct sim_key {
     const char *device;  /* cpu, gpu */
 } sim_key;
 
-/* Cold-start phases, in the order a start goes through them. */
-#define SIM_PHASE_MAP(X)                                                                           \
-    X(SPAWN, "spawn")               /* process start until the runtime runs */                     \
-    X(RUNTIME_INIT, "runtime_init") /* runtime import / interpreter start */                       \
-    X(DOWNLOAD, "download")         /* model copied into the instance */                           \
-    X(LOAD, "load")                 /* model parsed, planned, weights packed */                    \
-    X(WARMUP, "warmup")             /* first inference */
-
-typedef enum sim_phase {
-#define SIM_XX(name, str) SIM_PHASE_##name,
-    SIM_PHASE_MAP(SIM_XX)
-#undef SIM_XX
-        SIM_PHASE__COUNT
-} sim_phase;
-const char *sim_phase_name(sim_phase p);
+/* Cold-start phases: fm_phase (core.h FM_PHASE_MAP), the calibration keys <key>_ms. */
 
 typedef struct sim_cold {
-    sim_dist phase[SIM_PHASE__COUNT];
+    sim_dist phase[FM_PHASE__COUNT];
     double provision_ms; /* extra delay before a start begins (managed instances): 0 */
 } sim_cold;
 
@@ -108,6 +94,9 @@ typedef enum sim_host_kind { SIM_HOST_CLOUD, SIM_HOST_CORES } sim_host_kind;
 typedef struct sim_host {
     sim_host_kind kind;
     double cores; /* SIM_HOST_CORES: cores shared by all instances */
+    /* SIM_HOST_CORES: the memory its instances may be promised (the spec's `host_capacity`,
+     * docs/policies.md); memory_mb 0: no limit. The policy admits starts against it, as live. */
+    policy_host_config capacity;
 } sim_host;
 
 typedef struct sim_function {
@@ -142,8 +131,8 @@ typedef struct sim_opts {
     volatile int *stop;        /* set to end the run early */
     /* the price catalogue invocations are billed on (cost_invocation_bill: granularity and INIT
      * billing from the profile's default entry of `snapshot`, "current" when NULL); NULL: the
-     * execution time rounded to the policy's fn.billing_granularity, without INIT (callers that
-     * carry no catalogue, such as the planner's search) */
+     * simulator bills nothing (billed_ms 0) and the analyzer bills the recorded duration and INIT
+     * on its own catalogue (callers that carry none, such as the planner's search) */
     const struct cost_catalog *prices;
     const char *snapshot;
 } sim_opts;

@@ -256,8 +256,9 @@ static int check_calibrated(const sim_spec *s, const fm_yaml *y, const fm_ynode 
 int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_dir, sim_spec *s,
                        fm_err *err)
 {
-    static const char *const keys[] = {"name",      "seed",  "host",     "calibration",
-                                       "functions", "trace", "variants", NULL};
+    static const char *const keys[] = {"name",        "seed",          "host",
+                                       "calibration", "functions",     "trace",
+                                       "variants",    "host_capacity", NULL};
     int rc = fm_yaml_check_keys(y, root, keys, err);
     if (rc)
         return rc;
@@ -271,6 +272,13 @@ int sim_spec_from_yaml(const fm_yaml *y, const fm_ynode *root, const char *base_
     s->host = (sim_host){.kind = SIM_HOST_CLOUD};
     const fm_ynode *h = fm_ynode_get(root, "host");
     if (h && (rc = read_host(y, h, &s->host, err)))
+        return rc;
+    policy_host_config_init(&s->host.capacity);
+    const fm_ynode *hc = fm_ynode_get(root, "host_capacity");
+    if (hc && s->host.kind != SIM_HOST_CORES)
+        return fm_yaml_error(y, hc, err, FM_EINVAL,
+                             "'host_capacity' needs a host of its own ('host: {cores: N}')");
+    if ((rc = policy_host_config_apply_yaml(&s->host.capacity, y, hc, err)))
         return rc;
     const fm_ynode *c = fm_ynode_get(root, "calibration");
     const fm_ynode *tr = fm_ynode_get(root, "trace");

@@ -8,6 +8,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+/* The instance columns of the cold-start phases, "spawn_ms,...,warmup_ms,", one per FM_PHASE_MAP
+ * entry. The columns themselves come from the migrations: a new phase needs one adding it. */
+#define PHASE_COL(name, key, label) #key "_ms,"
+#define PHASE_PARAM(name, key, label) "?,"
+#define PHASE_COLUMNS FM_PHASE_MAP(PHASE_COL)
+#define PHASE_PARAMS FM_PHASE_MAP(PHASE_PARAM)
+_Static_assert(FM_PHASE__COUNT == 5, "a new cold-start phase needs a migration adding its column");
+
 /* Statements, in the order of the stmt_sql table below. */
 enum { ST_RUN_BEGIN, ST_RUN_END, ST_REQUEST, ST_INSTANCE, ST_COST, ST_POINT, ST__COUNT };
 
@@ -21,8 +29,8 @@ static const char *const stmt_sql[] = {
                    "duration_ms,billed_ms,memory_mb,batch_size,batch_kind)"
                    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_INSTANCE] = "INSERT OR REPLACE INTO instances(run,id,function,memory_mb,provisioned,"
-                    "created_ns,ready_ns,stopped_ns,spawn_ms,runtime_init_ms,download_ms,load_ms,"
-                    "warmup_ms,cold_path,stop_reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "created_ns,ready_ns,stopped_ns," PHASE_COLUMNS "cold_path,stop_reason)"
+                    " VALUES(?,?,?,?,?,?,?,?," PHASE_PARAMS "?,?)",
     [ST_COST] = "INSERT INTO costs(run,item,quantity,unit,unit_price,amount,currency,source)"
                 " VALUES(?,?,?,?,?,?,?,?)",
     [ST_POINT] = "INSERT INTO points(run,function,t_ns,metric,value) VALUES(?,?,?,?,?)",
@@ -520,13 +528,10 @@ int store_instance_put(store *s, const store_instance *i, fm_err *err)
     sqlite3_bind_int64(q, 6, i->created_ns);
     sqlite3_bind_int64(q, 7, i->ready_ns);
     sqlite3_bind_int64(q, 8, i->stopped_ns);
-    sqlite3_bind_double(q, 9, i->spawn_ms);
-    sqlite3_bind_double(q, 10, i->runtime_init_ms);
-    sqlite3_bind_double(q, 11, i->download_ms);
-    sqlite3_bind_double(q, 12, i->load_ms);
-    sqlite3_bind_double(q, 13, i->warmup_ms);
-    bind_text(q, 14, i->cold_path);
-    bind_text(q, 15, i->stop_reason);
+    for (int p = 0; p < FM_PHASE__COUNT; p++)
+        sqlite3_bind_double(q, 9 + p, i->phase_ms[p]);
+    bind_text(q, 9 + FM_PHASE__COUNT, i->cold_path);
+    bind_text(q, 10 + FM_PHASE__COUNT, i->stop_reason);
     if ((rc = step(s, q, err, "recording instance")))
         return rc;
     return end_write(s, err);
@@ -606,9 +611,8 @@ int store_import_function(store *s, int64_t dst_run, const char *src_path, int64
         return fm_err_prefix(err, "'%s': ", src_path);
     static const char *const sql[] = {
         "INSERT OR REPLACE INTO instances(run,id,function,memory_mb,provisioned,created_ns,"
-        "ready_ns,stopped_ns,spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,"
-        "stop_reason) SELECT ?1,id,?2,memory_mb,provisioned,created_ns,ready_ns,stopped_ns,"
-        "spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,stop_reason"
+        "ready_ns,stopped_ns," PHASE_COLUMNS "cold_path,stop_reason) SELECT ?1,id,?2,memory_mb,"
+        "provisioned,created_ns,ready_ns,stopped_ns," PHASE_COLUMNS "cold_path,stop_reason"
         " FROM src.instances WHERE run=?3 AND function=?4",
         "INSERT INTO points(run,function,t_ns,metric,value) SELECT ?1,?2,t_ns,metric,value"
         " FROM src.points WHERE run=?3 AND function=?4 ORDER BY rowid",
@@ -771,11 +775,11 @@ int store_requests_each(store *s, int64_t run_id, store_request_cb cb, void *ud,
 int store_instances_each(store *s, int64_t run_id, store_instance_cb cb, void *ud, fm_err *err)
 {
     sqlite3_stmt *q;
-    int rc = query(s,
-                   "SELECT run,id,function,memory_mb,provisioned,created_ns,ready_ns,stopped_ns,"
-                   "spawn_ms,runtime_init_ms,download_ms,load_ms,warmup_ms,cold_path,stop_reason"
-                   " FROM instances WHERE run=? ORDER BY id",
-                   run_id, &q, err);
+    int rc = query(
+        s,
+        "SELECT run,id,function,memory_mb,provisioned,created_ns,ready_ns,stopped_ns," PHASE_COLUMNS
+        "cold_path,stop_reason FROM instances WHERE run=? ORDER BY id",
+        run_id, &q, err);
     if (rc)
         return rc;
     int src, cb_rc = 0;
@@ -789,14 +793,11 @@ int store_instances_each(store *s, int64_t run_id, store_instance_cb cb, void *u
             .created_ns = sqlite3_column_int64(q, 5),
             .ready_ns = sqlite3_column_int64(q, 6),
             .stopped_ns = sqlite3_column_int64(q, 7),
-            .spawn_ms = sqlite3_column_double(q, 8),
-            .runtime_init_ms = sqlite3_column_double(q, 9),
-            .download_ms = sqlite3_column_double(q, 10),
-            .load_ms = sqlite3_column_double(q, 11),
-            .warmup_ms = sqlite3_column_double(q, 12),
-            .cold_path = COL_TEXT(q, 13),
-            .stop_reason = COL_TEXT(q, 14),
+            .cold_path = COL_TEXT(q, 8 + FM_PHASE__COUNT),
+            .stop_reason = COL_TEXT(q, 9 + FM_PHASE__COUNT),
         };
+        for (int p = 0; p < FM_PHASE__COUNT; p++)
+            i.phase_ms[p] = sqlite3_column_double(q, 8 + p);
         cb_rc = cb(&i, ud);
     }
     return finish(s, q, cb_rc ? SQLITE_DONE : src, cb_rc, err);

@@ -62,8 +62,8 @@ typedef struct store_instance {
     int memory_mb;
     bool provisioned;
     int64_t created_ns, ready_ns, stopped_ns;
-    double spawn_ms, runtime_init_ms, download_ms, load_ms, warmup_ms;
-    const char *cold_path;   /* exec, zygote, provisioned, sim */
+    double phase_ms[FM_PHASE__COUNT]; /* cold-start phases by fm_phase: the <key>_ms columns */
+    const char *cold_path;            /* exec, zygote, provisioned, sim */
     const char *stop_reason; /* NULL while running; idle, timeout, crash, oom, shutdown, scale_in */
 } store_instance;
 

@@ -26,12 +26,12 @@ code=$(curl -sS --max-time 10 -o "$TMP/body" -w '%{http_code}' "$URL/admin/funct
 expect_eq "$code" 200 "admin describe"
 depth=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queue_depth"])' "$TMP/body")
 expect_eq "$depth" 2 "admin queue_depth with 2 pending events"
-before=$(metric 'faasml_throttles_total{function="q"}')
+before=$(metric 'faasml_throttles_total{function="q",reason="event_queue_full"}')
 expect_eq "$(invoke q '{}' "${ev[@]}")" 429 "Event past event_queue_max"
 expect_contains "$(body)" "EventQueueFull" "429 names the reason"
 rid=$(hdr x-amzn-RequestId)
 [ -n "$rid" ] || fail "the 429 has no request id"
-after=$(metric 'faasml_throttles_total{function="q"}')
+after=$(metric 'faasml_throttles_total{function="q",reason="event_queue_full"}')
 expect_eq "$after" "$((${before:-0} + 1))" "EventQueueFull counted in faasml_throttles_total"
 ok "EventQueueFull is a counted throttle; pending events count in the queue depth"
 

@@ -27,7 +27,7 @@ wait $slow || fail "the running request failed"
 expect_contains "$(cat "$TMP/slow.body")" '"slept"' "the running request completed"
 code=$(invoke one '{}')
 expect_eq "$code" 200 "after the throttle"
-expect_eq "$(metric 'faasml_throttles_total{function="one"}')" 1 "throttle counted"
+expect_eq "$(metric 'faasml_throttles_total{function="one",reason="reserved"}')" 1 "throttle counted"
 ok "reserved concurrency 1 -> 429 TooManyRequestsException with Retry-After and Reason"
 
 # Provisioned concurrency: started at deploy, so the first request is warm.

@@ -74,11 +74,11 @@ static void inst(store *s, int64_t run, int64_t id, const char *fn, int mem, boo
                         .created_ns = T0 + (int64_t)(created_ms * MS),
                         .ready_ns = T0 + (int64_t)((created_ms + 250) * MS),
                         .stopped_ns = stopped_ms > 0 ? T0 + (int64_t)(stopped_ms * MS) : 0,
-                        .spawn_ms = 12,
-                        .runtime_init_ms = 40,
-                        .download_ms = 80,
-                        .load_ms = 110,
-                        .warmup_ms = 8,
+                        .phase_ms = {[FM_PHASE_SPAWN] = 12,
+                                     [FM_PHASE_RUNTIME_INIT] = 40,
+                                     [FM_PHASE_DOWNLOAD] = 80,
+                                     [FM_PHASE_LOAD] = 110,
+                                     [FM_PHASE_WARMUP] = 8},
                         .cold_path = pc ? "provisioned" : "exec",
                         .stop_reason = stopped_ms > 0 ? "idle" : NULL};
     assert_int_equal(store_instance_put(s, &i, &err), 0);
@@ -294,7 +294,7 @@ static void test_cold_starts_instances_utilisation(void **st)
     assert_int_equal(m->cold_starts, 2);
     assert_float_equal(m->cold_rate.v, 0.2, 1e-12);
     assert_int_equal(m->n_instances, 2);
-    assert_float_equal(m->phase_ms[AN_LOAD].v, 110, 1e-12);
+    assert_float_equal(m->phase_ms[FM_PHASE_LOAD].v, 110, 1e-12);
     assert_float_equal(m->instances_max.v, 2, 0);
     /* alive 1 for 5 s then 2 for 5 s over a 10 s run: mean 1.5 */
     assert_float_equal(m->instances_mean.v, 1.5, 1e-6);
@@ -548,11 +548,11 @@ static int write_fixture(const char *path)
                                  .created_ns = T0 - 60000 * MS,
                                  .ready_ns = T0 - 1000 * MS,
                                  .stopped_ns = T0 + 62000 * MS,
-                                 .spawn_ms = 900,
-                                 .runtime_init_ms = 4000,
-                                 .download_ms = 9000,
-                                 .load_ms = 1500,
-                                 .warmup_ms = 300,
+                                 .phase_ms = {[FM_PHASE_SPAWN] = 900,
+                                              [FM_PHASE_RUNTIME_INIT] = 4000,
+                                              [FM_PHASE_DOWNLOAD] = 9000,
+                                              [FM_PHASE_LOAD] = 1500,
+                                              [FM_PHASE_WARMUP] = 300},
                                  .cold_path = "exec",
                                  .stop_reason = "shutdown"};
             if (store_instance_put(s, &in, &err))
@@ -581,11 +581,11 @@ static int write_fixture(const char *path)
                                          .created_ns = sched,
                                          .ready_ns = sched + (int64_t)(runs[k].cold_ms * MS),
                                          .stopped_ns = sched + (int64_t)((20 + alive % 7) * 1e9),
-                                         .spawn_ms = 60,
-                                         .runtime_init_ms = 180,
-                                         .download_ms = runs[k].cold_ms * 0.45,
-                                         .load_ms = runs[k].cold_ms * 0.3,
-                                         .warmup_ms = 25,
+                                         .phase_ms = {[FM_PHASE_SPAWN] = 60,
+                                                      [FM_PHASE_RUNTIME_INIT] = 180,
+                                                      [FM_PHASE_DOWNLOAD] = runs[k].cold_ms * 0.45,
+                                                      [FM_PHASE_LOAD] = runs[k].cold_ms * 0.3,
+                                                      [FM_PHASE_WARMUP] = 25},
                                          .cold_path = "exec",
                                          .stop_reason = "idle"};
                     if (store_instance_put(s, &in, &err))

@@ -42,6 +42,27 @@ static size_t scaled(size_t n)
 /* ---- errors -----------------------------------------------------------------------------------
  */
 
+/* The cold-start phases and the provenance statuses are one list each (FM_PHASE_MAP,
+ * FM_PROVENANCE_MAP): keys in the order a start goes through them, words parsed back. */
+static void test_phase_and_provenance_lists(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"spawn", "runtime_init", "download", "load", "warmup"};
+    assert_int_equal(FM_PHASE__COUNT, 5);
+    for (int p = 0; p < FM_PHASE__COUNT; p++)
+        assert_string_equal(fm_phase_key((fm_phase)p), keys[p]);
+    assert_string_equal(fm_phase_label(FM_PHASE_RUNTIME_INIT), "runtime init");
+    assert_string_equal(fm_phase_key(FM_PHASE__COUNT), "?");
+    assert_string_equal(fm_provenance_words(), "doc, src, 2nd, unverified, assumption");
+    fm_provenance v;
+    assert_int_equal(fm_provenance_parse("2nd", &v), 0);
+    assert_int_equal(v, FM_PROVENANCE_SECOND);
+    assert_int_equal(fm_provenance_parse("assumption", &v), 0);
+    assert_string_equal(fm_provenance_word(v), "assumption");
+    assert_int_equal(fm_provenance_parse("rumour", &v), FM_EINVAL);
+    assert_int_equal(fm_provenance_parse(NULL, &v), FM_EINVAL);
+}
+
 static void test_err_names(void **state)
 {
     (void)state;
@@ -1077,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_json_quote),
         cmocka_unit_test(test_ynode_to_json),
         cmocka_unit_test(test_data_file),
+        cmocka_unit_test(test_phase_and_provenance_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,8 +146,8 @@ static void test_init_billing_and_batch_share(void **st)
     (void)st;
     /* a cold invocation of 40.5 ms after 200 ms INIT, 1024 MB: 41 ms where INIT is free,
      * 241 ms where it is billed */
-    cost_invocation cold = {.duration_ms = 40.5, .init_ms = 200, .memory_mb = 1024,
-                            .invoked = true};
+    cost_invocation cold = {
+        .duration_ms = 40.5, .init_ms = 200, .memory_mb = 1024, .invoked = true};
     cost_usage u = usage_of(&cold, 1, NULL, 0, COST_LAMBDA);
     cost_result r;
     cost_bill(offer("lam"), &u, false, &r);
@@ -157,8 +157,8 @@ static void test_init_billing_and_batch_share(void **st)
     /* four requests merged into one server-side batch of 90.2 ms each pay a quarter of 91 ms */
     cost_invocation b[4];
     for (int i = 0; i < 4; i++)
-        b[i] = (cost_invocation){.duration_ms = 90.2, .share = 0.25, .memory_mb = 2048,
-                                 .invoked = true};
+        b[i] = (cost_invocation){
+            .duration_ms = 90.2, .share = 0.25, .memory_mb = 2048, .invoked = true};
     u = usage_of(b, 4, NULL, 0, COST_LAMBDA);
     cost_bill(offer("lam"), &u, false, &r);
     assert_float_equal(r.total, 0.091 * 2.0 * 0.00001 + 4 * 0.0000002, 1e-15);
@@ -187,7 +187,7 @@ static void test_one_bill_sim_and_analyzer(void **st)
                                    .on_provisioned = k == 1 && i % 7 == 0,
                                    .invoked = true};
             cost_one one;
-            cost_invocation_bill(o, v->duration_ms, v->init_ms, v->memory_mb, v->on_provisioned,
+            cost_invocation_bill(o, v->duration_ms, v->init_ms, v->memory_mb, v->on_provisioned, 0,
                                  &one);
             assert_true(one.priced);
             v->billed_ms = one.billed_ms; /* what the simulator records */
@@ -294,6 +294,22 @@ static void test_server_per_hour_and_minimum(void **st)
     u = usage_of(NULL, 0, &brief, 1, COST_SERVER);
     cost_bill(offer("ec2"), &u, false, &r); /* 60-s minimum */
     assert_float_equal(r.total, 60 / 3600.0 * 0.36, 1e-12);
+}
+
+/* One instance's bill (cost_instance_billed_s, the live meter's and cost_bill's), and the entry
+ * a managed/server run is billed on: the one of its instance type. */
+static void test_instance_bill_and_default_offer(void **st)
+{
+    (void)st;
+    const cost_offer *ec2 = offer("ec2");
+    assert_true(cost_instance_billed_s(ec2, 10) == 60);              /* the 60-s minimum */
+    assert_true(cost_instance_billed_s(ec2, 90.2) == 91);            /* per second, rounded up */
+    assert_true(cost_instance_billed_s(offer("srv"), 3700) == 7200); /* hourly */
+    assert_ptr_equal(cost_offer_default(cat, "test", COST_SERVER, NULL, "y"), ec2);
+    assert_ptr_equal(cost_offer_default(cat, "test", COST_MANAGED, NULL, "ml.x"), offer("sm"));
+    assert_null(cost_offer_default(cat, "test", COST_SERVER, NULL, "nope"));
+    assert_null(cost_offer_default(cat, "test", COST_SERVER, NULL, NULL));
+    assert_null(cost_offer_default(cat, "test", COST_MANAGED, NULL, "y")); /* y is a server */
 }
 
 static void test_applicability(void **st)
@@ -407,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_lambda_provisioned),
         cmocka_unit_test(test_gcf_tiers),
         cmocka_unit_test(test_managed_per_instance_second),
+        cmocka_unit_test(test_instance_bill_and_default_offer),
         cmocka_unit_test(test_server_per_hour_and_minimum),
         cmocka_unit_test(test_applicability),
         cmocka_unit_test(test_catalogue_errors),

@@ -182,7 +182,7 @@ static void test_config(void **state)
     char path[64];
     snprintf(path, sizeof path, "/tmp/platform_cfg_%d.yaml", (int)getpid());
     const char *y = "listen: 127.0.0.1:0\naccount_concurrency: 5\nkeep_alive: 30s\n"
-                    "billing_round_ms: 100\ncgroups: false\nevent_retry_delay: 250ms\n"
+                    "price_snapshot: '2021'\ncgroups: false\nevent_retry_delay: 250ms\n"
                     "cpu_limits: false\n";
     fm_err err = {0};
     assert_int_equal(fm_write_file_atomic(path, y, strlen(y), &err), 0);
@@ -195,7 +195,7 @@ static void test_config(void **state)
     assert_int_equal(c.listen_port, 0);
     assert_int_equal(c.account_concurrency, 5);
     assert_true(c.keep_alive_s == 30);
-    assert_int_equal(c.billing_round_ms, 100);
+    assert_string_equal(c.price_snapshot, "2021");
     assert_true(c.no_cgroups);
     assert_true(c.no_cpu_limit);
     assert_true(c.event_retry_delay_s == 0.25);
@@ -204,6 +204,11 @@ static void test_config(void **state)
     assert_int_equal(fm_write_file_atomic(path, bad, strlen(bad), &err), 0);
     assert_int_not_equal(platform_config_load(path, &c, &a, &err), 0);
     assert_non_null(strstr(err.msg, "unknown key 'acount_concurrency'"));
+    const char *old = "billing_round_ms: 100\n";
+    assert_int_equal(fm_write_file_atomic(path, old, strlen(old), &err), 0);
+    assert_int_not_equal(platform_config_load(path, &c, &a, &err), 0);
+    assert_non_null(strstr(err.msg, "'billing_round_ms' is no longer a platform key: invocations "
+                                    "are rounded to the price catalogue's granularity_ms"));
     unlink(path);
     fm_arena_release(&a);
 }

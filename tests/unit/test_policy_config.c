@@ -48,7 +48,6 @@ static void test_defaults(void **state)
     assert_int_equal(c.limit.rate.burst, 1000);
     assert_int_equal(c.limit.rate.period_ns, 10 * SEC);
     assert_true(c.limit.rate.continuous);
-    assert_int_equal(c.fn.billing_ns, 1 * MS);
     assert_int_equal(c.inst.cold_wait, POLICY_COLD_WAIT_BIND);
 
     assert_int_equal(
@@ -60,7 +59,6 @@ static void test_defaults(void **state)
     assert_int_equal(c.fn.memory_mb, 128); /* inherited */
 
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_GCF, platforms(), NULL, &err), 0);
-    assert_int_equal(c.fn.billing_ns, 100 * MS);
     assert_int_equal(c.inst.max, 3000);
 
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_MANAGED, platforms(), NULL, &err),
@@ -73,7 +71,6 @@ static void test_defaults(void **state)
 
     assert_int_equal(policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(), NULL, &err), 0);
     assert_int_equal(c.inst.workers, 4);
-    assert_int_equal(c.fn.min_billed_ns, 60 * SEC);
     assert_int_equal(
         policy_config_defaults(&c, POLICY_PROFILE_SERVER, platforms(), "ec2-g4dn-xlarge", &err), 0);
     assert_int_equal(c.inst.workers, 1);
@@ -147,6 +144,10 @@ static void test_overrides(void **state)
         {"limit: {scaling: lambda-2099}\n", "unknown value 'lambda-2099'"},
         {"inst: {cold_wait: maybe}\n", "unknown value 'maybe' (bind, first_free)"},
         {"limit: {rate_continuous: yes}\n", "expected true or false, got 'yes'"},
+        {"fn: {billing_granularity: 100ms}\n",
+         "spec.yaml:1:6: 'fn.billing_granularity' is no longer a policy key: billing rounds to the "
+         "price catalogue's granularity_ms"},
+        {"fn: {min_billed: 60s}\n", "'fn.min_billed' is no longer a policy key"},
     };
     for (size_t i = 0; i < FM_ARRAY_LEN(bad); i++) {
         assert_int_equal(fm_yaml_load_buf(bad[i].text, strlen(bad[i].text), "spec.yaml", &y, &err),
@@ -219,11 +220,51 @@ static void test_names(void **state)
     assert_string_equal(buf, "DISPATC");
 }
 
+/* docs/policies.md carries the key table exactly as the code's table prints it. */
+static void test_docs_table(void **state)
+{
+    (void)state;
+    char path[4096];
+    const char *src = getenv("FM_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/docs/policies.md", src ? src : ".");
+    char *doc;
+    size_t len;
+    fm_err err = {0};
+    assert_int_equal(fm_read_file(path, &doc, &len, &err), 0);
+    size_t need = policy_config_keys_markdown(NULL, 0);
+    char *table = malloc(need + 1);
+    assert_non_null(table);
+    policy_config_keys_markdown(table, need + 1);
+    assert_non_null(strstr(
+        table, "| `inst.keep_alive_policy` | string | `fixed`, `histogram`, `greedy-dual` |"));
+    if (!strstr(doc, table))
+        fail_msg("docs/policies.md lacks the policy key table; it should contain:\n%s", table);
+    free(table);
+    free(doc);
+}
+
+/* A key given twice in one section is refused (the shared loader's check), naming the key. */
+static void test_duplicate_key(void **state)
+{
+    (void)state;
+    policy_config c;
+    policy_config_init(&c, POLICY_PROFILE_LAMBDA);
+    fm_err err = {0};
+    fm_yaml *y;
+    const char *text = "inst:\n  max: 2\n  max: 3\n";
+    assert_int_equal(fm_yaml_load_buf(text, strlen(text), "spec.yaml", &y, &err), 0);
+    assert_int_not_equal(policy_config_apply_yaml(&c, y, fm_yaml_root(y), &err), 0);
+    assert_non_null(strstr(err.msg, "spec.yaml:3:"));
+    assert_non_null(strstr(err.msg, "duplicate key 'max'"));
+    fm_yaml_free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),  cmocka_unit_test(test_data_file_needs_sources),
-        cmocka_unit_test(test_overrides), cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_docs_table), cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_data_file_needs_sources),
+        cmocka_unit_test(test_overrides),  cmocka_unit_test(test_validate),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

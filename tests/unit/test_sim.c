@@ -59,7 +59,6 @@ static sim_function fn_with(policy_profile p, const int64_t *sched, size_t n)
                       .schedule_n = n};
     policy_config_init(&f.policy, p);
     f.policy.fn.memory_mb = 1769;
-    f.policy.fn.billing_ns = 1000000;
     return f;
 }
 
@@ -147,7 +146,7 @@ static void test_calib_later_wins(void **state)
         assert_true(fabs(sim_dist_quantile(&d, 0.5) - want[i]) < 1e-9);
     }
     assert_int_equal(sim_calib_cold(c, &k, 1769, &cold, &err), 0);
-    assert_true(fabs(sim_dist_quantile(&cold.phase[SIM_PHASE_LOAD], 0.5) - 200) < 1e-9);
+    assert_true(fabs(sim_dist_quantile(&cold.phase[FM_PHASE_LOAD], 0.5) - 200) < 1e-9);
     sim_calib_free(c);
 }
 
@@ -192,8 +191,8 @@ static void test_lambda_keepalive_warm(void **state)
     assert_true(llabs((long long)r.fn[0].latency->max - 60000000) <= 60000000 / 128);
     assert_true(llabs((long long)fm_hist_quantile(r.fn[0].latency, 0.5) - 10000000) <=
                 10000000 / 128);
-    /* billed: 20 invocations of 10 ms at 1769 MB */
-    assert_true(fabs(r.fn[0].billed_ms_total - 200) < 1e-6);
+    /* no catalogue: the simulator bills nothing itself (the analyzer bills what it recorded) */
+    assert_true(r.fn[0].billed_ms_total == 0 && r.fn[0].gb_s == 0);
     sim_result_release(&r);
     sim_calib_free(c);
 }
@@ -201,7 +200,7 @@ static void test_lambda_keepalive_warm(void **state)
 /* Billing on the catalogue (cost_invocation_bill): two requests 1 s apart, service 10 ms, INIT
  * 50 ms, keep-alive 10 s. On an offer that bills INIT (1 ms steps) the cold one is billed 60 ms
  * and the warm 10 ms: 70 ms; on one that does not, 20 ms; with 100 ms steps and INIT, 100 + 100.
- * Without a catalogue: the policy's 1 ms step, execution only (20 ms). */
+ * Without a catalogue nothing is billed here (0): the catalogue is the only source of the step. */
 static void test_billing_on_the_catalogue(void **state)
 {
     (void)state;
@@ -229,7 +228,7 @@ static void test_billing_on_the_catalogue(void **state)
     f.policy.inst.max = 2;
     f.policy.inst.keep_alive_ns = 10000000000LL;
     static const char *const snap[] = {"init", "old", "coarse", NULL};
-    static const double want[] = {70, 20, 200, 20};
+    static const double want[] = {70, 20, 200, 0};
     for (int i = 0; i < 4; i++) {
         sim_opts o = {.calib = c,
                       .seed = 1,
@@ -294,6 +293,33 @@ static void test_lambda_reserved_throttle(void **state)
     sim_calib_free(c);
 }
 
+/* The same five at once on a `cores: 4` host whose memory holds two 1024 MB instances (2560 MB
+ * less the 512 MB reserve = 2048 MB): the policy's host admission, as live, serves two and
+ * throttles three; without host_capacity memory all five start. */
+static void test_host_capacity(void **state)
+{
+    (void)state;
+    sim_calib *c = const_calib(10, 50);
+    int64_t sched[5] = {0, 0, 0, 0, 0};
+    sim_function f = fn_with(POLICY_PROFILE_LAMBDA, sched, 5);
+    f.policy.inst.max = 10;
+    f.policy.fn.memory_mb = 1024;
+    f.policy.queue.capacity = 16;
+    for (int limited = 0; limited < 2; limited++) {
+        sim_opts o = {.calib = c, .seed = 1, .host = {.kind = SIM_HOST_CORES, .cores = 4}};
+        policy_host_config_init(&o.host.capacity);
+        if (limited)
+            o.host.capacity.memory_mb = 2560;
+        sim_result r;
+        run_ok(&f, 1, &o, &r);
+        assert_int_equal(r.fn[0].ok, limited ? 2 : 5);
+        assert_int_equal(r.fn[0].throttled, limited ? 3 : 0);
+        assert_int_equal(r.fn[0].instances_started, limited ? 2 : 5);
+        sim_result_release(&r);
+    }
+    sim_calib_free(c);
+}
+
 /* Processor sharing: two instances of one busy core each on a 1-core host serve two 10 ms
  * requests at once; both finish at 20 ms. In the cloud they finish at 10 ms. */
 static void test_processor_sharing(void **state)
@@ -308,8 +334,8 @@ static void test_processor_sharing(void **state)
     for (int cloud = 0; cloud < 2; cloud++) {
         sim_opts o = {.calib = c,
                       .seed = 1,
-                      .host =
-                          cloud ? (sim_host){SIM_HOST_CLOUD, 0} : (sim_host){SIM_HOST_CORES, 1}};
+                      .host = cloud ? (sim_host){.kind = SIM_HOST_CLOUD}
+                                    : (sim_host){.kind = SIM_HOST_CORES, .cores = 1}};
         sim_result r;
         run_ok(&f, 1, &o, &r);
         assert_int_equal(r.fn[0].ok, 2);
@@ -536,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_billing_on_the_catalogue),
         cmocka_unit_test(test_lambda_keepalive_expiry),
         cmocka_unit_test(test_lambda_reserved_throttle),
+        cmocka_unit_test(test_host_capacity),
         cmocka_unit_test(test_processor_sharing),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_preprovisioned_deploy),

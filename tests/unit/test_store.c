@@ -363,8 +363,9 @@ static int check_instance(const store_instance *i, void *ud)
     assert_true(i->provisioned == (*n == 1));
     assert_true(i->created_ns == 1000 + *n && i->ready_ns == 2000 + *n);
     assert_true(i->stopped_ns == (*n == 0 ? 9000 : 0));
-    assert_true(i->spawn_ms == 1.25 && i->runtime_init_ms == 2.5 && i->download_ms == 0.125);
-    assert_true(i->load_ms == 40.0625 && i->warmup_ms == 3.0);
+    assert_true(i->phase_ms[FM_PHASE_SPAWN] == 1.25 && i->phase_ms[FM_PHASE_RUNTIME_INIT] == 2.5 &&
+                i->phase_ms[FM_PHASE_DOWNLOAD] == 0.125);
+    assert_true(i->phase_ms[FM_PHASE_LOAD] == 40.0625 && i->phase_ms[FM_PHASE_WARMUP] == 3.0);
     assert_string_equal(i->cold_path, *n == 1 ? "provisioned" : "exec");
     if (*n == 0)
         assert_string_equal(i->stop_reason, "idle");
@@ -451,11 +452,11 @@ static void test_round_trip_and_delete(void **state)
                                  .created_ns = 1000 + i,
                                  .ready_ns = 2000 + i,
                                  .stopped_ns = i == 0 ? 9000 : 0,
-                                 .spawn_ms = 1.25,
-                                 .runtime_init_ms = 2.5,
-                                 .download_ms = 0.125,
-                                 .load_ms = 40.0625,
-                                 .warmup_ms = 3.0,
+                                 .phase_ms = {[FM_PHASE_SPAWN] = 1.25,
+                                              [FM_PHASE_RUNTIME_INIT] = 2.5,
+                                              [FM_PHASE_DOWNLOAD] = 0.125,
+                                              [FM_PHASE_LOAD] = 40.0625,
+                                              [FM_PHASE_WARMUP] = 3.0},
                                  .cold_path = i == 1 ? "provisioned" : "exec",
                                  .stop_reason = i == 0 ? "idle" : NULL};
             assert_int_equal(store_instance_put(s, &in, &err), 0);
