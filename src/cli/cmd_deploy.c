@@ -22,7 +22,8 @@ int cmd_deploy(int argc, char **argv)
         "deploy",
         "SPEC.yaml [--gateway URL]",
         "Validates a function spec (name, runtime: custom with bootstrap | builtin-onnx with "
-        "model, memory_mb, timeout_s, environment, reserved_concurrency, provisioned_concurrency, "
+        "model | image with a container image in podman's storage, memory_mb, timeout_s, "
+        "environment, reserved_concurrency, provisioned_concurrency, "
         "keep_alive, profile: lambda|gcf|managed|server, platform, policy overrides, batch: "
         "{max_size, max_delay_ms}, cold_start: exec|zygote) and deploys it to a running "
         "'faasml serve'. Deploying a name that "

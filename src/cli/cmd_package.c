@@ -75,10 +75,10 @@ int cmd_package(int argc, char **argv)
     if (rc)
         return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (quirks) {
-        char flags[256], why[512];
-        package_podman_quirks(flags, sizeof flags, why, sizeof why);
-        printf("%s\n", flags);
-        fprintf(stderr, "package: %s\n", why);
+        platform_podman pm;
+        platform_podman_detect(&pm);
+        printf("%s\n", pm.flags);
+        fprintf(stderr, "package: %s\n", pm.why);
         return 0;
     }
     if (npos != 1)

@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -185,72 +183,6 @@ out:
 
 /* ---- OCI image ------------------------------------------------------------------------------- */
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-
-void package_podman_quirks(char *flags, size_t cap, char *why, size_t why_cap)
-{
-    size_t n = 0, w = 0;
-    flags[0] = '\0';
-    if (why && why_cap)
-        why[0] = '\0';
-    struct statfs fs;
-    bool v2 = statfs("/sys/fs/cgroup", &fs) == 0 && (unsigned long)fs.f_type == CGROUP2_SUPER_MAGIC;
-    if (!v2) {
-        bool hybrid = access("/sys/fs/cgroup/unified", F_OK) == 0;
-        n += (size_t)snprintf(flags + n, cap - n, "--runtime runc");
-        if (why)
-            w += (size_t)snprintf(why + w, why_cap - w,
-                                  "cgroup v1%s: crun refuses it, so runc runs the container%s",
-                                  hybrid ? " (hybrid)" : "",
-                                  pkg_have_tool("runc") ? ""
-                                                        : " (runc is not installed: "
-                                                          "scripts/install-deps.sh)");
-    }
-    /* Rootful podman raises nofile and nproc to 1048576 and 4194304; where the hard limits are
-     * lower, the runtime's setrlimit fails ("error setting rlimit type 7"), so the host's own
-     * limits are passed instead. nproc is also capped by kernel.pid_max: conmon runs with
-     * min(hard limit, pid_max), and a container asking for more fails the same way. */
-    static const struct {
-        int res;
-        const char *name;
-        rlim_t podman;
-    } lims[] = {{RLIMIT_NOFILE, "nofile", 1048576}, {RLIMIT_NPROC, "nproc", 4194304}};
-    for (size_t i = 0; i < FM_ARRAY_LEN(lims); i++) {
-        struct rlimit rl;
-        if (getrlimit(lims[i].res, &rl) != 0)
-            continue;
-        rlim_t v = rl.rlim_max;
-        bool by_pid_max = false;
-        if (lims[i].res == RLIMIT_NPROC) {
-            char *txt = NULL;
-            size_t len;
-            int64_t pm;
-            if (fm_read_file("/proc/sys/kernel/pid_max", &txt, &len, NULL) == 0) {
-                txt[strcspn(txt, "\n")] = '\0';
-                if (fm_parse_i64(txt, &pm) == 0 && pm > 0 && (rlim_t)pm < v) {
-                    v = (rlim_t)pm;
-                    by_pid_max = true;
-                }
-            }
-            free(txt);
-        }
-        if (v == RLIM_INFINITY || v >= lims[i].podman)
-            continue;
-        n += (size_t)snprintf(flags + n, n < cap ? cap - n : 0, "%s--ulimit %s=%llu:%llu",
-                              n ? " " : "", lims[i].name, (unsigned long long)v,
-                              (unsigned long long)v);
-        if (why && w < why_cap)
-            w += (size_t)snprintf(why + w, why_cap - w, "%s%s limit %llu%s is below podman's %llu",
-                                  w ? "; " : "", lims[i].name, (unsigned long long)v,
-                                  by_pid_max ? " (hard limit capped by kernel.pid_max)" : "",
-                                  (unsigned long long)lims[i].podman);
-    }
-    if (why && !why[0])
-        snprintf(why, why_cap, "no quirks: cgroup v2 and high enough limits");
-}
-
 /* Copies src to root + dest_path, making its directories. */
 static int put_file(const char *root, const char *dest, const char *src, unsigned mode, fm_err *err)
 {
@@ -386,11 +318,12 @@ int pkg_build_oci(const platform_spec *s, const package_plan *p, const package_o
         goto out;
     }
     snprintf(res->files[res->nfiles++], sizeof res->files[0], "%s", path);
-    char why[512];
-    package_podman_quirks(res->run_flags, sizeof res->run_flags, why, sizeof why);
+    platform_podman pm;
+    platform_podman_detect(&pm);
+    snprintf(res->run_flags, sizeof res->run_flags, "%s", pm.flags);
     pkg_log(o, "oci: built %s (%.1f MB of files); podman run here needs: %s (%s)", res->image,
             mb(pt.bin_bytes + pt.lib_bytes + pt.model_bytes),
-            res->run_flags[0] ? res->run_flags : "nothing extra", why);
+            res->run_flags[0] ? res->run_flags : "nothing extra", pm.why);
 out:
     pkg_libs_release(&pt.libs);
     return rc;

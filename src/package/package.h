@@ -133,10 +133,8 @@ typedef struct package_result {
 int package_build(const platform_spec *spec, const package_opts *o, package_result *res,
                   fm_err *err);
 
-/* What `podman run` needs on this machine, as flags: "--runtime runc" where crun cannot run
- * (cgroup v1 or hybrid), "--ulimit nofile=H:H --ulimit nproc=H:H" where the hard limits are
- * below podman's defaults. why (may be NULL) receives one line saying what was detected. */
-void package_podman_quirks(char *flags, size_t cap, char *why, size_t why_cap);
+/* What `podman run` needs on this machine is the platform's to say (platform_podman_detect):
+ * the image this module builds and `faasml serve`'s runtime image use the same flags. */
 
 /* ---- parsing ldd's output (also fuzzed) -------------------------------------------------------
  * Calls fn for each library path `ldd` printed ("libx.so.1 => /lib/.../libx.so.1 (0x...)" and the

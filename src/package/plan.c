@@ -6,14 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Lambda's CPU rule, as the platform's sandbox enforces it: memory/1769 vCPU, at most 6
- * (cloud-platforms.md section 3). */
-static double lambda_vcpu(int memory_mb)
-{
-    double v = (double)memory_mb / 1769.0;
-    return v > 6 ? 6 : v;
-}
-
 /* Why: the platform builds a function's policy from the data file's defaults, then the spec's own
  * fields, then its `policy` overrides (platform.c make_policy, profile.c); the same order here
  * gives the same numbers without a running platform. */
@@ -77,7 +69,7 @@ int package_plan_make(const platform_spec *s, const char *platforms, package_pla
     bool lambda_like = cfg.profile == POLICY_PROFILE_LAMBDA || cfg.profile == POLICY_PROFILE_GCF;
     p->memory_mb =
         !lambda_like && cfg.inst.type_memory_mb > 0 ? cfg.inst.type_memory_mb : s->memory_mb;
-    p->vcpu = lambda_like ? lambda_vcpu(s->memory_mb) : cfg.inst.type_vcpu;
+    p->vcpu = lambda_like ? platform_lambda_vcpu(s->memory_mb) : cfg.inst.type_vcpu;
     p->timeout_s = (double)cfg.fn.timeout_ns / 1e9;
     p->workers = cfg.inst.workers > 0 ? cfg.inst.workers : 1;
     p->reserved = s->reserved_concurrency;

@@ -197,6 +197,8 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
         rc = plat_sandbox_check_spec(&p->sb, &fn->spec, err); /* bootstrap in an allowed dir */
     if (!rc)
         rc = make_policy(p, fn, err);
+    if (!rc && fn->spec.runtime == PLATFORM_RUNTIME_IMAGE)
+        rc = plat_image_prepare(fn, err); /* podman and the image, before any instance */
     if (!rc && (!(fn->wake = evtimer_new(p->base, on_wake, fn)) ||
                 !(fn->retry = evtimer_new(p->base, on_retry, fn))))
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
@@ -218,8 +220,7 @@ int platform_deploy(platform *p, const platform_spec *spec, bool *created, fm_er
     }
     TAILQ_INSERT_TAIL(&p->fns, fn, link);
     FM_INFO("platform", "deployed function '%s' (%s, %d MB, timeout %.2f s)", fn->spec.name,
-            fn->spec.runtime == PLATFORM_RUNTIME_ONNX ? "builtin-onnx" : "custom",
-            fn->spec.memory_mb, fn->spec.timeout_s);
+            platform_runtime_name(fn->spec.runtime), fn->spec.memory_mb, fn->spec.timeout_s);
     /* A deploy creates the endpoint or fleet: its first instances are what exists before any
      * traffic, so they serve once their real cold start is done; the profile's provisioning delay
      * models later scale-out (as the simulator does, docs/simulator.md). */

@@ -137,6 +137,7 @@ struct platform {
     int64_t next_inst_id;
     int ninstances; /* live instance processes, all functions */
     pid_t pid_self;
+    struct plat_podman *podman; /* runtime image: podman as probed at the first deploy (image.c) */
     uint64_t next_req_id;
     plat_inv **hash; /* invocations waiting for the policy, by request id (inv.c) */
     size_t hash_cap, hash_n;

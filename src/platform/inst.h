@@ -63,7 +63,8 @@ struct plat_inst {
     char linebuf[2][1024]; /* partial stdout/stderr line */
     size_t linelen[2];
     int64_t invocations;
-    bool zygote;       /* forked from the function's zygote, not exec'd */
+    bool zygote;                 /* forked from the function's zygote, not exec'd */
+    struct plat_image_inst *img; /* runtime image: its container (image.c); else NULL */
     uint16_t ports[8]; /* client ports of the Runtime API connections seen (keep-alive count) */
     char logname[PLATFORM_NAME_MAX + 24]; /* "NAME[ID] ", the prefix of its log lines */
     size_t logname_len;                   /* 0: not formatted yet */
@@ -99,6 +100,26 @@ void plat_zygote_stop(plat_fn *fn);
 /* Asks the zygote for a runtime of instance `in` (stdout/stderr to outw/errw, in its cgroup).
  * Returns the pid (a child of this process once the zygote's intermediate exits) or -errno. */
 pid_t plat_zygote_spawn(plat_inst *in, int outw, int errw);
+
+/* ---- image.c: runtime image, a container run by podman ------------------------------------ */
+/* At deploy: podman is found and the host's quirks detected (once, logged), the image must be in
+ * local storage, and the profile must run one worker per instance. */
+int plat_image_prepare(plat_fn *fn, fm_err *err);
+/* podman's argv and environment for instance in, built before fork from Lambda's variables
+ * (lambda_env, borrowed: keep it alive while the command is used). Creates in->img. */
+typedef struct plat_image_cmd {
+    char **argv, **envp;
+    char **own; /* strings the command allocated */
+    int nown;
+    bool oom;
+} plat_image_cmd;
+int plat_image_cmd_build(plat_inst *in, char *const lambda_env[], plat_image_cmd *c, fm_err *err);
+void plat_image_cmd_release(plat_image_cmd *c);
+void plat_image_ready(plat_inst *in);     /* first /next: open the container's memory peak */
+void plat_image_kill(plat_inst *in);      /* podman rm -f the container; the client then exits */
+void plat_image_reaped(plat_inst *in);    /* the client is gone: remove what it may have left */
+void plat_image_inst_free(plat_inst *in); /* from inst_free */
+void plat_image_sweep(platform *p); /* teardown: remove every container of this platform, wait */
 
 /* ---- meter.c ------------------------------------------------------------------------------- */
 void plat_meter_instance(plat_inst *in); /* at start, ready and stop (insert or replace) */

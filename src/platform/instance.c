@@ -298,6 +298,7 @@ static void inst_free(plat_inst *in)
         evhttp_free(in->rapi);
     }
     plat_sandbox_remove(&in->cg);
+    plat_image_inst_free(in);
     free(in->init_error);
     free(in->wpids);
     free(in->park);
@@ -335,7 +336,8 @@ pid_t plat_spawn(plat_inst *in, char *const argv[], char *const envp[], const ch
         dup2(devnull, 0);
     dup2(outw, 1);
     dup2(errw, 2);
-    plat_sandbox_enter(&p->sb, &in->cg, exw);
+    if (!in->img) /* runtime image: the container is the sandbox, podman applies its limits */
+        plat_sandbox_enter(&p->sb, &in->cg, exw);
     if (chdir(cwd) != 0) {
         int e = errno;
         if (write(exw, &e, sizeof e) < 0)
@@ -362,7 +364,8 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     in->fn = fn;
     in->provisioned = provisioned;
     in->out_fd = in->err_fd = -1;
-    in->cg.mem_fd = in->cg.cpu_fd = in->cg.peak_fd = -1;
+    in->cg.mem_fd = in->cg.cpu_fd = in->cg.pids_fd = in->cg.frz_fd = in->cg.peak_fd = -1;
+    in->cg.sock[0] = in->cg.sock[1] = -1; /* runtime image keeps these: no cgroups, no sandbox */
     in->created_ns = fm_now_ns();
     in->created_wall_ns = fm_wall_ns();
     TAILQ_INIT(&in->pending);
@@ -372,7 +375,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         !(in->park = calloc((size_t)in->nworkers, sizeof *in->park)) ||
         !(in->invs = calloc((size_t)in->nworkers, sizeof *in->invs)))
         rc = fm_err_set(err, FM_ENOMEM, "out of memory");
-    if (!rc)
+    if (!rc && s->runtime != PLATFORM_RUNTIME_IMAGE) /* image: podman's limits (image.c) */
         rc = plat_sandbox_prepare(&p->sb, in->id,
                                   fn->inst_memory_mb > 0 ? fn->inst_memory_mb : s->memory_mb, s,
                                   &in->cg, err);
@@ -400,7 +403,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
             argv[argc++] = batch_arg;
         }
     } else {
-        argv[argc++] = s->bootstrap;
+        argv[argc++] = s->bootstrap; /* runtime image: NULL, replaced by podman's below */
     }
     for (int i = 0; i < s->nargs; i++)
         argv[argc++] = s->args[i];
@@ -408,6 +411,15 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     envb env;
     build_env(in, &env);
     const char *cwd = s->code_dir ? s->code_dir : "/";
+    char **run_argv = argv, **run_envp = env.v;
+    const char *exe = s->runtime == PLATFORM_RUNTIME_IMAGE ? "podman" : argv[0];
+    plat_image_cmd icmd = {0};
+    if (s->runtime == PLATFORM_RUNTIME_IMAGE) { /* the instance is `podman run ... IMAGE` */
+        rc = plat_image_cmd_build(in, env.v, &icmd, err);
+        run_argv = icmd.argv;
+        run_envp = icmd.envp;
+        cwd = "/";
+    }
 
     /* Every worker of the instance is forked here; they share the pipes, the cgroup, the
      * process group (the first worker's) and the Runtime API endpoint. */
@@ -419,7 +431,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
             rc = fm_err_set(err, -errno, "pipe: %s", strerror(errno));
             break;
         }
-        pid_t wp = plat_spawn(in, argv, env.v, cwd, out[1], errp[1], ex[1], w ? pid : 0);
+        pid_t wp = plat_spawn(in, run_argv, run_envp, cwd, out[1], errp[1], ex[1], w ? pid : 0);
         close(ex[1]);
         ex[1] = -1;
         if (wp < 0) {
@@ -439,6 +451,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
         close(ex[0]);
         ex[0] = -1;
     }
+    plat_image_cmd_release(&icmd);
     for (int i = 0; i < env.n; i++)
         free(env.v[i]);
     close(out[1]);
@@ -483,8 +496,7 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
     fn->slots[policy_instance_slot(pid_policy) % fn->nslots] = in;
     if (got == sizeof child_errno) {
         char line[1400];
-        int n =
-            snprintf(line, sizeof line, "cannot start '%s': %s", argv[0], strerror(child_errno));
+        int n = snprintf(line, sizeof line, "cannot start '%s': %s", exe, strerror(child_errno));
         plat_log_line(in, NULL, line, (size_t)n);
         free(in->init_error);
         char q[1300];
@@ -637,7 +649,9 @@ void plat_inst_kill(plat_inst *in, const char *reason)
         return;
     snprintf(in->stop_reason, sizeof in->stop_reason, "%s", reason);
     in->state = PLAT_INST_STOPPING;
-    if (in->pid > 0)
+    if (in->img) /* runtime image: remove the container; its podman client then exits */
+        plat_image_kill(in);
+    else if (in->pid > 0)
         kill(-in->pid, SIGKILL);
     plat_sandbox_kill(&in->fn->p->sb, &in->cg);
 }
@@ -737,6 +751,7 @@ static void handle_next(plat_inst *in, struct evhttp_request *req)
         in->ready_ns = fm_now_ns();
         in->state = PLAT_INST_IDLE;
         evtimer_del(in->timer);
+        plat_image_ready(in); /* runtime image: find the container's memory peak */
         plat_meter_instance(in);
         policy_event ev = {.type = POLICY_EV_READY, .instance = in->pid_policy};
         plat_feed(in->fn, &ev);
@@ -967,6 +982,7 @@ static void reaped(plat_inst *in)
     plat_fn *fn = in->fn;
     platform *p = fn->p;
     in->exited = true;
+    plat_image_reaped(in);
     if (in->out_fd >= 0)
         on_pipe(in->out_fd, EV_READ, in);
     if (in->err_fd >= 0)

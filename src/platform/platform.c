@@ -451,6 +451,7 @@ void platform_free(platform *p)
         TAILQ_REMOVE(&p->fns, fn, link);
         plat_fn_free(fn);
     }
+    plat_image_sweep(p); /* runtime image: no container outlives the platform */
     for (size_t i = 0; i < p->hash_cap; i++)
         for (plat_inv *e = p->hash[i], *nx; e; e = nx) {
             nx = e->hnext;

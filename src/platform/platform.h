@@ -24,8 +24,13 @@ struct store;
  * by the same code. Strings are owned by the spec and freed by platform_spec_release. */
 typedef enum platform_runtime {
     PLATFORM_RUNTIME_CUSTOM, /* an executable `bootstrap` that speaks the Runtime API */
-    PLATFORM_RUNTIME_ONNX    /* faasml's own function host with the built-in ONNX handler */
+    PLATFORM_RUNTIME_ONNX,   /* faasml's own function host with the built-in ONNX handler */
+    PLATFORM_RUNTIME_IMAGE,  /* a Lambda container image run with podman (image.c) */
+    PLATFORM_RUNTIME__COUNT
 } platform_runtime;
+
+/* "custom", "builtin-onnx", "image": the spec's names, one table (spec.c). */
+const char *platform_runtime_name(platform_runtime r);
 
 /* How an instance is isolated (docs/security.md). DEFAULT: the platform's choice (sandbox where
  * the kernel allows it). */
@@ -49,6 +54,7 @@ typedef struct platform_spec {
     char *handler;    /* _HANDLER; NULL: "handler" */
     char *code_dir;   /* LAMBDA_TASK_ROOT and working directory */
     char *model;      /* builtin-onnx: model path */
+    char *image;      /* image: the container image reference, NAME[:TAG] or NAME@DIGEST */
     int memory_mb;    /* 128..10240 */
     double timeout_s; /* 1..900 */
     char *env_keys[PLATFORM_MAX_ENV], *env_vals[PLATFORM_MAX_ENV];
@@ -81,6 +87,23 @@ int platform_spec_parse_json(const char *buf, size_t len, platform_spec *out, fm
 size_t platform_spec_keys_markdown(char *buf, size_t cap);
 /* The JSON form of a spec, malloc'd; NULL when out of memory. */
 char *platform_spec_to_json(const platform_spec *s);
+
+/* ---- runtime image (image.c) ----------------------------------------------------------------
+ * What podman needs on this host, detected from the cgroup mount, the euid and the hard limits;
+ * `faasml serve` (runtime: image) and `faasml package --format oci` both ask here. */
+typedef struct platform_podman {
+    bool cgroup_v2;
+    bool rootless;   /* not root: podman runs rootless */
+    bool limits;     /* --memory/--cpus take effect (rootful, or rootless on cgroup v2) */
+    bool swap_limit; /* memory+swap is accounted (--memory-swap) */
+    char flags[256]; /* what `podman run` needs here: "--runtime runc --ulimit nofile=H:H ..." */
+    char why[512];   /* one line: what was detected and chosen */
+} platform_podman;
+void platform_podman_detect(platform_podman *out);
+/* Whether ref can be an image reference ([HOST[:PORT]/]PATH[:TAG][@DIGEST]; no leading '-'). */
+bool platform_image_ref_ok(const char *ref);
+/* Lambda's CPU share of a memory size: memory/1769 vCPU, at most 6 (profile.c). */
+double platform_lambda_vcpu(int memory_mb);
 
 /* ---- the server ----------------------------------------------------------------------------- */
 typedef struct platform_config {

@@ -16,6 +16,13 @@
 #define PLAT_MAX_WORKERS 64
 #define CPU_PERIOD_US 100000
 
+/* Lambda's CPU rule: memory/1769 vCPU, at most 6 (cloud-platforms.md section 3). */
+double platform_lambda_vcpu(int memory_mb)
+{
+    double vcpu = (double)memory_mb / 1769.0;
+    return vcpu > 6 ? 6 : vcpu;
+}
+
 int plat_profile_configure(platform *p, plat_fn *fn, policy_config *cfg, fm_err *err)
 {
     (void)p;

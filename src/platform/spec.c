@@ -55,6 +55,7 @@ void platform_spec_release(platform_spec *s)
     free(s->handler);
     free(s->code_dir);
     free(s->model);
+    free(s->image);
     for (int i = 0; i < s->nargs; i++)
         free(s->args[i]);
     for (int i = 0; i < s->nenv; i++) {
@@ -104,6 +105,20 @@ static int validate(const platform_spec *s, const char *where, fm_err *err)
         return fm_err_set(err, FM_EINVAL, "%s: runtime 'custom' needs 'bootstrap'", where);
     if (s->runtime == PLATFORM_RUNTIME_ONNX && !s->model)
         return fm_err_set(err, FM_EINVAL, "%s: runtime 'builtin-onnx' needs 'model'", where);
+    if (s->runtime == PLATFORM_RUNTIME_IMAGE && !s->image)
+        return fm_err_set(err, FM_EINVAL, "%s: runtime 'image' needs 'image'", where);
+    if (s->runtime != PLATFORM_RUNTIME_IMAGE && s->image)
+        return fm_err_set(err, FM_EINVAL, "%s: 'image' needs runtime 'image'", where);
+    if (s->runtime == PLATFORM_RUNTIME_IMAGE && s->isolation == PLATFORM_ISOLATION_SANDBOX)
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: runtime 'image' runs in its own container: isolation 'sandbox' "
+                          "does not apply",
+                          where);
+    if (s->runtime == PLATFORM_RUNTIME_IMAGE && (s->bootstrap || s->model))
+        return fm_err_set(err, FM_EINVAL,
+                          "%s: runtime 'image' takes no '%s' (the image's entrypoint is the "
+                          "runtime, its files are its own)",
+                          where, s->bootstrap ? "bootstrap" : "model");
     if (s->reserved_concurrency >= 0 && s->provisioned_concurrency > s->reserved_concurrency)
         return fm_err_set(err, FM_EINVAL,
                           "%s: provisioned_concurrency %d exceeds reserved_concurrency %d", where,
@@ -149,16 +164,27 @@ static char *resolve(const char *base, const char *p)
     return r;
 }
 
-/* runtime: custom (also Lambda's "provided") or builtin-onnx. */
+/* The spec's runtime names, indexed by platform_runtime. */
+static const char *const runtime_names[] = {"custom", "builtin-onnx", "image", NULL};
+_Static_assert(FM_ARRAY_LEN(runtime_names) == PLATFORM_RUNTIME__COUNT + 1,
+               "one name per platform_runtime");
+
+const char *platform_runtime_name(platform_runtime r)
+{
+    return (unsigned)r < PLATFORM_RUNTIME__COUNT ? runtime_names[r] : "?";
+}
+
+/* runtime: custom (also Lambda's "provided"), builtin-onnx or image. */
 static int set_runtime(platform_spec *s, const char *v)
 {
-    if (strcmp(v, "custom") == 0 || strcmp(v, "provided") == 0)
-        s->runtime = PLATFORM_RUNTIME_CUSTOM;
-    else if (strcmp(v, "builtin-onnx") == 0)
-        s->runtime = PLATFORM_RUNTIME_ONNX;
-    else
-        return FM_EINVAL;
-    return 0;
+    if (strcmp(v, "provided") == 0)
+        v = "custom";
+    for (int r = 0; r < PLATFORM_RUNTIME__COUNT; r++)
+        if (strcmp(v, runtime_names[r]) == 0) {
+            s->runtime = (platform_runtime)r;
+            return 0;
+        }
+    return FM_EINVAL;
 }
 
 /* ---- the key table -------------------------------------------------------------------------
@@ -170,13 +196,14 @@ typedef struct spec_ctx {
     const char *base_dir; /* YAML: relative paths resolve against it; NULL: JSON form */
 } spec_ctx;
 
-/* runtime: custom (also Lambda's "provided") or builtin-onnx. */
+/* runtime: custom (also Lambda's "provided"), builtin-onnx or image. */
 static int parse_runtime(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
                          fm_err *err)
 {
     const char *v = fm_ynode_str(n);
     if (!v || set_runtime(obj, v))
-        return fm_yaml_error(y, n, err, FM_EINVAL, "unknown runtime '%s' (custom, builtin-onnx)",
+        return fm_yaml_error(y, n, err, FM_EINVAL,
+                             "unknown runtime '%s' (custom, builtin-onnx, image)",
                              v ? v : "(not a scalar)");
     return 0;
 }
@@ -199,6 +226,24 @@ static int parse_path(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void
     if (!(*dst = resolve(c->base_dir, v)))
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     return 0;
+}
+
+/* image: a container image reference as podman takes it, checked here because it becomes an
+ * argument of podman's command line: [HOST[:PORT]/]PATH[:TAG][@DIGEST], no leading '-'. */
+static int parse_image(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
+                       fm_err *err)
+{
+    platform_spec *s = obj;
+    const char *v = fm_ynode_str(n);
+    if (!v || !*v)
+        return fm_yaml_error(y, n, err, FM_EINVAL, "'image' must be an image reference");
+    if (!platform_image_ref_ok(v))
+        return fm_yaml_error(y, n, err, FM_EINVAL,
+                             "image '%s' is not an image reference (NAME[:TAG] or NAME@DIGEST of "
+                             "[a-z0-9._/:@-], at most 255 characters)",
+                             v);
+    free(s->image);
+    return (s->image = strdup(v)) ? 0 : fm_err_set(err, FM_ENOMEM, "out of memory");
 }
 
 static int parse_args(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
@@ -269,7 +314,7 @@ static const fm_key spec_keys[] = {
      .doc = "1-64 characters of [A-Za-z0-9_-]"},
     {.name = "runtime",
      .type = FM_KEY_CUSTOM,
-     .type_doc = "`custom` \\| `builtin-onnx`",
+     .type_doc = "`custom` \\| `builtin-onnx` \\| `image`",
      .parse = parse_runtime,
      .doc = "default `custom`; `provided` means `custom`"},
     {.name = "bootstrap",
@@ -296,6 +341,11 @@ static const fm_key spec_keys[] = {
      .off = F(model),
      .parse = parse_path,
      .doc = "builtin-onnx: an .onnx path, a URL or builtin:NAME"},
+    {.name = "image",
+     .type = FM_KEY_CUSTOM,
+     .type_doc = "NAME[:TAG]",
+     .parse = parse_image,
+     .doc = "image: a Lambda container image, run with podman (docs/deploy.md)"},
     {.name = "memory_mb",
      .type = FM_KEY_INT,
      .off = F(memory_mb),
@@ -471,8 +521,7 @@ char *platform_spec_to_json(const platform_spec *s)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "name", s->name);
-    cJSON_AddStringToObject(o, "runtime",
-                            s->runtime == PLATFORM_RUNTIME_ONNX ? "builtin-onnx" : "custom");
+    cJSON_AddStringToObject(o, "runtime", platform_runtime_name(s->runtime));
     if (s->bootstrap)
         cJSON_AddStringToObject(o, "bootstrap", s->bootstrap);
     if (s->nargs) {
@@ -486,6 +535,8 @@ char *platform_spec_to_json(const platform_spec *s)
         cJSON_AddStringToObject(o, "code_dir", s->code_dir);
     if (s->model)
         cJSON_AddStringToObject(o, "model", s->model);
+    if (s->image)
+        cJSON_AddStringToObject(o, "image", s->image);
     cJSON_AddNumberToObject(o, "memory_mb", s->memory_mb);
     cJSON_AddNumberToObject(o, "timeout_s", s->timeout_s);
     cJSON *env = cJSON_AddObjectToObject(o, "environment");

@@ -251,6 +251,60 @@ static void test_null_and_yaml_body(void **state)
     platform_spec_release(&s);
 }
 
+/* runtime: image: the reference is checked as podman's argument, the keys that make no sense for a
+ * container are refused by name, and the JSON round trip keeps the image. */
+static void test_runtime_image(void **state)
+{
+    (void)state;
+    platform_spec s, back;
+    fm_err err = {0};
+    assert_int_equal(parse_yaml("name: i\nruntime: image\nimage: localhost/faasml-x:1\n"
+                                "args: [--max-events, '3']\nmemory_mb: 512\n",
+                                &s, &err),
+                     0);
+    assert_int_equal(s.runtime, PLATFORM_RUNTIME_IMAGE);
+    assert_string_equal(s.image, "localhost/faasml-x:1");
+    assert_string_equal(platform_runtime_name(s.runtime), "image");
+    char *json = platform_spec_to_json(&s);
+    assert_non_null(json);
+    assert_int_equal(parse_json(json, &back, &err), 0);
+    assert_int_equal(back.runtime, PLATFORM_RUNTIME_IMAGE);
+    assert_string_equal(back.image, "localhost/faasml-x:1");
+    assert_int_equal(back.nargs, 2);
+    free(json);
+    platform_spec_release(&back);
+    platform_spec_release(&s);
+
+    static const struct {
+        const char *yaml, *msg;
+    } bad[] = {
+        {"name: i\nruntime: image\n", "spec.yaml: runtime 'image' needs 'image'"},
+        {"name: i\nimage: x:1\nbootstrap: /b\n", "spec.yaml: 'image' needs runtime 'image'"},
+        {"name: i\nruntime: image\nimage: x:1\nbootstrap: /b\n",
+         "spec.yaml: runtime 'image' takes no 'bootstrap'"},
+        {"name: i\nruntime: image\nimage: x:1\nmodel: m.onnx\n",
+         "spec.yaml: runtime 'image' takes no 'model'"},
+        {"name: i\nruntime: image\nimage: --privileged\n",
+         "image '--privileged' is not an image reference"},
+        {"name: i\nruntime: image\nimage: 'a b'\n", "image 'a b' is not an image reference"},
+        {"name: i\nruntime: image\nimage: x:1\ncold_start: zygote\n",
+         "cold_start 'zygote' needs runtime 'builtin-onnx'"},
+        {"name: i\nruntime: image\nimage: x:1\nisolation: sandbox\n",
+         "runtime 'image' runs in its own container: isolation 'sandbox' does not apply"},
+        {"name: i\nruntime: docker\n", "unknown runtime 'docker' (custom, builtin-onnx, image)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(parse_yaml(bad[i].yaml, &s, &err), 0);
+        if (!strstr(err.msg, bad[i].msg))
+            fail_msg("%s: got '%s', want '%s'", bad[i].yaml, err.msg, bad[i].msg);
+    }
+    assert_true(platform_image_ref_ok("registry.example.com:5000/team/fn@sha256:abc"));
+    assert_false(platform_image_ref_ok(""));
+    assert_false(platform_image_ref_ok("-x"));
+    assert_false(platform_image_ref_ok("x;rm"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_docs_table),
+        cmocka_unit_test(test_runtime_image),
         cmocka_unit_test(test_null_and_yaml_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
