@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define SPIN_AUTO_CAP_NS 50000 /* the adaptive spin never exceeds this */
+#define SPIN_OFF_NS 1000000000 /* no adaptive spin this long after a wake-up past the cap */
 #define CPU_SAMPLE_NS 1000000  /* the thread's CPU time is read at most this often when on time */
 #define RING_CAP 8192          /* records per loop before the overflow list */
 
@@ -265,13 +266,24 @@ static void arm(worker *d, int64_t run_ns)
     d->armed = run_ns;
 }
 
+/* A wake-up came `late` ns after its deadline. */
+static void wake_late(worker *d, int64_t late)
+{
+    d->wake_late_ewma += (late - d->wake_late_ewma) / 8;
+    if (late > SPIN_AUTO_CAP_NS)
+        d->spin_off_until = clk(d) + SPIN_OFF_NS;
+}
+
 /* How long before a send the loop stops sleeping and spins. */
-static int64_t spin_window(const worker *d)
+static int64_t spin_window(const worker *d, int64_t now)
 {
     if (d->o->spin_ns >= 0)
         return d->o->spin_ns;
     /* wake-ups later than the cap mean a busy machine: spinning there only uses up the
-     * loop's share of the CPU and makes the next wake-up later still */
+     * loop's share of the CPU and makes the next wake-up later still; one such wake-up turns
+     * the spin off for a while, since the average forgets it within a few sleeps */
+    if (now < d->spin_off_until)
+        return 0;
     return d->wake_late_ewma <= SPIN_AUTO_CAP_NS ? d->wake_late_ewma + 2000 : 0;
 }
 
@@ -347,7 +359,7 @@ static int sleep_until(worker *d, int64_t wake, struct epoll_event *evs, int cap
         if (n >= 0 || (errno != ENOSYS && errno != EPERM)) {
             int64_t late = clk(d) - wake; /* how late the kernel delivered the timeout */
             if (late >= 0)
-                d->wake_late_ewma += (late - d->wake_late_ewma) / 8;
+                wake_late(d, late);
             return n;
         }
         d->pwait2 = false; /* refused (old kernel, seccomp): the timerfd from now on */
@@ -364,7 +376,7 @@ static void handle_events(worker *d, const struct epoll_event *evs, int n)
             /* how late the kernel delivered it, averaged over the last few wake-ups */
             int64_t late = clk(d) - d->armed;
             if (late >= 0 && d->armed >= 0)
-                d->wake_late_ewma += (late - d->wake_late_ewma) / 8;
+                wake_late(d, late);
             d->armed = -1;
         } else if (d->rc->use_lean) {
             lean_event(d, &evs[i]);
@@ -443,7 +455,7 @@ static void *loop_main(void *arg)
         if ((!have_next || stopped) && d->in_flight == 0)
             break;
         bool sched = have_next && !stopped;
-        int64_t spin = spin_window(d);
+        int64_t spin = spin_window(d, now);
         if (sched && next_at <= now) { /* still behind: poll the sockets, do not sleep */
             int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 0);
             if (n > 0)

@@ -117,6 +117,7 @@ struct worker {
     uint32_t *per_s_planned, *per_s_sent;
     size_t per_s_cap;
     int64_t wake_late_ewma;      /* how late the kernel delivers our wake-ups, ns */
+    int64_t spin_off_until;      /* run time until which the adaptive spin is off */
     int64_t slept_from, woke_at; /* the last sleep in epoll_wait; -1 when none */
     int64_t wake_for;            /* the deadline of the last sleep */
     int64_t idle_ns;             /* asleep in epoll_wait or spinning before a send */
