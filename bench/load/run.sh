@@ -2,7 +2,8 @@
 # Load generator benchmarks against one nginx (Debian) serving a 100-byte static file on
 # loopback, with wrk and autocannon (npm) as peers on the same server, in the same script:
 #  1. cost per request: CPU (user + sys) per request of faasml load (lean client and libcurl) at a
-#     fixed open-loop rate, next to wrk's at its closed-loop maximum.
+#     fixed open-loop rate, next to wrk's at its closed-loop maximum; and syscalls per request
+#     (lean client, wrk) where perf can count them.
 #  2. dispatch accuracy: p50/p99/max of (actual send - scheduled) for Poisson schedules at 1k and
 #     5k req/s, adaptive spin (the default) and no spin; target: p99 <= 200 us at 5k/s.
 #  3. highest sustained open-loop rate (the schedule kept; and, stricter, dispatch p99 <= 1 ms)
@@ -118,6 +119,27 @@ for _ in $(seq "$REPS"); do
     v+=("$(python3 -c "print('%.2f' % ($c / $n * 1e6))")")
 done
 echo "wrk -t1 -c64 at its maximum: $(printf '%s\n' "${v[@]}" | median) us/request (runs: ${v[*]})"
+# syscalls per request (perf's raw_syscalls tracepoint; needs perf and perf_event_paranoid <= 1)
+if command -v perf >/dev/null && perf stat -x, -e raw_syscalls:sys_enter -o "$T/p.txt" true 2>/dev/null; then
+    nsys() { awk -F, '/sys_enter/ {print $1}' "$T/p.txt"; }
+    v=()
+    for _ in $(seq "$REPS"); do
+        perf stat -x, -e raw_syscalls:sys_enter -o "$T/p.txt" -- "${RT[@]}" "$FAASML" load \
+            -p constant --rate "$CPU_RATE" -d "${SECS}s" --url "$URL" -c 4096 --db none -q --json \
+            >"$T/f.json" 2>/dev/null
+        v+=("$(python3 -c "print('%.2f' % ($(nsys) / max(1, $(jget "$T/f.json" "j['counts']['ok']"))))")")
+    done
+    echo "faasml load --client lean at $CPU_RATE/s: $(printf '%s\n' "${v[@]}" | median) syscalls/request (runs: ${v[*]})"
+    v=()
+    for _ in $(seq "$REPS"); do
+        perf stat -x, -e raw_syscalls:sys_enter -o "$T/p.txt" -- "${RT[@]}" wrk -t1 -c64 \
+            -d"${SECS}s" "$URL" >"$T/w.txt"
+        v+=("$(python3 -c "print('%.2f' % ($(nsys) / $(awk '/requests in/ {print $1}' "$T/w.txt")))")")
+    done
+    echo "wrk -t1 -c64 at its maximum: $(printf '%s\n' "${v[@]}" | median) syscalls/request (runs: ${v[*]})"
+else
+    echo "syscalls per request: skipped (perf cannot count raw_syscalls here)"
+fi
 
 fi
 if want 2; then

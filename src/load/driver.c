@@ -3,20 +3,22 @@
  * fast path; curl.c: libcurl for TLS, HTTP/2 and SigV4), and a writer thread hands finished
  * records to the caller (store, CSV) so that no disk write ever delays a send.
  *
- * Timing: each loop sleeps in epoll_wait on a set that holds its transport's sockets and a
- * timerfd armed with an absolute deadline (timer slack lowered to 1 ns) for the next scheduled
- * time minus a short spin window, then busy-waits the rest. The window adapts: it is the
- * kernel's recent wake-up lateness (an average), so a loop spins only when a send is near and
- * only as long as its wake-ups are late; past 50 us of lateness (a busy machine) it does not spin
- * at all, since spinning would use up its share of the CPU. With several loops (threads), loop w
- * sends arrivals w, w+N, w+2N... of the same schedule with its own connections and slots.
+ * Timing: each loop sleeps in epoll_pwait2 on a set that holds its transport's sockets, with a
+ * nanosecond timeout (timer slack lowered to 1 ns) up to the next scheduled time minus a short
+ * spin window, then busy-waits the rest; one syscall per sleep. Where epoll_pwait2 is missing
+ * (Linux < 5.11) the set also holds a timerfd armed with the absolute deadline. The window adapts:
+ * it is the kernel's recent wake-up lateness (an average), so a loop spins only when a send is near
+ * and only as long as its wake-ups are late; past 50 us of lateness (a busy machine) it does not
+ * spin at all, since spinning would use up its share of the CPU. With several loops (threads), loop
+ * w sends arrivals w, w+N, w+2N... of the same schedule with its own connections and slots.
  *
  * Records go to a per-loop single-producer ring that the writer drains; a full ring spills into
  * a per-loop overflow list, moved to the ring later, so a send never waits for the writer.
  *
  * Every arrival picked up more than 1 ms after its time is counted with its cause: the loop was
- * busy (handling responses or other sends), or the kernel ran it late (woke it late from its
- * sleep, or gave it the CPU less than half the time since it woke: a busy machine). A request
+ * busy (handling responses or other sends), or the kernel ran it late (it fell due while the loop
+ * slept and the wake-up came late, or the loop, awake, was given the CPU less than half the time
+ * it did not sleep over the last millisecond or two: a busy machine). A request
  * sent more than 1 ms late for neither reason waited for its connection. Latency from the scheduled
  * time has no coordinated omission: a request held back by a stalled server still counts from when
  * it was due. */
@@ -33,6 +35,8 @@
 #include <unistd.h>
 
 #define SPIN_AUTO_CAP_NS 50000 /* the adaptive spin never exceeds this */
+#define SPIN_OFF_NS 1000000000 /* no adaptive spin this long after a wake-up past the cap */
+#define CPU_SAMPLE_NS 1000000  /* the thread's CPU time is read at most this often when on time */
 #define RING_CAP 8192          /* records per loop before the overflow list */
 
 static const char *const status_names[LOAD_ST__COUNT] = {
@@ -262,13 +266,24 @@ static void arm(worker *d, int64_t run_ns)
     d->armed = run_ns;
 }
 
+/* A wake-up came `late` ns after its deadline. */
+static void wake_late(worker *d, int64_t late)
+{
+    d->wake_late_ewma += (late - d->wake_late_ewma) / 8;
+    if (late > SPIN_AUTO_CAP_NS)
+        d->spin_off_until = clk(d) + SPIN_OFF_NS;
+}
+
 /* How long before a send the loop stops sleeping and spins. */
-static int64_t spin_window(const worker *d)
+static int64_t spin_window(const worker *d, int64_t now)
 {
     if (d->o->spin_ns >= 0)
         return d->o->spin_ns;
     /* wake-ups later than the cap mean a busy machine: spinning there only uses up the
-     * loop's share of the CPU and makes the next wake-up later still */
+     * loop's share of the CPU and makes the next wake-up later still; one such wake-up turns
+     * the spin off for a while, since the average forgets it within a few sleeps */
+    if (now < d->spin_off_until)
+        return 0;
     return d->wake_late_ewma <= SPIN_AUTO_CAP_NS ? d->wake_late_ewma + 2000 : 0;
 }
 
@@ -314,6 +329,45 @@ static int64_t thread_cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Takes a new CPU sample at run time `at`; the previous one is kept. */
+static void cpu_sample(worker *d, int64_t at, int64_t cpu)
+{
+    d->ref[1] = d->ref[0];
+    d->ref[0] = (cpu_ref){.at = at, .cpu = cpu, .asleep = d->asleep_ns};
+}
+
+/* Whether the kernel, not the loop's own work, held the loop back lately: since the newest CPU
+ * sample at least a millisecond old, the loop ran less than half the time it did not sleep. */
+static bool starved(worker *d, int64_t now, int64_t cpu_now)
+{
+    const cpu_ref *r =
+        now - d->ref[0].at >= CPU_SAMPLE_NS || d->ref[1].at < 0 ? &d->ref[0] : &d->ref[1];
+    int64_t awake = now - r->at - (d->asleep_ns - r->asleep);
+    bool late = awake > 0 && 2 * (cpu_now - r->cpu) < awake;
+    if (now - d->ref[0].at >= CPU_SAMPLE_NS)
+        cpu_sample(d, now, cpu_now);
+    return late;
+}
+
+/* Sleeps until run time `wake` or an event; returns what epoll returned. */
+static int sleep_until(worker *d, int64_t wake, struct epoll_event *evs, int cap)
+{
+    if (d->pwait2) {
+        int64_t rel = FM_MAX(wake - clk(d), 0);
+        struct timespec ts = {.tv_sec = rel / 1000000000, .tv_nsec = rel % 1000000000};
+        int n = epoll_pwait2(d->ep, evs, cap, &ts, NULL);
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM)) {
+            int64_t late = clk(d) - wake; /* how late the kernel delivered the timeout */
+            if (late >= 0)
+                wake_late(d, late);
+            return n;
+        }
+        d->pwait2 = false; /* refused (old kernel, seccomp): the timerfd from now on */
+    }
+    arm(d, wake);
+    return epoll_wait(d->ep, evs, cap, 1000);
+}
+
 static void handle_events(worker *d, const struct epoll_event *evs, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -322,7 +376,7 @@ static void handle_events(worker *d, const struct epoll_event *evs, int n)
             /* how late the kernel delivered it, averaged over the last few wake-ups */
             int64_t late = clk(d) - d->armed;
             if (late >= 0 && d->armed >= 0)
-                d->wake_late_ewma += (late - d->wake_late_ewma) / 8;
+                wake_late(d, late);
             d->armed = -1;
         } else if (d->rc->use_lean) {
             lean_event(d, &evs[i]);
@@ -346,12 +400,13 @@ static void *loop_main(void *arg)
     /* the thread's start counts as a wake-up: a late start is the kernel's */
     d->slept_from = 0;
     d->woke_at = clk(d);
-    d->woke_cpu = thread_cpu_ns();
+    cpu_sample(d, d->woke_at, thread_cpu_ns());
     for (;;) {
         int64_t now = clk(d);
         bool kick = false;
         int batch = 0;
         int64_t cpu_now = -1;
+        bool starved_now = false;
         if (!stopped && ((o->stop && *o->stop) || ATOMIC_GET(d->rc->abort_run))) {
             stopped = true;
             d->interrupted = true;
@@ -363,16 +418,18 @@ static void *loop_main(void *arg)
             if (now - next_at > LATE_NS) {
                 d->behind++;
                 /* due while the loop slept, and woken more than 1 ms after it (or after the
-                 * deadline the loop asked for: its backlog is the kernel's), or awake but given
-                 * the CPU less than half the time since: the kernel ran it late */
+                 * deadline the loop asked for: the whole backlog it then works off, in as many
+                 * batches as it takes, is the kernel's), or awake but given the CPU less than
+                 * half the time lately: the kernel ran it late */
                 bool asleep =
-                    d->slept_from >= 0 && d->slept_from <= next_at &&
+                    d->slept_from >= 0 && d->slept_from <= next_at && next_at <= d->woke_at &&
                     (d->woke_at - next_at > LATE_NS || d->woke_at - d->wake_for > LATE_NS);
                 if (!asleep) {
-                    if (cpu_now < 0) /* a syscall: once per batch */
+                    if (cpu_now < 0) { /* a syscall: once per batch */
                         cpu_now = thread_cpu_ns();
-                    int64_t wall = now - FM_MAX(next_at, d->woke_at);
-                    asleep = 2 * (cpu_now - d->woke_cpu) < wall;
+                        starved_now = starved(d, now, cpu_now);
+                    }
+                    asleep = starved_now;
                 }
                 cause = asleep ? LATE_WOKE : LATE_BUSY;
                 d->behind_woke += asleep;
@@ -386,7 +443,6 @@ static void *loop_main(void *arg)
             have_next = next_arrival(d, &id, &next_at);
             now = clk(d);
         }
-        d->slept_from = -1;
         if (lean)
             lean_tick(d);
         else
@@ -399,7 +455,7 @@ static void *loop_main(void *arg)
         if ((!have_next || stopped) && d->in_flight == 0)
             break;
         bool sched = have_next && !stopped;
-        int64_t spin = spin_window(d);
+        int64_t spin = spin_window(d, now);
         if (sched && next_at <= now) { /* still behind: poll the sockets, do not sleep */
             int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 0);
             if (n > 0)
@@ -427,13 +483,14 @@ static void *loop_main(void *arg)
             wake = FM_MIN(wake, td);
         if (wake <= now)
             continue;
-        arm(d, wake);
         d->slept_from = now;
         d->wake_for = wake;
-        int n = epoll_wait(d->ep, evs, (int)FM_ARRAY_LEN(evs), 1000);
+        int n = sleep_until(d, wake, evs, (int)FM_ARRAY_LEN(evs));
         d->woke_at = clk(d);
-        d->woke_cpu = thread_cpu_ns();
         d->idle_ns += d->woke_at - now;
+        d->asleep_ns += d->woke_at - now;
+        if (d->woke_at - d->ref[0].at >= CPU_SAMPLE_NS)
+            cpu_sample(d, d->woke_at, thread_cpu_ns());
         if (n > 0)
             handle_events(d, evs, n);
     }
@@ -467,6 +524,7 @@ static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arriva
     d->curl_deadline = -1;
     d->armed = -1;
     d->slept_from = d->woke_at = -1;
+    d->ref[0].at = d->ref[1].at = -1;
     d->lat_sched = fm_hist_new();
     d->lat_sent = fm_hist_new();
     d->dispatch = fm_hist_new();
@@ -483,6 +541,8 @@ static int worker_init(worker *d, run_ctx *c, int index, int nslots, load_arriva
         return fm_err_set(err, FM_ENOMEM, "cannot set up the driver");
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = EP_TIMER};
     epoll_ctl(d->ep, EPOLL_CTL_ADD, d->tfd, &ev);
+    struct timespec zero = {0};
+    d->pwait2 = epoll_pwait2(d->ep, &ev, 1, &zero, NULL) >= 0;
     for (int i = nslots - 1; i >= 0; i--) {
         d->slots[i].d = d;
         d->slots[i].fd = -1;

@@ -25,6 +25,12 @@ enum { LATE_BUSY = 1, LATE_WOKE = 2 };
 typedef struct run_ctx run_ctx;
 typedef struct worker worker;
 
+/* The thread's CPU time (a syscall, so read at most once a millisecond when the loop is on time)
+ * at run time `at`, with the loop's total sleep then. */
+typedef struct cpu_ref {
+    int64_t at, cpu, asleep;
+} cpu_ref;
+
 /* Lean client: one connection per slot, one request at a time on it (no pipelining). */
 typedef enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_IDLE, CONN_BUSY } conn_state;
 
@@ -98,6 +104,7 @@ struct worker {
     int nslots, free_head, in_flight;
     slot *fl_head, *fl_tail; /* lean: in flight, oldest first */
     int ep, tfd;             /* epoll: the transport's sockets and the schedule's timerfd */
+    bool pwait2;             /* sleeps with epoll_pwait2's timeout; else on the timerfd */
     int64_t curl_deadline;   /* run time libcurl wants to be called back at; -1: none */
     int64_t armed;           /* the timerfd's current deadline (run time); -1: none */
     int64_t t0;
@@ -110,10 +117,12 @@ struct worker {
     uint32_t *per_s_planned, *per_s_sent;
     size_t per_s_cap;
     int64_t wake_late_ewma;      /* how late the kernel delivers our wake-ups, ns */
+    int64_t spin_off_until;      /* run time until which the adaptive spin is off */
     int64_t slept_from, woke_at; /* the last sleep in epoll_wait; -1 when none */
-    int64_t woke_cpu;            /* the thread's CPU time at woke_at */
     int64_t wake_for;            /* the deadline of the last sleep */
     int64_t idle_ns;             /* asleep in epoll_wait or spinning before a send */
+    int64_t asleep_ns;           /* asleep in epoll_wait */
+    cpu_ref ref[2];              /* the newest two samples of the thread's CPU time; .at -1: none */
     fm_hist *lat_sched, *lat_sent, *dispatch;
     int64_t ended;
     pthread_t th;

@@ -23,7 +23,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define RBUF_INIT 16384
+#define RBUF_INIT 4096 /* a first response buffer: one page, grown while a head needs more */
+#define RBUF_ROOM 1024 /* the least room a recv is given */
 
 /* ---- the target, once per run ------------------------------------------------------------- */
 static bool method_has_length(const char *m)
@@ -325,7 +326,7 @@ static void on_readable(worker *d, slot *s)
                 close_conn(d, s);
             return;
         }
-        if (s->rcap - s->rlen < 4096) {
+        if (s->rcap - s->rlen < RBUF_ROOM) {
             size_t c = s->rcap ? s->rcap * 2 : RBUF_INIT;
             char *nb = c <= 2 * LOAD_HTTP_MAX_HEAD ? realloc(s->rbuf, c) : NULL;
             if (!nb) {

@@ -2,7 +2,9 @@
 # Who set the pace. (1) Asked for far more than it can send, the generator says it was the
 # limit (summary, --json and a warning). (2) A target that stalls does not slow the sending
 # schedule: the requests it holds fill --max-in-flight, every later one is counted as dropped at
-# its scheduled time, and the generator does not blame itself.
+# its scheduled time, and the generator does not blame itself. (3) A generator the machine holds
+# back (stopped for 400 ms: a backlog of 200 arrivals, more than one batch of 64) says so, and does
+# not blame its own loop for the backlog it works off.
 source "$(dirname "$0")/load_lib.bash"
 start_server s
 start_server stall --stall-at 1 --stall-ms 4000
@@ -52,4 +54,27 @@ drops = [r for r in rows if r['status'] == 'dropped']
 assert all(r['error'] == 'max in flight (20) reached' for r in drops), drops[0]
 PY
 grep -q 'generator was the limit' "$T/stall.err" && fail "warned for a stalled target"
+# 3. 1000 requests at 500/s; the whole process is stopped for 400 ms once it is under way
+BASE=$(wc -l <"$T/s.log")
+timeout 60 "$FAASML" load -p constant --rate 500 -n 1000 --url "$URL_s/fast" -c 256 \
+    --db none -q --json >"$T/held.json" 2>"$T/held.err" &
+LOADPID=$!
+# stop it once the schedule runs (the server has seen 100 requests), not during start-up
+for _ in $(seq 200); do [ "$(wc -l <"$T/s.log")" -ge $((BASE + 100)) ] && break; sleep 0.02; done
+GEN=$(pgrep -P "$LOADPID") || fail "no faasml under timeout"
+kill -STOP "$GEN"
+sleep 0.4
+kill -CONT "$GEN"
+wait "$LOADPID" || fail "load exited $?: $(cat "$T/held.err")"
+python3 - "$T/held.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+late = j['late_sends']
+assert j['counts']['ok'] == 1000, j['counts']
+# the arrivals due while it was stopped, at least 150 of about 200, are the kernel's
+assert late['woken_late'] >= 150, late
+assert j['behind']['loop_busy'] < 50, "the held-back backlog was blamed on the loop: %s" % j['behind']
+assert j['generator_limited'] is False and j['host_delayed'] is True, j
+PY
+grep -q 'generator was the limit' "$T/held.err" && fail "warned that the generator was the limit"
 echo "load_limits: ok"
