@@ -21,6 +21,7 @@ code=$(curl -sS --cacert "$TMP/a.crt" -o "$TMP/body" -w '%{http_code}' "$URL/v2/
 expect_eq "$code" 200 "health over TLS"
 "$FAASML" deploy "$TMP/echo.yaml" --gateway "$URL" >/dev/null 2>"$TMP/dep.err" &&
     fail "faasml deploy trusted an unknown certificate"
+expect_contains "$(cat "$TMP/dep.err")" "certificate" "deploy refused for the certificate, not another cause"
 # The admin API takes the JSON form; faasml deploy resolves paths, so build it with python.
 python3 - "$TMP/echo.yaml" >"$TMP/echo.json" <<'PY'
 import json, sys
