@@ -14,9 +14,10 @@ line gives Init Duration. Batching: a server fleet of one instance with one work
 queue, open-loop offered load RATE req/s for SECS s per batch.max_size; throughput = answered / span, latency from each
 request's scheduled send time (no coordinated omission).
 """
-import base64, json, os, re, subprocess, sys, tempfile, threading, time
-import http.client
+import json, os, re, subprocess, sys, tempfile, threading, time
 import numpy as np
+import serve_client
+from serve_client import call, instances, invoke_timed
 
 FAASML, SRC, MODEL_DIR = sys.argv[1], sys.argv[2], sys.argv[3]
 COLD = int(os.environ.get("COLD", "20"))
@@ -52,30 +53,8 @@ def start_serve():
     return p, int(m.group(2))
 
 
-def call(port, method, path, body=None, headers=None, timeout=120):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request(method, path, body=body, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    hdrs = dict(r.getheaders())
-    c.close()
-    return r.status, hdrs, data
-
-
 def deploy(port, name, lines):
-    path = os.path.join(TMP, name + ".yaml")
-    open(path, "w").write("name: %s\n" % name + "".join(l + "\n" for l in lines))
-    subprocess.run([FAASML, "deploy", path, "--gateway", "http://127.0.0.1:%d" % port],
-                   check=True, stdout=subprocess.DEVNULL)
-
-
-def instances(port, name):
-    _, _, m = call(port, "GET", "/metrics")
-    n = 0
-    for line in m.decode().splitlines():
-        if line.startswith('faasml_instances{function="%s",' % name):
-            n += int(float(line.split()[-1]))
-    return n
+    serve_client.deploy(FAASML, TMP, port, name, lines)
 
 
 def cold_round(port, name, payload):
@@ -83,14 +62,7 @@ def cold_round(port, name, payload):
         if instances(port, name) == 0:
             break
         time.sleep(0.025)
-    t0 = time.perf_counter()
-    st, h, body = call(port, "POST", "/2015-03-31/functions/%s/invocations" % name, payload,
-                       {"X-Amz-Log-Type": "Tail"})
-    e2e = (time.perf_counter() - t0) * 1e3
-    log = base64.b64decode(h.get("X-Amz-Log-Result", "")).decode(errors="replace")
-    m = re.search(r"Init Duration: ([0-9.]+) ms", log)
-    ok = st == 200 and "X-Amz-Function-Error" not in h
-    return ok, e2e, float(m.group(1)) if m else None, body
+    return invoke_timed(port, name, payload)
 
 
 def ort_round():

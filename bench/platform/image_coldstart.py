@@ -9,8 +9,9 @@ instance, then sends one synchronous invoke and times it end to end on the clien
 Duration is the platform's start-to-first-/next time. Then WARM warm invokes per function. Both
 paths' outputs must be equal. Prints medians and the ratio image/exec.
 """
-import base64, json, os, re, statistics, subprocess, sys, tempfile, time
-import http.client
+import json, os, re, statistics, subprocess, sys, tempfile, time
+import serve_client
+from serve_client import call, instances, invoke_timed
 
 FAASML, MODEL, PAYLOAD = sys.argv[1], sys.argv[2], sys.argv[3]
 COLD = int(os.environ.get("COLD", "10"))
@@ -19,39 +20,15 @@ TMP = tempfile.mkdtemp(prefix="faasml-imgcold.")
 TAG = "localhost/faasml-bench-image:%d" % os.getpid()
 
 
-def call(port, method, path, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    c.request(method, path, body=body, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    h = dict(r.getheaders())
-    c.close()
-    return r.status, h, data
-
-
 def deploy(port, name, lines):
-    path = os.path.join(TMP, name + ".yaml")
-    open(path, "w").write("name: %s\n" % name + "".join(l + "\n" for l in lines))
-    subprocess.run([FAASML, "deploy", path, "--gateway", "http://127.0.0.1:%d" % port],
-                   check=True, stdout=subprocess.DEVNULL)
-
-
-def instances(port, name):
-    _, _, m = call(port, "GET", "/metrics")
-    return sum(int(float(l.split()[-1])) for l in m.decode().splitlines()
-               if l.startswith('faasml_instances{function="%s",' % name))
+    serve_client.deploy(FAASML, TMP, port, name, lines)
 
 
 def invoke(port, name, payload):
-    t0 = time.perf_counter()
-    st, h, body = call(port, "POST", "/2015-03-31/functions/%s/invocations" % name, payload,
-                       {"X-Amz-Log-Type": "Tail"})
-    ms = (time.perf_counter() - t0) * 1e3
-    if st != 200 or "X-Amz-Function-Error" in h:
-        raise SystemExit("%s failed: %d %s" % (name, st, body[:300]))
-    log = base64.b64decode(h.get("X-Amz-Log-Result", "")).decode(errors="replace")
-    m = re.search(r"Init Duration: ([0-9.]+) ms", log)
-    return ms, float(m.group(1)) if m else None, body
+    ok, ms, init, body = invoke_timed(port, name, payload)
+    if not ok:
+        raise SystemExit("%s failed: %s" % (name, body[:300]))
+    return ms, init, body
 
 
 def main():
