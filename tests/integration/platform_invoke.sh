@@ -137,6 +137,6 @@ reqs=$("$FAASML" db "$TMP/results.db" --csv requests | tail -n +2 | wc -l)
 "$FAASML" db "$TMP/results.db" --csv instances >"$TMP/inst.csv"
 grep -q ',echo,' "$TMP/inst.csv" || fail "no instance row: $(cat "$TMP/inst.csv")"
 grep -q 'shutdown' "$TMP/inst.csv" || fail "instance not stopped by shutdown: $(cat "$TMP/inst.csv")"
-"$FAASML" db "$TMP/results.db" --csv points | grep -q instances_idle || fail "no points"
-"$FAASML" db "$TMP/results.db" --csv costs | grep -q 'lambda.gb_s:echo' || fail "no billed GB-s"
+"$FAASML" db "$TMP/results.db" --csv points | grep instances_idle >/dev/null || fail "no points"
+"$FAASML" db "$TMP/results.db" --csv costs | grep 'lambda.gb_s:echo' >/dev/null || fail "no billed GB-s"
 ok "store: requests, instances, points, costs after SIGTERM"
