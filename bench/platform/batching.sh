@@ -10,22 +10,13 @@
 #   env: SECS=8 RUNS=3 SIZES="1 2 4 8" THREADS=1 (in-process) DELAY_MS=5 MODEL_DIR=...
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=$(cd "$HERE/../.." && pwd)
-FAASML=$(realpath "${1:-$SRC/build/faasml}")
+source "$HERE/lib.sh"
 SECS=${SECS:-8} RUNS=${RUNS:-3} SIZES=${SIZES:-1 2 4 8} THREADS=${THREADS:-1}
 DELAY_MS=${DELAY_MS:-5}
 MODEL_DIR=${MODEL_DIR:-$HOME/.cache/faasml/models/mobilenetv2}
 MODEL=$MODEL_DIR/model.onnx INPUT=$MODEL_DIR/input_b1.npy
 [ -f "$MODEL" ] || { echo "no $MODEL (tools/models/make-models.sh --models mobilenetv2)"; exit 1; }
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-TMP=$(mktemp -d /tmp/faasml-batching.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ -n "${KEEP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_tmp batching
 
 # One gateway, one function per batch size, each with its own single-worker instance; only the
 # function under load runs inferences at a time.
@@ -132,4 +123,4 @@ for s in sorted(live):
           f"{', '.join(f'{x:.1f}' for x in live[s])} |")
 PY
 echo
-echo "load average before the run: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+bench_loadavg

@@ -7,21 +7,12 @@
 # usage: bench/platform/tensors.sh [path/to/faasml]   env: N=20 RUNS=3 THREADS=1 MODEL_DIR=...
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=$(cd "$HERE/../.." && pwd)
-FAASML=$(realpath "${1:-$SRC/build/faasml}")
+source "$HERE/lib.sh"
 N=${N:-20} RUNS=${RUNS:-3} THREADS=${THREADS:-1}
 MODEL_DIR=${MODEL_DIR:-$HOME/.cache/faasml/models/mobilenetv2}
 MODEL=$MODEL_DIR/model.onnx INPUT=$MODEL_DIR/input_b1.npy
 [ -f "$MODEL" ] || { echo "no $MODEL (tools/models/make-models.sh --models mobilenetv2)"; exit 1; }
-TMP=$(mktemp -d /tmp/faasml-tensors.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ -n "${KEEP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_tmp tensors
 ready_url() { # FILE PID: waits for "listening on URL" and prints URL
     for _ in $(seq 1200); do
         grep -q '^listening on' "$1" 2>/dev/null && break
@@ -99,4 +90,4 @@ if "ort-node-json" in med:
     print(f"serve JSON / onnxruntime-node peer JSON: {med['serve-json'] / med['ort-node-json']:.2f}x")
 PY
 echo
-echo "load average before the run: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+bench_loadavg
