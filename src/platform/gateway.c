@@ -197,7 +197,10 @@ static void answer_result(plat_inv *inv, struct evhttp_request *req, const plat_
             kserve_error(req, b, len);
             return;
         }
-        evhttp_add_header(h, "x-amzn-RequestId", inv->rid);
+        if (inv->tail)
+            add_lambda_headers(inv, req);
+        else
+            evhttp_add_header(h, "x-amzn-RequestId", inv->rid);
         if (o->header_len > 0) {
             char v[24];
             snprintf(v, sizeof v, "%lld", (long long)o->header_len);
@@ -453,7 +456,16 @@ static void h_infer(plat_fn *fn, struct evhttp_request *req)
         }
     }
     const char *ct = evhttp_find_header(ih, "Content-Type");
+    /* faasml's extension, as on Invoke: X-Amz-Log-Type: Tail answers with the invocation's log
+     * (START..REPORT) and the instance headers, so a client records billing and cold starts of
+     * v2 requests too (faasml bench's `payload: binary`). KServe clients never send it. */
+    const char *lt = evhttp_find_header(ih, "X-Amz-Log-Type");
+    bool tail = lt && strcmp(lt, "Tail") == 0;
     plat_inv *inv = plat_inv_new(fn, PLAT_INV_KSERVE, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
+    if (inv && tail && !(inv->log = evbuffer_new())) {
+        plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
+        inv = NULL;
+    }
     if (!inv || evbuffer_add_buffer(inv->payload, body)) {
         if (inv)
             plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
@@ -461,6 +473,7 @@ static void h_infer(plat_fn *fn, struct evhttp_request *req)
         return;
     }
     inv->header_len = header_len;
+    inv->tail = tail;
     if (header_len < 0 && kserve_raw_body(ct))
         snprintf(inv->content_type, sizeof inv->content_type, "%s", ct);
     plat_inv_submit(inv, req);
