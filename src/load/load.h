@@ -194,6 +194,11 @@ int load_payloads_from_path(const char *path, load_pick pick, uint64_t seed, loa
 /* A KServe v2 JSON request with one tensor, "NAME:1x3x224x224:FP32", filled with seeded random
  * values (FP32, FP64, INT32, INT64, UINT8). */
 int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, fm_err *err);
+/* The same tensor (the same values) as the KServe v2 binary tensor extension: a JSON header with
+ * binary_data_size, then the raw little-endian data. *header_len is the header's length, the value
+ * of the Inference-Header-Content-Length request header. */
+int load_payloads_tensor_binary(const char *spec, uint64_t seed, load_payloads **out,
+                                size_t *header_len, fm_err *err);
 /* A single literal body. */
 int load_payloads_literal(const char *body, load_payloads **out, fm_err *err);
 void load_payloads_free(load_payloads *p);

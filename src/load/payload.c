@@ -1,5 +1,5 @@
 /* Request bodies: a file, every file of a directory (picked round-robin or at random with a
- * seeded stream), a literal, or a generated KServe v2 JSON tensor. All bodies are loaded before
+ * seeded stream), a literal, or a generated KServe v2 tensor (JSON or the binary extension). All bodies are loaded before
  * the run so the timing loop never touches the disk. */
 #include "load.h"
 
@@ -203,69 +203,152 @@ static void sb_str(sbuf *b, const char *s)
 
 #define TENSOR_MAX_ELEMS (16u << 20)
 
-int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, fm_err *err)
+/* A parsed "NAME:DIMxDIM...:TYPE" spec. */
+typedef struct tensor_spec {
+    char name[256];
+    int64_t dims[8];
+    int nd;
+    uint64_t elems;
+    int type; /* index into tensor_types */
+} tensor_spec;
+
+static const char *const tensor_types[] = {"FP32", "FP64", "INT32", "INT64", "UINT8"};
+static const size_t tensor_type_size[] = {4, 8, 4, 8, 1};
+
+static int tensor_spec_parse(const char *spec, tensor_spec *t, fm_err *err)
 {
-    static const char *const types[] = {"FP32", "FP64", "INT32", "INT64", "UINT8"};
-    *out = NULL;
     char buf[256], *save;
     snprintf(buf, sizeof buf, "%s", spec);
     char *name = strtok_r(buf, ":", &save), *shape = strtok_r(NULL, ":", &save),
          *type = strtok_r(NULL, ":", &save), *extra = strtok_r(NULL, ":", &save);
     if (!name || !shape || !type || extra)
         return fm_err_set(err, FM_EINVAL, "tensor '%s': expected NAME:DIMxDIM...:TYPE", spec);
-    int ti = -1;
-    for (int i = 0; i < (int)FM_ARRAY_LEN(types); i++)
-        if (strcmp(type, types[i]) == 0)
-            ti = i;
-    if (ti < 0)
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->type = -1;
+    for (int i = 0; i < (int)FM_ARRAY_LEN(tensor_types); i++)
+        if (strcmp(type, tensor_types[i]) == 0)
+            t->type = i;
+    if (t->type < 0)
         return fm_err_set(err, FM_EINVAL,
                           "tensor '%s': unsupported type '%s' (FP32, FP64, INT32, INT64, UINT8)",
                           spec, type);
-    int64_t dims[8];
-    int nd = 0;
-    uint64_t elems = 1;
+    t->nd = 0;
+    t->elems = 1;
     for (char *s2, *d = strtok_r(shape, "x", &s2); d; d = strtok_r(NULL, "x", &s2)) {
-        if (nd == 8 || fm_parse_i64(d, &dims[nd]) || dims[nd] < 1 ||
-            (elems *= (uint64_t)dims[nd]) > TENSOR_MAX_ELEMS)
+        if (t->nd == 8 || fm_parse_i64(d, &t->dims[t->nd]) || t->dims[t->nd] < 1 ||
+            (t->elems *= (uint64_t)t->dims[t->nd]) > TENSOR_MAX_ELEMS)
             return fm_err_set(err, FM_EINVAL,
                               "tensor '%s': bad shape (1 to 8 positive dims, at most %u "
                               "elements)",
                               spec, TENSOR_MAX_ELEMS);
-        nd++;
+        t->nd++;
     }
-    if (nd == 0)
+    if (t->nd == 0)
         return fm_err_set(err, FM_EINVAL, "tensor '%s': empty shape", spec);
-    fm_rng root, r;
+    return 0;
+}
+
+/* Why one stream for both encodings: the JSON and the binary body of the same spec and seed
+ * carry the same values (the JSON ones printed with %.6g), so a run can switch encodings without
+ * changing what the model computes on. */
+static fm_rng tensor_rng(uint64_t seed)
+{
+    fm_rng root;
     fm_rng_seed(&root, seed);
-    r = fm_rng_split(&root, 0x74656e73 /* "tens" */);
-    sbuf b = {0};
+    return fm_rng_split(&root, 0x74656e73 /* "tens" */);
+}
+
+/* The v2 request header up to the data (JSON) or the whole header (binary: binary_data_size). */
+static void tensor_header(sbuf *b, const tensor_spec *t, bool binary)
+{
     char tmp[600];
-    fm_json_quote(tmp, sizeof tmp, name);
-    sb_str(&b, "{\"inputs\":[{\"name\":");
-    sb_str(&b, tmp);
-    sb_str(&b, ",\"shape\":[");
-    for (int i = 0; i < nd; i++) {
-        snprintf(tmp, sizeof tmp, "%s%lld", i ? "," : "", (long long)dims[i]);
-        sb_str(&b, tmp);
+    fm_json_quote(tmp, sizeof tmp, t->name);
+    sb_str(b, "{\"inputs\":[{\"name\":");
+    sb_str(b, tmp);
+    sb_str(b, ",\"shape\":[");
+    for (int i = 0; i < t->nd; i++) {
+        snprintf(tmp, sizeof tmp, "%s%lld", i ? "," : "", (long long)t->dims[i]);
+        sb_str(b, tmp);
     }
-    snprintf(tmp, sizeof tmp, "],\"datatype\":\"%s\",\"data\":[", types[ti]);
-    sb_str(&b, tmp);
-    for (uint64_t i = 0; i < elems && !b.oom; i++) {
-        int n;
-        if (ti <= 1)
-            n = snprintf(tmp, sizeof tmp, "%s%.6g", i ? "," : "", fm_rng_uniform(&r));
-        else
-            n = snprintf(tmp, sizeof tmp, "%s%llu", i ? "," : "",
-                         (unsigned long long)fm_rng_below(&r, ti == 4 ? 256 : 100));
-        sb_put(&b, tmp, (size_t)n);
-    }
-    sb_str(&b, "]}]}");
-    load_payloads *p = b.oom ? NULL : payloads_alloc(LOAD_PICK_ROUND_ROBIN, seed);
-    if (!p || payloads_add(p, b.p, b.n)) {
-        free(b.p);
+    if (binary)
+        snprintf(tmp, sizeof tmp, "],\"datatype\":\"%s\",\"parameters\":{\"binary_data_size\":%llu}}]}",
+                 tensor_types[t->type],
+                 (unsigned long long)(t->elems * tensor_type_size[t->type]));
+    else
+        snprintf(tmp, sizeof tmp, "],\"datatype\":\"%s\",\"data\":[", tensor_types[t->type]);
+    sb_str(b, tmp);
+}
+
+static int payloads_one(sbuf *b, uint64_t seed, load_payloads **out, fm_err *err)
+{
+    load_payloads *p = b->oom ? NULL : payloads_alloc(LOAD_PICK_ROUND_ROBIN, seed);
+    if (!p || payloads_add(p, b->p, b->n)) {
+        free(b->p);
         load_payloads_free(p);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     *out = p;
     return 0;
+}
+
+int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, fm_err *err)
+{
+    *out = NULL;
+    tensor_spec t;
+    int rc = tensor_spec_parse(spec, &t, err);
+    if (rc)
+        return rc;
+    fm_rng r = tensor_rng(seed);
+    sbuf b = {0};
+    char tmp[64];
+    tensor_header(&b, &t, false);
+    for (uint64_t i = 0; i < t.elems && !b.oom; i++) {
+        int n;
+        if (t.type <= 1)
+            n = snprintf(tmp, sizeof tmp, "%s%.6g", i ? "," : "", fm_rng_uniform(&r));
+        else
+            n = snprintf(tmp, sizeof tmp, "%s%llu", i ? "," : "",
+                         (unsigned long long)fm_rng_below(&r, t.type == 4 ? 256 : 100));
+        sb_put(&b, tmp, (size_t)n);
+    }
+    sb_str(&b, "]}]}");
+    return payloads_one(&b, seed, out, err);
+}
+
+int load_payloads_tensor_binary(const char *spec, uint64_t seed, load_payloads **out,
+                                size_t *header_len, fm_err *err)
+{
+    *out = NULL;
+    tensor_spec t;
+    int rc = tensor_spec_parse(spec, &t, err);
+    if (rc)
+        return rc;
+    fm_rng r = tensor_rng(seed);
+    sbuf b = {0};
+    tensor_header(&b, &t, true);
+    *header_len = b.n;
+    for (uint64_t i = 0; i < t.elems && !b.oom; i++) { /* little-endian, as the extension says */
+        unsigned char v[8];
+        uint64_t u;
+        if (t.type <= 1) { /* the value the JSON body prints, read back */
+            char g[32];
+            snprintf(g, sizeof g, "%.6g", fm_rng_uniform(&r));
+            if (t.type == 0) {
+                float f = strtof(g, NULL);
+                uint32_t w;
+                memcpy(&w, &f, 4);
+                u = w;
+            } else {
+                double d = strtod(g, NULL);
+                memcpy(&u, &d, 8);
+            }
+        } else {
+            u = fm_rng_below(&r, t.type == 4 ? 256 : 100);
+        }
+        size_t sz = tensor_type_size[t.type];
+        for (size_t k = 0; k < sz; k++)
+            v[k] = (unsigned char)(u >> (8 * k));
+        sb_put(&b, (const char *)v, sz);
+    }
+    return payloads_one(&b, seed, out, err);
 }

@@ -442,12 +442,25 @@ static int run_live(const plan_spec *s, const plan_run *r, gateway *g, store *db
     char tensor[160];
     snprintf(tensor, sizeof tensor, "%s:%s:%s", r->model->input, r->model->shape,
              r->model->datatype);
-    if ((rc = load_payloads_tensor(tensor, s->seed, &pl, err))) {
+    size_t header_len = 0;
+    char hl[64];
+    const char *headers[] = {hl};
+    rc = r->model->binary ? load_payloads_tensor_binary(tensor, s->seed, &pl, &header_len, err)
+                          : load_payloads_tensor(tensor, s->seed, &pl, err);
+    if (rc) {
         load_arrival_free(arr);
         goto undeploy;
     }
-    snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", g->url, fn);
     load_target t = {.url = url, .lambda_log_tail = true};
+    if (r->model->binary) { /* the gateway's v2 route answers Tail logs as Invoke does */
+        snprintf(url, sizeof url, "%s/v2/models/%s/infer", g->url, fn);
+        snprintf(hl, sizeof hl, "Inference-Header-Content-Length: %zu", header_len);
+        t.content_type = "application/octet-stream";
+        t.headers = headers;
+        t.nheaders = 1;
+    } else {
+        snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", g->url, fn);
+    }
     sink k = {.db = db, .run_id = run_id, .function = r->model->name};
     load_run_opts lo = {.max_in_flight = 1000,
                         .timeout_ns = s->client_timeout_ns,

@@ -30,6 +30,8 @@ typedef struct plan_model {
     char shape[64];       /* "1x3x224x224" */
     const char *datatype; /* FP32, INT64 ... */
     char *int8_path;      /* the quantized file live int8 cells deploy (resolved), or NULL */
+    bool binary;          /* payload: binary — live requests use KServe v2's binary tensor
+                           * extension on /v2/models/NAME/infer instead of a JSON Invoke */
 } plan_model;
 
 typedef struct plan_workload {

@@ -113,7 +113,8 @@ static int read_model(plan_spec *s, const fm_ynode *key, const fm_ynode *v, plan
                       fm_err *err)
 {
     const fm_yaml *y = s->doc;
-    static const char *const keys[] = {"path", "int8_path", "input", "shape", "datatype", NULL};
+    static const char *const keys[] = {"path",  "int8_path", "input", "shape",
+                                       "datatype", "payload", NULL};
     int rc = fm_yaml_check_keys(y, v, keys, err);
     const char *path = NULL, *int8_path = NULL;
     m->name = fm_ynode_str(key);
@@ -127,8 +128,16 @@ static int read_model(plan_spec *s, const fm_ynode *key, const fm_ynode *v, plan
         rc = fm_yaml_get_str(y, v, "input", false, &m->input, err);
     if (!rc)
         rc = fm_yaml_get_str(y, v, "datatype", false, &m->datatype, err);
+    const char *payload = "json";
+    if (!rc)
+        rc = fm_yaml_get_str(y, v, "payload", false, &payload, err);
     if (rc)
         return rc;
+    if (strcmp(payload, "binary") == 0)
+        m->binary = true;
+    else if (strcmp(payload, "json") != 0)
+        return fm_yaml_error(y, fm_ynode_get(v, "payload"), err, FM_EPARSE,
+                             "payload must be json or binary, got '%s'", payload);
     const fm_ynode *sh = fm_ynode_get(v, "shape");
     snprintf(m->shape, sizeof m->shape, "1x3x224x224");
     if (sh) {

@@ -82,6 +82,26 @@ cmp -s "$T/plan1" "$T/plan2" || fail "plan gives the same answer twice"
 grep -q '"best":' "$T/plan1" || fail "plan names a best configuration"
 ok "plan is deterministic"
 
+# payload: binary sends the same tensor as KServe v2's binary extension on /v2/models/NAME/infer;
+# the Tail log still comes back, so the requests record billing and the instance as before (a
+# binary body on the Invoke route would be refused as not JSON, a v2 JSON reader would refuse it)
+sed -e 's/shape: \[1, 3, 16, 16\]}/shape: [1, 3, 16, 16], payload: binary}/' -e 's/^name: tiny/name: tinybin/' \
+    -e "s#results: .*#results: $T/bin.db#" -e 's/^mode: both/mode: live/' "$T/spec.yaml" > "$T/bin.yaml"
+grep -q 'payload: binary' "$T/bin.yaml" || fail "the binary spec was not written"
+"$FAASML" bench "$T/bin.yaml" --no-html > "$T/outb" 2> "$T/errb" || { cat "$T/errb" >&2; fail "bench, binary payload"; }
+bin_reqs=$("$FAASML" db "$T/bin.db" --csv requests --run tinybin/lambda/live | tail -n +2)
+[ "$(grep -cE ',ok,200,,[01],[0-9]+,' <<<"$bin_reqs")" = 20 ] \
+    || { echo "$bin_reqs" | head -3 >&2; fail "20 binary requests answered 200 with their instance"; }
+header=$("$FAASML" db "$T/bin.db" --csv requests --run tinybin/lambda/live | head -1)
+col=$(tr ',' '\n' <<<"$header" | grep -nx 'billed_ms' | cut -d: -f1)
+[ -n "$col" ] || fail "requests CSV has no billed_ms column: $header"
+billed=$(cut -d, -f"$col" <<<"$bin_reqs" | awk '$1 > 0' | wc -l)
+[ "$billed" = 20 ] || fail "every binary request records its billed duration ($billed of 20)"
+sed 's/payload: binary}/payload: protobuf}/' "$T/bin.yaml" > "$T/badpl.yaml"
+if "$FAASML" bench "$T/badpl.yaml" --no-html > /dev/null 2> "$T/badpl.err"; then fail "payload: protobuf accepted"; fi
+grep -q "payload must be json or binary, got 'protobuf'" "$T/badpl.err" || fail "bad payload: $(cat "$T/badpl.err")"
+ok "payload: binary (20 v2 binary requests, billed and attributed); a bad payload is named"
+
 # a bad spec is a usage error naming the key
 sed 's/memory_mb: 1769/memroy_mb: 1769/' "$T/spec.yaml" > "$T/bad.yaml"
 set +e

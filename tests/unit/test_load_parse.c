@@ -275,6 +275,38 @@ static void test_payloads(void **st)
     for (size_t i = 0; i < n; i++)
         commas += d[i] == ',';
     assert_int_equal(commas, 4 + 5); /* 3 between keys, 1 in the shape, 5 between the 6 values */
+    /* the binary extension carries the same six values: header, then little-endian floats */
+    char json[512];
+    load_payloads_get(p, 1, &d, &n);
+    assert_true(n < sizeof json);
+    memcpy(json, d, n);
+    json[n] = 0;
+    load_payloads_free(p);
+    size_t hl = 0;
+    assert_int_equal(load_payloads_tensor_binary("input:2x3:FP32", 5, &p, &hl, &err), 0);
+    load_payloads_get(p, 1, &d, &n);
+    const char *want_h = "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":\"FP32\","
+                         "\"parameters\":{\"binary_data_size\":24}}]}";
+    assert_int_equal(hl, strlen(want_h));
+    assert_int_equal(n, hl + 24);
+    assert_memory_equal(d, want_h, hl);
+    char *v = strstr(json, "\"data\":[") + 8;
+    for (int i = 0; i < 6; i++) {
+        float want = strtof(v, &v), got;
+        v++; /* the comma */
+        unsigned char *b = (unsigned char *)d + hl + 4 * i;
+        uint32_t u = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        memcpy(&got, &u, 4);
+        assert_true(got == want);
+    }
+    load_payloads_free(p);
+    assert_int_equal(load_payloads_tensor_binary("input:4:UINT8", 5, &p, &hl, &err), 0);
+    load_payloads_get(p, 1, &d, &n);
+    assert_int_equal(n, hl + 4);
+    load_payloads_free(p);
+    assert_int_not_equal(load_payloads_tensor_binary("input:2x3:FP16", 5, &p, &hl, &err), 0);
+    assert_non_null(strstr(err.msg, "unsupported type 'FP16'"));
+    assert_int_equal(load_payloads_tensor("input:2x3:FP32", 5, &p, &err), 0);
     load_payloads_free(p);
     assert_int_not_equal(load_payloads_tensor("input:2x0:FP32", 5, &p, &err), 0);
     assert_int_not_equal(load_payloads_tensor("input:2x3:FP16", 5, &p, &err), 0);
