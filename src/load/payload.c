@@ -1,6 +1,6 @@
 /* Request bodies: a file, every file of a directory (picked round-robin or at random with a
- * seeded stream), a literal, or a generated KServe v2 tensor (JSON or the binary extension). All bodies are loaded before
- * the run so the timing loop never touches the disk. */
+ * seeded stream), a literal, or a generated KServe v2 tensor (JSON or the binary extension). All
+ * bodies are loaded before the run so the timing loop never touches the disk. */
 #include "load.h"
 
 #include <dirent.h>
@@ -271,9 +271,9 @@ static void tensor_header(sbuf *b, const tensor_spec *t, bool binary)
         sb_str(b, tmp);
     }
     if (binary)
-        snprintf(tmp, sizeof tmp, "],\"datatype\":\"%s\",\"parameters\":{\"binary_data_size\":%llu}}]}",
-                 tensor_types[t->type],
-                 (unsigned long long)(t->elems * tensor_type_size[t->type]));
+        snprintf(tmp, sizeof tmp,
+                 "],\"datatype\":\"%s\",\"parameters\":{\"binary_data_size\":%llu}}]}",
+                 tensor_types[t->type], (unsigned long long)(t->elems * tensor_type_size[t->type]));
     else
         snprintf(tmp, sizeof tmp, "],\"datatype\":\"%s\",\"data\":[", tensor_types[t->type]);
     sb_str(b, tmp);
@@ -291,7 +291,10 @@ static int payloads_one(sbuf *b, uint64_t seed, load_payloads **out, fm_err *err
     return 0;
 }
 
-int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, fm_err *err)
+/* One body: JSON prints each value (%.6g for floats); binary writes the same value, read back
+ * from that text, little-endian as the extension says. */
+static int tensor_payload(const char *spec, uint64_t seed, bool binary, load_payloads **out,
+                          size_t *header_len, fm_err *err)
 {
     *out = NULL;
     tensor_spec t;
@@ -300,55 +303,51 @@ int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, f
         return rc;
     fm_rng r = tensor_rng(seed);
     sbuf b = {0};
-    char tmp[64];
-    tensor_header(&b, &t, false);
+    tensor_header(&b, &t, binary);
+    if (binary)
+        *header_len = b.n;
+    size_t sz = tensor_type_size[t.type];
     for (uint64_t i = 0; i < t.elems && !b.oom; i++) {
-        int n;
-        if (t.type <= 1)
-            n = snprintf(tmp, sizeof tmp, "%s%.6g", i ? "," : "", fm_rng_uniform(&r));
+        bool fp = t.type <= 1;
+        char g[32];
+        uint64_t u = 0;
+        if (fp)
+            snprintf(g, sizeof g, "%.6g", fm_rng_uniform(&r));
         else
-            n = snprintf(tmp, sizeof tmp, "%s%llu", i ? "," : "",
-                         (unsigned long long)fm_rng_below(&r, t.type == 4 ? 256 : 100));
-        sb_put(&b, tmp, (size_t)n);
+            u = fm_rng_below(&r, t.type == 4 ? 256 : 100);
+        if (!binary) {
+            char tmp[64];
+            int n = fp ? snprintf(tmp, sizeof tmp, "%s%s", i ? "," : "", g)
+                       : snprintf(tmp, sizeof tmp, "%s%llu", i ? "," : "", (unsigned long long)u);
+            sb_put(&b, tmp, (size_t)n);
+            continue;
+        }
+        if (t.type == 0) {
+            float f = strtof(g, NULL);
+            uint32_t w;
+            memcpy(&w, &f, 4);
+            u = w;
+        } else if (t.type == 1) {
+            double d = strtod(g, NULL);
+            memcpy(&u, &d, 8);
+        }
+        unsigned char v[8];
+        for (size_t k = 0; k < sz; k++)
+            v[k] = (unsigned char)(u >> (8 * k));
+        sb_put(&b, (const char *)v, sz);
     }
-    sb_str(&b, "]}]}");
+    if (!binary)
+        sb_str(&b, "]}]}");
     return payloads_one(&b, seed, out, err);
+}
+
+int load_payloads_tensor(const char *spec, uint64_t seed, load_payloads **out, fm_err *err)
+{
+    return tensor_payload(spec, seed, false, out, NULL, err);
 }
 
 int load_payloads_tensor_binary(const char *spec, uint64_t seed, load_payloads **out,
                                 size_t *header_len, fm_err *err)
 {
-    *out = NULL;
-    tensor_spec t;
-    int rc = tensor_spec_parse(spec, &t, err);
-    if (rc)
-        return rc;
-    fm_rng r = tensor_rng(seed);
-    sbuf b = {0};
-    tensor_header(&b, &t, true);
-    *header_len = b.n;
-    for (uint64_t i = 0; i < t.elems && !b.oom; i++) { /* little-endian, as the extension says */
-        unsigned char v[8];
-        uint64_t u;
-        if (t.type <= 1) { /* the value the JSON body prints, read back */
-            char g[32];
-            snprintf(g, sizeof g, "%.6g", fm_rng_uniform(&r));
-            if (t.type == 0) {
-                float f = strtof(g, NULL);
-                uint32_t w;
-                memcpy(&w, &f, 4);
-                u = w;
-            } else {
-                double d = strtod(g, NULL);
-                memcpy(&u, &d, 8);
-            }
-        } else {
-            u = fm_rng_below(&r, t.type == 4 ? 256 : 100);
-        }
-        size_t sz = tensor_type_size[t.type];
-        for (size_t k = 0; k < sz; k++)
-            v[k] = (unsigned char)(u >> (8 * k));
-        sb_put(&b, (const char *)v, sz);
-    }
-    return payloads_one(&b, seed, out, err);
+    return tensor_payload(spec, seed, true, out, header_len, err);
 }

@@ -113,8 +113,8 @@ static int read_model(plan_spec *s, const fm_ynode *key, const fm_ynode *v, plan
                       fm_err *err)
 {
     const fm_yaml *y = s->doc;
-    static const char *const keys[] = {"path",  "int8_path", "input", "shape",
-                                       "datatype", "payload", NULL};
+    static const char *const keys[] = {"path",     "int8_path", "input", "shape",
+                                       "datatype", "payload",   NULL};
     int rc = fm_yaml_check_keys(y, v, keys, err);
     const char *path = NULL, *int8_path = NULL;
     m->name = fm_ynode_str(key);

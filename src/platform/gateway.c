@@ -122,7 +122,7 @@ static void add_lambda_headers(plat_inv *inv, struct evhttp_request *req)
         evhttp_add_header(h, "X-Faasml-Instance", id);
         evhttp_add_header(h, "X-Faasml-Cold", inv->cold ? "1" : "0");
     }
-    if (inv->tail && inv->log) {
+    if (inv->log) { /* a Tail */
         size_t len = evbuffer_get_length(inv->log);
         size_t from = len > PLAT_LOG_TAIL ? len - PLAT_LOG_TAIL : 0;
         const unsigned char *s = evbuffer_pullup(inv->log, -1);
@@ -130,6 +130,12 @@ static void add_lambda_headers(plat_inv *inv, struct evhttp_request *req)
         fm_base64_encode(s ? s + from : (const unsigned char *)"", len - from, b64);
         evhttp_add_header(h, "X-Amz-Log-Result", b64);
     }
+}
+
+/* The invocation's log is kept only for a Tail: the common call pays no buffer for it. */
+static int keep_log(plat_inv *inv, bool tail)
+{
+    return tail && !(inv->log = evbuffer_new()) ? -1 : 0;
 }
 
 /* Why: KServe clients expect {"error": msg} with an error status, not Lambda's 200 + header. */
@@ -197,7 +203,7 @@ static void answer_result(plat_inv *inv, struct evhttp_request *req, const plat_
             kserve_error(req, b, len);
             return;
         }
-        if (inv->tail)
+        if (inv->log) /* a Tail */
             add_lambda_headers(inv, req);
         else
             evhttp_add_header(h, "x-amzn-RequestId", inv->rid);
@@ -364,11 +370,8 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
                         "the function's asynchronous event queue is full");
         return;
     }
-    /* The invocation's log is kept only for a Tail: the common call pays no buffer for it. */
     bool tail = kind == PLAT_INV_SYNC && lt && strcmp(lt, "Tail") == 0;
-    if (inv && tail)
-        inv->log = evbuffer_new();
-    int mv = !inv || (tail && !inv->log) ? -1
+    int mv = !inv || keep_log(inv, tail) ? -1
              : evbuffer_get_length(body) ? evbuffer_add_buffer(inv->payload, body)
                                          : evbuffer_add(inv->payload, "{}", 2);
     if (mv) {
@@ -381,7 +384,6 @@ static void h_invoke(platform *p, struct evhttp_request *req, const char *raw_na
     if (split)
         fn->m.copied_in += len;
     inv->client_context = client_context;
-    inv->tail = tail;
     if (kind == PLAT_INV_EVENT) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", inv->rid);
         send_body(req, 202, NULL, NULL, 0);
@@ -462,18 +464,13 @@ static void h_infer(plat_fn *fn, struct evhttp_request *req)
     const char *lt = evhttp_find_header(ih, "X-Amz-Log-Type");
     bool tail = lt && strcmp(lt, "Tail") == 0;
     plat_inv *inv = plat_inv_new(fn, PLAT_INV_KSERVE, evhttp_find_header(ih, "X-Amzn-Trace-Id"));
-    if (inv && tail && !(inv->log = evbuffer_new())) {
-        plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
-        inv = NULL;
-    }
-    if (!inv || evbuffer_add_buffer(inv->payload, body)) {
+    if (!inv || keep_log(inv, tail) || evbuffer_add_buffer(inv->payload, body)) {
         if (inv)
             plat_inv_end(inv, &(plat_outcome){.how = PLAT_END_DROPPED});
         send_json_error(req, 500, "out of memory");
         return;
     }
     inv->header_len = header_len;
-    inv->tail = tail;
     if (header_len < 0 && kserve_raw_body(ct))
         snprintf(inv->content_type, sizeof inv->content_type, "%s", ct);
     plat_inv_submit(inv, req);

@@ -45,7 +45,6 @@ struct plat_inv {
     plat_fn *fn;
     plat_inv_kind kind;
     struct evhttp_request *client; /* NULL for Event, or once answered */
-    bool tail;                     /* X-Amz-Log-Type: Tail */
     struct evbuffer *payload;      /* the event as the runtime gets it (moved, not copied) */
     char content_type[96];         /* of the payload ("": application/json) */
     int64_t header_len;            /* binary v2: Inference-Header-Content-Length, else -1 */
@@ -59,7 +58,7 @@ struct plat_inv {
     struct event *timer;    /* timeout */
     struct event *retry_ev; /* Event: waiting to be retried after a function error */
     int attempt;            /* Event: 0 first try, then retries */
-    struct evbuffer *log;   /* with tail only: log lines of this invocation (START..REPORT) */
+    struct evbuffer *log;   /* a Tail only: this invocation's log lines (START..REPORT) */
     int batch_size;         /* inferences this request shared an invocation with (or carried) */
     const char *batch_kind; /* NULL, "client" or "server" (static strings) */
     /* batch.c: dynamic batching */
