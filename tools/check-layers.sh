@@ -17,11 +17,12 @@ declare -A allowed=(
     [load]="core store"
     [fn]="core infer"
     [analyze]="core cost store"
-    [sim]="core cost infer load policy store"
+    [sim]="core cost load policy store"
+    [calib]="core infer store"
     [platform]="core cost fn policy store"
     [plan]="core analyze cost load policy sim store"
     [package]="core platform policy"
-    [cli]="core analyze cost fn infer load package plan platform policy sim store"
+    [cli]="core analyze calib cost fn infer load package plan platform policy sim store"
 )
 
 bad=0

@@ -16,8 +16,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 typedef struct cli_cmd {
     const char *name;
     const char *summary;
-    cli_cmd_fn fn;     /* NULL: not built yet */
-    const char *issue; /* for commands not built yet: the capability that will bring them */
+    cli_cmd_fn fn;
 } cli_cmd;
 
 /* Options are declared as data. `dst` points at: bool (FLAG), const char * (STR, FILE), int64_t
@@ -77,6 +76,25 @@ int cli_need_files(const char *cmd, char *const *paths, int n);
 /* A --seed value: a non-negative integer. Returns 0, or FM_EINVAL. */
 int cli_parse_seed(const char *s, uint64_t *out);
 
+/* The commands, one per cmd_<name>.c. */
+int cmd_infer(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_fn(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_functions(int argc, char **argv);
+int cmd_invoke(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_package(int argc, char **argv);
+int cmd_request(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 const cli_cmd *cli_commands(int *n);
 
 /* A command's option table as its own code declares it, for generated completion: the command

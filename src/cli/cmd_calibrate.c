@@ -2,7 +2,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "sim/calibrate.h"
+#include "calib/calib.h"
+#include "sim/sim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,7 +159,7 @@ int cmd_calibrate(int argc, char **argv)
     char exe[4096];
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[el > 0 ? el : 0] = 0;
-    sim_calibrate_opts o = {.exe = el > 0 ? exe : NULL,
+    calib_opts o = {.exe = el > 0 ? exe : NULL,
                             .threads = (int)threads,
                             .memory_mb = (int)(1769 * threads),
                             .batch = batch,
@@ -208,7 +209,7 @@ int cmd_calibrate(int argc, char **argv)
                     rc = fm_err_set(&err, FM_EINVAL, "run %lld records unknown precision '%s'",
                                     (long long)runs.ids[i], c.precision);
                 if (!rc)
-                    rc = sim_calibrate_from_run(db, runs.ids[i], c.model, c.runtime,
+                    rc = calib_from_run(db, runs.ids[i], c.model, c.runtime,
                                                 c.precision[0] ? c.precision : NULL, svc, cold,
                                                 &err);
                 if (rc == FM_ENOTFOUND && !from_run) { /* too few warm invocations: skip it */
@@ -240,7 +241,7 @@ int cmd_calibrate(int argc, char **argv)
             break;
         }
         fprintf(stderr, "calibrating %s ...\n", name);
-        rc = sim_calibrate_model(&o, name, eq + 1, ref, svc, cold, acc, &err);
+        rc = calib_model(&o, name, eq + 1, ref, svc, cold, acc, &err);
     }
     fclose(svc);
     fclose(cold);

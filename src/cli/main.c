@@ -27,8 +27,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: faasml <command> [options]\n\n"
                  "faasml is serverless model serving, measured.\n\ncommands:\n");
     for (int i = 0; i < n; i++)
-        fprintf(out, "  %-11s %s%s\n", cmds[i].name, cmds[i].summary,
-                cmds[i].fn ? "" : " (not built yet)");
+        fprintf(out, "  %-11s %s\n", cmds[i].name, cmds[i].summary);
     fprintf(out, "\n'faasml <command> --help' documents each command's options.\n");
 }
 
@@ -39,13 +38,8 @@ int main(int argc, char **argv)
     const cli_cmd *cmds = cli_commands(&n);
     const char *self = strrchr(argv[0], '/');
     self = self ? self + 1 : argv[0];
-    if (strcmp(self, "bootstrap") == 0) {
-        for (int i = 0; i < n; i++)
-            if (strcmp(cmds[i].name, "fn") == 0 && cmds[i].fn)
-                return cmds[i].fn(argc, argv);
-        fprintf(stderr, "faasml: the function host is not built yet\n");
-        return 1;
-    }
+    if (strcmp(self, "bootstrap") == 0) /* a Lambda custom runtime's entry point */
+        return cmd_fn(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -66,10 +60,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         if (strcmp(cmds[i].name, argv[1]) != 0)
             continue;
-        if (!cmds[i].fn) {
-            fprintf(stderr, "faasml %s: not built yet (%s)\n", cmds[i].name, cmds[i].issue);
-            return 1;
-        }
         return cmds[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "faasml: '%s' is not a faasml command (see 'faasml --help')\n", argv[1]);

@@ -34,8 +34,7 @@
     X(SHAPE, "shape mismatch")                                                                    \
     X(TYPE, "type mismatch")                                                                      \
     X(SCHEMA, "schema mismatch")                                                                  \
-    X(INTERNAL, "internal error")                                                                 \
-    X(NOTBUILT, "not built yet")
+    X(INTERNAL, "internal error")
 
 enum {
     FM_OK = 0,

@@ -71,8 +71,8 @@ static void test_err_names(void **state)
     assert_string_equal(fm_errname(FM_EPARSE), "FM_EPARSE");
     assert_string_equal(fm_strerror(FM_EPARSE), "parse error");
     assert_string_equal(fm_errname(FM_ENOMEM), "FM_ENOMEM");
-    assert_string_equal(fm_errname(FM_ENOTBUILT), "FM_ENOTBUILT");
-    assert_string_equal(fm_strerror(FM_ENOTBUILT), "not built yet");
+    assert_string_equal(fm_errname(FM_EINTERNAL), "FM_EINTERNAL");
+    assert_string_equal(fm_strerror(FM_EINTERNAL), "internal error");
     /* every code has a distinct name and a text, and codes stay clear of -errno */
     for (int c = FM__EBASE + 1; c < FM__ELAST; c++) {
         assert_true(c < -4096);

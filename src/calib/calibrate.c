@@ -1,6 +1,6 @@
 /* Calibration on this machine: measures the built-in runtime's cold-start phases and inference
  * latency per batch size, and writes them in the calibration file format the simulator reads. */
-#include "calibrate.h"
+#include "calib.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -105,7 +105,7 @@ static int64_t spawn_ns(const char *exe)
 
 /* Why: an accuracy entry is what lets `faasml plan` weigh a cheaper precision against a floor;
  * it is measured on the very session configuration the service times were measured on. */
-static int measure_accuracy(const sim_calibrate_opts *o, const char *name, const char *path,
+static int measure_accuracy(const calib_opts *o, const char *name, const char *path,
                             const char *ref_path, const char *prec, FILE *out, fm_err *err)
 {
     infer_model *m = NULL, *rm = NULL;
@@ -141,8 +141,8 @@ static int measure_accuracy(const sim_calibrate_opts *o, const char *name, const
     return rc;
 }
 
-int sim_calibrate_model(const sim_calibrate_opts *o, const char *name, const char *path,
-                        const char *ref_path, FILE *svc, FILE *cold, FILE *acc, fm_err *err)
+int calib_model(const calib_opts *o, const char *name, const char *path, const char *ref_path,
+                FILE *svc, FILE *cold, FILE *acc, fm_err *err)
 {
     const char *prec = o->precision ? o->precision : "fp32";
     int runs = o->runs > 0 ? o->runs : 30, cold_runs = o->cold_runs > 0 ? o->cold_runs : 5;
@@ -327,8 +327,8 @@ static int take_instance(const store_instance *i, void *ud)
     return f->rc;
 }
 
-int sim_calibrate_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
-                           const char *precision, FILE *svc, FILE *cold, fm_err *err)
+int calib_from_run(store *db, int64_t run_id, const char *model, const char *runtime,
+                   const char *precision, FILE *svc, FILE *cold, fm_err *err)
 {
     if (!precision)
         precision = "fp32";
