@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build asan test test-fast demo models bench fuzz format clean
+.PHONY: all deps build asan test test-fast demo models bench fuzz format format-check clean
 
 all: build
 
@@ -51,6 +51,10 @@ fuzz: deps
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+# What CI checks: every C source as .clang-format says (run `make format` to fix).
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -15,8 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* an exact-size copy, so reads past the end are caught */
     uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) return 0;
-    if (size) memcpy(copy, data, size);
+    if (!copy)
+        return 0;
+    if (size)
+        memcpy(copy, data, size);
     fm_err err = {0};
     infer_model *m;
     if (infer_model_open_buffer(copy, size, "fuzz", &m, &err) == 0) {
@@ -30,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 infer_model_input(m, i, &info);
                 in[i].dtype = info.dtype;
                 in[i].ndim = info.ndim < 0 ? 0 : info.ndim;
-                for (int k = 0; k < in[i].ndim; k++) in[i].dims[k] = info.dims[k] < 0 ? 1 : info.dims[k];
+                for (int k = 0; k < in[i].ndim; k++)
+                    in[i].dims[k] = info.dims[k] < 0 ? 1 : info.dims[k];
                 int64_t cnt = infer_tensor_numel(&in[i]);
                 size_t esz = infer_dtype_size(info.dtype);
                 if (cnt < 0 || !esz || (uint64_t)cnt > (1u << 20) / esz) {
@@ -46,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 size_t no = infer_model_n_outputs(m);
                 (void)infer_session_run(s, in, n, out, no < 8 ? no : 8, &err);
             }
-            for (size_t i = 0; i < 8; i++) free(in[i].data);
+            for (size_t i = 0; i < 8; i++)
+                free(in[i].data);
             infer_session_free(s);
         }
         infer_model_free(m);

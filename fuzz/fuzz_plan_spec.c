@@ -1,7 +1,7 @@
 /* Fuzz target: an experiment spec (YAML, docs/experiments.md), then its run matrix and each
  * run's stored configuration. Whatever the input, loading fails cleanly or yields a spec whose
- * matrix expands (or says why not) into cells of distinct names, each printing as valid JSON. Relative paths
- * resolve in tests/fixtures/sim; device and proc files are never opened. */
+ * matrix expands (or says why not) into cells of distinct names, each printing as valid JSON.
+ * Relative paths resolve in tests/fixtures/sim; device and proc files are never opened. */
 #include "plan/plan.h"
 
 #include <cjson/cJSON.h>

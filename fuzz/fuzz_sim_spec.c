@@ -70,7 +70,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             w->duration_ns = 60000000000LL;
     }
     if (small) {
-        sim_opts o = {.host = s.host, .seed = s.seed, .calib = s.calib, .record = SIM_RECORD_NONE,
+        sim_opts o = {.host = s.host,
+                      .seed = s.seed,
+                      .calib = s.calib,
+                      .record = SIM_RECORD_NONE,
                       .client_timeout_ns = 60000000000LL};
         char *cfg = sim_spec_config_json(&s, &o);
         cJSON *back = cfg ? cJSON_Parse(cfg) : NULL;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # build and test
-PKGS=(build-essential cmake pkg-config clang
+PKGS=(build-essential cmake pkg-config clang clang-format
       libevent-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev sqlite3 libcjson-dev libcmocka-dev
       libxnnpack-dev libpthreadpool-dev libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata libxxhash-dev

@@ -82,10 +82,10 @@ typedef struct an_opts {
     const cost_catalog *prices; /* NULL: no costs ("no price catalogue") */
     const char *snapshot;       /* NULL picks "current" */
     /* terminal table only */
-    bool wide;                       /* every column in one table per kind (no 100-column fit) */
-    bool costs;                      /* the cost of each run on every catalogue entry that applies */
-    const struct an_run *baseline;   /* compare every run with this one (NULL: each workload's
-                                        first run, and only runs of that workload) */
+    bool wide;                     /* every column in one table per kind (no 100-column fit) */
+    bool costs;                    /* the cost of each run on every catalogue entry that applies */
+    const struct an_run *baseline; /* compare every run with this one (NULL: each workload's
+                                      first run, and only runs of that workload) */
 } an_opts;
 
 typedef struct an_point2 {

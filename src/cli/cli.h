@@ -44,7 +44,7 @@ typedef struct cli_opt {
     char short_name;  /* 0 for none */
     cli_opt_type type;
     void *dst;
-    const char *arg;  /* placeholder in --help, e.g. "HOST:PORT" */
+    const char *arg; /* placeholder in --help, e.g. "HOST:PORT" */
     const char *help;
 } cli_opt;
 
@@ -53,7 +53,7 @@ typedef struct cli_spec {
     const char *usage;       /* "MODEL [options]" */
     const char *description; /* paragraph printed by --help */
     const cli_opt *opts;
-    int min_pos, max_pos;    /* positional argument bounds; max_pos < 0: unbounded */
+    int min_pos, max_pos; /* positional argument bounds; max_pos < 0: unbounded */
 } cli_spec;
 
 enum { CLI_CONTINUE = 0, CLI_HELP_SHOWN = -1 };

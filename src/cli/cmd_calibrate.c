@@ -1,8 +1,8 @@
 /* faasml calibrate: measure the built-in runtime on this machine for the simulator. */
 #include <cjson/cJSON.h>
 
-#include "cli.h"
 #include "calib/calib.h"
+#include "cli.h"
 #include "sim/sim.h"
 
 #include <stdio.h>
@@ -160,16 +160,16 @@ int cmd_calibrate(int argc, char **argv)
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[el > 0 ? el : 0] = 0;
     calib_opts o = {.exe = el > 0 ? exe : NULL,
-                            .threads = (int)threads,
-                            .memory_mb = (int)(1769 * threads),
-                            .batch = batch,
-                            .nbatch = nb,
-                            .runs = (int)runs,
-                            .cold_runs = (int)cold_runs,
-                            .max_seconds_per_point = (int)max_s,
-                            .precision = precision,
-                            .accuracy_samples = (int)acc_n,
-                            .vocab = vocab};
+                    .threads = (int)threads,
+                    .memory_mb = (int)(1769 * threads),
+                    .batch = batch,
+                    .nbatch = nb,
+                    .runs = (int)runs,
+                    .cold_runs = (int)cold_runs,
+                    .max_seconds_per_point = (int)max_s,
+                    .precision = precision,
+                    .accuracy_samples = (int)acc_n,
+                    .vocab = vocab};
     char *sbuf = NULL, *cbuf = NULL, *abuf = NULL;
     size_t slen = 0, clen = 0, alen = 0;
     FILE *svc = open_memstream(&sbuf, &slen), *cold = open_memstream(&cbuf, &clen),
@@ -210,8 +210,7 @@ int cmd_calibrate(int argc, char **argv)
                                     (long long)runs.ids[i], c.precision);
                 if (!rc)
                     rc = calib_from_run(db, runs.ids[i], c.model, c.runtime,
-                                                c.precision[0] ? c.precision : NULL, svc, cold,
-                                                &err);
+                                        c.precision[0] ? c.precision : NULL, svc, cold, &err);
                 if (rc == FM_ENOTFOUND && !from_run) { /* too few warm invocations: skip it */
                     fprintf(stderr, "faasml calibrate: skipped: %s\n", err.msg);
                     fm_err_clear(&err);

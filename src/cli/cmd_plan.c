@@ -21,8 +21,8 @@ static int progress(size_t done, size_t total, const plan_point *p, void *ud)
 
 static const char *cfg_name(const plan_run *r, char *buf, size_t cap)
 {
-    bool fn = r->platform->profile == POLICY_PROFILE_LAMBDA ||
-              r->platform->profile == POLICY_PROFILE_GCF;
+    bool fn =
+        r->platform->profile == POLICY_PROFILE_LAMBDA || r->platform->profile == POLICY_PROFILE_GCF;
     char mem[32] = "";
     if (fn)
         snprintf(mem, sizeof mem, " %dMB", r->memory_mb);
@@ -139,8 +139,8 @@ static int verify(plan_spec *sp, const plan_result *res, int64_t n, fm_err *err)
             break;
         used[pick] = true;
         pts[k] = &res->points[pick];
-        snprintf(bufs[k], sizeof bufs[k], "%.*s/live",
-                 (int)(strlen(pts[k]->run->name) - 4), pts[k]->run->name);
+        snprintf(bufs[k], sizeof bufs[k], "%.*s/live", (int)(strlen(pts[k]->run->name) - 4),
+                 pts[k]->run->name);
         names[k] = bufs[k];
         k++;
     }
@@ -246,9 +246,12 @@ int cmd_plan(int argc, char **argv)
     }
     if (verify_n > 0 && scale == 0) { /* predict what this machine will measure */
         scale = 1;
-        sp.sim_host = (sim_host){.kind = SIM_HOST_CORES, .cores = (double)sysconf(_SC_NPROCESSORS_ONLN)};
+        sp.sim_host =
+            (sim_host){.kind = SIM_HOST_CORES, .cores = (double)sysconf(_SC_NPROCESSORS_ONLN)};
     }
-    plan_search_opts o = {.slo_ms = slo, .scale = scale, .prices = prices,
+    plan_search_opts o = {.slo_ms = slo,
+                          .scale = scale,
+                          .prices = prices,
                           .progress = quiet || json || !isatty(2) ? NULL : progress};
     plan_result res;
     rc = plan_search(&sp, &o, &res, &err);

@@ -10,8 +10,9 @@
 #include <sys/prctl.h>
 
 /* Why: LeakSanitizer stops the world with ptrace, which an instance's sandbox denies (seccomp), so
- * in a sandboxed instance it ends in a fatal error instead of a report. LeakSanitizer asks this hook
- * at exit; the same code is leak-checked wherever it runs unsandboxed (fn, infer, the unit tests). */
+ * in a sandboxed instance it ends in a fatal error instead of a report. LeakSanitizer asks this
+ * hook at exit; the same code is leak-checked wherever it runs unsandboxed (fn, infer, the unit
+ * tests). */
 int __lsan_is_turned_off(void);
 int __lsan_is_turned_off(void)
 {

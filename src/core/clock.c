@@ -14,8 +14,14 @@ static int64_t ts_ns(clockid_t id)
 
 /* Why: durations use the monotonic clock, which NTP steps cannot move; timestamps stored
  * with results use the wall clock, so runs can be placed in time. */
-int64_t fm_now_ns(void) { return ts_ns(CLOCK_MONOTONIC); }
-int64_t fm_wall_ns(void) { return ts_ns(CLOCK_REALTIME); }
+int64_t fm_now_ns(void)
+{
+    return ts_ns(CLOCK_MONOTONIC);
+}
+int64_t fm_wall_ns(void)
+{
+    return ts_ns(CLOCK_REALTIME);
+}
 
 /* Why: sleeps the whole duration even when signals interrupt it. */
 void fm_sleep_ns(int64_t ns)

@@ -17,23 +17,23 @@
 /* ---- errors ---------------------------------------------------------------------------------
  * One list generates the codes, fm_errname() and fm_strerror(). Codes are negative and far below
  * -4096 so that system errors can pass through unchanged as -errno. */
-#define FM_ERRNO_MAP(X)                                                                           \
-    X(NOMEM, "out of memory")                                                                     \
-    X(INVAL, "invalid argument")                                                                  \
-    X(IO, "input/output error")                                                                   \
-    X(PARSE, "parse error")                                                                       \
-    X(NOTFOUND, "not found")                                                                      \
-    X(UNSUPPORTED, "unsupported")                                                                 \
-    X(RANGE, "value out of range")                                                                \
-    X(EXISTS, "already exists")                                                                   \
-    X(TIMEOUT, "timed out")                                                                       \
-    X(BUSY, "busy")                                                                               \
-    X(LIMIT, "limit exceeded")                                                                    \
-    X(STATE, "invalid state")                                                                     \
-    X(PROTO, "protocol error")                                                                    \
-    X(SHAPE, "shape mismatch")                                                                    \
-    X(TYPE, "type mismatch")                                                                      \
-    X(SCHEMA, "schema mismatch")                                                                  \
+#define FM_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(IO, "input/output error")                                                                    \
+    X(PARSE, "parse error")                                                                        \
+    X(NOTFOUND, "not found")                                                                       \
+    X(UNSUPPORTED, "unsupported")                                                                  \
+    X(RANGE, "value out of range")                                                                 \
+    X(EXISTS, "already exists")                                                                    \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(BUSY, "busy")                                                                                \
+    X(LIMIT, "limit exceeded")                                                                     \
+    X(STATE, "invalid state")                                                                      \
+    X(PROTO, "protocol error")                                                                     \
+    X(SHAPE, "shape mismatch")                                                                     \
+    X(TYPE, "type mismatch")                                                                       \
+    X(SCHEMA, "schema mismatch")                                                                   \
     X(INTERNAL, "internal error")
 
 enum {
@@ -57,8 +57,7 @@ typedef struct fm_err {
 } fm_err;
 
 /* Sets *err (when err is not NULL) and returns code, so callers write `return fm_err_set(...)`. */
-int fm_err_set(fm_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int fm_err_set(fm_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefixes err->msg with a context ("cannot load model 'x': " + old message). Returns err->code. */
 int fm_err_prefix(fm_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fm_err_clear(fm_err *err);
@@ -187,13 +186,13 @@ const fm_ynode *fm_yaml_root(const fm_yaml *y); /* NULL for an empty document */
 const char *fm_yaml_name(const fm_yaml *y);
 
 fm_ynode_kind fm_ynode_kind_of(const fm_ynode *n);
-int fm_ynode_line(const fm_ynode *n); /* 1-based */
-int fm_ynode_col(const fm_ynode *n);  /* 1-based */
+int fm_ynode_line(const fm_ynode *n);        /* 1-based */
+int fm_ynode_col(const fm_ynode *n);         /* 1-based */
 const char *fm_ynode_str(const fm_ynode *n); /* scalar text, NULL when not a scalar */
 size_t fm_ynode_len(const fm_ynode *n);      /* items of a sequence, pairs of a map */
-const fm_ynode *fm_ynode_item(const fm_ynode *n, size_t i);  /* sequence item */
-const fm_ynode *fm_ynode_key(const fm_ynode *n, size_t i);   /* i-th key of a map */
-const fm_ynode *fm_ynode_value(const fm_ynode *n, size_t i); /* i-th value of a map */
+const fm_ynode *fm_ynode_item(const fm_ynode *n, size_t i);         /* sequence item */
+const fm_ynode *fm_ynode_key(const fm_ynode *n, size_t i);          /* i-th key of a map */
+const fm_ynode *fm_ynode_value(const fm_ynode *n, size_t i);        /* i-th value of a map */
 const fm_ynode *fm_ynode_get(const fm_ynode *map, const char *key); /* NULL when absent */
 
 /* Errors that name file:line:col and the key, e.g. "spec.yaml:3:5: unknown key 'memroy'". */
@@ -242,15 +241,15 @@ struct fm_key {
     fm_key_type type;
     size_t off;
     double min, max;
-    size_t cap;               /* FM_KEY_STRBUF: the buffer's size */
+    size_t cap; /* FM_KEY_STRBUF: the buffer's size */
     bool required;
     const char *const *names; /* NULL-terminated allowed values of a string key */
     const fm_key *sub;        /* FM_KEY_TABLE */
     size_t nsub;
     int (*parse)(const fm_key *k, const fm_yaml *y, const fm_ynode *n, void *obj, void *ctx,
                  fm_err *err); /* FM_KEY_CUSTOM; ctx is fm_keys_parse's */
-    const char *type_doc;     /* the type as docs name it, where the type's own name is vague */
-    const char *doc;          /* one line for docs/ and --help */
+    const char *type_doc;      /* the type as docs name it, where the type's own name is vague */
+    const char *doc;           /* one line for docs/ and --help */
 };
 
 int fm_keys_parse(const fm_key *keys, size_t n, const fm_yaml *y, const fm_ynode *map, void *obj,

@@ -35,9 +35,18 @@ static inline void bucket_range(unsigned idx, uint64_t *lo, uint64_t *width)
 }
 
 /* Why: the bucket array is ~58 KiB, too big for most stacks; lifecycle helpers. */
-fm_hist *fm_hist_new(void) { return calloc(1, sizeof(fm_hist)); }
-void fm_hist_free(fm_hist *h) { free(h); }
-void fm_hist_reset(fm_hist *h) { memset(h, 0, sizeof *h); }
+fm_hist *fm_hist_new(void)
+{
+    return calloc(1, sizeof(fm_hist));
+}
+void fm_hist_free(fm_hist *h)
+{
+    free(h);
+}
+void fm_hist_reset(fm_hist *h)
+{
+    memset(h, 0, sizeof *h);
+}
 
 /* Why: adding n equal values at once lets callers merge pre-aggregated counts cheaply. */
 void fm_hist_add_n(fm_hist *h, uint64_t v, uint64_t n)
@@ -53,7 +62,10 @@ void fm_hist_add_n(fm_hist *h, uint64_t v, uint64_t n)
     h->buckets[bucket_of(v)] += n;
 }
 
-void fm_hist_add(fm_hist *h, uint64_t v) { fm_hist_add_n(h, v, 1); }
+void fm_hist_add(fm_hist *h, uint64_t v)
+{
+    fm_hist_add_n(h, v, 1);
+}
 
 /* Why: per-thread or per-function histograms combine into one exactly, bucket by bucket. */
 void fm_hist_merge(fm_hist *dst, const fm_hist *src)
@@ -97,4 +109,7 @@ uint64_t fm_hist_quantile(const fm_hist *h, double q)
 }
 
 /* Why: the mean comes from the exact sum, not from bucket midpoints. */
-double fm_hist_mean(const fm_hist *h) { return h->count ? h->sum / (double)h->count : 0.0; }
+double fm_hist_mean(const fm_hist *h)
+{
+    return h->count ? h->sum / (double)h->count : 0.0;
+}

@@ -35,8 +35,14 @@ void fm_log_set_handler(fm_log_fn fn, void *ud)
     handler_ud = ud;
 }
 
-void fm_log_set_level(fm_log_level level) { min_level = level; }
-fm_log_level fm_log_get_level(void) { return min_level; }
+void fm_log_set_level(fm_log_level level)
+{
+    min_level = level;
+}
+fm_log_level fm_log_get_level(void)
+{
+    return min_level;
+}
 
 /* Why: logfmt is greppable by humans and parseable by tools; one write() per line keeps lines
  * whole when several processes share stderr. */

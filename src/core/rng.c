@@ -12,7 +12,10 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 /* Why: xoshiro256** must not start from an all-zero state; splitmix64 guarantees it never
  * does and makes nearby seeds unrelated. */
@@ -66,7 +69,10 @@ uint64_t fm_rng_below(fm_rng *r, uint64_t n)
 
 /* Why: the top 53 bits fill a double's mantissa exactly, so every value is a multiple
  * of 2^-53 in [0, 1). */
-double fm_rng_uniform(fm_rng *r) { return (double)(fm_rng_u64(r) >> 11) * 0x1.0p-53; }
+double fm_rng_uniform(fm_rng *r)
+{
+    return (double)(fm_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 /* Why: inverse transform sampling; exponential gaps make Poisson arrivals. */
 double fm_rng_exp(fm_rng *r, double rate)
@@ -133,4 +139,3 @@ double fm_norm_quantile(double p)
     double u = e * sqrt(2 * M_PI) * exp(x * x / 2);
     return x - u / (1 + x * u / 2);
 }
-

@@ -164,20 +164,35 @@ int fm_write_file_atomic(const char *path, const void *data, size_t len, fm_err 
 size_t fm_json_quote(char *buf, size_t cap, const char *s)
 {
     size_t n = 0;
-#define PUT(c)                                                                                    \
-    do {                                                                                          \
-        if (n + 1 < cap)                                                                          \
-            buf[n] = (c);                                                                         \
-        n++;                                                                                      \
+#define PUT(c)                                                                                     \
+    do {                                                                                           \
+        if (n + 1 < cap)                                                                           \
+            buf[n] = (c);                                                                          \
+        n++;                                                                                       \
     } while (0)
     PUT('"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': PUT('\\'); PUT('"'); break;
-        case '\\': PUT('\\'); PUT('\\'); break;
-        case '\n': PUT('\\'); PUT('n'); break;
-        case '\r': PUT('\\'); PUT('r'); break;
-        case '\t': PUT('\\'); PUT('t'); break;
+        case '"':
+            PUT('\\');
+            PUT('"');
+            break;
+        case '\\':
+            PUT('\\');
+            PUT('\\');
+            break;
+        case '\n':
+            PUT('\\');
+            PUT('n');
+            break;
+        case '\r':
+            PUT('\\');
+            PUT('r');
+            break;
+        case '\t':
+            PUT('\\');
+            PUT('t');
+            break;
         default:
             if (*p < 0x20) {
                 char esc[8];
@@ -196,7 +211,10 @@ size_t fm_json_quote(char *buf, size_t cap, const char *s)
     return n;
 }
 
-static bool readable(const char *p) { return access(p, R_OK) == 0; }
+static bool readable(const char *p)
+{
+    return access(p, R_OK) == 0;
+}
 
 const char *fm_data_file(const char *name, char *buf, size_t cap)
 {

@@ -15,8 +15,8 @@ struct fm_ynode {
     fm_ynode_kind kind;
     int line, col;
     const char *str;
-    size_t n;          /* items, or pairs */
-    fm_ynode **kids;   /* items, or key,value,key,value... */
+    size_t n;        /* items, or pairs */
+    fm_ynode **kids; /* items, or key,value,key,value... */
 };
 
 struct fm_yaml {
@@ -36,8 +36,8 @@ typedef struct convert_ctx {
     fm_yaml *y;
     yaml_document_t *doc;
     size_t nodes, max_nodes;
-    int code;                 /* first failure: FM_ELIMIT, FM_ENOMEM or FM_EPARSE */
-    const yaml_node_t *at;    /* where it happened */
+    int code;              /* first failure: FM_ELIMIT, FM_ENOMEM or FM_EPARSE */
+    const yaml_node_t *at; /* where it happened */
     const char *why;
 } convert_ctx;
 
@@ -107,8 +107,7 @@ static fm_ynode *convert(convert_ctx *c, yaml_node_t *src, int depth)
         }
         return n;
     }
-    default:
-        return convert_fail(c, src, FM_EPARSE, "empty node");
+    default: return convert_fail(c, src, FM_EPARSE, "empty node");
     }
 }
 
@@ -142,8 +141,7 @@ static int parser_error(const yaml_parser_t *p, const char *buf, size_t len, con
     if (!p->context)
         return fm_err_set(err, FM_EPARSE, "%s:%zu:%zu: %s", name, line, col, problem);
     return fm_err_set(err, FM_EPARSE, "%s:%zu:%zu: %s %s started at %zu:%zu", name, line, col,
-                      problem, p->context, p->context_mark.line + 1,
-                      p->context_mark.column + 1);
+                      problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
 }
 
 /* Why: one entry point for files, embedded defaults and fuzzing; every failure names
@@ -235,13 +233,34 @@ void fm_yaml_free(fm_yaml *y)
 
 /* Accessors. Why: nodes are opaque so the tree can change without touching callers;
  * the sequence/map accessors return NULL (or 0) for the wrong kind instead of crashing. */
-const fm_ynode *fm_yaml_root(const fm_yaml *y) { return y->root; }
-const char *fm_yaml_name(const fm_yaml *y) { return y->name; }
-fm_ynode_kind fm_ynode_kind_of(const fm_ynode *n) { return n->kind; }
-int fm_ynode_line(const fm_ynode *n) { return n->line; }
-int fm_ynode_col(const fm_ynode *n) { return n->col; }
-const char *fm_ynode_str(const fm_ynode *n) { return n && n->kind == FM_YAML_SCALAR ? n->str : NULL; }
-size_t fm_ynode_len(const fm_ynode *n) { return n && n->kind != FM_YAML_SCALAR ? n->n : 0; }
+const fm_ynode *fm_yaml_root(const fm_yaml *y)
+{
+    return y->root;
+}
+const char *fm_yaml_name(const fm_yaml *y)
+{
+    return y->name;
+}
+fm_ynode_kind fm_ynode_kind_of(const fm_ynode *n)
+{
+    return n->kind;
+}
+int fm_ynode_line(const fm_ynode *n)
+{
+    return n->line;
+}
+int fm_ynode_col(const fm_ynode *n)
+{
+    return n->col;
+}
+const char *fm_ynode_str(const fm_ynode *n)
+{
+    return n && n->kind == FM_YAML_SCALAR ? n->str : NULL;
+}
+size_t fm_ynode_len(const fm_ynode *n)
+{
+    return n && n->kind != FM_YAML_SCALAR ? n->n : 0;
+}
 
 const fm_ynode *fm_ynode_item(const fm_ynode *n, size_t i)
 {
@@ -350,9 +369,8 @@ int fm_yaml_get_int(const fm_yaml *y, const fm_ynode *map, const char *key, bool
         return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be an integer, not '%s'", key,
                              n->str);
     if (v < min || v > max)
-        return fm_yaml_error(y, n, err, FM_ERANGE,
-                             "'%s' is %lld, out of range [%lld, %lld]", key, (long long)v,
-                             (long long)min, (long long)max);
+        return fm_yaml_error(y, n, err, FM_ERANGE, "'%s' is %lld, out of range [%lld, %lld]", key,
+                             (long long)v, (long long)min, (long long)max);
     *out = v;
     return 0;
 }
@@ -366,11 +384,10 @@ int fm_yaml_get_double(const fm_yaml *y, const fm_ynode *map, const char *key, b
         return rc;
     double v;
     if (fm_parse_double(n->str, &v))
-        return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be a number, not '%s'", key,
-                             n->str);
+        return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be a number, not '%s'", key, n->str);
     if (!(v >= min && v <= max))
-        return fm_yaml_error(y, n, err, FM_ERANGE, "'%s' is %g, out of range [%g, %g]", key, v,
-                             min, max);
+        return fm_yaml_error(y, n, err, FM_ERANGE, "'%s' is %g, out of range [%g, %g]", key, v, min,
+                             max);
     *out = v;
     return 0;
 }
@@ -394,8 +411,7 @@ int fm_yaml_get_bool(const fm_yaml *y, const fm_ynode *map, const char *key, boo
             return 0;
         }
     }
-    return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be true or false, not '%s'", key,
-                         n->str);
+    return fm_yaml_error(y, n, err, FM_EPARSE, "'%s' must be true or false, not '%s'", key, n->str);
 }
 
 static cJSON *to_json(const fm_ynode *n, int depth)

@@ -83,8 +83,8 @@ static const char *skip_value(const char *p, const char *e, int depth, size_t *l
         }
     }
     const char *s = p;
-    while (p < e && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' ||
-                     *p == 'e' || *p == 'E' || (*p >= 'a' && *p <= 'z')))
+    while (p < e && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' || *p == 'e' ||
+                     *p == 'E' || (*p >= 'a' && *p <= 'z')))
         p++;
     if (p == s)
         return NULL;
@@ -192,8 +192,9 @@ static int read_input(const cJSON *in, int i, size_t leaves, fn_v2_batch_input *
                           x->name);
     snprintf(x->datatype, sizeof x->datatype, "%s", dt->valuestring);
     if (cJSON_GetObjectItemCaseSensitive(in, "parameters"))
-        return fm_err_set(err, FM_EUNSUPPORTED, "input '%s': parameters (binary data) cannot be "
-                                                "batched",
+        return fm_err_set(err, FM_EUNSUPPORTED,
+                          "input '%s': parameters (binary data) cannot be "
+                          "batched",
                           x->name);
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > INFER_MAX_DIMS)
         return fm_err_set(err, FM_ESHAPE, "input '%s': 'shape' must be an array of at most %d",
@@ -201,13 +202,13 @@ static int read_input(const cJSON *in, int i, size_t leaves, fn_v2_batch_input *
     x->ndim = 0;
     int64_t numel = 1;
     for (const cJSON *d = shape->child; d; d = d->next) {
-        if (!cJSON_IsNumber(d) || d->valuedouble != floor(d->valuedouble) ||
-            d->valuedouble < 0 || d->valuedouble > 1e12)
+        if (!cJSON_IsNumber(d) || d->valuedouble != floor(d->valuedouble) || d->valuedouble < 0 ||
+            d->valuedouble > 1e12)
             return fm_err_set(err, FM_ESHAPE, "input '%s': shape dims must be integers >= 0",
                               x->name);
         x->dims[x->ndim++] = (int64_t)d->valuedouble;
-        numel = numel > INT64_MAX / ((int64_t)d->valuedouble + 1) ? -1
-                                                                  : numel * x->dims[x->ndim - 1];
+        numel =
+            numel > INT64_MAX / ((int64_t)d->valuedouble + 1) ? -1 : numel * x->dims[x->ndim - 1];
         if (numel < 0)
             return fm_err_set(err, FM_ESHAPE, "input '%s': shape too large", x->name);
     }
@@ -325,8 +326,8 @@ static int check_compatible(const fn_v2_batch_req *a, const fn_v2_batch_req *b, 
             fn_shape_str(x->dims, x->ndim, sx, sizeof sx);
             fn_shape_str(y->dims, y->ndim, sy, sizeof sy);
             return fm_err_set(err, FM_ESHAPE,
-                              "input '%s': request %zu has %s %s, the first has %s %s", x->name,
-                              bi, y->datatype, sy, x->datatype, sx);
+                              "input '%s': request %zu has %s %s, the first has %s %s", x->name, bi,
+                              y->datatype, sy, x->datatype, sx);
         }
     }
     return 0;
@@ -350,8 +351,9 @@ int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bod
         const fn_v2_batch_input *x = &a->inputs[i];
         rc = fn_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
         rc = rc ? rc : fn_buf_json_str(out, x->name);
-        rc = rc ? rc : fn_buf_printf(out, ",\"datatype\":\"%s\",\"shape\":[%lld", x->datatype,
-                                     (long long)total);
+        rc = rc ? rc
+                : fn_buf_printf(out, ",\"datatype\":\"%s\",\"shape\":[%lld", x->datatype,
+                                (long long)total);
         for (int d = 1; d < x->ndim && !rc; d++)
             rc = fn_buf_printf(out, ",%lld", (long long)x->dims[d]);
         rc = rc ? rc : fn_buf_puts(out, "],\"data\":[");
@@ -401,8 +403,8 @@ static bool wanted(const fn_v2_batch_req *r, const char *name)
 }
 
 /* One caller's response: every (requested) output sliced to rows [row, row + rows). */
-static int split_one(const cJSON *root, const cJSON *outs, const fn_v2_batch_req *req,
-                     int64_t row, int64_t rows, int64_t total, fn_buf *b, fm_err *err)
+static int split_one(const cJSON *root, const cJSON *outs, const fn_v2_batch_req *req, int64_t row,
+                     int64_t rows, int64_t total, fn_buf *b, fm_err *err)
 {
     const cJSON *mn = cJSON_GetObjectItemCaseSensitive(root, "model_name");
     const cJSON *mv = cJSON_GetObjectItemCaseSensitive(root, "model_version");
@@ -423,8 +425,9 @@ static int split_one(const cJSON *root, const cJSON *outs, const fn_v2_batch_req
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(o, "data");
         if (!cJSON_IsString(name) || !cJSON_IsString(dt) || !cJSON_IsArray(shape) ||
             !cJSON_IsArray(data))
-            return fm_err_set(err, FM_EPROTO, "the batched response has an output without "
-                                              "name, datatype, shape or JSON data");
+            return fm_err_set(err, FM_EPROTO,
+                              "the batched response has an output without "
+                              "name, datatype, shape or JSON data");
         int nd = cJSON_GetArraySize(shape);
         const cJSON *d0 = cJSON_GetArrayItem(shape, 0);
         if (nd < 1 || !cJSON_IsNumber(d0) || d0->valuedouble != (double)total)

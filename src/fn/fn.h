@@ -229,7 +229,6 @@ typedef struct fn_event {
 int fn_event_decode(const void *body, size_t len, fn_event *ev, fm_err *err);
 void fn_event_release(fn_event *ev);
 
-
 /* ---- request bodies (request.c) ----------------------------------------------------------------
  * The client side of the codecs: the body a caller sends to a model, built from the handler's
  * declared inputs (the counterpart of SAM's generate-event and perf_analyzer's random input). A
@@ -237,9 +236,9 @@ void fn_event_release(fn_event *ev);
  * seed gives the same bytes. FN_REQUEST_LAMBDA_EVENT carries an image as {"image": base64}
  * ({"images": [...]} for a batch), which the host preprocesses itself, and tensors as a v2
  * request (a valid event too). */
-#define FN_REQUEST_FORMAT_MAP(X)                                                                  \
-    X(V2_JSON, "v2-json")                                                                         \
-    X(V2_BINARY, "v2-binary")                                                                     \
+#define FN_REQUEST_FORMAT_MAP(X)                                                                   \
+    X(V2_JSON, "v2-json")                                                                          \
+    X(V2_BINARY, "v2-binary")                                                                      \
     X(LAMBDA_EVENT, "lambda-event")
 
 typedef enum fn_request_format {

@@ -145,9 +145,10 @@ static int host_init(fn_host *host, fm_err *err)
             return rc;
     }
     int64_t t0 = fm_now_ns();
-    int rc = strncmp(local, "builtin:", 8) == 0
-                 ? fn_handler_identity_new(local + 8, &host->h, err)
-                 : fn_handler_onnx_new(local, s->threads, s->max_batch, s->precision, &host->h, err);
+    int rc =
+        strncmp(local, "builtin:", 8) == 0
+            ? fn_handler_identity_new(local + 8, &host->h, err)
+            : fn_handler_onnx_new(local, s->threads, s->max_batch, s->precision, &host->h, err);
     int64_t wall = fm_now_ns() - t0;
     if (rc)
         return rc;

@@ -236,19 +236,19 @@ static int serve_loop(rapi *r, fn_host *host, const char *init_json, const fn_ru
         long status = 0;
         rc = perform(r, "/invocation/next", NULL, NULL, &status, err);
         if (!rc && status != 200)
-            rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next",
-                            status);
+            rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next", status);
         if (!rc && !r->request_id[0])
-            rc = fm_err_set(err, FM_EPROTO, "Runtime API sent an event without "
-                                            "Lambda-Runtime-Aws-Request-Id");
+            rc = fm_err_set(err, FM_EPROTO,
+                            "Runtime API sent an event without "
+                            "Lambda-Runtime-Aws-Request-Id");
         if (!rc)
             rc = serve_event(r, host, n == 0 ? init_json : NULL, err);
     }
     return rc;
 }
 
-int fn_lambda_serve(fn_host *host, const char *api, const char *init_json,
-                    const fn_run_opts *opts, fm_err *err)
+int fn_lambda_serve(fn_host *host, const char *api, const char *init_json, const fn_run_opts *opts,
+                    fm_err *err)
 {
     rapi r;
     int rc = rapi_open(&r, api, err);

@@ -340,8 +340,8 @@ int fn_v2_request_encode(const infer_tensor *in, size_t n, bool binary, fn_buf *
         const infer_tensor *t = &in[i];
         if (i)
             rc = fn_buf_puts(out, ",");
-        rc = rc ? rc : put_tensor_head(out, t->name ? t->name : "input", t->dtype, t->dims,
-                                       t->ndim);
+        rc =
+            rc ? rc : put_tensor_head(out, t->name ? t->name : "input", t->dtype, t->dims, t->ndim);
         if (rc)
             break;
         if (binary) {

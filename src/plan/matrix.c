@@ -40,10 +40,10 @@ static bool run_name(const plan_spec *s, const plan_run *r, char *buf, size_t ca
 {
     const plan_platform *p = r->platform;
     size_t n = (size_t)snprintf(buf, cap, "%s", s->name);
-#define PART(...)                                                                                 \
-    do {                                                                                          \
-        if (n < cap)                                                                              \
-            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                 \
+#define PART(...)                                                                                  \
+    do {                                                                                           \
+        if (n < cap)                                                                               \
+            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                  \
     } while (0)
     if (s->nmodels > 1)
         PART("/%s", r->model->name);
@@ -194,7 +194,8 @@ int plan_sim_function(const plan_spec *s, const plan_run *r, double scale, sim_f
         return fm_err_set(err, FM_ENOTFOUND,
                           "experiment '%s' names no calibration file, so nothing can be simulated",
                           s->name);
-    if (r->workload->spec.process == LOAD_PROC_TRACE || r->workload->spec.process == LOAD_PROC_AZURE)
+    if (r->workload->spec.process == LOAD_PROC_TRACE ||
+        r->workload->spec.process == LOAD_PROC_AZURE)
         if (scale != 1)
             return fm_err_set(err, FM_EUNSUPPORTED,
                               "workload '%s': a trace cannot be scaled (simulation scale %g)",

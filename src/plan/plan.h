@@ -42,24 +42,24 @@ typedef struct plan_workload {
 typedef struct plan_platform {
     const char *name;
     policy_profile profile;
-    const char *entry;              /* data/platforms.yaml entry, NULL: the profile's default */
-    const fm_ynode *policy;         /* overrides (policy_config_apply_yaml), may be NULL */
-    int memory_mb[PLAN_SWEEP_MAX];  /* swept */
+    const char *entry;             /* data/platforms.yaml entry, NULL: the profile's default */
+    const fm_ynode *policy;        /* overrides (policy_config_apply_yaml), may be NULL */
+    int memory_mb[PLAN_SWEEP_MAX]; /* swept */
     int nmemory;
-    int batch[PLAN_SWEEP_MAX];      /* server-side batch max_size, swept */
+    int batch[PLAN_SWEEP_MAX]; /* server-side batch max_size, swept */
     int nbatch;
     int64_t batch_delay_ns;
-    int provisioned[PLAN_SWEEP_MAX];/* swept */
+    int provisioned[PLAN_SWEEP_MAX]; /* swept */
     int nprovisioned;
     const char *runtime[PLAN_SWEEP_MAX]; /* faasml, python-torch, pytorch-gpu; swept */
     int nruntime;
     const char *precision[PLAN_SWEEP_MAX]; /* fp32, bf16, int8; swept */
     int nprecision;
-    const char *device;             /* cpu, gpu */
-    int instances;                  /* server fleet size / managed max (0: the entry's) */
-    int modes;                      /* PLAN_LIVE | PLAN_SIM allowed for this platform */
-    double threads;                 /* inference threads per instance */
-    const char *offer;              /* price catalogue entry to bill on (NULL: by profile/type) */
+    const char *device; /* cpu, gpu */
+    int instances;      /* server fleet size / managed max (0: the entry's) */
+    int modes;          /* PLAN_LIVE | PLAN_SIM allowed for this platform */
+    double threads;     /* inference threads per instance */
+    const char *offer;  /* price catalogue entry to bill on (NULL: by profile/type) */
 } plan_platform;
 
 /* The accuracy a configuration must keep against FP32 (measured: the calibration's accuracy
@@ -74,17 +74,17 @@ typedef struct plan_accuracy {
 typedef struct plan_spec {
     char *name;
     uint64_t seed;
-    int modes;             /* PLAN_LIVE | PLAN_SIM */
+    int modes; /* PLAN_LIVE | PLAN_SIM */
     double slo_ms;
     double success_target; /* e.g. 0.99 */
     plan_accuracy accuracy;
-    const char *snapshot;  /* price snapshot: "2021" or "current" */
-    char *results;         /* results database path */
-    char *report;          /* report directory */
-    char *prices;          /* price catalogue path */
-    sim_calib *calib;      /* NULL when the spec names no calibration */
-    sim_host sim_host;     /* host of the cloud-scale simulation (cloud) */
-    double sim_scale;      /* workload rate multiplier for the cloud-scale simulation */
+    const char *snapshot;      /* price snapshot: "2021" or "current" */
+    char *results;             /* results database path */
+    char *report;              /* report directory */
+    char *prices;              /* price catalogue path */
+    sim_calib *calib;          /* NULL when the spec names no calibration */
+    sim_host sim_host;         /* host of the cloud-scale simulation (cloud) */
+    double sim_scale;          /* workload rate multiplier for the cloud-scale simulation */
     int64_t client_timeout_ns; /* a client gives up on a request after this long (live and sim) */
     plan_model *models;
     int nmodels;
@@ -98,7 +98,7 @@ typedef struct plan_spec {
 
 /* One cell of the matrix. */
 typedef struct plan_run {
-    char name[200];        /* "quick/mobilenetv2/bursty/lambda/m1769-b1-pc0" */
+    char name[200]; /* "quick/mobilenetv2/bursty/lambda/m1769-b1-pc0" */
     const plan_model *model;
     const plan_workload *workload;
     const plan_platform *platform;
@@ -139,15 +139,15 @@ typedef struct plan_point {
 } plan_point;
 
 typedef struct plan_search_opts {
-    double slo_ms;        /* overrides the spec's when > 0 */
-    double scale;         /* workload scale for the simulations (default: the spec's sim scale) */
-    const char *prices;   /* catalogue path (default: the spec's) */
+    double slo_ms;      /* overrides the spec's when > 0 */
+    double scale;       /* workload scale for the simulations (default: the spec's sim scale) */
+    const char *prices; /* catalogue path (default: the spec's) */
     int (*progress)(size_t done, size_t total, const plan_point *p, void *ud);
     void *ud;
 } plan_search_opts;
 
 typedef struct plan_result {
-    plan_run *runs;       /* the candidates (sim cells of the matrix) */
+    plan_run *runs; /* the candidates (sim cells of the matrix) */
     plan_point *points;
     size_t n;
     int best; /* index of the cheapest point meeting the SLO and accuracy floor, -1:
@@ -160,24 +160,28 @@ int plan_search(const plan_spec *s, const plan_search_opts *o, plan_result *out,
 bool plan_accuracy_meets(const plan_spec *s, const plan_run *r, sim_accuracy *acc, bool *known);
 void plan_result_release(plan_result *r);
 
-
 /* ---- the executor (faasml bench) ------------------------------------------------------------ */
-typedef enum plan_bench_ev { PLAN_EV_START, PLAN_EV_DONE, PLAN_EV_SKIP, PLAN_EV_FAIL } plan_bench_ev;
+typedef enum plan_bench_ev {
+    PLAN_EV_START,
+    PLAN_EV_DONE,
+    PLAN_EV_SKIP,
+    PLAN_EV_FAIL
+} plan_bench_ev;
 
 typedef struct plan_bench_progress {
     plan_bench_ev ev;
     const plan_run *run;
     size_t index, total;
-    double eta_s;          /* estimated seconds left for the whole matrix */
-    const char *message;   /* why skipped or failed; a one-line summary when done */
+    double eta_s;        /* estimated seconds left for the whole matrix */
+    const char *message; /* why skipped or failed; a one-line summary when done */
 } plan_bench_progress;
 
 typedef struct plan_bench_opts {
-    const char *gateway;   /* a running platform's URL; NULL: start `faasml serve` */
-    const char *self_exe;  /* the faasml binary (for serve); NULL: /proc/self/exe */
-    bool force;            /* redo runs already complete in the results database */
-    int modes;             /* PLAN_LIVE | PLAN_SIM to run (intersected with the spec's) */
-    volatile int *stop;    /* set (e.g. by SIGINT) to stop after the current run */
+    const char *gateway;     /* a running platform's URL; NULL: start `faasml serve` */
+    const char *self_exe;    /* the faasml binary (for serve); NULL: /proc/self/exe */
+    bool force;              /* redo runs already complete in the results database */
+    int modes;               /* PLAN_LIVE | PLAN_SIM to run (intersected with the spec's) */
+    volatile int *stop;      /* set (e.g. by SIGINT) to stop after the current run */
     const char *const *only; /* when set: run only the cells with these names (n_only of them) */
     size_t n_only;
     void (*progress)(const plan_bench_progress *p, void *ud);
@@ -186,13 +190,13 @@ typedef struct plan_bench_opts {
 
 typedef struct plan_bench_summary {
     size_t done, skipped, failed, interrupted;
-    int64_t *run_ids;      /* every run of the matrix found or made in the database, in order */
+    int64_t *run_ids; /* every run of the matrix found or made in the database, in order */
     size_t n_run_ids;
 } plan_bench_summary;
 
 /* Runs the matrix into db. Finished runs are never lost: each run is committed when it ends. */
-int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db,
-                   plan_bench_summary *out, fm_err *err);
+int plan_bench_run(const plan_spec *s, const plan_bench_opts *o, store *db, plan_bench_summary *out,
+                   fm_err *err);
 void plan_bench_summary_release(plan_bench_summary *s);
 
 #endif

@@ -45,8 +45,8 @@ static int sweep_nodes(const fm_yaml *y, const fm_ynode *map, const char *key,
     bool seq = fm_ynode_kind_of(v) == FM_YAML_SEQ;
     size_t cnt = seq ? fm_ynode_len(v) : 1;
     if (cnt == 0 || cnt > PLAN_SWEEP_MAX)
-        return fm_yaml_error(y, v, err, FM_EPARSE, "'%s' must be a value or a list of 1 to %d",
-                             key, PLAN_SWEEP_MAX);
+        return fm_yaml_error(y, v, err, FM_EPARSE, "'%s' must be a value or a list of 1 to %d", key,
+                             PLAN_SWEEP_MAX);
     for (size_t i = 0; i < cnt; i++)
         items[i] = seq ? fm_ynode_item(v, i) : v;
     *n = (int)cnt;
@@ -55,8 +55,8 @@ static int sweep_nodes(const fm_yaml *y, const fm_ynode *map, const char *key,
 
 /* Why: each value of a sweep makes cells of its own; a repeated value would make two cells of one
  * name, so the lists are checked here (int_list: integers in [lo, hi]; str_list: strings). */
-static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int64_t lo,
-                    int64_t hi, int *out, int *n, fm_err *err)
+static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int64_t lo, int64_t hi,
+                    int *out, int *n, fm_err *err)
 {
     const fm_ynode *items[PLAN_SWEEP_MAX];
     int cnt = 0, rc = sweep_nodes(y, map, key, items, &cnt, err);
@@ -64,8 +64,8 @@ static int int_list(const fm_yaml *y, const fm_ynode *map, const char *key, int6
         int64_t x;
         if (fm_parse_i64(fm_ynode_str(items[i]), &x) || x < lo || x > hi)
             return fm_yaml_error(y, items[i], err, FM_ERANGE,
-                                 "'%s' values must be integers in [%lld, %lld]", key,
-                                 (long long)lo, (long long)hi);
+                                 "'%s' values must be integers in [%lld, %lld]", key, (long long)lo,
+                                 (long long)hi);
         for (int j = 0; j < i; j++)
             if (out[j] == (int)x) /* the same cell twice, under one run name */
                 return fm_yaml_error(y, items[i], err, FM_EPARSE, "'%s' lists %lld twice", key,
@@ -239,29 +239,29 @@ static int check_name(const plan_spec *s, const fm_ynode *map, size_t i, const c
 }
 
 /* Reads a map of name → entry into an array with reader `fn`. */
-#define READ_MAP(s, root, key, arr, n, fn, required)                                              \
-    do {                                                                                          \
-        const fm_ynode *m_ = fm_ynode_get(root, key);                                             \
-        if (!m_) {                                                                                \
-            if (required)                                                                         \
-                return fm_yaml_error((s)->doc, root, err, FM_EPARSE, "missing key '%s'", key);    \
-            break;                                                                                \
-        }                                                                                         \
-        if (fm_ynode_kind_of(m_) != FM_YAML_MAP || fm_ynode_len(m_) == 0)                         \
-            return fm_yaml_error((s)->doc, m_, err, FM_EPARSE,                                    \
-                                 "'%s' must map names to entries", key);                          \
-        (n) = (int)fm_ynode_len(m_);                                                              \
-        (arr) = calloc((size_t)(n), sizeof *(arr));                                               \
-        if (!(arr))                                                                               \
-            return fm_err_set(err, FM_ENOMEM, "out of memory");                                   \
-        for (int i_ = 0; i_ < (n); i_++) {                                                        \
-            int rc_ = check_name(s, m_, (size_t)i_, key, err);                                    \
-            if (!rc_)                                                                             \
-                rc_ = fn(s, fm_ynode_key(m_, (size_t)i_), fm_ynode_value(m_, (size_t)i_),         \
-                         &(arr)[i_], err);                                                        \
-            if (rc_)                                                                              \
-                return rc_;                                                                       \
-        }                                                                                         \
+#define READ_MAP(s, root, key, arr, n, fn, required)                                               \
+    do {                                                                                           \
+        const fm_ynode *m_ = fm_ynode_get(root, key);                                              \
+        if (!m_) {                                                                                 \
+            if (required)                                                                          \
+                return fm_yaml_error((s)->doc, root, err, FM_EPARSE, "missing key '%s'", key);     \
+            break;                                                                                 \
+        }                                                                                          \
+        if (fm_ynode_kind_of(m_) != FM_YAML_MAP || fm_ynode_len(m_) == 0)                          \
+            return fm_yaml_error((s)->doc, m_, err, FM_EPARSE, "'%s' must map names to entries",   \
+                                 key);                                                             \
+        (n) = (int)fm_ynode_len(m_);                                                               \
+        (arr) = calloc((size_t)(n), sizeof *(arr));                                                \
+        if (!(arr))                                                                                \
+            return fm_err_set(err, FM_ENOMEM, "out of memory");                                    \
+        for (int i_ = 0; i_ < (n); i_++) {                                                         \
+            int rc_ = check_name(s, m_, (size_t)i_, key, err);                                     \
+            if (!rc_)                                                                              \
+                rc_ = fn(s, fm_ynode_key(m_, (size_t)i_), fm_ynode_value(m_, (size_t)i_),          \
+                         &(arr)[i_], err);                                                         \
+            if (rc_)                                                                               \
+                return rc_;                                                                        \
+        }                                                                                          \
     } while (0)
 
 static int read_workload(plan_spec *s, const fm_ynode *key, const fm_ynode *v, plan_workload *w,
@@ -353,8 +353,8 @@ static int parse(plan_spec *s, fm_err *err)
     if (rc || (rc = fm_yaml_get_str(y, root, "name", false, &name, err)) ||
         (rc = fm_yaml_get_int(y, root, "seed", false, 0, INT64_MAX, &seed, err)) ||
         (rc = fm_yaml_get_double(y, root, "slo_ms", false, 0.001, 1e9, &s->slo_ms, err)) ||
-        (rc = fm_yaml_get_double(y, root, "success_target", false, 0, 1, &s->success_target,
-                                 err)) ||
+        (rc =
+             fm_yaml_get_double(y, root, "success_target", false, 0, 1, &s->success_target, err)) ||
         (rc = fm_yaml_get_str(y, root, "prices", false, &s->snapshot, err)) ||
         (rc = fm_yaml_get_str(y, root, "price_catalog", false, &prices, err)) ||
         (rc = fm_yaml_get_str(y, root, "results", false, &results, err)) ||

@@ -123,11 +123,12 @@ int plat_guard_listen(const platform_config *cfg, fm_err *err)
     if (plat_host_is_loopback(cfg->listen_host) || cfg->credentials)
         return 0; /* with credentials every request is verified with SigV4 (auth.h) */
     if (!cfg->insecure_listen)
-        return fm_err_set(err, FM_EINVAL,
-                          "refusing to listen on '%s' without authentication: anyone who can reach "
-                          "it could deploy and run code as this user; listen on 127.0.0.1, configure "
-                          "--credentials, or pass --insecure-listen to accept that risk",
-                          cfg->listen_host);
+        return fm_err_set(
+            err, FM_EINVAL,
+            "refusing to listen on '%s' without authentication: anyone who can reach "
+            "it could deploy and run code as this user; listen on 127.0.0.1, configure "
+            "--credentials, or pass --insecure-listen to accept that risk",
+            cfg->listen_host);
     FM_WARN("platform",
             "listening on '%s' without authentication (--insecure-listen): anyone who can reach "
             "port %d can deploy and run code as this user",

@@ -130,19 +130,19 @@ typedef struct platform_config {
     double header_timeout_s;    /* a connection's request must arrive within this (30) */
     double idle_timeout_s;      /* a keep-alive connection idle this long is closed (960) */
     /* isolation (docs/security.md) */
-    bool isolation_process;       /* functions without `isolation` run as processes (default:
-                                     sandbox where the kernel allows) */
-    bool sandbox_fallback_refuse; /* where the kernel refuses the sandbox: refuse to start it
-                                     (default: run such instances as plain processes) */
-    int pids_max;                 /* processes per instance (0: 1024) */
-    int sandbox_uid_base;         /* function uids start here (0: 200000) */
-    const char *credentials;      /* SigV4 credentials file (auth.h); NULL: no authentication */
+    bool isolation_process;         /* functions without `isolation` run as processes (default:
+                                       sandbox where the kernel allows) */
+    bool sandbox_fallback_refuse;   /* where the kernel refuses the sandbox: refuse to start it
+                                       (default: run such instances as plain processes) */
+    int pids_max;                   /* processes per instance (0: 1024) */
+    int sandbox_uid_base;           /* function uids start here (0: 200000) */
+    const char *credentials;        /* SigV4 credentials file (auth.h); NULL: no authentication */
     const char *tls_cert, *tls_key; /* PEM files: the gateway speaks HTTPS (both or neither) */
     const char *const *bootstrap_dirs; /* a custom bootstrap must lie in one (NULL: anywhere) */
     int nbootstrap_dirs;
-    policy_host_config host;    /* host_capacity: memory admission of instances, pids each */
-    bool insecure_listen;       /* allow a non-loopback listener without authentication (only
-                                   the --insecure-listen flag sets it; warns at every start) */
+    policy_host_config host; /* host_capacity: memory admission of instances, pids each */
+    bool insecure_listen;    /* allow a non-loopback listener without authentication (only
+                                the --insecure-listen flag sets it; warns at every start) */
 } platform_config;
 
 void platform_config_init(platform_config *c);

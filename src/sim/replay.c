@@ -36,8 +36,8 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out,
-                          size_t *n, fm_err *err)
+int sim_schedule_from_run(store *db, int64_t run_id, const char *function, int64_t **out, size_t *n,
+                          fm_err *err)
 {
     sched s = {.function = function};
     int rc = store_requests_each(db, run_id, collect, &s, err);

@@ -146,8 +146,7 @@ static void test_split_errors(void **state)
 {
     (void)state;
     fn_v2_batch_req a;
-    parse("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[1,2]}]}",
-          &a);
+    parse("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[1,2]}]}", &a);
     const fn_v2_batch_req *reqs[] = {&a};
     static const struct {
         const char *resp, *want;

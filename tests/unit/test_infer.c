@@ -44,8 +44,10 @@ static int count_threads(void)
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') n++;
-    if (d) closedir(d);
+        if (e->d_name[0] != '.')
+            n++;
+    if (d)
+        closedir(d);
     return n;
 }
 
@@ -132,13 +134,18 @@ static void test_truncated_and_corrupted(void **state)
         char *copy = malloc(len);
         memcpy(copy, buf, len);
         int flips = 1 + (int)fm_rng_below(&rng, 4);
-        for (int f = 0; f < flips; f++) copy[fm_rng_below(&rng, len)] = (char)fm_rng_below(&rng, 256);
+        for (int f = 0; f < flips; f++)
+            copy[fm_rng_below(&rng, len)] = (char)fm_rng_below(&rng, 256);
         infer_model *m;
         if (infer_model_open_buffer(copy, len, "flipped", &m, &err) == 0) {
             infer_session *s;
             if (infer_session_new(m, NULL, &s, &err) == 0) {
                 float x[3 * 16 * 16] = {0};
-                infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x, .bytes = sizeof x};
+                infer_tensor in = {.dtype = INFER_DTYPE_FP32,
+                                   .ndim = 4,
+                                   .dims = {1, 3, 16, 16},
+                                   .data = x,
+                                   .bytes = sizeof x};
                 infer_tensor out[2] = {0};
                 (void)infer_session_run(s, &in, 1, out, 2, &err);
                 infer_session_free(s);
@@ -155,13 +162,15 @@ static void fill_normal(float *p, size_t n, uint64_t seed)
 {
     fm_rng r;
     fm_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) p[i] = (float)fm_rng_normal(&r, 0, 1);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)fm_rng_normal(&r, 0, 1);
 }
 
 static double max_abs(const float *p, size_t n)
 {
     double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(p[i]));
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(p[i]));
     return m;
 }
 
@@ -173,12 +182,15 @@ static void expect_close(const infer_tensor *got, const infer_tensor *ref)
     size_t n = got->bytes / 4;
     const float *a = got->data, *b = ref->data;
     double tol = 1e-4 * fmax(max_abs(b, n), 1e-3), worst = 0;
-    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - b[i]));
-    if (!(worst <= tol)) fail_msg("max abs error %g > %g", worst, tol);
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(a[i] - b[i]));
+    if (!(worst <= tol))
+        fail_msg("max abs error %g > %g", worst, tol);
 }
 
 /* runs a model with the fast paths and with reference kernels; outputs must agree */
-static void compare_fast_ref(const char *file, infer_tensor *in, size_t n_in, int threads, size_t n_out)
+static void compare_fast_ref(const char *file, infer_tensor *in, size_t n_in, int threads,
+                             size_t n_out)
 {
     fm_err err = {0};
     infer_model *m;
@@ -193,9 +205,12 @@ static void compare_fast_ref(const char *file, infer_tensor *in, size_t n_in, in
     infer_reference_mode = false;
     assert_int_equal(rc, 0);
     infer_tensor a[4] = {0}, b[4] = {0};
-    if (infer_session_run(fast, in, n_in, a, n_out, &err)) fail_msg("%s", err.msg);
-    if (infer_session_run(ref, in, n_in, b, n_out, &err)) fail_msg("%s", err.msg);
-    for (size_t k = 0; k < n_out; k++) expect_close(&a[k], &b[k]);
+    if (infer_session_run(fast, in, n_in, a, n_out, &err))
+        fail_msg("%s", err.msg);
+    if (infer_session_run(ref, in, n_in, b, n_out, &err))
+        fail_msg("%s", err.msg);
+    for (size_t k = 0; k < n_out; k++)
+        expect_close(&a[k], &b[k]);
     infer_session_stats st;
     infer_session_get_stats(fast, &st);
     assert_true(st.plan_bytes > 0 && st.plan_bytes <= st.naive_bytes);
@@ -213,7 +228,11 @@ static void test_conv_net_fast_vs_reference(void **state)
             size_t n = (size_t)batch * 3 * 16 * 16;
             float *x = malloc(n * 4);
             fill_normal(x, n, (uint64_t)batch);
-            infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {batch, 3, 16, 16}, .data = x, .bytes = n * 4};
+            infer_tensor in = {.dtype = INFER_DTYPE_FP32,
+                               .ndim = 4,
+                               .dims = {batch, 3, 16, 16},
+                               .data = x,
+                               .bytes = n * 4};
             compare_fast_ref("conv_net.onnx", &in, 1, threads, 2);
             free(x);
         }
@@ -227,7 +246,11 @@ static void test_pointwise_fast_vs_reference(void **state)
         size_t n = (size_t)batch * 64 * 6 * 6;
         float *x = malloc(n * 4);
         fill_normal(x, n, 11 + (uint64_t)batch);
-        infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {batch, 64, 6, 6}, .data = x, .bytes = n * 4};
+        infer_tensor in = {.dtype = INFER_DTYPE_FP32,
+                           .ndim = 4,
+                           .dims = {batch, 64, 6, 6},
+                           .data = x,
+                           .bytes = n * 4};
         compare_fast_ref("pointwise.onnx", &in, 1, batch, 1);
         free(x);
     }
@@ -239,9 +262,13 @@ static void test_transformer_fast_vs_reference(void **state)
     int64_t shapes[][2] = {{2, 5}, {1, 7}, {3, 12}}; /* 36 rows: the sgemm path */
     for (size_t c = 0; c < FM_ARRAY_LEN(shapes); c++) {
         int64_t n = shapes[c][0] * shapes[c][1], ids[64];
-        for (int64_t i = 0; i < n; i++) ids[i] = (i * 7 + 3) % 50;
-        infer_tensor in = {.dtype = INFER_DTYPE_INT64, .ndim = 2, .dims = {shapes[c][0], shapes[c][1]},
-                           .data = ids, .bytes = (size_t)n * 8};
+        for (int64_t i = 0; i < n; i++)
+            ids[i] = (i * 7 + 3) % 50;
+        infer_tensor in = {.dtype = INFER_DTYPE_INT64,
+                           .ndim = 2,
+                           .dims = {shapes[c][0], shapes[c][1]},
+                           .data = ids,
+                           .bytes = (size_t)n * 8};
         compare_fast_ref("transformer.onnx", &in, 1, (int)(c % 2) + 1, 2);
     }
 }
@@ -256,8 +283,14 @@ static void test_replan(void **state)
     infer_session *s;
     assert_int_equal(infer_session_new(m, NULL, &s, &err), 0);
     int64_t ids[12];
-    for (int i = 0; i < 12; i++) ids[i] = i * 3 % 50;
-    infer_tensor in = {.name = "ids", .dtype = INFER_DTYPE_INT64, .ndim = 2, .dims = {3, 4}, .data = ids, .bytes = sizeof ids};
+    for (int i = 0; i < 12; i++)
+        ids[i] = i * 3 % 50;
+    infer_tensor in = {.name = "ids",
+                       .dtype = INFER_DTYPE_INT64,
+                       .ndim = 2,
+                       .dims = {3, 4},
+                       .data = ids,
+                       .bytes = sizeof ids};
     infer_tensor out = {.name = "idsum"};
     assert_int_equal(infer_session_run(s, &in, 1, &out, 1, &err), 0);
     assert_int_equal(out.ndim, 1);
@@ -266,7 +299,8 @@ static void test_replan(void **state)
     memcpy(sums, out.data, sizeof sums);
     for (int b = 0; b < 3; b++) {
         float want = 0;
-        for (int i = 0; i < 4; i++) want += (float)ids[b * 4 + i];
+        for (int i = 0; i < 4; i++)
+            want += (float)ids[b * 4 + i];
         assert_float_equal(sums[b], want, 1e-4);
     }
     in.dims[0] = 2;
@@ -301,7 +335,11 @@ static void test_run_errors(void **state)
     infer_session *s;
     assert_int_equal(infer_session_new(m, NULL, &s, &err), 0);
     float x[2 * 3 * 16 * 16] = {0};
-    infer_tensor in = {.dtype = INFER_DTYPE_INT32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x, .bytes = 3 * 16 * 16 * 4};
+    infer_tensor in = {.dtype = INFER_DTYPE_INT32,
+                       .ndim = 4,
+                       .dims = {1, 3, 16, 16},
+                       .data = x,
+                       .bytes = 3 * 16 * 16 * 4};
     infer_tensor out[2] = {0};
     assert_int_equal(infer_session_run(s, &in, 1, out, 1, &err), FM_ETYPE);
     assert_non_null(strstr(err.msg, "input 'x' must be FP32, not INT32"));
@@ -329,7 +367,8 @@ static void test_run_errors(void **state)
     assert_int_equal(infer_session_run(s, &in, 1, &o1, 1, &err), 0);
     assert_ptr_equal(o1.data, big);
     float sum = 0;
-    for (int i = 0; i < 10; i++) sum += big[i];
+    for (int i = 0; i < 10; i++)
+        sum += big[i];
     assert_float_equal(sum, 1.0, 1e-5); /* softmax */
     infer_session_free(s);
     infer_model_free(m);
@@ -343,7 +382,11 @@ static void test_lazy_threads(void **state)
     infer_model *m;
     assert_int_equal(infer_model_open(fx("conv_net.onnx"), &m, &err), 0);
     float x1[3 * 16 * 16] = {0};
-    infer_tensor in1 = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x1, .bytes = sizeof x1};
+    infer_tensor in1 = {.dtype = INFER_DTYPE_FP32,
+                        .ndim = 4,
+                        .dims = {1, 3, 16, 16},
+                        .data = x1,
+                        .bytes = sizeof x1};
     infer_tensor out1[2] = {0};
     infer_session *s1;
     int before = count_threads();
@@ -358,7 +401,8 @@ static void test_lazy_threads(void **state)
     assert_int_equal(infer_session_new(m, &o, &s, &err), 0);
     assert_int_equal(count_threads(), before);
     float x[3 * 16 * 16] = {0};
-    infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x, .bytes = sizeof x};
+    infer_tensor in = {
+        .dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x, .bytes = sizeof x};
     infer_tensor out[2] = {0};
     assert_int_equal(infer_session_run(s, &in, 1, out, 2, &err), 0);
     assert_true(count_threads() > before);
@@ -381,10 +425,12 @@ static void *run_worker(void *p)
     fm_err err = {0};
     infer_session *s;
     w->rc = infer_session_new(w->m, NULL, &s, &err);
-    if (w->rc) return NULL;
+    if (w->rc)
+        return NULL;
     float x[3 * 16 * 16];
     fill_normal(x, FM_ARRAY_LEN(x), 5);
-    infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x, .bytes = sizeof x};
+    infer_tensor in = {
+        .dtype = INFER_DTYPE_FP32, .ndim = 4, .dims = {1, 3, 16, 16}, .data = x, .bytes = sizeof x};
     for (int i = 0; i < 20 && !w->rc; i++) {
         infer_tensor o = {.name = "prob", .data = w->out, .bytes = sizeof w->out};
         w->rc = infer_session_run(s, &in, 1, &o, 1, &err);
@@ -407,7 +453,8 @@ static void test_shared_model_threads(void **state)
         w[i].rc = -1;
         assert_int_equal(pthread_create(&th[i], NULL, run_worker, &w[i]), 0);
     }
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(w[i].rc, 0);
         assert_memory_equal(w[i].out, w[0].out, sizeof w[0].out);
@@ -419,7 +466,8 @@ static void test_npy(void **state)
 {
     (void)state;
     int64_t v[6] = {1, -2, 3, 4, 5, 1LL << 40};
-    infer_tensor t = {.dtype = INFER_DTYPE_INT64, .ndim = 2, .dims = {2, 3}, .data = v, .bytes = sizeof v};
+    infer_tensor t = {
+        .dtype = INFER_DTYPE_INT64, .ndim = 2, .dims = {2, 3}, .data = v, .bytes = sizeof v};
     void *buf;
     size_t len;
     fm_err err = {0};
@@ -451,15 +499,19 @@ static void test_external_data(void **state)
     (void)state;
     fm_err err = {0};
     infer_model *m;
-    if (infer_model_open(fx("external.onnx"), &m, &err)) fail_msg("%s", err.msg);
+    if (infer_model_open(fx("external.onnx"), &m, &err))
+        fail_msg("%s", err.msg);
     infer_session *s;
     assert_int_equal(infer_session_new(m, NULL, &s, &err), 0);
     float x[256], y[256];
-    for (int i = 0; i < 256; i++) x[i] = 0.5f;
-    infer_tensor in = {.dtype = INFER_DTYPE_FP32, .ndim = 1, .dims = {256}, .data = x, .bytes = sizeof x};
+    for (int i = 0; i < 256; i++)
+        x[i] = 0.5f;
+    infer_tensor in = {
+        .dtype = INFER_DTYPE_FP32, .ndim = 1, .dims = {256}, .data = x, .bytes = sizeof x};
     infer_tensor out = {.data = y, .bytes = sizeof y};
     assert_int_equal(infer_session_run(s, &in, 1, &out, 1, &err), 0);
-    for (int i = 0; i < 256; i++) assert_float_equal(y[i], i + 0.5, 0);
+    for (int i = 0; i < 256; i++)
+        assert_float_equal(y[i], i + 0.5, 0);
     infer_session_free(s);
     infer_model_free(m);
     assert_int_equal(infer_model_open(fx("external_escape.onnx"), &m, &err), FM_EINVAL);
@@ -487,7 +539,8 @@ static void test_external_symlink(void **state)
     free(target);
     fm_err err = {0};
     infer_model *m;
-    if (infer_model_open(model, &m, &err) != FM_EINVAL) fail_msg("accepted or other error: %s", err.msg);
+    if (infer_model_open(model, &m, &err) != FM_EINVAL)
+        fail_msg("accepted or other error: %s", err.msg);
     assert_non_null(strstr(err.msg, "leaves the model directory"));
     unlink(link);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fx("ext_weights.bin"), link);
@@ -508,8 +561,10 @@ static void test_fastmath(void **state)
         double want = exp((double)x);
         worst_exp = fmax(worst_exp, fabs(fm_expf(x) - want) / want);
     }
-    for (float x = -6.0f; x <= 6.0f; x += 0.000173f) worst_erf = fmax(worst_erf, fabs(fm_erff(x) - erf((double)x)));
-    if (worst_exp > 2e-7 || worst_erf > 5e-7) fail_msg("exp rel err %g, erf abs err %g", worst_exp, worst_erf);
+    for (float x = -6.0f; x <= 6.0f; x += 0.000173f)
+        worst_erf = fmax(worst_erf, fabs(fm_erff(x) - erf((double)x)));
+    if (worst_exp > 2e-7 || worst_erf > 5e-7)
+        fail_msg("exp rel err %g, erf abs err %g", worst_exp, worst_erf);
     assert_true(fm_expf(-1000.0f) >= 0.0f && fm_expf(-1000.0f) < 1e-37f);
     assert_true(isfinite(fm_expf(1000.0f)) && fm_expf(1000.0f) > 1e38f);
     assert_true(isnan(fm_expf(NAN)) && isnan(fm_erff(NAN)));

@@ -33,7 +33,8 @@ static const struct {
 static const char *known(const char *name)
 {
     for (size_t i = 0; known_fail[i].name; i++)
-        if (!strcmp(known_fail[i].name, name)) return known_fail[i].why;
+        if (!strcmp(known_fail[i].name, name))
+            return known_fail[i].why;
     return NULL;
 }
 
@@ -42,7 +43,8 @@ static int load_pb(const char *path, infer_tensor *t)
     char *buf;
     size_t len;
     fm_err err = {0};
-    if (fm_read_file(path, &buf, &len, &err)) return -1;
+    if (fm_read_file(path, &buf, &len, &err))
+        return -1;
     int rc = onnx_parse_tensor_alloc(buf, len, t, NULL, &err);
     free(buf);
     return rc;
@@ -51,10 +53,12 @@ static int load_pb(const char *path, infer_tensor *t)
 static bool close_enough(const infer_tensor *got, const infer_tensor *want, char *why, size_t wl)
 {
     if (got->dtype != want->dtype) {
-        snprintf(why, wl, "dtype %s, want %s", infer_dtype_name(got->dtype), infer_dtype_name(want->dtype));
+        snprintf(why, wl, "dtype %s, want %s", infer_dtype_name(got->dtype),
+                 infer_dtype_name(want->dtype));
         return false;
     }
-    if (got->ndim != want->ndim || memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)got->ndim)) {
+    if (got->ndim != want->ndim ||
+        memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)got->ndim)) {
         snprintf(why, wl, "shape differs (rank %d vs %d)", got->ndim, want->ndim);
         return false;
     }
@@ -62,10 +66,22 @@ static bool close_enough(const infer_tensor *got, const infer_tensor *want, char
     for (int64_t i = 0; i < n; i++) {
         double a, b;
         switch (want->dtype) {
-        case INFER_DTYPE_FP32: a = ((float *)got->data)[i]; b = ((float *)want->data)[i]; break;
-        case INFER_DTYPE_FP64: a = ((double *)got->data)[i]; b = ((double *)want->data)[i]; break;
-        case INFER_DTYPE_INT64: a = (double)((int64_t *)got->data)[i]; b = (double)((int64_t *)want->data)[i]; break;
-        case INFER_DTYPE_INT32: a = ((int32_t *)got->data)[i]; b = ((int32_t *)want->data)[i]; break;
+        case INFER_DTYPE_FP32:
+            a = ((float *)got->data)[i];
+            b = ((float *)want->data)[i];
+            break;
+        case INFER_DTYPE_FP64:
+            a = ((double *)got->data)[i];
+            b = ((double *)want->data)[i];
+            break;
+        case INFER_DTYPE_INT64:
+            a = (double)((int64_t *)got->data)[i];
+            b = (double)((int64_t *)want->data)[i];
+            break;
+        case INFER_DTYPE_INT32:
+            a = ((int32_t *)got->data)[i];
+            b = ((int32_t *)want->data)[i];
+            break;
         default: {
             size_t es = infer_dtype_size(want->dtype);
             if (memcmp((char *)got->data + i * es, (char *)want->data + i * es, es)) {
@@ -75,8 +91,10 @@ static bool close_enough(const infer_tensor *got, const infer_tensor *want, char
             continue;
         }
         }
-        if (isnan(a) && isnan(b)) continue;
-        if (isinf(b) && a == b) continue;
+        if (isnan(a) && isnan(b))
+            continue;
+        if (isinf(b) && a == b)
+            continue;
         if (!(fabs(a - b) <= 1e-5 + 1e-3 * fabs(b))) {
             snprintf(why, wl, "element %lld: %g, want %g", (long long)i, a, b);
             return false;
@@ -114,11 +132,13 @@ static int run_set(const char *dir, const char *set, bool consts, char *why, siz
     size_t n_in = 0, n_out = 0;
     for (; n_in < 16; n_in++) {
         snprintf(path, sizeof path, "%s/%s/input_%zu.pb", dir, set, n_in);
-        if (load_pb(path, &ins[n_in])) break;
+        if (load_pb(path, &ins[n_in]))
+            break;
     }
     for (; n_out < 16; n_out++) {
         snprintf(path, sizeof path, "%s/%s/output_%zu.pb", dir, set, n_out);
-        if (load_pb(path, &want[n_out])) break;
+        if (load_pb(path, &want[n_out]))
+            break;
     }
     int rc = 0;
     if (n_in != infer_model_n_inputs(m) || n_out != infer_model_n_outputs(m)) {
@@ -126,7 +146,8 @@ static int run_set(const char *dir, const char *set, bool consts, char *why, siz
         rc = 1;
         goto out;
     }
-    if (consts) bind_consts(m, ins, n_in);
+    if (consts)
+        bind_consts(m, ins, n_in);
     infer_session *s;
     if (infer_session_new(m, NULL, &s, &err)) {
         snprintf(why, wl, "%s", err.msg);
@@ -138,7 +159,8 @@ static int run_set(const char *dir, const char *set, bool consts, char *why, siz
         rc = 1;
     } else {
         for (size_t k = 0; k < n_out && !rc; k++)
-            if (!close_enough(&got[k], &want[k], why, wl)) rc = 1;
+            if (!close_enough(&got[k], &want[k], why, wl))
+                rc = 1;
     }
     infer_session_free(s);
 out:
@@ -167,7 +189,8 @@ static void test_node_suite(void **state)
     size_t nn = 0;
     struct dirent *e;
     while ((e = readdir(d)) && nn < 4096)
-        if (!strncmp(e->d_name, "test_", 5)) names[nn++] = strdup(e->d_name);
+        if (!strncmp(e->d_name, "test_", 5))
+            names[nn++] = strdup(e->d_name);
     closedir(d);
     qsort(names, nn, sizeof *names, cmp_str);
     const char *bd = getenv("FM_BUILD_DIR");
@@ -177,7 +200,8 @@ static void test_node_suite(void **state)
     const char *only = getenv("FM_NODE_TEST");
     int pass = 0, skipped = 0, failed = 0, known_n = 0;
     for (size_t i = 0; i < nn; i++) {
-        if (only && !strstr(names[i], only)) continue;
+        if (only && !strstr(names[i], only))
+            continue;
         char dir[1024], path[1100];
         snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, names[i]);
         snprintf(path, sizeof path, "%s/model.onnx", dir);
@@ -189,7 +213,8 @@ static void test_node_suite(void **state)
                 print_message("FAIL %s: load: %s\n", names[i], err.msg);
                 failed++;
             } else {
-                if (log) fprintf(log, "%s\t%s\n", names[i], err.msg);
+                if (log)
+                    fprintf(log, "%s\t%s\n", names[i], err.msg);
                 skipped++;
             }
             continue;
@@ -203,18 +228,23 @@ static void test_node_suite(void **state)
                 snprintf(set, sizeof set, "test_data_set_%d", k);
                 snprintf(sp, sizeof sp, "%s/%s/output_0.pb", dir, set);
                 FILE *f = fopen(sp, "r");
-                if (!f) break;
+                if (!f)
+                    break;
                 fclose(f);
                 bad = run_set(dir, set, pass_no == 1, why, sizeof why);
-                if (bad && pass_no == 1) strncat(why, " (inputs as initializers)", sizeof why - strlen(why) - 1);
+                if (bad && pass_no == 1)
+                    strncat(why, " (inputs as initializers)", sizeof why - strlen(why) - 1);
             }
         }
         /* a run-time "unsupported" (e.g. a data type only seen at plan time) counts as skipped */
-        if (bad && (strstr(why, "not supported") || strstr(why, "unsupported") || strstr(why, "must be known"))) {
-            if (log) fprintf(log, "%s\t%s\n", names[i], why);
+        if (bad && (strstr(why, "not supported") || strstr(why, "unsupported") ||
+                    strstr(why, "must be known"))) {
+            if (log)
+                fprintf(log, "%s\t%s\n", names[i], why);
             skipped++;
         } else if (bad && known(names[i])) {
-            if (log) fprintf(log, "%s\tknown failure: %s\n", names[i], known(names[i]));
+            if (log)
+                fprintf(log, "%s\tknown failure: %s\n", names[i], known(names[i]));
             known_n++;
         } else if (bad) {
             print_message("FAIL %s: %s\n", names[i], why);
@@ -223,9 +253,12 @@ static void test_node_suite(void **state)
             pass++;
         }
     }
-    for (size_t i = 0; i < nn; i++) free(names[i]);
-    if (log) fclose(log);
-    print_message("node tests: %d passed, %d skipped (unsupported, listed in %s), %d known failures, %d failed\n",
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    if (log)
+        fclose(log);
+    print_message("node tests: %d passed, %d skipped (unsupported, listed in %s), %d known "
+                  "failures, %d failed\n",
                   pass, skipped, lp, known_n, failed);
     assert_int_equal(failed, 0);
     assert_true(pass > 0 || only);

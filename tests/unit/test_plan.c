@@ -2,6 +2,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #include <math.h>
@@ -30,10 +32,11 @@ static int setup(void **state)
     snprintf(dir, sizeof dir, "/tmp/fm_plan_XXXXXX");
     assert_non_null(mkdtemp(dir));
     /* service time halves from 1024 to 2048 MB: more memory can be cheaper per request */
-    write_file("cal.yaml", "service:\n"
-                           "  - {model: m, memory_mb: 1024, batch: 1, latency_ms: {p50: 100, p99: 120}}\n"
-                           "  - {model: m, memory_mb: 2048, batch: 1, latency_ms: {p50: 50, p99: 60}}\n"
-                           "cold_start:\n  - {model: m, memory_mb: 1024, load_ms: 200}\n");
+    write_file("cal.yaml",
+               "service:\n"
+               "  - {model: m, memory_mb: 1024, batch: 1, latency_ms: {p50: 100, p99: 120}}\n"
+               "  - {model: m, memory_mb: 2048, batch: 1, latency_ms: {p50: 50, p99: 60}}\n"
+               "cold_start:\n  - {model: m, memory_mb: 1024, load_ms: 200}\n");
     write_file("spec.yaml", "name: t\nseed: 5\nmode: sim\nslo_ms: 130\n"
                             "calibration: cal.yaml\n"
                             "models: {m: {path: none.onnx}}\n"
