@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Batching where it pays (docs/findings.md, "Batching on CPU"): MobileNetV2 as a server-profile
 # function (one instance, one worker) with batch.max_size 1, 2, 4, 8, driven at saturation by
-# 2 x max_size closed-loop clients sending v2 JSON tensors through the gateway's KServe route (a
-# batching function takes JSON only: the platform merges the requests' tensors);
+# 2 x max_size closed-loop clients sending v2 tensors through the gateway's KServe route, binary
+# (the KServe v2 binary extension, 602 KB a request: the platform merges the requests' tensors as
+# bytes) or PAYLOAD=json (1.6 MB of text a request, merged as text and parsed by the host);
 # beside each, the runtime's own batch efficiency in-process (`faasml infer --batch B --bench`).
 # Throughput is images/s; efficiency is images/s at B over images/s at batch 1. RUNS runs per size,
 # sizes interleaved, medians reported.
 # usage: bench/platform/batching.sh [path/to/faasml]
-#   env: SECS=8 RUNS=3 SIZES="1 2 4 8" THREADS=1 (in-process) DELAY_MS=5 MODEL_DIR=...
+#   env: SECS=8 RUNS=3 SIZES="1 2 4 8" THREADS=1 (in-process) DELAY_MS=5 PAYLOAD=binary|json
+#        MODEL_DIR=...
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 SECS=${SECS:-8} RUNS=${RUNS:-3} SIZES=${SIZES:-1 2 4 8} THREADS=${THREADS:-1}
-DELAY_MS=${DELAY_MS:-5}
+DELAY_MS=${DELAY_MS:-5} PAYLOAD=${PAYLOAD:-binary}
+[ "$PAYLOAD" = binary ] || [ "$PAYLOAD" = json ] || { echo "PAYLOAD must be binary or json"; exit 2; }
 MODEL_DIR=${MODEL_DIR:-$HOME/.cache/faasml/models/mobilenetv2}
 MODEL=$MODEL_DIR/model.onnx INPUT=$MODEL_DIR/input_b1.npy
 [ -f "$MODEL" ] || { echo "no $MODEL (tools/models/make-models.sh --models mobilenetv2)"; exit 1; }
@@ -43,18 +46,25 @@ PY
     [ "${code:0:1}" = 2 ] || { echo "deploy b$b: HTTP $code $(cat "$TMP/deploy.out")"; exit 1; }
 done
 
-python3 - "$GW" "$INPUT" "$SECS" "$RUNS" $SIZES >"$TMP/live.jsonl" <<'PY'
+python3 - "$GW" "$INPUT" "$SECS" "$RUNS" "$PAYLOAD" $SIZES >"$TMP/live.jsonl" <<'PY'
 import http.client, json, struct, sys, threading, time, urllib.parse
 gw, inp, secs, runs = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-sizes = [int(x) for x in sys.argv[5:]]
+payload, sizes = sys.argv[5], [int(x) for x in sys.argv[6:]]
 b = open(inp, "rb").read()
 hl = b[8] | (b[9] << 8) if b[6] == 1 else int.from_bytes(b[8:12], "little")
 raw = b[(10 if b[6] == 1 else 12) + hl:]
 vals = struct.unpack(f"<{len(raw) // 4}f", raw)
-body = json.dumps({"inputs": [{"name": "input", "shape": [1, 3, 224, 224], "datatype": "FP32",
-                               "data": [float(v) for v in vals]}]}).encode()
+tensor = {"name": "input", "shape": [1, 3, 224, 224], "datatype": "FP32"}
+if payload == "binary":
+    header = json.dumps({"inputs": [dict(tensor, parameters={"binary_data_size": len(raw)})]},
+                        separators=(",", ":")).encode()
+    body = header + raw
+    headers = {"Content-Type": "application/octet-stream",
+               "Inference-Header-Content-Length": str(len(header))}
+else:
+    body = json.dumps({"inputs": [dict(tensor, data=[float(v) for v in vals])]}).encode()
+    headers = {"Content-Type": "application/json"}
 u = urllib.parse.urlparse(gw)
-headers = {"Content-Type": "application/json"}
 
 def client(path, until, out, errs):
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
@@ -99,17 +109,18 @@ for r in $(seq "$RUNS"); do
     done
 done
 
-python3 - "$TMP/live.jsonl" "$TMP/inproc.jsonl" "$SECS" "$RUNS" "$THREADS" "$DELAY_MS" <<'PY'
+python3 - "$TMP/live.jsonl" "$TMP/inproc.jsonl" "$SECS" "$RUNS" "$THREADS" "$DELAY_MS" \
+    "$PAYLOAD" <<'PY'
 import json, statistics as st, sys
 live, inproc = {}, {}
 for l in open(sys.argv[1]):
     d = json.loads(l); live.setdefault(d["size"], []).append(d["rps"])
 for l in open(sys.argv[2]):
     d = json.loads(l); inproc.setdefault(d["size"], []).append(d["p50_ms"])
-secs, runs, threads, delay = sys.argv[3:7]
+secs, runs, threads, delay, payload = sys.argv[3:8]
 print(f"## MobileNetV2 batching at saturation (server profile, 1 instance x 1 worker, {threads} "
-      f"thread(s), v2 JSON through the gateway, 2 x max_size closed-loop clients, max_delay "
-      f"{delay} ms; {runs} runs x {secs} s, medians)")
+      f"thread(s), v2 {payload} tensors through the gateway, 2 x max_size closed-loop clients, "
+      f"max_delay {delay} ms; {runs} runs x {secs} s, medians)")
 print("| batch.max_size | live images/s | live vs size 1 | in-process batch p50 ms | "
       "in-process images/s | in-process vs batch 1 | live runs |")
 print("|---|---|---|---|---|---|---|")

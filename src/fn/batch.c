@@ -1,4 +1,5 @@
-/* Dynamic batching codecs: several KServe v2 JSON requests merged along the batch dimension
+/* Dynamic batching codecs: several KServe v2 requests (JSON, or the binary tensor extension)
+ * merged along the batch dimension
  * (dim 0 of every input) into one request, and the merged response split back into one response
  * per caller, each with its own rows of every output. Used by the platform, which batches the
  * requests queued for one function into one invocation of the function host.
@@ -9,7 +10,9 @@
  * a small JSON walker finds each input's "data" array and counts its values without converting
  * them, the rest (names, datatypes, shapes, id, requested outputs) is read with cJSON from a
  * skeleton of the request with those arrays emptied, and the merge copies the arrays' text. The
- * function host still parses and checks every number of the merged request. */
+ * function host still parses and checks every number of the merged request. Binary tensors are
+ * byte spans after the JSON header, joined as bytes: a binary batch costs one copy of its tensors
+ * and no number conversion at all. */
 #include "fn_int.h"
 
 #include <cjson/cJSON.h>
@@ -179,11 +182,17 @@ static bool dtype_ok(const char *s)
            t != INFER_DTYPE_BYTES;
 }
 
-static int read_input(const cJSON *in, int i, size_t leaves, fn_v2_batch_input *x, fm_err *err)
+/* Reads one input's name, datatype and shape. has_data: the input has a JSON data array of
+ * `leaves` values; otherwise, in a binary request (binary), its parameters give binary_data_size.
+ */
+static int read_input(const cJSON *in, int i, bool has_data, size_t leaves, bool binary,
+                      fn_v2_batch_input *x, fm_err *err)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(in, "datatype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(in, "parameters");
+    const cJSON *bsize = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
     if (!cJSON_IsString(name) || strlen(name->valuestring) >= sizeof x->name)
         return fm_err_set(err, FM_EPARSE, "inputs[%d]: 'name' must be a string", i);
     snprintf(x->name, sizeof x->name, "%s", name->valuestring);
@@ -191,11 +200,21 @@ static int read_input(const cJSON *in, int i, size_t leaves, fn_v2_batch_input *
         return fm_err_set(err, FM_ETYPE, "input '%s': datatype must be a KServe numeric type",
                           x->name);
     snprintf(x->datatype, sizeof x->datatype, "%s", dt->valuestring);
-    if (cJSON_GetObjectItemCaseSensitive(in, "parameters"))
+    if (params && (!cJSON_IsObject(params) || !bsize || cJSON_GetArraySize(params) != 1))
         return fm_err_set(err, FM_EUNSUPPORTED,
-                          "input '%s': parameters (binary data) cannot be "
-                          "batched",
+                          "input '%s': parameters other than binary_data_size cannot be batched",
                           x->name);
+    if (bsize && !binary)
+        return fm_err_set(err, FM_EPROTO,
+                          "input '%s': binary_data_size given but the request has no "
+                          "Inference-Header-Content-Length",
+                          x->name);
+    if (bsize && has_data)
+        return fm_err_set(err, FM_EPROTO, "input '%s': both 'data' and binary_data_size given",
+                          x->name);
+    if (!bsize && !has_data)
+        return fm_err_set(err, FM_EPARSE, "inputs[%d]: no JSON 'data' array%s", i,
+                          binary ? " and no binary_data_size" : "");
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > INFER_MAX_DIMS)
         return fm_err_set(err, FM_ESHAPE, "input '%s': 'shape' must be an array of at most %d",
                           x->name, INFER_MAX_DIMS);
@@ -214,9 +233,39 @@ static int read_input(const cJSON *in, int i, size_t leaves, fn_v2_batch_input *
     }
     if (x->ndim < 1)
         return fm_err_set(err, FM_ESHAPE, "input '%s' is a scalar: no batch dimension", x->name);
-    if ((int64_t)leaves != numel)
+    if (has_data && (int64_t)leaves != numel)
         return fm_err_set(err, FM_ESHAPE, "input '%s': shape has %lld elements, data has %zu",
                           x->name, (long long)numel, leaves);
+    if (bsize) {
+        infer_dtype t;
+        infer_dtype_parse(x->datatype, &t); /* dtype_ok said it parses */
+        double want = (double)numel * (double)infer_dtype_size(t);
+        if (!cJSON_IsNumber(bsize) || bsize->valuedouble != want)
+            return fm_err_set(err, FM_ESHAPE,
+                              "input '%s': binary_data_size must be %.0f bytes (shape of %lld "
+                              "%s elements)",
+                              x->name, want, (long long)numel, x->datatype);
+        x->binary = true;
+        x->data_len = (size_t)want;
+    }
+    return 0;
+}
+
+/* Why: a batched response is split as JSON, so a caller asking for binary outputs would get an
+ * answer in another shape than it asked for; it is refused instead, by name. */
+static int check_outputs_json(const cJSON *root, fm_err *err)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "parameters");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "binary_data_output")))
+        return fm_err_set(err, FM_EUNSUPPORTED,
+                          "binary_data_output cannot be batched (a batched response is JSON)");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
+    for (const cJSON *o = cJSON_IsArray(outs) ? outs->child : NULL; o; o = o->next) {
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "parameters");
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "binary_data")))
+            return fm_err_set(err, FM_EUNSUPPORTED,
+                              "binary_data outputs cannot be batched (a batched response is JSON)");
+    }
     return 0;
 }
 
@@ -228,9 +277,19 @@ void fn_v2_batch_req_release(fn_v2_batch_req *r)
     memset(r, 0, sizeof *r);
 }
 
-int fn_v2_batch_parse(const char *body, size_t len, fn_v2_batch_req *r, fm_err *err)
+int fn_v2_batch_parse(const char *body, size_t len, int64_t header_len, fn_v2_batch_req *r,
+                      fm_err *err)
 {
     memset(r, 0, sizeof *r);
+    bool binary = header_len >= 0;
+    if (binary && (uint64_t)header_len > len)
+        return fm_err_set(err, FM_EPROTO,
+                          "Inference-Header-Content-Length %lld is past the end of the body (%zu "
+                          "bytes)",
+                          (long long)header_len, len);
+    size_t blen = len; /* the whole body */
+    if (binary)
+        len = (size_t)header_len; /* from here on: the JSON header */
     size_t from[FN_MAX_IO] = {0}, to[FN_MAX_IO] = {0}, leaves[FN_MAX_IO] = {0};
     int n = find_data(body, len, from, to, leaves);
     if (n < 0)
@@ -261,21 +320,35 @@ int fn_v2_batch_parse(const char *body, size_t len, fn_v2_batch_req *r, fm_err *
     int rc = 0;
     if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) != n)
         rc = fm_err_set(err, FM_EPARSE, "'inputs' must be an array of input objects");
+    if (!rc)
+        rc = check_outputs_json(root, err);
     int i = 0;
+    size_t at_bin = len; /* binary tensors follow the header in input order */
     for (const cJSON *in = ins ? ins->child : NULL; !rc && in; in = in->next, i++) {
         fn_v2_batch_input *x = &r->inputs[i];
-        if (!to[i])
-            rc = fm_err_set(err, FM_EPARSE, "inputs[%d]: no JSON 'data' array", i);
-        else
-            rc = read_input(in, i, leaves[i], x, err);
-        x->data_off = from[i] + 1; /* inside the brackets */
-        x->data_len = to[i] - from[i] - 2;
+        rc = read_input(in, i, to[i] != 0, leaves[i], binary, x, err);
+        if (!rc && x->binary) {
+            if (x->data_len > blen - at_bin)
+                rc = fm_err_set(err, FM_ESHAPE,
+                                "input '%s': %zu bytes of binary data, %zu left in the body",
+                                x->name, x->data_len, blen - at_bin);
+            x->data_off = at_bin;
+            at_bin += rc ? 0 : x->data_len;
+        } else if (!rc) {
+            x->data_off = from[i] + 1; /* inside the brackets */
+            x->data_len = to[i] - from[i] - 2;
+        }
         if (!rc && i > 0 && x->dims[0] != r->inputs[0].dims[0])
             rc = fm_err_set(err, FM_ESHAPE,
                             "inputs disagree on the batch dimension (%lld vs %lld for '%s')",
                             (long long)r->inputs[0].dims[0], (long long)x->dims[0], x->name);
     }
     r->n_inputs = (size_t)n;
+    if (!rc && binary && at_bin != blen)
+        rc = fm_err_set(err, FM_ESHAPE,
+                        "binary_data_size values add up to %zu bytes, the body has %zu after the "
+                        "header",
+                        at_bin - len, blen - len);
     if (!rc && r->inputs[0].dims[0] < 1)
         rc = fm_err_set(err, FM_ESHAPE, "the batch dimension is 0");
     r->items = rc ? 0 : r->inputs[0].dims[0];
@@ -333,9 +406,34 @@ static int check_compatible(const fn_v2_batch_req *a, const fn_v2_batch_req *b, 
     return 0;
 }
 
-int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bodies, size_t n,
-                      fn_buf *out, fm_err *err)
+/* Why: one request of a mixed batch sends an input as JSON, another as binary; the merged input
+ * is JSON, and the binary member's values are printed as the function host prints its own. */
+static int put_binary_as_json(const fn_v2_batch_input *y, const char *body, fn_buf *out)
 {
+    infer_tensor t = {.ndim = y->ndim, .data = (void *)(body + y->data_off), .bytes = y->data_len};
+    memcpy(t.dims, y->dims, sizeof t.dims);
+    infer_dtype_parse(y->datatype, &t.dtype);
+    fn_buf tmp = {0};
+    int rc = fn_v2_data_encode(&t, &tmp); /* "[v,...]": the brackets are dropped */
+    if (!rc && tmp.len > 2)
+        rc = fn_buf_append(out, tmp.p + 1, tmp.len - 2);
+    fn_buf_release(&tmp);
+    return rc;
+}
+
+/* Does every request send input `name` as binary? */
+static bool all_binary(const fn_v2_batch_req *const *reqs, size_t n, const char *name)
+{
+    for (size_t r = 0; r < n; r++)
+        if (!find_input(reqs[r], name)->binary)
+            return false;
+    return true;
+}
+
+int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bodies, size_t n,
+                      fn_buf *out, int64_t *header_len, fm_err *err)
+{
+    *header_len = -1;
     if (n == 0)
         return fm_err_set(err, FM_EINVAL, "nothing to merge");
     const fn_v2_batch_req *a = reqs[0];
@@ -346,9 +444,12 @@ int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bod
             return rc;
         total += reqs[r]->items;
     }
+    bool bin[FN_MAX_IO], any_bin = false;
     int rc = fn_buf_puts(out, "{\"inputs\":[");
     for (size_t i = 0; i < a->n_inputs && !rc; i++) {
         const fn_v2_batch_input *x = &a->inputs[i];
+        bin[i] = all_binary(reqs, n, x->name);
+        any_bin = any_bin || bin[i];
         rc = fn_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
         rc = rc ? rc : fn_buf_json_str(out, x->name);
         rc = rc ? rc
@@ -356,6 +457,14 @@ int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bod
                                 (long long)total);
         for (int d = 1; d < x->ndim && !rc; d++)
             rc = fn_buf_printf(out, ",%lld", (long long)x->dims[d]);
+        if (bin[i]) {
+            size_t bytes = 0;
+            for (size_t r = 0; r < n; r++)
+                bytes += find_input(reqs[r], x->name)->data_len;
+            rc =
+                rc ? rc : fn_buf_printf(out, "],\"parameters\":{\"binary_data_size\":%zu}}", bytes);
+            continue;
+        }
         rc = rc ? rc : fn_buf_puts(out, "],\"data\":[");
         /* Each request's values, joined: nested and flat data are equivalent in v2. */
         bool first = true;
@@ -366,11 +475,21 @@ int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bod
             if (!first)
                 rc = fn_buf_puts(out, ",");
             first = false;
-            rc = rc ? rc : fn_buf_append(out, bodies[r] + y->data_off, y->data_len);
+            if (!rc)
+                rc = y->binary ? put_binary_as_json(y, bodies[r], out)
+                               : fn_buf_append(out, bodies[r] + y->data_off, y->data_len);
         }
         rc = rc ? rc : fn_buf_puts(out, "]}");
     }
     rc = rc ? rc : fn_buf_puts(out, "]}");
+    if (!rc && any_bin) { /* the header ends here; the binary tensors follow in input order */
+        *header_len = (int64_t)out->len;
+        for (size_t i = 0; i < a->n_inputs && !rc; i++)
+            for (size_t r = 0; bin[i] && r < n && !rc; r++) {
+                const fn_v2_batch_input *y = find_input(reqs[r], a->inputs[i].name);
+                rc = fn_buf_append(out, bodies[r] + y->data_off, y->data_len);
+            }
+    }
     return rc ? fm_err_set(err, rc, "out of memory merging a batch") : 0;
 }
 

@@ -161,15 +161,17 @@ int fn_v2_metadata_encode(const char *model_name, const fn_handler *h, fn_buf *o
 int fn_v2_data_encode(const infer_tensor *t, fn_buf *out);
 
 /* ---- dynamic batching (batch.c) --------------------------------------------------------------
- * A KServe v2 JSON request as batching needs it: its inputs' names, datatypes and shapes, where
- * each input's data array lies in the body (its values are counted, not converted), the batch
- * size (dim 0, shared by every input), the id and the requested outputs. */
+ * A KServe v2 request as batching needs it: its inputs' names, datatypes and shapes, where each
+ * input's data lies in the body (JSON values are counted, not converted; binary tensors are byte
+ * spans), the batch size (dim 0, shared by every input), the id and the requested outputs. */
 typedef struct fn_v2_batch_input {
     char name[128];
     char datatype[16];
     int ndim;
     int64_t dims[INFER_MAX_DIMS];
-    size_t data_off, data_len; /* the data array's text inside its brackets, in the body */
+    bool binary;               /* the tensor's bytes follow the JSON header (binary_data_size) */
+    size_t data_off, data_len; /* in the body: JSON, the data array's text inside its brackets;
+                                  binary, the tensor's bytes */
 } fn_v2_batch_input;
 
 typedef struct fn_v2_batch_req {
@@ -181,15 +183,20 @@ typedef struct fn_v2_batch_req {
     char *outputs[FN_MAX_IO];
 } fn_v2_batch_req;
 
-/* Scans a JSON request (no binary part). Errors name the input and the problem (no batch
- * dimension, inputs that disagree on it, data that does not fit the shape, binary data). */
-int fn_v2_batch_parse(const char *body, size_t len, fn_v2_batch_req *r, fm_err *err);
+/* Scans a request. header_len < 0: the body is JSON; otherwise its first header_len bytes are
+ * the JSON header (Inference-Header-Content-Length) and the binary tensors follow. Errors name the
+ * input and the problem (no batch dimension, inputs that disagree on it, data that does not fit
+ * the shape, binary outputs asked for: a batched response is JSON). */
+int fn_v2_batch_parse(const char *body, size_t len, int64_t header_len, fn_v2_batch_req *r,
+                      fm_err *err);
 void fn_v2_batch_req_release(fn_v2_batch_req *r);
-/* Merges n requests (bodies[i] is the text reqs[i] was parsed from) into one JSON request along
- * dim 0, in order; every input must agree on name, datatype and dims 1... The merged request asks
- * for every output. */
+/* Merges n requests (bodies[i] is the body reqs[i] was parsed from) into one request along dim
+ * 0, in order; every input must agree on name, datatype and dims 1... An input every request sends
+ * as binary stays binary (its bytes joined after the header; *header_len is then the header's
+ * length, else -1); any other is JSON, binary members' values printed as the function host prints
+ * them. The merged request asks for every output. */
 int fn_v2_batch_merge(const fn_v2_batch_req *const *reqs, const char *const *bodies, size_t n,
-                      fn_buf *out, fm_err *err);
+                      fn_buf *out, int64_t *header_len, fm_err *err);
 /* Splits a JSON v2 response to a merged request: outs[r] (n caller-owned, empty buffers) gets
  * request r's rows of every output it asked for, with its own id. Outputs must carry flat JSON
  * data whose dim 0 is the merged batch. */

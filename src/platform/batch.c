@@ -1,10 +1,10 @@
-/* Dynamic batching, live. A batching function's requests (KServe v2 requests, or Lambda events
- * carrying one) are decoded at arrival, so the policy counts their items (dim 0) and a bad
- * request is refused before it waits. When the policy DISPATCHes several requests to one
- * instance, a carrier invocation takes their tensors merged along dim 0 (fn_v2_batch_merge) to
- * the function host as ONE event; its response is split back (fn_v2_batch_split) and each
- * caller is answered with its own rows, its own request id, log tail and record (batch_size =
- * the merged items, batch_kind "server"; one request carrying a batch is "client"). */
+/* Dynamic batching, live. A batching function's requests (KServe v2 requests, JSON or binary
+ * tensors, or Lambda events carrying one) are decoded at arrival, so the policy counts their items
+ * (dim 0) and a bad request is refused before it waits. When the policy DISPATCHes several requests
+ * to one instance, a carrier invocation takes their tensors merged along dim 0 (fn_v2_batch_merge)
+ * to the function host as ONE event; its response is split back (fn_v2_batch_split) and each caller
+ * is answered with its own rows, its own request id, log tail and record (batch_size = the merged
+ * items, batch_kind "server"; one request carrying a batch is "client"). */
 #include "inst.h"
 
 #include <stdio.h>
@@ -40,12 +40,12 @@ bool plat_batch_admit(plat_inv *inv)
     if (evbuffer_get_contiguous_space(inv->payload) < len)
         inv->fn->m.copied_in += len; /* decoded here: made contiguous */
     const char *body = (const char *)evbuffer_pullup(inv->payload, -1);
-    int rc = r ? fn_v2_batch_parse(body ? body : "", len, r, &err)
+    int rc = r ? fn_v2_batch_parse(body ? body : "", len, inv->header_len, r, &err)
                : fm_err_set(&err, FM_ENOMEM, "out of memory");
     if (rc) {
         free(r);
         char msg[400];
-        snprintf(msg, sizeof msg, "batching function '%s' takes KServe v2 JSON tensors: %s",
+        snprintf(msg, sizeof msg, "batching function '%s' takes KServe v2 tensors: %s",
                  inv->fn->spec.name, err.msg);
         refuse(inv, msg);
         return false;
@@ -115,6 +115,14 @@ void plat_batch_release(plat_inv *inv)
     inv->members = NULL;
 }
 
+/* The carrier's payload owns the merged body: it is handed over, not copied again. */
+static void free_merged(const void *data, size_t len, void *extra)
+{
+    (void)len;
+    (void)extra;
+    free((void *)data);
+}
+
 /* Why: a carrier is an invocation like any other for the instance (Runtime API, timeout, crash
  * handling); only its ending differs (plat_batch_end). */
 static plat_inv *carrier_new(plat_fn *fn, plat_inv **m, uint32_t n, fm_err *err)
@@ -140,15 +148,14 @@ static plat_inv *carrier_new(plat_fn *fn, plat_inv **m, uint32_t n, fm_err *err)
         c->items += m[i]->items;
     }
     fn_buf merged = {0};
-    if (fn_v2_batch_merge(reqs, bodies, n, &merged, err) ||
-        evbuffer_add(c->payload, merged.p, merged.len)) {
+    if (fn_v2_batch_merge(reqs, bodies, n, &merged, &c->header_len, err) ||
+        evbuffer_add_reference(c->payload, merged.p, merged.len, free_merged, NULL)) {
         fn_buf_release(&merged);
         free(members); /* the members stay the caller's */
         plat_inv_end(c, &(plat_outcome){.how = PLAT_END_DROPPED});
         return NULL;
     }
-    fn->m.copied_in += merged.len; /* the merged request is new text */
-    fn_buf_release(&merged);
+    fn->m.copied_in += merged.len; /* the merged request is new: one copy of the tensors */
     c->members = members;
     c->nmembers = n;
     return c;

@@ -2,7 +2,8 @@
 # Dynamic batching live: requests queued for a builtin-onnx function are merged along the batch
 # dimension into one invocation, and each caller gets its own rows. Checked against an unbatched
 # function of the same model: outputs equal (the same text), batch sizes recorded per request
-# (batch_kind server), a client-side batch recorded as "client", mismatched shapes refused.
+# (batch_kind server), a client-side batch recorded as "client", mismatched shapes refused. Binary
+# tensors (the KServe v2 binary extension) batch too, alone or mixed with JSON callers.
 source "$FM_SOURCE_DIR/tests/fixtures/platform/lib.sh"
 
 if ! "$FAASML" fn --help >/dev/null 2>&1; then
@@ -49,6 +50,14 @@ for i in range(5):
                                         "shape": [n, 3, 16, 16], "data": data}],
            "outputs": [{"name": "prob"}]}
     open("%s/req%d.json" % (sys.argv[1], i), "w").write(json.dumps(req))
+    # the same values as a binary tensor: JSON header, then the float32 bytes
+    import struct
+    raw = struct.pack("<%df" % len(data), *data)
+    del req["inputs"][0]["data"]
+    req["inputs"][0]["parameters"] = {"binary_data_size": len(raw)}
+    hdr = json.dumps(req).encode()
+    open("%s/bin%d.body" % (sys.argv[1], i), "wb").write(hdr + raw)
+    open("%s/bin%d.hl" % (sys.argv[1], i), "w").write(str(len(hdr)))
 PY
 
 # Four single requests at once through KServe and the Invoke API: one batch of 4.
@@ -94,6 +103,51 @@ grep -i '^X-Amz-Log-Result' "$TMP/h1" | cut -d' ' -f2 | tr -d '\r' | base64 -d |
     || fail "the batched request's log tail has no REPORT line"
 ok "a batched Invoke request keeps its own X-Amz-Log-Result REPORT line"
 
+# Binary callers: four at once (merged as bytes), then two binary and two JSON at once (merged as
+# JSON). Each answer is the unbatched JSON answer to the same values.
+post_bin() { # i out: request i as a binary tensor to the batching function
+    curl -sS --max-time 30 -o "$2" -X POST "$URL/v2/models/bat/infer" \
+        -H "Inference-Header-Content-Length: $(cat "$TMP/bin$1.hl")" \
+        -H 'Content-Type: application/octet-stream' --data-binary "@$TMP/bin$1.body"
+}
+pids=()
+for i in 0 1 2 3; do
+    post_bin "$i" "$TMP/bbin$i.json" &
+    pids+=($!)
+done
+wait "${pids[@]}" || fail "a batched binary request failed"
+pids=()
+for i in 0 1 2 3; do
+    if [ "$i" -lt 2 ]; then
+        post_bin "$i" "$TMP/bmix$i.json" &
+    else
+        curl -sS --max-time 30 -o "$TMP/bmix$i.json" -X POST "$URL/v2/models/bat/infer" \
+            --data-binary "@$TMP/req$i.json" &
+    fi
+    pids+=($!)
+done
+wait "${pids[@]}" || fail "a mixed batched request failed"
+python3 - "$TMP" <<'PY' || fail "batched binary outputs differ from unbatched ones"
+import json, sys
+t = sys.argv[1]
+for kind in ("bbin", "bmix"):
+    for i in range(4):
+        b = json.load(open("%s/%s%d.json" % (t, kind, i)))
+        u = json.load(open("%s/one%d.json" % (t, i)))
+        assert b.get("id") == "r%d" % i, (kind, i, b)
+        assert b["outputs"][0]["data"] == u["outputs"][0]["data"], (kind, i, b["outputs"][0]["data"][:3])
+print("ok")
+PY
+ok "4 binary requests, then 2 binary + 2 JSON, batched; each caller's rows equal unbatched output"
+printf '{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3,16,16],"parameters":{"binary_data_size":3072}}],"parameters":{"binary_data_output":true}}' >"$TMP/bo.hdr"
+head -c 3072 /dev/zero | cat "$TMP/bo.hdr" - >"$TMP/bo.body"
+code=$(curl -sS --max-time 30 -o "$TMP/bo.json" -w '%{http_code}' -X POST \
+    "$URL/v2/models/bat/infer" -H "Inference-Header-Content-Length: $(wc -c <"$TMP/bo.hdr")" \
+    -H 'Content-Type: application/octet-stream' --data-binary "@$TMP/bo.body")
+expect_eq "$code" 400 "binary outputs from a batching function"
+expect_contains "$(cat "$TMP/bo.json")" "binary_data_output cannot be batched" "error names it"
+ok "binary outputs asked of a batching function: 400 naming binary_data_output"
+
 # Shapes that cannot be merged with the model are refused at arrival with a clear error.
 code=$(curl -sS --max-time 30 -o "$TMP/bad.json" -w '%{http_code}' -X POST \
     "$URL/v2/models/bat/infer" --data-binary '{"inputs":[{"name":"x","datatype":"FP32","shape":[],"data":[1]}]}')
@@ -111,7 +165,7 @@ rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["function"] == "bat"]
 ok = [r for r in rows if r["status"] == "ok"]
 server = [r for r in ok if r["batch_kind"] == "server"]
 client = [r for r in ok if r["batch_kind"] == "client"]
-assert len(server) == 4 and all(r["batch_size"] == "4" for r in server), [(r["batch_size"], r["batch_kind"]) for r in ok]
+assert len(server) == 12 and all(r["batch_size"] == "4" for r in server), [(r["batch_size"], r["batch_kind"]) for r in ok]
 assert len(client) == 1 and client[0]["batch_size"] == "2", client
 # the unbatched function sees the same client batch in its response and records it too
 one = [r for r in csv.DictReader(open(sys.argv[1])) if r["function"] == "one" and r["status"] == "ok"]
@@ -119,4 +173,4 @@ kinds = sorted((r["batch_size"], r["batch_kind"]) for r in one)
 assert kinds == [("1", "")] * 4 + [("2", "client")], kinds
 print("ok")
 PY
-ok "records: batch_size 4 / server for the merged requests, 2 / client for client batches"
+ok "records: batch_size 4 / server for the 12 merged requests, 2 / client for client batches"
