@@ -55,7 +55,7 @@ static void eng_init(void)
 }
 
 /* Why: oneDNN for 1-thread sessions (see above); FM_INFER_NO_DNNL=1 falls back to XNNPACK. */
-bool dnnl_wanted(const infer_session *s)
+bool infer__dnnl_wanted(const infer_session *s)
 {
     static int off = -1;
     if (off < 0) off = getenv("FM_INFER_NO_DNNL") != NULL;
@@ -88,7 +88,7 @@ static void dconv_free(void *p)
     do {                                                                                           \
         dnnl_status_t s_ = (call);                                                                 \
         if (s_ != dnnl_success) {                                                                  \
-            rc = step_err(st, err, FM_EINTERNAL, "onednn: %s failed (%d)", #call, (int)s_);       \
+            rc = infer__step_err(st, err, FM_EINTERNAL, "onednn: %s failed (%d)", #call, (int)s_);       \
             goto out;                                                                              \
         }                                                                                          \
     } while (0)
@@ -104,7 +104,7 @@ static int reorder_weights(step *st, dconv *d, const dnnl_memory_desc_t *user, c
     size_t bytes = dnnl_memory_desc_get_size(want);
     int wv = (int)(st->in[1] - st->s->vals);
     int64_t t0 = fm_now_ns(), c0 = infer_cpu_ns();
-    const void *cached = packcache_find(st->s->pack, wv, want, sizeof *want, bytes);
+    const void *cached = infer__packcache_find(st->s->pack, wv, want, sizeof *want, bytes);
     if (cached) { /* already in this format in the mapped cache: read in place, never written */
         CK(dnnl_memory_create(&d->wei, want, engine, (void *)cached));
         d->wmd = *want;
@@ -121,7 +121,7 @@ static int reorder_weights(step *st, dconv *d, const dnnl_memory_desc_t *user, c
     st->s->st.packed_bytes += bytes;
     void *packed = NULL;
     if (dnnl_memory_get_data_handle(d->wei, &packed) == dnnl_success)
-        packcache_note(st->s->pack, wv, want, sizeof *want, packed, bytes);
+        infer__packcache_note(st->s->pack, wv, want, sizeof *want, packed, bytes);
     st->s->t.reorder_ns += fm_now_ns() - t0;
     st->s->t.reorder_cpu_ns += infer_cpu_ns() - c0;
 out:
@@ -153,16 +153,16 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
     if (!d) {
         d = calloc(1, sizeof *d);
         if (!d) {
-            rc = step_err(st, err, FM_ENOMEM, "out of memory");
+            rc = infer__step_err(st, err, FM_ENOMEM, "out of memory");
             goto out;
         }
         if (dnnl_stream_create(&d->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
             free(d);
-            rc = step_err(st, err, FM_EINTERNAL, "onednn: cannot create a stream");
+            rc = infer__step_err(st, err, FM_EINTERNAL, "onednn: cannot create a stream");
             goto out;
         }
-        if (session_own_fn(st->s, d, dconv_free)) {
-            rc = step_err(st, err, FM_ENOMEM, "out of memory");
+        if (infer__session_own_fn(st->s, d, dconv_free)) {
+            rc = infer__step_err(st, err, FM_ENOMEM, "out of memory");
             goto out;
         }
         *st->dstate = d;
@@ -176,7 +176,7 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
     free_mem(&d->bia);
     const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     if (!want) {
-        rc = step_err(st, err, FM_EINTERNAL, "onednn: no weights format");
+        rc = infer__step_err(st, err, FM_EINTERNAL, "onednn: no weights format");
         goto out;
     }
     if (!d->wei || !dnnl_memory_desc_equal(&d->wmd, want)) {
@@ -196,13 +196,13 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
             if ((rc = reorder_weights(st, d, wuser, want, err))) goto out;
             wcache *c = calloc(1, sizeof *c);
             if (!c) {
-                rc = step_err(st, err, FM_ENOMEM, "out of memory");
+                rc = infer__step_err(st, err, FM_ENOMEM, "out of memory");
                 goto out;
             }
             *c = (wcache){st->in[1]->data, *want, d->wei};
-            if (session_own_fn(s, c, wcache_free)) {
+            if (infer__session_own_fn(s, c, wcache_free)) {
                 d->wei = NULL;
-                rc = step_err(st, err, FM_ENOMEM, "out of memory");
+                rc = infer__step_err(st, err, FM_ENOMEM, "out of memory");
                 goto out;
             }
         }
@@ -217,7 +217,7 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
             s->bf16_buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
             s->bf16_cap = s->bf16_buf ? need : 0;
             if (!s->bf16_buf) {
-                rc = step_err(st, err, FM_ENOMEM, "out of memory");
+                rc = infer__step_err(st, err, FM_ENOMEM, "out of memory");
                 goto out;
             }
         }
@@ -241,7 +241,7 @@ out:
 
 /* Returns 0 when the primitive is ready, 1 when oneDNN has no fast kernel for this case (the
  * caller falls back to XNNPACK), or a negative error. */
-int dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err)
+int infer__dnnl_conv_setup(step *st, const dnnl_conv_geom *g, fm_err *err)
 {
     int rc = 0;
     dnnl_primitive_desc_t pd = NULL;
@@ -290,7 +290,7 @@ out:
     return rc;
 }
 
-int dnnl_matmul_setup(step *st, int64_t rows, int64_t k, int64_t n, const float *bias, fm_err *err)
+int infer__dnnl_matmul_setup(step *st, int64_t rows, int64_t k, int64_t n, const float *bias, fm_err *err)
 {
     int rc = 0;
     dnnl_primitive_desc_t pd = NULL;
@@ -312,10 +312,10 @@ out:
     return rc;
 }
 
-int dnnl_step_exec(step *st, fm_err *err)
+int infer__dnnl_step_exec(step *st, fm_err *err)
 {
     dconv *d = *st->dstate;
-    if (!d || !d->prim) return step_err(st, err, FM_EINTERNAL, "onednn convolution not set up");
+    if (!d || !d->prim) return infer__step_err(st, err, FM_EINTERNAL, "onednn convolution not set up");
     omp_set_num_threads(1);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, d->src}, {DNNL_ARG_WEIGHTS, d->wei}, {DNNL_ARG_DST, d->dst},
                                {DNNL_ARG_BIAS, d->bia}};
@@ -327,6 +327,6 @@ int dnnl_step_exec(step *st, fm_err *err)
     }
     if (s == dnnl_success) s = dnnl_primitive_execute(d->prim, d->stream, d->bia ? 4 : 3, args);
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
-    if (s != dnnl_success) return step_err(st, err, FM_EINTERNAL, "onednn convolution failed (%d)", (int)s);
+    if (s != dnnl_success) return infer__step_err(st, err, FM_EINTERNAL, "onednn convolution failed (%d)", (int)s);
     return 0;
 }

@@ -11,7 +11,7 @@
 
 /* Why: a producer whose only consumer is an activation or bias add absorbs it (XNNPACK applies
  * the clamp/bias while writing the output); the consumer then runs as a free alias. */
-void fuse_producer(infer_session *s, step *st, int ni)
+void infer__fuse_producer(infer_session *s, step *st, int ni)
 {
     const infer_model *m = s->m;
     int v = st->node->out[0];
@@ -20,17 +20,17 @@ void fuse_producer(infer_session *s, step *st, int ni)
     int ci = s->consumer[v];
     const inode *c = &m->nodes[ci];
     if (c->in[0] != v) {
-        if (!(op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 && c->in[1] == v)) return;
+        if (!(infer__op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 && c->in[1] == v)) return;
     }
     (void)ni;
-    if (op_is(st, "Add") && !strcmp(c->op_type, "Relu") && st->n_in == 2 && st->out[0]->dtype == INFER_DTYPE_FP32) {
+    if (infer__op_is(st, "Add") && !strcmp(c->op_type, "Relu") && st->n_in == 2 && st->out[0]->dtype == INFER_DTYPE_FP32) {
         st->fuse_min = 0; /* Add + Relu (residual blocks): clamped while adding */
         s->fused[ci] = 1;
-    } else if (op_is(st, "Conv") && st->in[1]->is_const) {
+    } else if (infer__op_is(st, "Conv") && st->in[1]->is_const) {
         if (!strcmp(c->op_type, "Relu")) {
             st->fuse_min = 0;
         } else if (!strcmp(c->op_type, "Clip")) {
-            float lo = attr_f(c, "min", -INFINITY), hi = attr_f(c, "max", INFINITY);
+            float lo = infer__attr_f(c, "min", -INFINITY), hi = infer__attr_f(c, "max", INFINITY);
             for (int k = 1; k < c->n_in && k < 3; k++) {
                 if (c->in[k] < 0) continue;
                 const rt_val *b = &s->vals[c->in[k]];
@@ -46,7 +46,7 @@ void fuse_producer(infer_session *s, step *st, int ni)
             return;
         }
         s->fused[ci] = 1;
-    } else if (op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 &&
+    } else if (infer__op_is(st, "MatMul") && !strcmp(c->op_type, "Add") && c->n_in == 2 &&
                st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2) {
         int other = c->in[0] == v ? c->in[1] : c->in[0];
         const rt_val *b = &s->vals[other];
@@ -62,9 +62,9 @@ static bool elem_any_layout(const step *st)
 {
     static const char *const ok[] = {"Relu", "Clip", "Sigmoid", "HardSwish", "Tanh", "Add", "Sub",
                                      "Mul", "Div"};
-    bool found = false, q = op_is(st, "QuantizeLinear") || op_is(st, "DequantizeLinear") ||
-                            op_is(st, "QLinearAdd");
-    for (size_t i = 0; i < FM_ARRAY_LEN(ok); i++) found |= op_is(st, ok[i]);
+    bool found = false, q = infer__op_is(st, "QuantizeLinear") || infer__op_is(st, "DequantizeLinear") ||
+                            infer__op_is(st, "QLinearAdd");
+    for (size_t i = 0; i < FM_ARRAY_LEN(ok); i++) found |= infer__op_is(st, ok[i]);
     const rt_val *o = st->out[0];
     if (!(found || q) || (o->dtype != INFER_DTYPE_FP32 && !q) || o->ndim != 4) return false;
     for (int k = 0; k < st->n_in; k++) {
@@ -82,13 +82,13 @@ static bool elem_any_layout(const step *st)
 /* steps that compute in NHWC on XNNPACK: they accept NHWC input 0 and may write NHWC */
 static bool nhwc_step(const step *st)
 {
-    return (st->xnn && (op_is(st, "Conv") || op_is(st, "MaxPool"))) || st->qint8;
+    return (st->xnn && (infer__op_is(st, "Conv") || infer__op_is(st, "MaxPool"))) || st->qint8;
 }
 
 /* Why: convolutions run NHWC; keeping activations NHWC between them (through activations and
  * residual adds, into global pooling) removes two transposes per convolution. A value is NHWC
  * when every consumer accepts it; anything else (graph outputs, reshapes, pooling) gets NCHW. */
-int layout_pass(infer_session *s)
+int infer__layout_pass(infer_session *s)
 {
     size_t nv = s->m->n_vals;
     uint8_t *cand = calloc(nv + 1, 1);
@@ -96,19 +96,19 @@ int layout_pass(infer_session *s)
     for (size_t j = 0; j < s->n_steps; j++) {
         const step *st = &s->steps[j];
         if (nhwc_step(st) || elem_any_layout(st))
-            cand[session_root(s, (int)(st->out[0] - s->vals))] = 1;
+            cand[infer__session_root(s, (int)(st->out[0] - s->vals))] = 1;
     }
-    for (size_t i = 0; i < s->m->n_outputs; i++) cand[session_root(s, s->m->outputs[i])] = 0;
+    for (size_t i = 0; i < s->m->n_outputs; i++) cand[infer__session_root(s, s->m->outputs[i])] = 0;
     bool changed = true;
     while (changed) {
         changed = false;
         for (size_t j = 0; j < s->n_steps; j++) {
             const step *st = &s->steps[j];
             bool conv = nhwc_step(st), el = elem_any_layout(st);
-            int ro = session_root(s, (int)(st->out[0] - s->vals));
+            int ro = infer__session_root(s, (int)(st->out[0] - s->vals));
             for (int k = 0; k < st->n_in; k++) {
                 if (!st->in[k] || st->in[k]->is_const) continue;
-                int r = session_root(s, (int)(st->in[k] - s->vals));
+                int r = infer__session_root(s, (int)(st->in[k] - s->vals));
                 if (!cand[r]) {
                     if (el && cand[ro]) {
                         cand[ro] = 0;
@@ -116,7 +116,7 @@ int layout_pass(infer_session *s)
                     }
                     continue;
                 }
-                bool accept = (conv && k == 0) || op_is(st, "GlobalAveragePool") || (el && cand[ro]);
+                bool accept = (conv && k == 0) || infer__op_is(st, "GlobalAveragePool") || (el && cand[ro]);
                 if (!accept) {
                     cand[r] = 0;
                     changed = true;
@@ -125,7 +125,7 @@ int layout_pass(infer_session *s)
         }
     }
     for (size_t i = 0; i < nv; i++)
-        s->vals[i].nhwc = !s->vals[i].is_const && cand[session_root(s, (int)i)];
+        s->vals[i].nhwc = !s->vals[i].is_const && cand[infer__session_root(s, (int)i)];
     for (size_t j = 0; j < s->n_steps; j++) {
         step *st = &s->steps[j];
         if (!nhwc_step(st)) continue;
@@ -174,7 +174,7 @@ static bool is_op(const infer_model *m, int ni, const char *name)
 }
 
 /* Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5): returns the last node, or -1. */
-int match_gelu(const infer_session *s, int ni, int *chain, int *nc)
+int infer__match_gelu(const infer_session *s, int ni, int *chain, int *nc)
 {
     const infer_model *m = s->m;
     const inode *d = &m->nodes[ni];
@@ -196,15 +196,15 @@ int match_gelu(const infer_session *s, int ni, int *chain, int *nc)
 
 /* ReduceMean(x) -> Sub(x, mean) -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(sub, sd) ->
  * Mul(gamma) -> Add(beta), over the last axis: returns the last node, or -1. */
-int match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
+int infer__match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
                     float *eps)
 {
     const infer_model *m = s->m;
     const inode *r1 = &m->nodes[ni];
-    if (!is_op(m, ni, "ReduceMean") || r1->n_in != 1 || attr_i(r1, "keepdims", 1) != 1) return -1;
+    if (!is_op(m, ni, "ReduceMean") || r1->n_in != 1 || infer__attr_i(r1, "keepdims", 1) != 1) return -1;
     int64_t ax[2];
     int rank = s->vals[r1->in[0]].ndim;
-    if (attr_ints(r1, "axes", ax, 2) != 1 || (ax[0] != -1 && ax[0] != rank - 1)) return -1;
+    if (infer__attr_ints(r1, "axes", ax, 2) != 1 || (ax[0] != -1 && ax[0] != rank - 1)) return -1;
     int x = r1->in[0];
     int sb = sole_consumer(s, r1->out[0]);
     if (!is_op(m, sb, "Sub") || m->nodes[sb].in[0] != x || m->nodes[sb].in[1] != r1->out[0]) return -1;
@@ -218,8 +218,8 @@ int match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *ga
     }
     if (pw < 0 || dv < 0 || m->nodes[pw].in[0] != d || !const_scalar(s, m->nodes[pw].in[1], 2.0f, 0, NULL)) return -1;
     int r2 = sole_consumer(s, m->nodes[pw].out[0]);
-    if (!is_op(m, r2, "ReduceMean") || m->nodes[r2].n_in != 1 || attr_ints(&m->nodes[r2], "axes", ax, 2) != 1 ||
-        (ax[0] != -1 && ax[0] != rank - 1) || attr_i(&m->nodes[r2], "keepdims", 1) != 1) return -1;
+    if (!is_op(m, r2, "ReduceMean") || m->nodes[r2].n_in != 1 || infer__attr_ints(&m->nodes[r2], "axes", ax, 2) != 1 ||
+        (ax[0] != -1 && ax[0] != rank - 1) || infer__attr_i(&m->nodes[r2], "keepdims", 1) != 1) return -1;
     int ad = sole_consumer(s, m->nodes[r2].out[0]);
     if (!is_op(m, ad, "Add") || !const_scalar(s, other_in(&m->nodes[ad], m->nodes[r2].out[0]), 0, -1, eps)) return -1;
     int sq = sole_consumer(s, m->nodes[ad].out[0]);

@@ -29,9 +29,9 @@ typedef struct pb_field {
 } pb_field;
 
 /* 1 when a field was read, 0 at the end, FM_EPARSE on malformed input. */
-int pb_next(pb_rd *r, pb_field *f);
+int infer__pb_next(pb_rd *r, pb_field *f);
 /* Repeated scalars, packed (wt 2) or not: calls in turn; counts first when out is NULL. */
-int pb_varints(const pb_field *f, int64_t *out, size_t *n);
+int infer__pb_varints(const pb_field *f, int64_t *out, size_t *n);
 
 /* ---- protobuf wire writer (pbw.c) -------------------------------------------------------------
  * Appends to a growable buffer; an allocation failure sets oom and later writes do nothing. */
@@ -41,14 +41,13 @@ typedef struct pb_buf {
     bool oom;
 } pb_buf;
 
-void pbw_raw(pb_buf *b, const void *p, size_t n);
-void pbw_varint(pb_buf *b, uint64_t v);
-void pbw_uint(pb_buf *b, uint32_t num, uint64_t v);  /* wire type 0 */
-void pbw_float(pb_buf *b, uint32_t num, float f);    /* wire type 5 */
-void pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n);
-void pbw_str(pb_buf *b, uint32_t num, const char *s);
-void pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub); /* appends sub and frees it */
-void pbw_free(pb_buf *b);
+void infer__pbw_raw(pb_buf *b, const void *p, size_t n);
+void infer__pbw_varint(pb_buf *b, uint64_t v);
+void infer__pbw_uint(pb_buf *b, uint32_t num, uint64_t v);  /* wire type 0 */
+void infer__pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n);
+void infer__pbw_str(pb_buf *b, uint32_t num, const char *s);
+void infer__pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub); /* appends sub and frees it */
+void infer__pbw_free(pb_buf *b);
 
 /* Largest tensor and largest activation plan a session accepts (a function has at most 10 GB). */
 #define INFER_TENSOR_LIMIT ((size_t)1 << 34)
@@ -148,17 +147,17 @@ typedef struct tensor_fields {
 } tensor_fields;
 /* Reads a TensorProto; data in place when aligned, else from alloc(actx, bytes). m may carry
  * the model's directory (external data) and arena (names). */
-int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
+int infer__onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
                      const void **data, size_t *bytes, void *(*alloc)(void *, size_t), void *actx,
                      fm_err *err);
-bool onnx_dtype_known(int64_t t);
+bool infer__onnx_dtype_known(int64_t t);
 /* A printable, NUL-terminated copy of a protobuf string in the model's arena. */
-char *onnx_name(infer_model *m, const uint8_t *p, size_t len);
+char *infer__onnx_name(infer_model *m, const uint8_t *p, size_t len);
 
 /* onnx.c: parse a model image into m (m->map set). */
-int onnx_parse_model(infer_model *m, fm_err *err);
+int infer__onnx_parse_model(infer_model *m, fm_err *err);
 /* Parses a TensorProto into a dense tensor (malloc'd data, caller frees). For tests. */
-int onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name,
+int infer__onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name,
                             fm_err *err);
 
 /* ---- ops (ops.c and ops_*.c) ------------------------------------------------------------------ */
@@ -215,30 +214,28 @@ typedef struct op_def {
     bool alias; /* output 0 shares input 0's storage (reshape-like) */
 } op_def;
 
-extern const op_def infer_ops[];
-extern const size_t infer_n_ops;
-int infer_op_find(const char *name); /* -1 when unknown */
+extern const op_def infer__ops[];
+extern const size_t infer__n_ops;
+int infer__op_find(const char *name); /* -1 when unknown */
 
 /* attribute helpers (ops.c) */
-const iattr *node_attr(const inode *n, const char *name);
-int64_t attr_i(const inode *n, const char *name, int64_t def);
-float attr_f(const inode *n, const char *name, float def);
-const char *attr_s(const inode *n, const char *name, const char *def);
+const iattr *infer__node_attr(const inode *n, const char *name);
+int64_t infer__attr_i(const inode *n, const char *name, int64_t def);
+float infer__attr_f(const inode *n, const char *name, float def);
+const char *infer__attr_s(const inode *n, const char *name, const char *def);
 /* reads an INTS attribute into out (up to max); returns count, or def_n when absent */
-int attr_ints(const inode *n, const char *name, int64_t *out, int max);
+int infer__attr_ints(const inode *n, const char *name, int64_t *out, int max);
 
 /* Reads a constant integer tensor (INT64 or INT32) into out; FM_EUNSUPPORTED if not constant. */
-int const_ints(const step *st, int idx, int64_t *out, int max, int *n, fm_err *err);
-int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_err *err);
-int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
+int infer__const_ints(const step *st, int idx, int64_t *out, int max, int *n, fm_err *err);
+int infer__set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_err *err);
+int infer__step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* ops_quant.c: load-time checks of scales and zero points given as initializers; the
  * com.microsoft operators the runtime accepts */
-int quant_check_node(const infer_model *m, const inode *n, fm_err *err);
-bool quant_is_ms_op(const char *name);
-/* DynamicQuantizeLinear's scale and zero point for n floats (range widened to include 0) */
-void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp);
+int infer__quant_check_node(const infer_model *m, const inode *n, fm_err *err);
+bool infer__quant_is_ms_op(const char *name);
 
 /* This thread's CPU time (the CPU-time twins of infer_timings). */
 static inline int64_t infer_cpu_ns(void)
@@ -277,24 +274,22 @@ typedef struct pack_view { /* a checked file image */
 typedef struct packcache packcache;
 /* Checks a file image against the key: 0 and *out set, FM_EPARSE when corrupt or truncated,
  * FM_ESTATE when valid but written for another key; err says which check failed. */
-int packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err);
-uint64_t packcache_checksum(const void *buf, size_t len);
-uint64_t packcache_cpu_key(void);
-void packcache_runtime(char out[PACK_RUNTIME_LEN]);
+int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err);
+uint64_t infer__packcache_checksum(const void *buf, size_t len);
+uint64_t infer__packcache_cpu_key(void);
 /* Opens the cache of a mapped model (dir: see infer_session_opts.pack_cache); *out is NULL for a
  * model from a buffer. Only allocation failures are errors: a bad file is a miss. */
-int packcache_open(const infer_model *m, const char *dir, packcache **out);
+int infer__packcache_open(const infer_model *m, const char *dir, packcache **out);
 /* Weights of model value `value` packed in the format named by key; NULL on a miss. */
-const void *packcache_find(packcache *c, int value, const void *key, size_t key_bytes,
+const void *infer__packcache_find(packcache *c, int value, const void *key, size_t key_bytes,
                            size_t bytes);
 /* Records weights this session packed (data borrowed until commit) for the file commit writes. */
-void packcache_note(packcache *c, int value, const void *key, size_t key_bytes, const void *data,
+void infer__packcache_note(packcache *c, int value, const void *key, size_t key_bytes, const void *data,
                     size_t bytes);
 /* Writes found + noted entries to a new file (tmp + rename) when anything was noted. */
-int packcache_commit(packcache *c, fm_err *err);
-void packcache_stats(const packcache *c, infer_session_stats *st);
-const char *packcache_path(const packcache *c);
-void packcache_free(packcache *c); /* NULL is fine; after everything that uses the mapping */
+int infer__packcache_commit(packcache *c, fm_err *err);
+void infer__packcache_stats(const packcache *c, infer_session_stats *st);
+void infer__packcache_free(packcache *c); /* NULL is fine; after everything that uses the mapping */
 
 /* ---- session (session.c) --------------------------------------------------------------------- */
 /* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
@@ -352,28 +347,28 @@ struct infer_session {
 };
 
 /* Creates a session for calibration (see infer_session.calibrating). */
-int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
+int infer__session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
                             infer_session **out, fm_err *err);
 
-pthreadpool_t session_pool(const infer_session *s);
+pthreadpool_t infer__session_pool(const infer_session *s);
 /* The value whose storage v shares (alias chains resolved). */
-int session_root(const infer_session *s, int v);
+int infer__session_root(const infer_session *s, int v);
 
 /* fuse.c: rewrites made while planning */
 /* A Conv, Add or MatMul step absorbs its only consumer (Relu/Clip, Relu, bias Add). */
-void fuse_producer(infer_session *s, step *st, int ni);
+void infer__fuse_producer(infer_session *s, step *st, int ni);
 /* Chains starting at node ni: their last node, or -1; chain[] gets the absorbed nodes. */
-int match_gelu(const infer_session *s, int ni, int *chain, int *nc);
-int match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
+int infer__match_gelu(const infer_session *s, int ni, int *chain, int *nc);
+int infer__match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
                     float *eps);
 /* Marks values NHWC where every consumer accepts it; FM_ENOMEM on failure. */
-int layout_pass(infer_session *s);
+int infer__layout_pass(infer_session *s);
 /* Tests: sessions created on this thread while set use only the plain reference kernels (no
  * XNNPACK, OpenBLAS, fusion or layout changes). */
-extern _Thread_local bool infer_reference_mode;
+extern _Thread_local bool infer__reference_mode;
 /* Records an operator for deletion with the session; FM_ENOMEM on failure (op deleted). */
-int session_own(infer_session *s, void *op);
+int infer__session_own(infer_session *s, void *op);
 /* Same for any object with its free function. */
-int session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *));
+int infer__session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *));
 
 #endif

@@ -26,7 +26,7 @@ typedef struct parse_ctx {
 } parse_ctx;
 
 /* Why: error text must quote a name even when the file holds non-printable bytes. */
-char *onnx_name(infer_model *m, const uint8_t *p, size_t len)
+char *infer__onnx_name(infer_model *m, const uint8_t *p, size_t len)
 {
     char *s = fm_arena_alloc(&m->arena, len + 1);
     if (!s) return NULL;
@@ -127,7 +127,7 @@ static int add_tensor_value(parse_ctx *c, const uint8_t *msg, size_t len, const 
     tensor_fields tf;
     const void *data;
     size_t bytes;
-    int rc = onnx_read_tensor(c->m, msg, len, &tf, &data, &bytes, weight_alloc_cb, c->m, c->err);
+    int rc = infer__onnx_read_tensor(c->m, msg, len, &tf, &data, &bytes, weight_alloc_cb, c->m, c->err);
     if (rc) return rc;
     const char *name = force_name ? force_name : tf.name;
     int i;
@@ -162,16 +162,16 @@ static int read_value_info(parse_ctx *c, const uint8_t *msg, size_t len, ival *t
     pb_rd r = {msg, msg + len};
     pb_field f;
     int rc;
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         if (f.wt != 2) continue;
         if (f.num == 1) {
-            tmp->name = onnx_name(c->m, f.ptr, f.len);
+            tmp->name = infer__onnx_name(c->m, f.ptr, f.len);
             if (!tmp->name) return fm_err_set(c->err, FM_ENOMEM, "out of memory");
         } else if (f.num == 2) { /* TypeProto */
             pb_rd t = {f.ptr, f.ptr + f.len};
             pb_field g;
             int rc2;
-            while ((rc2 = pb_next(&t, &g)) == 1) {
+            while ((rc2 = infer__pb_next(&t, &g)) == 1) {
                 if (g.num != 1 || g.wt != 2) {
                     if (g.num == 4 || g.num == 5 || g.num == 8 || g.num == 9)
                         return fm_err_set(c->err, FM_EUNSUPPORTED,
@@ -181,14 +181,14 @@ static int read_value_info(parse_ctx *c, const uint8_t *msg, size_t len, ival *t
                 pb_rd tt = {g.ptr, g.ptr + g.len};
                 pb_field h;
                 int rc3;
-                while ((rc3 = pb_next(&tt, &h)) == 1) {
+                while ((rc3 = infer__pb_next(&tt, &h)) == 1) {
                     if (h.num == 1 && h.wt == 0) tmp->dtype = (infer_dtype)h.v;
                     if (h.num == 2 && h.wt == 2) {
                         tmp->ndim = 0;
                         pb_rd sh = {h.ptr, h.ptr + h.len};
                         pb_field d;
                         int rc4;
-                        while ((rc4 = pb_next(&sh, &d)) == 1) {
+                        while ((rc4 = infer__pb_next(&sh, &d)) == 1) {
                             if (d.num != 1 || d.wt != 2) continue;
                             if (tmp->ndim >= INFER_MAX_DIMS)
                                 return fm_err_set(c->err, FM_EUNSUPPORTED, "rank > %d", INFER_MAX_DIMS);
@@ -197,11 +197,11 @@ static int read_value_info(parse_ctx *c, const uint8_t *msg, size_t len, ival *t
                             pb_rd dd = {d.ptr, d.ptr + d.len};
                             pb_field e;
                             int rc5;
-                            while ((rc5 = pb_next(&dd, &e)) == 1) {
+                            while ((rc5 = infer__pb_next(&dd, &e)) == 1) {
                                 if (e.num == 1 && e.wt == 0 && (int64_t)e.v >= 0)
                                     tmp->dims[k] = (int64_t)e.v;
                                 if (e.num == 2 && e.wt == 2)
-                                    tmp->dim_names[k] = onnx_name(c->m, e.ptr, e.len);
+                                    tmp->dim_names[k] = infer__onnx_name(c->m, e.ptr, e.len);
                             }
                             if (rc5 < 0) return FM_EPARSE;
                         }
@@ -230,15 +230,15 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
     int rc;
     size_t n_ints = 0, n_floats = 0;
     /* pass 1: counts and scalars */
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         switch (f.num) {
-        case 1: a->name = onnx_name(c->m, f.ptr, f.len); break;
+        case 1: a->name = infer__onnx_name(c->m, f.ptr, f.len); break;
         case 20: a->type = (attr_type)f.v; break;
         case 2: { uint32_t u = (uint32_t)f.v; memcpy(&a->f, &u, 4); break; }
         case 3: a->i = (int64_t)f.v; break;
-        case 4: if (f.wt == 2) a->s = onnx_name(c->m, f.ptr, f.len); break;
+        case 4: if (f.wt == 2) a->s = infer__onnx_name(c->m, f.ptr, f.len); break;
         case 7: if (f.wt == 2) n_floats += f.len / 4; else n_floats++; break;
-        case 8: if (pb_varints(&f, NULL, &n_ints)) return FM_EPARSE; break;
+        case 8: if (infer__pb_varints(&f, NULL, &n_ints)) return FM_EPARSE; break;
         case 5: {
             int idx;
             if (f.wt != 2) return FM_EPARSE;
@@ -265,8 +265,8 @@ static int read_attr(parse_ctx *c, const uint8_t *msg, size_t len, iattr *a, con
     }
     r = (pb_rd){msg, msg + len};
     size_t ki = 0, kf = 0;
-    while (pb_next(&r, &f) == 1) {
-        if (f.num == 8) pb_varints(&f, a->ints, &ki);
+    while (infer__pb_next(&r, &f) == 1) {
+        if (f.num == 8) infer__pb_varints(&f, a->ints, &ki);
         if (f.num == 7) {
             if (f.wt == 2) {
                 if (f.len >= 4) memcpy(a->floats + kf, f.ptr, (f.len / 4) * 4);
@@ -355,14 +355,14 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
     pb_field f;
     int rc;
     const char *domain = "";
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         if (f.wt != 2) continue;
         if (f.num == 1) n->n_in++;
         else if (f.num == 2) n->n_out++;
         else if (f.num == 5) n->n_attrs++;
-        else if (f.num == 3) n->name = onnx_name(m, f.ptr, f.len);
-        else if (f.num == 4) n->op_type = onnx_name(m, f.ptr, f.len);
-        else if (f.num == 7) domain = onnx_name(m, f.ptr, f.len);
+        else if (f.num == 3) n->name = infer__onnx_name(m, f.ptr, f.len);
+        else if (f.num == 4) n->op_type = infer__onnx_name(m, f.ptr, f.len);
+        else if (f.num == 7) domain = infer__onnx_name(m, f.ptr, f.len);
     }
     if (rc < 0) return fm_err_set(c->err, FM_EPARSE, "malformed node %d", idx);
     if (!n->op_type) return fm_err_set(c->err, FM_EPARSE, "node %d without op_type", idx);
@@ -373,11 +373,11 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
     }
     if (!domain) return FM_ENOMEM;
     bool ms = !strcmp(domain, "com.microsoft");
-    if ((domain[0] && strcmp(domain, "ai.onnx") && !(ms && quant_is_ms_op(n->op_type))) ||
-        (!ms && quant_is_ms_op(n->op_type)))
+    if ((domain[0] && strcmp(domain, "ai.onnx") && !(ms && infer__quant_is_ms_op(n->op_type))) ||
+        (!ms && infer__quant_is_ms_op(n->op_type)))
         return fm_err_set(c->err, FM_EUNSUPPORTED, "node '%s' (%s): unsupported domain '%s'",
                           n->name, n->op_type, domain);
-    n->op = infer_op_find(n->op_type);
+    n->op = infer__op_find(n->op_type);
     bool is_const = !strcmp(n->op_type, "Constant");
     if (n->op < 0 && !is_const)
         return fm_err_set(c->err, FM_EUNSUPPORTED, "node '%s' (%s): unsupported operator",
@@ -391,12 +391,12 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
     if (!n->in || !n->out || !n->attrs) return FM_ENOMEM;
     int ki = 0, ko = 0, ka = 0;
     r = (pb_rd){msg, msg + len};
-    while (pb_next(&r, &f) == 1) {
+    while (infer__pb_next(&r, &f) == 1) {
         if (f.wt != 2) continue;
         if (f.num == 1 || f.num == 2) {
             int vi = -1;
             if (f.len) {
-                char *nm = onnx_name(m, f.ptr, f.len);
+                char *nm = infer__onnx_name(m, f.ptr, f.len);
                 if (!nm) return FM_ENOMEM;
                 vi = val_get(c, nm);
                 if (vi < 0) return vi;
@@ -413,7 +413,7 @@ static int read_node(parse_ctx *c, const uint8_t *msg, size_t len, inode *n, int
         *drop = true;
         return fold_constant(c, n);
     }
-    const op_def *d = &infer_ops[n->op];
+    const op_def *d = &infer__ops[n->op];
     int n_in = n->n_in;
     while (n_in > 0 && n->in[n_in - 1] < 0) n_in--;
     if (n_in < d->min_in || n->n_in > d->max_in || n->n_out < d->min_out || n->n_out > d->max_out)
@@ -502,7 +502,7 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
     pb_field f;
     int rc;
     size_t n_nodes = 0, n_in = 0, n_out = 0;
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         if (f.wt != 2) continue;
         if (f.num == 1) n_nodes++;
         else if (f.num == 11) n_in++;
@@ -523,7 +523,7 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
     m->outputs = fm_arena_calloc(&m->arena, n_out + 1, sizeof(int));
     if (!m->nodes || !m->inputs || !m->outputs) return FM_ENOMEM;
     r = (pb_rd){msg, msg + len};
-    while (pb_next(&r, &f) == 1) {
+    while (infer__pb_next(&r, &f) == 1) {
         if (f.wt != 2 || (f.num != 11 && f.num != 12)) continue;
         ival tmp;
         int e = read_value_info(c, f.ptr, f.len, &tmp);
@@ -533,14 +533,14 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
         ival *v = &m->vals[vi];
         if (f.num == 11) {
             if (v->kind == VAL_INIT) continue; /* old exporters list initializers as inputs */
-            if (!onnx_dtype_known(tmp.dtype))
+            if (!infer__onnx_dtype_known(tmp.dtype))
                 return fm_err_set(c->err, FM_EUNSUPPORTED, "input '%s': unsupported data type %d",
                                   tmp.name, (int)tmp.dtype);
             if (v->kind == VAL_INPUT) return fm_err_set(c->err, FM_EPARSE, "input '%s' listed twice", tmp.name);
             v->kind = VAL_INPUT;
             m->inputs[m->n_inputs++] = vi;
         } else {
-            if (tmp.dtype && !onnx_dtype_known(tmp.dtype))
+            if (tmp.dtype && !infer__onnx_dtype_known(tmp.dtype))
                 return fm_err_set(c->err, FM_EUNSUPPORTED, "output '%s': unsupported data type %d",
                                   tmp.name, (int)tmp.dtype);
             v->is_output = true;
@@ -555,7 +555,7 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
     }
     r = (pb_rd){msg, msg + len};
     int idx = 0;
-    while (pb_next(&r, &f) == 1) {
+    while (infer__pb_next(&r, &f) == 1) {
         if (f.wt != 2 || f.num != 1) continue;
         bool drop;
         inode *n = &m->nodes[m->n_nodes];
@@ -590,14 +590,14 @@ static int read_graph(parse_ctx *c, const uint8_t *msg, size_t len)
     }
     if (!m->n_outputs) return fm_err_set(c->err, FM_EPARSE, "graph has no outputs");
     for (size_t i = 0; i < m->n_nodes; i++) {
-        int e = quant_check_node(m, &m->nodes[i], c->err);
+        int e = infer__quant_check_node(m, &m->nodes[i], c->err);
         if (e) return e;
     }
     return topo_sort(c);
 }
 
 /* Why: entry point: ModelProto fields, opset checks, then the graph. */
-int onnx_parse_model(infer_model *m, fm_err *err)
+int infer__onnx_parse_model(infer_model *m, fm_err *err)
 {
     parse_ctx c = {.m = m, .err = err};
     pb_rd r = {m->map, m->map + m->map_len};
@@ -607,9 +607,9 @@ int onnx_parse_model(infer_model *m, fm_err *err)
     size_t graph_len = 0;
     m->opset = -1;
     m->producer = "";
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         if (f.num == 1 && f.wt == 0) m->ir_version = (int64_t)f.v;
-        else if (f.num == 2 && f.wt == 2) m->producer = onnx_name(m, f.ptr, f.len);
+        else if (f.num == 2 && f.wt == 2) m->producer = infer__onnx_name(m, f.ptr, f.len);
         else if (f.num == 7 && f.wt == 2) graph = f.ptr, graph_len = f.len;
         else if (f.num == 8 && f.wt == 2) {
             pb_rd o = {f.ptr, f.ptr + f.len};
@@ -618,7 +618,7 @@ int onnx_parse_model(infer_model *m, fm_err *err)
             size_t dl = 0;
             int64_t ver = -1;
             int rc2;
-            while ((rc2 = pb_next(&o, &g)) == 1) {
+            while ((rc2 = infer__pb_next(&o, &g)) == 1) {
                 if (g.num == 1 && g.wt == 2) dom = g.ptr, dl = g.len;
                 if (g.num == 2 && g.wt == 0) ver = (int64_t)g.v;
             }

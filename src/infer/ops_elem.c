@@ -134,27 +134,27 @@ static const struct {
 /* Why: Clip's bounds come from attributes (opset < 11) or optional constant inputs. */
 static int clip_bounds(step *st, float *p, fm_err *err)
 {
-    p[0] = attr_f(st->node, "min", -INFINITY);
-    p[1] = attr_f(st->node, "max", INFINITY);
+    p[0] = infer__attr_f(st->node, "min", -INFINITY);
+    p[1] = infer__attr_f(st->node, "max", INFINITY);
     for (int k = 1; k <= 2; k++) {
         if (k >= st->n_in || !st->in[k]) continue;
         const rt_val *v = st->in[k];
         if (v->dtype != INFER_DTYPE_FP32 || v->numel != 1)
-            return step_err(st, err, FM_ETYPE, "bound must be a FP32 scalar");
+            return infer__step_err(st, err, FM_ETYPE, "bound must be a FP32 scalar");
         memcpy(&p[k - 1], v->data, 4);
     }
     return 0;
 }
 
 /* Why: all float activations share one loop; parameters come from attributes. */
-int exec_unary(step *st, fm_err *err)
+int infer__exec_unary(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
     rt_val *y = st->out[0];
-    const char *name = infer_ops[st->op].name; /* the step op (fused chains run as Gelu) */
+    const char *name = infer__ops[st->op].name; /* the step op (fused chains run as Gelu) */
     int64_t n = x->numel;
     if (!strcmp(name, "Not")) {
-        if (x->dtype != INFER_DTYPE_BOOL) return step_err(st, err, FM_ETYPE, "needs BOOL");
+        if (x->dtype != INFER_DTYPE_BOOL) return infer__step_err(st, err, FM_ETYPE, "needs BOOL");
         for (int64_t i = 0; i < n; i++) ((uint8_t *)y->data)[i] = !((const uint8_t *)x->data)[i];
         return 0;
     }
@@ -173,20 +173,20 @@ int exec_unary(step *st, fm_err *err)
         return 0;
     }
     if (x->dtype != INFER_DTYPE_FP32)
-        return step_err(st, err, FM_ETYPE, "data type %s not supported", infer_dtype_name(x->dtype));
+        return infer__step_err(st, err, FM_ETYPE, "data type %s not supported", infer_dtype_name(x->dtype));
     float p[2] = {0, 0};
     if (!strcmp(name, "HardSigmoid")) {
-        p[0] = attr_f(st->node, "alpha", 0.2f);
-        p[1] = attr_f(st->node, "beta", 0.5f);
+        p[0] = infer__attr_f(st->node, "alpha", 0.2f);
+        p[1] = infer__attr_f(st->node, "beta", 0.5f);
     } else if (!strcmp(name, "LeakyRelu")) {
-        p[0] = attr_f(st->node, "alpha", 0.01f);
+        p[0] = infer__attr_f(st->node, "alpha", 0.01f);
     } else if (!strcmp(name, "Elu")) {
-        p[0] = attr_f(st->node, "alpha", 1.0f);
+        p[0] = infer__attr_f(st->node, "alpha", 1.0f);
     } else if (!strcmp(name, "Clip")) {
         int rc = clip_bounds(st, p, err);
         if (rc) return rc;
     } else if (!strcmp(name, "Gelu")) {
-        p[0] = !strcmp(attr_s(st->node, "approximate", "none"), "tanh");
+        p[0] = !strcmp(infer__attr_s(st->node, "approximate", "none"), "tanh");
     }
     const float *a = x->data;
     float *o = y->data;
@@ -208,7 +208,7 @@ int exec_unary(step *st, fm_err *err)
             for (int64_t i = 0; i < n; i++) o[i] = fn(a[i], p);
             return 0;
         }
-    return step_err(st, err, FM_EINTERNAL, "no unary kernel");
+    return infer__step_err(st, err, FM_EINTERNAL, "no unary kernel");
 }
 
 /* ---- binary ---------------------------------------------------------------------------------- */
@@ -229,25 +229,25 @@ static int bin_code(const char *name)
 static bool bin_is_cmp(int op) { return op >= B_EQ && op <= B_GE; }
 static bool bin_is_logic(int op) { return op >= B_AND; }
 
-int shape_binary(step *st, fm_err *err)
+int infer__shape_binary(step *st, fm_err *err)
 {
     int64_t dims[INFER_MAX_DIMS];
     int nd = st->in[0]->ndim;
     memcpy(dims, st->in[0]->dims, sizeof dims);
     for (int k = 1; k < st->n_in; k++) {
         const rt_val *b = st->in[k];
-        if (!b) return step_err(st, err, FM_EINVAL, "input %d missing", k);
-        if (b->dtype != st->in[0]->dtype && !(op_is(st, "Pow")))
-            return step_err(st, err, FM_ETYPE, "inputs of different types (%s, %s)",
+        if (!b) return infer__step_err(st, err, FM_EINVAL, "input %d missing", k);
+        if (b->dtype != st->in[0]->dtype && !(infer__op_is(st, "Pow")))
+            return infer__step_err(st, err, FM_ETYPE, "inputs of different types (%s, %s)",
                             infer_dtype_name(st->in[0]->dtype), infer_dtype_name(b->dtype));
-        int rc = broadcast_shape(st, dims, nd, b->dims, b->ndim, dims, &nd, err);
+        int rc = infer__broadcast_shape(st, dims, nd, b->dims, b->ndim, dims, &nd, err);
         if (rc) return rc;
     }
     int op = bin_code(st->node->op_type);
     infer_dtype t = bin_is_cmp(op) ? INFER_DTYPE_BOOL : st->in[0]->dtype;
     if (op == B_POW && st->in[1]->dtype != st->in[0]->dtype)
         st->scratch_bytes = (size_t)st->in[1]->numel * sizeof(float);
-    return set_out(st, 0, t, nd, dims, err);
+    return infer__set_out(st, 0, t, nd, dims, err);
 }
 
 typedef struct bin_ctx {
@@ -355,7 +355,7 @@ static void bin_inner(void *ctx, int64_t o, const int64_t *off, int64_t len, con
 
 /* Why: binary and variadic (Sum/Max/Min) ops: the first pair writes the output, later inputs fold
  * into it in place. */
-int exec_binary(step *st, fm_err *err)
+int infer__exec_binary(step *st, fm_err *err)
 {
     int op = bin_code(st->node->op_type);
     infer_dtype t = st->in[0]->dtype;
@@ -363,7 +363,7 @@ int exec_binary(step *st, fm_err *err)
     if (bin_is_logic(op)) ok = t == INFER_DTYPE_BOOL;
     else if (op == B_EQ) ok = t == INFER_DTYPE_FP32 || t == INFER_DTYPE_FP64 || t == INFER_DTYPE_INT64 || t == INFER_DTYPE_INT32 || t == INFER_DTYPE_BOOL;
     else ok = t == INFER_DTYPE_FP32 || t == INFER_DTYPE_FP64 || t == INFER_DTYPE_INT64 || t == INFER_DTYPE_INT32;
-    if (!ok) return step_err(st, err, FM_ETYPE, "data type %s not supported", infer_dtype_name(t));
+    if (!ok) return infer__step_err(st, err, FM_ETYPE, "data type %s not supported", infer_dtype_name(t));
     rt_val *out = st->out[0];
     if (st->n_in == 1) {
         memmove(out->data, st->in[0]->data, out->bytes);
@@ -373,7 +373,7 @@ int exec_binary(step *st, fm_err *err)
         /* mixed Pow: convert the exponent to the base type in the scratch buffer */
         const rt_val *e = st->in[1];
         if (t != INFER_DTYPE_FP32 || !st->scratch)
-            return step_err(st, err, FM_ETYPE, "Pow of %s by %s not supported",
+            return infer__step_err(st, err, FM_ETYPE, "Pow of %s by %s not supported",
                             infer_dtype_name(t), infer_dtype_name(e->dtype));
         float *tmp = st->scratch;
         for (int64_t i = 0; i < e->numel; i++) {
@@ -381,7 +381,7 @@ int exec_binary(step *st, fm_err *err)
             case INFER_DTYPE_INT64: tmp[i] = (float)((const int64_t *)e->data)[i]; break;
             case INFER_DTYPE_INT32: tmp[i] = (float)((const int32_t *)e->data)[i]; break;
             case INFER_DTYPE_FP64: tmp[i] = (float)((const double *)e->data)[i]; break;
-            default: return step_err(st, err, FM_ETYPE, "Pow exponent %s not supported", infer_dtype_name(e->dtype));
+            default: return infer__step_err(st, err, FM_ETYPE, "Pow exponent %s not supported", infer_dtype_name(e->dtype));
             }
         }
         rt_val ev = *e;
@@ -408,17 +408,17 @@ int exec_binary(step *st, fm_err *err)
 
 /* ---- Where ------------------------------------------------------------------------------------ */
 
-int shape_where(step *st, fm_err *err)
+int infer__shape_where(step *st, fm_err *err)
 {
     const rt_val *c = st->in[0], *x = st->in[1], *y = st->in[2];
-    if (c->dtype != INFER_DTYPE_BOOL) return step_err(st, err, FM_ETYPE, "condition must be BOOL");
-    if (x->dtype != y->dtype) return step_err(st, err, FM_ETYPE, "X and Y types differ");
+    if (c->dtype != INFER_DTYPE_BOOL) return infer__step_err(st, err, FM_ETYPE, "condition must be BOOL");
+    if (x->dtype != y->dtype) return infer__step_err(st, err, FM_ETYPE, "X and Y types differ");
     int64_t d[INFER_MAX_DIMS];
     int nd;
-    int rc = broadcast_shape(st, c->dims, c->ndim, x->dims, x->ndim, d, &nd, err);
-    if (!rc) rc = broadcast_shape(st, d, nd, y->dims, y->ndim, d, &nd, err);
+    int rc = infer__broadcast_shape(st, c->dims, c->ndim, x->dims, x->ndim, d, &nd, err);
+    if (!rc) rc = infer__broadcast_shape(st, d, nd, y->dims, y->ndim, d, &nd, err);
     if (rc) return rc;
-    return set_out(st, 0, x->dtype, nd, d, err);
+    return infer__set_out(st, 0, x->dtype, nd, d, err);
 }
 
 typedef struct where_ctx {
@@ -439,7 +439,7 @@ static void where_inner(void *ctx, int64_t o, const int64_t *off, int64_t len, c
     }
 }
 
-int exec_where(step *st, fm_err *err)
+int infer__exec_where(step *st, fm_err *err)
 {
     (void)err;
     const rt_val *ins[3] = {st->in[0], st->in[1], st->in[2]};
@@ -465,13 +465,13 @@ static bool cast_ok(infer_dtype t)
     }
 }
 
-int shape_cast(step *st, fm_err *err)
+int infer__shape_cast(step *st, fm_err *err)
 {
-    infer_dtype to = (infer_dtype)attr_i(st->node, "to", 0);
+    infer_dtype to = (infer_dtype)infer__attr_i(st->node, "to", 0);
     if (!cast_ok(to) || !cast_ok(st->in[0]->dtype))
-        return step_err(st, err, FM_EUNSUPPORTED, "cast from %s to %s not supported",
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "cast from %s to %s not supported",
                         infer_dtype_name(st->in[0]->dtype), infer_dtype_name(to));
-    return set_out(st, 0, to, st->in[0]->ndim, st->in[0]->dims, err);
+    return infer__set_out(st, 0, to, st->in[0]->ndim, st->in[0]->dims, err);
 }
 
 static bool is_float(infer_dtype t) { return t == INFER_DTYPE_FP32 || t == INFER_DTYPE_FP64; }
@@ -519,7 +519,7 @@ static int64_t f2i(double x)
     return (int64_t)x;
 }
 
-int exec_cast(step *st, fm_err *err)
+int infer__exec_cast(step *st, fm_err *err)
 {
     (void)err;
     const rt_val *x = st->in[0];

@@ -49,8 +49,8 @@ static int mm_params(const step *st, mm_p *p, int64_t *od, int *ond, fm_err *err
 {
     const rt_val *a = st->in[0], *b = st->in[1];
     if (a->dtype != INFER_DTYPE_FP32 || b->dtype != INFER_DTYPE_FP32)
-        return step_err(st, err, FM_ETYPE, "data type not supported (FP32 only)");
-    if (a->ndim < 1 || b->ndim < 1) return step_err(st, err, FM_ESHAPE, "scalar operand");
+        return infer__step_err(st, err, FM_ETYPE, "data type not supported (FP32 only)");
+    if (a->ndim < 1 || b->ndim < 1) return infer__step_err(st, err, FM_ESHAPE, "scalar operand");
     int64_t ad[INFER_MAX_DIMS + 1], bd[INFER_MAX_DIMS + 1];
     int an = a->ndim, bn = b->ndim;
     memcpy(ad, a->dims, sizeof a->dims);
@@ -61,10 +61,10 @@ static int mm_params(const step *st, mm_p *p, int64_t *od, int *ond, fm_err *err
     p->k = ad[an - 1];
     p->n = bd[bn - 1];
     if (bd[bn - 2] != p->k)
-        return step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)", (long long)p->k,
+        return infer__step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)", (long long)p->k,
                         (long long)bd[bn - 2]);
     int nb;
-    int rc = broadcast_shape(st, ad, an - 2, bd, bn - 2, p->bdims, &nb, err);
+    int rc = infer__broadcast_shape(st, ad, an - 2, bd, bn - 2, p->bdims, &nb, err);
     if (rc) return rc;
     p->nb = nb;
     p->batches = 1;
@@ -95,15 +95,15 @@ static bool mm_uses_fc(const step *st)
     return !no_fc && !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
 }
 
-int shape_matmul(step *st, fm_err *err)
+int infer__shape_matmul(step *st, fm_err *err)
 {
     mm_p p = {0};
     int64_t d[INFER_MAX_DIMS];
     int nd = 0;
     int rc = mm_params(st, &p, d, &nd, err);
     if (rc) return rc;
-    if (nd > INFER_MAX_DIMS) return step_err(st, err, FM_EUNSUPPORTED, "rank");
-    return set_out(st, 0, INFER_DTYPE_FP32, nd, d, err);
+    if (nd > INFER_MAX_DIMS) return infer__step_err(st, err, FM_EUNSUPPORTED, "rank");
+    return infer__set_out(st, 0, INFER_DTYPE_FP32, nd, d, err);
 }
 
 /* Why: shared by MatMul and Gemm: creates the FC operator (packing weights once) and sets it up
@@ -123,12 +123,12 @@ static int fc_setup(step *st, const float *w, bool kernel_t, const float *bias, 
         enum xnn_status s = xnn_create_fully_connected_nc_f32(
             (size_t)k, (size_t)n, (size_t)k, (size_t)n, w, bias, st->fuse_min, st->fuse_max,
             kernel_t ? XNN_FLAG_TRANSPOSE_WEIGHTS : 0, &op);
-        if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected create failed (%d)", (int)s);
-        if (session_own(ss, op)) return step_err(st, err, FM_ENOMEM, "out of memory");
+        if (s != xnn_status_success) return infer__step_err(st, err, FM_EINTERNAL, "xnnpack fully connected create failed (%d)", (int)s);
+        if (infer__session_own(ss, op)) return infer__step_err(st, err, FM_ENOMEM, "out of memory");
         if (ss->n_fc == ss->cap_fc) {
             size_t cap = ss->cap_fc ? ss->cap_fc * 2 : 16;
             fc_entry *f = realloc(ss->fc, cap * sizeof *f);
-            if (!f) return step_err(st, err, FM_ENOMEM, "out of memory");
+            if (!f) return infer__step_err(st, err, FM_ENOMEM, "out of memory");
             ss->fc = f;
             ss->cap_fc = cap;
         }
@@ -147,9 +147,9 @@ static int fc_setup(step *st, const float *w, bool kernel_t, const float *bias, 
 static int fc_run(step *st, fm_err *err)
 {
     enum xnn_status s = xnn_setup_fully_connected_nc_f32(*st->state, (size_t)st->fc_rows, st->in[0]->data,
-                                                         st->out[0]->data, session_pool(st->s));
-    if (s == xnn_status_success) s = xnn_run_operator(*st->state, session_pool(st->s));
-    if (s != xnn_status_success) return step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed (%d)", (int)s);
+                                                         st->out[0]->data, infer__session_pool(st->s));
+    if (s == xnn_status_success) s = xnn_run_operator(*st->state, infer__session_pool(st->s));
+    if (s != xnn_status_success) return infer__step_err(st, err, FM_EINTERNAL, "xnnpack fully connected failed (%d)", (int)s);
     return 0;
 }
 
@@ -158,7 +158,7 @@ static int fc_run(step *st, fm_err *err)
  * than XNNPACK (better for the few rows of a classifier head). */
 #define FC_BLAS_ROWS 16
 
-int setup_matmul(step *st, fm_err *err)
+int infer__setup_matmul(step *st, fm_err *err)
 {
     st->xnn = false;
     if (!mm_uses_fc(st)) return 0;
@@ -168,8 +168,8 @@ int setup_matmul(step *st, fm_err *err)
     int64_t rows = st->in[0]->numel / FM_MAX(p.k, 1);
     if (rows >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) {
         st->dnnl = false;
-        if (!dnnl_wanted(st->s) || getenv("FM_INFER_NO_DNNL_MATMUL")) return 0; /* sgemm */
-        rc = dnnl_matmul_setup(st, rows, p.k, p.n, st->fused_bias ? st->fused_bias->data : NULL, err);
+        if (!infer__dnnl_wanted(st->s) || getenv("FM_INFER_NO_DNNL_MATMUL")) return 0; /* sgemm */
+        rc = infer__dnnl_matmul_setup(st, rows, p.k, p.n, st->fused_bias ? st->fused_bias->data : NULL, err);
         st->dnnl = rc == 0;
         return rc < 0 ? rc : 0;
     }
@@ -232,10 +232,10 @@ static void rows_one(void *ctx, size_t bi)
     }
 }
 
-void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const float *a,
+void infer__gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const float *a,
                const float *b, bool b_trans, const float *bias, float lo, float hi, float *y)
 {
-    pthreadpool_t pool = session_pool(s);
+    pthreadpool_t pool = infer__session_pool(s);
     size_t nt = pool ? pthreadpool_get_threads_count(pool) : 1;
     int64_t block = nt > 1 ? FM_MAX(16, (rows + (int64_t)nt - 1) / (int64_t)nt) : FM_MAX(rows, 1);
     rows_task t = {rows, k, n, block, a, b, bias, b_trans, lo, hi, y};
@@ -244,21 +244,21 @@ void gemm_rows(const infer_session *s, int64_t rows, int64_t k, int64_t n, const
     else for (size_t i = 0; i < nb; i++) rows_one(&t, i);
 }
 
-int exec_matmul(step *st, fm_err *err)
+int infer__exec_matmul(step *st, fm_err *err)
 {
-    if (st->dnnl) return dnnl_step_exec(st, err);
+    if (st->dnnl) return infer__dnnl_step_exec(st, err);
     if (st->xnn && *st->state) return fc_run(st, err);
     mm_p p = {0};
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
-    if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
+    if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return infer__step_err(st, err, FM_ELIMIT, "matrix too large");
     if (mm_uses_fc(st) && p.k > 0) { /* constant weights, many rows: blocks of rows on sgemm */
-        gemm_rows(st->s, st->in[0]->numel / p.k, p.k, p.n, st->in[0]->data, st->in[1]->data, false,
+        infer__gemm_rows(st->s, st->in[0]->numel / p.k, p.k, p.n, st->in[0]->data, st->in[1]->data, false,
                   st->fused_bias ? st->fused_bias->data : NULL, -INFINITY, INFINITY, st->out[0]->data);
         return 0;
     }
     mm_task t = {&p, st->in[0]->data, st->in[1]->data, st->out[0]->data, st->s};
-    pthreadpool_t pool = session_pool(st->s);
+    pthreadpool_t pool = infer__session_pool(st->s);
     if (pool && p.batches > 1)
         pthreadpool_parallelize_1d(pool, mm_one, &t, (size_t)p.batches, 0);
     else
@@ -278,26 +278,26 @@ static int gemm_params(const step *st, gemm_p *p, fm_err *err)
 {
     const rt_val *a = st->in[0], *b = st->in[1];
     if (a->dtype != INFER_DTYPE_FP32 || b->dtype != INFER_DTYPE_FP32)
-        return step_err(st, err, FM_ETYPE, "data type not supported (FP32 only)");
-    if (a->ndim != 2 || b->ndim != 2) return step_err(st, err, FM_ESHAPE, "A and B must be 2-D");
-    p->ta = attr_i(st->node, "transA", 0) != 0;
-    p->tb = attr_i(st->node, "transB", 0) != 0;
-    p->alpha = attr_f(st->node, "alpha", 1.0f);
-    p->beta = attr_f(st->node, "beta", 1.0f);
+        return infer__step_err(st, err, FM_ETYPE, "data type not supported (FP32 only)");
+    if (a->ndim != 2 || b->ndim != 2) return infer__step_err(st, err, FM_ESHAPE, "A and B must be 2-D");
+    p->ta = infer__attr_i(st->node, "transA", 0) != 0;
+    p->tb = infer__attr_i(st->node, "transB", 0) != 0;
+    p->alpha = infer__attr_f(st->node, "alpha", 1.0f);
+    p->beta = infer__attr_f(st->node, "beta", 1.0f);
     p->m = p->ta ? a->dims[1] : a->dims[0];
     p->k = p->ta ? a->dims[0] : a->dims[1];
     int64_t kb = p->tb ? b->dims[1] : b->dims[0];
     p->n = p->tb ? b->dims[0] : b->dims[1];
-    if (kb != p->k) return step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)", (long long)p->k, (long long)kb);
-    if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX) return step_err(st, err, FM_ELIMIT, "matrix too large");
+    if (kb != p->k) return infer__step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)", (long long)p->k, (long long)kb);
+    if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX) return infer__step_err(st, err, FM_ELIMIT, "matrix too large");
     if (st->n_in > 2 && st->in[2]) {
         const rt_val *c = st->in[2];
         int64_t d[2] = {p->m, p->n}, o[INFER_MAX_DIMS];
         int no;
-        if (c->dtype != INFER_DTYPE_FP32 || c->ndim > 2) return step_err(st, err, FM_ESHAPE, "C must be FP32 of rank <= 2");
-        int rc = broadcast_shape(st, d, 2, c->dims, c->ndim, o, &no, err);
+        if (c->dtype != INFER_DTYPE_FP32 || c->ndim > 2) return infer__step_err(st, err, FM_ESHAPE, "C must be FP32 of rank <= 2");
+        int rc = infer__broadcast_shape(st, d, 2, c->dims, c->ndim, o, &no, err);
         if (rc) return rc;
-        if (o[0] != p->m || o[1] != p->n) return step_err(st, err, FM_ESHAPE, "C does not broadcast to [M, N]");
+        if (o[0] != p->m || o[1] != p->n) return infer__step_err(st, err, FM_ESHAPE, "C does not broadcast to [M, N]");
     }
     return 0;
 }
@@ -312,16 +312,16 @@ static bool gemm_uses_fc(const step *st, const gemm_p *p)
     return true;
 }
 
-int shape_gemm(step *st, fm_err *err)
+int infer__shape_gemm(step *st, fm_err *err)
 {
     gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
     if (rc) return rc;
     int64_t d[2] = {p.m, p.n};
-    return set_out(st, 0, INFER_DTYPE_FP32, 2, d, err);
+    return infer__set_out(st, 0, INFER_DTYPE_FP32, 2, d, err);
 }
 
-int setup_gemm(step *st, fm_err *err)
+int infer__setup_gemm(step *st, fm_err *err)
 {
     gemm_p p = {0};
     int rc = gemm_params(st, &p, err);
@@ -330,7 +330,7 @@ int setup_gemm(step *st, fm_err *err)
     return fc_setup(st, st->in[1]->data, !p.tb, bias, p.k, p.n, p.m, st->in[0]->data, st->out[0]->data, err);
 }
 
-int exec_gemm(step *st, fm_err *err)
+int infer__exec_gemm(step *st, fm_err *err)
 {
     gemm_p p = {0};
     int rc = gemm_params(st, &p, err);

@@ -21,7 +21,7 @@ static int read_varint(pb_rd *r, uint64_t *out)
 }
 
 /* Why: the one entry point for walking a message; groups (wire types 3/4) are not used by ONNX. */
-int pb_next(pb_rd *r, pb_field *f)
+int infer__pb_next(pb_rd *r, pb_field *f)
 {
     if (r->p >= r->end) return 0;
     uint64_t key;
@@ -61,7 +61,7 @@ int pb_next(pb_rd *r, pb_field *f)
 
 /* Why: repeated int64 fields (dims, ints, int64_data) come packed or one per field; this reads
  * either. With out == NULL it only counts, so callers size arrays exactly. */
-int pb_varints(const pb_field *f, int64_t *out, size_t *n)
+int infer__pb_varints(const pb_field *f, int64_t *out, size_t *n)
 {
     if (f->wt == 0) {
         if (out) out[*n] = (int64_t)f->v;

@@ -15,7 +15,7 @@
 
 #include "infer/ops_int.h"
 
-_Thread_local bool infer_reference_mode;
+_Thread_local bool infer__reference_mode;
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static enum xnn_status lib_status;
@@ -84,7 +84,7 @@ static bool is_small_int(const infer_tensor *t)
 }
 
 /* Why: alias chains (Reshape of Reshape) resolve to the value that owns the storage. */
-int session_root(const infer_session *s, int v)
+int infer__session_root(const infer_session *s, int v)
 {
     while (s->vals[v].alias >= 0) v = s->vals[v].alias;
     return v;
@@ -222,7 +222,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     int *qend = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qend);
     int *qact = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qact);
     if (!qend || !qact) return fm_err_set(err, FM_ENOMEM, "out of memory");
-    qdq_prepass(s, qend, qact);
+    infer__qdq_prepass(s, qend, qact);
     for (size_t ni = 0; ni < m->n_nodes; ni++) {
         const inode *n = &m->nodes[ni];
         if (s->fused[ni] == 2) continue; /* inside a fused GELU/LayerNorm chain */
@@ -231,8 +231,8 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
         if (qend[ni] >= 0) { /* a QDQ group: one integer convolution or residual join */
-            rc = qdq_group_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
-            if (!rc) rc = infer_ops[tmp.op].shape(&tmp, err);
+            rc = infer__qdq_group_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
+            if (!rc) rc = infer__ops[tmp.op].shape(&tmp, err);
             if (rc) goto fail;
             steps[ns++] = tmp;
             continue;
@@ -246,21 +246,21 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
             memcpy(o->dims, iv->dims, sizeof o->dims);
             o->numel = iv->numel;
             o->bytes = iv->bytes;
-            o->alias = session_root(s, src);
+            o->alias = infer__session_root(s, src);
             continue;
         }
         bool all_const = true;
         for (int k = 0; k < n->n_in; k++)
             if (tmp.in[k] && !tmp.in[k]->is_const) all_const = false;
-        if (op_is(&tmp, "Shape") || op_is(&tmp, "Size")) all_const = true;
+        if (infer__op_is(&tmp, "Shape") || infer__op_is(&tmp, "Size")) all_const = true;
         int chain[8], nc = 0, gamma = -1, beta = -1, last = -1;
         const char *fop = NULL;
         if (!all_const && !s->reference && !s->calibrating) {
-            if ((last = match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = "Gelu";
-            else if ((last = match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = "LayerNormalization";
+            if ((last = infer__match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = "Gelu";
+            else if ((last = infer__match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = "LayerNormalization";
         }
         if (fop) { /* one step from this node's input to the chain's output */
-            tmp.op = infer_op_find(fop);
+            tmp.op = infer__op_find(fop);
             tmp.n_in = fop[0] == 'G' ? 1 : 3;
             if (fop[0] == 'L') {
                 tmp.in[1] = &s->vals[gamma];
@@ -270,7 +270,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
             tmp.out[0] = &s->vals[m->nodes[last].out[0]];
             for (int k = 0; k < nc; k++) s->fused[chain[k]] = 2;
         }
-        const op_def *d = &infer_ops[tmp.op];
+        const op_def *d = &infer__ops[tmp.op];
         rc = d->shape(&tmp, err);
         if (rc) goto fail;
         if (all_const && d->alias && n->n_out == 1 && tmp.out[0]->bytes == tmp.in[0]->bytes) {
@@ -297,30 +297,30 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
             continue;
         }
         if (d->alias && tmp.in[0] && tmp.out[0]->bytes == tmp.in[0]->bytes)
-            tmp.out[0]->alias = session_root(s, n->in[0]);
+            tmp.out[0]->alias = infer__session_root(s, n->in[0]);
         steps[ns] = tmp;
-        fuse_producer(s, &steps[ns], (int)ni);
+        infer__fuse_producer(s, &steps[ns], (int)ni);
         ns++;
     }
     s->steps = steps;
     s->n_steps = ns;
-    if (!s->reference && !getenv("FM_INFER_NCHW") && layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (!s->reference && !getenv("FM_INFER_NCHW") && infer__layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
     /* lifetimes */
     for (size_t j = 0; j < ns; j++) {
         step *st = &steps[j];
         for (int k = 0; k < st->n_in; k++) {
             if (!st->in[k] || st->in[k]->is_const) continue;
-            rt_val *r = &s->vals[session_root(s, (int)(st->in[k] - s->vals))];
+            rt_val *r = &s->vals[infer__session_root(s, (int)(st->in[k] - s->vals))];
             r->last_use = FM_MAX(r->last_use, (int)j);
         }
         for (int k = 0; k < st->n_out; k++) {
-            rt_val *r = &s->vals[session_root(s, (int)(st->out[k] - s->vals))];
+            rt_val *r = &s->vals[infer__session_root(s, (int)(st->out[k] - s->vals))];
             if (r->first_use == -2) r->first_use = (int)j;
             r->last_use = FM_MAX(r->last_use, (int)j);
         }
     }
     for (size_t i = 0; i < m->n_outputs; i++) {
-        rt_val *r = &s->vals[session_root(s, m->outputs[i])];
+        rt_val *r = &s->vals[infer__session_root(s, m->outputs[i])];
         if (!r->is_const) r->last_use = (int)ns;
     }
     size_t nb = 0;
@@ -358,10 +358,10 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     }
     free(blocks);
     for (size_t i = 0; i < m->n_vals; i++)
-        if (s->vals[i].alias >= 0) s->vals[i].data = s->vals[session_root(s, (int)i)].data;
+        if (s->vals[i].alias >= 0) s->vals[i].data = s->vals[infer__session_root(s, (int)i)].data;
     int64_t t1 = fm_now_ns(), c1 = infer_cpu_ns();
     for (size_t j = 0; j < ns; j++) {
-        const op_def *d = &infer_ops[steps[j].op];
+        const op_def *d = &infer__ops[steps[j].op];
         if (d->setup && (rc = d->setup(&steps[j], err))) goto fail;
     }
     s->st.plan_bytes = peak;
@@ -424,7 +424,7 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
 }
 
 /* Why: calibration reads every node's output, so it plans without fusion and observes steps. */
-int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
+int infer__session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
                             infer_session **out, fm_err *err)
 {
     int rc = session_create(m, NULL, true, out, err);
@@ -445,7 +445,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
     infer_session *s = calloc(1, sizeof *s);
     if (!s) return fm_err_set(err, FM_ENOMEM, "out of memory");
     s->m = m;
-    s->reference = infer_reference_mode;
+    s->reference = infer__reference_mode;
     s->calibrating = calibrating;
     infer_session_opts_init(&s->o);
     if (opts) s->o = *opts;
@@ -494,10 +494,10 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
         }
     free(fill);
     const char *prof = getenv("FM_INFER_PROFILE");
-    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer_n_ops, sizeof *s->prof_ns);
+    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer__n_ops, sizeof *s->prof_ns);
     /* the cache holds what oneDNN packs, so only sessions that use oneDNN open it */
     int64_t tc = fm_now_ns(), cc = infer_cpu_ns();
-    if (!calibrating && dnnl_wanted(s) && packcache_open(m, s->o.pack_cache, &s->pack)) {
+    if (!calibrating && infer__dnnl_wanted(s) && infer__packcache_open(m, s->o.pack_cache, &s->pack)) {
         infer_session_free(s);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
@@ -517,7 +517,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
     }
     tc = fm_now_ns();
     cc = infer_cpu_ns();
-    if (packcache_commit(s->pack, &tmp)) /* not fatal: the next instance packs again */
+    if (infer__packcache_commit(s->pack, &tmp)) /* not fatal: the next instance packs again */
         FM_INFO("infer", "%s", tmp.msg);
     s->t.pack_cache_ns += fm_now_ns() - tc;
     s->t.pack_cache_cpu_ns += infer_cpu_ns() - cc;
@@ -526,7 +526,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
 }
 
 /* Why: library objects are owned by the session (shared ones would be freed twice via nodes). */
-int session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *))
+int infer__session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *))
 {
     if (s->n_owned == s->cap_owned) {
         size_t cap = s->cap_owned ? s->cap_owned * 2 : 64;
@@ -547,24 +547,24 @@ static void xnn_free(void *op)
     xnn_delete_operator(op);
 }
 
-int session_own(infer_session *s, void *op)
+int infer__session_own(infer_session *s, void *op)
 {
-    return session_own_fn(s, op, xnn_free);
+    return infer__session_own_fn(s, op, xnn_free);
 }
 
 void infer_session_free(infer_session *s)
 {
     if (!s) return;
     if (s->prof_ns) {
-        for (size_t i = 0; i < infer_n_ops; i++)
+        for (size_t i = 0; i < infer__n_ops; i++)
             if (s->prof_ns[i])
-                FM_INFO("infer", "profile op=%s cpu_ms=%.3f runs=%llu", infer_ops[i].name,
+                FM_INFO("infer", "profile op=%s cpu_ms=%.3f runs=%llu", infer__ops[i].name,
                         (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);
         free(s->prof_ns);
     }
     for (size_t i = 0; i < s->n_owned; i++) s->owned[i].free_fn(s->owned[i].obj);
     free(s->owned);
-    packcache_free(s->pack); /* after the primitives that read its mapping */
+    infer__packcache_free(s->pack); /* after the primitives that read its mapping */
     free(s->fc);
     if (s->pool) pthreadpool_destroy(s->pool);
     fm_arena_release(&s->plan_arena);
@@ -656,7 +656,7 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
     for (size_t j = 0; j < s->n_steps; j++) {
         step *st = &s->steps[j];
         int64_t ts = s->prof_ns ? thread_cpu_ns() : 0;
-        if ((rc = infer_ops[st->op].exec(st, err))) goto out;
+        if ((rc = infer__ops[st->op].exec(st, err))) goto out;
         if (s->prof_ns) s->prof_ns[st->op] += thread_cpu_ns() - ts;
         for (int k = 0; s->observe && k < st->n_out; k++)
             if (st->out[k]) s->observe(s->observe_ctx, (int)(st->out[k] - s->vals), st->out[k]);
@@ -709,5 +709,5 @@ void infer_session_timings(const infer_session *s, infer_timings *out)
 void infer_session_get_stats(const infer_session *s, infer_session_stats *out)
 {
     *out = s->st;
-    packcache_stats(s->pack, out);
+    infer__packcache_stats(s->pack, out);
 }

@@ -20,7 +20,7 @@
 
 
 
-bool onnx_dtype_known(int64_t t)
+bool infer__onnx_dtype_known(int64_t t)
 {
     return t > 0 && t < 32 && infer_dtype_size((infer_dtype)t) > 0;
 }
@@ -105,7 +105,7 @@ static int decode_typed(const uint8_t *msg, size_t len, infer_dtype dt, uint8_t 
     pb_field f;
     int rc;
     size_t k = 0, esz = infer_dtype_size(dt);
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         bool want = (f.num == 4 && (dt == INFER_DTYPE_FP32)) ||
                     (f.num == 5 && (dt == INFER_DTYPE_INT32 || dt == INFER_DTYPE_INT16 ||
                                     dt == INFER_DTYPE_INT8 || dt == INFER_DTYPE_UINT16 ||
@@ -131,12 +131,12 @@ static int decode_typed(const uint8_t *msg, size_t len, infer_dtype dt, uint8_t 
             continue;
         }
         size_t cnt = 0;
-        if (pb_varints(&f, NULL, &cnt)) return fm_err_set(err, FM_EPARSE, "bad varint data");
+        if (infer__pb_varints(&f, NULL, &cnt)) return fm_err_set(err, FM_EPARSE, "bad varint data");
         if (cnt > n - k) return fm_err_set(err, FM_EPARSE, "more values than dims allow");
         int64_t *tmp = malloc((cnt ? cnt : 1) * sizeof *tmp);
         if (!tmp) return fm_err_set(err, FM_ENOMEM, "out of memory");
         size_t c2 = 0;
-        pb_varints(&f, tmp, &c2);
+        infer__pb_varints(&f, tmp, &c2);
         for (size_t j = 0; j < cnt; j++, k++) {
             int64_t v = tmp[j];
             switch (esz) {
@@ -155,7 +155,7 @@ static int decode_typed(const uint8_t *msg, size_t len, infer_dtype dt, uint8_t 
 
 /* Why: initializers, Constant values and test .pb files share one TensorProto reader. Data that is
  * aligned in the mapping is used in place (zero copy); the rest is copied into alloc(). */
-int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
+int infer__onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
                        const void **data, size_t *bytes, void *(*alloc)(void *, size_t),
                        void *actx, fm_err *err)
 {
@@ -166,22 +166,22 @@ int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fiel
     pb_field f;
     int rc;
     const char *ext_off = NULL, *ext_len = NULL;
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         switch (f.num) {
         case 1: {
             size_t n = 0;
-            if (pb_varints(&f, NULL, &n)) return fm_err_set(err, FM_EPARSE, "bad tensor dims");
+            if (infer__pb_varints(&f, NULL, &n)) return fm_err_set(err, FM_EPARSE, "bad tensor dims");
             if ((size_t)tf->ndim + n > INFER_MAX_DIMS)
                 return fm_err_set(err, FM_EUNSUPPORTED, "tensor of rank > %d", INFER_MAX_DIMS);
             size_t k = (size_t)tf->ndim;
-            pb_varints(&f, tf->dims, &k);
+            infer__pb_varints(&f, tf->dims, &k);
             tf->ndim = (int)k;
             break;
         }
         case 2: tf->dtype = (int64_t)f.v; break;
         case 8:
             if (f.wt != 2) return fm_err_set(err, FM_EPARSE, "bad tensor name");
-            tf->name = m ? onnx_name(m, f.ptr, f.len) : NULL;
+            tf->name = m ? infer__onnx_name(m, f.ptr, f.len) : NULL;
             break;
         case 9:
             if (f.wt != 2) return fm_err_set(err, FM_EPARSE, "bad raw_data");
@@ -197,13 +197,13 @@ int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fiel
             const uint8_t *k = NULL, *v = NULL;
             size_t kl = 0, vl = 0;
             int rc2;
-            while ((rc2 = pb_next(&e, &g)) == 1) {
+            while ((rc2 = infer__pb_next(&e, &g)) == 1) {
                 if (g.wt != 2) continue;
                 if (g.num == 1) k = g.ptr, kl = g.len;
                 if (g.num == 2) v = g.ptr, vl = g.len;
             }
             if (rc2 < 0 || !k || !v || !m) return fm_err_set(err, FM_EPARSE, "bad external_data entry");
-            char *val = onnx_name(m, v, vl);
+            char *val = infer__onnx_name(m, v, vl);
             if (!val) return fm_err_set(err, FM_ENOMEM, "out of memory");
             if (kl == 8 && !memcmp(k, "location", 8)) tf->location = val;
             else if (kl == 6 && !memcmp(k, "offset", 6)) ext_off = val;
@@ -216,7 +216,7 @@ int onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fiel
         }
     }
     if (rc < 0) return fm_err_set(err, FM_EPARSE, "malformed tensor");
-    if (!onnx_dtype_known(tf->dtype))
+    if (!infer__onnx_dtype_known(tf->dtype))
         return fm_err_set(err, FM_EUNSUPPORTED, "tensor data type %lld", (long long)tf->dtype);
     int64_t n = 1;
     for (int i = 0; i < tf->ndim; i++) {
@@ -275,7 +275,7 @@ static void *malloc_cb(void *unused, size_t n)
 }
 
 /* Why: the node-test runner and tools read TensorProto .pb files into dense, owned tensors. */
-int onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name, fm_err *err)
+int infer__onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name, fm_err *err)
 {
     tensor_fields tf;
     const void *data;
@@ -284,7 +284,7 @@ int onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char *
     fm_arena_init(&tmp, 4096);
     infer_model m = {0};
     m.arena = tmp;
-    int rc = onnx_read_tensor(&m, buf, len, &tf, &data, &bytes, malloc_cb, NULL, err);
+    int rc = infer__onnx_read_tensor(&m, buf, len, &tf, &data, &bytes, malloc_cb, NULL, err);
     if (rc) {
         fm_arena_release(&m.arena);
         return rc;
