@@ -96,7 +96,7 @@ typedef struct iattr {
 typedef struct inode {
     const char *name;
     const char *op_type;
-    int op; /* index into the op table */
+    int op; /* an infer_op (ops_int.h); -1 for Constant (folded at load) */
     int n_in, n_out;
     int *in;  /* value indices; -1 for an omitted optional input */
     int *out;
@@ -180,7 +180,7 @@ typedef struct rt_val {
 
 typedef struct step {
     const inode *node;
-    int op;
+    int op; /* an infer_op (ops_int.h): the node's, or the fused or QDQ step's */
     rt_val *in[16];
     rt_val *out[4];
     int n_in, n_out;
@@ -200,23 +200,6 @@ typedef struct step {
     size_t scratch_bytes;
     infer_session *s;
 } step;
-
-typedef struct op_def {
-    const char *name;
-    const char *attrs;   /* comma-separated attributes the kernel honours */
-    int min_in, max_in, min_out, max_out;
-    /* Sets out shapes/dtypes; may read constant inputs. Also sets scratch_bytes. */
-    int (*shape)(step *st, fm_err *err);
-    /* Optional: create / set up library operators once shapes and buffers are known. */
-    int (*setup)(step *st, fm_err *err);
-    int (*exec)(step *st, fm_err *err);
-    void (*release)(step *st);
-    bool alias; /* output 0 shares input 0's storage (reshape-like) */
-} op_def;
-
-extern const op_def infer__ops[];
-extern const size_t infer__n_ops;
-int infer__op_find(const char *name); /* -1 when unknown */
 
 /* attribute helpers (ops.c) */
 const iattr *infer__node_attr(const inode *n, const char *name);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infer/infer_int.h"
+#include "infer/ops_int.h"
 
 #define OPSET_MIN 7
 #define OPSET_MAX 19

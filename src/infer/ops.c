@@ -1,6 +1,6 @@
 /*
- * ops.c — the operator table (name, honoured attributes, arity, shape and kernel functions) and
- * the helpers kernels share. One row per ONNX operator; the loader refuses anything not listed.
+ * ops.c — the operator table (name, honoured attributes, arity, shape and kernel functions),
+ * generated from INFER_OP_MAP in ops_int.h, and the helpers kernels share.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,104 +8,20 @@
 
 #include "infer/ops_int.h"
 
-#define ROW(nm, at, i0, i1, o0, o1, sh, su, ex, re, al) {nm, at, i0, i1, o0, o1, sh, su, ex, re, al}
-#define UNARY(nm, at) ROW(#nm, at, 1, 1, 1, 1, infer__shape_same, NULL, infer__exec_unary, NULL, false)
-#define BINARY(nm) ROW(#nm, "", 2, 2, 1, 1, infer__shape_binary, NULL, infer__exec_binary, NULL, false)
-
 const op_def infer__ops[] = {
-    /* elementwise */
-    UNARY(Relu, ""), UNARY(Sigmoid, ""), UNARY(Tanh, ""), UNARY(Erf, ""), UNARY(Sqrt, ""),
-    UNARY(Exp, ""), UNARY(Log, ""), UNARY(Abs, ""), UNARY(Neg, ""), UNARY(Floor, ""),
-    UNARY(Ceil, ""), UNARY(Reciprocal, ""), UNARY(HardSwish, ""), UNARY(Softplus, ""),
-    UNARY(HardSigmoid, "alpha,beta"), UNARY(LeakyRelu, "alpha"), UNARY(Elu, "alpha"),
-    UNARY(Not, ""), UNARY(Sin, ""), UNARY(Cos, ""), UNARY(Gelu, "approximate"), UNARY(Round, ""),
-    ROW("Clip", "min,max", 1, 3, 1, 1, infer__shape_same, NULL, infer__exec_unary, NULL, false),
-    BINARY(Add), BINARY(Sub), BINARY(Mul), BINARY(Div), BINARY(Pow), BINARY(Equal),
-    BINARY(Less), BINARY(Greater), BINARY(LessOrEqual), BINARY(GreaterOrEqual), BINARY(And),
-    BINARY(Or), BINARY(Xor),
-    ROW("Max", "", 1, 8, 1, 1, infer__shape_binary, NULL, infer__exec_binary, NULL, false),
-    ROW("Min", "", 1, 8, 1, 1, infer__shape_binary, NULL, infer__exec_binary, NULL, false),
-    ROW("Sum", "", 1, 8, 1, 1, infer__shape_binary, NULL, infer__exec_binary, NULL, false),
-    ROW("Where", "", 3, 3, 1, 1, infer__shape_where, NULL, infer__exec_where, NULL, false),
-    ROW("Cast", "to,saturate", 1, 1, 1, 1, infer__shape_cast, NULL, infer__exec_cast, NULL, false),
-    /* shapes and data movement */
-    ROW("Identity", "", 1, 1, 1, 1, infer__shape_same, NULL, infer__exec_copy, NULL, true),
-    ROW("Dropout", "ratio,seed", 1, 3, 1, 2, infer__shape_dropout, NULL, infer__exec_dropout, NULL, true),
-    ROW("Reshape", "allowzero", 2, 2, 1, 1, infer__shape_reshape, NULL, infer__exec_copy, NULL, true),
-    ROW("Flatten", "axis", 1, 1, 1, 1, infer__shape_flatten, NULL, infer__exec_copy, NULL, true),
-    ROW("Squeeze", "axes", 1, 2, 1, 1, infer__shape_squeeze, NULL, infer__exec_copy, NULL, true),
-    ROW("Unsqueeze", "axes", 1, 2, 1, 1, infer__shape_unsqueeze, NULL, infer__exec_copy, NULL, true),
-    ROW("Transpose", "perm", 1, 1, 1, 1, infer__shape_transpose, NULL, infer__exec_transpose, NULL, false),
-    ROW("Concat", "axis", 1, 64, 1, 1, infer__shape_concat, NULL, infer__exec_concat, NULL, false),
-    ROW("Slice", "starts,ends,axes", 1, 5, 1, 1, infer__shape_slice, NULL, infer__exec_slice, NULL, false),
-    ROW("Gather", "axis", 2, 2, 1, 1, infer__shape_gather, NULL, infer__exec_gather, NULL, false),
-    ROW("Shape", "start,end", 1, 1, 1, 1, infer__shape_shape, NULL, infer__exec_shape, NULL, false),
-    ROW("Size", "", 1, 1, 1, 1, infer__shape_size, NULL, infer__exec_size, NULL, false),
-    ROW("ConstantOfShape", "value", 1, 1, 1, 1, infer__shape_cofs, NULL, infer__exec_cofs, NULL, false),
-    ROW("Expand", "", 2, 2, 1, 1, infer__shape_expand, NULL, infer__exec_expand, NULL, false),
-    ROW("Range", "", 3, 3, 1, 1, infer__shape_range, NULL, infer__exec_range, NULL, false),
-    /* neural network */
-    ROW("Conv", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 3, 1, 1, infer__shape_conv,
-        infer__setup_conv, infer__exec_conv, infer__release_xnn, false),
-    ROW("MaxPool", "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides", 1, 1,
-        1, 1, infer__shape_pool, infer__setup_pool, infer__exec_pool, infer__release_xnn, false),
-    ROW("AveragePool", "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides", 1, 1, 1,
-        1, infer__shape_pool, NULL, infer__exec_pool, NULL, false),
-    ROW("GlobalAveragePool", "", 1, 1, 1, 1, infer__shape_gpool, NULL, infer__exec_gpool, NULL, false),
-    ROW("GlobalMaxPool", "", 1, 1, 1, 1, infer__shape_gpool, NULL, infer__exec_gpool, NULL, false),
-    ROW("BatchNormalization", "epsilon,momentum,training_mode,spatial", 5, 5, 1, 1, infer__shape_same,
-        NULL, infer__exec_batchnorm, NULL, false),
-    ROW("MatMul", "", 2, 2, 1, 1, infer__shape_matmul, infer__setup_matmul, infer__exec_matmul, infer__release_xnn, false),
-    ROW("Gemm", "alpha,beta,transA,transB", 2, 3, 1, 1, infer__shape_gemm, infer__setup_gemm, infer__exec_gemm,
-        infer__release_xnn, false),
-    ROW("Softmax", "axis", 1, 1, 1, 1, infer__shape_same, NULL, infer__exec_softmax, NULL, false),
-    ROW("LogSoftmax", "axis", 1, 1, 1, 1, infer__shape_same, NULL, infer__exec_softmax, NULL, false),
-    ROW("LayerNormalization", "axis,epsilon,stash_type", 2, 3, 1, 3, infer__shape_layernorm, NULL,
-        infer__exec_layernorm, NULL, false),
-    ROW("ReduceMean", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    ROW("ReduceSum", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    ROW("ReduceMax", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    ROW("ReduceMin", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    ROW("ReduceProd", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    ROW("ReduceSumSquare", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    ROW("ReduceL2", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, infer__shape_reduce, NULL,
-        infer__exec_reduce, NULL, false),
-    /* quantized (ops_quant.c); the QLinear elementwise and pooling ops are com.microsoft's */
-    ROW("QuantizeLinear", "axis", 2, 3, 1, 1, infer__shape_quantize, NULL, infer__exec_quantize, NULL, false),
-    ROW("DequantizeLinear", "axis", 2, 3, 1, 1, infer__shape_dequantize, NULL, infer__exec_dequantize, NULL, false),
-    ROW("DynamicQuantizeLinear", "", 1, 1, 3, 3, infer__shape_dynquant, NULL, infer__exec_dynquant, NULL, false),
-    ROW("MatMulInteger", "", 2, 4, 1, 1, infer__shape_matmulint, infer__setup_matmulint, infer__exec_matmulint, NULL,
-        false),
-    ROW("QLinearMatMul", "", 8, 8, 1, 1, infer__shape_qlmatmul, NULL, infer__exec_qlmatmul, NULL, false),
-    ROW("ConvInteger", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 4, 1, 1,
-        infer__shape_convint, NULL, infer__exec_convint, NULL, false),
-    ROW("QLinearConv", "auto_pad,dilations,group,kernel_shape,pads,strides", 8, 9, 1, 1,
-        infer__shape_qlconv, infer__setup_qlconv, infer__exec_qlconv, NULL, false),
-    ROW("QLinearAdd", "", 7, 8, 1, 1, infer__shape_qlbinary, NULL, infer__exec_qlbinary, NULL, false),
-    ROW("QLinearMul", "", 7, 8, 1, 1, infer__shape_qlbinary, NULL, infer__exec_qlbinary, NULL, false),
-    ROW("QLinearSigmoid", "", 4, 5, 1, 1, infer__shape_qlsigmoid, NULL, infer__exec_qlsigmoid, NULL, false),
-    ROW("QLinearGlobalAveragePool", "channels_last", 4, 5, 1, 1, infer__shape_qlgpool, NULL, infer__exec_qlgpool,
-        NULL, false),
+#define INFER_XX(e, nm, at, i0, i1, o0, o1, sh, su, ex, re, al, ms)                                 \
+    [INFER_OP_##e] = {nm, at, i0, i1, o0, o1, sh, su, ex, re, al, ms},
+    INFER_OP_MAP(INFER_XX)
+#undef INFER_XX
 };
-const size_t infer__n_ops = FM_ARRAY_LEN(infer__ops);
+_Static_assert(FM_ARRAY_LEN(infer__ops) == INFER_OP__COUNT, "one table row per op");
 
 /* Why: loading looks every node's op up by name. */
 int infer__op_find(const char *name)
 {
-    for (size_t i = 0; i < infer__n_ops; i++)
-        if (!strcmp(infer__ops[i].name, name)) return (int)i;
+    for (int i = 0; i < INFER_OP__COUNT; i++)
+        if (!strcmp(infer__ops[i].name, name)) return i;
     return -1;
-}
-
-bool infer__op_is(const step *st, const char *name)
-{
-    return !strcmp(infer__ops[st->op].name, name);
 }
 
 const iattr *infer__node_attr(const inode *n, const char *name)

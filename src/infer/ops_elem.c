@@ -119,16 +119,19 @@ static float f_gelu(float x, const float *p)
     return 0.5f * x * (1.0f + erff(x * 0.70710678118f));
 }
 
-static const struct {
-    const char *name;
-    float (*fn)(float, const float *);
-} unary_table[] = {
-    {"Relu", f_relu}, {"Sigmoid", f_sigmoid}, {"Tanh", f_tanh}, {"Erf", f_erf},
-    {"Sqrt", f_sqrt}, {"Exp", f_exp}, {"Log", f_log}, {"Abs", f_abs}, {"Neg", f_neg},
-    {"Floor", f_floor}, {"Ceil", f_ceil}, {"Reciprocal", f_recip}, {"HardSwish", f_hswish},
-    {"HardSigmoid", f_hsigmoid}, {"LeakyRelu", f_leaky}, {"Elu", f_elu}, {"Clip", f_clip},
-    {"Sin", f_sin}, {"Cos", f_cos}, {"Softplus", f_softplus}, {"Gelu", f_gelu},
-    {"Round", f_round},
+/* The scalar function of each float unary op (Not and the integer Neg/Abs have their own loops). */
+static float (*const unary_fn[INFER_OP__COUNT])(float, const float *) = {
+    [INFER_OP_RELU] = f_relu,          [INFER_OP_SIGMOID] = f_sigmoid,
+    [INFER_OP_TANH] = f_tanh,          [INFER_OP_ERF] = f_erf,
+    [INFER_OP_SQRT] = f_sqrt,          [INFER_OP_EXP] = f_exp,
+    [INFER_OP_LOG] = f_log,            [INFER_OP_ABS] = f_abs,
+    [INFER_OP_NEG] = f_neg,            [INFER_OP_FLOOR] = f_floor,
+    [INFER_OP_CEIL] = f_ceil,          [INFER_OP_RECIPROCAL] = f_recip,
+    [INFER_OP_HARD_SWISH] = f_hswish,  [INFER_OP_HARD_SIGMOID] = f_hsigmoid,
+    [INFER_OP_LEAKY_RELU] = f_leaky,   [INFER_OP_ELU] = f_elu,
+    [INFER_OP_CLIP] = f_clip,          [INFER_OP_SIN] = f_sin,
+    [INFER_OP_COS] = f_cos,            [INFER_OP_SOFTPLUS] = f_softplus,
+    [INFER_OP_GELU] = f_gelu,          [INFER_OP_ROUND] = f_round,
 };
 
 /* Why: Clip's bounds come from attributes (opset < 11) or optional constant inputs. */
@@ -151,79 +154,89 @@ int infer__exec_unary(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
     rt_val *y = st->out[0];
-    const char *name = infer__ops[st->op].name; /* the step op (fused chains run as Gelu) */
+    int op = st->op; /* the step op (fused chains run as Gelu) */
     int64_t n = x->numel;
-    if (!strcmp(name, "Not")) {
+    if (op == INFER_OP_NOT) {
         if (x->dtype != INFER_DTYPE_BOOL) return infer__step_err(st, err, FM_ETYPE, "needs BOOL");
         for (int64_t i = 0; i < n; i++) ((uint8_t *)y->data)[i] = !((const uint8_t *)x->data)[i];
         return 0;
     }
-    if ((!strcmp(name, "Neg") || !strcmp(name, "Abs")) && x->dtype == INFER_DTYPE_INT64) {
+    if ((op == INFER_OP_NEG || op == INFER_OP_ABS) && x->dtype == INFER_DTYPE_INT64) {
         const int64_t *a = x->data;
         int64_t *o = y->data;
-        bool neg = name[0] == 'N';
+        bool neg = op == INFER_OP_NEG;
         for (int64_t i = 0; i < n; i++) o[i] = neg ? (int64_t)(0 - (uint64_t)a[i]) : (a[i] < 0 ? (int64_t)(0 - (uint64_t)a[i]) : a[i]);
         return 0;
     }
-    if ((!strcmp(name, "Neg") || !strcmp(name, "Abs")) && x->dtype == INFER_DTYPE_INT32) {
+    if ((op == INFER_OP_NEG || op == INFER_OP_ABS) && x->dtype == INFER_DTYPE_INT32) {
         const int32_t *a = x->data;
         int32_t *o = y->data;
-        bool neg = name[0] == 'N';
+        bool neg = op == INFER_OP_NEG;
         for (int64_t i = 0; i < n; i++) o[i] = neg ? (int32_t)(0 - (uint32_t)a[i]) : (a[i] < 0 ? (int32_t)(0 - (uint32_t)a[i]) : a[i]);
         return 0;
     }
     if (x->dtype != INFER_DTYPE_FP32)
         return infer__step_err(st, err, FM_ETYPE, "data type %s not supported", infer_dtype_name(x->dtype));
     float p[2] = {0, 0};
-    if (!strcmp(name, "HardSigmoid")) {
+    if (op == INFER_OP_HARD_SIGMOID) {
         p[0] = infer__attr_f(st->node, "alpha", 0.2f);
         p[1] = infer__attr_f(st->node, "beta", 0.5f);
-    } else if (!strcmp(name, "LeakyRelu")) {
+    } else if (op == INFER_OP_LEAKY_RELU) {
         p[0] = infer__attr_f(st->node, "alpha", 0.01f);
-    } else if (!strcmp(name, "Elu")) {
+    } else if (op == INFER_OP_ELU) {
         p[0] = infer__attr_f(st->node, "alpha", 1.0f);
-    } else if (!strcmp(name, "Clip")) {
+    } else if (op == INFER_OP_CLIP) {
         int rc = clip_bounds(st, p, err);
         if (rc) return rc;
-    } else if (!strcmp(name, "Gelu")) {
+    } else if (op == INFER_OP_GELU) {
         p[0] = !strcmp(infer__attr_s(st->node, "approximate", "none"), "tanh");
     }
     const float *a = x->data;
     float *o = y->data;
-    if (!strcmp(name, "Relu")) {
+    if (op == INFER_OP_RELU) {
         for (int64_t i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : 0;
         return 0;
     }
-    if (!strcmp(name, "Erf")) {
+    if (op == INFER_OP_ERF) {
         for (int64_t i = 0; i < n; i++) o[i] = fm_erff(a[i]);
         return 0;
     }
-    if (!strcmp(name, "Gelu") && p[0] == 0) {
+    if (op == INFER_OP_GELU && p[0] == 0) {
         for (int64_t i = 0; i < n; i++) o[i] = 0.5f * a[i] * (1.0f + fm_erff(a[i] * 0.70710678118f));
         return 0;
     }
-    for (size_t k = 0; k < FM_ARRAY_LEN(unary_table); k++)
-        if (!strcmp(unary_table[k].name, name)) {
-            float (*fn)(float, const float *) = unary_table[k].fn;
-            for (int64_t i = 0; i < n; i++) o[i] = fn(a[i], p);
-            return 0;
-        }
-    return infer__step_err(st, err, FM_EINTERNAL, "no unary kernel");
+    float (*fn)(float, const float *) = unary_fn[op];
+    if (!fn) return infer__step_err(st, err, FM_EINTERNAL, "no unary kernel");
+    for (int64_t i = 0; i < n; i++) o[i] = fn(a[i], p);
+    return 0;
 }
 
 /* ---- binary ---------------------------------------------------------------------------------- */
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR };
-static const char *const bin_names[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Equal",
-                                        "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-                                        "And", "Or", "Xor"};
 
-static int bin_code(const char *name)
+/* Why: the binary kernels switch on a small code; Sum is an n-ary Add. */
+static int bin_code(int op)
 {
-    if (!strcmp(name, "Sum")) return B_ADD;
-    for (int i = 0; i < (int)FM_ARRAY_LEN(bin_names); i++)
-        if (!strcmp(bin_names[i], name)) return i;
-    return -1;
+    switch (op) {
+    case INFER_OP_ADD:
+    case INFER_OP_SUM: return B_ADD;
+    case INFER_OP_SUB: return B_SUB;
+    case INFER_OP_MUL: return B_MUL;
+    case INFER_OP_DIV: return B_DIV;
+    case INFER_OP_POW: return B_POW;
+    case INFER_OP_MAX: return B_MAX;
+    case INFER_OP_MIN: return B_MIN;
+    case INFER_OP_EQUAL: return B_EQ;
+    case INFER_OP_LESS: return B_LT;
+    case INFER_OP_GREATER: return B_GT;
+    case INFER_OP_LESS_OR_EQUAL: return B_LE;
+    case INFER_OP_GREATER_OR_EQUAL: return B_GE;
+    case INFER_OP_AND: return B_AND;
+    case INFER_OP_OR: return B_OR;
+    case INFER_OP_XOR: return B_XOR;
+    default: return -1;
+    }
 }
 
 static bool bin_is_cmp(int op) { return op >= B_EQ && op <= B_GE; }
@@ -237,13 +250,13 @@ int infer__shape_binary(step *st, fm_err *err)
     for (int k = 1; k < st->n_in; k++) {
         const rt_val *b = st->in[k];
         if (!b) return infer__step_err(st, err, FM_EINVAL, "input %d missing", k);
-        if (b->dtype != st->in[0]->dtype && !(infer__op_is(st, "Pow")))
+        if (b->dtype != st->in[0]->dtype && !(st->op == INFER_OP_POW))
             return infer__step_err(st, err, FM_ETYPE, "inputs of different types (%s, %s)",
                             infer_dtype_name(st->in[0]->dtype), infer_dtype_name(b->dtype));
         int rc = infer__broadcast_shape(st, dims, nd, b->dims, b->ndim, dims, &nd, err);
         if (rc) return rc;
     }
-    int op = bin_code(st->node->op_type);
+    int op = bin_code(st->op);
     infer_dtype t = bin_is_cmp(op) ? INFER_DTYPE_BOOL : st->in[0]->dtype;
     if (op == B_POW && st->in[1]->dtype != st->in[0]->dtype)
         st->scratch_bytes = (size_t)st->in[1]->numel * sizeof(float);
@@ -357,7 +370,7 @@ static void bin_inner(void *ctx, int64_t o, const int64_t *off, int64_t len, con
  * into it in place. */
 int infer__exec_binary(step *st, fm_err *err)
 {
-    int op = bin_code(st->node->op_type);
+    int op = bin_code(st->op);
     infer_dtype t = st->in[0]->dtype;
     bool ok;
     if (bin_is_logic(op)) ok = t == INFER_DTYPE_BOOL;

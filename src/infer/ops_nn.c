@@ -281,7 +281,7 @@ static int pool_params(const step *st, win *w, fm_err *err)
     int n = infer__attr_ints(st->node, "kernel_shape", ks, INFER_MAX_DIMS);
     if (n != x->ndim - 2) return infer__step_err(st, err, FM_EINVAL, "kernel_shape missing or of wrong length");
     if (infer__attr_i(st->node, "storage_order", 0) != 0) return infer__step_err(st, err, FM_EUNSUPPORTED, "storage_order 1");
-    if (infer__op_is(st, "AveragePool") && infer__node_attr(st->node, "dilations"))
+    if (st->op == INFER_OP_AVERAGE_POOL && infer__node_attr(st->node, "dilations"))
         return infer__step_err(st, err, FM_EUNSUPPORTED, "dilations");
     return infer__win_params(st, ks, infer__attr_i(st->node, "ceil_mode", 0) != 0, w, err);
 }
@@ -290,7 +290,7 @@ static int pool_params(const step *st, win *w, fm_err *err)
  * ceil_mode and 1-D/3-D pooling use the reference loop. */
 static bool pool_uses_xnn(const step *st, const win *w)
 {
-    return !st->s->reference && infer__op_is(st, "MaxPool") && w->sp == 2 && !st->in[0]->is_const &&
+    return !st->s->reference && st->op == INFER_OP_MAX_POOL && w->sp == 2 && !st->in[0]->is_const &&
            infer__attr_i(st->node, "ceil_mode", 0) == 0 && st->n_out == 1;
 }
 
@@ -353,7 +353,7 @@ int infer__exec_pool(step *st, fm_err *err)
     int rc = pool_params(st, &q, err);
     if (rc) return rc;
     if (st->xnn && *st->state) return pool_xnn(st, &q, err);
-    bool is_max = infer__op_is(st, "MaxPool");
+    bool is_max = st->op == INFER_OP_MAX_POOL;
     bool incl = infer__attr_i(st->node, "count_include_pad", 0) != 0;
     const rt_val *xv = st->in[0];
     const float *x = xv->data;
@@ -414,7 +414,7 @@ int infer__exec_gpool(step *st, fm_err *err)
     (void)err;
     const rt_val *x = st->in[0];
     int64_t nc = x->dims[0] * x->dims[1], hw = nc ? x->numel / nc : 0;
-    bool is_max = infer__op_is(st, "GlobalMaxPool");
+    bool is_max = st->op == INFER_OP_GLOBAL_MAX_POOL;
     const float *p = x->data;
     float *y = st->out[0]->data;
     if (x->nhwc && !is_max) { /* [N, HW, C] rows summed */
@@ -487,7 +487,7 @@ int infer__exec_softmax(step *st, fm_err *err)
         else if (i == a || legacy) len *= x->dims[i];
         else inner *= x->dims[i];
     }
-    bool lg = infer__op_is(st, "LogSoftmax");
+    bool lg = st->op == INFER_OP_LOG_SOFTMAX;
     const float *p = x->data;
     float *y = st->out[0]->data;
     for (int64_t o = 0; o < outer; o++)
@@ -641,10 +641,10 @@ int infer__exec_reduce(step *st, fm_err *err)
     bool red[INFER_MAX_DIMS], noop;
     int rc = reduce_axes(st, red, &noop, err);
     if (rc) return rc;
-    const char *nm = st->node->op_type + 6;
     enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_PROD, R_SS, R_L2 } k =
-        !strcmp(nm, "Mean") ? R_MEAN : !strcmp(nm, "Sum") ? R_SUM : !strcmp(nm, "Max") ? R_MAX :
-        !strcmp(nm, "Min") ? R_MIN : !strcmp(nm, "Prod") ? R_PROD : !strcmp(nm, "SumSquare") ? R_SS : R_L2;
+        st->op == INFER_OP_REDUCE_MEAN ? R_MEAN : st->op == INFER_OP_REDUCE_SUM ? R_SUM :
+        st->op == INFER_OP_REDUCE_MAX ? R_MAX : st->op == INFER_OP_REDUCE_MIN ? R_MIN :
+        st->op == INFER_OP_REDUCE_PROD ? R_PROD : st->op == INFER_OP_REDUCE_SUM_SQUARE ? R_SS : R_L2;
     int64_t cnt = y->numel ? x->numel / y->numel : 0;
     /* fast path: FP32 mean/sum over trailing axes (contiguous rows) */
     int first_red = x->ndim;

@@ -724,7 +724,7 @@ int infer__exec_qlbinary(step *st, fm_err *err)
     (void)err;
     const rt_val *a = st->in[0], *b = st->in[3];
     rt_val *y = st->out[0];
-    bool mul = infer__op_is(st, "QLinearMul");
+    bool mul = st->op == INFER_OP_QLINEAR_MUL;
     float sa = sc_at(st->in[1], 0), sb = sc_at(st->in[4], 0), sy = sc_at(st->in[6], 0);
     int32_t za = zp_at(opt_in(st, 2), 0), zb = zp_at(opt_in(st, 5), 0),
             zy = zp_at(opt_in(st, 7), 0), lo, hi;
@@ -821,38 +821,33 @@ int infer__exec_qlgpool(step *st, fm_err *err)
 /* ---- checks at load ---------------------------------------------------------------------------
  */
 
-/* Operators outside the default domain that the runtime runs (com.microsoft, as ORT emits). */
-static const char *const ms_ops[] = {"QLinearAdd", "QLinearMul", "QLinearSigmoid",
-                                     "QLinearGlobalAveragePool"};
-
+/* Why: operators outside the default domain that the runtime runs (com.microsoft, as ORT emits)
+ * are marked in INFER_OP_MAP; the loader asks before it resolves the op. */
 bool infer__quant_is_ms_op(const char *name)
 {
-    for (size_t i = 0; i < FM_ARRAY_LEN(ms_ops); i++)
-        if (!strcmp(ms_ops[i], name))
-            return true;
-    return false;
+    int op = infer__op_find(name);
+    return op >= 0 && infer__ops[op].ms_domain;
 }
 
 /* Per operator: its (scale, zero point, data) input triples and which one is per-channel. A
  * data index of -2 means "the node's output" (its type comes from the zero point). */
 typedef struct qp_rule {
-    const char *op;
-    int n;
+    int n; /* 0: no rule for this op */
     struct {
         int s, z, data;
         int chan_of; /* per channel along this input's axis (-1: scalar only, -3: the axis attr) */
     } p[3];
 } qp_rule;
 
-static const qp_rule qp_rules[] = {
-    {"QuantizeLinear", 1, {{1, 2, -2, -3}}},
-    {"DequantizeLinear", 1, {{1, 2, 0, -3}}},
-    {"QLinearMatMul", 3, {{1, 2, 0, -1}, {4, 5, 3, -4}, {6, 7, -2, -1}}},
-    {"QLinearConv", 3, {{1, 2, 0, -1}, {4, 5, 3, 3}, {6, 7, -2, -1}}},
-    {"QLinearAdd", 3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
-    {"QLinearMul", 3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
-    {"QLinearSigmoid", 2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
-    {"QLinearGlobalAveragePool", 2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
+static const qp_rule qp_rules[INFER_OP__COUNT] = {
+    [INFER_OP_QUANTIZE_LINEAR] = {1, {{1, 2, -2, -3}}},
+    [INFER_OP_DEQUANTIZE_LINEAR] = {1, {{1, 2, 0, -3}}},
+    [INFER_OP_QLINEAR_MATMUL] = {3, {{1, 2, 0, -1}, {4, 5, 3, -4}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_CONV] = {3, {{1, 2, 0, -1}, {4, 5, 3, 3}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_ADD] = {3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_MUL] = {3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_SIGMOID] = {2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
+    [INFER_OP_QLINEAR_GLOBAL_AVERAGE_POOL] = {2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
 };
 
 static const ival *init_in(const infer_model *m, const inode *n, int i)
@@ -879,11 +874,8 @@ static int64_t ival_numel(const ival *v)
  * when they are initializers they are load errors naming the node. */
 int infer__quant_check_node(const infer_model *m, const inode *n, fm_err *err)
 {
-    const qp_rule *r = NULL;
-    for (size_t i = 0; i < FM_ARRAY_LEN(qp_rules); i++)
-        if (!strcmp(qp_rules[i].op, n->op_type))
-            r = &qp_rules[i];
-    if (!r)
+    const qp_rule *r = n->op >= 0 ? &qp_rules[n->op] : NULL;
+    if (!r || !r->n)
         return 0;
 #define QERR(...) fm_err_set(err, FM_EINVAL, "node '%s' (%s): " __VA_ARGS__)
     for (int k = 0; k < r->n; k++) {
@@ -902,7 +894,7 @@ int infer__quant_check_node(const infer_model *m, const inode *n, fm_err *err)
         }
         if (zd && zd->dtype != INFER_DTYPE_UNDEFINED) {
             bool int32_data =
-                data && data->dtype == INFER_DTYPE_INT32 && !strcmp(n->op_type, "DequantizeLinear");
+                data && data->dtype == INFER_DTYPE_INT32 && n->op == INFER_OP_DEQUANTIZE_LINEAR;
             if (!is_q8(zd->dtype) && !(int32_data && zd->dtype == INFER_DTYPE_INT32))
                 return QERR("input %d (zero point) must be UINT8 or INT8, not %s", n->name,
                             n->op_type, r->p[k].z, infer_dtype_name(zd->dtype));

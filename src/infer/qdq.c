@@ -41,9 +41,9 @@ bool infer__int8_wanted(const infer_session *s)
 /* ---- finding QDQ groups -----------------------------------------------------------------------
  */
 
-static bool is_node(const infer_model *m, int ni, const char *op)
+static bool is_node(const infer_model *m, int ni, infer_op op)
 {
-    return ni >= 0 && !strcmp(m->nodes[ni].op_type, op);
+    return ni >= 0 && m->nodes[ni].op == (int)op;
 }
 
 static int producer(const infer_model *m, int v)
@@ -66,7 +66,7 @@ static int64_t init_numel(const infer_model *m, int v)
 /* DequantizeLinear with constant scale and zero point, per tensor (or per channel when allowed) */
 static bool dq_const(const infer_model *m, int ni, infer_dtype t, bool per_channel_ok)
 {
-    if (!is_node(m, ni, "DequantizeLinear"))
+    if (!is_node(m, ni, INFER_OP_DEQUANTIZE_LINEAR))
         return false;
     const inode *d = &m->nodes[ni];
     if (!is_init(m, d, 1) || (d->n_in > 2 && d->in[2] >= 0 && !is_init(m, d, 2)))
@@ -92,7 +92,7 @@ static int match_conv(const infer_session *s, int ni, int *act)
     const infer_model *m = s->m;
     const inode *c = &m->nodes[ni];
     *act = -1;
-    if (strcmp(c->op_type, "Conv") || c->n_in < 2 || c->n_out != 1)
+    if (c->op != INFER_OP_CONV || c->n_in < 2 || c->n_out != 1)
         return -1;
     int dx = producer(m, c->in[0]), dw = producer(m, c->in[1]);
     if (!dq_const(m, dx, INFER_DTYPE_UINT8, false) && !dq_const(m, dx, INFER_DTYPE_INT8, false))
@@ -113,12 +113,12 @@ static int match_conv(const infer_session *s, int ni, int *act)
     if (c->n_in > 2 && c->in[2] >= 0) { /* bias: a constant, or DequantizeLinear of one */
         int db = producer(m, c->in[2]);
         if (!(m->vals[c->in[2]].kind == VAL_INIT ||
-              (is_node(m, db, "DequantizeLinear") && is_init(m, &m->nodes[db], 0) &&
+              (is_node(m, db, INFER_OP_DEQUANTIZE_LINEAR) && is_init(m, &m->nodes[db], 0) &&
                is_init(m, &m->nodes[db], 1))))
             return -1;
     }
     int nx = sole(s, c->out[0]);
-    if (is_node(m, nx, "Relu") || is_node(m, nx, "Clip")) {
+    if (is_node(m, nx, INFER_OP_RELU) || is_node(m, nx, INFER_OP_CLIP)) {
         const inode *a = &m->nodes[nx];
         for (int k = 1; k < a->n_in; k++)
             if (a->in[k] >= 0 && (!is_init(m, a, k) || m->vals[a->in[k]].dtype != INFER_DTYPE_FP32))
@@ -126,7 +126,7 @@ static int match_conv(const infer_session *s, int ni, int *act)
         *act = nx;
         nx = sole(s, a->out[0]);
     }
-    if (!is_node(m, nx, "QuantizeLinear"))
+    if (!is_node(m, nx, INFER_OP_QUANTIZE_LINEAR))
         return -1;
     const inode *q = &m->nodes[nx];
     if (!is_init(m, q, 1) || init_numel(m, q->in[1]) != 1 || q->n_in < 3 || q->in[2] < 0 ||
@@ -144,7 +144,7 @@ static int match_add(const infer_session *s, int ni, int *act)
     const infer_model *m = s->m;
     const inode *c = &m->nodes[ni];
     *act = -1;
-    if (strcmp(c->op_type, "Add") || c->n_in != 2 || c->n_out != 1)
+    if (c->op != INFER_OP_ADD || c->n_in != 2 || c->n_out != 1)
         return -1;
     for (int k = 0; k < 2; k++) {
         int d = producer(m, c->in[k]);
@@ -153,11 +153,11 @@ static int match_add(const infer_session *s, int ni, int *act)
             return -1;
     }
     int nx = sole(s, c->out[0]);
-    if (is_node(m, nx, "Relu")) {
+    if (is_node(m, nx, INFER_OP_RELU)) {
         *act = nx;
         nx = sole(s, m->nodes[nx].out[0]);
     }
-    if (!is_node(m, nx, "QuantizeLinear"))
+    if (!is_node(m, nx, INFER_OP_QUANTIZE_LINEAR))
         return -1;
     const inode *q = &m->nodes[nx];
     if (!is_init(m, q, 1) || init_numel(m, q->in[1]) != 1 ||
@@ -187,7 +187,7 @@ int infer__qdq_prepass(infer_session *s, int *qend, int *qact)
         return 0;
     /* a DequantizeLinear whose every consumer is a fused group reading it as x or w is skipped */
     for (size_t i = 0; i < nn; i++) {
-        if (!is_node(m, (int)i, "DequantizeLinear"))
+        if (!is_node(m, (int)i, INFER_OP_DEQUANTIZE_LINEAR))
             continue;
         int v = m->nodes[i].out[0];
         if (m->vals[v].is_output || !s->consumers[v])
@@ -217,7 +217,7 @@ static int add_step(infer_session *s, step *st, int ni, int qn, int an)
     const infer_model *m = s->m;
     const inode *c = &m->nodes[ni], *q = &m->nodes[qn];
     const inode *da = &m->nodes[producer(m, c->in[0])], *db = &m->nodes[producer(m, c->in[1])];
-    st->op = infer__op_find("QLinearAdd");
+    st->op = INFER_OP_QLINEAR_ADD;
     st->n_in = 8;
     const int src[8] = {da->in[0], da->in[1], da->in[2], db->in[0],
                         db->in[1], db->in[2], q->in[1],  q->in[2]};
@@ -235,11 +235,11 @@ static int add_step(infer_session *s, step *st, int ni, int qn, int an)
 int infer__qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err)
 {
     const infer_model *m = s->m;
-    if (!strcmp(m->nodes[ni].op_type, "Add"))
+    if (m->nodes[ni].op == INFER_OP_ADD)
         return add_step(s, st, ni, qn, an);
     const inode *c = &m->nodes[ni], *dx = &m->nodes[producer(m, c->in[0])],
                 *dw = &m->nodes[producer(m, c->in[1])], *q = &m->nodes[qn];
-    st->op = infer__op_find("QLinearConv");
+    st->op = INFER_OP_QLINEAR_CONV;
     st->n_in = 9;
     const int src[8] = {dx->in[0], dx->in[1], dx->n_in > 2 ? dx->in[2] : -1,
                         dw->in[0], dw->in[1], dw->n_in > 2 ? dw->in[2] : -1,
@@ -251,7 +251,7 @@ int infer__qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm
     st->out[0] = &s->vals[q->out[0]];
     if (an >= 0) {
         const inode *a = &m->nodes[an];
-        if (!strcmp(a->op_type, "Relu")) {
+        if (a->op == INFER_OP_RELU) {
             st->fuse_min = 0;
         } else {
             st->fuse_min = infer__attr_f(a, "min", -INFINITY);
@@ -636,7 +636,7 @@ int infer__qdnnl_exec(step *st, fm_err *err)
     int na = 3;
     if (d->bia)
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, d->bia};
-    if (infer__op_is(st, "MatMulInteger") && st->n_in > 2 && st->in[2]) {
+    if (st->op == INFER_OP_MATMUL_INTEGER && st->n_in > 2 && st->in[2]) {
         d->zp_val = st->in[2]->dtype == INFER_DTYPE_INT8 ? ((const int8_t *)st->in[2]->data)[0]
                                                          : ((const uint8_t *)st->in[2]->data)[0];
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, d->zp};

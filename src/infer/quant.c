@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "infer/infer_int.h"
+#include "infer/ops_int.h"
 
 #define HIST_BINS 2048
 
@@ -68,7 +68,7 @@ static int wsrc(const infer_model *m, int v)
         const ival *iv = &m->vals[v];
         if (iv->kind == VAL_INIT)
             return v;
-        if (iv->producer < 0 || strcmp(m->nodes[iv->producer].op_type, "Identity"))
+        if (iv->producer < 0 || m->nodes[iv->producer].op != INFER_OP_IDENTITY)
             return -1;
         v = m->nodes[iv->producer].in[0];
     }
@@ -105,14 +105,14 @@ static int node_mode(const qctx *c, const inode *n)
     if (!x || x->kind == VAL_INIT)
         return Q_NONE;
     bool dyn = c->o->mode == INFER_QUANT_DYNAMIC;
-    if (!strcmp(n->op_type, "Conv")) {
+    if (n->op == INFER_OP_CONV) {
         if (dyn || !is_init_f32(w, 4) || (b && !is_init_f32(b, 1)))
             return Q_NONE;
         return Q_STATIC;
     }
-    if (!strcmp(n->op_type, "MatMul"))
+    if (n->op == INFER_OP_MATMUL)
         return is_init_f32(w, 2) ? (dyn ? Q_DYNAMIC : Q_STATIC) : Q_NONE;
-    if (!strcmp(n->op_type, "Gemm")) {
+    if (n->op == INFER_OP_GEMM) {
         if (!is_init_f32(w, 2) || infer__attr_i(n, "transA", 0) || infer__attr_f(n, "alpha", 1) != 1.0f)
             return Q_NONE;
         if (b && (!is_init_f32(b, 1) || infer__attr_f(n, "beta", 1) != 1.0f))
@@ -158,7 +158,7 @@ static void select_nodes(qctx *c)
         int out = m->nodes[i].out[0], only = -1;
         int nc = consumers_of(m, out, &only);
         if (nc == 1 && !m->vals[out].is_output &&
-            (!strcmp(m->nodes[only].op_type, "Relu") || !strcmp(m->nodes[only].op_type, "Clip")))
+            (m->nodes[only].op == INFER_OP_RELU || m->nodes[only].op == INFER_OP_CLIP))
             out = m->nodes[only].out[0], nc = consumers_of(m, out, &only);
         if (nc > 0)
             want_act(c, out);
@@ -428,9 +428,9 @@ static float *put_weight(qctx *c, pb_buf *g, const ival *w, int axis, bool trans
 static int weight_axis(const inode *n, bool *transpose)
 {
     *transpose = false;
-    if (!strcmp(n->op_type, "Conv"))
+    if (n->op == INFER_OP_CONV)
         return 0;
-    if (!strcmp(n->op_type, "Gemm") && infer__attr_i(n, "transB", 0))
+    if (n->op == INFER_OP_GEMM && infer__attr_i(n, "transB", 0))
         return 0;
     return 1; /* [K, N]: one scale per column */
 }
@@ -669,7 +669,7 @@ static void mark_drops(qctx *c)
         memset(keep, 0, m->n_vals + 1);
         for (size_t i = 0; i < m->n_nodes; i++) {
             const inode *n = &m->nodes[i];
-            if (!strcmp(n->op_type, "Identity") && c->drop[n->out[0]])
+            if (n->op == INFER_OP_IDENTITY && c->drop[n->out[0]])
                 continue; /* dropped itself */
             for (int k = 0; k < n->n_in; k++) {
                 int v = n->in[k];
@@ -715,7 +715,7 @@ static int write_graph(qctx *c, const uint8_t *msg, size_t len, pb_buf *g)
             int ni = node_of(c, f.ptr, f.len, &is_const, &cv);
             if (is_const && cv >= 0 && c->drop[cv])
                 continue;
-            if (ni >= 0 && !strcmp(m->nodes[ni].op_type, "Identity") &&
+            if (ni >= 0 && m->nodes[ni].op == INFER_OP_IDENTITY &&
                 c->drop[m->nodes[ni].out[0]])
                 continue;
             if (ni >= 0 && c->qnode[ni] == Q_DYNAMIC) {

@@ -239,7 +239,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         }
         if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
             int src = n->in[0];
-            if (!strcmp(n->op_type, "Add") && s->vals[src].is_const) src = n->in[1];
+            if (n->op == INFER_OP_ADD && s->vals[src].is_const) src = n->in[1];
             rt_val *o = tmp.out[0], *iv = &s->vals[src];
             o->dtype = iv->dtype;
             o->ndim = iv->ndim;
@@ -252,17 +252,17 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         bool all_const = true;
         for (int k = 0; k < n->n_in; k++)
             if (tmp.in[k] && !tmp.in[k]->is_const) all_const = false;
-        if (infer__op_is(&tmp, "Shape") || infer__op_is(&tmp, "Size")) all_const = true;
+        if (tmp.op == INFER_OP_SHAPE || tmp.op == INFER_OP_SIZE) all_const = true;
         int chain[8], nc = 0, gamma = -1, beta = -1, last = -1;
-        const char *fop = NULL;
+        int fop = -1; /* the op of a fused chain: Gelu or LayerNormalization */
         if (!all_const && !s->reference && !s->calibrating) {
-            if ((last = infer__match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = "Gelu";
-            else if ((last = infer__match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = "LayerNormalization";
+            if ((last = infer__match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = INFER_OP_GELU;
+            else if ((last = infer__match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = INFER_OP_LAYER_NORMALIZATION;
         }
-        if (fop) { /* one step from this node's input to the chain's output */
-            tmp.op = infer__op_find(fop);
-            tmp.n_in = fop[0] == 'G' ? 1 : 3;
-            if (fop[0] == 'L') {
+        if (fop >= 0) { /* one step from this node's input to the chain's output */
+            tmp.op = fop;
+            tmp.n_in = fop == INFER_OP_GELU ? 1 : 3;
+            if (fop == INFER_OP_LAYER_NORMALIZATION) {
                 tmp.in[1] = &s->vals[gamma];
                 tmp.in[2] = &s->vals[beta];
             }
@@ -494,7 +494,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
         }
     free(fill);
     const char *prof = getenv("FM_INFER_PROFILE");
-    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer__n_ops, sizeof *s->prof_ns);
+    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(INFER_OP__COUNT, sizeof *s->prof_ns);
     /* the cache holds what oneDNN packs, so only sessions that use oneDNN open it */
     int64_t tc = fm_now_ns(), cc = infer_cpu_ns();
     if (!calibrating && infer__dnnl_wanted(s) && infer__packcache_open(m, s->o.pack_cache, &s->pack)) {
@@ -556,7 +556,7 @@ void infer_session_free(infer_session *s)
 {
     if (!s) return;
     if (s->prof_ns) {
-        for (size_t i = 0; i < infer__n_ops; i++)
+        for (size_t i = 0; i < INFER_OP__COUNT; i++)
             if (s->prof_ns[i])
                 FM_INFO("infer", "profile op=%s cpu_ms=%.3f runs=%llu", infer__ops[i].name,
                         (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);

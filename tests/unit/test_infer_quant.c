@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "infer/infer.h"
-#include "infer/infer_int.h"
+#include "infer/ops_int.h"
 
 static char fixture_dir[1024];
 
