@@ -57,9 +57,7 @@ static void eng_init(void)
 /* Why: oneDNN for 1-thread sessions (see above); FM_INFER_NO_DNNL=1 falls back to XNNPACK. */
 bool infer__dnnl_wanted(const infer_session *s)
 {
-    static int off = -1;
-    if (off < 0) off = getenv("FM_INFER_NO_DNNL") != NULL;
-    if (off || s->reference || s->o.threads != 1) return false;
+    if (s->env.no_dnnl || s->reference || s->o.threads != 1) return false;
     pthread_once(&eng_once, eng_init);
     return eng_status == dnnl_success;
 }
@@ -143,7 +141,7 @@ static int build(step *st, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *s
     dconv *d = *st->dstate;
     const char *impl = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    if (getenv("FM_INFER_DNNL_VERBOSE"))
+    if (st->s->env.dnnl_verbose)
         FM_INFO("infer", "onednn node=%s impl=%s in_nhwc=%d out_nhwc=%d", st->node->name,
                 impl ? impl : "?", st->in_nhwc, st->out_nhwc);
     if (!impl || strncmp(impl, "brg", 3)) { /* only the fast kernels; others are slower than XNNPACK */

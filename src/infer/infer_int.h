@@ -260,7 +260,8 @@ typedef struct packcache packcache;
 int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err);
 uint64_t infer__packcache_checksum(const void *buf, size_t len);
 uint64_t infer__packcache_cpu_key(void);
-/* Opens the cache of a mapped model (dir: see infer_session_opts.pack_cache); *out is NULL for a
+/* Opens the cache of a mapped model (dir: infer_session_opts.pack_cache, else
+ * $FM_INFER_PACK_CACHE: see infer_opts; NULL: beside the model); *out is NULL for a
  * model from a buffer. Only allocation failures are errors: a bad file is a miss. */
 int infer__packcache_open(const infer_model *m, const char *dir, packcache **out);
 /* Weights of model value `value` packed in the format named by key; NULL on a miss. */
@@ -275,6 +276,31 @@ void infer__packcache_stats(const packcache *c, infer_session_stats *st);
 void infer__packcache_free(packcache *c); /* NULL is fine; after everything that uses the mapping */
 
 /* ---- session (session.c) --------------------------------------------------------------------- */
+/*
+ * Environment switches, read once per session at its creation (session.c, opts_from_env) into
+ * infer_session.env; kernels consult that, never getenv. The boolean ones take effect when the
+ * variable is set, whatever its value (FM_INFER_PROFILE excepted). For measurements and
+ * comparisons; docs/infer.md lists the same variables.
+ *   FM_INFER_PACK_CACHE=DIR|off  packed-weight cache directory when infer_session_opts.pack_cache
+ *                                is NULL (empty: beside the model; "off" or "0": no cache)
+ *   FM_INFER_PROFILE=1           log CPU time per operator type when the session is freed
+ *                                (set, non-empty and not "0")
+ *   FM_INFER_NCHW                no NHWC layout region between convolutions
+ *   FM_INFER_NO_DNNL             no oneDNN at all (float convolutions/matmuls, int8 kernels)
+ *   FM_INFER_NO_DNNL_MATMUL      fully connected layers on OpenBLAS sgemm instead of oneDNN
+ *   FM_INFER_NO_QDNNL            no oneDNN int8 kernels (the scalar integer kernels run)
+ *   FM_INFER_NO_QDQ              no QDQ group fusion into integer convolutions and adds
+ *   FM_INFER_NO_FC               MatMul with constant weights not as a fully connected operator
+ *   FM_INFER_XNN_FC              fully connected layers on XNNPACK even for many rows
+ *   FM_INFER_XNN_1X1             pointwise NHWC convolutions on XNNPACK instead of one sgemm
+ *   FM_INFER_DNNL_VERBOSE        log the oneDNN implementation chosen for each primitive
+ */
+typedef struct infer_opts {
+    const char *pack_cache; /* NULL when unset or empty */
+    bool profile, nchw, no_dnnl, no_dnnl_matmul, no_qdnnl, no_qdq, no_fc, xnn_fc, xnn_1x1,
+        dnnl_verbose;
+} infer_opts;
+
 /* A fully connected operator, shared by every node with the same weights (ALBERT reuses one
  * layer's weights twelve times: packed once). */
 typedef struct fc_entry {
@@ -315,6 +341,7 @@ struct infer_session {
     fc_entry *fc;
     size_t n_fc, cap_fc;
     bool reference;       /* plain reference kernels only (tests compare fast paths with it) */
+    infer_opts env;       /* FM_INFER_* switches, read at creation */
     bool ints_as_consts;
     int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
     infer_timings t;

@@ -90,9 +90,7 @@ static int mm_params(const step *st, mm_p *p, int64_t *od, int *ond, fm_err *err
 
 static bool mm_uses_fc(const step *st)
 {
-    static int no_fc = -1;
-    if (no_fc < 0) no_fc = getenv("FM_INFER_NO_FC") != NULL;
-    return !no_fc && !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
+    return !st->s->env.no_fc && !st->s->reference && st->in[1]->is_const && st->in[1]->ndim == 2 && !st->in[0]->is_const && st->in[0]->ndim >= 2;
 }
 
 int infer__shape_matmul(step *st, fm_err *err)
@@ -166,9 +164,9 @@ int infer__setup_matmul(step *st, fm_err *err)
     int rc = mm_params(st, &p, NULL, NULL, err);
     if (rc) return rc;
     int64_t rows = st->in[0]->numel / FM_MAX(p.k, 1);
-    if (rows >= FC_BLAS_ROWS && !getenv("FM_INFER_XNN_FC")) {
+    if (rows >= FC_BLAS_ROWS && !st->s->env.xnn_fc) {
         st->dnnl = false;
-        if (!infer__dnnl_wanted(st->s) || getenv("FM_INFER_NO_DNNL_MATMUL")) return 0; /* sgemm */
+        if (!infer__dnnl_wanted(st->s) || st->s->env.no_dnnl_matmul) return 0; /* sgemm */
         rc = infer__dnnl_matmul_setup(st, rows, p.k, p.n, st->fused_bias ? st->fused_bias->data : NULL, err);
         st->dnnl = rc == 0;
         return rc < 0 ? rc : 0;

@@ -156,7 +156,7 @@ int infer__setup_conv(step *st, fm_err *err)
      * 120-140 GFLOP/s on ResNet's shapes here (XNNPACK about 80-110), with no weights to pack */
     st->gemm1x1 = st->in_nhwc && st->out_nhwc && p.g == 1 && p.w.k[0] == 1 && p.w.k[1] == 1 &&
                   p.w.s[0] == 1 && p.w.s[1] == 1 && !p.w.pb[0] && !p.w.pb[1] && !p.w.pe[0] &&
-                  !p.w.pe[1] && FM_MIN(p.c, p.m) >= 64 && !getenv("FM_INFER_XNN_1X1");
+                  !p.w.pe[1] && FM_MIN(p.c, p.m) >= 64 && !st->s->env.xnn_1x1;
     if (st->gemm1x1) return 0;
     xnn_operator_t op = *st->state;
     if (!op) {

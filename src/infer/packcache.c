@@ -178,9 +178,6 @@ int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pa
 /* Why: the file name follows the model's, so a model and its cache travel together. */
 static char *cache_path(const infer_model *m, const char *dir)
 {
-    const char *env = getenv("FM_INFER_PACK_CACHE");
-    if (!dir)
-        dir = env && *env ? env : NULL;
     if (dir && (!strcmp(dir, "off") || !strcmp(dir, "0")))
         return NULL;
     const char *base = strrchr(m->label, '/');

@@ -29,10 +29,7 @@ static dnnl_status_t eng_status;
  * calling thread alone (OpenMP set to 1 thread), so sessions with a pool use them too. */
 bool infer__int8_wanted(const infer_session *s)
 {
-    static int off = -1;
-    if (off < 0)
-        off = getenv("FM_INFER_NO_QDNNL") != NULL || getenv("FM_INFER_NO_DNNL") != NULL;
-    if (off || s->reference)
+    if (s->env.no_qdnnl || s->env.no_dnnl || s->reference)
         return false;
     pthread_once(&eng_once, eng_init);
     return eng_status == dnnl_success;
@@ -176,7 +173,7 @@ int infer__qdq_prepass(infer_session *s, int *qend, int *qact)
     size_t nn = m->n_nodes;
     for (size_t i = 0; i < nn; i++)
         qend[i] = qact[i] = -1;
-    if (s->reference || s->calibrating || !infer__int8_wanted(s) || getenv("FM_INFER_NO_QDQ"))
+    if (s->reference || s->calibrating || !infer__int8_wanted(s) || s->env.no_qdq)
         return 0;
     int found = 0;
     for (size_t i = 0; i < nn; i++)
@@ -344,7 +341,7 @@ static void qprim_free(void *p)
     do {                                                                                           \
         dnnl_status_t s_ = (call);                                                                 \
         if (s_ != dnnl_success) {                                                                  \
-            if (getenv("FM_INFER_DNNL_VERBOSE"))                                                   \
+            if (ck_verbose) /* a bool of the calling function: FM_INFER_DNNL_VERBOSE */           \
                 FM_INFO("infer", "onednn int8: %s failed (%d)", #call, (int)s_);                   \
             rc = 1; /* no int8 primitive for this case: the scalar kernel runs */                  \
             goto out;                                                                              \
@@ -390,6 +387,7 @@ static int qprim_get(step *st, qprim **out, fm_err *err)
 static int qprim_weights(qprim *d, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
                          const void *w, infer_session *s)
 {
+    const bool ck_verbose = s->env.dnnl_verbose;
     if (d->wei && d->wsrc == w && dnnl_memory_desc_equal(&d->wmd, want))
         return 0;
     if (d->wei && !d->wei_shared)
@@ -441,7 +439,7 @@ static bool impl_ok(const step *st, dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    if (getenv("FM_INFER_DNNL_VERBOSE"))
+    if (st->s->env.dnnl_verbose)
         FM_INFO("infer", "onednn int8 node=%s impl=%s in_nhwc=%d out_nhwc=%d", st->node->name,
                 impl ? impl : "?", st->in_nhwc, st->out_nhwc);
     return impl && strncmp(impl, "ref", 3) != 0;
@@ -456,6 +454,7 @@ static dnnl_data_type_t dt(infer_dtype t)
  * y_scale per channel, zero points of x and y, the fused Relu/Clip as a post-op in y units. */
 int infer__setup_qlconv(step *st, fm_err *err)
 {
+    const bool ck_verbose = st->s->env.dnnl_verbose;
     st->dnnl = false;
     const rt_val *x = st->in[0], *w = st->in[3], *ws = st->in[4], *wz = st->in[5], *y = st->out[0];
     if (!infer__int8_wanted(st->s) || x->ndim != 4 || !w->is_const || !ws->is_const ||
@@ -574,6 +573,7 @@ out:
  * the activation's zero point comes at run time (DynamicQuantizeLinear computes it). */
 int infer__setup_matmulint(step *st, fm_err *err)
 {
+    const bool ck_verbose = st->s->env.dnnl_verbose;
     st->dnnl = false;
     const rt_val *a = st->in[0], *b = st->in[1], *za = st->n_in > 2 ? st->in[2] : NULL,
                  *zb = st->n_in > 3 ? st->in[3] : NULL;

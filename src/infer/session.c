@@ -304,7 +304,7 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
     }
     s->steps = steps;
     s->n_steps = ns;
-    if (!s->reference && !getenv("FM_INFER_NCHW") && infer__layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (!s->reference && !s->env.nchw && infer__layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
     /* lifetimes */
     for (size_t j = 0; j < ns; j++) {
         step *st = &steps[j];
@@ -435,6 +435,25 @@ int infer__session_new_calibrating(infer_model *m, void (*observe)(void *, int, 
     return rc;
 }
 
+/* Why: the FM_INFER_* switches (listed at infer_opts in infer_int.h) are read in one place, once
+ * per session, so kernels never call getenv and a session's behaviour is fixed at creation. */
+static void opts_from_env(infer_opts *o)
+{
+    const char *v = getenv("FM_INFER_PACK_CACHE");
+    o->pack_cache = v && *v ? v : NULL;
+    v = getenv("FM_INFER_PROFILE");
+    o->profile = v && *v && strcmp(v, "0");
+    o->nchw = getenv("FM_INFER_NCHW") != NULL;
+    o->no_dnnl = getenv("FM_INFER_NO_DNNL") != NULL;
+    o->no_dnnl_matmul = getenv("FM_INFER_NO_DNNL_MATMUL") != NULL;
+    o->no_qdnnl = getenv("FM_INFER_NO_QDNNL") != NULL;
+    o->no_qdq = getenv("FM_INFER_NO_QDQ") != NULL;
+    o->no_fc = getenv("FM_INFER_NO_FC") != NULL;
+    o->xnn_fc = getenv("FM_INFER_XNN_FC") != NULL;
+    o->xnn_1x1 = getenv("FM_INFER_XNN_1X1") != NULL;
+    o->dnnl_verbose = getenv("FM_INFER_DNNL_VERBOSE") != NULL;
+}
+
 static int session_create(infer_model *m, const infer_session_opts *opts, bool calibrating,
                           infer_session **out, fm_err *err)
 {
@@ -447,6 +466,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
     s->m = m;
     s->reference = infer__reference_mode;
     s->calibrating = calibrating;
+    opts_from_env(&s->env);
     infer_session_opts_init(&s->o);
     if (opts) s->o = *opts;
     if (s->o.threads < 1) s->o.threads = 1;
@@ -493,11 +513,10 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
                 s->cons_list[s->cons_start[v] + fill[v]++] = (int)i;
         }
     free(fill);
-    const char *prof = getenv("FM_INFER_PROFILE");
-    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(INFER_OP__COUNT, sizeof *s->prof_ns);
+    if (s->env.profile) s->prof_ns = calloc(INFER_OP__COUNT, sizeof *s->prof_ns);
     /* the cache holds what oneDNN packs, so only sessions that use oneDNN open it */
     int64_t tc = fm_now_ns(), cc = infer_cpu_ns();
-    if (!calibrating && infer__dnnl_wanted(s) && infer__packcache_open(m, s->o.pack_cache, &s->pack)) {
+    if (!calibrating && infer__dnnl_wanted(s) && infer__packcache_open(m, s->o.pack_cache ? s->o.pack_cache : s->env.pack_cache, &s->pack)) {
         infer_session_free(s);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
