@@ -43,7 +43,7 @@ typedef struct pb_buf {
 
 void infer__pbw_raw(pb_buf *b, const void *p, size_t n);
 void infer__pbw_varint(pb_buf *b, uint64_t v);
-void infer__pbw_uint(pb_buf *b, uint32_t num, uint64_t v);  /* wire type 0 */
+void infer__pbw_uint(pb_buf *b, uint32_t num, uint64_t v); /* wire type 0 */
 void infer__pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n);
 void infer__pbw_str(pb_buf *b, uint32_t num, const char *s);
 void infer__pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub); /* appends sub and frees it */
@@ -53,20 +53,20 @@ void infer__pbw_free(pb_buf *b);
 #define INFER_TENSOR_LIMIT ((size_t)1 << 34)
 #define INFER_PLAN_LIMIT ((size_t)1 << 35)
 
-/* ---- the model -------------------------------------------------------------------------------- */
+/* ---- the model ------------------------------------------------------------------------------ */
 enum { VAL_INTER = 0, VAL_INPUT, VAL_INIT, VAL_OUTPUT_FLAG = 8 };
 
 typedef struct ival {
     const char *name;
-    infer_dtype dtype;      /* UNDEFINED when unknown before planning */
-    int ndim;               /* -1 when unknown */
+    infer_dtype dtype; /* UNDEFINED when unknown before planning */
+    int ndim;          /* -1 when unknown */
     int64_t dims[INFER_MAX_DIMS];
     const char *dim_names[INFER_MAX_DIMS];
-    int kind;               /* VAL_INTER, VAL_INPUT or VAL_INIT */
+    int kind; /* VAL_INTER, VAL_INPUT or VAL_INIT */
     bool is_output;
-    const void *data;       /* VAL_INIT: aligned data (in the mapping or model-owned) */
+    const void *data; /* VAL_INIT: aligned data (in the mapping or model-owned) */
     size_t bytes;
-    int producer;           /* node index, or -1 */
+    int producer; /* node index, or -1 */
 } ival;
 
 typedef enum attr_type {
@@ -89,7 +89,7 @@ typedef struct iattr {
     const char *s; /* NUL-terminated copy */
     int64_t *ints;
     float *floats;
-    size_t n; /* elements of ints/floats */
+    size_t n;   /* elements of ints/floats */
     int tensor; /* ATTR_TENSOR: index of an anonymous VAL_INIT value */
 } iattr;
 
@@ -98,7 +98,7 @@ typedef struct inode {
     const char *op_type;
     int op; /* an infer_op (ops_int.h); -1 for Constant (folded at load) */
     int n_in, n_out;
-    int *in;  /* value indices; -1 for an omitted optional input */
+    int *in; /* value indices; -1 for an omitted optional input */
     int *out;
     int n_attrs;
     iattr *attrs;
@@ -106,12 +106,12 @@ typedef struct inode {
 
 struct infer_model {
     fm_arena arena;
-    char *label;          /* file name for messages */
-    const uint8_t *map;   /* the file mapping or the borrowed buffer */
+    char *label;        /* file name for messages */
+    const uint8_t *map; /* the file mapping or the borrowed buffer */
     size_t map_len;
     bool mapped;
-    char *dir;            /* directory for external data, NULL for buffers */
-    void **ext_maps;      /* mappings of external-data files */
+    char *dir;       /* directory for external data, NULL for buffers */
+    void **ext_maps; /* mappings of external-data files */
     size_t *ext_lens;
     size_t n_ext;
     int64_t opset, ir_version;
@@ -148,8 +148,8 @@ typedef struct tensor_fields {
 /* Reads a TensorProto; data in place when aligned, else from alloc(actx, bytes). m may carry
  * the model's directory (external data) and arena (names). */
 int infer__onnx_read_tensor(infer_model *m, const uint8_t *msg, size_t len, tensor_fields *tf,
-                     const void **data, size_t *bytes, void *(*alloc)(void *, size_t), void *actx,
-                     fm_err *err);
+                            const void **data, size_t *bytes, void *(*alloc)(void *, size_t),
+                            void *actx, fm_err *err);
 bool infer__onnx_dtype_known(int64_t t);
 /* A printable, NUL-terminated copy of a protobuf string in the model's arena. */
 char *infer__onnx_name(infer_model *m, const uint8_t *p, size_t len);
@@ -158,12 +158,13 @@ char *infer__onnx_name(infer_model *m, const uint8_t *p, size_t len);
 int infer__onnx_parse_model(infer_model *m, fm_err *err);
 /* Parses a TensorProto into a dense tensor (malloc'd data, caller frees). For tests. */
 int infer__onnx_parse_tensor_alloc(const void *buf, size_t len, infer_tensor *t, char **name,
-                            fm_err *err);
+                                   fm_err *err);
 
-/* ---- ops (ops.c and ops_*.c) ------------------------------------------------------------------ */
+/* ---- ops (ops.c and ops_*.c) ---------------------------------------------------------------- */
 typedef struct infer_session infer_session;
 
-/* A tensor during planning/running: shape, dtype, data and whether its value is known at plan time. */
+/* A tensor during planning/running: shape, dtype, data and whether its value is known at plan
+ * time. */
 typedef struct rt_val {
     infer_dtype dtype;
     int ndim;
@@ -187,16 +188,16 @@ typedef struct step {
     void **state;  /* op-private, kept across plans (XNNPACK operator with packed weights) */
     void **dstate; /* oneDNN primitive state, kept across plans (a separate slot: a node may use
                       XNNPACK at one batch size and oneDNN at another) */
-    const rt_val *fused_bias;
-    int64_t fc_rows;         /* fully connected: rows of the current plan */
-    bool in_nhwc, out_nhwc;  /* Conv: activations already in NHWC (layout pass) */
-    bool xnn;                /* runs on an XNNPACK operator */
-    bool gemm1x1;            /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */
-    bool qint8;              /* QLinearConv meant for oneDNN int8 (reads and writes NHWC) */
-    bool dnnl;               /* Conv on a oneDNN primitive (1-thread sessions) */ /* MatMul + Add fused: the bias vector */
+    const rt_val *fused_bias; /* MatMul + Add fused: the bias vector */
+    int64_t fc_rows;          /* fully connected: rows of the current plan */
+    bool in_nhwc, out_nhwc;   /* Conv: activations already in NHWC (layout pass) */
+    bool xnn;                 /* runs on an XNNPACK operator */
+    bool gemm1x1;             /* Conv 1x1 on NHWC data: one sgemm against the ONNX weights */
+    bool qint8;               /* QLinearConv meant for oneDNN int8 (reads and writes NHWC) */
+    bool dnnl;                /* Conv on a oneDNN primitive (1-thread sessions) */
     float fuse_min, fuse_max; /* fused activation clamp (Relu, Clip); +-inf when none */
-    float eps;               /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
-    void *scratch; /* op-private scratch inside the plan */
+    float eps;                /* fused LayerNorm: epsilon from the graph (NaN: the attribute) */
+    void *scratch;            /* op-private scratch inside the plan */
     size_t scratch_bytes;
     infer_session *s;
 } step;
@@ -257,7 +258,8 @@ typedef struct pack_view { /* a checked file image */
 typedef struct packcache packcache;
 /* Checks a file image against the key: 0 and *out set, FM_EPARSE when corrupt or truncated,
  * FM_ESTATE when valid but written for another key; err says which check failed. */
-int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err);
+int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out,
+                           fm_err *err);
 uint64_t infer__packcache_checksum(const void *buf, size_t len);
 uint64_t infer__packcache_cpu_key(void);
 /* Opens the cache of a mapped model (dir: infer_session_opts.pack_cache, else
@@ -266,10 +268,10 @@ uint64_t infer__packcache_cpu_key(void);
 int infer__packcache_open(const infer_model *m, const char *dir, packcache **out);
 /* Weights of model value `value` packed in the format named by key; NULL on a miss. */
 const void *infer__packcache_find(packcache *c, int value, const void *key, size_t key_bytes,
-                           size_t bytes);
+                                  size_t bytes);
 /* Records weights this session packed (data borrowed until commit) for the file commit writes. */
-void infer__packcache_note(packcache *c, int value, const void *key, size_t key_bytes, const void *data,
-                    size_t bytes);
+void infer__packcache_note(packcache *c, int value, const void *key, size_t key_bytes,
+                           const void *data, size_t bytes);
 /* Writes found + noted entries to a new file (tmp + rename) when anything was noted. */
 int infer__packcache_commit(packcache *c, fm_err *err);
 void infer__packcache_stats(const packcache *c, infer_session_stats *st);
@@ -319,46 +321,46 @@ typedef struct owned_obj {
 struct infer_session {
     infer_model *m;
     infer_session_opts o;
-    pthreadpool_t pool;   /* created by the first run when threads > 1 */
-    fm_arena plan_arena;  /* constants folded at plan time, steps */
-    rt_val *vals;         /* one per model value */
+    pthreadpool_t pool;  /* created by the first run when threads > 1 */
+    fm_arena plan_arena; /* constants folded at plan time, steps */
+    rt_val *vals;        /* one per model value */
     step *steps;
     size_t n_steps;
-    void **node_state;    /* per node, kept across plans */
-    void **node_dnnl;     /* per node: oneDNN state, kept across plans */
-    int *consumers;       /* per value: number of consuming nodes */
+    void **node_state;           /* per node, kept across plans */
+    void **node_dnnl;            /* per node: oneDNN state, kept across plans */
+    int *consumers;              /* per value: number of consuming nodes */
     int *cons_start, *cons_list; /* per value: its consuming nodes (CSR) */
-    int *consumer;        /* per value: the last consuming node */
-    uint8_t *fused;       /* per node: folded into its producer (runs as an alias) */
-    uint8_t *act;         /* activation buffer (64-byte aligned) */
+    int *consumer;               /* per value: the last consuming node */
+    uint8_t *fused;              /* per node: folded into its producer (runs as an alias) */
+    uint8_t *act;                /* activation buffer (64-byte aligned) */
     size_t act_cap;
-    bool act_mapped;      /* act is an anonymous mapping (huge pages), not malloc'd */
+    bool act_mapped; /* act is an anonymous mapping (huge pages), not malloc'd */
     int64_t (*plan_dims)[INFER_MAX_DIMS]; /* per model input: shape of the current plan */
     int *plan_ndim;
     bool planned;
-    owned_obj *owned;     /* XNNPACK operators, oneDNN primitives: freed with the session */
+    owned_obj *owned; /* XNNPACK operators, oneDNN primitives: freed with the session */
     size_t n_owned, cap_owned;
     fc_entry *fc;
     size_t n_fc, cap_fc;
-    bool reference;       /* plain reference kernels only (tests compare fast paths with it) */
-    infer_opts env;       /* FM_INFER_* switches, read at creation */
-    bool ints_as_consts;
-    int64_t *prof_ns;     /* per op (FM_INFER_PROFILE=1): time spent, logged at free */ /* small integer inputs feed shapes: plan with their values */
+    bool reference;      /* plain reference kernels only (tests compare fast paths with it) */
+    infer_opts env;      /* FM_INFER_* switches, read at creation */
+    bool ints_as_consts; /* small integer inputs feed shapes: plan with their values */
+    int64_t *prof_ns;    /* per op (FM_INFER_PROFILE=1): time spent, logged at free */
     infer_timings t;
     infer_session_stats st;
-    packcache *pack;      /* packed-weight cache (NULL: none) */
+    packcache *pack; /* packed-weight cache (NULL: none) */
+    void *bf16_buf;  /* BF16 sessions: one staging buffer for oneDNN inputs (steps run in turn) */
+    size_t bf16_cap;
     /* quant.c's calibration: no fusion (every node's output is materialised), and a call after
      * every step with each output value (index into vals) */
-    void *bf16_buf;       /* BF16 sessions: one staging buffer for oneDNN inputs (steps run in turn) */
-    size_t bf16_cap;
     bool calibrating;
     void (*observe)(void *ctx, int v, const rt_val *r);
     void *observe_ctx;
 };
 
 /* Creates a session for calibration (see infer_session.calibrating). */
-int infer__session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
-                            infer_session **out, fm_err *err);
+int infer__session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *),
+                                   void *ctx, infer_session **out, fm_err *err);
 
 pthreadpool_t infer__session_pool(const infer_session *s);
 /* The value whose storage v shares (alias chains resolved). */
@@ -369,8 +371,8 @@ int infer__session_root(const infer_session *s, int v);
 void infer__fuse_producer(infer_session *s, step *st, int ni);
 /* Chains starting at node ni: their last node, or -1; chain[] gets the absorbed nodes. */
 int infer__match_gelu(const infer_session *s, int ni, int *chain, int *nc);
-int infer__match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma, int *beta,
-                    float *eps);
+int infer__match_layernorm(const infer_session *s, int ni, int *chain, int *nc, int *gamma,
+                           int *beta, float *eps);
 /* Marks values NHWC where every consumer accepts it; FM_ENOMEM on failure. */
 int infer__layout_pass(infer_session *s);
 /* Tests: sessions created on this thread while set use only the plain reference kernels (no

@@ -5,8 +5,8 @@
  * Every kernel here is the plain scalar reference (int32 accumulation, float requantization with
  * round-half-to-even, as onnx's reference implementation does); the fast paths (QDQ groups fused
  * into oneDNN int8 primitives) are in qdq.c and are tested against these. Scales and zero points
- * that are initializers are checked when the model loads (infer__quant_check_node), so a bad scale or
- * zero point is a load error that names the node.
+ * that are initializers are checked when the model loads (infer__quant_check_node), so a bad scale
+ * or zero point is a load error that names the node.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -84,14 +84,15 @@ static int check_qparams(const step *st, int si, int zi, infer_dtype data_t, int
         return infer__step_err(st, err, FM_ETYPE, "input %d (scale) must be FP32", si);
     if (s->ndim > 1 || (s->numel != 1 && s->numel != n))
         return infer__step_err(st, err, FM_ESHAPE, "input %d (scale) has %lld values, want 1%s", si,
-                        (long long)s->numel, n > 1 ? " or one per channel" : "");
+                               (long long)s->numel, n > 1 ? " or one per channel" : "");
     if (z) {
         if (data_t != INFER_DTYPE_UNDEFINED && z->dtype != data_t)
             return infer__step_err(st, err, FM_ETYPE, "input %d (zero point) is %s, data is %s", zi,
-                            infer_dtype_name(z->dtype), infer_dtype_name(data_t));
+                                   infer_dtype_name(z->dtype), infer_dtype_name(data_t));
         if (z->numel != s->numel)
-            return infer__step_err(st, err, FM_ESHAPE, "input %d (zero point) has %lld values, scale %lld",
-                            zi, (long long)z->numel, (long long)s->numel);
+            return infer__step_err(st, err, FM_ESHAPE,
+                                   "input %d (zero point) has %lld values, scale %lld", zi,
+                                   (long long)z->numel, (long long)s->numel);
     }
     return 0;
 }
@@ -116,19 +117,18 @@ static int q_axis(const step *st, const rt_val *x, const rt_val *sc, int *axis, 
     return infer__norm_axis(st, infer__attr_i(st->node, "axis", 1), x->ndim, axis, err);
 }
 
-/* ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------------
- */
+/* ---- QuantizeLinear / DequantizeLinear ------------------------------------------------------ */
 
 int infer__shape_quantize(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0], *sc = st->in[1], *z = opt_in(st, 2);
     if (x->dtype != INFER_DTYPE_FP32)
         return infer__step_err(st, err, FM_ETYPE, "input must be FP32, not %s",
-                        infer_dtype_name(x->dtype));
+                               infer_dtype_name(x->dtype));
     infer_dtype t = z ? z->dtype : INFER_DTYPE_UINT8;
     if (!is_q8(t))
         return infer__step_err(st, err, FM_EUNSUPPORTED, "output type %s (UINT8 or INT8 only)",
-                        infer_dtype_name(t));
+                               infer_dtype_name(t));
     int axis = 0;
     if (sc->numel != 1 || sc->ndim == 1) {
         int rc = q_axis(st, x, sc, &axis, err);
@@ -221,7 +221,7 @@ int infer__shape_dequantize(step *st, fm_err *err)
     const rt_val *x = st->in[0], *sc = st->in[1];
     if (!is_q8(x->dtype) && x->dtype != INFER_DTYPE_INT32)
         return infer__step_err(st, err, FM_ETYPE, "input must be UINT8, INT8 or INT32, not %s",
-                        infer_dtype_name(x->dtype));
+                               infer_dtype_name(x->dtype));
     int axis = 0;
     int rc = q_axis(st, x, sc, &axis, err);
     if (rc)
@@ -320,7 +320,7 @@ static int qmm_params(const step *st, int ia, int ib, qmm *p, int64_t *od, int *
     const rt_val *a = st->in[ia], *b = st->in[ib];
     if (!is_q8(a->dtype) || !is_q8(b->dtype))
         return infer__step_err(st, err, FM_ETYPE, "operands must be UINT8 or INT8, not %s and %s",
-                        infer_dtype_name(a->dtype), infer_dtype_name(b->dtype));
+                               infer_dtype_name(a->dtype), infer_dtype_name(b->dtype));
     if (a->ndim < 2 || b->ndim < 2)
         return infer__step_err(st, err, FM_EUNSUPPORTED, "operands of rank < 2");
     p->m = a->dims[a->ndim - 2];
@@ -328,8 +328,9 @@ static int qmm_params(const step *st, int ia, int ib, qmm *p, int64_t *od, int *
     p->n = b->dims[b->ndim - 1];
     if (b->dims[b->ndim - 2] != p->k)
         return infer__step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)",
-                        (long long)p->k, (long long)b->dims[b->ndim - 2]);
-    int rc = infer__broadcast_shape(st, a->dims, a->ndim - 2, b->dims, b->ndim - 2, p->bdims, &p->nb, err);
+                               (long long)p->k, (long long)b->dims[b->ndim - 2]);
+    int rc = infer__broadcast_shape(st, a->dims, a->ndim - 2, b->dims, b->ndim - 2, p->bdims,
+                                    &p->nb, err);
     if (rc)
         return rc;
     p->batches = 1;
@@ -360,10 +361,11 @@ static int check_mm_zp(const step *st, int zi, const rt_val *data, int64_t n, fm
         return 0;
     if (z->dtype != data->dtype)
         return infer__step_err(st, err, FM_ETYPE, "input %d (zero point) is %s, data is %s", zi,
-                        infer_dtype_name(z->dtype), infer_dtype_name(data->dtype));
+                               infer_dtype_name(z->dtype), infer_dtype_name(data->dtype));
     if (z->numel != 1 && z->numel != n)
-        return infer__step_err(st, err, FM_ESHAPE, "input %d (zero point) has %lld values, want 1 or %lld",
-                        zi, (long long)z->numel, (long long)n);
+        return infer__step_err(st, err, FM_ESHAPE,
+                               "input %d (zero point) has %lld values, want 1 or %lld", zi,
+                               (long long)z->numel, (long long)n);
     return 0;
 }
 
@@ -506,7 +508,8 @@ static int qconv_params(const step *st, int wi, qconv *p, fm_err *err)
     for (int i = 0; i < x->ndim - 2 && i < 3; i++) {
         ks[i] = wt->dims[2 + i];
         if (n >= 0 && (n != x->ndim - 2 || tmp[i] != ks[i]))
-            return infer__step_err(st, err, FM_ESHAPE, "kernel_shape differs from the weight's shape");
+            return infer__step_err(st, err, FM_ESHAPE,
+                                   "kernel_shape differs from the weight's shape");
     }
     int rc = infer__win_params(st, ks, false, &p->w, err);
     if (rc)
@@ -517,8 +520,8 @@ static int qconv_params(const step *st, int wi, qconv *p, fm_err *err)
     p->g = infer__attr_i(st->node, "group", 1);
     if (p->g < 1 || p->c % p->g || p->m % p->g || wt->dims[1] != p->c / p->g)
         return infer__step_err(st, err, FM_ESHAPE,
-                        "channels %lld, group %lld and weight shape do not match", (long long)p->c,
-                        (long long)p->g);
+                               "channels %lld, group %lld and weight shape do not match",
+                               (long long)p->c, (long long)p->g);
     return 0;
 }
 
@@ -576,7 +579,7 @@ int infer__shape_convint(step *st, fm_err *err)
     const rt_val *zx = opt_in(st, 2);
     if (zx && (zx->numel != 1 || zx->dtype != st->in[0]->dtype))
         return infer__step_err(st, err, FM_ESHAPE,
-                        "input zero point must be one value of the input's type");
+                               "input zero point must be one value of the input's type");
     if ((rc = check_mm_zp(st, 3, st->in[1], p.m, err)))
         return rc;
     int64_t d[5];
@@ -614,7 +617,8 @@ int infer__shape_qlconv(step *st, fm_err *err)
         return rc;
     const rt_val *bias = opt_in(st, 8), *yz = opt_in(st, 7);
     if (bias && (bias->dtype != INFER_DTYPE_INT32 || bias->numel != p.m))
-        return infer__step_err(st, err, FM_ESHAPE, "bias must hold %lld INT32 values", (long long)p.m);
+        return infer__step_err(st, err, FM_ESHAPE, "bias must hold %lld INT32 values",
+                               (long long)p.m);
     infer_dtype t = yz ? yz->dtype : INFER_DTYPE_UINT8;
     if (!is_q8(t))
         return infer__step_err(st, err, FM_ETYPE, "output zero point must be UINT8 or INT8");
@@ -660,8 +664,7 @@ int infer__exec_qlconv(step *st, fm_err *err)
     return 0;
 }
 
-/* ---- com.microsoft elementwise and pooling ------------------------------------------------------
- */
+/* ---- com.microsoft elementwise and pooling -------------------------------------------------- */
 
 /* QLinearAdd / QLinearMul: A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp (broadcasting) */
 int infer__shape_qlbinary(step *st, fm_err *err)
@@ -818,8 +821,7 @@ int infer__exec_qlgpool(step *st, fm_err *err)
     return 0;
 }
 
-/* ---- checks at load ---------------------------------------------------------------------------
- */
+/* ---- checks at load ------------------------------------------------------------------------- */
 
 /* Why: operators outside the default domain that the runtime runs (com.microsoft, as ORT emits)
  * are marked in INFER_OP_MAP; the loader asks before it resolves the op. */

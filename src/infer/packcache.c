@@ -128,7 +128,8 @@ uint64_t infer__packcache_checksum(const void *buf, size_t len)
 
 /* Why: one reader for the session and the fuzzer; every offset and size is checked against the
  * file before anything points into it, and the key decides stale (FM_ESTATE) from corrupt. */
-int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err)
+int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out,
+                           fm_err *err)
 {
     memset(out, 0, sizeof *out);
     pack_hdr h;
@@ -258,7 +259,8 @@ int infer__packcache_open(const infer_model *m, const char *dir, packcache **out
     return 0;
 }
 
-const void *infer__packcache_find(packcache *c, int value, const void *key, size_t key_bytes, size_t bytes)
+const void *infer__packcache_find(packcache *c, int value, const void *key, size_t key_bytes,
+                                  size_t bytes)
 {
     if (!c || !c->map)
         return NULL;
@@ -274,8 +276,8 @@ const void *infer__packcache_find(packcache *c, int value, const void *key, size
     return NULL;
 }
 
-void infer__packcache_note(packcache *c, int value, const void *key, size_t key_bytes, const void *data,
-                    size_t bytes)
+void infer__packcache_note(packcache *c, int value, const void *key, size_t key_bytes,
+                           const void *data, size_t bytes)
 {
     if (!c || !c->path || c->committed || value < 0)
         return;

@@ -35,8 +35,7 @@ bool infer__int8_wanted(const infer_session *s)
     return eng_status == dnnl_success;
 }
 
-/* ---- finding QDQ groups -----------------------------------------------------------------------
- */
+/* ---- finding QDQ groups --------------------------------------------------------------------- */
 
 static bool is_node(const infer_model *m, int ni, infer_op op)
 {
@@ -271,7 +270,7 @@ int infer__qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm
         if (!b->is_const || b->dtype != INFER_DTYPE_FP32 || b->numel != mch ||
             ws->dtype != INFER_DTYPE_FP32)
             return infer__step_err(st, err, FM_ESHAPE, "fused bias must hold %lld FP32 values",
-                            (long long)mch);
+                                   (long long)mch);
         rt_val *bi = fm_arena_calloc(&s->plan_arena, 1, sizeof *bi);
         int32_t *d = fm_arena_alloc(&s->plan_arena, (size_t)mch * 4 + 4);
         if (!bi || !d)
@@ -295,8 +294,7 @@ int infer__qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm
     return 0;
 }
 
-/* ---- oneDNN int8 primitives --------------------------------------------------------------------
- */
+/* ---- oneDNN int8 primitives ----------------------------------------------------------------- */
 
 static void eng_init(void)
 {
@@ -341,7 +339,7 @@ static void qprim_free(void *p)
     do {                                                                                           \
         dnnl_status_t s_ = (call);                                                                 \
         if (s_ != dnnl_success) {                                                                  \
-            if (ck_verbose) /* a bool of the calling function: FM_INFER_DNNL_VERBOSE */           \
+            if (ck_verbose) /* a bool of the calling function: FM_INFER_DNNL_VERBOSE */            \
                 FM_INFO("infer", "onednn int8: %s failed (%d)", #call, (int)s_);                   \
             rc = 1; /* no int8 primitive for this case: the scalar kernel runs */                  \
             goto out;                                                                              \
@@ -470,7 +468,8 @@ int infer__setup_qlconv(step *st, fm_err *err)
     int rc = infer__win_params(st, ks, false, &g, err);
     if (rc)
         return rc;
-    int64_t n = x->dims[0], c = x->dims[1], mch = w->dims[0], grp = infer__attr_i(st->node, "group", 1);
+    int64_t n = x->dims[0], c = x->dims[1], mch = w->dims[0],
+            grp = infer__attr_i(st->node, "group", 1);
     qprim *d;
     if ((rc = qprim_get(st, &d, err)))
         return rc < 0 ? rc : 0;
@@ -558,7 +557,8 @@ int infer__setup_qlconv(step *st, fm_err *err)
     st->dnnl = true;
 out:
     if (rc && (st->in_nhwc || st->out_nhwc))
-        rc = infer__step_err(st, err, FM_EINTERNAL, "onednn has no int8 convolution for this NHWC case");
+        rc = infer__step_err(st, err, FM_EINTERNAL,
+                             "onednn has no int8 convolution for this NHWC case");
     free(scales);
     if (pd)
         dnnl_primitive_desc_destroy(pd);
@@ -577,8 +577,8 @@ int infer__setup_matmulint(step *st, fm_err *err)
     st->dnnl = false;
     const rt_val *a = st->in[0], *b = st->in[1], *za = st->n_in > 2 ? st->in[2] : NULL,
                  *zb = st->n_in > 3 ? st->in[3] : NULL;
-    if (!infer__int8_wanted(st->s) || !b->is_const || b->ndim != 2 || b->dtype != INFER_DTYPE_INT8 ||
-        a->ndim < 2 || (za && za->numel != 1))
+    if (!infer__int8_wanted(st->s) || !b->is_const || b->ndim != 2 ||
+        b->dtype != INFER_DTYPE_INT8 || a->ndim < 2 || (za && za->numel != 1))
         return 0;
     for (int64_t i = 0; zb && i < zb->numel; i++)
         if (((const int8_t *)zb->data)[i])

@@ -57,8 +57,7 @@ typedef struct qctx {
     infer_quant_stats st;
 } qctx;
 
-/* ---- which nodes --------------------------------------------------------------------------------
- */
+/* ---- which nodes ---------------------------------------------------------------------------- */
 
 /* Why: exporters route shared weights through Identity nodes (ALBERT's twelve layers read one
  * layer's weights): a weight is the initializer at the end of such a chain. */
@@ -113,7 +112,8 @@ static int node_mode(const qctx *c, const inode *n)
     if (n->op == INFER_OP_MATMUL)
         return is_init_f32(w, 2) ? (dyn ? Q_DYNAMIC : Q_STATIC) : Q_NONE;
     if (n->op == INFER_OP_GEMM) {
-        if (!is_init_f32(w, 2) || infer__attr_i(n, "transA", 0) || infer__attr_f(n, "alpha", 1) != 1.0f)
+        if (!is_init_f32(w, 2) || infer__attr_i(n, "transA", 0) ||
+            infer__attr_f(n, "alpha", 1) != 1.0f)
             return Q_NONE;
         if (b && (!is_init_f32(b, 1) || infer__attr_f(n, "beta", 1) != 1.0f))
             return Q_NONE;
@@ -165,8 +165,7 @@ static void select_nodes(qctx *c)
     }
 }
 
-/* ---- calibration ------------------------------------------------------------------------------
- */
+/* ---- calibration ---------------------------------------------------------------------------- */
 
 static void observe_data(qctx *c, int v, const float *x, int64_t n)
 {
@@ -272,8 +271,7 @@ static int calibrate(qctx *c)
     return 0;
 }
 
-/* ---- writing ------------------------------------------------------------------------------------
- */
+/* ---- writing -------------------------------------------------------------------------------- */
 
 static void put_tensor(pb_buf *g, const char *name, infer_dtype t, int ndim, const int64_t *dims,
                        const void *data, size_t bytes)
@@ -715,8 +713,7 @@ static int write_graph(qctx *c, const uint8_t *msg, size_t len, pb_buf *g)
             int ni = node_of(c, f.ptr, f.len, &is_const, &cv);
             if (is_const && cv >= 0 && c->drop[cv])
                 continue;
-            if (ni >= 0 && m->nodes[ni].op == INFER_OP_IDENTITY &&
-                c->drop[m->nodes[ni].out[0]])
+            if (ni >= 0 && m->nodes[ni].op == INFER_OP_IDENTITY && c->drop[m->nodes[ni].out[0]])
                 continue;
             if (ni >= 0 && c->qnode[ni] == Q_DYNAMIC) {
                 int e = put_dynamic(c, g, (size_t)ni);
