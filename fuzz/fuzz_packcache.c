@@ -1,8 +1,8 @@
 /*
- * Fuzz target for the packed-weight cache reader (packcache_parse): any bytes are checked against
- * a key. The key is taken from the input's own header when it has one, and for inputs whose first
- * byte is odd the checksum is recomputed first, so the checks behind the checksum (key fields,
- * entry lookups) see fuzzed data too. Every entry of an accepted file is read in full.
+ * Fuzz target for the packed-weight cache reader (infer__packcache_parse): any bytes are checked
+ * against a key. The key is taken from the input's own header when it has one, and for inputs whose
+ * first byte is odd the checksum is recomputed first, so the checks behind the checksum (key
+ * fields, entry lookups) see fuzzed data too. Every entry of an accepted file is read in full.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,17 +29,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pack_hdr h;
         memcpy(&h, copy, sizeof h);
         if (fix) {
-            h.checksum = packcache_checksum(copy, size);
+            h.checksum = infer__packcache_checksum(copy, size);
             memcpy(copy, &h, sizeof h);
         }
         key.model_hash = h.model_hash;
         key.model_bytes = h.model_bytes;
-        key.cpu_key = (data[size - 1] & 1) ? h.cpu_key : packcache_cpu_key();
+        key.cpu_key = (data[size - 1] & 1) ? h.cpu_key : infer__packcache_cpu_key();
         memcpy(key.runtime, h.runtime, sizeof key.runtime);
     }
     pack_view v;
     fm_err err = {0};
-    if (packcache_parse(copy, size, &key, &v, &err) == 0) {
+    if (infer__packcache_parse(copy, size, &key, &v, &err) == 0) {
         volatile uint8_t sink = 0;
         for (size_t i = 0; i < v.n; i++) {
             pack_ent e;

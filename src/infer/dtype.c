@@ -17,7 +17,8 @@ static const struct {
 const char *infer_dtype_name(infer_dtype t)
 {
     for (size_t i = 0; i < FM_ARRAY_LEN(dtype_table); i++)
-        if (dtype_table[i].t == t) return dtype_table[i].name;
+        if (dtype_table[i].t == t)
+            return dtype_table[i].name;
     return "UNDEFINED";
 }
 
@@ -36,7 +37,8 @@ int infer_dtype_parse(const char *name, infer_dtype *out)
 size_t infer_dtype_size(infer_dtype t)
 {
     for (size_t i = 0; i < FM_ARRAY_LEN(dtype_table); i++)
-        if (dtype_table[i].t == t) return dtype_table[i].size;
+        if (dtype_table[i].t == t)
+            return dtype_table[i].size;
     return 0;
 }
 
@@ -44,10 +46,13 @@ size_t infer_dtype_size(infer_dtype t)
 int64_t infer_tensor_numel(const infer_tensor *t)
 {
     int64_t n = 1;
-    if (t->ndim < 0 || t->ndim > INFER_MAX_DIMS) return -1;
+    if (t->ndim < 0 || t->ndim > INFER_MAX_DIMS)
+        return -1;
     for (int i = 0; i < t->ndim; i++) {
-        if (t->dims[i] < 0) return -1;
-        if (__builtin_mul_overflow(n, t->dims[i], &n)) return -1;
+        if (t->dims[i] < 0)
+            return -1;
+        if (__builtin_mul_overflow(n, t->dims[i], &n))
+            return -1;
     }
     return n;
 }

@@ -152,11 +152,11 @@ typedef struct infer_session_opts {
  * Models opened from a buffer have none. Weights packed inside XNNPACK operators are not cached
  * (the XNNPACK this builds against has no weights cache). */
 #define INFER_PACK_MAP(X)                                                                          \
-    X(OFF, "off")           /* turned off, or a model from a buffer */                            \
-    X(MISSING, "missing")   /* no file */                                                          \
-    X(STALE, "stale")       /* another model, runtime or CPU features wrote it */                  \
-    X(CORRUPT, "corrupt")   /* truncated, bad checksum or bad offsets */                           \
-    X(VALID, "valid")       /* mapped and used */
+    X(OFF, "off")         /* turned off, or a model from a buffer */                               \
+    X(MISSING, "missing") /* no file */                                                            \
+    X(STALE, "stale")     /* another model, runtime or CPU features wrote it */                    \
+    X(CORRUPT, "corrupt") /* truncated, bad checksum or bad offsets */                             \
+    X(VALID, "valid")     /* mapped and used */
 typedef enum infer_pack_state {
 #define INFER_XX(name, text) INFER_PACK_##name,
     INFER_PACK_MAP(INFER_XX)
@@ -187,14 +187,13 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
 /* Load-phase timings in nanoseconds (0 for a phase not run yet). Model phases come from the
  * model the session belongs to. */
 typedef struct infer_timings {
-    int64_t read_ns;      /* open + map (or buffer hand-over) */
-    int64_t parse_ns;     /* protobuf wire read, graph built, checks, unaligned weights copied */
-    int64_t graph_ns;     /* reserved: shape inference, folding and fusion run in the session's
-                             plan and are counted in plan_ns (0 today) */
-    int64_t weights_ns;   /* reserved: weight copies happen while parsing (0 today) */
-    int64_t plan_ns;      /* session: shapes, folding, fusion, layout, memory plan (all plans) */
-    int64_t pack_ns;      /* session: library operators created, weights packed (all plans) */
-    int64_t first_run_ns; /* session: the first infer_session_run (threads started, setup) */
+    int64_t read_ns;       /* open + map (or buffer hand-over) */
+    int64_t parse_ns;      /* protobuf wire read, graph built, checks, unaligned weights copied */
+    int64_t graph_ns;      /* reserved (0): shape inference, folding and fusion count in plan_ns */
+    int64_t weights_ns;    /* reserved: weight copies happen while parsing (0 today) */
+    int64_t plan_ns;       /* session: shapes, folding, fusion, layout, memory plan (all plans) */
+    int64_t pack_ns;       /* session: library operators created, weights packed (all plans) */
+    int64_t first_run_ns;  /* session: the first infer_session_run (threads started, setup) */
     int64_t pack_cache_ns; /* session: packed-weight cache hashed, checked, mapped and written */
     int64_t reorder_ns;    /* part of pack_ns: oneDNN weight reorders (none for cached weights) */
     /* The same phases in the loading thread's CPU time: a busy machine stretches the wall-clock

@@ -36,7 +36,7 @@ static int finish_open(infer_model *m, int64_t t0, int64_t c0, infer_model **out
     m->t.read_ns = t1 - t0;
     m->t.read_cpu_ns = c1 - c0;
     fm_err tmp = {0};
-    int rc = onnx_parse_model(m, &tmp);
+    int rc = infer__onnx_parse_model(m, &tmp);
     m->t.parse_ns = fm_now_ns() - t1;
     m->t.parse_cpu_ns = infer_cpu_ns() - c1;
     if (rc) {

@@ -1,6 +1,6 @@
 /*
- * ops.c — the operator table (name, honoured attributes, arity, shape and kernel functions) and
- * the helpers kernels share. One row per ONNX operator; the loader refuses anything not listed.
+ * ops.c — the operator table (name, honoured attributes, arity, shape and kernel functions),
+ * generated from INFER_OP_MAP in ops_int.h, and the helpers kernels share.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,143 +8,64 @@
 
 #include "infer/ops_int.h"
 
-#define ROW(nm, at, i0, i1, o0, o1, sh, su, ex, re, al) {nm, at, i0, i1, o0, o1, sh, su, ex, re, al}
-#define UNARY(nm, at) ROW(#nm, at, 1, 1, 1, 1, shape_same, NULL, exec_unary, NULL, false)
-#define BINARY(nm) ROW(#nm, "", 2, 2, 1, 1, shape_binary, NULL, exec_binary, NULL, false)
-
-const op_def infer_ops[] = {
-    /* elementwise */
-    UNARY(Relu, ""), UNARY(Sigmoid, ""), UNARY(Tanh, ""), UNARY(Erf, ""), UNARY(Sqrt, ""),
-    UNARY(Exp, ""), UNARY(Log, ""), UNARY(Abs, ""), UNARY(Neg, ""), UNARY(Floor, ""),
-    UNARY(Ceil, ""), UNARY(Reciprocal, ""), UNARY(HardSwish, ""), UNARY(Softplus, ""),
-    UNARY(HardSigmoid, "alpha,beta"), UNARY(LeakyRelu, "alpha"), UNARY(Elu, "alpha"),
-    UNARY(Not, ""), UNARY(Sin, ""), UNARY(Cos, ""), UNARY(Gelu, "approximate"), UNARY(Round, ""),
-    ROW("Clip", "min,max", 1, 3, 1, 1, shape_same, NULL, exec_unary, NULL, false),
-    BINARY(Add), BINARY(Sub), BINARY(Mul), BINARY(Div), BINARY(Pow), BINARY(Equal),
-    BINARY(Less), BINARY(Greater), BINARY(LessOrEqual), BINARY(GreaterOrEqual), BINARY(And),
-    BINARY(Or), BINARY(Xor),
-    ROW("Max", "", 1, 8, 1, 1, shape_binary, NULL, exec_binary, NULL, false),
-    ROW("Min", "", 1, 8, 1, 1, shape_binary, NULL, exec_binary, NULL, false),
-    ROW("Sum", "", 1, 8, 1, 1, shape_binary, NULL, exec_binary, NULL, false),
-    ROW("Where", "", 3, 3, 1, 1, shape_where, NULL, exec_where, NULL, false),
-    ROW("Cast", "to,saturate", 1, 1, 1, 1, shape_cast, NULL, exec_cast, NULL, false),
-    /* shapes and data movement */
-    ROW("Identity", "", 1, 1, 1, 1, shape_same, NULL, exec_copy, NULL, true),
-    ROW("Dropout", "ratio,seed", 1, 3, 1, 2, shape_dropout, NULL, exec_dropout, NULL, true),
-    ROW("Reshape", "allowzero", 2, 2, 1, 1, shape_reshape, NULL, exec_copy, NULL, true),
-    ROW("Flatten", "axis", 1, 1, 1, 1, shape_flatten, NULL, exec_copy, NULL, true),
-    ROW("Squeeze", "axes", 1, 2, 1, 1, shape_squeeze, NULL, exec_copy, NULL, true),
-    ROW("Unsqueeze", "axes", 1, 2, 1, 1, shape_unsqueeze, NULL, exec_copy, NULL, true),
-    ROW("Transpose", "perm", 1, 1, 1, 1, shape_transpose, NULL, exec_transpose, NULL, false),
-    ROW("Concat", "axis", 1, 64, 1, 1, shape_concat, NULL, exec_concat, NULL, false),
-    ROW("Slice", "starts,ends,axes", 1, 5, 1, 1, shape_slice, NULL, exec_slice, NULL, false),
-    ROW("Gather", "axis", 2, 2, 1, 1, shape_gather, NULL, exec_gather, NULL, false),
-    ROW("Shape", "start,end", 1, 1, 1, 1, shape_shape, NULL, exec_shape, NULL, false),
-    ROW("Size", "", 1, 1, 1, 1, shape_size, NULL, exec_size, NULL, false),
-    ROW("ConstantOfShape", "value", 1, 1, 1, 1, shape_cofs, NULL, exec_cofs, NULL, false),
-    ROW("Expand", "", 2, 2, 1, 1, shape_expand, NULL, exec_expand, NULL, false),
-    ROW("Range", "", 3, 3, 1, 1, shape_range, NULL, exec_range, NULL, false),
-    /* neural network */
-    ROW("Conv", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 3, 1, 1, shape_conv,
-        setup_conv, exec_conv, release_xnn, false),
-    ROW("MaxPool", "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides", 1, 1,
-        1, 1, shape_pool, setup_pool, exec_pool, release_xnn, false),
-    ROW("AveragePool", "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides", 1, 1, 1,
-        1, shape_pool, NULL, exec_pool, NULL, false),
-    ROW("GlobalAveragePool", "", 1, 1, 1, 1, shape_gpool, NULL, exec_gpool, NULL, false),
-    ROW("GlobalMaxPool", "", 1, 1, 1, 1, shape_gpool, NULL, exec_gpool, NULL, false),
-    ROW("BatchNormalization", "epsilon,momentum,training_mode,spatial", 5, 5, 1, 1, shape_same,
-        NULL, exec_batchnorm, NULL, false),
-    ROW("MatMul", "", 2, 2, 1, 1, shape_matmul, setup_matmul, exec_matmul, release_xnn, false),
-    ROW("Gemm", "alpha,beta,transA,transB", 2, 3, 1, 1, shape_gemm, setup_gemm, exec_gemm,
-        release_xnn, false),
-    ROW("Softmax", "axis", 1, 1, 1, 1, shape_same, NULL, exec_softmax, NULL, false),
-    ROW("LogSoftmax", "axis", 1, 1, 1, 1, shape_same, NULL, exec_softmax, NULL, false),
-    ROW("LayerNormalization", "axis,epsilon,stash_type", 2, 3, 1, 3, shape_layernorm, NULL,
-        exec_layernorm, NULL, false),
-    ROW("ReduceMean", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    ROW("ReduceSum", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    ROW("ReduceMax", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    ROW("ReduceMin", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    ROW("ReduceProd", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    ROW("ReduceSumSquare", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    ROW("ReduceL2", "axes,keepdims,noop_with_empty_axes", 1, 2, 1, 1, shape_reduce, NULL,
-        exec_reduce, NULL, false),
-    /* quantized (ops_quant.c); the QLinear elementwise and pooling ops are com.microsoft's */
-    ROW("QuantizeLinear", "axis", 2, 3, 1, 1, shape_quantize, NULL, exec_quantize, NULL, false),
-    ROW("DequantizeLinear", "axis", 2, 3, 1, 1, shape_dequantize, NULL, exec_dequantize, NULL, false),
-    ROW("DynamicQuantizeLinear", "", 1, 1, 3, 3, shape_dynquant, NULL, exec_dynquant, NULL, false),
-    ROW("MatMulInteger", "", 2, 4, 1, 1, shape_matmulint, setup_matmulint, exec_matmulint, NULL,
-        false),
-    ROW("QLinearMatMul", "", 8, 8, 1, 1, shape_qlmatmul, NULL, exec_qlmatmul, NULL, false),
-    ROW("ConvInteger", "auto_pad,dilations,group,kernel_shape,pads,strides", 2, 4, 1, 1,
-        shape_convint, NULL, exec_convint, NULL, false),
-    ROW("QLinearConv", "auto_pad,dilations,group,kernel_shape,pads,strides", 8, 9, 1, 1,
-        shape_qlconv, setup_qlconv, exec_qlconv, NULL, false),
-    ROW("QLinearAdd", "", 7, 8, 1, 1, shape_qlbinary, NULL, exec_qlbinary, NULL, false),
-    ROW("QLinearMul", "", 7, 8, 1, 1, shape_qlbinary, NULL, exec_qlbinary, NULL, false),
-    ROW("QLinearSigmoid", "", 4, 5, 1, 1, shape_qlsigmoid, NULL, exec_qlsigmoid, NULL, false),
-    ROW("QLinearGlobalAveragePool", "channels_last", 4, 5, 1, 1, shape_qlgpool, NULL, exec_qlgpool,
-        NULL, false),
+const op_def infer__ops[] = {
+#define INFER_XX(e, nm, at, i0, i1, o0, o1, sh, su, ex, re, al, ms)                                \
+    [INFER_OP_##e] = {nm, at, i0, i1, o0, o1, sh, su, ex, re, al, ms},
+    INFER_OP_MAP(INFER_XX)
+#undef INFER_XX
 };
-const size_t infer_n_ops = FM_ARRAY_LEN(infer_ops);
+_Static_assert(FM_ARRAY_LEN(infer__ops) == INFER_OP__COUNT, "one table row per op");
 
 /* Why: loading looks every node's op up by name. */
-int infer_op_find(const char *name)
+int infer__op_find(const char *name)
 {
-    for (size_t i = 0; i < infer_n_ops; i++)
-        if (!strcmp(infer_ops[i].name, name)) return (int)i;
+    for (int i = 0; i < INFER_OP__COUNT; i++)
+        if (!strcmp(infer__ops[i].name, name))
+            return i;
     return -1;
 }
 
-bool op_is(const step *st, const char *name)
-{
-    return !strcmp(infer_ops[st->op].name, name);
-}
-
-const iattr *node_attr(const inode *n, const char *name)
+const iattr *infer__node_attr(const inode *n, const char *name)
 {
     for (int i = 0; i < n->n_attrs; i++)
-        if (!strcmp(n->attrs[i].name, name)) return &n->attrs[i];
+        if (!strcmp(n->attrs[i].name, name))
+            return &n->attrs[i];
     return NULL;
 }
 
-int64_t attr_i(const inode *n, const char *name, int64_t def)
+int64_t infer__attr_i(const inode *n, const char *name, int64_t def)
 {
-    const iattr *a = node_attr(n, name);
+    const iattr *a = infer__node_attr(n, name);
     return a && a->type == ATTR_INT ? a->i : def;
 }
 
-float attr_f(const inode *n, const char *name, float def)
+float infer__attr_f(const inode *n, const char *name, float def)
 {
-    const iattr *a = node_attr(n, name);
+    const iattr *a = infer__node_attr(n, name);
     return a && a->type == ATTR_FLOAT ? a->f : def;
 }
 
-const char *attr_s(const inode *n, const char *name, const char *def)
+const char *infer__attr_s(const inode *n, const char *name, const char *def)
 {
-    const iattr *a = node_attr(n, name);
+    const iattr *a = infer__node_attr(n, name);
     return a && a->type == ATTR_STRING ? a->s : def;
 }
 
-int attr_ints(const inode *n, const char *name, int64_t *out, int max)
+int infer__attr_ints(const inode *n, const char *name, int64_t *out, int max)
 {
-    const iattr *a = node_attr(n, name);
-    if (!a || a->type != ATTR_INTS) return -1;
+    const iattr *a = infer__node_attr(n, name);
+    if (!a || a->type != ATTR_INTS)
+        return -1;
     int k = (int)FM_MIN(a->n, (size_t)max);
-    if (a->n > (size_t)max) return -2;
-    for (int i = 0; i < k; i++) out[i] = a->ints[i];
+    if (a->n > (size_t)max)
+        return -2;
+    for (int i = 0; i < k; i++)
+        out[i] = a->ints[i];
     return k;
 }
 
 /* Why: kernels report errors that name the node and its op, as a user reads them. */
-int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
+int infer__step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
 {
     char buf[400];
     va_list ap;
@@ -155,43 +76,51 @@ int step_err(const step *st, fm_err *err, int code, const char *fmt, ...)
 }
 
 /* Why: shape-carrying inputs (Reshape's shape, Slice's starts, ...) must be known at plan time. */
-int const_ints(const step *st, int idx, int64_t *out, int max, int *n, fm_err *err)
+int infer__const_ints(const step *st, int idx, int64_t *out, int max, int *n, fm_err *err)
 {
     const rt_val *v = idx < st->n_in ? st->in[idx] : NULL;
-    if (!v) return step_err(st, err, FM_EINVAL, "input %d missing", idx);
+    if (!v)
+        return infer__step_err(st, err, FM_EINVAL, "input %d missing", idx);
     if (!v->is_const)
-        return step_err(st, err, FM_ESTATE, "input %d must be known before running "
-                        "(computed from data, not shapes)", idx);
-    if (v->numel > max) return step_err(st, err, FM_ELIMIT, "input %d has too many values", idx);
+        return infer__step_err(st, err, FM_ESTATE,
+                               "input %d must be known before running "
+                               "(computed from data, not shapes)",
+                               idx);
+    if (v->numel > max)
+        return infer__step_err(st, err, FM_ELIMIT, "input %d has too many values", idx);
     if (v->dtype == INFER_DTYPE_INT64) {
         memcpy(out, v->data, (size_t)v->numel * 8);
     } else if (v->dtype == INFER_DTYPE_INT32) {
-        for (int64_t i = 0; i < v->numel; i++) out[i] = ((const int32_t *)v->data)[i];
+        for (int64_t i = 0; i < v->numel; i++)
+            out[i] = ((const int32_t *)v->data)[i];
     } else {
-        return step_err(st, err, FM_ETYPE, "input %d must be INT64 or INT32, not %s", idx,
-                        infer_dtype_name(v->dtype));
+        return infer__step_err(st, err, FM_ETYPE, "input %d must be INT64 or INT32, not %s", idx,
+                               infer_dtype_name(v->dtype));
     }
     *n = (int)v->numel;
     return 0;
 }
 
 /* Why: every shape function ends here, so sizes are overflow-checked in one place. */
-int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_err *err)
+int infer__set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_err *err)
 {
     rt_val *o = st->out[i];
-    if (!o) return 0;
+    if (!o)
+        return 0;
     if (ndim < 0 || ndim > INFER_MAX_DIMS)
-        return step_err(st, err, FM_EUNSUPPORTED, "output rank %d", ndim);
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "output rank %d", ndim);
     int64_t n = 1;
     for (int k = 0; k < ndim; k++) {
         if (dims[k] < 0 || __builtin_mul_overflow(n, dims[k], &n))
-            return step_err(st, err, FM_ERANGE, "output dimension out of range");
+            return infer__step_err(st, err, FM_ERANGE, "output dimension out of range");
         o->dims[k] = dims[k];
     }
     size_t esz = infer_dtype_size(t);
-    if (!esz) return step_err(st, err, FM_EUNSUPPORTED, "data type %s", infer_dtype_name(t));
+    if (!esz)
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "data type %s", infer_dtype_name(t));
     if (n > (int64_t)(INFER_TENSOR_LIMIT / esz))
-        return step_err(st, err, FM_ELIMIT, "output of %lld elements too large", (long long)n);
+        return infer__step_err(st, err, FM_ELIMIT, "output of %lld elements too large",
+                               (long long)n);
     o->dtype = t;
     o->ndim = ndim;
     o->numel = n;
@@ -199,27 +128,30 @@ int set_out(step *st, int i, infer_dtype t, int ndim, const int64_t *dims, fm_er
     return 0;
 }
 
-int norm_axis(const step *st, int64_t axis, int rank, int *out, fm_err *err)
+int infer__norm_axis(const step *st, int64_t axis, int rank, int *out, fm_err *err)
 {
     if (axis < -rank || axis >= rank)
-        return step_err(st, err, FM_ERANGE, "axis %lld out of range for rank %d", (long long)axis, rank);
+        return infer__step_err(st, err, FM_ERANGE, "axis %lld out of range for rank %d",
+                               (long long)axis, rank);
     *out = (int)(axis < 0 ? axis + rank : axis);
     return 0;
 }
 
 /* Why: numpy-style broadcasting of two shapes, used by binary ops, Where and Expand. */
-int broadcast_shape(const step *st, const int64_t *a, int na, const int64_t *b, int nb,
-                    int64_t *out, int *nout, fm_err *err)
+int infer__broadcast_shape(const step *st, const int64_t *a, int na, const int64_t *b, int nb,
+                           int64_t *out, int *nout, fm_err *err)
 {
     int n = FM_MAX(na, nb);
     int64_t tmp[INFER_MAX_DIMS];
-    if (n > INFER_MAX_DIMS) return step_err(st, err, FM_EUNSUPPORTED, "rank %d", n);
+    if (n > INFER_MAX_DIMS)
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "rank %d", n);
     for (int i = 0; i < n; i++) {
         int64_t da = i < n - na ? 1 : a[i - (n - na)];
         int64_t db = i < n - nb ? 1 : b[i - (n - nb)];
         if (da != db && da != 1 && db != 1)
-            return step_err(st, err, FM_ESHAPE, "shapes cannot broadcast (dim %d: %lld vs %lld)",
-                            i, (long long)da, (long long)db);
+            return infer__step_err(st, err, FM_ESHAPE,
+                                   "shapes cannot broadcast (dim %d: %lld vs %lld)", i,
+                                   (long long)da, (long long)db);
         tmp[i] = da == 1 ? db : da;
     }
     memcpy(out, tmp, (size_t)n * sizeof *out);
@@ -227,23 +159,24 @@ int broadcast_shape(const step *st, const int64_t *a, int na, const int64_t *b, 
     return 0;
 }
 
-int shape_same(step *st, fm_err *err)
+int infer__shape_same(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
-    int rc = set_out(st, 0, x->dtype, x->ndim, x->dims, err);
+    int rc = infer__set_out(st, 0, x->dtype, x->ndim, x->dims, err);
     return rc;
 }
 
 /* Why: reshape-like ops alias storage, so a copy is needed only when storage is not shared (for
  * constant folding, where outputs get their own buffer). */
-int exec_copy(step *st, fm_err *err)
+int infer__exec_copy(step *st, fm_err *err)
 {
     (void)err;
-    if (st->out[0]->data != st->in[0]->data) memmove(st->out[0]->data, st->in[0]->data, st->in[0]->bytes);
+    if (st->out[0]->data != st->in[0]->data)
+        memmove(st->out[0]->data, st->in[0]->data, st->in[0]->bytes);
     return 0;
 }
 
-pthreadpool_t session_pool(const infer_session *s)
+pthreadpool_t infer__session_pool(const infer_session *s)
 {
     return s ? s->pool : NULL;
 }

@@ -5,8 +5,8 @@
  * Every kernel here is the plain scalar reference (int32 accumulation, float requantization with
  * round-half-to-even, as onnx's reference implementation does); the fast paths (QDQ groups fused
  * into oneDNN int8 primitives) are in qdq.c and are tested against these. Scales and zero points
- * that are initializers are checked when the model loads (quant_check_node), so a bad scale or
- * zero point is a load error that names the node.
+ * that are initializers are checked when the model loads (infer__quant_check_node), so a bad scale
+ * or zero point is a load error that names the node.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -79,19 +79,20 @@ static int check_qparams(const step *st, int si, int zi, infer_dtype data_t, int
 {
     const rt_val *s = opt_in(st, si), *z = opt_in(st, zi);
     if (!s)
-        return step_err(st, err, FM_EINVAL, "input %d (scale) missing", si);
+        return infer__step_err(st, err, FM_EINVAL, "input %d (scale) missing", si);
     if (s->dtype != INFER_DTYPE_FP32)
-        return step_err(st, err, FM_ETYPE, "input %d (scale) must be FP32", si);
+        return infer__step_err(st, err, FM_ETYPE, "input %d (scale) must be FP32", si);
     if (s->ndim > 1 || (s->numel != 1 && s->numel != n))
-        return step_err(st, err, FM_ESHAPE, "input %d (scale) has %lld values, want 1%s", si,
-                        (long long)s->numel, n > 1 ? " or one per channel" : "");
+        return infer__step_err(st, err, FM_ESHAPE, "input %d (scale) has %lld values, want 1%s", si,
+                               (long long)s->numel, n > 1 ? " or one per channel" : "");
     if (z) {
         if (data_t != INFER_DTYPE_UNDEFINED && z->dtype != data_t)
-            return step_err(st, err, FM_ETYPE, "input %d (zero point) is %s, data is %s", zi,
-                            infer_dtype_name(z->dtype), infer_dtype_name(data_t));
+            return infer__step_err(st, err, FM_ETYPE, "input %d (zero point) is %s, data is %s", zi,
+                                   infer_dtype_name(z->dtype), infer_dtype_name(data_t));
         if (z->numel != s->numel)
-            return step_err(st, err, FM_ESHAPE, "input %d (zero point) has %lld values, scale %lld",
-                            zi, (long long)z->numel, (long long)s->numel);
+            return infer__step_err(st, err, FM_ESHAPE,
+                                   "input %d (zero point) has %lld values, scale %lld", zi,
+                                   (long long)z->numel, (long long)s->numel);
     }
     return 0;
 }
@@ -113,22 +114,21 @@ static int q_axis(const step *st, const rt_val *x, const rt_val *sc, int *axis, 
     *axis = 0;
     if (sc->numel == 1 && sc->ndim <= 1)
         return 0;
-    return norm_axis(st, attr_i(st->node, "axis", 1), x->ndim, axis, err);
+    return infer__norm_axis(st, infer__attr_i(st->node, "axis", 1), x->ndim, axis, err);
 }
 
-/* ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------------
- */
+/* ---- QuantizeLinear / DequantizeLinear ------------------------------------------------------ */
 
-int shape_quantize(step *st, fm_err *err)
+int infer__shape_quantize(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0], *sc = st->in[1], *z = opt_in(st, 2);
     if (x->dtype != INFER_DTYPE_FP32)
-        return step_err(st, err, FM_ETYPE, "input must be FP32, not %s",
-                        infer_dtype_name(x->dtype));
+        return infer__step_err(st, err, FM_ETYPE, "input must be FP32, not %s",
+                               infer_dtype_name(x->dtype));
     infer_dtype t = z ? z->dtype : INFER_DTYPE_UINT8;
     if (!is_q8(t))
-        return step_err(st, err, FM_EUNSUPPORTED, "output type %s (UINT8 or INT8 only)",
-                        infer_dtype_name(t));
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "output type %s (UINT8 or INT8 only)",
+                               infer_dtype_name(t));
     int axis = 0;
     if (sc->numel != 1 || sc->ndim == 1) {
         int rc = q_axis(st, x, sc, &axis, err);
@@ -138,7 +138,7 @@ int shape_quantize(step *st, fm_err *err)
     int rc = check_qparams(st, 1, 2, t, x->ndim ? x->dims[axis] : 1, err);
     if (rc)
         return rc;
-    return set_out(st, 0, t, x->ndim, x->dims, err);
+    return infer__set_out(st, 0, t, x->ndim, x->dims, err);
 }
 
 /* Why: the per-tensor loops every QDQ model runs on its activations, written so they vectorize
@@ -186,7 +186,7 @@ FM_CLONES static void dequant_fast(const rt_val *x, float s, int32_t zp, float *
     }
 }
 
-int exec_quantize(step *st, fm_err *err)
+int infer__exec_quantize(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0], *sc = st->in[1], *z = opt_in(st, 2);
     rt_val *y = st->out[0];
@@ -216,12 +216,12 @@ int exec_quantize(step *st, fm_err *err)
     return 0;
 }
 
-int shape_dequantize(step *st, fm_err *err)
+int infer__shape_dequantize(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0], *sc = st->in[1];
     if (!is_q8(x->dtype) && x->dtype != INFER_DTYPE_INT32)
-        return step_err(st, err, FM_ETYPE, "input must be UINT8, INT8 or INT32, not %s",
-                        infer_dtype_name(x->dtype));
+        return infer__step_err(st, err, FM_ETYPE, "input must be UINT8, INT8 or INT32, not %s",
+                               infer_dtype_name(x->dtype));
     int axis = 0;
     int rc = q_axis(st, x, sc, &axis, err);
     if (rc)
@@ -229,10 +229,10 @@ int shape_dequantize(step *st, fm_err *err)
     rc = check_qparams(st, 1, 2, x->dtype, x->ndim ? x->dims[axis] : 1, err);
     if (rc)
         return rc;
-    return set_out(st, 0, INFER_DTYPE_FP32, x->ndim, x->dims, err);
+    return infer__set_out(st, 0, INFER_DTYPE_FP32, x->ndim, x->dims, err);
 }
 
-int exec_dequantize(step *st, fm_err *err)
+int infer__exec_dequantize(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0], *sc = st->in[1], *z = opt_in(st, 2);
     int axis;
@@ -260,22 +260,22 @@ int exec_dequantize(step *st, fm_err *err)
 
 /* ---- DynamicQuantizeLinear ------------------------------------------------------------------- */
 
-int shape_dynquant(step *st, fm_err *err)
+int infer__shape_dynquant(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
     if (x->dtype != INFER_DTYPE_FP32)
-        return step_err(st, err, FM_ETYPE, "input must be FP32");
-    int rc = set_out(st, 0, INFER_DTYPE_UINT8, x->ndim, x->dims, err);
+        return infer__step_err(st, err, FM_ETYPE, "input must be FP32");
+    int rc = infer__set_out(st, 0, INFER_DTYPE_UINT8, x->ndim, x->dims, err);
     if (!rc)
-        rc = set_out(st, 1, INFER_DTYPE_FP32, 0, NULL, err);
+        rc = infer__set_out(st, 1, INFER_DTYPE_FP32, 0, NULL, err);
     if (!rc)
-        rc = set_out(st, 2, INFER_DTYPE_UINT8, 0, NULL, err);
+        rc = infer__set_out(st, 2, INFER_DTYPE_UINT8, 0, NULL, err);
     return rc;
 }
 
 /* Why: the ONNX definition: the range widened to include 0, 256 levels, zero point rounded.
  * The min/max pass runs on every activation of a dynamically quantized model: cloned too. */
-FM_CLONES void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp)
+FM_CLONES static void quant_dynamic_params(const float *x, int64_t n, float *scale, uint8_t *zp)
 {
     float mn = 0, mx = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -286,7 +286,7 @@ FM_CLONES void quant_dynamic_params(const float *x, int64_t n, float *scale, uin
     *zp = *scale > 0 ? (uint8_t)q_sat(nearbyintf(-mn / *scale), 0, 255) : 0;
 }
 
-int exec_dynquant(step *st, fm_err *err)
+int infer__exec_dynquant(step *st, fm_err *err)
 {
     (void)err;
     const rt_val *x = st->in[0];
@@ -319,17 +319,18 @@ static int qmm_params(const step *st, int ia, int ib, qmm *p, int64_t *od, int *
 {
     const rt_val *a = st->in[ia], *b = st->in[ib];
     if (!is_q8(a->dtype) || !is_q8(b->dtype))
-        return step_err(st, err, FM_ETYPE, "operands must be UINT8 or INT8, not %s and %s",
-                        infer_dtype_name(a->dtype), infer_dtype_name(b->dtype));
+        return infer__step_err(st, err, FM_ETYPE, "operands must be UINT8 or INT8, not %s and %s",
+                               infer_dtype_name(a->dtype), infer_dtype_name(b->dtype));
     if (a->ndim < 2 || b->ndim < 2)
-        return step_err(st, err, FM_EUNSUPPORTED, "operands of rank < 2");
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "operands of rank < 2");
     p->m = a->dims[a->ndim - 2];
     p->k = a->dims[a->ndim - 1];
     p->n = b->dims[b->ndim - 1];
     if (b->dims[b->ndim - 2] != p->k)
-        return step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)",
-                        (long long)p->k, (long long)b->dims[b->ndim - 2]);
-    int rc = broadcast_shape(st, a->dims, a->ndim - 2, b->dims, b->ndim - 2, p->bdims, &p->nb, err);
+        return infer__step_err(st, err, FM_ESHAPE, "inner dimensions differ (%lld vs %lld)",
+                               (long long)p->k, (long long)b->dims[b->ndim - 2]);
+    int rc = infer__broadcast_shape(st, a->dims, a->ndim - 2, b->dims, b->ndim - 2, p->bdims,
+                                    &p->nb, err);
     if (rc)
         return rc;
     p->batches = 1;
@@ -359,11 +360,12 @@ static int check_mm_zp(const step *st, int zi, const rt_val *data, int64_t n, fm
     if (!z)
         return 0;
     if (z->dtype != data->dtype)
-        return step_err(st, err, FM_ETYPE, "input %d (zero point) is %s, data is %s", zi,
-                        infer_dtype_name(z->dtype), infer_dtype_name(data->dtype));
+        return infer__step_err(st, err, FM_ETYPE, "input %d (zero point) is %s, data is %s", zi,
+                               infer_dtype_name(z->dtype), infer_dtype_name(data->dtype));
     if (z->numel != 1 && z->numel != n)
-        return step_err(st, err, FM_ESHAPE, "input %d (zero point) has %lld values, want 1 or %lld",
-                        zi, (long long)z->numel, (long long)n);
+        return infer__step_err(st, err, FM_ESHAPE,
+                               "input %d (zero point) has %lld values, want 1 or %lld", zi,
+                               (long long)z->numel, (long long)n);
     return 0;
 }
 
@@ -392,7 +394,7 @@ static void qmm_offsets(const qmm *p, int64_t bi, int64_t *oa, int64_t *ob)
     }
 }
 
-int shape_matmulint(step *st, fm_err *err)
+int infer__shape_matmulint(step *st, fm_err *err)
 {
     qmm p;
     int64_t d[INFER_MAX_DIMS + 2];
@@ -405,14 +407,14 @@ int shape_matmulint(step *st, fm_err *err)
     if (rc)
         return rc;
     if (nd > INFER_MAX_DIMS)
-        return step_err(st, err, FM_EUNSUPPORTED, "rank %d", nd);
-    return set_out(st, 0, INFER_DTYPE_INT32, nd, d, err);
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "rank %d", nd);
+    return infer__set_out(st, 0, INFER_DTYPE_INT32, nd, d, err);
 }
 
-int exec_matmulint(step *st, fm_err *err)
+int infer__exec_matmulint(step *st, fm_err *err)
 {
     if (st->dnnl)
-        return qdnnl_exec(st, err);
+        return infer__qdnnl_exec(st, err);
     qmm p;
     int64_t d[INFER_MAX_DIMS + 2];
     int nd = 0;
@@ -429,7 +431,7 @@ int exec_matmulint(step *st, fm_err *err)
 }
 
 /* QLinearMatMul: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp */
-int shape_qlmatmul(step *st, fm_err *err)
+int infer__shape_qlmatmul(step *st, fm_err *err)
 {
     qmm p;
     int64_t d[INFER_MAX_DIMS + 2];
@@ -446,11 +448,11 @@ int shape_qlmatmul(step *st, fm_err *err)
     const rt_val *yz = opt_in(st, 7);
     infer_dtype t = yz ? yz->dtype : INFER_DTYPE_UINT8;
     if (!is_q8(t))
-        return step_err(st, err, FM_ETYPE, "output zero point must be UINT8 or INT8");
+        return infer__step_err(st, err, FM_ETYPE, "output zero point must be UINT8 or INT8");
     if (nd > INFER_MAX_DIMS)
-        return step_err(st, err, FM_EUNSUPPORTED, "rank %d", nd);
+        return infer__step_err(st, err, FM_EUNSUPPORTED, "rank %d", nd);
     st->scratch_bytes = (size_t)(p.m * p.n) * sizeof(int32_t);
-    return set_out(st, 0, t, nd, d, err);
+    return infer__set_out(st, 0, t, nd, d, err);
 }
 
 /* Why: requantization as onnx's reference does it: the int32 product dequantized in float, then
@@ -461,7 +463,7 @@ static int32_t requant(int32_t acc, float in_scale, float out_scale, int32_t zp,
     return q_sat(nearbyintf((float)acc * in_scale / out_scale) + (float)zp, lo, hi);
 }
 
-int exec_qlmatmul(step *st, fm_err *err)
+int infer__exec_qlmatmul(step *st, fm_err *err)
 {
     qmm p;
     int64_t d[INFER_MAX_DIMS + 2];
@@ -498,27 +500,28 @@ static int qconv_params(const step *st, int wi, qconv *p, fm_err *err)
 {
     const rt_val *x = st->in[0], *wt = st->in[wi];
     if (!is_q8(x->dtype) || !is_q8(wt->dtype))
-        return step_err(st, err, FM_ETYPE, "input and weight must be UINT8 or INT8");
+        return infer__step_err(st, err, FM_ETYPE, "input and weight must be UINT8 or INT8");
     if (wt->ndim != x->ndim)
-        return step_err(st, err, FM_ESHAPE, "weight rank differs from input rank");
+        return infer__step_err(st, err, FM_ESHAPE, "weight rank differs from input rank");
     int64_t ks[3], tmp[INFER_MAX_DIMS];
-    int n = attr_ints(st->node, "kernel_shape", tmp, INFER_MAX_DIMS);
+    int n = infer__attr_ints(st->node, "kernel_shape", tmp, INFER_MAX_DIMS);
     for (int i = 0; i < x->ndim - 2 && i < 3; i++) {
         ks[i] = wt->dims[2 + i];
         if (n >= 0 && (n != x->ndim - 2 || tmp[i] != ks[i]))
-            return step_err(st, err, FM_ESHAPE, "kernel_shape differs from the weight's shape");
+            return infer__step_err(st, err, FM_ESHAPE,
+                                   "kernel_shape differs from the weight's shape");
     }
-    int rc = win_params(st, ks, false, &p->w, err);
+    int rc = infer__win_params(st, ks, false, &p->w, err);
     if (rc)
         return rc;
     p->n = x->dims[0];
     p->c = x->dims[1];
     p->m = wt->dims[0];
-    p->g = attr_i(st->node, "group", 1);
+    p->g = infer__attr_i(st->node, "group", 1);
     if (p->g < 1 || p->c % p->g || p->m % p->g || wt->dims[1] != p->c / p->g)
-        return step_err(st, err, FM_ESHAPE,
-                        "channels %lld, group %lld and weight shape do not match", (long long)p->c,
-                        (long long)p->g);
+        return infer__step_err(st, err, FM_ESHAPE,
+                               "channels %lld, group %lld and weight shape do not match",
+                               (long long)p->c, (long long)p->g);
     return 0;
 }
 
@@ -567,7 +570,7 @@ static void qconv_out_dims(const qconv *p, int rank, int64_t *d)
         d[2 + i] = p->w.out[i];
 }
 
-int shape_convint(step *st, fm_err *err)
+int infer__shape_convint(step *st, fm_err *err)
 {
     qconv p;
     int rc = qconv_params(st, 1, &p, err);
@@ -575,16 +578,16 @@ int shape_convint(step *st, fm_err *err)
         return rc;
     const rt_val *zx = opt_in(st, 2);
     if (zx && (zx->numel != 1 || zx->dtype != st->in[0]->dtype))
-        return step_err(st, err, FM_ESHAPE,
-                        "input zero point must be one value of the input's type");
+        return infer__step_err(st, err, FM_ESHAPE,
+                               "input zero point must be one value of the input's type");
     if ((rc = check_mm_zp(st, 3, st->in[1], p.m, err)))
         return rc;
     int64_t d[5];
     qconv_out_dims(&p, st->in[0]->ndim, d);
-    return set_out(st, 0, INFER_DTYPE_INT32, st->in[0]->ndim, d, err);
+    return infer__set_out(st, 0, INFER_DTYPE_INT32, st->in[0]->ndim, d, err);
 }
 
-int exec_convint(step *st, fm_err *err)
+int infer__exec_convint(step *st, fm_err *err)
 {
     qconv p;
     int rc = qconv_params(st, 1, &p, err);
@@ -600,7 +603,7 @@ int exec_convint(step *st, fm_err *err)
 }
 
 /* QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B (INT32) */
-int shape_qlconv(step *st, fm_err *err)
+int infer__shape_qlconv(step *st, fm_err *err)
 {
     qconv p;
     int rc = qconv_params(st, 3, &p, err);
@@ -614,26 +617,27 @@ int shape_qlconv(step *st, fm_err *err)
         return rc;
     const rt_val *bias = opt_in(st, 8), *yz = opt_in(st, 7);
     if (bias && (bias->dtype != INFER_DTYPE_INT32 || bias->numel != p.m))
-        return step_err(st, err, FM_ESHAPE, "bias must hold %lld INT32 values", (long long)p.m);
+        return infer__step_err(st, err, FM_ESHAPE, "bias must hold %lld INT32 values",
+                               (long long)p.m);
     infer_dtype t = yz ? yz->dtype : INFER_DTYPE_UINT8;
     if (!is_q8(t))
-        return step_err(st, err, FM_ETYPE, "output zero point must be UINT8 or INT8");
+        return infer__step_err(st, err, FM_ETYPE, "output zero point must be UINT8 or INT8");
     int64_t d[5];
     qconv_out_dims(&p, st->in[0]->ndim, d);
     st->scratch_bytes = (size_t)(p.w.out[0] * p.w.out[1] * p.w.out[2]) * sizeof(int32_t);
-    st->qint8 = int8_wanted(st->s) && st->in[0]->ndim == 4 && st->in[3]->is_const;
+    st->qint8 = infer__int8_wanted(st->s) && st->in[0]->ndim == 4 && st->in[3]->is_const;
     if (st->qint8) { /* oneDNN: room for NHWC copies of input and output (qdq.c) */
         int64_t ob = p.n * p.m * p.w.out[0] * p.w.out[1];
         st->scratch_bytes = FM_MAX(st->scratch_bytes,
                                    (size_t)((st->in[0]->numel + 63) & ~(int64_t)63) + (size_t)ob);
     }
-    return set_out(st, 0, t, st->in[0]->ndim, d, err);
+    return infer__set_out(st, 0, t, st->in[0]->ndim, d, err);
 }
 
-int exec_qlconv(step *st, fm_err *err)
+int infer__exec_qlconv(step *st, fm_err *err)
 {
     if (st->dnnl)
-        return qdnnl_exec(st, err);
+        return infer__qdnnl_exec(st, err);
     qconv p;
     int rc = qconv_params(st, 3, &p, err);
     if (rc)
@@ -660,15 +664,14 @@ int exec_qlconv(step *st, fm_err *err)
     return 0;
 }
 
-/* ---- com.microsoft elementwise and pooling ------------------------------------------------------
- */
+/* ---- com.microsoft elementwise and pooling -------------------------------------------------- */
 
 /* QLinearAdd / QLinearMul: A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp (broadcasting) */
-int shape_qlbinary(step *st, fm_err *err)
+int infer__shape_qlbinary(step *st, fm_err *err)
 {
     const rt_val *a = st->in[0], *b = st->in[3];
     if (!is_q8(a->dtype) || a->dtype != b->dtype)
-        return step_err(st, err, FM_ETYPE, "A and B must both be UINT8 or both INT8");
+        return infer__step_err(st, err, FM_ETYPE, "A and B must both be UINT8 or both INT8");
     int rc = check_qparams(st, 1, 2, a->dtype, -1, err);
     if (!rc)
         rc = check_qparams(st, 4, 5, b->dtype, -1, err);
@@ -678,9 +681,9 @@ int shape_qlbinary(step *st, fm_err *err)
         return rc;
     int64_t d[INFER_MAX_DIMS];
     int nd = 0;
-    if ((rc = broadcast_shape(st, a->dims, a->ndim, b->dims, b->ndim, d, &nd, err)))
+    if ((rc = infer__broadcast_shape(st, a->dims, a->ndim, b->dims, b->ndim, d, &nd, err)))
         return rc;
-    return set_out(st, 0, a->dtype, nd, d, err);
+    return infer__set_out(st, 0, a->dtype, nd, d, err);
 }
 
 /* offset in v of output element i (numpy broadcasting) */
@@ -719,12 +722,12 @@ FM_CLONES static void qladd_u8(const uint8_t *restrict pa, const uint8_t *restri
     }
 }
 
-int exec_qlbinary(step *st, fm_err *err)
+int infer__exec_qlbinary(step *st, fm_err *err)
 {
     (void)err;
     const rt_val *a = st->in[0], *b = st->in[3];
     rt_val *y = st->out[0];
-    bool mul = op_is(st, "QLinearMul");
+    bool mul = st->op == INFER_OP_QLINEAR_MUL;
     float sa = sc_at(st->in[1], 0), sb = sc_at(st->in[4], 0), sy = sc_at(st->in[6], 0);
     int32_t za = zp_at(opt_in(st, 2), 0), zb = zp_at(opt_in(st, 5), 0),
             zy = zp_at(opt_in(st, 7), 0), lo, hi;
@@ -746,18 +749,18 @@ int exec_qlbinary(step *st, fm_err *err)
 }
 
 /* QLinearSigmoid: X, X_scale, X_zp, Y_scale, Y_zp: a 256-entry table made at run time */
-int shape_qlsigmoid(step *st, fm_err *err)
+int infer__shape_qlsigmoid(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
     if (!is_q8(x->dtype))
-        return step_err(st, err, FM_ETYPE, "input must be UINT8 or INT8");
+        return infer__step_err(st, err, FM_ETYPE, "input must be UINT8 or INT8");
     int rc = check_qparams(st, 1, 2, x->dtype, -1, err);
     if (!rc)
         rc = check_qparams(st, 3, 4, x->dtype, -1, err);
-    return rc ? rc : set_out(st, 0, x->dtype, x->ndim, x->dims, err);
+    return rc ? rc : infer__set_out(st, 0, x->dtype, x->ndim, x->dims, err);
 }
 
-int exec_qlsigmoid(step *st, fm_err *err)
+int infer__exec_qlsigmoid(step *st, fm_err *err)
 {
     (void)err;
     const rt_val *x = st->in[0];
@@ -776,33 +779,33 @@ int exec_qlsigmoid(step *st, fm_err *err)
 }
 
 /* QLinearGlobalAveragePool: X, x_scale, x_zp, y_scale, y_zp; channels_last 0 (NCHW) or 1 */
-int shape_qlgpool(step *st, fm_err *err)
+int infer__shape_qlgpool(step *st, fm_err *err)
 {
     const rt_val *x = st->in[0];
     if (!is_q8(x->dtype))
-        return step_err(st, err, FM_ETYPE, "input must be UINT8 or INT8");
+        return infer__step_err(st, err, FM_ETYPE, "input must be UINT8 or INT8");
     if (x->ndim < 3)
-        return step_err(st, err, FM_ESHAPE, "input rank %d (need >= 3)", x->ndim);
+        return infer__step_err(st, err, FM_ESHAPE, "input rank %d (need >= 3)", x->ndim);
     int rc = check_qparams(st, 1, 2, x->dtype, -1, err);
     if (!rc)
         rc = check_qparams(st, 3, 4, x->dtype, -1, err);
     if (rc)
         return rc;
-    bool cl = attr_i(st->node, "channels_last", 0) != 0;
+    bool cl = infer__attr_i(st->node, "channels_last", 0) != 0;
     int64_t d[INFER_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++)
         d[i] = 1;
     d[0] = x->dims[0];
     d[cl ? x->ndim - 1 : 1] = x->dims[cl ? x->ndim - 1 : 1];
-    return set_out(st, 0, x->dtype, x->ndim, d, err);
+    return infer__set_out(st, 0, x->dtype, x->ndim, d, err);
 }
 
-int exec_qlgpool(step *st, fm_err *err)
+int infer__exec_qlgpool(step *st, fm_err *err)
 {
     (void)err;
     const rt_val *x = st->in[0];
     rt_val *y = st->out[0];
-    bool cl = attr_i(st->node, "channels_last", 0) != 0;
+    bool cl = infer__attr_i(st->node, "channels_last", 0) != 0;
     int64_t n = x->dims[0], c = x->dims[cl ? x->ndim - 1 : 1], hw = x->numel / FM_MAX(n * c, 1);
     float sx = sc_at(st->in[1], 0), sy = sc_at(st->in[3], 0);
     int32_t zx = zp_at(opt_in(st, 2), 0), zy = zp_at(opt_in(st, 4), 0), lo, hi;
@@ -818,41 +821,35 @@ int exec_qlgpool(step *st, fm_err *err)
     return 0;
 }
 
-/* ---- checks at load ---------------------------------------------------------------------------
- */
+/* ---- checks at load ------------------------------------------------------------------------- */
 
-/* Operators outside the default domain that the runtime runs (com.microsoft, as ORT emits). */
-static const char *const ms_ops[] = {"QLinearAdd", "QLinearMul", "QLinearSigmoid",
-                                     "QLinearGlobalAveragePool"};
-
-bool quant_is_ms_op(const char *name)
+/* Why: operators outside the default domain that the runtime runs (com.microsoft, as ORT emits)
+ * are marked in INFER_OP_MAP; the loader asks before it resolves the op. */
+bool infer__quant_is_ms_op(const char *name)
 {
-    for (size_t i = 0; i < FM_ARRAY_LEN(ms_ops); i++)
-        if (!strcmp(ms_ops[i], name))
-            return true;
-    return false;
+    int op = infer__op_find(name);
+    return op >= 0 && infer__ops[op].ms_domain;
 }
 
 /* Per operator: its (scale, zero point, data) input triples and which one is per-channel. A
  * data index of -2 means "the node's output" (its type comes from the zero point). */
 typedef struct qp_rule {
-    const char *op;
-    int n;
+    int n; /* 0: no rule for this op */
     struct {
         int s, z, data;
         int chan_of; /* per channel along this input's axis (-1: scalar only, -3: the axis attr) */
     } p[3];
 } qp_rule;
 
-static const qp_rule qp_rules[] = {
-    {"QuantizeLinear", 1, {{1, 2, -2, -3}}},
-    {"DequantizeLinear", 1, {{1, 2, 0, -3}}},
-    {"QLinearMatMul", 3, {{1, 2, 0, -1}, {4, 5, 3, -4}, {6, 7, -2, -1}}},
-    {"QLinearConv", 3, {{1, 2, 0, -1}, {4, 5, 3, 3}, {6, 7, -2, -1}}},
-    {"QLinearAdd", 3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
-    {"QLinearMul", 3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
-    {"QLinearSigmoid", 2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
-    {"QLinearGlobalAveragePool", 2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
+static const qp_rule qp_rules[INFER_OP__COUNT] = {
+    [INFER_OP_QUANTIZE_LINEAR] = {1, {{1, 2, -2, -3}}},
+    [INFER_OP_DEQUANTIZE_LINEAR] = {1, {{1, 2, 0, -3}}},
+    [INFER_OP_QLINEAR_MATMUL] = {3, {{1, 2, 0, -1}, {4, 5, 3, -4}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_CONV] = {3, {{1, 2, 0, -1}, {4, 5, 3, 3}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_ADD] = {3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_MUL] = {3, {{1, 2, 0, -1}, {4, 5, 3, -1}, {6, 7, -2, -1}}},
+    [INFER_OP_QLINEAR_SIGMOID] = {2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
+    [INFER_OP_QLINEAR_GLOBAL_AVERAGE_POOL] = {2, {{1, 2, 0, -1}, {3, 4, -2, -1}}},
 };
 
 static const ival *init_in(const infer_model *m, const inode *n, int i)
@@ -877,13 +874,10 @@ static int64_t ival_numel(const ival *v)
 /* Why: a scale of 0, NaN or Inf, a zero point outside its type or of the wrong type, and a
  * per-channel length that does not match the channel axis would give garbage at run time;
  * when they are initializers they are load errors naming the node. */
-int quant_check_node(const infer_model *m, const inode *n, fm_err *err)
+int infer__quant_check_node(const infer_model *m, const inode *n, fm_err *err)
 {
-    const qp_rule *r = NULL;
-    for (size_t i = 0; i < FM_ARRAY_LEN(qp_rules); i++)
-        if (!strcmp(qp_rules[i].op, n->op_type))
-            r = &qp_rules[i];
-    if (!r)
+    const qp_rule *r = n->op >= 0 ? &qp_rules[n->op] : NULL;
+    if (!r || !r->n)
         return 0;
 #define QERR(...) fm_err_set(err, FM_EINVAL, "node '%s' (%s): " __VA_ARGS__)
     for (int k = 0; k < r->n; k++) {
@@ -902,7 +896,7 @@ int quant_check_node(const infer_model *m, const inode *n, fm_err *err)
         }
         if (zd && zd->dtype != INFER_DTYPE_UNDEFINED) {
             bool int32_data =
-                data && data->dtype == INFER_DTYPE_INT32 && !strcmp(n->op_type, "DequantizeLinear");
+                data && data->dtype == INFER_DTYPE_INT32 && n->op == INFER_OP_DEQUANTIZE_LINEAR;
             if (!is_q8(zd->dtype) && !(int32_data && zd->dtype == INFER_DTYPE_INT32))
                 return QERR("input %d (zero point) must be UINT8 or INT8, not %s", n->name,
                             n->op_type, r->p[k].z, infer_dtype_name(zd->dtype));
@@ -936,7 +930,7 @@ int quant_check_node(const infer_model *m, const inode *n, fm_err *err)
             continue; /* shape unknown before planning: checked then */
         int64_t len;
         if (ci == -3) {
-            int64_t axis = attr_i(n, "axis", 1);
+            int64_t axis = infer__attr_i(n, "axis", 1);
             if (axis < -x->ndim || axis >= x->ndim)
                 return QERR("axis %lld out of range for rank %d", n->name, n->op_type,
                             (long long)axis, x->ndim);

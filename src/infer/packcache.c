@@ -63,7 +63,7 @@ struct packcache {
 
 /* Why: oneDNN picks weight formats by ISA; the feature words it reads, plus the variables that
  * cap its ISA, decide the layout a file holds. */
-uint64_t packcache_cpu_key(void)
+uint64_t infer__packcache_cpu_key(void)
 {
     uint32_t w[8] = {0};
 #if defined(__x86_64__) || defined(__i386__)
@@ -101,7 +101,7 @@ uint64_t packcache_cpu_key(void)
     return h;
 }
 
-void packcache_runtime(char out[PACK_RUNTIME_LEN])
+static void packcache_runtime(char out[PACK_RUNTIME_LEN])
 {
     const dnnl_version_t *v = dnnl_version();
     memset(out, 0, PACK_RUNTIME_LEN);
@@ -110,7 +110,7 @@ void packcache_runtime(char out[PACK_RUNTIME_LEN])
 }
 
 /* Why: the checksum skips its own field, so the writer can compute it over the finished image. */
-uint64_t packcache_checksum(const void *buf, size_t len)
+uint64_t infer__packcache_checksum(const void *buf, size_t len)
 {
     XXH3_state_t *st = XXH3_createState();
     if (!st)
@@ -128,7 +128,8 @@ uint64_t packcache_checksum(const void *buf, size_t len)
 
 /* Why: one reader for the session and the fuzzer; every offset and size is checked against the
  * file before anything points into it, and the key decides stale (FM_ESTATE) from corrupt. */
-int packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out, fm_err *err)
+int infer__packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view *out,
+                           fm_err *err)
 {
     memset(out, 0, sizeof *out);
     pack_hdr h;
@@ -158,7 +159,7 @@ int packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view
             e.data_off % 64)
             return fm_err_set(err, FM_EPARSE, "entry %u: data outside the file or unaligned", i);
     }
-    if (packcache_checksum(buf, len) != h.checksum)
+    if (infer__packcache_checksum(buf, len) != h.checksum)
         return fm_err_set(err, FM_EPARSE, "checksum mismatch");
     if (h.model_bytes != want->model_bytes || h.model_hash != want->model_hash)
         return fm_err_set(err, FM_ESTATE, "written for another model (hash %016llx)",
@@ -178,9 +179,6 @@ int packcache_parse(const void *buf, size_t len, const pack_key *want, pack_view
 /* Why: the file name follows the model's, so a model and its cache travel together. */
 static char *cache_path(const infer_model *m, const char *dir)
 {
-    const char *env = getenv("FM_INFER_PACK_CACHE");
-    if (!dir)
-        dir = env && *env ? env : NULL;
     if (dir && (!strcmp(dir, "off") || !strcmp(dir, "0")))
         return NULL;
     const char *base = strrchr(m->label, '/');
@@ -214,7 +212,7 @@ static uint64_t model_hash(const infer_model *m, uint64_t *bytes)
     return h;
 }
 
-int packcache_open(const infer_model *m, const char *dir, packcache **out)
+int infer__packcache_open(const infer_model *m, const char *dir, packcache **out)
 {
     *out = NULL;
     if (!m->mapped)
@@ -229,7 +227,7 @@ int packcache_open(const infer_model *m, const char *dir, packcache **out)
         return 0;
     }
     c->key.model_hash = model_hash(m, &c->key.model_bytes);
-    c->key.cpu_key = packcache_cpu_key();
+    c->key.cpu_key = infer__packcache_cpu_key();
     packcache_runtime(c->key.runtime);
     c->state = INFER_PACK_MISSING;
     *out = c;
@@ -248,7 +246,7 @@ int packcache_open(const infer_model *m, const char *dir, packcache **out)
     if (p == MAP_FAILED)
         return 0;
     fm_err e = {0};
-    int rc = packcache_parse(p, (size_t)sb.st_size, &c->key, &c->view, &e);
+    int rc = infer__packcache_parse(p, (size_t)sb.st_size, &c->key, &c->view, &e);
     if (rc) {
         munmap(p, (size_t)sb.st_size);
         c->state = rc == FM_ESTATE ? INFER_PACK_STALE : INFER_PACK_CORRUPT;
@@ -261,7 +259,8 @@ int packcache_open(const infer_model *m, const char *dir, packcache **out)
     return 0;
 }
 
-const void *packcache_find(packcache *c, int value, const void *key, size_t key_bytes, size_t bytes)
+const void *infer__packcache_find(packcache *c, int value, const void *key, size_t key_bytes,
+                                  size_t bytes)
 {
     if (!c || !c->map)
         return NULL;
@@ -277,8 +276,8 @@ const void *packcache_find(packcache *c, int value, const void *key, size_t key_
     return NULL;
 }
 
-void packcache_note(packcache *c, int value, const void *key, size_t key_bytes, const void *data,
-                    size_t bytes)
+void infer__packcache_note(packcache *c, int value, const void *key, size_t key_bytes,
+                           const void *data, size_t bytes)
 {
     if (!c || !c->path || c->committed || value < 0)
         return;
@@ -363,14 +362,14 @@ static int build_image(const packcache *c, uint8_t **out, size_t *out_len)
         memcpy(img + sizeof h + k++ * sizeof e, &e, sizeof e);
     }
     memcpy(img, &h, sizeof h);
-    h.checksum = packcache_checksum(img, end);
+    h.checksum = infer__packcache_checksum(img, end);
     memcpy(img, &h, sizeof h);
     *out = img;
     *out_len = end;
     return 0;
 }
 
-int packcache_commit(packcache *c, fm_err *err)
+int infer__packcache_commit(packcache *c, fm_err *err)
 {
     if (!c || !c->path || c->committed)
         return 0;
@@ -411,7 +410,7 @@ int packcache_commit(packcache *c, fm_err *err)
     return 0;
 }
 
-void packcache_stats(const packcache *c, infer_session_stats *st)
+void infer__packcache_stats(const packcache *c, infer_session_stats *st)
 {
     st->pack_cache = c ? c->state : INFER_PACK_OFF;
     st->pack_written = c && c->written;
@@ -420,12 +419,7 @@ void packcache_stats(const packcache *c, infer_session_stats *st)
     st->pack_mapped_bytes = c ? c->map_len : 0;
 }
 
-const char *packcache_path(const packcache *c)
-{
-    return c ? c->path : NULL;
-}
-
-void packcache_free(packcache *c)
+void infer__packcache_free(packcache *c)
 {
     if (!c)
         return;

@@ -9,7 +9,7 @@
 #include "infer/infer_int.h"
 
 /* Why: every write goes through one growth path, so out-of-memory is a flag checked at the end. */
-void pbw_raw(pb_buf *b, const void *p, size_t n)
+void infer__pbw_raw(pb_buf *b, const void *p, size_t n)
 {
     if (b->oom || !n)
         return;
@@ -29,7 +29,7 @@ void pbw_raw(pb_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void pbw_varint(pb_buf *b, uint64_t v)
+void infer__pbw_varint(pb_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -40,46 +40,37 @@ void pbw_varint(pb_buf *b, uint64_t v)
             tmp[n] |= 0x80;
         n++;
     } while (v);
-    pbw_raw(b, tmp, n);
+    infer__pbw_raw(b, tmp, n);
 }
 
-void pbw_uint(pb_buf *b, uint32_t num, uint64_t v)
+void infer__pbw_uint(pb_buf *b, uint32_t num, uint64_t v)
 {
-    pbw_varint(b, (uint64_t)num << 3);
-    pbw_varint(b, v);
+    infer__pbw_varint(b, (uint64_t)num << 3);
+    infer__pbw_varint(b, v);
 }
 
-void pbw_float(pb_buf *b, uint32_t num, float f)
+void infer__pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n)
 {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-    pbw_varint(b, (uint64_t)num << 3 | 5);
-    pbw_raw(b, le, 4);
+    infer__pbw_varint(b, (uint64_t)num << 3 | 2);
+    infer__pbw_varint(b, n);
+    infer__pbw_raw(b, p, n);
 }
 
-void pbw_bytes(pb_buf *b, uint32_t num, const void *p, size_t n)
+void infer__pbw_str(pb_buf *b, uint32_t num, const char *s)
 {
-    pbw_varint(b, (uint64_t)num << 3 | 2);
-    pbw_varint(b, n);
-    pbw_raw(b, p, n);
-}
-
-void pbw_str(pb_buf *b, uint32_t num, const char *s)
-{
-    pbw_bytes(b, num, s, strlen(s));
+    infer__pbw_bytes(b, num, s, strlen(s));
 }
 
 /* Why: appends a nested message and frees its buffer (an out-of-memory sub-buffer marks b). */
-void pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub)
+void infer__pbw_msg(pb_buf *b, uint32_t num, pb_buf *sub)
 {
     if (sub->oom)
         b->oom = true;
-    pbw_bytes(b, num, sub->p, sub->len);
-    pbw_free(sub);
+    infer__pbw_bytes(b, num, sub->p, sub->len);
+    infer__pbw_free(sub);
 }
 
-void pbw_free(pb_buf *b)
+void infer__pbw_free(pb_buf *b)
 {
     free(b->p);
     *b = (pb_buf){0};

@@ -27,23 +27,19 @@ static dnnl_status_t eng_status;
 
 /* Why: oneDNN's int8 kernels beat the scalar ones at any thread count; each call runs on the
  * calling thread alone (OpenMP set to 1 thread), so sessions with a pool use them too. */
-bool int8_wanted(const infer_session *s)
+bool infer__int8_wanted(const infer_session *s)
 {
-    static int off = -1;
-    if (off < 0)
-        off = getenv("FM_INFER_NO_QDNNL") != NULL || getenv("FM_INFER_NO_DNNL") != NULL;
-    if (off || s->reference)
+    if (s->env.no_qdnnl || s->env.no_dnnl || s->reference)
         return false;
     pthread_once(&eng_once, eng_init);
     return eng_status == dnnl_success;
 }
 
-/* ---- finding QDQ groups -----------------------------------------------------------------------
- */
+/* ---- finding QDQ groups --------------------------------------------------------------------- */
 
-static bool is_node(const infer_model *m, int ni, const char *op)
+static bool is_node(const infer_model *m, int ni, infer_op op)
 {
-    return ni >= 0 && !strcmp(m->nodes[ni].op_type, op);
+    return ni >= 0 && m->nodes[ni].op == (int)op;
 }
 
 static int producer(const infer_model *m, int v)
@@ -66,7 +62,7 @@ static int64_t init_numel(const infer_model *m, int v)
 /* DequantizeLinear with constant scale and zero point, per tensor (or per channel when allowed) */
 static bool dq_const(const infer_model *m, int ni, infer_dtype t, bool per_channel_ok)
 {
-    if (!is_node(m, ni, "DequantizeLinear"))
+    if (!is_node(m, ni, INFER_OP_DEQUANTIZE_LINEAR))
         return false;
     const inode *d = &m->nodes[ni];
     if (!is_init(m, d, 1) || (d->n_in > 2 && d->in[2] >= 0 && !is_init(m, d, 2)))
@@ -92,7 +88,7 @@ static int match_conv(const infer_session *s, int ni, int *act)
     const infer_model *m = s->m;
     const inode *c = &m->nodes[ni];
     *act = -1;
-    if (strcmp(c->op_type, "Conv") || c->n_in < 2 || c->n_out != 1)
+    if (c->op != INFER_OP_CONV || c->n_in < 2 || c->n_out != 1)
         return -1;
     int dx = producer(m, c->in[0]), dw = producer(m, c->in[1]);
     if (!dq_const(m, dx, INFER_DTYPE_UINT8, false) && !dq_const(m, dx, INFER_DTYPE_INT8, false))
@@ -100,7 +96,7 @@ static int match_conv(const infer_session *s, int ni, int *act)
     if (!dq_const(m, dw, INFER_DTYPE_INT8, true) || !is_init(m, &m->nodes[dw], 0))
         return -1;
     const inode *w = &m->nodes[dw];
-    if (m->vals[w->in[0]].ndim != 4 || attr_i(w, "axis", 1) != 0) {
+    if (m->vals[w->in[0]].ndim != 4 || infer__attr_i(w, "axis", 1) != 0) {
         if (init_numel(m, w->in[1]) != 1)
             return -1; /* per channel only along the output axis */
     }
@@ -113,12 +109,12 @@ static int match_conv(const infer_session *s, int ni, int *act)
     if (c->n_in > 2 && c->in[2] >= 0) { /* bias: a constant, or DequantizeLinear of one */
         int db = producer(m, c->in[2]);
         if (!(m->vals[c->in[2]].kind == VAL_INIT ||
-              (is_node(m, db, "DequantizeLinear") && is_init(m, &m->nodes[db], 0) &&
+              (is_node(m, db, INFER_OP_DEQUANTIZE_LINEAR) && is_init(m, &m->nodes[db], 0) &&
                is_init(m, &m->nodes[db], 1))))
             return -1;
     }
     int nx = sole(s, c->out[0]);
-    if (is_node(m, nx, "Relu") || is_node(m, nx, "Clip")) {
+    if (is_node(m, nx, INFER_OP_RELU) || is_node(m, nx, INFER_OP_CLIP)) {
         const inode *a = &m->nodes[nx];
         for (int k = 1; k < a->n_in; k++)
             if (a->in[k] >= 0 && (!is_init(m, a, k) || m->vals[a->in[k]].dtype != INFER_DTYPE_FP32))
@@ -126,7 +122,7 @@ static int match_conv(const infer_session *s, int ni, int *act)
         *act = nx;
         nx = sole(s, a->out[0]);
     }
-    if (!is_node(m, nx, "QuantizeLinear"))
+    if (!is_node(m, nx, INFER_OP_QUANTIZE_LINEAR))
         return -1;
     const inode *q = &m->nodes[nx];
     if (!is_init(m, q, 1) || init_numel(m, q->in[1]) != 1 || q->n_in < 3 || q->in[2] < 0 ||
@@ -144,7 +140,7 @@ static int match_add(const infer_session *s, int ni, int *act)
     const infer_model *m = s->m;
     const inode *c = &m->nodes[ni];
     *act = -1;
-    if (strcmp(c->op_type, "Add") || c->n_in != 2 || c->n_out != 1)
+    if (c->op != INFER_OP_ADD || c->n_in != 2 || c->n_out != 1)
         return -1;
     for (int k = 0; k < 2; k++) {
         int d = producer(m, c->in[k]);
@@ -153,11 +149,11 @@ static int match_add(const infer_session *s, int ni, int *act)
             return -1;
     }
     int nx = sole(s, c->out[0]);
-    if (is_node(m, nx, "Relu")) {
+    if (is_node(m, nx, INFER_OP_RELU)) {
         *act = nx;
         nx = sole(s, m->nodes[nx].out[0]);
     }
-    if (!is_node(m, nx, "QuantizeLinear"))
+    if (!is_node(m, nx, INFER_OP_QUANTIZE_LINEAR))
         return -1;
     const inode *q = &m->nodes[nx];
     if (!is_init(m, q, 1) || init_numel(m, q->in[1]) != 1 ||
@@ -170,13 +166,13 @@ static int match_add(const infer_session *s, int ni, int *act)
 
 /* Why: decided once per plan, before the walk, so the DequantizeLinear nodes that only fused
  * groups read are skipped (never run, never folded). */
-int qdq_prepass(infer_session *s, int *qend, int *qact)
+int infer__qdq_prepass(infer_session *s, int *qend, int *qact)
 {
     const infer_model *m = s->m;
     size_t nn = m->n_nodes;
     for (size_t i = 0; i < nn; i++)
         qend[i] = qact[i] = -1;
-    if (s->reference || s->calibrating || !int8_wanted(s) || getenv("FM_INFER_NO_QDQ"))
+    if (s->reference || s->calibrating || !infer__int8_wanted(s) || s->env.no_qdq)
         return 0;
     int found = 0;
     for (size_t i = 0; i < nn; i++)
@@ -187,7 +183,7 @@ int qdq_prepass(infer_session *s, int *qend, int *qact)
         return 0;
     /* a DequantizeLinear whose every consumer is a fused group reading it as x or w is skipped */
     for (size_t i = 0; i < nn; i++) {
-        if (!is_node(m, (int)i, "DequantizeLinear"))
+        if (!is_node(m, (int)i, INFER_OP_DEQUANTIZE_LINEAR))
             continue;
         int v = m->nodes[i].out[0];
         if (m->vals[v].is_output || !s->consumers[v])
@@ -217,7 +213,7 @@ static int add_step(infer_session *s, step *st, int ni, int qn, int an)
     const infer_model *m = s->m;
     const inode *c = &m->nodes[ni], *q = &m->nodes[qn];
     const inode *da = &m->nodes[producer(m, c->in[0])], *db = &m->nodes[producer(m, c->in[1])];
-    st->op = infer_op_find("QLinearAdd");
+    st->op = INFER_OP_QLINEAR_ADD;
     st->n_in = 8;
     const int src[8] = {da->in[0], da->in[1], da->in[2], db->in[0],
                         db->in[1], db->in[2], q->in[1],  q->in[2]};
@@ -232,14 +228,14 @@ static int add_step(infer_session *s, step *st, int ni, int qn, int an)
 
 /* Why: the group as one QLinearConv step: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp and
  * an INT32 bias made here from the FP32 (or dequantized) bias; or a join as a QLinearAdd step. */
-int qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err)
+int infer__qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *err)
 {
     const infer_model *m = s->m;
-    if (!strcmp(m->nodes[ni].op_type, "Add"))
+    if (m->nodes[ni].op == INFER_OP_ADD)
         return add_step(s, st, ni, qn, an);
     const inode *c = &m->nodes[ni], *dx = &m->nodes[producer(m, c->in[0])],
                 *dw = &m->nodes[producer(m, c->in[1])], *q = &m->nodes[qn];
-    st->op = infer_op_find("QLinearConv");
+    st->op = INFER_OP_QLINEAR_CONV;
     st->n_in = 9;
     const int src[8] = {dx->in[0], dx->in[1], dx->n_in > 2 ? dx->in[2] : -1,
                         dw->in[0], dw->in[1], dw->n_in > 2 ? dw->in[2] : -1,
@@ -251,11 +247,11 @@ int qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *e
     st->out[0] = &s->vals[q->out[0]];
     if (an >= 0) {
         const inode *a = &m->nodes[an];
-        if (!strcmp(a->op_type, "Relu")) {
+        if (a->op == INFER_OP_RELU) {
             st->fuse_min = 0;
         } else {
-            st->fuse_min = attr_f(a, "min", -INFINITY);
-            st->fuse_max = attr_f(a, "max", INFINITY);
+            st->fuse_min = infer__attr_f(a, "min", -INFINITY);
+            st->fuse_max = infer__attr_f(a, "max", INFINITY);
             for (int k = 1; k < a->n_in && k < 3; k++)
                 if (a->in[k] >= 0) {
                     float v;
@@ -273,12 +269,12 @@ int qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *e
         int64_t mch = st->in[3]->dims[0];
         if (!b->is_const || b->dtype != INFER_DTYPE_FP32 || b->numel != mch ||
             ws->dtype != INFER_DTYPE_FP32)
-            return step_err(st, err, FM_ESHAPE, "fused bias must hold %lld FP32 values",
-                            (long long)mch);
+            return infer__step_err(st, err, FM_ESHAPE, "fused bias must hold %lld FP32 values",
+                                   (long long)mch);
         rt_val *bi = fm_arena_calloc(&s->plan_arena, 1, sizeof *bi);
         int32_t *d = fm_arena_alloc(&s->plan_arena, (size_t)mch * 4 + 4);
         if (!bi || !d)
-            return step_err(st, err, FM_ENOMEM, "out of memory");
+            return infer__step_err(st, err, FM_ENOMEM, "out of memory");
         float sx = ((const float *)st->in[1]->data)[0];
         for (int64_t k = 0; k < mch; k++) {
             float sw = ((const float *)ws->data)[ws->numel == 1 ? 0 : k];
@@ -298,8 +294,7 @@ int qdq_group_step(infer_session *s, step *st, int ni, int qn, int an, fm_err *e
     return 0;
 }
 
-/* ---- oneDNN int8 primitives --------------------------------------------------------------------
- */
+/* ---- oneDNN int8 primitives ----------------------------------------------------------------- */
 
 static void eng_init(void)
 {
@@ -344,7 +339,7 @@ static void qprim_free(void *p)
     do {                                                                                           \
         dnnl_status_t s_ = (call);                                                                 \
         if (s_ != dnnl_success) {                                                                  \
-            if (getenv("FM_INFER_DNNL_VERBOSE"))                                                   \
+            if (ck_verbose) /* a bool of the calling function: FM_INFER_DNNL_VERBOSE */            \
                 FM_INFO("infer", "onednn int8: %s failed (%d)", #call, (int)s_);                   \
             rc = 1; /* no int8 primitive for this case: the scalar kernel runs */                  \
             goto out;                                                                              \
@@ -357,7 +352,7 @@ static int qprim_get(step *st, qprim **out, fm_err *err)
     if (!d) {
         d = calloc(1, sizeof *d);
         if (!d)
-            return step_err(st, err, FM_ENOMEM, "out of memory");
+            return infer__step_err(st, err, FM_ENOMEM, "out of memory");
         pthread_once(&eng_once, eng_init);
         d->eng = engine;
         if (eng_status != dnnl_success ||
@@ -365,8 +360,8 @@ static int qprim_get(step *st, qprim **out, fm_err *err)
             qprim_free(d);
             return 1;
         }
-        if (session_own_fn(st->s, d, qprim_free))
-            return step_err(st, err, FM_ENOMEM, "out of memory");
+        if (infer__session_own_fn(st->s, d, qprim_free))
+            return infer__step_err(st, err, FM_ENOMEM, "out of memory");
         *st->dstate = d;
     }
     if (d->prim)
@@ -390,6 +385,7 @@ static int qprim_get(step *st, qprim **out, fm_err *err)
 static int qprim_weights(qprim *d, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
                          const void *w, infer_session *s)
 {
+    const bool ck_verbose = s->env.dnnl_verbose;
     if (d->wei && d->wsrc == w && dnnl_memory_desc_equal(&d->wmd, want))
         return 0;
     if (d->wei && !d->wei_shared)
@@ -441,7 +437,7 @@ static bool impl_ok(const step *st, dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    if (getenv("FM_INFER_DNNL_VERBOSE"))
+    if (st->s->env.dnnl_verbose)
         FM_INFO("infer", "onednn int8 node=%s impl=%s in_nhwc=%d out_nhwc=%d", st->node->name,
                 impl ? impl : "?", st->in_nhwc, st->out_nhwc);
     return impl && strncmp(impl, "ref", 3) != 0;
@@ -454,11 +450,12 @@ static dnnl_data_type_t dt(infer_dtype t)
 
 /* Why: QLinearConv on oneDNN (2-D, symmetric INT8 weights): output scales x_scale * w_scale /
  * y_scale per channel, zero points of x and y, the fused Relu/Clip as a post-op in y units. */
-int setup_qlconv(step *st, fm_err *err)
+int infer__setup_qlconv(step *st, fm_err *err)
 {
+    const bool ck_verbose = st->s->env.dnnl_verbose;
     st->dnnl = false;
     const rt_val *x = st->in[0], *w = st->in[3], *ws = st->in[4], *wz = st->in[5], *y = st->out[0];
-    if (!int8_wanted(st->s) || x->ndim != 4 || !w->is_const || !ws->is_const ||
+    if (!infer__int8_wanted(st->s) || x->ndim != 4 || !w->is_const || !ws->is_const ||
         w->dtype != INFER_DTYPE_INT8 || !st->in[1]->is_const || !st->in[6]->is_const ||
         (st->in[2] && !st->in[2]->is_const) || (st->in[7] && !st->in[7]->is_const) ||
         (st->in[8] && !st->in[8]->is_const))
@@ -468,10 +465,11 @@ int setup_qlconv(step *st, fm_err *err)
             return 0;
     win g;
     int64_t ks[2] = {w->dims[2], w->dims[3]};
-    int rc = win_params(st, ks, false, &g, err);
+    int rc = infer__win_params(st, ks, false, &g, err);
     if (rc)
         return rc;
-    int64_t n = x->dims[0], c = x->dims[1], mch = w->dims[0], grp = attr_i(st->node, "group", 1);
+    int64_t n = x->dims[0], c = x->dims[1], mch = w->dims[0],
+            grp = infer__attr_i(st->node, "group", 1);
     qprim *d;
     if ((rc = qprim_get(st, &d, err)))
         return rc < 0 ? rc : 0;
@@ -481,7 +479,7 @@ int setup_qlconv(step *st, fm_err *err)
     dnnl_post_ops_t po = NULL;
     float *scales = malloc((size_t)mch * sizeof *scales);
     if (!scales)
-        return step_err(st, err, FM_ENOMEM, "out of memory");
+        return infer__step_err(st, err, FM_ENOMEM, "out of memory");
     float sx = ((const float *)st->in[1]->data)[0], sy = ((const float *)st->in[6]->data)[0];
     for (int64_t k = 0; k < mch; k++)
         scales[k] = sx * ((const float *)ws->data)[ws->numel == 1 ? 0 : k] / sy;
@@ -559,7 +557,8 @@ int setup_qlconv(step *st, fm_err *err)
     st->dnnl = true;
 out:
     if (rc && (st->in_nhwc || st->out_nhwc))
-        rc = step_err(st, err, FM_EINTERNAL, "onednn has no int8 convolution for this NHWC case");
+        rc = infer__step_err(st, err, FM_EINTERNAL,
+                             "onednn has no int8 convolution for this NHWC case");
     free(scales);
     if (pd)
         dnnl_primitive_desc_destroy(pd);
@@ -572,13 +571,14 @@ out:
 
 /* Why: MatMulInteger with constant INT8 weights [K, N] (zero point 0) on oneDNN's int8 matmul;
  * the activation's zero point comes at run time (DynamicQuantizeLinear computes it). */
-int setup_matmulint(step *st, fm_err *err)
+int infer__setup_matmulint(step *st, fm_err *err)
 {
+    const bool ck_verbose = st->s->env.dnnl_verbose;
     st->dnnl = false;
     const rt_val *a = st->in[0], *b = st->in[1], *za = st->n_in > 2 ? st->in[2] : NULL,
                  *zb = st->n_in > 3 ? st->in[3] : NULL;
-    if (!int8_wanted(st->s) || !b->is_const || b->ndim != 2 || b->dtype != INFER_DTYPE_INT8 ||
-        a->ndim < 2 || (za && za->numel != 1))
+    if (!infer__int8_wanted(st->s) || !b->is_const || b->ndim != 2 ||
+        b->dtype != INFER_DTYPE_INT8 || a->ndim < 2 || (za && za->numel != 1))
         return 0;
     for (int64_t i = 0; zb && i < zb->numel; i++)
         if (((const int8_t *)zb->data)[i])
@@ -627,7 +627,7 @@ out:
     return rc < 0 ? rc : 0;
 }
 
-int qdnnl_exec(step *st, fm_err *err)
+int infer__qdnnl_exec(step *st, fm_err *err)
 {
     qprim *d = *st->dstate;
     omp_set_num_threads(1);
@@ -636,7 +636,7 @@ int qdnnl_exec(step *st, fm_err *err)
     int na = 3;
     if (d->bia)
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, d->bia};
-    if (op_is(st, "MatMulInteger") && st->n_in > 2 && st->in[2]) {
+    if (st->op == INFER_OP_MATMUL_INTEGER && st->n_in > 2 && st->in[2]) {
         d->zp_val = st->in[2]->dtype == INFER_DTYPE_INT8 ? ((const int8_t *)st->in[2]->data)[0]
                                                          : ((const uint8_t *)st->in[2]->data)[0];
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, d->zp};
@@ -655,6 +655,6 @@ int qdnnl_exec(step *st, fm_err *err)
     if (s == dnnl_success)
         s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)
-        return step_err(st, err, FM_EINTERNAL, "onednn int8 primitive failed (%d)", (int)s);
+        return infer__step_err(st, err, FM_EINTERNAL, "onednn int8 primitive failed (%d)", (int)s);
     return 0;
 }

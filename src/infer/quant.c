@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "infer/infer_int.h"
+#include "infer/ops_int.h"
 
 #define HIST_BINS 2048
 
@@ -57,8 +57,7 @@ typedef struct qctx {
     infer_quant_stats st;
 } qctx;
 
-/* ---- which nodes --------------------------------------------------------------------------------
- */
+/* ---- which nodes ---------------------------------------------------------------------------- */
 
 /* Why: exporters route shared weights through Identity nodes (ALBERT's twelve layers read one
  * layer's weights): a weight is the initializer at the end of such a chain. */
@@ -68,7 +67,7 @@ static int wsrc(const infer_model *m, int v)
         const ival *iv = &m->vals[v];
         if (iv->kind == VAL_INIT)
             return v;
-        if (iv->producer < 0 || strcmp(m->nodes[iv->producer].op_type, "Identity"))
+        if (iv->producer < 0 || m->nodes[iv->producer].op != INFER_OP_IDENTITY)
             return -1;
         v = m->nodes[iv->producer].in[0];
     }
@@ -105,17 +104,18 @@ static int node_mode(const qctx *c, const inode *n)
     if (!x || x->kind == VAL_INIT)
         return Q_NONE;
     bool dyn = c->o->mode == INFER_QUANT_DYNAMIC;
-    if (!strcmp(n->op_type, "Conv")) {
+    if (n->op == INFER_OP_CONV) {
         if (dyn || !is_init_f32(w, 4) || (b && !is_init_f32(b, 1)))
             return Q_NONE;
         return Q_STATIC;
     }
-    if (!strcmp(n->op_type, "MatMul"))
+    if (n->op == INFER_OP_MATMUL)
         return is_init_f32(w, 2) ? (dyn ? Q_DYNAMIC : Q_STATIC) : Q_NONE;
-    if (!strcmp(n->op_type, "Gemm")) {
-        if (!is_init_f32(w, 2) || attr_i(n, "transA", 0) || attr_f(n, "alpha", 1) != 1.0f)
+    if (n->op == INFER_OP_GEMM) {
+        if (!is_init_f32(w, 2) || infer__attr_i(n, "transA", 0) ||
+            infer__attr_f(n, "alpha", 1) != 1.0f)
             return Q_NONE;
-        if (b && (!is_init_f32(b, 1) || attr_f(n, "beta", 1) != 1.0f))
+        if (b && (!is_init_f32(b, 1) || infer__attr_f(n, "beta", 1) != 1.0f))
             return Q_NONE;
         return dyn ? Q_DYNAMIC : Q_STATIC;
     }
@@ -158,15 +158,14 @@ static void select_nodes(qctx *c)
         int out = m->nodes[i].out[0], only = -1;
         int nc = consumers_of(m, out, &only);
         if (nc == 1 && !m->vals[out].is_output &&
-            (!strcmp(m->nodes[only].op_type, "Relu") || !strcmp(m->nodes[only].op_type, "Clip")))
+            (m->nodes[only].op == INFER_OP_RELU || m->nodes[only].op == INFER_OP_CLIP))
             out = m->nodes[only].out[0], nc = consumers_of(m, out, &only);
         if (nc > 0)
             want_act(c, out);
     }
 }
 
-/* ---- calibration ------------------------------------------------------------------------------
- */
+/* ---- calibration ---------------------------------------------------------------------------- */
 
 static void observe_data(qctx *c, int v, const float *x, int64_t n)
 {
@@ -206,7 +205,7 @@ static int calibrate(qctx *c)
     if (!c->o->n_calib || !c->o->calib)
         return fm_err_set(c->err, FM_EINVAL, "static quantization needs calibration samples");
     infer_session *s;
-    int rc = session_new_calibrating(m, observe_cb, c, &s, c->err);
+    int rc = infer__session_new_calibrating(m, observe_cb, c, &s, c->err);
     if (rc)
         return rc;
     int passes = c->o->method == INFER_CALIB_PERCENTILE ? 2 : 1;
@@ -272,19 +271,18 @@ static int calibrate(qctx *c)
     return 0;
 }
 
-/* ---- writing ------------------------------------------------------------------------------------
- */
+/* ---- writing -------------------------------------------------------------------------------- */
 
 static void put_tensor(pb_buf *g, const char *name, infer_dtype t, int ndim, const int64_t *dims,
                        const void *data, size_t bytes)
 {
     pb_buf tp = {0};
     for (int i = 0; i < ndim; i++)
-        pbw_uint(&tp, 1, (uint64_t)dims[i]);
-    pbw_uint(&tp, 2, (uint64_t)t);
-    pbw_str(&tp, 8, name);
-    pbw_bytes(&tp, 9, data, bytes);
-    pbw_msg(g, 5, &tp);
+        infer__pbw_uint(&tp, 1, (uint64_t)dims[i]);
+    infer__pbw_uint(&tp, 2, (uint64_t)t);
+    infer__pbw_str(&tp, 8, name);
+    infer__pbw_bytes(&tp, 9, data, bytes);
+    infer__pbw_msg(g, 5, &tp);
 }
 
 static void put_node(pb_buf *g, const char *op, const char *name, const char *const *in, int nin,
@@ -292,34 +290,34 @@ static void put_node(pb_buf *g, const char *op, const char *name, const char *co
 {
     pb_buf nd = {0};
     for (int i = 0; i < nin; i++)
-        pbw_str(&nd, 1, in[i] ? in[i] : "");
+        infer__pbw_str(&nd, 1, in[i] ? in[i] : "");
     for (int i = 0; i < nout; i++)
-        pbw_str(&nd, 2, out[i]);
-    pbw_str(&nd, 3, name);
-    pbw_str(&nd, 4, op);
+        infer__pbw_str(&nd, 2, out[i]);
+    infer__pbw_str(&nd, 3, name);
+    infer__pbw_str(&nd, 4, op);
     if (attr) {
         pb_buf a = {0};
-        pbw_str(&a, 1, attr);
-        pbw_uint(&a, 3, (uint64_t)attr_v);
-        pbw_uint(&a, 20, ATTR_INT);
-        pbw_msg(&nd, 5, &a);
+        infer__pbw_str(&a, 1, attr);
+        infer__pbw_uint(&a, 3, (uint64_t)attr_v);
+        infer__pbw_uint(&a, 20, ATTR_INT);
+        infer__pbw_msg(&nd, 5, &a);
     }
-    pbw_msg(g, 1, &nd);
+    infer__pbw_msg(g, 1, &nd);
 }
 
 /* Why: copies a field of a message as it was read (unknown fields survive the rewrite). */
 static void put_field(pb_buf *b, const pb_field *f)
 {
     if (f->wt == 2) {
-        pbw_bytes(b, f->num, f->ptr, f->len);
+        infer__pbw_bytes(b, f->num, f->ptr, f->len);
     } else if (f->wt == 0) {
-        pbw_uint(b, f->num, f->v);
+        infer__pbw_uint(b, f->num, f->v);
     } else {
-        pbw_varint(b, (uint64_t)f->num << 3 | (uint64_t)f->wt);
+        infer__pbw_varint(b, (uint64_t)f->num << 3 | (uint64_t)f->wt);
         uint8_t le[8];
         for (int i = 0; i < 8; i++)
             le[i] = (uint8_t)(f->v >> (8 * i));
-        pbw_raw(b, le, f->wt == 1 ? 8 : 4);
+        infer__pbw_raw(b, le, f->wt == 1 ? 8 : 4);
     }
 }
 
@@ -428,9 +426,9 @@ static float *put_weight(qctx *c, pb_buf *g, const ival *w, int axis, bool trans
 static int weight_axis(const inode *n, bool *transpose)
 {
     *transpose = false;
-    if (!strcmp(n->op_type, "Conv"))
+    if (n->op == INFER_OP_CONV)
         return 0;
-    if (!strcmp(n->op_type, "Gemm") && attr_i(n, "transB", 0))
+    if (n->op == INFER_OP_GEMM && infer__attr_i(n, "transB", 0))
         return 0;
     return 1; /* [K, N]: one scale per column */
 }
@@ -583,7 +581,7 @@ static void put_rewired(qctx *c, pb_buf *g, const uint8_t *msg, size_t len, int 
     pb_rd r = {msg, msg + len};
     pb_field f;
     int k = 0;
-    while (pb_next(&r, &f) == 1) {
+    while (infer__pb_next(&r, &f) == 1) {
         if (f.num != 1 || f.wt != 2 || ni < 0) {
             put_field(&nd, &f);
             continue;
@@ -602,12 +600,12 @@ static void put_rewired(qctx *c, pb_buf *g, const uint8_t *msg, size_t len, int 
             rep = buf;
         }
         if (rep)
-            pbw_str(&nd, 1, rep);
+            infer__pbw_str(&nd, 1, rep);
         else
             put_field(&nd, &f);
         k++;
     }
-    pbw_msg(g, 1, &nd);
+    infer__pbw_msg(g, 1, &nd);
 }
 
 /* the model node whose first output has this name (-1: a Constant node or unknown) */
@@ -619,7 +617,7 @@ static int node_of(qctx *c, const uint8_t *msg, size_t len, bool *is_const, int 
     size_t pl = 0;
     *is_const = false;
     *const_out = -1;
-    while (pb_next(&r, &f) == 1) {
+    while (infer__pb_next(&r, &f) == 1) {
         if (f.num == 2 && f.wt == 2 && !p)
             p = f.ptr, pl = f.len;
         if (f.num == 4 && f.wt == 2 && f.len == 8 && !memcmp(f.ptr, "Constant", 8))
@@ -642,7 +640,7 @@ static int tensor_val(qctx *c, const uint8_t *msg, size_t len)
 {
     pb_rd r = {msg, msg + len};
     pb_field f;
-    while (pb_next(&r, &f) == 1)
+    while (infer__pb_next(&r, &f) == 1)
         if (f.num == 8 && f.wt == 2)
             for (size_t v = 0; v < c->m->n_vals; v++) {
                 const char *s = c->m->vals[v].name;
@@ -669,7 +667,7 @@ static void mark_drops(qctx *c)
         memset(keep, 0, m->n_vals + 1);
         for (size_t i = 0; i < m->n_nodes; i++) {
             const inode *n = &m->nodes[i];
-            if (!strcmp(n->op_type, "Identity") && c->drop[n->out[0]])
+            if (n->op == INFER_OP_IDENTITY && c->drop[n->out[0]])
                 continue; /* dropped itself */
             for (int k = 0; k < n->n_in; k++) {
                 int v = n->in[k];
@@ -696,7 +694,7 @@ static int write_graph(qctx *c, const uint8_t *msg, size_t len, pb_buf *g)
     pb_field f;
     bool pre = false;
     int rc = 0;
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         if (f.num == 1 && f.wt == 2) {
             if (!pre) { /* weights, biases and graph inputs first */
                 pre = true;
@@ -715,8 +713,7 @@ static int write_graph(qctx *c, const uint8_t *msg, size_t len, pb_buf *g)
             int ni = node_of(c, f.ptr, f.len, &is_const, &cv);
             if (is_const && cv >= 0 && c->drop[cv])
                 continue;
-            if (ni >= 0 && !strcmp(m->nodes[ni].op_type, "Identity") &&
-                c->drop[m->nodes[ni].out[0]])
+            if (ni >= 0 && m->nodes[ni].op == INFER_OP_IDENTITY && c->drop[m->nodes[ni].out[0]])
                 continue;
             if (ni >= 0 && c->qnode[ni] == Q_DYNAMIC) {
                 int e = put_dynamic(c, g, (size_t)ni);
@@ -739,7 +736,7 @@ static int write_graph(qctx *c, const uint8_t *msg, size_t len, pb_buf *g)
     }
     if (rc < 0)
         return fm_err_set(c->err, FM_EPARSE, "malformed graph");
-    pbw_raw(g, c->inits.p, c->inits.len);
+    infer__pbw_raw(g, c->inits.p, c->inits.len);
     if (c->inits.oom)
         g->oom = true;
     return 0;
@@ -824,11 +821,11 @@ int infer_quantize(infer_model *m, const infer_quant_opts *o, const char *out_pa
     mark_drops(&c);
     pb_rd r = {m->map, m->map + m->map_len};
     pb_field f;
-    while ((rc = pb_next(&r, &f)) == 1) {
+    while ((rc = infer__pb_next(&r, &f)) == 1) {
         if (f.num == 7 && f.wt == 2) {
             if ((rc = write_graph(&c, f.ptr, f.len, &g)))
                 goto done;
-            pbw_msg(&out, 7, &g);
+            infer__pbw_msg(&out, 7, &g);
         } else {
             put_field(&out, &f);
         }
@@ -847,9 +844,9 @@ int infer_quantize(infer_model *m, const infer_quant_opts *o, const char *out_pa
     if (st)
         *st = c.st;
 done:
-    pbw_free(&out);
-    pbw_free(&g);
-    pbw_free(&c.inits);
+    infer__pbw_free(&out);
+    infer__pbw_free(&g);
+    infer__pbw_free(&c.inits);
     for (size_t v = 0; c.wname && v < nv; v++)
         free(c.wname[v]);
     free(c.wname);

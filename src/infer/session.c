@@ -15,7 +15,7 @@
 
 #include "infer/ops_int.h"
 
-_Thread_local bool infer_reference_mode;
+_Thread_local bool infer__reference_mode;
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static enum xnn_status lib_status;
@@ -79,14 +79,16 @@ static int64_t thread_cpu_ns(void)
 static bool is_small_int(const infer_tensor *t)
 {
     int64_t n = infer_tensor_numel(t);
-    return t->data && ((n <= 64 && (t->dtype == INFER_DTYPE_INT64 || t->dtype == INFER_DTYPE_INT32)) ||
-                       (n == 1 && infer_dtype_size(t->dtype) > 0));
+    return t->data &&
+           ((n <= 64 && (t->dtype == INFER_DTYPE_INT64 || t->dtype == INFER_DTYPE_INT32)) ||
+            (n == 1 && infer_dtype_size(t->dtype) > 0));
 }
 
 /* Why: alias chains (Reshape of Reshape) resolve to the value that owns the storage. */
-int session_root(const infer_session *s, int v)
+int infer__session_root(const infer_session *s, int v)
 {
-    while (s->vals[v].alias >= 0) v = s->vals[v].alias;
+    while (s->vals[v].alias >= 0)
+        v = s->vals[v].alias;
     return v;
 }
 
@@ -131,7 +133,7 @@ static void act_free(infer_session *s)
 }
 
 typedef struct block {
-    int v;        /* value index, or -1 - step index for scratch */
+    int v; /* value index, or -1 - step index for scratch */
     size_t bytes, off;
     int def, last;
 } block;
@@ -149,14 +151,16 @@ static size_t assign_offsets(block *b, size_t n)
     qsort(b, n, sizeof *b, cmp_block);
     size_t peak = 0;
     size_t *cand = malloc((n + 1) * sizeof *cand);
-    if (!cand) return SIZE_MAX;
+    if (!cand)
+        return SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         size_t off = 0;
         bool moved = true;
         while (moved) {
             moved = false;
             for (size_t j = 0; j < i; j++) {
-                if (b[j].def > b[i].last || b[i].def > b[j].last) continue;
+                if (b[j].def > b[i].last || b[i].def > b[j].last)
+                    continue;
                 if (off < b[j].off + b[j].bytes && b[j].off < off + b[i].bytes) {
                     off = (b[j].off + b[j].bytes + 63) & ~(size_t)63;
                     moved = true;
@@ -208,71 +212,96 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         r->last_use = 0;
         if (s->ints_as_consts && is_small_int(t)) {
             r->data = fm_arena_alloc(&s->plan_arena, r->bytes + 1);
-            if (!r->data) return fm_err_set(err, FM_ENOMEM, "out of memory");
-            if (r->bytes) memcpy(r->data, t->data, r->bytes);
+            if (!r->data)
+                return fm_err_set(err, FM_ENOMEM, "out of memory");
+            if (r->bytes)
+                memcpy(r->data, t->data, r->bytes);
             r->is_const = true;
         }
         memcpy(s->plan_dims[i], t->dims, sizeof t->dims);
         s->plan_ndim[i] = t->ndim;
     }
     step *steps = fm_arena_calloc(&s->plan_arena, m->n_nodes + 1, sizeof *steps);
-    if (!steps) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    if (!steps)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
     size_t ns = 0;
     int rc = 0;
     int *qend = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qend);
     int *qact = fm_arena_alloc(&s->plan_arena, (m->n_nodes + 1) * sizeof *qact);
-    if (!qend || !qact) return fm_err_set(err, FM_ENOMEM, "out of memory");
-    qdq_prepass(s, qend, qact);
+    if (!qend || !qact)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
+    infer__qdq_prepass(s, qend, qact);
     for (size_t ni = 0; ni < m->n_nodes; ni++) {
         const inode *n = &m->nodes[ni];
-        if (s->fused[ni] == 2) continue; /* inside a fused GELU/LayerNorm chain */
-        step tmp = {.node = n, .op = n->op, .n_in = n->n_in, .n_out = n->n_out, .s = s,
-                    .state = &s->node_state[ni], .dstate = &s->node_dnnl[ni], .fuse_min = -INFINITY, .fuse_max = INFINITY, .eps = NAN};
-        for (int k = 0; k < n->n_in; k++) tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
-        for (int k = 0; k < n->n_out; k++) tmp.out[k] = &s->vals[n->out[k]];
+        if (s->fused[ni] == 2)
+            continue; /* inside a fused GELU/LayerNorm chain */
+        step tmp = {.node = n,
+                    .op = n->op,
+                    .n_in = n->n_in,
+                    .n_out = n->n_out,
+                    .s = s,
+                    .state = &s->node_state[ni],
+                    .dstate = &s->node_dnnl[ni],
+                    .fuse_min = -INFINITY,
+                    .fuse_max = INFINITY,
+                    .eps = NAN};
+        for (int k = 0; k < n->n_in; k++)
+            tmp.in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
+        for (int k = 0; k < n->n_out; k++)
+            tmp.out[k] = &s->vals[n->out[k]];
         if (qend[ni] >= 0) { /* a QDQ group: one integer convolution or residual join */
-            rc = qdq_group_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
-            if (!rc) rc = infer_ops[tmp.op].shape(&tmp, err);
-            if (rc) goto fail;
+            rc = infer__qdq_group_step(s, &tmp, (int)ni, qend[ni], qact[ni], err);
+            if (!rc)
+                rc = infer__ops[tmp.op].shape(&tmp, err);
+            if (rc)
+                goto fail;
             steps[ns++] = tmp;
             continue;
         }
         if (s->fused[ni]) { /* absorbed by its producer: pass the storage through */
             int src = n->in[0];
-            if (!strcmp(n->op_type, "Add") && s->vals[src].is_const) src = n->in[1];
+            if (n->op == INFER_OP_ADD && s->vals[src].is_const)
+                src = n->in[1];
             rt_val *o = tmp.out[0], *iv = &s->vals[src];
             o->dtype = iv->dtype;
             o->ndim = iv->ndim;
             memcpy(o->dims, iv->dims, sizeof o->dims);
             o->numel = iv->numel;
             o->bytes = iv->bytes;
-            o->alias = session_root(s, src);
+            o->alias = infer__session_root(s, src);
             continue;
         }
         bool all_const = true;
         for (int k = 0; k < n->n_in; k++)
-            if (tmp.in[k] && !tmp.in[k]->is_const) all_const = false;
-        if (op_is(&tmp, "Shape") || op_is(&tmp, "Size")) all_const = true;
+            if (tmp.in[k] && !tmp.in[k]->is_const)
+                all_const = false;
+        if (tmp.op == INFER_OP_SHAPE || tmp.op == INFER_OP_SIZE)
+            all_const = true;
         int chain[8], nc = 0, gamma = -1, beta = -1, last = -1;
-        const char *fop = NULL;
+        int fop = -1; /* the op of a fused chain: Gelu or LayerNormalization */
         if (!all_const && !s->reference && !s->calibrating) {
-            if ((last = match_gelu(s, (int)ni, chain, &nc)) >= 0) fop = "Gelu";
-            else if ((last = match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta, &tmp.eps)) >= 0) fop = "LayerNormalization";
+            if ((last = infer__match_gelu(s, (int)ni, chain, &nc)) >= 0)
+                fop = INFER_OP_GELU;
+            else if ((last = infer__match_layernorm(s, (int)ni, chain, &nc, &gamma, &beta,
+                                                    &tmp.eps)) >= 0)
+                fop = INFER_OP_LAYER_NORMALIZATION;
         }
-        if (fop) { /* one step from this node's input to the chain's output */
-            tmp.op = infer_op_find(fop);
-            tmp.n_in = fop[0] == 'G' ? 1 : 3;
-            if (fop[0] == 'L') {
+        if (fop >= 0) { /* one step from this node's input to the chain's output */
+            tmp.op = fop;
+            tmp.n_in = fop == INFER_OP_GELU ? 1 : 3;
+            if (fop == INFER_OP_LAYER_NORMALIZATION) {
                 tmp.in[1] = &s->vals[gamma];
                 tmp.in[2] = &s->vals[beta];
             }
             tmp.n_out = 1;
             tmp.out[0] = &s->vals[m->nodes[last].out[0]];
-            for (int k = 0; k < nc; k++) s->fused[chain[k]] = 2;
+            for (int k = 0; k < nc; k++)
+                s->fused[chain[k]] = 2;
         }
-        const op_def *d = &infer_ops[tmp.op];
+        const op_def *d = &infer__ops[tmp.op];
         rc = d->shape(&tmp, err);
-        if (rc) goto fail;
+        if (rc)
+            goto fail;
         if (all_const && d->alias && n->n_out == 1 && tmp.out[0]->bytes == tmp.in[0]->bytes) {
             tmp.out[0]->data = tmp.in[0]->data; /* Identity/Reshape of a constant: no copy */
             tmp.out[0]->is_const = true;
@@ -281,88 +310,120 @@ static int plan(infer_session *s, const infer_tensor *const *ins, fm_err *err)
         if (all_const) {
             for (int k = 0; k < n->n_out; k++) {
                 tmp.out[k]->data = fm_arena_alloc(&s->plan_arena, tmp.out[k]->bytes + 1);
-                if (!tmp.out[k]->data) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+                if (!tmp.out[k]->data) {
+                    rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+                    goto fail;
+                }
             }
             if (tmp.scratch_bytes) {
                 tmp.scratch = fm_arena_alloc(&s->plan_arena, tmp.scratch_bytes);
-                if (!tmp.scratch) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+                if (!tmp.scratch) {
+                    rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+                    goto fail;
+                }
             }
             void *keep = NULL;
             void *keep_d = NULL;
             tmp.state = &keep;
             tmp.dstate = &keep_d;
             rc = d->exec(&tmp, err);
-            if (rc) goto fail;
-            for (int k = 0; k < n->n_out; k++) tmp.out[k]->is_const = true;
+            if (rc)
+                goto fail;
+            for (int k = 0; k < n->n_out; k++)
+                tmp.out[k]->is_const = true;
             continue;
         }
         if (d->alias && tmp.in[0] && tmp.out[0]->bytes == tmp.in[0]->bytes)
-            tmp.out[0]->alias = session_root(s, n->in[0]);
+            tmp.out[0]->alias = infer__session_root(s, n->in[0]);
         steps[ns] = tmp;
-        fuse_producer(s, &steps[ns], (int)ni);
+        infer__fuse_producer(s, &steps[ns], (int)ni);
         ns++;
     }
     s->steps = steps;
     s->n_steps = ns;
-    if (!s->reference && !getenv("FM_INFER_NCHW") && layout_pass(s)) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (!s->reference && !s->env.nchw && infer__layout_pass(s)) {
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto fail;
+    }
     /* lifetimes */
     for (size_t j = 0; j < ns; j++) {
         step *st = &steps[j];
         for (int k = 0; k < st->n_in; k++) {
-            if (!st->in[k] || st->in[k]->is_const) continue;
-            rt_val *r = &s->vals[session_root(s, (int)(st->in[k] - s->vals))];
+            if (!st->in[k] || st->in[k]->is_const)
+                continue;
+            rt_val *r = &s->vals[infer__session_root(s, (int)(st->in[k] - s->vals))];
             r->last_use = FM_MAX(r->last_use, (int)j);
         }
         for (int k = 0; k < st->n_out; k++) {
-            rt_val *r = &s->vals[session_root(s, (int)(st->out[k] - s->vals))];
-            if (r->first_use == -2) r->first_use = (int)j;
+            rt_val *r = &s->vals[infer__session_root(s, (int)(st->out[k] - s->vals))];
+            if (r->first_use == -2)
+                r->first_use = (int)j;
             r->last_use = FM_MAX(r->last_use, (int)j);
         }
     }
     for (size_t i = 0; i < m->n_outputs; i++) {
-        rt_val *r = &s->vals[session_root(s, m->outputs[i])];
-        if (!r->is_const) r->last_use = (int)ns;
+        rt_val *r = &s->vals[infer__session_root(s, m->outputs[i])];
+        if (!r->is_const)
+            r->last_use = (int)ns;
     }
     size_t nb = 0;
     block *blocks = malloc((m->n_vals + ns + 1) * sizeof *blocks);
-    if (!blocks) { rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (!blocks) {
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto fail;
+    }
     size_t naive = 0;
     for (size_t i = 0; i < m->n_vals; i++) {
         rt_val *r = &s->vals[i];
-        if (r->is_const || r->alias >= 0 || r->first_use == -2) continue;
+        if (r->is_const || r->alias >= 0 || r->first_use == -2)
+            continue;
         blocks[nb++] = (block){(int)i, (r->bytes + 63) & ~(size_t)63, 0, r->first_use, r->last_use};
         naive += r->bytes;
     }
     for (size_t j = 0; j < ns; j++)
         if (steps[j].scratch_bytes) {
-            blocks[nb++] = (block){-1 - (int)j, (steps[j].scratch_bytes + 63) & ~(size_t)63, 0, (int)j, (int)j};
+            blocks[nb++] = (block){-1 - (int)j, (steps[j].scratch_bytes + 63) & ~(size_t)63, 0,
+                                   (int)j, (int)j};
             naive += steps[j].scratch_bytes;
         }
     size_t peak = assign_offsets(blocks, nb);
-    if (peak == SIZE_MAX) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "out of memory"); goto fail; }
+    if (peak == SIZE_MAX) {
+        free(blocks);
+        rc = fm_err_set(err, FM_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (peak > INFER_PLAN_LIMIT) {
         free(blocks);
-        rc = fm_err_set(err, FM_ELIMIT, "plan needs %zu bytes of activations (limit %zu)", peak, (size_t)INFER_PLAN_LIMIT);
+        rc = fm_err_set(err, FM_ELIMIT, "plan needs %zu bytes of activations (limit %zu)", peak,
+                        (size_t)INFER_PLAN_LIMIT);
         goto fail;
     }
     if (peak > s->act_cap || !s->act) { /* at least 64 bytes: empty tensors get a real pointer */
         act_free(s);
         size_t want = FM_MAX((peak + 63) & ~(size_t)63, 64);
         act_alloc(s, want);
-        if (!s->act) { free(blocks); rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak); goto fail; }
+        if (!s->act) {
+            free(blocks);
+            rc = fm_err_set(err, FM_ENOMEM, "cannot allocate %zu bytes for activations", peak);
+            goto fail;
+        }
     }
     for (size_t i = 0; i < nb; i++) {
         uint8_t *p = s->act ? s->act + blocks[i].off : NULL;
-        if (blocks[i].v >= 0) s->vals[blocks[i].v].data = p;
-        else steps[-1 - blocks[i].v].scratch = p;
+        if (blocks[i].v >= 0)
+            s->vals[blocks[i].v].data = p;
+        else
+            steps[-1 - blocks[i].v].scratch = p;
     }
     free(blocks);
     for (size_t i = 0; i < m->n_vals; i++)
-        if (s->vals[i].alias >= 0) s->vals[i].data = s->vals[session_root(s, (int)i)].data;
+        if (s->vals[i].alias >= 0)
+            s->vals[i].data = s->vals[infer__session_root(s, (int)i)].data;
     int64_t t1 = fm_now_ns(), c1 = infer_cpu_ns();
     for (size_t j = 0; j < ns; j++) {
-        const op_def *d = &infer_ops[steps[j].op];
-        if (d->setup && (rc = d->setup(&steps[j], err))) goto fail;
+        const op_def *d = &infer__ops[steps[j].op];
+        if (d->setup && (rc = d->setup(&steps[j], err)))
+            goto fail;
     }
     s->st.plan_bytes = peak;
     s->st.naive_bytes = naive;
@@ -424,8 +485,8 @@ int infer_session_new(infer_model *m, const infer_session_opts *opts, infer_sess
 }
 
 /* Why: calibration reads every node's output, so it plans without fusion and observes steps. */
-int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *), void *ctx,
-                            infer_session **out, fm_err *err)
+int infer__session_new_calibrating(infer_model *m, void (*observe)(void *, int, const rt_val *),
+                                   void *ctx, infer_session **out, fm_err *err)
 {
     int rc = session_create(m, NULL, true, out, err);
     if (!rc) {
@@ -435,22 +496,47 @@ int session_new_calibrating(infer_model *m, void (*observe)(void *, int, const r
     return rc;
 }
 
+/* Why: the FM_INFER_* switches (listed at infer_opts in infer_int.h) are read in one place, once
+ * per session, so kernels never call getenv and a session's behaviour is fixed at creation. */
+static void opts_from_env(infer_opts *o)
+{
+    const char *v = getenv("FM_INFER_PACK_CACHE");
+    o->pack_cache = v && *v ? v : NULL;
+    v = getenv("FM_INFER_PROFILE");
+    o->profile = v && *v && strcmp(v, "0");
+    o->nchw = getenv("FM_INFER_NCHW") != NULL;
+    o->no_dnnl = getenv("FM_INFER_NO_DNNL") != NULL;
+    o->no_dnnl_matmul = getenv("FM_INFER_NO_DNNL_MATMUL") != NULL;
+    o->no_qdnnl = getenv("FM_INFER_NO_QDNNL") != NULL;
+    o->no_qdq = getenv("FM_INFER_NO_QDQ") != NULL;
+    o->no_fc = getenv("FM_INFER_NO_FC") != NULL;
+    o->xnn_fc = getenv("FM_INFER_XNN_FC") != NULL;
+    o->xnn_1x1 = getenv("FM_INFER_XNN_1X1") != NULL;
+    o->dnnl_verbose = getenv("FM_INFER_DNNL_VERBOSE") != NULL;
+}
+
 static int session_create(infer_model *m, const infer_session_opts *opts, bool calibrating,
                           infer_session **out, fm_err *err)
 {
     *out = NULL;
     pthread_once(&lib_once, lib_init);
     if (lib_status != xnn_status_success)
-        return fm_err_set(err, FM_EINTERNAL, "cannot initialise XNNPACK (status %d)", (int)lib_status);
+        return fm_err_set(err, FM_EINTERNAL, "cannot initialise XNNPACK (status %d)",
+                          (int)lib_status);
     infer_session *s = calloc(1, sizeof *s);
-    if (!s) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    if (!s)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
     s->m = m;
-    s->reference = infer_reference_mode;
+    s->reference = infer__reference_mode;
     s->calibrating = calibrating;
+    opts_from_env(&s->env);
     infer_session_opts_init(&s->o);
-    if (opts) s->o = *opts;
-    if (s->o.threads < 1) s->o.threads = 1;
-    if (s->o.max_batch < 1) s->o.max_batch = 1;
+    if (opts)
+        s->o = *opts;
+    if (s->o.threads < 1)
+        s->o.threads = 1;
+    if (s->o.max_batch < 1)
+        s->o.max_batch = 1;
     fm_arena_init(&s->plan_arena, 64 * 1024);
     size_t nv = m->n_vals + 1, nn = m->n_nodes + 1;
     s->vals = calloc(nv, sizeof *s->vals);
@@ -462,14 +548,16 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
     s->fused = calloc(nn, 1);
     s->plan_dims = calloc(m->n_inputs + 1, sizeof *s->plan_dims);
     s->plan_ndim = calloc(m->n_inputs + 1, sizeof *s->plan_ndim);
-    if (!s->vals || !s->node_state || !s->node_dnnl || !s->consumers || !s->cons_start || !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
+    if (!s->vals || !s->node_state || !s->node_dnnl || !s->consumers || !s->cons_start ||
+        !s->consumer || !s->fused || !s->plan_dims || !s->plan_ndim) {
         infer_session_free(s);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < m->n_nodes; i++)
         for (int k = 0; k < m->nodes[i].n_in; k++) {
             int v = m->nodes[i].in[k];
-            if (v < 0 || !input_first_seen(&m->nodes[i], k)) continue;
+            if (v < 0 || !input_first_seen(&m->nodes[i], k))
+                continue;
             s->consumers[v]++;
             s->consumer[v] = (int)i;
         }
@@ -493,11 +581,12 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
                 s->cons_list[s->cons_start[v] + fill[v]++] = (int)i;
         }
     free(fill);
-    const char *prof = getenv("FM_INFER_PROFILE");
-    if (prof && *prof && strcmp(prof, "0")) s->prof_ns = calloc(infer_n_ops, sizeof *s->prof_ns);
+    if (s->env.profile)
+        s->prof_ns = calloc(INFER_OP__COUNT, sizeof *s->prof_ns);
     /* the cache holds what oneDNN packs, so only sessions that use oneDNN open it */
     int64_t tc = fm_now_ns(), cc = infer_cpu_ns();
-    if (!calibrating && dnnl_wanted(s) && packcache_open(m, s->o.pack_cache, &s->pack)) {
+    if (!calibrating && infer__dnnl_wanted(s) &&
+        infer__packcache_open(m, s->o.pack_cache ? s->o.pack_cache : s->env.pack_cache, &s->pack)) {
         infer_session_free(s);
         return fm_err_set(err, FM_ENOMEM, "out of memory");
     }
@@ -517,7 +606,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
     }
     tc = fm_now_ns();
     cc = infer_cpu_ns();
-    if (packcache_commit(s->pack, &tmp)) /* not fatal: the next instance packs again */
+    if (infer__packcache_commit(s->pack, &tmp)) /* not fatal: the next instance packs again */
         FM_INFO("infer", "%s", tmp.msg);
     s->t.pack_cache_ns += fm_now_ns() - tc;
     s->t.pack_cache_cpu_ns += infer_cpu_ns() - cc;
@@ -526,7 +615,7 @@ static int session_create(infer_model *m, const infer_session_opts *opts, bool c
 }
 
 /* Why: library objects are owned by the session (shared ones would be freed twice via nodes). */
-int session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *))
+int infer__session_own_fn(infer_session *s, void *obj, void (*free_fn)(void *))
 {
     if (s->n_owned == s->cap_owned) {
         size_t cap = s->cap_owned ? s->cap_owned * 2 : 64;
@@ -547,26 +636,29 @@ static void xnn_free(void *op)
     xnn_delete_operator(op);
 }
 
-int session_own(infer_session *s, void *op)
+int infer__session_own(infer_session *s, void *op)
 {
-    return session_own_fn(s, op, xnn_free);
+    return infer__session_own_fn(s, op, xnn_free);
 }
 
 void infer_session_free(infer_session *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     if (s->prof_ns) {
-        for (size_t i = 0; i < infer_n_ops; i++)
+        for (size_t i = 0; i < INFER_OP__COUNT; i++)
             if (s->prof_ns[i])
-                FM_INFO("infer", "profile op=%s cpu_ms=%.3f runs=%llu", infer_ops[i].name,
+                FM_INFO("infer", "profile op=%s cpu_ms=%.3f runs=%llu", infer__ops[i].name,
                         (double)s->prof_ns[i] / 1e6, (unsigned long long)s->st.runs);
         free(s->prof_ns);
     }
-    for (size_t i = 0; i < s->n_owned; i++) s->owned[i].free_fn(s->owned[i].obj);
+    for (size_t i = 0; i < s->n_owned; i++)
+        s->owned[i].free_fn(s->owned[i].obj);
     free(s->owned);
-    packcache_free(s->pack); /* after the primitives that read its mapping */
+    infer__packcache_free(s->pack); /* after the primitives that read its mapping */
     free(s->fc);
-    if (s->pool) pthreadpool_destroy(s->pool);
+    if (s->pool)
+        pthreadpool_destroy(s->pool);
     fm_arena_release(&s->plan_arena);
     free(s->vals);
     free(s->node_state);
@@ -588,34 +680,42 @@ static int match_inputs(infer_session *s, const infer_tensor *inputs, size_t n_i
                         const infer_tensor **by_idx, fm_err *err)
 {
     infer_model *m = s->m;
-    for (size_t i = 0; i < m->n_inputs; i++) by_idx[i] = NULL;
+    for (size_t i = 0; i < m->n_inputs; i++)
+        by_idx[i] = NULL;
     for (size_t k = 0; k < n_in; k++) {
         const infer_tensor *t = &inputs[k];
         int i = t->name ? infer_model_find_input(m, t->name) : (int)k;
-        if (t->name && i < 0) return fm_err_set(err, FM_ENOTFOUND, "model has no input '%s'", t->name);
+        if (t->name && i < 0)
+            return fm_err_set(err, FM_ENOTFOUND, "model has no input '%s'", t->name);
         if (i < 0 || (size_t)i >= m->n_inputs)
             return fm_err_set(err, FM_EINVAL, "model has %zu inputs, got %zu", m->n_inputs, n_in);
-        if (by_idx[i]) return fm_err_set(err, FM_EINVAL, "input '%s' given twice", m->vals[m->inputs[i]].name);
+        if (by_idx[i])
+            return fm_err_set(err, FM_EINVAL, "input '%s' given twice", m->vals[m->inputs[i]].name);
         by_idx[i] = t;
     }
     for (size_t i = 0; i < m->n_inputs; i++) {
         const ival *v = &m->vals[m->inputs[i]];
         const infer_tensor *t = by_idx[i];
-        if (!t) return fm_err_set(err, FM_EINVAL, "input '%s' missing", v->name);
+        if (!t)
+            return fm_err_set(err, FM_EINVAL, "input '%s' missing", v->name);
         if (t->dtype != v->dtype)
             return fm_err_set(err, FM_ETYPE, "input '%s' must be %s, not %s", v->name,
                               infer_dtype_name(v->dtype), infer_dtype_name(t->dtype));
         if (t->ndim < 0 || t->ndim > INFER_MAX_DIMS || (v->ndim >= 0 && t->ndim != v->ndim))
-            return fm_err_set(err, FM_ESHAPE, "input '%s' must have rank %d, not %d", v->name, v->ndim, t->ndim);
+            return fm_err_set(err, FM_ESHAPE, "input '%s' must have rank %d, not %d", v->name,
+                              v->ndim, t->ndim);
         for (int d = 0; d < t->ndim; d++) {
             if (t->dims[d] < 0 || (v->ndim >= 0 && v->dims[d] >= 0 && t->dims[d] != v->dims[d]))
-                return fm_err_set(err, FM_ESHAPE, "input '%s' dim %d must be %lld, not %lld", v->name,
-                                  d, (long long)v->dims[d], (long long)t->dims[d]);
+                return fm_err_set(err, FM_ESHAPE, "input '%s' dim %d must be %lld, not %lld",
+                                  v->name, d, (long long)v->dims[d], (long long)t->dims[d]);
         }
         int64_t n = infer_tensor_numel(t);
-        if (n < 0 || (uint64_t)n > SIZE_MAX / 16 || (size_t)n * infer_dtype_size(t->dtype) != t->bytes)
-            return fm_err_set(err, FM_ESHAPE, "input '%s': %zu bytes do not match its shape", v->name, t->bytes);
-        if (n && !t->data) return fm_err_set(err, FM_EINVAL, "input '%s' has no data", v->name);
+        if (n < 0 || (uint64_t)n > SIZE_MAX / 16 ||
+            (size_t)n * infer_dtype_size(t->dtype) != t->bytes)
+            return fm_err_set(err, FM_ESHAPE, "input '%s': %zu bytes do not match its shape",
+                              v->name, t->bytes);
+        if (n && !t->data)
+            return fm_err_set(err, FM_EINVAL, "input '%s' has no data", v->name);
     }
     return 0;
 }
@@ -627,17 +727,23 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
     int64_t t0 = fm_now_ns(), c0 = s->t.first_run_ns ? 0 : infer_cpu_ns();
     const infer_tensor *stack[16];
     const infer_tensor **by_idx = m->n_inputs <= 16 ? stack : malloc(m->n_inputs * sizeof *by_idx);
-    if (!by_idx) return fm_err_set(err, FM_ENOMEM, "out of memory");
+    if (!by_idx)
+        return fm_err_set(err, FM_ENOMEM, "out of memory");
     int rc = match_inputs(s, inputs, n_in, by_idx, err);
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (n_out > m->n_outputs) {
-        rc = fm_err_set(err, FM_EINVAL, "model has %zu outputs, %zu requested", m->n_outputs, n_out);
+        rc =
+            fm_err_set(err, FM_EINVAL, "model has %zu outputs, %zu requested", m->n_outputs, n_out);
         goto out;
     }
     bool replan = !s->planned;
     if (s->o.threads > 1 && !s->pool) {
         s->pool = pthreadpool_create((size_t)s->o.threads);
-        if (!s->pool) { rc = fm_err_set(err, FM_ENOMEM, "cannot create thread pool"); goto out; }
+        if (!s->pool) {
+            rc = fm_err_set(err, FM_ENOMEM, "cannot create thread pool");
+            goto out;
+        }
         replan = true; /* operators are set up for the pool they will run on */
     }
     for (size_t i = 0; i < m->n_inputs && !replan; i++) {
@@ -645,31 +751,42 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
             memcmp(by_idx[i]->dims, s->plan_dims[i], sizeof(int64_t) * (size_t)by_idx[i]->ndim))
             replan = true;
         const rt_val *r = &s->vals[m->inputs[i]];
-        if (r->is_const && (r->bytes != by_idx[i]->bytes || memcmp(r->data, by_idx[i]->data, r->bytes)))
+        if (r->is_const &&
+            (r->bytes != by_idx[i]->bytes || memcmp(r->data, by_idx[i]->data, r->bytes)))
             replan = true;
     }
-    if (replan && (rc = plan(s, by_idx, err))) goto out;
+    if (replan && (rc = plan(s, by_idx, err)))
+        goto out;
     for (size_t i = 0; i < m->n_inputs; i++) {
         rt_val *r = &s->vals[m->inputs[i]];
-        if (r->data && !r->is_const && by_idx[i]->bytes) memcpy(r->data, by_idx[i]->data, by_idx[i]->bytes);
+        if (r->data && !r->is_const && by_idx[i]->bytes)
+            memcpy(r->data, by_idx[i]->data, by_idx[i]->bytes);
     }
     for (size_t j = 0; j < s->n_steps; j++) {
         step *st = &s->steps[j];
         int64_t ts = s->prof_ns ? thread_cpu_ns() : 0;
-        if ((rc = infer_ops[st->op].exec(st, err))) goto out;
-        if (s->prof_ns) s->prof_ns[st->op] += thread_cpu_ns() - ts;
+        if ((rc = infer__ops[st->op].exec(st, err)))
+            goto out;
+        if (s->prof_ns)
+            s->prof_ns[st->op] += thread_cpu_ns() - ts;
         for (int k = 0; s->observe && k < st->n_out; k++)
-            if (st->out[k]) s->observe(s->observe_ctx, (int)(st->out[k] - s->vals), st->out[k]);
+            if (st->out[k])
+                s->observe(s->observe_ctx, (int)(st->out[k] - s->vals), st->out[k]);
     }
     for (size_t k = 0; k < n_out; k++) {
         infer_tensor *o = &outputs[k];
         int i = o->name ? infer_model_find_output(m, o->name) : (int)k;
-        if (i < 0) { rc = fm_err_set(err, FM_ENOTFOUND, "model has no output '%s'", o->name); goto out; }
+        if (i < 0) {
+            rc = fm_err_set(err, FM_ENOTFOUND, "model has no output '%s'", o->name);
+            goto out;
+        }
         const rt_val *r = &s->vals[m->outputs[i]];
-        if (!o->name) o->name = m->vals[m->outputs[i]].name;
+        if (!o->name)
+            o->name = m->vals[m->outputs[i]].name;
         if (o->data) {
             if (o->bytes < r->bytes) {
-                rc = fm_err_set(err, FM_ERANGE, "output '%s' needs %zu bytes, buffer holds %zu", o->name, r->bytes, o->bytes);
+                rc = fm_err_set(err, FM_ERANGE, "output '%s' needs %zu bytes, buffer holds %zu",
+                                o->name, r->bytes, o->bytes);
                 goto out;
             }
             memcpy(o->data, r->data, r->bytes);
@@ -687,7 +804,8 @@ int infer_session_run(infer_session *s, const infer_tensor *inputs, size_t n_in,
         s->t.first_run_cpu_ns = infer_cpu_ns() - c0;
     }
 out:
-    if (by_idx != stack) free(by_idx);
+    if (by_idx != stack)
+        free(by_idx);
     return rc;
 }
 
@@ -709,5 +827,5 @@ void infer_session_timings(const infer_session *s, infer_timings *out)
 void infer_session_get_stats(const infer_session *s, infer_session_stats *out)
 {
     *out = s->st;
-    packcache_stats(s->pack, out);
+    infer__packcache_stats(s->pack, out);
 }

@@ -200,9 +200,9 @@ static void compare_fast_ref(const char *file, infer_tensor *in, size_t n_in, in
     o.threads = threads;
     infer_session *fast, *ref;
     assert_int_equal(infer_session_new(m, &o, &fast, &err), 0);
-    infer_reference_mode = true;
+    infer__reference_mode = true;
     int rc = infer_session_new(m, NULL, &ref, &err);
-    infer_reference_mode = false;
+    infer__reference_mode = false;
     assert_int_equal(rc, 0);
     infer_tensor a[4] = {0}, b[4] = {0};
     if (infer_session_run(fast, in, n_in, a, n_out, &err))

@@ -45,7 +45,7 @@ static int load_pb(const char *path, infer_tensor *t)
     fm_err err = {0};
     if (fm_read_file(path, &buf, &len, &err))
         return -1;
-    int rc = onnx_parse_tensor_alloc(buf, len, t, NULL, &err);
+    int rc = infer__onnx_parse_tensor_alloc(buf, len, t, NULL, &err);
     free(buf);
     return rc;
 }

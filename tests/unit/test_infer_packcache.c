@@ -177,7 +177,7 @@ static void test_other_key(void **state)
     memcpy(&h, buf, sizeof h);
     h.cpu_key ^= 1;
     memcpy(buf, &h, sizeof h);
-    h.checksum = packcache_checksum(buf, len);
+    h.checksum = infer__packcache_checksum(buf, len);
     memcpy(buf, &h, sizeof h);
     write_cache(buf, len);
     expect_rebuilt(INFER_PACK_STALE);
@@ -185,7 +185,7 @@ static void test_other_key(void **state)
     h.cpu_key ^= 1;
     h.model_hash ^= 1;
     memcpy(buf, &h, sizeof h);
-    h.checksum = packcache_checksum(buf, len);
+    h.checksum = infer__packcache_checksum(buf, len);
     memcpy(buf, &h, sizeof h);
     write_cache(buf, len);
     expect_rebuilt(INFER_PACK_STALE);
@@ -207,16 +207,16 @@ static void test_parse_messages(void **state)
     memcpy(key.runtime, h.runtime, sizeof key.runtime);
     pack_view v;
     fm_err err = {0};
-    assert_int_equal(packcache_parse(buf, len, &key, &v, &err), 0);
+    assert_int_equal(infer__packcache_parse(buf, len, &key, &v, &err), 0);
     assert_true(v.n > 0);
-    assert_int_equal(packcache_parse(buf, len - 1, &key, &v, &err), FM_EPARSE);
+    assert_int_equal(infer__packcache_parse(buf, len - 1, &key, &v, &err), FM_EPARSE);
     assert_non_null(strstr(err.msg, "truncated"));
     key.cpu_key ^= 2;
-    assert_int_equal(packcache_parse(buf, len, &key, &v, &err), FM_ESTATE);
+    assert_int_equal(infer__packcache_parse(buf, len, &key, &v, &err), FM_ESTATE);
     assert_non_null(strstr(err.msg, "CPU features"));
     key.cpu_key ^= 2;
     buf[0] = 'X';
-    assert_int_equal(packcache_parse(buf, len, &key, &v, &err), FM_EPARSE);
+    assert_int_equal(infer__packcache_parse(buf, len, &key, &v, &err), FM_EPARSE);
     assert_non_null(strstr(err.msg, "magic"));
     free(buf);
 }

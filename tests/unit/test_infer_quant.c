@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "infer/infer.h"
-#include "infer/infer_int.h"
+#include "infer/ops_int.h"
 
 static char fixture_dir[1024];
 
@@ -85,9 +85,9 @@ static void test_ms_ops(void **state)
 static void test_ms_domain(void **state)
 {
     (void)state;
-    assert_true(quant_is_ms_op("QLinearAdd"));
-    assert_false(quant_is_ms_op("QLinearConv")); /* a default-domain operator */
-    assert_false(quant_is_ms_op("FusedGemm"));
+    assert_true(infer__quant_is_ms_op("QLinearAdd"));
+    assert_false(infer__quant_is_ms_op("QLinearConv")); /* a default-domain operator */
+    assert_false(infer__quant_is_ms_op("FusedGemm"));
 }
 
 /* quantizes fixture src into a temporary file (static: calibrated on n seeded samples) */
@@ -124,7 +124,7 @@ static int count_steps(const infer_session *s, const char *op, int *on_dnnl)
     int n = 0;
     *on_dnnl = 0;
     for (size_t j = 0; j < s->n_steps; j++)
-        if (!strcmp(infer_ops[s->steps[j].op].name, op)) {
+        if (!strcmp(infer__ops[s->steps[j].op].name, op)) {
             n++;
             *on_dnnl += s->steps[j].dnnl;
         }
@@ -141,9 +141,9 @@ static void check_fast_vs_reference(const char *path, const char *fast_op, int64
     assert_int_equal(infer_model_open(path, &m, &err), 0);
     infer_session *fast, *ref;
     assert_int_equal(infer_session_new(m, NULL, &fast, &err), 0);
-    infer_reference_mode = true;
+    infer__reference_mode = true;
     assert_int_equal(infer_session_new(m, NULL, &ref, &err), 0);
-    infer_reference_mode = false;
+    infer__reference_mode = false;
     int on_dnnl, n = count_steps(fast, fast_op, &on_dnnl);
     assert_true(n > 0);
     assert_int_equal(on_dnnl, n);
@@ -198,9 +198,9 @@ static void test_qdq_residual_fused(void **state)
     int on_dnnl;
     assert_int_equal(infer_model_open(fx("q_residual.onnx"), &m, &err), 0);
     assert_int_equal(infer_session_new(m, NULL, &fast, &err), 0);
-    infer_reference_mode = true;
+    infer__reference_mode = true;
     assert_int_equal(infer_session_new(m, NULL, &ref, &err), 0);
-    infer_reference_mode = false;
+    infer__reference_mode = false;
     assert_int_equal(count_steps(fast, "QLinearAdd", &on_dnnl), 2);
     assert_int_equal(count_steps(fast, "Add", &on_dnnl), 0);
     assert_int_equal(count_steps(ref, "QLinearAdd", &on_dnnl), 0);
