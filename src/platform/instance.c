@@ -164,8 +164,7 @@ static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
     if (in->state == PLAT_INST_STARTING) {
         char line[160];
         int n = snprintf(line, sizeof line,
-                         "INIT_REPORT Init Duration: %.2f ms\tPhase: init\t"
-                         "Status: timeout",
+                         "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: timeout",
                          (double)(fm_now_ns() - in->created_ns) / 1e6);
         plat_log_line(in, NULL, line, (size_t)n);
         plat_inst_kill(in, "init_timeout");
@@ -441,8 +440,11 @@ int plat_inst_start(plat_fn *fn, policy_instance_id pid_policy, bool provisioned
                 pid = wp;
             in->wpids[w] = wp;
             setpgid(wp, pid); /* both sides set it, so a kill(-pid) reaches every worker */
+            struct evhttp_bound_socket *bs = NULL;
             if (!rc)
-                rc = plat_sandbox_take_rapi(&in->cg, in->rapi, err);
+                rc = plat_sandbox_take_rapi(&in->cg, in->rapi, &bs, err);
+            if (bs) /* as bind_rapi's own listener */
+                plat_listen_nodelay(bs);
             /* The exec pipe closes on a successful exec (O_CLOEXEC) or carries its errno. */
             do
                 got = read(ex[0], &child_errno, sizeof child_errno);

@@ -105,9 +105,10 @@ void plat_sandbox_enter(const plat_sandbox *sb, const plat_cg *cg, int exw);
 /* Child: joins the instance's cgroups (and sets RLIMIT_AS without them). */
 void plat_sandbox_join(const plat_sandbox *sb, const plat_cg *cg);
 /* Parent, after forking a worker of a sandboxed instance without host network: receives the
- * listener the child bound at 127.0.0.1:9001 in its namespace and serves it on rapi. 0 when the
- * instance does not pass one. */
-int plat_sandbox_take_rapi(plat_cg *cg, struct evhttp *rapi, fm_err *err);
+ * listener the child bound at 127.0.0.1:9001 in its namespace and serves it on rapi (*bs: the
+ * bound socket; NULL when the instance does not pass one, and 0 is returned). */
+int plat_sandbox_take_rapi(plat_cg *cg, struct evhttp *rapi, struct evhttp_bound_socket **bs,
+                           fm_err *err);
 /* True when the Runtime API of this instance is the sandbox's 127.0.0.1:9001. */
 bool plat_sandbox_rapi_inside(const plat_cg *cg);
 void plat_sandbox_close_fds(plat_cg *cg);

@@ -26,7 +26,6 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -964,8 +963,10 @@ bool plat_sandbox_rapi_inside(const plat_cg *cg)
     return cg->sandboxed && !cg->net_host;
 }
 
-int plat_sandbox_take_rapi(plat_cg *cg, struct evhttp *rapi, fm_err *err)
+int plat_sandbox_take_rapi(plat_cg *cg, struct evhttp *rapi, struct evhttp_bound_socket **bs,
+                           fm_err *err)
 {
+    *bs = NULL;
     if (!plat_sandbox_rapi_inside(cg))
         return 0;
     struct pollfd pf = {cg->sock[0], POLLIN, 0};
@@ -993,11 +994,7 @@ int plat_sandbox_take_rapi(plat_cg *cg, struct evhttp *rapi, fm_err *err)
     int fd;
     memcpy(&fd, CMSG_DATA(c), sizeof fd);
     evutil_make_socket_nonblocking(fd);
-    /* Why: as every listener the platform serves (plat_listen_nodelay): without it, a response's
-     * last segment waits for the runtime's delayed ACK, 40 ms on Linux. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!evhttp_accept_socket_with_handle(rapi, fd)) {
+    if (!(*bs = evhttp_accept_socket_with_handle(rapi, fd))) {
         close(fd);
         return fm_err_set(err, FM_EIO, "cannot serve the sandbox's Runtime API listener");
     }
