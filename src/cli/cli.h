@@ -76,25 +76,30 @@ int cli_need_files(const char *cmd, char *const *paths, int n);
 /* A --seed value: a non-negative integer. Returns 0, or FM_EINVAL. */
 int cli_parse_seed(const char *s, uint64_t *out);
 
-/* The commands, one per cmd_<name>.c. */
-int cmd_infer(int argc, char **argv);
-int cmd_quantize(int argc, char **argv);
-int cmd_fn(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_deploy(int argc, char **argv);
-int cmd_functions(int argc, char **argv);
-int cmd_invoke(int argc, char **argv);
-int cmd_logs(int argc, char **argv);
-int cmd_load(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_simulate(int argc, char **argv);
-int cmd_calibrate(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
-int cmd_db(int argc, char **argv);
-int cmd_package(int argc, char **argv);
-int cmd_request(int argc, char **argv);
-int cmd_completion(int argc, char **argv);
+/* The commands, in `faasml --help` order: name (the function is cmd_<name>, in cmd_<name>.c)
+ * and summary. The one list of them: the prototypes below and the table (commands.c) expand it. */
+#define CLI_COMMAND_MAP(X)                                                                         \
+    X(infer, "run an ONNX model on .npy inputs, or benchmark it")                                  \
+    X(quantize, "write an INT8 copy of an ONNX model (static QDQ or dynamic)")                     \
+    X(fn, "the function host: Lambda Runtime API client or KServe v2/SageMaker server")            \
+    X(serve, "start the serverless platform (gateway, instances, policies)")                       \
+    X(deploy, "deploy a function from a YAML spec to a running platform")                          \
+    X(functions, "list or remove functions on a running platform")                                 \
+    X(invoke, "invoke a function on a running platform")                                           \
+    X(logs, "print a function's instance logs (START/END/REPORT), --follow")                       \
+    X(request, "write a request body for a model (random tensors or an image)")                    \
+    X(load, "open-loop load generator (MMPP, Poisson, constant, traces)")                          \
+    X(report, "latency, success ratio and cost of recorded runs; HTML reports")                    \
+    X(simulate, "run platform policies on a virtual clock at cloud scale")                         \
+    X(calibrate, "measure service-time models for the simulator")                                  \
+    X(bench, "the study: plan, run and report an experiment spec")                                 \
+    X(plan, "search the design space for the cheapest configuration under an SLO")                 \
+    X(db, "inspect a results database and export its tables as CSV")                               \
+    X(package, "turn a function spec into a Lambda zip, OCI image, Knative/KServe/SageMaker/SAM")  \
+    X(completion, "print a bash completion script (source <(faasml completion bash))")
+#define CLI_CMD_DECL(name, summary) int cmd_##name(int argc, char **argv);
+CLI_COMMAND_MAP(CLI_CMD_DECL)
+#undef CLI_CMD_DECL
 const cli_cmd *cli_commands(int *n);
 
 /* A command's option table as its own code declares it, for generated completion: the command
