@@ -503,15 +503,8 @@ static int run_sim(const plan_spec *s, const plan_run *r, store *db, int64_t *ru
     if (rc)
         return rc;
     char *cfg = plan_run_config_json(s, r);
-    sim_opts o = {.host = s->sim_host,
-                  .seed = s->seed,
-                  .calib = s->calib,
-                  .db = db,
-                  .run_name = r->name,
-                  .config_json = cfg,
-                  .record = SIM_RECORD_ALL,
-                  .stop = stop,
-                  .client_timeout_ns = s->client_timeout_ns};
+    sim_opts o = plan_sim_opts(s, r, db, cfg);
+    o.stop = stop;
     /* bill simulated invocations on the catalogue, as the analyzer prices them (INIT included
      * where the offer bills it); without a catalogue the simulator rounds execution time only */
     cost_catalog *prices = NULL;

@@ -187,6 +187,18 @@ void plan_scale_workload(load_spec *w, double k)
         w->requests = (uint64_t)((double)w->requests * k + 0.5);
 }
 
+sim_opts plan_sim_opts(const plan_spec *s, const plan_run *r, store *db, const char *cfg)
+{
+    return (sim_opts){.host = s->sim_host,
+                      .seed = s->seed,
+                      .calib = s->calib,
+                      .db = db,
+                      .run_name = r->name,
+                      .config_json = cfg,
+                      .record = SIM_RECORD_ALL,
+                      .client_timeout_ns = s->client_timeout_ns};
+}
+
 int plan_sim_function(const plan_spec *s, const plan_run *r, double scale, sim_function *f,
                       fm_err *err)
 {

@@ -122,6 +122,9 @@ char *plan_run_config_json(const plan_spec *s, const plan_run *r);
 /* A sim_function for a run; the workload is scaled by `scale` (rates × scale). */
 int plan_sim_function(const plan_spec *s, const plan_run *r, double scale, sim_function *out,
                       fm_err *err);
+/* The simulator options every simulated run of the spec shares (host, seed, calibration, full
+ * records, the client timeout), recording into db as run r with configuration cfg. */
+sim_opts plan_sim_opts(const plan_spec *s, const plan_run *r, store *db, const char *cfg);
 /* Multiplies every rate of a workload by k (and a request bound by k). */
 void plan_scale_workload(load_spec *w, double k);
 

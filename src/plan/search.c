@@ -22,15 +22,8 @@ static int evaluate(const plan_spec *s, const plan_run *r, double scale, double 
     if ((rc = store_open(":memory:", &db, err)))
         return rc;
     char *cfg = plan_run_config_json(s, r);
-    sim_opts o = {.host = s->sim_host,
-                  .seed = s->seed,
-                  .calib = s->calib,
-                  .db = db,
-                  .run_name = r->name,
-                  .config_json = cfg,
-                  .record = SIM_RECORD_ALL,
-                  .series_step_ns = 10000000000LL,
-                  .client_timeout_ns = s->client_timeout_ns};
+    sim_opts o = plan_sim_opts(s, r, db, cfg);
+    o.series_step_ns = 10000000000LL;
     sim_result res;
     rc = sim_run(&f, 1, &o, &res, err);
     int64_t run_id = res.run_id;
