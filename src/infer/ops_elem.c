@@ -98,91 +98,32 @@ static void bcast_run(const bcast *b, inner_fn fn, void *ctx)
 
 /* ---- unary ---------------------------------------------------------------------------------- */
 
-static float f_relu(float x, const float *p)
-{
-    (void)p;
-    return x > 0 ? x : 0;
-}
-static float f_sigmoid(float x, const float *p)
-{
-    (void)p;
-    return 1.0f / (1.0f + expf(-x));
-}
-static float f_tanh(float x, const float *p)
-{
-    (void)p;
-    return tanhf(x);
-}
-static float f_erf(float x, const float *p)
-{
-    (void)p;
-    return fm_erff(x);
-}
-static float f_sqrt(float x, const float *p)
-{
-    (void)p;
-    return sqrtf(x);
-}
-static float f_exp(float x, const float *p)
-{
-    (void)p;
-    return expf(x);
-}
-static float f_log(float x, const float *p)
-{
-    (void)p;
-    return logf(x);
-}
-static float f_abs(float x, const float *p)
-{
-    (void)p;
-    return fabsf(x);
-}
-static float f_neg(float x, const float *p)
-{
-    (void)p;
-    return -x;
-}
-static float f_floor(float x, const float *p)
-{
-    (void)p;
-    return floorf(x);
-}
-static float f_ceil(float x, const float *p)
-{
-    (void)p;
-    return ceilf(x);
-}
-static float f_round(float x, const float *p)
-{
-    (void)p;
-    return nearbyintf(x);
-} /* half to even */
-static float f_recip(float x, const float *p)
-{
-    (void)p;
-    return 1.0f / x;
-}
-static float f_sin(float x, const float *p)
-{
-    (void)p;
-    return sinf(x);
-}
-static float f_cos(float x, const float *p)
-{
-    (void)p;
-    return cosf(x);
-}
-static float f_softplus(float x, const float *p)
-{
-    (void)p;
-    return x > 20 ? x : log1pf(expf(x));
-}
-static float f_hswish(float x, const float *p)
-{
-    (void)p;
-    return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-}
+/* The parameterless ones: one expression of x each. */
+#define UNARY(name, expr)                                                                          \
+    static float f_##name(float x, const float *p)                                                 \
+    {                                                                                              \
+        (void)p;                                                                                   \
+        return expr;                                                                               \
+    }
+UNARY(relu, x > 0 ? x : 0)
+UNARY(sigmoid, 1.0f / (1.0f + expf(-x)))
+UNARY(tanh, tanhf(x))
+UNARY(erf, fm_erff(x))
+UNARY(sqrt, sqrtf(x))
+UNARY(exp, expf(x))
+UNARY(log, logf(x))
+UNARY(abs, fabsf(x))
+UNARY(neg, -x)
+UNARY(floor, floorf(x))
+UNARY(ceil, ceilf(x))
+UNARY(round, nearbyintf(x)) /* half to even */
+UNARY(recip, 1.0f / x)
+UNARY(sin, sinf(x))
+UNARY(cos, cosf(x))
+UNARY(softplus, x > 20 ? x : log1pf(expf(x)))
+UNARY(hswish, (x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f))
+#undef UNARY
+
 static float f_hsigmoid(float x, const float *p)
 {
     return fmaxf(0.0f, fminf(1.0f, p[0] * x + p[1]));
