@@ -337,8 +337,7 @@ int cmd_infer(int argc, char **argv)
                    acc.cos_mean, acc.max_rel_err, acc.top1, acc.top5);
         else
             printf("accuracy of %s (%s) vs %s (fp32) on %zu samples: cosine min %.5f mean %.5f, "
-                   "max relative error "
-                   "%.4f, top-1 agreement %.1f%%, top-5 %.1f%%\n",
+                   "max relative error %.4f, top-1 agreement %.1f%%, top-5 %.1f%%\n",
                    argv[0], precision, ref_model ? ref_model : argv[0], acc.samples, acc.cos_min,
                    acc.cos_mean, acc.max_rel_err, 100 * acc.top1, 100 * acc.top5);
         goto done;
@@ -384,8 +383,7 @@ int cmd_infer(int argc, char **argv)
                 "\"first_run_ms\":%.4f,\"open_to_first_output_ms\":%.4f,\"reorder_ms\":%.4f,"
                 "\"pack_cache_ms\":%.4f},"
                 "\"load_cpu\":{\"read_ms\":%.4f,\"parse_ms\":%.4f,\"plan_ms\":%.4f,\"pack_ms\":%."
-                "4f,"
-                "\"reorder_ms\":%.4f,\"first_run_ms\":%.4f,\"pack_cache_ms\":%.4f},"
+                "4f,\"reorder_ms\":%.4f,\"first_run_ms\":%.4f,\"pack_cache_ms\":%.4f},"
                 "\"pack_cache\":{\"state\":\"%s\",\"written\":%s,\"hits\":%zu,\"misses\":%zu,"
                 "\"mapped_bytes\":%zu},"
                 "\"plan_bytes\":%zu,\"naive_bytes\":%zu,\"weight_bytes\":%zu,\"packed_bytes\":%zu,"

@@ -41,8 +41,7 @@ int cmd_serve(int argc, char **argv)
          "results database: every invocation, instance, time series point and billed quantity "
          "(default and none: nothing is recorded)"},
         {"deploy", 0, CLI_OPT_LIST, &deploy, "SPEC",
-         "deploy this function spec at start "
-         "(repeatable)"},
+         "deploy this function spec at start (repeatable)"},
         {"log-dir", 0, CLI_OPT_STR, &log_dir, "DIR",
          "write instance logs to DIR/instances.log (default: stderr)"},
         {"keep-alive", 0, CLI_OPT_DURATION, &keep_alive, "DUR",
@@ -83,8 +82,7 @@ int cmd_serve(int argc, char **argv)
         "is active). Once ready it prints 'listening on "
         "http://HOST:PORT'. SIGTERM or SIGINT drains in-flight requests, stops instances and "
         "flushes the database. Only loopback listeners are allowed without --credentials (SigV4) "
-        "or --insecure-listen; on "
-        "them, "
+        "or --insecure-listen; on them, "
         "requests must name a loopback Host, and browser (Origin) or non-JSON admin requests are "
         "refused. See docs/platform.md and docs/security.md.",
         opts,

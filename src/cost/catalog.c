@@ -81,8 +81,7 @@ static int load_price(const fm_yaml *y, const fm_ynode *m, cost_price *p, fm_err
     static const char *const keys[] = {"usd", "status", "date", "source", "note", NULL};
     if (fm_ynode_kind_of(m) != FM_YAML_MAP)
         return fm_yaml_error(y, m, err, FM_EINVAL,
-                             "a price must be a map {usd, status, date, "
-                             "source}");
+                             "a price must be a map {usd, status, date, source}");
     if (fm_yaml_check_keys(y, m, keys, err) ||
         fm_yaml_get_double(y, m, "usd", true, 0, 1e6, &p->usd, err))
         return err->code;

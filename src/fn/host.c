@@ -133,8 +133,7 @@ static int host_init(fn_host *host, fm_err *err)
     snprintf(local, sizeof local, "%s", s->model);
     if (!s->model[0])
         return fm_err_set(err, FM_EINVAL,
-                          "no model given (--model, --spec, $FAASML_MODEL or "
-                          "$_HANDLER)");
+                          "no model given (--model, --spec, $FAASML_MODEL or $_HANDLER)");
     derive_name(host, s->model);
     if (fn_model_is_url(s->model)) {
         const char *dir = s->task_dir[0] ? s->task_dir : getenv("FAASML_TASK_DIR");
@@ -163,8 +162,7 @@ static int host_init(fn_host *host, fm_err *err)
             k++;
         if (k == host->h->n_outputs)
             return fm_err_set(err, FM_ESCHEMA,
-                              "postprocess output '%s' is not an output of "
-                              "model '%s'",
+                              "postprocess output '%s' is not an output of model '%s'",
                               s->post.output, host->name);
         host->topk_output = (int)k;
     }

@@ -239,8 +239,7 @@ static int serve_loop(rapi *r, fn_host *host, const char *init_json, const fn_ru
             rc = fm_err_set(err, FM_EPROTO, "Runtime API answered %ld to /invocation/next", status);
         if (!rc && !r->request_id[0])
             rc = fm_err_set(err, FM_EPROTO,
-                            "Runtime API sent an event without "
-                            "Lambda-Runtime-Aws-Request-Id");
+                            "Runtime API sent an event without Lambda-Runtime-Aws-Request-Id");
         if (!rc)
             rc = serve_event(r, host, n == 0 ? init_json : NULL, err);
     }
