@@ -8,7 +8,7 @@
 #   bench/sim/validate.sh [build/faasml]        (about 10 minutes)
 # Another spec of the same shape (scale 1, host {cores: 2}, its last calibration file written
 # here) is validated the same way, e.g. the demo's load (target: p50 within 1.5x):
-#   SPEC=bench/sim/demo.yaml CALIBRATE_RUN=demo/lambda/live P50_RATIO=1.5 bench/sim/validate.sh
+#   bench/sim/demo.sh (examples/quick.yaml at scale 1: SPEC, CALIBRATE_RUN, P50_RATIO=1.5)
 set -euo pipefail
 FAASML=$(realpath "${1:-build/faasml}")
 cd "$(dirname "$0")/../.."
